@@ -1,0 +1,115 @@
+"""Provides the generic connectivity Matrix shared by the Kubernetes and nftables engines.
+
+A Matrix is a list of endpoints and, for each allowed (from, to) pair, the ConnSet it allows. A pair
+that is absent is denied. Renderers (``kubectl_microseg.render``), the diff and the TUI only see this
+type, so every view works for NetworkPolicies and host firewalls alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from ..model.ports import ConnSet
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One row/column of the matrix: a workload, a pod, a namespace, a host or an address class."""
+
+    id: str
+    """Stable identifier: 'namespace/name' for workloads, a CIDR text for external ranges."""
+    kind: str
+    """Deployment, StatefulSet, ..., Pod, External; Namespace; Host, AddressClass for nftables."""
+    namespace: str | None = None
+    name: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    cidrs: tuple[str, ...] = ()
+    """For address endpoints: the exact address ranges, as CIDRs."""
+    group: str | None = None
+    """What the views group by (the namespace; 'external'; a host)."""
+    extra: tuple[tuple[str, Any], ...] = ()
+    """Additional contract fields (hashable pairs), e.g. ('hostNetwork', True)."""
+
+    @property
+    def is_external(self) -> bool:
+        return self.kind == "External"
+
+    def to_contract(self) -> dict[str, Any]:
+        """The endpoint object of ``matrix -o json``."""
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind}
+        if self.namespace is not None:
+            out["namespace"] = self.namespace
+        if self.name is not None:
+            out["name"] = self.name
+        if self.kind != "External" or self.labels:
+            out["labels"] = dict(self.labels)
+        if self.cidrs:
+            out["cidrs"] = list(self.cidrs)
+        for k, v in self.extra:
+            out[k] = v
+        return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    """An allowed pair: what it allows, and whether the verdict is certain."""
+
+    conns: ConnSet
+    uncertain: bool = False
+    """True when a policy that could change this verdict was not readable (see Snapshot)."""
+    partial: bool = False
+    """True when only some pods of the source/destination workload have this connectivity."""
+
+
+@dataclass
+class Matrix:
+    """Endpoints and the allowed pairs between them."""
+
+    endpoints: list[Endpoint]
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    title: str = "connectivity"
+
+    def endpoint(self, eid: str) -> Endpoint:
+        for e in self.endpoints:
+            if e.id == eid:
+                return e
+        raise KeyError(eid)
+
+    def get(self, src: str, dst: str) -> ConnSet:
+        """What ``src`` may open to ``dst`` (empty when denied)."""
+        c = self.cells.get((src, dst))
+        return c.conns if c else ConnSet.none()
+
+    def connections(self) -> Iterator[tuple[str, str, Cell]]:
+        """Allowed pairs in endpoint order (deterministic)."""
+        order = {e.id: i for i, e in enumerate(self.endpoints)}
+        for (s, d) in sorted(self.cells, key=lambda k: (order.get(k[0], 1 << 30), order.get(k[1], 1 << 30), k)):
+            yield s, d, self.cells[(s, d)]
+
+    def restrict(self, keep: Iterable[str]) -> Matrix:
+        """The sub-matrix over the given endpoint ids (order kept)."""
+        ids = set(keep)
+        eps = [e for e in self.endpoints if e.id in ids]
+        cells = {k: v for k, v in self.cells.items() if k[0] in ids and k[1] in ids}
+        return Matrix(eps, cells, list(self.notes), self.title)
+
+    def to_contract(self) -> dict[str, Any]:
+        """``matrix -o json`` as in shared/CONTRACT.md."""
+        conns = []
+        for s, d, cell in self.connections():
+            item: dict[str, Any] = {"from": s, "to": d, "ports": cell.conns.to_contract()}
+            if cell.uncertain:
+                item["uncertain"] = True
+            if cell.partial:
+                item["partial"] = True
+            conns.append(item)
+        doc: dict[str, Any] = {
+            "kind": "ConnectivityMatrix",
+            "endpoints": [e.to_contract() for e in self.endpoints],
+            "connections": conns,
+        }
+        if self.notes:
+            doc["notes"] = list(self.notes)
+        return doc

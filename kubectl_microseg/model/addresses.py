@@ -1,0 +1,141 @@
+"""Provides AddressSet (IPv4 and IPv6 interval sets) and the split of the address space into atoms.
+
+Addresses are integers; an IPv6 address is offset by ``V6_BASE`` so one interval list covers both
+families without mixing them. ``atoms()`` cuts the space at every boundary of the given sets, so each
+resulting atom is either wholly inside or wholly outside each of them: the external endpoints of a
+matrix are such atoms.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+from .ports import Intervals, complement_intervals, intersect_intervals, merge_intervals
+
+V4_MAX = 2**32 - 1
+V6_BASE = 2**32
+V6_MAX = V6_BASE + 2**128 - 1
+
+
+def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Parse a CIDR, masking host bits as Go's ParseCIDR does (Kubernetes warns, does not reject)."""
+    return ipaddress.ip_network(text.strip(), strict=False)
+
+
+def network_interval(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int]:
+    base = 0 if net.version == 4 else V6_BASE
+    return base + int(net.network_address), base + int(net.broadcast_address)
+
+
+def address_int(text: str) -> int:
+    """An IPv4 or IPv6 address as an integer of the combined space."""
+    ip = ipaddress.ip_address(text.strip())
+    return int(ip) if ip.version == 4 else V6_BASE + int(ip)
+
+
+class AddressSet:
+    """An immutable set of IPv4/IPv6 addresses as merged inclusive intervals."""
+
+    __slots__ = ("intervals",)
+
+    def __init__(self, intervals: Iterable[tuple[int, int]] = ()):
+        self.intervals: Intervals = merge_intervals(intervals)
+
+    @classmethod
+    def from_cidr(cls, cidr: str, excepts: Iterable[str] = ()) -> AddressSet:
+        """The addresses of ``cidr`` minus those of every ``except`` CIDR."""
+        base = cls([network_interval(parse_network(cidr))])
+        if excepts:
+            base = base - cls(network_interval(parse_network(e)) for e in excepts)
+        return base
+
+    @classmethod
+    def everything(cls) -> AddressSet:
+        return cls([(0, V4_MAX), (V6_BASE, V6_MAX)])
+
+    def __or__(self, other: AddressSet) -> AddressSet:
+        return AddressSet(self.intervals + other.intervals)
+
+    def __and__(self, other: AddressSet) -> AddressSet:
+        return AddressSet(intersect_intervals(self.intervals, other.intervals))
+
+    def __sub__(self, other: AddressSet) -> AddressSet:
+        return AddressSet(intersect_intervals(self.intervals, complement_intervals(other.intervals, 0, V6_MAX)))
+
+    def __bool__(self) -> bool:
+        return bool(self.intervals)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AddressSet) and self.intervals == other.intervals
+
+    def __hash__(self) -> int:
+        return hash(self.intervals)
+
+    def contains_interval(self, lo: int, hi: int) -> bool:
+        """Whether [lo, hi] lies wholly inside this set."""
+        return any(a <= lo and hi <= b for a, b in self.intervals)
+
+    def contains(self, address: str) -> bool:
+        n = address_int(address)
+        return self.contains_interval(n, n)
+
+    def cidrs(self) -> list[str]:
+        """The set as a minimal list of CIDR strings (IPv4 first)."""
+        out: list[str] = []
+        for lo, hi in self.intervals:
+            out.extend(interval_cidrs(lo, hi))
+        return out
+
+    def __repr__(self) -> str:
+        return f"AddressSet({self.cidrs()!r})"
+
+
+def interval_cidrs(lo: int, hi: int) -> list[str]:
+    """An interval of the combined space as CIDR strings (split at the family boundary)."""
+    out = []
+    if lo <= V4_MAX:
+        a, b = ipaddress.IPv4Address(lo), ipaddress.IPv4Address(min(hi, V4_MAX))
+        out.extend(str(n) for n in ipaddress.summarize_address_range(a, b))
+    if hi >= V6_BASE:
+        a6 = ipaddress.IPv6Address(max(lo, V6_BASE) - V6_BASE)
+        b6 = ipaddress.IPv6Address(hi - V6_BASE)
+        out.extend(str(n) for n in ipaddress.summarize_address_range(a6, b6))
+    return out
+
+
+def interval_text(lo: int, hi: int) -> str:
+    """A readable form of one interval: a CIDR when it is one, else 'first-last'."""
+    cidrs = interval_cidrs(lo, hi)
+    if len(cidrs) == 1:
+        return cidrs[0]
+    if hi <= V4_MAX:
+        return f"{ipaddress.IPv4Address(lo)}-{ipaddress.IPv4Address(hi)}"
+    return f"{ipaddress.IPv6Address(lo - V6_BASE)}-{ipaddress.IPv6Address(hi - V6_BASE)}"
+
+
+def atoms(sets: Iterable[AddressSet]) -> list[tuple[int, int]]:
+    """Split the whole IPv4+IPv6 space into intervals that no given set cuts.
+
+    Every returned interval is wholly inside or wholly outside each set. Adjacent pieces that are
+    inside exactly the same sets are joined.
+    """
+    sets = list(sets)
+    cuts = {0, V6_BASE, V6_MAX + 1}
+    for s in sets:
+        for lo, hi in s.intervals:
+            cuts.add(lo)
+            cuts.add(hi + 1)
+    bounds = sorted(cuts)
+    pieces = [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
+    # join neighbours with equal membership, never across the IPv4/IPv6 boundary
+    out: list[tuple[int, int]] = []
+    last_sig: tuple[bool, ...] | None = None
+    for lo, hi in pieces:
+        sig = tuple(s.contains_interval(lo, hi) for s in sets)
+        if out and sig == last_sig and lo != V6_BASE:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+        last_sig = sig
+    return out

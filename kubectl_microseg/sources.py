@@ -1,0 +1,78 @@
+"""Provides the Source protocol and the registry of sources (entry-point group ``kubectl_microseg.plugins``).
+
+A source turns the outside world into a :class:`Snapshot` of raw objects; a live source can also yield
+change events. The built-in sources (manifest files, the demo, the live cluster, nftables) use the same
+interface a third party would: they are found by entry-point name, and only the one asked for is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Iterator, Protocol, runtime_checkable
+
+from .errors import UsageError
+from .model.objects import SourceObject
+
+ENTRY_POINT_GROUP = "kubectl_microseg.plugins"
+
+
+@dataclass
+class Snapshot:
+    """What a source read: raw objects, notes for the user, and how complete and fresh it is."""
+
+    objects: list[SourceObject]
+    description: str
+    """Human words for where this came from ('files: ./k8s', 'demo cluster', 'context prod')."""
+    notes: list[str] = field(default_factory=list)
+    """Things the user should know (skipped kinds, forbidden resources, ...)."""
+    uncertain_namespaces: frozenset[str] = frozenset()
+    """Namespaces whose policies could not be read: verdicts involving them are uncertain."""
+    all_namespaces_uncertain: bool = False
+    """True when NetworkPolicies of every namespace are unknown (e.g. listing them was forbidden)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change seen by a live source: ADDED, MODIFIED or DELETED of one object, or a state change."""
+
+    type: str
+    """ADDED, MODIFIED, DELETED; or STATE for connection-state changes (no object)."""
+    obj: SourceObject | None = None
+    state: str | None = None
+    """For STATE events: 'watching', 'reconnecting', 'relisting', 'stale'."""
+    detail: str = ""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """The interface every source implements."""
+
+    def load(self) -> Snapshot:
+        """Read everything once."""
+        ...
+
+
+@runtime_checkable
+class WatchingSource(Source, Protocol):
+    """A source that can follow changes after :meth:`load`."""
+
+    def watch(self) -> Iterator[Event]:
+        """Yield change events until :meth:`stop` is called (blocking iterator)."""
+        ...
+
+    def stop(self) -> None:
+        ...
+
+
+def source_names() -> list[str]:
+    """The names of the installed sources, without importing any of them."""
+    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def load_source_class(name: str) -> Any:
+    """Import exactly the named source's class; a friendly error lists the installed ones."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            return ep.load()
+    raise UsageError(f"no source named {name!r}; installed sources: {', '.join(source_names()) or 'none'}")
