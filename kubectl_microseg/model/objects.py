@@ -8,9 +8,11 @@ client's typed models reject unknown fields, and raw dicts let the core give loc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from ..errors import Origin
+from ..errors import InputError, Origin
+
+Locate = Callable[[tuple], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class SourceObject:
 
     raw: dict[str, Any]
     origin: Origin = field(default_factory=Origin)
+    locate: Locate | None = field(default=None, compare=False, repr=False)
+    """Maps a field path inside ``raw`` to its 1-based line in the file (None where unknown)."""
 
     @property
     def kind(self) -> str:
@@ -38,3 +42,22 @@ class SourceObject:
     def key(self) -> tuple[str, str, str]:
         """(kind, namespace or '', name): identity of the object, as the API server keys it."""
         return (self.kind, self.namespace or "", self.name)
+
+    def line_of(self, path: tuple) -> int | None:
+        """The line of the field at ``path`` (or of its nearest known parent)."""
+        if self.locate is None:
+            return self.origin.line
+        return self.locate(path)
+
+    def error(self, path: tuple, message: str) -> InputError:
+        """A located InputError for the field at ``path`` (the caller raises it)."""
+        from .policy import format_path
+
+        return InputError(message, self.origin, line=self.line_of(path), path=format_path(path) if path else None)
+
+    def locate_item(self, index: int) -> Locate | None:
+        """The locator of item ``index`` of a List object."""
+        if self.locate is None:
+            return None
+        outer = self.locate
+        return lambda path: outer(("items", index) + tuple(path))

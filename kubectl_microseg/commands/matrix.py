@@ -1,0 +1,56 @@
+"""``kubectl microseg matrix``: the effective connectivity matrix."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..cli import command_parser
+from ..engine.matrix import Matrix
+from ..errors import UsageError
+from ..load import load_analyzer
+from ..model.selectors import parse_selector_text
+from ..render import FORMATS, render_matrix
+
+
+def register(sub) -> None:
+    p = command_parser(sub, "matrix", "show the effective connectivity matrix",
+                       description="Show which workloads (and address ranges outside the cluster) may open "
+                       "connections to which, on which ports, as the NetworkPolicies in force allow.")
+    p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (json is the contract)")
+    p.add_argument("-l", "--selector", help="only workloads whose labels match (kubectl syntax: app=web,tier!=db)")
+    p.add_argument("--no-external", action="store_true", help="leave out address ranges outside the cluster")
+    p.set_defaults(func=run)
+
+
+def filter_matrix(m: Matrix, namespace: str | None, selector: str | None) -> Matrix:
+    """Keep pairs that touch a chosen endpoint (namespace and/or label selector); keep their peers."""
+    if not namespace and not selector:
+        return m
+    try:
+        sel = parse_selector_text(selector) if selector else None
+    except ValueError as exc:
+        raise UsageError(f"bad --selector: {exc}") from None
+    chosen = {e.id for e in m.endpoints
+              if not e.is_external
+              and (not namespace or e.namespace == namespace)
+              and (sel is None or sel.matches(dict(e.labels)))}
+    keep = set(chosen)
+    for s, d in m.cells:
+        if s in chosen or d in chosen:
+            keep.add(s)
+            keep.add(d)
+    out = m.restrict(keep)
+    out.cells = {k: v for k, v in out.cells.items() if k[0] in chosen or k[1] in chosen}
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    analyzer, snapshot = load_analyzer(args)
+    m = analyzer.matrix(external=not args.no_external)
+    m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    m = filter_matrix(m, None if args.all_namespaces else args.namespace, args.selector)
+    sys.stdout.write(render_matrix(m, args.output))
+    for note in m.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0

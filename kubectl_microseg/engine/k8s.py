@@ -1,0 +1,497 @@
+"""Provides the Kubernetes NetworkPolicy engine: verdicts, explanations and the matrix.
+
+Semantics (Kubernetes API reference, networking.k8s.io/v1 NetworkPolicy, and the concepts page
+"Network Policies"):
+- A pod is isolated for ingress (egress) when at least one policy in its namespace selects it and has
+  Ingress (Egress) in its policyTypes. A pod that is not isolated in a direction allows everything in it.
+- An isolated pod allows the union of the rules of every policy that selects it (policies are additive).
+- A connection needs both the source's egress and the destination's ingress to allow it.
+- A peer with only podSelector selects pods in the policy's namespace; with only namespaceSelector,
+  every pod of the selected namespaces; with both, the selected pods of the selected namespaces; an
+  ipBlock selects addresses outside the cluster (by default; see ``Options.ipblock_matches_pods``).
+- hostNetwork pods: "NetworkPolicy behaviour for hostNetwork pods is undefined"; the most common
+  implementation ignores them when matching selectors and treats their traffic as the node's. That is
+  the default here: no policy selects or isolates them, and no pod/namespace selector matches them.
+
+Scale: pods with the same namespace, labels, named ports and hostNetwork flag are indistinguishable to
+every policy, so everything is computed per such class; selector results are cached; peer sets are
+int bitsets over classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from ..model.addresses import AddressSet, atoms, interval_cidrs, interval_text
+from ..model.cluster import Cluster, Member, Workload
+from ..model.policy import NetworkPolicy, Peer, Rule
+from ..model.ports import ConnSet
+from ..model.selectors import LabelSelector
+from .matrix import Cell, Endpoint, Matrix
+
+DIRECTIONS = ("ingress", "egress")
+
+
+@dataclass(frozen=True)
+class Options:
+    ipblock_matches_pods: bool = False
+    """Let ipBlock peers also match pod IPs (some CNIs do); default: only addresses outside the cluster."""
+    hostnetwork_as_pods: bool = False
+    """Apply policies to hostNetwork pods like ordinary pods; default: policies do not apply to them."""
+    uncertain_namespaces: frozenset[str] = frozenset()
+    """Namespaces whose policies are unknown: every verdict involving their pods is uncertain."""
+    all_uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class PodClass:
+    """Pods that every policy treats alike."""
+
+    index: int
+    namespace: str
+    labels: dict
+    named_ports: frozenset
+    host_network: bool
+    ips: AddressSet | None
+
+
+@dataclass
+class CompiledRule:
+    policy: NetworkPolicy
+    rule: Rule
+    classes: int
+    """Bitset of the pod classes the rule's peers select."""
+    addresses: AddressSet
+    """Addresses outside the cluster the rule's peers select."""
+    all_peers: bool
+    static: ConnSet | None
+    """The rule's ports, or None when named ports must be resolved per destination."""
+
+    def conns(self, dst_named: frozenset) -> ConnSet:
+        return self.static if self.static is not None else self.rule.conns_for(dst_named)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why one direction allowed or denied something: a rule, 'not isolated', or 'nothing allowed'."""
+
+    direction: str
+    kind: str
+    """ALLOWED_BY_RULE, NOT_ISOLATED, HOST_NETWORK, NO_RULE_MATCHED, SELECTED_NO_RULES."""
+    conns: ConnSet
+    policy: NetworkPolicy | None = None
+    rule: Rule | None = None
+    text: str = ""
+
+    def short(self) -> str:
+        """'production/api-policy ingress rule 1' (the contract's ``because`` item)."""
+        if self.policy is not None and self.rule is not None:
+            return f"{self.policy.id} {self.direction} rule {self.rule.index}"
+        return self.text
+
+
+@dataclass
+class DirectionVerdict:
+    allowed: ConnSet
+    isolated: bool
+    selecting: list[NetworkPolicy]
+    reasons: list[Reason]
+
+
+@dataclass
+class Verdict:
+    """Everything about one (source, destination) pair."""
+
+    src: str
+    dst: str
+    egress: DirectionVerdict
+    ingress: DirectionVerdict
+    uncertain: bool = False
+
+    @property
+    def allowed(self) -> ConnSet:
+        return self.egress.allowed & self.ingress.allowed
+
+
+@dataclass
+class ExternalAtom:
+    lo: int
+    hi: int
+    id: str
+    cidrs: tuple[str, ...]
+
+    @property
+    def addresses(self) -> AddressSet:
+        return AddressSet([(self.lo, self.hi)])
+
+
+class Analyzer:
+    """The NetworkPolicy engine over one Cluster."""
+
+    def __init__(self, cluster: Cluster, options: Options | None = None):
+        self.cluster = cluster
+        self.options = options or Options()
+        self.ns_labels = {name: ns.labels for name, ns in cluster.namespaces.items()}
+        self._build_classes()
+        self._compile_policies()
+        self._build_atoms()
+
+    # ------------------------------------------------------------------ classes
+    def _build_classes(self) -> None:
+        opts = self.options
+        keys: dict[tuple, int] = {}
+        self.classes: list[PodClass] = []
+        self.workload_classes: dict[str, list[int]] = {}
+        self.class_workloads: list[list[Workload]] = []
+        self.class_members: dict[tuple[str, int], list[Member]] = {}
+        for w in self.cluster.workloads:
+            idxs: list[int] = []
+            for m in w.members:
+                host = m.host_network and not opts.hostnetwork_as_pods
+                # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
+                by_ip = opts.ipblock_matches_pods or host
+                key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else ())
+                i = keys.get(key)
+                if i is None:
+                    i = keys[key] = len(self.classes)
+                    ips = None
+                    if by_ip and m.ips:
+                        ips = AddressSet.from_cidr(m.ips[0] + ("/32" if ":" not in m.ips[0] else "/128"))
+                        for ip in m.ips[1:]:
+                            ips = ips | AddressSet.from_cidr(ip + ("/32" if ":" not in ip else "/128"))
+                    self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips))
+                    self.class_workloads.append([])
+                if i not in idxs:
+                    idxs.append(i)
+                    self.class_workloads[i].append(w)
+                self.class_members.setdefault((w.id, i), []).append(m)
+            self.workload_classes[w.id] = idxs
+        self.all_classes = (1 << len(self.classes)) - 1
+        self.ip_classes = [c for c in self.classes if c.ips is not None]
+        self.by_namespace: dict[str, list[int]] = {}
+        for c in self.classes:
+            self.by_namespace.setdefault(c.namespace, []).append(c.index)
+
+    # ------------------------------------------------------------------ selectors
+    def _namespaces_matching(self, sel: LabelSelector) -> list[str]:
+        key = ("ns", sel)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = [n for n, labels in self.ns_labels.items() if sel.matches(labels)]
+        return hit
+
+    def _pods_matching(self, namespace: str, sel: LabelSelector | None) -> int:
+        """Bitset of the non-hostNetwork classes in ``namespace`` that ``sel`` matches (None: all)."""
+        key = ("pod", namespace, sel)
+        hit = self._cache.get(key)
+        if hit is None:
+            bits = 0
+            for i in self.by_namespace.get(namespace, ()):
+                c = self.classes[i]
+                if not c.host_network and (sel is None or sel.matches(c.labels)):
+                    bits |= 1 << i
+            hit = self._cache[key] = bits
+        return hit
+
+    def peer_classes(self, peer: Peer, policy_ns: str) -> int:
+        """Bitset of the pod classes one peer selects."""
+        if peer.ip_block is not None:
+            bits = 0
+            for c in self.ip_classes:
+                if c.ips & peer.ip_block:
+                    bits |= 1 << c.index
+            return bits
+        if peer.namespace_selector is None:
+            return self._pods_matching(policy_ns, peer.pod_selector)
+        bits = 0
+        for ns in self._namespaces_matching(peer.namespace_selector):
+            bits |= self._pods_matching(ns, peer.pod_selector)
+        return bits
+
+    def selected_classes(self, policy: NetworkPolicy) -> int:
+        """Bitset of the classes a policy's spec.podSelector selects (its own namespace only)."""
+        return self._pods_matching(policy.namespace, policy.pod_selector)
+
+    # ------------------------------------------------------------------ policies
+    def _compile_policies(self) -> None:
+        self._cache: dict = {}
+        n = len(self.classes)
+        self.isolating: dict[str, list[list[NetworkPolicy]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.rules_of: dict[str, list[list[CompiledRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.compiled: dict[tuple[str, str, int], CompiledRule] = {}
+        self.policy_selects: dict[str, int] = {}
+        for entry in self.cluster.policies:
+            pol = entry.policy
+            selected = self.selected_classes(pol)
+            self.policy_selects[pol.id] = selected
+            for d in DIRECTIONS:
+                if not pol.affects(d):
+                    continue
+                crs = [self._compile_rule(pol, r) for r in pol.rules(d)]
+                for i in iter_bits(selected):
+                    self.isolating[d][i].append(pol)
+                    self.rules_of[d][i].extend(crs)
+
+    def _compile_rule(self, pol: NetworkPolicy, rule: Rule) -> CompiledRule:
+        if rule.peers is None:
+            cr = CompiledRule(pol, rule, self.all_classes, AddressSet.everything(), True, rule.static_conns())
+        else:
+            bits = 0
+            addrs = AddressSet()
+            for p in rule.peers:
+                bits |= self.peer_classes(p, pol.namespace)
+                if p.ip_block is not None:
+                    addrs = addrs | p.ip_block
+            cr = CompiledRule(pol, rule, bits, addrs, False, rule.static_conns())
+        self.compiled[(pol.id, rule.direction, rule.index)] = cr
+        return cr
+
+    # ------------------------------------------------------------------ external atoms
+    def _build_atoms(self) -> None:
+        blocks = [p.ip_block for e in self.cluster.policies for d in DIRECTIONS for r in e.policy.rules(d)
+                  for p in (r.peers or ()) if p.ip_block is not None]
+        uniq = list(dict.fromkeys(blocks))
+        cut_sets = list(uniq)
+        # the pieces of every ipBlock as written (cidr and each except) name the atoms readably
+        self.atoms: list[ExternalAtom] = []
+        for lo, hi in atoms(cut_sets):
+            name = _atom_name(lo, hi, uniq)
+            self.atoms.append(ExternalAtom(lo, hi, name, tuple(interval_cidrs(lo, hi))))
+
+    # ------------------------------------------------------------------ direction verdicts
+    def is_isolated(self, cls: int, direction: str) -> bool:
+        return bool(self.isolating[direction][cls])
+
+    def _dir_to_class(self, direction: str, own: int, peer: int, dst_named: frozenset) -> ConnSet:
+        """What ``own``'s ``direction`` allows with pod class ``peer`` (ports resolved at dst)."""
+        if not self.isolating[direction][own]:
+            return ConnSet.all()
+        out = ConnSet.none()
+        bit = 1 << peer
+        for cr in self.rules_of[direction][own]:
+            if cr.classes & bit:
+                out = out | cr.conns(dst_named)
+        return out
+
+    def _dir_to_atom(self, direction: str, own: int, atom: ExternalAtom, dst_named: frozenset) -> ConnSet:
+        if not self.isolating[direction][own]:
+            return ConnSet.all()
+        out = ConnSet.none()
+        for cr in self.rules_of[direction][own]:
+            if cr.addresses.contains_interval(atom.lo, atom.hi):
+                out = out | cr.conns(dst_named)
+        return out
+
+    def class_allows(self, a: int, b: int) -> ConnSet:
+        """What pod class ``a`` may open to pod class ``b``."""
+        named = self.classes[b].named_ports
+        eg = self._dir_to_class("egress", a, b, named)
+        if not eg:
+            return eg
+        return eg & self._dir_to_class("ingress", b, a, named)
+
+    # ------------------------------------------------------------------ matrix
+    def class_matrix(self) -> dict[tuple[int, int], ConnSet]:
+        """Allowed (class, class) pairs. Cost follows the number of pairs ingress allows."""
+        out: dict[tuple[int, int], ConnSet] = {}
+        ingress_maps: dict[tuple, dict[int, ConnSet] | None] = {}
+        egress_maps: dict[tuple, dict[int, ConnSet] | None] = {}
+        all_idx = range(len(self.classes))
+        for b, cb in enumerate(self.classes):
+            key = (tuple(id(cr) for cr in self.rules_of["ingress"][b]), bool(self.isolating["ingress"][b]), cb.named_ports)
+            imap = ingress_maps.get(key, False)
+            if imap is False:
+                imap = ingress_maps[key] = self._peer_map("ingress", b, cb.named_ports)
+            sources: Iterable[int] = all_idx if imap is None else imap.keys()
+            for a in sources:
+                ing = ConnSet.all() if imap is None else imap[a]
+                ekey = (tuple(id(cr) for cr in self.rules_of["egress"][a]), bool(self.isolating["egress"][a]))
+                emap = egress_maps.get(ekey, False)
+                if emap is False:
+                    emap = egress_maps[ekey] = self._peer_map("egress", a, None)
+                if emap is None:
+                    c = ing
+                elif b in emap:
+                    c = ing & self._egress_conns(a, b) if emap[b] is _NAMED else ing & emap[b]
+                else:
+                    continue
+                if c:
+                    out[(a, b)] = c
+        return out
+
+    def _peer_map(self, direction: str, own: int, dst_named: frozenset | None) -> dict[int, ConnSet] | None:
+        """peer class -> conns for one class's direction; None when not isolated (everything)."""
+        if not self.isolating[direction][own]:
+            return None
+        m: dict[int, ConnSet] = {}
+        for cr in self.rules_of[direction][own]:
+            if dst_named is None and cr.static is None:
+                for p in iter_bits(cr.classes):
+                    m[p] = _NAMED
+                continue
+            conns = cr.conns(dst_named or frozenset())
+            if not conns:
+                continue
+            for p in iter_bits(cr.classes):
+                prev = m.get(p)
+                m[p] = conns if prev is None else (prev if prev is _NAMED else prev | conns)
+        return m
+
+    def _egress_conns(self, a: int, b: int) -> ConnSet:
+        return self._dir_to_class("egress", a, b, self.classes[b].named_ports)
+
+    def matrix(self, workloads: Iterable[Workload] | None = None, *, external: bool = True) -> Matrix:
+        """The workload-level matrix (plus external address ranges), as the contract describes it."""
+        wl = list(self.cluster.workloads if workloads is None else workloads)
+        keep = {w.id for w in wl}
+        cm = self.class_matrix()
+        cells: dict[tuple[str, str], Cell] = {}
+        agg: dict[tuple[str, str], list[ConnSet]] = {}
+        for (a, b), conns in cm.items():
+            for wa in self.class_workloads[a]:
+                if wa.id not in keep:
+                    continue
+                for wb in self.class_workloads[b]:
+                    if wb.id in keep:
+                        agg.setdefault((wa.id, wb.id), []).append(conns)
+        for (s, d), lst in agg.items():
+            conns = lst[0]
+            for c in lst[1:]:
+                conns = conns | c
+            n_pairs = len(self.workload_classes[s]) * len(self.workload_classes[d])
+            partial = len(lst) < n_pairs or any(c != conns for c in lst)
+            cells[(s, d)] = Cell(conns, self._uncertain(s, d), partial)
+        endpoints = [self.workload_endpoint(w) for w in wl]
+        if external:
+            for atom in self.atoms:
+                endpoints.append(Endpoint(atom.id, "External", cidrs=atom.cidrs, group="external"))
+                for w in wl:
+                    for direction in DIRECTIONS:
+                        got = [self._dir_to_atom(direction, c, atom, self.classes[c].named_ports if direction == "ingress" else frozenset())
+                               for c in self.workload_classes[w.id]]
+                        got = [g for g in got if g]
+                        if not got:
+                            continue
+                        conns = got[0]
+                        for g in got[1:]:
+                            conns = conns | g
+                        partial = len(got) < len(self.workload_classes[w.id]) or any(g != conns for g in got)
+                        key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
+                        cells[key] = Cell(conns, self._uncertain(w.id, w.id), partial)
+        m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
+        return m
+
+    def workload_endpoint(self, w: Workload) -> Endpoint:
+        extra: list[tuple[str, object]] = []
+        if w.host_network:
+            extra.append(("hostNetwork", True))
+        return Endpoint(w.id, w.kind, w.namespace, w.name, tuple(sorted(w.labels.items())), group=w.namespace,
+                        extra=tuple(extra))
+
+    def _uncertain(self, s: str, d: str) -> bool:
+        if self.options.all_uncertain:
+            return True
+        un = self.options.uncertain_namespaces
+        return bool(un) and (s.split("/", 1)[0] in un or d.split("/", 1)[0] in un)
+
+    # ------------------------------------------------------------------ explanations
+    def direction_verdict(self, direction: str, own: int, peer: int | ExternalAtom, dst_named: frozenset,
+                          peer_name: str) -> DirectionVerdict:
+        """The full reasoning of one direction of one class against one peer (class or address range)."""
+        selecting = list(dict.fromkeys(self.isolating[direction][own]))
+        c = self.classes[own]
+        if c.host_network:
+            r = Reason(direction, "HOST_NETWORK", ConnSet.all(),
+                       text="hostNetwork pod: NetworkPolicies do not select or isolate it; its traffic is the node's, matched "
+                                 "only by ipBlocks that contain the node address (use --hostnetwork-as-pods to treat it as a pod)")
+            return DirectionVerdict(ConnSet.all(), False, [], [r])
+        if not selecting:
+            r = Reason(direction, "NOT_ISOLATED", ConnSet.all(),
+                       text=f"no NetworkPolicy selects it for {direction}: not isolated, everything allowed")
+            return DirectionVerdict(ConnSet.all(), False, [], [r])
+        reasons: list[Reason] = []
+        allowed = ConnSet.none()
+        for cr in self.rules_of[direction][own]:
+            if isinstance(peer, int):
+                hit = bool(cr.classes & (1 << peer))
+            else:
+                hit = cr.addresses.contains_interval(peer.lo, peer.hi)
+            if not hit:
+                continue
+            conns = cr.conns(dst_named)
+            reasons.append(Reason(direction, "ALLOWED_BY_RULE", conns, cr.policy, cr.rule,
+                                  _rule_text(cr, peer_name, conns)))
+            allowed = allowed | conns
+        if not reasons:
+            names = ", ".join(p.id for p in selecting)
+            has_rules = any(p.rules(direction) for p in selecting)
+            kind = "NO_RULE_MATCHED" if has_rules else "SELECTED_NO_RULES"
+            why = (f"isolated for {direction} by {names}; no {direction} rule matches {peer_name}" if has_rules
+                   else f"isolated for {direction} by {names}, which allow no {direction} at all")
+            reasons.append(Reason(direction, kind, ConnSet.none(), text=why))
+        return DirectionVerdict(allowed, True, selecting, reasons)
+
+    def verdict_classes(self, a: int | ExternalAtom, b: int | ExternalAtom, src_name: str, dst_name: str) -> Verdict:
+        """Verdict between two classes or a class and an address range."""
+        dst_named = self.classes[b].named_ports if isinstance(b, int) else frozenset()
+        if isinstance(a, int):
+            eg = self.direction_verdict("egress", a, b, dst_named, dst_name)
+        else:
+            eg = DirectionVerdict(ConnSet.all(), False, [], [Reason("egress", "EXTERNAL", ConnSet.all(),
+                                  text="source outside the cluster: no NetworkPolicy governs its egress")])
+        if isinstance(b, int):
+            ing = self.direction_verdict("ingress", b, a, dst_named, src_name)
+        else:
+            ing = DirectionVerdict(ConnSet.all(), False, [], [Reason("ingress", "EXTERNAL", ConnSet.all(),
+                                   text="destination outside the cluster: no NetworkPolicy governs its ingress")])
+        return Verdict(src_name, dst_name, eg, ing)
+
+    def atom_for(self, address: str) -> ExternalAtom:
+        """The external range that contains an IP address."""
+        s = AddressSet.from_cidr(address + ("/128" if ":" in address else "/32"))
+        lo, hi = s.intervals[0]
+        for at in self.atoms:
+            if at.lo <= lo and hi <= at.hi:
+                return at
+        raise KeyError(address)
+
+
+_NAMED = ConnSet({"TCP": [(0, 0)]})  # sentinel: ports depend on the destination's named ports
+
+
+def iter_bits(bits: int) -> Iterator[int]:
+    """Indices of the set bits of a non-negative int, ascending."""
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
+
+
+def _rule_text(cr: CompiledRule, peer_name: str, conns: ConnSet) -> str:
+    ports = cr.rule.describe_ports()
+    got = conns.describe()
+    via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
+    note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
+    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}"
+
+
+def _atom_name(lo: int, hi: int, blocks: list[AddressSet]) -> str:
+    """'0.0.0.0/0 except 10.0.0.0/8, 172.16.0.0/12' where that describes the range exactly."""
+    cidrs = interval_cidrs(lo, hi)
+    if len(cidrs) == 1:
+        return cidrs[0]
+    family_all = AddressSet.everything() & AddressSet([(lo, hi)])
+    v6 = lo >= 2**32
+    whole = "::/0" if v6 else "0.0.0.0/0"
+    # the smallest CIDR written in a policy that contains the range
+    candidates = [AddressSet([iv]) for b in blocks for iv in b.intervals if iv[0] <= lo and hi <= iv[1]]
+    container = min(candidates, key=lambda s: s.intervals[0][1] - s.intervals[0][0], default=None)
+    base = container if container is not None and len(container.cidrs()) == 1 else AddressSet.from_cidr(whole)
+    holes = base - AddressSet([(lo, hi)])
+    if not holes.intervals or not family_all:
+        return interval_text(lo, hi)
+    hole_cidrs = holes.cidrs()
+    if len(hole_cidrs) <= 6:
+        return f"{base.cidrs()[0]} except {', '.join(hole_cidrs)}"
+    return interval_text(lo, hi)

@@ -1,0 +1,316 @@
+"""Provides the cluster model (namespaces, workloads, policies) and ``build_cluster`` from raw objects.
+
+Workloads are the endpoints of the Kubernetes matrix (CONTRACT.md): a Deployment, StatefulSet,
+DaemonSet, ReplicaSet, ReplicationController, Job or CronJob stands for its pods; a Pod with a
+controlling ownerReference stands under its owner (climbing to the top owner the input reveals); a bare
+Pod is its own endpoint. A workload's members are its real Pods when the input has them, else its pod
+template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
+
+from ..errors import InputError
+from .objects import SourceObject
+from .policy import FieldError, NetworkPolicy, parse_network_policy, type_name, validate_label_key, validate_label_value
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob")
+LIST_SUFFIX = "List"
+# Kinds that are read but have no bearing on NetworkPolicy connectivity: skipped without a note.
+QUIET_KINDS = frozenset({"Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "ServiceAccount",
+                         "Ingress", "IngressClass", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+                         "PersistentVolumeClaim", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
+
+@dataclass(frozen=True)
+class Member:
+    """One pod (or a pod template) of a workload, reduced to what policies can see."""
+
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+    named_ports: frozenset[tuple[str, str, int]] = frozenset()
+    """(port name, protocol, number) of the containers' named ports."""
+    host_network: bool = False
+    ips: tuple[str, ...] = ()
+    name: str = ""
+    """The Pod's name ('' for a template)."""
+
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass
+class Workload:
+    """An endpoint of the Kubernetes matrix."""
+
+    namespace: str
+    name: str
+    kind: str
+    labels: dict[str, str]
+    members: list[Member]
+    source: SourceObject | None = None
+    pods: list[str] = field(default_factory=list)
+    """Names of the Pod objects grouped under this workload."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def host_network(self) -> bool:
+        return any(m.host_network for m in self.members)
+
+
+@dataclass
+class Namespace:
+    name: str
+    labels: dict[str, str]
+    declared: bool
+    source: SourceObject | None = None
+
+
+@dataclass
+class PolicyEntry:
+    """A parsed policy and the object it came from (for explanations with file and line)."""
+
+    policy: NetworkPolicy
+    source: SourceObject
+
+
+@dataclass
+class Cluster:
+    """Everything the Kubernetes engine needs, validated."""
+
+    namespaces: dict[str, Namespace]
+    workloads: list[Workload]
+    policies: list[PolicyEntry]
+    notes: list[str] = field(default_factory=list)
+    extra_objects: list[SourceObject] = field(default_factory=list)
+    """Objects of kinds other engines may want (AdminNetworkPolicy, ...), kept as they are."""
+
+    def workload(self, wid: str) -> Workload | None:
+        for w in self.workloads:
+            if w.id == wid:
+                return w
+        return None
+
+
+def expand_lists(objects: Iterable[SourceObject]) -> list[SourceObject]:
+    """Flatten ``kind: List`` / ``XxxList`` objects into their items (keeping the origin)."""
+    out: list[SourceObject] = []
+    for obj in objects:
+        kind = obj.kind
+        items = obj.raw.get("items")
+        if kind.endswith(LIST_SUFFIX) and kind != LIST_SUFFIX or kind == LIST_SUFFIX:
+            if not isinstance(items, list):
+                if items is None:
+                    continue
+                raise InputError(f"{kind}.items must be a list, not {type_name(items)}", obj.origin)
+            item_kind = kind[: -len(LIST_SUFFIX)] if kind != LIST_SUFFIX else None
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise InputError(f"{kind} item {i} must be an object, not {type_name(item)}", obj.origin)
+                if item_kind and not item.get("kind"):
+                    item = {**item, "kind": item_kind}  # typed lists (PodList) often omit the items' kind
+                origin = replace(obj.origin, item=i)
+                out.extend(expand_lists([SourceObject(item, origin, obj.locate_item(i))]))
+        else:
+            out.append(obj)
+    return out
+
+
+def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) -> Cluster:
+    """Validate raw objects and build the model. Raises InputError on the first bad object."""
+    notes: list[str] = []
+    objs = expand_lists(objects)
+    namespaces: dict[str, Namespace] = {}
+    policies: list[PolicyEntry] = []
+    workload_objs: dict[tuple[str, str, str], SourceObject] = {}
+    pods: list[SourceObject] = []
+    extra: list[SourceObject] = []
+    skipped: dict[str, int] = {}
+    seen: dict[tuple[str, str, str], SourceObject] = {}
+
+    for obj in objs:
+        if not isinstance(obj.raw, dict):
+            raise InputError(f"expected a Kubernetes object, got {type_name(obj.raw)}", obj.origin)
+        kind = obj.kind
+        if not kind:
+            raise obj.error(("kind",), "Required value: the object has no kind")
+        meta = obj.raw.get("metadata")
+        if not isinstance(meta, dict):
+            raise obj.error(("metadata",), "Required value: the object has no metadata" if meta is None
+                            else f"metadata must be an object, not {type_name(meta)}")
+        if not obj.name:
+            raise obj.error(("metadata", "name"), "Required value: the object has no metadata.name")
+        key = obj.key()
+        if key in seen and kind in ("NetworkPolicy", "Namespace", "Pod") + WORKLOAD_KINDS:
+            prev = seen[key]
+            notes.append(f"duplicate {kind} {key[1] + '/' if key[1] else ''}{key[2]} in {obj.origin.describe()}; "
+                         f"it replaces the one in {prev.origin.describe()}")
+            if kind == "NetworkPolicy":
+                policies = [p for p in policies if p.source is not prev]
+            elif kind == "Pod":
+                pods = [p for p in pods if p is not prev]
+        seen[key] = obj
+        if kind == "NetworkPolicy":
+            if not str(obj.raw.get("apiVersion", "networking.k8s.io/v1")).startswith("networking.k8s.io/"):
+                skipped[f"{kind} ({obj.raw.get('apiVersion')})"] = skipped.get(kind, 0) + 1
+                continue
+            try:
+                pol = parse_network_policy(obj.raw)
+            except FieldError as e:
+                raise obj.error(e.path, f"NetworkPolicy {obj.namespace or 'default'}/{obj.name}: {e.message}") from None
+            for w in pol.warnings:
+                notes.append(f"warning: NetworkPolicy {pol.id} ({obj.origin.describe()}): {w}")
+            policies.append(PolicyEntry(pol, obj))
+        elif kind == "Namespace":
+            labels = _labels(obj, ("metadata", "labels"))
+            labels[NAMESPACE_NAME_LABEL] = obj.name  # set by the API server on every namespace
+            namespaces[obj.name] = Namespace(obj.name, labels, True, obj)
+        elif kind in WORKLOAD_KINDS:
+            workload_objs[(obj.namespace or "default", kind, obj.name)] = obj
+        elif kind == "Pod":
+            pods.append(obj)
+        elif kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"):
+            extra.append(obj)
+        elif kind not in QUIET_KINDS:
+            skipped[kind] = skipped.get(kind, 0) + 1
+    if skipped:
+        notes.append("skipped objects of kinds that do not affect NetworkPolicy connectivity: "
+                     + ", ".join(f"{k} ({n})" for k, n in sorted(skipped.items())))
+
+    workloads = _build_workloads(workload_objs, pods)
+    for ns in sorted({w.namespace for w in workloads} | {p.policy.namespace for p in policies}):
+        if ns not in namespaces:
+            # a namespace referenced but not declared gets the labels the API server would give it
+            namespaces[ns] = Namespace(ns, {NAMESPACE_NAME_LABEL: ns}, False)
+    workloads.sort(key=lambda w: (w.namespace, w.name, w.kind))
+    policies.sort(key=lambda p: (p.policy.namespace, p.policy.name))
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, extra)
+
+
+def _labels(obj: SourceObject, path: tuple, raw: Any = None) -> dict[str, str]:
+    node: Any = obj.raw if raw is None else raw
+    for p in path:
+        node = node.get(p) if isinstance(node, dict) else None
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        raise obj.error(path, f"labels must be an object, not {type_name(node)}")
+    for k, v in node.items():
+        try:
+            validate_label_key(k, path + (k,))
+            validate_label_value(v, path + (k,))
+        except FieldError as e:
+            raise obj.error(e.path, f"{obj.kind} {obj.name}: {e.message}") from None
+    return dict(node)
+
+
+def _pod_spec_path(kind: str) -> tuple:
+    if kind == "CronJob":
+        return ("spec", "jobTemplate", "spec", "template")
+    return ("spec", "template")
+
+
+def _get(raw: Any, path: tuple) -> Any:
+    for p in path:
+        if not isinstance(raw, dict):
+            return None
+        raw = raw.get(p)
+    return raw
+
+
+def _member(obj: SourceObject, namespace: str, meta_path: tuple, spec_path: tuple, name: str = "") -> Member:
+    """A pod (``name`` given, status read for IPs) or a pod template, reduced to a Member."""
+    labels = _labels(obj, meta_path + ("labels",))
+    spec = _get(obj.raw, spec_path)
+    if spec is not None and not isinstance(spec, dict):
+        raise obj.error(spec_path, f"must be an object, not {type_name(spec)}")
+    spec = spec or {}
+    named: set[tuple[str, str, int]] = set()
+    containers = spec.get("containers") or []
+    if not isinstance(containers, list):
+        raise obj.error(spec_path + ("containers",), f"must be a list, not {type_name(containers)}")
+    for ci, c in enumerate(containers):
+        if not isinstance(c, dict):
+            continue
+        ports = c.get("ports") or []
+        if not isinstance(ports, list):
+            raise obj.error(spec_path + ("containers", ci, "ports"), f"must be a list, not {type_name(ports)}")
+        for pi, p in enumerate(ports):
+            if isinstance(p, dict) and p.get("name") and p.get("containerPort") is not None:
+                num = p["containerPort"]
+                if isinstance(num, bool) or not isinstance(num, int):
+                    raise obj.error(spec_path + ("containers", ci, "ports", pi, "containerPort"),
+                                    f"must be a number, not {type_name(num)}")
+                named.add((str(p["name"]), str(p.get("protocol") or "TCP"), num))
+    host_network = bool(spec.get("hostNetwork"))
+    ips: list[str] = []
+    status = obj.raw.get("status") if name else None
+    if isinstance(status, dict):
+        for entry in status.get("podIPs") or []:
+            if isinstance(entry, dict) and entry.get("ip"):
+                ips.append(str(entry["ip"]))
+        if not ips and status.get("podIP"):
+            ips.append(str(status["podIP"]))
+    return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name)
+
+
+def _controller(raw: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the ownerReference with controller: true, if any."""
+    refs = _get(raw, ("metadata", "ownerReferences")) or []
+    if not isinstance(refs, list):
+        return None
+    for ref in refs:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("name"):
+            return (str(ref.get("kind") or "Pod"), str(ref["name"]))
+    return None
+
+
+def _build_workloads(workload_objs: dict[tuple[str, str, str], SourceObject], pods: list[SourceObject]) -> list[Workload]:
+    def top(ns: str, kind: str, name: str) -> tuple[str, str]:
+        """Climb controlling owners as far as the input reveals them."""
+        seen = set()
+        while (ns, kind, name) in workload_objs and (kind, name) not in seen:
+            seen.add((kind, name))
+            ctrl = _controller(workload_objs[(ns, kind, name)].raw)
+            if ctrl is None:
+                break
+            kind, name = ctrl
+        return kind, name
+
+    by_id: dict[tuple[str, str], Workload] = {}
+    templates: dict[tuple[str, str], Member] = {}
+    for (ns, kind, name), obj in sorted(workload_objs.items()):
+        tkind, tname = top(ns, kind, name)
+        if (tkind, tname) != (kind, name):
+            continue  # stands under its owner
+        spec_path = _pod_spec_path(kind)
+        member = _member(obj, ns, spec_path + ("metadata",), spec_path + ("spec",))
+        by_id[(ns, name)] = Workload(ns, name, kind, member.label_dict(), [], obj)
+        templates[(ns, name)] = member
+    for obj in pods:
+        ns = obj.namespace or "default"
+        member = _member(obj, ns, ("metadata",), ("spec",), obj.name)
+        ctrl = _controller(obj.raw)
+        if ctrl is None:
+            kind, name = "Pod", obj.name
+        else:
+            kind, name = top(ns, *ctrl)
+        w = by_id.get((ns, name))
+        if w is None:
+            w = by_id[(ns, name)] = Workload(ns, name, kind, member.label_dict(), [], obj)
+        w.members.append(member)
+        w.pods.append(obj.name)
+    for key, w in by_id.items():
+        if not w.members:
+            w.members.append(templates[key])
+        elif key not in templates:
+            common = set(w.members[0].labels)
+            for m in w.members[1:]:
+                common &= set(m.labels)
+            w.labels = dict(sorted(common))
+    return list(by_id.values())

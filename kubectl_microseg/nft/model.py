@@ -1,0 +1,234 @@
+"""Provides the typed model of an nftables ruleset: tables, chains, rules, statements, named sets.
+
+``nft.parse`` builds it from libnftables JSON (libnftables-json(5)); the evaluator, the matrix and the
+explanations only read it. Right-hand values are compiled once into integer intervals (addresses, ports,
+protocol numbers, ct state bits) or interface-name patterns, so matching a packet is a comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An inclusive integer interval: one value, a range or a prefix."""
+
+    lo: int
+    hi: int
+
+    def contains(self, v: int) -> bool:
+        return self.lo <= v <= self.hi
+
+
+@dataclass(frozen=True)
+class Name:
+    """An interface name; ``prefix`` for a wildcard such as ``"eth*"`` (nft(8) "META EXPRESSIONS")."""
+
+    text: str
+    prefix: bool = False
+
+    def matches(self, name: str) -> bool:
+        # The kernel compares IFNAMSIZ bytes for a literal, only len(prefix) bytes for a wildcard.
+        return name.startswith(self.text) if self.prefix else name == self.text
+
+
+Component = Union[Interval, Name]
+Element = tuple[Component, ...]
+"""One set element: one component per concatenated key part."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """A value taken from the packet or its metadata (the left side of a match)."""
+
+    source: str
+    """'payload', 'meta' or 'ct' (anything else is unsupported)."""
+    protocol: str | None
+    """For payload: ip, ip6, tcp, udp, sctp, th, icmp, icmpv6. None otherwise."""
+    name: str
+    """The payload field or the meta/ct key."""
+    kind: str
+    """Value kind: addr4, addr6, port, l4proto, nfproto, ethertype, ifname, iface, mark, ctmark, ctstate,
+    ctdir, tcpflags, icmptype, icmpcode, icmpv6type, icmpv6code; 'unknown' when not modelled."""
+    mask: int | None = None
+    """For ``FIELD & MASK`` (a bitwise and on the left, e.g. ``tcp flags & (syn|ack)``)."""
+
+
+@dataclass(frozen=True)
+class Concat:
+    """A concatenation ``a . b`` of fields (its set elements have one component per field)."""
+
+    items: tuple[Field, ...]
+
+
+Left = Union[Field, Concat]
+
+
+@dataclass(frozen=True)
+class SetRef:
+    """A reference ``@name`` to a named set or map of the same table."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A bitmask given as a flag list (``ct state established,related``): tested with ``&``."""
+
+    bits: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """accept, drop, continue, return, jump or goto (with ``target``)."""
+
+    kind: str
+    target: str | None = None
+
+    def text(self) -> str:
+        return f"{self.kind} {self.target}" if self.target else self.kind
+
+
+@dataclass(frozen=True)
+class Match:
+    """``left OP right``; ``right`` is literal elements, a set reference or a bitmask."""
+
+    left: Left
+    op: str
+    right: tuple[Element, ...] | SetRef | Mask
+    is_set: bool = False
+    """True when the right side is a set (anonymous or named): the test is membership."""
+
+
+@dataclass(frozen=True)
+class VerdictStmt:
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class VMap:
+    """``KEY vmap { k : verdict, ... }`` or ``KEY vmap @map``: no element found ends the rule."""
+
+    key: Left
+    data: tuple[tuple[Element, Verdict], ...] | SetRef
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """A statement that ends the packet's fate here: reject (a deny), queue (not decidable offline),
+    or a NAT statement (snat, dnat, masquerade, redirect: accept for this chain, address rewritten)."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class Mangle:
+    """``meta mark set V`` / ``ct mark set V``; other keys are recorded as not modelled."""
+
+    key: Field
+    value: int | None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A statement without a verdict: counter, log, limit, quota, notrack, ... (shown in traces).
+
+    ``inv`` marks ``limit rate over`` / ``quota over``: these match only once the rate or quota is
+    exceeded, which a connection's first packet on an idle host does not do.
+    """
+
+    kind: str
+    inv: bool = False
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """An expression the engine does not model; its match result is unknown."""
+
+    kind: str
+
+
+Statement = Union[Match, VerdictStmt, VMap, Terminal, Mangle, Effect, Unsupported]
+
+
+@dataclass
+class Rule:
+    """One rule of a chain, with its original JSON and nft text for explanations."""
+
+    family: str
+    table: str
+    chain: str
+    handle: int | None
+    stmts: list[Statement]
+    text: str
+    comment: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Chain:
+    """A base chain (with hook, priority and policy) or a regular chain."""
+
+    family: str
+    table: str
+    name: str
+    handle: int | None = None
+    type: str | None = None
+    hook: str | None = None
+    prio: int | None = None
+    policy: str = "accept"
+    device: str | None = None
+    rules: list[Rule] = field(default_factory=list)
+
+    @property
+    def is_base(self) -> bool:
+        return self.hook is not None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.family, self.table, self.name)
+
+    def label(self) -> str:
+        return f"{self.family} {self.table} {self.name}"
+
+
+@dataclass
+class NamedSet:
+    """A named set or map: key kinds per component, elements, and for a map the data of each element."""
+
+    family: str
+    table: str
+    name: str
+    kinds: tuple[str, ...]
+    elements: tuple[Element, ...]
+    is_map: bool = False
+    map_type: str | None = None
+    """For maps: the data type ('verdict', 'ipv4_addr', ...)."""
+    verdicts: tuple[tuple[Element, Verdict], ...] = ()
+    flags: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
+    supported: bool = True
+    """False when a key type is not modelled: lookups in it are unknown."""
+
+
+@dataclass
+class Ruleset:
+    """Everything the evaluator needs, plus notes on what was skipped."""
+
+    tables: list[tuple[str, str]] = field(default_factory=list)
+    chains: dict[tuple[str, str, str], Chain] = field(default_factory=dict)
+    sets: dict[tuple[str, str, str], NamedSet] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    defines: dict[str, str] = field(default_factory=dict)
+    """``define NAME = VALUE`` lines of the source file (labels for the matrix), when known."""
+    description: str = "ruleset"
+
+    def base_chains(self, hook: str) -> list[Chain]:
+        """Base chains of the analysed families on ``hook``, lowest priority first (stable order)."""
+        found = [c for c in self.chains.values() if c.hook == hook]
+        return sorted(found, key=lambda c: (c.prio if c.prio is not None else 0))
+
+    def lookup_set(self, family: str, table: str, name: str) -> NamedSet | None:
+        return self.sets.get((family, table, name))

@@ -1,0 +1,361 @@
+"""Provides ``parse_ruleset``: libnftables JSON (``nft -j list ruleset``) to the typed model.
+
+The JSON schema is libnftables-json(5). Raw dicts never get past this module. Things the engine does not
+analyse are kept as notes (bridge, arp and netdev tables) or as ``Unsupported`` statements, never
+silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InputError, Origin
+from . import values as V
+from .model import (Chain, Concat, Effect, Element, Field, Interval, Left, Mangle, Mask, Match, Name,
+                    NamedSet, Rule, Ruleset, SetRef, Statement, Terminal, Unsupported, Verdict, VerdictStmt,
+                    VMap)
+from .text import rule_text
+
+_PAYLOAD_KINDS = {
+    ("ip", "saddr"): "addr4", ("ip", "daddr"): "addr4", ("ip", "protocol"): "l4proto",
+    ("ip6", "saddr"): "addr6", ("ip6", "daddr"): "addr6", ("ip6", "nexthdr"): "l4proto",
+    ("tcp", "flags"): "tcpflags",
+    ("icmp", "type"): "icmptype", ("icmp", "code"): "icmpcode",
+    ("icmpv6", "type"): "icmpv6type", ("icmpv6", "code"): "icmpv6code",
+}
+_META_KINDS = {"l4proto": "l4proto", "nfproto": "nfproto", "protocol": "ethertype", "iifname": "ifname",
+               "oifname": "ifname", "iif": "iface", "oif": "iface", "mark": "mark"}
+_CT_KINDS = {"state": "ctstate", "mark": "ctmark", "direction": "ctdir"}
+_SET_TYPE_KINDS = {"ipv4_addr": "addr4", "ipv6_addr": "addr6", "inet_service": "port", "inet_proto": "l4proto",
+                   "ifname": "ifname", "iface_index": "iface", "mark": "mark", "ct_state": "ctstate",
+                   "icmp_type": "icmptype", "icmpv6_type": "icmpv6type", "nf_proto": "nfproto",
+                   "ether_type": "ethertype", "tcp_flag": "tcpflags"}
+_SYMBOLS = {"l4proto": V.L4PROTO, "nfproto": V.NFPROTO, "ethertype": V.ETHERTYPE, "ctstate": V.CT_STATE,
+            "tcpflags": V.TCP_FLAGS, "icmptype": V.ICMP_TYPE, "icmpv6type": V.ICMPV6_TYPE,
+            "icmpcode": V.ICMP_CODE, "icmpv6code": V.ICMPV6_CODE, "port": V.SERVICES,
+            "ctdir": {"original": 0, "reply": 1}}
+BITMASK_KINDS = ("ctstate", "tcpflags")
+"""Kinds whose flag lists mean 'any of these bits' (nft(8): bitmask types)."""
+VERDICTS = ("accept", "drop", "continue", "return", "jump", "goto")
+
+
+class _Bad(Exception):
+    """A value the engine cannot compile; the match becomes Unsupported."""
+
+
+def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str] | None = None,
+                  description: str = "ruleset") -> Ruleset:
+    """Build the model from a ``{"nftables": [...]}`` document.
+
+    Raises:
+        InputError: when the document is not libnftables JSON or a rule names a missing chain.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
+        raise InputError('not libnftables JSON: expected an object with a "nftables" list', origin)
+    rs = Ruleset(defines=dict(defines or {}), description=description)
+    objs = doc["nftables"]
+    skipped: dict[str, list[str]] = {}
+    for i, item in enumerate(objs):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise InputError("each element of the nftables list must be an object with one key", origin,
+                             path=f"nftables[{i}]")
+        (kind, body), = item.items()
+        if kind in ("add", "create", "insert", "replace") and isinstance(body, dict) and len(body) == 1:
+            (kind, body), = body.items()  # a batch file: only additions carry a ruleset
+        if not isinstance(body, dict):
+            continue
+        fam = str(body.get("family", ""))
+        if kind in ("table", "chain", "rule", "set", "map") and fam not in V.ANALYSED_FAMILIES:
+            if kind == "table":
+                skipped.setdefault(fam, []).append(str(body.get("name")))
+            continue
+        path = f"nftables[{i}].{kind}"
+        if kind == "table":
+            rs.tables.append((fam, str(body.get("name"))))
+        elif kind == "chain":
+            _add_chain(rs, body, origin, path)
+        elif kind in ("set", "map"):
+            ns = _parse_named_set(body, kind == "map", origin, path)
+            rs.sets[(ns.family, ns.table, ns.name)] = ns
+    # Rules after chains and sets: a listing has them in that order, a batch may not.
+    for i, item in enumerate(objs):
+        if not isinstance(item, dict) or len(item) != 1:
+            continue
+        (kind, body), = item.items()
+        if kind in ("add", "insert") and isinstance(body, dict) and "rule" in body:
+            kind, body = "rule", body["rule"]
+        if kind != "rule" or not isinstance(body, dict) or body.get("family") not in V.ANALYSED_FAMILIES:
+            continue
+        key = (str(body["family"]), str(body.get("table")), str(body.get("chain")))
+        chain = rs.chains.get(key)
+        if chain is None:
+            raise InputError(f"rule for missing chain {' '.join(key)}", origin, path=f"nftables[{i}].rule")
+        chain.rules.append(parse_rule(body, rs, origin, f"nftables[{i}].rule"))
+    for fam, names in sorted(skipped.items()):
+        rs.notes.append(f"{fam} table(s) {', '.join(names)}: family {fam} is not analysed "
+                        "(only ip, ip6 and inet take part in the verdicts)")
+    for c in rs.chains.values():
+        if c.hook in ("ingress", "egress"):
+            rs.notes.append(f"chain {c.label()} on hook {c.hook} is not analysed")
+    _check_targets(rs, origin)
+    return rs
+
+
+def _add_chain(rs: Ruleset, body: dict[str, Any], origin: Origin | None, path: str) -> None:
+    prio = body.get("prio")
+    if isinstance(prio, str):
+        p = V.CHAIN_PRIORITY.get(prio)
+        if p is None:
+            raise InputError(f"unknown chain priority {prio!r}", origin, path=path)
+        prio = p
+    elif isinstance(prio, dict):  # {"prio": {"name": ..., "offset"?}} in some writers
+        prio = V.CHAIN_PRIORITY.get(str(prio.get("name")), 0) + int(prio.get("offset", 0))
+    ch = Chain(family=str(body["family"]), table=str(body.get("table")), name=str(body.get("name")),
+               handle=body.get("handle"), type=body.get("type"), hook=body.get("hook"),
+               prio=int(prio) if prio is not None else (0 if body.get("hook") else None),
+               policy=str(body.get("policy", "accept")), device=body.get("dev"))
+    rs.chains[ch.key] = ch
+
+
+def _check_targets(rs: Ruleset, origin: Origin | None) -> None:
+    """Every jump/goto target must exist in the same table (the kernel refuses the ruleset otherwise)."""
+    for ch in rs.chains.values():
+        for r in ch.rules:
+            for s in r.stmts:
+                targets = []
+                if isinstance(s, VerdictStmt) and s.verdict.target:
+                    targets.append(s.verdict.target)
+                if isinstance(s, VMap) and not isinstance(s.data, SetRef):
+                    targets += [v.target for _, v in s.data if v.target]
+                for t in targets:
+                    if (ch.family, ch.table, t) not in rs.chains:
+                        raise InputError(f"rule {r.handle} of chain {ch.label()} jumps to missing chain {t}", origin)
+
+
+def _parse_named_set(body: dict[str, Any], is_map: bool, origin: Origin | None, path: str) -> NamedSet:
+    typ = body.get("type")
+    kinds: tuple[str, ...]
+    if isinstance(typ, list):
+        kinds = tuple(_SET_TYPE_KINDS.get(str(t), "unknown") for t in typ)
+    elif isinstance(typ, dict) and "typeof" in typ:
+        left = _left(typ["typeof"])
+        kinds = tuple(f.kind for f in left.items) if isinstance(left, Concat) else (left.kind,)
+    else:
+        kinds = (_SET_TYPE_KINDS.get(str(typ), "unknown"),)
+    elems: list[Element] = []
+    verdicts: list[tuple[Element, Verdict]] = []
+    map_type = body.get("map") if is_map else None
+    supported = "unknown" not in kinds
+    for j, raw in enumerate(body.get("elem") or [] if supported else []):
+        try:
+            if is_map:
+                key, data = raw if isinstance(raw, list) and len(raw) == 2 else (raw, None)
+                el = _element(key, kinds)
+                elems.append(el)
+                if map_type == "verdict":
+                    verdicts.append((el, _verdict(data, origin, f"{path}.elem[{j}]")))
+            else:
+                elems.append(_element(raw, kinds))
+        except _Bad as exc:
+            raise InputError(f"set {body.get('name')}: element {j}: {exc}", origin, path=path) from None
+    return NamedSet(family=str(body["family"]), table=str(body.get("table")), name=str(body.get("name")),
+                    kinds=kinds, elements=tuple(elems), is_map=is_map, map_type=map_type,
+                    verdicts=tuple(verdicts), flags=tuple(body.get("flags") or ()), raw=body,
+                    supported=supported)
+
+
+def parse_rule(body: dict[str, Any], rs: Ruleset, origin: Origin | None = None, path: str = "rule") -> Rule:
+    """One rule: its statements compiled against the table's named sets."""
+    exprs = body.get("expr") or []
+    stmts: list[Statement] = [_statement(s, origin, f"{path}.expr[{k}]") for k, s in enumerate(exprs)]
+    return Rule(family=str(body["family"]), table=str(body.get("table")), chain=str(body.get("chain")),
+                handle=body.get("handle"), stmts=stmts, text=rule_text(exprs), comment=body.get("comment"),
+                raw=body)
+
+
+def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
+    if not isinstance(s, dict) or len(s) != 1:
+        raise InputError("a statement must be an object with one key", origin, path=path)
+    (k, v), = s.items()
+    if k == "match":
+        return _match(v, origin, path)
+    if k in VERDICTS:
+        return VerdictStmt(_verdict(s, origin, path))
+    if k == "vmap":
+        key = _left(v.get("key"))
+        data = v.get("data")
+        if isinstance(data, str) and data.startswith("@"):
+            return VMap(key, SetRef(data[1:]))
+        kinds = _kinds(key)
+        items = data.get("set") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return Unsupported("vmap")
+        pairs = []
+        for it in items:
+            if not (isinstance(it, list) and len(it) == 2):
+                raise InputError("a vmap element must be [key, verdict]", origin, path=path)
+            try:
+                pairs.append((_element(it[0], kinds), _verdict(it[1], origin, path)))
+            except _Bad:
+                return Unsupported("vmap")
+        return VMap(key, tuple(pairs))
+    if k == "reject":
+        return Terminal("reject")
+    if k == "queue":
+        return Terminal("queue")
+    if k in ("snat", "dnat", "masquerade", "redirect"):
+        return Terminal(k)
+    if k == "mangle":
+        key = _left(v.get("key"))
+        val = v.get("value")
+        if isinstance(key, Field) and key.kind in ("mark", "ctmark") and isinstance(val, int):
+            return Mangle(key, val)
+        return Mangle(key if isinstance(key, Field) else Field("other", None, "mangle", "unknown"), None)
+    if k in ("limit", "quota"):
+        return Effect(k, inv=bool(isinstance(v, dict) and v.get("inv")))
+    if k in ("counter", "log", "notrack", "set", "meter", "dup", "fwd", "flow", "ct count", "synproxy"):
+        return Effect(k)
+    if k == "xt":
+        return Unsupported("xt (iptables-nft compatibility match)")
+    return Effect(k)
+
+
+def _verdict(s: Any, origin: Origin | None, path: str) -> Verdict:
+    if isinstance(s, dict) and len(s) == 1:
+        (k, v), = s.items()
+        if k in ("accept", "drop", "continue", "return"):
+            return Verdict(k)
+        if k in ("jump", "goto") and isinstance(v, dict) and "target" in v:
+            return Verdict(k, str(v["target"]))
+    raise InputError(f"not a verdict: {s!r}", origin, path=path)
+
+
+def _left(e: Any) -> Left:
+    """Compile a left-hand expression into a Field or a Concat of Fields."""
+    if isinstance(e, dict) and len(e) == 1:
+        (k, v), = e.items()
+        if k == "payload" and isinstance(v, dict) and "protocol" in v:
+            proto, fld = str(v["protocol"]), str(v.get("field"))
+            if fld in ("sport", "dport") and proto in ("tcp", "udp", "sctp", "th", "udplite", "dccp"):
+                return Field("payload", proto, fld, "port" if proto in ("tcp", "udp", "sctp", "th") else "unknown")
+            return Field("payload", proto, fld, _PAYLOAD_KINDS.get((proto, fld), "unknown"))
+        if k == "meta" and isinstance(v, dict):
+            key = str(v.get("key"))
+            return Field("meta", None, key, _META_KINDS.get(key, "unknown"))
+        if k == "ct" and isinstance(v, dict):
+            key = str(v.get("key"))
+            kind = _CT_KINDS.get(key, "unknown") if not v.get("dir") else "unknown"
+            return Field("ct", None, key, kind)
+        if k == "concat" and isinstance(v, list):
+            items = []
+            for x in v:
+                f = _left(x)
+                items.append(f if isinstance(f, Field) else Field("other", None, "concat", "unknown"))
+            return Concat(tuple(items))
+        if k == "&" and isinstance(v, list) and len(v) == 2:
+            f = _left(v[0])
+            if isinstance(f, Field) and f.kind != "unknown":
+                try:
+                    m = _mask(v[1], f.kind)
+                except _Bad:
+                    return Field("other", None, "&", "unknown")
+                return Field(f.source, f.protocol, f.name, f.kind, mask=m)
+    name = next(iter(e)) if isinstance(e, dict) and e else str(e)
+    return Field("other", None, str(name), "unknown")
+
+
+def _kinds(left: Left) -> tuple[str, ...]:
+    return tuple(f.kind for f in left.items) if isinstance(left, Concat) else (left.kind,)
+
+
+def _match(v: dict[str, Any], origin: Origin | None, path: str) -> Statement:
+    left = _left(v.get("left"))
+    op = str(v.get("op", "=="))
+    kinds = _kinds(left)
+    if "unknown" in kinds:
+        return Unsupported(_describe_unknown(left))
+    right = v.get("right")
+    try:
+        if isinstance(right, str) and right.startswith("@"):
+            return Match(left, op, SetRef(right[1:]), is_set=True)
+        if isinstance(right, dict) and "set" in right:
+            items = right["set"] if isinstance(right["set"], list) else [right["set"]]
+            return Match(left, op, tuple(_element(x, kinds) for x in items), is_set=True)
+        if isinstance(right, list) and len(kinds) == 1 and kinds[0] in BITMASK_KINDS:
+            return Match(left, op, Mask(_mask(right, kinds[0])))
+        return Match(left, op, (_element(right, kinds),))
+    except _Bad as exc:
+        raise InputError(f"cannot read match value: {exc}", origin, path=path) from None
+
+
+def _describe_unknown(left: Left) -> str:
+    f = next((x for x in (left.items if isinstance(left, Concat) else (left,)) if x.kind == "unknown"), None)
+    if f is None:
+        return "match"
+    return " ".join(p for p in (f.source if f.source != "payload" else None, f.protocol, f.name) if p)
+
+
+def _mask(x: Any, kind: str) -> int:
+    table = _SYMBOLS.get(kind, {})
+    if isinstance(x, list):
+        bits = 0
+        for item in x:
+            bits |= _mask(item, kind)
+        return bits
+    n = V.lookup_symbol(table, x)
+    if n is None:
+        raise _Bad(f"unknown {kind} value {x!r}")
+    return n
+
+
+def _element(x: Any, kinds: tuple[str, ...]) -> Element:
+    """One set element or literal, one component per concatenated kind."""
+    if isinstance(x, dict) and "elem" in x and isinstance(x["elem"], dict):
+        x = x["elem"].get("val")
+    if len(kinds) > 1:
+        if not (isinstance(x, dict) and isinstance(x.get("concat"), list) and len(x["concat"]) == len(kinds)):
+            raise _Bad(f"expected a concatenation of {len(kinds)} values, got {x!r}")
+        return tuple(_component(c, k) for c, k in zip(x["concat"], kinds))
+    return (_component(x, kinds[0]),)
+
+
+def _component(x: Any, kind: str) -> Interval | Name:
+    if kind == "ifname":
+        if not isinstance(x, str):
+            raise _Bad(f"interface name expected, got {x!r}")
+        if x.endswith("\\*"):  # an escaped asterisk is a literal '*'
+            return Name(x[:-2] + "*")
+        if x.endswith("*"):
+            return Name(x[:-1], prefix=True)
+        return Name(x)
+    if kind == "iface":
+        return Name(str(x) if isinstance(x, str) else f"#{x}")
+    if isinstance(x, dict) and len(x) == 1:
+        (k, v), = x.items()
+        if k == "range" and isinstance(v, list) and len(v) == 2:
+            lo, hi = _scalar(v[0], kind), _scalar(v[1], kind)
+            return Interval(min(lo, hi), max(lo, hi))
+        if k == "prefix" and isinstance(v, dict):
+            fam, base = V.address_value(str(v.get("addr")))
+            bits = 32 if fam == 4 else 128
+            ln = int(v.get("len", bits))
+            size = 1 << (bits - ln)
+            lo = base & ~(size - 1)
+            return Interval(lo, lo + size - 1)
+    n = _scalar(x, kind)
+    return Interval(n, n)
+
+
+def _scalar(x: Any, kind: str) -> int:
+    if kind in ("addr4", "addr6"):
+        try:
+            fam, n = V.address_value(str(x))
+        except ValueError:
+            raise _Bad(f"not an address: {x!r}") from None
+        if fam != (4 if kind == "addr4" else 6):
+            raise _Bad(f"address {x} is not IPv{4 if kind == 'addr4' else 6}")
+        return n
+    n = V.lookup_symbol(_SYMBOLS.get(kind, {}), x)
+    if n is None:
+        raise _Bad(f"unknown {kind} value {x!r}")
+    return n

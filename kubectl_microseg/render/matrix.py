@@ -1,0 +1,203 @@
+"""Provides the matrix renderers: table, wide, json, csv, markdown, mermaid and dot.
+
+Each renderer is a pure function ``Matrix -> str``; output is deterministic (endpoint order, sorted
+pairs) so it can be diffed and golden-tested.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Callable
+
+from ..engine.matrix import Cell, Endpoint, Matrix
+
+GLYPH_ALL = "■"
+GLYPH_SOME = "◧"
+GLYPH_NONE = "·"
+GLYPH_UNCERTAIN = "?"
+GLYPH_SELF = "╲"
+
+
+def cell_glyph(cell: Cell | None) -> str:
+    """One character that reads without colour: all ports, some ports, denied, uncertain."""
+    if cell is None:
+        return GLYPH_NONE
+    if cell.uncertain:
+        return GLYPH_UNCERTAIN
+    return GLYPH_ALL if cell.conns.is_all() else GLYPH_SOME
+
+
+def _groups(m: Matrix) -> list[tuple[str, list[Endpoint]]]:
+    out: dict[str, list[Endpoint]] = {}
+    for e in m.endpoints:
+        out.setdefault(e.group or e.namespace or "", []).append(e)
+    return list(out.items())
+
+
+def _short(e: Endpoint) -> str:
+    return e.name if e.name and e.group == e.namespace and e.namespace else e.id
+
+
+def render_grid(m: Matrix) -> str:
+    """The matrix as a grid: rows are sources, columns destinations (numbered), grouped by namespace."""
+    eps = m.endpoints
+    if not eps:
+        return "(no endpoints)\n"
+    num = {e.id: i + 1 for i, e in enumerate(eps)}
+    width = max(len(str(len(eps))), 1) + 1
+    label_w = min(max(len(_short(e)) + 2 for e in eps) + len(str(len(eps))) + 2, 48)
+    lines = []
+    header = " " * (label_w + 1) + "".join(str(num[e.id]).rjust(width) for e in eps)
+    corner = "FROM \\ TO"
+    lines.append(f"{corner:<{label_w}} " + header[label_w + 1 :])
+    for group, members in _groups(m):
+        lines.append(group or "-")
+        for e in members:
+            label = f"{num[e.id]:>{len(str(len(eps)))}} {_short(e)}"
+            if len(label) > label_w - 2:
+                label = label[: label_w - 3] + "…"
+            row = []
+            for d in eps:
+                row.append(cell_glyph(m.cells.get((e.id, d.id))).rjust(width))
+            lines.append(f"  {label:<{label_w - 2}} " + "".join(row))
+    lines.append("")
+    lines.append(f"{GLYPH_ALL} all ports   {GLYPH_SOME} some ports   {GLYPH_NONE} denied   {GLYPH_UNCERTAIN} uncertain")
+    return "\n".join(lines) + "\n"
+
+
+def render_connections(m: Matrix, *, wide: bool = False) -> str:
+    """Allowed connections, grouped by the source's namespace, with their ports."""
+    rows: list[tuple[str, ...]] = []
+    by_id = {e.id: e for e in m.endpoints}
+    for s, d, cell in m.connections():
+        flags = []
+        if cell.uncertain:
+            flags.append("uncertain")
+        if cell.partial:
+            flags.append("some pods")
+        ports = cell.conns.describe("all ports")
+        row = (s, d, ports, ", ".join(flags))
+        if wide:
+            row = row + (by_id[s].kind if s in by_id else "", by_id[d].kind if d in by_id else "")
+        rows.append(row)
+    if not rows:
+        return "No connections are allowed.\n"
+    head = ("FROM", "TO", "PORTS", "NOTE") + (("FROM KIND", "TO KIND") if wide else ())
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    out = []
+    last_group = None
+    for r in [head] + rows:
+        if r is not head:
+            group = by_id[r[0]].group if r[0] in by_id else ""
+            if group != last_group:
+                out.append(f"# {group or '-'}")
+                last_group = group
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(out) + "\n"
+
+
+def render_table(m: Matrix) -> str:
+    n_pairs = len(m.cells)
+    head = f"{m.title}: {len(m.endpoints)} endpoints, {n_pairs} allowed pairs\n\n"
+    return head + render_grid(m) + "\n" + render_connections(m)
+
+
+def render_wide(m: Matrix) -> str:
+    return render_table(m).replace(render_connections(m), render_connections(m, wide=True))
+
+
+def render_json(m: Matrix) -> str:
+    return json.dumps(m.to_contract(), indent=2, sort_keys=False) + "\n"
+
+
+def render_csv(m: Matrix) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["from", "from_kind", "to", "to_kind", "ports", "uncertain", "partial"])
+    by_id = {e.id: e for e in m.endpoints}
+    for s, d, cell in m.connections():
+        w.writerow([s, by_id[s].kind if s in by_id else "", d, by_id[d].kind if d in by_id else "",
+                    cell.conns.describe(), str(cell.uncertain).lower(), str(cell.partial).lower()])
+    return buf.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(m: Matrix) -> str:
+    lines = [f"### {m.title}", "", f"{len(m.endpoints)} endpoints, {len(m.cells)} allowed pairs.", "",
+             "| From | To | Ports |", "| --- | --- | --- |"]
+    for s, d, cell in m.connections():
+        note = " (uncertain)" if cell.uncertain else ""
+        lines.append(f"| `{_md_escape(s)}` | `{_md_escape(d)}` | {_md_escape(cell.conns.describe('all'))}{note} |")
+    if not m.cells:
+        lines.append("| _none_ | | |")
+    return "\n".join(lines) + "\n"
+
+
+def _node_id(eid: str) -> str:
+    return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", eid)
+
+
+def render_mermaid(m: Matrix) -> str:
+    """A flowchart like the ones people draw by hand: namespaces as subgraphs, edges labelled with ports."""
+    lines = ["flowchart LR"]
+    used = {s for s, _ in m.cells} | {d for _, d in m.cells}
+    for group, members in _groups(m):
+        shown = [e for e in members if e.id in used]
+        if not shown:
+            continue
+        gid = _node_id("g_" + (group or "none"))
+        lines.append(f'    subgraph {gid}["{group or "-"}"]')
+        for e in shown:
+            label = _short(e).replace('"', "'")
+            shape = f'(["{label}"])' if e.is_external else f'["{label}"]'
+            lines.append(f"        {_node_id(e.id)}{shape}")
+        lines.append("    end")
+    for s, d, cell in m.connections():
+        if s == d:
+            continue
+        label = cell.conns.describe("all").replace('"', "'")
+        arrow = "-.->" if cell.uncertain else "-->"
+        lines.append(f'    {_node_id(s)} {arrow}|"{label}"| {_node_id(d)}')
+    return "\n".join(lines) + "\n"
+
+
+def render_dot(m: Matrix) -> str:
+    lines = ["digraph connectivity {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
+    for i, (group, members) in enumerate(_groups(m)):
+        lines.append(f"  subgraph cluster_{i} {{")
+        lines.append(f'    label="{group or "-"}";')
+        for e in members:
+            shape = ", shape=ellipse" if e.is_external else ""
+            lines.append(f'    "{e.id}" [label="{_short(e)}"{shape}];')
+        lines.append("  }")
+    for s, d, cell in m.connections():
+        style = ", style=dashed" if cell.uncertain else ""
+        lines.append(f'  "{s}" -> "{d}" [label="{cell.conns.describe("all")}"{style}];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Matrix], str]] = {
+    "table": render_table,
+    "wide": render_wide,
+    "json": render_json,
+    "csv": render_csv,
+    "markdown": render_markdown,
+    "mermaid": render_mermaid,
+    "dot": render_dot,
+}
+FORMATS = tuple(RENDERERS)
+
+
+def render_matrix(m: Matrix, fmt: str) -> str:
+    """Render a Matrix in one of FORMATS."""
+    try:
+        return RENDERERS[fmt](m)
+    except KeyError:
+        raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
