@@ -1,0 +1,138 @@
+"""``kubectl microseg explain pod NAME``: why a pod can or cannot reach, or be reached by, its peers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..cli import command_parser
+from ..engine.explain import PairExplanation, explain_pair, find_workload, resolve_peer, resolve_port
+from ..engine.k8s import Analyzer, ExternalAtom, Reason
+from ..errors import UsageError
+from ..load import load_analyzer
+from ..model.cluster import Workload
+
+
+def register(sub) -> None:
+    p = command_parser(sub, "explain", "explain why a pod can or cannot reach or be reached",
+                       description="Explain a pod's isolation and, for each peer (or the one given with --to/--from), "
+                       "the verdict with the exact policy and rule that decided it.")
+    p.add_argument("resource", choices=["pod", "po", "pods", "workload"], help="what to explain (pod)")
+    p.add_argument("name", help="pod or workload name (or namespace/name)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--to", metavar="TARGET", help="only traffic to TARGET (workload, ns/name or IP address)")
+    g.add_argument("--from", dest="from_", metavar="SOURCE", help="only traffic from SOURCE (workload, ns/name or IP)")
+    p.add_argument("--port", help="a port number or a named port of the destination")
+    p.add_argument("--protocol", default="TCP", type=str.upper, choices=["TCP", "UDP", "SCTP"])
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.set_defaults(func=run)
+
+
+def _where(analyzer: Analyzer, r: Reason) -> str:
+    if r.policy is None:
+        return ""
+    entry = next((e for e in analyzer.cluster.policies if e.policy is r.policy), None)
+    if entry is None:
+        return ""
+    line = entry.source.line_of(r.rule.path) if r.rule is not None else entry.source.line_of(())
+    return entry.source.origin.describe(line)
+
+
+def _isolation(analyzer: Analyzer, w: Workload) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for d in ("ingress", "egress"):
+        pols: list[str] = []
+        for c in analyzer.workload_classes[w.id]:
+            pols.extend(p.id for p in analyzer.isolating[d][c] if p.id not in pols)
+        out[d] = pols
+    return out
+
+
+def _reason_json(analyzer: Analyzer, r: Reason) -> dict[str, Any]:
+    return {"direction": r.direction, "kind": r.kind, "policy": r.policy.id if r.policy else None,
+            "rule": r.rule.index if r.rule else None, "ports": r.conns.to_contract() if r.conns else [],
+            "text": r.text, "location": _where(analyzer, r) or None}
+
+
+def _pair_json(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None) -> dict[str, Any]:
+    verdict = e.allowed.allows(proto, port) if proto and port is not None else bool(e.allowed)
+    return {"from": e.src, "to": e.dst, "verdict": "allow" if verdict else "deny",
+            "ports": e.allowed.to_contract() if e.allowed else [], "uncertain": e.uncertain,
+            "egress": [_reason_json(analyzer, r) for r in e.egress],
+            "ingress": [_reason_json(analyzer, r) for r in e.ingress],
+            "deciding": [r.short() for r in e.deciding(proto, port)]}
+
+
+def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None, *, brief: bool) -> list[str]:
+    ok = e.allowed.allows(proto, port) if proto and port is not None else bool(e.allowed)
+    what = f"{proto} {port}" if proto and port is not None else (e.allowed.describe("all ports") if e.allowed else "")
+    head = f"{'ALLOW' if ok else 'DENY '} {e.src} -> {e.dst}" + (f"  {what}" if ok or port is not None else "")
+    if e.uncertain:
+        head += "  (uncertain: some policies could not be read)"
+    lines = [head]
+    shown = e.deciding(proto, port) if brief else e.egress + e.ingress
+    for r in shown:
+        where = _where(analyzer, r)
+        lines.append(f"    {r.direction:7} {r.text}" + (f"  [{where}]" if where else ""))
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    analyzer, _ = load_analyzer(args)
+    ns = None if args.all_namespaces else args.namespace
+    w = find_workload(analyzer, args.name, ns)
+    peers: list[tuple[Workload | ExternalAtom, Workload | ExternalAtom]] = []
+    if args.to:
+        peers.append((w, resolve_peer(analyzer, args.to, None if "/" in args.to else w.namespace)))
+    elif args.from_:
+        peers.append((resolve_peer(analyzer, args.from_, None if "/" in args.from_ else w.namespace), w))
+    else:
+        others: list[Workload | ExternalAtom] = [x for x in analyzer.cluster.workloads] + list(analyzer.atoms)
+        peers.extend((w, o) for o in others)
+        peers.extend((o, w) for o in others if o is not w)
+    if args.port is not None and not (args.to or args.from_):
+        raise UsageError("--port needs --to or --from")
+    port = None
+    if args.port is not None:
+        dst = peers[0][1]
+        port = resolve_port(analyzer, dst, args.port, args.protocol)
+    proto = args.protocol if port is not None else None
+    explanations = [explain_pair(analyzer, s, d) for s, d in peers]
+    iso = _isolation(analyzer, w)
+
+    if args.output == "json":
+        doc = {"kind": "Explanation", "pod": w.id, "workloadKind": w.kind, "pods": w.pods,
+               "hostNetwork": w.host_network, "isolation": iso,
+               "pairs": [_pair_json(analyzer, e, proto, port) for e in explanations]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+
+    out = [f"{w.kind} {w.id}" + (f" (pods: {', '.join(w.pods)})" if w.pods and w.kind != "Pod" else ""),
+           f"  labels: {', '.join(f'{k}={v}' for k, v in sorted(w.labels.items())) or '<none>'}"]
+    if w.host_network:
+        out.append("  hostNetwork: NetworkPolicies do not select or isolate it; its traffic is the node's "
+                   "(matched only by ipBlocks containing the node address). --hostnetwork-as-pods changes this.")
+    for d in ("ingress", "egress"):
+        pols = iso[d]
+        state = f"isolated by {', '.join(pols)}" if pols else "not isolated (no policy selects it): everything allowed"
+        out.append(f"  {d}: {state}")
+    if analyzer.options.ipblock_matches_pods:
+        out.append("  note: --ipblock-matches-pods: ipBlock peers also match pod IPs")
+    else:
+        out.append("  note: ipBlock peers match only addresses outside the cluster (the API's intent); "
+                   "some CNIs also match pod IPs: see --ipblock-matches-pods")
+    if len(explanations) == 1:
+        out.append("")
+        out.extend(_pair_text(analyzer, explanations[0], proto, port, brief=False))
+    else:
+        for title, pick in ((f"Can reach / be reached", lambda e: bool(e.allowed)),
+                            (f"Denied", lambda e: not e.allowed)):
+            sel = [e for e in explanations if pick(e)]
+            out.append("")
+            out.append(f"{title} ({len(sel)}):")
+            for e in sel:
+                out.extend(_pair_text(analyzer, e, proto, port, brief=True))
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0

@@ -1,0 +1,104 @@
+"""``kubectl microseg get``: namespaces, workloads and policies, with labels and isolation state."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..cli import command_parser
+from ..engine.k8s import Analyzer, iter_bits
+from ..load import load_analyzer
+
+WHAT = ("all", "namespaces", "ns", "workloads", "pods", "po", "networkpolicies", "netpol", "policies")
+
+
+def register(sub) -> None:
+    p = command_parser(sub, "get", "list namespaces, workloads and policies with isolation state",
+                       description="List namespaces, workloads (with labels, pods and whether each is isolated for "
+                       "ingress/egress and by which policies) and policies (with what they select).")
+    p.add_argument("what", nargs="?", default="all", choices=WHAT)
+    p.add_argument("-o", "--output", choices=["table", "wide", "json"], default="table")
+    p.set_defaults(func=run)
+
+
+def _isolated_by(a: Analyzer, wid: str, direction: str) -> list[str]:
+    out: list[str] = []
+    for c in a.workload_classes[wid]:
+        out.extend(p.id for p in a.isolating[direction][c] if p.id not in out)
+    return out
+
+
+def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
+    """The listing as data (the ``-o json`` document)."""
+    c = a.cluster
+    wl = [w for w in c.workloads if namespace in (None, w.namespace)]
+    policies = [e for e in c.policies if namespace in (None, e.policy.namespace)]
+    namespaces = [n for n in c.namespaces.values() if namespace in (None, n.name)]
+    ns_rows = []
+    for n in namespaces:
+        pols = [e.policy for e in c.policies if e.policy.namespace == n.name]
+        deny = {d for p in pols if p.pod_selector.is_empty() for d in ("ingress", "egress")
+                if p.affects(d) and not p.rules(d)}
+        ns_rows.append({"name": n.name, "labels": n.labels, "declared": n.declared, "policies": len(pols),
+                        "defaultDeny": sorted(deny)})
+    w_rows = []
+    for w in wl:
+        w_rows.append({"id": w.id, "namespace": w.namespace, "name": w.name, "kind": w.kind, "labels": w.labels,
+                       "pods": w.pods, "hostNetwork": w.host_network,
+                       "ingressIsolatedBy": _isolated_by(a, w.id, "ingress"),
+                       "egressIsolatedBy": _isolated_by(a, w.id, "egress")})
+    p_rows = []
+    for e in policies:
+        pol = e.policy
+        selected = sorted({w.id for i in iter_bits(a.policy_selects.get(pol.id, 0)) for w in a.class_workloads[i]})
+        p_rows.append({"id": pol.id, "namespace": pol.namespace, "name": pol.name,
+                       "podSelector": pol.pod_selector.describe(), "policyTypes": sorted(pol.policy_types),
+                       "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
+                       "source": e.source.origin.describe(e.source.line_of(()))})
+    return {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows}
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows) + "\n"
+
+
+def _iso(by: list[str]) -> str:
+    return "open" if not by else "isolated (" + ", ".join(p.split("/", 1)[1] for p in by) + ")"
+
+
+def run(args: argparse.Namespace) -> int:
+    a, _ = load_analyzer(args)
+    data = collect(a, None if args.all_namespaces else args.namespace)
+    if args.output == "json":
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    wide = args.output == "wide"
+    parts = []
+    what = args.what
+    if what in ("all", "namespaces", "ns"):
+        rows = [["NAMESPACE", "POLICIES", "DEFAULT DENY", "LABELS"]]
+        for n in data["namespaces"]:
+            labels = {k: v for k, v in n["labels"].items() if wide or k != "kubernetes.io/metadata.name"}
+            rows.append([n["name"], str(n["policies"]), "+".join(n["defaultDeny"]) or "none",
+                         ",".join(f"{k}={v}" for k, v in sorted(labels.items()))])
+        parts.append(_table(rows))
+    if what in ("all", "workloads", "pods", "po"):
+        rows = [["WORKLOAD", "KIND", "PODS", "INGRESS", "EGRESS", "LABELS"]]
+        for w in data["workloads"]:
+            ing = "hostNetwork: n/a" if w["hostNetwork"] else _iso(w["ingressIsolatedBy"])
+            eg = "hostNetwork: n/a" if w["hostNetwork"] else _iso(w["egressIsolatedBy"])
+            rows.append([w["id"], w["kind"], str(len(w["pods"]) or "-"), ing, eg,
+                         ",".join(f"{k}={v}" for k, v in sorted(w["labels"].items()))])
+        parts.append(_table(rows))
+    if what in ("all", "networkpolicies", "netpol", "policies"):
+        rows = [["POLICY", "POD-SELECTOR", "TYPES", "RULES (IN/EG)", "SELECTS"] + (["SOURCE"] if wide else [])]
+        for p in data["policies"]:
+            sel = ", ".join(s.split("/", 1)[1] for s in p["selects"]) if p["selects"] else "NOTHING"
+            rows.append([p["id"], p["podSelector"], "+".join(p["policyTypes"]),
+                         f"{p['ingressRules']}/{p['egressRules']}", sel] + ([p["source"]] if wide else []))
+        parts.append(_table(rows))
+    sys.stdout.write("\n".join(parts))
+    return 0

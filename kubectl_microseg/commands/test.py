@@ -1,0 +1,122 @@
+"""``kubectl microseg test FLOWS``: check expected flows against the policies (CONTRACT.md ``test``)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ..cli import command_parser
+from ..engine.explain import explain_pair, find_workload, resolve_peer, resolve_port
+from ..engine.k8s import Analyzer
+from ..errors import EXIT_FAILED, InputError, MicrosegError, Origin
+from ..load import load_analyzer
+from ..model.objects import SourceObject
+
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+@dataclass
+class Flow:
+    src: str
+    dst: str
+    port: int | str | None
+    protocol: str
+    expect: str | None
+    obj: SourceObject
+    index: int
+
+
+def register(sub) -> None:
+    p = command_parser(sub, "test", "check expected flows (allow/deny) against the policies",
+                       description="Check a file of expected flows against the effective policy; exit 1 if any "
+                       "expectation fails.")
+    p.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (see CONTRACT.md)")
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.set_defaults(func=run)
+
+
+def read_flows(path: str) -> list[Flow]:
+    """Parse and validate a flows file (errors name the file, document and line)."""
+    from kubectl_microseg.plugins.manifests import _read_text, parse_text
+
+    docs = parse_text(_read_text(path), path)
+    if not docs:
+        raise InputError("no flows: the file is empty", Origin(file=path))
+    doc = docs[0]
+    flows = doc.raw.get("flows")
+    if not isinstance(flows, list):
+        raise doc.error(("flows",), "expected a `flows:` list")
+    out = []
+    for i, f in enumerate(flows):
+        p = ("flows", i)
+        if not isinstance(f, dict):
+            raise doc.error(p, "each flow must be a mapping with from, to, port")
+        for key in ("from", "to"):
+            if not f.get(key) or not isinstance(f[key], str):
+                raise doc.error(p + (key,), f"`{key}` is required: an endpoint id (namespace/name) or an IP address")
+        port = f.get("port")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, (int, str))):
+            raise doc.error(p + ("port",), "`port` must be a number or a port name")
+        if isinstance(port, int) and not 1 <= port <= 65535:
+            raise doc.error(p + ("port",), f"`port` must be between 1 and 65535 (got {port})")
+        proto = str(f.get("protocol") or "TCP").upper()
+        if proto not in PROTOCOLS:
+            raise doc.error(p + ("protocol",), f"`protocol` must be one of TCP, UDP, SCTP (got {f.get('protocol')!r})")
+        expect = f.get("expect")
+        if expect is not None and expect not in ("allow", "deny"):
+            raise doc.error(p + ("expect",), f"`expect` must be allow or deny (got {expect!r})")
+        out.append(Flow(f["from"], f["to"], port, proto, expect, doc, i))
+    return out
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def check_flow(analyzer: Analyzer, flow: Flow) -> dict[str, Any]:
+    """The contract's result object for one flow."""
+    try:
+        src = resolve_peer(analyzer, flow.src, None) if _is_ip(flow.src) else find_workload(analyzer, flow.src, None)
+        dst = resolve_peer(analyzer, flow.dst, None) if _is_ip(flow.dst) else find_workload(analyzer, flow.dst, None)
+        if _is_ip(flow.src) and _is_ip(flow.dst):
+            raise MicrosegError("traffic between two outside addresses is not governed by NetworkPolicies")
+        port = resolve_port(analyzer, dst, flow.port, flow.protocol) if flow.port is not None else None
+    except MicrosegError as exc:
+        raise flow.obj.error(("flows", flow.index), str(exc)) from None
+    e = explain_pair(analyzer, src, dst)
+    ok = e.allowed.allows(flow.protocol, port)
+    verdict = "allow" if ok else "deny"
+    return {"from": flow.src, "to": flow.dst, "port": flow.port, "protocol": flow.protocol,
+            "verdict": verdict, "expect": flow.expect,
+            "pass": None if flow.expect is None else flow.expect == verdict,
+            "because": [r.short() for r in e.deciding(flow.protocol, port)],
+            **({"uncertain": True} if e.uncertain else {})}
+
+
+def run(args: argparse.Namespace) -> int:
+    flows = read_flows(args.flows)
+    analyzer, _ = load_analyzer(args)
+    results = [check_flow(analyzer, f) for f in flows]
+    passed = sum(1 for r in results if r["pass"] is True)
+    failed = sum(1 for r in results if r["pass"] is False)
+    if args.output == "json":
+        sys.stdout.write(json.dumps({"results": results, "passed": passed, "failed": failed}, indent=2) + "\n")
+    else:
+        for r in results:
+            mark = {True: "PASS", False: "FAIL", None: "    "}[r["pass"]]
+            port = f"{r['protocol']}/{r['port']}" if r["port"] is not None else r["protocol"]
+            exp = f" (expected {r['expect']})" if r["pass"] is False else ""
+            print(f"{mark} {r['verdict']:5} {r['from']} -> {r['to']} {port}{exp}")
+            if r["pass"] is False or r["pass"] is None:
+                for b in r["because"]:
+                    print(f"       because: {b}")
+        print(f"{passed} passed, {failed} failed")
+    return EXIT_FAILED if failed else 0

@@ -1,0 +1,108 @@
+"""Provides structured explanations: why a workload can or cannot reach, or be reached by, a peer.
+
+Explanations are data (``PairExplanation``, ``Reason``); the CLI and the TUI only render them. A peer is
+a workload id or an external address range (``ExternalAtom``). A workload whose pods differ (labels,
+named ports) is explained per distinct pod class, and the union is its verdict.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from ..model.cluster import Workload
+from ..model.ports import ConnSet
+from .k8s import Analyzer, ExternalAtom, Reason, Verdict
+
+Peer = "Workload | ExternalAtom"
+
+
+@dataclass
+class PairExplanation:
+    """The verdict for traffic from ``src`` to ``dst`` with every reason, per direction."""
+
+    src: str
+    dst: str
+    allowed: ConnSet
+    egress: list[Reason]
+    ingress: list[Reason]
+    egress_allowed: ConnSet
+    ingress_allowed: ConnSet
+    verdicts: list[Verdict] = field(default_factory=list)
+    uncertain: bool = False
+
+    def deciding(self, proto: str | None = None, port: int | None = None) -> list[Reason]:
+        """The reasons that decided: the allowing rules when allowed, the denying direction(s) otherwise."""
+        ok = self.allowed.allows(proto, port) if proto else bool(self.allowed)
+        out: list[Reason] = []
+        for reasons, dir_allowed in ((self.egress, self.egress_allowed), (self.ingress, self.ingress_allowed)):
+            dir_ok = dir_allowed.allows(proto, port) if proto else bool(dir_allowed)
+            if ok:
+                out.extend(r for r in reasons if r.conns and (not proto or r.conns.allows(proto, port)))
+            elif not dir_ok:
+                out.extend(r for r in reasons if not r.conns or (proto and not r.conns.allows(proto, port)))
+                if not any(not r.conns for r in reasons) and reasons:
+                    out.append(Reason(reasons[0].direction, "PORT_NOT_ALLOWED", ConnSet.none(),
+                                      text=f"{reasons[0].direction}: the matching rules allow only "
+                                           f"{dir_allowed.describe()}"))
+        return list(dict.fromkeys(out))
+
+
+def find_workload(analyzer: Analyzer, name: str, namespace: str | None) -> Workload:
+    """Resolve 'ns/name', a workload name, a Pod name, or a generated pod name ('api-7d9f-x2x') to a workload."""
+    if "/" in name:
+        namespace, name = name.split("/", 1)
+    cands = [w for w in analyzer.cluster.workloads if namespace is None or w.namespace == namespace]
+    for test in (lambda w: w.name == name, lambda w: name in w.pods,
+                 lambda w: name.startswith(w.name + "-") and w.kind != "Pod"):
+        hits = [w for w in cands if test(w)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise UsageError(f"{name!r} is ambiguous: {', '.join(w.id for w in hits)}; give -n NAMESPACE or ns/name")
+    where = f" in namespace {namespace}" if namespace else ""
+    raise UsageError(f"no pod or workload named {name!r}{where}")
+
+
+def resolve_peer(analyzer: Analyzer, text: str, namespace: str | None) -> Workload | ExternalAtom:
+    """A workload reference or an IP address (an address outside the cluster)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return find_workload(analyzer, text, namespace)
+    return analyzer.atom_for(text)
+
+
+def peer_id(p: Workload | ExternalAtom) -> str:
+    return p.id
+
+
+def explain_pair(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload | ExternalAtom) -> PairExplanation:
+    """Explain traffic from ``src`` to ``dst`` (at least one is a workload)."""
+    src_classes = analyzer.workload_classes[src.id] if isinstance(src, Workload) else [src]
+    dst_classes = analyzer.workload_classes[dst.id] if isinstance(dst, Workload) else [dst]
+    verdicts = [analyzer.verdict_classes(a, b, src.id, dst.id) for a in src_classes for b in dst_classes]
+    allowed = eg_allowed = in_allowed = ConnSet.none()
+    egress: list[Reason] = []
+    ingress: list[Reason] = []
+    for v in verdicts:
+        allowed = allowed | v.allowed
+        eg_allowed = eg_allowed | v.egress.allowed
+        in_allowed = in_allowed | v.ingress.allowed
+        egress.extend(r for r in v.egress.reasons if r not in egress)
+        ingress.extend(r for r in v.ingress.reasons if r not in ingress)
+    uncertain = analyzer._uncertain(src.id, dst.id)
+    return PairExplanation(src.id, dst.id, allowed, egress, ingress, eg_allowed, in_allowed, verdicts, uncertain)
+
+
+def resolve_port(analyzer: Analyzer, dst: Workload | ExternalAtom, port: str | int, proto: str) -> int:
+    """A port number, or a named port resolved against the destination's containers."""
+    if isinstance(port, int) or str(port).isdigit():
+        return int(port)
+    if isinstance(dst, Workload):
+        for m in dst.members:
+            for name, p, num in m.named_ports:
+                if name == port and p == proto:
+                    return num
+    raise UsageError(f"port {port!r} ({proto}) is not a named container port of {dst.id}")
