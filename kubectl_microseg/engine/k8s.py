@@ -20,6 +20,7 @@ int bitsets over classes.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -258,6 +259,7 @@ class Analyzer:
         for lo, hi in atoms(cut_sets):
             name = _atom_name(lo, hi, uniq)
             self.atoms.append(ExternalAtom(lo, hi, name, tuple(interval_cidrs(lo, hi))))
+        self._atom_starts = [a.lo for a in self.atoms]
 
     # ------------------------------------------------------------------ direction verdicts
     def is_isolated(self, cls: int, direction: str) -> bool:
@@ -293,53 +295,69 @@ class Analyzer:
 
     # ------------------------------------------------------------------ matrix
     def class_matrix(self) -> dict[tuple[int, int], ConnSet]:
-        """Allowed (class, class) pairs. Cost follows the number of pairs ingress allows."""
-        out: dict[tuple[int, int], ConnSet] = {}
-        ingress_maps: dict[tuple, dict[int, ConnSet] | None] = {}
-        egress_maps: dict[tuple, dict[int, ConnSet] | None] = {}
-        all_idx = range(len(self.classes))
-        for b, cb in enumerate(self.classes):
-            key = (tuple(id(cr) for cr in self.rules_of["ingress"][b]), bool(self.isolating["ingress"][b]), cb.named_ports)
-            imap = ingress_maps.get(key, False)
-            if imap is False:
-                imap = ingress_maps[key] = self._peer_map("ingress", b, cb.named_ports)
-            sources: Iterable[int] = all_idx if imap is None else imap.keys()
-            for a in sources:
-                ing = ConnSet.all() if imap is None else imap[a]
-                ekey = (tuple(id(cr) for cr in self.rules_of["egress"][a]), bool(self.isolating["egress"][a]))
-                emap = egress_maps.get(ekey, False)
-                if emap is False:
-                    emap = egress_maps[ekey] = self._peer_map("egress", a, None)
-                if emap is None:
-                    c = ing
-                elif b in emap:
-                    c = ing & self._egress_conns(a, b) if emap[b] is _NAMED else ing & emap[b]
-                else:
+        """Allowed (class, class) pairs.
+
+        For each destination b, the candidate sources are (sources b's ingress admits) AND (sources whose
+        egress may reach b), both int bitsets; the second is built by a reverse index over egress rules
+        (cost per rule, not per pair). Ports are then computed only for candidate pairs.
+        """
+        n = len(self.classes)
+        full = self.all_classes
+        eg_iso = 0
+        for i in range(n):
+            if self.isolating["egress"][i]:
+                eg_iso |= 1 << i
+        open_egress = full & ~eg_iso
+        reach = [0] * n  # egress-isolated sources whose rules reach each destination
+        reach_all = open_egress  # sources that may reach every destination
+        for entry in self.cluster.policies:
+            pol = entry.policy
+            owners = self.policy_selects.get(pol.id, 0)
+            if not owners or not pol.affects("egress"):
+                continue
+            for r in pol.egress:
+                cr = self.compiled[(pol.id, "egress", r.index)]
+                if cr.all_peers:
+                    reach_all |= owners
                     continue
+                for b in iter_bits(cr.classes):
+                    reach[b] |= owners
+        out: dict[tuple[int, int], ConnSet] = {}
+        for b in range(n):
+            if self.isolating["ingress"][b]:
+                admit = 0
+                for cr in self.rules_of["ingress"][b]:
+                    admit |= cr.classes
+            else:
+                admit = full
+            cand = admit & (reach[b] | reach_all)
+            named = self.classes[b].named_ports
+            for a in iter_bits(cand):
+                c = self._pair_conns(a, b, named)
                 if c:
                     out[(a, b)] = c
         return out
 
-    def _peer_map(self, direction: str, own: int, dst_named: frozenset | None) -> dict[int, ConnSet] | None:
-        """peer class -> conns for one class's direction; None when not isolated (everything)."""
-        if not self.isolating[direction][own]:
-            return None
-        m: dict[int, ConnSet] = {}
-        for cr in self.rules_of[direction][own]:
-            if dst_named is None and cr.static is None:
-                for p in iter_bits(cr.classes):
-                    m[p] = _NAMED
-                continue
-            conns = cr.conns(dst_named or frozenset())
-            if not conns:
-                continue
-            for p in iter_bits(cr.classes):
-                prev = m.get(p)
-                m[p] = conns if prev is None else (prev if prev is _NAMED else prev | conns)
-        return m
-
-    def _egress_conns(self, a: int, b: int) -> ConnSet:
-        return self._dir_to_class("egress", a, b, self.classes[b].named_ports)
+    def _pair_conns(self, a: int, b: int, named: frozenset) -> ConnSet:
+        """Egress of a to b AND ingress of b from a (ports resolved at b)."""
+        if self.isolating["ingress"][b]:
+            bit_a = 1 << a
+            ing = ConnSet.none()
+            for cr in self.rules_of["ingress"][b]:
+                if cr.classes & bit_a:
+                    ing = ing | cr.conns(named)
+            if not ing:
+                return ing
+        else:
+            ing = ConnSet.all()
+        if not self.isolating["egress"][a]:
+            return ing
+        bit_b = 1 << b
+        eg = ConnSet.none()
+        for cr in self.rules_of["egress"][a]:
+            if cr.classes & bit_b:
+                eg = eg | cr.conns(named)
+        return ing & eg
 
     def matrix(self, workloads: Iterable[Workload] | None = None, *, external: bool = True) -> Matrix:
         """The workload-level matrix (plus external address ranges), as the contract describes it."""
@@ -364,23 +382,56 @@ class Analyzer:
             cells[(s, d)] = Cell(conns, self._uncertain(s, d), partial)
         endpoints = [self.workload_endpoint(w) for w in wl]
         if external:
-            for atom in self.atoms:
-                endpoints.append(Endpoint(atom.id, "External", cidrs=atom.cidrs, group="external"))
-                for w in wl:
-                    for direction in DIRECTIONS:
-                        got = [self._dir_to_atom(direction, c, atom, self.classes[c].named_ports if direction == "ingress" else frozenset())
-                               for c in self.workload_classes[w.id]]
+            endpoints.extend(Endpoint(at.id, "External", cidrs=at.cidrs, group="external") for at in self.atoms)
+            for w in wl:
+                classes = self.workload_classes[w.id]
+                for direction in DIRECTIONS:
+                    maps = [self.atom_map(direction, c) for c in classes]
+                    if any(mp is None for mp in maps):
+                        indices: Iterable[int] = range(len(self.atoms))
+                    else:
+                        indices = sorted({i for mp in maps for i in mp}) if len(maps) > 1 else sorted(maps[0])
+                    for i in indices:
+                        atom = self.atoms[i]
+                        got = [ConnSet.all() if mp is None else mp.get(i) for mp in maps]
                         got = [g for g in got if g]
                         if not got:
                             continue
                         conns = got[0]
                         for g in got[1:]:
                             conns = conns | g
-                        partial = len(got) < len(self.workload_classes[w.id]) or any(g != conns for g in got)
+                        partial = len(got) < len(classes) or any(g != conns for g in got)
                         key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
                         cells[key] = Cell(conns, self._uncertain(w.id, w.id), partial)
         m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
         return m
+
+    def atom_map(self, direction: str, cls: int) -> dict[int, ConnSet] | None:
+        """Atom index -> what class ``cls``'s ``direction`` allows with that address range.
+
+        None means not isolated (every range, every port). Classes with the same rules share one map.
+        Atoms are cut at every ipBlock boundary, so each block interval covers whole consecutive atoms.
+        """
+        rules = self.rules_of[direction][cls]
+        named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
+        key = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        if key in self._cache:
+            return self._cache[key]
+        out: dict[int, ConnSet] | None = None
+        if self.isolating[direction][cls]:
+            out = {}
+            for cr in rules:
+                conns = cr.conns(named)
+                if not conns:
+                    continue
+                for lo, hi in cr.addresses.intervals:
+                    i = bisect.bisect_left(self._atom_starts, lo)
+                    while i < len(self.atoms) and self.atoms[i].hi <= hi:
+                        prev = out.get(i)
+                        out[i] = conns if prev is None else prev | conns
+                        i += 1
+        self._cache[key] = out
+        return out
 
     def workload_endpoint(self, w: Workload) -> Endpoint:
         extra: list[tuple[str, object]] = []
@@ -455,9 +506,6 @@ class Analyzer:
             if at.lo <= lo and hi <= at.hi:
                 return at
         raise KeyError(address)
-
-
-_NAMED = ConnSet({"TCP": [(0, 0)]})  # sentinel: ports depend on the destination's named ports
 
 
 def iter_bits(bits: int) -> Iterator[int]:

@@ -117,25 +117,14 @@ def interval_text(lo: int, hi: int) -> str:
 def atoms(sets: Iterable[AddressSet]) -> list[tuple[int, int]]:
     """Split the whole IPv4+IPv6 space into intervals that no given set cuts.
 
-    Every returned interval is wholly inside or wholly outside each set. Adjacent pieces that are
-    inside exactly the same sets are joined.
+    Every returned interval is wholly inside or wholly outside each set. The cuts are the sets'
+    boundaries (plus the IPv4/IPv6 boundary); since a set's intervals are merged, membership of at
+    least one set changes at every cut, so no two neighbours could be joined.
     """
-    sets = list(sets)
     cuts = {0, V6_BASE, V6_MAX + 1}
     for s in sets:
         for lo, hi in s.intervals:
             cuts.add(lo)
             cuts.add(hi + 1)
     bounds = sorted(cuts)
-    pieces = [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
-    # join neighbours with equal membership, never across the IPv4/IPv6 boundary
-    out: list[tuple[int, int]] = []
-    last_sig: tuple[bool, ...] | None = None
-    for lo, hi in pieces:
-        sig = tuple(s.contains_interval(lo, hi) for s in sets)
-        if out and sig == last_sig and lo != V6_BASE:
-            out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-        last_sig = sig
-    return out
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]

@@ -141,7 +141,7 @@ class ConnSet:
     def __or__(self, other: ConnSet) -> ConnSet:
         if not other._by_proto or other is self:
             return self
-        if not self._by_proto:
+        if not self._by_proto or self._by_proto == other._by_proto:
             return other
         merged: dict[str, list[tuple[int, int]]] = {p: list(r) for p, r in self._by_proto.items()}
         for p, r in other._by_proto.items():
@@ -149,7 +149,7 @@ class ConnSet:
         return ConnSet(merged)
 
     def __and__(self, other: ConnSet) -> ConnSet:
-        if other is self:
+        if other is self or self._by_proto == other._by_proto:
             return self
         out = {}
         for p, r in self._by_proto.items():
