@@ -31,13 +31,18 @@ def register(sub) -> None:
 
 
 def _where(analyzer: Analyzer, r: Reason) -> str:
-    if r.policy is None:
+    """'file, document N, line L' of the rule (or policy) behind a reason."""
+    if r.policy is not None:
+        entry = next((e for e in analyzer.cluster.policies if e.policy is r.policy), None)
+        path = r.rule.path if r.rule is not None else ()
+    elif r.admin is not None:
+        entry = next((e for e in analyzer.cluster.admin_policies if e.policy is r.admin), None)
+        path = r.admin_rule.path if r.admin_rule is not None else ()
+    else:
         return ""
-    entry = next((e for e in analyzer.cluster.policies if e.policy is r.policy), None)
     if entry is None:
         return ""
-    line = entry.source.line_of(r.rule.path) if r.rule is not None else entry.source.line_of(())
-    return entry.source.origin.describe(line)
+    return entry.source.origin.describe(entry.source.line_of(path))
 
 
 def _isolation(analyzer: Analyzer, w: Workload) -> dict[str, Any]:
@@ -51,8 +56,9 @@ def _isolation(analyzer: Analyzer, w: Workload) -> dict[str, Any]:
 
 
 def _reason_json(analyzer: Analyzer, r: Reason) -> dict[str, Any]:
-    return {"direction": r.direction, "kind": r.kind, "policy": r.policy.id if r.policy else None,
-            "rule": r.rule.index if r.rule else None, "ports": r.conns.to_contract() if r.conns else [],
+    policy = r.policy.id if r.policy else (r.admin.id if r.admin else None)
+    rule = r.rule.index if r.rule else (r.admin_rule.index if r.admin_rule else None)
+    return {"direction": r.direction, "kind": r.kind, "policy": policy, "rule": rule, "ports": r.conns.to_contract() if r.conns else [],
             "text": r.text, "location": _where(analyzer, r) or None}
 
 

@@ -33,19 +33,24 @@ class PairExplanation:
     uncertain: bool = False
 
     def deciding(self, proto: str | None = None, port: int | None = None) -> list[Reason]:
-        """The reasons that decided: the allowing rules when allowed, the denying direction(s) otherwise."""
-        ok = self.allowed.allows(proto, port) if proto else bool(self.allowed)
+        """The reasons that decided: the allowing ones when allowed, those of the denying direction(s) otherwise."""
+
+        def covers(conns: ConnSet) -> bool:
+            return conns.allows(proto, port) if proto else bool(conns)
+
+        ok = covers(self.allowed)
         out: list[Reason] = []
         for reasons, dir_allowed in ((self.egress, self.egress_allowed), (self.ingress, self.ingress_allowed)):
-            dir_ok = dir_allowed.allows(proto, port) if proto else bool(dir_allowed)
             if ok:
-                out.extend(r for r in reasons if r.conns and (not proto or r.conns.allows(proto, port)))
-            elif not dir_ok:
-                out.extend(r for r in reasons if not r.conns or (proto and not r.conns.allows(proto, port)))
-                if not any(not r.conns for r in reasons) and reasons:
-                    out.append(Reason(reasons[0].direction, "PORT_NOT_ALLOWED", ConnSet.none(),
-                                      text=f"{reasons[0].direction}: the matching rules allow only "
-                                           f"{dir_allowed.describe()}"))
+                out.extend(r for r in reasons if r.effect == "allow" and r.conns and covers(r.conns))
+            elif not covers(dir_allowed):
+                deny = [r for r in reasons if r.effect == "deny" and (not r.conns or covers(r.conns))]
+                out.extend(deny)
+                if not deny and reasons:
+                    d = reasons[0].direction
+                    what = dir_allowed.describe() if dir_allowed else "nothing"
+                    out.append(Reason(d, "PORT_NOT_ALLOWED", ConnSet.none(),
+                                      text=f"{d}: the matching rules allow only {what}"))
         return list(dict.fromkeys(out))
 
 
@@ -70,6 +75,11 @@ def resolve_peer(analyzer: Analyzer, text: str, namespace: str | None) -> Worklo
     try:
         ipaddress.ip_address(text)
     except ValueError:
+        if namespace is not None and "/" not in text:
+            try:
+                return find_workload(analyzer, text, namespace)
+            except UsageError:
+                return find_workload(analyzer, text, None)  # not in the pod's namespace: look everywhere
         return find_workload(analyzer, text, namespace)
     return analyzer.atom_for(text)
 

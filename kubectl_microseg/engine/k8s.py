@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from ..model.addresses import AddressSet, atoms, interval_cidrs, interval_text
+from ..model.admin import AdminPolicy, AdminRule
 from ..model.cluster import Cluster, Member, Workload
 from ..model.policy import NetworkPolicy, Peer, Rule
 from ..model.ports import ConnSet
@@ -73,6 +74,23 @@ class CompiledRule:
         return self.static if self.static is not None else self.rule.conns_for(dst_named)
 
 
+@dataclass
+class CompiledAdminRule:
+    policy: AdminPolicy
+    rule: AdminRule
+    classes: int
+    addresses: AddressSet
+    static: ConnSet | None
+
+    def conns(self, dst_named: frozenset) -> ConnSet:
+        return self.static if self.static is not None else self.rule.conns_for(dst_named)
+
+    def matches(self, peer: "int | ExternalAtom") -> bool:
+        if isinstance(peer, int):
+            return bool(self.classes & (1 << peer))
+        return self.addresses.contains_interval(peer.lo, peer.hi)
+
+
 @dataclass(frozen=True)
 class Reason:
     """Why one direction allowed or denied something: a rule, 'not isolated', or 'nothing allowed'."""
@@ -84,11 +102,26 @@ class Reason:
     policy: NetworkPolicy | None = None
     rule: Rule | None = None
     text: str = ""
+    admin: AdminPolicy | None = None
+    admin_rule: AdminRule | None = None
+
+    @property
+    def effect(self) -> str:
+        """allow, deny or pass: what this reason does to the ports in ``conns`` (or to all, when empty)."""
+        if self.kind in ("ANP_DENY", "BANP_DENY", "NO_RULE_MATCHED", "SELECTED_NO_RULES", "PORT_NOT_ALLOWED"):
+            return "deny"
+        if self.kind == "ANP_PASS":
+            return "pass"
+        return "allow"
 
     def short(self) -> str:
         """'production/api-policy ingress rule 1' (the contract's ``because`` item)."""
         if self.policy is not None and self.rule is not None:
             return f"{self.policy.id} {self.direction} rule {self.rule.index}"
+        if self.admin is not None and self.admin_rule is not None:
+            r = self.admin_rule
+            label = f" '{r.name}'" if r.name else ""
+            return f"{self.admin.id} {self.direction} rule {r.index}{label} ({r.action})"
         return self.text
 
 
@@ -136,6 +169,7 @@ class Analyzer:
         self.ns_labels = {name: ns.labels for name, ns in cluster.namespaces.items()}
         self._build_classes()
         self._compile_policies()
+        self._compile_admin()
         self._build_atoms()
 
     # ------------------------------------------------------------------ classes
@@ -248,10 +282,85 @@ class Analyzer:
         self.compiled[(pol.id, rule.direction, rule.index)] = cr
         return cr
 
+    # ------------------------------------------------------------------ admin policies
+    def _compile_admin(self) -> None:
+        """Per class and direction, the ANP rules in precedence order and the BANP rules."""
+        n = len(self.classes)
+        self.has_admin = bool(self.cluster.admin_policies)
+        self.admin_rules: dict[str, list[list[CompiledAdminRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.baseline_rules: dict[str, list[list[CompiledAdminRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.admin_selects: dict[str, int] = {}
+        for entry in self.cluster.admin_policies:
+            pol = entry.policy
+            subject = self._subject_classes(pol)
+            self.admin_selects[pol.id] = subject
+            for d in DIRECTIONS:
+                crs = [self._compile_admin_rule(pol, r) for r in pol.rules(d)]
+                target = self.baseline_rules if pol.is_baseline else self.admin_rules
+                for i in iter_bits(subject):
+                    target[d][i].extend(crs)
+
+    def _subject_classes(self, pol: AdminPolicy) -> int:
+        bits = 0
+        for ns in self._namespaces_matching(pol.subject.namespace_selector):
+            bits |= self._pods_matching(ns, pol.subject.pod_selector)
+        return bits
+
+    def _compile_admin_rule(self, pol: AdminPolicy, rule: AdminRule) -> CompiledAdminRule:
+        bits = 0
+        addrs = AddressSet()
+        for p in rule.peers:
+            if p.namespaces is not None:
+                for ns in self._namespaces_matching(p.namespaces):
+                    bits |= self._pods_matching(ns, None)
+            elif p.pods is not None:
+                for ns in self._namespaces_matching(p.pods[0]):
+                    bits |= self._pods_matching(ns, p.pods[1])
+            elif p.networks is not None:
+                addrs = addrs | p.networks
+                for c in self.ip_classes:
+                    if c.ips & p.networks:
+                        bits |= 1 << c.index
+            # nodes peers select node addresses, which this model does not know: they match nothing
+        static = None
+        if rule.ports is None or not any(pt.name for pt in rule.ports):
+            static = rule.conns_for(frozenset())
+        return CompiledAdminRule(pol, rule, bits, addrs, static)
+
+    def _layered(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset,
+                 np_conns: ConnSet) -> ConnSet:
+        """ANP, then NetworkPolicy, then BANP for one direction (network-policy-api evaluation order).
+
+        ``np_conns`` is what the NetworkPolicies allow (everything when they do not isolate ``own``).
+        """
+        allow = deny = decided = ConnSet.none()
+        for cr in self.admin_rules[direction][own]:
+            if cr.matches(peer):
+                # ports an earlier rule (or a higher-precedence ANP) decided, Pass included, are settled
+                conns = cr.conns(named) - decided
+                if cr.rule.action == "Allow":
+                    allow = allow | conns
+                elif cr.rule.action == "Deny":
+                    deny = deny | conns
+                decided = decided | conns
+        rest = ConnSet.all() - (allow | deny)  # passed or unmatched: the NetworkPolicy layer decides
+        if self.isolating[direction][own]:
+            return allow | (rest & np_conns)
+        banp_deny = banp_decided = ConnSet.none()
+        for cr in self.baseline_rules[direction][own]:
+            if cr.matches(peer):
+                conns = cr.conns(named) - banp_decided
+                if cr.rule.action == "Deny":
+                    banp_deny = banp_deny | conns
+                banp_decided = banp_decided | conns
+        return allow | (rest - banp_deny)
+
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:
         blocks = [p.ip_block for e in self.cluster.policies for d in DIRECTIONS for r in e.policy.rules(d)
                   for p in (r.peers or ()) if p.ip_block is not None]
+        blocks += [p.networks for e in self.cluster.admin_policies for d in DIRECTIONS for r in e.policy.rules(d)
+                   for p in r.peers if p.networks is not None]
         uniq = list(dict.fromkeys(blocks))
         cut_sets = list(uniq)
         # the pieces of every ipBlock as written (cidr and each except) name the atoms readably
@@ -268,21 +377,27 @@ class Analyzer:
     def _dir_to_class(self, direction: str, own: int, peer: int, dst_named: frozenset) -> ConnSet:
         """What ``own``'s ``direction`` allows with pod class ``peer`` (ports resolved at dst)."""
         if not self.isolating[direction][own]:
-            return ConnSet.all()
-        out = ConnSet.none()
-        bit = 1 << peer
-        for cr in self.rules_of[direction][own]:
-            if cr.classes & bit:
-                out = out | cr.conns(dst_named)
+            out = ConnSet.all()
+        else:
+            out = ConnSet.none()
+            bit = 1 << peer
+            for cr in self.rules_of[direction][own]:
+                if cr.classes & bit:
+                    out = out | cr.conns(dst_named)
+        if self.has_admin:
+            return self._layered(direction, own, peer, dst_named, out)
         return out
 
     def _dir_to_atom(self, direction: str, own: int, atom: ExternalAtom, dst_named: frozenset) -> ConnSet:
         if not self.isolating[direction][own]:
-            return ConnSet.all()
-        out = ConnSet.none()
-        for cr in self.rules_of[direction][own]:
-            if cr.addresses.contains_interval(atom.lo, atom.hi):
-                out = out | cr.conns(dst_named)
+            out = ConnSet.all()
+        else:
+            out = ConnSet.none()
+            for cr in self.rules_of[direction][own]:
+                if cr.addresses.contains_interval(atom.lo, atom.hi):
+                    out = out | cr.conns(dst_named)
+        if self.has_admin:
+            return self._layered(direction, own, atom, dst_named, out)
         return out
 
     def class_allows(self, a: int, b: int) -> ConnSet:
@@ -303,6 +418,15 @@ class Analyzer:
         """
         n = len(self.classes)
         full = self.all_classes
+        if self.has_admin:
+            # admin policies can allow what NetworkPolicies deny and deny what they allow: check every pair
+            out_all: dict[tuple[int, int], ConnSet] = {}
+            for b in range(n):
+                for a in range(n):
+                    c = self.class_allows(a, b)
+                    if c:
+                        out_all[(a, b)] = c
+            return out_all
         eg_iso = 0
         for i in range(n):
             if self.isolating["egress"][i]:
@@ -418,7 +542,13 @@ class Analyzer:
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.isolating[direction][cls]:
+        if self.has_admin:
+            out = {}
+            for i, atom in enumerate(self.atoms):
+                c = self._dir_to_atom(direction, cls, atom, named)
+                if c:
+                    out[i] = c
+        elif self.isolating[direction][cls]:
             out = {}
             for cr in rules:
                 conns = cr.conns(named)
@@ -449,7 +579,11 @@ class Analyzer:
     # ------------------------------------------------------------------ explanations
     def direction_verdict(self, direction: str, own: int, peer: int | ExternalAtom, dst_named: frozenset,
                           peer_name: str) -> DirectionVerdict:
-        """The full reasoning of one direction of one class against one peer (class or address range)."""
+        """The full reasoning of one direction of one class against one peer (class or address range).
+
+        With admin policies the reasons form the chain the API defines: the ANP rules that matched (in
+        precedence order), then the NetworkPolicies for what ANPs passed or left, then the BANP.
+        """
         selecting = list(dict.fromkeys(self.isolating[direction][own]))
         c = self.classes[own]
         if c.host_network:
@@ -457,12 +591,44 @@ class Analyzer:
                        text="hostNetwork pod: NetworkPolicies do not select or isolate it; its traffic is the node's, matched "
                                  "only by ipBlocks that contain the node address (use --hostnetwork-as-pods to treat it as a pod)")
             return DirectionVerdict(ConnSet.all(), False, [], [r])
-        if not selecting:
-            r = Reason(direction, "NOT_ISOLATED", ConnSet.all(),
-                       text=f"no NetworkPolicy selects it for {direction}: not isolated, everything allowed")
-            return DirectionVerdict(ConnSet.all(), False, [], [r])
         reasons: list[Reason] = []
-        allowed = ConnSet.none()
+        allow = deny = decided = ConnSet.none()
+        for cr in self.admin_rules[direction][own]:
+            if not cr.matches(peer):
+                continue
+            conns = cr.conns(dst_named) - decided
+            kind = {"Allow": "ANP_ALLOW", "Deny": "ANP_DENY", "Pass": "ANP_PASS"}[cr.rule.action]
+            reasons.append(Reason(direction, kind, conns, text=_admin_text(cr, peer_name, conns, decided),
+                                  admin=cr.policy, admin_rule=cr.rule))
+            if cr.rule.action == "Allow":
+                allow = allow | conns
+            elif cr.rule.action == "Deny":
+                deny = deny | conns
+            decided = decided | conns
+        rest = ConnSet.all() - (allow | deny)
+        if not rest:
+            return DirectionVerdict(allow, bool(selecting), selecting, reasons)
+        if not selecting:
+            banp_deny = banp_decided = ConnSet.none()
+            for cr in self.baseline_rules[direction][own]:
+                if not cr.matches(peer):
+                    continue
+                conns = (cr.conns(dst_named) - banp_decided) & rest
+                reasons.append(Reason(direction, "BANP_ALLOW" if cr.rule.action == "Allow" else "BANP_DENY", conns,
+                                      text=_admin_text(cr, peer_name, conns, banp_decided),
+                                      admin=cr.policy, admin_rule=cr.rule))
+                if cr.rule.action == "Deny":
+                    banp_deny = banp_deny | conns
+                banp_decided = banp_decided | conns
+            default = rest - banp_decided
+            if default:
+                tail = " and no BaselineAdminNetworkPolicy rule matches" if self.has_admin else ""
+                reasons.append(Reason(direction, "NOT_ISOLATED", default,
+                                      text=f"no NetworkPolicy selects it for {direction}{tail}: not isolated, "
+                                           f"{'everything' if default.is_all() else default.describe()} allowed"))
+            return DirectionVerdict(allow | (rest - banp_deny), False, [], reasons)
+        np_allowed = ConnSet.none()
+        matched = False
         for cr in self.rules_of[direction][own]:
             if isinstance(peer, int):
                 hit = bool(cr.classes & (1 << peer))
@@ -470,18 +636,19 @@ class Analyzer:
                 hit = cr.addresses.contains_interval(peer.lo, peer.hi)
             if not hit:
                 continue
-            conns = cr.conns(dst_named)
+            matched = True
+            conns = cr.conns(dst_named) & rest
             reasons.append(Reason(direction, "ALLOWED_BY_RULE", conns, cr.policy, cr.rule,
                                   _rule_text(cr, peer_name, conns)))
-            allowed = allowed | conns
-        if not reasons:
+            np_allowed = np_allowed | conns
+        if not matched:
             names = ", ".join(p.id for p in selecting)
             has_rules = any(p.rules(direction) for p in selecting)
             kind = "NO_RULE_MATCHED" if has_rules else "SELECTED_NO_RULES"
             why = (f"isolated for {direction} by {names}; no {direction} rule matches {peer_name}" if has_rules
                    else f"isolated for {direction} by {names}, which allow no {direction} at all")
             reasons.append(Reason(direction, kind, ConnSet.none(), text=why))
-        return DirectionVerdict(allowed, True, selecting, reasons)
+        return DirectionVerdict(allow | np_allowed, True, selecting, reasons)
 
     def verdict_classes(self, a: int | ExternalAtom, b: int | ExternalAtom, src_name: str, dst_name: str) -> Verdict:
         """Verdict between two classes or a class and an address range."""
@@ -522,6 +689,17 @@ def _rule_text(cr: CompiledRule, peer_name: str, conns: ConnSet) -> str:
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
     note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
     return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}"
+
+
+def _admin_text(cr: CompiledAdminRule, peer_name: str, conns: ConnSet, decided: ConnSet) -> str:
+    r = cr.rule
+    label = f" '{r.name}'" if r.name else ""
+    via = " or ".join(p.describe() for p in r.peers)
+    note = ""
+    if not conns:
+        note = " (every port it names was decided by an earlier rule)" if decided else " (its named ports do not exist)"
+    return (f"{cr.policy.id} {r.direction} rule {r.index}{label}: {r.action} {via}; ports {r.describe_ports()}"
+            f" -> {conns.describe()}{note}")
 
 
 def _atom_name(lo: int, hi: int, blocks: list[AddressSet]) -> str:

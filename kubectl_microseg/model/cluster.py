@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from ..errors import InputError
+from .admin import ANP_KIND, BANP_KIND, AdminPolicy, parse_admin_policy
 from .objects import SourceObject
 from .policy import FieldError, NetworkPolicy, parse_network_policy, type_name, validate_label_key, validate_label_value
 
@@ -80,6 +81,14 @@ class PolicyEntry:
 
 
 @dataclass
+class AdminEntry:
+    """A parsed AdminNetworkPolicy or BaselineAdminNetworkPolicy and the object it came from."""
+
+    policy: AdminPolicy
+    source: SourceObject
+
+
+@dataclass
 class Cluster:
     """Everything the Kubernetes engine needs, validated."""
 
@@ -87,8 +96,8 @@ class Cluster:
     workloads: list[Workload]
     policies: list[PolicyEntry]
     notes: list[str] = field(default_factory=list)
-    extra_objects: list[SourceObject] = field(default_factory=list)
-    """Objects of kinds other engines may want (AdminNetworkPolicy, ...), kept as they are."""
+    admin_policies: list[AdminEntry] = field(default_factory=list)
+    """AdminNetworkPolicies by precedence (priority, then name), then the BaselineAdminNetworkPolicy."""
 
     def workload(self, wid: str) -> Workload | None:
         for w in self.workloads:
@@ -129,7 +138,7 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
     policies: list[PolicyEntry] = []
     workload_objs: dict[tuple[str, str, str], SourceObject] = {}
     pods: list[SourceObject] = []
-    extra: list[SourceObject] = []
+    admins: list[AdminEntry] = []
     skipped: dict[str, int] = {}
     seen: dict[tuple[str, str, str], SourceObject] = {}
 
@@ -174,8 +183,12 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             workload_objs[(obj.namespace or "default", kind, obj.name)] = obj
         elif kind == "Pod":
             pods.append(obj)
-        elif kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"):
-            extra.append(obj)
+        elif kind in (ANP_KIND, BANP_KIND):
+            try:
+                admin = parse_admin_policy(obj.raw)
+            except FieldError as e:
+                raise obj.error(e.path, f"{kind} {obj.name}: {e.message}") from None
+            admins.append(AdminEntry(admin, obj))
         elif kind not in QUIET_KINDS:
             skipped[kind] = skipped.get(kind, 0) + 1
     if skipped:
@@ -189,7 +202,15 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             namespaces[ns] = Namespace(ns, {NAMESPACE_NAME_LABEL: ns}, False)
     workloads.sort(key=lambda w: (w.namespace, w.name, w.kind))
     policies.sort(key=lambda p: (p.policy.namespace, p.policy.name))
-    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, extra)
+    admins.sort(key=lambda a: (a.policy.is_baseline, a.policy.priority, a.policy.name))
+    if sum(a.policy.is_baseline for a in admins) > 1:
+        raise InputError("more than one BaselineAdminNetworkPolicy: it is a singleton named 'default'",
+                         [a for a in admins if a.policy.is_baseline][1].source.origin)
+    for x, y in zip(admins, admins[1:]):
+        if not x.policy.is_baseline and not y.policy.is_baseline and x.policy.priority == y.policy.priority:
+            notes.append(f"warning: AdminNetworkPolicies {x.policy.name} and {y.policy.name} have the same priority "
+                         f"({x.policy.priority}); the API leaves their order undefined (analysed in name order)")
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins)
 
 
 def _labels(obj: SourceObject, path: tuple, raw: Any = None) -> dict[str, str]:

@@ -1,0 +1,118 @@
+"""Provides cause attribution for a MatrixDiff: which policies and rules made each pair change.
+
+For every pair that changed, the engine explains the pair on both sides (``engine.explain.explain_pair``)
+and the two explanations are compared direction by direction:
+
+- a direction whose allowed ports did not change contributes nothing (the other direction decided);
+- where ports were cut: policies that select the endpoint now but did not before ("isolates"), and
+  allowing rules that matched before but not after ("no-longer-allows"), restricted to rules whose
+  ports overlap what was cut;
+- where ports were opened: policies that no longer select the endpoint, and rules that now match,
+  restricted to rules whose ports overlap what was opened.
+
+A rule is identified by (policy, rule index, ports for this pair), so a rule edited in place shows as the
+old version no longer allowing and the new one allowing. A cause's ports are the part of the change it
+explains (the rule's full text stays in ``Cause.text``). Pure: analyzers in, causes out.
+"""
+
+from __future__ import annotations
+
+from ..model.cluster import Workload
+from ..model.ports import ConnSet
+from .diff import Cause, MatrixDiff, PairDiff, endpoint_addresses
+from .explain import PairExplanation, explain_pair
+from .k8s import Analyzer, ExternalAtom, Reason
+
+DIRECTIONS = ("egress", "ingress")
+
+
+def attribute(diff: MatrixDiff, before: Analyzer, after: Analyzer) -> None:
+    """Fill ``causes`` of every added, removed or changed pair (in place)."""
+    wl_b = {w.id: w for w in before.cluster.workloads}
+    wl_a = {w.id: w for w in after.cluster.workloads}
+    for p in diff.differences():
+        if p.new_endpoint or p.gone_endpoint:
+            continue
+        try:
+            src_b, dst_b = _peer(before, p, p.src, wl_b), _peer(before, p, p.dst, wl_b)
+            src_a, dst_a = _peer(after, p, p.src, wl_a), _peer(after, p, p.dst, wl_a)
+        except KeyError:
+            continue  # an endpoint the analyzer does not know (a matrix from elsewhere): no causes
+        p.causes = causes_between(explain_pair(before, src_b, dst_b), explain_pair(after, src_a, dst_a))
+
+
+def _peer(analyzer: Analyzer, p: PairDiff, eid: str, workloads: dict[str, Workload]) -> Workload | ExternalAtom:
+    """The workload, or the analyzer's external range that contains the pair's external piece."""
+    if eid in workloads:
+        return workloads[eid]
+    ep = p.src_endpoint if eid == p.src else p.dst_endpoint
+    if ep is None or not ep.is_external:
+        raise KeyError(eid)
+    lo, hi = endpoint_addresses(ep).intervals[0]
+    for atom in analyzer.atoms:
+        if atom.lo <= lo and hi <= atom.hi:
+            return atom
+    raise KeyError(eid)
+
+
+def _allowed(e: PairExplanation, direction: str) -> ConnSet:
+    return e.egress_allowed if direction == "egress" else e.ingress_allowed
+
+
+def _reasons(e: PairExplanation, direction: str) -> list[Reason]:
+    return e.egress if direction == "egress" else e.ingress
+
+
+def _selecting(e: PairExplanation, direction: str) -> dict[str, str]:
+    """Policy id -> namespace/name of the policies that isolate the endpoint in ``direction``."""
+    out: dict[str, str] = {}
+    for v in e.verdicts:
+        dv = v.egress if direction == "egress" else v.ingress
+        for pol in dv.selecting:
+            out[pol.id] = pol.id
+    return out
+
+
+def _rules(e: PairExplanation, direction: str) -> dict[tuple[str, int, ConnSet], Reason]:
+    out: dict[tuple[str, int, ConnSet], Reason] = {}
+    for r in _reasons(e, direction):
+        if r.kind == "ALLOWED_BY_RULE" and r.policy is not None and r.rule is not None:
+            out.setdefault((r.policy.id, r.rule.index, r.conns), r)
+    return out
+
+
+def causes_between(before: PairExplanation, after: PairExplanation) -> list[Cause]:
+    """The causes of the change from ``before`` to ``after`` for one pair (egress first, then ingress).
+
+    Only what changed for the pair counts: a direction's change on ports the other direction denies
+    anyway (before and after) explains nothing.
+    """
+    causes: list[Cause] = []
+    pair_cut, pair_opened = before.allowed - after.allowed, after.allowed - before.allowed
+    for d in DIRECTIONS:
+        b, a = _allowed(before, d), _allowed(after, d)
+        if a == b:
+            continue
+        cut, opened = (b - a) & pair_cut, (a - b) & pair_opened
+        sel_b, sel_a = _selecting(before, d), _selecting(after, d)
+        who = "source" if d == "egress" else "destination"
+        if cut:
+            for pid in sorted(set(sel_a) - set(sel_b)):
+                causes.append(Cause(d, "isolates", pid, text=f"{pid} now selects the {who} for {d}"))
+        if opened:
+            for pid in sorted(set(sel_b) - set(sel_a)):
+                causes.append(Cause(d, "no-longer-isolates", pid, text=f"{pid} no longer selects the {who} for {d}"))
+        rules_b, rules_a = _rules(before, d), _rules(after, d)
+        for key in sorted(set(rules_a) - set(rules_b), key=_rule_order):
+            r = rules_a[key]
+            if r.conns & opened:
+                causes.append(Cause(d, "allows", key[0], key[1], r.conns & opened, r.text))
+        for key in sorted(set(rules_b) - set(rules_a), key=_rule_order):
+            r = rules_b[key]
+            if r.conns & cut:
+                causes.append(Cause(d, "no-longer-allows", key[0], key[1], r.conns & cut, r.text))
+    return causes
+
+
+def _rule_order(key: tuple[str, int, ConnSet]) -> tuple[str, int, str]:
+    return (key[0], key[1], key[2].describe())

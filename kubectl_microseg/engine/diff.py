@@ -1,0 +1,293 @@
+"""Provides the connectivity diff: two Matrices -> a MatrixDiff of added, removed, changed, unchanged pairs.
+
+The model follows np-guard/netpol-analyzer's ``pkg/netpol/diff`` (Added, Removed, Changed, Unchanged,
+each pair with its connectivity in both references), plus what a reviewer needs to act on it:
+
+- ``PairDiff.causes``: the policies and rules responsible, found by comparing the engine's reasons for the
+  pair before and after (a policy that now isolates an endpoint, a rule that now matches or no longer
+  does). Only directions whose verdict changed are looked at, and only rules whose ports overlap what
+  changed, so the causes name what made the difference, not everything that applies.
+- Address ranges outside the cluster are split by the CIDRs of *both* sides before comparing, so a
+  policy that adds an ipBlock does not turn every external pair into a removal plus an addition.
+- ``MatrixDiff.findings``: the guards (``engine.guards``), filled in by :func:`compare`.
+
+Everything here is pure: values in, values out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..model.addresses import AddressSet, network_interval, parse_network
+from ..model.ports import ConnSet
+from .matrix import Endpoint, Matrix
+
+ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One policy change that explains (part of) a pair's change."""
+
+    direction: str
+    """'ingress' (the destination's policies) or 'egress' (the source's)."""
+    change: str
+    """'isolates' (a policy now selects the endpoint for this direction), 'no-longer-isolates',
+    'allows' (a rule now matches the pair), 'no-longer-allows' (a rule no longer matches it)."""
+    policy: str | None
+    """'namespace/name' of the policy."""
+    rule: int | None = None
+    """1-based rule index for 'allows'/'no-longer-allows'."""
+    conns: ConnSet = ConnSet()
+    """The part of the pair's change this rule explains (empty for isolation changes)."""
+    text: str = ""
+    """The engine's wording of the rule or isolation."""
+
+    def short(self) -> str:
+        """'production/allow-dns egress rule 1 no longer allows UDP 53' and the like."""
+        who = "source" if self.direction == "egress" else "destination"
+        if self.change == "isolates":
+            return f"{self.policy} now isolates the {who} for {self.direction}"
+        if self.change == "no-longer-isolates":
+            return f"{self.policy} no longer isolates the {who} for {self.direction}"
+        verb = "now allows" if self.change == "allows" else "no longer allows"
+        return f"{self.policy} {self.direction} rule {self.rule} {verb} {self.conns.describe()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"direction": self.direction, "change": self.change, "policy": self.policy, "rule": self.rule,
+                "ports": self.conns.to_contract() if self.conns else [], "text": self.text}
+
+
+@dataclass
+class PairDiff:
+    """One (from, to) pair and its connectivity before and after."""
+
+    src: str
+    dst: str
+    before: ConnSet
+    after: ConnSet
+    kind: str
+    """added (denied before), removed (denied after), changed (ports differ), unchanged."""
+    src_endpoint: Endpoint | None = None
+    dst_endpoint: Endpoint | None = None
+    causes: list[Cause] = field(default_factory=list)
+    new_endpoint: bool = False
+    """An endpoint of the pair exists only after the change (a new workload)."""
+    gone_endpoint: bool = False
+    """An endpoint of the pair exists only before the change (a removed workload)."""
+    uncertain: bool = False
+
+    @property
+    def newly_allowed(self) -> ConnSet:
+        return self.after - self.before
+
+    @property
+    def newly_denied(self) -> ConnSet:
+        return self.before - self.after
+
+    @property
+    def breaking(self) -> bool:
+        """Something that was allowed between two endpoints that still exist is now denied."""
+        return bool(self.newly_denied) and not self.new_endpoint and not self.gone_endpoint
+
+    @property
+    def group(self) -> str:
+        """The namespace the pair is listed under: that of the policies responsible.
+
+        Egress causes belong to the source's namespace, ingress causes to the destination's; with causes
+        in both directions, or none, the destination's (the source's when the destination is outside).
+        """
+        dirs = {c.direction for c in self.causes}
+        src_ns = _namespace(self.src_endpoint)
+        dst_ns = _namespace(self.dst_endpoint)
+        if dirs == {"egress"} and src_ns:
+            return src_ns
+        return dst_ns or src_ns or "external"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"from": self.src, "to": self.dst, "diff": self.kind,
+                               "before": _ports(self.before), "after": _ports(self.after),
+                               "newlyAllowed": _ports(self.newly_allowed), "newlyDenied": _ports(self.newly_denied),
+                               "namespace": self.group,
+                               "causes": [c.to_dict() for c in self.causes]}
+        if self.new_endpoint:
+            out["newEndpoint"] = True
+        if self.gone_endpoint:
+            out["removedEndpoint"] = True
+        if self.uncertain:
+            out["uncertain"] = True
+        return out
+
+
+@dataclass
+class MatrixDiff:
+    """The connectivity difference between two states."""
+
+    added: list[PairDiff] = field(default_factory=list)
+    removed: list[PairDiff] = field(default_factory=list)
+    changed: list[PairDiff] = field(default_factory=list)
+    unchanged: list[PairDiff] = field(default_factory=list)
+    endpoints_added: list[str] = field(default_factory=list)
+    endpoints_removed: list[str] = field(default_factory=list)
+    findings: list[Any] = field(default_factory=list)
+    """Guard findings (``engine.guards.Finding``)."""
+    notes: list[str] = field(default_factory=list)
+    before_title: str = "before"
+    after_title: str = "after"
+
+    def differences(self) -> list[PairDiff]:
+        """Added, removed and changed pairs, in a stable order."""
+        return sorted(self.added + self.removed + self.changed, key=_pair_key)
+
+    @property
+    def has_differences(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.endpoints_added or self.endpoints_removed)
+
+    def breaking(self) -> list[PairDiff]:
+        """Pairs that lose connectivity (both endpoints exist before and after)."""
+        return [p for p in self.differences() if p.breaking]
+
+    def by_namespace(self) -> dict[str, list[PairDiff]]:
+        """Differences grouped by :attr:`PairDiff.group`, namespaces sorted ('external' last)."""
+        out: dict[str, list[PairDiff]] = {}
+        for p in self.differences():
+            out.setdefault(p.group, []).append(p)
+        return dict(sorted(out.items(), key=lambda kv: (kv[0] == "external", kv[0])))
+
+    def filter(self, namespace: str) -> MatrixDiff:
+        """Only pairs with an endpoint in ``namespace`` (findings about it too)."""
+        def keep(p: PairDiff) -> bool:
+            return namespace in (_namespace(p.src_endpoint), _namespace(p.dst_endpoint))
+        return MatrixDiff([p for p in self.added if keep(p)], [p for p in self.removed if keep(p)],
+                          [p for p in self.changed if keep(p)], [p for p in self.unchanged if keep(p)],
+                          [e for e in self.endpoints_added if e.startswith(namespace + "/")],
+                          [e for e in self.endpoints_removed if e.startswith(namespace + "/")],
+                          [f for f in self.findings if getattr(f, "namespace", None) == namespace],
+                          list(self.notes), self.before_title, self.after_title)
+
+    def summary(self) -> dict[str, int]:
+        return {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed),
+                "unchanged": len(self.unchanged), "breaking": len(self.breaking()), "findings": len(self.findings)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``-o json`` document of simulate and diff."""
+        return {
+            "kind": "ConnectivityDiff",
+            "before": self.before_title,
+            "after": self.after_title,
+            "summary": self.summary(),
+            "added": [p.to_dict() for p in sorted(self.added, key=_pair_key)],
+            "removed": [p.to_dict() for p in sorted(self.removed, key=_pair_key)],
+            "changed": [p.to_dict() for p in sorted(self.changed, key=_pair_key)],
+            "endpointsAdded": list(self.endpoints_added),
+            "endpointsRemoved": list(self.endpoints_removed),
+            "findings": [f.to_dict() for f in self.findings],
+            **({"notes": list(self.notes)} if self.notes else {}),
+        }
+
+
+# --------------------------------------------------------------------------------------------- compute
+def diff_matrices(before: Matrix, after: Matrix) -> MatrixDiff:
+    """Compare two matrices pair by pair (external ranges split by the CIDRs of both sides)."""
+    ext_b = [e for e in before.endpoints if e.is_external]
+    ext_a = [e for e in after.endpoints if e.is_external]
+    pieces = refine_externals(ext_b, ext_a)
+    wl_b = {e.id: e for e in before.endpoints if not e.is_external}
+    wl_a = {e.id: e for e in after.endpoints if not e.is_external}
+    ids = list(wl_b) + [i for i in wl_a if i not in wl_b]
+    endpoint = {**wl_b, **wl_a}
+    out = MatrixDiff(endpoints_added=sorted(set(wl_a) - set(wl_b)), endpoints_removed=sorted(set(wl_b) - set(wl_a)),
+                     before_title=before.title, after_title=after.title)
+
+    def add(src: str, dst: str, b_key: tuple[str, str] | None, a_key: tuple[str, str] | None,
+            src_ep: Endpoint | None, dst_ep: Endpoint | None) -> None:
+        cb = before.cells.get(b_key) if b_key else None
+        ca = after.cells.get(a_key) if a_key else None
+        b = cb.conns if cb else ConnSet.none()
+        a = ca.conns if ca else ConnSet.none()
+        if not b and not a:
+            return
+        kind = UNCHANGED if a == b else ADDED if not b else REMOVED if not a else CHANGED
+        p = PairDiff(src, dst, b, a, kind, src_ep, dst_ep,
+                     new_endpoint=(src in out.endpoints_added or dst in out.endpoints_added),
+                     gone_endpoint=(src in out.endpoints_removed or dst in out.endpoints_removed),
+                     uncertain=bool((cb and cb.uncertain) or (ca and ca.uncertain)))
+        getattr(out, kind).append(p)
+
+    for s in ids:
+        for d in ids:
+            add(s, d, (s, d) if s in wl_b and d in wl_b else None, (s, d) if s in wl_a and d in wl_a else None,
+                endpoint[s], endpoint[d])
+    for piece in pieces:
+        for w in ids:
+            ep = endpoint[w]
+            add(piece.id, w, (piece.before_id, w) if w in wl_b else None, (piece.after_id, w) if w in wl_a else None,
+                piece.endpoint, ep)
+            add(w, piece.id, (w, piece.before_id) if w in wl_b else None, (w, piece.after_id) if w in wl_a else None,
+                ep, piece.endpoint)
+    return out
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A range of outside addresses that lies wholly inside one external endpoint of each side."""
+
+    id: str
+    addresses: AddressSet
+    before_id: str
+    after_id: str
+    endpoint: Endpoint
+
+
+def endpoint_addresses(e: Endpoint) -> AddressSet:
+    """The addresses of an external endpoint (from its CIDRs)."""
+    return AddressSet(network_interval(parse_network(c)) for c in e.cidrs)
+
+
+def refine_externals(before: Iterable[Endpoint], after: Iterable[Endpoint]) -> list[Piece]:
+    """The common refinement of two splits of the outside address space.
+
+    Each piece keeps the id of the side whose range it equals (the new side first), so pairs whose range
+    did not change keep their familiar name.
+    """
+    b_sets = [(e, endpoint_addresses(e)) for e in before]
+    a_sets = [(e, endpoint_addresses(e)) for e in after]
+    out: list[Piece] = []
+    for ea, sa in a_sets:
+        for eb, sb in b_sets:
+            inter = sa & sb
+            if not inter:
+                continue
+            if inter == sa:
+                eid, ep = ea.id, ea
+            elif inter == sb:
+                eid, ep = eb.id, eb
+            else:
+                cidrs = inter.cidrs()
+                eid = cidrs[0] if len(cidrs) == 1 else _range_text(inter)
+                ep = Endpoint(eid, "External", cidrs=tuple(cidrs), group="external")
+            out.append(Piece(eid, inter, eb.id, ea.id, ep))
+    out.sort(key=lambda p: p.addresses.intervals)
+    return out
+
+
+def _range_text(s: AddressSet) -> str:
+    from ..model.addresses import interval_text
+
+    return ", ".join(interval_text(lo, hi) for lo, hi in s.intervals)
+
+
+def _namespace(e: Endpoint | None) -> str | None:
+    if e is None or e.is_external:
+        return None
+    return e.namespace or (e.id.split("/", 1)[0] if "/" in e.id else None)
+
+
+def _ports(c: ConnSet) -> Any:
+    return c.to_contract() if c else []
+
+
+def _pair_key(p: PairDiff) -> tuple[Any, ...]:
+    return (p.group == "external", p.group, p.src_endpoint is not None and p.src_endpoint.is_external, p.src,
+            p.dst)

@@ -1,0 +1,223 @@
+"""Provides the guards of a connectivity diff: changes a reviewer must not miss.
+
+- ``dns-broken``: a workload that could reach the cluster DNS (UDP or TCP port 53) before cannot after.
+  DNS servers are the workloads labelled ``k8s-app: kube-dns`` (CoreDNS keeps that label on kubeadm and
+  most managed clusters), ``k8s-app: coredns`` or ``app.kubernetes.io/name: coredns``; when the input
+  has none, any destination of port 53 counts.
+- ``expectation-cut`` / ``expectation-opened``: a flow of the user's expectations file (the ``test``
+  format) that was allowed and is now denied (expected allow, or no expectation given), or that is
+  expected to be denied and is now allowed.
+- ``open-to-cluster``: a workload whose ingress now admits every pod of every other namespace (on some
+  port), and did not before; only its own ingress policies count, not the sources' egress.
+- ``open-to-internet``: a workload that now accepts connections from public addresses (outside the
+  private, shared, loopback, link-local and multicast ranges) it did not accept before.
+
+Pure: matrices and analyzers in, findings out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..errors import MicrosegError
+from ..model.addresses import AddressSet
+from ..model.ports import ConnSet
+from .diff import MatrixDiff, PairDiff, endpoint_addresses
+from .explain import explain_pair, resolve_peer, resolve_port
+from .k8s import Analyzer
+from .matrix import Endpoint, Matrix
+
+DNS_PORT = 53
+DNS_LABELS: tuple[tuple[str, str], ...] = (
+    ("k8s-app", "kube-dns"), ("k8s-app", "coredns"), ("app.kubernetes.io/name", "coredns"),
+)
+NON_PUBLIC_CIDRS: tuple[str, ...] = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One guard that fired."""
+
+    kind: str
+    """dns-broken, expectation-cut, expectation-opened, open-to-cluster, open-to-internet."""
+    namespace: str
+    """The namespace of the workload concerned (where a reviewer should look)."""
+    subject: str
+    """The workload (or flow) concerned."""
+    message: str
+    breaking: bool = False
+    """True for guards about connectivity lost (DNS, expected flows cut)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "subject": self.subject, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ExpectedFlow:
+    """One flow of an expectations file (the ``test`` format)."""
+
+    src: str
+    dst: str
+    port: int | str | None
+    protocol: str = "TCP"
+    expect: str | None = None
+    """'allow', 'deny', or None (only listed)."""
+
+    def describe(self) -> str:
+        port = f" {self.protocol}/{self.port}" if self.port is not None else f" {self.protocol}"
+        return f"{self.src} -> {self.dst}{port}"
+
+
+# ------------------------------------------------------------------------------------------------ DNS
+def is_dns_server(e: Endpoint) -> bool:
+    labels = dict(e.labels)
+    return any(labels.get(k) == v for k, v in DNS_LABELS)
+
+
+def _dns_reach(m: Matrix, src: str) -> tuple[set[str], list[str]]:
+    """(protocols of port 53 that ``src`` reaches on some DNS server, the servers considered)."""
+    servers = [e.id for e in m.endpoints if not e.is_external and is_dns_server(e)]
+    targets = servers or [e.id for e in m.endpoints]
+    protos = {p for p in ("UDP", "TCP") for t in targets if t != src and m.get(src, t).allows(p, DNS_PORT)}
+    return protos, servers
+
+
+def dns_findings(before: Matrix, after: Matrix) -> list[Finding]:
+    """Workloads that lose DNS (UDP or TCP 53 to every DNS server)."""
+    out = []
+    after_ids = {e.id for e in after.endpoints}
+    for e in before.endpoints:
+        if e.is_external or e.id not in after_ids or is_dns_server(e):
+            continue
+        had, _ = _dns_reach(before, e.id)
+        has, servers = _dns_reach(after, e.id)
+        lost = sorted(had - has)
+        if lost:
+            where = ", ".join(servers) if servers else "any DNS server"
+            out.append(Finding("dns-broken", e.namespace or "", e.id,
+                               f"{e.id} can no longer reach DNS ({where}) over {' and '.join(lost)} port 53",
+                               breaking=True))
+    return out
+
+
+# --------------------------------------------------------------------------------------- expectations
+def _verdict(analyzer: Analyzer, f: ExpectedFlow) -> bool | None:
+    """Whether the flow is allowed in this state; None when it does not resolve here."""
+    try:
+        src = resolve_peer(analyzer, f.src, None)
+        dst = resolve_peer(analyzer, f.dst, None)
+        port = resolve_port(analyzer, dst, f.port, f.protocol) if f.port is not None else None
+    except (MicrosegError, KeyError):
+        return None
+    return explain_pair(analyzer, src, dst).allowed.allows(f.protocol, port)
+
+
+def expectation_findings(flows: Iterable[ExpectedFlow], before: Analyzer, after: Analyzer) -> list[Finding]:
+    """Expected flows that the change cuts (or, for expect: deny, opens)."""
+    out = []
+    for f in flows:
+        b, a = _verdict(before, f), _verdict(after, f)
+        if b is None or a is None or a == b:
+            continue
+        ns = f.dst.split("/", 1)[0] if "/" in f.dst else f.src.split("/", 1)[0] if "/" in f.src else ""
+        if b and not a and f.expect in (None, "allow"):
+            out.append(Finding("expectation-cut", ns, f.describe(),
+                               f"expected flow {f.describe()} (expect {f.expect or 'listed'}) is cut: allowed before, "
+                               "denied after", breaking=True))
+        elif a and not b and f.expect == "deny":
+            out.append(Finding("expectation-opened", ns, f.describe(),
+                               f"flow {f.describe()} is expected to be denied and is now allowed"))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- exposure
+NON_PUBLIC = AddressSet()
+for _c in NON_PUBLIC_CIDRS:
+    NON_PUBLIC = NON_PUBLIC | AddressSet.from_cidr(_c)
+
+
+def is_public(e: Endpoint) -> bool:
+    """Whether an external endpoint contains any public address."""
+    return bool(endpoint_addresses(e) - NON_PUBLIC)
+
+
+def internet_findings(diff: MatrixDiff) -> list[Finding]:
+    """Workloads that newly accept connections from public addresses."""
+    per: dict[str, list[PairDiff]] = {}
+    for p in diff.differences():
+        if (p.src_endpoint is not None and p.src_endpoint.is_external and is_public(p.src_endpoint)
+                and p.newly_allowed and not p.new_endpoint and p.dst_endpoint is not None):
+            per.setdefault(p.dst, []).append(p)
+    out = []
+    for dst, pairs in sorted(per.items()):
+        ports = ConnSet.none()
+        for p in pairs:
+            ports = ports | p.newly_allowed
+        ep = pairs[0].dst_endpoint
+        ranges = "; ".join(p.src for p in pairs)
+        out.append(Finding("open-to-internet", (ep.namespace if ep else "") or "", dst,
+                           f"{dst} now accepts connections from the internet ({ranges}) on {ports.describe()}"))
+    return out
+
+
+def open_to_cluster(analyzer: Analyzer, wid: str) -> ConnSet:
+    """What a workload's ingress accepts from every pod of every other namespace (ingress side only).
+
+    The sources' own egress policies are left out on purpose: a destination whose policies admit the whole
+    cluster is exposed to any pod that is, or will be, allowed out.
+    """
+    w_ns = wid.split("/", 1)[0]
+    others = [c.index for c in analyzer.classes if c.namespace != w_ns and not c.host_network]
+    mine = [b for b in analyzer.workload_classes.get(wid, []) if not analyzer.classes[b].host_network]
+    if not others or not mine:
+        return ConnSet.none()
+    result: ConnSet | None = None
+    for b in mine:
+        if not analyzer.isolating["ingress"][b]:
+            conns = ConnSet.all()
+        else:
+            named = analyzer.classes[b].named_ports
+            conns = ConnSet.all()
+            for a in others:
+                got = ConnSet.none()
+                for cr in analyzer.rules_of["ingress"][b]:
+                    if cr.classes >> a & 1:
+                        got = got | cr.conns(named)
+                conns = conns & got
+                if not conns:
+                    break
+        result = conns if result is None else result & conns
+    return result or ConnSet.none()
+
+
+def cluster_findings(before: Analyzer, after: Analyzer) -> list[Finding]:
+    """Workloads whose ingress now admits every pod of every other namespace (on ports it did not before)."""
+    before_ids = {w.id for w in before.cluster.workloads}
+    out = []
+    for w in after.cluster.workloads:
+        if w.id not in before_ids:
+            continue
+        newly = open_to_cluster(after, w.id) - open_to_cluster(before, w.id)
+        if newly:
+            out.append(Finding("open-to-cluster", w.namespace, w.id,
+                               f"{w.id} now accepts connections from every pod of every namespace on "
+                               f"{newly.describe()} (its ingress policies admit the whole cluster)"))
+    return out
+
+
+def run_guards(diff: MatrixDiff, before: Matrix, after: Matrix, before_an: Analyzer | None = None,
+               after_an: Analyzer | None = None, expectations: Iterable[ExpectedFlow] = ()) -> list[Finding]:
+    """Every guard, in a stable order (DNS, expectations, cluster, internet)."""
+    found = dns_findings(before, after)
+    flows = list(expectations)
+    if flows and before_an is not None and after_an is not None:
+        found += expectation_findings(flows, before_an, after_an)
+    if before_an is not None and after_an is not None:
+        found += cluster_findings(before_an, after_an)
+    found += internet_findings(diff)
+    return found

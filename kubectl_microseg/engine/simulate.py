@@ -1,0 +1,144 @@
+"""Provides simulation: a set of objects plus changes -> the new set, and the diff between two sets.
+
+``apply_changes`` is what ``kubectl apply`` and ``kubectl delete`` would do to the objects' identities:
+an object of the changes replaces the base object with the same (kind, namespace, name), or is added;
+a deletion removes a NetworkPolicy. ``compare`` turns two object sets (or two analyzers) into a
+``MatrixDiff`` with causes and guard findings. The CLI commands (simulate, diff, apply) and the TUI's
+simulate view all use these two functions. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ..errors import UsageError
+from ..model.cluster import build_cluster, expand_lists
+from ..model.objects import SourceObject
+from .causes import attribute
+from .diff import MatrixDiff, diff_matrices
+from .guards import ExpectedFlow, run_guards
+from .k8s import Analyzer, Options
+
+CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "AdminNetworkPolicy",
+                            "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "IngressClass", "Node"})
+"""Kinds without a namespace (everything else defaults to the namespace given, like kubectl)."""
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A NetworkPolicy to delete, by namespace and name."""
+
+    namespace: str
+    name: str
+    kind: str = "NetworkPolicy"
+
+    @classmethod
+    def parse(cls, text: str, default_namespace: str = "default") -> Deletion:
+        """'ns/name' or 'name' (in ``default_namespace``)."""
+        parts = text.strip().split("/")
+        if len(parts) == 1 and parts[0]:
+            return cls(default_namespace, parts[0])
+        if len(parts) == 2 and all(parts):
+            return cls(parts[0], parts[1])
+        raise UsageError(f"--delete {text!r}: expected NAMESPACE/NAME of a NetworkPolicy")
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to one object: added, replaced or deleted."""
+
+    action: str
+    """'add', 'replace' or 'delete'."""
+    kind: str
+    namespace: str
+    name: str
+    origin: str = ""
+    """Where the new object came from ('file.yaml, document 2'), empty for deletions."""
+
+    def describe(self) -> str:
+        what = f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+        verb = {"add": "add", "replace": "replace", "delete": "delete"}[self.action]
+        return f"{verb} {what}" + (f" ({self.origin})" if self.origin else "")
+
+
+@dataclass
+class Simulation:
+    """The new object set and the list of changes that produced it."""
+
+    objects: list[SourceObject]
+    changes: list[Change] = field(default_factory=list)
+
+
+def object_key(obj: SourceObject, default_namespace: str = "default") -> tuple[str, str, str]:
+    """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default."""
+    ns = "" if obj.kind in CLUSTER_SCOPED else (obj.namespace or default_namespace)
+    return (obj.kind, ns, obj.name)
+
+
+def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] = (),
+                  deletions: Iterable[Deletion] = (), *, default_namespace: str = "default") -> Simulation:
+    """The objects after applying ``changed`` (add or replace) and ``deletions`` to ``base``.
+
+    Raises:
+        UsageError: a deletion names a NetworkPolicy that is in neither the base nor the changes.
+    """
+    objs = expand_lists(base)
+    index = {object_key(o, default_namespace): i for i, o in enumerate(objs)}
+    out: list[SourceObject | None] = list(objs)
+    changes: list[Change] = []
+    for obj in expand_lists(changed):
+        key = object_key(obj, default_namespace)
+        if not obj.namespace and obj.kind not in CLUSTER_SCOPED and isinstance(obj.raw.get("metadata"), dict):
+            obj = SourceObject({**obj.raw, "metadata": {**obj.raw["metadata"], "namespace": key[1]}},
+                               obj.origin, obj.locate)
+        where = obj.origin.describe()
+        if key in index and out[index[key]] is not None:
+            out[index[key]] = obj
+            changes.append(Change("replace", key[0], key[1], key[2], where))
+        else:
+            index[key] = len(out)
+            out.append(obj)
+            changes.append(Change("add", key[0], key[1], key[2], where))
+    for d in deletions:
+        key = (d.kind, d.namespace, d.name)
+        if key not in index or out[index[key]] is None:
+            raise UsageError(f"--delete {d.id}: no NetworkPolicy {d.id} in the base or the changes")
+        out[index[key]] = None
+        changes.append(Change("delete", d.kind, d.namespace, d.name))
+    return Simulation([o for o in out if o is not None], changes)
+
+
+def analyzer_for(objects: Iterable[SourceObject], options: Options | None = None) -> Analyzer:
+    """Build the cluster model and its analyzer (raises InputError on a bad object)."""
+    return Analyzer(build_cluster(objects), options)
+
+
+def compare(before: Analyzer, after: Analyzer, *, expectations: Iterable[ExpectedFlow] = (),
+            external: bool = True, before_title: str = "before", after_title: str = "after") -> MatrixDiff:
+    """The connectivity diff between two analyzed states, with causes and guard findings."""
+    mb = before.matrix(external=external)
+    ma = after.matrix(external=external)
+    diff = diff_matrices(mb, ma)
+    diff.before_title, diff.after_title = before_title, after_title
+    attribute(diff, before, after)
+    diff.findings = run_guards(diff, mb, ma, before, after, expectations)
+    diff.notes = [n for n in dict.fromkeys(list(before.cluster.notes) + list(after.cluster.notes))]
+    return diff
+
+
+def simulate(base: Iterable[SourceObject], changed: Iterable[SourceObject] = (), deletions: Iterable[Deletion] = (),
+             *, options: Options | None = None, expectations: Iterable[ExpectedFlow] = (),
+             default_namespace: str = "default", base_title: str = "current") -> tuple[MatrixDiff, Simulation]:
+    """Base objects + changes -> (the diff from base to the changed state, the simulation)."""
+    base = list(base)
+    sim = apply_changes(base, changed, deletions, default_namespace=default_namespace)
+    before = analyzer_for(base, options)
+    after = analyzer_for(sim.objects, options)
+    diff = compare(before, after, expectations=expectations, before_title=base_title,
+                   after_title=f"{base_title} with {len(sim.changes)} change(s)")
+    return diff, sim
