@@ -20,6 +20,7 @@ class DemoSource:
     """The packaged demo cluster: a production three-tier app, monitoring, PCI zone and planted mistakes."""
 
     def load(self) -> Snapshot:
-        snap = ManifestSource([demo_path()]).load()
+        root = demo_path()
+        snap = ManifestSource([root], display_root=root, display_prefix="demo/cluster/").load()
         snap.description = "demo cluster"
         return snap

@@ -151,6 +151,9 @@ class ManifestSource:
     """Objects from manifest files and directories; offline, no cluster contacted."""
 
     paths: list[str]
+    display_root: str | None = None
+    """If set, file names are shown relative to this directory (used for the packaged demo)."""
+    display_prefix: str = ""
 
     def load(self) -> Snapshot:
         files = expand_paths(self.paths)
@@ -158,5 +161,6 @@ class ManifestSource:
             raise UsageError(f"no *.yaml, *.yml or *.json files under {', '.join(self.paths)}")
         objects: list[SourceObject] = []
         for f in files:
-            objects.extend(parse_text(_read_text(f), f))
+            shown = self.display_prefix + os.path.relpath(f, self.display_root) if self.display_root else f
+            objects.extend(parse_text(_read_text(f), shown))
         return Snapshot(objects, "files: " + ", ".join(self.paths))

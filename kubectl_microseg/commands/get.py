@@ -11,7 +11,8 @@ from ..cli import command_parser
 from ..engine.k8s import Analyzer, iter_bits
 from ..load import load_analyzer
 
-WHAT = ("all", "namespaces", "ns", "workloads", "pods", "po", "networkpolicies", "netpol", "policies")
+WHAT = ("all", "namespaces", "ns", "workloads", "pods", "po", "networkpolicies", "netpol", "policies",
+        "adminnetworkpolicies", "anp")
 
 
 def register(sub) -> None:
@@ -57,7 +58,15 @@ def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
                        "podSelector": pol.pod_selector.describe(), "policyTypes": sorted(pol.policy_types),
                        "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
                        "source": e.source.origin.describe(e.source.line_of(()))})
-    return {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows}
+    a_rows = []
+    for e in c.admin_policies:
+        pol = e.policy
+        selected = sorted({w.id for i in iter_bits(a.admin_selects.get(pol.id, 0)) for w in a.class_workloads[i]})
+        a_rows.append({"id": pol.id, "kind": pol.kind, "name": pol.name,
+                       "priority": None if pol.is_baseline else pol.priority,
+                       "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
+                       "source": e.source.origin.describe(e.source.line_of(()))})
+    return {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows}
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -99,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
             sel = ", ".join(s.split("/", 1)[1] for s in p["selects"]) if p["selects"] else "NOTHING"
             rows.append([p["id"], p["podSelector"], "+".join(p["policyTypes"]),
                          f"{p['ingressRules']}/{p['egressRules']}", sel] + ([p["source"]] if wide else []))
+        parts.append(_table(rows))
+    if what in ("all", "networkpolicies", "netpol", "policies", "adminnetworkpolicies", "anp") and data["adminPolicies"]:
+        rows = [["ADMIN POLICY", "PRIORITY", "RULES (IN/EG)", "SUBJECT PODS"] + (["SOURCE"] if wide else [])]
+        for p in data["adminPolicies"]:
+            prio = "baseline" if p["priority"] is None else str(p["priority"])
+            rows.append([p["id"], prio, f"{p['ingressRules']}/{p['egressRules']}",
+                         str(len(p["selects"])) if p["selects"] else "NOTHING"] + ([p["source"]] if wide else []))
         parts.append(_table(rows))
     sys.stdout.write("\n".join(parts))
     return 0
