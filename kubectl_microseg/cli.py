@@ -43,8 +43,11 @@ def add_source_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                    help="apply policies to hostNetwork pods like ordinary pods (default: policies do not apply)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every discovered subcommand."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the subcommand it names is imported (startup stays fast).
+
+    Without ``argv`` (or when it names no known subcommand, e.g. ``--help``), every subcommand is loaded.
+    """
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="See, explain, simulate and scaffold microsegmentation: NetworkPolicies and nftables "
@@ -53,18 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kubectl-microseg {__version__}")
     add_source_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in iter_command_modules():
+    names = command_names()
+    chosen = next((a for a in argv or () if a in names), None)
+    for mod in iter_command_modules([chosen] if chosen else names):
         mod.register(sub)
     return parser
 
 
-def iter_command_modules() -> list:
-    """The subcommand modules, sorted by name (each has ``register``)."""
+def command_names() -> list[str]:
+    """The subcommand module names, without importing them."""
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+
+
+def iter_command_modules(names: list[str] | None = None) -> list:
+    """The subcommand modules (each has ``register``), sorted by name."""
     mods = []
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
+    for name in names if names is not None else command_names():
+        mod = importlib.import_module(f"{commands.__name__}.{name}")
         if hasattr(mod, "register"):
             mods.append(mod)
     return mods
@@ -82,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kubectl-microseg``: returns the contract's exit code (the script exits with it)."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly, like kubectl
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -8,7 +8,10 @@ and the two explanations are compared direction by direction:
   allowing rules that matched before but not after ("no-longer-allows"), restricted to rules whose
   ports overlap what was cut;
 - where ports were opened: policies that no longer select the endpoint, and rules that now match,
-  restricted to rules whose ports overlap what was opened.
+  restricted to rules whose ports overlap what was opened;
+- AdminNetworkPolicy and BaselineAdminNetworkPolicy rules count the same way, by their effect: an Allow
+  rule as above, a Deny rule that now matches explains a cut ("denies"), one that no longer matches an
+  opening ("no-longer-denies"). Pass rules only hand over to the NetworkPolicies, which then explain.
 
 A rule is identified by (policy, rule index, ports for this pair), so a rule edited in place shows as the
 old version no longer allowing and the new one allowing. A cause's ports are the part of the change it
@@ -50,7 +53,7 @@ def _peer(analyzer: Analyzer, p: PairDiff, eid: str, workloads: dict[str, Worklo
         raise KeyError(eid)
     lo, hi = endpoint_addresses(ep).intervals[0]
     for atom in analyzer.atoms:
-        if atom.lo <= lo and hi <= atom.hi:
+        if atom.contains_interval(lo, hi):
             return atom
     raise KeyError(eid)
 
@@ -73,11 +76,18 @@ def _selecting(e: PairExplanation, direction: str) -> dict[str, str]:
     return out
 
 
-def _rules(e: PairExplanation, direction: str) -> dict[tuple[str, int, ConnSet], Reason]:
-    out: dict[tuple[str, int, ConnSet], Reason] = {}
+RuleKey = tuple[str, int, ConnSet, str, str]
+"""(policy label, rule index, ports for this pair, effect 'allow'/'deny', rule name)."""
+
+
+def _rules(e: PairExplanation, direction: str) -> dict[RuleKey, Reason]:
+    """The rules that decided something for the pair: NetworkPolicy rules, ANP and BANP Allow/Deny rules."""
+    out: dict[RuleKey, Reason] = {}
     for r in _reasons(e, direction):
         if r.kind == "ALLOWED_BY_RULE" and r.policy is not None and r.rule is not None:
-            out.setdefault((r.policy.id, r.rule.index, r.conns), r)
+            out.setdefault((r.policy.id, r.rule.index, r.conns, "allow", ""), r)
+        elif r.admin is not None and r.admin_rule is not None and r.effect in ("allow", "deny"):
+            out.setdefault((r.admin.id, r.admin_rule.index, r.conns, r.effect, r.admin_rule.name or ""), r)
     return out
 
 
@@ -103,16 +113,20 @@ def causes_between(before: PairExplanation, after: PairExplanation) -> list[Caus
             for pid in sorted(set(sel_b) - set(sel_a)):
                 causes.append(Cause(d, "no-longer-isolates", pid, text=f"{pid} no longer selects the {who} for {d}"))
         rules_b, rules_a = _rules(before, d), _rules(after, d)
-        for key in sorted(set(rules_a) - set(rules_b), key=_rule_order):
-            r = rules_a[key]
-            if r.conns & opened:
-                causes.append(Cause(d, "allows", key[0], key[1], r.conns & opened, r.text))
-        for key in sorted(set(rules_b) - set(rules_a), key=_rule_order):
-            r = rules_b[key]
-            if r.conns & cut:
-                causes.append(Cause(d, "no-longer-allows", key[0], key[1], r.conns & cut, r.text))
+        new = [(k, rules_a[k]) for k in sorted(set(rules_a) - set(rules_b), key=_rule_order)]
+        gone = [(k, rules_b[k]) for k in sorted(set(rules_b) - set(rules_a), key=_rule_order)]
+        for (label, idx, _, effect, name), r in new:
+            part = r.conns & (opened if effect == "allow" else cut)
+            if part:
+                causes.append(Cause(d, "allows" if effect == "allow" else "denies", label, idx, part, r.text, name))
+        for (label, idx, _, effect, name), r in gone:
+            part = r.conns & (cut if effect == "allow" else opened)
+            if part:
+                causes.append(Cause(d, "no-longer-allows" if effect == "allow" else "no-longer-denies", label, idx,
+                                    part, r.text, name))
     return causes
 
 
-def _rule_order(key: tuple[str, int, ConnSet]) -> tuple[str, int, str]:
-    return (key[0], key[1], key[2].describe())
+def _rule_order(key: RuleKey) -> tuple[bool, str, int, str]:
+    """Admin policies first (they are evaluated first), then by policy, rule and ports."""
+    return (not key[0].startswith("["), key[0], key[1], key[2].describe())

@@ -24,7 +24,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from ..model.addresses import AddressSet, atoms, interval_cidrs, interval_text
+from ..model.addresses import AddressSet, atom_groups, interval_cidrs, interval_text
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.cluster import Cluster, Member, Workload
 from ..model.policy import NetworkPolicy, Peer, Rule
@@ -150,14 +150,28 @@ class Verdict:
 
 @dataclass
 class ExternalAtom:
-    lo: int
-    hi: int
+    """Addresses outside the cluster that every policy treats alike (one External endpoint)."""
+
+    intervals: tuple[tuple[int, int], ...]
     id: str
     cidrs: tuple[str, ...]
 
     @property
+    def lo(self) -> int:
+        """First address. Every policy block holds all of the atom or none of it, so testing whether a
+        block contains [lo, hi] (the first interval) tests the whole atom."""
+        return self.intervals[0][0]
+
+    @property
+    def hi(self) -> int:
+        return self.intervals[0][1]
+
+    @property
     def addresses(self) -> AddressSet:
-        return AddressSet([(self.lo, self.hi)])
+        return AddressSet(self.intervals)
+
+    def contains_interval(self, lo: int, hi: int) -> bool:
+        return any(a <= lo and hi <= b for a, b in self.intervals)
 
 
 class Analyzer:
@@ -357,18 +371,31 @@ class Analyzer:
 
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:
-        blocks = [p.ip_block for e in self.cluster.policies for d in DIRECTIONS for r in e.policy.rules(d)
-                  for p in (r.peers or ()) if p.ip_block is not None]
-        blocks += [p.networks for e in self.cluster.admin_policies for d in DIRECTIONS for r in e.policy.rules(d)
-                   for p in r.peers if p.networks is not None]
-        uniq = list(dict.fromkeys(blocks))
-        cut_sets = list(uniq)
-        # the pieces of every ipBlock as written (cidr and each except) name the atoms readably
+        blocks: list[AddressSet] = []
+        written: set[str] = set()  # every CIDR as written (cidr, except, networks), to name the atoms
+        for e in self.cluster.policies:
+            for d in DIRECTIONS:
+                for r in e.policy.rules(d):
+                    for p in r.peers or ():
+                        if p.ip_block is not None:
+                            blocks.append(p.ip_block)
+                            written.update(x.strip() for x in p.ip_text.replace(" except ", ",").split(","))
+        for e in self.cluster.admin_policies:
+            for d in DIRECTIONS:
+                for r in e.policy.rules(d):
+                    for p in r.peers:
+                        if p.networks is not None:
+                            blocks.append(p.networks)
+                            written.update(x.strip() for x in p.networks_text.split(","))
+        named = [(w, AddressSet.from_cidr(w)) for w in sorted(written) if w]
         self.atoms: list[ExternalAtom] = []
-        for lo, hi in atoms(cut_sets):
-            name = _atom_name(lo, hi, uniq)
-            self.atoms.append(ExternalAtom(lo, hi, name, tuple(interval_cidrs(lo, hi))))
-        self._atom_starts = [a.lo for a in self.atoms]
+        for group in atom_groups(dict.fromkeys(blocks)):
+            cidrs = tuple(c for lo, hi in group for c in interval_cidrs(lo, hi))
+            self.atoms.append(ExternalAtom(group, _atom_name(group, cidrs, named), cidrs))
+        # pieces (intervals) in address order, each with its atom, for bisecting
+        pieces = sorted((lo, hi, i) for i, a in enumerate(self.atoms) for lo, hi in a.intervals)
+        self._piece_starts = [p[0] for p in pieces]
+        self._pieces = pieces
 
     # ------------------------------------------------------------------ direction verdicts
     def is_isolated(self, cls: int, direction: str) -> bool:
@@ -555,10 +582,11 @@ class Analyzer:
                 if not conns:
                     continue
                 for lo, hi in cr.addresses.intervals:
-                    i = bisect.bisect_left(self._atom_starts, lo)
-                    while i < len(self.atoms) and self.atoms[i].hi <= hi:
-                        prev = out.get(i)
-                        out[i] = conns if prev is None else prev | conns
+                    i = bisect.bisect_left(self._piece_starts, lo)
+                    while i < len(self._pieces) and self._pieces[i][1] <= hi:
+                        a = self._pieces[i][2]
+                        prev = out.get(a)
+                        out[a] = conns if prev is None else prev | conns
                         i += 1
         self._cache[key] = out
         return out
@@ -668,10 +696,10 @@ class Analyzer:
     def atom_for(self, address: str) -> ExternalAtom:
         """The external range that contains an IP address."""
         s = AddressSet.from_cidr(address + ("/128" if ":" in address else "/32"))
-        lo, hi = s.intervals[0]
-        for at in self.atoms:
-            if at.lo <= lo and hi <= at.hi:
-                return at
+        lo, _ = s.intervals[0]
+        i = bisect.bisect_right(self._piece_starts, lo) - 1
+        if i >= 0 and self._pieces[i][0] <= lo <= self._pieces[i][1]:
+            return self.atoms[self._pieces[i][2]]
         raise KeyError(address)
 
 
@@ -702,22 +730,43 @@ def _admin_text(cr: CompiledAdminRule, peer_name: str, conns: ConnSet, decided: 
             f" -> {conns.describe()}{note}")
 
 
-def _atom_name(lo: int, hi: int, blocks: list[AddressSet]) -> str:
-    """'0.0.0.0/0 except 10.0.0.0/8, 172.16.0.0/12' where that describes the range exactly."""
-    cidrs = interval_cidrs(lo, hi)
+def _atom_name(group: tuple[tuple[int, int], ...], cidrs: tuple[str, ...],
+               written: list[tuple[str, AddressSet]]) -> str:
+    """A readable id in the policies' own words: a CIDR, '0.0.0.0/0 except 10.0.0.0/8, ...',
+    '10.0.0.0/8, 172.16.0.0/12 except 10.0.0.0/24', or else the ranges."""
     if len(cidrs) == 1:
         return cidrs[0]
-    family_all = AddressSet.everything() & AddressSet([(lo, hi)])
-    v6 = lo >= 2**32
-    whole = "::/0" if v6 else "0.0.0.0/0"
-    # the smallest CIDR written in a policy that contains the range
-    candidates = [AddressSet([iv]) for b in blocks for iv in b.intervals if iv[0] <= lo and hi <= iv[1]]
-    container = min(candidates, key=lambda s: s.intervals[0][1] - s.intervals[0][0], default=None)
-    base = container if container is not None and len(container.cidrs()) == 1 else AddressSet.from_cidr(whole)
-    holes = base - AddressSet([(lo, hi)])
-    if not holes.intervals or not family_all:
-        return interval_text(lo, hi)
-    hole_cidrs = holes.cidrs()
-    if len(hole_cidrs) <= 6:
-        return f"{base.cidrs()[0]} except {', '.join(hole_cidrs)}"
-    return interval_text(lo, hi)
+    mine = AddressSet(group)
+    v6 = group[0][0] >= 2**32
+    whole_text = "::/0" if v6 else "0.0.0.0/0"
+    pool = written + [(whole_text, AddressSet.from_cidr(whole_text))]
+
+    def inside(a: AddressSet, b: AddressSet) -> bool:
+        return not (a - b).intervals
+
+    def maximal(items: list[tuple[str, AddressSet]]) -> list[tuple[str, AddressSet]]:
+        return [(w, x) for w, x in items if not any(y != x and inside(x, y) for _, y in items)]
+
+    bases: list[list[tuple[str, AddressSet]]] = []
+    containers = sorted((ws for ws in pool if inside(mine, ws[1])), key=lambda ws: sum(h - l for l, h in ws[1].intervals))
+    bases.extend([c] for c in containers[:1])
+    touching = maximal([(w, x) for w, x in written if (x & mine).intervals])
+    if touching:
+        bases.append(touching)
+    for base in bases:
+        union = AddressSet()
+        for _, x in base:
+            union = union | x
+        if not inside(mine, union):
+            continue
+        holes = union - mine
+        names = [w for w, _ in base]
+        if not holes.intervals:
+            return ", ".join(names)
+        fill = maximal([(w, x) for w, x in written if x.intervals and inside(x, holes)])
+        covered = AddressSet()
+        for _, x in fill:
+            covered = covered | x
+        if fill and covered == holes:
+            return f"{', '.join(names)} except {', '.join(w for w, _ in fill)}"
+    return ", ".join(interval_text(lo, hi) for lo, hi in group)

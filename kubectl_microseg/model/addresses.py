@@ -8,6 +8,7 @@ matrix are such atoms.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from typing import Iterable
 
@@ -128,3 +129,26 @@ def atoms(sets: Iterable[AddressSet]) -> list[tuple[int, int]]:
             cuts.add(hi + 1)
     bounds = sorted(cuts)
     return [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
+
+
+def atom_groups(sets: Iterable[AddressSet]) -> list[tuple[tuple[int, int], ...]]:
+    """The address space split into classes of addresses that every given set treats alike.
+
+    Like :func:`atoms`, but pieces that lie in exactly the same sets are grouped even when they are not
+    adjacent ("0.0.0.0/0 except 10.0.0.0/8" is one group of two intervals). IPv4 and IPv6 are never
+    grouped together. Groups are ordered by their first address.
+    """
+    sets = list(sets)
+    pieces = atoms(sets)
+    starts = [lo for lo, _ in pieces]
+    members: list[set[int]] = [set() for _ in pieces]
+    for k, s in enumerate(sets):
+        for lo, hi in s.intervals:
+            i = bisect.bisect_left(starts, lo)
+            while i < len(pieces) and pieces[i][1] <= hi:
+                members[i].add(k)
+                i += 1
+    groups: dict[tuple[bool, frozenset[int]], list[tuple[int, int]]] = {}
+    for (lo, hi), m in zip(pieces, members):
+        groups.setdefault((lo >= V6_BASE, frozenset(m)), []).append((lo, hi))
+    return sorted((tuple(g) for g in groups.values()), key=lambda g: g[0][0])

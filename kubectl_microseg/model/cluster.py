@@ -166,7 +166,8 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
         seen[key] = obj
         if kind == "NetworkPolicy":
             if not str(obj.raw.get("apiVersion", "networking.k8s.io/v1")).startswith("networking.k8s.io/"):
-                skipped[f"{kind} ({obj.raw.get('apiVersion')})"] = skipped.get(kind, 0) + 1
+                label = f"{kind} ({obj.raw.get('apiVersion')})"
+                skipped[label] = skipped.get(label, 0) + 1
                 continue
             try:
                 pol = parse_network_policy(obj.raw)
