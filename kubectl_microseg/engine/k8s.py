@@ -188,39 +188,50 @@ class Analyzer:
 
     # ------------------------------------------------------------------ classes
     def _build_classes(self) -> None:
-        opts = self.options
-        keys: dict[tuple, int] = {}
+        self._class_keys: dict[tuple, int] = {}
+        self._key_of: list[tuple] = []
         self.classes: list[PodClass] = []
         self.workload_classes: dict[str, list[int]] = {}
         self.class_workloads: list[list[Workload]] = []
         self.class_members: dict[tuple[str, int], list[Member]] = {}
+        self.by_namespace: dict[str, list[int]] = {}
         for w in self.cluster.workloads:
-            idxs: list[int] = []
-            for m in w.members:
-                host = m.host_network and not opts.hostnetwork_as_pods
-                # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
-                by_ip = opts.ipblock_matches_pods or host
-                key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else ())
-                i = keys.get(key)
-                if i is None:
-                    i = keys[key] = len(self.classes)
-                    ips = None
-                    if by_ip and m.ips:
-                        ips = AddressSet.from_cidr(m.ips[0] + ("/32" if ":" not in m.ips[0] else "/128"))
-                        for ip in m.ips[1:]:
-                            ips = ips | AddressSet.from_cidr(ip + ("/32" if ":" not in ip else "/128"))
-                    self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips))
-                    self.class_workloads.append([])
-                if i not in idxs:
-                    idxs.append(i)
-                    self.class_workloads[i].append(w)
-                self.class_members.setdefault((w.id, i), []).append(m)
-            self.workload_classes[w.id] = idxs
+            self._add_workload(w)
         self.all_classes = (1 << len(self.classes)) - 1
         self.ip_classes = [c for c in self.classes if c.ips is not None]
-        self.by_namespace: dict[str, list[int]] = {}
-        for c in self.classes:
-            self.by_namespace.setdefault(c.namespace, []).append(c.index)
+
+    def _add_workload(self, w: Workload) -> list[int]:
+        """Register a workload's members into classes; returns the indices of classes it created."""
+        created: list[int] = []
+        idxs: list[int] = []
+        for m in w.members:
+            i = self._class_of(m, created)
+            if i not in idxs:
+                idxs.append(i)
+                self.class_workloads[i].append(w)
+            self.class_members.setdefault((w.id, i), []).append(m)
+        self.workload_classes[w.id] = idxs
+        return created
+
+    def _class_of(self, m: Member, created: list[int]) -> int:
+        host = m.host_network and not self.options.hostnetwork_as_pods
+        # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
+        by_ip = self.options.ipblock_matches_pods or host
+        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else ())
+        i = self._class_keys.get(key)
+        if i is None:
+            i = self._class_keys[key] = len(self.classes)
+            self._key_of.append(key)
+            ips = None
+            if by_ip and m.ips:
+                ips = AddressSet()
+                for ip in m.ips:
+                    ips = ips | AddressSet.from_cidr(ip + ("/128" if ":" in ip else "/32"))
+            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips))
+            self.class_workloads.append([])
+            self.by_namespace.setdefault(m.namespace, []).append(i)
+            created.append(i)
+        return i
 
     # ------------------------------------------------------------------ selectors
     def _namespaces_matching(self, sel: LabelSelector) -> list[str]:
@@ -510,11 +521,15 @@ class Analyzer:
                 eg = eg | cr.conns(named)
         return ing & eg
 
-    def matrix(self, workloads: Iterable[Workload] | None = None, *, external: bool = True) -> Matrix:
-        """The workload-level matrix (plus external address ranges), as the contract describes it."""
+    def matrix(self, workloads: Iterable[Workload] | None = None, *, external: bool = True,
+               class_cells: dict[tuple[int, int], ConnSet] | None = None) -> Matrix:
+        """The workload-level matrix (plus external address ranges), as the contract describes it.
+
+        ``class_cells`` may give an already computed class matrix (see engine.incremental).
+        """
         wl = list(self.cluster.workloads if workloads is None else workloads)
         keep = {w.id for w in wl}
-        cm = self.class_matrix()
+        cm = self.class_matrix() if class_cells is None else class_cells
         cells: dict[tuple[str, str], Cell] = {}
         agg: dict[tuple[str, str], list[ConnSet]] = {}
         for (a, b), conns in cm.items():

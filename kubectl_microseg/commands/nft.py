@@ -1,0 +1,339 @@
+"""``kubectl microseg nft``: host firewalls (nftables) with the same views as Kubernetes.
+
+Sub-commands: ``test`` (CONTRACT.md ``nft test``), ``explain``, ``matrix``, ``simulate``, ``scaffold``
+and ``apply`` (in ``_nft_apply``). The ruleset comes from ``--ruleset FILE`` (``nft -f`` syntax or
+``nft -j`` JSON), ``--demo`` (the demo database server), or the live ruleset of this host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..cli import command_parser
+from ..engine.matrix import Matrix
+from ..errors import EXIT_FAILED, InputError, Origin, UsageError
+from ..nft.evaluate import evaluate
+from ..nft.explain import explain_dict, explain_lines
+from ..nft.matrix import HostSpec, build_matrix
+from ..nft.model import Ruleset
+from ..nft.packet import Flow, flow_from_dict
+from ..nft.scaffold import Intent, demo_intent, parse_service, scaffold
+from ..nft.simulate import change_lines, diff_flows, diff_matrices, matrix_pair
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo" / "host"
+DEMO_RULESET = DEMO_DIR / "db-server.nft"
+DEMO_ADDRESS = "10.0.0.9"
+MATRIX_FORMATS = ("table", "wide", "json", "csv", "markdown", "mermaid", "dot")
+
+
+def register(sub: Any) -> None:
+    p = command_parser(sub, "nft", "host firewalls (nftables): test, explain, matrix, simulate, scaffold, apply",
+                       source=False,
+                       description="The views of kubectl microseg for nftables host firewalls. The ruleset is "
+                       "--ruleset FILE (nft -f syntax, loaded in a scratch network namespace, or nft -j JSON), "
+                       "--demo, or the live ruleset of this host (root).")
+    nsub = p.add_subparsers(dest="nft_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
+
+    def sp(name: str, help: str) -> argparse.ArgumentParser:
+        q = nsub.add_parser(name, help=help, description=help)
+        return q
+
+    def ruleset_opts(q: argparse.ArgumentParser, flag: str = "--ruleset") -> None:
+        q.add_argument(flag, dest="ruleset", metavar="FILE", help="ruleset file (nft -f syntax or nft -j JSON); "
+                       "default: the live ruleset")
+        q.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                       help="use the demo database-server ruleset")
+
+    t = sp("test", "check expected flows (allow/deny) against a ruleset; exit 1 if one fails")
+    t.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (CONTRACT.md, nft test)")
+    ruleset_opts(t)
+    t.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    t.set_defaults(func=run_test)
+
+    e = sp("explain", "trace one flow through every base chain: the rules that matched and what decided")
+    ruleset_opts(e)
+    e.add_argument("--from", dest="src", required=True, metavar="ADDR")
+    e.add_argument("--to", dest="dst", required=True, metavar="ADDR")
+    e.add_argument("--proto", "--protocol", dest="protocol", default="tcp")
+    e.add_argument("--port", type=int)
+    e.add_argument("--sport", type=int)
+    e.add_argument("--hook", default="input", choices=["input", "output", "forward"])
+    e.add_argument("--iif")
+    e.add_argument("--oif")
+    e.add_argument("--ct-state", default="new")
+    e.add_argument("--icmp-type")
+    e.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    e.set_defaults(func=run_explain)
+
+    m = sp("matrix", "address classes x local services (input) and destinations (output); or hosts x hosts")
+    ruleset_opts(m)
+    m.add_argument("--inventory", metavar="FILE", nargs="?", const="", default=None,
+                   help="hosts file (name, addresses, ruleset or live); with --demo and no FILE: the demo hosts")
+    m.add_argument("--address", action="append", default=[], metavar="ADDR",
+                   help="an address of this host (repeatable); default: one no rule names")
+    m.add_argument("--name", default=None, help="the host's name in the matrix (default: host)")
+    m.add_argument("--hooks", default="input,output", help="input,output[,forward]")
+    m.add_argument("-o", "--output", choices=MATRIX_FORMATS, default="table")
+    m.set_defaults(func=run_matrix)
+
+    s = sp("simulate", "show the flows that change between the current ruleset and a new one")
+    s.add_argument("--ruleset", dest="new", required=True, metavar="NEW", help="the new ruleset")
+    s.add_argument("--current", metavar="FILE", help="the current ruleset (default: live; --demo: the demo)")
+    s.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the current ruleset is the demo's")
+    s.add_argument("--flows", metavar="FLOWS", help="also compare the verdicts of these flows")
+    s.add_argument("--address", action="append", default=[], metavar="ADDR")
+    s.add_argument("--name", default="host")
+    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    s.set_defaults(func=run_simulate)
+
+    c = sp("scaffold", "write a default-deny host ruleset from intent (with comments)")
+    c.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the intent of the demo database server")
+    c.add_argument("--table", default="microseg")
+    c.add_argument("--mgmt", action="append", default=[], metavar="CIDR", help="management network (SSH)")
+    c.add_argument("--segment", action="append", default=[], metavar="NAME=CIDR[,CIDR]")
+    c.add_argument("--service", action="append", default=[], metavar="[NAME=]PROTO/PORTS[@SEGMENT,...]",
+                   help="a local service and who may use it, e.g. postgresql=tcp/5432@api")
+    c.add_argument("--egress", action="append", default=[], metavar="[NAME=]PROTO/PORTS[@SEGMENT,...]")
+    c.add_argument("--dns", action="append", default=[], metavar="ADDR")
+    c.add_argument("--ntp", action="append", default=None, metavar="ADDR|any")
+    c.add_argument("--ping-from", action="append", default=[], metavar="SEGMENT")
+    c.add_argument("--ssh-port", type=int, default=22)
+    c.add_argument("--no-log", action="store_true", help="do not log dropped packets")
+    c.add_argument("--output-file", "-O", metavar="FILE", help="write here instead of stdout")
+    c.set_defaults(func=run_scaffold)
+
+    from ._nft_apply import add_apply_parser
+    add_apply_parser(nsub)
+
+
+# -- loading ---------------------------------------------------------------------------------------------
+
+def _demo(args: argparse.Namespace) -> bool:
+    """--demo given before ``nft`` (the global option) or after the sub-command."""
+    return bool(getattr(args, "demo", False))
+
+
+def read_ruleset_file(path: str) -> Ruleset:
+    """A ruleset file; a demo ``.nft`` file is read from its shipped ``nft -j`` listing (works without root)."""
+    from kubectl_microseg.plugins import nftables as src
+
+    p = Path(path).resolve()
+    listing = p.with_suffix(".json")
+    if p.parent == DEMO_DIR and p.suffix == ".nft" and listing.exists():
+        inp = src.read_file(str(listing))
+        inp.defines = src.read_defines(p.read_text(encoding="utf-8"))
+        inp.description = f"demo {p.name}"
+        return inp.ruleset()
+    return src.read_file(path).ruleset()
+
+
+def load_ruleset(path: str | None, demo: bool = False) -> Ruleset:
+    """--ruleset FILE, --demo, or the live ruleset (errors: InputError exit 2, UnreachableError exit 3)."""
+    from kubectl_microseg.plugins import nftables as src
+
+    if path:
+        return read_ruleset_file(path)
+    if demo:
+        return read_ruleset_file(str(DEMO_RULESET))
+    return src.read_live().ruleset()
+
+
+def read_flows(path: str) -> list[Flow]:
+    """The FLOWS file of ``nft test`` (errors name the file and the line)."""
+    from kubectl_microseg.plugins.manifests import _read_text, parse_text
+
+    docs = parse_text(_read_text(path), path)
+    if not docs:
+        raise InputError("no flows: the file is empty", Origin(file=path))
+    doc = docs[0]
+    items = doc.raw.get("flows")
+    if not isinstance(items, list):
+        raise doc.error(("flows",), "expected a `flows:` list")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(flow_from_dict(item, doc.line_of(("flows", i))))
+        except ValueError as exc:
+            raise doc.error(("flows", i), str(exc)) from None
+    return out
+
+
+# -- test, explain ---------------------------------------------------------------------------------------
+
+def run_test(args: argparse.Namespace) -> int:
+    flows = read_flows(args.flows)
+    rs = load_ruleset(args.ruleset, _demo(args))
+    results = []
+    passed = failed = 0
+    for f in flows:
+        ev = evaluate(rs, f.packet(), f.hook)
+        ok = None if f.expect is None else ev.verdict == f.expect
+        passed += ok is True
+        failed += ok is False
+        results.append({"hook": f.hook, "from": f.src, "to": f.dst, "port": f.port, "protocol": f.protocol,
+                        "verdict": ev.verdict, "expect": f.expect, "pass": ok, "because": ev.because()})
+    if args.output == "json":
+        print(json.dumps({"results": results, "passed": passed, "failed": failed}, indent=2))
+    else:
+        for r, f in zip(results, flows):
+            mark = {True: "PASS", False: "FAIL", None: "----"}[r["pass"]]
+            exp = f" (expected {r['expect']})" if r["pass"] is False else ""
+            print(f"{mark}  {r['verdict']:<5} {f.describe()}{exp}")
+            for b in r["because"]:
+                print(f"        because {b}")
+        print(f"{passed} passed, {failed} failed, {len(results) - passed - failed} without expectation")
+    return EXIT_FAILED if failed else 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    try:
+        flow = flow_from_dict({k: v for k, v in {
+            "hook": args.hook, "from": args.src, "to": args.dst, "protocol": args.protocol, "port": args.port,
+            "sport": args.sport, "iif": args.iif, "oif": args.oif, "ct_state": args.ct_state,
+            "icmp_type": args.icmp_type}.items() if v is not None})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    rs = load_ruleset(args.ruleset, _demo(args))
+    ev = evaluate(rs, flow.packet(), flow.hook)
+    if args.output == "json":
+        print(json.dumps(explain_dict(flow, ev), indent=2))
+    else:
+        print("\n".join(explain_lines(flow, ev)))
+    return 0
+
+
+# -- matrix ----------------------------------------------------------------------------------------------
+
+def render(matrix: Matrix, fmt: str) -> str:
+    """Through the shared renderers (``kubectl_microseg.render``)."""
+    from ..render import render_matrix
+
+    return render_matrix(matrix, fmt)
+
+
+def read_inventory(path: str) -> list[HostSpec]:
+    """hosts: [{name, addresses, ruleset | live: true}] (ruleset paths relative to the file)."""
+    from kubectl_microseg.plugins import nftables as src
+    from kubectl_microseg.plugins.manifests import _read_text, parse_text
+
+    docs = parse_text(_read_text(path), path)
+    if not docs or not isinstance(docs[0].raw.get("hosts"), list):
+        raise InputError("expected a `hosts:` list", Origin(file=path))
+    doc = docs[0]
+    base = os.path.dirname(os.path.abspath(path))
+    hosts = []
+    live_used = False
+    for i, h in enumerate(doc.raw["hosts"]):
+        where = ("hosts", i)
+        if not isinstance(h, dict) or not h.get("name"):
+            raise doc.error(where, "each host needs a name")
+        addrs = h.get("addresses") or []
+        if not isinstance(addrs, list):
+            raise doc.error(where + ("addresses",), "addresses must be a list")
+        try:
+            import ipaddress
+            addrs = [str(ipaddress.ip_address(str(a))) for a in addrs]
+        except ValueError as exc:
+            raise doc.error(where + ("addresses",), str(exc)) from None
+        if h.get("live"):
+            if live_used:
+                raise doc.error(where, "only one host can be live (the local host)")
+            live_used = True
+            rs = src.read_live().ruleset()
+        elif h.get("ruleset"):
+            rs = read_ruleset_file(os.path.join(base, str(h["ruleset"])))
+        else:
+            raise doc.error(where, "give `ruleset: FILE` or `live: true`")
+        hosts.append(HostSpec(str(h["name"]), addrs, rs))
+    return hosts
+
+
+def run_matrix(args: argparse.Namespace) -> int:
+    hooks = tuple(h.strip() for h in args.hooks.split(",") if h.strip())
+    bad = [h for h in hooks if h not in ("input", "output", "forward")]
+    if bad:
+        raise UsageError(f"--hooks: unknown hook(s) {', '.join(bad)}")
+    if args.inventory is not None:
+        inv = args.inventory or (str(DEMO_DIR / "inventory.yaml") if _demo(args) else "")
+        if not inv:
+            raise UsageError("--inventory needs a FILE (or --demo for the demo hosts)")
+        hosts = read_inventory(inv)
+        title = f"hosts of {inv}"
+    else:
+        rs = load_ruleset(args.ruleset, _demo(args))
+        addrs = args.address or ([DEMO_ADDRESS] if _demo(args) and not args.ruleset else [])
+        name = args.name or ("db-server" if _demo(args) and not args.ruleset else "host")
+        hosts = [HostSpec(name, addrs, rs)]
+        title = rs.description
+    matrix = build_matrix(hosts, hooks=hooks, title=title)
+    out = render(matrix, args.output)
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return 0
+
+
+# -- simulate --------------------------------------------------------------------------------------------
+
+def run_simulate(args: argparse.Namespace) -> int:
+    current = load_ruleset(args.current, _demo(args))
+    new = load_ruleset(args.new)
+    addrs = args.address or ([DEMO_ADDRESS] if _demo(args) and not args.current else [])
+    before, after = matrix_pair(current, new, args.name, addrs)
+    changes = diff_matrices(before, after)
+    flow_changes = diff_flows(current, new, read_flows(args.flows)) if args.flows else []
+    denied = any(c.removed for c in changes) or any(fc.after != "allow" and fc.before == "allow" for fc in flow_changes)
+    if args.output == "json":
+        print(json.dumps({"changes": [c.to_dict() for c in changes],
+                          "flows": [{"hook": fc.flow.hook, "from": fc.flow.src, "to": fc.flow.dst,
+                                     "protocol": fc.flow.protocol, "port": fc.flow.port, "before": fc.before,
+                                     "after": fc.after} for fc in flow_changes]}, indent=2))
+    else:
+        lines = change_lines(changes)
+        print("\n".join(lines) if lines else "no connectivity changes")
+        for fc in flow_changes:
+            print(f"flow {fc.flow.describe()}: {fc.before} -> {fc.after}")
+    return EXIT_FAILED if denied else 0
+
+
+# -- scaffold --------------------------------------------------------------------------------------------
+
+def run_scaffold(args: argparse.Namespace) -> int:
+    intent = demo_intent() if _demo(args) else Intent()
+    intent.table = args.table
+    intent.ssh_port = args.ssh_port
+    intent.log_drops = not args.no_log
+    try:
+        if args.mgmt:
+            intent.segments["mgmt"] = list(args.mgmt)
+        for seg in args.segment:
+            name, _, cidrs = seg.partition("=")
+            if not cidrs:
+                raise ValueError(f"--segment {seg!r}: expected NAME=CIDR[,CIDR]")
+            intent.segments[name] = [c for c in cidrs.split(",") if c]
+        intent.services += [parse_service(s) for s in args.service]
+        intent.egress += [parse_service(s) for s in args.egress]
+        intent.dns += args.dns
+        if args.ntp is not None:
+            intent.ntp = args.ntp
+        intent.ping_from += args.ping_from
+        for svc in intent.services + intent.egress:
+            for ref in svc.sources:
+                if ref not in intent.segments and "/" not in ref and ":" not in ref and not ref[0].isdigit():
+                    raise ValueError(f"service {svc.name}: unknown segment {ref!r} (define it with --segment)")
+        text = scaffold(intent)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output_file:
+        with open(args.output_file, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {args.output_file}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

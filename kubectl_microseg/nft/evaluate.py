@@ -1,0 +1,441 @@
+"""Provides ``evaluate``: the kernel's verdict on a new connection's first packet, with its trace.
+
+The rules followed (nft(8) "OVERALL EVALUATION OF THE RULESET" and ``net/netfilter/nf_tables_core.c``):
+
+* The packet crosses the hooks of its path (input: prerouting then input; output: output then
+  postrouting; forward: prerouting, forward, postrouting). On each hook every base chain of every
+  table whose family sees the packet (ip: IPv4, ip6: IPv6, inet: both) runs, lowest priority first.
+* ``accept`` (a rule's, or the base chain policy) ends only that base chain; the packet goes on to
+  the next base chain. ``drop`` and ``reject`` end the packet.
+* ``jump`` pushes a return point, ``goto`` does not; ``return`` or the end of a regular chain goes back
+  to the last return point, and with none left the base chain's policy applies. ``continue`` goes on
+  with the next rule.
+* A match whose header is absent (``tcp dport`` on a UDP packet, ``ip saddr`` on IPv6 in an inet
+  table) does not match, whatever its operator: nft adds an implicit protocol dependency.
+* A vmap lookup that finds no element ends the rule without a verdict.
+* Before conntrack (priority < -200 on prerouting and output) ``ct state`` is ``invalid``; after
+  ``notrack`` it is ``untracked``.
+* ``limit rate over`` / ``quota over`` match only when exceeded; one packet on an idle host does not.
+* ``queue`` hands the packet to userspace: not decidable offline. NAT statements accept for their
+  chain (the address rewrite itself is not modelled and is reported).
+
+Expressions the engine does not model are unknown: evaluation then explores both outcomes and the
+verdict is reported only when it does not depend on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import values as V
+from .model import (Chain, Concat, Effect, Element, Field, Interval, Mangle, Mask, Match, Name, Rule, Ruleset,
+                    SetRef, Terminal, Unsupported, VerdictStmt, VMap)
+from .packet import Packet
+
+UNKNOWN = object()
+"""The value of a field the engine does not know (a fork in evaluation)."""
+MAX_BRANCHES = 64
+MAX_STEPS = 100000
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a trace."""
+
+    kind: str
+    """hook, chain, jump, goto, return, rule (matched, no verdict), verdict, policy, note."""
+    chain: str
+    text: str
+    handle: int | None = None
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class ChainOutcome:
+    """How one base chain ended for the packet."""
+
+    base: Chain
+    verdict: str
+    """accept, drop or queue."""
+    rule: Rule | None
+    """The deciding rule (None: the base chain policy)."""
+    terminal: str | None = None
+    """reject, queue, snat, dnat, masquerade, redirect when a statement ended the chain."""
+
+    def because(self) -> str:
+        """'inet microseg input: rule 6: ip saddr 10.0.100.0/24 tcp dport 22 accept' or '...: policy drop'."""
+        if self.rule is None:
+            return f"{self.base.label()}: policy {self.base.policy}"
+        where = self.rule.chain if self.rule.chain == self.base.name else f"{self.rule.chain} (from {self.base.name})"
+        return f"{self.rule.family} {self.rule.table} {where}: rule {self.rule.handle}: {self.rule.text}"
+
+
+@dataclass
+class Evaluation:
+    """The verdict (allow, deny or unknown), the base chains that decided it, the trace and notes."""
+
+    verdict: str
+    outcomes: list[ChainOutcome]
+    trace: list[Step]
+    notes: list[str] = field(default_factory=list)
+
+    def because(self) -> list[str]:
+        """What decided: the dropping rule or policy, or every base chain's accepting rule or policy."""
+        if not self.outcomes and self.verdict == "allow":
+            return ["no base chain on this path: accepted"]
+        if self.verdict == "allow":
+            out = [o.because() for o in self.outcomes]
+        else:
+            out = [self.outcomes[-1].because()] if self.outcomes else []
+        if self.verdict == "unknown":
+            out += self.notes
+        return out
+
+
+class _Undecided(Exception):
+    """The verdict cannot be decided offline (a lookup of an unmodelled value)."""
+
+
+class _Fork(Exception):
+    def __init__(self, key: tuple[object, ...], what: str):
+        super().__init__(what)
+        self.key = key
+        self.what = what
+
+
+@dataclass
+class _State:
+    pkt: Packet
+    hook: str
+    prio: int
+    assume: dict[tuple[object, ...], bool]
+    mark: int = 0
+    ctmark: int = 0
+    untracked: bool = False
+    trace: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    steps: int = 0
+
+    @property
+    def no_conntrack(self) -> bool:
+        return self.hook in ("prerouting", "output") and self.prio < V.CONNTRACK_PRIORITY
+
+
+def family_sees(table_family: str, ip_version: int) -> bool:
+    """Whether base chains of a table of this family see packets of this IP version."""
+    return table_family == "inet" or (table_family == "ip" and ip_version == 4) or (table_family == "ip6" and ip_version == 6)
+
+
+def evaluate(rs: Ruleset, pkt: Packet, hook: str = "input") -> Evaluation:
+    """The verdict of ``rs`` on ``pkt`` travelling the path of ``hook`` (input, output, forward)."""
+    pending: list[dict[tuple[object, ...], bool]] = [{}]
+    leaves: list[Evaluation] = []
+    unknowns: dict[tuple[object, ...], str] = {}
+    while pending:
+        assume = pending.pop()
+        try:
+            leaves.append(_run(rs, pkt, hook, assume))
+        except _Undecided as exc:
+            return Evaluation("unknown", [], [], [str(exc)])
+        except _Fork as f:
+            unknowns[f.key] = f.what
+            if len(leaves) + len(pending) >= MAX_BRANCHES:
+                break
+            pending.append({**assume, f.key: True})
+            pending.append({**assume, f.key: False})
+    first = leaves[0] if leaves else Evaluation("unknown", [], [])
+    verdicts = {ev.verdict for ev in leaves}
+    if pending or not leaves:
+        verdicts.add("unknown")
+    if unknowns:
+        whats = sorted(set(unknowns.values()))
+        if len(verdicts) == 1:
+            first.notes.append(f"the verdict does not depend on the unsupported expression(s): {', '.join(whats)}")
+        else:
+            first.verdict = "unknown"
+            first.notes.append(f"the verdict depends on expression(s) the engine does not model: {', '.join(whats)}")
+    return first
+
+
+def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ...], bool]) -> Evaluation:
+    st = _State(pkt=pkt, hook=path_hook, prio=0, assume=assume)
+    outcomes: list[ChainOutcome] = []
+    for hook in V.HOOK_PATHS.get(path_hook, (path_hook,)):
+        chains = [c for c in rs.base_chains(hook) if family_sees(c.family, pkt.family)]
+        if not chains:
+            continue
+        st.trace.append(Step("hook", "", f"hook {hook}"))
+        prios = [c.prio for c in chains]
+        if len(set(prios)) != len(prios):
+            st.notes.append(f"hook {hook}: several base chains share a priority (their order is undefined; "
+                            "the verdict is the same unless one changes the packet)")
+        for base in chains:
+            st.hook, st.prio = hook, base.prio or 0
+            outcome = _run_base_chain(rs, base, st)
+            outcomes.append(outcome)
+            if outcome.verdict == "drop":
+                return Evaluation("deny", outcomes, st.trace, st.notes)
+            if outcome.verdict == "queue":
+                st.notes.append(f"{outcome.because()}: the packet is queued to userspace; "
+                                "its fate is decided there, not decidable offline")
+                return Evaluation("unknown", outcomes, st.trace, st.notes)
+            if outcome.terminal in ("dnat", "redirect", "snat", "masquerade"):
+                st.notes.append(f"{outcome.because()}: address translation ({outcome.terminal}) is not modelled; "
+                                "later chains are evaluated with the original addresses")
+    return Evaluation("allow", outcomes, st.trace, st.notes)
+
+
+def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:
+    st.trace.append(Step("chain", base.label(), f"base chain {base.label()} (hook {base.hook}, priority {base.prio}, "
+                                                f"policy {base.policy})"))
+    stack: list[tuple[Chain, int]] = []
+    cur, idx = base, 0
+    while True:
+        st.steps += 1
+        if st.steps > MAX_STEPS:
+            raise _Fork(("loop", base.key), f"evaluation of {base.label()} does not end")
+        if idx >= len(cur.rules):
+            if stack:
+                st.trace.append(Step("return", cur.label(), f"end of chain {cur.name}: back to {stack[-1][0].name}",
+                                     depth=len(stack)))
+                cur, idx = stack.pop()
+                continue
+            return _policy(base, st)
+        rule = cur.rules[idx]
+        idx += 1
+        res = _run_rule(rs, cur, rule, st, len(stack))
+        if res is None:
+            continue
+        kind, target = res
+        if kind == "continue":
+            continue
+        if kind in ("accept", "drop", "queue"):
+            st.trace.append(Step("verdict", cur.label(), f"rule {rule.handle}: {rule.text} -> {kind}",
+                                 rule.handle, len(stack)))
+            term = next((s.kind for s in rule.stmts if isinstance(s, Terminal)), None)
+            return ChainOutcome(base, kind, rule, term)
+        if kind in ("jump", "goto"):
+            nxt = rs.chains[(cur.family, cur.table, str(target))]
+            st.trace.append(Step(kind, cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
+            if kind == "jump":
+                stack.append((cur, idx))
+            cur, idx = nxt, 0
+            continue
+        if kind == "return":
+            st.trace.append(Step("return", cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
+            if not stack:
+                return _policy(base, st)
+            cur, idx = stack.pop()
+
+
+def _policy(base: Chain, st: _State) -> ChainOutcome:
+    st.trace.append(Step("policy", base.label(), f"policy {base.policy}"))
+    return ChainOutcome(base, "drop" if base.policy == "drop" else "accept", None)
+
+
+def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> tuple[str, str | None] | None:
+    """Run one rule's statements in order: None when it ends without a verdict, else (verdict, target)."""
+    shown: list[str] = []
+    for i, s in enumerate(rule.stmts):
+        key = (chain.key, rule.handle, id(rule), i)
+        if isinstance(s, Match):
+            r = _match(rs, chain, s, st)
+            if r is UNKNOWN:
+                r = _assume(st, key, f"{rule.text!r} (a set or field not modelled)")
+            if not r:
+                return None
+        elif isinstance(s, Unsupported):
+            if not _assume(st, key, s.kind):
+                return None
+        elif isinstance(s, VerdictStmt):
+            return s.verdict.kind, s.verdict.target
+        elif isinstance(s, VMap):
+            found = _vmap(rs, chain, s, st, key, rule)
+            if found is None:
+                return None
+            return found.kind, found.target
+        elif isinstance(s, Terminal):
+            if s.kind == "reject":
+                return "drop", None
+            if s.kind == "queue":
+                return "queue", None
+            return "accept", None
+        elif isinstance(s, Mangle):
+            if s.value is not None and s.key.kind == "mark":
+                st.mark = s.value
+            elif s.value is not None and s.key.kind == "ctmark" and not (st.no_conntrack or st.untracked):
+                st.ctmark = s.value
+            shown.append(f"{s.key.name} set {s.value}")
+        elif isinstance(s, Effect):
+            if s.inv:
+                # limit rate over / quota over: not exceeded by a single packet on an idle host
+                return None
+            if s.kind == "notrack":
+                st.untracked = True
+            shown.append(s.kind)
+    _effects(st, chain, rule, shown, depth)
+    return None
+
+
+def _effects(st: _State, chain: Chain, rule: Rule, shown: list[str], depth: int) -> None:
+    """A rule that matched without a verdict (counters, logs, marks): shown, evaluation goes on."""
+    st.trace.append(Step("rule", chain.label(), f"rule {rule.handle}: {rule.text} (no verdict)", rule.handle, depth))
+
+
+def _assume(st: _State, key: tuple[object, ...], what: str) -> bool:
+    if key not in st.assume:
+        raise _Fork(key, what)
+    return st.assume[key]
+
+
+def field_value(f: Field, st: _State) -> object:
+    """The value of ``f`` for the packet: an int, an interface name, None when the header is absent
+    (the match fails whatever its operator), or UNKNOWN."""
+    v = _raw_value(f, st)
+    if f.mask is not None and isinstance(v, int):
+        v &= f.mask
+    return v
+
+
+def _raw_value(f: Field, st: _State) -> object:
+    p = st.pkt
+    if f.source == "payload":
+        proto = f.protocol
+        if proto == "ip":
+            if p.family != 4:
+                return None
+            return {"saddr": p.saddr, "daddr": p.daddr, "protocol": p.l4proto}.get(f.name, UNKNOWN)
+        if proto == "ip6":
+            if p.family != 6:
+                return None
+            return {"saddr": p.saddr, "daddr": p.daddr, "nexthdr": p.l4proto}.get(f.name, UNKNOWN)
+        if proto in ("tcp", "udp", "sctp"):
+            if p.l4proto != V.L4PROTO[proto]:
+                return None
+            if f.name == "flags" and proto == "tcp":
+                return p.tcp_flags
+            return {"sport": p.sport, "dport": p.dport}.get(f.name, UNKNOWN)
+        if proto == "th":
+            if p.l4proto in (6, 17, 132):
+                return {"sport": p.sport, "dport": p.dport}.get(f.name, UNKNOWN)
+            if p.l4proto in (1, 58) and f.name == "sport":
+                return ((p.icmp_type or 0) << 8) | p.icmp_code  # th sport reads ICMP type and code
+            return UNKNOWN
+        if proto in ("icmp", "icmpv6"):
+            if (proto == "icmp" and (p.family != 4 or p.l4proto != 1)) or (
+                    proto == "icmpv6" and (p.family != 6 or p.l4proto != 58)):
+                return None
+            return {"type": p.icmp_type, "code": p.icmp_code}.get(f.name, UNKNOWN)
+        return UNKNOWN
+    if f.source == "meta":
+        k = f.name
+        if k == "l4proto":
+            return p.l4proto
+        if k == "nfproto":
+            return V.NFPROTO["ipv4" if p.family == 4 else "ipv6"]
+        if k == "protocol":
+            return V.ETHERTYPE["ip" if p.family == 4 else "ip6"]
+        if k in ("iifname", "iif"):
+            return p.iif or ""  # no device: empty name, index 0 (nft_meta_get_eval)
+        if k in ("oifname", "oif"):
+            return p.oif or ""
+        if k == "mark":
+            return st.mark
+        return UNKNOWN
+    if f.source == "ct":
+        no_ct = st.no_conntrack or st.untracked
+        if f.name == "state":
+            if st.untracked:
+                return V.CT_STATE["untracked"]
+            return V.CT_STATE["invalid"] if st.no_conntrack else V.CT_STATE[p.ct_state]
+        if no_ct:
+            return None  # other ct keys without a conntrack entry: NFT_BREAK
+        if f.name == "mark":
+            return st.ctmark
+        if f.name == "direction":
+            return 0 if p.ct_state == "new" else UNKNOWN
+    return UNKNOWN
+
+
+def _component_matches(c: Interval | Name, v: object) -> bool:
+    if isinstance(c, Interval):
+        return isinstance(v, int) and c.contains(v)
+    return isinstance(v, str) and c.matches(v)
+
+
+def element_matches(el: Element, vals: list[object]) -> bool:
+    """Whether the packet's values fall in one set element (every concatenated component)."""
+    return len(el) == len(vals) and all(_component_matches(c, v) for c, v in zip(el, vals))
+
+
+def _values(left: Field | Concat, st: _State) -> list[object] | None | object:
+    items = left.items if isinstance(left, Concat) else (left,)
+    vals = [field_value(f, st) for f in items]
+    if any(v is None for v in vals):
+        return None
+    if any(v is UNKNOWN for v in vals):
+        return UNKNOWN
+    return vals
+
+
+def _elements(rs: Ruleset, chain: Chain, right: object) -> tuple[Element, ...] | object:
+    if isinstance(right, SetRef):
+        ns = rs.lookup_set(chain.family, chain.table, right.name)
+        if ns is None or not ns.supported:
+            return UNKNOWN
+        return ns.elements
+    return right
+
+
+def _match(rs: Ruleset, chain: Chain, m: Match, st: _State) -> object:
+    vals = _values(m.left, st)
+    if vals is None:
+        return False
+    if vals is UNKNOWN:
+        return UNKNOWN
+    assert isinstance(vals, list)
+    if isinstance(m.right, Mask):
+        v = vals[0]
+        hit = isinstance(v, int) and (v & m.right.bits) != 0
+        return (not hit) if m.op == "!=" else hit
+    elems = _elements(rs, chain, m.right)
+    if elems is UNKNOWN:
+        return UNKNOWN
+    assert isinstance(elems, tuple)
+    if m.is_set:
+        found = any(element_matches(e, vals) for e in elems)
+        return (not found) if m.op == "!=" else found
+    el = elems[0]
+    v = vals[0]
+    if m.op in ("<", ">", "<=", ">="):
+        c = el[0]
+        if not (isinstance(v, int) and isinstance(c, Interval)):
+            return UNKNOWN
+        n = c.lo
+        return {"<": v < n, ">": v > n, "<=": v <= n, ">=": v >= n}[m.op]
+    if m.op == "in" and len(el) == 1 and isinstance(el[0], Interval) and _is_bitmask(m.left):
+        return isinstance(v, int) and (v & el[0].lo) != 0  # ct state new: a flag test
+    hit = element_matches(el, vals)
+    return (not hit) if m.op == "!=" else hit
+
+
+def _is_bitmask(left: Field | Concat) -> bool:
+    return isinstance(left, Field) and left.kind in ("ctstate", "tcpflags")
+
+
+def _vmap(rs: Ruleset, chain: Chain, s: VMap, st: _State, key: tuple[object, ...], rule: Rule):
+    vals = _values(s.key, st)
+    if vals is None:
+        return None
+    if isinstance(s.data, SetRef):
+        ns = rs.lookup_set(chain.family, chain.table, s.data.name)
+        pairs = ns.verdicts if ns is not None and ns.supported else None
+    else:
+        pairs = s.data
+    if vals is UNKNOWN or pairs is None:
+        raise _Undecided(f"the verdict map of rule {rule.handle} ({rule.text}) looks up a value not modelled")
+    assert isinstance(vals, list)
+    for el, verdict in pairs:
+        if element_matches(el, vals):
+            return verdict
+    return None

@@ -1,0 +1,90 @@
+"""Provides the flow diff of two rulesets: which (from, to, ports) become allowed or denied.
+
+Both matrices are built over the same address classes and port pieces (the constants of both
+rulesets), so a changed cell is a real change, not a different cut of the address space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine.matrix import Matrix
+from ..model.ports import ConnSet
+from .evaluate import evaluate
+from .matrix import HostSpec, build_matrix
+from .model import Ruleset
+from .packet import Flow
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """One pair whose allowed connections differ."""
+
+    src: str
+    dst: str
+    before: ConnSet
+    after: ConnSet
+
+    @property
+    def added(self) -> ConnSet:
+        return self.after - self.before
+
+    @property
+    def removed(self) -> ConnSet:
+        return self.before - self.after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.src, "to": self.dst, "before": self.before.to_contract() if self.before else [],
+                "after": self.after.to_contract() if self.after else [],
+                "allowed": self.added.to_contract() if self.added else [],
+                "denied": self.removed.to_contract() if self.removed else []}
+
+
+@dataclass(frozen=True)
+class FlowChange:
+    flow: Flow
+    before: str
+    after: str
+
+
+def matrix_pair(current: Ruleset, new: Ruleset, name: str, addresses: list[str],
+                hooks: tuple[str, ...] = ("input", "output")) -> tuple[Matrix, Matrix]:
+    """The matrices of both rulesets over the same classes."""
+    before = build_matrix([HostSpec(name, addresses, current)], hooks=hooks, extra_rulesets=(new,))
+    after = build_matrix([HostSpec(name, addresses, new)], hooks=hooks, extra_rulesets=(current,))
+    return before, after
+
+
+def diff_matrices(before: Matrix, after: Matrix) -> list[CellChange]:
+    """Pairs whose connections differ, in endpoint order."""
+    order = {e.id: i for i, e in enumerate(after.endpoints)}
+    keys = sorted(set(before.cells) | set(after.cells), key=lambda k: (order.get(k[0], 0), order.get(k[1], 0), k))
+    out = []
+    for s, d in keys:
+        b, a = before.get(s, d), after.get(s, d)
+        if a != b:
+            out.append(CellChange(s, d, b, a))
+    return out
+
+
+def diff_flows(current: Ruleset, new: Ruleset, flows: list[Flow]) -> list[FlowChange]:
+    """Flows whose verdict differs between the two rulesets."""
+    out = []
+    for f in flows:
+        b = evaluate(current, f.packet(), f.hook).verdict
+        a = evaluate(new, f.packet(), f.hook).verdict
+        if a != b:
+            out.append(FlowChange(f, b, a))
+    return out
+
+
+def change_lines(changes: list[CellChange]) -> list[str]:
+    """'- mgmt_net -> db-server: TCP 22 becomes denied' lines."""
+    lines = []
+    for c in changes:
+        if c.removed:
+            lines.append(f"- {c.src} -> {c.dst}: {c.removed.describe()} becomes denied")
+        if c.added:
+            lines.append(f"+ {c.src} -> {c.dst}: {c.added.describe()} becomes allowed")
+    return lines

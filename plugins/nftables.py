@@ -1,0 +1,351 @@
+"""Provides the nftables source: the live ruleset, ``nft -f`` files and ``nft -j`` JSON files.
+
+Backends, in order: python-nftables (libnftables through ctypes; Debian's ``python3-nftables`` is found
+even from a virtualenv that does not see system site-packages), then the ``nft`` binary. A file in
+``nft -f`` syntax is loaded into a scratch network namespace (``unshare -n``) and listed back as JSON,
+so the host's ruleset is never touched. This module also runs the kernel side of ``nft apply``: the
+check (``nft -c``), the atomic batch, the backup and the detached rollback timer.
+
+Run as ``python -m kubectl_microseg.plugins.nftables scratch-load FILE`` it is the helper that runs
+inside the scratch namespace; ``rollback-after SECONDS BATCH CONFIRM`` is the rollback timer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Protocol
+
+from kubectl_microseg.errors import InputError, Origin, UnreachableError
+from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.nft.model import Ruleset
+from kubectl_microseg.nft.parse import parse_ruleset
+from kubectl_microseg.sources import Snapshot
+
+SYSTEM_MODULE_DIRS = ("/usr/lib/python3/dist-packages", "/usr/lib/python3/site-packages",
+                      "/usr/lib64/python3/site-packages")
+"""Where distributions install python-nftables (Debian: python3-nftables)."""
+_NFT_LOCATION = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+)(?:-\d+)?: Error: (?P<msg>.*)$", re.M)
+_DEFINE = re.compile(r"^\s*define\s+(\w+)\s*=\s*(.+?)\s*$", re.M)
+
+
+class NftError(Exception):
+    """libnftables or nft refused a command; ``text`` is its error output."""
+
+    def __init__(self, text: str):
+        super().__init__(text.strip())
+        self.text = text
+
+
+def import_nftables() -> ModuleType | None:
+    """The python-nftables module: a normal import, else the distribution's copy; None when absent."""
+    try:
+        import nftables  # type: ignore[import-not-found]
+        return nftables
+    except ImportError:
+        pass
+    for base in SYSTEM_MODULE_DIRS:
+        path = os.path.join(base, "nftables", "nftables.py")
+        if os.path.exists(path):
+            spec = importlib.util.spec_from_file_location("nftables", path)
+            if spec is None or spec.loader is None:
+                continue
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            return mod
+    return None
+
+
+class Backend(Protocol):
+    """What the tool needs from nftables."""
+
+    name: str
+
+    def list_ruleset(self) -> dict[str, Any]: ...
+
+    def run_file(self, path: str, check: bool = False) -> None: ...
+
+    def run_json(self, doc: dict[str, Any], check: bool = False) -> None: ...
+
+
+class LibBackend:
+    """libnftables through python-nftables."""
+
+    name = "libnftables"
+
+    def __init__(self, module: ModuleType):
+        self.nft = module.Nftables()
+        self.nft.set_handle_output(True)
+
+    def _cmd(self, fn: Any, arg: Any, check: bool) -> Any:
+        self.nft.set_dry_run(check)
+        try:
+            rc, out, err = fn(arg)
+        finally:
+            self.nft.set_dry_run(False)
+        if rc != 0:
+            raise NftError(err or f"nft failed with code {rc}")
+        return out
+
+    def list_ruleset(self) -> dict[str, Any]:
+        self.nft.set_json_output(True)
+        try:
+            out = self._cmd(self.nft.cmd, "list ruleset", False)
+        finally:
+            self.nft.set_json_output(False)
+        return json.loads(out) if out else {"nftables": []}
+
+    def run_file(self, path: str, check: bool = False) -> None:
+        self._cmd(self.nft.cmd_from_file, path, check)
+
+    def run_json(self, doc: dict[str, Any], check: bool = False) -> None:
+        self._cmd(self.nft.json_cmd, doc, check)
+
+
+class CliBackend:
+    """The ``nft`` binary (fallback where python-nftables is missing)."""
+
+    name = "nft"
+
+    def __init__(self, binary: str):
+        self.binary = binary
+
+    def _run(self, args: list[str], stdin: str | None = None) -> str:
+        p = subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True, check=False)
+        if p.returncode != 0:
+            raise NftError(p.stderr or p.stdout or f"nft failed with code {p.returncode}")
+        return p.stdout
+
+    def list_ruleset(self) -> dict[str, Any]:
+        out = self._run(["-j", "-a", "list", "ruleset"])
+        return json.loads(out) if out.strip() else {"nftables": []}
+
+    def run_file(self, path: str, check: bool = False) -> None:
+        self._run((["-c"] if check else []) + ["-f", path])
+
+    def run_json(self, doc: dict[str, Any], check: bool = False) -> None:
+        self._run((["-c"] if check else []) + ["-j", "-f", "-"], stdin=json.dumps(doc))
+
+
+def backend() -> Backend:
+    """The best available backend; UnreachableError when neither libnftables nor nft is there."""
+    mod = import_nftables()
+    if mod is not None:
+        try:
+            return LibBackend(mod)
+        except OSError:
+            pass  # libnftables.so.1 missing: use the binary
+    nft = shutil.which("nft") or next((p for p in ("/usr/sbin/nft", "/sbin/nft") if os.path.exists(p)), None)
+    if nft:
+        return CliBackend(nft)
+    raise UnreachableError("neither python-nftables (libnftables) nor the nft binary is installed "
+                           "(Debian/Ubuntu: apt install python3-nftables)")
+
+
+@dataclass
+class RulesetInput:
+    """A ruleset read from somewhere: its libnftables JSON, where it came from, its defines."""
+
+    doc: dict[str, Any]
+    description: str
+    origin: Origin | None = None
+    defines: dict[str, str] = field(default_factory=dict)
+
+    def ruleset(self) -> Ruleset:
+        return parse_ruleset(self.doc, self.origin, self.defines, self.description)
+
+
+def read_live() -> RulesetInput:
+    """The live ruleset of this host (needs root or CAP_NET_ADMIN)."""
+    be = backend()
+    try:
+        doc = be.list_ruleset()
+    except NftError as exc:
+        if os.geteuid() != 0 or "not permitted" in exc.text.lower():
+            raise UnreachableError("cannot read the live nftables ruleset: it needs root (CAP_NET_ADMIN); "
+                                   "run with sudo or give --ruleset FILE") from None
+        raise UnreachableError(f"cannot read the live nftables ruleset: {exc}") from None
+    if os.geteuid() != 0 and not doc.get("nftables"):
+        raise UnreachableError("cannot read the live nftables ruleset: it needs root (CAP_NET_ADMIN); "
+                               "run with sudo or give --ruleset FILE")
+    return RulesetInput(doc, f"live ruleset ({be.name})", Origin(cluster="live nftables ruleset"))
+
+
+def read_file(path: str) -> RulesetInput:
+    """A ``nft -j list ruleset`` JSON file, or a ruleset in ``nft -f`` syntax (loaded in a scratch netns)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read ruleset: {exc.strerror}", Origin(file=path)) from None
+    origin = Origin(file=path)
+    if text.lstrip().startswith("{"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc.msg}", origin, line=exc.lineno) from None
+        return RulesetInput(doc, f"file {path}", origin)
+    doc = scratch_load(path)
+    return RulesetInput(doc, f"file {path}", origin, defines=read_defines(text))
+
+
+def read_defines(text: str) -> dict[str, str]:
+    """``define NAME = VALUE`` lines of a ruleset file (the matrix names address classes after them)."""
+    return {m.group(1): m.group(2).rstrip(";").strip() for m in _DEFINE.finditer(text)}
+
+
+def scratch_load(path: str) -> dict[str, Any]:
+    """Load an ``nft -f`` file into a new, empty network namespace and list it back as JSON.
+
+    Raises:
+        InputError: the file does not load (the message has nft's file and line).
+        UnreachableError: no scratch namespace can be made (not root).
+    """
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    cmd = [unshare, "-n", "--", sys.executable, "-m", "kubectl_microseg.plugins.nftables", "scratch-load",
+           os.path.abspath(path)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60,
+                           cwd=os.path.dirname(os.path.abspath(path)) or None)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UnreachableError(f"cannot start a scratch network namespace to load {path}: {exc}") from None
+    if p.returncode == 0:
+        return json.loads(p.stdout)
+    if p.returncode == 2:
+        raise nft_input_error(p.stderr, path)
+    msg = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit code {p.returncode}"
+    raise UnreachableError(f"cannot load {path} in a scratch network namespace ({msg}); this needs root "
+                           "(CAP_SYS_ADMIN and CAP_NET_ADMIN). Give the output of `nft -j list ruleset` instead.")
+
+
+def nft_input_error(text: str, path: str) -> InputError:
+    """nft's located error message as an InputError naming the file and the line."""
+    m = _NFT_LOCATION.search(text)
+    if m:
+        return InputError(m.group("msg").strip(), Origin(file=path), line=int(m.group("line")))
+    first = next((ln for ln in text.splitlines() if ln.strip()), "nft refused the ruleset")
+    return InputError(first.strip(), Origin(file=path))
+
+
+def _scratch_main(path: str) -> int:
+    """Inside the scratch netns: load the file (creating dummy interfaces it names by ``iif``/``oif``)."""
+    be = backend()
+    for attempt in range(2):
+        try:
+            be.run_file(path)
+            break
+        except NftError as exc:
+            if attempt == 0 and "Interface does not exist" in exc.text and _make_dummies(path):
+                continue
+            sys.stderr.write(exc.text)
+            return 2
+    json.dump(be.list_ruleset(), sys.stdout)
+    return 0
+
+
+def _make_dummies(path: str) -> bool:
+    """Create the interfaces a file names with ``iif``/``oif`` (they must exist for it to load)."""
+    with open(path, encoding="utf-8") as fh:
+        names = set(re.findall(r'\b(?:iif|oif)\s+"?([A-Za-z0-9_.\-]+)"?', fh.read()))
+    made = False
+    for name in sorted(names - {"lo"}):
+        if len(name) < 16 and subprocess.run(["ip", "link", "add", name, "type", "dummy"],
+                                             capture_output=True, check=False).returncode == 0:
+            made = True
+    return made
+
+
+def check_file(path: str) -> None:
+    """``nft -c -f FILE`` against the live ruleset (nothing is committed)."""
+    try:
+        backend().run_file(path, check=True)
+    except NftError as exc:
+        if "not permitted" in exc.text.lower():
+            raise UnreachableError("checking a ruleset against the live one needs root (CAP_NET_ADMIN)") from None
+        raise nft_input_error(exc.text, path) from None
+
+
+def apply_batch(doc: dict[str, Any], check: bool = False) -> None:
+    """Run one JSON batch as a single kernel transaction (all or nothing)."""
+    try:
+        backend().run_json(doc, check=check)
+    except NftError as exc:
+        raise UnreachableError(f"nftables refused the transaction: {exc}") from None
+
+
+def start_rollback_timer(seconds: int, batch: dict[str, Any], state_dir: str) -> tuple[int, str, str]:
+    """Start a detached process that applies ``batch`` after ``seconds`` unless confirmed.
+
+    It survives the end of this process and of the SSH session (own session, no terminal). Returns
+    (pid, batch file, confirm file): creating the confirm file, or killing the pid, cancels it.
+    """
+    os.makedirs(state_dir, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    batch_file = os.path.join(state_dir, f"rollback-{stamp}.json")
+    confirm = os.path.join(state_dir, f"confirmed-{stamp}")
+    with open(batch_file, "w", encoding="utf-8") as fh:
+        json.dump(batch, fh)
+    proc = subprocess.Popen([sys.executable, "-m", "kubectl_microseg.plugins.nftables", "rollback-after",
+                             str(seconds), batch_file, confirm], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return proc.pid, batch_file, confirm
+
+
+def _rollback_main(seconds: str, batch_file: str, confirm: str) -> int:
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        if os.path.exists(confirm):
+            return 0
+        time.sleep(0.1)
+    if os.path.exists(confirm):
+        return 0
+    with open(batch_file, encoding="utf-8") as fh:
+        backend().run_json(json.load(fh))
+    with open(confirm + ".rolled-back", "w", encoding="utf-8") as fh:
+        fh.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    return 0
+
+
+def local_route(address: str) -> tuple[str | None, str | None]:
+    """(interface, local source address) the host would use towards ``address`` (``ip route get``)."""
+    try:
+        p = subprocess.run(["ip", "-j", "route", "get", address], capture_output=True, text=True, check=False,
+                           timeout=5)
+        info = json.loads(p.stdout)[0] if p.returncode == 0 and p.stdout.strip() else {}
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None, None
+    return info.get("dev"), info.get("prefsrc")
+
+
+class NftablesSource:
+    """The source of the registry: one ruleset (a file, or the live one) as a Snapshot."""
+
+    def __init__(self, path: str | None = None):
+        self.path = path
+
+    def load(self) -> Snapshot:
+        inp = read_file(self.path) if self.path else read_live()
+        raw = {"kind": "NftablesRuleset", "nftables": inp.doc.get("nftables", []), "defines": inp.defines}
+        return Snapshot([SourceObject(raw, inp.origin or Origin())], inp.description)
+
+
+def main(argv: list[str]) -> int:
+    """The helpers run in a scratch namespace or detached (see the module docstring)."""
+    if len(argv) == 2 and argv[0] == "scratch-load":
+        return _scratch_main(argv[1])
+    if len(argv) == 4 and argv[0] == "rollback-after":
+        return _rollback_main(argv[1], argv[2], argv[3])
+    sys.stderr.write("usage: scratch-load FILE | rollback-after SECONDS BATCH CONFIRM\n")
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

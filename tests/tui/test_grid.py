@@ -1,0 +1,109 @@
+"""The grid model and the session (no Textual): cells, groups, filters, explanations, pods, diffs."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
+from kubectl_microseg.model.ports import ConnSet
+from kubectl_microseg.plugins.demo import DemoSource
+from kubectl_microseg.tui.explain_doc import explanation_blocks, plain_text
+from kubectl_microseg.tui.grid import CellState, GridModel, cell_view
+from kubectl_microseg.tui.session import build_session, changed_pairs, compare_matrices, one_line_reason
+
+
+def ep(ns: str, name: str, **labels: str) -> Endpoint:
+    return Endpoint(f"{ns}/{name}", "Deployment", ns, name, tuple(sorted(labels.items())), group=ns)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return build_session(DemoSource().load())
+
+
+def small_matrix() -> Matrix:
+    eps = [ep("a", "web", app="web"), ep("a", "db", app="db"), ep("b", "api", app="api")]
+    tcp80 = ConnSet.ports("TCP", 80)
+    cells = {("a/web", "a/db"): Cell(ConnSet.all()), ("a/db", "a/web"): Cell(ConnSet.all()),
+             ("a/web", "a/web"): Cell(ConnSet.all()), ("a/db", "a/db"): Cell(ConnSet.all()),
+             ("b/api", "a/db"): Cell(tcp80), ("a/web", "b/api"): Cell(ConnSet.all(), uncertain=True)}
+    return Matrix(eps, cells)
+
+
+def test_cell_states_and_glyphs_read_without_colour():
+    assert cell_view(None).state is CellState.DENIED
+    assert cell_view(Cell(ConnSet.all())).state is CellState.ALL
+    assert cell_view(Cell(ConnSet.ports("TCP", 80))).state is CellState.SOME
+    assert cell_view(Cell(ConnSet.all(), partial=True)).state is CellState.SOME
+    assert cell_view(Cell(ConnSet.all(), uncertain=True)).state is CellState.UNCERTAIN
+    assert len({s.glyph for s in CellState}) == 4
+
+
+def test_rows_have_group_headers_and_columns_do_not():
+    g = GridModel.from_matrix(small_matrix())
+    assert [r.key for r in g.rows] == ["header:a", "a/web", "a/db", "header:b", "b/api"]
+    assert [c.key for c in g.cols] == ["a/web", "a/db", "b/api"]
+    assert g.cell(g.rows[0], g.cols[0]) is None
+
+
+def test_collapsed_group_aggregates_its_pairs():
+    g = GridModel.from_matrix(small_matrix())
+    g.toggle_group("a")
+    assert [r.key for r in g.rows] == ["group:a", "header:b", "b/api"]
+    aa = g.cell(g.rows[0], g.cols[0])
+    assert aa.state is CellState.ALL and aa.allowed_pairs == aa.total_pairs == 4
+    ab = g.cell(g.rows[0], g.cols[1])
+    assert ab.state is CellState.UNCERTAIN
+    g.collapse_all(True)
+    ba = g.cell(g.rows[1], g.cols[0])
+    assert (ba.state, ba.allowed_pairs, ba.total_pairs) == (CellState.SOME, 1, 2)
+    assert ba.conns == ConnSet.ports("TCP", 80)
+
+
+def test_filter_by_label_selector_and_text_and_axis():
+    g = GridModel.from_matrix(small_matrix())
+    g.set_filter("app in (web,api)")
+    assert [r.key for r in g.rows if r.kind == "endpoint"] == ["a/web", "b/api"]
+    assert len(g.cols) == 3
+    g.set_filter("db", "columns")
+    assert [c.key for c in g.cols] == ["a/db"] and len([r for r in g.rows if r.kind == "endpoint"]) == 3
+    with pytest.raises(ValueError):
+        g.set_filter("app in (web")
+    assert g.filter_text == "db"
+
+
+def test_visible_matrix_is_what_is_shown(demo):
+    g = demo.grid("namespace")
+    m = g.visible_matrix()
+    assert {e.kind for e in m.endpoints} == {"Namespace"}
+    assert ("production", "production") in m.cells
+
+
+def test_explanation_covers_both_directions_and_policy_yaml(demo):
+    text = plain_text(explanation_blocks(demo, "production/frontend", "production/api-server"))
+    assert "production/frontend → production/api-server: TCP 8080" in text
+    assert "production/api-server → production/frontend: denied" in text
+    assert "production/api-tier ingress rule 1" in text
+    assert "kind: NetworkPolicy" in text and "name: api-tier" in text
+    ex = demo.explain("production/frontend", "production/api-server")
+    assert one_line_reason(ex).startswith("egress: production/frontend-tier egress rule 1")
+
+
+def test_pod_granularity_has_pods_and_class_cells(demo):
+    g = demo.grid("pod")
+    pods = [r for r in g.rows if r.kind == "endpoint" and r.endpoint.kind == "Pod"]
+    assert len(pods) >= 20
+    fe = next(r for r in g.rows if r.key.startswith("production/frontend"))
+    api = next(c for c in g.cols if c.key.startswith("production/api-server"))
+    assert g.cell(fe, api).conns == ConnSet.ports("TCP", 8080)
+    assert demo.explain(fe.key, api.key).allowed == ConnSet.ports("TCP", 8080)
+
+
+def test_changed_pairs_and_compare():
+    a = small_matrix()
+    b = small_matrix()
+    del b.cells[("b/api", "a/db")]
+    b.cells[("b/api", "a/web")] = Cell(ConnSet.all())
+    assert changed_pairs(a, b) == {("b/api", "a/db"), ("b/api", "a/web")}
+    kinds = {(c.src, c.dst): c.kind for c in compare_matrices(a, b)}
+    assert kinds == {("b/api", "a/db"): "newly denied", ("b/api", "a/web"): "newly allowed"}

@@ -1,0 +1,93 @@
+"""Snapshot tests (pytest-textual-snapshot) of the main screens on the demo cluster.
+
+The SVGs live in ``__snapshots__/test_snapshots/``; update with ``--snapshot-update`` after checking
+the report.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_microseg.plugins.demo import DemoSource
+from kubectl_microseg.tui.app import MicrosegApp
+
+from .conftest import wait_loaded
+
+SNAP_SIZE = (140, 45)
+
+
+def demo() -> MicrosegApp:
+    return MicrosegApp(DemoSource())
+
+
+async def on_pair(pilot, src: str = "production/frontend", dst: str = "production/api-server") -> None:
+    await wait_loaded(pilot)
+    app = pilot.app
+    app.grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == src)
+    app.grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == dst)
+    await pilot.pause()
+
+
+def test_matrix(snap_compare):
+    """The matrix, cursor on frontend → api-server: ports and reason under it."""
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=on_pair)
+
+
+def test_matrix_light_theme(snap_compare):
+    """The same in the light theme: colours still read, glyphs carry the meaning."""
+    async def run_before(pilot):
+        await on_pair(pilot)
+        await pilot.press("t")
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_namespace_granularity(snap_compare):
+    """Every namespace folded: aggregated cells."""
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        await pilot.press("g", "g")
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_explain(snap_compare):
+    """Enter on a cell: both directions and the deciding policies' YAML."""
+    async def run_before(pilot):
+        await on_pair(pilot)
+        await pilot.press("enter")
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_help(snap_compare):
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        await pilot.press("question_mark")
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_policy(snap_compare):
+    """A policy's YAML and what it selects."""
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        pilot.app.on_policy_list_chosen(type("M", (), {"policy_id": "production/api-tier"})())
+        await pilot.pause()
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_filtered_by_label(snap_compare):
+    """A label filter keeps the matching rows."""
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        pilot.app.set_filter("tier in (api,database)")
+        await pilot.pause()
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_simulate(snap_compare):
+    """d with a file: the newly denied pairs and their causes."""
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        pilot.app.action_simulate("tests/tui/data/deny-batch.yaml")
+        from .conftest import wait_for
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None)
+        await pilot.pause()
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)

@@ -1,0 +1,547 @@
+"""Provides MicrosegApp: live matrix triage in the terminal.
+
+The app loads a source in a worker, shows the matrix (sources as rows, destinations as columns, grouped
+by namespace), side panels (namespaces, workloads with labels, policies), and follows a live source's
+watch in a thread worker, re-analysing in another and highlighting the cells that changed. Optional
+screens (simulate, scaffold) appear when their core modules import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from typing import Any, Iterable
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel
+from .messages import LiveEvent, LoadFailed, SessionReady, WatchEnded
+from .session import Session, apply_events, build_session, changed_pairs, one_line_reason
+from .widgets.cell_info import CellInfo
+from .widgets.command_bar import CommandBar
+from .widgets.matrix_grid import MatrixGrid
+from .widgets.namespace_tree import NamespaceTree
+from .widgets.policy_list import PolicyList
+from .widgets.status_line import StatusLine
+from .widgets.workload_list import WorkloadPanel
+
+FLASH_SECONDS = 2.5
+"""How long changed cells stay highlighted after a live update."""
+DEBOUNCE_SECONDS = 0.15
+"""Events arriving within this time are analysed together."""
+
+
+def feature_available(module: str) -> bool:
+    """True when an optional core module (scaffold, simulate) is installed."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class MicrosegApp(App[int]):
+    """``kubectl microseg tui``: the connectivity matrix, explanations, simulation and live updates."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "kubectl microseg"
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("colon", "command", "Command", show=False),
+        Binding("e", "explain", "Explain"),
+        Binding("g", "granularity", "Granularity"),
+        Binding("z", "fold_all", "Fold all", show=False),
+        Binding("f", "filter_axis", "Filter axis", show=False),
+        Binding("x", "export", "Export"),
+        Binding("d", "simulate", "Simulate"),
+        Binding("s", "scaffold", "Scaffold"),
+        Binding("y", "copy", "Copy", show=False),
+        Binding("p", "policies", "Policies", show=False),
+        Binding("b", "sidebar", "Side panel", show=False),
+        Binding("t", "toggle_theme", "Theme", show=False),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    granularity: reactive[str] = reactive("workload", init=False)
+
+    def __init__(self, source: Any, args: argparse.Namespace | None = None, *, granularity: str = "workload",
+                 live: bool = True, namespace: str | None = None) -> None:
+        """
+        Args:
+            source: a Source (``load()``), optionally a WatchingSource (``watch()``, ``stop()``).
+            args: the command-line options (engine options such as --ipblock-matches-pods).
+            granularity: namespace, workload or pod.
+            live: follow the source's watch when it has one.
+            namespace: start with this namespace's rows only (the CLI's ``-n``).
+        """
+        super().__init__()
+        self.source = source
+        self.args = args if args is not None else argparse.Namespace()
+        self.session: Session | None = None
+        self.model: GridModel | None = None
+        self.live = live and callable(getattr(source, "watch", None))
+        self._pending: list = []
+        self._debounce: Any = None
+        self._unflash: Any = None
+        self._live_state: Any = None
+        self.set_reactive(MicrosegApp.granularity, granularity)
+        self._filter = f"{namespace}/" if namespace else ""
+        self._filter_axis = "rows"
+        self.loaded_at = 0.0
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with TabbedContent(id="sidebar"):
+                with TabPane("Namespaces", id="tab-namespaces"):
+                    yield NamespaceTree(id="ns-tree")
+                with TabPane("Workloads", id="tab-workloads"):
+                    yield WorkloadPanel(id="workload-panel")
+                with TabPane("Policies", id="tab-policies"):
+                    yield PolicyList(id="policy-list")
+            with Vertical(id="matrix-pane"):
+                yield MatrixGrid(id="grid")
+                yield CellInfo(id="cell-info")
+        yield CommandBar(id="command-bar")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def grid(self) -> MatrixGrid:
+        return self.query_one("#grid", MatrixGrid)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one("#status", StatusLine)
+
+    def on_mount(self) -> None:
+        self.grid.loading = True
+        self.grid.focus()
+        self.status.set_state("loading")
+        self.status.granularity = self.granularity
+        self.status.filter_text = self._filter
+        self.load()
+
+    def on_unmount(self) -> None:
+        stop = getattr(self.source, "stop", None)
+        if callable(stop):
+            try:
+                stop()
+            except Exception:  # the source is going away with the app; nothing to tell the user
+                pass
+
+    # ------------------------------------------------------------------ loading (workers)
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self) -> None:
+        """Read the source and analyse it off the UI thread."""
+        try:
+            snapshot = self.source.load()
+            session = build_session(snapshot, self.args)
+        except Exception as exc:  # MicrosegError and anything a plugin raises: shown, never a traceback
+            self.post_message(LoadFailed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(SessionReady(session, set(), first=True))
+
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def follow(self) -> None:
+        """Forward the live source's events to the UI (thread: the watch iterator blocks)."""
+        worker = get_current_worker()
+        try:
+            for ev in self.source.watch():
+                if worker.is_cancelled:
+                    break
+                self.post_message(LiveEvent(ev))
+        except Exception as exc:  # the view must say it is stale, never crash or go quiet
+            self.post_message(WatchEnded(str(exc) or type(exc).__name__))
+            return
+        if not worker.is_cancelled:
+            self.post_message(WatchEnded("the watch ended"))
+
+    @work(thread=True, exclusive=True, group="reanalyse", exit_on_error=False)
+    def reanalyse(self, events: list, snapshot: Any = None) -> None:
+        """Apply live events (or analyse the live state's ``snapshot``); post the new state and what changed."""
+        old = self.session
+        if old is None:
+            return
+        try:
+            if snapshot is not None:
+                new = build_session(snapshot, self.args)
+            else:
+                new = apply_events(old, events)
+        except Exception as exc:
+            self.post_message(LoadFailed(f"could not analyse the change: {exc}"))
+            return
+        self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False))
+
+    # ------------------------------------------------------------------ session → view
+    def on_session_ready(self, message: SessionReady) -> None:
+        self.session = message.session
+        self.grid.loading = False
+        self._rebuild_model()
+        self.query_one(NamespaceTree).load(message.session)
+        self.query_one(WorkloadPanel).load(message.session)
+        self.query_one(PolicyList).load(message.session)
+        self.sub_title = message.session.description
+        self.status.source = message.session.description
+        m = message.session.matrix
+        self.status.counts = f"{len(m.endpoints)} endpoints · {len(m.cells)} allowed pairs"
+        if message.first:
+            self.loaded_at = time.monotonic()
+            self.grid.focus()
+            if self.live:
+                self._start_live(message.session)
+            else:
+                self.status.set_state("static")
+        elif message.changed:
+            self.grid.flash(message.changed)
+            if self._unflash is not None:
+                self._unflash.stop()
+            self._unflash = self.set_timer(FLASH_SECONDS, self.grid.unflash)
+
+    def _start_live(self, session: Session) -> None:
+        try:
+            from kubectl_microseg.live import LiveState
+        except ImportError:
+            self._live_state = None
+        else:
+            self._live_state = LiveState(session.snapshot)
+        self.status.set_state("watching")
+        self.follow()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.grid.loading = False
+        if self.session is None:
+            self.status.set_state("error", message.error)
+        self.notify(message.error, title="error", severity="error", timeout=8)
+
+    def on_live_event(self, message: LiveEvent) -> None:
+        ev = message.event
+        if ev.type == "STATE":
+            self.status.set_state(ev.state or "stale", ev.detail)
+            if self._live_state is not None:
+                self._live_state.apply(ev)
+            return
+        if self._live_state is not None:
+            if not self._live_state.apply(ev).relevant:
+                return
+        self._pending.append(ev)
+        if self._debounce is None:
+            self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._flush_events)
+
+    def _flush_events(self) -> None:
+        events, self._pending, self._debounce = self._pending, [], None
+        if events:
+            snap = self._live_state.snapshot() if self._live_state is not None else None
+            self.reanalyse(events, snap)
+
+    def on_watch_ended(self, message: WatchEnded) -> None:
+        self.status.set_state("stale", message.error)
+
+    def _rebuild_model(self) -> None:
+        if self.session is None:
+            return
+        old = self.model
+        model = self.session.grid(self.granularity, filter_axis=self._filter_axis)  # type: ignore[arg-type]
+        if old is not None and old.granularity == self.granularity:
+            model.collapsed = set(old.collapsed)
+        try:
+            model.set_filter(self._filter)
+        except ValueError:
+            model.set_filter("")
+        self.model = model
+        self.grid.set_model(model)
+
+    # ------------------------------------------------------------------ cursor → info line
+    def on_matrix_grid_cursor_moved(self, message: MatrixGrid.CursorMoved) -> None:
+        info = self.query_one(CellInfo)
+        reason = ""
+        if message.cell is not None and message.row.kind == "endpoint" and message.col.kind == "endpoint" \
+                and self.session is not None:
+            ex = self.session.explain(message.row.key, message.col.key)
+            reason = one_line_reason(ex) if ex is not None else ""
+        elif message.cell is not None:
+            reason = (f"{message.cell.allowed_pairs} of {message.cell.total_pairs} pairs allow something"
+                      " · space unfolds the namespace to see each pair")
+        info.show_cell(message.row, message.col, message.cell, reason)
+
+    def on_matrix_grid_activated(self, message: MatrixGrid.Activated) -> None:
+        self.action_explain()
+
+    def on_matrix_grid_group_toggled(self, message: MatrixGrid.GroupToggled) -> None:
+        if self.model is None:
+            return
+        self.model.toggle_group(message.group)
+        self.grid.set_model(self.model)
+
+    # ------------------------------------------------------------------ side panels
+    def on_namespace_tree_chosen(self, message: NamespaceTree.Chosen) -> None:
+        self.jump_to(message.namespace, message.endpoint)
+
+    def on_workload_panel_workload_chosen(self, message: WorkloadPanel.WorkloadChosen) -> None:
+        self.jump_to(message.endpoint.split("/", 1)[0], message.endpoint)
+
+    def on_workload_panel_label_chosen(self, message: WorkloadPanel.LabelChosen) -> None:
+        self.set_filter(f"{message.key}={message.value}")
+        self.grid.focus()
+
+    def on_policy_list_chosen(self, message: PolicyList.Chosen) -> None:
+        if self.session is not None:
+            from .screens.policy import PolicyScreen
+
+            self.push_screen(PolicyScreen(self.session, message.policy_id))
+
+    def jump_to(self, namespace: str, endpoint: str | None = None) -> None:
+        """Put the matrix cursor on a namespace's first row (unfolding it to reach an endpoint)."""
+        m = self.model
+        if m is None:
+            return
+        if endpoint and namespace in m.collapsed:
+            m.toggle_group(namespace)
+            self.grid.set_model(m)
+        for i, r in enumerate(m.rows):
+            if (endpoint and r.key == endpoint) or (not endpoint and r.group == namespace):
+                self.grid.cursor_row = i
+                self.grid.focus()
+                return
+        self.notify(f"{endpoint or namespace} is not in the view (filtered out?)", severity="warning")
+
+    # ------------------------------------------------------------------ filter and commands
+    def set_filter(self, text: str) -> bool:
+        """Filter the matrix (text or label selector); False and a notice if the selector is malformed."""
+        if self.model is None:
+            self._filter = text
+            return True
+        try:
+            self.model.set_filter(text)
+        except ValueError as exc:
+            self.notify(f"bad filter: {exc}", severity="error")
+            return False
+        self._filter = text
+        self.status.filter_text = f"{text} ({self._filter_axis})" if text else ""
+        self.grid.set_model(self.model)
+        return True
+
+    def action_filter(self) -> None:
+        self.query_one(CommandBar).open("/", self._filter)
+
+    def action_command(self) -> None:
+        self.query_one(CommandBar).open(":")
+
+    def on_command_bar_done(self, message: CommandBar.Done) -> None:
+        self.grid.focus()
+        if message.cancelled:
+            return
+        if message.mode == "/":
+            self.set_filter(message.text.strip())
+        else:
+            self.run_command(message.text)
+
+    def run_command(self, text: str) -> None:
+        """Run a ``:`` command (k9s style): ns NAME, pod/workload/namespace, export, simulate, theme, q."""
+        words = text.strip().split()
+        if not words:
+            return
+        cmd, rest = words[0].lower(), words[1:]
+        if cmd in ("q", "q!", "quit", "exit"):
+            self.exit(0)
+        elif cmd in ("ns", "namespace") and rest:
+            self.jump_to(rest[0])
+        elif cmd in GRANULARITIES or cmd in ("pods", "po", "workloads", "wl", "namespaces"):
+            alias = {"pods": "pod", "po": "pod", "workloads": "workload", "wl": "workload", "namespaces": "namespace"}
+            self.granularity = alias.get(cmd, cmd)
+        elif cmd in ("gran", "granularity") and rest and rest[0] in GRANULARITIES:
+            self.granularity = rest[0]
+        elif cmd in ("filter", "f"):
+            self.set_filter(" ".join(rest))
+        elif cmd == "export":
+            fmt = "mermaid" if rest and rest[0].startswith("mer") else "markdown"
+            if len(rest) > 1:
+                self.export_to(fmt, rest[1])
+            else:
+                self.action_export(fmt)
+        elif cmd in ("simulate", "sim", "d"):
+            self.action_simulate(" ".join(rest) or None)
+        elif cmd == "theme" and rest:
+            self.theme = rest[0]
+        elif cmd in ("help", "h", "?"):
+            self.action_help()
+        elif cmd in ("fold", "unfold"):
+            if self.model is not None:
+                self.model.collapse_all(cmd == "fold")
+                self.grid.set_model(self.model)
+        elif cmd in ("explain", "e"):
+            self.action_explain()
+        elif cmd in ("scaffold", "s"):
+            self.action_scaffold()
+        else:
+            self.notify(f"unknown command {text!r}; press ? for help", severity="warning")
+
+    # ------------------------------------------------------------------ actions
+    def watch_granularity(self, value: str) -> None:
+        self.status.granularity = value
+        self._rebuild_model()
+
+    def action_granularity(self) -> None:
+        i = GRANULARITIES.index(self.granularity)  # type: ignore[arg-type]
+        self.granularity = GRANULARITIES[(i + 1) % len(GRANULARITIES)]
+
+    def action_fold_all(self) -> None:
+        if self.model is None:
+            return
+        self.model.collapse_all(len(self.model.collapsed) < len(self.model.groups))
+        self.grid.set_model(self.model)
+
+    def action_filter_axis(self) -> None:
+        self._filter_axis = FILTER_AXES[(FILTER_AXES.index(self._filter_axis) + 1) % len(FILTER_AXES)]  # type: ignore[arg-type]
+        if self.model is not None:
+            self.model.filter_axis = self._filter_axis  # type: ignore[assignment]
+            self.model.rebuild()
+            self.grid.set_model(self.model)
+        self.status.filter_text = f"{self._filter} ({self._filter_axis})" if self._filter else ""
+        self.notify(f"the filter applies to {self._filter_axis}", timeout=2)
+
+    def _explain_blocks(self):
+        cur = self.grid.current
+        if cur is None or self.session is None:
+            return None
+        row, col = cur
+        if row.kind != "endpoint" or col.kind != "endpoint":
+            return None
+        from .explain_doc import explanation_blocks
+
+        return explanation_blocks(self.session, row.key, col.key)
+
+    def action_explain(self) -> None:
+        blocks = self._explain_blocks()
+        if blocks is None:
+            self.notify("put the cursor on a pair of endpoints (space unfolds a namespace)", severity="warning")
+            return
+        from .screens.explain import ExplainScreen
+
+        self.push_screen(ExplainScreen(blocks))
+
+    def action_copy(self) -> None:
+        blocks = self._explain_blocks()
+        if blocks is None:
+            self.notify("nothing to copy here: put the cursor on a pair of endpoints", severity="warning")
+            return
+        from .explain_doc import plain_text
+
+        self.copy_to_clipboard(plain_text(blocks))
+        self.notify("explanation copied to the clipboard", timeout=2)
+
+    def action_export(self, fmt: str = "markdown") -> None:
+        if self.model is None:
+            return
+        from .screens.export import ExportScreen
+
+        self.push_screen(ExportScreen(self.model.visible_matrix(), fmt))
+
+    def export_to(self, fmt: str, path: str) -> None:
+        """Write the visible matrix as markdown or mermaid to ``path``."""
+        if self.model is None:
+            return
+        from .screens.export import ExportScreen
+
+        try:
+            out = ExportScreen(self.model.visible_matrix(), fmt).write(path)
+        except OSError as exc:
+            self.notify(f"could not write {path}: {exc}", severity="error")
+            return
+        self.notify(f"wrote {out}", timeout=3)
+
+    def action_simulate(self, path: str | None = None) -> None:
+        if self.session is None:
+            return
+        from .screens.simulate import SimulateScreen
+
+        self.push_screen(SimulateScreen(self.session, path))
+
+    def action_scaffold(self) -> None:
+        if self.session is None:
+            return
+        if not feature_available("kubectl_microseg.scaffold.templates"):
+            self.notify("the scaffold module is not installed", severity="warning")
+            return
+        from .screens.scaffold import ScaffoldScreen
+
+        cur = self.grid.current
+        ns = cur[0].group if cur else None
+        peer_ns = cur[1].group if cur else None
+        self.push_screen(ScaffoldScreen(self.session, ns, peer_ns))
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_policies(self) -> None:
+        sidebar = self.query_one("#sidebar", TabbedContent)
+        sidebar.remove_class("-hidden")
+        sidebar.active = "tab-policies"
+        self.query_one(PolicyList).focus()
+
+    def action_sidebar(self) -> None:
+        self.query_one("#sidebar").toggle_class("-hidden")
+        if self.query_one("#sidebar").has_class("-hidden"):
+            self.grid.focus()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_back(self) -> None:
+        """Esc: leave a side panel, then clear the filter."""
+        if self.focused is not self.grid:
+            self.grid.focus()
+        elif self._filter:
+            self.set_filter("")
+
+    # ------------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Explain the cell", "Both directions, the deciding policies and their YAML",
+                            self.action_explain)
+        yield SystemCommand("Copy the explanation", "Copy the cell's explanation to the clipboard", self.action_copy)
+        for g in GRANULARITIES:
+            yield SystemCommand(f"Granularity: {g}", f"Rows and columns are {g}s",
+                                lambda g=g: setattr(self, "granularity", g))
+        yield SystemCommand("Fold or unfold all namespaces", "Namespace groups collapse into one row and column",
+                            self.action_fold_all)
+        yield SystemCommand("Filter the matrix", "Text or a label selector", self.action_filter)
+        yield SystemCommand("Filter axis: rows, columns or both", "Where the filter applies", self.action_filter_axis)
+        yield SystemCommand("Export as markdown", "The visible matrix", lambda: self.action_export("markdown"))
+        yield SystemCommand("Export as mermaid", "The visible matrix as a flowchart",
+                            lambda: self.action_export("mermaid"))
+        yield SystemCommand("Simulate a change from a file", "Show newly allowed and newly denied pairs",
+                            self.action_simulate)
+        if feature_available("kubectl_microseg.scaffold.templates"):
+            yield SystemCommand("Scaffold policies", "Default deny, DNS, namespace isolation …", self.action_scaffold)
+        yield SystemCommand("Policies", "The policy list with YAML and what each selects", self.action_policies)
+        yield SystemCommand("Toggle the side panel", "Namespaces, workloads, policies", self.action_sidebar)
+        yield SystemCommand("Toggle dark/light", "Switch the theme", self.action_toggle_theme)
+        yield SystemCommand("Help: keys", "Every key of the matrix view", self.action_help)
+
+    # ------------------------------------------------------------------ test and benchmark helpers
+    def cell_state(self, src: str, dst: str) -> CellState | None:
+        """The state drawn for (src, dst) if both are visible as rows/columns (for tests)."""
+        m = self.model
+        if m is None:
+            return None
+        rows = {r.key: r for r in m.rows}
+        cols = {c.key: c for c in m.cols}
+        if src not in rows or dst not in cols:
+            return None
+        v = m.cell(rows[src], cols[dst])
+        return v.state if v is not None else None

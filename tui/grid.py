@@ -1,0 +1,325 @@
+"""Provides the grid model behind the matrix view: rows, columns, groups, granularity and cell states.
+
+This module has no Textual import: it turns a :class:`~kubectl_microseg.engine.matrix.Matrix` (or any
+``cell(src, dst)`` function) into the rows and columns the matrix widget draws, with collapsed
+namespace groups, a filter and aggregated cells. Everything is computed on demand and memoised, so a
+screen of 2,000 workloads costs only the cells that are visible.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Literal
+
+from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
+from kubectl_microseg.model.ports import ConnSet
+from kubectl_microseg.render.matrix import GLYPH_ALL, GLYPH_NONE, GLYPH_SOME, GLYPH_UNCERTAIN
+
+Granularity = Literal["namespace", "workload", "pod"]
+GRANULARITIES: tuple[Granularity, ...] = ("namespace", "workload", "pod")
+FilterAxis = Literal["rows", "columns", "both"]
+FILTER_AXES: tuple[FilterAxis, ...] = ("rows", "columns", "both")
+CellFn = Callable[[str, str], "Cell | None"]
+
+
+class CellState(enum.Enum):
+    """What a cell shows at a glance (glyphs read without colour)."""
+
+    ALL = GLYPH_ALL
+    SOME = GLYPH_SOME
+    DENIED = GLYPH_NONE
+    UNCERTAIN = GLYPH_UNCERTAIN
+
+    @property
+    def glyph(self) -> str:
+        return self.value
+
+    @property
+    def words(self) -> str:
+        return {"ALL": "allowed on all ports", "SOME": "allowed on some ports", "DENIED": "denied",
+                "UNCERTAIN": "uncertain"}[self.name]
+
+
+@dataclass(frozen=True)
+class CellView:
+    """One drawn cell: its state and what it stands for (several pairs when a group is collapsed)."""
+
+    state: CellState
+    conns: ConnSet
+    allowed_pairs: int = 0
+    """How many (source, destination) pairs behind this cell allow something."""
+    total_pairs: int = 1
+    partial: bool = False
+    uncertain: bool = False
+
+
+DENIED = CellView(CellState.DENIED, ConnSet.none(), 0, 1)
+
+
+def cell_view(cell: Cell | None) -> CellView:
+    """The view of one matrix cell (None means denied)."""
+    if cell is None:
+        return DENIED
+    if cell.uncertain:
+        state = CellState.UNCERTAIN
+    elif cell.conns.is_all() and not cell.partial:
+        state = CellState.ALL
+    else:
+        state = CellState.SOME
+    return CellView(state, cell.conns, 1, 1, cell.partial, cell.uncertain)
+
+
+@dataclass(frozen=True)
+class AxisItem:
+    """A row or a column: one endpoint, a collapsed group, or (rows only) an expanded group's header."""
+
+    key: str
+    """Endpoint id; 'group:NAME' for a collapsed group; 'header:NAME' for a group header row."""
+    kind: Literal["endpoint", "group", "header"]
+    label: str
+    group: str
+    members: tuple[str, ...] = ()
+    """The endpoint ids this item stands for."""
+    endpoint: Endpoint | None = None
+
+    @property
+    def has_cells(self) -> bool:
+        return self.kind != "header"
+
+
+def endpoint_label(e: Endpoint) -> str:
+    """The short name shown in a row or column (the group is shown separately)."""
+    if e.name and e.namespace and e.group == e.namespace:
+        return e.name
+    return e.id
+
+
+def group_of(e: Endpoint) -> str:
+    return e.group or e.namespace or "-"
+
+
+def parse_filter(text: str) -> Callable[[Endpoint], bool] | None:
+    """A predicate for the filter text: a label selector ('app=web', 'tier in (a,b)') or a substring.
+
+    Raises:
+        ValueError: when the text looks like a selector but is not a valid one.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if any(op in text for op in ("=", "!", " in ", " notin ")):
+        from kubectl_microseg.model.selectors import parse_selector_text
+
+        sel = parse_selector_text(text)
+        return lambda e: not e.is_external and sel.matches(dict(e.labels))
+    needle = text.lower()
+    return lambda e: needle in e.id.lower() or needle in e.kind.lower()
+
+
+@dataclass
+class GridModel:
+    """Rows and columns of the matrix view and the cells between them.
+
+    Args:
+        endpoints: the endpoints of the current granularity, in display order.
+        cell_fn: what one (source id, destination id) pair allows (None: denied).
+        title: what the matrix shows (for exports).
+    """
+
+    endpoints: list[Endpoint]
+    cell_fn: CellFn
+    title: str = "connectivity"
+    collapsed: set[str] = field(default_factory=set)
+    filter_text: str = ""
+    filter_axis: FilterAxis = "rows"
+    granularity: str = "workload"
+    """What the endpoints are (namespace granularity is workloads with every group collapsed)."""
+    cells: dict[tuple[str, str], Cell] | None = None
+    """The cells behind ``cell_fn`` when it is a plain look-up: group × group aggregates then cost one pass."""
+    rows: list[AxisItem] = field(default_factory=list, init=False)
+    cols: list[AxisItem] = field(default_factory=list, init=False)
+    _memo: dict[tuple[str, str], CellView] = field(default_factory=dict, init=False, repr=False)
+    _by_id: dict[str, Endpoint] = field(default_factory=dict, init=False, repr=False)
+    _group_cells: dict[tuple[str, str], CellView] | None = field(default=None, init=False, repr=False)
+    _group_size: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {e.id: e for e in self.endpoints}
+        for e in self.endpoints:
+            g = group_of(e)
+            self._group_size[g] = self._group_size.get(g, 0) + 1
+        self.rebuild()
+
+    @classmethod
+    def from_matrix(cls, m: Matrix, **kw) -> GridModel:
+        """A grid over a computed matrix (cells are dictionary look-ups)."""
+        cells = m.cells
+        return cls(list(m.endpoints), lambda s, d: cells.get((s, d)), m.title, cells=cells, **kw)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def groups(self) -> list[str]:
+        """Group names in display order."""
+        return list(dict.fromkeys(group_of(e) for e in self.endpoints))
+
+    def group_members(self, group: str) -> list[Endpoint]:
+        return [e for e in self.endpoints if group_of(e) == group]
+
+    def rebuild(self) -> None:
+        """Recompute rows and columns after a change of filter or collapsed groups."""
+        pred = parse_filter(self.filter_text) if self.filter_text else None
+        row_pred = pred if self.filter_axis in ("rows", "both") else None
+        col_pred = pred if self.filter_axis in ("columns", "both") else None
+        self.rows = self._axis(row_pred, headers=True)
+        self.cols = self._axis(col_pred, headers=False)
+
+    def _axis(self, pred: Callable[[Endpoint], bool] | None, *, headers: bool) -> list[AxisItem]:
+        grouped: dict[str, list[Endpoint]] = {}
+        for e in self.endpoints:
+            if pred is None or pred(e):
+                grouped.setdefault(group_of(e), []).append(e)
+        out: list[AxisItem] = []
+        for g, members in grouped.items():
+            ids = tuple(e.id for e in members)
+            if g in self.collapsed:
+                out.append(AxisItem(f"group:{g}", "group", f"{g} ({len(members)})", g, ids))
+                continue
+            if headers:
+                out.append(AxisItem(f"header:{g}", "header", f"{g} ({len(members)})", g, ids))
+            out.extend(AxisItem(e.id, "endpoint", endpoint_label(e), g, (e.id,), e) for e in members)
+        return out
+
+    def toggle_group(self, group: str) -> None:
+        self.collapsed.symmetric_difference_update({group})
+        self.rebuild()
+
+    def collapse_all(self, collapsed: bool = True) -> None:
+        self.collapsed = set(self.groups) if collapsed else set()
+        self.rebuild()
+
+    def set_filter(self, text: str, axis: FilterAxis | None = None) -> None:
+        """Filter rows (or columns, or both) to endpoints matching ``text``; ValueError if malformed."""
+        parse_filter(text)  # validate first: a bad filter leaves the view as it was
+        self.filter_text = text
+        if axis is not None:
+            self.filter_axis = axis
+        self.rebuild()
+
+    def endpoint(self, eid: str) -> Endpoint | None:
+        return self._by_id.get(eid)
+
+    # ------------------------------------------------------------------ cells
+    def cell(self, row: AxisItem, col: AxisItem) -> CellView | None:
+        """The drawn cell at (row, col); None on header rows."""
+        if row.kind == "header":
+            return None
+        if row.kind == "endpoint" and col.kind == "endpoint":
+            key = (row.key, col.key)
+            hit = self._memo.get(key)
+            if hit is None:
+                hit = self._memo[key] = cell_view(self.cell_fn(row.key, col.key))
+            return hit
+        key = (row.key, col.key)
+        hit = self._memo.get(key)
+        if hit is None:
+            if (self.cells is not None and row.kind == "group" and col.kind == "group"
+                    and len(row.members) == self._group_size.get(row.group)
+                    and len(col.members) == self._group_size.get(col.group)):
+                hit = self._group_aggregate(row.group, col.group)
+            else:
+                hit = self._aggregate(row.members, col.members)
+            self._memo[key] = hit
+        return hit
+
+    def _group_aggregate(self, g1: str, g2: str) -> CellView:
+        """Whole-namespace × whole-namespace cells, from one pass over the allowed pairs."""
+        if self._group_cells is None:
+            assert self.cells is not None
+            group = {e.id: group_of(e) for e in self.endpoints}
+            acc: dict[tuple[str, str], list] = {}
+            for (s, d), c in self.cells.items():
+                gs, gd = group.get(s), group.get(d)
+                if gs is None or gd is None:
+                    continue
+                a = acc.get((gs, gd))
+                if a is None:
+                    a = acc[(gs, gd)] = [0, set(), True, False, False]
+                a[0] += 1
+                a[1].add(c.conns)
+                a[2] = a[2] and c.conns.is_all()
+                a[3] = a[3] or c.uncertain
+                a[4] = a[4] or c.partial
+            out: dict[tuple[str, str], CellView] = {}
+            for (gs, gd), (n, conns_set, full, unc, part) in acc.items():
+                total = self._group_size[gs] * self._group_size[gd]
+                conns = ConnSet.none()
+                for c in conns_set:
+                    conns = conns | c
+                state = (CellState.UNCERTAIN if unc else CellState.ALL if full and not part and n == total
+                         else CellState.SOME)
+                out[(gs, gd)] = CellView(state, conns, n, total, part or n < total, unc)
+            self._group_cells = out
+        hit = self._group_cells.get((g1, g2))
+        if hit is None:
+            return CellView(CellState.DENIED, ConnSet.none(), 0, self._group_size[g1] * self._group_size[g2])
+        return hit
+
+    def _aggregate(self, srcs: Iterable[str], dsts: tuple[str, ...]) -> CellView:
+        total = allowed = 0
+        conns = ConnSet.none()
+        seen: set[ConnSet] = set()
+        full = True
+        uncertain = partial = False
+        fn = self.cell_fn
+        for s in srcs:
+            for d in dsts:
+                total += 1
+                c = fn(s, d)
+                if c is None:
+                    full = False
+                    continue
+                allowed += 1
+                if c.conns not in seen:
+                    seen.add(c.conns)
+                    conns = conns | c.conns
+                    full = full and c.conns.is_all()
+                uncertain = uncertain or c.uncertain
+                partial = partial or c.partial
+        if uncertain:
+            state = CellState.UNCERTAIN
+        elif allowed == 0:
+            state = CellState.DENIED
+        elif full and not partial and allowed == total:
+            state = CellState.ALL
+        else:
+            state = CellState.SOME
+        return CellView(state, conns, allowed, total, partial or 0 < allowed < total, uncertain)
+
+    def invalidate(self) -> None:
+        """Forget memoised cells (after the cell function's data changed)."""
+        self._memo.clear()
+
+    # ------------------------------------------------------------------ export
+    def visible_matrix(self) -> Matrix:
+        """The matrix restricted to what the view shows (collapsed groups become namespace endpoints)."""
+        def axis_endpoints(items: list[AxisItem]) -> list[tuple[AxisItem, Endpoint]]:
+            out = []
+            for it in items:
+                if it.kind == "endpoint" and it.endpoint is not None:
+                    out.append((it, it.endpoint))
+                elif it.kind == "group":
+                    out.append((it, Endpoint(it.group, "Namespace", it.group, it.group, group=it.group)))
+            return out
+
+        rows = axis_endpoints(self.rows)
+        cols = axis_endpoints(self.cols)
+        eps = list({e.id: e for _, e in rows + cols}.values())
+        cells: dict[tuple[str, str], Cell] = {}
+        for ri, re_ in rows:
+            for ci, ce in cols:
+                v = self.cell(ri, ci)
+                if v is not None and v.state is not CellState.DENIED:
+                    cells[(re_.id, ce.id)] = Cell(v.conns, v.uncertain, v.partial)
+        return Matrix(eps, cells, [], self.title)
+

@@ -1,0 +1,41 @@
+"""Provides the app-level messages (tiny dataclasses) posted by workers and the watch thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from kubectl_microseg.sources import Event
+
+from .session import Session
+
+
+@dataclass
+class SessionReady(Message):
+    """A (new) analysed state is ready; ``changed`` lists the (src, dst) pairs that differ from the last."""
+
+    session: Session
+    changed: set[tuple[str, str]] = field(default_factory=set)
+    first: bool = True
+
+
+@dataclass
+class LoadFailed(Message):
+    """Loading or re-analysing failed; the message is for the user (the last good state is kept)."""
+
+    error: str
+
+
+@dataclass
+class LiveEvent(Message):
+    """One event from the live source's watch (posted from the watch thread)."""
+
+    event: Event
+
+
+@dataclass
+class WatchEnded(Message):
+    """The watch iterator ended (``error`` says why, empty when stopped on purpose)."""
+
+    error: str = ""

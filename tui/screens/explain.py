@@ -1,0 +1,59 @@
+"""Provides ExplainScreen: the full explanation of a pair, both directions, with the deciding YAML."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ..explain_doc import Block, plain_text
+from ..widgets.yaml_view import YamlView
+
+
+class ExplainScreen(Screen[None]):
+    """Why A can or cannot reach B and B reach A; ``y`` copies the text, Esc goes back."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("y", "copy", "Copy"),
+    ]
+
+    def __init__(self, blocks: list[Block]) -> None:
+        super().__init__()
+        self.blocks = blocks
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="explain-body"):
+            for b in self.blocks:
+                yield _block_widget(b)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#explain-body").focus()
+
+    @property
+    def text(self) -> str:
+        return plain_text(self.blocks)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)
+        self.notify("explanation copied to the clipboard", timeout=2)
+
+
+def _block_widget(b: Block) -> Static:
+    if b.kind == "yaml":
+        w = YamlView(b.text, classes="yaml")
+        w.border_title = b.origin
+        return w
+    if b.kind == "reason":
+        t = Text()
+        t.append("  ✔ " if b.ok else "  ✘ ", style="bold")
+        t.append(b.text)
+        return Static(t, classes="reason -ok" if b.ok else "reason -denied")
+    cls = b.kind
+    if b.kind == "verdict":
+        cls += " -ok" if b.ok else " -denied"
+    return Static(Text(b.text), classes=cls)

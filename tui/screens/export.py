@@ -1,0 +1,71 @@
+"""Provides ExportScreen: the visible matrix as markdown or mermaid, to copy or write to a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, TextArea
+
+from kubectl_microseg.engine.matrix import Matrix
+from kubectl_microseg.render.matrix import render_markdown, render_mermaid
+
+FORMATS = {"markdown": (render_markdown, "md"), "mermaid": (render_mermaid, "mmd")}
+
+
+class ExportScreen(ModalScreen[None]):
+    """``m`` switches markdown/mermaid, ``w`` writes microseg-matrix.md/.mmd, ``y`` copies."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Close"),
+        Binding("m", "switch", "Markdown/mermaid"),
+        Binding("w", "write", "Write file"),
+        Binding("y", "copy", "Copy"),
+    ]
+
+    def __init__(self, matrix: Matrix, fmt: str = "markdown") -> None:
+        super().__init__()
+        self.matrix = matrix
+        self.fmt = fmt
+
+    @property
+    def text(self) -> str:
+        return FORMATS[self.fmt][0](self.matrix)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-body"):
+            yield TextArea(self.text, read_only=True, id="export-text", soft_wrap=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._retitle()
+
+    def _retitle(self) -> None:
+        body = self.query_one("#export-body")
+        body.border_title = f"export ({self.fmt}) — {len(self.matrix.endpoints)} endpoints, {len(self.matrix.cells)} allowed pairs"
+
+    def action_switch(self) -> None:
+        self.fmt = "mermaid" if self.fmt == "markdown" else "markdown"
+        self.query_one("#export-text", TextArea).load_text(self.text)
+        self._retitle()
+
+    def write(self, path: str | None = None) -> Path:
+        """Write the export (default ``microseg-matrix.md`` / ``.mmd`` in the working directory)."""
+        out = Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}")
+        out.write_text(self.text, encoding="utf-8")
+        return out
+
+    def action_write(self) -> None:
+        try:
+            out = self.write()
+        except OSError as exc:
+            self.notify(f"could not write: {exc}", severity="error")
+            return
+        self.notify(f"wrote {out}", timeout=3)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)
+        self.notify(f"{self.fmt} copied to the clipboard", timeout=2)

@@ -1,0 +1,45 @@
+"""Provides PolicyScreen: one NetworkPolicy's YAML (highlighted), where it came from and what it selects."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Label, OptionList, Static
+
+from ..explain_doc import policy_yaml, short_origin
+from ..session import Session
+from ..widgets.yaml_view import YamlView
+
+
+class PolicyScreen(Screen[None]):
+    """The policy's YAML on the left, the workloads it selects on the right; ``y`` copies the YAML."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("y", "copy", "Copy YAML"),
+    ]
+
+    def __init__(self, session: Session, policy_id: str) -> None:
+        super().__init__()
+        self.session = session
+        self.policy_id = policy_id
+        entry = session.policy_entry(policy_id)
+        self.yaml_text = policy_yaml(entry) if entry else f"# {policy_id}: not found\n"
+        self.origin = short_origin(entry) if entry else ""
+        self.selects = session.policy_selects(entry) if entry else []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            with VerticalScroll(id="policy-yaml"):
+                yield Static(f"{self.policy_id} · {self.origin}", classes="title")
+                yield YamlView(self.yaml_text)
+            with VerticalScroll(id="policy-selects"):
+                yield Label(f"selects {len(self.selects)} workload(s)", classes="title")
+                yield OptionList(*self.selects or ["(nothing)"])
+        yield Footer()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.yaml_text + "\n")
+        self.notify("policy YAML copied to the clipboard", timeout=2)

@@ -1,0 +1,157 @@
+"""Provides SimulateScreen: apply manifests from a file to the current state and show the matrix diff.
+
+Uses the core's simulation (``engine.simulate``: apply like kubectl, diff with causes) when it is
+installed; otherwise compares the two matrices directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from ..session import Session, compare_matrices, with_objects
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One changed pair as the table shows it."""
+
+    kind: str
+    src: str
+    dst: str
+    before: str
+    after: str
+    why: str = ""
+
+
+@dataclass
+class SimulationResult:
+    """What a simulated change does to the matrix."""
+
+    rows: list[DiffRow] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.kind] = out.get(r.kind, 0) + 1
+        return out
+
+    def text(self) -> str:
+        """Plain text (what ``y`` copies)."""
+        lines = [f"applied: {a}" for a in self.applied]
+        lines += [f"{r.kind}: {r.src} -> {r.dst}: {r.before} => {r.after}" + (f"  ({r.why})" if r.why else "")
+                  for r in self.rows]
+        return "\n".join(lines or ["no change"]) + "\n"
+
+
+def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
+    """Apply the manifests in ``paths`` to the session's objects and diff the matrices."""
+    from kubectl_microseg.sources import load_source_class
+
+    changed = load_source_class("manifests")(paths).load().objects
+    try:
+        from kubectl_microseg.engine.simulate import analyzer_for, apply_changes, compare
+    except ImportError:
+        new = with_objects(session, changed, f"{session.description} + {', '.join(paths)}")
+        rows = [DiffRow(c.kind, c.src, c.dst, c.before.describe("all") if c.before else "denied",
+                        c.after.describe("all") if c.after else "denied") for c in compare_matrices(session.matrix, new.matrix)]
+        return SimulationResult(rows, [f"{o.kind} {o.namespace or ''}/{o.name}" for o in changed])
+    sim = apply_changes(list(session.objects.values()), changed)
+    after = analyzer_for(sim.objects, session.analyzer.options)
+    diff = compare(session.analyzer, after)
+    rows = []
+    for kind, pairs in (("newly allowed", diff.added), ("newly denied", diff.removed), ("ports changed", diff.changed)):
+        for p in pairs:
+            rows.append(DiffRow(kind, p.src, p.dst, p.before.describe("all") if p.before else "denied",
+                                p.after.describe("all") if p.after else "denied",
+                                "; ".join(c.short() for c in p.causes[:2])))
+    return SimulationResult(rows, [c.describe() for c in sim.changes])
+
+
+class SimulateScreen(Screen[None]):
+    """Type a manifest path, Enter: the table lists newly allowed, newly denied and changed pairs."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("y", "copy", "Copy diff"),
+    ]
+
+    @dataclass
+    class Done(Message):
+        """The simulation finished (``error`` set when it could not run)."""
+
+        result: SimulationResult | None
+        error: str = ""
+
+    def __init__(self, session: Session, path: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.path = path
+        self.result: SimulationResult | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(self.path or "", placeholder="manifest file or directory to apply (Enter runs the simulation)",
+                    id="sim-input")
+        yield Static("simulate: what would change if these manifests were applied?", id="sim-summary")
+        yield DataTable(id="sim-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("change", "from", "to", "before", "after", "because")
+        if self.path:
+            self.run_simulation(self.path)
+        else:
+            self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.run_simulation(event.value.strip())
+
+    @work(thread=True, exclusive=True, group="simulate", exit_on_error=False)
+    def run_simulation(self, path: str) -> None:
+        """Run the simulation off the UI thread."""
+        try:
+            result = simulate_file(self.session, path.split(","))
+        except Exception as exc:  # bad file or YAML: show the message, keep the screen
+            self.post_message(self.Done(None, str(exc)))
+            return
+        self.post_message(self.Done(result))
+
+    def on_simulate_screen_done(self, message: Done) -> None:
+        summary = self.query_one("#sim-summary", Static)
+        if message.result is None:
+            summary.update(Text(f"error: {message.error}", style="bold red"))
+            return
+        self.result = message.result
+        counts = message.result.counts()
+        t = Text()
+        t.append(f"+{counts.get('newly allowed', 0)} newly allowed", style="bold green")
+        t.append("  ")
+        t.append(f"−{counts.get('newly denied', 0)} newly denied", style="bold red")
+        t.append("  ")
+        t.append(f"~{counts.get('ports changed', 0)} ports changed", style="bold yellow")
+        if message.result.applied:
+            t.append("\n" + "; ".join(message.result.applied[:6]), style="dim")
+        summary.update(t)
+        table = self.query_one(DataTable)
+        table.clear()
+        style = {"newly allowed": "green", "newly denied": "red", "ports changed": "yellow"}
+        for r in message.result.rows:
+            table.add_row(Text(r.kind, style=style.get(r.kind, "")), r.src, r.dst, r.before, r.after, r.why)
+        table.focus()
+
+    def action_copy(self) -> None:
+        if self.result is None:
+            self.notify("run a simulation first", severity="warning")
+            return
+        self.app.copy_to_clipboard(self.result.text())
+        self.notify("diff copied to the clipboard", timeout=2)

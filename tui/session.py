@@ -1,0 +1,265 @@
+"""Provides the TUI's data layer: one analysed snapshot, live events applied to it, and its explanations.
+
+No Textual here. A :class:`Session` is immutable in spirit: applying events or a simulated change
+returns a new session, and :func:`changed_pairs` says which cells differ (the view highlights them).
+Workers in the app call these functions off the UI thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from kubectl_microseg.engine.explain import PairExplanation, explain_pair
+from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
+from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
+from kubectl_microseg.model.cluster import PolicyEntry, Workload, build_cluster
+from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.model.ports import ConnSet
+from kubectl_microseg.sources import Event, Snapshot
+
+from .grid import CellFn, Granularity, GridModel
+
+ObjectKey = tuple[str, str, str]
+
+
+@dataclass
+class Session:
+    """One analysed state of the cluster (or files) and how to rebuild it."""
+
+    snapshot: Snapshot
+    analyzer: Analyzer
+    matrix: Matrix
+    args: argparse.Namespace = field(default_factory=argparse.Namespace)
+    objects: dict[ObjectKey, SourceObject] = field(default_factory=dict)
+    _pods: tuple[list[Endpoint], CellFn] | None = field(default=None, repr=False)
+
+    @property
+    def description(self) -> str:
+        return self.snapshot.description
+
+    # ------------------------------------------------------------------ endpoints per granularity
+    def grid(self, granularity: Granularity, **kw) -> GridModel:
+        """The grid model of a granularity (namespace = workloads with every group collapsed)."""
+        if granularity == "pod":
+            if self._pods is None:
+                self._pods = pod_grid(self.analyzer, self.matrix)
+            eps, fn = self._pods
+            return GridModel(eps, fn, self.matrix.title, granularity="pod", **kw)
+        model = GridModel.from_matrix(self.matrix, granularity=granularity, **kw)
+        if granularity == "namespace":
+            model.collapse_all(True)
+        return model
+
+    # ------------------------------------------------------------------ lookups
+    def workload(self, eid: str) -> Workload | None:
+        return self.analyzer.cluster.workload(eid)
+
+    def atom(self, eid: str) -> ExternalAtom | None:
+        for a in self.analyzer.atoms:
+            if a.id == eid:
+                return a
+        return None
+
+    def policy_entry(self, policy_id: str) -> PolicyEntry | None:
+        for e in self.analyzer.cluster.policies:
+            if e.policy.id == policy_id:
+                return e
+        return None
+
+    def isolation(self, w: Workload) -> dict[str, str]:
+        """'yes', 'no' or 'partly' per direction: are the workload's pods isolated?"""
+        out = {}
+        classes = self.analyzer.workload_classes.get(w.id, [])
+        for d in ("ingress", "egress"):
+            flags = [self.analyzer.is_isolated(c, d) for c in classes]
+            out[d] = "yes" if flags and all(flags) else ("partly" if any(flags) else "no")
+        return out
+
+    def policy_selects(self, entry: PolicyEntry) -> list[str]:
+        """Workload ids a policy's podSelector selects."""
+        from kubectl_microseg.engine.k8s import iter_bits
+
+        bits = self.analyzer.policy_selects.get(entry.policy.id, 0)
+        ids: dict[str, None] = {}
+        for i in iter_bits(bits):
+            for w in self.analyzer.class_workloads[i]:
+                ids[w.id] = None
+        return list(ids)
+
+    def labels(self) -> list[tuple[str, str, int]]:
+        """Every (key, value) label on workloads with the number of workloads that carry it."""
+        counts: dict[tuple[str, str], int] = {}
+        for w in self.analyzer.cluster.workloads:
+            for kv in w.labels.items():
+                counts[kv] = counts.get(kv, 0) + 1
+        return [(k, v, n) for (k, v), n in sorted(counts.items())]
+
+    # ------------------------------------------------------------------ explanations
+    def peer(self, eid: str) -> Workload | ExternalAtom | None:
+        return self.workload(eid) or self.atom(eid)
+
+    def explain(self, src: str, dst: str) -> PairExplanation | None:
+        """Why ``src`` can or cannot open connections to ``dst`` (None for namespace aggregates)."""
+        pods = self._pod_classes()
+        if src in pods or dst in pods:
+            a = pods.get(src) if src in pods else self.atom(src)
+            b = pods.get(dst) if dst in pods else self.atom(dst)
+            if a is None or b is None:
+                return None
+            v = self.analyzer.verdict_classes(a, b, src, dst)
+            return PairExplanation(src, dst, v.allowed, list(v.egress.reasons), list(v.ingress.reasons),
+                                   v.egress.allowed, v.ingress.allowed, [v],
+                                   self.analyzer._uncertain(src, dst))
+        ps, pd = self.peer(src), self.peer(dst)
+        if ps is None or pd is None or (isinstance(ps, ExternalAtom) and isinstance(pd, ExternalAtom)):
+            return None
+        return explain_pair(self.analyzer, ps, pd)
+
+    def _pod_classes(self) -> dict[str, int]:
+        if self._pods is None:
+            return {}
+        return {e.id: dict(e.extra)["class"] for e in self._pods[0] if e.kind == "Pod"}
+
+    def deciding_policies(self, ex: PairExplanation) -> list[PolicyEntry]:
+        """The policies behind an explanation: the allowing rules' and, when denied, the isolating ones."""
+        ids: dict[str, None] = {}
+        for r in ex.egress + ex.ingress:
+            if r.policy is not None:
+                ids[r.policy.id] = None
+        for v in ex.verdicts:
+            for dv in (v.egress, v.ingress):
+                if dv.isolated and (not dv.allowed or not ex.allowed):
+                    for p in dv.selecting:
+                        ids[p.id] = None
+        out = [self.policy_entry(i) for i in ids]
+        return [e for e in out if e is not None]
+
+
+def one_line_reason(ex: PairExplanation) -> str:
+    """The cursor line: the verdict, then the deciding reason of each direction."""
+    def side(reasons: list[Reason], allowed: ConnSet) -> str:
+        if not reasons:
+            return "-"
+        rule_hits = [r.short() for r in reasons if r.policy is not None and r.conns]
+        if rule_hits:
+            return ", ".join(rule_hits[:2]) + (f" +{len(rule_hits) - 2}" if len(rule_hits) > 2 else "")
+        return reasons[0].text
+    return f"egress: {side(ex.egress, ex.egress_allowed)} · ingress: {side(ex.ingress, ex.ingress_allowed)}"
+
+
+def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
+                  objects: dict[ObjectKey, SourceObject] | None = None) -> Session:
+    """Analyse a snapshot (the slow part; run it in a worker)."""
+    from kubectl_microseg.load import analyzer_options
+
+    args = args if args is not None else argparse.Namespace()
+    cluster = build_cluster(snapshot.objects)
+    cluster.notes[:0] = snapshot.notes
+    analyzer = Analyzer(cluster, analyzer_options(args, snapshot))
+    m = analyzer.matrix(external=not getattr(args, "no_external", False))
+    m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
+    return Session(snapshot, analyzer, m, args, objs)
+
+
+def apply_events(session: Session, events: Iterable[Event]) -> Session:
+    """A new session with ADDED/MODIFIED/DELETED events applied (STATE events are ignored here)."""
+    objs = dict(session.objects)
+    for ev in events:
+        if ev.obj is None:
+            continue
+        if ev.type == "DELETED":
+            objs.pop(ev.obj.key(), None)
+        elif ev.type in ("ADDED", "MODIFIED"):
+            objs[ev.obj.key()] = ev.obj
+    snap = Snapshot(list(objs.values()), session.snapshot.description, list(session.snapshot.notes),
+                    session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)
+    return build_session(snap, session.args, objs)
+
+
+def with_objects(session: Session, extra: Iterable[SourceObject], description: str) -> Session:
+    """The session as it would be with ``extra`` objects added or replacing same-named ones (simulation)."""
+    objs = dict(session.objects)
+    for o in extra:
+        objs[o.key()] = o
+    snap = Snapshot(list(objs.values()), description, list(session.snapshot.notes),
+                    session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)
+    return build_session(snap, session.args, objs)
+
+
+def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
+    """The (source, destination) pairs whose cell differs between two matrices."""
+    out: set[tuple[str, str]] = set()
+    for k in old.cells.keys() | new.cells.keys():
+        if old.cells.get(k) != new.cells.get(k):
+            out.add(k)
+    return out
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a matrix diff."""
+
+    kind: str
+    """'newly allowed', 'newly denied', 'ports changed'."""
+    src: str
+    dst: str
+    before: ConnSet
+    after: ConnSet
+
+
+def compare_matrices(old: Matrix, new: Matrix) -> list[Change]:
+    """Newly allowed, newly denied and changed pairs, in endpoint order."""
+    order = {e.id: i for i, e in enumerate(new.endpoints)}
+    order.update({e.id: i + len(order) for i, e in enumerate(old.endpoints) if e.id not in order})
+    out = []
+    for s, d in sorted(changed_pairs(old, new), key=lambda k: (order.get(k[0], 0), order.get(k[1], 0), k)):
+        b, a = old.get(s, d), new.get(s, d)
+        if b == a:
+            continue
+        kind = "newly allowed" if not b else "newly denied" if not a else "ports changed"
+        out.append(Change(kind, s, d, b, a))
+    return out
+
+
+def pod_grid(analyzer: Analyzer, m: Matrix) -> tuple[list[Endpoint], CellFn]:
+    """Pod-level endpoints (templates stand for workloads without Pods) and a memoised cell function."""
+    eps: list[Endpoint] = []
+    cls_of: dict[str, int] = {}
+    for w in analyzer.cluster.workloads:
+        for i in analyzer.workload_classes.get(w.id, []):
+            for mem in analyzer.class_members.get((w.id, i), []):
+                name = mem.name or f"{w.name} (template)"
+                eid = f"{w.namespace}/{name}"
+                if eid in cls_of:
+                    continue
+                cls_of[eid] = i
+                eps.append(Endpoint(eid, "Pod", w.namespace, name, mem.labels, group=w.namespace,
+                                    extra=(("class", i), ("workload", w.id))))
+    atoms = {a.id: a for a in analyzer.atoms}
+    eps.extend(e for e in m.endpoints if e.is_external)
+    memo: dict[tuple[object, object], Cell | None] = {}
+
+    def cell(s: str, d: str) -> Cell | None:
+        a = cls_of.get(s, atoms.get(s))
+        b = cls_of.get(d, atoms.get(d))
+        key = (s if not isinstance(a, int) else a, d if not isinstance(b, int) else b)
+        if key in memo:
+            return memo[key]
+        if a is None or b is None or (not isinstance(a, int) and not isinstance(b, int)):
+            out = None
+        elif isinstance(a, int) and isinstance(b, int):
+            c = analyzer.class_allows(a, b)
+            out = Cell(c, analyzer._uncertain(s, d)) if c else None
+        else:
+            out = m.cells.get((s, analyzer.class_workloads[b][0].id)) if isinstance(b, int) else \
+                m.cells.get((analyzer.class_workloads[a][0].id, d))  # type: ignore[index]
+            if out is not None:
+                v = analyzer.verdict_classes(a, b, s, d)  # type: ignore[arg-type]
+                out = Cell(v.allowed, out.uncertain) if v.allowed else None
+        memo[key] = out
+        return out
+
+    return eps, cell

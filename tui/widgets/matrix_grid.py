@@ -1,0 +1,440 @@
+"""Provides MatrixGrid: the connectivity matrix drawn with the Line API (only visible cells are rendered).
+
+Rows are sources, columns destinations, both grouped by namespace. The row labels and the column
+header stay in place while the cells scroll. Each visible line is built from the memoised cells of
+:class:`~kubectl_microseg.tui.grid.GridModel`, so a 2,000 × 2,000 matrix costs a screenful of cells
+per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..grid import AxisItem, CellState, CellView, GridModel
+
+CELL_W = 3
+"""Characters per cell column."""
+NAME_ROWS = 8
+"""Header lines used for the (vertical) column names."""
+GROUP_GLYPH = {True: "▸", False: "▾"}
+
+
+class MatrixGrid(ScrollView, can_focus=True):
+    """The matrix: a cursor moves over cells; Enter asks for an explanation; Space folds a namespace."""
+
+    COMPONENT_CLASSES = {
+        "matrix-grid--all",
+        "matrix-grid--some",
+        "matrix-grid--denied",
+        "matrix-grid--uncertain",
+        "matrix-grid--cursor",
+        "matrix-grid--crosshair",
+        "matrix-grid--changed",
+        "matrix-grid--self",
+        "matrix-grid--label",
+        "matrix-grid--label-cursor",
+        "matrix-grid--group",
+        "matrix-grid--band-even",
+        "matrix-grid--band-odd",
+        "matrix-grid--header",
+        "matrix-grid--header-cursor",
+    }
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1, 0)", "Up", show=False),
+        Binding("down,j", "cursor(1, 0)", "Down", show=False),
+        Binding("left,h", "cursor(0, -1)", "Left", show=False),
+        Binding("right,l", "cursor(0, 1)", "Right", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "edge(-1)", "First column", show=False),
+        Binding("end", "edge(1)", "Last column", show=False),
+        Binding("ctrl+home", "corner(-1)", "First row", show=False),
+        Binding("ctrl+end", "corner(1)", "Last row", show=False),
+        Binding("left_square_bracket", "jump_group(-1)", "Previous namespace", show=False),
+        Binding("right_square_bracket", "jump_group(1)", "Next namespace", show=False),
+        Binding("space", "toggle_group", "Fold", show=True),
+        Binding("enter", "activate", "Explain", show=False),
+    ]
+
+    cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
+    cursor_col: reactive[int] = reactive(0, always_update=True, init=False)
+
+    @dataclass
+    class CursorMoved(Message):
+        """The cursor is on a new cell (``cell`` is None on a namespace header row)."""
+
+        row: AxisItem
+        col: AxisItem
+        cell: CellView | None
+
+    @dataclass
+    class Activated(Message):
+        """Enter on an endpoint cell: the user wants the full explanation."""
+
+        row: AxisItem
+        col: AxisItem
+
+    @dataclass
+    class GroupToggled(Message):
+        """Space or Enter on a namespace header: fold or unfold it."""
+
+        group: str
+
+    def __init__(self, model: GridModel | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model: GridModel | None = None
+        self.label_w = 24
+        self.header_h = 1 + NAME_ROWS
+        self._styles: dict[str, Style] | None = None
+        self._combo: dict[tuple[str, str], Style] = {}
+        self._changed: set[tuple[str, str]] = set()
+        self._lines: dict[tuple[int, int, int], list[Segment]] = {}
+        """Rendered cell segments of rows away from the cursor, by (row, first column, last column)."""
+        self._col_group_start: list[int] = []
+        self._group_index: dict[str, int] = {}
+        if model is not None:
+            self.set_model(model)
+
+    # ------------------------------------------------------------------ model
+    def set_model(self, model: GridModel, *, keep_cursor: bool = True) -> None:
+        """Show a (new or rebuilt) grid model, keeping the cursor on the same row and column keys."""
+        old = self.model
+        row_key = col_key = None
+        if keep_cursor and old is not None and old.rows and old.cols:
+            row_key = old.rows[min(self.cursor_row, len(old.rows) - 1)]
+            col_key = old.cols[min(self.cursor_col, len(old.cols) - 1)]
+        self.model = model
+        self._lines = {}
+        self._layout_model()
+        r = c = 0
+        if row_key is not None:
+            r = _find(model.rows, row_key)
+            c = _find(model.cols, col_key)  # type: ignore[arg-type]
+        self.set_reactive(MatrixGrid.cursor_row, r)
+        self.set_reactive(MatrixGrid.cursor_col, c)
+        self.refresh()
+        if self.is_mounted:
+            self._scroll_to_cursor()
+            self._post_cursor()
+
+    def _layout_model(self) -> None:
+        m = self.model
+        assert m is not None
+        longest = max((len(r.label) + 4 for r in m.rows), default=12)
+        self.label_w = max(16, min(32, longest))
+        self._col_group_start = []
+        start = 0
+        for i, c in enumerate(m.cols):
+            if i == 0 or m.cols[i - 1].group != c.group:
+                start = i
+            self._col_group_start.append(start)
+        self._group_index = {g: i for i, g in enumerate(dict.fromkeys(c.group for c in m.cols))}
+        self.virtual_size = Size(self.label_w + len(m.cols) * CELL_W, self.header_h + len(m.rows))
+
+    def flash(self, pairs: set[tuple[str, str]]) -> None:
+        """Highlight the cells covering these (source id, destination id) pairs until :meth:`unflash`."""
+        m = self.model
+        if m is None:
+            return
+        row_of = {mid: r.key for r in m.rows if r.has_cells for mid in r.members}
+        col_of = {mid: c.key for c in m.cols for mid in c.members}
+        self._changed = {(row_of[s], col_of[d]) for s, d in pairs if s in row_of and d in col_of}
+        self._lines = {}
+        self.refresh()
+
+    def unflash(self) -> None:
+        self._changed = set()
+        self._lines = {}
+        self.refresh()
+
+    @property
+    def changed_cells(self) -> set[tuple[str, str]]:
+        """(row key, column key) of the highlighted cells."""
+        return set(self._changed)
+
+    # ------------------------------------------------------------------ cursor
+    @property
+    def current(self) -> tuple[AxisItem, AxisItem] | None:
+        m = self.model
+        if m is None or not m.rows or not m.cols:
+            return None
+        return m.rows[min(self.cursor_row, len(m.rows) - 1)], m.cols[min(self.cursor_col, len(m.cols) - 1)]
+
+    def validate_cursor_row(self, value: int) -> int:
+        n = len(self.model.rows) if self.model else 0
+        return max(0, min(value, n - 1))
+
+    def validate_cursor_col(self, value: int) -> int:
+        n = len(self.model.cols) if self.model else 0
+        return max(0, min(value, n - 1))
+
+    def watch_cursor_row(self) -> None:
+        self._cursor_changed()
+
+    def watch_cursor_col(self) -> None:
+        self._cursor_changed()
+
+    def _cursor_changed(self) -> None:
+        self._scroll_to_cursor()
+        self.refresh()
+        self._post_cursor()
+
+    def _post_cursor(self) -> None:
+        cur = self.current
+        if cur is not None and self.model is not None:
+            self.post_message(self.CursorMoved(cur[0], cur[1], self.model.cell(*cur)))
+
+    def _scroll_to_cursor(self) -> None:
+        body_h = max(1, self.scrollable_content_region.height - self.header_h)
+        area_w = max(CELL_W, self.scrollable_content_region.width - self.label_w)
+        sx, sy = int(self.scroll_x), int(self.scroll_y)
+        r, c = self.cursor_row, self.cursor_col
+        if r < sy:
+            sy = r
+        elif r >= sy + body_h:
+            sy = r - body_h + 1
+        px = c * CELL_W
+        if px < sx:
+            sx = px
+        elif px + CELL_W > sx + area_w:
+            sx = px + CELL_W - area_w
+        self.scroll_to(sx, sy, animate=False, immediate=True)
+
+    def action_cursor(self, drow: int, dcol: int) -> None:
+        self.cursor_row += drow
+        self.cursor_col += dcol
+
+    def action_page(self, direction: int) -> None:
+        self.cursor_row += direction * max(1, self.scrollable_content_region.height - self.header_h - 1)
+
+    def action_edge(self, direction: int) -> None:
+        self.cursor_col = 0 if direction < 0 else len(self.model.cols) - 1 if self.model else 0
+
+    def action_corner(self, direction: int) -> None:
+        self.cursor_row = 0 if direction < 0 else len(self.model.rows) - 1 if self.model else 0
+
+    def action_jump_group(self, direction: int) -> None:
+        """Move the cursor to the previous/next namespace's first row."""
+        m = self.model
+        if m is None or not m.rows:
+            return
+        here = m.rows[self.cursor_row].group
+        i = self.cursor_row
+        if direction > 0:
+            while i < len(m.rows) and m.rows[i].group == here:
+                i += 1
+            self.cursor_row = min(i, len(m.rows) - 1)
+        else:
+            while i > 0 and m.rows[i - 1].group == here:
+                i -= 1
+            if i > 0:
+                prev = m.rows[i - 1].group
+                i -= 1
+                while i > 0 and m.rows[i - 1].group == prev:
+                    i -= 1
+            self.cursor_row = i
+
+    def action_toggle_group(self) -> None:
+        cur = self.current
+        if cur is not None:
+            self.post_message(self.GroupToggled(cur[0].group))
+
+    def action_activate(self) -> None:
+        cur = self.current
+        if cur is None:
+            return
+        row, col = cur
+        if row.kind in ("header", "group"):
+            self.post_message(self.GroupToggled(row.group))
+        else:
+            self.post_message(self.Activated(row, col))
+
+    async def _on_click(self, event: events.Click) -> None:
+        m = self.model
+        if m is None:
+            return
+        x, y = event.x, event.y
+        if y < self.header_h:
+            return
+        row = int(self.scroll_y) + y - self.header_h
+        if x < self.label_w:
+            if 0 <= row < len(m.rows):
+                self.cursor_row = row
+                if m.rows[row].kind != "endpoint":
+                    self.post_message(self.GroupToggled(m.rows[row].group))
+            return
+        col = (int(self.scroll_x) + x - self.label_w) // CELL_W
+        if 0 <= row < len(m.rows) and 0 <= col < len(m.cols):
+            self.cursor_row, self.cursor_col = row, col
+            if event.chain >= 2:
+                self.action_activate()
+
+    # ------------------------------------------------------------------ styles
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._combo = {}
+        self._lines = {}
+
+    def _style(self, name: str) -> Style:
+        if self._styles is None:
+            self._styles = {c.split("--", 1)[1]: self.get_component_rich_style(c, partial=True)
+                            for c in self.COMPONENT_CLASSES}
+            self._styles["base"] = self.rich_style
+        return self._styles[name]
+
+    def _cell_style(self, state: str, flag: str) -> Style:
+        key = (state, flag)
+        st = self._combo.get(key)
+        if st is None:
+            st = self._style("base") + self._style(state)
+            if flag:
+                st = st + self._style(flag)
+            self._combo[key] = st
+        return st
+
+    # ------------------------------------------------------------------ rendering
+    def render_line(self, y: int) -> Strip:
+        m = self.model
+        width = self.scrollable_content_region.width
+        if m is None or width <= 0:
+            return Strip.blank(width, self.rich_style)
+        base = self._style("base")
+        sx, sy = int(self.scroll_x), int(self.scroll_y)
+        area_w = max(0, width - self.label_w)
+        c0 = sx // CELL_W
+        c1 = min(len(m.cols), (sx + area_w) // CELL_W + 1)
+        crop_from = sx - c0 * CELL_W
+        if y < self.header_h:
+            label, body = self._header_line(y, c0, c1)
+        else:
+            ri = sy + y - self.header_h
+            if ri >= len(m.rows):
+                return Strip.blank(width, base)
+            label, body = self._row_line(ri, c0, c1)
+        body_strip = Strip(body).crop(crop_from, crop_from + area_w)
+        return Strip.join([Strip(label), body_strip]).adjust_cell_length(width, base)
+
+    def _label(self, text: str, style: Style) -> list[Segment]:
+        w = self.label_w
+        if len(text) > w - 1:
+            text = text[: w - 2] + "…"
+        return [Segment(text.ljust(w - 1) + " ", style)]
+
+    def _row_line(self, ri: int, c0: int, c1: int) -> tuple[list[Segment], list[Segment]]:
+        m = self.model
+        assert m is not None
+        row = m.rows[ri]
+        on_row = ri == self.cursor_row
+        if row.kind == "endpoint":
+            lstyle = self._style("base") + self._style("label-cursor" if on_row else "label")
+            label = self._label(f"  {row.label}", lstyle)
+        else:
+            gstyle = self._style("base") + self._style("group")
+            if on_row:
+                gstyle = gstyle + self._style("label-cursor")
+            label = self._label(f"{GROUP_GLYPH[row.kind == 'group']} {row.label}", gstyle)
+        if row.kind == "header":
+            return label, [Segment(" " * ((c1 - c0) * CELL_W), self._style("base") + self._style("group"))]
+        if not on_row:
+            key = (ri, c0, c1)
+            base = self._lines.get(key)
+            if base is None:
+                if len(self._lines) > 4096:
+                    self._lines.clear()
+                base = self._lines[key] = self._cells(row, c0, c1, -1, False)
+            cur_c = self.cursor_col
+            if not c0 <= cur_c < c1:
+                return label, base
+            off = (cur_c - c0) * CELL_W
+            left, _, right = Strip(base).divide([off, off + CELL_W, (c1 - c0) * CELL_W])[:3]
+            return label, list(left) + self._cells(row, cur_c, cur_c + 1, cur_c, False) + list(right)
+        return label, self._cells(row, c0, c1, self.cursor_col, True)
+
+    def _cells(self, row: AxisItem, c0: int, c1: int, cur_c: int, on_row: bool) -> list[Segment]:
+        """Segments of the cells c0..c1 of a row (cursor column ``cur_c``, -1 for none)."""
+        m = self.model
+        assert m is not None
+        segs: list[Segment] = []
+        run: list[str] = []
+        run_style: Style | None = None
+        cols = m.cols
+        changed = self._changed
+        for ci in range(c0, c1):
+            col = cols[ci]
+            view = m.cell(row, col)
+            state = view.state.name.lower() if view is not None else "denied"
+            if ci == cur_c and on_row:
+                flag = "cursor"
+            elif changed and (row.key, col.key) in changed:
+                flag = "changed"
+            elif on_row or ci == cur_c:
+                flag = "crosshair"
+            elif row.key == col.key:
+                flag = "self"
+            else:
+                flag = ""
+            st = self._cell_style(state, flag)
+            glyph = view.state.glyph if view is not None else CellState.DENIED.glyph
+            if st is not run_style and run:
+                segs.append(Segment("".join(run), run_style))
+                run = []
+            run_style = st
+            run.append(f" {glyph} ")
+        if run:
+            segs.append(Segment("".join(run), run_style))
+        return segs
+
+    def _header_line(self, y: int, c0: int, c1: int) -> tuple[list[Segment], list[Segment]]:
+        m = self.model
+        assert m is not None
+        base = self._style("base")
+        hstyle = base + self._style("header")
+        if y == 0:
+            label = self._label(" from ╲ to", hstyle)
+            segs = []
+            for ci in range(c0, c1):
+                col = m.cols[ci]
+                start = self._col_group_start[ci]
+                text = f"▏{col.group}"
+                off = (ci - start) * CELL_W
+                chunk = text[off: off + CELL_W].ljust(CELL_W)
+                band = "band-even" if self._group_index.get(col.group, 0) % 2 == 0 else "band-odd"
+                segs.append(Segment(chunk, base + self._style(band)))
+            return label, segs
+        k = y - 1
+        label_text = ""
+        if y == self.header_h - 1:
+            label_text = " ↓ sources"
+        label = self._label(label_text, hstyle)
+        segs = []
+        cur_style = base + self._style("header-cursor")
+        for ci in range(c0, c1):
+            name = m.cols[ci].label if m.cols[ci].kind == "endpoint" else m.cols[ci].group
+            ch = name[k] if k < len(name) else (" " if k > len(name) else " ")
+            if k == NAME_ROWS - 1 and len(name) > NAME_ROWS:
+                ch = "…"
+            segs.append(Segment(f" {ch} ", cur_style if ci == self.cursor_col else hstyle))
+        return label, segs
+
+
+def _find(items: list[AxisItem], old: AxisItem) -> int:
+    """Index of the item with the same key, else of the first item of the same group, else 0."""
+    for i, it in enumerate(items):
+        if it.key == old.key:
+            return i
+    for i, it in enumerate(items):
+        if it.group == old.group:
+            return i
+    return 0

@@ -1,0 +1,31 @@
+"""Provides YamlView: syntax-highlighted YAML that follows the app's dark or light theme."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from textual.widgets import Static
+
+
+class YamlView(Static):
+    """A Static showing YAML with Rich's highlighter (ANSI theme, so it reads in dark and light)."""
+
+    DEFAULT_CSS = """
+    YamlView { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, text: str, *, id: str | None = None, classes: str | None = None) -> None:
+        self.yaml_text = text
+        super().__init__(self._syntax(), id=id, classes=classes)
+
+    def _syntax(self) -> Syntax:
+        dark = True
+        try:
+            dark = self.app.current_theme.dark
+        except Exception:  # not mounted yet: the default theme is dark
+            pass
+        return Syntax(self.yaml_text, "yaml", theme="ansi_dark" if dark else "ansi_light",
+                      background_color="default", word_wrap=False)
+
+    def on_mount(self) -> None:
+        self.update(self._syntax())
+        self.watch(self.app, "theme", lambda _: self.update(self._syntax()), init=False)
