@@ -494,6 +494,11 @@ class Analyzer:
                 admit = full
             cand = admit & (reach[b] | reach_all)
             named = self.classes[b].named_ports
+            if not self.isolating["ingress"][b]:
+                # b's ingress is not isolated: sources whose egress is not either need no rule scan
+                for a in iter_bits(cand & open_egress):
+                    out[(a, b)] = _ALL
+                cand &= eg_iso
             for a in iter_bits(cand):
                 c = self._pair_conns(a, b, named)
                 if c:
@@ -532,6 +537,24 @@ class Analyzer:
         cm = self.class_matrix() if class_cells is None else class_cells
         cells: dict[tuple[str, str], Cell] = {}
         agg: dict[tuple[str, str], list[ConnSet]] = {}
+        cw = self.class_workloads
+        if all(len(x) <= 1 for x in cw) and all(len(self.workload_classes[w.id]) == 1 for w in wl):
+            # every workload is one class and every class one workload: no aggregation needed
+            uncertain = self.options.all_uncertain or bool(self.options.uncertain_namespaces)
+            ids = [x[0].id if x and x[0].id in keep else None for x in cw]
+            shared: dict[int, Cell] = {}  # one Cell per distinct ConnSet object (most pairs share a few)
+            for (a, b), conns in cm.items():
+                s_id, d_id = ids[a], ids[b]
+                if s_id is None or d_id is None:
+                    continue
+                if uncertain:
+                    cells[(s_id, d_id)] = Cell(conns, self._uncertain(s_id, d_id))
+                else:
+                    cell = shared.get(id(conns))
+                    if cell is None:
+                        cell = shared[id(conns)] = Cell(conns)
+                    cells[(s_id, d_id)] = cell
+            cm = {}
         for (a, b), conns in cm.items():
             for wa in self.class_workloads[a]:
                 if wa.id not in keep:
@@ -716,6 +739,9 @@ class Analyzer:
         if i >= 0 and self._pieces[i][0] <= lo <= self._pieces[i][1]:
             return self.atoms[self._pieces[i][2]]
         raise KeyError(address)
+
+
+_ALL = ConnSet.all()
 
 
 def iter_bits(bits: int) -> Iterator[int]:
