@@ -1,0 +1,267 @@
+"""Provides the per-kind part of ``kubectl microseg scaffold``: options and the drafts each kind builds.
+
+Each ``KIND`` entry adds its options to a parser and maps parsed arguments plus the model (a Cluster
+and its Analyzer, or None with --no-cluster) to PolicyDrafts and notes. The builders themselves are
+pure (``kubectl_microseg.scaffold``); only the intent and flows files are read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+
+from ..errors import InputError, Origin, UsageError
+from ..model.cluster import Cluster
+from ..model.selectors import parse_selector_text
+from ..scaffold import least, templates, tiers
+from ..scaffold.dns import DnsTarget, find_dns
+from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
+from ..scaffold.flows import Flow, flows_from_matrix, parse_flows_file
+from ..scaffold.intent import parse_intent
+
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+Built = tuple[list[PolicyDraft], list[str]]
+
+
+@dataclass
+class Model:
+    """What the command read: the cluster model and its analyzer (both None with --no-cluster)."""
+
+    cluster: Cluster | None
+    analyzer: Any = None
+    matrix: Any = None
+    objects: list[Any] = field(default_factory=list)
+    """The raw objects the model was built from (for simulating the drafts)."""
+
+    def need(self, what: str) -> Cluster:
+        if self.cluster is None:
+            raise UsageError(f"{what} needs a cluster model: give -f FILES, --demo, or a reachable cluster "
+                             "(not --no-cluster)")
+        return self.cluster
+
+
+def read_yaml(path: str) -> tuple[Any, Origin]:
+    """Load one YAML document (an intent or flows file) with a located error (safe mode, size, alias and
+    depth limits of every YAML input: plugins/manifests.load_documents)."""
+    from kubectl_microseg.plugins.manifests import load_documents, read_text
+
+    docs = load_documents(read_text(path), path)
+    return (docs[0] if docs else None), Origin(file=path, document=1)
+
+
+def _namespaces(args: argparse.Namespace, model: Model) -> list[str]:
+    """Positional namespaces, else -n, else every namespace of the model with -A (system ones only with
+    --include-system), else 'default'."""
+    if args.namespaces:
+        return sorted(set(args.namespaces))
+    if getattr(args, "all_namespaces", False):
+        cluster = model.need("-A")
+        return [n for n in cluster.namespaces if args.include_system or n not in SYSTEM_NAMESPACES]
+    return [getattr(args, "namespace", None) or "default"]
+
+
+def _dns(args: argparse.Namespace, model: Model) -> DnsTarget | None:
+    return None if getattr(args, "no_dns", False) else find_dns(model.cluster)
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip() or not value.strip():
+        raise UsageError(f"bad label {text!r}: expected KEY=VALUE, e.g. compliance-zone=pci")
+    return key.strip(), value.strip()
+
+
+# ----------------------------------------------------------------------------- kinds
+def _opt_namespaces(p: argparse.ArgumentParser) -> None:
+    p.add_argument("namespaces", nargs="*", metavar="NAMESPACE", help="target namespaces (default: -n, or -A for all)")
+    p.add_argument("--include-system", action="store_true", help="with -A, include kube-system, kube-public, kube-node-lease")
+
+
+def _default_deny_opts(p: argparse.ArgumentParser) -> None:
+    _opt_namespaces(p)
+    p.add_argument("--direction", choices=("both", "ingress", "egress"), default="both", help="what to deny (default both)")
+
+
+def _default_deny(args: argparse.Namespace, model: Model) -> Built:
+    return [templates.default_deny(ns, args.direction, args.name) for ns in _namespaces(args, model)], []
+
+
+def _allow_dns(args: argparse.Namespace, model: Model) -> Built:
+    dns = find_dns(model.cluster)
+    return [templates.allow_dns(ns, dns, args.name) for ns in _namespaces(args, model)], [dns.note]
+
+
+def _isolate(args: argparse.Namespace, model: Model) -> Built:
+    dns = _dns(args, model)
+    return [templates.isolate_namespace(ns, dns, args.name) for ns in _namespaces(args, model)], \
+        [dns.note] if dns and not dns.found else []
+
+
+def _tiers_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("chain", nargs="?", help="e.g. 'frontend -> api:8080 -> postgresql:5432,redis:6379' (quote it)")
+    p.add_argument("--intent", metavar="FILE", help="read the chain and options from an intent file")
+    p.add_argument("--label-key", help="the label that names tiers (default: looked up in the model, else 'tier')")
+    p.add_argument("--entry-namespace", metavar="NS", help="namespace whose pods may call the first tier")
+    p.add_argument("--entry-selector", metavar="SEL", help="only these pods of the entry namespace (kubectl -l syntax)")
+
+
+def _tiers(args: argparse.Namespace, model: Model) -> Built:
+    if args.intent:
+        data, origin = read_yaml(args.intent)
+        intent = parse_intent(data, origin)
+        if args.chain:
+            raise UsageError("give the chain on the command line or in --intent, not both")
+    elif args.chain:
+        intent = tiers.TierIntent("", tiers.parse_chain(args.chain))
+    else:
+        raise UsageError("tiers needs a CHAIN (e.g. 'frontend -> api:8080 -> db:5432') or --intent FILE")
+    ns = getattr(args, "namespace", None) or intent.namespace or "default"
+    entry = intent.entry
+    if args.entry_namespace:
+        entry = tiers.Entry(args.entry_namespace,
+                            parse_selector(args.entry_selector, "--entry-selector") if args.entry_selector else {})
+    elif args.entry_selector:
+        raise UsageError("--entry-selector needs --entry-namespace")
+    intent = replace(intent, namespace=ns, entry=entry, label_key=args.label_key or intent.label_key,
+                     dns=intent.dns and not args.no_dns)
+    resolved, notes = tiers.resolve(intent, model.cluster)
+    dns = find_dns(model.cluster) if resolved.dns else None
+    return tiers.build(resolved, dns), notes + ([dns.note] if dns and not dns.found else [])
+
+
+def _zone_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("label", metavar="KEY=VALUE", help="the zone's label, e.g. compliance-zone=pci")
+    p.add_argument("--scope", choices=templates.ZONE_SCOPES, default="namespace",
+                   help="where members live: this namespace (default), namespaces with the same label, or anywhere")
+
+
+def _zone(args: argparse.Namespace, model: Model) -> Built:
+    key, value = _label(args.label)
+    dns = _dns(args, model)
+    ns = getattr(args, "namespace", None) or "default"
+    return [templates.zone(ns, key, value, dns, args.scope, args.name)], [dns.note] if dns and not dns.found else []
+
+
+def _from_ns_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE_NAMESPACE", help="the namespace the connections come from")
+    p.add_argument("--ports", default="", help="ports to open, e.g. 9090,8080 or 53/udp (default: every port)")
+    p.add_argument("--from-selector", metavar="SEL", help="only these pods of the source namespace")
+    p.add_argument("--to-selector", metavar="SEL", help="only these pods of the target namespace (-n)")
+    p.add_argument("--egress", choices=("auto", "yes", "no"), default="auto",
+                   help="also write the source side's egress policy: auto = when the model shows the source pods "
+                        "isolated for egress (default)")
+    p.add_argument("--purpose", default="", help="the reason, for the comments (e.g. 'Prometheus scrapes metrics')")
+
+
+def _source_isolated(model: Model, namespace: str, selector_text: str | None) -> bool:
+    an = model.analyzer
+    if an is None:
+        return False
+    sel = parse_selector_text(selector_text) if selector_text else None
+    return any(c.namespace == namespace and not c.host_network and (sel is None or sel.matches(c.labels))
+               and an.is_isolated(c.index, "egress") for c in an.classes)
+
+
+def _from_namespace(args: argparse.Namespace, model: Model) -> Built:
+    ns = getattr(args, "namespace", None) or "default"
+    ports = parse_ports(args.ports)
+    src = parse_selector(args.from_selector, "--from-selector") if args.from_selector else None
+    dst = parse_selector(args.to_selector, "--to-selector") if args.to_selector else None
+    drafts = templates.allow_from_namespace(ns, args.source, ports, src, dst, args.name, args.purpose)
+    notes = []
+    egress = args.egress == "yes" or (args.egress == "auto" and _source_isolated(model, args.source, args.from_selector))
+    if egress:
+        drafts.append(templates.egress_to_namespace(args.source, ns, ports, src, dst, None))
+    elif args.egress == "auto":
+        notes.append(f"no egress policy written for {args.source}: "
+                     + ("no model to check (--no-cluster); " if model.analyzer is None else
+                        "its pods are not isolated for egress in the model; ")
+                     + "use --egress yes if they are")
+    return drafts, notes
+
+
+def _external_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-l", "--selector", default="", help="the pods that call out (kubectl -l syntax; default: every pod)")
+    p.add_argument("--ports", default="443", help="ports to open (default 443: HTTPS)")
+    p.add_argument("--cidr", default="0.0.0.0/0", help="destination range (default 0.0.0.0/0)")
+    p.add_argument("--except", dest="excepts", action="append", metavar="CIDR",
+                   help="ranges to leave out, repeatable (default: " + ", ".join(templates.PRIVATE_RANGES) + ")")
+
+
+def _external(args: argparse.Namespace, model: Model) -> Built:
+    ns = getattr(args, "namespace", None) or "default"
+    sel = parse_selector(args.selector, "--selector") if args.selector else {}
+    excepts = tuple(c.strip() for e in args.excepts for c in e.split(",") if c.strip()) if args.excepts \
+        else templates.PRIVATE_RANGES
+    dns = _dns(args, model)
+    d = templates.egress_external(ns, sel, parse_ports(args.ports), dns, args.cidr, excepts, args.name)
+    return [d], [dns.note] if dns and not dns.found else []
+
+
+def _matrix_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flows", metavar="FILE", help="the flows to allow, in the `test` format (expect: deny flows "
+                   "are checked to stay denied)")
+    p.add_argument("--between", metavar="NS[,NS...]", help="allow what the current matrix allows between these namespaces")
+    p.add_argument("--no-external", action="store_true", help="with --between, leave out flows to/from outside addresses")
+    p.add_argument("--no-default-deny", action="store_true", help="do not add default-deny-all to the namespaces involved")
+    p.add_argument("--allow-dns", action="store_true", help="add allow-dns to the namespaces involved")
+
+
+def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
+    cluster = model.need("from-matrix")
+    notes: list[str] = []
+    flows: list[Flow]
+    if bool(args.flows) == bool(args.between):
+        raise UsageError("from-matrix needs exactly one of --flows FILE or --between NS[,NS...]")
+    if args.flows:
+        data, origin = read_yaml(args.flows)
+        flows = parse_flows_file(data, origin)
+    else:
+        chosen = [n.strip() for n in args.between.split(",") if n.strip()]
+        unknown = [n for n in chosen if n not in cluster.namespaces]
+        if unknown:
+            raise UsageError(f"no namespace {', '.join(unknown)} in the model")
+        flows, notes = flows_from_matrix(model.matrix, chosen, external=not args.no_external)
+    dns = find_dns(cluster) if args.allow_dns else None
+    drafts, more = least.build(flows, cluster, dns=dns, with_default_deny=not args.no_default_deny)
+    if any(f.deny for f in flows):
+        from ..engine.simulate import analyzer_for, apply_changes
+        from ..scaffold.impact import draft_objects
+
+        objs = apply_changes(model.objects, draft_objects(drafts)).objects
+        more += least.still_allowed(flows, analyzer_for(objs, model.analyzer.options).matrix(), cluster)
+    if not args.no_default_deny and not args.allow_dns:
+        notes.append("the default deny also denies DNS unless the flows include it; add --allow-dns if pods "
+                     "must resolve names")
+    return drafts, notes + more
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One ``scaffold KIND``."""
+
+    help: str
+    build: Callable[[argparse.Namespace, Model], Built]
+    options: Callable[[argparse.ArgumentParser], None] | None = None
+    dns_option: bool = False
+    name_option: bool = True
+
+
+KINDS: dict[str, Kind] = {
+    "default-deny": Kind("deny all ingress and/or egress in namespaces", _default_deny, _default_deny_opts),
+    "allow-dns": Kind("let every pod of namespaces query the cluster DNS (found in the model)", _allow_dns,
+                      _opt_namespaces),
+    "tiers": Kind("a chain of tiers, each talking only to its neighbours (+ DNS)", _tiers, _tiers_opts,
+                  dns_option=True, name_option=False),
+    "isolate-namespace": Kind("environment isolation: only traffic within the namespace, plus DNS", _isolate,
+                              _opt_namespaces, dns_option=True),
+    "zone": Kind("a compliance zone by label: members talk only to members, plus DNS", _zone, _zone_opts,
+                 dns_option=True),
+    "allow-from-namespace": Kind("let pods of another namespace in on chosen ports", _from_namespace, _from_ns_opts),
+    "egress-external": Kind("HTTPS (or chosen ports) to the internet except private ranges", _external,
+                            _external_opts, dns_option=True),
+    "from-matrix": Kind("least-privilege policies that allow exactly given flows", _from_matrix, _matrix_opts,
+                        name_option=False),
+}

@@ -1,0 +1,124 @@
+"""--out DIR: one file per policy, atomic, never over an existing file without --force; io.atomic itself."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubectl_microseg.io.atomic import atomic_write, existing, write_files
+
+from .helpers import run_cli
+
+TIERS = ["--demo", "scaffold", "tiers", "frontend -> api:8080 -> postgresql:5432,redis:6379", "-n", "production"]
+NAMES = ["production_api-tier.yaml", "production_frontend-tier.yaml", "production_postgresql-tier.yaml",
+         "production_redis-tier.yaml"]
+
+
+def test_out_writes_one_file_per_policy(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "policies"
+    code, stdout, err = run_cli(capsys, *TIERS, "--out", str(out))
+    assert code == 0 and stdout == ""
+    assert sorted(os.listdir(out)) == NAMES
+    doc = yaml.safe_load((out / "production_api-tier.yaml").read_text())
+    assert doc["metadata"] == {"name": "api-tier", "namespace": "production"}
+    assert f"wrote {out / NAMES[0]}" in err
+    assert "impact on the connectivity matrix" in err  # shown before writing
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+def test_existing_files_are_never_overwritten(tmp_path: Path, capsys) -> None:
+    (tmp_path / NAMES[1]).write_text("mine\n")
+    code, stdout, err = run_cli(capsys, *TIERS, "--out", str(tmp_path))
+    assert code == 2
+    assert "1 file(s) exist, nothing written" in err and NAMES[1] in err
+    assert (tmp_path / NAMES[1]).read_text() == "mine\n"
+    assert os.listdir(tmp_path) == [NAMES[1]], "nothing else was written either"
+
+
+def test_force_replaces(tmp_path: Path, capsys) -> None:
+    (tmp_path / NAMES[1]).write_text("mine\n")
+    code, _, _ = run_cli(capsys, *TIERS, "--out", str(tmp_path), "--force")
+    assert code == 0
+    assert "kind: NetworkPolicy" in (tmp_path / NAMES[1]).read_text()
+
+
+def test_force_without_out_is_a_usage_error(capsys) -> None:
+    code, _, err = run_cli(capsys, *TIERS, "--force")
+    assert code == 2 and "--force only applies with --out" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--demo", "scaffold", "tiers"], "tiers needs a CHAIN"),
+    (["--demo", "scaffold", "tiers", "a"], "bad chain"),
+    (["--demo", "scaffold", "zone", "pci", "-n", "pci"], "expected KEY=VALUE"),
+    (["--demo", "scaffold", "zone", "a=b c", "-n", "pci"], "would be rejected by the API server"),
+    (["scaffold", "from-matrix", "--between", "pci", "--no-cluster"], "needs a cluster model"),
+    (["--demo", "scaffold", "from-matrix"], "exactly one of --flows"),
+    (["--demo", "scaffold", "from-matrix", "--between", "nope"], "no namespace nope"),
+    (["--demo", "scaffold", "default-deny", "-n", "x", "--no-cluster"], "--no-cluster reads no model"),
+    (["--demo", "scaffold", "tiers", "--intent", "/nonexistent/intent.yaml"], "no such file"),
+    (["--demo", "scaffold", "egress-external", "-n", "pci", "--ports", "70000"], "bad port"),
+])
+def test_usage_errors_are_one_line_exit_2(argv: list[str], message: str, capsys) -> None:
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_atomic_write_refuses_existing_and_cleans_up(tmp_path: Path) -> None:
+    target = tmp_path / "a.yaml"
+    atomic_write(target, "one\n")
+    with pytest.raises(FileExistsError):
+        atomic_write(target, "two\n")
+    assert target.read_text() == "one\n"
+    atomic_write(target, "two\n", overwrite=True)
+    assert target.read_text() == "two\n"
+    assert os.listdir(tmp_path) == ["a.yaml"]
+
+
+def test_atomic_write_keeps_mode_on_overwrite_and_honours_umask(tmp_path: Path) -> None:
+    target = tmp_path / "a.yaml"
+    atomic_write(target, "x")
+    old = os.umask(0o022)
+    os.umask(old)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~old)
+    os.chmod(target, 0o600)
+    atomic_write(target, "y", overwrite=True)
+    assert (target.stat().st_mode & 0o777) == 0o600
+
+
+def test_write_files_checks_all_before_writing_any(tmp_path: Path) -> None:
+    (tmp_path / "b").write_text("keep")
+    files = {str(tmp_path / "a"): "1", str(tmp_path / "b"): "2", str(tmp_path / "c"): "3"}
+    with pytest.raises(FileExistsError):
+        write_files(files)
+    assert sorted(os.listdir(tmp_path)) == ["b"]
+    assert existing(list(files)) == [str(tmp_path / "b")]
+    assert write_files(files, overwrite=True) == list(files)
+    assert (tmp_path / "b").read_text() == "2"
+
+
+def test_atomic_write_leaves_no_temp_file_when_the_directory_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        atomic_write(tmp_path / "missing" / "a.yaml", "x")
+    assert os.listdir(tmp_path) == []
+
+
+def test_impact_counts_every_pair_a_default_deny_cuts() -> None:
+    from kubectl_microseg.plugins.manifests import ManifestSource
+    from kubectl_microseg.scaffold import templates
+    from kubectl_microseg.scaffold.impact import Counts, scaffold_diff
+
+    from .helpers import analyzer
+
+    objs = ManifestSource([str(Path(__file__).parent / "data" / "user-app.yaml")]).load().objects
+    before = analyzer(objs).matrix()
+    touching = [k for k in before.cells if any(e.startswith("shop/") for e in k)]
+    assert touching, "nothing isolates the user's app yet: everything is allowed"
+    diff, changes = scaffold_diff(objs, [templates.default_deny("shop")], None, "files")
+    assert Counts.of(diff) == Counts(newly_allowed=0, newly_denied=len(touching), fewer_ports=0, more_ports=0)
+    assert [c.action for c in changes] == ["add"]
+    assert {f.kind for f in diff.findings} == {"dns-broken"}
