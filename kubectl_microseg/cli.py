@@ -88,8 +88,6 @@ def command_parser(sub, name: str, help: str, *, source: bool = True, **kw) -> a
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kubectl-microseg``: returns the contract's exit code (the script exits with it)."""
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly, like kubectl
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     args = parser.parse_args(argv)
@@ -105,3 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         code = 130
     return code
+
+
+def entry() -> None:
+    """The ``kubectl-microseg`` executable: ``main`` with the process-wide settings of a CLI."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly, like kubectl
+    sys.exit(main())

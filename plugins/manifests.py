@@ -3,6 +3,9 @@
 Files are parsed with libyaml's C loader (PyYAML ``CSafeLoader``: safe mode, about 10x faster than a
 pure-Python loader on large manifest sets). Line numbers are not tracked while loading; when a message
 needs one, the file is composed again (lazily, once) and the field's path is looked up in the node tree.
+
+Safety (docs/errors.md): safe mode only (a tag that constructs objects is refused), nesting depth and alias
+expansion bounded (a "billion laughs" file is refused in linear time), and a size limit per file.
 """
 
 from __future__ import annotations
@@ -69,22 +72,147 @@ class _Locator:
         return line
 
 
+def _size(n: int) -> str:
+    """1536 -> '1.5 KiB', 64 MiB -> '64 MiB'."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f}".rstrip("0").rstrip(".") + " " + unit
+    return f"{n} bytes"
+
+
 def _read_text(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The text of ``path`` (``-`` is stdin), at most MAX_FILE_BYTES, as UTF-8; errors are InputErrors.
+
+    The limit holds for stdin, pipes and devices too: at most one byte more than the limit is read.
+    """
+    limit = MAX_FILE_BYTES
+    too_big = f"over the {_size(limit)} size limit of an input file"
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"file is {size // (1024 * 1024)} MiB, over the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit",
-                             Origin(file=path))
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", Origin(file=path)) from None
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(limit + 1).encode()
+        else:
+            size = os.path.getsize(path)
+            if size > limit:
+                raise InputError(f"file is {_size(size)}, {too_big}", Origin(file=path))
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise InputError(f"more than {_size(limit)}, {too_big}", Origin(file=path))
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (byte {exc.start})", Origin(file=path)) from None
     except FileNotFoundError:
         raise InputError("no such file or directory", Origin(file=path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a file", Origin(file=path)) from None
+    except PermissionError:
+        raise InputError("cannot read: permission denied", Origin(file=path)) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", Origin(file=path)) from None
+        raise InputError(f"cannot read: {exc.strerror or exc}", Origin(file=path)) from None
+
+
+read_text = _read_text
+"""Public name: flow files, inventories and other YAML inputs are read through the same limits."""
+
+
+# ----------------------------------------------------------------------------- YAML safety
+MAX_DEPTH = 1000
+"""Deepest nesting accepted (Kubernetes objects are under 30 levels). libyaml's composer recurses in C and
+crashes the process (SIGSEGV) at about 25,000 levels, so deeper input must be refused before it loads."""
+_FLOW_OPEN = re.compile(r"[\[{]")
+_DEEP_INDENT = re.compile(r"^[ \t]{500}", re.M)
+_COMPACT_RUN = re.compile(r"(?:[-?:][ \t]+){250}")
+
+
+def _may_be_deep(text: str) -> bool:
+    """False when the nesting is surely shallow: depth <= flow brackets + indentation + compact '- - -'
+    runs on a line, and each of these is small. True means: measure exactly (``_check_depth``)."""
+    return (len(_FLOW_OPEN.findall(text)) > 500 or _DEEP_INDENT.search(text) is not None
+            or _COMPACT_RUN.search(text) is not None)
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH, from libyaml's event stream (iterative, no recursion)."""
+    depth = 0
+    doc = 0
+    try:
+        for ev in yaml.parse(text, Loader=SafeLoader):
+            if isinstance(ev, yaml.DocumentStartEvent):
+                doc += 1
+            elif isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise InputError(f"YAML nested deeper than {MAX_DEPTH} levels", Origin(file=name, document=doc),
+                                     line=ev.start_mark.line + 1)
+            elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the loader reports the syntax error with its location
+
+
+def _alias_ratio(nodes: int) -> float:
+    """The share of alias-expanded nodes go-yaml (Kubernetes' YAML decoder) tolerates ("excessive aliasing")."""
+    low, high = 400_000, 4_000_000
+    if nodes <= low:
+        return 0.99
+    if nodes >= high:
+        return 0.10
+    return 0.99 - 0.89 * (nodes - low) / (high - low)
+
+
+class _Cyclic(Exception):
+    pass
+
+
+def _expansion(root: Any) -> tuple[int, int]:
+    """(expanded, distinct) node counts of a loaded document. PyYAML keeps an alias as a shared reference,
+    so the data is small in memory, but every walk or serialisation (matrix, JSON output, scaffold) visits
+    it once per reference: ``expanded`` is that cost, computed in time linear in ``distinct`` (memoised).
+    Raises _Cyclic for a recursive alias (``&a [*a]``)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    distinct = 0
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        obj, done = stack.pop()
+        children = list(obj.values()) if isinstance(obj, dict) else obj
+        if done:
+            total = 1 + (len(obj) if isinstance(obj, dict) else 0)
+            for c in children:
+                total += sizes[id(c)] if isinstance(c, (dict, list)) else 1
+            sizes[id(obj)] = total
+            active.discard(id(obj))
+            continue
+        if id(obj) in sizes:
+            continue
+        active.add(id(obj))
+        distinct += 1 + (len(obj) if isinstance(obj, dict) else 0)
+        stack.append((obj, True))
+        for c in children:
+            if isinstance(c, (dict, list)):
+                if id(c) in active:
+                    raise _Cyclic
+                if id(c) not in sizes:
+                    stack.append((c, False))
+            else:
+                distinct += 1
+    return sizes.get(id(root), 1), distinct
+
+
+def _check_aliases(docs: list[Any], name: str, locator: "_Locator") -> None:
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, (dict, list)):
+            continue
+        origin = Origin(file=name, document=i + 1)
+        try:
+            expanded, distinct = _expansion(doc)
+        except _Cyclic:
+            raise InputError("recursive YAML alias (an anchor used inside itself)", origin,
+                             line=locator.line(i, ())) from None
+        aliased = expanded - distinct
+        if expanded > 1000 and aliased > 100 and aliased / expanded > _alias_ratio(expanded):
+            raise InputError(f"excessive YAML aliasing: aliases expand the document from {distinct:,} to "
+                             f"{expanded:,} nodes (a \"billion laughs\" file?)", origin, line=locator.line(i, ()))
 
 
 def _doc_of_line(text: str, line: int) -> int:
@@ -99,18 +227,33 @@ def _doc_of_line(text: str, line: int) -> int:
     return n
 
 
-def parse_text(text: str, name: str) -> list[SourceObject]:
-    """Parse one file's text (multi-document YAML or JSON) into SourceObjects."""
-    locator = _Locator(text)
+def load_documents(text: str, name: str, locator: _Locator | None = None) -> list[Any]:
+    """The documents of a YAML (multi-document) or JSON text, loaded safely (docs/errors.md): InputError
+    (exit 2, naming the file, document and line) for syntax errors, object-constructing tags, excessive
+    or recursive aliases and too deep nesting. Every YAML input of the tool is read through this."""
     docs: list[Any]
     if name.endswith(".json"):
         try:
             docs = [json.loads(text)]
         except json.JSONDecodeError as exc:
             raise InputError(f"JSON syntax error: {exc.msg} (column {exc.colno})", Origin(file=name, document=1), line=exc.lineno) from None
+        except RecursionError:
+            raise InputError(f"JSON nested too deeply (Python's limit is about {sys.getrecursionlimit()} levels)",
+                             Origin(file=name, document=1)) from None
     else:
+        if _may_be_deep(text):
+            _check_depth(text, name)
         try:
             docs = list(yaml.load_all(text, Loader=SafeLoader))
+        except yaml.constructor.ConstructorError as exc:
+            # safe mode: a tag that would construct an object (!!python/object, !custom) is refused
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else None
+            m = re.search(r"tag '([^']*)'", exc.problem or "")
+            tag = (m.group(1).replace("tag:yaml.org,2002:", "!!") if m else exc.problem) or "?"
+            raise InputError(f"YAML tag {tag} is not allowed (safe mode: plain data only, no tags that "
+                             "construct objects)",
+                             Origin(file=name, document=_doc_of_line(text, line) if line else None), line=line) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             line = mark.line + 1 if mark else None
@@ -118,6 +261,17 @@ def parse_text(text: str, name: str) -> list[SourceObject]:
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             col = f", column {mark.column + 1}" if mark else ""
             raise InputError(f"YAML syntax error: {problem}{col}", Origin(file=name, document=doc), line=line) from None
+        except RecursionError:
+            raise InputError("YAML nested too deeply", Origin(file=name)) from None
+        if "&" in text and "*" in text:  # no anchor or no alias: nothing can expand
+            _check_aliases(docs, name, locator or _Locator(text))
+    return docs
+
+
+def parse_text(text: str, name: str) -> list[SourceObject]:
+    """Parse one file's text (multi-document YAML or JSON) into SourceObjects."""
+    locator = _Locator(text)
+    docs = load_documents(text, name, locator)
     out = []
     for i, doc in enumerate(docs):
         if doc is None:
@@ -158,7 +312,7 @@ class ManifestSource:
     def load(self) -> Snapshot:
         files = expand_paths(self.paths)
         if not files:
-            raise UsageError(f"no *.yaml, *.yml or *.json files under {', '.join(self.paths)}")
+            raise UsageError(f"{', '.join(self.paths)}: no *.yaml, *.yml or *.json files found")
         objects: list[SourceObject] = []
         for f in files:
             shown = self.display_prefix + os.path.relpath(f, self.display_root) if self.display_root else f

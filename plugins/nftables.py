@@ -181,17 +181,17 @@ def read_live() -> RulesetInput:
 
 def read_file(path: str) -> RulesetInput:
     """A ``nft -j list ruleset`` JSON file, or a ruleset in ``nft -f`` syntax (loaded in a scratch netns)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read ruleset: {exc.strerror}", Origin(file=path)) from None
+    from kubectl_microseg.plugins.manifests import read_text
+
+    text = read_text(path)  # size limit, UTF-8, located errors for missing/unreadable files
     origin = Origin(file=path)
     if text.lstrip().startswith("{"):
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"invalid JSON: {exc.msg}", origin, line=exc.lineno) from None
+        except RecursionError:
+            raise InputError("JSON nested too deeply", origin) from None
         return RulesetInput(doc, f"file {path}", origin)
     doc = scratch_load(path)
     return RulesetInput(doc, f"file {path}", origin, defines=read_defines(text))
@@ -291,8 +291,9 @@ def start_rollback_timer(seconds: int, batch: dict[str, Any], state_dir: str) ->
     stamp = time.strftime("%Y%m%d-%H%M%S")
     batch_file = os.path.join(state_dir, f"rollback-{stamp}.json")
     confirm = os.path.join(state_dir, f"confirmed-{stamp}")
-    with open(batch_file, "w", encoding="utf-8") as fh:
-        json.dump(batch, fh)
+    from kubectl_microseg.io.atomic import atomic_write
+
+    atomic_write(batch_file, json.dumps(batch), overwrite=True)  # the timer never reads half a batch
     proc = subprocess.Popen([sys.executable, "-m", "kubectl_microseg.plugins.nftables", "rollback-after",
                              str(seconds), batch_file, confirm], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -309,8 +310,9 @@ def _rollback_main(seconds: str, batch_file: str, confirm: str) -> int:
         return 0
     with open(batch_file, encoding="utf-8") as fh:
         backend().run_json(json.load(fh))
-    with open(confirm + ".rolled-back", "w", encoding="utf-8") as fh:
-        fh.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    from kubectl_microseg.io.atomic import atomic_write
+
+    atomic_write(confirm + ".rolled-back", time.strftime("%Y-%m-%dT%H:%M:%S\n"), overwrite=True)
     return 0
 
 

@@ -117,8 +117,14 @@ def run_apply(args: argparse.Namespace) -> int:
 
     os.makedirs(args.state_dir, exist_ok=True)
     backup = os.path.join(args.state_dir, time.strftime("backup-%Y%m%d-%H%M%S.json"))
-    with open(backup, "w", encoding="utf-8") as fh:
-        json.dump(live.doc, fh)
+    from ..io.atomic import atomic_write
+
+    for n in range(1, 1000):  # atomic and never over an earlier backup (two applies in one second)
+        try:
+            atomic_write(backup, json.dumps(live.doc))
+            break
+        except FileExistsError:
+            backup = os.path.join(args.state_dir, time.strftime("backup-%Y%m%d-%H%M%S") + f"-{n}.json")
     restore = tx.restore_batch(live.doc, tables)
     timer = None
     if args.confirm_within:
@@ -137,8 +143,7 @@ def run_apply(args: argparse.Namespace) -> int:
     answer = _ask(f"type 'yes' within {args.confirm_within}s to keep the new ruleset: ",
                   timeout=max(0.1, deadline - time.monotonic() - 0.5))
     if answer == "yes" and time.monotonic() < deadline:
-        with open(confirm, "w", encoding="utf-8") as fh:
-            fh.write("confirmed\n")
+        atomic_write(confirm, "confirmed\n", overwrite=True)
         print("\nconfirmed: the new ruleset stays")
         return 0
     print("\nnot confirmed: rolling back to the saved ruleset", file=sys.stderr)

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (json is the contract)")
     p.add_argument("-l", "--selector", help="only workloads whose labels match (kubectl syntax: app=web,tier!=db)")
     p.add_argument("--no-external", action="store_true", help="leave out address ranges outside the cluster")
+    p.add_argument("-w", "--watch", action="store_true",
+                   help="follow the live cluster: print the matrix again within a second of each change")
     p.set_defaults(func=run)
 
 
@@ -46,11 +48,20 @@ def filter_matrix(m: Matrix, namespace: str | None, selector: str | None) -> Mat
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "watch", False):
+        from ..live import follow_command
+
+        return follow_command(args, show)
     analyzer, snapshot = load_analyzer(args)
+    show(args, analyzer, snapshot)
+    return 0
+
+
+def show(args: argparse.Namespace, analyzer, snapshot) -> None:
+    """Print the matrix of one analysis (also each update of ``--watch``)."""
     m = analyzer.matrix(external=not args.no_external)
     m.title = f"NetworkPolicy connectivity ({snapshot.description})"
     m = filter_matrix(m, None if args.all_namespaces else args.namespace, args.selector)
     sys.stdout.write(render_matrix(m, args.output))
     for note in m.notes:
         print(f"note: {note}", file=sys.stderr)
-    return 0

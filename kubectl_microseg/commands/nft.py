@@ -108,6 +108,7 @@ def register(sub: Any) -> None:
     c.add_argument("--ssh-port", type=int, default=22)
     c.add_argument("--no-log", action="store_true", help="do not log dropped packets")
     c.add_argument("--output-file", "-O", metavar="FILE", help="write here instead of stdout")
+    c.add_argument("--force", action="store_true", help="replace --output-file if it exists")
     c.set_defaults(func=run_scaffold)
 
     from ._nft_apply import add_apply_parser
@@ -331,8 +332,14 @@ def run_scaffold(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.output_file:
-        with open(args.output_file, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        from ..io.atomic import atomic_write
+
+        try:  # atomic: never half a file (Ctrl-C, full disk), never over a user's file without --force
+            atomic_write(args.output_file, text, overwrite=args.force)
+        except FileExistsError:
+            raise UsageError(f"{args.output_file} exists; use --force to replace it") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output_file}: {exc.strerror or exc}") from None
         print(f"wrote {args.output_file}", file=sys.stderr)
     else:
         sys.stdout.write(text)

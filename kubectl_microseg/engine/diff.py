@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..model.addresses import AddressSet, network_interval, parse_network
+from ..model.addresses import AddressSet, interval_text, network_interval, parse_network
 from ..model.ports import ConnSet
 from .matrix import Endpoint, Matrix
 
@@ -34,15 +34,18 @@ class Cause:
     """'ingress' (the destination's policies) or 'egress' (the source's)."""
     change: str
     """'isolates' (a policy now selects the endpoint for this direction), 'no-longer-isolates',
-    'allows' (a rule now matches the pair), 'no-longer-allows' (a rule no longer matches it)."""
+    'allows' (a rule now matches the pair), 'no-longer-allows' (a rule no longer matches it),
+    'denies' / 'no-longer-denies' (an AdminNetworkPolicy or baseline Deny rule)."""
     policy: str | None
-    """'namespace/name' of the policy."""
+    """'namespace/name' of a NetworkPolicy, '[ANP] name' or '[BANP] name' of an admin policy."""
     rule: int | None = None
-    """1-based rule index for 'allows'/'no-longer-allows'."""
+    """1-based index of the rule (for the rule changes; None for isolation changes)."""
     conns: ConnSet = ConnSet()
     """The part of the pair's change this rule explains (empty for isolation changes)."""
     text: str = ""
     """The engine's wording of the rule or isolation."""
+    rule_name: str = ""
+    """The name of an AdminNetworkPolicy rule (they have names; NetworkPolicy rules do not)."""
 
     def short(self) -> str:
         """'production/allow-dns egress rule 1 no longer allows UDP 53' and the like."""
@@ -51,12 +54,17 @@ class Cause:
             return f"{self.policy} now isolates the {who} for {self.direction}"
         if self.change == "no-longer-isolates":
             return f"{self.policy} no longer isolates the {who} for {self.direction}"
-        verb = "now allows" if self.change == "allows" else "no longer allows"
-        return f"{self.policy} {self.direction} rule {self.rule} {verb} {self.conns.describe()}"
+        verb = {"allows": "now allows", "no-longer-allows": "no longer allows", "denies": "now denies",
+                "no-longer-denies": "no longer denies"}[self.change]
+        name = f" '{self.rule_name}'" if self.rule_name else ""
+        return f"{self.policy} {self.direction} rule {self.rule}{name} {verb} {self.conns.describe()}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"direction": self.direction, "change": self.change, "policy": self.policy, "rule": self.rule,
-                "ports": self.conns.to_contract() if self.conns else [], "text": self.text}
+        out = {"direction": self.direction, "change": self.change, "policy": self.policy, "rule": self.rule,
+               "ports": self.conns.to_contract() if self.conns else [], "text": self.text}
+        if self.rule_name:
+            out["ruleName"] = self.rule_name
+        return out
 
 
 @dataclass
@@ -200,20 +208,25 @@ def diff_matrices(before: Matrix, after: Matrix) -> MatrixDiff:
     out = MatrixDiff(endpoints_added=sorted(set(wl_a) - set(wl_b)), endpoints_removed=sorted(set(wl_b) - set(wl_a)),
                      before_title=before.title, after_title=after.title)
 
+    new_ids, gone_ids = set(out.endpoints_added), set(out.endpoints_removed)
+    lists = {ADDED: out.added, REMOVED: out.removed, CHANGED: out.changed, UNCHANGED: out.unchanged}
+    none = ConnSet.none()
+
     def add(src: str, dst: str, b_key: tuple[str, str] | None, a_key: tuple[str, str] | None,
             src_ep: Endpoint | None, dst_ep: Endpoint | None) -> None:
         cb = before.cells.get(b_key) if b_key else None
         ca = after.cells.get(a_key) if a_key else None
-        b = cb.conns if cb else ConnSet.none()
-        a = ca.conns if ca else ConnSet.none()
+        if cb is None and ca is None:
+            return
+        b = cb.conns if cb else none
+        a = ca.conns if ca else none
         if not b and not a:
             return
         kind = UNCHANGED if a == b else ADDED if not b else REMOVED if not a else CHANGED
-        p = PairDiff(src, dst, b, a, kind, src_ep, dst_ep,
-                     new_endpoint=(src in out.endpoints_added or dst in out.endpoints_added),
-                     gone_endpoint=(src in out.endpoints_removed or dst in out.endpoints_removed),
-                     uncertain=bool((cb and cb.uncertain) or (ca and ca.uncertain)))
-        getattr(out, kind).append(p)
+        lists[kind].append(PairDiff(src, dst, b, a, kind, src_ep, dst_ep,
+                                    new_endpoint=(src in new_ids or dst in new_ids),
+                                    gone_endpoint=(src in gone_ids or dst in gone_ids),
+                                    uncertain=bool((cb and cb.uncertain) or (ca and ca.uncertain))))
 
     for s in ids:
         for d in ids:
@@ -273,8 +286,6 @@ def refine_externals(before: Iterable[Endpoint], after: Iterable[Endpoint]) -> l
 
 
 def _range_text(s: AddressSet) -> str:
-    from ..model.addresses import interval_text
-
     return ", ".join(interval_text(lo, hi) for lo, hi in s.intervals)
 
 

@@ -79,26 +79,37 @@ def is_dns_server(e: Endpoint) -> bool:
     return any(labels.get(k) == v for k, v in DNS_LABELS)
 
 
-def _dns_reach(m: Matrix, src: str) -> tuple[set[str], list[str]]:
-    """(protocols of port 53 that ``src`` reaches on some DNS server, the servers considered)."""
+def _dns_servers(m: Matrix) -> tuple[list[str], bool]:
+    """(the DNS servers of a matrix, whether they were found by label; else every endpoint counts)."""
     servers = [e.id for e in m.endpoints if not e.is_external and is_dns_server(e)]
-    targets = servers or [e.id for e in m.endpoints]
-    protos = {p for p in ("UDP", "TCP") for t in targets if t != src and m.get(src, t).allows(p, DNS_PORT)}
-    return protos, servers
+    return (servers, True) if servers else ([e.id for e in m.endpoints], False)
+
+
+def _dns_reach(m: Matrix, src: str, targets: list[str]) -> set[str]:
+    """The protocols of port 53 on which ``src`` reaches some target."""
+    out: set[str] = set()
+    for t in targets:
+        if t == src:
+            continue
+        conns = m.get(src, t)
+        out.update(p for p in ("UDP", "TCP") if conns.allows(p, DNS_PORT))
+        if len(out) == 2:
+            break
+    return out
 
 
 def dns_findings(before: Matrix, after: Matrix) -> list[Finding]:
     """Workloads that lose DNS (UDP or TCP 53 to every DNS server)."""
     out = []
     after_ids = {e.id for e in after.endpoints}
+    targets_b, _ = _dns_servers(before)
+    targets_a, by_label = _dns_servers(after)
     for e in before.endpoints:
         if e.is_external or e.id not in after_ids or is_dns_server(e):
             continue
-        had, _ = _dns_reach(before, e.id)
-        has, servers = _dns_reach(after, e.id)
-        lost = sorted(had - has)
+        lost = sorted(_dns_reach(before, e.id, targets_b) - _dns_reach(after, e.id, targets_a))
         if lost:
-            where = ", ".join(servers) if servers else "any DNS server"
+            where = ", ".join(targets_a) if by_label else "any DNS server"
             out.append(Finding("dns-broken", e.namespace or "", e.id,
                                f"{e.id} can no longer reach DNS ({where}) over {' and '.join(lost)} port 53",
                                breaking=True))

@@ -603,7 +603,10 @@ class Analyzer:
         """
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
-        key = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
+            key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
+                    tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None

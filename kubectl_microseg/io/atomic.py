@@ -115,6 +115,21 @@ def _link_no_clobber(tmp: str, target: str) -> None:
     os.unlink(tmp)
 
 
+def write_new(path: str | os.PathLike[str], data: str | bytes) -> "os.PathLike[str] | str":
+    """Write ``data`` atomically to ``path``, or to ``stem-1.ext``, ``stem-2.ext``, ... when it exists
+    (for writers without a --force option, such as the TUI); returns the path written."""
+    from pathlib import Path
+
+    target = Path(path)
+    for n in range(1, 10000):
+        try:
+            atomic_write(target, data)
+            return target
+        except FileExistsError:
+            target = Path(path).with_name(f"{Path(path).stem}-{n}{Path(path).suffix}")
+    raise FileExistsError(errno.EEXIST, "no free file name", os.fspath(path))
+
+
 def existing(paths: list[str]) -> list[str]:
     """The paths of ``paths`` that already exist (in the given order)."""
     return [p for p in paths if os.path.lexists(p)]

@@ -15,10 +15,13 @@ from typing import Any, Iterable, Mapping
 from ..errors import InputError
 from .admin import ANP_KIND, BANP_KIND, AdminPolicy, parse_admin_policy
 from .objects import SourceObject
-from .policy import FieldError, NetworkPolicy, parse_network_policy, type_name, validate_label_key, validate_label_value
+from .policy import (_DNS1123_LABEL, FieldError, NetworkPolicy, parse_network_policy, type_name, validate_label_key,
+                     validate_label_value)
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob")
+NAMESPACED_KINDS = frozenset(("NetworkPolicy", "Pod") + WORKLOAD_KINDS)
+"""Namespaced kinds the model reads (their identity includes the namespace, "default" when omitted)."""
 LIST_SUFFIX = "List"
 # Kinds that are read but have no bearing on NetworkPolicy connectivity: skipped without a note.
 QUIET_KINDS = frozenset({"Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "ServiceAccount",
@@ -154,8 +157,21 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
                             else f"metadata must be an object, not {type_name(meta)}")
         if not obj.name:
             raise obj.error(("metadata", "name"), "Required value: the object has no metadata.name")
-        key = obj.key()
-        if key in seen and kind in ("NetworkPolicy", "Namespace", "Pod") + WORKLOAD_KINDS:
+        namespaced = kind in NAMESPACED_KINDS
+        if namespaced and "namespace" in meta and meta["namespace"] is not None:
+            ns_value = meta["namespace"]
+            if not isinstance(ns_value, str):
+                raise obj.error(("metadata", "namespace"), f"{kind} {obj.name}: metadata.namespace must be a string, "
+                                f"not {type_name(ns_value)}")
+            if ns_value and (len(ns_value) > 63 or not _DNS1123_LABEL.match(ns_value)):
+                raise obj.error(("metadata", "namespace"), f"{kind} {obj.name}: invalid namespace {ns_value!r}: "
+                                "a DNS-1123 label (at most 63 lower-case letters, digits and '-')")
+        # the API server's identity: a namespaced object without a namespace lands in "default" (kubectl
+        # apply -f with a context without a namespace), so "x" and "default/x" are the same object
+        key = (kind, (obj.namespace or "default") if namespaced else "", obj.name)
+        if key in seen and (namespaced or kind in ("Namespace", ANP_KIND, BANP_KIND)):
+            # Not an error: `kubectl apply -f` of both succeeds and the later one replaces the earlier
+            # (docs/errors.md, "Duplicate objects"); analysed the same way, with a note.
             prev = seen[key]
             notes.append(f"duplicate {kind} {key[1] + '/' if key[1] else ''}{key[2]} in {obj.origin.describe()}; "
                          f"it replaces the one in {prev.origin.describe()}")
@@ -163,6 +179,10 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
                 policies = [p for p in policies if p.source is not prev]
             elif kind == "Pod":
                 pods = [p for p in pods if p is not prev]
+            elif kind in (ANP_KIND, BANP_KIND):
+                admins = [a for a in admins if a.source is not prev]
+            elif kind in WORKLOAD_KINDS:
+                workload_objs.pop((key[1], kind, key[2]), None)
         seen[key] = obj
         if kind == "NetworkPolicy":
             if not str(obj.raw.get("apiVersion", "networking.k8s.io/v1")).startswith("networking.k8s.io/"):

@@ -161,6 +161,8 @@ class ConnSet:
         return ConnSet(out)
 
     def __sub__(self, other: ConnSet) -> ConnSet:
+        if not other._by_proto or not self._by_proto:
+            return self
         out = {}
         for p, r in self._by_proto.items():
             o = other._by_proto.get(p)

@@ -7,7 +7,8 @@ silently dropped.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 from ..errors import InputError, Origin
 from . import values as V
@@ -43,6 +44,16 @@ class _Bad(Exception):
     """A value the engine cannot compile; the match becomes Unsupported."""
 
 
+@contextlib.contextmanager
+def _malformed(kind: str, origin: Origin | None, path: str) -> Iterator[None]:
+    """A value of the wrong type or out of range anywhere in one object (``"len": null``, ``"ct": 3``)
+    is bad input (exit 2, with the object's path), never a crash (tests/reliability/test_fuzz.py)."""
+    try:
+        yield
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        raise InputError(f"malformed {kind}: {exc}", origin, path=path) from None
+
+
 def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str] | None = None,
                   description: str = "ruleset") -> Ruleset:
     """Build the model from a ``{"nftables": [...]}`` document.
@@ -70,13 +81,14 @@ def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str
                 skipped.setdefault(fam, []).append(str(body.get("name")))
             continue
         path = f"nftables[{i}].{kind}"
-        if kind == "table":
-            rs.tables.append((fam, str(body.get("name"))))
-        elif kind == "chain":
-            _add_chain(rs, body, origin, path)
-        elif kind in ("set", "map"):
-            ns = _parse_named_set(body, kind == "map", origin, path)
-            rs.sets[(ns.family, ns.table, ns.name)] = ns
+        with _malformed(kind, origin, path):
+            if kind == "table":
+                rs.tables.append((fam, str(body.get("name"))))
+            elif kind == "chain":
+                _add_chain(rs, body, origin, path)
+            elif kind in ("set", "map"):
+                ns = _parse_named_set(body, kind == "map", origin, path)
+                rs.sets[(ns.family, ns.table, ns.name)] = ns
     # Rules after chains and sets: a listing has them in that order, a batch may not.
     for i, item in enumerate(objs):
         if not isinstance(item, dict) or len(item) != 1:
@@ -90,7 +102,8 @@ def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str
         chain = rs.chains.get(key)
         if chain is None:
             raise InputError(f"rule for missing chain {' '.join(key)}", origin, path=f"nftables[{i}].rule")
-        chain.rules.append(parse_rule(body, rs, origin, f"nftables[{i}].rule"))
+        with _malformed("rule", origin, f"nftables[{i}].rule"):
+            chain.rules.append(parse_rule(body, rs, origin, f"nftables[{i}].rule"))
     for fam, names in sorted(skipped.items()):
         rs.notes.append(f"{fam} table(s) {', '.join(names)}: family {fam} is not analysed "
                         "(only ip, ip6 and inet take part in the verdicts)")
@@ -177,6 +190,8 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
     if not isinstance(s, dict) or len(s) != 1:
         raise InputError("a statement must be an object with one key", origin, path=path)
     (k, v), = s.items()
+    if k in ("match", "vmap", "mangle") and not isinstance(v, dict):
+        raise InputError(f"a {k} statement must be an object", origin, path=path)
     if k == "match":
         return _match(v, origin, path)
     if k in VERDICTS:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 import yaml
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
@@ -159,8 +160,16 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Connec
 
 
 def _finish(cfg: client.Configuration) -> client.ApiClient:
-    """The ApiClient: our own retry loop replaces urllib3's, and a plugin-specific User-Agent."""
-    cfg.retries = False
+    """The ApiClient: our own retry loop replaces urllib3's, and a plugin-specific User-Agent.
+
+    urllib3 keeps exactly one retry: a GET on a pooled keep-alive connection that the server (or a load
+    balancer) closed meanwhile is re-sent once on a fresh connection. Refused connections and HTTP
+    errors are not retried there: the source reports or backs off itself.
+    """
+    cfg.retries = urllib3.util.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=0,
+                                     raise_on_status=False)
+    # one connection per open watch (there may be many with per-namespace fallbacks): no pool warnings
+    cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 64)
     api = client.ApiClient(configuration=cfg)
     api.user_agent = f"kubectl-microseg/{__version__}"
     return api

@@ -1,0 +1,250 @@
+"""Provides the connectivity audit trail: who changed which policy, and what it did to connectivity.
+
+``AuditTrail`` follows a live source's events (``sources.Event``) on top of a ``live.LiveState``. Events
+about other objects (pods, namespaces, workloads) only update the state. Each policy event becomes an
+``AuditRecord``: the object, who changed it as far as the API says, and the connectivity diff it caused
+(``engine.simulate.compare``: the matrix before and after, with the rules responsible).
+
+Who changed it: Kubernetes does not store the user. It stores ``metadata.managedFields``: per field
+manager (the client's name, e.g. ``kubectl``, ``kubectl-client-side-apply``, ``helm``, ``argocd-controller``)
+the operation (Apply or Update) and the time of its last change. The entry with the latest time names
+the last writer; annotations that tools set (``kubernetes.io/change-cause``, Helm's release, Argo CD's
+tracking id, ``*/changed-by``) are reported alongside. For a deletion, the API says nothing about who
+deleted; the record says so and shows the last writer of the deleted object. The user behind a change
+is in the API server's audit log, not in the object.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine.diff import MatrixDiff
+from .engine.k8s import Analyzer, Options
+from .errors import MicrosegError
+from .live import LiveState
+from .model.cluster import build_cluster
+from .sources import Event, Snapshot
+
+POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+WHO_ANNOTATIONS = ("kubernetes.io/change-cause", "meta.helm.sh/release-name", "meta.helm.sh/release-namespace",
+                   "argocd.argoproj.io/tracking-id", "kustomize.toolkit.fluxcd.io/name",
+                   "kustomize.toolkit.fluxcd.io/namespace")
+"""Annotations that tell which tool or change wrote an object."""
+WHO_SUFFIXES = ("changed-by", "author", "owner", "requested-by", "ticket", "change-request")
+"""Annotation name parts (after the prefix) that people use to record who asked for a change."""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One field manager of an object (an entry of metadata.managedFields)."""
+
+    manager: str
+    operation: str
+    time: str | None
+    subresource: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"manager": self.manager, "operation": self.operation, "time": self.time}
+        if self.subresource:
+            out["subresource"] = self.subresource
+        return out
+
+    def describe(self) -> str:
+        when = f" at {self.time}" if self.time else ""
+        sub = f" of {self.subresource}" if self.subresource else ""
+        return f"{self.manager} ({self.operation}{sub}{when})"
+
+
+def writers(raw: dict[str, Any]) -> list[Writer]:
+    """The object's field managers, latest change last (stable for equal times)."""
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    entries = meta.get("managedFields") if isinstance(meta, dict) else None
+    out = [Writer(str(m.get("manager") or "?"), str(m.get("operation") or "?"), m.get("time"), m.get("subresource"))
+           for m in entries or [] if isinstance(m, dict)]
+    return sorted(out, key=lambda w: w.time or "")
+
+
+def who_annotations(raw: dict[str, Any]) -> dict[str, str]:
+    """The annotations that say which tool, release or person changed the object."""
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    ann = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(ann, dict):
+        return {}
+    out = {}
+    for k, v in sorted(ann.items()):
+        name = str(k).rpartition("/")[2].lower()
+        if k in WHO_ANNOTATIONS or name in WHO_SUFFIXES:
+            out[str(k)] = str(v)
+    return out
+
+
+def changed_by(raw: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """What the API says about who made this change (the ``changedBy`` of a record)."""
+    ws = writers(raw)
+    ann = who_annotations(raw)
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    out: dict[str, Any] = {"lastWriter": ws[-1].to_dict() if ws else None,
+                           "managers": [w.to_dict() for w in ws], "annotations": ann}
+    if isinstance(meta, dict) and LAST_APPLIED in (meta.get("annotations") or {}):
+        out["clientSideApply"] = True
+    if event_type == "DELETED":
+        out["note"] = "the API does not record who deleted an object; lastWriter is the last change before deletion"
+    elif not ws:
+        out["note"] = "no managedFields: the source does not say who changed it"
+    return out
+
+
+def describe_who(who: dict[str, Any]) -> str:
+    """'kubectl (Apply at 2024-05-01T10:00:00Z); kubernetes.io/change-cause=...'."""
+    last = who.get("lastWriter")
+    parts = []
+    if last:
+        w = Writer(last["manager"], last["operation"], last.get("time"), last.get("subresource"))
+        prefix = "last written by " if "note" in who else "by "
+        parts.append(prefix + w.describe())
+    else:
+        parts.append("by an unknown writer (no managedFields)")
+    parts.extend(f"{k}={v}" for k, v in who.get("annotations", {}).items())
+    return "; ".join(parts)
+
+
+@dataclass
+class AuditRecord:
+    """One policy change: the object, who changed it, and the connectivity diff it caused."""
+
+    time: str
+    """When the change was observed (UTC, ISO 8601)."""
+    type: str
+    """ADDED, MODIFIED or DELETED."""
+    kind: str
+    namespace: str | None
+    name: str
+    resource_version: str | None
+    who: dict[str, Any]
+    diff: MatrixDiff | None
+    metadata_only: bool = False
+    """Only annotations or labels of the policy changed: connectivity cannot change."""
+    error: str | None = None
+    """The state after the change could not be analysed (the diff is then unknown)."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def object_id(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """One JSON line of ``audit --log``."""
+        out: dict[str, Any] = {"kind": "PolicyChange", "time": self.time, "type": self.type,
+                               "object": {"kind": self.kind, "namespace": self.namespace, "name": self.name,
+                                          "resourceVersion": self.resource_version},
+                               "changedBy": self.who}
+        if self.diff is not None:
+            d = self.diff.to_dict()
+            out["connectivity"] = {k: d[k] for k in ("summary", "added", "removed", "changed", "endpointsAdded",
+                                                     "endpointsRemoved")}
+        else:
+            out["connectivity"] = None
+        if self.metadata_only:
+            out["metadataOnly"] = True
+        if self.error:
+            out["error"] = self.error
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _labels_annotations(raw: dict[str, Any] | None) -> Any:
+    meta = raw.get("metadata") if raw and isinstance(raw.get("metadata"), dict) else {}
+    return (meta.get("labels"), meta.get("annotations"))
+
+
+class AuditTrail:
+    """Turns a live source's events into AuditRecords (see the module docstring)."""
+
+    def __init__(self, snapshot: Snapshot, options: Options | None = None):
+        self.live = LiveState(snapshot)
+        self.options = options or Options()
+        self._analyzer: Analyzer | None = None
+
+    def analyzer(self) -> Analyzer:
+        """The analysis of the current state (rebuilt only after a relevant change)."""
+        if self._analyzer is None:
+            self._analyzer = Analyzer(build_cluster(self.live.snapshot().objects), self.options)
+        return self._analyzer
+
+    def handle(self, event: Event, now: str | None = None) -> AuditRecord | None:
+        """Apply one event; a record when it changed a policy, else None."""
+        obj = event.obj
+        if event.type == "STATE" or obj is None:
+            self.live.apply(event)
+            return None
+        if obj.kind not in POLICY_KINDS:
+            if self.live.apply(event).relevant:
+                self._analyzer = None
+            return None
+        old = self.live.objects.get(obj.key())
+        try:
+            before: Analyzer | None = self.analyzer()
+        except MicrosegError:
+            before = None
+        change = self.live.apply(event)
+        meta_changed = event.type == "MODIFIED" and old is not None and \
+            _labels_annotations(old.raw) != _labels_annotations(obj.raw)
+        if not change.relevant and not meta_changed:
+            return None
+        meta = obj.raw.get("metadata") if isinstance(obj.raw.get("metadata"), dict) else {}
+        rec = AuditRecord(now or utc_now(), event.type, obj.kind, obj.namespace, obj.name,
+                          str(meta.get("resourceVersion")) if meta.get("resourceVersion") else None,
+                          changed_by(obj.raw, event.type), None)
+        if not change.relevant:
+            rec.metadata_only = True
+            return rec
+        self._analyzer = None
+        try:
+            after = self.analyzer()
+        except MicrosegError as exc:
+            rec.error = f"the state after this change cannot be analysed: {exc}"
+            return rec
+        if before is None:
+            rec.error = "the state before this change could not be analysed"
+            return rec
+        from .engine.simulate import compare
+
+        rec.diff = compare(before, after, before_title="before", after_title="after")
+        if self.live.stale:
+            rec.notes.append(f"the watch was {self.live.state}: changes may have been missed before this one")
+        return rec
+
+
+def render_record(rec: AuditRecord) -> str:
+    """The text form of one record (several lines)."""
+    from .render.diff import ports_text
+
+    rv = f" (resourceVersion {rec.resource_version})" if rec.resource_version else ""
+    lines = [f"{rec.time} {rec.type} {rec.kind} {rec.object_id}{rv}", f"  {describe_who(rec.who)}"]
+    if rec.who.get("note"):
+        lines.append(f"  note: {rec.who['note']}")
+    if rec.error:
+        lines.append(f"  connectivity: unknown ({rec.error})")
+    elif rec.metadata_only:
+        lines.append("  connectivity: unchanged (only labels or annotations of the policy changed)")
+    elif rec.diff is not None:
+        d = rec.diff
+        pairs = d.removed + d.added + d.changed
+        if not pairs:
+            lines.append("  connectivity: unchanged")
+        else:
+            lines.append(f"  connectivity: {len(d.added)} newly allowed, {len(d.removed)} newly denied, "
+                         f"{len(d.changed)} with ports changed")
+            mark = {"added": "+", "removed": "-", "changed": "~"}
+            for p in sorted(pairs, key=lambda p: ("-+~".index(mark[p.kind]), p.src, p.dst)):
+                lines.append(f"    {mark[p.kind]} {p.src} -> {p.dst}: {ports_text(p)}")
+    lines.extend(f"  note: {n}" for n in rec.notes)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,122 @@
+"""Provides the classification of API and network failures, and kubectl-like wording for them.
+
+Every exception the client can raise during a list or watch falls in one class: FORBIDDEN (403: fall
+back or record what is missing), GONE (410: re-list), RETRY (429, 5xx, dropped connections, timeouts:
+back off and retry), UNREACHABLE (the server cannot be reached at all), FATAL (anything else).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from kubectl_microseg.errors import UnreachableError
+
+FORBIDDEN, GONE, RETRY, UNREACHABLE, FATAL = "forbidden", "gone", "retry", "unreachable", "fatal"
+
+CLIENT_ERRORS: tuple[type[BaseException], ...] = (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError)
+"""What a list or watch call can raise: API errors, urllib3/socket errors, undecodable JSON."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, in the terms the source acts on."""
+
+    kind: str
+    status: int | None
+    message: str
+    """The API server's Status message, or a short description of the network error."""
+    retry_after: float | None = None
+    """Seconds from a Retry-After header (429/503), if any."""
+    refused: bool = False
+    """The TCP connection was refused (the kubectl 'was refused' wording applies)."""
+
+
+def status_message(body: Any) -> str:
+    """The ``message`` of a Status body (bytes, str or dict), or '' if there is none."""
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return body.strip()[:300]
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("reason") or "")
+    return ""
+
+
+def _retry_after(headers: Any) -> float | None:
+    if not headers:
+        return None
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _refused(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionRefusedError) or getattr(cur, "errno", None) == errno.ECONNREFUSED:
+            return True
+        if "Connection refused" in str(cur):
+            return True
+        cur = cur.__cause__ or cur.__context__ or getattr(cur, "reason", None)
+        if not isinstance(cur, BaseException):
+            cur = None
+    return False
+
+
+def classify(exc: BaseException) -> Failure:
+    """Map an exception from the client, urllib3 or the socket layer to a Failure."""
+    if isinstance(exc, ApiException):
+        status = int(exc.status or 0)
+        msg = status_message(exc.body) or str(exc.reason or "")
+        if status == 403:
+            return Failure(FORBIDDEN, status, msg)
+        if status == 410:
+            return Failure(GONE, status, msg)
+        if status == 429 or status >= 500:
+            return Failure(RETRY, status, msg, _retry_after(exc.headers))
+        if status == 0:  # the client wraps SSL errors as status 0
+            return Failure(UNREACHABLE, None, msg)
+        return Failure(FATAL, status, msg)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return Failure(UNREACHABLE, None, str(exc), refused=_refused(exc))
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        return classify(exc.reason) if isinstance(exc.reason, BaseException) else Failure(UNREACHABLE, None, str(exc))
+    if isinstance(exc, (urllib3.exceptions.ConnectTimeoutError, socket.gaierror)):
+        return Failure(UNREACHABLE, None, str(exc))
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError, ValueError)):
+        # ProtocolError (connection dropped mid-stream), ReadTimeoutError, reset sockets, truncated JSON
+        return Failure(RETRY, None, f"{exc.__class__.__name__}: {exc}", refused=_refused(exc))
+    return Failure(FATAL, None, f"{exc.__class__.__name__}: {exc}")
+
+
+def host_port(server: str) -> str:
+    """'host:port' of a server URL, as kubectl prints it."""
+    parts = urlsplit(server)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def unreachable(server: str, failure: Failure) -> UnreachableError:
+    """The exit-3 error with kubectl's wording."""
+    if failure.refused:
+        return UnreachableError(f"The connection to the server {host_port(server)} was refused - "
+                                "did you specify the right host or port?")
+    if failure.status == 401:
+        return UnreachableError("You must be logged in to the server (Unauthorized)")
+    detail = failure.message or "no response"
+    return UnreachableError(f"Unable to connect to the server {host_port(server)}: {detail}")
