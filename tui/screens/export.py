@@ -54,9 +54,9 @@ class ExportScreen(ModalScreen[None]):
 
     def write(self, path: str | None = None) -> Path:
         """Write the export (default ``microseg-matrix.md`` / ``.mmd`` in the working directory)."""
-        out = Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}")
-        out.write_text(self.text, encoding="utf-8")
-        return out
+        from kubectl_microseg.io.atomic import write_new
+
+        return write_new(Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}"), self.text)
 
     def action_write(self) -> None:
         try:

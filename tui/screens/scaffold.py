@@ -152,9 +152,10 @@ class ScaffoldScreen(Screen[None]):
         self.notify("scaffolded YAML copied to the clipboard", timeout=2)
 
     def action_write(self) -> None:
-        out = Path(f"scaffold-{self.namespace}.yaml")
+        from kubectl_microseg.io.atomic import write_new
+
         try:
-            out.write_text(self.yaml_text, encoding="utf-8")
+            out = write_new(Path(f"scaffold-{self.namespace}.yaml"), self.yaml_text)
         except OSError as exc:
             self.notify(f"could not write: {exc}", severity="error")
             return

@@ -1,0 +1,133 @@
+"""Benchmark the analysis at sizes S, M and L (issue 8) and print a table of time and peak memory.
+
+Measured per size, on a cluster written by ``generate.py``:
+- load: reading the manifest files (libyaml C loader) into raw objects;
+- model: validating and building the cluster model, then compiling the Analyzer;
+- matrix: the class matrix and the workload matrix, and rendering ``-o json``;
+- whole process: ``kubectl-microseg matrix -f DIR -o json`` as a subprocess (wall time, peak RSS);
+- explain: one workload against every peer (what ``explain pod NAME`` computes);
+- simulate: the matrix diff after one changed policy;
+- incremental: LiveModel.apply after one pod-template event and after one policy event.
+
+Times are CPU seconds of this process (``time.process_time``) unless marked wall, so a busy machine
+distorts them less. Run: ``python benchmarks/run.py [S M L] [--json results.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+from kubectl_microseg.engine.diff import diff_matrices  # noqa: E402
+from kubectl_microseg.engine.explain import explain_pair  # noqa: E402
+from kubectl_microseg.engine.incremental import LiveModel  # noqa: E402
+from kubectl_microseg.engine.k8s import Analyzer  # noqa: E402
+from kubectl_microseg.model.cluster import build_cluster  # noqa: E402
+from kubectl_microseg.model.objects import SourceObject  # noqa: E402
+from kubectl_microseg.plugins.manifests import ManifestSource  # noqa: E402
+from kubectl_microseg.render import render_matrix  # noqa: E402
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t = time.process_time()
+    out = fn()
+    return out, time.process_time() - t
+
+
+def whole_process(directory: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of ``kubectl-microseg matrix -f DIR -o json``."""
+    exe = Path(sys.executable).with_name("kubectl-microseg")
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(exe), "matrix", "-f", directory, "-o", "json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"kubectl-microseg failed on {directory}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def bench(size: str, workdir: str) -> dict[str, Any]:
+    directory = os.path.join(workdir, size)
+    counts = generate(size, directory)
+    r: dict[str, Any] = {"size": size, **counts}
+    snap, r["load"] = timed(lambda: ManifestSource([directory]).load())
+    cluster, t_build = timed(lambda: build_cluster(snap.objects))
+    analyzer, t_an = timed(lambda: Analyzer(cluster))
+    r["model"] = t_build + t_an
+    matrix, r["matrix"] = timed(analyzer.matrix)
+    _, r["json"] = timed(lambda: render_matrix(matrix, "json"))
+    r["cells"] = len(matrix.cells)
+    # explain one api workload against every peer, both directions
+    w = next(x for x in cluster.workloads if x.name.startswith("api"))
+    peers = list(cluster.workloads) + list(analyzer.atoms)
+    _, r["explain"] = timed(lambda: [explain_pair(analyzer, w, p) for p in peers] + [explain_pair(analyzer, p, w) for p in peers if p is not w])
+    # simulate: one policy changed (the frontend-to-api rule of one namespace opened to every pod)
+    objs = list(snap.objects)
+    target = next(i for i, o in enumerate(objs) if o.kind == "NetworkPolicy" and o.name == "frontend-to-api")
+    changed = copy.deepcopy(objs[target].raw)
+    changed["spec"]["ingress"][0]["from"] = [{"podSelector": {}}]
+    after_objs = objs[:target] + [SourceObject(changed, objs[target].origin)] + objs[target + 1:]
+
+    def simulate() -> Any:
+        after = Analyzer(build_cluster(after_objs)).matrix()
+        return diff_matrices(matrix, after)
+
+    d, r["simulate"] = timed(simulate)
+    r["simulate_changes"] = len(d.added) + len(d.removed) + len(d.changed)
+    # incremental: one pod-template event, one policy event
+    model = LiveModel(snap.objects)
+    dep = next(o for o in snap.objects if o.kind == "Deployment")
+    relabelled = copy.deepcopy(dep.raw)
+    relabelled["spec"]["template"]["metadata"]["labels"]["version"] = "v2"
+    _, r["event_pod"] = timed(lambda: model.apply([SourceObject(relabelled, dep.origin)]))
+    _, r["event_policy"] = timed(lambda: model.apply([SourceObject(changed, objs[target].origin)]))
+    r["process_wall"], r["process_rss_mib"] = whole_process(directory)
+    r["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return r
+
+
+COLUMNS = [("size", "size", "{}"), ("workloads", "workloads", "{:,}"), ("pods", "pods", "{:,}"),
+           ("policies", "policies", "{:,}"), ("cells", "allowed pairs", "{:,}"), ("load", "load s", "{:.2f}"),
+           ("model", "model s", "{:.2f}"), ("matrix", "matrix s", "{:.2f}"), ("json", "json s", "{:.2f}"),
+           ("process_wall", "whole `matrix -o json` s (wall)", "{:.2f}"), ("process_rss_mib", "its peak MiB", "{:.0f}"),
+           ("explain", "explain s", "{:.3f}"), ("simulate", "simulate s", "{:.2f}"),
+           ("event_pod", "pod event s", "{:.3f}"), ("event_policy", "policy event s", "{:.3f}")]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = "| " + " | ".join(c[1] for c in COLUMNS) + " |"
+    sep = "| " + " | ".join("---" for _ in COLUMNS) + " |"
+    body = ["| " + " | ".join(fmt.format(r[k]) for k, _, fmt in COLUMNS) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sizes", nargs="*", default=["S", "M", "L"])
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="microseg-bench-") as work:
+        rows = [bench(s, work) for s in args.sizes]
+    print(table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
