@@ -57,10 +57,27 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_source_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     names = command_names()
-    chosen = next((a for a in argv or () if a in names), None)
+    chosen = _subcommand(argv or [], names)
     for mod in iter_command_modules([chosen] if chosen else names):
         mod.register(sub)
     return parser
+
+
+VALUE_OPTIONS = frozenset({"-f", "--filename", "--kubeconfig", "--context", "-n", "--namespace", "--request-timeout"})
+"""Options before the subcommand that take a value (so ``-n test matrix`` means the matrix command)."""
+
+
+def _subcommand(argv: list[str], names: list[str]) -> str | None:
+    """The subcommand named by ``argv``: its first positional word, skipping the values of options."""
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in VALUE_OPTIONS:
+            skip = True
+        elif not a.startswith("-"):
+            return a if a in names else None
+    return None
 
 
 def command_names() -> list[str]:

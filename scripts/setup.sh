@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything kubectl-microseg needs on a fresh Debian/Ubuntu machine:
 #   - system packages for the nftables views and their kernel tests (as root, with apt-get);
-#   - a virtual environment in .venv with the project installed (editable) and its test extras.
+#   - a virtual environment in .venv with the project installed (editable), its test and release extras.
 # Idempotent: a second run only checks. Nothing global is installed but Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -e /usr/lib/python3/dist-packages/nftables/nftables.py ] || need_apt+=(python3-nftables libnftables1)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)    # completion tests
+command -v fish >/dev/null 2>&1 || need_apt+=(fish)  # completion tests
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing ${need_apt[*]} with apt-get" >&2
@@ -27,5 +29,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,release]'
 echo "setup: ready (.venv/bin/kubectl-microseg)" >&2

@@ -228,12 +228,23 @@ def diff_matrices(before: Matrix, after: Matrix) -> MatrixDiff:
                                     gone_endpoint=(src in gone_ids or dst in gone_ids),
                                     uncertain=bool((cb and cb.uncertain) or (ca and ca.uncertain))))
 
-    for s in ids:
-        for d in ids:
-            add(s, d, (s, d) if s in wl_b and d in wl_b else None, (s, d) if s in wl_a and d in wl_a else None,
-                endpoint[s], endpoint[d])
+    # Only pairs with a cell on either side can differ: visit those (in endpoint order), never all N^2.
+    order = {i: n for n, i in enumerate(ids)}
+    pair_keys = {k for k in before.cells if k[0] in wl_b and k[1] in wl_b}
+    pair_keys |= {k for k in after.cells if k[0] in wl_a and k[1] in wl_a}
+    for s, d in sorted(pair_keys, key=lambda k: (order[k[0]], order[k[1]])):
+        add(s, d, (s, d) if s in wl_b and d in wl_b else None, (s, d) if s in wl_a and d in wl_a else None,
+            endpoint[s], endpoint[d])
+    touching: dict[str, set[str]] = {}  # external id -> workloads with a cell to or from it (either side)
+    for cells, wls in ((before.cells, wl_b), (after.cells, wl_a)):
+        for src, dst in cells:
+            if src in wls and dst not in wls:
+                touching.setdefault(dst, set()).add(src)
+            elif dst in wls and src not in wls:
+                touching.setdefault(src, set()).add(dst)
     for piece in pieces:
-        for w in ids:
+        near = touching.get(piece.before_id, set()) | touching.get(piece.after_id, set())
+        for w in sorted(near, key=order.__getitem__):
             ep = endpoint[w]
             add(piece.id, w, (piece.before_id, w) if w in wl_b else None, (piece.after_id, w) if w in wl_a else None,
                 piece.endpoint, ep)

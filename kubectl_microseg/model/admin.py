@@ -94,6 +94,9 @@ class AdminRule:
     ports: tuple[AdminPort, ...] | None
     path: Path
 
+    def __hash__(self) -> int:
+        return hash((self.direction, self.index, self.path))
+
     def conns_for(self, named_ports: frozenset[tuple[str, str, int]]) -> ConnSet:
         if self.ports is None:
             return ConnSet.all()
@@ -120,6 +123,9 @@ class AdminPolicy:
     @property
     def id(self) -> str:
         return f"[{'ANP' if self.kind == ANP_KIND else 'BANP'}] {self.name}"
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.name))
 
     @property
     def is_baseline(self) -> bool:

@@ -107,6 +107,10 @@ class Rule:
     """None means every port of every protocol (``ports`` missing or empty)."""
     path: Path
 
+    def __hash__(self) -> int:
+        # equal rules have equal paths; hashing the path avoids hashing every nested selector each time
+        return hash((self.direction, self.index, self.path))
+
     def static_conns(self) -> ConnSet | None:
         """The rule's ports when no named port needs a destination to resolve; else None."""
         if self.ports is None:
@@ -146,6 +150,11 @@ class NetworkPolicy:
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    def __hash__(self) -> int:
+        # consistent with equality (equal policies share namespace and name) and cheap: policies are
+        # deduplicated in every explanation
+        return hash((self.namespace, self.name))
 
     def rules(self, direction: str) -> tuple[Rule, ...]:
         return self.ingress if direction == "ingress" else self.egress

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Build the krew release archives of kubectl-microseg reproducibly, and write their sha256 into the manifest.
+
+Usage (from the repository root, in the project's virtualenv with ``pip install -e '.[release]'``)::
+
+    python scripts/build_release.py lock                  # pin every dependency for every target
+    python scripts/build_release.py build                 # all targets -> dist/release/, update krew-manifest.yaml
+    python scripts/build_release.py build --platform linux-amd64 --python 3.11 --manifest none
+
+``build`` writes ``dist/release/kubectl-microseg_v<version>_<os>_<arch>.tar.gz`` per target, a
+``SHA256SUMS`` file and ``dist/release/microseg.yaml`` (the manifest as krew-index wants it named).
+With the same sources, lock and SOURCE_DATE_EPOCH the archives are byte-identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from release import krew  # noqa: E402
+from release.build import build_all, wheel_requires  # noqa: E402
+from release.common import REPO, ReleaseError, load_project, log  # noqa: E402
+from release.lock import LOCK_PATH, Lock, make_lock, resolve_build_pins, targets_for  # noqa: E402
+from release.targets import DEFAULT_PYTHONS  # noqa: E402
+from release.wheels import build_project_wheel  # noqa: E402
+
+DEFAULT_BASE_URL = "https://github.com/kubectl-microseg/kubectl-microseg/releases/download/v{version}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line of this script."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    lock = sub.add_parser("lock", help="resolve and pin the dependencies of every target (writes the lock file)")
+    lock.add_argument("--python", action="append", help=f"CPython minor version (default: {' '.join(DEFAULT_PYTHONS)})")
+    lock.add_argument("--lock-file", type=Path, default=LOCK_PATH)
+    build = sub.add_parser("build", help="build the archives and update the krew manifest")
+    build.add_argument("--platform", action="append", metavar="OS-ARCH",
+                       help="linux-amd64, linux-arm64, darwin-amd64, darwin-arm64 (repeatable; default all)")
+    build.add_argument("--python", action="append", help="CPython minor version to include (default: the lock's)")
+    build.add_argument("--out", type=Path, default=REPO / "dist" / "release", help="output folder")
+    build.add_argument("--manifest", default=str(REPO / "krew-manifest.yaml"),
+                       help="krew manifest to update with uri and sha256 ('none' to leave it alone)")
+    build.add_argument("--base-url", default=DEFAULT_BASE_URL,
+                       help="where the archives are published ({version} is replaced)")
+    build.add_argument("--lock-file", type=Path, default=LOCK_PATH)
+    build.add_argument("--unlocked", action="store_true",
+                       help="ignore the lock (latest versions; not reproducible; for development only)")
+    return parser.parse_args(argv)
+
+
+def do_lock(args: argparse.Namespace) -> int:
+    """``lock``: resolve every target and Python version, write the lock file."""
+    project = load_project()
+    pythons = args.python or list(DEFAULT_PYTHONS)
+    with tempfile.TemporaryDirectory(prefix="microseg-lock-") as tmp:
+        wheel = build_project_wheel(project, Path(tmp), build_pins=resolve_build_pins(project))
+        runtime = [r for r in wheel_requires(wheel) if "extra ==" not in r]
+        lock = make_lock(project, wheel, pythons, targets_for(None), runtime)
+    args.lock_file.write_text(lock.to_json(), encoding="utf-8")
+    log(f"lock: {len(lock.pins)} packages, {len(lock.files)} wheel files -> {args.lock_file}")
+    return 0
+
+
+def do_build(args: argparse.Namespace) -> int:
+    """``build``: one archive per target, SHA256SUMS, and the manifest update."""
+    started = time.monotonic()
+    project = load_project()
+    lock = None if args.unlocked else Lock.read(args.lock_file)
+    pythons = args.python or (lock.pythons if lock else list(DEFAULT_PYTHONS))
+    targets = targets_for(args.platform)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="microseg-wheel-") as tmp:
+        wheel = build_project_wheel(project, Path(tmp), build_pins=lock.build if lock else {})
+        built = build_all(project, wheel, targets, pythons, lock, args.out)
+    sums = args.out / "SHA256SUMS"
+    sums.write_text("".join(f"{b.sha256}  {b.path.name}\n" for b in built), encoding="utf-8")
+    base = args.base_url.format(version=project.version).rstrip("/")
+    entries = {(b.target.os, b.target.arch): (f"{base}/{b.path.name}", b.sha256) for b in built}
+    if args.manifest != "none":
+        manifest = Path(args.manifest)
+        krew.update_manifest(manifest, project.version, entries)
+        check_manifest(manifest)
+        (args.out / "microseg.yaml").write_text(manifest.read_text(encoding="utf-8"), encoding="utf-8")
+    for b in built:
+        print(f"{b.path}  {b.size / 1e6:.1f} MB  sha256 {b.sha256}  ({b.seconds:.0f}s)")
+    log(f"build: {len(built)} archive(s) in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+def check_manifest(path: Path) -> None:
+    """Raise ReleaseError when the manifest breaks krew's rules."""
+    import yaml
+
+    problems = krew.plugin_problems(yaml.safe_load(path.read_text(encoding="utf-8")))
+    if problems:
+        raise ReleaseError(f"{path} is not a valid krew manifest: " + "; ".join(problems))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 1 with a one-line reason on failure."""
+    args = parse_args(argv)
+    try:
+        return do_lock(args) if args.action == "lock" else do_build(args)
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
