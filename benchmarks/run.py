@@ -7,7 +7,8 @@ Measured per size, on a cluster written by ``generate.py``:
 - whole process: ``kubectl-microseg matrix -f DIR -o json`` as a subprocess (wall time, peak RSS);
 - explain: one workload against every peer (what ``explain pod NAME`` computes);
 - simulate: the matrix diff after one changed policy;
-- incremental: LiveModel.apply after one pod-template event and after one policy event.
+- incremental: LiveModel.apply after one pod-template event and one policy event in a team namespace, and
+  after a pod event of CoreDNS, which every pod may reach (the worst case).
 
 Times are CPU seconds of this process (``time.process_time``) unless marked wall, so a busy machine
 distorts them less. Run: ``python benchmarks/run.py [S M L] [--json results.json]``.
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from generate import generate  # noqa: E402
 
 from kubectl_microseg.engine.diff import diff_matrices  # noqa: E402
-from kubectl_microseg.engine.explain import explain_pair  # noqa: E402
+from kubectl_microseg.engine.explain import explain_pair, quick_allowed  # noqa: E402
 from kubectl_microseg.engine.incremental import LiveModel  # noqa: E402
 from kubectl_microseg.engine.k8s import Analyzer  # noqa: E402
 from kubectl_microseg.model.cluster import build_cluster  # noqa: E402
@@ -72,10 +73,12 @@ def bench(size: str, workdir: str) -> dict[str, Any]:
     matrix, r["matrix"] = timed(analyzer.matrix)
     _, r["json"] = timed(lambda: render_matrix(matrix, "json"))
     r["cells"] = len(matrix.cells)
-    # explain one api workload against every peer, both directions
+    # explain one api workload against every peer, both directions, as `explain pod NAME` does: every
+    # verdict, and the full reasons of the allowed pairs
     w = next(x for x in cluster.workloads if x.name.startswith("api"))
-    peers = list(cluster.workloads) + list(analyzer.atoms)
-    _, r["explain"] = timed(lambda: [explain_pair(analyzer, w, p) for p in peers] + [explain_pair(analyzer, p, w) for p in peers if p is not w])
+    others = list(cluster.workloads) + list(analyzer.atoms)
+    pairs = [(w, p) for p in others] + [(p, w) for p in others if p is not w]
+    _, r["explain"] = timed(lambda: [explain_pair(analyzer, s, d) for s, d in pairs if quick_allowed(analyzer, s, d)])
     # simulate: one policy changed (the frontend-to-api rule of one namespace opened to every pod)
     objs = list(snap.objects)
     target = next(i for i, o in enumerate(objs) if o.kind == "NetworkPolicy" and o.name == "frontend-to-api")
@@ -91,11 +94,18 @@ def bench(size: str, workdir: str) -> dict[str, Any]:
     r["simulate_changes"] = len(d.added) + len(d.removed) + len(d.changed)
     # incremental: one pod-template event, one policy event
     model = LiveModel(snap.objects)
-    dep = next(o for o in snap.objects if o.kind == "Deployment")
-    relabelled = copy.deepcopy(dep.raw)
-    relabelled["spec"]["template"]["metadata"]["labels"]["version"] = "v2"
-    _, r["event_pod"] = timed(lambda: model.apply([SourceObject(relabelled, dep.origin)]))
+
+    def relabel(obj: SourceObject) -> SourceObject:
+        raw = copy.deepcopy(obj.raw)
+        raw["spec"]["template"]["metadata"]["labels"]["version"] = "v2"
+        return SourceObject(raw, obj.origin)
+
+    team = next(o for o in snap.objects if o.kind == "Deployment" and o.namespace != "kube-system")
+    hub = next(o for o in snap.objects if o.kind == "Deployment" and o.namespace == "kube-system")
+    _, r["event_pod"] = timed(lambda: model.apply([relabel(team)]))
     _, r["event_policy"] = timed(lambda: model.apply([SourceObject(changed, objs[target].origin)]))
+    # the worst case: CoreDNS, which every pod of the cluster may reach
+    _, r["event_hub"] = timed(lambda: model.apply([relabel(hub)]))
     r["process_wall"], r["process_rss_mib"] = whole_process(directory)
     r["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return r
@@ -106,7 +116,8 @@ COLUMNS = [("size", "size", "{}"), ("workloads", "workloads", "{:,}"), ("pods", 
            ("model", "model s", "{:.2f}"), ("matrix", "matrix s", "{:.2f}"), ("json", "json s", "{:.2f}"),
            ("process_wall", "whole `matrix -o json` s (wall)", "{:.2f}"), ("process_rss_mib", "its peak MiB", "{:.0f}"),
            ("explain", "explain s", "{:.3f}"), ("simulate", "simulate s", "{:.2f}"),
-           ("event_pod", "pod event s", "{:.3f}"), ("event_policy", "policy event s", "{:.3f}")]
+           ("event_pod", "pod event s", "{:.3f}"), ("event_policy", "policy event s", "{:.3f}"),
+           ("event_hub", "CoreDNS pod event s", "{:.3f}")]
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -181,19 +181,7 @@ def follow(source: WatchingSource, on_change: Callable[[Snapshot, Change], None]
     stop = stop or threading.Event()
     live = LiveState(snapshot if snapshot is not None else source.load())
     on_change(live.snapshot(), Change(added=set(live.objects)))
-    events: queue.Queue[Event | None] = queue.Queue()
-
-    def pump() -> None:
-        try:
-            for ev in source.watch():
-                events.put(ev)
-                if stop.is_set():
-                    break
-        finally:
-            events.put(None)
-
-    thread = threading.Thread(target=pump, name="follow-watch", daemon=True)
-    thread.start()
+    events, thread = pump_events(source, stop, "follow-watch")
     pending: Change | None = None
     deadline = 0.0
     try:
@@ -285,3 +273,21 @@ def follow_command(args: Any, show: Callable[[Any, Any, Snapshot], None], *, sto
 
     follow(source, render, on_state=on_state, stop=stop, debounce=debounce)
     return 0
+
+
+def pump_events(source: WatchingSource, stop: threading.Event, name: str) -> tuple[queue.Queue, threading.Thread]:
+    """Run ``source.watch()`` in a daemon thread feeding a queue; ``None`` marks the end of the stream."""
+    events: queue.Queue[Event | None] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for ev in source.watch():
+                events.put(ev)
+                if stop.is_set():
+                    break
+        finally:
+            events.put(None)
+
+    thread = threading.Thread(target=pump, name=name, daemon=True)
+    thread.start()
+    return events, thread

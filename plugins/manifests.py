@@ -11,9 +11,12 @@ expansion bounded (a "billion laughs" file is refused in linear time), and a siz
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -37,9 +40,16 @@ _DOC_START = re.compile(r"^---(\s|$)", re.M)
 class _Locator:
     """Lazily composes a file's YAML node trees to map (document, field path) to a line."""
 
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, text: str | None = None, path: str | None = None):
+        self._text = text
+        self._path = path
         self._docs: list[Any] | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:  # parsed in another process: read again only when a line is wanted
+            self._text = _read_text(self._path or "")
+        return self._text
 
     def docs(self) -> list[Any]:
         if self._docs is None:
@@ -271,7 +281,10 @@ def load_documents(text: str, name: str, locator: _Locator | None = None) -> lis
 def parse_text(text: str, name: str) -> list[SourceObject]:
     """Parse one file's text (multi-document YAML or JSON) into SourceObjects."""
     locator = _Locator(text)
-    docs = load_documents(text, name, locator)
+    return _to_objects(load_documents(text, name, locator), name, locator)
+
+
+def _to_objects(docs: list[Any], name: str, locator: _Locator) -> list[SourceObject]:
     out = []
     for i, doc in enumerate(docs):
         if doc is None:
@@ -313,8 +326,41 @@ class ManifestSource:
         files = expand_paths(self.paths)
         if not files:
             raise UsageError(f"{', '.join(self.paths)}: no *.yaml, *.yml or *.json files found")
+        shown = [self.display_prefix + os.path.relpath(f, self.display_root) if self.display_root else f
+                 for f in files]
         objects: list[SourceObject] = []
-        for f in files:
-            shown = self.display_prefix + os.path.relpath(f, self.display_root) if self.display_root else f
-            objects.extend(parse_text(_read_text(f), shown))
+        if _parallel_pays(files):
+            with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 4),
+                                     mp_context=multiprocessing.get_context("fork")) as pool:
+                results = list(pool.map(_load_file, files, shown, chunksize=max(1, len(files) // 16)))
+            for f, name, (docs, error) in zip(files, shown, results):
+                if error is not None:
+                    message, origin, line, path = error
+                    raise InputError(message, origin, line=line, path=path)
+                objects.extend(_to_objects(docs, name, _Locator(path=f)))
+        else:
+            for f, name in zip(files, shown):
+                objects.extend(parse_text(_read_text(f), name))
         return Snapshot(objects, "files: " + ", ".join(self.paths))
+
+
+PARALLEL_MIN_FILES = 8
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+
+
+def _parallel_pays(files: list[str]) -> bool:
+    """Parse in several processes only where it pays (measured: 1.5x on 2 cores for a 6 MB set) and is
+    safe: several files, megabytes of them, more than one core, and no other thread (fork)."""
+    if len(files) < PARALLEL_MIN_FILES or "-" in files or (os.cpu_count() or 1) < 2:
+        return False
+    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return sum(os.path.getsize(f) for f in files) >= PARALLEL_MIN_BYTES
+
+
+def _load_file(path: str, name: str) -> tuple[list[Any], tuple | None]:
+    """Worker: one file's documents, or the InputError's parts (exceptions do not pickle faithfully)."""
+    try:
+        return load_documents(_read_text(path), name), None
+    except InputError as exc:
+        return [], (exc.reason, exc.origin, exc.line, exc.path)

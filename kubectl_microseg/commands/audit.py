@@ -20,6 +20,7 @@ from ..audit import POLICY_KINDS, AuditRecord, AuditTrail, changed_by, describe_
 from ..cli import command_parser
 from ..errors import UsageError
 from ..io.jsonl import append_jsonl
+from ..live import pump_events
 from ..sources import Event
 
 
@@ -75,20 +76,8 @@ def follow_changes(source: Any, trail: AuditTrail, emit: Callable[[AuditRecord],
     Returns the number of records emitted. Ends after ``count`` records, after ``timeout`` seconds, on
     Ctrl-C, or when the source's event stream ends; ``source.stop()`` is always called.
     """
-    events: queue.Queue[Event | None] = queue.Queue()
     stop = threading.Event()
-
-    def pump() -> None:
-        try:
-            for ev in source.watch():
-                events.put(ev)
-                if stop.is_set():
-                    break
-        finally:
-            events.put(None)
-
-    thread = threading.Thread(target=pump, name="audit-watch", daemon=True)
-    thread.start()
+    events, thread = pump_events(source, stop, "audit-watch")
     deadline = None if timeout is None else time.monotonic() + timeout
     emitted = 0
     try:

@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from ..cli import command_parser
-from ..engine.explain import PairExplanation, explain_pair, find_workload, resolve_peer, resolve_port
+from ..engine.explain import (PairExplanation, explain_pair, find_workload, quick_allowed, resolve_peer,
+                              resolve_port)
 from ..engine.k8s import Analyzer, ExternalAtom, Reason
 from ..errors import UsageError
 from ..load import load_analyzer
@@ -27,6 +28,8 @@ def register(sub) -> None:
     p.add_argument("--port", help="a port number or a named port of the destination")
     p.add_argument("--protocol", default="TCP", type=str.upper, choices=["TCP", "UDP", "SCTP"])
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.add_argument("--all", action="store_true", dest="all_denied",
+                   help="list every denied peer with its reasons (default: a summary by deciding policy)")
     p.set_defaults(func=run)
 
 
@@ -105,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
         dst = peers[0][1]
         port = resolve_port(analyzer, dst, args.port, args.protocol)
     proto = args.protocol if port is not None else None
-    explanations = [explain_pair(analyzer, s, d) for s, d in peers]
+    single = bool(args.to or args.from_)
+    full = single or args.output == "json" or args.all_denied
+    # reasons are built for allowed pairs (and every pair when asked); denied ones are summarized
+    denied = [] if full else [(s, d) for s, d in peers if not quick_allowed(analyzer, s, d)]
+    gone = {(id(s), id(d)) for s, d in denied}
+    explanations = [explain_pair(analyzer, s, d) for s, d in peers if (id(s), id(d)) not in gone]
     iso = _isolation(analyzer, w)
 
     if args.output == "json":
@@ -129,16 +137,37 @@ def run(args: argparse.Namespace) -> int:
     else:
         out.append("  note: ipBlock peers match only addresses outside the cluster (the API's intent); "
                    "some CNIs also match pod IPs: see --ipblock-matches-pods")
-    if len(explanations) == 1:
+    if single:
         out.append("")
         out.extend(_pair_text(analyzer, explanations[0], proto, port, brief=False))
     else:
-        for title, pick in ((f"Can reach / be reached", lambda e: bool(e.allowed)),
-                            (f"Denied", lambda e: not e.allowed)):
-            sel = [e for e in explanations if pick(e)]
-            out.append("")
-            out.append(f"{title} ({len(sel)}):")
-            for e in sel:
-                out.extend(_pair_text(analyzer, e, proto, port, brief=True))
+        allowed = [e for e in explanations if e.allowed]
+        out.append("")
+        out.append(f"Can reach / be reached ({len(allowed)}):")
+        for e in allowed:
+            out.extend(_pair_text(analyzer, e, proto, port, brief=True))
+        listed = [e for e in explanations if not e.allowed]
+        out.append("")
+        out.append(f"Denied ({len(listed) + len(denied)}):")
+        for e in listed:
+            out.extend(_pair_text(analyzer, e, proto, port, brief=True))
+        if denied:
+            out.extend(_denied_summary(analyzer, w, denied))
     sys.stdout.write("\n".join(out) + "\n")
     return 0
+
+
+def _denied_summary(analyzer: Analyzer, w: Workload, denied: list) -> list[str]:
+    """Denied peers grouped by direction (from / to the pod); --all lists each with its reasons."""
+    def order(p: Workload | ExternalAtom) -> tuple[bool, str]:
+        return (isinstance(p, ExternalAtom), p.id)
+
+    outgoing = [d.id for d in sorted((d for s, d in denied if s is w), key=order)]
+    incoming = [s.id for s in sorted((s for s, d in denied if d is w and s is not w), key=order)]
+    lines = []
+    for label, ids in ((f"{w.id} may not reach", outgoing), (f"may not reach {w.id}", incoming)):
+        if ids:
+            shown = "; ".join(ids[:8]) + (f"; ... ({len(ids) - 8} more)" if len(ids) > 8 else "")
+            lines.append(f"  {label}: {shown}")
+    lines.append("  (explain one with --to/--from, or list every denied peer with its reasons: --all)")
+    return lines

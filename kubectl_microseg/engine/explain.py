@@ -116,3 +116,20 @@ def resolve_port(analyzer: Analyzer, dst: Workload | ExternalAtom, port: str | i
                 if name == port and p == proto:
                     return num
     raise UsageError(f"port {port!r} ({proto}) is not a named container port of {dst.id}")
+
+
+def quick_allowed(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload | ExternalAtom) -> ConnSet:
+    """What ``src`` may open to ``dst``, without building reasons (the matrix's path; same answer as
+    ``explain_pair(...).allowed``, which a test checks)."""
+    src_classes = analyzer.workload_classes[src.id] if isinstance(src, Workload) else [src]
+    dst_classes = analyzer.workload_classes[dst.id] if isinstance(dst, Workload) else [dst]
+    out = ConnSet.none()
+    for a in src_classes:
+        for b in dst_classes:
+            if isinstance(a, int) and isinstance(b, int):
+                out = out | analyzer.class_allows(a, b)
+            elif isinstance(a, int):
+                out = out | analyzer._dir_to_atom("egress", a, b, frozenset())
+            else:
+                out = out | analyzer._dir_to_atom("ingress", b, a, analyzer.classes[b].named_ports)
+    return out

@@ -69,9 +69,16 @@ class CompiledRule:
     all_peers: bool
     static: ConnSet | None
     """The rule's ports, or None when named ports must be resolved per destination."""
+    resolved: dict = field(default_factory=dict, repr=False)
+    """Named-port resolutions by the destination's named ports (pods of a class share one set)."""
 
     def conns(self, dst_named: frozenset) -> ConnSet:
-        return self.static if self.static is not None else self.rule.conns_for(dst_named)
+        if self.static is not None:
+            return self.static
+        hit = self.resolved.get(dst_named)
+        if hit is None:
+            hit = self.resolved[dst_named] = self.rule.conns_for(dst_named)
+        return hit
 
 
 @dataclass

@@ -12,7 +12,6 @@ answered with what was there before (a GET first): the spec, labels and annotati
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from .config import Connection
 from .failures import CLIENT_ERRORS, classify, status_message, unreachable
+from .listing import read_json
 
 FIELD_MANAGER = "kubectl-microseg"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
@@ -102,7 +102,7 @@ class PolicyApplier:
         try:
             resp = self.api.read_namespaced_network_policy(name, namespace, _preload_content=False,
                                                            _request_timeout=self.timeout)
-            return _decode(resp)
+            return read_json(resp)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -123,7 +123,7 @@ class PolicyApplier:
             kw["dry_run"] = "All"
         what = f"{'server-side dry run of' if dry_run else 'applying'} NetworkPolicy {ns}/{name}"
         try:
-            after = _decode(self.api.patch_namespaced_network_policy(name, ns, body, **kw))
+            after = read_json(self.api.patch_namespaced_network_policy(name, ns, body, **kw))
         except CLIENT_ERRORS as exc:
             raise self._fail(exc, what) from None
         if before is None:
@@ -134,13 +134,3 @@ class PolicyApplier:
             action = CONFIGURED
         return Outcome(ns, name, action, dry_run)
 
-
-def _decode(resp: Any) -> dict[str, Any]:
-    try:
-        data = resp.data
-    finally:
-        resp.release_conn()
-    out = json.loads(data)
-    if not isinstance(out, dict):
-        raise ValueError("the server's answer is not a JSON object")
-    return out

@@ -1,4 +1,4 @@
-"""The matrix and explain compute verdicts by different code paths; they must agree on every pair."""
+"""The matrix, explain and explain's quick path compute verdicts by different code paths; they must agree."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_microseg.engine.explain import explain_pair
+from kubectl_microseg.engine.explain import explain_pair, quick_allowed
 from kubectl_microseg.engine.k8s import Analyzer, Options
 from kubectl_microseg.model.cluster import build_cluster
 from kubectl_microseg.plugins.demo import DemoSource
@@ -40,3 +40,4 @@ def test_matrix_equals_explain_on_every_pair(name, options):
     for src, dst in pairs:
         got = explain_pair(a, src, dst).allowed
         assert m.get(src.id, dst.id) == got, f"{src.id} -> {dst.id}: matrix {m.get(src.id, dst.id)} explain {got}"
+        assert quick_allowed(a, src, dst) == got, f"{src.id} -> {dst.id}: quick path differs"
