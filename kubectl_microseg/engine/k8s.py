@@ -793,15 +793,30 @@ def _atom_name(group: tuple[tuple[int, int], ...], cidrs: tuple[str, ...],
     pool = written + [(whole_text, AddressSet.from_cidr(whole_text))]
 
     def inside(a: AddressSet, b: AddressSet) -> bool:
-        return not (a - b).intervals
+        # b is small (a CIDR is one interval; a union of a few): interval containment, no set algebra
+        return all(any(c <= lo and hi <= d for c, d in b.intervals) for lo, hi in a.intervals)
 
     def maximal(items: list[tuple[str, AddressSet]]) -> list[tuple[str, AddressSet]]:
-        return [(w, x) for w, x in items if not any(y != x and inside(x, y) for _, y in items)]
+        """The items no other item contains (order kept). CIDRs are single intervals: sort and sweep."""
+        if any(len(x.intervals) != 1 for _, x in items):
+            return [(w, x) for w, x in items if not any(y != x and inside(x, y) for _, y in items)]
+        keep: set[str] = set()
+        max_hi = -1
+        for w, x in sorted(items, key=lambda wx: (wx[1].intervals[0][0], -wx[1].intervals[0][1])):
+            if x.intervals[0][1] > max_hi:
+                keep.add(w)
+                max_hi = x.intervals[0][1]
+        return [(w, x) for w, x in items if w in keep]
 
     bases: list[list[tuple[str, AddressSet]]] = []
-    containers = sorted((ws for ws in pool if inside(mine, ws[1])), key=lambda ws: sum(h - l for l, h in ws[1].intervals))
+    lo_min, hi_max = group[0][0], group[-1][1]
+    # a written CIDR is one interval: it contains the group iff it spans the group's first and last address
+    containers = sorted((ws for ws in pool if ws[1].intervals[0][0] <= lo_min and hi_max <= ws[1].intervals[-1][1]
+                         and len(ws[1].intervals) == 1),
+                        key=lambda ws: ws[1].intervals[0][1] - ws[1].intervals[0][0])
     bases.extend([c] for c in containers[:1])
-    touching = maximal([(w, x) for w, x in written if (x & mine).intervals])
+    touching = maximal([(w, x) for w, x in written
+                        if any(c <= hi and lo <= d for c, d in x.intervals for lo, hi in mine.intervals)])
     if touching:
         bases.append(touching)
     for base in bases:
