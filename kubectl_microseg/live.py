@@ -234,10 +234,9 @@ def follow_command(args: Any, show: Callable[[Any, Any, Snapshot], None], *, sto
     """
     import sys
 
-    from .engine.k8s import Analyzer
+    from .engine.incremental import LiveModel
     from .errors import MicrosegError, UsageError
     from .load import analyzer_options, source_for
-    from .model.cluster import build_cluster
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -247,14 +246,22 @@ def follow_command(args: Any, show: Callable[[Any, Any, Snapshot], None], *, sto
     tty = bool(getattr(out, "isatty", lambda: False)())
     first = [True]
 
+    models: list[LiveModel] = []  # the incremental model, rebuilt from scratch after an error
+
     def render(snapshot: Snapshot, change: Change) -> None:
+        options = analyzer_options(args, snapshot)
         try:
-            cluster = build_cluster(snapshot.objects)
+            if models and models[0].options == options:
+                by_key = {o.key(): o for o in snapshot.objects}
+                models[0].apply([by_key[k] for k in change.added | change.modified if k in by_key], change.deleted)
+            else:
+                models[:] = [LiveModel(snapshot.objects, options)]
         except MicrosegError as exc:
+            models.clear()
             print(f"watch: cannot analyse the current objects, keeping the last view: {exc}", file=err, flush=True)
             return
-        cluster.notes[:0] = snapshot.notes
-        analyzer = Analyzer(cluster, analyzer_options(args, snapshot))
+        models[0].cluster.notes[:0] = [n for n in snapshot.notes if n not in models[0].cluster.notes]
+        analyzer = _Incremental(models[0])
         if not first[0]:
             stamp = time.strftime("%H:%M:%S")
             print(f"watch: {stamp} {change.describe()}", file=err, flush=True)
@@ -291,3 +298,16 @@ def pump_events(source: WatchingSource, stop: threading.Event, name: str) -> tup
     thread = threading.Thread(target=pump, name=name, daemon=True)
     thread.start()
     return events, thread
+
+
+class _Incremental:
+    """An Analyzer stand-in for views: ``matrix()`` comes from the incremental model's class cells."""
+
+    def __init__(self, model: Any):
+        self._model = model
+
+    def matrix(self, *, external: bool = True) -> Any:
+        return self._model.matrix(external=external)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model.analyzer, name)
