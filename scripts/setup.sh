@@ -28,6 +28,15 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,release]'
+log=$(mktemp)
+pip_install() {  # quiet unless it fails; then show what pip said
+    if ! .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup: pip install $* failed" >&2
+        exit 1
+    fi
+}
+pip_install --upgrade pip
+pip_install -e '.[test,release]'
+rm -f "$log"
 echo "setup: ready (.venv/bin/kubectl-microseg)" >&2
