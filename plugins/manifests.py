@@ -156,7 +156,12 @@ def _check_depth(text: str, name: str) -> None:
                                      line=ev.start_mark.line + 1)
             elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        # libyaml >= 0.2.6 (PyYAML 6.0.3+ wheels) stops at its own limit of 1000 levels: the same refusal.
+        mark = getattr(exc, "problem_mark", None)
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")) and mark is not None:
+            raise InputError(f"YAML nested deeper than {MAX_DEPTH} levels", Origin(file=name, document=max(doc, 1)),
+                             line=mark.line + 1) from None
         return  # the loader reports the syntax error with its location
 
 
