@@ -22,8 +22,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel
-from .messages import LiveEvent, LoadFailed, SessionReady, WatchEnded
+from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of
+from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
 from .session import Session, apply_events, build_session, changed_pairs, one_line_reason
 from .widgets.cell_info import CellInfo
 from .widgets.command_bar import CommandBar
@@ -37,6 +37,9 @@ FLASH_SECONDS = 2.5
 """How long changed cells stay highlighted after a live update."""
 DEBOUNCE_SECONDS = 0.15
 """Events arriving within this time are analysed together."""
+LARGE_WORKLOADS = 300
+"""Above this many endpoints the matrix opens with every namespace folded and the side panels fill after
+the first paint (issue 8: large clusters stay responsive)."""
 
 
 def feature_available(module: str) -> bool:
@@ -68,6 +71,7 @@ class MicrosegApp(App[int]):
         Binding("s", "scaffold", "Scaffold"),
         Binding("y", "copy", "Copy", show=False),
         Binding("p", "policies", "Policies", show=False),
+        Binding("a", "audit", "Audit", show=False),
         Binding("b", "sidebar", "Side panel", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("escape", "back", "Back", show=False),
@@ -95,8 +99,12 @@ class MicrosegApp(App[int]):
         self._debounce: Any = None
         self._unflash: Any = None
         self._live_state: Any = None
+        self.audit_records: list[Any] = []
+        """Policy changes seen by the audit trail (newest last)."""
+        self._audit: Any = None
         self.set_reactive(MicrosegApp.granularity, granularity)
         self._filter = f"{namespace}/" if namespace else ""
+        self._namespace = namespace
         self._filter_axis = "rows"
         self.loaded_at = 0.0
 
@@ -147,8 +155,11 @@ class MicrosegApp(App[int]):
     def load(self) -> None:
         """Read the source and analyse it off the UI thread."""
         try:
-            snapshot = self.source.load()
-            session = build_session(snapshot, self.args)
+            factory = getattr(self.source, "session", None)  # nftables: the source builds its own session
+            if callable(factory):
+                session = factory(self.args)
+            else:
+                session = build_session(self.source.load(), self.args)
         except Exception as exc:  # MicrosegError and anything a plugin raises: shown, never a traceback
             self.post_message(LoadFailed(str(exc) or type(exc).__name__))
             return
@@ -163,11 +174,24 @@ class MicrosegApp(App[int]):
                 if worker.is_cancelled:
                     break
                 self.post_message(LiveEvent(ev))
+                self._audit_event(ev)
         except Exception as exc:  # the view must say it is stale, never crash or go quiet
             self.post_message(WatchEnded(str(exc) or type(exc).__name__))
             return
         if not worker.is_cancelled:
             self.post_message(WatchEnded("the watch ended"))
+
+    def _audit_event(self, ev: Any) -> None:
+        """Feed the audit trail (in the watch thread: it analyses before and after a policy change)."""
+        if self._audit is None:
+            return
+        try:
+            rec = self._audit.handle(ev)
+        except Exception as exc:  # the trail must never end the watch; say so once per failure
+            self.post_message(LoadFailed(f"audit trail: {exc}"))
+            return
+        if rec is not None:
+            self.post_message(AuditRecorded(rec))
 
     @work(thread=True, exclusive=True, group="reanalyse", exit_on_error=False)
     def reanalyse(self, events: list, snapshot: Any = None) -> None:
@@ -186,13 +210,32 @@ class MicrosegApp(App[int]):
         self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False))
 
     # ------------------------------------------------------------------ session → view
+    @property
+    def is_nft(self) -> bool:
+        """True when the view shows host firewalls (an NftSession) rather than a cluster."""
+        return getattr(self.session, "kind", "k8s") == "nft"
+
+    def _granularity_word(self, value: str) -> str:
+        word = getattr(self.session, "granularity_word", None)
+        return word(value) if callable(word) else value
+
     def on_session_ready(self, message: SessionReady) -> None:
+        if not self.query(MatrixGrid):  # the app is shutting down (a worker finished late)
+            return
         self.session = message.session
         self.grid.loading = False
+        self.status.granularity = self._granularity_word(self.granularity)
+        self.query_one(CellInfo).group_word = "group" if self.is_nft else "namespace"
+        if self.is_nft and message.first:  # the same panels, named for host firewalls
+            tabs = self.query_one("#sidebar", TabbedContent)
+            for pane, label in (("tab-namespaces", "Hosts"), ("tab-workloads", "Endpoints"),
+                                ("tab-policies", "Chains")):
+                tabs.get_tab(pane).label = label
         self._rebuild_model()
-        self.query_one(NamespaceTree).load(message.session)
-        self.query_one(WorkloadPanel).load(message.session)
-        self.query_one(PolicyList).load(message.session)
+        if message.first and self.large:  # the matrix paints first; thousands of panel rows follow
+            self.call_after_refresh(self._load_panels, message.session)
+        else:
+            self._load_panels(message.session)
         self.sub_title = message.session.description
         self.status.source = message.session.description
         m = message.session.matrix
@@ -210,6 +253,18 @@ class MicrosegApp(App[int]):
                 self._unflash.stop()
             self._unflash = self.set_timer(FLASH_SECONDS, self.grid.unflash)
 
+    @property
+    def large(self) -> bool:
+        """More endpoints than LARGE_WORKLOADS: fold namespaces at first, fill side panels late."""
+        return self.session is not None and len(self.session.matrix.endpoints) > LARGE_WORKLOADS
+
+    def _load_panels(self, session: Any) -> None:
+        if session is not self.session:
+            return  # a newer state arrived meanwhile and filled them already
+        self.query_one(NamespaceTree).load(session)
+        self.query_one(WorkloadPanel).load(session)
+        self.query_one(PolicyList).load(session)
+
     def _start_live(self, session: Session) -> None:
         try:
             from kubectl_microseg.live import LiveState
@@ -217,8 +272,32 @@ class MicrosegApp(App[int]):
             self._live_state = None
         else:
             self._live_state = LiveState(session.snapshot)
+        try:
+            from kubectl_microseg.audit import AuditTrail
+            from kubectl_microseg.load import analyzer_options
+        except ImportError:
+            self._audit = None
+        else:
+            self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot))
         self.status.set_state("watching")
         self.follow()
+
+    def on_audit_recorded(self, message: AuditRecorded) -> None:
+        """A policy change: keep it, show it in the open audit screen, and say so briefly."""
+        from kubectl_microseg.audit import describe_who
+
+        rec = message.record
+        self.audit_records.append(rec)
+        from .screens.audit import AuditScreen
+
+        if isinstance(self.screen, AuditScreen):
+            self.screen.add(rec)
+        else:
+            d = rec.diff
+            what = (f"{len(d.added)} newly allowed, {len(d.removed)} newly denied" if d is not None
+                    else "connectivity unchanged" if rec.metadata_only else "connectivity unknown")
+            self.notify(f"{rec.type} {rec.kind} {rec.object_id} · {what} · {describe_who(rec.who)} (a: audit trail)",
+                        title="policy change", timeout=5)
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.grid.loading = False
@@ -256,6 +335,10 @@ class MicrosegApp(App[int]):
         model = self.session.grid(self.granularity, filter_axis=self._filter_axis)  # type: ignore[arg-type]
         if old is not None and old.granularity == self.granularity:
             model.collapsed = set(old.collapsed)
+        elif old is None and self.granularity == "workload" and self.large:
+            model.collapsed = set(model.groups) - {self._namespace}  # -n keeps its namespace open
+            self.notify(f"{len(self.session.matrix.endpoints)} endpoints: namespaces start folded "
+                        "(space unfolds one, z unfolds all)", timeout=4)
         try:
             model.set_filter(self._filter)
         except ValueError:
@@ -265,15 +348,22 @@ class MicrosegApp(App[int]):
 
     # ------------------------------------------------------------------ cursor → info line
     def on_matrix_grid_cursor_moved(self, message: MatrixGrid.CursorMoved) -> None:
-        info = self.query_one(CellInfo)
+        found = self.query(CellInfo)
+        if not found:  # a message that arrives while the app shuts down
+            return
+        info = found.first()
         reason = ""
         if message.cell is not None and message.row.kind == "endpoint" and message.col.kind == "endpoint" \
                 and self.session is not None:
-            ex = self.session.explain(message.row.key, message.col.key)
-            reason = one_line_reason(ex) if ex is not None else ""
+            one_line = getattr(self.session, "one_line", None)
+            if callable(one_line):  # nftables: the rule that decided the first probe packet
+                reason = one_line(message.row.key, message.col.key)
+            else:
+                ex = self.session.explain(message.row.key, message.col.key)
+                reason = one_line_reason(ex) if ex is not None else ""
         elif message.cell is not None:
             reason = (f"{message.cell.allowed_pairs} of {message.cell.total_pairs} pairs allow something"
-                      " · space unfolds the namespace to see each pair")
+                      f" · space unfolds the {'group' if self.is_nft else 'namespace'} to see each pair")
         info.show_cell(message.row, message.col, message.cell, reason)
 
     def on_matrix_grid_activated(self, message: MatrixGrid.Activated) -> None:
@@ -297,16 +387,32 @@ class MicrosegApp(App[int]):
         self.grid.focus()
 
     def on_policy_list_chosen(self, message: PolicyList.Chosen) -> None:
-        if self.session is not None:
+        if self.is_nft:
+            self.show_chain(message.policy_id)
+        elif self.session is not None:
             from .screens.policy import PolicyScreen
 
             self.push_screen(PolicyScreen(self.session, message.policy_id))
+
+    def on_namespace_tree_chain_chosen(self, message: NamespaceTree.ChainChosen) -> None:
+        self.show_chain(message.key)
+
+    def show_chain(self, key: str) -> None:
+        """nftables: a chain's rules (from the side tree or the chain list)."""
+        chain_blocks = getattr(self.session, "chain_blocks", None)
+        if not callable(chain_blocks):
+            return
+        from .screens.explain import ExplainScreen
+
+        self.push_screen(ExplainScreen(chain_blocks(key)))
 
     def jump_to(self, namespace: str, endpoint: str | None = None) -> None:
         """Put the matrix cursor on a namespace's first row (unfolding it to reach an endpoint)."""
         m = self.model
         if m is None:
             return
+        if endpoint and m.endpoint(endpoint) is not None:  # ids such as '10.0.0.0/8 (rest)' hold a '/' too
+            namespace = group_of(m.endpoint(endpoint))  # type: ignore[arg-type]
         if endpoint and namespace in m.collapsed:
             m.toggle_group(namespace)
             self.grid.set_model(m)
@@ -390,12 +496,13 @@ class MicrosegApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def watch_granularity(self, value: str) -> None:
-        self.status.granularity = value
+        self.status.granularity = self._granularity_word(value)
         self._rebuild_model()
 
     def action_granularity(self) -> None:
-        i = GRANULARITIES.index(self.granularity)  # type: ignore[arg-type]
-        self.granularity = GRANULARITIES[(i + 1) % len(GRANULARITIES)]
+        cycle = getattr(self.session, "granularities", GRANULARITIES)
+        i = cycle.index(self.granularity) if self.granularity in cycle else -1
+        self.granularity = cycle[(i + 1) % len(cycle)]
 
     def action_fold_all(self) -> None:
         if self.model is None:
@@ -419,6 +526,9 @@ class MicrosegApp(App[int]):
         row, col = cur
         if row.kind != "endpoint" or col.kind != "endpoint":
             return None
+        nft_blocks = getattr(self.session, "explanation_blocks", None)
+        if callable(nft_blocks):  # nftables: the rule traces of probe packets
+            return nft_blocks(row.key, col.key)
         from .explain_doc import explanation_blocks
 
         return explanation_blocks(self.session, row.key, col.key)
@@ -465,12 +575,18 @@ class MicrosegApp(App[int]):
     def action_simulate(self, path: str | None = None) -> None:
         if self.session is None:
             return
+        if self.is_nft:
+            self.notify("simulate a ruleset with `kubectl microseg nft simulate`", severity="warning")
+            return
         from .screens.simulate import SimulateScreen
 
         self.push_screen(SimulateScreen(self.session, path))
 
     def action_scaffold(self) -> None:
         if self.session is None:
+            return
+        if self.is_nft:
+            self.notify("scaffold a host ruleset with `kubectl microseg nft scaffold`", severity="warning")
             return
         if not feature_available("kubectl_microseg.scaffold.templates"):
             self.notify("the scaffold module is not installed", severity="warning")
@@ -481,6 +597,17 @@ class MicrosegApp(App[int]):
         ns = cur[0].group if cur else None
         peer_ns = cur[1].group if cur else None
         self.push_screen(ScaffoldScreen(self.session, ns, peer_ns))
+
+    def action_audit(self) -> None:
+        """The audit trail: every policy change seen while watching (a live cluster only)."""
+        from .screens.audit import AuditScreen
+
+        if isinstance(self.screen, AuditScreen):
+            return
+        if not self.live and not self.audit_records:
+            self.notify("the audit trail follows a live cluster (not files, the demo or --no-watch)",
+                        severity="warning")
+        self.push_screen(AuditScreen(self.audit_records, self._audit is not None))
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -529,6 +656,8 @@ class MicrosegApp(App[int]):
         if feature_available("kubectl_microseg.scaffold.templates"):
             yield SystemCommand("Scaffold policies", "Default deny, DNS, namespace isolation …", self.action_scaffold)
         yield SystemCommand("Policies", "The policy list with YAML and what each selects", self.action_policies)
+        yield SystemCommand("Audit trail", "Policy changes on the live cluster: who, and the connectivity diff",
+                            self.action_audit)
         yield SystemCommand("Toggle the side panel", "Namespaces, workloads, policies", self.action_sidebar)
         yield SystemCommand("Toggle dark/light", "Switch the theme", self.action_toggle_theme)
         yield SystemCommand("Help: keys", "Every key of the matrix view", self.action_help)

@@ -22,12 +22,12 @@ from .session import Session
 class Block:
     """One piece of an explanation."""
 
-    kind: Literal["title", "verdict", "direction", "reason", "yaml", "note"]
+    kind: Literal["title", "verdict", "direction", "reason", "yaml", "code", "note"]
     text: str
     ok: bool | None = None
     """For verdict and reason blocks: allowed (True), denied (False) or neither (None)."""
     origin: str = ""
-    """For yaml blocks: where the object came from (file, document, line; or the cluster)."""
+    """For yaml and code blocks: where the object came from (file, document, line; or the cluster)."""
 
 
 def short_origin(entry: PolicyEntry) -> str:
@@ -100,6 +100,8 @@ def plain_text(blocks: list[Block]) -> str:
             lines.append(f"    {'+' if b.ok else '-'} {b.text}")
         elif b.kind == "yaml":
             lines += ["", f"# {b.origin}", b.text]
+        elif b.kind == "code":
+            lines += ["", f"# {b.origin}", b.text] if b.origin else ["", b.text]
         else:
             lines += ["", b.text]
     return "\n".join(lines) + "\n"

@@ -34,6 +34,7 @@ KEYS: tuple[Key, ...] = (
     Key("d", "d", "simulate: apply manifests from a file and show the matrix diff"),
     Key("s", "s", "scaffold policies (when the scaffold module is installed)"),
     Key("p", "p", "show the policy list"),
+    Key("a", "a", "audit trail (live cluster): policy changes, who made them, the connectivity diff"),
     Key("b", "b", "show or hide the side panel"),
     Key("t", "t", "switch between dark and light theme"),
     Key("ctrl+p", "ctrl+p", "command palette"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from textual.message import Message
 
@@ -32,6 +33,13 @@ class LiveEvent(Message):
     """One event from the live source's watch (posted from the watch thread)."""
 
     event: Event
+
+
+@dataclass
+class AuditRecorded(Message):
+    """A policy change seen by the audit trail (``kubectl_microseg.audit.AuditRecord``), from the watch thread."""
+
+    record: Any
 
 
 @dataclass

@@ -91,3 +91,27 @@ def test_simulate(snap_compare):
         await wait_for(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None)
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def nft_demo(**kw) -> MicrosegApp:
+    import argparse
+
+    from kubectl_microseg.tui.nft_session import NftSource
+
+    args = argparse.Namespace(demo=True, **kw)
+    return MicrosegApp(NftSource(args), args, live=False)
+
+
+def test_nft_matrix(snap_compare):
+    """tui --nft --demo --inventory: address classes and hosts, cursor on api-server → db-server."""
+    async def run_before(pilot):
+        await on_pair(pilot, "api-server", "db-server")
+    assert snap_compare(nft_demo(inventory=""), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_nft_explain(snap_compare):
+    """Enter on an nftables cell: the rule trace of each probe packet and the deciding chains."""
+    async def run_before(pilot):
+        await on_pair(pilot, "mgmt_net", "db-server")
+        await pilot.press("enter")
+    assert snap_compare(nft_demo(), terminal_size=SNAP_SIZE, run_before=run_before)

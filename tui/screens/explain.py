@@ -48,6 +48,11 @@ def _block_widget(b: Block) -> Static:
         w = YamlView(b.text, classes="yaml")
         w.border_title = b.origin
         return w
+    if b.kind == "code":  # nftables: a rule trace or a chain listing (plain text, kept as written)
+        w = Static(Text(b.text, no_wrap=True), classes="code")
+        if b.origin:
+            w.border_title = b.origin
+        return w
     if b.kind == "reason":
         t = Text()
         t.append("  ✔ " if b.ok else "  ✘ ", style="bold")

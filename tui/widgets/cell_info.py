@@ -17,16 +17,18 @@ class CellInfo(Static):
     DEFAULT_CSS = """
     CellInfo { height: 2; padding: 0 1; }
     """
+    group_word = "namespace"
+    """What a folded group is called ('group' for nftables: addresses, hosts)."""
 
     def show_cell(self, row: AxisItem, col: AxisItem, view: CellView | None, reason: str) -> None:
         """Describe the cell under the cursor."""
-        src = _name(row)
-        dst = _name(col)
+        src = _name(row, self.group_word)
+        dst = _name(col, self.group_word)
         t = Text()
         if view is None:
             t.append(f"{src}", style="bold")
-            t.append("  namespace header: space folds, enter unfolds", style="dim")
-            self.update(t)
+            t.append(f"  {self.group_word} header: space folds, enter unfolds", style="dim")
+            self.update(t, layout=False)
             return
         t.append(src, style="bold")
         t.append(" → ")
@@ -51,13 +53,13 @@ class CellInfo(Static):
         self.set_class(True, "-has-cell")
         for s, cls in STATE_CLASS.items():
             self.set_class(view.state is s, f"-{cls}")
-        self.update(t)
+        self.update(t, layout=False)  # fixed height: no layout pass per cursor move
 
     def show_text(self, text: str) -> None:
         self.update(text)
 
 
-def _name(item: AxisItem) -> str:
+def _name(item: AxisItem, word: str = "namespace") -> str:
     if item.kind == "endpoint":
         return item.key
-    return f"namespace {item.group} ({len(item.members)})"
+    return f"{word} {item.group} ({len(item.members)})"

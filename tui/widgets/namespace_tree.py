@@ -1,4 +1,8 @@
-"""Provides NamespaceTree: namespaces with their labels and workloads; choosing one moves the matrix cursor."""
+"""Provides NamespaceTree: namespaces with their labels and workloads; choosing one moves the matrix cursor.
+
+For host firewalls (an NftSession) the same tree shows hosts → tables → chains (choosing a chain opens
+its rules) and the address classes.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,12 @@ class NamespaceTree(Tree[str]):
         namespace: str
         endpoint: str | None = None
 
+    @dataclass
+    class ChainChosen(Message):
+        """nftables: a chain was selected (``key`` as NftSession.chains())."""
+
+        key: str
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("cluster", id=id)
         self.show_root = False
@@ -31,6 +41,9 @@ class NamespaceTree(Tree[str]):
         expanded = {str(n.data) for n in self.root.children if n.is_expanded}
         self.clear()
         self.root.label = session.description
+        if getattr(session, "kind", "k8s") == "nft":
+            self._load_nft(session)
+            return
         by_ns: dict[str, list] = {}
         for w in session.analyzer.cluster.workloads:
             by_ns.setdefault(w.namespace, []).append(w)
@@ -50,10 +63,42 @@ class NamespaceTree(Tree[str]):
                 node.add_leaf(Text(f"{w.name} ", style="") + Text(w.kind, style="dim"), data=w.id)
         self.root.expand()
 
+    def _load_nft(self, session) -> None:
+        """hosts → tables → chains (hook, policy, rule count); then the address classes."""
+        for h in session.hosts:
+            label = Text(h.name, style="bold")
+            label.append(f"  {', '.join(h.addresses) or 'no address given'}", style="dim")
+            hnode = self.root.add(label, data=f"host:{h.name}", expand=True)
+            for fam, table in h.ruleset.tables:
+                tnode = hnode.add(Text(f"table {fam} {table}"), data=f"host:{h.name}", expand=True)
+                for ch in h.ruleset.chains.values():
+                    if (ch.family, ch.table) != (fam, table):
+                        continue
+                    t = Text(ch.name + " ")
+                    if ch.is_base:
+                        if ch.hook != ch.name:
+                            t.append(f"@{ch.hook} ", style="dim")
+                        t.append(f"policy {ch.policy} ", style="bold" if ch.policy == "drop" else "dim")
+                    t.append(f"· {len(ch.rules)} rules", style="dim italic")
+                    tnode.add_leaf(t, data=f"chain:{h.name}|{ch.label()}")
+        addrs = self.root.add(Text("address classes", style="bold"), data=None, expand=False)
+        for cid, c in session.classes.items():
+            t = Text(cid + " ")
+            t.append(", ".join(c.addresses.cidrs()[:2]), style="dim")
+            addrs.add_leaf(t, data=f"class:{cid}")
+        self.root.expand()
+
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         event.stop()
         data = event.node.data
         if data is None:
+            return
+        kind, _, rest = data.partition(":")
+        if kind == "chain":
+            self.post_message(self.ChainChosen(rest))
+            return
+        if kind in ("host", "class"):
+            self.post_message(self.Chosen("hosts" if kind == "host" else "addresses", rest))
             return
         if "/" in data:
             self.post_message(self.Chosen(data.split("/", 1)[0], data))

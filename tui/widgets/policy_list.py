@@ -23,7 +23,14 @@ class PolicyList(OptionList):
         """Fill the list from a session."""
         self.clear_options()
         opts = []
-        for entry in session.analyzer.cluster.policies:
+        if getattr(session, "kind", "k8s") == "nft":  # host firewalls: every chain of every host
+            for key, (host, ch) in session.chains().items():
+                t = Text(f"{host}: {ch.label()}")
+                if ch.is_base:
+                    t.append(f"  {ch.hook} · policy {ch.policy}", style="dim")
+                t.append(f"  {len(ch.rules)} rules", style="dim italic")
+                opts.append(Option(t, id=key))
+        for entry in ([] if opts else session.analyzer.cluster.policies):
             p = entry.policy
             dirs = "/".join(d[:2] for d in ("ingress", "egress") if p.affects(d))
             n = len(session.policy_selects(entry))

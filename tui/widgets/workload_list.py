@@ -59,7 +59,12 @@ class WorkloadPanel(Vertical):
         ol = self.query_one("#workloads", OptionList)
         ol.clear_options()
         opts = []
-        for w in session.analyzer.cluster.workloads:
+        if getattr(session, "kind", "k8s") == "nft":  # host firewalls: address classes and hosts
+            for e in session.matrix.endpoints:
+                t = Text(e.id)
+                t.append(f" {e.kind}", style="dim")
+                opts.append(Option(t, id=e.id))
+        for w in ([] if getattr(session, "kind", "k8s") == "nft" else session.analyzer.cluster.workloads):
             t = Text()
             t.append_text(isolation_badges(session.isolation(w)))
             t.append(f" {w.id}")
@@ -73,9 +78,16 @@ class WorkloadPanel(Vertical):
         event.stop()
         if event.option_list.id != "workloads" or self._session is None or event.option.id is None:
             return
-        w = self._session.workload(event.option.id)
         labels = self.query_one("#labels", OptionList)
         labels.clear_options()
+        if getattr(self._session, "kind", "k8s") == "nft":  # the addresses and the constants naming them
+            e = next((x for x in self._session.matrix.endpoints if x.id == event.option.id), None)
+            if e is not None:
+                members = dict(e.extra).get("members", ())
+                labels.add_options([Option(c, disabled=True) for c in e.cidrs[:6]] +
+                                   [Option(f"named by {m}", disabled=True) for m in members])
+            return
+        w = self._session.workload(event.option.id)
         if w is None:
             return
         labels.add_options([Option(f"{k}={v}", id=f"{k}={v}") for k, v in sorted(w.labels.items())])

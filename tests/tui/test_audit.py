@@ -1,0 +1,47 @@
+"""The audit trail in the TUI: policy changes from the live watch, who made them and the connectivity diff."""
+
+from __future__ import annotations
+
+import copy
+
+from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.sources import Event
+from kubectl_microseg.tui.app import MicrosegApp
+from kubectl_microseg.tui.screens.audit import AuditScreen
+
+from .conftest import SIZE, FakeLiveSource, wait_for, wait_loaded
+from .test_live import DENY_BATCH_INGRESS
+
+
+async def test_a_policy_change_is_logged_with_who_and_the_diff_and_a_shows_it():
+    source = FakeLiveSource()
+    app = MicrosegApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("a")
+        assert isinstance(app.screen, AuditScreen) and app.screen.watching and not app.screen.records
+        obj = SourceObject(copy.deepcopy(DENY_BATCH_INGRESS.raw))
+        obj.raw["metadata"]["managedFields"] = [{"manager": "kubectl-client-side-apply", "operation": "Update",
+                                                 "time": "2024-05-01T10:00:00Z"}]
+        source.emit(Event("ADDED", obj))  # arrives while the screen is open: appended there
+        await wait_for(pilot, lambda: len(app.audit_records) == 1)
+        await pilot.pause()
+        text = app.screen.text
+        assert "ADDED NetworkPolicy batch/deny-ingress" in text and "kubectl-client-side-apply" in text
+        assert "newly denied" in text and "- batch/report-generator -> batch/nightly-etl" in text
+        await pilot.press("y")
+        assert "deny-ingress" in app.clipboard
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AuditScreen)
+        source.emit(Event("DELETED", obj))  # on the matrix: a notice, and the log keeps it
+        await wait_for(pilot, lambda: len(app.audit_records) == 2)
+        assert app.audit_records[1].type == "DELETED" and app.audit_records[1].diff.added
+
+
+async def test_without_a_live_cluster_a_says_so(demo_app):
+    async with demo_app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("a")
+        assert isinstance(demo_app.screen, AuditScreen) and not demo_app.screen.watching
+        await pilot.press("a")  # a again (or esc) closes it
+        assert not isinstance(demo_app.screen, AuditScreen)
