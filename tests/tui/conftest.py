@@ -34,6 +34,12 @@ async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
         assert waited < timeout, "condition not reached in time"
 
 
+def put_cursor(app, src: str, dst: str) -> None:
+    """Put the matrix cursor on the cell of row ``src`` and column ``dst`` (endpoint ids)."""
+    app.grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == src)
+    app.grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == dst)
+
+
 class FakeLiveSource:
     """A watching source over the demo: ``emit`` queues an Event that ``watch`` yields."""
 

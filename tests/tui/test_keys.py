@@ -12,13 +12,7 @@ from kubectl_microseg.tui.screens.scaffold import ScaffoldScreen
 from kubectl_microseg.tui.screens.simulate import SimulateScreen
 from kubectl_microseg.tui.widgets.cell_info import CellInfo
 
-from .conftest import SIZE, wait_for, wait_loaded
-
-
-def put_cursor(app, src: str, dst: str) -> None:
-    grid = app.grid
-    grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == src)
-    grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == dst)
+from .conftest import SIZE, put_cursor, wait_for, wait_loaded
 
 
 async def command(pilot, mode: str, text: str) -> None:

@@ -17,17 +17,12 @@ from kubectl_microseg.tui.widgets.namespace_tree import NamespaceTree
 from kubectl_microseg.tui.widgets.policy_list import PolicyList
 from kubectl_microseg.tui.widgets.workload_list import WorkloadPanel
 
-from .conftest import SIZE, wait_for, wait_loaded
+from .conftest import SIZE, put_cursor, wait_for, wait_loaded
 
 
 def nft_app(**kw) -> MicrosegApp:
     args = argparse.Namespace(demo=True, **kw)
     return MicrosegApp(NftSource(args), args, live=False)
-
-
-def put_cursor(app, src: str, dst: str) -> None:
-    app.grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == src)
-    app.grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == dst)
 
 
 def test_session_of_the_demo_host_traces_a_cell():
