@@ -19,8 +19,7 @@ from kubectl_microseg.engine.matrix import Matrix
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.nft.evaluate import Evaluation, evaluate
 from kubectl_microseg.nft.explain import explain_lines
-from kubectl_microseg.nft.matrix import (AddressClass, HostSpec, _combined, _host_addresses, _split, address_classes,
-                                         address_constants, build_matrix)
+from kubectl_microseg.nft.matrix import AddressClass, HostSpec, build_matrix, layout, split_address
 from kubectl_microseg.nft.model import Chain
 from kubectl_microseg.nft.packet import Flow
 
@@ -34,7 +33,7 @@ DENIED_PROBES = (("tcp", 22), ("tcp", 443), ("tcp", 5432), ("tcp", 8080), ("tcp"
 
 
 def _addr_text(combined: int) -> str:
-    fam, a = _split(combined)
+    fam, a = split_address(combined)
     return str(ipaddress.IPv4Address(a) if fam == 4 else ipaddress.IPv6Address(a))
 
 
@@ -77,13 +76,9 @@ class NftSession:
     _memo: dict[tuple[str, str], list[Probe]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        consts = [c for h in self.hosts for c in address_constants(h.ruleset)]
-        host_sets = {h.name: _host_addresses(h) for h in self.hosts if h.addresses}
-        classes = address_classes(consts, host_sets)
-        self.classes = {c.id: c for c in classes}
-        for h in self.hosts:  # as build_matrix: a host without addresses gets an address no rule names
-            self.host_addrs[h.name] = (sorted({_combined(a) for a in h.addresses}) if h.addresses
-                                       else [c.representative for c in classes if not c.members])
+        lay = layout(self.hosts)  # the classes and host addresses build_matrix used
+        self.classes = {c.id: c for c in lay.classes}
+        self.host_addrs = lay.addrs
 
     # ------------------------------------------------------------------ what the app asks of a session
     def grid(self, granularity: Granularity, **kw) -> GridModel:
@@ -111,7 +106,7 @@ class NftSession:
         cs, cd = self.classes.get(src), self.classes.get(dst)
 
         def addr(name: str, fam: int) -> int | None:
-            return next((a for a in self.host_addrs[name] if _split(a)[0] == fam), None)
+            return next((a for a in self.host_addrs[name] if split_address(a)[0] == fam), None)
 
         if cs is not None and hd is not None:
             a = addr(hd.name, cs.family)
@@ -121,7 +116,7 @@ class NftSession:
             return [] if a is None else [(hs, "output", a, cd.representative)]
         if hs is not None and hd is not None and hs is not hd:
             for a in self.host_addrs[hs.name]:
-                b = addr(hd.name, _split(a)[0])
+                b = addr(hd.name, split_address(a)[0])
                 if b is not None:
                     return [(hs, "output", a, b), (hd, "input", a, b)]
             return []
@@ -148,7 +143,7 @@ class NftSession:
         for proto, port in wanted:
             for h, hook, a, b in legs:
                 if proto.startswith("icmp"):
-                    proto = "icmp" if _split(a)[0] == 4 else "icmpv6"
+                    proto = "icmp" if split_address(a)[0] == 4 else "icmpv6"
                 flow = Flow(_addr_text(a), _addr_text(b), proto, port, hook)
                 ev = evaluate(h.ruleset, flow.packet(), hook)
                 out.append(Probe(h.name, flow, ev))

@@ -198,15 +198,16 @@ def port_atoms(rulesets: list[Ruleset]) -> list[tuple[int, int]]:
     return [(b[i], b[i + 1] - 1) for i in range(len(b) - 1)]
 
 
-def _split(addr: int) -> tuple[int, int]:
+def split_address(addr: int) -> tuple[int, int]:
+    """(family, address) of an address on the combined line (IPv4 below V6_BASE, IPv6 above)."""
     return (4, addr) if addr <= V4_MAX else (6, addr - V6_BASE)
 
 
 def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, int]],
             iif: str | None = OTHER_IF, oif: str | None = OTHER_IF) -> tuple[ConnSet, bool]:
     """What ``rs`` lets through from ``src`` to ``dst`` on ``hook``: (ConnSet, uncertain)."""
-    fam, s = _split(src)
-    _, d = _split(dst)
+    fam, s = split_address(src)
+    _, d = split_address(dst)
     acc: dict[str, list[tuple[int, int]]] = {}
     uncertain = False
     for proto in MATRIX_PROTOCOLS:
@@ -228,13 +229,33 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
     return ConnSet({p: merge_intervals(r) for p, r in acc.items()}), uncertain
 
 
-def _combined(address: str) -> int:
+def combine_address(address: str) -> int:
+    """An IPv4 or IPv6 address as a point on the combined line (the inverse of split_address)."""
     ip = ipaddress.ip_address(address)
     return int(ip) + (0 if ip.version == 4 else V6_BASE)
 
 
-def _host_addresses(h: HostSpec) -> AddressSet:
-    return AddressSet((_combined(a), _combined(a)) for a in h.addresses)
+@dataclass
+class Layout:
+    """The address classes of some rulesets, and where each host stands among them."""
+
+    classes: list[AddressClass]
+    host_sets: dict[str, AddressSet]
+    """The addresses of each host that has some given."""
+    addrs: dict[str, list[int]]
+    """Each host's addresses on the combined line; a host without addresses gets one placeholder per
+    family, taken from "everything else" (so rules on destination addresses it does not name do not apply)."""
+
+
+def layout(hosts: list[HostSpec], extra_rulesets: tuple[Ruleset, ...] = ()) -> Layout:
+    """Cut the address space by every constant of the hosts' rulesets (and ``extra_rulesets``)."""
+    consts = [c for rs in [h.ruleset for h in hosts] + list(extra_rulesets) for c in address_constants(rs)]
+    host_sets = {h.name: AddressSet((combine_address(a), combine_address(a)) for a in h.addresses)
+                 for h in hosts if h.addresses}
+    classes = address_classes(consts, host_sets)
+    addrs = {h.name: (sorted({combine_address(a) for a in h.addresses}) if h.addresses
+                      else [c.representative for c in classes if not c.members]) for h in hosts}
+    return Layout(classes, host_sets, addrs)
 
 
 def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "output"),
@@ -249,20 +270,14 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
         extra_rulesets: rulesets whose constants also cut the classes (to diff two rulesets).
     """
     rulesets = [h.ruleset for h in hosts] + list(extra_rulesets)
-    consts = [c for rs in rulesets for c in address_constants(rs)]
-    host_sets = {h.name: _host_addresses(h) for h in hosts if h.addresses}
-    classes = address_classes(consts, host_sets)
+    lay = layout(hosts, extra_rulesets)
+    classes, host_sets, addrs = lay.classes, lay.host_sets, lay.addrs
     ports = port_atoms(rulesets)
     notes: list[str] = []
     for rs in rulesets:
         notes += [n for n in rs.notes if n not in notes]
-    addrs: dict[str, list[int]] = {}
-    for h in hosts:
-        if h.addresses:
-            addrs[h.name] = sorted({_combined(a) for a in h.addresses})
-        else:
-            addrs[h.name] = [c.representative for c in classes if not c.members]
-            notes.append(f"host {h.name}: no address given; its own address is taken as one no rule names")
+    notes += [f"host {h.name}: no address given; its own address is taken as one no rule names"
+              for h in hosts if not h.addresses]
     endpoints = [Endpoint(id=c.id, kind="AddressClass", cidrs=tuple(c.addresses.cidrs()), group="addresses",
                           extra=(("members", tuple(c.members)),)) for c in classes]
     endpoints += [Endpoint(id=h.name, kind="Host", name=h.name, cidrs=tuple(host_sets[h.name].cidrs()) if
@@ -279,7 +294,7 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
     for h in hosts:
         for c in classes:
             for a in addrs[h.name]:
-                if _split(a)[0] != c.family:
+                if split_address(a)[0] != c.family:
                     continue
                 if "input" in hooks:
                     put(c.id, h.name, *allowed(h.ruleset, "input", c.representative, a, ports))
@@ -296,7 +311,7 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
                 continue
             for a in addrs[h1.name]:
                 for b in addrs[h2.name]:
-                    if _split(a)[0] != _split(b)[0]:
+                    if split_address(a)[0] != split_address(b)[0]:
                         continue
                     out, u1 = allowed(h1.ruleset, "output", a, b, ports)
                     inn, u2 = allowed(h2.ruleset, "input", a, b, ports)
