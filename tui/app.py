@@ -77,6 +77,10 @@ class MicrosegApp(App[int]):
         Binding("escape", "back", "Back", show=False),
     ]
 
+    MATRIX_ACTIONS = frozenset({"filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
+                                "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back"})
+    """Actions of the matrix screen: over another screen they are off (and left out of its footer)."""
+
     granularity: reactive[str] = reactive("workload", init=False)
 
     def __init__(self, source: Any, args: argparse.Namespace | None = None, *, granularity: str = "workload",
@@ -627,6 +631,10 @@ class MicrosegApp(App[int]):
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys."""
+        return not (action in self.MATRIX_ACTIONS and len(self.screen_stack) > 1)
 
     def action_back(self) -> None:
         """Esc: leave a side panel, then clear the filter."""

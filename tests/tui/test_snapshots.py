@@ -115,3 +115,39 @@ def test_nft_explain(snap_compare):
         await on_pair(pilot, "mgmt_net", "db-server")
         await pilot.press("enter")
     assert snap_compare(nft_demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_scaffold_wizard(snap_compare):
+    """s on namespace batch (the one without default deny): the kinds, the YAML and its matrix impact."""
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        pilot.app.jump_to("batch")
+        await pilot.press("s")
+        await pilot.pause()
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_audit_trail(snap_compare, monkeypatch):
+    """a on a live cluster after a policy change: who made it and the flows it cut."""
+    import copy
+
+    from kubectl_microseg import audit
+    from kubectl_microseg.model.objects import SourceObject
+    from kubectl_microseg.sources import Event
+
+    from .conftest import FakeLiveSource, wait_for
+    from .test_live import DENY_BATCH_INGRESS
+
+    monkeypatch.setattr(audit, "utc_now", lambda: "2026-05-01T10:00:05Z")  # the snapshot must not age
+    source = FakeLiveSource()
+
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        obj = SourceObject(copy.deepcopy(DENY_BATCH_INGRESS.raw))
+        obj.raw["metadata"]["managedFields"] = [{"manager": "kubectl-client-side-apply", "operation": "Update",
+                                                 "time": "2026-05-01T10:00:00Z"}]
+        source.emit(Event("ADDED", obj))
+        await wait_for(pilot, lambda: len(pilot.app.audit_records) == 1)
+        await pilot.press("a")
+        await pilot.pause()
+    assert snap_compare(MicrosegApp(source), terminal_size=SNAP_SIZE, run_before=run_before)

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
@@ -83,16 +83,18 @@ class ScaffoldScreen(Screen[None]):
         self.yaml_text = ""
 
     def compose(self) -> ComposeResult:
-        yield Input("8080/tcp", placeholder="ports for 'allow from' (8080, 53/udp, http)", id="scaffold-input")
         with Horizontal(id="scaffold-body"):
-            yield OptionList(*[Option(f"{label}", id=key) for key, label in TEMPLATES], id="scaffold-templates")
+            with Vertical(id="scaffold-left"):
+                yield OptionList(*[Option(f"{label}", id=key) for key, label in TEMPLATES], id="scaffold-templates")
+                yield Input("8080/tcp", placeholder="8080, 53/udp, http", id="scaffold-input")
             with VerticalScroll(id="scaffold-preview"):
                 yield Static("", id="scaffold-summary")
                 yield YamlView("", id="scaffold-yaml")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#scaffold-templates", OptionList).border_title = f"namespace {self.namespace}"
+        self.query_one("#scaffold-templates", OptionList).border_title = f"scaffold for namespace {self.namespace}"
+        self.query_one("#scaffold-input", Input).border_title = f"ports allowed from {self.peer}"
         self.query_one("#scaffold-templates", OptionList).highlighted = 0
         self.query_one("#scaffold-templates", OptionList).focus()
         self.refresh_preview()
