@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -244,6 +245,7 @@ class Lab:
         for ns in self.made:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         self.made.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- rulesets
     def load(self, text: str) -> dict:
