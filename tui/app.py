@@ -217,7 +217,7 @@ class MicrosegApp(App[int]):
     @property
     def is_nft(self) -> bool:
         """True when the view shows host firewalls (an NftSession) rather than a cluster."""
-        return getattr(self.session, "kind", "k8s") == "nft"
+        return self.session is not None and self.session.kind == "nft"
 
     def _granularity_word(self, value: str) -> str:
         word = getattr(self.session, "granularity_word", None)

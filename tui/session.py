@@ -34,6 +34,8 @@ class Session:
     args: argparse.Namespace = field(default_factory=argparse.Namespace)
     objects: dict[ObjectKey, SourceObject] = field(default_factory=dict)
     _pods: tuple[list[Endpoint], CellFn] | None = field(default=None, repr=False)
+    kind: str = field(default="k8s", init=False)
+    """What the session shows: 'k8s' here, 'nft' for host firewalls (tui/nft_session.py)."""
 
     @property
     def description(self) -> str:

@@ -41,7 +41,7 @@ class NamespaceTree(Tree[str]):
         expanded = {str(n.data) for n in self.root.children if n.is_expanded}
         self.clear()
         self.root.label = session.description
-        if getattr(session, "kind", "k8s") == "nft":
+        if session.kind == "nft":
             self._load_nft(session)
             return
         by_ns: dict[str, list] = {}

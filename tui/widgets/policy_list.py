@@ -23,21 +23,22 @@ class PolicyList(OptionList):
         """Fill the list from a session."""
         self.clear_options()
         opts = []
-        if getattr(session, "kind", "k8s") == "nft":  # host firewalls: every chain of every host
+        if session.kind == "nft":  # host firewalls: every chain of every host
             for key, (host, ch) in session.chains().items():
                 t = Text(f"{host}: {ch.label()}")
                 if ch.is_base:
                     t.append(f"  {ch.hook} · policy {ch.policy}", style="dim")
                 t.append(f"  {len(ch.rules)} rules", style="dim italic")
                 opts.append(Option(t, id=key))
-        for entry in ([] if opts else session.analyzer.cluster.policies):
-            p = entry.policy
-            dirs = "/".join(d[:2] for d in ("ingress", "egress") if p.affects(d))
-            n = len(session.policy_selects(entry))
-            t = Text(p.id)
-            t.append(f"  {dirs or '-'}", style="dim")
-            t.append(f"  selects {n}", style="dim italic")
-            opts.append(Option(t, id=p.id))
+        else:
+            for entry in session.analyzer.cluster.policies:
+                p = entry.policy
+                dirs = "/".join(d[:2] for d in ("ingress", "egress") if p.affects(d))
+                n = len(session.policy_selects(entry))
+                t = Text(p.id)
+                t.append(f"  {dirs or '-'}", style="dim")
+                t.append(f"  selects {n}", style="dim italic")
+                opts.append(Option(t, id=p.id))
         self.add_options(opts)
         if opts:
             self.highlighted = 0

@@ -59,17 +59,18 @@ class WorkloadPanel(Vertical):
         ol = self.query_one("#workloads", OptionList)
         ol.clear_options()
         opts = []
-        if getattr(session, "kind", "k8s") == "nft":  # host firewalls: address classes and hosts
+        if session.kind == "nft":  # host firewalls: address classes and hosts
             for e in session.matrix.endpoints:
                 t = Text(e.id)
                 t.append(f" {e.kind}", style="dim")
                 opts.append(Option(t, id=e.id))
-        for w in ([] if getattr(session, "kind", "k8s") == "nft" else session.analyzer.cluster.workloads):
-            t = Text()
-            t.append_text(isolation_badges(session.isolation(w)))
-            t.append(f" {w.id}")
-            t.append(f" {w.kind}", style="dim")
-            opts.append(Option(t, id=w.id))
+        else:
+            for w in session.analyzer.cluster.workloads:
+                t = Text()
+                t.append_text(isolation_badges(session.isolation(w)))
+                t.append(f" {w.id}")
+                t.append(f" {w.kind}", style="dim")
+                opts.append(Option(t, id=w.id))
         ol.add_options(opts)
         if opts:
             ol.highlighted = 0
@@ -80,7 +81,7 @@ class WorkloadPanel(Vertical):
             return
         labels = self.query_one("#labels", OptionList)
         labels.clear_options()
-        if getattr(self._session, "kind", "k8s") == "nft":  # the addresses and the constants naming them
+        if self._session.kind == "nft":  # the addresses and the constants naming them
             e = next((x for x in self._session.matrix.endpoints if x.id == event.option.id), None)
             if e is not None:
                 members = dict(e.extra).get("members", ())
