@@ -24,7 +24,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from ..model.addresses import AddressSet, atom_groups, interval_cidrs, interval_text
+from ..model.addresses import V4_MAX, AddressSet, address_int, atom_groups, interval_cidrs, interval_text
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.cluster import Cluster, Member, Workload
 from ..model.policy import NetworkPolicy, Peer, Rule
@@ -56,6 +56,8 @@ class PodClass:
     named_ports: frozenset
     host_network: bool
     ips: AddressSet | None
+    networks: frozenset[int] = frozenset()
+    """Indices into ``Analyzer.admin_networks`` of the admin ``networks`` peers that hold these pods' IPs."""
 
 
 @dataclass
@@ -181,6 +183,17 @@ class ExternalAtom:
         return any(a <= lo and hi <= b for a, b in self.intervals)
 
 
+def _admin_network_sets(cluster: Cluster) -> list[AddressSet]:
+    """The distinct ``networks`` peers of every admin policy's egress rules (pods are classed by them)."""
+    sets: list[AddressSet] = []
+    for entry in cluster.admin_policies:
+        for rule in entry.policy.rules("egress"):
+            for p in rule.peers:
+                if p.networks is not None and p.networks not in sets:
+                    sets.append(p.networks)
+    return sets
+
+
 class Analyzer:
     """The NetworkPolicy engine over one Cluster."""
 
@@ -195,6 +208,7 @@ class Analyzer:
 
     # ------------------------------------------------------------------ classes
     def _build_classes(self) -> None:
+        self.admin_networks = _admin_network_sets(self.cluster)
         self._class_keys: dict[tuple, int] = {}
         self._key_of: list[tuple] = []
         self.classes: list[PodClass] = []
@@ -224,7 +238,8 @@ class Analyzer:
         host = m.host_network and not self.options.hostnetwork_as_pods
         # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
         by_ip = self.options.ipblock_matches_pods or host
-        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else ())
+        nets = self._networks_holding(m)
+        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets)
         i = self._class_keys.get(key)
         if i is None:
             i = self._class_keys[key] = len(self.classes)
@@ -234,11 +249,23 @@ class Analyzer:
                 ips = AddressSet()
                 for ip in m.ips:
                     ips = ips | AddressSet.from_cidr(ip + ("/128" if ":" in ip else "/32"))
-            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips))
+            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips, nets))
             self.class_workloads.append([])
             self.by_namespace.setdefault(m.namespace, []).append(i)
             created.append(i)
         return i
+
+    def _networks_holding(self, m: Member) -> frozenset[int]:
+        """The admin ``networks`` peers that hold a pod's address. network-policy-api: "cluster-internal
+        traffic will be checked against the rule as well. So if you Allow or Deny traffic to "0.0.0.0/0",
+        that will allow or deny all IPv4 pod-to-pod traffic as well". A pod whose IPs the input does not
+        give is taken as an IPv4 address that only a peer covering all of IPv4 surely holds."""
+        if not self.admin_networks:
+            return frozenset()
+        if m.ips:
+            mine = AddressSet((address_int(ip), address_int(ip)) for ip in m.ips)
+            return frozenset(j for j, n in enumerate(self.admin_networks) if n & mine)
+        return frozenset(j for j, n in enumerate(self.admin_networks) if n.contains_interval(0, V4_MAX))
 
     # ------------------------------------------------------------------ selectors
     def _namespaces_matching(self, sel: LabelSelector) -> list[str]:
@@ -348,12 +375,14 @@ class Analyzer:
             elif p.pods is not None:
                 for ns in self._namespaces_matching(p.pods[0]):
                     bits |= self._pods_matching(ns, p.pods[1])
-            elif p.networks is not None:
+            elif p.networks is not None:  # outside addresses, and the pods whose IPs it holds
                 addrs = addrs | p.networks
-                for c in self.ip_classes:
-                    if c.ips & p.networks:
+                j = self.admin_networks.index(p.networks)
+                for c in self.classes:
+                    if j in c.networks and self.class_workloads[c.index]:
                         bits |= 1 << c.index
             # nodes peers select node addresses, which this model does not know: they match nothing
+            # (Cluster.notes says so)
         static = None
         if rule.ports is None or not any(pt.name for pt in rule.ports):
             static = rule.conns_for(frozenset())

@@ -142,12 +142,15 @@ def _selector(value: Any, path: Path) -> LabelSelector:
 
 
 def _pods(value: Any, path: Path) -> tuple[LabelSelector, LabelSelector]:
-    """NamespacedPod. Its two selectors are non-pointer fields in the Go types, so a missing one is the
-    empty selector (matches everything), as controllers decoding the object see it."""
+    """NamespacedPod: both selectors are required by the CRD (every field of the API package is, unless
+    marked optional); ``{}`` selects everything."""
     m = _map(value, path, required=True)
     assert m is not None
-    return parse_label_selector(m.get("namespaceSelector"), path + ("namespaceSelector",)), \
-        parse_label_selector(m.get("podSelector"), path + ("podSelector",))
+    for key in ("namespaceSelector", "podSelector"):
+        if m.get(key) is None:
+            raise FieldError(path + (key,), "Required value")
+    return parse_label_selector(m["namespaceSelector"], path + ("namespaceSelector",)), \
+        parse_label_selector(m["podSelector"], path + ("podSelector",))
 
 
 def _exactly_one(m: Mapping[str, Any], keys: tuple[str, ...], path: Path, what: str) -> str:

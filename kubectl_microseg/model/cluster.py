@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from ..errors import InputError
+from .addresses import V4_MAX
 from .admin import ANP_KIND, BANP_KIND, AdminPolicy, parse_admin_policy
 from .objects import SourceObject
 from .policy import (_DNS1123_LABEL, FieldError, NetworkPolicy, parse_network_policy, type_name, validate_label_key,
@@ -231,6 +232,18 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
         if not x.policy.is_baseline and not y.policy.is_baseline and x.policy.priority == y.policy.priority:
             notes.append(f"warning: AdminNetworkPolicies {x.policy.name} and {y.policy.name} have the same priority "
                          f"({x.policy.priority}); the API leaves their order undefined (analysed in name order)")
+    partial = [p.networks_text for a in admins for r in a.policy.rules("egress") for p in r.peers
+               if p.networks is not None and not p.networks.contains_interval(0, V4_MAX)]
+    if partial:  # a note that depends on admin policies only (their change rebuilds the whole model)
+        notes.append(f"admin policy networks peers ({'; '.join(sorted(set(partial)))}) also match pods by their "
+                     "IPs; a pod whose IP the input does not give (a template, a pod without status) is taken "
+                     "to be outside them")
+    for a in admins:
+        if any(p.nodes is not None for r in a.policy.rules("egress") for p in r.peers):
+            kind = "BaselineAdminNetworkPolicy" if a.policy.is_baseline else "AdminNetworkPolicy"
+            notes.append(f"warning: {kind} {a.policy.name} ({a.source.origin.describe()}): its `nodes` peers are "
+                         "not evaluated (node addresses are not modelled), so they match nothing here; traffic to "
+                         "nodes shows under the outside address ranges")
     return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins)
 
 

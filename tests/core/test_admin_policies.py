@@ -176,6 +176,69 @@ def test_egress_networks_peer_selects_outside_addresses():
     assert other.allowed.is_all()
 
 
+PODS_WITH_IPS = """
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: b, labels: {app: db}}
+spec: {containers: [{name: c}]}
+status: {podIP: 10.244.1.5, podIPs: [{ip: 10.244.1.5}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: office, namespace: b, labels: {app: office}}
+spec: {containers: [{name: c}]}
+status: {podIP: 192.168.7.5, podIPs: [{ip: 192.168.7.5}]}
+"""
+
+
+def test_egress_networks_peer_also_matches_pods_by_their_ips():
+    """network-policy-api: networks peers are for outside entities, "but note that cluster-internal traffic
+    will be checked against the rule as well": a pod whose IP lies in the CIDR is matched; one outside it is
+    not, nor one whose IP the input does not give (taken to be outside every CIDR short of all of IPv4)."""
+    rules = "  - {name: no-10, action: Deny, to: [{networks: [10.0.0.0/8]}]}"
+    a = analyzer(anp("n", 1, TO_A, "egress", rules) + PODS_WITH_IPS)
+    assert allowed(a, "a/web", "b/db").is_empty()
+    assert allowed(a, "a/web", "b/office").is_all()
+    assert allowed(a, "a/web", "b/cli").is_all()  # a template: no IP known
+    assert any("also match pods by their IPs" in n for n in a.cluster.notes)
+    e = explain_pair(a, a.cluster.workload("a/web"), a.cluster.workload("b/db"))
+    assert [r.short() for r in e.deciding("TCP", 80)] == ["[ANP] n egress rule 1 'no-10' (Deny)"]
+
+
+def test_networks_covering_all_of_ipv4_match_every_pod():
+    """"if you Allow or Deny traffic to 0.0.0.0/0, that will allow or deny all IPv4 pod-to-pod traffic as
+    well": pods with and without a known IP alike."""
+    rules = "  - {name: none, action: Deny, to: [{networks: [0.0.0.0/0]}]}"
+    a = analyzer(anp("all", 1, TO_A, "egress", rules) + PODS_WITH_IPS)
+    for dst in ("b/db", "b/office", "b/cli", "a/web"):
+        assert allowed(a, "a/web", dst).is_empty(), dst
+    assert allowed(a, "b/cli", "a/web").is_all()  # b is not the subject
+
+
+def test_a_baseline_networks_deny_cuts_pod_traffic_unless_pods_are_allowed_first():
+    """The trap the API warns of: a BANP denying private ranges also denies pods in them; an Allow of
+    the pods before it (as the demo's BANP does) keeps pod-to-pod traffic open."""
+    banp = """
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  egress:
+%s  - {name: private, action: Deny, to: [{networks: [10.0.0.0/8]}]}
+"""
+    assert allowed(analyzer(banp % "" + PODS_WITH_IPS), "a/web", "b/db").is_empty()
+    first = "  - {name: pods, action: Allow, to: [{namespaces: {}}]}\n"
+    assert allowed(analyzer(banp % first + PODS_WITH_IPS), "a/web", "b/db").is_all()
+
+
+def test_nodes_peers_are_reported_as_not_evaluated():
+    a = analyzer(anp("nodes", 1, TO_A, "egress", "  - {name: n, action: Deny, to: [{nodes: {}}]}"))
+    assert any("`nodes` peers are not evaluated" in n for n in a.cluster.notes)
+    assert allowed(a, "a/web", "b/cli").is_all()
+
+
 def test_explain_shows_the_chain_anp_then_networkpolicy():
     pas = anp("pass-b", 5, TO_A, "ingress", f"  - {{name: p, action: Pass, from: {FROM_B}}}")
     np = """
@@ -202,6 +265,9 @@ spec: {podSelector: {}, ingress: [{ports: [{port: 80}]}]}
     ("{priority: 1, subject: {namespaces: {}}, egress: [{action: Allow, to: [{networks: [10.0.0.0]}]}]}", "valid CIDR"),
     ("{priority: 1, subject: {namespaces: {}}, egress: [{action: Allow, to: [{namespaces: {}}], ports: [{portRange: {start: 90, end: 80}}]}]}", "greater than or equal"),
     ("{priority: 1, subject: {namespaces: {}}, egress: [{action: Allow, to: [{namespaces: {}}], ports: [{portNumber: {port: 80}, namedPort: x}]}]}", "exactly one of"),
+    ("{priority: 1, subject: {pods: {namespaceSelector: {}}}}", "Required value (at spec.subject.pods.podSelector)"),
+    ("{priority: 1, subject: {namespaces: {}}, egress: [{action: Allow, to: [{pods: {podSelector: {}}}]}]}",
+     "Required value (at spec.egress[0].to[0].pods.namespaceSelector)"),
 ])
 def test_invalid_admin_policies_are_rejected(spec, message):
     with pytest.raises(InputError) as err:

@@ -68,10 +68,14 @@ def test_default_deny_for_batch_cuts_exactly_the_open_flows() -> None:
     for p in diff.unchanged:
         assert p.dst not in BATCH and p.src != "batch/report-generator"
     # every cut is attributed to the new policy, on the side it isolates, and listed under batch
+    # (where the BANP's allow-pods-in-cluster rule allowed a pair, it no longer applies: NetworkPolicies now decide)
     for p in diff.removed:
-        assert p.causes and {c.policy for c in p.causes} == {"batch/default-deny-all"}
-        assert {c.change for c in p.causes} == {"isolates"}
+        assert p.causes and ("batch/default-deny-all", "isolates") in {(c.policy, c.change) for c in p.causes}
+        assert {(c.policy, c.change) for c in p.causes} <= {("batch/default-deny-all", "isolates"),
+                                                            ("[BANP] default", "no-longer-allows")}
         assert p.group == "batch"
+    assert {c.policy for c in find(diff, "batch/report-generator", "batch/nightly-etl").causes} == {
+        "batch/default-deny-all", "[BANP] default"}
     both = find(diff, "batch/report-generator", "batch/nightly-etl")
     assert {c.direction for c in both.causes} == {"egress", "ingress"}
     assert [c.direction for c in find(diff, "kube-system/kube-proxy", "batch/nightly-etl").causes] == ["ingress"]
