@@ -52,7 +52,7 @@ def _isolation(analyzer: Analyzer, w: Workload) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for d in ("ingress", "egress"):
         pols: list[str] = []
-        for c in analyzer.workload_classes[w.id]:
+        for c in analyzer.classes_of(w):
             pols.extend(p.id for p in analyzer.isolating[d][c] if p.id not in pols)
         out[d] = pols
     return out
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         others: list[Workload | ExternalAtom] = [x for x in analyzer.cluster.workloads] + list(analyzer.atoms)
         peers.extend((w, o) for o in others)
-        peers.extend((o, w) for o in others if o is not w)
+        peers.extend((o, w) for o in others if o.id != w.id)
     if args.port is not None and not (args.to or args.from_):
         raise UsageError("--port needs --to or --from")
     port = None
@@ -123,14 +123,20 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
 
-    out = [f"{w.kind} {w.id}" + (f" (pods: {', '.join(w.pods)})" if w.pods and w.kind != "Pod" else ""),
+    head = (f"Pod {w.namespace}/{w.only_pod} of {w.kind} {w.id}" if w.only_pod is not None else
+            f"{w.kind} {w.id}" + (f" (pods: {', '.join(w.pods)})" if w.pods and w.kind != "Pod" else ""))
+    out = [head,
            f"  labels: {', '.join(f'{k}={v}' for k, v in sorted(w.labels.items())) or '<none>'}"]
     if w.host_network:
         out.append("  hostNetwork: NetworkPolicies do not select or isolate it; its traffic is the node's "
                    "(matched only by ipBlocks containing the node address). --hostnetwork-as-pods changes this.")
+    classes = analyzer.classes_of(w)
     for d in ("ingress", "egress"):
         pols = iso[d]
         state = f"isolated by {', '.join(pols)}" if pols else "not isolated (no policy selects it): everything allowed"
+        open_classes = sum(not analyzer.isolating[d][c] for c in classes)
+        if pols and open_classes:  # the pods differ: say so rather than call them all isolated
+            state = f"isolated for some pods (by {', '.join(pols)}); {open_classes} of {len(classes)} pod classes are not"
         out.append(f"  {d}: {state}")
     if analyzer.options.ipblock_matches_pods:
         out.append("  note: --ipblock-matches-pods: ipBlock peers also match pod IPs")

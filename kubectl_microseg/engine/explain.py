@@ -55,15 +55,19 @@ class PairExplanation:
 
 
 def find_workload(analyzer: Analyzer, name: str, namespace: str | None) -> Workload:
-    """Resolve 'ns/name', a workload name, a Pod name, or a generated pod name ('api-7d9f-x2x') to a workload."""
+    """Resolve 'ns/name', a workload name, a Pod name, or a generated pod name ('api-7d9f-x2x') to a workload.
+
+    A Pod named by its own name stands for itself: the view of its workload narrowed to it (its pods may
+    differ, e.g. mid-rollout, and the question is about this one)."""
     if "/" in name:
         namespace, name = name.split("/", 1)
     cands = [w for w in analyzer.cluster.workloads if namespace is None or w.namespace == namespace]
-    for test in (lambda w: w.name == name, lambda w: name in w.pods,
+    for test in (lambda w: w.name == name or f"{w.name}[{w.kind}]" == name, lambda w: name in w.pods,
                  lambda w: name.startswith(w.name + "-") and w.kind != "Pod"):
         hits = [w for w in cands if test(w)]
         if len(hits) == 1:
-            return hits[0]
+            w = hits[0]
+            return w.pod_view(name) if name in w.pods and name != w.name else w
         if len(hits) > 1:
             raise UsageError(f"{name!r} is ambiguous: {', '.join(w.id for w in hits)}; give -n NAMESPACE or ns/name")
     where = f" in namespace {namespace}" if namespace else ""
@@ -90,8 +94,8 @@ def peer_id(p: Workload | ExternalAtom) -> str:
 
 def explain_pair(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload | ExternalAtom) -> PairExplanation:
     """Explain traffic from ``src`` to ``dst`` (at least one is a workload)."""
-    src_classes = analyzer.workload_classes[src.id] if isinstance(src, Workload) else [src]
-    dst_classes = analyzer.workload_classes[dst.id] if isinstance(dst, Workload) else [dst]
+    src_classes = analyzer.classes_of(src) if isinstance(src, Workload) else [src]
+    dst_classes = analyzer.classes_of(dst) if isinstance(dst, Workload) else [dst]
     verdicts = [analyzer.verdict_classes(a, b, src.id, dst.id) for a in src_classes for b in dst_classes]
     allowed = eg_allowed = in_allowed = ConnSet.none()
     egress: list[Reason] = []
@@ -121,8 +125,8 @@ def resolve_port(analyzer: Analyzer, dst: Workload | ExternalAtom, port: str | i
 def quick_allowed(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload | ExternalAtom) -> ConnSet:
     """What ``src`` may open to ``dst``, without building reasons (the matrix's path; same answer as
     ``explain_pair(...).allowed``, which a test checks)."""
-    src_classes = analyzer.workload_classes[src.id] if isinstance(src, Workload) else [src]
-    dst_classes = analyzer.workload_classes[dst.id] if isinstance(dst, Workload) else [dst]
+    src_classes = analyzer.classes_of(src) if isinstance(src, Workload) else [src]
+    dst_classes = analyzer.classes_of(dst) if isinstance(dst, Workload) else [dst]
     out = ConnSet.none()
     for a in src_classes:
         for b in dst_classes:

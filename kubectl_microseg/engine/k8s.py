@@ -234,6 +234,14 @@ class Analyzer:
         self.workload_classes[w.id] = idxs
         return created
 
+    def classes_of(self, w: Workload) -> list[int]:
+        """The pod classes of a workload; of a one-Pod view (``Workload.pod_view``), that pod's class."""
+        idxs = self.workload_classes[w.id]
+        if w.only_pod is None or len(idxs) == 1:
+            return idxs
+        mine = [i for i in idxs if any(m.name == w.only_pod for m in self.class_members.get((w.id, i), ()))]
+        return mine or idxs
+
     def _class_of(self, m: Member, created: list[int]) -> int:
         host = m.host_network and not self.options.hostnetwork_as_pods
         # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it

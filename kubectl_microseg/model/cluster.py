@@ -9,6 +9,7 @@ template.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
@@ -58,10 +59,20 @@ class Workload:
     source: SourceObject | None = None
     pods: list[str] = field(default_factory=list)
     """Names of the Pod objects grouped under this workload."""
+    qualified: bool = False
+    """Another workload of the namespace has the same name (a Deployment and a bare Pod 'nginx'): the id
+    then names the kind too, 'ns/nginx[Pod]'."""
+    only_pod: str | None = None
+    """Set on a view of one Pod of the workload (``pod_view``): explanations use that pod's class only."""
 
     @property
     def id(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        return f"{self.namespace}/{self.name}[{self.kind}]" if self.qualified else f"{self.namespace}/{self.name}"
+
+    def pod_view(self, pod: str) -> Workload:
+        """The workload narrowed to one of its Pods (what ``explain pod POD`` and a flow to a pod mean)."""
+        members = [m for m in self.members if m.name == pod] or self.members
+        return replace(self, members=members, pods=[pod], labels=members[0].label_dict(), only_pod=pod)
 
     @property
     def host_network(self) -> bool:
@@ -337,16 +348,16 @@ def _build_workloads(workload_objs: dict[tuple[str, str, str], SourceObject], po
             kind, name = ctrl
         return kind, name
 
-    by_id: dict[tuple[str, str], Workload] = {}
-    templates: dict[tuple[str, str], Member] = {}
+    by_id: dict[tuple[str, str, str], Workload] = {}  # (namespace, kind, name)
+    templates: dict[tuple[str, str, str], Member] = {}
     for (ns, kind, name), obj in sorted(workload_objs.items()):
         tkind, tname = top(ns, kind, name)
         if (tkind, tname) != (kind, name):
             continue  # stands under its owner
         spec_path = _pod_spec_path(kind)
         member = _member(obj, ns, spec_path + ("metadata",), spec_path + ("spec",))
-        by_id[(ns, name)] = Workload(ns, name, kind, member.label_dict(), [], obj)
-        templates[(ns, name)] = member
+        by_id[(ns, kind, name)] = Workload(ns, name, kind, member.label_dict(), [], obj)
+        templates[(ns, kind, name)] = member
     for obj in pods:
         ns = obj.namespace or "default"
         member = _member(obj, ns, ("metadata",), ("spec",), obj.name)
@@ -355,9 +366,9 @@ def _build_workloads(workload_objs: dict[tuple[str, str, str], SourceObject], po
             kind, name = "Pod", obj.name
         else:
             kind, name = top(ns, *ctrl)
-        w = by_id.get((ns, name))
+        w = by_id.get((ns, kind, name))
         if w is None:
-            w = by_id[(ns, name)] = Workload(ns, name, kind, member.label_dict(), [], obj)
+            w = by_id[(ns, kind, name)] = Workload(ns, name, kind, member.label_dict(), [], obj)
         w.members.append(member)
         w.pods.append(obj.name)
     for key, w in by_id.items():
@@ -368,4 +379,7 @@ def _build_workloads(workload_objs: dict[tuple[str, str, str], SourceObject], po
             for m in w.members[1:]:
                 common &= set(m.labels)
             w.labels = dict(sorted(common))
+    names = Counter((ns, name) for ns, _, name in by_id)
+    for (ns, _, name), w in by_id.items():
+        w.qualified = names[(ns, name)] > 1
     return list(by_id.values())

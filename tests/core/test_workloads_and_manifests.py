@@ -211,3 +211,90 @@ def test_skipped_kinds_are_counted():
     objs += [SourceObject({"apiVersion": "x/v1", "kind": "Widget", "metadata": {"name": f"w{i}"}}) for i in range(2)]
     (note,) = build_cluster(objs).notes
     assert "NetworkPolicy (extensions/v1beta1) (3)" in note and "Widget (2)" in note
+
+
+# -- one name, two workloads; one pod of a workload whose pods differ -------------------------------
+CLASH = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nginx, namespace: b}
+spec: {template: {metadata: {labels: {app: nginx}}, spec: {containers: [{name: c, image: nginx}]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nginx, namespace: b, labels: {run: nginx}}
+spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-nginx, namespace: b}
+spec: {podSelector: {matchLabels: {app: nginx}}, ingress: []}
+"""
+
+
+def test_a_workload_and_a_bare_pod_of_one_name_stay_two_endpoints(capsys, tmp_path):
+    """[Contract-WL] each workload is one endpoint, kind as written: `kubectl run nginx` beside a
+    Deployment nginx is a second endpoint, not a pod of the Deployment. Their ids name the kind."""
+    m = matrix(CLASH)
+    ids = {e.id for e in m.endpoints if not e.is_external}
+    assert ids == {"b/nginx[Deployment]", "b/nginx[Pod]"}
+    assert conns(m, "b/nginx[Pod]", "b/nginx[Deployment]") == NONE  # the Deployment's pods are isolated
+    assert conns(m, "b/nginx[Deployment]", "b/nginx[Pod]") == ALL
+    f = tmp_path / "c.yaml"
+    f.write_text(CLASH)
+    code, _, err = run_cli(capsys, "explain", "pod", "nginx", "-n", "b", "-f", str(f))
+    assert code == 2 and "ambiguous" in err and "b/nginx[Pod]" in err
+    code, out, _ = run_cli(capsys, "explain", "pod", "b/nginx[Deployment]", "-f", str(f))
+    assert code == 0 and "ingress: isolated by b/deny-nginx" in out
+
+
+MIXED = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: rs-1
+  namespace: a
+  labels: {role: a}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, controller: true, uid: x}]
+spec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: rs-2
+  namespace: a
+  labels: {role: b}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, controller: true, uid: x}]
+spec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: src, namespace: a, labels: {app: src}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec: {podSelector: {matchLabels: {role: b}}, ingress: []}
+"""
+
+
+def test_explain_and_test_of_one_pod_answer_for_that_pod(capsys, tmp_path):
+    """A workload whose pods differ is partly allowed in the matrix; `explain pod POD` and a flow to POD
+    answer for that pod alone (its class), and a named port resolves on that pod's containers."""
+    m = matrix(MIXED)
+    assert conns(m, "a/src", "a/rs") == ALL and m.cells[("a/src", "a/rs")].partial
+    f = tmp_path / "m.yaml"
+    f.write_text(MIXED)
+    code, out, _ = run_cli(capsys, "explain", "pod", "rs-2", "-n", "a", "--from", "src", "--port", "80", "-f", str(f))
+    assert code == 0 and "DENY" in out and "isolated by a/p" in out
+    code, out, _ = run_cli(capsys, "explain", "pod", "rs-1", "-n", "a", "--from", "src", "--port", "80", "-f", str(f))
+    assert code == 0 and "ALLOW" in out
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("flows:\n"
+                     "  - {from: a/src, to: a/rs-2, port: http, expect: deny}\n"
+                     "  - {from: a/src, to: a/rs-1, port: http, expect: allow}\n")
+    code, out, _ = run_cli(capsys, "test", str(flows), "-f", str(f), "-o", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["failed"] == 0, doc
+    assert [r["port"] for r in doc["results"]] == ["http", "http"]
