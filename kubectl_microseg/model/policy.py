@@ -378,13 +378,18 @@ def parse_network_policy(raw: Mapping[str, Any], default_namespace: str = "defau
     namespace = meta.get("namespace") or default_namespace
     if not isinstance(namespace, str):
         raise FieldError(("metadata", "namespace"), f"must be a string, not {type_name(namespace)}")
-    spec = _map(raw.get("spec"), ("spec",), required=True)
-    assert spec is not None
+    # spec and spec.podSelector are optional (non-pointer Go structs; kubernetes/kubernetes#131354): a
+    # missing one is empty, which selects every pod of the namespace. Legal, and rarely meant: a warning.
+    spec = _map(raw.get("spec"), ("spec",))
+    if spec is None:
+        spec = {}
+        warnings.append("has no spec: the API server takes it as empty, which selects every pod of the namespace "
+                        "and (policyTypes defaulting to Ingress) allows them no ingress")
+    elif spec.get("podSelector") is None:
+        warnings.append("has no spec.podSelector: the API server takes it as {}, every pod of the namespace")
     for k in spec:
         if k not in ("podSelector", "policyTypes", "ingress", "egress"):
             raise FieldError(("spec", k), 'unknown field (spec has "podSelector", "policyTypes", "ingress", "egress")')
-    if "podSelector" not in spec:
-        raise FieldError(("spec", "podSelector"), "Required value")
     pod_selector = parse_label_selector(spec.get("podSelector"), ("spec", "podSelector"))
     ingress = parse_rules(spec.get("ingress"), "ingress", ("spec", "ingress"))
     egress = parse_rules(spec.get("egress"), "egress", ("spec", "egress"))

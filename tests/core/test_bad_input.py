@@ -97,8 +97,6 @@ CASES = {
     # [Val] policyTypes
     "policytypes-three": (policy("podSelector: {}\npolicyTypes: [Ingress, Egress, Ingress] #<"), "two"),
     "policytypes-unknown": (policy("podSelector: {}\npolicyTypes:\n- Ingress\n- Both #<"), "Both"),
-    # [Val] spec.podSelector is required
-    "podselector-missing": (policy("policyTypes: [Ingress] #<").replace("spec:\n", "spec: #<\n").replace("] #<", "]"), "podSelector"),
     # [ValLS] ValidateLabels on pods and namespaces (a workload's labels with non-string values)
     "pod-label-number": ("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    version: 2 #<\nspec: {}\n", "string"),
     "namespace-label-invalid": ("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: n2\n  labels:\n    a: 'x y' #<\n", "x y"),

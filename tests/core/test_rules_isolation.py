@@ -60,6 +60,20 @@ def test_policy_types_default_empty_egress_list_is_ingress_only():
     assert not conns(m, "default/b", "default/a")  # ingress isolated, nothing allowed
 
 
+def test_missing_pod_selector_or_spec_selects_every_pod_with_a_warning():
+    """kubernetes/kubernetes#131354: spec.podSelector is optional; when omitted it is the empty selector,
+    every pod of the namespace (spec itself is a non-pointer struct: a policy without spec is
+    ``podSelector: {}`` with policyTypes defaulted to Ingress, a default deny of ingress)."""
+    p = parse_network_policy(raw_policy({"policyTypes": ["Ingress"]}))
+    assert p.pod_selector.matches({}) and any("no spec.podSelector" in w for w in p.warnings)
+    bare = {k: v for k, v in raw_policy({}).items() if k != "spec"}
+    q = parse_network_policy(bare)
+    assert q.policy_types == {"Ingress"} and q.pod_selector.matches({"app": "x"})
+    assert any("has no spec" in w for w in q.warnings)
+    m = matrix(A_B + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: nospec}\n")
+    assert not conns(m, "default/a", "default/b") and not conns(m, "default/c", "default/a")
+
+
 def test_policy_types_empty_list_is_defaulted():
     """[API-PT] defaults.go: len(policyTypes) == 0 is defaulted like a missing field."""
     p = parse_network_policy(raw_policy({"podSelector": {}, "policyTypes": [], "egress": [{}]}))

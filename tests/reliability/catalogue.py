@@ -269,12 +269,8 @@ add("container-port-type", S, "A named containerPort that is not a number",
 S = "NetworkPolicy (the API server's validation)"
 add("np-name-required", S, "metadata.name missing", {"np.yaml": np("podSelector: {}\n").replace("  name: web\n", "  labels: {}\n").replace("metadata:\n  labels", "metadata: #<\n  labels")},
     MATRIX, "metadata.name", document=2)
-add("np-spec-required", S, "spec missing", {"np.yaml": np("").replace("spec:\n", "")}, MATRIX,
-    "Required value", document=2, line_no=6, note="The line is where the object starts.")
 add("np-spec-unknown-field", S, "An unknown field in spec (e.g. a misspelt ingress)",
     {"np.yaml": np("podSelector: {}\ningres: [] #<\n")}, MATRIX, "unknown field", document=2)
-add("np-podselector-required", S, "spec.podSelector missing (use {} for every pod)",
-    {"np.yaml": np("policyTypes: [Ingress]\n").replace("spec:\n", "spec: #<\n")}, MATRIX, "podSelector", document=2)
 add("np-wrong-type-object", S, "A field that must be an object (e.g. spec.podSelector: [])",
     {"np.yaml": np("podSelector: [] #<\n")}, MATRIX, "must be an object", document=2)
 add("np-wrong-type-list", S, "A field that must be a list (e.g. ingress: {...})",
