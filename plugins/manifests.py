@@ -32,6 +32,31 @@ try:  # libyaml is part of every PyYAML wheel; fall back to pure Python where it
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping."""
+
+    def __init__(self, key: str, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(problem=f"duplicate key {key!r}", problem_mark=again)
+        self.key, self.first = key, first
+
+
+class StrictSafeLoader(SafeLoader):  # type: ignore[misc,valid-type]
+    """Safe mode, and a key given twice in one mapping is an error: kubectl's YAML decoder refuses it
+    ('mapping key "ingress" already defined'), while a plain loader would keep the last value silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+        seen: dict[str, yaml.Mark] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG:
+                if key.value in seen:
+                    raise DuplicateKey(key.value, seen[key.value], key.start_mark)
+                seen[key.value] = key.start_mark
+        return super().construct_mapping(node, deep)
+
+
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _DOC_START = re.compile(r"^---(\s|$)", re.M)
@@ -259,7 +284,11 @@ def load_documents(text: str, name: str, locator: _Locator | None = None) -> lis
         if _may_be_deep(text):
             _check_depth(text, name)
         try:
-            docs = list(yaml.load_all(text, Loader=SafeLoader))
+            docs = list(yaml.load_all(text, Loader=StrictSafeLoader))
+        except DuplicateKey as exc:
+            line = exc.problem_mark.line + 1
+            raise InputError(f"YAML: mapping key {exc.key!r} already defined at line {exc.first.line + 1}",
+                             Origin(file=name, document=_doc_of_line(text, line)), line=line) from None
         except yaml.constructor.ConstructorError as exc:
             # safe mode: a tag that would construct an object (!!python/object, !custom) is refused
             mark = exc.problem_mark or exc.context_mark

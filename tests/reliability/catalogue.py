@@ -197,6 +197,9 @@ S = "YAML and JSON"
 add("yaml-syntax", S, "YAML syntax error (line and column of the problem)",
     {"bad.yaml": NS + "---\nkind: Pod\nmetadata:\n  name: [unclosed #<\n"}, MATRIX, "YAML syntax error", document=2,
     line_no=9)
+add("yaml-duplicate-key", S, "A key given twice in one mapping (kubectl refuses it; a plain loader keeps the last)",
+    {"np.yaml": np("podSelector: {}\ningress: [{}]\ningress: [] #<\n")}, MATRIX, "already defined at line 13",
+    document=2)
 add("json-syntax", S, "JSON syntax error", {"bad.json": '{"kind": "Namespace",\n "metadata": {"name": "x"}\n'},
     MATRIX, "JSON syntax error", line_no=3)
 add("yaml-tag", S, "A tag that would construct an object (safe mode only)",
