@@ -96,12 +96,20 @@ class LibBackend:
         return out
 
     def list_ruleset(self) -> dict[str, Any]:
-        self.nft.set_json_output(True)
-        try:
-            out = self._cmd(self.nft.cmd, "list ruleset", False)
-        finally:
-            self.nft.set_json_output(False)
-        return json.loads(out) if out else {"nftables": []}
+        for attempt in range(3):  # libnftables 1.0.6 sometimes cuts the JSON of a table with flags short
+            self.nft.set_json_output(True)
+            try:
+                out = self._cmd(self.nft.cmd, "list ruleset", False)
+            finally:
+                self.nft.set_json_output(False)
+            try:
+                doc = json.loads(out) if out else {"nftables": []}
+                break
+            except json.JSONDecodeError as exc:
+                if attempt == 2:
+                    raise NftError(f"libnftables gave a JSON listing that does not parse ({exc.msg}); "
+                                   "nft 1.0.6 does this for tables with flags") from None
+        return with_table_flags(doc, self._cmd(self.nft.cmd, "list ruleset", False))
 
     def run_file(self, path: str, check: bool = False) -> None:
         self._cmd(self.nft.cmd_from_file, path, check)
@@ -126,13 +134,32 @@ class CliBackend:
 
     def list_ruleset(self) -> dict[str, Any]:
         out = self._run(["-j", "-a", "list", "ruleset"])
-        return json.loads(out) if out.strip() else {"nftables": []}
+        doc = json.loads(out) if out.strip() else {"nftables": []}
+        return with_table_flags(doc, self._run(["list", "ruleset"]))
 
     def run_file(self, path: str, check: bool = False) -> None:
         self._run((["-c"] if check else []) + ["-f", path])
 
     def run_json(self, doc: dict[str, Any], check: bool = False) -> None:
         self._run((["-c"] if check else []) + ["-j", "-f", "-"], stdin=json.dumps(doc))
+
+
+_TABLE_FLAGS = re.compile(r"^table (\S+) (\S+) \{(?: # handle \d+)?\n\s*flags ([^\n]+)$", re.M)
+
+
+def with_table_flags(doc: dict[str, Any], text: str) -> dict[str, Any]:
+    """Table flags as the text listing gives them: nft 1.0.6's JSON puts the table's name where its
+    flags belong, and ``flags dormant`` decides whether a table's chains run at all."""
+    flags = {(m.group(1), m.group(2)): [w.strip() for w in m.group(3).split(",")] for m in _TABLE_FLAGS.finditer(text)}
+    for item in doc.get("nftables", []):
+        t = item.get("table") if isinstance(item, dict) else None
+        if isinstance(t, dict):
+            key = (str(t.get("family")), str(t.get("name")))
+            if key in flags:
+                t["flags"] = flags[key]
+            else:
+                t.pop("flags", None)
+    return doc
 
 
 def backend() -> Backend:

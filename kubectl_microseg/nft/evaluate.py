@@ -109,7 +109,8 @@ class _State:
     hook: str
     prio: int
     assume: dict[tuple[object, ...], bool]
-    mark: int = 0
+    mark: object = 0
+    """An int, or UNKNOWN once set from a value the engine does not model."""
     ctmark: int = 0
     untracked: bool = False
     trace: list[Step] = field(default_factory=list)
@@ -245,6 +246,8 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
             if not r:
                 return None
         elif isinstance(s, Unsupported):
+            if s.left is not None and _values(s.left, st) is None:
+                return None  # the header it reads is absent ('ip ttl' on IPv6): no match, whatever it tests
             if not _assume(st, key, s.kind):
                 return None
         elif isinstance(s, VerdictStmt):
@@ -256,13 +259,15 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
             return found.kind, found.target
         elif isinstance(s, Terminal):
             if s.kind == "reject":
+                if s.family is not None and s.family != st.pkt.family:
+                    return None  # reject with icmp / icmpv6 carries an implicit meta nfproto match
                 return "drop", None
             if s.kind == "queue":
                 return "queue", None
             return "accept", None
         elif isinstance(s, Mangle):
-            if s.value is not None and s.key.kind == "mark":
-                st.mark = s.value
+            if s.key.kind == "mark":
+                st.mark = s.value if s.value is not None else UNKNOWN  # 'meta mark set meta mark | 0x10'
             elif s.value is not None and s.key.kind == "ctmark" and not (st.no_conntrack or st.untracked):
                 st.ctmark = s.value
             shown.append(f"{s.key.name} set {s.value}")
@@ -270,8 +275,8 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
             if s.inv:
                 # limit rate over / quota over: not exceeded by a single packet on an idle host
                 return None
-            if s.kind == "notrack":
-                st.untracked = True
+            if s.kind == "notrack" and st.no_conntrack:
+                st.untracked = True  # after conntrack (priority >= -200) the entry exists: notrack does nothing
             shown.append(s.kind)
     _effects(st, chain, rule, shown, depth)
     return None
@@ -338,7 +343,8 @@ def _raw_value(f: Field, st: _State) -> object:
         if k in ("iifname", "iif"):
             return p.iif or ""  # no device: empty name, index 0 (nft_meta_get_eval)
         if k in ("oifname", "oif"):
-            return p.oif or ""
+            # routing picks the output device after prerouting; packets for this host have none
+            return "" if st.hook in ("prerouting", "input") else (p.oif or "")
         if k == "mark":
             return st.mark
         return UNKNOWN
@@ -395,9 +401,16 @@ def _match(rs: Ruleset, chain: Chain, m: Match, st: _State) -> object:
         return UNKNOWN
     assert isinstance(vals, list)
     if isinstance(m.right, Mask):
-        v = vals[0]
-        hit = isinstance(v, int) and (v & m.right.bits) != 0
-        return (not hit) if m.op == "!=" else hit
+        v, bits = vals[0], m.right.bits
+        if not isinstance(v, int):
+            return False
+        if m.op == "==":
+            return v == bits  # 'ct state == new,established': the OR'ed value exactly (cmp eq)
+        if m.op == "!=":
+            return v != bits
+        if m.op == "!":
+            return (v & bits) == 0  # 'tcp flags ! syn': none of the bits
+        return (v & bits) != 0  # 'in' (the implicit operator): any of the bits
     elems = _elements(rs, chain, m.right)
     if elems is UNKNOWN:
         return UNKNOWN

@@ -121,6 +121,9 @@ class Terminal:
     or a NAT statement (snat, dnat, masquerade, redirect: accept for this chain, address rewritten)."""
 
     kind: str
+    family: int | None = None
+    """reject with icmp (4) or icmpv6 (6): nft gives the rule an implicit ``meta nfproto`` match that the
+    JSON listing leaves out, so in an inet table the rule applies to that IP version only."""
 
 
 @dataclass(frozen=True)
@@ -145,9 +148,11 @@ class Effect:
 
 @dataclass(frozen=True)
 class Unsupported:
-    """An expression the engine does not model; its match result is unknown."""
+    """An expression the engine does not model; its match result is unknown (unless the header it
+    reads is absent from the packet: then it fails, whatever it compares)."""
 
     kind: str
+    left: "Field | Concat | None" = None
 
 
 Statement = Union[Match, VerdictStmt, VMap, Terminal, Mangle, Effect, Unsupported]
@@ -224,11 +229,16 @@ class Ruleset:
     defines: dict[str, str] = field(default_factory=dict)
     """``define NAME = VALUE`` lines of the source file (labels for the matrix), when known."""
     description: str = "ruleset"
+    dormant: set[tuple[str, str]] = field(default_factory=set)
+    """Tables with ``flags dormant``: their base chains are not registered, so they never run."""
 
     def base_chains(self, hook: str) -> list[Chain]:
-        """Base chains of the analysed families on ``hook``, lowest priority first (stable order)."""
-        found = [c for c in self.chains.values() if c.hook == hook]
-        return sorted(found, key=lambda c: (c.prio if c.prio is not None else 0))
+        """Base chains of the analysed families on ``hook`` in the kernel's order: lowest priority first;
+        among equal priorities the one registered last first (nf_hook_entries_grow inserts a new hook
+        before the existing ones of the same priority), registration following the listing's order."""
+        found = [(i, c) for i, c in enumerate(self.chains.values())
+                 if c.hook == hook and (c.family, c.table) not in self.dormant]
+        return [c for _, c in sorted(found, key=lambda ic: (ic[1].prio if ic[1].prio is not None else 0, -ic[0]))]
 
     def lookup_set(self, family: str, table: str, name: str) -> NamedSet | None:
         return self.sets.get((family, table, name))

@@ -84,6 +84,7 @@ def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str
         with _malformed(kind, origin, path):
             if kind == "table":
                 rs.tables.append((fam, str(body.get("name"))))
+                _table_flags(rs, fam, str(body.get("name")), body.get("flags"))
             elif kind == "chain":
                 _add_chain(rs, body, origin, path)
             elif kind in ("set", "map"):
@@ -112,6 +113,21 @@ def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str
             rs.notes.append(f"chain {c.label()} on hook {c.hook} is not analysed")
     _check_targets(rs, origin)
     return rs
+
+
+TABLE_FLAGS = ("dormant", "owner", "persist")
+
+
+def _table_flags(rs: Ruleset, family: str, name: str, flags: Any) -> None:
+    """``flags dormant`` switches a table off. nft 1.0.6 lists table flags wrongly (the table's name in
+    place of the flag names), so unknown words are reported rather than guessed."""
+    words = [flags] if isinstance(flags, str) else [str(f) for f in flags] if isinstance(flags, list) else []
+    if "dormant" in words:
+        rs.dormant.add((family, name))
+        rs.notes.append(f"table {family} {name} is dormant: its chains do not run")
+    elif any(w not in TABLE_FLAGS for w in words):
+        rs.notes.append(f"table {family} {name}: the listing gives its flags as {flags!r} (nft 1.0.6 lists them "
+                        "wrongly); if the table is dormant, its chains do not run, which is not assumed here")
 
 
 def _add_chain(rs: Ruleset, body: dict[str, Any], origin: Origin | None, path: str) -> None:
@@ -215,7 +231,8 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
                 return Unsupported("vmap")
         return VMap(key, tuple(pairs))
     if k == "reject":
-        return Terminal("reject")
+        rtype = v.get("type") if isinstance(v, dict) else None
+        return Terminal("reject", {"icmp": 4, "icmpv6": 6}.get(str(rtype)))
     if k == "queue":
         return Terminal("queue")
     if k in ("snat", "dnat", "masquerade", "redirect"):
@@ -288,15 +305,17 @@ def _match(v: dict[str, Any], origin: Origin | None, path: str) -> Statement:
     op = str(v.get("op", "=="))
     kinds = _kinds(left)
     if "unknown" in kinds:
-        return Unsupported(_describe_unknown(left))
+        return Unsupported(_describe_unknown(left), left)
     right = v.get("right")
+    bitmask = len(kinds) == 1 and kinds[0] in BITMASK_KINDS
     try:
         if isinstance(right, str) and right.startswith("@"):
             return Match(left, op, SetRef(right[1:]), is_set=True)
         if isinstance(right, dict) and "set" in right:
             items = right["set"] if isinstance(right["set"], list) else [right["set"]]
             return Match(left, op, tuple(_element(x, kinds) for x in items), is_set=True)
-        if isinstance(right, list) and len(kinds) == 1 and kinds[0] in BITMASK_KINDS:
+        if bitmask and (isinstance(right, list) or (isinstance(right, dict) and "|" in right) or op == "!"):
+            # flags as a list or an OR: 'in' tests any bit, '==' / '!=' the exact value, '!' no bit
             return Match(left, op, Mask(_mask(right, kinds[0])))
         return Match(left, op, (_element(right, kinds),))
     except _Bad as exc:
@@ -312,6 +331,8 @@ def _describe_unknown(left: Left) -> str:
 
 def _mask(x: Any, kind: str) -> int:
     table = _SYMBOLS.get(kind, {})
+    if isinstance(x, dict) and len(x) == 1 and isinstance(x.get("|"), list):
+        x = x["|"]
     if isinstance(x, list):
         bits = 0
         for item in x:

@@ -21,7 +21,10 @@ import sys
 import tempfile
 import threading
 import time
+
 from dataclasses import dataclass
+
+from kubectl_microseg.plugins.nftables import with_table_flags
 
 PORTS = (22, 53, 80, 81, 82, 83, 84, 85, 86, 87, 88, 123, 443, 1000, 1500, 2000, 5432, 8080, 9187)
 A4 = ("10.1.0.2", "10.0.100.7", "10.0.10.5", "10.0.50.3", "10.0.0.2", "192.168.1.5", "203.0.113.50", "10.9.9.9")
@@ -258,7 +261,8 @@ class Lab:
             raise RuntimeError(f"the kernel refused the ruleset: {p.stderr}\n{text}")
         sh("ip", "netns", "exec", self.R, sys.executable, "-I", "-S", "-c", CT_FLUSH)
         out = sh("ip", "netns", "exec", self.R, "nft", "-j", "list", "ruleset").stdout
-        return json.loads(out)
+        text = sh("ip", "netns", "exec", self.R, "nft", "list", "ruleset").stdout
+        return with_table_flags(json.loads(out), text)  # as the tool reads a listing (nft 1.0.6's flags)
 
     def exec_in_r(self, *args: str, env: dict[str, str] | None = None, input: str | None = None,
                   timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -290,6 +290,102 @@ table inet t {
       F("input", "tcp", "10.0.100.7", "10.0.0.9", 87, ALLOW), F("output", "tcp", "10.0.0.9", "10.0.100.7", 87, DENY),
       F("output", "tcp", "10.0.0.9", "10.0.100.7", 80, ALLOW), F("forward", "tcp", "10.0.10.5", "10.2.0.2", 87, DENY),
       F("forward", "tcp", "10.0.10.5", "10.2.0.2", 80, DENY), F("forward", "tcp", "10.0.10.5", "10.2.0.2", 22, ALLOW)]),
+    "tcp flags: mask, list with ==, '!' operator": (f"""
+table inet t {{
+    chain i {{ type filter hook input priority 0; policy accept;
+        ct state established,related accept
+        tcp dport 80 tcp flags syn / fin,syn,rst,ack drop
+        tcp dport 81 tcp flags & (syn|ack) == syn|ack drop
+        tcp dport 82 tcp flags ! syn drop
+        tcp dport 83 tcp flags != syn drop
+        tcp dport 84 tcp flags syn,ack drop
+        tcp dport 85 tcp flags == syn drop
+        tcp dport 86 tcp flags & (fin|syn|rst|ack) != syn drop
+    }}
+}}
+""", [F("input", "tcp", "10.0.100.7", "10.0.0.9", 80, DENY), F("input", "tcp", "10.0.100.7", "10.0.0.9", 81, ALLOW),
+      F("input", "tcp", "10.0.100.7", "10.0.0.9", 82, ALLOW), F("input", "tcp", "10.0.100.7", "10.0.0.9", 83, ALLOW),
+      F("input", "tcp", "10.0.100.7", "10.0.0.9", 84, DENY), F("input", "tcp", "10.0.100.7", "10.0.0.9", 85, DENY),
+      F("input", "tcp", "10.0.100.7", "10.0.0.9", 86, ALLOW), F("input", "tcp", "fd00:100::7", "fd00::9", 81, ALLOW),
+      F("input", "tcp", "fd00:100::7", "fd00::9", 82, ALLOW)]),
+    "ct state with '|' values (== / != new,established)": (f"""
+table inet t {{
+    chain i {{ type filter hook input priority 0; policy accept;
+        ct state established,related accept
+        tcp dport 80 ct state != established,related drop
+        tcp dport 81 ct state == new,established drop
+    }}
+}}
+""", [F("input", "tcp", "10.0.10.5", "10.0.0.9", 80, DENY), F("input", "tcp", "10.0.10.5", "10.0.0.9", 81, ALLOW),
+      F("input", "tcp", "10.0.10.5", "10.0.0.9", 22, ALLOW), F("input", "tcp", "fd00:10::5", "fd00::9", 80, DENY)]),
+    "reject with icmp/icmpv6/tcp reset: implicit dependencies": ("""
+table inet t {
+    chain i { type filter hook input priority 0; policy accept;
+        udp dport 86 reject with icmp type admin-prohibited
+        tcp dport 87 reject with icmpv6 type admin-prohibited
+        tcp dport 88 reject with icmpx type admin-prohibited
+        ip saddr 10.0.50.3 reject with tcp reset
+    }
+    chain o { type filter hook output priority 0; policy accept;
+        tcp dport 443 reject with icmp type host-prohibited
+    }
+}
+""", [F("input", "udp", "10.0.100.7", "10.0.0.9", 86, DENY), F("input", "udp", "fd00:100::7", "fd00::9", 86, ALLOW),
+      F("input", "tcp", "10.0.100.7", "10.0.0.9", 87, ALLOW), F("input", "tcp", "fd00:100::7", "fd00::9", 87, DENY),
+      F("input", "tcp", "10.0.100.7", "10.0.0.9", 88, DENY), F("input", "tcp", "fd00:100::7", "fd00::9", 88, DENY),
+      F("input", "udp", "10.0.50.3", "10.0.0.9", 53, ALLOW), F("input", "tcp", "10.0.50.3", "10.0.0.9", 22, DENY),
+      F("output", "tcp", "10.0.0.9", "10.0.100.7", 443, DENY), F("output", "tcp", "fd00::9", "fd00:100::7", 443, ALLOW)]),
+    "dormant table": ("""
+table inet off {
+    flags dormant
+    chain i { type filter hook input priority 0; policy drop; }
+}
+table inet on {
+    chain i { type filter hook input priority 0; policy accept; tcp dport 80 drop; }
+}
+""", [F("input", "tcp", "10.0.100.7", "10.0.0.9", 22, ALLOW), F("input", "tcp", "10.0.100.7", "10.0.0.9", 80, DENY),
+      F("input", "udp", "10.0.100.7", "10.0.0.9", 53, ALLOW), F("input", "tcp", "fd00:100::7", "fd00::9", 22, ALLOW)]),
+    "interfaces on hooks without them: oifname in prerouting, iifname in postrouting (no ct)": ("""
+table inet t {
+    chain pre { type filter hook prerouting priority 0; policy accept;
+        oifname "r1" tcp dport 80 drop
+        oifname != "r1" tcp dport 81 drop
+        oif "r1" udp dport 53 drop
+    }
+    chain post { type filter hook postrouting priority 0; policy accept;
+        iifname "r0" tcp dport 82 drop
+        iifname != "r0" tcp dport 83 drop
+    }
+}
+""", [F("forward", "tcp", "10.0.10.5", "10.2.0.2", 80, ALLOW), F("forward", "tcp", "10.0.10.5", "10.2.0.2", 81, DENY),
+      F("forward", "udp", "10.0.10.5", "10.2.0.2", 53, ALLOW), F("input", "tcp", "10.0.10.5", "10.0.0.9", 81, DENY),
+      F("input", "tcp", "10.0.10.5", "10.0.0.9", 80, ALLOW), F("forward", "tcp", "10.0.10.5", "198.51.100.7", 82, DENY),
+      F("forward", "tcp", "fd00:10::5", "fd00:b::2", 83, ALLOW), F("output", "tcp", "10.0.0.9", "10.0.10.5", 82, ALLOW),
+      F("output", "tcp", "10.0.0.9", "10.0.10.5", 83, DENY), F("output", "tcp", "fd00::9", "fd00:10::5", 83, DENY),
+      F("output", "tcp", "fd00::9", "fd00:10::5", 82, ALLOW)]),
+    "notrack after conntrack has no effect": (f"""
+table inet t {{
+    chain pre {{ type filter hook prerouting priority 0; policy accept; tcp dport {{ 84, 85 }} notrack; }}
+    chain rawpre {{ type filter hook prerouting priority raw; policy accept; tcp dport 86 notrack; }}
+    chain i {{ type filter hook input priority 0; policy drop;
+        {EST}
+        ct state untracked tcp dport {{ 84, 86 }} accept
+        ct state new tcp dport 85 accept
+        tcp dport 22 accept
+    }}
+}}
+""", [F("input", "tcp", "10.0.10.5", "10.0.0.9", 84, DENY), F("input", "tcp", "10.0.10.5", "10.0.0.9", 85, ALLOW),
+      F("input", "tcp", "10.0.10.5", "10.0.0.9", 86, ALLOW), F("input", "tcp", "10.0.10.5", "10.0.0.9", 22, ALLOW),
+      F("input", "tcp", "fd00:10::5", "fd00::9", 84, DENY), F("input", "tcp", "fd00:10::5", "fd00::9", 85, ALLOW)]),
+    "equal priorities, two tables only (minimal)": ("""
+table inet a {
+    chain p { type filter hook prerouting priority 0; policy accept; tcp dport 80 meta mark set 1; }
+}
+table inet b {
+    chain p { type filter hook prerouting priority 0; policy accept; meta mark 1 drop; }
+}
+""", [F("input", "tcp", "10.0.10.5", "10.0.0.9", 80, ALLOW), F("input", "tcp", "10.0.10.5", "10.0.0.9", 22, ALLOW),
+      F("input", "tcp", "fd00:10::5", "fd00::9", 80, ALLOW)]),
 }
 
 
