@@ -141,7 +141,12 @@ def _zone(args: argparse.Namespace, model: Model) -> Built:
     key, value = _label(args.label)
     dns = _dns(args, model)
     ns = getattr(args, "namespace", None) or "default"
-    return [templates.zone(ns, key, value, dns, args.scope, args.name)], [dns.note] if dns and not dns.found else []
+    notes = [dns.note] if dns and not dns.found else []
+    if args.scope == "labelled-namespaces" and model.cluster is not None and ns in model.cluster.namespaces \
+            and model.cluster.namespaces[ns].labels.get(key) != value:
+        notes.append(f"namespace {ns} does not carry {key}={value}: with --scope labelled-namespaces its own "
+                     f"members would not admit each other; label the namespace or use --scope namespace")
+    return [templates.zone(ns, key, value, dns, args.scope, args.name)], notes
 
 
 def _from_ns_opts(p: argparse.ArgumentParser) -> None:

@@ -46,11 +46,22 @@ def register(sub) -> None:
         g.add_argument("--force", action="store_true", help="with --out, replace existing files")
         g.add_argument("--impact", choices=("summary", "full", "none"), default="summary",
                        help="matrix impact on stderr: counts and lost connections (default), the full diff, or none")
-        g.add_argument("--impact-limit", type=int, default=15, metavar="N", help="list at most N lost connections")
+        g.add_argument("--impact-limit", type=non_negative, default=15, metavar="N", help="list at most N lost connections")
         g.add_argument("--no-cluster", action="store_true",
                        help="read no model (no discovery, no impact): standard labels are assumed")
         add_source_options(kp, suppress=True)
     p.set_defaults(func=run)
+
+
+def non_negative(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
+    return n
 
 
 def file_name(d: PolicyDraft) -> str:

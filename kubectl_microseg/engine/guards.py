@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..errors import MicrosegError
+from ..errors import MicrosegError, UsageError
 from ..model.addresses import AddressSet
 from ..model.ports import ConnSet
 from .diff import MatrixDiff, PairDiff, endpoint_addresses
@@ -117,14 +117,16 @@ def dns_findings(before: Matrix, after: Matrix) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------------------- expectations
-def _verdict(analyzer: Analyzer, f: ExpectedFlow) -> bool | None:
-    """Whether the flow is allowed in this state; None when it does not resolve here."""
+def _verdict(analyzer: Analyzer, f: ExpectedFlow) -> bool | MicrosegError:
+    """Whether the flow is allowed in this state; the error when it does not resolve here."""
     try:
         src = resolve_peer(analyzer, f.src, None)
         dst = resolve_peer(analyzer, f.dst, None)
         port = resolve_port(analyzer, dst, f.port, f.protocol) if f.port is not None else None
-    except (MicrosegError, KeyError):
-        return None
+    except MicrosegError as exc:
+        return exc
+    except KeyError as exc:
+        return UsageError(f"unknown endpoint {exc}")
     return explain_pair(analyzer, src, dst).allowed.allows(f.protocol, port)
 
 
@@ -133,8 +135,11 @@ def expectation_findings(flows: Iterable[ExpectedFlow], before: Analyzer, after:
     out = []
     for f in flows:
         b, a = _verdict(before, f), _verdict(after, f)
-        if b is None or a is None or a == b:
-            continue
+        if isinstance(b, MicrosegError) and isinstance(a, MicrosegError):
+            # named in neither state: a typo that would silently switch the guard off
+            raise UsageError(f"expected flow {f.describe()}: {a}")
+        if isinstance(b, MicrosegError) or isinstance(a, MicrosegError) or a == b:
+            continue  # an endpoint the change adds or removes: nothing to compare
         ns = f.dst.split("/", 1)[0] if "/" in f.dst else f.src.split("/", 1)[0] if "/" in f.src else ""
         if b and not a and f.expect in (None, "allow"):
             out.append(Finding("expectation-cut", ns, f.describe(),

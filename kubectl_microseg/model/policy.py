@@ -378,6 +378,9 @@ def parse_network_policy(raw: Mapping[str, Any], default_namespace: str = "defau
     namespace = meta.get("namespace") or default_namespace
     if not isinstance(namespace, str):
         raise FieldError(("metadata", "namespace"), f"must be a string, not {type_name(namespace)}")
+    if len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):
+        warnings.append(f"metadata.namespace {namespace!r} is not a valid namespace name (DNS-1123 label); "
+                        "the API server would reject it")
     # spec and spec.podSelector are optional (non-pointer Go structs; kubernetes/kubernetes#131354): a
     # missing one is empty, which selects every pod of the namespace. Legal, and rarely meant: a warning.
     spec = _map(raw.get("spec"), ("spec",))

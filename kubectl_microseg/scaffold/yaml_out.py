@@ -14,6 +14,7 @@ therefore single-quoted here, and ``new_yaml`` keeps those quotes on a round tri
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -25,16 +26,18 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from .draft import PolicyDraft
 
 _STR = "tag:yaml.org,2002:str"
+_GO_INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*)$")
+"""What go-yaml v2 reads as an int (strconv.ParseInt with base 0: 0X1F, 0B101, 0O17, 1_000 too)."""
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
 
 
 def needs_quotes(text: str) -> bool:
     """True when a YAML 1.1 or 1.2 reader would not read the plain scalar ``text`` as a string.
 
-    >>> [needs_quotes(v) for v in ("yes", "on", "y", "No", "null", "012", "1_000", "web", "1.2.3")]
-    [True, True, True, True, True, True, True, False, False]
+    >>> [needs_quotes(v) for v in ("yes", "on", "y", "No", "null", "012", "1_000", "0X1F", "web", "1.2.3")]
+    [True, True, True, True, True, True, True, True, False, False]
     """
-    return any(r.resolve(ScalarNode, text, (True, False)) != _STR for r in _RESOLVERS)
+    return bool(_GO_INT.match(text)) or any(r.resolve(ScalarNode, text, (True, False)) != _STR for r in _RESOLVERS)
 
 
 def _scalar(value: Any) -> Any:

@@ -61,6 +61,7 @@ def test_force_without_out_is_a_usage_error(capsys) -> None:
     (["--demo", "scaffold", "default-deny", "-n", "x", "--no-cluster"], "--no-cluster reads no model"),
     (["--demo", "scaffold", "tiers", "--intent", "/nonexistent/intent.yaml"], "no such file"),
     (["--demo", "scaffold", "egress-external", "-n", "pci", "--ports", "70000"], "bad port"),
+    (["--demo", "scaffold", "default-deny", "Bad_NS"], "not a valid namespace name"),
 ])
 def test_usage_errors_are_one_line_exit_2(argv: list[str], message: str, capsys) -> None:
     code, out, err = run_cli(capsys, *argv)
@@ -122,3 +123,26 @@ def test_impact_counts_every_pair_a_default_deny_cuts() -> None:
     assert Counts.of(diff) == Counts(newly_allowed=0, newly_denied=len(touching), fewer_ports=0, more_ports=0)
     assert [c.action for c in changes] == ["add"]
     assert {f.kind for f in diff.findings} == {"dns-broken"}
+
+
+def test_a_namespace_cannot_lead_out_of_the_output_directory(tmp_path: Path, capsys) -> None:
+    """The namespace is checked as the API server would (a DNS-1123 label) before any file is named."""
+    out = tmp_path / "a" / "b"
+    code, _, err = run_cli(capsys, "--demo", "scaffold", "allow-dns", "../../escape", "--out", str(out))
+    assert code == 2 and "not a valid namespace name" in err
+    assert list(tmp_path.rglob("*")) == [], "nothing written anywhere"
+
+
+def test_zone_scope_labelled_namespaces_warns_when_the_namespace_lacks_the_label(capsys) -> None:
+    code, _, err = run_cli(capsys, "--demo", "scaffold", "zone", "compliance-zone=pci", "-n", "production",
+                           "--scope", "labelled-namespaces")
+    assert code == 0 and "namespace production does not carry compliance-zone=pci" in err
+    code, _, err = run_cli(capsys, "--demo", "scaffold", "zone", "compliance-zone=pci", "-n", "pci",
+                           "--scope", "labelled-namespaces")
+    assert code == 0 and "does not carry" not in err
+
+
+def test_a_negative_impact_limit_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run_cli(capsys, "--demo", "scaffold", "default-deny", "batch", "--impact-limit", "-1")
+    assert exc.value.code == 2 and "must be a whole number >= 0" in capsys.readouterr().err

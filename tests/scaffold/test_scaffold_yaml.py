@@ -37,7 +37,7 @@ def all_kinds() -> list:
 
 
 @pytest.mark.parametrize("value", ["yes", "Yes", "no", "on", "off", "y", "n", "Y", "N", "true", "False", "null",
-                                   "012", "1_000", "0b101", "0x1f", "1e3", "2024-01-01"])
+                                   "012", "1_000", "0b101", "0x1f", "0X1F", "0B101", "0O17", "1e3", "2024-01-01"])
 def test_yaml11_lookalikes_are_quoted_and_read_back_as_strings(value: str) -> None:
     d = templates.zone("prod", "enabled", value, DNS)
     text = dump([d])

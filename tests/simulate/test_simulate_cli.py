@@ -124,6 +124,16 @@ def test_expectations_file_guard(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert [f["subject"] for f in cut] == ["production/api-server -> kube-system/coredns UDP/53"]
 
 
+def test_an_expected_flow_naming_no_workload_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in --expect must not switch the guard off silently: exit 2 as `test` does."""
+    flows = write(tmp_path / "flows.yaml", """\
+        flows:
+          - {from: batch/report-generatr, to: pci/payment-service, port: 8080, expect: deny}
+        """)
+    code, _, err = run(["simulate", "--demo", "--delete", "production/allow-dns", "--expect", str(flows)], capsys)
+    assert code == 2 and "report-generatr" in err and "Traceback" not in err
+
+
 def test_unreachable_live_base_exits_3(deny_batch: Path, isolated_kubeconfig: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["simulate", "-f", str(deny_batch)], capsys)
