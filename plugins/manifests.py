@@ -65,6 +65,11 @@ _DOC_START = re.compile(r"^---(\s|$)", re.M)
 class _Locator:
     """Lazily composes a file's YAML node trees to map (document, field path) to a line."""
 
+    @staticmethod
+    def path_of(text: str) -> tuple[Any, ...]:
+        """'flows[0].port' -> ('flows', 0, 'port'): the path notation of InputError."""
+        return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", text))
+
     def __init__(self, text: str | None = None, path: str | None = None):
         self._text = text
         self._path = path
@@ -148,6 +153,8 @@ def _read_text(path: str) -> str:
 
 read_text = _read_text
 """Public name: flow files, inventories and other YAML inputs are read through the same limits."""
+Locator = _Locator
+"""Public name: (document, field path) to a line, for errors found after loading."""
 
 
 # ----------------------------------------------------------------------------- YAML safety

@@ -8,8 +8,9 @@ pure (``kubectl_microseg.scaffold``); only the intent and flows files are read h
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 from ..errors import InputError, Origin, UsageError
@@ -42,13 +43,26 @@ class Model:
         return self.cluster
 
 
-def read_yaml(path: str) -> tuple[Any, Origin]:
+def read_yaml(path: str) -> tuple[Any, Origin, Any]:
     """Load one YAML document (an intent or flows file) with a located error (safe mode, size, alias and
-    depth limits of every YAML input: plugins/manifests.load_documents)."""
-    from kubectl_microseg.plugins.manifests import load_documents, read_text
+    depth limits of every YAML input: plugins/manifests.load_documents); also its Locator."""
+    from kubectl_microseg.plugins.manifests import Locator, load_documents, read_text
 
-    docs = load_documents(read_text(path), path)
-    return (docs[0] if docs else None), Origin(file=path, document=1)
+    text = read_text(path)
+    docs = load_documents(text, path)
+    return (docs[0] if docs else None), Origin(file=path, document=1), Locator(text)
+
+
+@contextmanager
+def with_lines(locator: Any) -> Iterator[None]:
+    """Give an InputError about a field of the loaded document (its ``path``) the field's line."""
+    try:
+        yield
+    except InputError as exc:
+        line = locator.line(0, locator.path_of(exc.path)) if exc.line is None and exc.path else None
+        if line is None:
+            raise
+        raise InputError(exc.reason, exc.origin, line=line, path=exc.path) from None
 
 
 def _namespaces(args: argparse.Namespace, model: Model) -> list[str]:
@@ -109,8 +123,9 @@ def _tiers_opts(p: argparse.ArgumentParser) -> None:
 
 def _tiers(args: argparse.Namespace, model: Model) -> Built:
     if args.intent:
-        data, origin = read_yaml(args.intent)
-        intent = parse_intent(data, origin)
+        data, origin, locator = read_yaml(args.intent)
+        with with_lines(locator):
+            intent = parse_intent(data, origin)
         if args.chain:
             raise UsageError("give the chain on the command line or in --intent, not both")
     elif args.chain:
@@ -221,8 +236,12 @@ def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
     if bool(args.flows) == bool(args.between):
         raise UsageError("from-matrix needs exactly one of --flows FILE or --between NS[,NS...]")
     if args.flows:
-        data, origin = read_yaml(args.flows)
-        flows = parse_flows_file(data, origin)
+        data, origin, locator = read_yaml(args.flows)
+        with with_lines(locator):
+            flows = parse_flows_file(data, origin)
+        # each flow names its line, for the errors found later (an end that is not a workload)
+        flows = [replace(f, origin=f"{origin.describe(locator.line(0, ('flows', i)))}, flow {i + 1}")
+                 for i, f in enumerate(flows)]
     else:
         chosen = [n.strip() for n in args.between.split(",") if n.strip()]
         unknown = [n for n in chosen if n not in cluster.namespaces]

@@ -140,12 +140,13 @@ def build(flows: list[Flow], cluster: Cluster, *, dns: DnsTarget | None = None,
     sides: dict[str, _Side] = {}
     selectors: dict[str, Selector] = {}
 
-    def end(eid: str, addresses: AddressSet | None) -> Workload | None:
+    def end(f: Flow, eid: str, addresses: AddressSet | None) -> Workload | None:
         if addresses is not None:
             return None
         w = by_id.get(eid)
         if w is None:
-            raise UsageError(f"{eid!r} is not a workload of the model (namespace/name) nor an IP address or CIDR")
+            raise UsageError(f"{f.origin}: {eid!r} is not a workload of the model (namespace/name) nor an IP "
+                             "address or CIDR")
         if w.host_network:
             raise UsageError(f"{eid} runs with hostNetwork: NetworkPolicies do not apply to it; leave it out")
         if eid not in selectors:
@@ -155,7 +156,7 @@ def build(flows: list[Flow], cluster: Cluster, *, dns: DnsTarget | None = None,
     for f in flows:
         if f.deny:
             continue
-        ws, wd = end(f.src, f.src_addresses), end(f.dst, f.dst_addresses)
+        ws, wd = end(f, f.src, f.src_addresses), end(f, f.dst, f.dst_addresses)
         if ws is None and wd is None:
             notes.append(f"skipped {f.src} -> {f.dst}: both ends are outside the cluster")
             continue

@@ -146,3 +146,17 @@ def test_a_negative_impact_limit_is_refused(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         run_cli(capsys, "--demo", "scaffold", "default-deny", "batch", "--impact-limit", "-1")
     assert exc.value.code == 2 and "must be a whole number >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind,text,where", [
+    ("flows", "flows:\n  - {from: production/frontend, to: production/api-server, port: 99999}\n", "line 2"),
+    ("flows", "flows:\n  - from: production/frontend\n    to: production/nosuch\n    port: 80\n", "line 2"),
+    ("intent", "chain:\n  - frontend\n  - api:80800\n", "line 3"),
+])
+def test_errors_in_scaffold_input_files_name_the_line(tmp_path: Path, capsys, kind: str, text: str, where: str) -> None:
+    f = tmp_path / "in.yaml"
+    f.write_text(text)
+    argv = (["--demo", "scaffold", "from-matrix", "--flows", str(f)] if kind == "flows" else
+            ["--demo", "scaffold", "tiers", "--intent", str(f), "-n", "production"])
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == "" and f"in.yaml, document 1, {where}:" in err, err
