@@ -159,4 +159,4 @@ def test_errors_in_scaffold_input_files_name_the_line(tmp_path: Path, capsys, ki
     argv = (["--demo", "scaffold", "from-matrix", "--flows", str(f)] if kind == "flows" else
             ["--demo", "scaffold", "tiers", "--intent", str(f), "-n", "production"])
     code, out, err = run_cli(capsys, *argv)
-    assert code == 2 and out == "" and f"in.yaml, document 1, {where}:" in err, err
+    assert code == 2 and out == "" and f"in.yaml, document 1, {where}" in err, err
