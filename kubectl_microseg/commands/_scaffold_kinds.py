@@ -49,7 +49,9 @@ def read_yaml(path: str) -> tuple[Any, Origin, Any]:
     from kubectl_microseg.plugins.manifests import Locator, load_documents, read_text
 
     text = read_text(path)
-    docs = load_documents(text, path)
+    docs = [d for d in load_documents(text, path) if d is not None]
+    if len(docs) > 1:
+        raise InputError("one document expected (an intent or flows file), found several", Origin(file=path, document=2))
     return (docs[0] if docs else None), Origin(file=path, document=1), Locator(text)
 
 

@@ -114,6 +114,8 @@ def impact_lines(args: argparse.Namespace, snapshot, drafts: list[PolicyDraft]) 
 
 def run(args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} is a file, not a directory")
     model, snapshot = load_model(args)
     drafts, notes = kind.build(args, model)
     validate(drafts)

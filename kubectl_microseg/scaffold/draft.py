@@ -202,8 +202,12 @@ def parse_port(text: str) -> dict[str, Any]:
 
 
 def parse_ports(text: str, sep: str = ",") -> tuple[dict[str, Any], ...]:
-    """A separated list of ports (see ``parse_port``); '' gives () (every port)."""
-    return tuple(parse_port(p) for p in text.split(sep) if p.strip())
+    """A separated list of ports (see ``parse_port``), each once; '' gives () (every port)."""
+    out: list[dict[str, Any]] = []
+    for p in text.split(sep):
+        if p.strip() and (port := parse_port(p)) not in out:
+            out.append(port)
+    return tuple(out)
 
 
 def describe_ports(ports: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str:

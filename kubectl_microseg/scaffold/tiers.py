@@ -148,6 +148,13 @@ def resolve(intent: TierIntent, cluster: Cluster | None) -> tuple[TierIntent, li
             if cluster is not None and not hits:
                 notes.append(f"tier {t.name} ({describe_selector(t.selector or {})}) selects no pod of "
                              f"namespace {intent.namespace} in the model")
+            elif cluster is not None and sel is not None:
+                declared = {(name, proto) for w in cluster.workloads if w.namespace == intent.namespace
+                            for m in w.members if sel.matches(m.label_dict()) for name, proto, _ in m.named_ports}
+                for p in t.ports:
+                    if isinstance(p.get("port"), str) and (p["port"], p["protocol"]) not in declared:
+                        notes.append(f"tier {t.name}: none of its pods declares a {p['protocol']} port named "
+                                     f"{p['port']!r}, so the rule admits nothing on it")
             how = t.how + (f"; in the model: {', '.join(hits)}" if hits else "")
             out.append(replace(t, how=how))
         groups.append(tuple(out))

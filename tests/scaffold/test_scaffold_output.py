@@ -160,3 +160,27 @@ def test_errors_in_scaffold_input_files_name_the_line(tmp_path: Path, capsys, ki
             ["--demo", "scaffold", "tiers", "--intent", str(f), "-n", "production"])
     code, out, err = run_cli(capsys, *argv)
     assert code == 2 and out == "" and f"in.yaml, document 1, {where}" in err, err
+
+
+def test_out_that_is_a_file_is_refused_before_anything_else(tmp_path: Path, capsys) -> None:
+    f = tmp_path / "afile"
+    f.write_text("mine\n")
+    code, _, err = run_cli(capsys, "--demo", "scaffold", "default-deny", "batch", "--out", str(f))
+    assert code == 2 and "is a file, not a directory" in err and "impact" not in err
+    assert f.read_text() == "mine\n"
+
+
+def test_repeated_ports_are_written_once_and_unknown_named_ports_are_noted(capsys) -> None:
+    code, out, _ = run_cli(capsys, "--demo", "scaffold", "allow-from-namespace", "monitoring", "-n", "production",
+                           "--ports", "9090,9090")
+    rules = [r for d in yaml.safe_load_all(out) for r in d["spec"].get("ingress", []) + d["spec"].get("egress", [])]
+    assert code == 0 and rules and all(r["ports"] == [{"protocol": "TCP", "port": 9090}] for r in rules)
+    code, _, err = run_cli(capsys, "--demo", "scaffold", "tiers", "frontend -> api:nosuchport", "-n", "production")
+    assert code == 0 and "none of its pods declares a TCP port named 'nosuchport'" in err
+
+
+def test_an_intent_file_holds_one_document(tmp_path: Path, capsys) -> None:
+    f = tmp_path / "intent.yaml"
+    f.write_text("chain: [frontend, 'api:8080']\n---\nchain: [web]\n")
+    code, _, err = run_cli(capsys, "--demo", "scaffold", "tiers", "--intent", str(f), "-n", "production")
+    assert code == 2 and "one document expected" in err
