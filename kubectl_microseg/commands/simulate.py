@@ -74,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
     diff = focus(diff, args)
     show(diff, args, changes=[c.describe() for c in sim.changes])
     code = gate(diff, allow_breaking=args.allow_breaking, fail_on_guard=args.fail_on_guard)
-    if code and diff.breaking() and not args.allow_breaking and args.output == "text":
-        print(f"{len(diff.breaking())} flow(s) become denied (exit 1; --allow-breaking to accept)", file=sys.stderr)
+    if code and args.output == "text":
+        if diff.breaking() and not args.allow_breaking:
+            lost = diff.breaking()
+            cut = sum(1 for p in lost if p.after.is_empty())
+            print(f"{len(lost)} flow(s) lose connectivity ({cut} become denied, {len(lost) - cut} lose ports) "
+                  "(exit 1; --allow-breaking to accept)", file=sys.stderr)
+        elif args.fail_on_guard and diff.findings:
+            print(f"{len(diff.findings)} guard finding(s) (exit 1: --fail-on-guard)", file=sys.stderr)
     return code

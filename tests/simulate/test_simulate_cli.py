@@ -24,7 +24,7 @@ def test_breaking_change_exits_1_and_lists_the_cuts(deny_batch: Path, capsys: py
     assert "because batch/default-deny-all now isolates the source for egress" in out
     assert "- anywhere outside the cluster -> batch/nightly-etl: all (was allowed)" in out
     assert "! dns-broken: batch/report-generator can no longer reach DNS" in out
-    assert "flow(s) become denied" in err
+    assert "flow(s) lose connectivity" in err and "become denied" in err
 
 
 def test_allow_breaking_exits_0(deny_batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
