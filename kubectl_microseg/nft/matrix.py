@@ -17,7 +17,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ..engine.matrix import Cell, Endpoint, Matrix
-from ..model.addresses import V4_MAX, V6_BASE, AddressSet, atoms, interval_cidrs
+from ..model.addresses import V4_MAX, V6_BASE, AddressSet, address_int, atoms, interval_cidrs
 from ..model.ports import ConnSet, merge_intervals
 from .evaluate import evaluate
 from .model import Concat, Element, Field, Interval, Match, Ruleset, SetRef, VMap
@@ -199,7 +199,7 @@ def port_atoms(rulesets: list[Ruleset]) -> list[tuple[int, int]]:
 
 
 def split_address(addr: int) -> tuple[int, int]:
-    """(family, address) of an address on the combined line (IPv4 below V6_BASE, IPv6 above)."""
+    """(family, address) of an address on the combined line (the inverse of ``address_int``)."""
     return (4, addr) if addr <= V4_MAX else (6, addr - V6_BASE)
 
 
@@ -229,12 +229,6 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
     return ConnSet({p: merge_intervals(r) for p, r in acc.items()}), uncertain
 
 
-def combine_address(address: str) -> int:
-    """An IPv4 or IPv6 address as a point on the combined line (the inverse of split_address)."""
-    ip = ipaddress.ip_address(address)
-    return int(ip) + (0 if ip.version == 4 else V6_BASE)
-
-
 @dataclass
 class Layout:
     """The address classes of some rulesets, and where each host stands among them."""
@@ -250,10 +244,10 @@ class Layout:
 def layout(hosts: list[HostSpec], extra_rulesets: tuple[Ruleset, ...] = ()) -> Layout:
     """Cut the address space by every constant of the hosts' rulesets (and ``extra_rulesets``)."""
     consts = [c for rs in [h.ruleset for h in hosts] + list(extra_rulesets) for c in address_constants(rs)]
-    host_sets = {h.name: AddressSet((combine_address(a), combine_address(a)) for a in h.addresses)
+    host_sets = {h.name: AddressSet((address_int(a), address_int(a)) for a in h.addresses)
                  for h in hosts if h.addresses}
     classes = address_classes(consts, host_sets)
-    addrs = {h.name: (sorted({combine_address(a) for a in h.addresses}) if h.addresses
+    addrs = {h.name: (sorted({address_int(a) for a in h.addresses}) if h.addresses
                       else [c.representative for c in classes if not c.members]) for h in hosts}
     return Layout(classes, host_sets, addrs)
 
