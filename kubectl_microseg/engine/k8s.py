@@ -73,10 +73,10 @@ class PodClass:
 
 
 def _admin_network_sets(cluster: Cluster) -> list[AddressSet]:
-    """The distinct ``networks`` peers of every admin policy's egress rules (pods are classed by them)."""
+    """The distinct ``networks`` peers of every admin policy's rules (pods are classed by them)."""
     sets: list[AddressSet] = []
     for entry in cluster.admin_policies:
-        for rule in entry.policy.rules("egress"):
+        for rule in entry.policy.rules("egress") + entry.policy.rules("ingress"):
             for p in rule.peers:
                 if p.networks is not None and p.networks not in sets:
                     sets.append(p.networks)
@@ -259,6 +259,9 @@ class Analyzer:
         self.admin_rules: dict[str, list[list[CompiledAdminRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.baseline_rules: dict[str, list[list[CompiledAdminRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.admin_selects: dict[str, int] = {}
+        self.unsure_to: dict[int, int] = {}
+        """Class -> bitset of the classes its egress to may be decided by unevaluated admin peers (nodes,
+        domainNames); a key with 0 bits: only its egress to outside addresses is uncertain."""
         for entry in self.cluster.admin_policies:
             pol = entry.policy
             subject = self._subject_classes(pol)
@@ -268,6 +271,10 @@ class Analyzer:
                 target = self.baseline_rules if pol.is_baseline else self.admin_rules
                 for i in iter_bits(subject):
                     target[d][i].extend(crs)
+                for cr in crs:
+                    if cr.unsure:
+                        for i in iter_bits(subject):
+                            self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.unsure_classes
 
     def _subject_classes(self, pol: AdminPolicy) -> int:
         bits = 0
@@ -421,7 +428,7 @@ class Analyzer:
         cw = self.class_workloads
         if all(len(x) <= 1 for x in cw) and all(len(self.workload_classes[w.id]) == 1 for w in wl):
             # every workload is one class and every class one workload: no aggregation needed
-            uncertain = self.options.all_uncertain or bool(self.options.uncertain_namespaces)
+            uncertain = self.options.all_uncertain or bool(self.options.uncertain_namespaces) or bool(self.unsure_to)
             ids = [x[0].id if x and x[0].id in keep else None for x in cw]
             shared: dict[int, Cell] = {}  # one Cell per distinct ConnSet object (most pairs share a few)
             for (a, b), conns in cm.items():
@@ -472,7 +479,8 @@ class Analyzer:
                             conns = conns | g
                         partial = len(got) < len(classes) or any(g != conns for g in got)
                         key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
-                        cells[key] = Cell(conns, self._uncertain(w.id, w.id), partial)
+                        unsure = direction == "egress" and any(c in self.unsure_to for c in classes)
+                        cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
         m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
         return m
 
@@ -513,6 +521,14 @@ class Analyzer:
         self._cache[key] = out
         return out
 
+    def _unsure_pair(self, s: str, d: str) -> bool:
+        """Whether an unevaluated admin peer (nodes) could decide a pair of workloads."""
+        for a in self.workload_classes.get(s, ()):
+            bits = self.unsure_to.get(a, 0)
+            if bits and any(bits & (1 << b) for b in self.workload_classes.get(d, ())):
+                return True
+        return False
+
     def workload_endpoint(self, w: Workload) -> Endpoint:
         extra: list[tuple[str, object]] = []
         if w.host_network:
@@ -521,6 +537,8 @@ class Analyzer:
                         extra=tuple(extra))
 
     def _uncertain(self, s: str, d: str) -> bool:
+        if self.unsure_to and self._unsure_pair(s, d):
+            return True
         if self.options.all_uncertain:
             return True
         un = self.options.uncertain_namespaces
