@@ -624,8 +624,7 @@ class Analyzer:
             for i in fresh:
                 if self.rule_selects(cr, i):
                     cr.classes |= 1 << i
-        if self.has_admin:
-            self._compile_admin()
+        self._compile_admin()
         self._build_atoms()
 
         return old_classes, current

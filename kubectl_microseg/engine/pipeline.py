@@ -152,10 +152,14 @@ LayerFn = Callable[[Query, ConnSet], "tuple[ConnSet, ConnSet]"]
 
 
 def _admin_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+    if not q.analyzer.has_admin:
+        return _NONE, _NONE
     return _cluster_tier(q, open_, q.analyzer.admin_rules[q.direction][q.own], Layer.ADMIN)
 
 
 def _baseline_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+    if not q.analyzer.has_admin:
+        return _NONE, _NONE
     return _cluster_tier(q, open_, q.analyzer.baseline_rules[q.direction][q.own], Layer.BASELINE)
 
 
