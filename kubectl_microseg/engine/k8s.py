@@ -39,7 +39,7 @@ from ..model.selectors import LabelSelector
 from .atoms import AtomIndex, ExternalAtom
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
-from .pipeline import DirectionVerdict, Query, Reason, Verdict, decide
+from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
            "Options", "PodClass", "Reason", "Verdict", "iter_bits"]
@@ -324,7 +324,7 @@ class Analyzer:
 
     def decide(self, direction: str, own: int, peer: "int | ExternalAtom", dst_named: frozenset) -> ConnSet:
         """What ``own``'s ``direction`` allows with ``peer`` (a class or an address range): the pipeline."""
-        return decide(Query(self, direction, own, peer, dst_named))
+        return allowed(self, direction, own, peer, dst_named)
 
     def class_allows(self, a: int, b: int) -> ConnSet:
         """What pod class ``a`` may open to pod class ``b``."""
@@ -656,9 +656,9 @@ class Analyzer:
                           peer_name: str) -> DirectionVerdict:
         """The full reasoning of one direction of one class against one peer: the pipeline's whole chain."""
         q = Query(self, direction, own, peer, dst_named, [], peer_name)
-        allowed = decide(q)
+        got = decide(q)
         selecting = [] if self.classes[own].host_network else list(dict.fromkeys(self.isolating[direction][own]))
-        return DirectionVerdict(allowed, bool(selecting), selecting, q.trace or [], q.uncertain)
+        return DirectionVerdict(got, bool(selecting), selecting, q.trace or [], q.uncertain)
 
     def verdict_classes(self, a: int | ExternalAtom, b: int | ExternalAtom, src_name: str, dst_name: str) -> Verdict:
         """Verdict between two classes or a class and an address range."""

@@ -270,6 +270,21 @@ def decide(q: Query) -> ConnSet:
     return allowed
 
 
+def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+    """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
+    cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
+    skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
+    if a.has_admin:
+        return decide(Query(a, direction, own, peer, named))
+    if a.classes[own].host_network or not a.isolating[direction][own]:
+        return _ALL
+    out = _NONE
+    for cr in a.rules_of[direction][own]:
+        if cr.matches(peer):
+            out = out | cr.conns(named)
+    return out
+
+
 def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> str:
     if policy.kind == ANP_KIND:
         return "ANP_" + rule.action.upper()
