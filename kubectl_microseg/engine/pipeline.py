@@ -279,6 +279,12 @@ def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom",
     if a.classes[own].host_network or not a.isolating[direction][own]:
         return _ALL
     out = _NONE
+    if isinstance(peer, int):  # the hot path of the matrix: the rule's bitset holds the peer class
+        bit = 1 << peer
+        for cr in a.rules_of[direction][own]:
+            if cr.classes & bit:
+                out = out | cr.conns(named)
+        return out
     for cr in a.rules_of[direction][own]:
         if cr.matches(peer):
             out = out | cr.conns(named)
