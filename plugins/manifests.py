@@ -24,6 +24,7 @@ from typing import Any, Iterable
 import yaml
 
 from kubectl_microseg.errors import InputError, Origin, UsageError
+from kubectl_microseg.plugins import fast_yaml
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.sources import Snapshot
 
@@ -288,6 +289,9 @@ def load_documents(text: str, name: str, locator: _Locator | None = None) -> lis
             raise InputError(f"JSON nested too deeply (Python's limit is about {sys.getrecursionlimit()} levels)",
                              Origin(file=name, document=1)) from None
     else:
+        fast = fast_yaml.load(text)  # declines all it cannot return exactly as libyaml would (and > 64 levels)
+        if fast is not None:
+            return fast
         if _may_be_deep(text):
             _check_depth(text, name)
         try:
