@@ -61,9 +61,10 @@ prefix per pattern keeps each scan at the speed of a string search (one combined
 _MARKS = "!&*@`"
 """Tags, anchors and aliases, and the reserved indicators (which libyaml refuses at a scalar's start and
 rapidyaml reads as text): after white space or a flow indicator."""
-_OTHER_BREAKS = "\r\x85\u2028\u2029\ufeff"
+_OTHER_BREAKS = "\r\x85\u2028\u2029\ufeff\t"
 """CR, NEL, the Unicode line and paragraph separators (line breaks to YAML 1.1), a byte-order mark: the
-patterns above read lines by \\n only, so such texts are libyaml's."""
+patterns above read lines by \\n only, so such texts are libyaml's; and a raw tab, where the two parsers
+differ on what is allowed (kubectl writes a tab inside a string as the escape \\t)."""
 _PYYAML_FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
 """The JSON numbers rapidyaml emits that PyYAML also reads as floats (it wants a dot and a signed exponent)."""
 
@@ -87,6 +88,8 @@ def _has_marks(text: str) -> bool:
 def needs_libyaml(text: str) -> bool:
     """True when the text uses what only libyaml's loader handles as the project wants (see above)."""
     return (any(c in text for c in _OTHER_BREAKS) or _has_marks(text)
+            # rapidyaml reads a stray closing bracket as text; libyaml refuses it
+            or text.count("[") != text.count("]") or text.count("{") != text.count("}")
             or any(p.search(text) for p in _TYPED_VALUES))
 
 
