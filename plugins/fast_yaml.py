@@ -24,6 +24,8 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from kubectl_microseg.gcpause import paused_gc
+
 try:
     import ryml
 except ImportError:  # pragma: no cover - exercised by forcing AVAILABLE off in the tests
@@ -52,7 +54,15 @@ _TYPED_KEY = re.compile(_TYPED)
 # typed the same by both (JSON's true/false/null, decimal ints, floats with a dot and a signed exponent)
 _SAME = r"(?:true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+][0-9]+)?)"
 _END = r"(?=[ \t]*(?:$|[,\]}#]))"
-_VALUE = (r"[ \t]*(?:(?:#[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*)?"  # on this line, or the next one
+
+
+def _blanks(group: int) -> str:
+    """Spaces and tabs, never given back on backtracking (an atomic group written so that Python 3.10 has
+    it; ``group`` numbers its capture): a failed match costs one step, not one per space of indentation."""
+    return rf"(?=([ \t]*))\{group}"
+
+
+_VALUE = (rf"{_blanks(1)}(?:(?:#[^\n]*)?\n(?:{_blanks(2)}(?:#[^\n]*)?\n)*{_blanks(3)})?"  # this line or a next one
           rf"(?=[yYnNoOtTfF~0-9+.<=-])(?!{_SAME}{_END}){_TYPED}{_END}")
 _TYPED_VALUES = [re.compile(re.escape(indicator) + _VALUE, re.M)
                  for indicator in (": ", ":\t", ":\n", "- ", "-\t", "-\n", "[", ",")]
@@ -128,17 +138,24 @@ def load(text: str) -> list[Any] | None:
         return out
 
     try:
+        tree = ryml.Tree()
+        lines = text.count("\n")
+        tree.reserve(lines + lines // 4 + 16)  # about a node a line: no doubling of a large tree while parsing
         with _quiet_stderr():
-            tree = ryml.parse_in_arena(text.encode("utf-8"))
+            tree = ryml.parse_in_arena(text.encode("utf-8"), tree=tree)
         emitted = ryml.emit_json(tree)
+        stream = tree.is_stream(tree.root_id())
+        del tree  # peak memory: the tree (~150 bytes a node) is gone before the objects are built
         if emitted is None:  # nothing but comments and blank lines
             return []
-        data = json.loads(emitted, object_pairs_hook=mapping, parse_float=_float)
+        with paused_gc():
+            data = json.loads(emitted, object_pairs_hook=mapping, parse_float=_float)
+        del emitted
     except (_Decline, ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return None
     except Exception:  # rapidyaml's parse errors (SWIG proxies of ExceptionParse)
         return None
-    docs = data if tree.is_stream(tree.root_id()) else [data]
+    docs = data if stream else [data]
     # keys are strings in JSON: one PyYAML would type (80:, true:, an empty key) is libyaml's; and a
     # document that is not a mapping is refused with its type's name, which libyaml's typing gives
     if "" in keys or any(_TYPED_KEY.fullmatch(k) for k in keys):

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 import yaml
 
 from kubectl_microseg.errors import InputError, Origin, UsageError
+from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.plugins import fast_yaml
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.sources import Snapshot
@@ -282,7 +283,8 @@ def load_documents(text: str, name: str, locator: _Locator | None = None) -> lis
     docs: list[Any]
     if name.endswith(".json"):
         try:
-            docs = [json.loads(text)]
+            with paused_gc():
+                docs = [json.loads(text)]
         except json.JSONDecodeError as exc:
             raise InputError(f"JSON syntax error: {exc.msg} (column {exc.colno})", Origin(file=name, document=1), line=exc.lineno) from None
         except RecursionError:
@@ -295,7 +297,8 @@ def load_documents(text: str, name: str, locator: _Locator | None = None) -> lis
         if _may_be_deep(text):
             _check_depth(text, name)
         try:
-            docs = list(yaml.load_all(text, Loader=StrictSafeLoader))
+            with paused_gc():
+                docs = list(yaml.load_all(text, Loader=StrictSafeLoader))
         except DuplicateKey as exc:
             line = exc.problem_mark.line + 1
             raise InputError(f"YAML: mapping key {exc.key!r} already defined at line {exc.first.line + 1}",
