@@ -68,6 +68,9 @@ _TYPED_VALUES = [re.compile(re.escape(indicator) + _VALUE, re.M)
                  for indicator in (": ", ":\t", ":\n", "- ", "-\t", "-\n", "[", ",")]
 """A plain value typed differently, after each indicator that may stand before a value: one literal
 prefix per pattern keeps each scan at the speed of a string search (one combined pattern is 20x slower)."""
+_ODD_LINE_START = re.compile(r"\n(?=([ \t]*))\1(?:[:\]},]|\?(?:[ \t\n]|$))")
+"""A line that starts with a colon, a closing bracket, a comma, or an explicit key ('? '): where rapidyaml
+reads on and libyaml may refuse; kubectl writes none of these."""
 _MARKS = "!&*@`"
 """Tags, anchors and aliases, and the reserved indicators (which libyaml refuses at a scalar's start and
 rapidyaml reads as text): after white space or a flow indicator."""
@@ -98,6 +101,8 @@ def _has_marks(text: str) -> bool:
 def needs_libyaml(text: str) -> bool:
     """True when the text uses what only libyaml's loader handles as the project wants (see above)."""
     return (any(c in text for c in _OTHER_BREAKS) or _has_marks(text)
+            or text.startswith("%") or "\n%" in text  # directives: libyaml's (rapidyaml skips bad ones)
+            or _ODD_LINE_START.search("\n" + text) is not None
             # rapidyaml reads a stray closing bracket as text; libyaml refuses it
             or text.count("[") != text.count("]") or text.count("{") != text.count("}")
             or any(p.search(text) for p in _TYPED_VALUES))

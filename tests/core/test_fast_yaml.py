@@ -106,7 +106,7 @@ FRAGMENTS = st.sampled_from(["a", "b", ":", ": ", "- ", "\n", "  ", "[", "]", "{
 
 
 @needs_ryml
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(FRAGMENTS, max_size=25).map("".join))
 def test_random_texts_agree_or_decline(text):
     """Malformed or odd text: never accepted where libyaml refuses it, never read differently."""
