@@ -7,6 +7,10 @@ the applier and the controllers), a defaulted spec (pods: node, volumes, tolerat
 kubectl's YAML printer (sigs.k8s.io/yaml over go-yaml) writes them.
 
     python benchmarks/dump.py M /tmp/dump-M.yaml          # or .json
+    python benchmarks/dump.py --bench S M [--runs 3]       # whole-process matrix: YAML dump vs JSON dump
+
+The JSON dump of ``--bench`` is indented as ``kubectl get -o json`` writes it, except where that would pass
+the 64 MiB input limit (size M): then it is compact.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import copy
 import json
 import random
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -156,11 +161,44 @@ def write_dump(size: str, path: str, seed: int = 1) -> int:
     return len(text.encode())
 
 
+def bench(size: str, runs: int, work: str) -> dict[str, Any]:
+    """Whole-process ``matrix -f DUMP -o json`` on the YAML and the JSON dump: ranges of wall and CPU
+    seconds, peak RSS; the two outputs must be equal."""
+    from run import cli_process
+
+    row: dict[str, Any] = {"size": size}
+    outputs = {}
+    for ext in ("yaml", "json"):
+        path = f"{work}/dump-{size}.{ext}"
+        row[f"{ext}_bytes"] = write_dump(size, path)
+        if row[f"{ext}_bytes"] > 64 << 20:
+            dump = {"apiVersion": "v1", "items": objects(size), "kind": "List", "metadata": {"resourceVersion": ""}}
+            Path(path).write_text(json.dumps(dump, sort_keys=True))
+            row[f"{ext}_bytes"] = Path(path).stat().st_size
+        rs = [cli_process(["matrix", "-f", path, "-o", "json"]) for _ in range(runs)]
+        outputs[ext] = rs[0][3]
+        row[f"{ext}_wall"] = [round(min(r[0] for r in rs), 2), round(max(r[0] for r in rs), 2)]
+        row[f"{ext}_cpu"] = [round(min(r[1] for r in rs), 2), round(max(r[1] for r in rs), 2)]
+        row[f"{ext}_rss_mib"] = round(max(r[2] for r in rs))
+    if outputs["yaml"] != outputs["json"]:
+        raise RuntimeError("the YAML dump and the JSON dump give different matrices")
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("size", choices=sorted(SIZES))
-    ap.add_argument("path", help="*.yaml or *.json")
+    ap.add_argument("--bench", nargs="+", metavar="SIZE", choices=sorted(SIZES))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("size", nargs="?", choices=sorted(SIZES))
+    ap.add_argument("path", nargs="?", help="*.yaml or *.json")
     args = ap.parse_args(argv)
+    if args.bench:
+        with tempfile.TemporaryDirectory(prefix="microseg-dump-") as work:
+            for size in args.bench:
+                print(json.dumps(bench(size, args.runs, work)), flush=True)
+        return 0
+    if not (args.size and args.path):
+        ap.error("SIZE and PATH, or --bench SIZE...")
     print(write_dump(args.size, args.path))
     return 0
 

@@ -10,6 +10,10 @@ Measured per size, on a cluster written by ``generate.py``:
 - incremental: LiveModel.apply after one pod-template event and one policy event in a team namespace, and
   after a pod event of CoreDNS, which every pod may reach (the worst case).
 
+Size XL (2,000 namespaces, 20,000 workloads, 200,000 pods, 20,000 policies) runs the same steps.
+``dump.py --bench`` compares a ``kubectl get -o yaml`` dump with the same objects as JSON, and ``live.py``
+the live path against the fake API server.
+
 Times are CPU seconds of this process (``time.process_time``), so a busy machine distorts them less,
 except ``load`` and the whole process, which are wall seconds (parsing may use worker processes). Run: ``python benchmarks/run.py [S M L] [--json results.json]``.
 """
@@ -51,15 +55,22 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def whole_process(directory: str) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of ``kubectl-microseg matrix -f DIR -o json``."""
+    wall, _, rss, _ = cli_process(["matrix", "-f", directory, "-o", "json"])
+    return wall, rss
+
+
+def cli_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak RSS MiB, stdout) of one ``kubectl-microseg`` subprocess."""
     exe = Path(sys.executable).with_name("kubectl-microseg")
-    t = time.perf_counter()
-    proc = subprocess.Popen([str(exe), "matrix", "-f", directory, "-o", "json"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"kubectl-microseg failed on {directory}")
-    return wall, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as out:
+        t = time.perf_counter()
+        proc = subprocess.Popen([str(exe), *argv], stdout=out, stderr=subprocess.DEVNULL, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"kubectl-microseg {' '.join(argv)} failed")
+        out.seek(0)
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
 
 
 def bench(size: str, workdir: str) -> dict[str, Any]:
