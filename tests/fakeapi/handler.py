@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from . import podexec
 from .rbac import forbidden_message
 from .records import RecordedRequest, truthy, typed
 from .resources import Resource, Target, parse_path
@@ -124,6 +125,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.api.token is not None and self.headers.get("Authorization") != f"Bearer {self.api.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
+        if podexec.route(self, method, path, rec):  # pods/NAME/exec and pods/NAME/ephemeralcontainers
+            return
         target = parse_path(path)
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
