@@ -15,10 +15,10 @@ from typing import Any
 
 from ..cli import command_parser
 from ..errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
-from ..probe import caveats
-from ..probe.cells import Cell, class_sample, dns_cells, external_cells, from_flows, in_namespace, judge, one_pair
-from ..probe.commands import Outcome, Result, argv, read_outcome
-from ..probe.pods import PodRef, running_pods
+from ..dataplane import caveats
+from ..dataplane.cells import Cell, class_sample, dns_cells, external_cells, from_flows, in_namespace, judge, one_pair
+from ..dataplane.commands import Outcome, Result, argv, read_outcome
+from ..dataplane.pods import PodRef, running_pods
 
 
 def register(sub: Any) -> None:

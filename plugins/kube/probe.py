@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
 from kubectl_microseg.errors import UnreachableError, UsageError
-from kubectl_microseg.probe.pods import PodRef
+from kubectl_microseg.dataplane.pods import PodRef
 
 from .failures import status_message
 

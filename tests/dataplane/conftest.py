@@ -14,87 +14,8 @@ from tests.fakeapi import ExecCall, ExecResult, FakeApiServer
 from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfig  # noqa: F401 - fixtures
 from tests.fakeapi.podexec import terminate
 
-CLUSTER = """\
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {kubernetes.io/metadata.name: shop}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: kube-system, labels: {kubernetes.io/metadata.name: kube-system}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: frontend, namespace: shop, labels: {app: frontend}}
-spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]}
-status: {phase: Running, podIP: 10.244.1.10}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: api, namespace: shop, labels: {app: api}}
-spec: {containers: [{name: api, image: api:1, ports: [{containerPort: 8080, name: http}]}]}
-status: {phase: Running, podIP: 10.244.1.20}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: db, namespace: shop, labels: {app: db}}
-spec: {containers: [{name: pg, image: postgres, ports: [{containerPort: 5432}, {containerPort: 5433}]}]}
-status: {phase: Running, podIP: 10.244.1.30}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: coredns-1, namespace: kube-system, labels: {k8s-app: kube-dns}}
-spec: {containers: [{name: coredns, image: coredns, ports: [{containerPort: 53, protocol: UDP}]}]}
-status: {phase: Running, podIP: 10.244.0.5}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cilium-abcde, namespace: kube-system, labels: {k8s-app: cilium}}
-spec: {hostNetwork: true, containers: [{name: cilium-agent, image: "quay.io/cilium/cilium:v1.14.5"}]}
-status: {phase: Running, podIP: 192.168.0.2}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: default-deny, namespace: shop}
-spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-dns, namespace: shop}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
-  egress:
-    - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}},
-            podSelector: {matchLabels: {k8s-app: kube-dns}}}]
-      ports: [{protocol: UDP, port: 53}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: frontend-to-api, namespace: shop}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress, Egress]
-  ingress:
-    - from: [{podSelector: {matchLabels: {app: frontend}}}]
-      ports: [{port: http}]
-  egress:
-    - to: [{podSelector: {matchLabels: {app: api}}}]
-      ports: [{port: 8080}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: api-to-db, namespace: shop}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress, Egress]
-  ingress:
-    - from: [{podSelector: {matchLabels: {app: api}}}]
-      ports: [{port: 5432, endPort: 5433}]
-  egress:
-    - to: [{podSelector: {matchLabels: {app: db}}}]
-      ports: [{port: 5432, endPort: 5433}]
-"""
+SAMPLES = Path(__file__).parent / "samples"
+CLUSTER = (SAMPLES / "cluster.yaml").read_text()
 
 IPS = {"frontend": "10.244.1.10", "api": "10.244.1.20", "db": "10.244.1.30", "coredns-1": "10.244.0.5"}
 
