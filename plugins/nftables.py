@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from kubectl_microseg.errors import InputError, Origin, UnreachableError
+from kubectl_microseg.io import strict_json
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.nft.model import Ruleset
 from kubectl_microseg.nft.parse import parse_ruleset
@@ -214,7 +215,9 @@ def read_file(path: str) -> RulesetInput:
     origin = Origin(file=path)
     if text.lstrip().startswith("{"):
         try:
-            doc = json.loads(text)
+            doc = strict_json.loads(text)
+        except strict_json.StrictJSONError as exc:
+            raise InputError(f"JSON: {exc}", origin, line=exc.line) from None
         except json.JSONDecodeError as exc:
             raise InputError(f"invalid JSON: {exc.msg}", origin, line=exc.lineno) from None
         except RecursionError:
