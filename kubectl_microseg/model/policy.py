@@ -42,6 +42,8 @@ def format_path(path: Path) -> str:
     """('spec', 'ingress', 0, 'ports') -> 'spec.ingress[0].ports' (the API server's field paths)."""
     out = ""
     for p in path:
+        if isinstance(p, str) and not p.isprintable():
+            p = repr(p)  # a key with a newline stays on the error's one line: 'app\n'
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
