@@ -10,14 +10,15 @@ from ..engine.matrix import Matrix
 from ..errors import UsageError
 from ..load import load_analyzer
 from ..model.selectors import parse_selector_text
-from ..render import FORMATS, render_matrix
+from ..render import FORMATS, PAGE_FORMATS, render_matrix, render_page
 
 
 def register(sub) -> None:
     p = command_parser(sub, "matrix", "show the effective connectivity matrix",
                        description="Show which workloads (and address ranges outside the cluster) may open "
                        "connections to which, on which ports, as the NetworkPolicies in force allow.")
-    p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (json is the contract)")
+    p.add_argument("-o", "--output", choices=FORMATS, default="table",
+                   help="output format (json is the contract; html is a page with each pair's deciding rule on hover)")
     p.add_argument("-l", "--selector", help="only workloads whose labels match (kubectl syntax: app=web,tier!=db)")
     p.add_argument("--no-external", action="store_true", help="leave out address ranges outside the cluster")
     p.add_argument("-w", "--watch", action="store_true",
@@ -67,7 +68,12 @@ def show(args: argparse.Namespace, analyzer, snapshot) -> None:
     m.title = f"NetworkPolicy connectivity ({snapshot.description})"
     m.warnings, m.uncertain_reasons = list(snapshot.warnings), dict(snapshot.uncertain_reasons)
     m = filter_matrix(m, None if args.all_namespaces else args.namespace, args.selector)
-    sys.stdout.write(render_matrix(m, args.output))
+    if args.output in PAGE_FORMATS:
+        from ..engine.explain import deciding_rules
+
+        sys.stdout.write(render_page(m, args.output, deciding_rules(analyzer, m)))
+    else:
+        sys.stdout.write(render_matrix(m, args.output))
     for note in m.notes:
         if note not in m.warnings:
             print(f"note: {note}", file=sys.stderr)

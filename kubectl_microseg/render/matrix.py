@@ -1,4 +1,4 @@
-"""Provides the matrix renderers: table, wide, json, csv, markdown, mermaid and dot.
+"""Provides the matrix renderers: table, wide, json, csv, markdown, mermaid, dot, html and svg.
 
 Each renderer is a pure function ``Matrix -> str``; output is deterministic (endpoint order, sorted
 pairs) so it can be diffed and golden-tested.
@@ -13,6 +13,7 @@ import re
 from typing import Callable
 
 from ..engine.matrix import Cell, Endpoint, Matrix
+from .page import Why, render_html, render_svg
 
 GLYPH_ALL = "■"
 GLYPH_SOME = "◧"
@@ -224,7 +225,11 @@ RENDERERS: dict[str, Callable[[Matrix], str]] = {
     "markdown": render_markdown,
     "mermaid": render_mermaid,
     "dot": render_dot,
+    "html": render_html,
+    "svg": render_svg,
 }
+PAGE_FORMATS = ("html", "svg")
+"""Formats that can show each pair's deciding rules (``render_page``)."""
 FORMATS = tuple(RENDERERS)
 
 
@@ -234,3 +239,8 @@ def render_matrix(m: Matrix, fmt: str) -> str:
         return RENDERERS[fmt](m)
     except KeyError:
         raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def render_page(m: Matrix, fmt: str, why: Why | None) -> str:
+    """``html`` or ``svg`` with each pair's deciding rules (``why``) in its hover text."""
+    return (render_html if fmt == "html" else render_svg)(m, why)
