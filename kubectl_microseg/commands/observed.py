@@ -73,7 +73,7 @@ def observe(args: argparse.Namespace, analyzer: Any, snapshot: Any, paths: list[
             unused: bool = True) -> Joined:
     """Read the exports and join them with the model of ``analyzer`` (whose pods come from ``snapshot``)."""
     seen, skipped = read_exports(paths, getattr(args, "flow_format", Format.AUTO))
-    pods = running_pods(snapshot.objects, analyzer.cluster)
+    pods = running_pods(snapshot.objects, analyzer.cluster, running_only=False)
     joined = join(analyzer, pods, seen, namespace=getattr(args, "namespace", None), unused=unused)
     if skipped:
         joined.notes.append(f"{skipped} record(s) skipped: replies, non-opening packets, no port (ICMP), or other "
@@ -105,7 +105,9 @@ def print_text(joined: Joined) -> None:
     for r in joined.rows:
         what = f"{r.protocol}/{r.port}" if r.port is not None else r.allowed
         count = f" ({r.count} flow{'s' if r.count != 1 else ''})" if r.count else ""
-        print(f"{MARKS[r.category]:9} {r.model:5} {r.network:14} {r.src} -> {r.dst} {what}{count}")
+        src = f"{', '.join(r.src_addresses)} ({r.src})" if r.src_addresses else r.src
+        dst = f"{', '.join(r.dst_addresses)} ({r.dst})" if r.dst_addresses else r.dst
+        print(f"{MARKS[r.category]:9} {r.model:5} {r.network:14} {src} -> {dst} {what}{count}")
         if r.category in (Category.DENIED_FORWARDED, Category.ALLOWED_DROPPED):
             print(f"{'':10}{WORDS[r.category]}")
             for b in r.because:

@@ -32,8 +32,11 @@ class PodRef:
         return f"{self.namespace}/{self.name}"
 
 
-def running_pods(objects: Iterable[SourceObject], cluster: Cluster) -> list[PodRef]:
-    """Pods in phase Running with an IP, each with the endpoint id it stands under, sorted by namespace/name."""
+def running_pods(objects: Iterable[SourceObject], cluster: Cluster, *, running_only: bool = True) -> list[PodRef]:
+    """Pods in phase Running with an IP, each with the endpoint id it stands under, sorted by namespace/name.
+
+    With ``running_only=False`` (to map flows observed in the past), every pod with an IP whose phase is not
+    Succeeded or Failed (those no longer hold their address), a phase left out included."""
     owner = {(w.namespace, p): w.id for w in cluster.workloads for p in w.pods}
     owner.update({(w.namespace, w.name): w.id for w in cluster.workloads if w.kind == "Pod"})
     out = []
@@ -45,7 +48,9 @@ def running_pods(objects: Iterable[SourceObject], cluster: Cluster) -> list[PodR
         ns, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
         ip = status.get("podIP") or next((e.get("ip") for e in status.get("podIPs") or [] if isinstance(e, dict)),
                                          None)
-        if status.get("phase") != "Running" or not ip or (ns, name) not in owner:
+        phase = status.get("phase")
+        if (phase != "Running" if running_only else phase in ("Succeeded", "Failed")) or not ip \
+                or (ns, name) not in owner:
             continue
         containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
         ports = tuple(sorted({(str(p.get("protocol") or "TCP"), int(p["containerPort"]))

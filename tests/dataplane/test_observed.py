@@ -143,7 +143,7 @@ def test_namespace_filter_and_no_unused(capsys):
 
 def test_text_and_matrix_output(capsys):
     code, out, _ = run(capsys, "observed", "-f", CLUSTER, str(SAMPLES / "hubble.jsonl"))
-    assert "DENIED    deny  forwarded      shop/frontend -> 0.0.0.0/0 TCP/443 (1 flow)" in out
+    assert "DENIED    deny  forwarded      shop/frontend -> 203.0.113.10 (0.0.0.0/0) TCP/443 (1 flow)" in out
     assert "would be dropped if they were applied" in out
     assert "MISMATCH  allow dropped        shop/api -> shop/db TCP/5433" in out
     assert "2 observed, 1 dropped, 1 denied, 1 mismatch, 3 unused" in out

@@ -209,3 +209,22 @@ def test_flows_file_cells(cluster, network, capsys, tmp_path, flows, expected):
     for e in expected:
         assert e in out
     assert "not probed, the source is outside the cluster" in out
+
+
+def test_probe_works_under_the_view_and_probe_roles_alone(cluster, network, capsys):
+    import yaml as _yaml
+
+    from tests.fakeapi import Rule
+
+    docs = {d["metadata"]["name"]: d for d in _yaml.safe_load_all(open("deploy/rbac.yaml").read())
+            if d and d["kind"] == "ClusterRole"}
+    rules = [Rule(v, r, None) for name in ("microseg-view", "microseg-probe") for rule in docs[name]["rules"]
+             for r in rule["resources"] for v in rule["verbs"]]
+    cluster.rbac.restrict(*rules)
+    code, out, err = run(capsys, "probe", "--from", "frontend", "--to", "api", "--image", "netshoot", "--yes")
+    assert code == 0, err
+    assert "1 agree, 0 disagree" in out
+    assert probe_containers(cluster)["frontend"][0][1] == "terminated"
+    cluster.rbac.restrict(*[r for r in rules if r.resource != "pods/ephemeralcontainers"])
+    code, _, err = run(capsys, "probe", "--from", "frontend", "--to", "api", "--image", "netshoot", "--yes")
+    assert code == 3 and "forbidden" in err
