@@ -27,6 +27,7 @@ from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchE
 from .session import Session, apply_events, build_session, changed_pairs, one_line_reason
 from .widgets.cell_info import CellInfo
 from .widgets.command_bar import CommandBar
+from .widgets.legend import Legend
 from .widgets.matrix_grid import MatrixGrid
 from .widgets.namespace_tree import NamespaceTree
 from .widgets.policy_list import PolicyList
@@ -55,6 +56,8 @@ class MicrosegApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kubectl microseg"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    """Below 120 columns the side panel folds away (b shows it)."""
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),
@@ -125,6 +128,7 @@ class MicrosegApp(App[int]):
                     yield PolicyList(id="policy-list")
             with Vertical(id="matrix-pane"):
                 yield MatrixGrid(id="grid")
+                yield Legend(id="legend")
                 yield CellInfo(id="cell-info")
         yield CommandBar(id="command-bar")
         yield StatusLine(id="status")
@@ -483,8 +487,8 @@ class MicrosegApp(App[int]):
                 self.action_export(fmt)
         elif cmd in ("simulate", "sim", "d"):
             self.action_simulate(" ".join(rest) or None)
-        elif cmd == "theme" and rest:
-            self.theme = rest[0]
+        elif cmd == "theme":
+            self.set_theme(rest[0] if rest else "")
         elif cmd in ("help", "h", "?"):
             self.action_help()
         elif cmd in ("fold", "unfold"):
@@ -621,13 +625,29 @@ class MicrosegApp(App[int]):
     def action_policies(self) -> None:
         sidebar = self.query_one("#sidebar", TabbedContent)
         sidebar.remove_class("-hidden")
+        sidebar.add_class("-shown")
         sidebar.active = "tab-policies"
         self.query_one(PolicyList).focus()
 
     def action_sidebar(self) -> None:
-        self.query_one("#sidebar").toggle_class("-hidden")
-        if self.query_one("#sidebar").has_class("-hidden"):
+        """b: show or hide the side panel (folded by default below 120 columns)."""
+        sidebar = self.query_one("#sidebar")
+        shown = sidebar.display
+        sidebar.set_class(shown, "-hidden")
+        sidebar.set_class(not shown, "-shown")
+        if shown:
             self.grid.focus()
+
+    def set_theme(self, name: str) -> bool:
+        """``:theme NAME``: switch theme; an unknown or missing name is a message listing the themes."""
+        names = sorted(self.available_themes)
+        if name not in names:
+            what = f"unknown theme {name!r}" if name else "which theme?"
+            self.notify(f"{what}; themes: {', '.join(names)}", severity="warning" if not name else "error",
+                        timeout=6)
+            return False
+        self.theme = name
+        return True
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

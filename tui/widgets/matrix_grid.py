@@ -1,9 +1,15 @@
 """Provides MatrixGrid: the connectivity matrix drawn with the Line API (only visible cells are rendered).
 
-Rows are sources, columns destinations, both grouped by namespace. The row labels and the column
-header stay in place while the cells scroll. Each visible line is built from the memoised cells of
-:class:`~kubectl_microseg.tui.grid.GridModel`, so a 2,000 × 2,000 matrix costs a screenful of cells
-per frame.
+Rows are sources, columns destinations, both grouped by namespace. Columns are numbered and each row
+label carries the number of its column (as the CLI table does); the header's second line names the
+cursor's column in full. The row labels and the column header stay in place while the cells scroll.
+Each visible line is built from the memoised cells of :class:`~kubectl_microseg.tui.grid.GridModel`, so
+a 2,000 × 2,000 matrix costs a screenful of cells per frame.
+
+Colours come from the theme through component classes. Textual drops the alpha of a component's
+background when it builds a partial Rich style (``$foreground 5%`` would paint the foreground colour
+itself: a solid light bar under light text), so :meth:`MatrixGrid._style` blends every component colour
+over the widget's own background first.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.color import Color
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -20,13 +27,17 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..grid import AxisItem, CellState, CellView, GridModel
+from ..grid import AxisItem, CellState, CellView, GridModel, Risk
 
 CELL_W = 3
 """Characters per cell column."""
-NAME_ROWS = 8
-"""Header lines used for the (vertical) column names."""
 GROUP_GLYPH = {True: "▸", False: "▾"}
+CONTRAST_TEXT = frozenset({"cursor", "header-cursor"})
+"""Components whose text is black or white, whichever reads on their (theme accent) background: no theme
+colour contrasts with ``$accent`` in both dark and light themes (Textual's ``auto`` colour, done here
+because component styles lose it)."""
+RISK_CLASS = {Risk.INTERNET: "risk-internet", Risk.EVERY_NAMESPACE: "risk-namespaces",
+              Risk.DATABASE: "risk-database"}
 
 
 class MatrixGrid(ScrollView, can_focus=True):
@@ -48,6 +59,9 @@ class MatrixGrid(ScrollView, can_focus=True):
         "matrix-grid--band-odd",
         "matrix-grid--header",
         "matrix-grid--header-cursor",
+        "matrix-grid--risk-internet",
+        "matrix-grid--risk-namespaces",
+        "matrix-grid--risk-database",
     }
 
     BINDINGS = [
@@ -95,7 +109,10 @@ class MatrixGrid(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.model: GridModel | None = None
         self.label_w = 24
-        self.header_h = 1 + NAME_ROWS
+        self.header_h = 3
+        self.number_w = 1
+        """Digits of the largest column number (numbers of 3+ digits are written downwards)."""
+        self._col_number: dict[str, int] = {}
         self._styles: dict[str, Style] | None = None
         self._combo: dict[tuple[str, str], Style] = {}
         self._changed: set[tuple[str, str]] = set()
@@ -131,8 +148,11 @@ class MatrixGrid(ScrollView, can_focus=True):
     def _layout_model(self) -> None:
         m = self.model
         assert m is not None
-        longest = max((len(r.label) + 4 for r in m.rows), default=12)
-        self.label_w = max(16, min(32, longest))
+        self._col_number = {c.key: i + 1 for i, c in enumerate(m.cols)}
+        self.number_w = len(str(len(m.cols))) if m.cols else 1
+        self.header_h = 2 + (1 if self.number_w <= 2 else self.number_w)
+        longest = max((len(r.label) + 4 + self.number_w for r in m.rows), default=12)
+        self.label_w = max(16, min(34, longest))
         self._col_group_start = []
         start = 0
         for i, c in enumerate(m.cols):
@@ -289,20 +309,42 @@ class MatrixGrid(ScrollView, can_focus=True):
 
     def _style(self, name: str) -> Style:
         if self._styles is None:
-            self._styles = {c.split("--", 1)[1]: self.get_component_rich_style(c, partial=True)
-                            for c in self.COMPONENT_CLASSES}
+            _, background = self.background_colors
+            self._styles = {c.split("--", 1)[1]: self._opaque(c, background) for c in self.COMPONENT_CLASSES}
             self._styles["base"] = self.rich_style
         return self._styles[name]
 
-    def _cell_style(self, state: str, flag: str) -> Style:
-        key = (state, flag)
+    def _opaque(self, component: str, background: Color) -> Style:
+        """A component's partial style with its colours blended over ``background`` (alpha kept)."""
+        cs = self.get_component_styles(component)
+        bg = background + cs.background if cs.has_rule("background") else None
+        fg = None
+        if bg is not None and component.split("--", 1)[1] in CONTRAST_TEXT:
+            fg = bg + bg.get_contrast_text(0.95)
+        elif cs.has_rule("color"):
+            under = bg or background
+            color = cs.color
+            if color.auto:  # $text-muted is 'auto 60%': white or black, whichever reads on `under`
+                color = under.get_contrast_text(color.a)
+            fg = under + color
+        return Style(color=fg.rich_color if fg is not None else None,
+                     bgcolor=bg.rich_color if bg is not None else None) + cs.text_style
+
+    def _cell_style(self, state: str, flag: str, risk: str = "") -> Style:
+        key = (state, flag, risk)
         st = self._combo.get(key)
         if st is None:
             st = self._style("base") + self._style(state)
+            if risk:
+                st = st + self._style(risk)
             if flag:
                 st = st + self._style(flag)
             self._combo[key] = st
         return st
+
+    def column_number(self, key: str) -> int | None:
+        """The number a column (and the row of the same endpoint) carries on screen."""
+        return self._col_number.get(key)
 
     # ------------------------------------------------------------------ rendering
     def render_line(self, y: int) -> Strip:
@@ -324,6 +366,8 @@ class MatrixGrid(ScrollView, can_focus=True):
                 return Strip.blank(width, base)
             label, body = self._row_line(ri, c0, c1)
         body_strip = Strip(body).crop(crop_from, crop_from + area_w)
+        if y < self.header_h:
+            body_strip = body_strip.simplify()  # one run per band: names read as words in exports
         return Strip.join([Strip(label), body_strip]).adjust_cell_length(width, base)
 
     def _label(self, text: str, style: Style) -> list[Segment]:
@@ -337,14 +381,17 @@ class MatrixGrid(ScrollView, can_focus=True):
         assert m is not None
         row = m.rows[ri]
         on_row = ri == self.cursor_row
+        n = self._col_number.get(row.key)
+        num = f"{n:>{self.number_w}}" if n is not None else " " * self.number_w
         if row.kind == "endpoint":
             lstyle = self._style("base") + self._style("label-cursor" if on_row else "label")
-            label = self._label(f"  {row.label}", lstyle)
+            label = self._label(f"{num}  {row.label}", lstyle)
         else:
             gstyle = self._style("base") + self._style("group")
             if on_row:
                 gstyle = gstyle + self._style("label-cursor")
-            label = self._label(f"{GROUP_GLYPH[row.kind == 'group']} {row.label}", gstyle)
+            text = f"{GROUP_GLYPH[row.kind == 'group']} {row.label}"
+            label = self._label(f"{num} {text}" if row.kind == "group" else text, gstyle)
         if row.kind == "header":
             return label, [Segment(" " * ((c1 - c0) * CELL_W), self._style("base") + self._style("group"))]
         if not on_row:
@@ -375,6 +422,7 @@ class MatrixGrid(ScrollView, can_focus=True):
             col = cols[ci]
             view = m.cell(row, col)
             state = view.state.name.lower() if view is not None else "denied"
+            risk = RISK_CLASS.get(view.risk, "") if view is not None else ""
             if ci == cur_c and on_row:
                 flag = "cursor"
             elif changed and (row.key, col.key) in changed:
@@ -385,7 +433,7 @@ class MatrixGrid(ScrollView, can_focus=True):
                 flag = "self"
             else:
                 flag = ""
-            st = self._cell_style(state, flag)
+            st = self._cell_style(state, flag, risk)
             glyph = view.state.glyph if view is not None else CellState.DENIED.glyph
             if st is not run_style and run:
                 segs.append(Segment("".join(run), run_style))
@@ -397,6 +445,7 @@ class MatrixGrid(ScrollView, can_focus=True):
         return segs
 
     def _header_line(self, y: int, c0: int, c1: int) -> tuple[list[Segment], list[Segment]]:
+        """Line 0: the namespace bands; line 1: the cursor's column in full; then the column numbers."""
         m = self.model
         assert m is not None
         base = self._style("base")
@@ -413,19 +462,31 @@ class MatrixGrid(ScrollView, can_focus=True):
                 band = "band-even" if self._group_index.get(col.group, 0) % 2 == 0 else "band-odd"
                 segs.append(Segment(chunk, base + self._style(band)))
             return label, segs
-        k = y - 1
-        label_text = ""
-        if y == self.header_h - 1:
-            label_text = " ↓ sources"
-        label = self._label(label_text, hstyle)
-        segs = []
         cur_style = base + self._style("header-cursor")
+        if y == 1:
+            cur = self.current
+            text = ""
+            if cur is not None:
+                col = cur[1]
+                name = col.key if col.kind == "endpoint" else f"{col.group} (folded, {len(col.members)})"
+                text = f" to #{self._col_number.get(col.key, '?')}: {name} "
+            label = self._label(" ↓ sources", hstyle)
+            width = (c1 - c0) * CELL_W
+            start = max(0, min((self.cursor_col - c0) * CELL_W, width - len(text)))
+            segs = [Segment(" " * start, hstyle), Segment(text[:width - start], cur_style),
+                    Segment(" " * max(0, width - start - len(text)), hstyle)]
+            return label, segs
+        k = y - 2
+        label = self._label("", hstyle)
+        segs = []
         for ci in range(c0, c1):
-            name = m.cols[ci].label if m.cols[ci].kind == "endpoint" else m.cols[ci].group
-            ch = name[k] if k < len(name) else (" " if k > len(name) else " ")
-            if k == NAME_ROWS - 1 and len(name) > NAME_ROWS:
-                ch = "…"
-            segs.append(Segment(f" {ch} ", cur_style if ci == self.cursor_col else hstyle))
+            number = str(ci + 1)
+            if self.number_w <= 2:
+                chunk = f"{number:>2} "
+            else:
+                digits = number.rjust(self.number_w)
+                chunk = f" {digits[k]} "
+            segs.append(Segment(chunk, cur_style if ci == self.cursor_col else hstyle))
         return label, segs
 
 
