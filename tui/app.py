@@ -114,6 +114,10 @@ class MicrosegApp(App[int]):
         self._namespace = namespace
         self._filter_axis = "rows"
         self.loaded_at = 0.0
+        self._generation = 0
+        """Number of the newest analysis requested (0: the first load)."""
+        self._shown_generation = -1
+        """Number of the analysis on screen: an older result arriving late is dropped."""
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -201,9 +205,13 @@ class MicrosegApp(App[int]):
         if rec is not None:
             self.post_message(AuditRecorded(rec))
 
-    @work(thread=True, exclusive=True, group="reanalyse", exit_on_error=False)
-    def reanalyse(self, events: list, snapshot: Any = None) -> None:
-        """Apply live events (or analyse the live state's ``snapshot``); post the new state and what changed."""
+    @work(thread=True, group="reanalyse", exit_on_error=False)
+    def reanalyse(self, events: list, snapshot: Any, generation: int) -> None:
+        """Apply live events (or analyse the live state's ``snapshot``); post the new state and what changed.
+
+        Analyses may overlap (a slow one, then a newer event): each result carries its ``generation`` and
+        :meth:`on_session_ready` keeps only the newest, so a late result can never hide a newer change.
+        """
         old = self.session
         if old is None:
             return
@@ -215,7 +223,8 @@ class MicrosegApp(App[int]):
         except Exception as exc:
             self.post_message(LoadFailed(f"could not analyse the change: {exc}"))
             return
-        self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False))
+        self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False,
+                                       generation=generation))
 
     # ------------------------------------------------------------------ session → view
     @property
@@ -230,6 +239,9 @@ class MicrosegApp(App[int]):
     def on_session_ready(self, message: SessionReady) -> None:
         if not self.query(MatrixGrid):  # the app is shutting down (a worker finished late)
             return
+        if message.generation <= self._shown_generation:
+            return  # an older analysis finished after a newer one: the screen already shows more
+        self._shown_generation = message.generation
         self.session = message.session
         self.grid.loading = False
         self.status.granularity = self._granularity_word(self.granularity)
@@ -331,7 +343,8 @@ class MicrosegApp(App[int]):
         events, self._pending, self._debounce = self._pending, [], None
         if events:
             snap = self._live_state.snapshot() if self._live_state is not None else None
-            self.reanalyse(events, snap)
+            self._generation += 1
+            self.reanalyse(events, snap, self._generation)
 
     def on_watch_ended(self, message: WatchEnded) -> None:
         self.status.set_state("stale", message.error)
