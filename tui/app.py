@@ -56,22 +56,22 @@ class MicrosegApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kubectl microseg"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    """Below 120 columns the side panel folds away (b shows it)."""
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (200, "-very-wide")]
+    """Below 120 columns the side panel folds away (b shows it); from 200 it is wider."""
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help"),
+        Binding("e", "explain", "Explain"),
         Binding("slash", "filter", "Filter"),
         Binding("colon", "command", "Command", show=False),
-        Binding("e", "explain", "Explain"),
+        Binding("d", "simulate", "Simulate"),
+        Binding("s", "scaffold", "Scaffold"),
         Binding("g", "granularity", "Granularity"),
         Binding("z", "fold_all", "Fold all", show=False),
         Binding("f", "filter_axis", "Filter axis", show=False),
         Binding("x", "export", "Export"),
-        Binding("d", "simulate", "Simulate"),
-        Binding("s", "scaffold", "Scaffold"),
         Binding("y", "copy", "Copy", show=False),
         Binding("p", "policies", "Policies", show=False),
         Binding("a", "audit", "Audit", show=False),
@@ -136,7 +136,7 @@ class MicrosegApp(App[int]):
                 yield CellInfo(id="cell-info")
         yield CommandBar(id="command-bar")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def grid(self) -> MatrixGrid:
@@ -246,6 +246,8 @@ class MicrosegApp(App[int]):
         self.grid.loading = False
         self.status.granularity = self._granularity_word(self.granularity)
         self.query_one(CellInfo).group_word = "group" if self.is_nft else "namespace"
+        if message.first:
+            self.refresh_bindings()  # host firewalls offer no simulate/scaffold keys
         if self.is_nft and message.first:  # the same panels, named for host firewalls
             tabs = self.query_one("#sidebar", TabbedContent)
             for pane, label in (("tab-namespaces", "Hosts"), ("tab-workloads", "Endpoints"),
@@ -571,7 +573,9 @@ class MicrosegApp(App[int]):
         from .explain_doc import plain_text
 
         self.copy_to_clipboard(plain_text(blocks))
-        self.notify("explanation copied to the clipboard", timeout=2)
+        # OSC 52 gives no receipt: say what was done, and what stops it (tmux needs set-clipboard on)
+        self.notify("explanation sent to the terminal's clipboard (OSC 52); nothing there? the terminal or "
+                    "tmux (set -g set-clipboard on) refused it; x exports to a file instead", timeout=5)
 
     def action_export(self, fmt: str = "markdown") -> None:
         if self.model is None:
@@ -666,7 +670,11 @@ class MicrosegApp(App[int]):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys."""
+        """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys.
+
+        Host firewalls have no simulate or scaffold screen: those keys are not offered there at all."""
+        if action in ("simulate", "scaffold") and self.is_nft:
+            return False
         return not (action in self.MATRIX_ACTIONS and len(self.screen_stack) > 1)
 
     def action_back(self) -> None:

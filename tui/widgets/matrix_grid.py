@@ -30,7 +30,8 @@ from textual.strip import Strip
 from ..grid import AxisItem, CellState, CellView, GridModel, Risk
 
 CELL_W = 3
-"""Characters per cell column."""
+"""Characters per cell column at least (wider when the terminal has room: up to MAX_CELL_W)."""
+MAX_CELL_W = 5
 GROUP_GLYPH = {True: "▸", False: "▾"}
 CONTRAST_TEXT = frozenset({"cursor", "header-cursor"})
 """Components whose text is black or white, whichever reads on their (theme accent) background: no theme
@@ -113,6 +114,8 @@ class MatrixGrid(ScrollView, can_focus=True):
         self.number_w = 1
         """Digits of the largest column number (numbers of 3+ digits are written downwards)."""
         self._col_number: dict[str, int] = {}
+        self.cell_w = CELL_W
+        """Characters per column now: 3, or up to MAX_CELL_W when the columns fit the width."""
         self._styles: dict[str, Style] | None = None
         self._combo: dict[tuple[str, str], Style] = {}
         self._changed: set[tuple[str, str]] = set()
@@ -150,9 +153,12 @@ class MatrixGrid(ScrollView, can_focus=True):
         assert m is not None
         self._col_number = {c.key: i + 1 for i, c in enumerate(m.cols)}
         self.number_w = len(str(len(m.cols))) if m.cols else 1
-        self.header_h = 2 + (1 if self.number_w <= 2 else self.number_w)
         longest = max((len(r.label) + 4 + self.number_w for r in m.rows), default=12)
         self.label_w = max(16, min(34, longest))
+        width = self.scrollable_content_region.width if self.is_mounted else 0
+        fit = (width - self.label_w) // len(m.cols) if m.cols and width > self.label_w else CELL_W
+        self.cell_w = max(CELL_W, min(MAX_CELL_W, fit))
+        self.header_h = 2 + (1 if self.number_w < self.cell_w else self.number_w)
         self._col_group_start = []
         start = 0
         for i, c in enumerate(m.cols):
@@ -160,7 +166,16 @@ class MatrixGrid(ScrollView, can_focus=True):
                 start = i
             self._col_group_start.append(start)
         self._group_index = {g: i for i, g in enumerate(dict.fromkeys(c.group for c in m.cols))}
-        self.virtual_size = Size(self.label_w + len(m.cols) * CELL_W, self.header_h + len(m.rows))
+        self.virtual_size = Size(self.label_w + len(m.cols) * self.cell_w, self.header_h + len(m.rows))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A wider terminal may give the columns more room (or a narrower one take it back)."""
+        if self.model is not None:
+            before = (self.cell_w, self.header_h)
+            self._layout_model()
+            if (self.cell_w, self.header_h) != before:
+                self._lines = {}
+                self.refresh()
 
     def flash(self, pairs: set[tuple[str, str]]) -> None:
         """Highlight the cells covering these (source id, destination id) pairs until :meth:`unflash`."""
@@ -217,18 +232,18 @@ class MatrixGrid(ScrollView, can_focus=True):
 
     def _scroll_to_cursor(self) -> None:
         body_h = max(1, self.scrollable_content_region.height - self.header_h)
-        area_w = max(CELL_W, self.scrollable_content_region.width - self.label_w)
+        area_w = max(self.cell_w, self.scrollable_content_region.width - self.label_w)
         sx, sy = int(self.scroll_x), int(self.scroll_y)
         r, c = self.cursor_row, self.cursor_col
         if r < sy:
             sy = r
         elif r >= sy + body_h:
             sy = r - body_h + 1
-        px = c * CELL_W
+        px = c * self.cell_w
         if px < sx:
             sx = px
-        elif px + CELL_W > sx + area_w:
-            sx = px + CELL_W - area_w
+        elif px + self.cell_w > sx + area_w:
+            sx = px + self.cell_w - area_w
         self.scroll_to(sx, sy, animate=False, immediate=True)
 
     def action_cursor(self, drow: int, dcol: int) -> None:
@@ -294,7 +309,7 @@ class MatrixGrid(ScrollView, can_focus=True):
                 if m.rows[row].kind != "endpoint":
                     self.post_message(self.GroupToggled(m.rows[row].group))
             return
-        col = (int(self.scroll_x) + x - self.label_w) // CELL_W
+        col = (int(self.scroll_x) + x - self.label_w) // self.cell_w
         if 0 <= row < len(m.rows) and 0 <= col < len(m.cols):
             self.cursor_row, self.cursor_col = row, col
             if event.chain >= 2:
@@ -355,9 +370,9 @@ class MatrixGrid(ScrollView, can_focus=True):
         base = self._style("base")
         sx, sy = int(self.scroll_x), int(self.scroll_y)
         area_w = max(0, width - self.label_w)
-        c0 = sx // CELL_W
-        c1 = min(len(m.cols), (sx + area_w) // CELL_W + 1)
-        crop_from = sx - c0 * CELL_W
+        c0 = sx // self.cell_w
+        c1 = min(len(m.cols), (sx + area_w) // self.cell_w + 1)
+        crop_from = sx - c0 * self.cell_w
         if y < self.header_h:
             label, body = self._header_line(y, c0, c1)
         else:
@@ -366,8 +381,6 @@ class MatrixGrid(ScrollView, can_focus=True):
                 return Strip.blank(width, base)
             label, body = self._row_line(ri, c0, c1)
         body_strip = Strip(body).crop(crop_from, crop_from + area_w)
-        if y < self.header_h:
-            body_strip = body_strip.simplify()  # one run per band: names read as words in exports
         return Strip.join([Strip(label), body_strip]).adjust_cell_length(width, base)
 
     def _label(self, text: str, style: Style) -> list[Segment]:
@@ -393,7 +406,7 @@ class MatrixGrid(ScrollView, can_focus=True):
             text = f"{GROUP_GLYPH[row.kind == 'group']} {row.label}"
             label = self._label(f"{num} {text}" if row.kind == "group" else text, gstyle)
         if row.kind == "header":
-            return label, [Segment(" " * ((c1 - c0) * CELL_W), self._style("base") + self._style("group"))]
+            return label, [Segment(" " * ((c1 - c0) * self.cell_w), self._style("base") + self._style("group"))]
         if not on_row:
             key = (ri, c0, c1)
             base = self._lines.get(key)
@@ -404,8 +417,8 @@ class MatrixGrid(ScrollView, can_focus=True):
             cur_c = self.cursor_col
             if not c0 <= cur_c < c1:
                 return label, base
-            off = (cur_c - c0) * CELL_W
-            left, _, right = Strip(base).divide([off, off + CELL_W, (c1 - c0) * CELL_W])[:3]
+            off = (cur_c - c0) * self.cell_w
+            left, _, right = Strip(base).divide([off, off + self.cell_w, (c1 - c0) * self.cell_w])[:3]
             return label, list(left) + self._cells(row, cur_c, cur_c + 1, cur_c, False) + list(right)
         return label, self._cells(row, c0, c1, self.cursor_col, True)
 
@@ -439,10 +452,15 @@ class MatrixGrid(ScrollView, can_focus=True):
                 segs.append(Segment("".join(run), run_style))
                 run = []
             run_style = st
-            run.append(f" {glyph} ")
+            run.append(self._glyph_text(glyph))
         if run:
             segs.append(Segment("".join(run), run_style))
         return segs
+
+    def _glyph_text(self, glyph: str) -> str:
+        """A glyph centred in a cell of the current width."""
+        left = (self.cell_w - 1) // 2
+        return " " * left + glyph + " " * (self.cell_w - 1 - left)
 
     def _header_line(self, y: int, c0: int, c1: int) -> tuple[list[Segment], list[Segment]]:
         """Line 0: the namespace bands; line 1: the cursor's column in full; then the column numbers."""
@@ -457,8 +475,8 @@ class MatrixGrid(ScrollView, can_focus=True):
                 col = m.cols[ci]
                 start = self._col_group_start[ci]
                 text = f"▏{col.group}"
-                off = (ci - start) * CELL_W
-                chunk = text[off: off + CELL_W].ljust(CELL_W)
+                off = (ci - start) * self.cell_w
+                chunk = text[off: off + self.cell_w].ljust(self.cell_w)
                 band = "band-even" if self._group_index.get(col.group, 0) % 2 == 0 else "band-odd"
                 segs.append(Segment(chunk, base + self._style(band)))
             return label, segs
@@ -471,8 +489,8 @@ class MatrixGrid(ScrollView, can_focus=True):
                 name = col.key if col.kind == "endpoint" else f"{col.group} (folded, {len(col.members)})"
                 text = f" to #{self._col_number.get(col.key, '?')}: {name} "
             label = self._label(" ↓ sources", hstyle)
-            width = (c1 - c0) * CELL_W
-            start = max(0, min((self.cursor_col - c0) * CELL_W, width - len(text)))
+            width = (c1 - c0) * self.cell_w
+            start = max(0, min((self.cursor_col - c0) * self.cell_w, width - len(text)))
             segs = [Segment(" " * start, hstyle), Segment(text[:width - start], cur_style),
                     Segment(" " * max(0, width - start - len(text)), hstyle)]
             return label, segs
@@ -481,11 +499,10 @@ class MatrixGrid(ScrollView, can_focus=True):
         segs = []
         for ci in range(c0, c1):
             number = str(ci + 1)
-            if self.number_w <= 2:
-                chunk = f"{number:>2} "
-            else:
-                digits = number.rjust(self.number_w)
-                chunk = f" {digits[k]} "
+            if self.number_w < self.cell_w:
+                chunk = f"{number:>{self.cell_w - 1}} "
+            else:  # more digits than a cell holds: written downwards, one digit per line
+                chunk = self._glyph_text(number.rjust(self.number_w)[k])
             segs.append(Segment(chunk, cur_style if ci == self.cursor_col else hstyle))
         return label, segs
 
