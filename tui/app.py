@@ -573,9 +573,12 @@ class MicrosegApp(App[int]):
         from .explain_doc import plain_text
 
         self.copy_to_clipboard(plain_text(blocks))
-        # OSC 52 gives no receipt: say what was done, and what stops it (tmux needs set-clipboard on)
-        self.notify("explanation sent to the terminal's clipboard (OSC 52); nothing there? the terminal or "
-                    "tmux (set -g set-clipboard on) refused it; x exports to a file instead", timeout=5)
+        self.tell_copied("explanation")
+
+    def tell_copied(self, what: str) -> None:
+        """Say honestly what a copy did: OSC 52 gives no receipt, and tmux drops it without set-clipboard."""
+        self.notify(f"{what} sent to the terminal's clipboard (OSC 52). Nothing there? The terminal or tmux "
+                    "refused it (tmux: set -g set-clipboard on); x exports to a file instead", timeout=5)
 
     def action_export(self, fmt: str = "markdown") -> None:
         if self.model is None:
