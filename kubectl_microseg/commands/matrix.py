@@ -38,6 +38,10 @@ def filter_matrix(m: Matrix, namespace: str | None, selector: str | None) -> Mat
               if not e.is_external
               and (not namespace or e.namespace == namespace)
               and (sel is None or sel.matches(dict(e.labels)))}
+    if not chosen and selector:
+        where = f" in namespace {namespace}" if namespace else ""
+        raise UsageError(f"-l {selector} selects no workload{where}: nothing to show (labels are matched on "
+                         "workloads, as `get workloads` lists them)")
     keep = set(chosen)
     for s, d in m.cells:
         if s in chosen or d in chosen:
@@ -62,6 +66,7 @@ def show(args: argparse.Namespace, analyzer, snapshot) -> None:
     """Print the matrix of one analysis (also each update of ``--watch``)."""
     m = analyzer.matrix(external=not args.no_external)
     m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    m.warnings, m.uncertain_reasons = list(snapshot.warnings), dict(snapshot.uncertain_reasons)
     m = filter_matrix(m, None if args.all_namespaces else args.namespace, args.selector)
     if args.output in PAGE_FORMATS:
         from ..engine.explain import deciding_rules
@@ -70,4 +75,5 @@ def show(args: argparse.Namespace, analyzer, snapshot) -> None:
     else:
         sys.stdout.write(render_matrix(m, args.output))
     for note in m.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if note not in m.warnings:
+            print(f"note: {note}", file=sys.stderr)
