@@ -1,6 +1,6 @@
 """``kubectl microseg nft``: host firewalls (nftables) with the same views as Kubernetes.
 
-Sub-commands: ``test`` (CONTRACT.md ``nft test``), ``explain``, ``matrix``, ``simulate``, ``scaffold``
+Sub-commands: ``test`` (docs/contract.md ``nft test``), ``explain``, ``matrix``, ``simulate``, ``scaffold``
 and ``apply`` (in ``_nft_apply``). The ruleset comes from ``--ruleset FILE`` (``nft -f`` syntax or
 ``nft -j`` JSON), ``--demo`` (the demo database server), or the live ruleset of this host.
 """
@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
                        help="use the demo database-server ruleset")
 
     t = sp("test", "check expected flows (allow/deny) against a ruleset; exit 1 if one fails")
-    t.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (CONTRACT.md, nft test)")
+    t.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (docs/contract.md, nft test)")
     ruleset_opts(t)
     t.add_argument("-o", "--output", choices=["text", "json"], default="text")
     t.set_defaults(func=run_test)

@@ -57,6 +57,9 @@ class FakeApiServer:
         """If set, requests without ``Authorization: Bearer TOKEN`` get 401."""
         self.bookmark_interval = bookmark_interval
         """Send BOOKMARKs on idle watches this often (None: only at stream end and on send_bookmarks())."""
+        self.unserved: set[str] = set()
+        """Plurals the server does not serve (a CRD not installed): 404 after authorization, absent from
+        discovery, as the real API server does."""
         self.requests: list[RecordedRequest] = []
         self._req_lock = threading.Lock()
         self._ownership: dict[tuple[str, str, str], Ownership] = {}
