@@ -262,6 +262,14 @@ class MicrosegApp(App[int]):
         self.status.source = message.session.description
         m = message.session.matrix
         self.status.counts = f"{len(m.endpoints)} endpoints · {len(m.cells)} allowed pairs"
+        partial = list(getattr(m, "warnings", [])) + [
+            f"verdicts touching {'every namespace' if ns == '*' else ns} are unknown ({why})"
+            for ns, why in sorted(getattr(m, "uncertain_reasons", {}).items())]
+        if partial:  # a partial view is never shown as a clean one: say so on the status line and once aloud
+            self.status.counts += f" · PARTIAL VIEW: {partial[0]}" + (f" (+{len(partial) - 1})" if len(partial) > 1 else "")
+            if message.first:
+                self.notify("\n".join(partial), title="partial view: ? marks unknown pairs", severity="warning",
+                            timeout=10)
         if message.first:
             self.loaded_at = time.monotonic()
             self.grid.focus()

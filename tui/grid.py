@@ -190,6 +190,12 @@ class GridModel:
     def from_matrix(cls, m: Matrix, **kw) -> GridModel:
         """A grid over a computed matrix (cells are dictionary look-ups)."""
         cells = m.cells
+        if m.uncertain_reasons:  # a partial view: an absent pair touching an unreadable namespace is unknown
+            unknown = Cell(ConnSet.none(), uncertain=True)
+
+            def cell_fn(s: str, d: str) -> Cell | None:
+                return cells.get((s, d)) or (unknown if m.uncertain_reason(s, d) else None)
+            return cls(list(m.endpoints), cell_fn, m.title, **kw)
         return cls(list(m.endpoints), lambda s, d: cells.get((s, d)), m.title, cells=cells, **kw)
 
     # ------------------------------------------------------------------ structure
