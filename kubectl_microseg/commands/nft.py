@@ -1,6 +1,6 @@
 """``kubectl microseg nft``: host firewalls (nftables) with the same views as Kubernetes.
 
-Sub-commands: ``test`` (CONTRACT.md ``nft test``), ``explain``, ``matrix``, ``simulate``, ``scaffold``
+Sub-commands: ``test`` (docs/contract.md ``nft test``), ``explain``, ``matrix``, ``simulate``, ``scaffold``
 and ``apply`` (in ``_nft_apply``). The ruleset comes from ``--ruleset FILE`` (``nft -f`` syntax or
 ``nft -j`` JSON), ``--demo`` (the demo database server), or the live ruleset of this host.
 """
@@ -32,7 +32,7 @@ MATRIX_FORMATS = ("table", "wide", "json", "csv", "markdown", "mermaid", "dot")
 
 
 def register(sub: Any) -> None:
-    p = command_parser(sub, "nft", "host firewalls (nftables): test, explain, matrix, simulate, scaffold, apply",
+    p = command_parser(sub, "nft", "host firewalls (nftables): test, explain, matrix, simulate, scaffold, apply, verify",
                        source=False,
                        description="The views of kubectl microseg for nftables host firewalls. The ruleset is "
                        "--ruleset FILE (nft -f syntax, loaded in a scratch network namespace, or nft -j JSON), "
@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
                        help="use the demo database-server ruleset")
 
     t = sp("test", "check expected flows (allow/deny) against a ruleset; exit 1 if one fails")
-    t.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (CONTRACT.md, nft test)")
+    t.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (docs/contract.md, nft test)")
     ruleset_opts(t)
     t.add_argument("-o", "--output", choices=["text", "json"], default="text")
     t.set_defaults(func=run_test)
@@ -113,6 +113,8 @@ def register(sub: Any) -> None:
 
     from ._nft_apply import add_apply_parser
     add_apply_parser(nsub)
+    from ._nft_verify import add_verify_parser
+    add_verify_parser(nsub)
 
 
 # -- loading ---------------------------------------------------------------------------------------------

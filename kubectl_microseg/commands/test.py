@@ -1,4 +1,4 @@
-"""``kubectl microseg test FLOWS``: check expected flows against the policies (CONTRACT.md ``test``)."""
+"""``kubectl microseg test FLOWS``: check expected flows against the policies (docs/contract.md ``test``)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def register(sub) -> None:
     p = command_parser(sub, "test", "check expected flows (allow/deny) against the policies",
                        description="Check a file of expected flows against the effective policy; exit 1 if any "
                        "expectation fails.")
-    p.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (see CONTRACT.md)")
+    p.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (see docs/contract.md)")
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
     p.set_defaults(func=run)
 
