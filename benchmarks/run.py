@@ -59,18 +59,30 @@ def whole_process(directory: str) -> tuple[float, float]:
     return wall, rss
 
 
+_LAUNCH = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps([time.perf_counter() - t, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                  os.waitstatus_to_exitcode(status)]), file=sys.stderr)
+"""
+"""Runs the CLI from a small process: Linux charges a child the peak RSS of the image it was forked from
+(ru_maxrss survives exec), so a child forked straight from this large benchmark process would report
+this process's size, not its own."""
+
+
 def cli_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     """(wall seconds, CPU seconds, peak RSS MiB, stdout) of one ``kubectl-microseg`` subprocess."""
     exe = Path(sys.executable).with_name("kubectl-microseg")
     with tempfile.TemporaryFile() as out:
-        t = time.perf_counter()
-        proc = subprocess.Popen([str(exe), *argv], stdout=out, stderr=subprocess.DEVNULL, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"kubectl-microseg {' '.join(argv)} failed")
+        proc = subprocess.run([sys.executable, "-c", _LAUNCH, str(exe), *argv], stdout=out,
+                              stderr=subprocess.PIPE, env=env, check=False)
+        wall, cpu, rss, code = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+        if code != 0:
+            raise RuntimeError(f"kubectl-microseg {' '.join(argv)} failed: {proc.stderr.decode()[-800:]}")
         out.seek(0)
-        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
+        return wall, cpu, rss, out.read().decode()
 
 
 def bench(size: str, workdir: str) -> dict[str, Any]:
