@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from . import values as V
 from .model import (Chain, Concat, Effect, Element, Field, Interval, Mangle, Mask, Match, Name, Rule, Ruleset,
                     SetRef, Terminal, Unsupported, VerdictStmt, VMap)
+from .intervals import contains, element_intervals
 from .packet import Packet
 
 UNKNOWN = object()
@@ -374,6 +375,15 @@ def element_matches(el: Element, vals: list[object]) -> bool:
     return len(el) == len(vals) and all(_component_matches(c, v) for c, v in zip(el, vals))
 
 
+def member(elems: tuple[Element, ...], vals: list[object]) -> bool:
+    """Whether the values fall in one of the elements; a big set of single intervals (a blocklist) is
+    merged once and bisected."""
+    if len(elems) > 16 and len(vals) == 1 and isinstance(vals[0], int) and \
+            all(len(e) == 1 and isinstance(e[0], Interval) for e in (elems[0], elems[-1])):
+        return contains(element_intervals(elems), vals[0])
+    return any(element_matches(e, vals) for e in elems)
+
+
 def _values(left: Field | Concat, st: _State) -> list[object] | None | object:
     items = left.items if isinstance(left, Concat) else (left,)
     vals = [field_value(f, st) for f in items]
@@ -416,7 +426,7 @@ def _match(rs: Ruleset, chain: Chain, m: Match, st: _State) -> object:
         return UNKNOWN
     assert isinstance(elems, tuple)
     if m.is_set:
-        found = any(element_matches(e, vals) for e in elems)
+        found = member(elems, vals)
         return (not found) if m.op == "!=" else found
     el = elems[0]
     v = vals[0]
