@@ -66,7 +66,9 @@ def register(sub: Any) -> None:
     e.add_argument("--hook", default="input", choices=["input", "output", "forward"])
     e.add_argument("--iif")
     e.add_argument("--oif")
-    e.add_argument("--ct-state", default="new")
+    e.add_argument("--ct-state", default=None, help="default: new (untracked for neighbour discovery and MLD)")
+    e.add_argument("--assume", action="append", default=None, metavar="ASSUMPTION",
+                   help="under-limits, over-limits or sets-as-listed (kernel state the verdict may depend on)")
     e.add_argument("--icmp-type")
     e.add_argument("-o", "--output", choices=["text", "json"], default="text")
     e.set_defaults(func=run_explain)
@@ -199,7 +201,7 @@ def run_explain(args: argparse.Namespace) -> int:
         flow = flow_from_dict({k: v for k, v in {
             "hook": args.hook, "from": args.src, "to": args.dst, "protocol": args.protocol, "port": args.port,
             "sport": args.sport, "iif": args.iif, "oif": args.oif, "ct_state": args.ct_state,
-            "icmp_type": args.icmp_type}.items() if v is not None})
+            "icmp_type": args.icmp_type, "assume": args.assume}.items() if v is not None})
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     rs = load_ruleset(args.ruleset, _demo(args))

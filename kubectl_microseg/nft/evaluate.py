@@ -79,9 +79,14 @@ class Evaluation:
     outcomes: list[ChainOutcome]
     trace: list[Step]
     notes: list[str] = field(default_factory=list)
+    alternatives: list[tuple[str, list[str]]] = field(default_factory=list)
+    """When the verdict is the same whatever an unmodelled expression does, but different rules decide it:
+    (condition, what decided) per case."""
 
     def because(self) -> list[str]:
         """What decided: the dropping rule or policy, or every base chain's accepting rule or policy."""
+        if self.alternatives:
+            return [f"if {cond}: {'; '.join(lines)}" for cond, lines in self.alternatives]
         if not self.outcomes and self.verdict == "allow":
             return ["no base chain on this path: accepted"]
         if self.verdict == "allow":
@@ -117,6 +122,8 @@ class _State:
     trace: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     steps: int = 0
+    added: dict[tuple[str, str, str], list[list[object]]] = field(default_factory=dict)
+    """Keys this packet added to sets on its way (``add @s { ip saddr }``)."""
 
     @property
     def no_conntrack(self) -> bool:
@@ -131,12 +138,12 @@ def family_sees(table_family: str, ip_version: int) -> bool:
 def evaluate(rs: Ruleset, pkt: Packet, hook: str = "input") -> Evaluation:
     """The verdict of ``rs`` on ``pkt`` travelling the path of ``hook`` (input, output, forward)."""
     pending: list[dict[tuple[object, ...], bool]] = [{}]
-    leaves: list[Evaluation] = []
+    leaves: list[tuple[dict[tuple[object, ...], bool], Evaluation]] = []
     unknowns: dict[tuple[object, ...], str] = {}
     while pending:
         assume = pending.pop()
         try:
-            leaves.append(_run(rs, pkt, hook, assume))
+            leaves.append((assume, _run(rs, pkt, hook, assume)))
         except _Undecided as exc:
             return Evaluation("unknown", [], [], [str(exc)])
         except _Fork as f:
@@ -145,22 +152,33 @@ def evaluate(rs: Ruleset, pkt: Packet, hook: str = "input") -> Evaluation:
                 break
             pending.append({**assume, f.key: True})
             pending.append({**assume, f.key: False})
-    first = leaves[0] if leaves else Evaluation("unknown", [], [])
-    verdicts = {ev.verdict for ev in leaves}
+    first = leaves[0][1] if leaves else Evaluation("unknown", [], [])
+    verdicts = {ev.verdict for _, ev in leaves}
     if pending or not leaves:
         verdicts.add("unknown")
     if unknowns:
         whats = sorted(set(unknowns.values()))
         if len(verdicts) == 1:
             first.notes.append(f"the verdict does not depend on the unsupported expression(s): {', '.join(whats)}")
+            if len({tuple(ev.because()) for _, ev in leaves}) > 1:
+                # the same verdict, decided by different rules: name each with its condition, never one
+                # branch as if the engine knew it was taken (the trace below follows the first one)
+                first.alternatives = [(_condition(a, unknowns), ev.because()) for a, ev in leaves]
+                first.notes.append(f"the trace follows the case {_condition(leaves[0][0], unknowns)}")
         else:
             first.verdict = "unknown"
             first.notes.append(f"the verdict depends on expression(s) the engine does not model: {', '.join(whats)}")
     return first
 
 
+def _condition(assume: dict[tuple[object, ...], bool], unknowns: dict[tuple[object, ...], str]) -> str:
+    """'fib daddr type local matches and ... does not match' for one explored case."""
+    return " and ".join(f"{unknowns.get(k, 'an expression')} {'matches' if v else 'does not match'}"
+                        for k, v in assume.items()) or "without assumptions"
+
+
 def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ...], bool]) -> Evaluation:
-    st = _State(pkt=pkt, hook=path_hook, prio=0, assume=assume)
+    st = _State(pkt=pkt, hook=path_hook, prio=0, assume=assume, untracked=pkt.ct_state == "untracked")
     outcomes: list[ChainOutcome] = []
     for hook in V.HOOK_PATHS.get(path_hook, (path_hook,)):
         chains = [c for c in rs.base_chains(hook) if family_sees(c.family, pkt.family)]
@@ -241,7 +259,9 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
     for i, s in enumerate(rule.stmts):
         key = (chain.key, rule.handle, id(rule), i)
         if isinstance(s, Match):
-            r = _match(rs, chain, s, st)
+            r = _dynamic_member(rs, chain, s, st, key)
+            if r is None:
+                r = _match(rs, chain, s, st)
             if r is UNKNOWN:
                 r = _assume(st, key, f"{rule.text!r} (a set or field not modelled)")
             if not r:
@@ -273,14 +293,52 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
                 st.ctmark = s.value
             shown.append(f"{s.key.name} set {s.value}")
         elif isinstance(s, Effect):
-            if s.inv:
-                # limit rate over / quota over: not exceeded by a single packet on an idle host
+            if s.stateful and not _stateful(st, key, s):
                 return None
+            if s.target is not None:
+                if not _set_update(rs, chain, s, st, key):
+                    return None
             if s.kind == "notrack" and st.no_conntrack:
                 st.untracked = True  # after conntrack (priority >= -200) the entry exists: notrack does nothing
             shown.append(s.kind)
     _effects(st, chain, rule, shown, depth)
     return None
+
+
+def _stateful(st: _State, key: tuple[object, ...], s: Effect) -> bool:
+    """Whether a limit, quota or ct count statement matches: what the flow assumes, else a fork."""
+    if "under-limits" in st.pkt.assume:
+        return not s.inv  # 'limit rate 10/second' matches, 'limit rate over ...' does not
+    if "over-limits" in st.pkt.assume:
+        return s.inv
+    return _assume(st, key + (s.text,), f"{s.text} (depends on earlier packets; a flow may assume "
+                                        "under-limits or over-limits)")
+
+
+def _set_update(rs: Ruleset, chain: Chain, s: Effect, st: _State, key: tuple[object, ...]) -> bool:
+    """``add @s { key [stmt] }`` / ``meter``: remember the key; the rule goes on if every inner statement
+    matches (``limit rate over 1/minute`` inside: only once that key exceeded the rate)."""
+    if s.key is not None:
+        vals = _values(s.key, st)
+        if isinstance(vals, list):
+            st.added.setdefault((chain.family, chain.table, str(s.target)), []).append(vals)
+    return all(_stateful(st, key + (i,), inner) for i, inner in enumerate(s.inner) if inner.stateful)
+
+
+def _dynamic_member(rs: Ruleset, chain: Chain, m: Match, st: _State, key: tuple[object, ...]) -> object:
+    """A lookup in a set the packet path writes to: true if this packet added its key, else what the flow
+    assumes (sets-as-listed: the listed members), else unknown. None when the set is not such a set."""
+    if not isinstance(m.right, SetRef) or (chain.family, chain.table, m.right.name) not in rs.updated_sets:
+        return None
+    vals = _values(m.left, st)
+    if vals is None:
+        return False
+    if isinstance(vals, list) and vals in st.added.get((chain.family, chain.table, m.right.name), []):
+        return m.op != "!="
+    if "sets-as-listed" in st.pkt.assume:
+        return None  # the listed members decide
+    return _assume(st, key + ("member",), f"membership in @{m.right.name} (a set the packet path updates; "
+                                          "a flow may assume sets-as-listed)")
 
 
 def _effects(st: _State, chain: Chain, rule: Rule, shown: list[str], depth: int) -> None:
@@ -314,7 +372,10 @@ def _raw_value(f: Field, st: _State) -> object:
         if proto == "ip6":
             if p.family != 6:
                 return None
-            return {"saddr": p.saddr, "daddr": p.daddr, "nexthdr": p.l4proto}.get(f.name, UNKNOWN)
+            # nexthdr is the header right after the fixed one: an extension header when there is one
+            # (MLD's hop-by-hop), not the transport protocol (which 'meta l4proto' gives)
+            nexthdr = p.nexthdr if p.nexthdr is not None else p.l4proto
+            return {"saddr": p.saddr, "daddr": p.daddr, "nexthdr": nexthdr}.get(f.name, UNKNOWN)
         if proto in ("tcp", "udp", "sctp"):
             if p.l4proto != V.L4PROTO[proto]:
                 return None

@@ -22,7 +22,7 @@ from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, 
 from ..model.ports import ConnSet, merge_intervals
 from .evaluate import evaluate
 from .intervals import contains
-from .model import Chain, Concat, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
+from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
 from .portwalk import Fallback, port_verdicts
 from .packet import OTHER_IF, Packet
 from . import values as V
@@ -272,6 +272,8 @@ def split_address(addr: int) -> tuple[int, int]:
 
 
 NAT_KINDS = ("snat", "dnat", "masquerade", "redirect")
+MATRIX_ASSUME = frozenset({"under-limits", "sets-as-listed"})
+"""What matrix cells assume of the kernel's state (an idle host); stated in the matrix's notes."""
 
 
 @dataclass
@@ -389,6 +391,12 @@ class _Stab:
         return self.sets[j] if j >= 0 else frozenset()
 
 
+def _stateful(rs: Ruleset) -> bool:
+    """Whether some rule's result depends on earlier packets (limits, quotas, counts, dynamic sets)."""
+    return bool(rs.updated_sets) or any(isinstance(s, Effect) and (s.stateful or s.target)
+                                        for ch in rs.chains.values() for r in ch.rules for s in r.stmts)
+
+
 def _need(rs: Ruleset, ch: Chain, r: Rule) -> _Need:
     need = _Need()
     leading = True
@@ -448,7 +456,8 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
     _, d = split_address(dst)
     acc: dict[str, list[tuple[int, int]]] = {}
     uncertain = False
-    ifs = {"iif": iif if hook != "output" else None, "oif": oif if hook != "input" else None}
+    ifs = {"iif": iif if hook != "output" else None, "oif": oif if hook != "input" else None,
+           "assume": MATRIX_ASSUME}
     for proto in MATRIX_PROTOCOLS + ("icmp" if fam == 4 else "icmpv6",):
         l4 = V.L4PROTO[proto]
         view, key = relevance.view(src, dst, l4) if relevance is not None else (rs, None)
@@ -530,6 +539,10 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
         notes += [n for n in rs.notes if n not in notes]
     notes += [f"host {h.name}: no address given; its own address is taken as one no rule names"
               for h in hosts if not h.addresses]
+    if any(_stateful(rs) for rs in rulesets):
+        notes.append("cells assume an idle host: no rate limit, quota, meter or ct count threshold exceeded, and "
+                     "sets the packet path updates hold their listed members (nft test/explain flows may "
+                     "assume otherwise; without an assumption such verdicts are unknown)")
     endpoints = [Endpoint(id=c.id, kind="AddressClass", cidrs=tuple(c.addresses.cidrs()), group="addresses",
                           extra=(("members", tuple(c.members)),)) for c in classes]
     endpoints += [Endpoint(id=h.name, kind="Host", name=h.name, cidrs=tuple(host_sets[h.name].cidrs()) if

@@ -144,6 +144,23 @@ class Effect:
 
     kind: str
     inv: bool = False
+    target: str | None = None
+    """``add @m {...}`` / ``update @m {...}`` / ``meter m {...}``: the set the packet path writes to."""
+    key: "Field | Concat | None" = None
+    """The key such a statement adds (the packet's ``ip saddr``)."""
+    inner: tuple["Effect", ...] = ()
+    """The stateful statements inside (``limit rate over 1/minute``): each must match for the rule to go on."""
+    text: str = ""
+
+    @property
+    def stateful(self) -> bool:
+        """Whether whether it matches depends on what earlier packets did (rates, quotas, counts)."""
+        return self.kind in STATEFUL_MATCHES
+
+
+STATEFUL_MATCHES = ("limit", "quota", "ct count")
+"""Statements that match or not by the state the kernel keeps between packets (libnftables-json(5):
+LIMIT, QUOTA, CT COUNT); ``inv`` (``over``) matches once the threshold is exceeded."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +248,9 @@ class Ruleset:
     description: str = "ruleset"
     dormant: set[tuple[str, str]] = field(default_factory=set)
     """Tables with ``flags dormant``: their base chains are not registered, so they never run."""
+    updated_sets: set[tuple[str, str, str]] = field(default_factory=set)
+    """Named sets the packet path writes to (``add @s``, ``update @s``, meters) or flagged dynamic: their
+    members depend on earlier packets, so a lookup is unknown unless a flow assumes sets-as-listed."""
 
     def base_chains(self, hook: str) -> list[Chain]:
         """Base chains of the analysed families on ``hook`` in the kernel's order: lowest priority first;

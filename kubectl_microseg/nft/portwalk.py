@@ -103,8 +103,10 @@ class _Walker:
                     inside = _inside(self.rs, chain, s, live)
                     rest, live = union(rest, subtract(live, inside)), inside
                 else:
-                    if _reads_dport(s.left):
-                        raise Fallback("a destination port inside an expression")
+                    if _reads_dport(s.left) or isinstance(s.right, SetRef) and \
+                            (chain.family, chain.table, s.right.name) in self.rs.updated_sets:
+                        # a set the packet path writes to: evaluate() follows the packet's own additions
+                        raise Fallback("a destination port inside an expression, or a dynamic set")
                     r = _match(self.rs, chain, s, st)
                     if r is UNKNOWN:
                         raise Fallback("unknown")
@@ -131,9 +133,16 @@ class _Walker:
                     return rest, [(live, "drop", None)]
                 raise Fallback(s.kind)
             elif isinstance(s, Effect):
-                if s.inv:
-                    return union(rest, live), []
-                if s.kind == "notrack" or s.kind in STATEFUL:
+                if s.stateful:
+                    if "under-limits" in st.pkt.assume:
+                        matched = not s.inv
+                    elif "over-limits" in st.pkt.assume:
+                        matched = s.inv
+                    else:
+                        raise Fallback(s.kind)
+                    if not matched:
+                        return union(rest, live), []
+                elif s.kind == "notrack" or s.target is not None or s.kind in STATEFUL:
                     raise Fallback(s.kind)
             else:  # Mangle, Unsupported
                 raise Fallback(type(s).__name__)
@@ -165,7 +174,7 @@ class _Walker:
         return union(rest, live), decided
 
 
-STATEFUL = ("set", "meter", "ct count", "flow")
+STATEFUL = ("set", "meter", "flow")
 
 
 def _dport_field(left: object) -> Field | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 L4PROTO: dict[str, int] = {
+    "hopopt": 0, "ip": 0,  # /etc/protocols names 0 'ip'; after ip6 nexthdr it is the hop-by-hop header
     "icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "dccp": 33, "gre": 47, "esp": 50, "ah": 51,
     "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "udplite": 136,
 }
