@@ -25,6 +25,7 @@ verdict is reported only when it does not depend on them.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from . import values as V
@@ -44,7 +45,7 @@ class Step:
     """One line of a trace."""
 
     kind: str
-    """hook, chain, jump, goto, return, rule (matched, no verdict), verdict, policy, note."""
+    """hook, chain, jump, goto, return, rule (matched, no verdict), verdict, policy, nat (a rewrite), note."""
     chain: str
     text: str
     handle: int | None = None
@@ -177,11 +178,18 @@ def _condition(assume: dict[tuple[object, ...], bool], unknowns: dict[tuple[obje
                         for k, v in assume.items()) or "without assumptions"
 
 
+NAT_KINDS = ("dnat", "redirect", "snat", "masquerade")
+
+
 def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ...], bool]) -> Evaluation:
     st = _State(pkt=pkt, hook=path_hook, prio=0, assume=assume, untracked=pkt.ct_state == "untracked")
     outcomes: list[ChainOutcome] = []
-    for hook in V.HOOK_PATHS.get(path_hook, (path_hook,)):
-        chains = [c for c in rs.base_chains(hook) if family_sees(c.family, pkt.family)]
+    path = list(V.HOOK_PATHS.get(path_hook, (path_hook,)))
+    i = 0
+    while i < len(path):
+        hook = path[i]
+        i += 1
+        chains = [c for c in rs.base_chains(hook) if family_sees(c.family, st.pkt.family)]
         if not chains:
             continue
         st.trace.append(Step("hook", "", f"hook {hook}"))
@@ -189,7 +197,12 @@ def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ..
         if len(set(prios)) != len(prios):
             st.notes.append(f"hook {hook}: several base chains share a priority (their order is undefined; "
                             "the verdict is the same unless one changes the packet)")
+        nat_done = False
         for base in chains:
+            if base.type == "nat" and (st.pkt.ct_state != "new" or nat_done):
+                # nat chains see only a connection's first packet, and only until one of them translated it
+                # (nf_nat_inet_fn: a packet with a NAT binding skips the remaining nat chains)
+                continue
             st.hook, st.prio = hook, base.prio or 0
             outcome = _run_base_chain(rs, base, st)
             outcomes.append(outcome)
@@ -199,10 +212,60 @@ def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ..
                 st.notes.append(f"{outcome.because()}: the packet is queued to userspace; "
                                 "its fate is decided there, not decidable offline")
                 return Evaluation("unknown", outcomes, st.trace, st.notes)
-            if outcome.terminal in ("dnat", "redirect", "snat", "masquerade"):
-                st.notes.append(f"{outcome.because()}: address translation ({outcome.terminal}) is not modelled; "
-                                "later chains are evaluated with the original addresses")
+            if outcome.terminal in NAT_KINDS and outcome.rule is not None:
+                nat_done = True
+                rest = _translate(st, outcome, path_hook, hook)
+                if rest is not None:
+                    path = path[:i] + list(rest)
     return Evaluation("allow", outcomes, st.trace, st.notes)
+
+
+def _translate(st: _State, outcome: ChainOutcome, path_hook: str, hook: str) -> tuple[str, ...] | None:
+    """Rewrite the packet as the NAT statement says (explained in the trace); after a destination
+    rewrite in prerouting, routing picks the path again: the new path's remaining hooks, else None.
+
+    Where the packet goes after DNAT is routing's decision; offline, an address other than the original
+    one is taken as another host's (the forward path: Docker's published ports) unless it is a loopback
+    address, and ``redirect`` always delivers locally (nft(8) NAT STATEMENTS)."""
+    assert outcome.rule is not None
+    t = next(s for s in outcome.rule.stmts if isinstance(s, Terminal) and s.kind in NAT_KINDS)
+    p = st.pkt
+    if not t.literal:
+        raise _Undecided(f"{outcome.because()}: the {t.kind} target is not one literal address and port; "
+                         "the translated packet is not known offline")
+    before = _endpoint(p.family, p.saddr, p.sport) + " -> " + _endpoint(p.family, p.daddr, p.dport)
+    if t.kind in ("dnat", "redirect"):
+        new = p.with_(daddr=t.addr if t.addr is not None else p.daddr,
+                      dport=t.port if t.port is not None and p.dport is not None else p.dport)
+    else:
+        new = p.with_(saddr=t.addr if t.addr is not None else p.saddr,
+                      sport=t.port if t.port is not None and p.sport is not None else p.sport)
+    st.pkt = new
+    after = _endpoint(new.family, new.saddr, new.sport) + " -> " + _endpoint(new.family, new.daddr, new.dport)
+    text = f"{t.text}: {before} becomes {after}"
+    if t.kind == "masquerade":
+        text += " (the source becomes the output interface's address, not known offline)"
+    st.trace.append(Step("nat", outcome.base.label(), text, outcome.rule.handle))
+    st.notes.append(f"address translation: {text}")
+    if hook != "prerouting" or t.kind not in ("dnat", "redirect") or new.daddr == p.daddr:
+        return None
+    local = t.kind == "redirect" or _is_loopback(new.family, new.daddr)
+    if path_hook == "input" and not local:
+        st.notes.append(f"{_endpoint(new.family, new.daddr, None)} is taken as another host's address: the "
+                        "packet is forwarded (hooks forward, postrouting); the input chains do not see it")
+        return ("forward", "postrouting")
+    if path_hook == "forward" and local:
+        return ("input",)
+    return None
+
+
+def _endpoint(family: int, addr: int, port: int | None) -> str:
+    a = str(ipaddress.ip_address(addr)) if family == 4 else f"[{ipaddress.IPv6Address(addr)}]"
+    return f"{a}:{port}" if port is not None else a
+
+
+def _is_loopback(family: int, addr: int) -> bool:
+    return (ipaddress.IPv4Address(addr) if family == 4 else ipaddress.IPv6Address(addr)).is_loopback
 
 
 def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:

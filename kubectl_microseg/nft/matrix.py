@@ -23,6 +23,7 @@ from ..model.ports import ConnSet, merge_intervals
 from .evaluate import evaluate
 from .intervals import contains
 from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
+from .nat import forwarded_ports
 from .portwalk import Fallback, port_verdicts
 from .packet import OTHER_IF, Packet
 from . import values as V
@@ -539,6 +540,8 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
         notes += [n for n in rs.notes if n not in notes]
     notes += [f"host {h.name}: no address given; its own address is taken as one no rule names"
               for h in hosts if not h.addresses]
+    for h in hosts:
+        notes += [f"host {h.name}: {f.describe()}" for f in forwarded_ports(h.ruleset)]
     if any(_stateful(rs) for rs in rulesets):
         notes.append("cells assume an idle host: no rate limit, quota, meter or ct count threshold exceeded, and "
                      "sets the packet path updates hold their listed members (nft test/explain flows may "

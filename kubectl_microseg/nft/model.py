@@ -123,7 +123,15 @@ class Terminal:
     kind: str
     family: int | None = None
     """reject with icmp (4) or icmpv6 (6): nft gives the rule an implicit ``meta nfproto`` match that the
-    JSON listing leaves out, so in an inet table the rule applies to that IP version only."""
+    JSON listing leaves out, so in an inet table the rule applies to that IP version only. For snat and
+    dnat: the IP version of ``addr``."""
+    addr: int | None = None
+    """dnat/snat: the new address (one literal); None: unchanged (redirect, masquerade) or not literal."""
+    port: int | None = None
+    """dnat/snat/redirect/masquerade: the new port (one literal); None: unchanged or not literal."""
+    literal: bool = True
+    """False when the target is an expression (a map, a range): the rewrite is not known offline."""
+    text: str = ""
 
 
 @dataclass(frozen=True)

@@ -249,7 +249,7 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
     if k == "queue":
         return Terminal("queue")
     if k in ("snat", "dnat", "masquerade", "redirect"):
-        return Terminal(k)
+        return _nat(k, v, stmt_text(s))
     if k == "mangle":
         key = _left(v.get("key"))
         val = v.get("value")
@@ -275,6 +275,24 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
     if k == "xt":
         return Unsupported("xt (iptables-nft compatibility match)")
     return Effect(k)
+
+
+def _nat(kind: str, v: Any, text: str) -> Terminal:
+    """``dnat to 10.2.0.2:80``, ``redirect to :8080``, ``snat to 192.0.2.1``, ``masquerade``: the target
+    when it is one literal address and/or port (libnftables-json(5) NAT statements)."""
+    v = v if isinstance(v, dict) else {}
+    addr = port = family = None
+    literal = True
+    if "addr" in v:
+        try:
+            family, addr = V.address_value(str(v["addr"])) if isinstance(v["addr"], str) else (None, None)
+        except ValueError:
+            addr = None
+        literal = addr is not None
+    if "port" in v:
+        port = v["port"] if isinstance(v["port"], int) else None
+        literal = literal and port is not None
+    return Terminal(kind, family=family, addr=addr, port=port, literal=literal, text=text)
 
 
 def _verdict(s: Any, origin: Origin | None, path: str) -> Verdict:
