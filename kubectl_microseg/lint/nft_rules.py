@@ -72,6 +72,8 @@ class _Where:
         return Location(self.file, got[0] if got else None, None if self.file else "live nftables ruleset")
 
     def rule(self, c: Chain, rule: Rule) -> Location:
+        if self.file and rule.raw.get("iptables") and isinstance(rule.handle, int):
+            return Location(self.file, rule.handle)  # an iptables-save line: its handle is its line number
         got = self.map.get(c.key)
         if got and len(got[1]) == len(c.rules) and rule in c.rules:
             return Location(self.file, got[1][c.rules.index(rule)])

@@ -348,6 +348,8 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
                 return "drop", None
             if s.kind == "queue":
                 return "queue", None
+            if s.kind == "unmodelled":
+                raise _Undecided(f"{rule.text}: the {s.text} is not modelled; its verdict is not known offline")
             return "accept", None
         elif isinstance(s, Mangle):
             if s.key.kind == "mark":

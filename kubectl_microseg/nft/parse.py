@@ -211,7 +211,8 @@ def parse_rule(body: dict[str, Any], rs: Ruleset, origin: Origin | None = None, 
     exprs = body.get("expr") or []
     stmts: list[Statement] = [_statement(s, origin, f"{path}.expr[{k}]") for k, s in enumerate(exprs)]
     return Rule(family=str(body["family"]), table=str(body.get("table")), chain=str(body.get("chain")),
-                handle=body.get("handle"), stmts=stmts, text=rule_text(exprs), comment=body.get("comment"),
+                handle=body.get("handle"), stmts=stmts, text=body.get("iptables") or rule_text(exprs),
+                comment=body.get("comment"),
                 raw=body)
 
 
@@ -273,7 +274,14 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
     if k in ("counter", "log", "notrack", "set", "meter", "dup", "fwd", "flow", "synproxy"):
         return Effect(k)
     if k == "xt":
-        return Unsupported("xt (iptables-nft compatibility match)")
+        # iptables-nft's compatibility expressions: the JSON listing names the extension, not its options
+        # (read such rules from iptables-save output instead: nft/iptables.py)
+        name = str(v.get("name")) if isinstance(v, dict) else "?"
+        if isinstance(v, dict) and v.get("type") == "target":
+            return Terminal("unmodelled", text=f"iptables target {name}")
+        if name == "comment":
+            return Effect("comment")  # always matches
+        return Unsupported(f"iptables match {name} (xt: options not modelled)")
     return Effect(k)
 
 
