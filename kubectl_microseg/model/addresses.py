@@ -94,6 +94,8 @@ class AddressSet:
 
 def interval_cidrs(lo: int, hi: int) -> list[str]:
     """An interval of the combined space as CIDR strings (split at the family boundary)."""
+    if lo == hi and lo <= V4_MAX:
+        return [f"{_v4(lo)}/32"]
     out = []
     if lo <= V4_MAX:
         out.extend(f"{_v4(a)}/{32 - bits}" for a, bits in _blocks(lo, min(hi, V4_MAX)))

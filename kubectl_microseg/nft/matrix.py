@@ -21,7 +21,7 @@ from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
 from ..model.ports import ConnSet, merge_intervals
 from .evaluate import evaluate
-from .intervals import contains
+from .intervals import contains, element_intervals, intersect, subtract, union
 from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
 from .nat import forwarded_ports
 from .portwalk import Fallback, port_verdicts
@@ -284,6 +284,8 @@ class _Need:
     saddr: AddressSet | None = None
     daddr: AddressSet | None = None
     l4proto: int | None = None
+    dport: list[tuple[int, int]] | None = None
+    """The destination ports a leading match requires (merged intervals)."""
     pure: bool = True
     """True when the rule reads addresses only in these requirements."""
 
@@ -337,6 +339,12 @@ class Relevance:
                         (n.daddr is None or i in d_in):
                     keep.append(i)
             key = self._keys[(s_in, d_in, l4proto)] = tuple(keep)
+        got = self._view_of(key)
+        return got[0], key if got[1] else None
+
+    def _view_of(self, key: tuple[int, ...]) -> tuple[Ruleset, bool]:
+        """The ruleset of these rules (by index), and whether none of them reads addresses beyond its
+        requirements (cached)."""
         got = self._views.get(key)
         if got is None:
             lists: dict[tuple[str, str, str], list[Rule]] = {k: [] for k in self.rs.chains}
@@ -348,7 +356,34 @@ class Relevance:
             got = (Ruleset(self.rs.tables, chains, self.rs.sets, self.rs.notes, self.rs.defines,
                            self.rs.description, self.rs.dormant), all(self.rules[i][2].pure for i in key))
             self._views[key] = got
-        return got[0], key if got[1] else None
+        return got
+
+    def delta(self, key: tuple[int, ...], vary: str) -> tuple[tuple[int, ...], list[tuple[int, int]],
+                                                              Ruleset] | None:
+        """Split a view for the address that varies (``saddr``: the class is the source): the rules that
+        require something of that address ("own" rules), the ports they can match at all, and the rest.
+
+        A packet whose destination port no own rule can match takes the same path through the view as
+        through the rest alone (own rules fail at their port match and have no effect before it), and
+        the port walk is pointwise: so the rest's result, shared by every class with the same rest when
+        its rules read no address, holds outside those ports; inside, the view restricted to rules that
+        can match those ports decides. Returns (rest key, own ports, restricted view), or None when the
+        split does not apply (the rest reads addresses, an own rule has no port requirement)."""
+        own = [i for i in key if getattr(self.rules[i][2], vary) is not None]
+        if not own:
+            return None
+        ports: list[tuple[int, int]] = []
+        for i in own:
+            d = self.rules[i][2].dport
+            if d is None:
+                return None
+            ports = union(ports, d)
+        own_set = set(own)
+        rest = tuple(i for i in key if i not in own_set)
+        if not self._view_of(rest)[1]:
+            return None
+        keep = tuple(i for i in key if self.rules[i][2].dport is None or intersect(self.rules[i][2].dport, ports))
+        return rest, ports, self._view_of(keep)[0]
 
 
 def _in(addrs: AddressSet, point: int) -> bool:
@@ -407,6 +442,10 @@ def _need(rs: Ruleset, ch: Chain, r: Rule) -> _Need:
             if leading and isinstance(f, Field) and f.source == "payload" and f.mask is None:
                 if f.protocol in ("tcp", "udp", "sctp"):
                     need.l4proto = V.L4PROTO[f.protocol]  # the implicit protocol dependency
+                    if f.name == "dport" and s.op in ("==", "in"):
+                        ports = _match_ports(rs, ch, s)
+                        if ports is not None:
+                            need.dport = ports if need.dport is None else intersect(need.dport, ports)
                     continue
                 if f.protocol in ("ip", "ip6") and f.name in ("saddr", "daddr") and s.op in ("==", "in"):
                     addrs = _match_addresses(rs, ch, s, f.kind)
@@ -429,6 +468,22 @@ def _reads_address(left: Field | Concat) -> bool:
     return any(f.kind in ("addr4", "addr6", "unknown") for f in (left.items if isinstance(left, Concat) else (left,)))
 
 
+def _match_ports(rs: Ruleset, ch: Chain, m: Match) -> list[tuple[int, int]] | None:
+    """The ports a positive destination port match accepts; None when not plain."""
+    if isinstance(m.right, SetRef):
+        ns = rs.lookup_set(ch.family, ch.table, m.right.name)
+        if ns is None or not ns.supported or ns.is_map or (ch.family, ch.table, ns.name) in rs.updated_sets:
+            return None
+        elems = ns.elements
+    elif isinstance(m.right, tuple):
+        elems = m.right
+    else:
+        return None
+    if any(len(e) != 1 or not isinstance(e[0], Interval) for e in elems):
+        return None
+    return element_intervals(elems)
+
+
 def _match_addresses(rs: Ruleset, ch: Chain, m: Match, kind: str) -> AddressSet | None:
     """The addresses (on the combined line) a positive address match accepts; None when not plain."""
     if isinstance(m.right, SetRef):
@@ -447,7 +502,7 @@ def _match_addresses(rs: Ruleset, ch: Chain, m: Match, kind: str) -> AddressSet 
 
 def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, int]] | None = None,
             iif: str | None = OTHER_IF, oif: str | None = OTHER_IF,
-            relevance: Relevance | None = None) -> tuple[ConnSet, bool]:
+            relevance: Relevance | None = None, vary: str | None = None) -> tuple[ConnSet, bool]:
     """What ``rs`` lets through from ``src`` to ``dst`` on ``hook``: (ConnSet, uncertain).
 
     Ports are walked as sets (``portwalk``); where the walker cannot, each piece of ``ports`` (default:
@@ -464,15 +519,40 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
         view, key = relevance.view(src, dst, l4) if relevance is not None else (rs, None)
         memo = (key, hook, fam, iif, oif, ports is None) if key is not None else None
         got = relevance.results.get(memo) if relevance is not None and memo is not None else None
+        pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=l4, **ifs)
+        if got is None and relevance is not None and vary is not None and ports is None and \
+                proto in MATRIX_PROTOCOLS and relevance.enabled:
+            got = _by_delta(relevance, relevance._keys[(relevance.by_src.at(src), relevance.by_dst.at(dst), l4)],
+                            vary, hook, pkt, (hook, fam, iif, oif))
         if got is None:
-            got = _allowed_ports(view, hook, Packet(family=fam, saddr=s, daddr=d, l4proto=l4, **ifs), ports,
-                                 relevance)
+            got = _allowed_ports(view, hook, pkt, ports, relevance)
             if memo is not None and relevance is not None:
                 relevance.results[memo] = got
         if got[0]:
             acc[proto.upper() if proto in MATRIX_PROTOCOLS else "ICMP" if fam == 4 else "ICMPV6"] = got[0]
             uncertain |= got[1]
     return ConnSet({p: merge_intervals(r) for p, r in acc.items()}), uncertain
+
+
+def _by_delta(rel: Relevance, key: tuple[int, ...], vary: str, hook: str, pkt: Packet,
+              where: tuple[object, ...]) -> tuple[list[tuple[int, int]], bool] | None:
+    """The allowed ports of a view from its rest's shared result and a walk of the own rules' ports only
+    (``Relevance.delta``); None when that does not apply or the walker cannot."""
+    split = rel.delta(key, vary)
+    if split is None:
+        return None
+    rest, own_ports, restricted = split
+    memo = (rest,) + where + (True,)
+    base = rel.results.get(memo)
+    if base is None:
+        base = _allowed_ports(rel._view_of(rest)[0], hook, pkt, None, rel)
+        rel.results[memo] = base
+    try:
+        inside = [iv for piece, verdict in port_verdicts(restricted, pkt.with_(sport=40000, dport=own_ports[0][0]),
+                                                         hook, own_ports) if verdict == "allow" for iv in piece]
+    except Fallback:
+        return None
+    return union(subtract(base[0], own_ports), sorted(inside)), base[1]
 
 
 def _allowed_ports(rs: Ruleset, hook: str, pkt: Packet, ports: list[tuple[int, int]] | None,
@@ -565,9 +645,11 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
                 if split_address(a)[0] != c.family:
                     continue
                 if "input" in hooks:
-                    put(c.id, h.name, *allowed(h.ruleset, "input", c.representative, a, relevance=rel[id(h.ruleset)]))
+                    put(c.id, h.name, *allowed(h.ruleset, "input", c.representative, a, relevance=rel[id(h.ruleset)],
+                                                 vary="saddr"))
                 if "output" in hooks:
-                    put(h.name, c.id, *allowed(h.ruleset, "output", a, c.representative, relevance=rel[id(h.ruleset)]))
+                    put(h.name, c.id, *allowed(h.ruleset, "output", a, c.representative, relevance=rel[id(h.ruleset)],
+                                                 vary="daddr"))
         if "forward" in hooks:
             for c1 in classes:
                 for c2 in classes:
