@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import random
 from dataclasses import dataclass, field
 
 from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
-from ..model.ports import ConnSet, merge_intervals
+from ..model.ports import ConnSet
 from .evaluate import evaluate
 from .intervals import contains, element_intervals, intersect, subtract, union
 from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
@@ -122,6 +123,7 @@ def address_constants(rs: Ruleset) -> list[Constant]:
     the members of a concatenation that agree on the other parts), named sets as a whole, defines."""
     consts: list[Constant] = []
     by_set: dict[str, list[tuple[int, int]]] = {}
+    groups_of: dict[str, int] = {}
     for kinds, elems, set_name in _compared_groups(rs):
         for k, kind in enumerate(kinds):
             if kind not in ("addr4", "addr6"):
@@ -139,8 +141,10 @@ def address_constants(rs: Ruleset) -> list[Constant]:
                 consts.append(Constant(label, addrs, named=label.startswith("@")))
                 if set_name:
                     by_set.setdefault(set_name, []).extend(ivs)
+                    groups_of[set_name] = groups_of.get(set_name, 0) + 1
     for name, ivs in sorted(by_set.items()):
-        consts.append(Constant(f"@{name}", AddressSet(ivs), named=True))
+        if groups_of[name] > 1:  # one group is already the whole set, named after it
+            consts.append(Constant(f"@{name}", AddressSet(ivs), named=True))
     for name, value in sorted(rs.defines.items()):
         addrs = _define_addresses(value)
         if addrs:
@@ -192,20 +196,36 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
             events.setdefault(lo, []).append((k, 1))
             events.setdefault(hi + 1, []).append((k, -1))
     bounds = sorted(events)
-    depth: dict[int, int] = {}
-    groups: dict[tuple[int, frozenset[int]], list[tuple[int, int]]] = {}
+    # A set's intervals are merged (disjoint, not touching), so at each boundary a set is entered or left:
+    # the sets a piece lies in are kept as a set and as a 64-bit hash of them (XOR of a random word per
+    # set), so grouping costs O(1) per boundary; the hash names a signature, checked on first sight.
+    words = [random.Random(k).getrandbits(64) for k in range(len(sets))]
+    active: set[int] = set()
+    h = hosts_in = 0
+    sigs: dict[tuple[int, int], frozenset[int]] = {}
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for i in range(len(bounds) - 1):
         for k, d in events[bounds[i]]:
-            depth[k] = depth.get(k, 0) + d
-            if not depth[k]:
-                del depth[k]
-        lo, hi = bounds[i], bounds[i + 1] - 1
-        if any(k >= n_const for k in depth):
+            h ^= words[k]
+            if d > 0:
+                active.add(k)
+                hosts_in += k >= n_const
+            else:
+                active.discard(k)
+                hosts_in -= k >= n_const
+        if hosts_in:
             continue  # a host's own address
-        groups.setdefault((4 if lo <= V4_MAX else 6, frozenset(depth)), []).append((lo, hi))
+        lo = bounds[i]
+        key = (4 if lo <= V4_MAX else 6, h)
+        got = groups.get(key)
+        if got is None:
+            got = groups[key] = []
+            sigs[key] = frozenset(active)
+        got.append((lo, bounds[i + 1] - 1))
     classes: list[AddressClass] = []
     used: set[str] = set()
-    for (fam, inside), ivs in groups.items():
+    for (fam, hsig), ivs in groups.items():
+        inside = sigs[(fam, hsig)]
         addrs = AddressSet(ivs)
         members = [consts[k] for k in sorted(inside)]
         name = _class_name(addrs, members, fam)
@@ -531,7 +551,7 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
         if got[0]:
             acc[proto.upper() if proto in MATRIX_PROTOCOLS else "ICMP" if fam == 4 else "ICMPV6"] = got[0]
             uncertain |= got[1]
-    return ConnSet({p: merge_intervals(r) for p, r in acc.items()}), uncertain
+    return ConnSet(acc), uncertain  # ConnSet merges
 
 
 def _by_delta(rel: Relevance, key: tuple[int, ...], vary: str, hook: str, pkt: Packet,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import values as V
 from .evaluate import MAX_STEPS, UNKNOWN, _match, _State, _vmap, family_sees, _Undecided
-from .model import Chain, Concat, Effect, Field, Interval, Mask, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VerdictStmt, VMap
+from .model import Chain, Concat, Effect, Field, Interval, Mask, Match, Rule, Ruleset, SetRef, Terminal, VerdictStmt, VMap
 from .intervals import Ports, element_intervals, intersect, subtract, union
 from .packet import Packet
 
