@@ -352,3 +352,15 @@ def test_ms016_dns_without_tcp() -> None:
     found = [f for f in lint_yaml(udp_only) if f.rule == "MS016"]
     assert found and "reaches the cluster DNS on UDP 53 but not on TCP 53" in found[0].message
     assert not [f for f in lint_yaml(BASE) if f.rule == "MS016"]
+
+
+def test_ms009_on_a_database_does_not_suggest_an_except() -> None:
+    text = BASE + DB + policy("pg-open", "data", """\
+  podSelector: {matchLabels: {app: postgres}}
+  ingress:
+    - from: [{ipBlock: {cidr: 0.0.0.0/0}}]
+      ports: [{protocol: TCP, port: 5432}]
+""")
+    found = {f.rule: f for f in lint_yaml(text)}
+    assert found["MS014"].severity == "error"
+    assert found["MS009"].fix.startswith("do not open PostgreSQL (TCP 5432) to the internet (MS014)")

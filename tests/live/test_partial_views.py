@@ -166,3 +166,16 @@ def test_a_namespace_typo_on_a_live_cluster(retail: FakeApiServer, capsys) -> No
     retail.rbac.restrict(("list", "*", "retial"), ("get", "namespaces"), *ADMIN)
     code, out, err = run(capsys, "matrix", "-n", "retial")
     assert code == 2 and 'namespace "retial" not found' in err
+
+
+def test_test_results_on_unknown_verdicts_say_why(retail: FakeApiServer, tmp_path, capsys) -> None:
+    retail.rbac.restrict(("list", "namespaces"), ("list", "pods"), ("list", "networkpolicies", "retail"), *ADMIN,
+                         *(("list", r) for r in ("deployments", "statefulsets", "daemonsets", "replicasets",
+                                                 "replicationcontrollers", "jobs", "cronjobs")))
+    flows = tmp_path / "f.yaml"
+    flows.write_text("flows:\n  - {from: shop/cart, to: retail/web, port: 80, expect: allow}\n")
+    code, out, _ = run(capsys, "test", str(flows), "-o", "json")
+    r = json.loads(out)["results"][0]
+    assert r["uncertain"] is True and r["reason"] == "NetworkPolicies in namespace shop could not be read (forbidden)"
+    code, out, _ = run(capsys, "test", str(flows))
+    assert "(UNKNOWN: NetworkPolicies in namespace shop could not be read (forbidden))" in out
