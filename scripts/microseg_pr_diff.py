@@ -93,7 +93,8 @@ def evaluate(command: list[str], base: str, head: str, path: str, expect: list[s
     body = f"{marker}\n{human}\n\n{verdict}\n"
     if len(body) > MAX_COMMENT:
         cut = "\n\n… (cut: the full diff is in the job summary)\n\n"
-        body = body[: MAX_COMMENT - len(cut) - len(verdict)] + cut + verdict + "\n"
+        kept = body[: MAX_COMMENT - len(cut) - len(verdict) - 1].rsplit("\n", 1)[0]  # whole lines only
+        body = kept + cut + verdict + "\n"
     return Outcome(denied, findings, machine.returncode == 1, bool(reasons), body,
                    EXIT_FAILED if reasons else EXIT_OK)
 

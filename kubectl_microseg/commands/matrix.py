@@ -54,6 +54,8 @@ def filter_matrix(m: Matrix, namespace: str | None, selector: str | None) -> Mat
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "watch", False):
+        if args.output in PAGE_FORMATS:
+            raise UsageError(f"-o {args.output} writes one page; it cannot follow changes (--watch)")
         from ..live import follow_command
 
         return follow_command(args, show)

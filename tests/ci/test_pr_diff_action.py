@@ -252,3 +252,18 @@ def test_the_pre_commit_hook_lints_the_manifest_folder(tmp_path):
     (tmp_path / "k8s" / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")
     done = subprocess.run([str(EXE), *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_huge_diff_is_cut_to_what_github_accepts(tmp_path, github):
+    """GitHub refuses comments over 65,536 characters: the comment is cut, and still ends with the verdict."""
+    fake = tmp_path / "fake-microseg"
+    fake.write_text("#!/bin/sh\n"
+                    "case \"$*\" in\n"
+                    "  *'-o json'*) echo '{\"summary\": {\"breaking\": 3}, \"findings\": []}'; exit 1 ;;\n"
+                    "  *) yes '| :no_entry: denied | `a` | `b` | all |' | head -n 5000; exit 1 ;;\n"
+                    "esac\n")
+    fake.chmod(0o755)
+    done = run_script(tmp_path, github, "--base", "main", "--command", str(fake))
+    assert done.returncode == 1
+    assert len(done.stdout) <= 60_000 and "(cut: the full diff is in the job summary)" in done.stdout
+    assert done.stdout.rstrip().endswith(":x: **This check fails**: 3 flow(s) newly denied.")

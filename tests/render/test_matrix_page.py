@@ -129,6 +129,13 @@ def test_svg_is_one_well_formed_image_with_a_tooltip_per_cell():
     assert any(t.startswith("production/frontend -> production/api-server\nallowed: TCP 8080") for t in titles)
 
 
+def test_a_page_cannot_follow_changes():
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert cli.main(["--demo", "matrix", "-o", "html", "--watch"]) == 2
+    assert err.getvalue() == "error: -o html writes one page; it cannot follow changes (--watch)\n"
+
+
 def test_empty_matrix():
     assert "(no endpoints)" in render_html(Matrix([]))
     ET.fromstring(render_svg(Matrix([])))
