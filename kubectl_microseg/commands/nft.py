@@ -250,6 +250,7 @@ def rule_locations(ev: Any, rs: Ruleset, path: str | None) -> list[str]:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    rs = load_ruleset(args.ruleset, _demo(args))  # a bad ruleset is the first thing to say
     hook, why = args.hook, ""
     if hook is None:
         own = args.address or ([DEMO_ADDRESS] if _demo(args) and not args.ruleset else [])
@@ -261,7 +262,6 @@ def run_explain(args: argparse.Namespace) -> int:
             "icmp_type": args.icmp_type}.items() if v is not None})
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    rs = load_ruleset(args.ruleset, _demo(args))
     ev = evaluate(rs, flow.packet(), flow.hook)
     path = args.ruleset or (str(DEMO_RULESET) if _demo(args) else None)
     shown = args.ruleset or (f"demo/host/{DEMO_RULESET.name}" if _demo(args) else None)
