@@ -90,7 +90,9 @@ class KubeSource:
         desc = f"context {conn.context}" + (f", namespace {self.namespace}" if self.namespace else "")
         return Snapshot(objects=[SourceObject(o, origin) for o in gathered.objects], description=desc,
                         notes=gathered.notes, uncertain_namespaces=frozenset(gathered.uncertain_namespaces),
-                        all_namespaces_uncertain=gathered.all_namespaces_uncertain)
+                        all_namespaces_uncertain=gathered.all_namespaces_uncertain, warnings=gathered.warnings,
+                        uncertain_reasons=gathered.uncertain_reasons,
+                        namespaces_complete=gathered.namespaces_complete)
 
     def watch(self) -> Iterator[Event]:
         """Yield change and STATE events until :meth:`stop` (calls :meth:`load` first if needed)."""

@@ -33,7 +33,7 @@ for py in $candidates; do
             # the first run of this version unpacks the zipapp (seconds): say so once, on stderr
             root=${SHIV_ROOT:-${HOME:-~}/.shiv}
             if [ ! -d "$root/microseg.pyz_$build_id/site-packages" ]; then
-                echo "kubectl-microseg: first run of this version: unpacking into $root (a few seconds, once)" >&2
+                echo "kubectl-microseg: first run of this version: unpacking into $root (this can take 10 s; later runs start at once)" >&2
             fi
             exec "$py" "$pyz" "$@" ;;
     esac

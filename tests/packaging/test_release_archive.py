@@ -23,7 +23,6 @@ import yaml
 from release import krew
 from release.archive import LAUNCHER_NAME, LICENSE_NAME, PYZ_NAME, write_archive
 from release.targets import host_python
-from release.targets import host_target as host_build_target
 from release.zipapp import canonical_zip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -221,13 +220,13 @@ def test_first_run_says_it_unpacks_once(host_build, tmp_path):
 
 
 @pytest.mark.slow
-def test_build_renders_the_manifest_and_verify_fails_when_a_sha_disagrees(tmp_path, capsys):
-    """The release path end to end, for this machine's platform and Python: ``build`` writes the archive
-    and dist's manifest (never a tracked file); ``verify`` rebuilds from scratch and agrees; a manifest
-    whose sha256 is not the build's makes ``verify`` fail, naming the platform."""
-    if host_build_target() is None:
-        pytest.skip("no release archive is built for this OS/architecture")
-    target, python = host_build_target(), host_python()
+def test_build_renders_the_manifest_and_verify_fails_when_a_sha_disagrees(host_build, tmp_path, capsys,
+                                                                        monkeypatch):
+    """The release path, for this machine's platform and Python: ``build`` writes the archive and dist's
+    manifest (never a tracked file), whose sha256 is the one of an independent build of the same sources
+    (the fixture's); ``verify`` compares a manifest with a build and fails, naming the platform, when a
+    sha256 differs. (verify's rebuild is the fixture's build here, to build only once more.)"""
+    target, python = host_build.first.target, host_python()
     tracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
                              capture_output=True, text=True).stdout
     out = tmp_path / "release"
@@ -239,12 +238,23 @@ def test_build_renders_the_manifest_and_verify_fails_when_a_sha_disagrees(tmp_pa
     archive = next(out.glob("*.tar.gz"))
     platform = krew.find_platform(manifest, target.os, target.arch)
     assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert platform["sha256"] == host_build.first.sha256, "the manifest's sha256 is what another build gives"
     assert (out / "SHA256SUMS").read_text(encoding="utf-8") == f"{platform['sha256']}  {archive.name}\n"
+
+    calls = []
+
+    def rebuilt(project, wheel, targets, pythons, lock, out_dir):
+        calls.append(([t.key for t in targets], pythons))
+        return [host_build.first]
+
+    monkeypatch.setattr(build_release, "build_all", rebuilt)
     capsys.readouterr()
     assert build_release.main(["verify", str(manifest_path), "--python", python]) == 0, capsys.readouterr().err
     assert "match a fresh build" in capsys.readouterr().out
+    assert calls == [([target.key], [python])], "verify rebuilds the manifest's platforms with the given Python"
     platform["sha256"] = "0" * 64
     manifest_path.write_text(yaml.safe_dump(manifest), encoding="utf-8")
     assert build_release.main(["verify", str(manifest_path), "--python", python]) == 1
     err = capsys.readouterr().err
-    assert f"{target.os}/{target.arch}: the manifest says sha256 {'0' * 64}, the build gives " in err, err
+    assert f"{target.os}/{target.arch}: the manifest says sha256 {'0' * 64}, the build gives " \
+           f"{host_build.first.sha256}" in err, err
