@@ -260,13 +260,37 @@ def _matrix_opts(p: argparse.ArgumentParser) -> None:
                    "a default deny there cuts CoreDNS from its upstream resolvers)")
 
 
+def _is_flow_export(path: str) -> bool:
+    """A Hubble, Calico flow log or conntrack export rather than a flows file (see ``observed``)."""
+    from ..dataplane.flowlogs import detect
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return bool(detect(fh.read(65536)))
+    except (OSError, UnicodeDecodeError):
+        return False  # read_yaml reports it
+
+
+def _observed_flows(args: argparse.Namespace, model: Model) -> list[Flow]:
+    """The flows of an observed-flow export: what went through is allowed, what was dropped stays denied."""
+    from ..dataplane.observed import flows_document
+    from .observed import observe
+
+    joined = observe(args, model.analyzer, model, [args.flows], unused=False)
+    origin = Origin(file=args.flows)
+    return [replace(f, origin=f"{args.flows} (observed), flow {i + 1}")
+            for i, f in enumerate(parse_flows_file(flows_document(joined.rows), origin))]
+
+
 def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
     cluster = model.need("from-matrix")
     notes: list[str] = []
     flows: list[Flow]
     if bool(args.flows) == bool(args.between):
         raise UsageError("from-matrix needs exactly one of --flows FILE or --between NS[,NS...]")
-    if args.flows:
+    if args.flows and _is_flow_export(args.flows):
+        flows = _observed_flows(args, model)
+    elif args.flows:
         data, origin, locator = read_yaml(args.flows)
         with with_lines(locator):
             flows = parse_flows_file(data, origin)

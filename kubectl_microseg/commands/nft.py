@@ -32,7 +32,7 @@ MATRIX_FORMATS = ("table", "wide", "json", "csv", "markdown", "mermaid", "dot")
 
 
 def register(sub: Any) -> None:
-    p = command_parser(sub, "nft", "host firewalls (nftables): test, explain, matrix, simulate, scaffold, apply",
+    p = command_parser(sub, "nft", "host firewalls (nftables): test, explain, matrix, simulate, scaffold, apply, verify",
                        source=False,
                        description="The views of kubectl microseg for nftables host firewalls. The ruleset is "
                        "--ruleset FILE (nft -f syntax, loaded in a scratch network namespace, or nft -j JSON), "
@@ -117,6 +117,8 @@ def register(sub: Any) -> None:
 
     from ._nft_apply import add_apply_parser
     add_apply_parser(nsub)
+    from ._nft_verify import add_verify_parser
+    add_verify_parser(nsub)
 
 
 # -- loading ---------------------------------------------------------------------------------------------

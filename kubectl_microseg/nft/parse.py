@@ -222,13 +222,14 @@ def _jump_targets(rs: Ruleset, ch: Chain) -> list[str]:
 
 
 def _check_loops(rs: Ruleset, origin: Origin | None) -> None:
-    """A chain that can reach itself through jumps/gotos is refused, as the kernel refuses it at commit
+    """A chain reachable from a base chain that can reach itself through jumps/gotos is refused, as the
+    kernel refuses it at commit
     (net/netfilter/nf_tables_api.c: nf_tables_check_loops, -ELOOP; nft_chain_validate, -EMLINK "Too many
     links"). Without this the evaluator would follow the jumps forever. Iterative DFS, linear in the jumps."""
     state: dict[tuple[str, str, str], int] = {}  # 1: on the current path, 2: done
     for start in rs.chains:
-        if start in state:
-            continue
+        if start in state or not rs.chains[start].hook:
+            continue  # the kernel validates from base chains: a loop no base chain reaches loads (6.x)
         stack: list[tuple[tuple[str, str, str], list[str]]] = [(start, _jump_targets(rs, rs.chains[start]))]
         path = [start]
         state[start] = 1
@@ -250,6 +251,42 @@ def _check_loops(rs: Ruleset, origin: Origin | None) -> None:
             state[nxt] = 1
             path.append(nxt)
             stack.append((nxt, _jump_targets(rs, rs.chains[nxt])))
+    _check_depth(rs, origin)
+
+
+JUMP_STACK_SIZE = 16
+"""NFT_JUMP_STACK_SIZE: nft_chain_validate refuses a chain reached through this many nested jumps from a
+base chain (-EMLINK, "Too many links")."""
+
+
+def _check_depth(rs: Ruleset, origin: Origin | None) -> None:
+    """Refuse jumps nested JUMP_STACK_SIZE deep from a base chain (the graph has no loop here)."""
+    depth: dict[tuple[str, str, str], tuple[int, list[str]]] = {}  # longest jump chain below a chain
+
+    def below(key: tuple[str, str, str]) -> tuple[int, list[str]]:
+        order, stack = [], [key]
+        while stack:  # iterative post-order: chains deep enough to matter would exhaust recursion
+            k = stack.pop()
+            if k in depth or k in order:
+                continue
+            order.append(k)
+            stack += [(k[0], k[1], t) for t in _jump_targets(rs, rs.chains[k]) if (k[0], k[1], t) in rs.chains]
+        for k in reversed(order):
+            best: tuple[int, list[str]] = (0, [])
+            for t in _jump_targets(rs, rs.chains[k]):
+                sub = depth.get((k[0], k[1], t))
+                if sub is not None and sub[0] + 1 > best[0]:
+                    best = (sub[0] + 1, [t] + sub[1])
+            depth[k] = best
+        return depth[key]
+
+    for key, ch in rs.chains.items():
+        if ch.hook:
+            n, chain = below(key)
+            if n >= JUMP_STACK_SIZE:
+                shown = " -> ".join([ch.name] + chain[:JUMP_STACK_SIZE])
+                raise InputError(f"jumps nest {n} deep from base chain {ch.label()} ({shown}); nft refuses more "
+                                 f"than {JUMP_STACK_SIZE - 1} (Too many links)", origin)
 
 
 def _parse_named_set(body: dict[str, Any], is_map: bool, origin: Origin | None, path: str) -> NamedSet:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from . import podexec
 from .rbac import forbidden_message
 from .records import RecordedRequest, truthy, typed
 from .resources import RESOURCES, Resource, Target, parse_path
@@ -128,6 +129,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.api.token is not None and self.headers.get("Authorization") != f"Bearer {self.api.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
         if method == "GET" and self._discovery(path, rec):
+            return
+        if podexec.route(self, method, path, rec):  # pods/NAME/exec and pods/NAME/ephemeralcontainers
             return
         target = parse_path(path)
         if target is None:
