@@ -117,8 +117,8 @@ def _run(args: argparse.Namespace, source: Any, policies: list[SourceObject], ex
                          expectations=expectations, default_namespace=default_ns,
                          base_title=snapshot.description)
     diff.notes[:0] = snapshot.notes
-    show(diff, args, changes=[c.describe() for c in sim.changes])
-    refusal = breaking_refusal(diff)
+    show(diff, args, changes=[c.describe() for c in sim.changes], warnings=snapshot.warnings)
+    refusal = breaking_refusal(diff, partial=bool(snapshot.warnings or snapshot.uncertain_reasons))
     if refusal and not args.allow_breaking:
         print(f"{refusal}. Nothing was applied (exit 1); review the diff above, then re-run with --allow-breaking "
               "to apply anyway.", file=sys.stderr)
@@ -137,10 +137,14 @@ def _run(args: argparse.Namespace, source: Any, policies: list[SourceObject], ex
     return apply_all(conn, bodies, args)
 
 
-def breaking_refusal(diff: Any) -> str:
-    """Why the diff must not be applied without --allow-breaking ('' when it may)."""
+def breaking_refusal(diff: Any, partial: bool = False) -> str:
+    """Why the diff must not be applied without --allow-breaking ('' when it may).
+
+    A partial view of the cluster (forbidden lists) cannot show every flow the change cuts: refused too.
+    """
     lost = diff.breaking()
-    why = []
+    why = ["the view of the cluster is partial (see the warnings above), so flows the change cuts may not be "
+           "shown"] if partial else []
     if lost:
         cut = sum(1 for p in lost if p.after.is_empty())
         why.append(f"{len(lost)} flow(s) lose connectivity ({cut} become denied, {len(lost) - cut} lose ports)")

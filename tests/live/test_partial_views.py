@@ -179,3 +179,21 @@ def test_test_results_on_unknown_verdicts_say_why(retail: FakeApiServer, tmp_pat
     assert r["uncertain"] is True and r["reason"] == "NetworkPolicies in namespace shop could not be read (forbidden)"
     code, out, _ = run(capsys, "test", str(flows))
     assert "(UNKNOWN: NetworkPolicies in namespace shop could not be read (forbidden))" in out
+
+
+NOTHING_POLICY = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: extra, namespace: retail}\n"
+                  "spec: {podSelector: {matchLabels: {app: nothing}}, policyTypes: [Ingress]}\n")
+
+
+def test_simulate_and_apply_on_a_partial_view(retail: FakeApiServer, tmp_path, capsys) -> None:
+    retail.rbac.restrict(("list", "*", "retail"), ("get", "namespaces"), *ADMIN)
+    f = tmp_path / "p.yaml"
+    f.write_text(NOTHING_POLICY)
+    code, out, _ = run(capsys, "simulate", "-f", str(f), "-n", "retail")
+    assert code == 0 and out.startswith("WARNING: ") and "partial view: only namespace(s) retail" in out
+    code, out, _ = run(capsys, "simulate", "-f", str(f), "-n", "retail", "-o", "json")
+    assert json.loads(out)["partial"] is True
+    # apply cannot show every flow the change cuts: refused (nothing sent) unless --allow-breaking
+    code, out, err = run(capsys, "apply", "-f", str(f), "-n", "retail", "--yes")
+    assert code == 1 and "Refusing to apply: the view of the cluster is partial" in err
+    assert not [r for r in retail.requests if r.method not in ("GET", "HEAD")]
