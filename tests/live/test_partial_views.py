@@ -197,3 +197,16 @@ def test_simulate_and_apply_on_a_partial_view(retail: FakeApiServer, tmp_path, c
     code, out, err = run(capsys, "apply", "-f", str(f), "-n", "retail", "--yes")
     assert code == 1 and "Refusing to apply: the view of the cluster is partial" in err
     assert not [r for r in retail.requests if r.method not in ("GET", "HEAD")]
+
+
+def test_the_html_page_shows_unknown_pairs_and_the_warnings(retail: FakeApiServer, capsys) -> None:
+    retail.rbac.restrict(("list", "namespaces"), ("list", "pods"), ("list", "networkpolicies", "retail"), *ADMIN,
+                         *(("list", r) for r in ("deployments", "statefulsets", "daemonsets", "replicasets",
+                                                 "replicationcontrollers", "jobs", "cronjobs")))
+    code, out, _ = run(capsys, "matrix", "-o", "html", "--no-external")
+    assert code == 0
+    assert "<b>Warning:</b> verdicts touching namespace shop are unknown" in out
+    cell = out.split('data-from="retail/web" data-to="shop/cart"', 1)
+    assert len(cell) == 2 and "unknown because NetworkPolicies in namespace shop could not be read" in cell[1][:400]
+    start = out.rfind("<td", 0, out.index('data-from="retail/web" data-to="shop/cart"'))
+    assert 'class="uncertain' in out[start:start + 60]
