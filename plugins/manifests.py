@@ -18,12 +18,12 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
 from kubectl_microseg.errors import InputError, Origin, UsageError
+from kubectl_microseg.io import strict_json
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.sources import Snapshot
 
@@ -56,6 +56,10 @@ class StrictSafeLoader(SafeLoader):  # type: ignore[misc,valid-type]
                 seen[key.value] = key.start_mark
         return super().construct_mapping(node, deep)
 
+
+# go-yaml (kubectl's and the API server's decoder) gives an unquoted date as a string where the target is
+# not a time (labels, annotations, any field of an object): `version: 2024-01-01` is the label "2024-01-01".
+StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -281,7 +285,9 @@ def load_documents(text: str, name: str, locator: _Locator | None = None) -> lis
     docs: list[Any]
     if name.endswith(".json"):
         try:
-            docs = [json.loads(text)]
+            docs = [strict_json.loads(text)]
+        except strict_json.StrictJSONError as exc:
+            raise InputError(f"JSON: {exc}", Origin(file=name, document=1), line=exc.line) from None
         except json.JSONDecodeError as exc:
             raise InputError(f"JSON syntax error: {exc.msg} (column {exc.colno})", Origin(file=name, document=1), line=exc.lineno) from None
         except RecursionError:
@@ -345,13 +351,35 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
         if p == "-":
             files.append(p)
         elif os.path.isdir(p):
-            found = sorted(str(f) for f in Path(p).rglob("*") if f.suffix in EXTENSIONS and f.is_file())
-            files.extend(found)
+            files.extend(sorted(_walk(p)))
         elif os.path.exists(p):
             files.append(p)
         else:
             raise InputError("no such file or directory", Origin(file=p))
     return files
+
+
+def _walk(top: str) -> list[str]:
+    """The manifest files below ``top`` (symbolic links to directories are not followed). A directory that
+    cannot be read or a dangling symbolic link named like a manifest is an error, as with ``kubectl apply
+    -f DIR -R`` ("permission denied", "no such file or directory"): skipping it would analyse less than
+    the user gave, silently."""
+
+    def fail(exc: OSError) -> None:
+        reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        raise InputError(f"cannot read directory: {reason}", Origin(file=exc.filename or top))
+
+    out = []
+    for root, _dirs, names in os.walk(top, onerror=fail):
+        for n in names:
+            f = os.path.join(root, n)
+            if os.path.splitext(n)[1] not in EXTENSIONS:
+                continue
+            if os.path.islink(f) and not os.path.exists(f):
+                raise InputError("no such file or directory (a symbolic link to a missing file)", Origin(file=f))
+            if os.path.isfile(f):
+                out.append(f)
+    return out
 
 
 @dataclass

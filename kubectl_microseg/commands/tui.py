@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import command_parser
+from ..cli import command_parser, ignore_sigpipe
 
 
 def register(sub) -> None:
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     source = source_for(args)
     namespace = None if getattr(args, "all_namespaces", False) else getattr(args, "namespace", None)
     app = MicrosegApp(source, args, granularity=args.granularity, live=not args.no_watch, namespace=namespace)
+    ignore_sigpipe()
     return int(app.run() or 0)
 
 

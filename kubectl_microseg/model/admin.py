@@ -23,6 +23,7 @@ from .addresses import AddressSet, network_interval
 from .policy import FieldError, Path, _cidr, _list, _map, parse_label_selector, type_name
 from .ports import MAX_PORT, MIN_PORT, ConnSet
 from .selectors import LabelSelector
+from .validation import check_known_fields
 
 ANP_KIND = "AdminNetworkPolicy"
 BANP_KIND = "BaselineAdminNetworkPolicy"
@@ -187,6 +188,8 @@ def parse_admin_peer(value: Any, path: Path, direction: str) -> AdminPeer:
     nets = _list(m[key], path + (key,)) or []
     if not nets:
         raise FieldError(path + (key,), "must have at least 1 item")
+    if len(nets) > 25:  # +kubebuilder:validation:MaxItems=25
+        raise FieldError(path + (key,), f"must have at most 25 items (got {len(nets)})")
     addrs = AddressSet()
     for i, n in enumerate(nets):
         if not isinstance(n, str):
@@ -199,6 +202,8 @@ def parse_admin_ports(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
     items = _list(value, path)
     if items is None:
         return None
+    if not items:  # +kubebuilder:validation:MinItems=1 (an absent ports means every port; [] is refused)
+        raise FieldError(path, "must have at least 1 item")
     out = []
     for i, item in enumerate(items):
         p = path + (i,)
@@ -247,6 +252,7 @@ def parse_admin_rules(value: Any, direction: str, path: Path, baseline: bool) ->
         p = path + (i,)
         m = _map(item, p, required=True)
         assert m is not None
+        check_known_fields(m, ("name", "action", peer_key, "ports"), p, f"an {direction} rule")
         name = m.get("name") or ""
         if not isinstance(name, str) or len(name) > 100:
             raise FieldError(p + ("name",), "must be a string of at most 100 characters")
@@ -276,6 +282,8 @@ def parse_admin_policy(raw: Mapping[str, Any]) -> AdminPolicy:
         raise FieldError(("metadata", "name"), "a BaselineAdminNetworkPolicy must be named 'default' (it is a singleton)")
     spec = _map(raw.get("spec"), ("spec",), required=True)
     assert spec is not None
+    check_known_fields(spec, ("subject", "ingress", "egress") if baseline else ("priority", "subject", "ingress",
+                                                                                "egress"), ("spec",), "spec")
     if baseline:
         priority = 1 << 30
     else:

@@ -73,6 +73,7 @@ def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str
         (kind, body), = item.items()
         if kind in ("add", "create", "insert", "replace") and isinstance(body, dict) and len(body) == 1:
             (kind, body), = body.items()  # a batch file: only additions carry a ruleset
+        _check_object(kind, body, origin, f"nftables[{i}].{kind}")
         if not isinstance(body, dict):
             continue
         fam = str(body.get("family", ""))
@@ -129,6 +130,48 @@ def _updated_sets(rs: Ruleset) -> None:
 
 
 TABLE_FLAGS = ("dormant", "owner", "persist")
+FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
+JSON_SCHEMA_VERSION = 1
+"""The libnftables JSON schema version this reader knows; nft refuses a newer one."""
+_REQUIRED = {"table": ("family", "name"), "chain": ("family", "table", "name"),
+             "rule": ("family", "table", "chain", "expr"), "set": ("family", "table", "name", "type"),
+             "map": ("family", "table", "name", "type", "map")}
+"""Properties nft's JSON parser requires of each object (libnftables-json(5); src/parser_json.c)."""
+_NAMES = ("family", "table", "chain", "name")
+
+
+def _check_object(kind: str, body: Any, origin: Origin | None, path: str) -> None:
+    """Refuse what nft refuses to load (so no verdict is computed for a ruleset no kernel could hold):
+    a table, chain, rule, set or map that is not an object or lacks a required property, a family or
+    chain policy nft does not know, a handle that is not a number, a newer JSON schema."""
+    if kind == "metainfo" and isinstance(body, dict):
+        v = body.get("json_schema_version", JSON_SCHEMA_VERSION)
+        if isinstance(v, bool) or not isinstance(v, int) or v > JSON_SCHEMA_VERSION:
+            raise InputError(f"JSON schema version {v!r} is not supported (nft knows version "
+                             f"{JSON_SCHEMA_VERSION})", origin, path=path + ".json_schema_version")
+        return
+    if kind not in _REQUIRED:
+        return
+    if not isinstance(body, dict):
+        raise InputError(f"a {kind} must be an object, not {type(body).__name__}", origin, path=path)
+    for key in _REQUIRED[kind]:
+        if key not in body:
+            raise InputError(f"{kind} without {key!r} (nft requires it)", origin, path=path)
+    for key in _NAMES:
+        if key in body and not isinstance(body[key], str):
+            raise InputError(f"{kind} {key} must be a string, not {type(body[key]).__name__}", origin,
+                             path=f"{path}.{key}")
+    if body["family"] not in FAMILIES:
+        raise InputError(f"unknown family {body['family']!r} (nft knows {', '.join(FAMILIES)})", origin,
+                         path=f"{path}.family")
+    handle = body.get("handle")
+    if handle is not None and (isinstance(handle, bool) or not isinstance(handle, int) or handle < 0):
+        raise InputError(f"{kind} handle must be a number, not {handle!r}", origin, path=f"{path}.handle")
+    if kind == "chain" and body.get("policy", "accept") not in ("accept", "drop"):
+        raise InputError(f"unknown chain policy {body['policy']!r} (nft knows accept and drop)", origin,
+                         path=f"{path}.policy")
+    if kind == "rule" and not isinstance(body["expr"], list):
+        raise InputError("rule expr must be a list of statements", origin, path=f"{path}.expr")
 
 
 def _table_flags(rs: Ruleset, family: str, name: str, flags: Any) -> None:
@@ -172,6 +215,91 @@ def _check_targets(rs: Ruleset, origin: Origin | None) -> None:
                 for t in targets:
                     if (ch.family, ch.table, t) not in rs.chains:
                         raise InputError(f"rule {r.handle} of chain {ch.label()} jumps to missing chain {t}", origin)
+    _check_loops(rs, origin)
+
+
+def _jump_targets(rs: Ruleset, ch: Chain) -> list[str]:
+    """Chains ``ch`` may jump or go to: verdicts, anonymous verdict maps and named verdict maps."""
+    out: list[str] = []
+    for r in ch.rules:
+        for s in r.stmts:
+            if isinstance(s, VerdictStmt) and s.verdict.target:
+                out.append(s.verdict.target)
+            elif isinstance(s, VMap):
+                if isinstance(s.data, SetRef):
+                    ns = rs.sets.get((ch.family, ch.table, s.data.name))
+                    out += [v.target for _, v in (ns.verdicts if ns else ()) if v.target]
+                else:
+                    out += [v.target for _, v in s.data if v.target]
+    return out
+
+
+def _check_loops(rs: Ruleset, origin: Origin | None) -> None:
+    """A chain reachable from a base chain that can reach itself through jumps/gotos is refused, as the
+    kernel refuses it at commit
+    (net/netfilter/nf_tables_api.c: nf_tables_check_loops, -ELOOP; nft_chain_validate, -EMLINK "Too many
+    links"). Without this the evaluator would follow the jumps forever. Iterative DFS, linear in the jumps."""
+    state: dict[tuple[str, str, str], int] = {}  # 1: on the current path, 2: done
+    for start in rs.chains:
+        if start in state or not rs.chains[start].hook:
+            continue  # the kernel validates from base chains: a loop no base chain reaches loads (6.x)
+        stack: list[tuple[tuple[str, str, str], list[str]]] = [(start, _jump_targets(rs, rs.chains[start]))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            key, todo = stack[-1]
+            if not todo:
+                stack.pop()
+                path.pop()
+                state[key] = 2
+                continue
+            nxt = (key[0], key[1], todo.pop())
+            if nxt not in rs.chains or state.get(nxt) == 2:
+                continue
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                names = " -> ".join(k[2] for k in cycle)
+                raise InputError(f"jump loop in table {nxt[0]} {nxt[1]}: {names} (nft refuses this ruleset: "
+                                 "Too many links)", origin)
+            state[nxt] = 1
+            path.append(nxt)
+            stack.append((nxt, _jump_targets(rs, rs.chains[nxt])))
+    _check_depth(rs, origin)
+
+
+JUMP_STACK_SIZE = 16
+"""NFT_JUMP_STACK_SIZE: nft_chain_validate refuses a chain reached through this many nested jumps from a
+base chain (-EMLINK, "Too many links")."""
+
+
+def _check_depth(rs: Ruleset, origin: Origin | None) -> None:
+    """Refuse jumps nested JUMP_STACK_SIZE deep from a base chain (the graph has no loop here)."""
+    depth: dict[tuple[str, str, str], tuple[int, list[str]]] = {}  # longest jump chain below a chain
+
+    def below(key: tuple[str, str, str]) -> tuple[int, list[str]]:
+        order, stack = [], [key]
+        while stack:  # iterative post-order: chains deep enough to matter would exhaust recursion
+            k = stack.pop()
+            if k in depth or k in order:
+                continue
+            order.append(k)
+            stack += [(k[0], k[1], t) for t in _jump_targets(rs, rs.chains[k]) if (k[0], k[1], t) in rs.chains]
+        for k in reversed(order):
+            best: tuple[int, list[str]] = (0, [])
+            for t in _jump_targets(rs, rs.chains[k]):
+                sub = depth.get((k[0], k[1], t))
+                if sub is not None and sub[0] + 1 > best[0]:
+                    best = (sub[0] + 1, [t] + sub[1])
+            depth[k] = best
+        return depth[key]
+
+    for key, ch in rs.chains.items():
+        if ch.hook:
+            n, chain = below(key)
+            if n >= JUMP_STACK_SIZE:
+                shown = " -> ".join([ch.name] + chain[:JUMP_STACK_SIZE])
+                raise InputError(f"jumps nest {n} deep from base chain {ch.label()} ({shown}); nft refuses more "
+                                 f"than {JUMP_STACK_SIZE - 1} (Too many links)", origin)
 
 
 def _parse_named_set(body: dict[str, Any], is_map: bool, origin: Origin | None, path: str) -> NamedSet:
@@ -414,11 +542,18 @@ def _component(x: Any, kind: str) -> Interval | Name:
         (k, v), = x.items()
         if k == "range" and isinstance(v, list) and len(v) == 2:
             lo, hi = _scalar(v[0], kind), _scalar(v[1], kind)
-            return Interval(min(lo, hi), max(lo, hi))
+            if lo >= hi:  # nft: "Range has zero or negative size" (evaluate.c, expr_evaluate_range)
+                raise _Bad(f"range {v[0]!r}-{v[1]!r} has zero or negative size")
+            return Interval(lo, hi)
         if k == "prefix" and isinstance(v, dict):
-            fam, base = V.address_value(str(v.get("addr")))
+            try:
+                fam, base = V.address_value(str(v.get("addr")))
+            except ValueError:
+                raise _Bad(f"not an address: {v.get('addr')!r}") from None
             bits = 32 if fam == 4 else 128
-            ln = int(v.get("len", bits))
+            ln = v.get("len", bits)
+            if isinstance(ln, bool) or not isinstance(ln, int) or not 0 <= ln <= bits:
+                raise _Bad(f"prefix length {ln!r} is not between 0 and {bits}")
             size = 1 << (bits - ln)
             lo = base & ~(size - 1)
             return Interval(lo, lo + size - 1)
@@ -438,4 +573,14 @@ def _scalar(x: Any, kind: str) -> int:
     n = V.lookup_symbol(_SYMBOLS.get(kind, {}), x)
     if n is None:
         raise _Bad(f"unknown {kind} value {x!r}")
+    bits = _KIND_BITS.get(kind)
+    if bits is not None and not 0 <= n < 1 << bits:
+        # nft: "Value 99999 exceeds valid range 0-65535"
+        raise _Bad(f"{kind} value {x!r} exceeds the valid range 0-{(1 << bits) - 1}")
     return n
+
+
+_KIND_BITS = {"port": 16, "l4proto": 8, "nfproto": 8, "ethertype": 16, "mark": 32, "ctmark": 32,
+              "icmptype": 8, "icmpcode": 8, "icmpv6type": 8, "icmpv6code": 8, "ctstate": 32, "tcpflags": 8,
+              "ctdir": 8}
+"""Width of each value kind (nft's datatypes): a literal outside it is refused, as nft refuses it."""
