@@ -42,12 +42,12 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def test_explain_names_the_iptables_line(capsys, tmp_path) -> None:
     path = tmp_path / "rules.v4"
     path.write_text(SAVED)
-    code, out, _ = run(capsys, "explain", "--ruleset", str(path), "--from", "10.0.10.5", "--to", "10.0.0.9",
+    code, out, _ = run(capsys, "explain", "--hook", "input", "--ruleset", str(path), "--from", "10.0.10.5", "--to", "10.0.0.9",
                        "--port", "5432", "-o", "json")
     doc = json.loads(out)
     assert code == 0 and doc["verdict"] == "allow"
     assert any("rule 9: -A INPUT -s 10.0.10.0/24 -p tcp -m tcp --dport 5432" in b for b in doc["because"])
-    code, out, _ = run(capsys, "explain", "--ruleset", str(path), "--from", "10.0.10.5", "--to", "10.0.0.9",
+    code, out, _ = run(capsys, "explain", "--hook", "input", "--ruleset", str(path), "--from", "10.0.10.5", "--to", "10.0.0.9",
                        "--port", "22")
     assert code == 0 and "verdict: deny" in out and "ip filter INPUT: policy drop" in out
 
@@ -71,6 +71,6 @@ def test_matrix_and_lint_read_it(capsys, tmp_path) -> None:
 def test_bad_iptables_input_names_the_line(capsys, tmp_path) -> None:
     path = tmp_path / "rules.v4"
     path.write_text(SAVED.replace("-A OUTPUT -o lo -j ACCEPT", "-A NOPE -o lo -j ACCEPT"))
-    code, _, err = run(capsys, "explain", "--ruleset", str(path), "--from", "10.0.10.5", "--to", "10.0.0.9",
+    code, _, err = run(capsys, "explain", "--hook", "input", "--ruleset", str(path), "--from", "10.0.10.5", "--to", "10.0.0.9",
                        "--port", "22")
     assert code == 2 and "rules.v4" in err and "11" in err and "chain NOPE is not declared" in err
