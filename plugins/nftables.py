@@ -265,7 +265,7 @@ def check_includes(path: str, text: str, top_dir: str | None = None, depth: int 
         for f in matches:
             real = os.path.realpath(f)
             if not anywhere and os.path.commonpath([real, top_dir]) != top_dir:
-                raise InputError(f"include {target!r} is outside the ruleset's directory {top_dir} (set "
+                raise InputError(f"include {target!r} is outside the ruleset's directory (set "
                                  f"{INCLUDE_ANYWHERE_ENV}=1 to allow it)", Origin(file=path), line=line)
             try:
                 st = os.stat(real)

@@ -121,7 +121,11 @@ def test_fuzz_manifests_through_the_cli(tmp_path_factory, data) -> None:
 
 def _add_jump(doc: dict, data: Any) -> dict:
     """A rule jumping from one chain to another of the same table (possibly making a loop)."""
-    chains = [x["chain"] for x in doc["nftables"] if isinstance(x, dict) and "chain" in x]
+    items = doc.get("nftables") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        return doc  # an earlier mutation replaced the document: nothing to jump between
+    chains = [x["chain"] for x in items if isinstance(x, dict) and isinstance(x.get("chain"), dict)
+              and all(isinstance(x["chain"].get(k), str) for k in ("family", "table", "name"))]
     if not chains:
         return doc
     src = data.draw(st.sampled_from(chains), label="from chain")
