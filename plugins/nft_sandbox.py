@@ -1,10 +1,11 @@
 """Provides Sandbox: two throw-away network namespaces in which a ruleset meets real packets (``nft verify``).
 
-    P (msv0) ------ (msv1) H
+    P (msv0) ------ (msv1) H (msv2) ------ (msv3) Q
 
 H ("host") holds the user's ruleset and the host's addresses; P ("peers") holds one address of every address
-class. Input probes go P -> H, output probes H -> P. Neighbours are static (no ARP or neighbour discovery
-that a ruleset could drop), reverse-path filtering is off, and both sides route everything over the link.
+class. Input probes go P -> H, output probes H -> P, forward probes P -> H -> Q (H routes each forward
+destination to Q and forwards; P sends everything it originates over the link, even to its own addresses). Neighbours are static (no ARP or neighbour discovery that a ruleset could
+drop), reverse-path filtering is off, and P and H route everything else over their link.
 
 What the kernel decided is read from an oracle of our own, in H only: a table ``microseg_verify_oracle``
 with a base chain on each hook at a priority after every base chain of the ruleset, one counting rule per
@@ -32,7 +33,7 @@ from kubectl_microseg.errors import UnreachableError
 from kubectl_microseg.nft.verify import Probe
 
 ORACLE = "microseg_verify_oracle"
-P_MAC, H_MAC = "02:6d:73:00:00:01", "02:6d:73:00:00:02"
+P_MAC, H_MAC, H2_MAC, Q_MAC = "02:6d:73:00:00:01", "02:6d:73:00:00:02", "02:6d:73:00:00:03", "02:6d:73:00:00:04"
 _ids = itertools.count(1)
 
 SENDER = r"""
@@ -84,7 +85,7 @@ class Sandbox:
 
     def __init__(self) -> None:
         tag = f"{os.getpid() % 100000}x{next(_ids)}"
-        self.P, self.H = f"msvP{tag}", f"msvH{tag}"
+        self.P, self.H, self.Q = f"msvP{tag}", f"msvH{tag}", f"msvQ{tag}"
         self.made: list[str] = []
         self.tmp = tempfile.mkdtemp(prefix="msverify")
         self.addresses: dict[str, set[str]] = {}
@@ -101,7 +102,7 @@ class Sandbox:
         self.close()
 
     def open(self) -> None:
-        for ns in (self.P, self.H):
+        for ns in (self.P, self.H, self.Q):
             p = _run("ip", "netns", "add", ns, check=False)
             if p.returncode != 0:
                 raise UnreachableError("nft verify cannot create a network namespace (it needs root or "
@@ -109,14 +110,27 @@ class Sandbox:
             self.made.append(ns)
         _run("ip", "link", "add", "msv0", "netns", self.P, "address", P_MAC, "type", "veth", "peer", "name", "msv1",
              "netns", self.H, "address", H_MAC)
-        for ns, dev in ((self.P, "msv0"), (self.H, "msv1")):
-            for key in ("net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
-                        f"net.ipv4.conf.{dev}.rp_filter=0", "net.ipv6.conf.all.accept_dad=0",
-                        f"net.ipv6.conf.{dev}.accept_dad=0", "net.ipv6.conf.all.forwarding=0"):
+        _run("ip", "link", "add", "msv2", "netns", self.H, "address", H2_MAC, "type", "veth", "peer", "name",
+             "msv3", "netns", self.Q, "address", Q_MAC)
+        for ns, devs in ((self.P, ("msv0",)), (self.H, ("msv1", "msv2")), (self.Q, ("msv3",))):
+            keys = ["net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+                    "net.ipv6.conf.all.accept_dad=0"]
+            keys += [k for d in devs for k in (f"net.ipv4.conf.{d}.rp_filter=0", f"net.ipv6.conf.{d}.accept_dad=0")]
+            if ns == self.H:
+                keys += ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
+            for key in keys:
                 _run("ip", "netns", "exec", ns, "sysctl", "-qw", key)
-            self._batch(ns, ["link set lo up", f"link set {dev} up", f"route add default dev {dev}",
-                             f"route add ::/0 dev {dev}"])
-        self.addresses = {self.P: set(), self.H: set()}
+            self._batch(ns, ["link set lo up"] + [f"link set {d} up" for d in devs]
+                        + [f"route add default dev {devs[0]}", f"route add ::/0 dev {devs[0]}"])
+        # P sends everything it originates over the link, even to an address it holds itself (a class's address is
+        # a source of some probes and the destination of forward probes): locally generated packets look up a
+        # table with only the link's default route before the local table
+        for fam in ("-4", "-6"):
+            _run("ip", fam, "-n", self.P, "route", "add", "default", "dev", "msv0", "table", "200")
+            _run("ip", fam, "-n", self.P, "rule", "add", "pref", "10", "iif", "lo", "lookup", "200")
+            _run("ip", fam, "-n", self.P, "rule", "add", "pref", "100", "lookup", "local")
+            _run("ip", fam, "-n", self.P, "rule", "del", "pref", "0")
+        self.addresses = {self.P: set(), self.H: set(), self.Q: set()}
 
     def _batch(self, ns: str, lines: list[str]) -> None:
         if not lines:
@@ -162,10 +176,17 @@ class Sandbox:
         """Give both sides the probes' addresses (static neighbours) and add the oracle (one host per Sandbox: a
         fresh one has no conntrack entry that could make a probe look established)."""
         probes = list(probes)
-        host_addrs = {pr.dst if pr.hook == "input" else pr.src for pr in probes}
-        peer_addrs = {pr.src if pr.hook == "input" else pr.dst for pr in probes}
+        local = [pr for pr in probes if pr.hook != "forward"]
+        fwd = [pr for pr in probes if pr.hook == "forward"]
+        host_addrs = {pr.dst if pr.hook == "input" else pr.src for pr in local}
+        peer_addrs = {pr.src if pr.hook == "input" else pr.dst for pr in local} | {pr.src for pr in fwd}
+        far_addrs = {pr.dst for pr in fwd}
         self._set_addresses(self.H, "msv1", host_addrs, P_MAC, peer_addrs)
-        self._set_addresses(self.P, "msv0", peer_addrs, H_MAC, host_addrs)
+        self._set_addresses(self.P, "msv0", peer_addrs, H_MAC, host_addrs | far_addrs)
+        self._set_addresses(self.Q, "msv3", far_addrs, H2_MAC, set())
+        # H sends each forward destination to Q (its neighbour there is static too)
+        self._batch(self.H, [f"route replace {a}/{128 if ':' in a else 32} dev msv2" for a in sorted(far_addrs)]
+                    + [f"neigh replace {a} lladdr {Q_MAC} dev msv2 nud permanent" for a in sorted(far_addrs)])
         self._oracle(probes)
 
     def _set_addresses(self, ns: str, dev: str, mine: set[str], peer_mac: str, peers: set[str]) -> None:
@@ -178,19 +199,19 @@ class Sandbox:
 
     def _oracle(self, probes: list[Probe]) -> None:
         listing = json.loads(_run("ip", "netns", "exec", self.H, "nft", "-j", "list", "ruleset").stdout or "{}")
-        # input probes: past prerouting and every input chain; output probes: past every output and postrouting
-        # chain (the engine's output path includes postrouting)
+        # input probes: past prerouting and every input chain; output and forward probes: past every output or
+        # forward chain and every postrouting chain (the engine's paths include postrouting)
         prios = {"input": [], "postrouting": []}  # type: dict[str, list[int]]
         for item in listing.get("nftables", []):
             ch = item.get("chain")
             if ch and ch.get("hook") in prios and isinstance(ch.get("prio"), int):
                 prios[ch["hook"]].append(ch["prio"])
         lines = [f"table inet {ORACLE} {{"]
-        for hook, probe_hook in (("input", "input"), ("postrouting", "output")):
+        for hook, probe_hooks in (("input", ("input",)), ("postrouting", ("output", "forward"))):
             prio = min(max(prios[hook], default=0) + 1, 2**31 - 1)
             lines.append(f"  chain {hook} {{ type filter hook {hook} priority {prio}; policy accept;")
             for pr in probes:
-                if pr.hook == probe_hook:
+                if pr.hook in probe_hooks:
                     lines.append("    " + _match(pr) + f' counter comment "p{pr.id}"')
             lines.append("  }")
         lines.append("}")
@@ -203,9 +224,9 @@ class Sandbox:
 
     def send(self, probes: list[Probe], settle: float = 0.3) -> dict[int, bool]:
         """Send every probe for real; {probe id: it passed the ruleset}."""
-        for ns, hook in ((self.P, "input"), (self.H, "output")):
+        for ns, hooks in ((self.P, ("input", "forward")), (self.H, ("output",))):
             items = [{"id": p.id, "proto": p.proto, "src": p.src, "dst": p.dst, "sport": p.sport, "dport": p.dport}
-                     for p in probes if p.hook == hook]
+                     for p in probes if p.hook in hooks]
             if items:
                 _run("ip", "netns", "exec", ns, sys.executable, "-I", "-S", "-c", SENDER, str(settle),
                      input=json.dumps(items))

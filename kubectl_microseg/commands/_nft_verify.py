@@ -30,7 +30,8 @@ def add_verify_parser(nsub: Any) -> None:
                    help="an address of the host (repeatable; IPv4 and IPv6 are probed separately)")
     v.add_argument("--name", default=None, help="the host's name (default: host)")
     v.add_argument("--inventory", metavar="FILE", help="hosts file (name, addresses, ruleset) as for nft matrix")
-    v.add_argument("--hooks", default="input,output", help="input,output (default both)")
+    v.add_argument("--hooks", default="input,output", help="input,output[,forward] (default input,output; "
+                   "forward: class -> class through the host)")
     v.add_argument("-o", "--output", choices=["text", "json"], default="text")
     v.set_defaults(func=run_verify)
 
@@ -115,8 +116,8 @@ def verify_host(name: str, addresses: list[str], path: str, hooks: tuple[str, ..
 
 def run_verify(args: argparse.Namespace) -> int:
     hooks = tuple(h.strip() for h in args.hooks.split(",") if h.strip())
-    if not hooks or any(h not in ("input", "output") for h in hooks):
-        raise UsageError("--hooks: input and/or output")
+    if not hooks or any(h not in ("input", "output", "forward") for h in hooks):
+        raise UsageError("--hooks: input, output and/or forward")
     report: list[dict[str, Any]] = []
     notes: list[str] = []
     started = time.monotonic()

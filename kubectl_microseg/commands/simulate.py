@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         for note in diff.notes:
             print(f"note: {note}", file=sys.stderr)
     else:
-        show(diff, args, changes=[c.describe() for c in sim.changes])
+        show(diff, args, changes=[c.describe() for c in sim.changes], warnings=base.warnings)
         if observed is not None:
             from .observed import print_observed_change
 

@@ -338,8 +338,8 @@ def _member(obj: SourceObject, namespace: str, meta_path: tuple, spec_path: tupl
     if host_network is None:
         host_network = False
     if not isinstance(host_network, bool):  # "false" is a string, and a string is not false
-        raise obj.error(spec_path + ("hostNetwork",), f"must be a boolean, not {type_name(host_network)} "
-                        f"({host_network!r})")
+        raise obj.error(spec_path + ("hostNetwork",), f"{obj.kind} {obj.name}: must be a boolean, not "
+                        f"{type_name(host_network)} ({host_network!r})")
     ips: list[str] = []
     status = obj.raw.get("status") if name else None
     if isinstance(status, dict):

@@ -72,8 +72,21 @@ def usable_address(intervals: list[tuple[int, int]], preferred: int) -> str | No
     return None
 
 
+def second_address(intervals: list[tuple[int, int]], first: str) -> str | None:
+    """Another usable address of a class (a forward probe from a class to itself needs two)."""
+    for lo, hi in intervals:
+        for a in itertools.islice(range(lo, hi + 1), 0, 256):
+            t = _to_text(a)
+            if t != first and wire_usable(t):
+                return t
+    return None
+
+
 def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output")) -> tuple[list[Probe], list[str]]:
-    """Every probe for one host (its ruleset and addresses), judged by the engine; and notes."""
+    """Every probe for one host (its ruleset and addresses), judged by the engine; and notes.
+
+    ``forward`` adds class -> class through the host: from a class's address to another class's address (for a
+    class to itself, a second address of it)."""
     lay = layout([host])
     ports = port_atoms([host.ruleset])
     notes: list[str] = []
@@ -94,15 +107,34 @@ def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output")) -> tuple[
             if ipaddress.ip_address(a).version != ipaddress.ip_address(rep).version:
                 continue
             icmp = "icmp" if ":" not in a else "icmpv6"
-            for hook in hooks:
+            for hook in (h for h in hooks if h in ("input", "output")):
                 src, dst, pair = (rep, a, (c.id, host.name)) if hook == "input" else (a, rep, (host.name, c.id))
                 for proto in PROBE_PROTOCOLS:
                     for lo, _ in ports:
                         probes.append(Probe(next(ids), host.name, hook, proto, src, dst, next(sports), lo, pair))
                 probes.append(Probe(next(ids), host.name, hook, icmp, src, dst, None, None, pair))
+    if "forward" in hooks:
+        reps = {c.id: usable_address(c.addresses.intervals, c.representative) for c in lay.classes}
+        for c1 in lay.classes:
+            for c2 in lay.classes:
+                src = reps[c1.id]
+                dst = reps[c2.id] if c1.id != c2.id else (second_address(c2.addresses.intervals, src)
+                                                          if src else None)
+                if c1.family != c2.family or src is None:
+                    continue
+                if dst is None:
+                    notes.append(f"forward {c1.id} -> {c2.id}: not probed, the class has a single address")
+                    continue
+                icmp = "icmp" if ":" not in src else "icmpv6"
+                for proto in PROBE_PROTOCOLS:
+                    for lo, _ in ports:
+                        probes.append(Probe(next(ids), host.name, "forward", proto, src, dst, next(sports), lo,
+                                            (c1.id, c2.id)))
+                probes.append(Probe(next(ids), host.name, "forward", icmp, src, dst, None, None, (c1.id, c2.id)))
     for p in probes:
+        # the sandbox is idle: a probe finds no rate limit or quota exceeded (docs/nftables.md, assume)
         flow = Flow(src=p.src, dst=p.dst, protocol=p.proto, port=p.dport, hook=p.hook, sport=p.sport,
-                    icmp_type="echo-request" if p.proto.startswith("icmp") else None)
+                    icmp_type="echo-request" if p.proto.startswith("icmp") else None, assume=("under-limits",))
         ev = evaluate(host.ruleset, flow.packet(), p.hook)
         p.engine, p.because = ev.verdict, ev.because()
     if next(sports) > 65536:

@@ -36,20 +36,25 @@ def host_ruleset() -> str:
 @pytest.mark.slow
 def test_every_kernel_checked_ruleset_agrees_on_every_probe(netns_ok, tmp_path, capsys):
     before_ns, before_rs = namespaces(), host_ruleset()
-    total = 0
-    allowed = 0
+    total = allowed = 0
+    fwd: dict[str, int] = {"allow": 0, "deny": 0}
     for i, (name, (text, _)) in enumerate(CASES.items()):
         f = tmp_path / f"case{i}.nft"
         f.write_text(text)
         code, out, err = run(capsys, "nft", "verify", "--ruleset", str(f), "--address", "10.0.0.9", "--address",
-                             "fd00::9", "-o", "json")
+                             "fd00::9", "--hooks", "input,output,forward", "-o", "json")
         doc = json.loads(out)
         bad = [d for p in doc["pairs"] for d in p["disagree"]]
         assert code == 0 and not bad, f"{name}: {bad[:5]} {err}"
         total += doc["probes"]
         allowed += sum(p["allowed"] for p in doc["pairs"])
+        for p in doc["pairs"]:
+            if p["hook"] == "forward":
+                fwd["allow"] += p["allowed"]
+                fwd["deny"] += p["probes"] - p["allowed"]
     # both verdicts are well represented: the oracle sees packets pass, and sees them dropped
-    assert total > 1500 and 100 < allowed < total - 100, (total, allowed)
+    assert total > 4000 and 500 < allowed < total - 500, (total, allowed)
+    assert fwd["allow"] > 1000 and fwd["deny"] > 40, fwd  # forwarding is exercised both ways (2,782 and 56)
     assert namespaces() == before_ns
     assert host_ruleset() == before_rs
 
