@@ -75,13 +75,14 @@ class MicrosegApp(App[int]):
         Binding("y", "copy", "Copy", show=False),
         Binding("p", "policies", "Policies", show=False),
         Binding("a", "audit", "Audit", show=False),
+        Binding("r", "probe", "Probe", show=False),
         Binding("b", "sidebar", "Side panel", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
     MATRIX_ACTIONS = frozenset({"filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
-                                "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back"})
+                                "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back", "probe"})
     """Actions of the matrix screen: over another screen they are off (and left out of its footer)."""
 
     granularity: reactive[str] = reactive("workload", init=False)
@@ -572,6 +573,17 @@ class MicrosegApp(App[int]):
         from .screens.explain import ExplainScreen
 
         self.push_screen(ExplainScreen(blocks))
+
+    def action_probe(self) -> None:
+        """r: the probe plan of the pair under the cursor; on a live cluster, Enter runs it (docs/probe.md)."""
+        cur = self.grid.current
+        if cur is None or self.session is None or getattr(self.session, "kind", "k8s") != "k8s" \
+                or cur[0].kind != "endpoint" or cur[1].kind != "endpoint":
+            self.notify("put the cursor on a pair of workloads of a cluster to probe it", severity="warning")
+            return
+        from .screens.probe import ProbeScreen, pair_probe
+
+        self.push_screen(ProbeScreen(*pair_probe(self.session, self.source, self.args, cur[0].key, cur[1].key)))
 
     def action_copy(self) -> None:
         blocks = self._explain_blocks()

@@ -16,8 +16,10 @@ from typing import Any
 from ..cli import command_parser
 from ..errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
 from ..dataplane import caveats
+from ..dataplane import report as probe_report
+from ..dataplane.report import text_lines as report_text
 from ..dataplane.cells import Cell, class_sample, dns_cells, external_cells, from_flows, in_namespace, judge, one_pair
-from ..dataplane.commands import Outcome, Result, argv, read_outcome
+from ..dataplane.commands import Outcome, argv
 from ..dataplane.pods import PodRef, running_pods
 
 
@@ -109,26 +111,16 @@ def run(args: argparse.Namespace) -> int:
         return _plan(args, cells, notes, cnis)
     if not cells:
         raise UsageError("nothing to probe: " + ("; ".join(notes) or "no cell"))
-    from kubectl_microseg.plugins.kube.probe import ProbeRunner
-
-    runner = ProbeRunner(source.connection.api_client, image=args.image, container=args.container,
-                         timeout=args.timeout, concurrency=args.concurrency, ready_timeout=args.ready_timeout,
-                         ttl=_ttl(len(cells), args))
-    outputs = runner.run([(c.src, argv(c, args.timeout)) for c in cells])
-    results = [Result(Outcome.ERROR, o.error) if o.error and o.exit_code is None
-               else read_outcome(c, o.exit_code, o.stdout, o.stderr) for c, o in zip(cells, outputs)]
-    rows = [_row(c, r, cnis, cluster) for c, r in zip(cells, results)]
-    agreed = sum(1 for x in rows if x["agree"] is True)
-    disagreed = sum(1 for x in rows if x["agree"] is False)
-    unknown = len(rows) - agreed - disagreed
-    report = {"kind": "ProbeReport", "cni": [str(c) for c in cnis], "results": rows, "agreed": agreed,
-              "disagreed": disagreed, "unknown": unknown, "notes": notes, "cleanup": runner.leftovers,
-              "mode": f"ephemeral container ({args.image})" if args.image else "exec"}
+    report = execute(source.connection.api_client, cells, cnis, cluster, image=args.image, container=args.container,
+                     timeout=args.timeout, concurrency=args.concurrency, ready_timeout=args.ready_timeout,
+                     notes=notes)
+    rows = report["results"]
     if args.output == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
-        _print_text(report)
-    if disagreed:
+        for line in report_text(report):
+            print(line, file=sys.stderr if line.startswith("warning: ") else sys.stdout)
+    if report["disagreed"]:
         return EXIT_FAILED
     if rows and all(x["outcome"] == Outcome.ERROR for x in rows):
         print("error: no probe could be run (see the details above)", file=sys.stderr)
@@ -136,43 +128,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ttl(n: int, args: argparse.Namespace) -> int:
+def execute(api_client: Any, cells: list[Cell], cnis: list[caveats.Cni], cluster: Any, *, image: str | None,
+            container: str | None = None, timeout: int = 3, concurrency: int = 8, ready_timeout: float = 60.0,
+            notes: list[str] | None = None, poll: float = 0.5) -> dict[str, Any]:
+    """Probe the cells for real (``image``: ephemeral containers, else exec) and build the ``ProbeReport``."""
+    from kubectl_microseg.plugins.kube.probe import ProbeRunner
+
+    runner = ProbeRunner(api_client, image=image, container=container, timeout=timeout, concurrency=concurrency,
+                         ready_timeout=ready_timeout, ttl=_ttl(len(cells), timeout, concurrency, ready_timeout),
+                         poll=poll)
+    outputs = runner.run([(c.src, argv(c, timeout)) for c in cells])
+    return probe_report.build(cells, probe_report.results(cells, outputs), cnis, cluster, notes=list(notes or []),
+                              cleanup=runner.leftovers, mode=f"ephemeral container ({image})" if image else "exec")
+
+
+def _ttl(n: int, timeout: int, concurrency: int, ready_timeout: float) -> int:
     """How long a probe container may live at most: every probe one after the other, plus a margin."""
-    return int(n * (args.timeout + 5) / max(1, args.concurrency)) + int(args.ready_timeout) + 120
-
-
-def _row(cell: Cell, res: Result, cnis: list[caveats.Cni], cluster: Any) -> dict[str, Any]:
-    network = res.network
-    agree = None if network == "unknown" else network == cell.model
-    causes = caveats.likely_causes(cell, network, cnis, caveats.features(cluster, cell)) if agree is False else []
-    return {"from": cell.src.id, "fromEndpoint": cell.src.workload,
-            "to": cell.dst_pod.id if cell.dst_pod else cell.address, "toEndpoint": cell.dst,
-            "address": cell.address, "protocol": cell.protocol, "port": cell.port, "kind": cell.kind,
-            **({"name": cell.name} if cell.name else {}),
-            "model": cell.model, "network": network, "outcome": res.outcome, "detail": res.detail,
-            "agree": agree, "because": cell.because, "causes": causes,
-            **({"uncertain": True} if cell.uncertain else {})}
-
-
-def _print_text(report: dict[str, Any]) -> None:
-    print(f"CNI: {', '.join(report['cni']) or 'none recognised'}; probes via {report['mode']}")
-    print(f"{'':9} {'model':6} {'network':8} cell")
-    for x in report["results"]:
-        mark = {True: "AGREE", False: "DISAGREE", None: "UNKNOWN"}[x["agree"]]
-        what = f"DNS {x['name']} via {x['toEndpoint']}" if x["kind"] == "dns" else \
-            f"{x['to']} {x['protocol']}/{x['port']}"
-        print(f"{mark:9} {x['model']:6} {x['network']:8} {x['from']} -> {what}  ({x['outcome']}"
-              f"{': ' + x['detail'] if x['detail'] and x['agree'] is not True else ''})")
-        if x["agree"] is False:
-            for b in x["because"]:
-                print(f"{'':11}model: {b}")
-            for c in x["causes"]:
-                print(f"{'':11}likely cause: {c}")
-    for n in report["notes"]:
-        print(f"note: {n}")
-    for left in report["cleanup"]:
-        print(f"warning: not cleaned up: {left}", file=sys.stderr)
-    print(f"{report['agreed']} agree, {report['disagreed']} disagree, {report['unknown']} unknown")
+    return int(n * (timeout + 5) / max(1, concurrency)) + int(ready_timeout) + 120
 
 
 def _plan(args: argparse.Namespace, cells: list[Cell], notes: list[str], cnis: list[caveats.Cni]) -> int:

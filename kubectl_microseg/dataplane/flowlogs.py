@@ -127,7 +127,10 @@ def parse(text: str, path: str, fmt: str = Format.AUTO) -> tuple[list[Seen], int
 
 
 def _json(line: str) -> dict:
-    obj = json.loads(line)
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:  # its own "line 1" would contradict the file's line
+        raise ValueError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
     if not isinstance(obj, dict):
         raise ValueError("expected a JSON object")
     return obj

@@ -524,6 +524,33 @@ add("nft-text-syntax", S, "A ruleset in `nft -f` syntax that nft refuses (checke
                "    tcp dport 22 acept #<\n  }\n}\n"}, RULESET, "", document=None, needs_root=True,
     note="Needs root (a scratch network namespace); without it the tool says so and exits 3.")
 
+
+# ----------------------------------------------------------------------------------- flow exports
+S = "Observed flow exports (observed, simulate --observed, scaffold from-matrix --flows)"
+SHOP = NS + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: c, image: x}]}\nstatus: {phase: Running, podIP: 10.244.0.9}\n"
+HUBBLE_OK = ('{"flow": {"verdict": "FORWARDED", "IP": {"source": "10.244.0.9", "destination": "10.244.0.9"}, '
+             '"l4": {"TCP": {"source_port": 40000, "destination_port": 80, "flags": {"SYN": true}}}}}\n')
+add("observed-hubble-json", S, "A line of a Hubble export that is not a JSON object",
+    {"hubble.jsonl": HUBBLE_OK + '{"flow": {"verdict": "FORWARDED", #<\n', "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "hubble flow record", document=None)
+add("observed-hubble-verdict", S, "A Hubble flow without its `verdict`",
+    {"hubble.jsonl": HUBBLE_OK + '{"flow": {"IP": {"source": "10.244.0.9"}}}\n', "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "verdict", document=None, line_no=2)
+add("observed-calico-action", S, "A Calico flow log record whose `action` is neither allow nor deny",
+    {"flows.log": '{"action": "allow", "dest_port": 80, "proto": "tcp", "source_ip": "10.244.0.9"}\n'
+                  '{"action": "maybe", "dest_port": 80, "proto": "tcp", "source_ip": "10.244.0.9"}\n',
+     "cluster.yaml": SHOP}, ["observed", "-f", "cluster.yaml", "{f}"], "allow or deny", document=None, line_no=2)
+add("observed-conntrack-tuple", S, "A conntrack entry without src=, dst= and dport=",
+    {"conntrack.txt": "tcp      6 10 ESTABLISHED src=10.244.0.9 dst=10.244.0.9 sport=1 dport=80\n"
+                      "tcp      6 10 ESTABLISHED src=10.244.0.9 #<\n", "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "dport", document=None)
+add("observed-not-an-export", S, "A file that is none of the formats (here a flows file given to `observed`)",
+    {"flows.yaml": "flows:\n  - {from: shop/web, to: shop/web, port: 80}\n", "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "not a flow export", document=None, line_no=1)
+add("observed-wrong-format", S, "An export read with the wrong --format",
+    {"hubble.jsonl": HUBBLE_OK, "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}", "--format", "conntrack"], "conntrack", document=None, line_no=1)
+
 FILE_OF = {"inv-ruleset-missing": "gone.json", "dir-empty": "empty", "file-missing": "nothere.yaml", "file-is-directory": "."}
 """Entries whose message names another file than the first one written."""
 
