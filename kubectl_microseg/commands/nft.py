@@ -70,7 +70,9 @@ def register(sub: Any) -> None:
                    help="an address of this host (repeatable; with --demo: the demo host's); chooses the hook")
     e.add_argument("--iif")
     e.add_argument("--oif")
-    e.add_argument("--ct-state", default="new")
+    e.add_argument("--ct-state", default=None, help="default: new (untracked for neighbour discovery and MLD)")
+    e.add_argument("--assume", action="append", default=None, metavar="ASSUMPTION",
+                   help="under-limits, over-limits or sets-as-listed (kernel state the verdict may depend on)")
     e.add_argument("--icmp-type")
     e.add_argument("-o", "--output", choices=["text", "json"], default="text")
     e.set_defaults(func=run_explain)
@@ -236,9 +238,14 @@ def rule_locations(ev: Any, rs: Ruleset, path: str | None) -> list[str]:
     if "".join(lines).lstrip().startswith("{"):
         return []  # nft -j JSON: no lines to name
     where = rule_lines(lines)
+    if ev.alternatives:
+        return []  # one because line per case, not per deciding rule
     outcomes = ev.outcomes if ev.verdict == "allow" else ev.outcomes[-1:]
     out = []
     for o in outcomes:
+        if o.rule is not None and o.rule.raw.get("iptables") and isinstance(o.rule.handle, int):
+            out.append(f"{path}:{o.rule.handle}")  # an iptables-save line: the handle is its line
+            continue
         c = rs.chains.get((o.rule.family, o.rule.table, o.rule.chain)) if o.rule is not None else o.base
         got = where.get(c.key) if c is not None else None
         if got is None:
@@ -261,7 +268,7 @@ def run_explain(args: argparse.Namespace) -> int:
         flow = flow_from_dict({k: v for k, v in {
             "hook": hook, "from": args.src, "to": args.dst, "protocol": args.protocol, "port": args.port,
             "sport": args.sport, "iif": args.iif, "oif": args.oif, "ct_state": args.ct_state,
-            "icmp_type": args.icmp_type}.items() if v is not None})
+            "icmp_type": args.icmp_type, "assume": args.assume}.items() if v is not None})
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     ev = evaluate(rs, flow.packet(), flow.hook)
