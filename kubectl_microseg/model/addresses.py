@@ -111,9 +111,8 @@ def _blocks(lo: int, hi: int) -> Iterable[tuple[int, int]]:
     """The aligned power-of-two blocks (start, host bits) that tile [lo, hi], as summarize_address_range
     gives them, in integer arithmetic (a 50,000-member blocklist is printed in milliseconds)."""
     while lo <= hi:
-        bits = (lo & -lo).bit_length() - 1 if lo else 128
-        while bits and lo + (1 << bits) - 1 > hi:
-            bits -= 1
+        # the largest block aligned at lo (its trailing zero bits) that still fits in [lo, hi]
+        bits = min((lo & -lo).bit_length() - 1 if lo else 128, (hi - lo + 1).bit_length() - 1)
         yield lo, bits
         lo += 1 << bits
 

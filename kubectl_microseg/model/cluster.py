@@ -19,7 +19,7 @@ from .admin import ANP_KIND, BANP_KIND, AdminPolicy, parse_admin_policy
 from .objects import SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
-from .validation import check_object_fields, name_problem, parse_ip
+from .validation import check_annotations, check_object_fields, name_problem, parse_ip
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob")
@@ -272,7 +272,16 @@ def _check_identity(obj: SourceObject, kind: str) -> str | None:
     if kind not in NAMESPACED_KINDS and kind not in ("Namespace", ANP_KIND, BANP_KIND):
         return None
     check_object_fields(obj.raw, kind, workload=kind in WORKLOAD_KINDS)
-    name = obj.raw["metadata"]["name"]
+    meta = obj.raw["metadata"]
+    if kind in ("NetworkPolicy", ANP_KIND, BANP_KIND):  # the other kinds' labels are read (and checked) as labels
+        labels = meta.get("labels")
+        if labels is not None and not isinstance(labels, dict):
+            raise FieldError(("metadata", "labels"), f"must be an object, not {type_name(labels)}")
+        for k, v in (labels or {}).items():
+            validate_label_key(k, ("metadata", "labels", k))
+            validate_label_value("" if v is None else v, ("metadata", "labels", k))
+    check_annotations(meta.get("annotations"), ("metadata", "annotations"))
+    name = meta["name"]
     if not isinstance(name, str):
         raise FieldError(("metadata", "name"), f"must be a string, not {type_name(name)}")
     problem = name_problem(name, label=kind == "Namespace")

@@ -92,6 +92,15 @@ class ConnSet:
 
     # -- constructors
     @classmethod
+    def from_merged(cls, by_proto: Mapping[str, Intervals]) -> ConnSet:
+        """From intervals already merged (sorted, disjoint, not touching) per upper-case protocol: skips
+        merging again (the nft matrix builds thousands of these)."""
+        out = cls.__new__(cls)
+        out._by_proto = dict(sorted((p, tuple(r)) for p, r in by_proto.items() if r))
+        out._hash = None
+        return out
+
+    @classmethod
     def none(cls) -> ConnSet:
         """The empty set: nothing allowed."""
         return _NONE

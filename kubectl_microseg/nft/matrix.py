@@ -22,7 +22,7 @@ from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
 from ..model.ports import ConnSet
 from .evaluate import evaluate
-from .intervals import contains, element_intervals, intersect, subtract, union
+from .intervals import contains, element_intervals, intersect, merge, subtract, union
 from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
 from .nat import forwarded_ports
 from .portwalk import Fallback, port_verdicts
@@ -551,7 +551,7 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
         if got[0]:
             acc[proto.upper() if proto in MATRIX_PROTOCOLS else "ICMP" if fam == 4 else "ICMPV6"] = got[0]
             uncertain |= got[1]
-    return ConnSet(acc), uncertain  # ConnSet merges
+    return ConnSet.from_merged(acc), uncertain  # every result below is merged
 
 
 def _by_delta(rel: Relevance, key: tuple[int, ...], vary: str, hook: str, pkt: Packet,
@@ -584,8 +584,8 @@ def _allowed_ports(rs: Ruleset, hook: str, pkt: Packet, ports: list[tuple[int, i
         return ([(1, 65535)] if ev.verdict != "deny" else []), ev.verdict == "unknown"
     pkt = pkt.with_(sport=40000, dport=1)
     try:
-        return [iv for piece, verdict in port_verdicts(rs, pkt, hook, [(1, 65535)]) if verdict == "allow"
-                for iv in piece], False
+        return merge([iv for piece, verdict in port_verdicts(rs, pkt, hook, [(1, 65535)]) if verdict == "allow"
+                      for iv in piece]), False
     except Fallback:
         pass
     out, uncertain = [], False
@@ -594,7 +594,7 @@ def _allowed_ports(rs: Ruleset, hook: str, pkt: Packet, ports: list[tuple[int, i
         if ev.verdict != "deny":
             out.append((lo, hi))
             uncertain |= ev.verdict == "unknown"
-    return out, uncertain
+    return merge(out), uncertain
 
 
 @dataclass

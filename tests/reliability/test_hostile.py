@@ -366,3 +366,13 @@ def test_exec_plugin_stderr_is_bounded_and_redacted(tmp_path, capsys, monkeypatc
     warning, error = err.splitlines()
     assert warning.startswith("warning: kubeconfig: exec: process returned 1. token=[redacted] refresh failed")
     assert "hunter2" not in err and "line 50" not in err and error.startswith("error: ")
+
+
+@pytest.mark.parametrize("meta, words", [
+    ("  namespace: shop\n  labels: {\"app\\n\": web}\n", "invalid label key"),
+    ("  namespace: shop\n  annotations: {replicas: 3}\n", "annotation value must be a string"),
+    ("  namespace: shop\n  annotations: {\"/x\": y}\n", "prefix part must be non-empty"),
+])
+def test_object_meta_of_a_policy_is_validated(tmp_path, capsys, meta, words) -> None:
+    """ValidateObjectMeta (labels, annotations) holds for a NetworkPolicy too; its labels were not read."""
+    assert words in refused(capsys, "matrix", "-f", write(tmp_path, np("podSelector: {}", meta)))
