@@ -122,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def ignore_sigpipe() -> None:
+    """For commands that follow a watch: a closed socket is an error, not a signal. :func:`entry` restores
+    SIGPIPE's default (for ``| head``), which killed the TUI and ``audit --watch`` with exit 141 when a
+    watch thread wrote to a connection the quitting main thread had just closed."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 def entry() -> None:
     """The ``kubectl-microseg`` executable: ``main`` with the process-wide settings of a CLI."""
     if hasattr(signal, "SIGPIPE"):

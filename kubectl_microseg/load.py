@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from .errors import UsageError
 from .sources import Snapshot, load_source_class
@@ -24,7 +25,9 @@ def source_for(args: argparse.Namespace):
 
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
     """Read the model's raw objects from the source chosen on the command line."""
-    return source_for(args).load()
+    snapshot = source_for(args).load()
+    gc.freeze()  # the snapshot lives as long as the command: later collections need not walk it again
+    return snapshot
 
 
 def analyzer_options(args: argparse.Namespace, snapshot: Snapshot):
@@ -39,12 +42,52 @@ def analyzer_options(args: argparse.Namespace, snapshot: Snapshot):
     )
 
 
-def load_analyzer(args: argparse.Namespace):
-    """Snapshot -> Cluster -> Analyzer for the source chosen on the command line."""
+def load_analyzer(args: argparse.Namespace, *, namespace_must_exist: bool = True):
+    """Snapshot -> Cluster -> Analyzer for the source chosen on the command line.
+
+    The namespace of ``-n`` is checked against the model (see :func:`check_namespace`).
+    """
     from .engine.k8s import Analyzer
     from .model.cluster import build_cluster
 
     snapshot = load_snapshot(args)
     cluster = build_cluster(snapshot.objects)
     cluster.notes[:0] = snapshot.notes
+    check_namespace(args, cluster, snapshot, must_exist=namespace_must_exist)
     return Analyzer(cluster, analyzer_options(args, snapshot)), snapshot
+
+
+def chosen_namespace(args: argparse.Namespace) -> str | None:
+    """The namespace the views focus on: ``-n``, unless ``-A`` is given."""
+    return None if getattr(args, "all_namespaces", False) else getattr(args, "namespace", None) or None
+
+
+def check_namespace(args: argparse.Namespace, cluster, snapshot: Snapshot, *, must_exist: bool = True) -> None:
+    """A ``-n`` that names no namespace of the model is a typo until shown otherwise, never an empty answer.
+
+    Where every namespace is known (files, the demo, a readable Namespace list) it is an error (exit 2),
+    with the closest name; where it cannot be known (Namespaces unreadable), or ``must_exist`` is False
+    (scaffolding for a namespace to come), a warning the views print in their output. A namespace that
+    exists but holds no workload is worth a warning too.
+    """
+    import difflib
+
+    ns = chosen_namespace(args)
+    if not ns:
+        return
+    known = [n for n in cluster.namespaces]
+    if ns not in cluster.namespaces:
+        close = difflib.get_close_matches(ns, known, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        if snapshot.namespaces_complete and must_exist:
+            raise UsageError(f'namespace "{ns}" is not in {snapshot.description}{hint}; namespaces: '
+                             f"{', '.join(known) or 'none'}")
+        why = "it is not in the input" if snapshot.namespaces_complete else "Namespaces cannot be read"
+        _warn(snapshot, cluster, f'namespace "{ns}" is not known ({why}){hint}: nothing is shown for it')
+    elif not any(w.namespace == ns for w in cluster.workloads):
+        _warn(snapshot, cluster, f'namespace "{ns}" has no workloads in {snapshot.description}')
+
+
+def _warn(snapshot: Snapshot, cluster, text: str) -> None:
+    snapshot.warnings.append(text)
+    cluster.notes.insert(0, text)

@@ -30,6 +30,21 @@ class Snapshot:
     """Namespaces whose policies could not be read: verdicts involving them are uncertain."""
     all_namespaces_uncertain: bool = False
     """True when NetworkPolicies of every namespace are unknown (e.g. listing them was forbidden)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the view lacks (the subset of ``notes`` that makes it partial): views print these in their
+    output itself (stdout, json), never only on stderr."""
+    uncertain_reasons: dict[str, str] = field(default_factory=dict)
+    """Why verdicts are uncertain: namespace -> reason; the key ``*`` means every verdict."""
+    namespaces_complete: bool = True
+    """True when every namespace that exists is known (files, the demo, a readable Namespace list): a
+    namespace named on the command line that is not among them does not exist."""
+
+    def uncertain_reason(self, *namespaces: str | None) -> str | None:
+        """Why a verdict between pods of ``namespaces`` is uncertain, or None when it is certain."""
+        reasons = self.uncertain_reasons
+        if not reasons:
+            return None
+        return reasons.get("*") or next((reasons[n] for n in namespaces if n in reasons), None)
 
 
 @dataclass(frozen=True)

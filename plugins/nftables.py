@@ -12,11 +12,13 @@ inside the scratch namespace; ``rollback-after SECONDS BATCH CONFIRM`` is the ro
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -25,7 +27,9 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from kubectl_microseg.errors import InputError, Origin, UnreachableError
+from kubectl_microseg.io import strict_json
 from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.nft.iptables import iptables_to_json, looks_like_iptables
 from kubectl_microseg.nft.model import Ruleset
 from kubectl_microseg.nft.parse import parse_ruleset
 from kubectl_microseg.sources import Snapshot
@@ -214,12 +218,17 @@ def read_file(path: str) -> RulesetInput:
     origin = Origin(file=path)
     if text.lstrip().startswith("{"):
         try:
-            doc = json.loads(text)
+            doc = strict_json.loads(text)
+        except strict_json.StrictJSONError as exc:
+            raise InputError(f"JSON: {exc}", origin, line=exc.line) from None
         except json.JSONDecodeError as exc:
             raise InputError(f"invalid JSON: {exc.msg}", origin, line=exc.lineno) from None
         except RecursionError:
             raise InputError("JSON nested too deeply", origin) from None
         return RulesetInput(doc, f"file {path}", origin)
+    if looks_like_iptables(text):  # iptables-save / ip6tables-save output, legacy or nft backend
+        return RulesetInput(iptables_to_json(text, origin), f"file {path} (iptables-save)", origin)
+    check_includes(path, text)
     doc = scratch_load(path)
     return RulesetInput(doc, f"file {path}", origin, defines=read_defines(text))
 
@@ -227,6 +236,46 @@ def read_file(path: str) -> RulesetInput:
 def read_defines(text: str) -> dict[str, str]:
     """``define NAME = VALUE`` lines of a ruleset file (the matrix names address classes after them)."""
     return {m.group(1): m.group(2).rstrip(";").strip() for m in _DEFINE.finditer(text)}
+
+
+_INCLUDE = re.compile(r'^\s*include\s+"([^"]*)"', re.M)
+INCLUDE_ANYWHERE_ENV = "KUBECTL_MICROSEG_NFT_INCLUDE_ANYWHERE"
+"""Set to 1 to allow ``include`` of files outside the ruleset's directory (they are read as root)."""
+MAX_INCLUDE_DEPTH = 16
+
+
+def check_includes(path: str, text: str, top_dir: str | None = None, depth: int = 0) -> None:
+    """Refuse ``include`` statements nft would follow into trouble, before nft runs (as root):
+
+    - a file outside the directory of the ruleset (``/etc/shadow``: nft reads any file as root and echoes
+      its lines in errors), unless KUBECTL_MICROSEG_NFT_INCLUDE_ANYWHERE=1;
+    - anything but a regular file (``/dev/zero``, a FIFO: nft would read forever), at any depth;
+    - a missing file (nft's own message would blame the top-level file).
+    The error names the file and line of the ``include``."""
+    top_dir = top_dir or os.path.dirname(os.path.realpath(path))
+    anywhere = os.environ.get(INCLUDE_ANYWHERE_ENV) == "1"
+    for m in _INCLUDE.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        target = m.group(1)
+        base = os.path.dirname(os.path.abspath(path))
+        pattern = target if os.path.isabs(target) else os.path.join(base, target)
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if depth >= MAX_INCLUDE_DEPTH:
+            raise InputError(f"includes nested deeper than {MAX_INCLUDE_DEPTH} levels", Origin(file=path), line=line)
+        for f in matches:
+            real = os.path.realpath(f)
+            if not anywhere and os.path.commonpath([real, top_dir]) != top_dir:
+                raise InputError(f"include {target!r} is outside the ruleset's directory (set "
+                                 f"{INCLUDE_ANYWHERE_ENV}=1 to allow it)", Origin(file=path), line=line)
+            try:
+                st = os.stat(real)
+            except OSError:
+                raise InputError(f"include {target!r}: no such file", Origin(file=path), line=line) from None
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError(f"include {target!r} is not a regular file", Origin(file=path), line=line)
+            from kubectl_microseg.plugins.manifests import read_text
+
+            check_includes(f, read_text(f), top_dir, depth + 1)
 
 
 def scratch_load(path: str) -> dict[str, Any]:
@@ -257,7 +306,10 @@ def nft_input_error(text: str, path: str) -> InputError:
     """nft's located error message as an InputError naming the file and the line."""
     m = _NFT_LOCATION.search(text)
     if m:
-        return InputError(m.group("msg").strip(), Origin(file=path), line=int(m.group("line")))
+        # an error inside an included file names that file (nft prints its path), not the top-level one
+        where = m.group("file")
+        shown = path if os.path.abspath(where) == os.path.abspath(path) or where in ("-", "/dev/stdin") else where
+        return InputError(m.group("msg").strip(), Origin(file=shown), line=int(m.group("line")))
     first = next((ln for ln in text.splitlines() if ln.strip()), "nft refused the ruleset")
     return InputError(first.strip(), Origin(file=path))
 

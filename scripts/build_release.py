@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Build the krew release archives of kubectl-microseg reproducibly, and write their sha256 into the manifest.
+"""Build the krew release archives of kubectl-microseg reproducibly, and the krew manifest that carries their sha256.
 
 Usage (from the repository root, in the project's virtualenv with ``pip install -e '.[release]'``)::
 
     python scripts/build_release.py lock                  # pin every dependency for every target
-    python scripts/build_release.py build                 # all targets -> dist/release/, update krew-manifest.yaml
-    python scripts/build_release.py build --platform linux-amd64 --python 3.11 --manifest none
+    python scripts/build_release.py build                 # all targets -> dist/release/ (archives, manifest)
+    python scripts/build_release.py build --platform linux-amd64 --python 3.11
+    python scripts/build_release.py verify dist/release/microseg.yaml   # rebuild, compare every sha256
 
 ``build`` writes ``dist/release/kubectl-microseg_v<version>_<os>_<arch>.tar.gz`` per target, a
-``SHA256SUMS`` file and ``dist/release/microseg.yaml`` (the manifest as krew-index wants it named).
-With the same sources, lock and SOURCE_DATE_EPOCH the archives are byte-identical.
+``SHA256SUMS`` file and ``dist/release/microseg.yaml``: the manifest rendered from the tracked template
+``krew-manifest.template.yaml`` with the uri and sha256 of each archive it built (named as krew-index
+wants it). No tracked file is written. With the same sources, lock and SOURCE_DATE_EPOCH the archives
+are byte-identical, so ``verify`` (a release job, or anyone holding a published manifest) rebuilds them
+and fails when a sha256 differs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from release.lock import LOCK_PATH, Lock, make_lock, resolve_build_pins, targets
 from release.targets import DEFAULT_PYTHONS  # noqa: E402
 from release.wheels import build_project_wheel  # noqa: E402
 
+TEMPLATE = REPO / krew.TEMPLATE_PATH_NAME
 DEFAULT_BASE_URL = "https://github.com/kubectl-microseg/kubectl-microseg/releases/download/v{version}"
 
 
@@ -39,18 +44,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     lock = sub.add_parser("lock", help="resolve and pin the dependencies of every target (writes the lock file)")
     lock.add_argument("--python", action="append", help=f"CPython minor version (default: {' '.join(DEFAULT_PYTHONS)})")
     lock.add_argument("--lock-file", type=Path, default=LOCK_PATH)
-    build = sub.add_parser("build", help="build the archives and update the krew manifest")
+    build = sub.add_parser("build", help="build the archives and render the krew manifest next to them")
     build.add_argument("--platform", action="append", metavar="OS-ARCH",
                        help="linux-amd64, linux-arm64, darwin-amd64, darwin-arm64 (repeatable; default all)")
     build.add_argument("--python", action="append", help="CPython minor version to include (default: the lock's)")
     build.add_argument("--out", type=Path, default=REPO / "dist" / "release", help="output folder")
-    build.add_argument("--manifest", default=str(REPO / "krew-manifest.yaml"),
-                       help="krew manifest to update with uri and sha256 ('none' to leave it alone)")
+    build.add_argument("--template", type=Path, default=TEMPLATE,
+                       help="the krew manifest template (read only; the manifest goes to OUT/microseg.yaml)")
     build.add_argument("--base-url", default=DEFAULT_BASE_URL,
                        help="where the archives are published ({version} is replaced)")
     build.add_argument("--lock-file", type=Path, default=LOCK_PATH)
     build.add_argument("--unlocked", action="store_true",
                        help="ignore the lock (latest versions; not reproducible; for development only)")
+    verify = sub.add_parser("verify", help="rebuild the archives a manifest names and compare their sha256")
+    verify.add_argument("manifest", type=Path, help="a rendered krew manifest (dist/release/microseg.yaml, krew-index)")
+    verify.add_argument("--platform", action="append", metavar="OS-ARCH",
+                        help="only these targets (default: every platform of the manifest)")
+    verify.add_argument("--python", action="append", help="CPython minor versions the build included (default: the lock's)")
+    verify.add_argument("--lock-file", type=Path, default=LOCK_PATH)
     return parser.parse_args(argv)
 
 
@@ -81,32 +92,56 @@ def do_build(args: argparse.Namespace) -> int:
     sums = args.out / "SHA256SUMS"
     sums.write_text("".join(f"{b.sha256}  {b.path.name}\n" for b in built), encoding="utf-8")
     base = args.base_url.format(version=project.version).rstrip("/")
-    entries = {(b.target.os, b.target.arch): (f"{base}/{b.path.name}", b.sha256) for b in built}
-    if args.manifest != "none":
-        manifest = Path(args.manifest)
-        krew.update_manifest(manifest, project.version, entries)
-        check_manifest(manifest)
-        (args.out / "microseg.yaml").write_text(manifest.read_text(encoding="utf-8"), encoding="utf-8")
+    manifest = write_manifest(args.template, args.out / "microseg.yaml", project.version,
+                              {(b.target.os, b.target.arch): (f"{base}/{b.path.name}", b.sha256) for b in built})
     for b in built:
         print(f"{b.path}  {b.size / 1e6:.1f} MB  sha256 {b.sha256}  ({b.seconds:.0f}s)")
-    log(f"build: {len(built)} archive(s) in {time.monotonic() - started:.0f}s")
+    log(f"build: {len(built)} archive(s) in {time.monotonic() - started:.0f}s; krew manifest {manifest}")
     return 0
 
 
-def check_manifest(path: Path) -> None:
-    """Raise ReleaseError when the manifest breaks krew's rules."""
+def write_manifest(template: Path, dest: Path, version: str, entries: dict[tuple[str, str], tuple[str, str]]) -> Path:
+    """Render ``template`` with the built archives' uri and sha256 into ``dest``; check krew's rules."""
     import yaml
 
-    problems = krew.plugin_problems(yaml.safe_load(path.read_text(encoding="utf-8")))
+    text = krew.render_manifest(template.read_text(encoding="utf-8"), version, entries)
+    problems = krew.plugin_problems(yaml.safe_load(text))
     if problems:
-        raise ReleaseError(f"{path} is not a valid krew manifest: " + "; ".join(problems))
+        raise ReleaseError(f"the manifest rendered from {template} is not valid for krew: " + "; ".join(problems))
+    dest.write_text(text, encoding="utf-8")
+    return dest
+
+
+def do_verify(args: argparse.Namespace) -> int:
+    """``verify``: rebuild (locked) what a manifest names; exit 1 when a sha256 differs."""
+    import yaml
+
+    manifest = yaml.safe_load(args.manifest.read_text(encoding="utf-8"))
+    problems = krew.plugin_problems(manifest)
+    if problems:
+        raise ReleaseError(f"{args.manifest} is not a valid krew manifest: " + "; ".join(problems))
+    project = load_project()
+    if manifest["spec"]["version"] != f"v{project.version}":
+        raise ReleaseError(f"{args.manifest} is for {manifest['spec']['version']}, the sources are v{project.version}")
+    lock = Lock.read(args.lock_file)
+    wanted = args.platform or [t.key for t in targets_for(None)
+                               if krew.find_platform(manifest, t.os, t.arch) is not None]
+    with tempfile.TemporaryDirectory(prefix="microseg-verify-") as tmp:
+        wheel = build_project_wheel(project, Path(tmp) / "wheel", build_pins=lock.build)
+        built = build_all(project, wheel, targets_for(wanted), args.python or lock.pythons, lock, Path(tmp) / "out")
+    mismatches = krew.sha_mismatches(manifest, {(b.target.os, b.target.arch): b.sha256 for b in built})
+    for line in mismatches:
+        print(f"{args.manifest}: {line}", file=sys.stderr)
+    if not mismatches:
+        print(f"{args.manifest}: the sha256 of {len(built)} platform(s) match a fresh build")
+    return 1 if mismatches else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 on success, 1 with a one-line reason on failure."""
     args = parse_args(argv)
     try:
-        return do_lock(args) if args.action == "lock" else do_build(args)
+        return {"lock": do_lock, "build": do_build, "verify": do_verify}[args.action](args)
     except ReleaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v iptables-nft >/dev/null 2>&1 || need_apt+=(iptables)  # iptables-save input, its kernel tests
+command -v ipset >/dev/null 2>&1 || need_apt+=(ipset)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -e /usr/lib/python3/dist-packages/nftables/nftables.py ] || need_apt+=(python3-nftables libnftables1)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)    # completion tests
 command -v fish >/dev/null 2>&1 || need_apt+=(fish)  # completion tests
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # matrix -o html rendered in a real browser
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing ${need_apt[*]} with apt-get" >&2

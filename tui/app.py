@@ -27,6 +27,7 @@ from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchE
 from .session import Session, apply_events, build_session, changed_pairs, one_line_reason
 from .widgets.cell_info import CellInfo
 from .widgets.command_bar import CommandBar
+from .widgets.legend import Legend
 from .widgets.matrix_grid import MatrixGrid
 from .widgets.namespace_tree import NamespaceTree
 from .widgets.policy_list import PolicyList
@@ -55,30 +56,33 @@ class MicrosegApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kubectl microseg"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (200, "-very-wide")]
+    """Below 120 columns the side panel folds away (b shows it); from 200 it is wider."""
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help"),
+        Binding("e", "explain", "Explain"),
         Binding("slash", "filter", "Filter"),
         Binding("colon", "command", "Command", show=False),
-        Binding("e", "explain", "Explain"),
+        Binding("d", "simulate", "Simulate"),
+        Binding("s", "scaffold", "Scaffold"),
         Binding("g", "granularity", "Granularity"),
         Binding("z", "fold_all", "Fold all", show=False),
         Binding("f", "filter_axis", "Filter axis", show=False),
         Binding("x", "export", "Export"),
-        Binding("d", "simulate", "Simulate"),
-        Binding("s", "scaffold", "Scaffold"),
         Binding("y", "copy", "Copy", show=False),
         Binding("p", "policies", "Policies", show=False),
         Binding("a", "audit", "Audit", show=False),
+        Binding("r", "probe", "Probe", show=False),
         Binding("b", "sidebar", "Side panel", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
     MATRIX_ACTIONS = frozenset({"filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
-                                "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back"})
+                                "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back", "probe"})
     """Actions of the matrix screen: over another screen they are off (and left out of its footer)."""
 
     granularity: reactive[str] = reactive("workload", init=False)
@@ -111,6 +115,10 @@ class MicrosegApp(App[int]):
         self._namespace = namespace
         self._filter_axis = "rows"
         self.loaded_at = 0.0
+        self._generation = 0
+        """Number of the newest analysis requested (0: the first load)."""
+        self._shown_generation = -1
+        """Number of the analysis on screen: an older result arriving late is dropped."""
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -125,10 +133,11 @@ class MicrosegApp(App[int]):
                     yield PolicyList(id="policy-list")
             with Vertical(id="matrix-pane"):
                 yield MatrixGrid(id="grid")
+                yield Legend(id="legend")
                 yield CellInfo(id="cell-info")
         yield CommandBar(id="command-bar")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def grid(self) -> MatrixGrid:
@@ -197,9 +206,13 @@ class MicrosegApp(App[int]):
         if rec is not None:
             self.post_message(AuditRecorded(rec))
 
-    @work(thread=True, exclusive=True, group="reanalyse", exit_on_error=False)
-    def reanalyse(self, events: list, snapshot: Any = None) -> None:
-        """Apply live events (or analyse the live state's ``snapshot``); post the new state and what changed."""
+    @work(thread=True, group="reanalyse", exit_on_error=False)
+    def reanalyse(self, events: list, snapshot: Any, generation: int) -> None:
+        """Apply live events (or analyse the live state's ``snapshot``); post the new state and what changed.
+
+        Analyses may overlap (a slow one, then a newer event): each result carries its ``generation`` and
+        :meth:`on_session_ready` keeps only the newest, so a late result can never hide a newer change.
+        """
         old = self.session
         if old is None:
             return
@@ -211,7 +224,8 @@ class MicrosegApp(App[int]):
         except Exception as exc:
             self.post_message(LoadFailed(f"could not analyse the change: {exc}"))
             return
-        self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False))
+        self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False,
+                                       generation=generation))
 
     # ------------------------------------------------------------------ session → view
     @property
@@ -226,10 +240,15 @@ class MicrosegApp(App[int]):
     def on_session_ready(self, message: SessionReady) -> None:
         if not self.query(MatrixGrid):  # the app is shutting down (a worker finished late)
             return
+        if message.generation <= self._shown_generation:
+            return  # an older analysis finished after a newer one: the screen already shows more
+        self._shown_generation = message.generation
         self.session = message.session
         self.grid.loading = False
         self.status.granularity = self._granularity_word(self.granularity)
         self.query_one(CellInfo).group_word = "group" if self.is_nft else "namespace"
+        if message.first:
+            self.refresh_bindings()  # host firewalls offer no simulate/scaffold keys
         if self.is_nft and message.first:  # the same panels, named for host firewalls
             tabs = self.query_one("#sidebar", TabbedContent)
             for pane, label in (("tab-namespaces", "Hosts"), ("tab-workloads", "Endpoints"),
@@ -244,6 +263,14 @@ class MicrosegApp(App[int]):
         self.status.source = message.session.description
         m = message.session.matrix
         self.status.counts = f"{len(m.endpoints)} endpoints · {len(m.cells)} allowed pairs"
+        partial = list(getattr(m, "warnings", [])) + [
+            f"verdicts touching {'every namespace' if ns == '*' else ns} are unknown ({why})"
+            for ns, why in sorted(getattr(m, "uncertain_reasons", {}).items())]
+        if partial:  # a partial view is never shown as a clean one: say so on the status line and once aloud
+            self.status.counts += f" · PARTIAL VIEW: {partial[0]}" + (f" (+{len(partial) - 1})" if len(partial) > 1 else "")
+            if message.first:
+                self.notify("\n".join(partial), title="partial view: ? marks unknown pairs", severity="warning",
+                            timeout=10)
         if message.first:
             self.loaded_at = time.monotonic()
             self.grid.focus()
@@ -327,7 +354,8 @@ class MicrosegApp(App[int]):
         events, self._pending, self._debounce = self._pending, [], None
         if events:
             snap = self._live_state.snapshot() if self._live_state is not None else None
-            self.reanalyse(events, snap)
+            self._generation += 1
+            self.reanalyse(events, snap, self._generation)
 
     def on_watch_ended(self, message: WatchEnded) -> None:
         self.status.set_state("stale", message.error)
@@ -483,8 +511,8 @@ class MicrosegApp(App[int]):
                 self.action_export(fmt)
         elif cmd in ("simulate", "sim", "d"):
             self.action_simulate(" ".join(rest) or None)
-        elif cmd == "theme" and rest:
-            self.theme = rest[0]
+        elif cmd == "theme":
+            self.set_theme(rest[0] if rest else "")
         elif cmd in ("help", "h", "?"):
             self.action_help()
         elif cmd in ("fold", "unfold"):
@@ -546,6 +574,17 @@ class MicrosegApp(App[int]):
 
         self.push_screen(ExplainScreen(blocks))
 
+    def action_probe(self) -> None:
+        """r: the probe plan of the pair under the cursor; on a live cluster, Enter runs it (docs/probe.md)."""
+        cur = self.grid.current
+        if cur is None or self.session is None or getattr(self.session, "kind", "k8s") != "k8s" \
+                or cur[0].kind != "endpoint" or cur[1].kind != "endpoint":
+            self.notify("put the cursor on a pair of workloads of a cluster to probe it", severity="warning")
+            return
+        from .screens.probe import ProbeScreen, pair_probe
+
+        self.push_screen(ProbeScreen(*pair_probe(self.session, self.source, self.args, cur[0].key, cur[1].key)))
+
     def action_copy(self) -> None:
         blocks = self._explain_blocks()
         if blocks is None:
@@ -554,7 +593,12 @@ class MicrosegApp(App[int]):
         from .explain_doc import plain_text
 
         self.copy_to_clipboard(plain_text(blocks))
-        self.notify("explanation copied to the clipboard", timeout=2)
+        self.tell_copied("explanation")
+
+    def tell_copied(self, what: str) -> None:
+        """Say honestly what a copy did: OSC 52 gives no receipt, and tmux drops it without set-clipboard."""
+        self.notify(f"{what} sent to the terminal's clipboard (OSC 52). Nothing there? The terminal or tmux "
+                    "refused it (tmux: set -g set-clipboard on); x exports to a file instead", timeout=5)
 
     def action_export(self, fmt: str = "markdown") -> None:
         if self.model is None:
@@ -621,19 +665,39 @@ class MicrosegApp(App[int]):
     def action_policies(self) -> None:
         sidebar = self.query_one("#sidebar", TabbedContent)
         sidebar.remove_class("-hidden")
+        sidebar.add_class("-shown")
         sidebar.active = "tab-policies"
         self.query_one(PolicyList).focus()
 
     def action_sidebar(self) -> None:
-        self.query_one("#sidebar").toggle_class("-hidden")
-        if self.query_one("#sidebar").has_class("-hidden"):
+        """b: show or hide the side panel (folded by default below 120 columns)."""
+        sidebar = self.query_one("#sidebar")
+        shown = sidebar.display
+        sidebar.set_class(shown, "-hidden")
+        sidebar.set_class(not shown, "-shown")
+        if shown:
             self.grid.focus()
+
+    def set_theme(self, name: str) -> bool:
+        """``:theme NAME``: switch theme; an unknown or missing name is a message listing the themes."""
+        names = sorted(self.available_themes)
+        if name not in names:
+            what = f"unknown theme {name!r}" if name else "which theme?"
+            self.notify(f"{what}; themes: {', '.join(names)}", severity="warning" if not name else "error",
+                        timeout=6)
+            return False
+        self.theme = name
+        return True
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys."""
+        """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys.
+
+        Host firewalls have no simulate or scaffold screen: those keys are not offered there at all."""
+        if action in ("simulate", "scaffold") and self.is_nft:
+            return False
         return not (action in self.MATRIX_ACTIONS and len(self.screen_stack) > 1)
 
     def action_back(self) -> None:

@@ -7,7 +7,8 @@ The document is a list of typed blocks (no Textual): the explain screen renders 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 
@@ -28,6 +29,10 @@ class Block:
     """For verdict and reason blocks: allowed (True), denied (False) or neither (None)."""
     origin: str = ""
     """For yaml and code blocks: where the object came from (file, document, line; or the cluster)."""
+    highlight: tuple[int, ...] = ()
+    """For yaml blocks: 1-based lines of the deciding rules (drawn highlighted)."""
+    note: str = ""
+    """For yaml blocks: what the highlighted lines are ('egress rule 1, lines 12-18')."""
 
 
 def short_origin(entry: PolicyEntry) -> str:
@@ -41,6 +46,81 @@ def short_origin(entry: PolicyEntry) -> str:
 def policy_yaml(entry: PolicyEntry) -> str:
     """The policy as YAML, in the order it was written."""
     return yaml.safe_dump(entry.source.raw, sort_keys=False, default_flow_style=False).rstrip()
+
+
+def source_text(entry: PolicyEntry) -> str | None:
+    """The policy's document exactly as written in its file, comments included (None: not from a file).
+
+    The comments above the document (after the previous one's ``---``) belong to it: they say why.
+    """
+    origin = entry.source.origin
+    if not origin.file or origin.document is None or origin.item is not None:
+        return None
+    path = Path(origin.file)
+    if not path.is_absolute() and not path.exists():  # the packaged demo names its files 'demo/...'
+        import kubectl_microseg
+
+        path = Path(kubectl_microseg.__file__).resolve().parent / origin.file
+    try:
+        text = path.read_text(encoding="utf-8")
+        nodes = list(yaml.compose_all(text))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    docs = [n for n in nodes if n is not None]
+    if origin.document > len(docs):
+        return None
+    lines = text.splitlines()
+    node = docs[origin.document - 1]
+    start = docs[origin.document - 2].end_mark.line if origin.document > 1 else 0
+    while start < node.start_mark.line and (lines[start].strip() in ("", "---") or
+                                            lines[start].startswith(("---", "..."))):
+        start += 1
+    end = node.end_mark.line + (1 if node.end_mark.column else 0)
+    return "\n".join(lines[start:end]).rstrip()
+
+
+def rule_lines(text: str, path: tuple[Any, ...]) -> tuple[int, int] | None:
+    """1-based first and last line of the node at ``path`` (('spec', 'ingress', 0)) in a YAML document."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    for step in path:
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == step), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            return None
+        if node is None:
+            return None
+    lines = text.splitlines()
+    end = node.end_mark
+    last = end.line  # 0-based; the mark sits where the next token starts: back up over what is not ours
+    if last >= len(lines) or not lines[last][:end.column].strip():
+        last -= 1
+    while last > node.start_mark.line and (not lines[last].strip() or lines[last].lstrip().startswith("#")):
+        last -= 1  # the next rule's comment and blank lines belong to it
+    return node.start_mark.line + 1, last + 1
+
+
+def policy_block(entry: PolicyEntry, rules: list[tuple[Any, ...]], origin: str) -> Block:
+    """A policy's YAML (as written when the file is at hand) with its deciding rules highlighted."""
+    text = source_text(entry)
+    written = text is not None
+    if text is None:
+        text = policy_yaml(entry)
+    lines: list[int] = []
+    notes = []
+    for path in rules:
+        span = rule_lines(text, path)
+        if span is None:
+            continue
+        lines.extend(range(span[0], span[1] + 1))
+        notes.append(f"{path[-2]} rule {path[-1] + 1}: lines {span[0]}-{span[1]}")
+    where = "as written" if written else "as stored (comments are not kept by the API server)"
+    note = f"▶ deciding: {'; '.join(notes)} · {where}" if notes else f"{where}"
+    return Block("yaml", text, origin=origin, highlight=tuple(lines), note=note)
 
 
 def _reason_blocks(reasons: list[Reason]) -> list[Block]:
@@ -70,6 +150,7 @@ def explanation_blocks(session: Session, src: str, dst: str) -> list[Block]:
     """Both directions of a pair and the YAML of every deciding policy."""
     blocks: list[Block] = [Block("title", f"{src} ⇄ {dst}")]
     policies: dict[str, PolicyEntry] = {}
+    rules: dict[str, list[tuple[Any, ...]]] = {}
     for a, b in ((src, dst), (dst, src)):
         ex = session.explain(a, b)
         if ex is None:
@@ -78,10 +159,13 @@ def explanation_blocks(session: Session, src: str, dst: str) -> list[Block]:
         blocks.extend(direction_blocks(session, ex))
         for e in session.deciding_policies(ex):
             policies.setdefault(e.policy.id, e)
+        for r in ex.egress + ex.ingress:
+            if r.policy is not None and r.rule is not None and r.rule.path not in rules.get(r.policy.id, []):
+                rules.setdefault(r.policy.id, []).append(r.rule.path)
     if policies:
         blocks.append(Block("title", "deciding policies"))
         for pid, e in policies.items():
-            blocks.append(Block("yaml", policy_yaml(e), origin=f"{pid} · {short_origin(e)}"))
+            blocks.append(policy_block(e, rules.get(pid, []), f"{pid} · {short_origin(e)}"))
     else:
         blocks.append(Block("note", "no NetworkPolicy decides this pair: neither end is isolated"))
     return blocks
@@ -100,7 +184,7 @@ def plain_text(blocks: list[Block]) -> str:
         elif b.kind == "reason":
             lines.append(f"    {'+' if b.ok else ('~' if b.ok is None else '-')} {b.text}")
         elif b.kind == "yaml":
-            lines += ["", f"# {b.origin}", b.text]
+            lines += ["", f"# {b.origin}"] + ([f"# {b.note}"] if b.note else []) + [b.text]
         elif b.kind == "code":
             lines += ["", f"# {b.origin}", b.text] if b.origin else ["", b.text]
         else:

@@ -9,7 +9,7 @@ screen of 2,000 workloads costs only the cells that are visible.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Literal
 
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
@@ -41,6 +41,37 @@ class CellState(enum.Enum):
                 "UNCERTAIN": "uncertain"}[self.name]
 
 
+class Risk(enum.IntEnum):
+    """Why an allowed cell deserves a look (the worst one is drawn; colour only, the glyph stays)."""
+
+    NONE = 0
+    DATABASE = 1
+    """Reaches a database port (PostgreSQL, MySQL, Redis, …)."""
+    EVERY_NAMESPACE = 2
+    """The destination accepts connections from every other namespace's endpoints."""
+    INTERNET = 3
+    """The source holds public (internet) addresses."""
+
+    @property
+    def words(self) -> str:
+        return {0: "", 1: "to a database port", 2: "destination open to every namespace",
+                3: "from the internet"}[self.value]
+
+
+DATABASE_PORTS: dict[int, str] = {5432: "postgresql", 3306: "mysql", 6379: "redis", 27017: "mongodb",
+                                  9042: "cassandra", 1433: "mssql", 1521: "oracle", 26257: "cockroachdb",
+                                  9200: "elasticsearch", 11211: "memcached", 5984: "couchdb"}
+"""TCP ports drawn as database access (IANA registrations and the servers' documented defaults)."""
+
+
+def reaches_database(conns: ConnSet) -> bool:
+    """Whether ``conns`` opens a TCP port of :data:`DATABASE_PORTS` by number (all TCP ports is not a sign)."""
+    ranges = conns.by_protocol().get("TCP", ())
+    if ranges == ((1, 65535),):
+        return False
+    return any(conns.allows("TCP", p) for p in DATABASE_PORTS)
+
+
 @dataclass(frozen=True)
 class CellView:
     """One drawn cell: its state and what it stands for (several pairs when a group is collapsed)."""
@@ -52,6 +83,7 @@ class CellView:
     total_pairs: int = 1
     partial: bool = False
     uncertain: bool = False
+    risk: Risk = Risk.NONE
 
 
 DENIED = CellView(CellState.DENIED, ConnSet.none(), 0, 1)
@@ -143,6 +175,9 @@ class GridModel:
     _by_id: dict[str, Endpoint] = field(default_factory=dict, init=False, repr=False)
     _group_cells: dict[tuple[str, str], CellView] | None = field(default=None, init=False, repr=False)
     _group_size: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _public: set[str] = field(default_factory=set, init=False, repr=False)
+    _wide: set[str] | None = field(default=None, init=False, repr=False)
+    _db: dict[ConnSet, bool] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {e.id: e for e in self.endpoints}
@@ -155,6 +190,12 @@ class GridModel:
     def from_matrix(cls, m: Matrix, **kw) -> GridModel:
         """A grid over a computed matrix (cells are dictionary look-ups)."""
         cells = m.cells
+        if m.uncertain_reasons:  # a partial view: an absent pair touching an unreadable namespace is unknown
+            unknown = Cell(ConnSet.none(), uncertain=True)
+
+            def cell_fn(s: str, d: str) -> Cell | None:
+                return cells.get((s, d)) or (unknown if m.uncertain_reason(s, d) else None)
+            return cls(list(m.endpoints), cell_fn, m.title, **kw)
         return cls(list(m.endpoints), lambda s, d: cells.get((s, d)), m.title, cells=cells, **kw)
 
     # ------------------------------------------------------------------ structure
@@ -218,7 +259,12 @@ class GridModel:
             key = (row.key, col.key)
             hit = self._memo.get(key)
             if hit is None:
-                hit = self._memo[key] = cell_view(self.cell_fn(row.key, col.key))
+                hit = cell_view(self.cell_fn(row.key, col.key))
+                if hit.state is not CellState.DENIED:
+                    risk = self.pair_risk(row.key, col.key, hit.conns)
+                    if risk:
+                        hit = replace(hit, risk=risk)
+                self._memo[key] = hit
             return hit
         key = (row.key, col.key)
         hit = self._memo.get(key)
@@ -244,21 +290,23 @@ class GridModel:
                     continue
                 a = acc.get((gs, gd))
                 if a is None:
-                    a = acc[(gs, gd)] = [0, set(), True, False, False]
+                    a = acc[(gs, gd)] = [0, set(), True, False, False, Risk.NONE]
+                if a[5] < Risk.INTERNET:
+                    a[5] = max(a[5], self.pair_risk(s, d, c.conns))
                 a[0] += 1
                 a[1].add(c.conns)
                 a[2] = a[2] and c.conns.is_all()
                 a[3] = a[3] or c.uncertain
                 a[4] = a[4] or c.partial
             out: dict[tuple[str, str], CellView] = {}
-            for (gs, gd), (n, conns_set, full, unc, part) in acc.items():
+            for (gs, gd), (n, conns_set, full, unc, part, risk) in acc.items():
                 total = self._group_size[gs] * self._group_size[gd]
                 conns = ConnSet.none()
                 for c in conns_set:
                     conns = conns | c
                 state = (CellState.UNCERTAIN if unc else CellState.ALL if full and not part and n == total
                          else CellState.SOME)
-                out[(gs, gd)] = CellView(state, conns, n, total, part or n < total, unc)
+                out[(gs, gd)] = CellView(state, conns, n, total, part or n < total, unc, risk)
             self._group_cells = out
         hit = self._group_cells.get((g1, g2))
         if hit is None:
@@ -271,6 +319,7 @@ class GridModel:
         seen: set[ConnSet] = set()
         full = True
         uncertain = partial = False
+        risk = Risk.NONE
         fn = self.cell_fn
         for s in srcs:
             for d in dsts:
@@ -280,6 +329,8 @@ class GridModel:
                     full = False
                     continue
                 allowed += 1
+                if risk < Risk.INTERNET:
+                    risk = max(risk, self.pair_risk(s, d, c.conns))
                 if c.conns not in seen:
                     seen.add(c.conns)
                     conns = conns | c.conns
@@ -294,11 +345,47 @@ class GridModel:
             state = CellState.ALL
         else:
             state = CellState.SOME
-        return CellView(state, conns, allowed, total, partial or 0 < allowed < total, uncertain)
+        return CellView(state, conns, allowed, total, partial or 0 < allowed < total, uncertain, risk)
+
+    # ------------------------------------------------------------------ risk
+    def pair_risk(self, src: str, dst: str, conns: ConnSet) -> Risk:
+        """The worst :class:`Risk` of an allowed (source id, destination id) pair."""
+        if self._wide is None:
+            self._find_exposure()
+        if src in self._public:
+            return Risk.INTERNET
+        if dst in self._wide:  # type: ignore[operator]
+            return Risk.EVERY_NAMESPACE
+        db = self._db.get(conns)
+        if db is None:
+            db = self._db[conns] = reaches_database(conns)
+        return Risk.DATABASE if db else Risk.NONE
+
+    def _find_exposure(self) -> None:
+        """Public sources, and destinations every endpoint of every other group may reach (one pass)."""
+        from kubectl_microseg.engine.guards import is_public
+
+        self._public = {e.id for e in self.endpoints if e.is_external and is_public(e)}
+        self._wide = set()
+        inside = {e.id: group_of(e) for e in self.endpoints if not e.is_external}
+        size: dict[str, int] = {}
+        for g in inside.values():
+            size[g] = size.get(g, 0) + 1
+        if self.cells is None or len(size) < 2:
+            return
+        reached: dict[str, int] = {}
+        for s, d in self.cells:
+            gs, gd = inside.get(s), inside.get(d)
+            if gs is not None and gd is not None and gs != gd:
+                reached[d] = reached.get(d, 0) + 1
+        total = len(inside)
+        self._wide = {d for d, n in reached.items() if n == total - size[inside[d]]}
 
     def invalidate(self) -> None:
         """Forget memoised cells (after the cell function's data changed)."""
         self._memo.clear()
+        self._group_cells = None
+        self._wide = None
 
     # ------------------------------------------------------------------ export
     def visible_matrix(self) -> Matrix:

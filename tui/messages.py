@@ -19,6 +19,8 @@ class SessionReady(Message):
     session: Session
     changed: set[tuple[str, str]] = field(default_factory=set)
     first: bool = True
+    generation: int = 0
+    """Which request produced it (increasing): the app drops a result older than the one it shows."""
 
 
 @dataclass

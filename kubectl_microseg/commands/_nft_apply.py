@@ -23,7 +23,7 @@ from ..errors import EXIT_FAILED, UsageError
 from ..nft import transaction as tx
 from ..nft.lockout import lockouts, parse_keep, parse_ssh_connection, required_flows
 from ..nft.parse import parse_ruleset
-from ..nft.simulate import change_lines, diff_matrices, matrix_pair
+from ..nft.simulate import change_lines, host_changes
 
 DEFAULT_STATE_DIR = "/var/lib/kubectl-microseg/nft"
 
@@ -69,6 +69,7 @@ def run_apply(args: argparse.Namespace) -> int:
         raise UsageError("--confirm-within must be at least 1 second")
 
     new_input = src.read_file(args.file)  # scratch namespace: syntax and kernel semantics
+    new_input.ruleset()  # what nft -c cannot see (a jump loop passes it) is refused here, naming FILE
     new_doc = new_input.doc
     tables = tx.tables_of(new_doc)
     if not tables:
@@ -88,8 +89,7 @@ def run_apply(args: argparse.Namespace) -> int:
         if pref:
             local.setdefault(6 if ":" in pref else 4, pref)
     addresses = sorted({a for a in local.values()} | ({session.server} if session else set()))
-    before, after = matrix_pair(current, merged, "this host", addresses)
-    lines = change_lines(diff_matrices(before, after))
+    lines = change_lines(host_changes(current, merged, "this host", addresses))
     print(f"tables replaced: {', '.join(f'{f} {n}' for f, n in tables)} (all other tables are left as they are)")
     print("flows that change:" if lines else "no connectivity changes")
     for ln in lines:

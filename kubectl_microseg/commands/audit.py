@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import sys
 import threading
@@ -17,7 +18,7 @@ import time
 from typing import Any, Callable
 
 from ..audit import POLICY_KINDS, AuditRecord, AuditTrail, changed_by, describe_who, render_record
-from ..cli import command_parser
+from ..cli import command_parser, ignore_sigpipe
 from ..errors import UsageError
 from ..io.jsonl import append_jsonl
 from ..live import pump_events
@@ -64,7 +65,13 @@ def run(args: argparse.Namespace, source: Any = None) -> int:
 
     if args.output == "text":
         print(f"audit: watching policy changes ({snapshot.description}); Ctrl-C to stop", file=sys.stderr, flush=True)
-    follow_changes(source, trail, emit, on_state=on_state, count=args.count, timeout=args.timeout)
+    ignore_sigpipe()
+    try:
+        follow_changes(source, trail, emit, on_state=on_state, count=args.count, timeout=args.timeout)
+    except KeyboardInterrupt:  # Ctrl-C while the watch shuts down: still the user's normal way out
+        pass
+    except BrokenPipeError:  # `audit --watch | head`: the reader left; end quietly like the listing does
+        sys.stdout = open(os.devnull, "w")
     return 0
 
 

@@ -11,9 +11,10 @@ from ..cli import command_parser
 from ..engine.explain import (PairExplanation, explain_pair, find_workload, quick_allowed, resolve_peer,
                               resolve_port)
 from ..engine.k8s import Analyzer, ExternalAtom, Reason
-from ..errors import UsageError
+from ..errors import UnreachableError, UsageError
 from ..load import load_analyzer
 from ..model.cluster import Workload
+from ..sources import Snapshot
 
 
 def register(sub) -> None:
@@ -65,22 +66,46 @@ def _reason_json(analyzer: Analyzer, r: Reason) -> dict[str, Any]:
             "text": r.text, "location": _where(analyzer, r) or None}
 
 
-def _pair_json(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None) -> dict[str, Any]:
+def _uncertain_why(snapshot: Snapshot | None, e: PairExplanation) -> str:
+    reason = snapshot.uncertain_reason(e.src.split("/", 1)[0], e.dst.split("/", 1)[0]) if snapshot else None
+    return reason or "some policies could not be read"
+
+
+def _pair_json(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None,
+               snapshot: Snapshot | None = None) -> dict[str, Any]:
     verdict = e.allowed.allows(proto, port) if proto and port is not None else bool(e.allowed)
     return {"from": e.src, "to": e.dst, "verdict": "allow" if verdict else "deny",
             "ports": e.allowed.to_contract() if e.allowed else [], "uncertain": e.uncertain,
+            **({"reason": _uncertain_why(snapshot, e)} if e.uncertain else {}),
             "egress": [_reason_json(analyzer, r) for r in e.egress],
             "ingress": [_reason_json(analyzer, r) for r in e.ingress],
-            "deciding": [r.short() for r in e.deciding(proto, port)]}
+            "deciding": [r.short() for r in e.deciding(proto, port)],
+            **({"missing": missing_port(e, proto, port)} if proto and port is not None and not verdict else {})}
 
 
-def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None, *, brief: bool) -> list[str]:
+def missing_port(e: PairExplanation, proto: str, port: int) -> list[str]:
+    """The missing piece of a denied port, per direction: 'egress allows TCP 8080; TCP 443 is not'."""
+    out = []
+    for d, allowed in (("egress", e.egress_allowed), ("ingress", e.ingress_allowed)):
+        if allowed.allows(proto, port):
+            continue
+        if allowed:
+            out.append(f"port not allowed: {d} allows {allowed.describe('all ports')}; {proto} {port} is not")
+        else:
+            out.append(f"{d}: nothing is allowed between them (no port)")
+    return out
+
+
+def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None, *, brief: bool,
+               snapshot: Snapshot | None = None) -> list[str]:
     ok = e.allowed.allows(proto, port) if proto and port is not None else bool(e.allowed)
     what = f"{proto} {port}" if proto and port is not None else (e.allowed.describe("all ports") if e.allowed else "")
     head = f"{'ALLOW' if ok else 'DENY '} {e.src} -> {e.dst}" + (f"  {what}" if ok or port is not None else "")
     if e.uncertain:
-        head += "  (uncertain: some policies could not be read)"
+        head += f"  (UNKNOWN: {_uncertain_why(snapshot, e)})"
     lines = [head]
+    if not ok and proto and port is not None:
+        lines.extend(f"    {m}" for m in missing_port(e, proto, port))
     shown = e.deciding(proto, port) if brief else e.egress + e.ingress
     for r in shown:
         where = _where(analyzer, r)
@@ -88,15 +113,32 @@ def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: 
     return lines
 
 
+def _unreadable_pods(snapshot: Snapshot) -> str | None:
+    """The warning that says pods may exist where the view cannot read (forbidden), if any."""
+    return next((w for w in snapshot.warnings if w.startswith(("Pods:", "partial view:"))), None)
+
+
+def _resolve(snapshot: Snapshot, find, *a):
+    """A name that resolves to nothing in a partial view is "forbidden", not "does not exist" (exit 3)."""
+    try:
+        return find(*a)
+    except UsageError as exc:
+        why = _unreadable_pods(snapshot)
+        if why is None:
+            raise
+        raise UnreachableError(f"{exc}, but it may exist where pods cannot be read: {why}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    analyzer, _ = load_analyzer(args)
+    analyzer, snapshot = load_analyzer(args)
     ns = None if args.all_namespaces else args.namespace
-    w = find_workload(analyzer, args.name, ns)
+    w = _resolve(snapshot, find_workload, analyzer, args.name, ns)
     peers: list[tuple[Workload | ExternalAtom, Workload | ExternalAtom]] = []
     if args.to:
-        peers.append((w, resolve_peer(analyzer, args.to, None if "/" in args.to else w.namespace)))
+        peers.append((w, _resolve(snapshot, resolve_peer, analyzer, args.to, None if "/" in args.to else w.namespace)))
     elif args.from_:
-        peers.append((resolve_peer(analyzer, args.from_, None if "/" in args.from_ else w.namespace), w))
+        peers.append((_resolve(snapshot, resolve_peer, analyzer, args.from_,
+                               None if "/" in args.from_ else w.namespace), w))
     else:
         others: list[Workload | ExternalAtom] = [x for x in analyzer.cluster.workloads] + list(analyzer.atoms)
         peers.extend((w, o) for o in others)
@@ -119,13 +161,15 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         doc = {"kind": "Explanation", "pod": w.id, "workloadKind": w.kind, "pods": w.pods,
                "hostNetwork": w.host_network, "isolation": iso,
-               "pairs": [_pair_json(analyzer, e, proto, port) for e in explanations]}
+               "pairs": [_pair_json(analyzer, e, proto, port, snapshot) for e in explanations]}
+        if snapshot.warnings:
+            doc["partial"], doc["warnings"] = True, list(snapshot.warnings)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
 
     head = (f"Pod {w.namespace}/{w.only_pod} of {w.kind} {w.id}" if w.only_pod is not None else
             f"{w.kind} {w.id}" + (f" (pods: {', '.join(w.pods)})" if w.pods and w.kind != "Pod" else ""))
-    out = [head,
+    out = [f"WARNING: {x}" for x in snapshot.warnings] + [head,
            f"  labels: {', '.join(f'{k}={v}' for k, v in sorted(w.labels.items())) or '<none>'}"]
     if w.host_network:
         out.append("  hostNetwork: NetworkPolicies do not select or isolate it; its traffic is the node's "
@@ -145,18 +189,18 @@ def run(args: argparse.Namespace) -> int:
                    "some CNIs also match pod IPs: see --ipblock-matches-pods")
     if single:
         out.append("")
-        out.extend(_pair_text(analyzer, explanations[0], proto, port, brief=False))
+        out.extend(_pair_text(analyzer, explanations[0], proto, port, brief=False, snapshot=snapshot))
     else:
         allowed = [e for e in explanations if e.allowed]
         out.append("")
         out.append(f"Can reach / be reached ({len(allowed)}):")
         for e in allowed:
-            out.extend(_pair_text(analyzer, e, proto, port, brief=True))
+            out.extend(_pair_text(analyzer, e, proto, port, brief=True, snapshot=snapshot))
         listed = [e for e in explanations if not e.allowed]
         out.append("")
         out.append(f"Denied ({len(listed) + len(denied)}):")
         for e in listed:
-            out.extend(_pair_text(analyzer, e, proto, port, brief=True))
+            out.extend(_pair_text(analyzer, e, proto, port, brief=True, snapshot=snapshot))
         if denied:
             out.extend(_denied_summary(analyzer, w, denied))
     sys.stdout.write("\n".join(out) + "\n")

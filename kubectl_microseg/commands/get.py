@@ -80,13 +80,15 @@ def _iso(by: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    a, _ = load_analyzer(args)
+    a, snapshot = load_analyzer(args)
     data = collect(a, None if args.all_namespaces else args.namespace)
+    if snapshot.warnings:  # a partial view says so in the output itself
+        data["partial"], data["warnings"] = True, list(snapshot.warnings)
     if args.output == "json":
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
     wide = args.output == "wide"
-    parts = []
+    parts = ["".join(f"WARNING: {w}\n" for w in snapshot.warnings)] if snapshot.warnings else []
     what = args.what
     if what in ("all", "namespaces", "ns"):
         rows = [["NAMESPACE", "POLICIES", "DEFAULT DENY", "LABELS"]]

@@ -88,16 +88,19 @@ def _in_namespace(f: Finding, namespace: str) -> bool:
     return name.split("/", 1)[0] == namespace
 
 
-def _k8s_findings(args: argparse.Namespace) -> tuple[list[Finding], str, list[str]]:
+def _k8s_findings(args: argparse.Namespace) -> tuple[list[Finding], str, list[str], list[str]]:
     from ..load import load_analyzer
 
     analyzer, snapshot = load_analyzer(args)
     demo = bool(getattr(args, "demo", False))
-    found = lint_cluster(LintContext(analyzer, lambda p: read_lines(p, demo)))
+    partial = bool(snapshot.warnings or snapshot.uncertain_reasons)
+    found = lint_cluster(LintContext(analyzer, lambda p: read_lines(p, demo), partial=partial))
     ns = None if getattr(args, "all_namespaces", False) else getattr(args, "namespace", None)
     if ns:
         found = [f for f in found if _in_namespace(f, ns)]
-    return found, snapshot.description, list(analyzer.cluster.notes)
+    warnings = list(snapshot.warnings) + [f"verdicts touching {'every namespace' if n == '*' else 'namespace ' + n} "
+                                          f"are unknown: {why}" for n, why in sorted(snapshot.uncertain_reasons.items())]
+    return found, snapshot.description, list(analyzer.cluster.notes), warnings
 
 
 def _nft_findings(paths: list[str]) -> list[Finding]:
@@ -145,9 +148,10 @@ def run(args: argparse.Namespace) -> int:
     findings: list[Finding] = []
     sources: list[str] = []
     notes: list[str] = []
+    warnings: list[str] = []
     k8s_chosen = bool(getattr(args, "filename", None) or getattr(args, "demo", False))
     if k8s_chosen or not nft_paths:
-        got, desc, notes = _k8s_findings(args)
+        got, desc, notes, warnings = _k8s_findings(args)
         findings += got
         sources.append(desc)
     if nft_paths:
@@ -157,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     floor = severity_rank(args.min_severity)
     findings = sorted((f for f in findings if severity_rank(f.severity) >= floor), key=Finding.sort_key)
     kept, gone = apply_ignores(findings, entries)
-    report = LintReport(kept, catalogue(), "; ".join(sources), gone, ignore_path, notes)
+    report = LintReport(kept, catalogue(), "; ".join(sources), gone, ignore_path, notes, warnings)
     sys.stdout.write(render(report, args.output))
     if args.fail_on == "none":
         return 0

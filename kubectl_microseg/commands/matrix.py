@@ -10,14 +10,15 @@ from ..engine.matrix import Matrix
 from ..errors import UsageError
 from ..load import load_analyzer
 from ..model.selectors import parse_selector_text
-from ..render import FORMATS, render_matrix
+from ..render import FORMATS, PAGE_FORMATS, render_matrix, render_page
 
 
 def register(sub) -> None:
     p = command_parser(sub, "matrix", "show the effective connectivity matrix",
                        description="Show which workloads (and address ranges outside the cluster) may open "
                        "connections to which, on which ports, as the NetworkPolicies in force allow.")
-    p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (json is the contract)")
+    p.add_argument("-o", "--output", choices=FORMATS, default="table",
+                   help="output format (json is the contract; html is a page with each pair's deciding rule on hover)")
     p.add_argument("-l", "--selector", help="only workloads whose labels match (kubectl syntax: app=web,tier!=db)")
     p.add_argument("--no-external", action="store_true", help="leave out address ranges outside the cluster")
     p.add_argument("-w", "--watch", action="store_true",
@@ -37,6 +38,10 @@ def filter_matrix(m: Matrix, namespace: str | None, selector: str | None) -> Mat
               if not e.is_external
               and (not namespace or e.namespace == namespace)
               and (sel is None or sel.matches(dict(e.labels)))}
+    if not chosen and selector:
+        where = f" in namespace {namespace}" if namespace else ""
+        raise UsageError(f"-l {selector} selects no workload{where}: nothing to show (labels are matched on "
+                         "workloads, as `get workloads` lists them)")
     keep = set(chosen)
     for s, d in m.cells:
         if s in chosen or d in chosen:
@@ -49,6 +54,8 @@ def filter_matrix(m: Matrix, namespace: str | None, selector: str | None) -> Mat
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "watch", False):
+        if args.output in PAGE_FORMATS:
+            raise UsageError(f"-o {args.output} writes one page; it cannot follow changes (--watch)")
         from ..live import follow_command
 
         return follow_command(args, show)
@@ -61,7 +68,14 @@ def show(args: argparse.Namespace, analyzer, snapshot) -> None:
     """Print the matrix of one analysis (also each update of ``--watch``)."""
     m = analyzer.matrix(external=not args.no_external)
     m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    m.warnings, m.uncertain_reasons = list(snapshot.warnings), dict(snapshot.uncertain_reasons)
     m = filter_matrix(m, None if args.all_namespaces else args.namespace, args.selector)
-    sys.stdout.write(render_matrix(m, args.output))
+    if args.output in PAGE_FORMATS:
+        from ..engine.explain import deciding_rules
+
+        sys.stdout.write(render_page(m, args.output, deciding_rules(analyzer, m)))
+    else:
+        sys.stdout.write(render_matrix(m, args.output))
     for note in m.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if note not in m.warnings:
+            print(f"note: {note}", file=sys.stderr)

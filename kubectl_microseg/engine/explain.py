@@ -14,6 +14,7 @@ from ..errors import UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
 from .k8s import Analyzer, ExternalAtom, Reason, Verdict
+from .matrix import Matrix
 
 Peer = "Workload | ExternalAtom"
 
@@ -136,4 +137,27 @@ def quick_allowed(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workloa
                 out = out | analyzer.decide("egress", a, b, frozenset())
             else:
                 out = out | analyzer.decide("ingress", b, a, analyzer.classes[b].named_ports)
+    return out
+
+
+def deciding_rules(analyzer: Analyzer, m: Matrix, *, max_pairs: int = 40_000) -> dict[tuple[str, str], list[str]]:
+    """The rules that decide each pair of a matrix (``Reason.short()``), for the views that show them per cell.
+
+    Pairs between two outside ranges have none (no NetworkPolicy applies). Every pair is explained when
+    there are at most ``max_pairs`` (about 200 endpoints; ~65 us a pair); beyond that only the allowed
+    pairs are, so the page of a large cluster is still written in seconds.
+    """
+    peers: dict[str, Workload | ExternalAtom] = {w.id: w for w in analyzer.cluster.workloads}
+    peers.update((a.id, a) for a in analyzer.atoms)
+    ids = [e.id for e in m.endpoints if e.id in peers]
+    if len(ids) ** 2 <= max_pairs:
+        pairs = [(s, d) for s in ids for d in ids]
+    else:
+        pairs = [(s, d) for s, d in m.cells if s in peers and d in peers]
+    out = {}
+    for s, d in pairs:
+        src, dst = peers[s], peers[d]
+        if isinstance(src, ExternalAtom) and isinstance(dst, ExternalAtom):
+            continue
+        out[(s, d)] = [r.short() for r in explain_pair(analyzer, src, dst).deciding()]
     return out

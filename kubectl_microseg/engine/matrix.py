@@ -70,6 +70,23 @@ class Matrix:
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     title: str = "connectivity"
+    warnings: list[str] = field(default_factory=list)
+    """What the view lacks (unreadable kinds, a partial view): shown in the output itself."""
+    uncertain_reasons: dict[str, str] = field(default_factory=dict)
+    """Namespace ('*': every pair) -> why verdicts touching it are unknown, absent pairs included."""
+
+    def warning_lines(self) -> list[str]:
+        """What the view lacks, then which verdicts are unknown and why (views print these in their output)."""
+        return list(self.warnings) + [
+            f"verdicts {'of every pair' if ns == '*' else 'touching namespace ' + ns} are unknown: {why}"
+            for ns, why in sorted(self.uncertain_reasons.items())]
+
+    def uncertain_reason(self, src: str, dst: str) -> str | None:
+        """Why the verdict of (src, dst) is unknown (allowed or not), or None when it is known."""
+        r = self.uncertain_reasons
+        if not r:
+            return None
+        return r.get("*") or r.get(src.split("/", 1)[0]) or r.get(dst.split("/", 1)[0])
 
     def endpoint(self, eid: str) -> Endpoint:
         for e in self.endpoints:
@@ -93,7 +110,7 @@ class Matrix:
         ids = set(keep)
         eps = [e for e in self.endpoints if e.id in ids]
         cells = {k: v for k, v in self.cells.items() if k[0] in ids and k[1] in ids}
-        return Matrix(eps, cells, list(self.notes), self.title)
+        return Matrix(eps, cells, list(self.notes), self.title, list(self.warnings), dict(self.uncertain_reasons))
 
     def to_contract(self) -> dict[str, Any]:
         """``matrix -o json`` as in shared/CONTRACT.md."""
@@ -102,6 +119,9 @@ class Matrix:
             item: dict[str, Any] = {"from": s, "to": d, "ports": cell.conns.to_contract()}
             if cell.uncertain:
                 item["uncertain"] = True
+                reason = self.uncertain_reason(s, d)
+                if reason:
+                    item["reason"] = reason
             if cell.partial:
                 item["partial"] = True
             conns.append(item)
@@ -110,6 +130,11 @@ class Matrix:
             "endpoints": [e.to_contract() for e in self.endpoints],
             "connections": conns,
         }
+        if self.warnings:
+            doc["partial"] = True
+            doc["warnings"] = list(self.warnings)
+        if self.uncertain_reasons:  # pairs touching these namespaces are unknown, listed or not
+            doc["uncertain"] = [{"namespace": ns, "reason": why} for ns, why in sorted(self.uncertain_reasons.items())]
         if self.notes:
-            doc["notes"] = list(self.notes)
+            doc["notes"] = [n for n in self.notes if n not in self.warnings]
         return doc

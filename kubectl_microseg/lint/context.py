@@ -29,6 +29,9 @@ class LintContext:
 
     analyzer: Analyzer
     read_lines: ReadLines = no_files
+    partial: bool = False
+    """The view lacks objects that exist (unreadable kinds or namespaces): rules that report something
+    missing ("matches no namespace", "cannot reach DNS") cannot tell, and do not run."""
     _lines: dict[str, list[str] | None] = field(default_factory=dict, repr=False)
 
     @property

@@ -18,6 +18,9 @@ from typing import Any, Sequence
 from .. import __version__
 from .finding import SARIF_LEVEL, SEVERITIES, Finding, RuleInfo
 
+PARTIAL = ("partial view: rules that report something missing (MS005 peers matching nothing, MS007 no DNS) "
+           "were not run, and objects that could not be read were not checked")
+
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "kubectl-microseg"
 
@@ -33,6 +36,8 @@ class LintReport:
     suppressed: list[Finding] = field(default_factory=list)
     ignore_file: str | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What the view lacks: the findings are those of a partial view (said in every format)."""
 
     def counts(self) -> dict[str, int]:
         out = {s: 0 for s in SEVERITIES}
@@ -56,7 +61,9 @@ def render(report: LintReport, fmt: str) -> str:
 
 
 def render_text(report: LintReport) -> str:
-    lines: list[str] = []
+    lines: list[str] = [f"WARNING: {w}" for w in report.warnings]
+    if report.warnings:
+        lines += [f"WARNING: {PARTIAL}", ""]
     for f in report.findings:
         lines.append(f"{f.location.describe()}: {f.severity} {f.rule} [{f.object}]")
         lines.append(f"    {f.message}")
@@ -66,7 +73,8 @@ def render_text(report: LintReport) -> str:
     if lines:
         lines.append("")
     tail = f"; {s['suppressed']} suppressed by {report.ignore_file}" if s["suppressed"] else ""
-    lines.append(f"{s['total']} finding(s): {s['error']} error, {s['warning']} warning, {s['info']} info{tail}")
+    partial = " (partial view: see the warnings above)" if report.warnings else ""
+    lines.append(f"{s['total']} finding(s): {s['error']} error, {s['warning']} warning, {s['info']} info{tail}{partial}")
     return "\n".join(lines) + "\n"
 
 
@@ -75,8 +83,11 @@ def render_json(report: LintReport) -> str:
                            "findings": [f.to_dict() for f in report.findings]}
     if report.ignore_file:
         doc["ignoreFile"] = report.ignore_file
+    if report.warnings:
+        doc["partial"] = True
+        doc["warnings"] = list(report.warnings) + [PARTIAL]
     if report.notes:
-        doc["notes"] = list(report.notes)
+        doc["notes"] = [n for n in report.notes if n not in report.warnings]
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -135,5 +146,8 @@ def to_sarif(report: LintReport, rules: Sequence[RuleInfo] | None = None) -> dic
                                 "rules": [_rule_descriptor(r) for r in rules]}},
             "results": results,
             "columnKind": "utf16CodeUnits",
+            **({"invocations": [{"executionSuccessful": True, "toolExecutionNotifications": [
+                {"level": "warning", "message": {"text": w}} for w in report.warnings + [PARTIAL]]}]}
+               if report.warnings else {}),
         }],
     }

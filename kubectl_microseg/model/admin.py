@@ -45,6 +45,7 @@ from .addresses import AddressSet, network_interval
 from .policy import FieldError, Path, _cidr, _list, _map, parse_label_selector, type_name
 from .ports import MAX_PORT, MIN_PORT, ConnSet
 from .selectors import LabelSelector
+from .validation import check_known_fields
 
 ANP_KIND = "AdminNetworkPolicy"
 BANP_KIND = "BaselineAdminNetworkPolicy"
@@ -257,6 +258,8 @@ def parse_admin_peer(value: Any, path: Path, direction: str) -> AdminPeer:
     nets = _list(m[key], path + (key,)) or []
     if not nets:
         raise FieldError(path + (key,), "must have at least 1 item")
+    if len(nets) > 25:  # +kubebuilder:validation:MaxItems=25
+        raise FieldError(path + (key,), f"must have at most 25 items (got {len(nets)})")
     addrs = AddressSet()
     for i, n in enumerate(nets):
         if not isinstance(n, str):
@@ -269,6 +272,8 @@ def parse_admin_ports(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
     items = _list(value, path)
     if items is None:
         return None
+    if not items:  # +kubebuilder:validation:MinItems=1 (an absent ports means every port; [] is refused)
+        raise FieldError(path, "must have at least 1 item")
     out = []
     for i, item in enumerate(items):
         p = path + (i,)
@@ -317,6 +322,7 @@ def parse_admin_rules(value: Any, direction: str, path: Path, baseline: bool) ->
         p = path + (i,)
         m = _map(item, p, required=True)
         assert m is not None
+        check_known_fields(m, ("name", "action", peer_key, "ports"), p, f"an {direction} rule")
         name = m.get("name") or ""
         if not isinstance(name, str) or len(name) > 100:
             raise FieldError(p + ("name",), "must be a string of at most 100 characters")
@@ -346,6 +352,8 @@ def parse_admin_policy(raw: Mapping[str, Any]) -> AdminPolicy:
         raise FieldError(("metadata", "name"), "a BaselineAdminNetworkPolicy must be named 'default' (it is a singleton)")
     spec = _map(raw.get("spec"), ("spec",), required=True)
     assert spec is not None
+    check_known_fields(spec, ("subject", "ingress", "egress") if baseline else ("priority", "subject", "ingress",
+                                                                                "egress"), ("spec",), "spec")
     if baseline:
         priority = 1 << 30
     else:
@@ -387,6 +395,7 @@ def _cnp_pods(value: Any, path: Path) -> tuple[LabelSelector, LabelSelector]:
     ``podSelector`` required."""
     m = _map(value, path, required=True)
     assert m is not None
+    check_known_fields(m, ("namespaceSelector", "podSelector"), path, "pods")
     if m.get("podSelector") is None:
         raise FieldError(path + ("podSelector",), "Required value")
     ns = m.get("namespaceSelector")
@@ -469,6 +478,7 @@ def _cnp_protocols(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
             raise FieldError(p + (key,), "unknown field (a protocol has tcp, udp, sctp, destinationNamedPort)")
         pm = _map(m[key], p + (key,), required=True)
         assert pm is not None
+        check_known_fields(pm, ("destinationPort",), p + (key,), key)
         dp = pm.get("destinationPort")
         if dp is None:  # the CRD: MinProperties=1 on the protocol's attributes
             raise FieldError(p + (key, "destinationPort"), "Required value: the protocol needs a destinationPort")
@@ -483,6 +493,7 @@ def _cnp_protocols(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
             rp = p + (key, "destinationPort", "range")
             rm = _map(dm[dkey], rp, required=True)
             assert rm is not None
+            check_known_fields(rm, ("start", "end"), rp, "a range")
             _port(rm.get("start"), rp + ("start",))
             _port(rm.get("end"), rp + ("end",))
             if not rm["start"] < rm["end"]:  # the CRD's CEL rule self.start < self.end
@@ -500,6 +511,7 @@ def _cnp_rules(value: Any, direction: str, path: Path) -> tuple[AdminRule, ...]:
         p = path + (i,)
         m = _map(item, p, required=True)
         assert m is not None
+        check_known_fields(m, ("name", "action", peer_key, "protocols"), p, f"an {direction} rule")
         name = m.get("name") or ""
         if not isinstance(name, str) or len(name) > 100:
             raise FieldError(p + ("name",), "must be a string of at most 100 characters")
@@ -536,6 +548,7 @@ def parse_cluster_network_policy(raw: Mapping[str, Any]) -> AdminPolicy:
         raise FieldError(("metadata", "name"), "Required value")
     spec = _map(raw.get("spec"), ("spec",), required=True)
     assert spec is not None
+    check_known_fields(spec, ("tier", "priority", "subject", "ingress", "egress"), ("spec",), "spec")
     tier = spec.get("tier")
     if tier not in (Tier.ADMIN.value, Tier.BASELINE.value):
         raise FieldError(("spec", "tier"), f'Unsupported value: {tier!r}: supported values: "Admin", "Baseline"'

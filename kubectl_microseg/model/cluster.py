@@ -17,8 +17,9 @@ from ..errors import InputError
 from .addresses import V4_MAX
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
 from .objects import SourceObject
-from .policy import (_DNS1123_LABEL, FieldError, NetworkPolicy, parse_network_policy, type_name, validate_label_key,
-                     validate_label_value)
+from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
+                     validate_label_key, validate_label_value, validate_port_name)
+from .validation import check_annotations, check_object_fields, name_problem, parse_ip
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob")
@@ -170,6 +171,12 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
                             else f"metadata must be an object, not {type_name(meta)}")
         if not obj.name:
             raise obj.error(("metadata", "name"), "Required value: the object has no metadata.name")
+        try:
+            warning = _check_identity(obj, kind)
+        except FieldError as e:
+            raise obj.error(e.path, f"{kind} {obj.name}: {e.message}") from None
+        if warning and kind != "NetworkPolicy":  # a NetworkPolicy's name is warned about by its parser
+            notes.append(f"warning: {kind} ({obj.origin.describe()}): {warning}")
         namespaced = kind in NAMESPACED_KINDS
         if namespaced and "namespace" in meta and meta["namespace"] is not None:
             ns_value = meta["namespace"]
@@ -288,6 +295,29 @@ def admin_notes(admins: list[AdminEntry]) -> list[str]:
     return notes
 
 
+def _check_identity(obj: SourceObject, kind: str) -> str | None:
+    """Unknown top-level and metadata fields are refused (kubectl's strict field validation); a name the
+    API server would refuse (ValidateObjectMeta) gives a warning (docs/errors.md, "Deliberately more
+    lenient"), returned."""
+    if kind not in NAMESPACED_KINDS and kind not in ("Namespace",) + ADMIN_KINDS:
+        return None
+    check_object_fields(obj.raw, kind, workload=kind in WORKLOAD_KINDS)
+    meta = obj.raw["metadata"]
+    if kind in ("NetworkPolicy",) + ADMIN_KINDS:  # the other kinds' labels are read (and checked) as labels
+        labels = meta.get("labels")
+        if labels is not None and not isinstance(labels, dict):
+            raise FieldError(("metadata", "labels"), f"must be an object, not {type_name(labels)}")
+        for k, v in (labels or {}).items():
+            validate_label_key(k, ("metadata", "labels", k))
+            validate_label_value("" if v is None else v, ("metadata", "labels", k))
+    check_annotations(meta.get("annotations"), ("metadata", "annotations"))
+    name = meta["name"]
+    if not isinstance(name, str):
+        raise FieldError(("metadata", "name"), f"must be a string, not {type_name(name)}")
+    problem = name_problem(name, label=kind == "Namespace")
+    return f"metadata.name {name!r} {problem}; the API server would reject it" if problem else None
+
+
 def _labels(obj: SourceObject, path: tuple, raw: Any = None) -> dict[str, str]:
     node: Any = obj.raw if raw is None else raw
     for p in path:
@@ -297,6 +327,8 @@ def _labels(obj: SourceObject, path: tuple, raw: Any = None) -> dict[str, str]:
     if not isinstance(node, dict):
         raise obj.error(path, f"labels must be an object, not {type_name(node)}")
     for k, v in node.items():
+        if v is None:
+            node[k] = v = ""  # a null value of a map[string]string decodes to "" (the API server accepts it)
         try:
             validate_label_key(k, path + (k,))
             validate_label_value(v, path + (k,))
@@ -337,22 +369,55 @@ def _member(obj: SourceObject, namespace: str, meta_path: tuple, spec_path: tupl
         if not isinstance(ports, list):
             raise obj.error(spec_path + ("containers", ci, "ports"), f"must be a list, not {type_name(ports)}")
         for pi, p in enumerate(ports):
-            if isinstance(p, dict) and p.get("name") and p.get("containerPort") is not None:
-                num = p["containerPort"]
-                if isinstance(num, bool) or not isinstance(num, int):
-                    raise obj.error(spec_path + ("containers", ci, "ports", pi, "containerPort"),
-                                    f"must be a number, not {type_name(num)}")
-                named.add((str(p["name"]), str(p.get("protocol") or "TCP"), num))
-    host_network = bool(spec.get("hostNetwork"))
+            if isinstance(p, dict):
+                port = _container_port(obj, p, spec_path + ("containers", ci, "ports", pi))
+                if port is not None:
+                    named.add(port)
+    host_network = spec.get("hostNetwork", False)
+    if host_network is None:
+        host_network = False
+    if not isinstance(host_network, bool):  # "false" is a string, and a string is not false
+        raise obj.error(spec_path + ("hostNetwork",), f"{obj.kind} {obj.name}: must be a boolean, not "
+                        f"{type_name(host_network)} ({host_network!r})")
     ips: list[str] = []
     status = obj.raw.get("status") if name else None
     if isinstance(status, dict):
-        for entry in status.get("podIPs") or []:
-            if isinstance(entry, dict) and entry.get("ip"):
-                ips.append(str(entry["ip"]))
-        if not ips and status.get("podIP"):
-            ips.append(str(status["podIP"]))
+        try:
+            pod_ips = status.get("podIPs") or []
+            if not isinstance(pod_ips, list):
+                raise FieldError(("status", "podIPs"), f"must be a list, not {type_name(pod_ips)}")
+            for i, entry in enumerate(pod_ips):
+                if isinstance(entry, dict) and entry.get("ip") is not None:
+                    ips.append(parse_ip(entry["ip"], ("status", "podIPs", i, "ip")))
+            if status.get("podIP") is not None:
+                ip = parse_ip(status["podIP"], ("status", "podIP"))
+                if not ips:
+                    ips.append(ip)
+        except FieldError as e:
+            raise obj.error(e.path, f"Pod {name}: {e.message}") from None
     return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name)
+
+
+def _container_port(obj: SourceObject, p: dict, path: tuple) -> tuple[str, str, int] | None:
+    """(name, protocol, number) of a named container port; None for an unnamed one. validateContainerPorts:
+    containerPort 1-65535, name an IANA_SVC_NAME, protocol TCP, UDP or SCTP."""
+    num, pname, proto = p.get("containerPort"), p.get("name"), p.get("protocol") or "TCP"
+    try:
+        if num is not None:
+            if isinstance(num, bool) or not isinstance(num, int):
+                raise FieldError(path + ("containerPort",), f"must be a number, not {type_name(num)}")
+            if not 1 <= num <= 65535:
+                raise FieldError(path + ("containerPort",), f"must be between 1 and 65535, inclusive (got {num})")
+        if pname is not None and pname != "":
+            if not isinstance(pname, str):
+                raise FieldError(path + ("name",), f"must be a string, not {type_name(pname)}")
+            validate_port_name(pname, path + ("name",))
+        if proto not in PROTOCOLS:
+            raise FieldError(path + ("protocol",), f'Unsupported value: {proto!r}: supported values: "SCTP", "TCP", '
+                                                   '"UDP"')
+    except FieldError as e:
+        raise obj.error(e.path, f"{obj.kind} {obj.name}: {e.message}") from None
+    return (pname, proto, num) if pname and num is not None else None
 
 
 def _controller(raw: Mapping[str, Any]) -> tuple[str, str] | None:

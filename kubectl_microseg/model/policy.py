@@ -13,18 +13,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .addresses import AddressSet, network_interval, parse_network
+from .addresses import AddressSet, network_interval
 from .ports import MAX_PORT, MIN_PORT, ConnSet
 from .selectors import OPERATORS, LabelSelector, Requirement
+from .validation import DNS1123_LABEL, DNS1123_SUBDOMAIN, check_known_fields, parse_cidr
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 Path = tuple[Any, ...]
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_DNS1123_LABEL = DNS1123_LABEL
+_DNS1123_SUBDOMAIN = DNS1123_SUBDOMAIN
+# \Z, not $: Python's $ also matches before a final newline, Go's does not ("app\n" is no label value)
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]\Z")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+_IANA_SVC_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
 
 
 class FieldError(Exception):
@@ -40,6 +42,8 @@ def format_path(path: Path) -> str:
     """('spec', 'ingress', 0, 'ports') -> 'spec.ingress[0].ports' (the API server's field paths)."""
     out = ""
     for p in path:
+        if isinstance(p, str) and not p.isprintable():
+            p = repr(p)  # a key with a newline stays on the error's one line: 'app\n'
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
@@ -198,6 +202,8 @@ def parse_label_selector(value: Any, path: Path) -> LabelSelector:
     reqs: list[Requirement] = []
     labels = _map(m.get("matchLabels"), path + ("matchLabels",)) or {}
     for k, v in labels.items():
+        if v is None:
+            v = ""  # a null value of a map[string]string decodes to "" (the API server accepts it)
         validate_label_key(k, path + ("matchLabels", k))
         validate_label_value(v, path + ("matchLabels", k))
         reqs.append(Requirement(str(k), "In", frozenset([v])))
@@ -205,6 +211,7 @@ def parse_label_selector(value: Any, path: Path) -> LabelSelector:
         p = path + ("matchExpressions", i)
         e = _map(expr, p, required=True)
         assert e is not None
+        check_known_fields(e, ("key", "operator", "values"), p, "a label selector requirement")
         key, op, values = e.get("key"), e.get("operator"), e.get("values")
         if not isinstance(key, str) or not key:
             raise FieldError(p + ("key",), "Required value")
@@ -226,7 +233,9 @@ def validate_label_key(key: Any, path: Path) -> None:
     """A qualified name: optional DNS-subdomain prefix '/', name of at most 63 characters."""
     if not isinstance(key, str):
         raise FieldError(path, f"label key must be a string, not {type_name(key)}")
-    prefix, _, name = key.rpartition("/")
+    prefix, slash, name = key.rpartition("/")
+    if slash and not prefix:
+        raise FieldError(path, f"invalid label key {key!r}: prefix part must be non-empty")
     if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
         raise FieldError(path, f"invalid label key {key!r}: prefix must be a DNS subdomain")
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
@@ -249,8 +258,9 @@ def parse_ports(value: Any, path: Path) -> tuple[PortSpec, ...] | None:
     out = []
     for i, item in enumerate(items):
         p = path + (i,)
-        m = _map(item, p, required=True)
-        assert m is not None
+        # a null entry decodes to an empty NetworkPolicyPort: TCP, every port (the API server accepts it)
+        m = _map(item, p) or {}
+        check_known_fields(m, ("protocol", "port", "endPort"), p, "a port")
         proto = m.get("protocol", "TCP")  # defaults.go: undefined Protocol -> TCP
         if proto is None:
             proto = "TCP"
@@ -293,6 +303,7 @@ def validate_port_name(name: str, path: Path) -> None:
 def parse_ip_block(value: Any, path: Path) -> tuple[AddressSet, str]:
     m = _map(value, path, required=True)
     assert m is not None
+    check_known_fields(m, ("cidr", "except"), path, "an ipBlock")
     cidr = m.get("cidr")
     if not cidr:
         raise FieldError(path + ("cidr",), "Required value")
@@ -313,12 +324,7 @@ def parse_ip_block(value: Any, path: Path) -> tuple[AddressSet, str]:
 
 
 def _cidr(text: str, path: Path) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    if "/" not in text:
-        raise FieldError(path, f"must be a valid CIDR (e.g. 10.0.0.0/8), got {text!r}")
-    try:
-        return parse_network(text)
-    except ValueError:
-        raise FieldError(path, f"must be a valid CIDR (e.g. 10.0.0.0/8), got {text!r}") from None
+    return parse_cidr(text, path)
 
 
 def parse_peers(value: Any, path: Path) -> tuple[Peer, ...] | None:
@@ -373,7 +379,8 @@ def parse_network_policy(raw: Mapping[str, Any], default_namespace: str = "defau
         raise FieldError(("metadata", "name"), "Required value: name is required")
     warnings = []
     if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
-        # The API server rejects such a name; analysis can go on, so this is a warning, not a failure.
+        # The API server rejects such a name; analysis can go on, so this is a warning, not a failure
+        # (the shared conformance cases use such names: docs/errors.md, "Deliberately more lenient").
         warnings.append(f"metadata.name {name!r} is not a valid DNS subdomain; the API server would reject it")
     namespace = meta.get("namespace") or default_namespace
     if not isinstance(namespace, str):

@@ -56,6 +56,23 @@ def matrix_pair(current: Ruleset, new: Ruleset, name: str, addresses: list[str],
     return before, after
 
 
+def host_changes(current: Ruleset, new: Ruleset, name: str, addresses: list[str]) -> list[CellChange]:
+    """The changes of one host's own flows (input and output) in both address families.
+
+    ``addresses`` are the host's known addresses (an SSH session's, a --keep's route source). A family
+    without one is still compared, with the placeholder address no rule names (``build_matrix``): a
+    ruleset that drops all IPv6 is a change even when the session runs over IPv4."""
+    changes = diff_matrices(*matrix_pair(current, new, name, addresses))
+    known = {6 if ":" in a else 4 for a in addresses}
+    if not addresses or known == {4, 6}:
+        return changes  # no address: both families already have their placeholder
+    family = {e.id: (6 if ":" in e.cidrs[0] else 4) for e in matrix_pair(current, new, name, [])[1].endpoints
+              if e.cidrs}
+    more = [c for c in diff_matrices(*matrix_pair(current, new, name, []))
+            if family.get(c.src if c.dst == name else c.dst) not in known]
+    return changes + more
+
+
 def diff_matrices(before: Matrix, after: Matrix) -> list[CellChange]:
     """Pairs whose connections differ, in endpoint order."""
     order = {e.id: i for i, e in enumerate(after.endpoints)}

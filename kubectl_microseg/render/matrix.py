@@ -1,4 +1,4 @@
-"""Provides the matrix renderers: table, wide, json, csv, markdown, mermaid and dot.
+"""Provides the matrix renderers: table, wide, json, csv, markdown, mermaid, dot, html and svg.
 
 Each renderer is a pure function ``Matrix -> str``; output is deterministic (endpoint order, sorted
 pairs) so it can be diffed and golden-tested.
@@ -13,6 +13,7 @@ import re
 from typing import Callable
 
 from ..engine.matrix import Cell, Endpoint, Matrix
+from .page import Why, render_html, render_svg
 
 GLYPH_ALL = "■"
 GLYPH_SOME = "◧"
@@ -61,10 +62,13 @@ def render_grid(m: Matrix) -> str:
                 label = label[: label_w - 3] + "…"
             row = []
             for d in eps:
-                row.append(cell_glyph(m.cells.get((e.id, d.id))).rjust(width))
+                cell = m.cells.get((e.id, d.id))
+                glyph = GLYPH_UNCERTAIN if cell is None and m.uncertain_reason(e.id, d.id) else cell_glyph(cell)
+                row.append(glyph.rjust(width))
             lines.append(f"  {label:<{label_w - 2}} " + "".join(row))
     lines.append("")
-    lines.append(f"{GLYPH_ALL} all ports   {GLYPH_SOME} some ports   {GLYPH_NONE} denied   {GLYPH_UNCERTAIN} uncertain")
+    lines.append(f"{GLYPH_ALL} all ports   {GLYPH_SOME} some ports   {GLYPH_NONE} denied   {GLYPH_UNCERTAIN} uncertain"
+                 + (" or unknown (could not be read)" if m.uncertain_reasons else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +88,8 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
             row = row + (by_id[s].kind if s in by_id else "", by_id[d].kind if d in by_id else "")
         rows.append(row)
     if not rows:
+        if m.warnings or m.uncertain_reasons:
+            return "No connection is known to be allowed: the view is partial (see the warnings above).\n"
         return "No connections are allowed.\n"
     head = ("FROM", "TO", "PORTS", "NOTE") + (("FROM KIND", "TO KIND") if wide else ())
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
@@ -99,9 +105,16 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
+def warning_lines(m: Matrix) -> list[str]:
+    """What the view lacks, then which verdicts are unknown and why (printed in the output itself)."""
+    return m.warning_lines()
+
+
 def render_table(m: Matrix) -> str:
     n_pairs = len(m.cells)
     head = f"{m.title}: {len(m.endpoints)} endpoints, {n_pairs} allowed pairs\n\n"
+    warnings = warning_lines(m)
+    head += "".join(f"WARNING: {w}\n" for w in warnings) + ("\n" if warnings else "")
     return head + render_grid(m) + "\n" + render_connections(m)
 
 
@@ -146,8 +159,10 @@ def _md_escape(text: str) -> str:
 
 
 def render_markdown(m: Matrix) -> str:
-    lines = [f"### {m.title}", "", f"{len(m.endpoints)} endpoints, {len(m.cells)} allowed pairs.", "",
-             "| From | To | Ports |", "| --- | --- | --- |"]
+    lines = [f"### {m.title}", "", f"{len(m.endpoints)} endpoints, {len(m.cells)} allowed pairs.", ""]
+    lines += [f"> **Warning:** {_md_escape(w)}" for w in warning_lines(m)]
+    lines += [""] if warning_lines(m) else []
+    lines += ["| From | To | Ports |", "| --- | --- | --- |"]
     for s, d, cell in m.connections():
         note = " (uncertain)" if cell.uncertain else ""
         lines.append(f"| `{_md_escape(s)}` | `{_md_escape(d)}` | {_md_escape(cell.conns.describe('all'))}{note} |")
@@ -162,7 +177,7 @@ def _node_id(eid: str) -> str:
 
 def render_mermaid(m: Matrix) -> str:
     """A flowchart like the ones people draw by hand: namespaces as subgraphs, edges labelled with ports."""
-    lines = ["flowchart LR"]
+    lines = ["flowchart LR"] + [f"    %% WARNING: {w}" for w in warning_lines(m)]
     used = {s for s, _ in m.cells} | {d for _, d in m.cells}
     for group, members in _groups(m):
         shown = [e for e in members if e.id in used]
@@ -185,7 +200,7 @@ def render_mermaid(m: Matrix) -> str:
 
 
 def render_dot(m: Matrix) -> str:
-    lines = ["digraph connectivity {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
+    lines = ["digraph connectivity {"] + [f"  // WARNING: {w}" for w in warning_lines(m)] + ["  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
     for i, (group, members) in enumerate(_groups(m)):
         lines.append(f"  subgraph cluster_{i} {{")
         lines.append(f'    label="{group or "-"}";')
@@ -208,7 +223,11 @@ RENDERERS: dict[str, Callable[[Matrix], str]] = {
     "markdown": render_markdown,
     "mermaid": render_mermaid,
     "dot": render_dot,
+    "html": render_html,
+    "svg": render_svg,
 }
+PAGE_FORMATS = ("html", "svg")
+"""Formats that can show each pair's deciding rules (``render_page``)."""
 FORMATS = tuple(RENDERERS)
 
 
@@ -218,3 +237,8 @@ def render_matrix(m: Matrix, fmt: str) -> str:
         return RENDERERS[fmt](m)
     except KeyError:
         raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def render_page(m: Matrix, fmt: str, why: Why | None) -> str:
+    """``html`` or ``svg`` with each pair's deciding rules (``why``) in its hover text."""
+    return (render_html if fmt == "html" else render_svg)(m, why)

@@ -14,11 +14,14 @@ stores credentials: errors name files and contexts only.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import urllib3
 import yaml
@@ -152,11 +155,46 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Connec
                                "right host or port? (no kubeconfig found: set KUBECONFIG or use --kubeconfig)")
     name, ctx = resolve_context(paths, context)
     try:
-        config.load_kube_config(config_file=os.pathsep.join(str(p) for p in paths), context=name,
-                                client_configuration=cfg, persist_config=False)
-    except ConfigException as exc:
-        raise UsageError(f'invalid kubeconfig for context "{name}": {exc}') from exc
+        with _client_log_as_warnings():
+            config.load_kube_config(config_file=os.pathsep.join(str(p) for p in paths), context=name,
+                                    client_configuration=cfg, persist_config=False)
+    except (ConfigException, ValueError, TypeError) as exc:
+        # ValueError: binascii.Error for bad base64 in *-data; the message of an exec plugin that failed
+        # holds its stderr: one redacted line of it, never the whole (it may print tokens)
+        from .failures import excerpt
+
+        raise UsageError(f'invalid kubeconfig for context "{name}": {excerpt(str(exc))}') from None
     return Connection(_finish(cfg), name, str(ctx.get("namespace") or "default"), cfg.host)
+
+
+class _NoTimeoutRetry(urllib3.util.Retry):
+    """urllib3's one retry is for a keep-alive connection the server closed (a ProtocolError); a read
+    timeout is not re-sent here (it would double every --request-timeout): the source decides."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+@contextlib.contextmanager
+def _client_log_as_warnings() -> Iterator[None]:
+    """The client logs a failed exec plugin with ``logging.error(str(exc))`` on the root logger, and that
+    text holds the plugin's whole stderr (which may print tokens). While the kubeconfig loads, such records
+    become one bounded, redacted ``warning:`` line each instead."""
+    from .failures import excerpt
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                print(f"warning: kubeconfig: {excerpt(record.getMessage())}", file=sys.stderr)
+
+    root = logging.getLogger()
+    saved, root.handlers = root.handlers[:], [Collect()]
+    try:
+        yield
+    finally:
+        root.handlers = saved
 
 
 def _finish(cfg: client.Configuration) -> client.ApiClient:
@@ -166,8 +204,8 @@ def _finish(cfg: client.Configuration) -> client.ApiClient:
     balancer) closed meanwhile is re-sent once on a fresh connection. Refused connections and HTTP
     errors are not retried there: the source reports or backs off itself.
     """
-    cfg.retries = urllib3.util.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=0,
-                                     raise_on_status=False)
+    cfg.retries = _NoTimeoutRetry(total=1, connect=0, read=1, redirect=0, status=0, other=0,
+                                  raise_on_status=False)
     # one connection per open watch (there may be many with per-namespace fallbacks): no pool warnings
     cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 64)
     api = client.ApiClient(configuration=cfg)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -39,17 +40,43 @@ class Failure:
     """The TCP connection was refused (the kubectl 'was refused' wording applies)."""
 
 
+EXCERPT_CHARS = 200
+"""The longest server or plugin text echoed in an error message."""
+_SECRET_HEADER = re.compile(r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-auth-token|"
+                            r"impersonate-[\w-]+|token|access[_-]?token|id[_-]?token|refresh[_-]?token|password|"
+                            r"passwd|secret|client-key-data|client-certificate-data|api[_-]?key)"
+                            r"(\"?\s*[:=]\s*\"?)(?:(?:bearer|basic|negotiate)\s+)?[^\s\",;]+")
+_SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|negotiate)\s+[A-Za-z0-9._~+/=-]{8,}")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+_URL_PASSWORD = re.compile(r"(?i)(\w+://[^/\s:@]+:)[^/\s@]+@")
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """Server or plugin text made safe to print: one line, at most ``limit`` characters, and anything that
+    looks like a credential (an Authorization header a proxy reflected, a bearer token, a JWT, a password
+    in a URL, a long base64 or hex string) replaced by ``[redacted]``."""
+    text = _SECRET_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+    text = _SCHEME_CREDENTIAL.sub(lambda m: f"{m.group(1)} [redacted]", text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}[redacted]@", text)
+    text = _JWT.sub("[redacted]", text)
+    text = _LONG_TOKEN.sub("[redacted]", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def status_message(body: Any) -> str:
-    """The ``message`` of a Status body (bytes, str or dict), or '' if there is none."""
+    """The ``message`` of a Status body (bytes, str or dict), or '' if there is none; a body that is not a
+    Status (an HTML error page, a proxy echoing the request) as a bounded, redacted excerpt."""
     if isinstance(body, (bytes, bytearray)):
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
         try:
             body = json.loads(body)
         except ValueError:
-            return body.strip()[:300]
+            return excerpt(body)
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("reason") or "")
+        return excerpt(str(body.get("message") or body.get("reason") or ""))
     return ""
 
 
@@ -100,8 +127,8 @@ def classify(exc: BaseException) -> Failure:
         return Failure(UNREACHABLE, None, str(exc))
     if isinstance(exc, (urllib3.exceptions.HTTPError, OSError, ValueError)):
         # ProtocolError (connection dropped mid-stream), ReadTimeoutError, reset sockets, truncated JSON
-        return Failure(RETRY, None, f"{exc.__class__.__name__}: {exc}", refused=_refused(exc))
-    return Failure(FATAL, None, f"{exc.__class__.__name__}: {exc}")
+        return Failure(RETRY, None, excerpt(f"{exc.__class__.__name__}: {exc}", 300), refused=_refused(exc))
+    return Failure(FATAL, None, excerpt(f"{exc.__class__.__name__}: {exc}", 300))
 
 
 def host_port(server: str) -> str:

@@ -6,8 +6,15 @@
   cluster-wide list is forbidden (403), the kind is listed namespace by namespace, over the namespace
   given with ``-n`` and those known from the Namespace list and the other kinds' objects (or, when
   nothing reveals one, the context's namespace): a user with a namespaced role gets their namespace.
-- What stays unreadable is recorded, and turned into notes that say what it means for the result;
-  NetworkPolicies that cannot be read make their namespaces (or all namespaces) *uncertain*.
+- What stays unreadable is recorded, and turned into warnings that say what it means for the result;
+  NetworkPolicies that cannot be read make their namespaces (or all namespaces) *uncertain*, and so do
+  policies that select peers by namespace labels when the Namespaces cannot be read. When the Namespace
+  list is forbidden and a kind had to be listed per namespace, namespaces nobody revealed are missing:
+  the view is partial, and says so.
+- A 403 is not always a permission problem: authorization comes before routing, so a reader gets 403
+  for an API the server does not serve at all. Discovery (readable by every authenticated user) tells
+  the two apart; an API that is not served is "none", not "forbidden".
+- When nothing at all could be read, the load fails (exit 3) rather than showing an empty cluster.
 - Each successful list becomes a Stream: the scope to watch and the resourceVersion to watch from.
 """
 
@@ -17,7 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_microseg.errors import UnreachableError
+from kubectl_microseg.errors import UnreachableError, UsageError
 
 from .failures import CLIENT_ERRORS, FATAL, FORBIDDEN, UNREACHABLE, classify, unreachable
 from .kinds import KINDS, NAMESPACES, NETWORK_POLICIES, PODS, Calls, Kind, clean, object_key
@@ -58,6 +65,9 @@ class Gathered:
     notes: list[str]
     uncertain_namespaces: set[str]
     all_namespaces_uncertain: bool
+    warnings: list[str] = field(default_factory=list)
+    uncertain_reasons: dict[str, str] = field(default_factory=dict)
+    namespaces_complete: bool = True
 
 
 class Gatherer:
@@ -72,9 +82,14 @@ class Gatherer:
         self.missing: dict[Kind, list[str | None]] = {}
         self.fallbacks: dict[Kind, int] = {}
         self.unserved: list[Kind] = []
+        self._served: dict[str, set[str] | None] = {}
 
     def run(self) -> Gathered:
         ns_listed = self._namespaces()
+        if ns_listed and self.namespace is not None and not any(
+                o.get("kind") == "Namespace" and o["metadata"].get("name") == self.namespace for o in self.objects):
+            raise UsageError(f'namespace "{self.namespace}" not found on the server {self.server}'
+                             f"{_did_you_mean(self.namespace, self._namespace_names())}")
         pending: list[Kind] = []
         for kind in KINDS:
             if kind is not NAMESPACES and not self._list(Scope(kind, None)):
@@ -106,8 +121,13 @@ class Gatherer:
                 obj = read_json(self.calls.read(NAMESPACES, self.namespace, self.timeout))
                 self.objects.append(clean(obj, NAMESPACES))
             except CLIENT_ERRORS as exc:
+                if classify(exc).status == 404:  # the namespace does not exist (a typo): not "none read"
+                    raise UsageError(f'namespace "{self.namespace}" not found on the server {self.server}') from None
                 self._check_fatal(exc, NAMESPACES)
         return False
+
+    def _namespace_names(self) -> list[str]:
+        return [o["metadata"]["name"] for o in self.objects if o.get("kind") == "Namespace"]
 
     def _fallback(self, kind: Kind, namespaces: list[str]) -> None:
         """Per-namespace lists for a kind that cannot be listed across all namespaces.
@@ -139,6 +159,8 @@ class Gatherer:
         """Return 'forbidden' or 'unserved' (404: the server lacks the kind); raise for anything else."""
         failure = classify(exc)
         if failure.kind == FORBIDDEN:
+            if not self._is_served(kind):
+                return self._check_fatal_unserved(kind)
             return "forbidden"
         if failure.kind == FATAL and failure.status == 404:
             if kind not in self.unserved and not kind.optional:
@@ -150,29 +172,92 @@ class Gatherer:
         raise UnreachableError(f"cannot list {kind.title} from the server {self.server}: "
                                f"{failure.message} ({what})") from None
 
+    def _check_fatal_unserved(self, kind: Kind) -> str:
+        if kind not in self.unserved and not kind.optional:
+            self.unserved.append(kind)
+        return "unserved"
+
+    def _is_served(self, kind: Kind) -> bool:
+        """Whether the server serves ``kind``, from discovery; True when discovery cannot tell.
+
+        Discovery (/api/v1, /apis/GROUP/VERSION) is granted to every authenticated user (the
+        system:discovery ClusterRole); a 404 there, or a resource list without the kind, means not served.
+        """
+        gv = kind.api_version
+        if gv not in self._served:
+            path = "/api/v1" if gv == "v1" else f"/apis/{gv}"
+            try:
+                doc = read_json(self.calls.get(path, [], self.timeout))
+                self._served[gv] = {str(r.get("name")) for r in doc.get("resources") or [] if isinstance(r, dict)}
+            except CLIENT_ERRORS as exc:
+                self._served[gv] = set() if classify(exc).status == 404 else None
+        names = self._served[gv]
+        return names is None or kind.plural in names
+
     # -- result ------------------------------------------------------------------------------------
 
     def _result(self, ns_listed: bool) -> Gathered:
+        if not self.streams and not self.objects and self.missing:
+            what = ", ".join(k.title for k in KINDS if k in self.missing)
+            raise UnreachableError(f"cannot read anything from the server {self.server}: listing {what} was "
+                                   "forbidden (403); the views need the microseg-view role of deploy/rbac.yaml "
+                                   "(kubectl auth can-i list pods -A)")
         notes: list[str] = []
+        warnings: list[str] = []
         for kind, count in self.fallbacks.items():
             notes.append(f"{kind.title}: cannot list across all namespaces (forbidden); listed them in each of "
                          f"{count} known namespace(s) instead")
-        uncertain: set[str] = set()
-        all_uncertain = False
+        reasons: dict[str, str] = {}
         for kind in KINDS:
             where = self.missing.get(kind)
             if not where:
                 continue
             everywhere = None in where
             if kind is NETWORK_POLICIES:
-                all_uncertain = all_uncertain or everywhere
-                uncertain.update(n for n in where if n)
+                if everywhere:
+                    reasons["*"] = "NetworkPolicies could not be read (forbidden)"
+                for n in where:
+                    if n:
+                        reasons.setdefault(n, f"NetworkPolicies in namespace {n} could not be read (forbidden)")
             elif not kind.namespaced and kind is not NAMESPACES:
-                all_uncertain = True  # unreadable admin policies may decide any pair
-            notes.append(_missing_note(kind, everywhere, sorted(n for n in where if n)))
+                reasons["*"] = f"{kind.title} could not be read (forbidden): they may decide any pair"
+            warnings.append(_missing_note(kind, everywhere, sorted(n for n in where if n)))
+        if NAMESPACES in self.missing:
+            for n in self._label_selecting_namespaces():
+                reasons.setdefault(n, f"namespace labels could not be read (forbidden) and a policy in {n} "
+                                      "selects peers by namespace labels")
+            if self.fallbacks:
+                seen = sorted({str(o["metadata"].get("namespace")) for o in self.objects
+                               if o.get("kind") != "Namespace" and o["metadata"].get("namespace")}
+                              | ({self.namespace} if self.namespace else set()))
+                warnings.append(f"partial view: only namespace(s) {', '.join(seen) or 'none'} could be read "
+                                "(Namespaces cannot be listed): pods and policies of other namespaces are unknown, "
+                                "so flows to or from them (such as DNS to kube-system) are not shown")
         for kind in self.unserved:
             notes.append(f"the server does not serve {kind.title} ({kind.api_version}); none were read")
-        return Gathered(self.objects, self.streams, notes, uncertain, all_uncertain)
+        uncertain = {n for n in reasons if n != "*"}
+        return Gathered(self.objects, self.streams, warnings + notes, uncertain, "*" in reasons, warnings, reasons,
+                        namespaces_complete=ns_listed)
+
+    def _label_selecting_namespaces(self) -> list[str]:
+        """Namespaces of readable NetworkPolicies with a peer that selects namespaces by label."""
+        out = set()
+        for o in self.objects:
+            if o.get("kind") != "NetworkPolicy":
+                continue
+            spec = o.get("spec") or {}
+            peers = [p for d in ("ingress", "egress") for r in spec.get(d) or [] if isinstance(r, dict)
+                     for p in (r.get("from") or r.get("to") or []) if isinstance(p, dict)]
+            if any(isinstance(p.get("namespaceSelector"), dict) and p["namespaceSelector"] for p in peers):
+                out.add(str(o["metadata"].get("namespace")))
+        return sorted(out)
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def _missing_note(kind: Kind, everywhere: bool, namespaces: list[str]) -> str:

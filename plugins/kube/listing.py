@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import urllib3
+
 from .failures import CLIENT_ERRORS, GONE, RETRY, classify
 from .kinds import Kind, clean
 
@@ -38,6 +40,9 @@ class Tuning:
     """A server's Retry-After is honoured up to this many seconds."""
     stale_after: float = 15.0
     """Seconds of failed reconnecting after which the view is told its data is stale."""
+    retry_timeouts: bool = True
+    """Retry a request that timed out. False with an explicit --request-timeout: kubectl's "the length of
+    time to wait before giving up on a single server request" is then the time a dead server costs."""
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Delay before retry number ``attempt`` (1-based): exponential, capped, at least Retry-After."""
@@ -127,6 +132,8 @@ def _with_retries(fn: Callable[[], Any], tuning: Tuning, stop: threading.Event |
             failure = classify(exc)
             attempt += 1
             if failure.kind != RETRY or attempt > tuning.list_retries:
+                raise
+            if not tuning.retry_timeouts and isinstance(exc, urllib3.exceptions.TimeoutError):
                 raise
             delay = tuning.backoff(attempt, failure.retry_after)
             if stop is not None:

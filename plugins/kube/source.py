@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from dataclasses import replace
 from typing import Any, Iterator
 
 from kubectl_microseg.errors import Origin, UsageError
@@ -46,6 +47,8 @@ class KubeSource:
         self.kubeconfig, self.context, self.namespace = kubeconfig, context, namespace or None
         self.tuning = tuning or Tuning()
         timeout = parse_request_timeout(request_timeout)
+        if timeout:
+            self.tuning = replace(self.tuning, retry_timeouts=False)
         self._list_timeout: Any = self.tuning.list_timeout if timeout is None else (timeout or None)
         self._conn: Connection | None = None
         self._streams: list[Stream] = []
@@ -87,7 +90,9 @@ class KubeSource:
         desc = f"context {conn.context}" + (f", namespace {self.namespace}" if self.namespace else "")
         return Snapshot(objects=[SourceObject(o, origin) for o in gathered.objects], description=desc,
                         notes=gathered.notes, uncertain_namespaces=frozenset(gathered.uncertain_namespaces),
-                        all_namespaces_uncertain=gathered.all_namespaces_uncertain)
+                        all_namespaces_uncertain=gathered.all_namespaces_uncertain, warnings=gathered.warnings,
+                        uncertain_reasons=gathered.uncertain_reasons,
+                        namespaces_complete=gathered.namespaces_complete)
 
     def watch(self) -> Iterator[Event]:
         """Yield change and STATE events until :meth:`stop` (calls :meth:`load` first if needed)."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import tarfile
+import zipfile
 from pathlib import Path
 
 from .targets import Target
@@ -27,10 +29,18 @@ def archive_name(version: str, target: Target) -> str:
     return f"kubectl-microseg_v{version}_{target.os}_{target.arch}.tar.gz"
 
 
-def launcher_text(pythons: list[str]) -> str:
-    """The launcher script, listing the Python versions the archive has wheels for (newest first)."""
+def launcher_text(pythons: list[str], build_id: str) -> str:
+    """The launcher script: the Python versions the archive has wheels for (newest first) and the
+    zipapp's build id (which names the folder it unpacks into, so the launcher knows a first run)."""
     newest_first = sorted(pythons, key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
-    return _LAUNCHER_TEMPLATE.read_text(encoding="utf-8").replace("@PYTHONS@", " ".join(newest_first))
+    text = _LAUNCHER_TEMPLATE.read_text(encoding="utf-8")
+    return text.replace("@PYTHONS@", " ".join(newest_first)).replace("@BUILD_ID@", build_id)
+
+
+def shiv_build_id(pyz: Path) -> str:
+    """The ``build_id`` shiv wrote into the zipapp's environment.json (a hash of its site-packages)."""
+    with zipfile.ZipFile(pyz) as zf:
+        return str(json.loads(zf.read("environment.json"))["build_id"])
 
 
 def write_archive(dest: Path, members: dict[str, tuple[bytes, int]], epoch: int) -> Path:
@@ -62,7 +72,7 @@ def write_archive(dest: Path, members: dict[str, tuple[bytes, int]], epoch: int)
 def build_archive(dest: Path, pyz: Path, license_file: Path, pythons: list[str], epoch: int) -> Path:
     """Write the release archive of one target."""
     members = {
-        LAUNCHER_NAME: (launcher_text(pythons).encode("utf-8"), 0o755),
+        LAUNCHER_NAME: (launcher_text(pythons, shiv_build_id(pyz)).encode("utf-8"), 0o755),
         PYZ_NAME: (pyz.read_bytes(), 0o644),
         LICENSE_NAME: (license_file.read_bytes(), 0o644),
     }

@@ -5,6 +5,7 @@
 set -u
 
 supported="@PYTHONS@"  # newest first; python3 is tried before them
+build_id="@BUILD_ID@"   # the zipapp's shiv build id: it unpacks into ${SHIV_ROOT:-~/.shiv}/microseg.pyz_<id>
 
 # krew links ~/.krew/bin/kubectl-microseg to this file: follow the links to find microseg.pyz.
 self=$0
@@ -28,7 +29,13 @@ for py in $candidates; do
     command -v "$py" >/dev/null 2>&1 || continue
     v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue
     case " $supported " in
-        *" $v "*) exec "$py" "$pyz" "$@" ;;
+        *" $v "*)
+            # the first run of this version unpacks the zipapp (seconds): say so once, on stderr
+            root=${SHIV_ROOT:-${HOME:-~}/.shiv}
+            if [ ! -d "$root/microseg.pyz_$build_id/site-packages" ]; then
+                echo "kubectl-microseg: first run of this version: unpacking into $root (this can take 10 s; later runs start at once)" >&2
+            fi
+            exec "$py" "$pyz" "$@" ;;
     esac
 done
 

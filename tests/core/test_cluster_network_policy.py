@@ -554,3 +554,10 @@ spec:
     m = matrix(STORY + STORY_5 + allow)
     assert conns(m, "foo-ns-1/client", "bar-ns-1/svc-pub") == ALL
     assert conns(m, "monitoring-ns/prometheus", "bar-ns-1/svc-pub").is_empty()
+
+
+def test_unknown_fields_are_refused_as_kubectl_strict_validation_does():
+    """Strict decoding (issue 24) applies to ClusterNetworkPolicy too: a misspelt field is an error, except in
+    a peer, where the API says an unknown field means a newer CRD and the peer fails closed."""
+    with pytest.raises(InputError, match='unknown field "protocol"'):
+        cluster_of(BASE + cnp("p", "Admin", 1, from_b("Deny", ", protocol: [{tcp: {destinationPort: {number: 1}}}]")))

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
+from kubectl_microseg.errors import InputError
 from kubectl_microseg.model.addresses import AddressSet
 
 from .util import ALL, NONE, analyzer, conns, external_for, external_ids, matrix, netpol, pod, tcp
@@ -115,12 +118,13 @@ def test_overlapping_ipblocks_in_one_rule_unite():
     assert not conns(m, "default/a", external_for(m, "10.1.3.3"))
 
 
-def test_host_bits_in_cidr_are_masked():
-    """apimachinery/Go net.ParseCIDR accepts host bits and masks them (the API server only warns)."""
-    block = AddressSet.from_cidr("10.1.2.3/16")
-    assert block == AddressSet.from_cidr("10.1.0.0/16")
-    m = matrix(PODS + egress_block("{cidr: 10.1.2.3/16}"))
-    assert conns(m, "default/a", external_for(m, "10.1.255.1")) == ALL
+def test_host_bits_in_cidr_are_refused():
+    """StrictIPCIDRValidation (apimachinery validation/ip.go, on by default since v1.33; a v1.36.2 server
+    refuses ``10.0.0.1/24``): "must not have bits set beyond the prefix length", in cidr and except."""
+    with pytest.raises(InputError, match="must not have bits set beyond the prefix length"):
+        matrix(PODS + egress_block("{cidr: 10.1.2.3/16}"))
+    with pytest.raises(InputError, match="must not have bits set beyond the prefix length"):
+        matrix(PODS + egress_block("{cidr: 10.0.0.0/8, except: [10.1.2.3/16]}"))
 
 
 def test_explain_atom_for_address():

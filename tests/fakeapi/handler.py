@@ -10,6 +10,7 @@ import copy
 import io
 import json
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -18,9 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from . import podexec
 from .rbac import forbidden_message
 from .records import RecordedRequest, truthy, typed
-from .resources import Resource, Target, parse_path
+from .resources import RESOURCES, Resource, Target, parse_path
 from .store import ApiError, not_found, status_body
 from .watchstream import WatchStream
 
@@ -49,6 +51,8 @@ class _NoSigpipeWriter(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
+        if isinstance(self._sock, ssl.SSLSocket):  # TLS takes no flags; Python ignores SIGPIPE in tests anyway
+            return self._sock.send(data)
         return self._sock.send(data, getattr(socket, "MSG_NOSIGNAL", 0))
 
 
@@ -124,6 +128,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.api.token is not None and self.headers.get("Authorization") != f"Bearer {self.api.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
+        if method == "GET" and self._discovery(path, rec):
+            return
+        if podexec.route(self, method, path, rec):  # pods/NAME/exec and pods/NAME/ephemeralcontainers
+            return
         target = parse_path(path)
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -131,9 +139,30 @@ class Handler(BaseHTTPRequestHandler):
         rec.verb, rec.resource, rec.namespace = verb, target.resource.plural, target.namespace
         self._apply_faults(verb, target.resource.plural, rec, query)
         if not self.api.rbac.permits(verb, target.resource.plural, target.namespace):
-            raise _forbidden(self.api.user, verb, target)
+            raise _forbidden(self.api.user, verb, target)  # authorization comes first, as on the real server
+        if target.resource.plural in self.api.unserved:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         ctx = Ctx(target, verb, query, rec)
         getattr(self, f"_do_{verb}")(ctx)
+
+    def _discovery(self, path: str, rec: RecordedRequest) -> bool:
+        """/api/v1 and /apis/GROUP/VERSION: an APIResourceList of the served resources (every user may read
+        it: the system:discovery ClusterRole); 404 for a group version with nothing served."""
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["api", "v1"] and len(parts) == 2:
+            gv = ("", "v1")
+        elif parts[0] == "apis" and len(parts) == 3:
+            gv = (parts[1], parts[2])
+        else:
+            return False
+        served = [r for r in RESOURCES if (r.group, r.version) == gv and r.plural not in self.api.unserved]
+        if not served:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        self._json(rec, 200, {"kind": "APIResourceList", "apiVersion": "v1",
+                              "groupVersion": f"{gv[0]}/{gv[1]}" if gv[0] else gv[1],
+                              "resources": [{"name": r.plural, "kind": r.kind, "namespaced": r.namespaced,
+                                             "verbs": ["get", "list", "watch"]} for r in served]})
+        return True
 
     def _apply_faults(self, verb: str, resource: str, rec: RecordedRequest, query: dict[str, str]) -> None:
         hook = self.api.faults.take(verb, resource, "hook", query)
@@ -196,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
             rv, start = store.decode_continue(q["continue"])
         else:
             rv = store.resource_version
-        items = store.items(t.resource, t.namespace, at_rv=rv)
+        items = store.items(t.resource, t.namespace, at_rv=rv, copy_out=False)  # only read, then serialised
         keys = [f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}" for o in items]
         page = [(k, o) for k, o in zip(keys, items) if k > start]
         cont = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,11 @@ def write_kubeconfig(path: str | Path, server: Any, *, context: str = "fake", na
     cfg: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "preferences": {},
                            "clusters": [], "users": [], "contexts": []}
     for name, u in contexts.items():
-        cfg["clusters"].append({"name": name, "cluster": {"server": u}})
+        cluster: dict[str, Any] = {"server": u}
+        ca = getattr(server, "ca_pem", None)
+        if ca and u == url:
+            cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
+        cfg["clusters"].append({"name": name, "cluster": cluster})
         cfg["users"].append({"name": name, "user": {"token": tok} if tok else {}})
         ctx: dict[str, Any] = {"cluster": name, "user": name}
         if namespace and name == context:

@@ -18,10 +18,14 @@ What it implements (the parts ``kubectl microseg`` and the official Python clien
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
+import tempfile
 import sys
 import threading
 import time
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,6 +33,7 @@ import yaml
 from .apply import Ownership
 from .faults import Faults
 from .handler import Handler
+from .podexec import PodRuntime
 from .rbac import Rbac
 from .records import RecordedRequest, typed
 from .resources import RESOURCES, Resource, resource_for
@@ -44,15 +49,20 @@ class FakeApiServer:
     """
 
     def __init__(self, *, user: str = "tester", token: str | None = None, bookmark_interval: float | None = None,
-                 first_rv: int = 1000):
+                 first_rv: int = 1000, tls: bool = False):
         self.store = Store(first_rv)
         self.rbac = Rbac()
         self.faults = Faults()
+        self.runtime = PodRuntime()
+        """The fake kubelet: ephemeral containers and exec (see ``podexec``)."""
         self.user = user
         self.token = token
         """If set, requests without ``Authorization: Bearer TOKEN`` get 401."""
         self.bookmark_interval = bookmark_interval
         """Send BOOKMARKs on idle watches this often (None: only at stream end and on send_bookmarks())."""
+        self.unserved: set[str] = set()
+        """Plurals the server does not serve (a CRD not installed): 404 after authorization, absent from
+        discovery, as the real API server does."""
         self.requests: list[RecordedRequest] = []
         self._req_lock = threading.Lock()
         self._ownership: dict[tuple[str, str, str], Ownership] = {}
@@ -63,6 +73,9 @@ class FakeApiServer:
         self._drop_gen = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.tls = tls
+        """Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (``ca_pem`` verifies it)."""
+        self.ca_pem: bytes | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -70,10 +83,24 @@ class FakeApiServer:
         handler = type("BoundHandler", (Handler,), {"api": self})
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
+        if self.tls:
+            self._httpd.socket = self._tls_context().wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fakeapi", daemon=True)
         self._thread.start()
         return self
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """A server context with a self-signed certificate for IP 127.0.0.1 (made with the openssl CLI)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            key, crt = Path(tmp, "key.pem"), Path(tmp, "crt.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "1", "-subj", "/CN=fakeapi", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(crt, key)
+            self.ca_pem = crt.read_bytes()
+        return ctx
 
     def stop(self) -> None:
         """Stop serving and cut every open connection (watches included)."""
@@ -100,7 +127,7 @@ class FakeApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     # -- test controls -----------------------------------------------------------------------------
 

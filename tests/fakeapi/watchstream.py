@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import ssl
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -99,6 +100,8 @@ class WatchStream:
         sock = self.h.connection
         try:
             readable, _, _ = select.select([sock], [], [], 0)
+            if isinstance(sock, ssl.SSLSocket):  # no MSG_PEEK through TLS: a watch client sends nothing more,
+                return bool(readable)            # so bytes (close_notify) or EOF both mean it is gone
             return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -119,5 +120,17 @@ def test_request_timeout_bounds_a_slow_server(fake_api: FakeApiServer, fake_kube
         KubeSource(request_timeout="200ms", tuning=FAST).load()
     assert time.monotonic() - t0 < 3
     fake_api.faults.clear()
-    fake_api.faults.delay(0.5, verb="list", resource="namespaces", times=1)  # one slow answer: retried
-    assert KubeSource(request_timeout="300ms", tuning=FAST).load() is not None
+    # without --request-timeout, one answer slower than the default read timeout is retried
+    fake_api.faults.delay(0.5, verb="list", resource="namespaces", times=1)
+    assert KubeSource(tuning=replace(FAST, list_timeout=(2.0, 0.3))).load() is not None
+
+
+def test_request_timeout_is_not_multiplied_by_retries(fake_api: FakeApiServer, fake_kubeconfig) -> None:
+    """kubectl: "the length of time to wait before giving up on a single server request". A server that
+    never answers cost 60 s with --request-timeout 5s (5 tries, each re-sent once by urllib3, plus back-off);
+    now a timed-out request is final (issue 24)."""
+    fake_api.faults.delay(30.0, verb="list", times=None)
+    t0 = time.monotonic()
+    with pytest.raises(UnreachableError):
+        KubeSource(request_timeout="1s", tuning=FAST).load()
+    assert time.monotonic() - t0 < 1.9

@@ -17,6 +17,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import build_release
 import pytest
 import yaml
 from release import krew
@@ -61,10 +62,9 @@ def installed(host_build, tmp_path_factory):
     """The host archive installed krew-style from a manifest the release step wrote; PATH and env to run it."""
     built = host_build.first
     root = tmp_path_factory.mktemp("krew-root")
-    manifest_path = root / "microseg.yaml"
-    manifest_path.write_text((REPO / "krew-manifest.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    krew.update_manifest(manifest_path, "0.1.0",
-                         {(built.target.os, built.target.arch): (f"file://{built.path}", built.sha256)})
+    manifest_path = build_release.write_manifest(
+        REPO / krew.TEMPLATE_PATH_NAME, root / "microseg.yaml", "0.1.0",
+        {(built.target.os, built.target.arch): (f"file://{built.path}", built.sha256)})
     manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
     bin_dir = krew_install(manifest, built.path, root, built.target.os, built.target.arch)
     # the base interpreter, not the virtualenv's: nothing of the project may come from outside the archive
@@ -194,3 +194,67 @@ def test_zip_is_canonicalised(tmp_path):
     assert [i.filename for i in infos] == ["a.py", "z.py"]
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+@pytest.mark.slow
+def test_first_run_says_it_unpacks_once(host_build, tmp_path):
+    """The first run unpacks the zipapp (seconds): one line on stderr says so; later runs are quiet."""
+    root = tmp_path / "krew-root"
+    root.mkdir()
+    built = host_build.first
+    manifest_path = build_release.write_manifest(
+        REPO / krew.TEMPLATE_PATH_NAME, root / "microseg.yaml", "0.1.0",
+        {(built.target.os, built.target.arch): (f"file://{built.path}", built.sha256)})
+    bin_dir = krew_install(yaml.safe_load(manifest_path.read_text(encoding="utf-8")), built.path, root,
+                           built.target.os, built.target.arch)
+    env = {"PATH": os.pathsep.join([str(bin_dir), str(Path(sys.base_prefix) / "bin"), "/usr/bin", "/bin"]),
+           "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8"}
+    first = _run([str(bin_dir / "kubectl-microseg"), "--version"], env)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kubectl-microseg: first run of this version: unpacking into "), lines
+    assert str(tmp_path / "home" / ".shiv") in lines[0], "the message names where it unpacks (HOME/.shiv)"
+    assert first.stdout.strip() == "kubectl-microseg 0.1.0", "stdout stays clean for scripts"
+    second = _run([str(bin_dir / "kubectl-microseg"), "--version"], env)
+    assert second.returncode == 0 and second.stderr == "", second.stderr
+
+
+@pytest.mark.slow
+def test_build_renders_the_manifest_and_verify_fails_when_a_sha_disagrees(host_build, tmp_path, capsys,
+                                                                        monkeypatch):
+    """The release path, for this machine's platform and Python: ``build`` writes the archive and dist's
+    manifest (never a tracked file), whose sha256 is the one of an independent build of the same sources
+    (the fixture's); ``verify`` compares a manifest with a build and fails, naming the platform, when a
+    sha256 differs. (verify's rebuild is the fixture's build here, to build only once more.)"""
+    target, python = host_build.first.target, host_python()
+    tracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                             capture_output=True, text=True).stdout
+    out = tmp_path / "release"
+    assert build_release.main(["build", "--platform", target.key, "--python", python, "--out", str(out)]) == 0
+    assert subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                          capture_output=True, text=True).stdout == tracked, "build rewrote a tracked file"
+    manifest_path = out / "microseg.yaml"
+    manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
+    archive = next(out.glob("*.tar.gz"))
+    platform = krew.find_platform(manifest, target.os, target.arch)
+    assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert platform["sha256"] == host_build.first.sha256, "the manifest's sha256 is what another build gives"
+    assert (out / "SHA256SUMS").read_text(encoding="utf-8") == f"{platform['sha256']}  {archive.name}\n"
+
+    calls = []
+
+    def rebuilt(project, wheel, targets, pythons, lock, out_dir):
+        calls.append(([t.key for t in targets], pythons))
+        return [host_build.first]
+
+    monkeypatch.setattr(build_release, "build_all", rebuilt)
+    capsys.readouterr()
+    assert build_release.main(["verify", str(manifest_path), "--python", python]) == 0, capsys.readouterr().err
+    assert "match a fresh build" in capsys.readouterr().out
+    assert calls == [([target.key], [python])], "verify rebuilds the manifest's platforms with the given Python"
+    platform["sha256"] = "0" * 64
+    manifest_path.write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    assert build_release.main(["verify", str(manifest_path), "--python", python]) == 1
+    err = capsys.readouterr().err
+    assert f"{target.os}/{target.arch}: the manifest says sha256 {'0' * 64}, the build gives " \
+           f"{host_build.first.sha256}" in err, err

@@ -163,8 +163,17 @@ def test_sigint_to_a_subprocess_writing_a_scaffold_leaves_no_partial_file(tmp_pa
             assert f.read_text().startswith(("#", "apiVersion", "---")), f.name
 
 
+@pytest.fixture(params=["terminal", "background"])
+def sigint_at_start(request):
+    """SIGINT as the suite may find it: Python's handler (a terminal) or ignored (a shell's background job)."""
+    saved = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler if request.param == "terminal" else signal.SIG_IGN)
+    yield
+    signal.signal(signal.SIGINT, saved)
+
+
 def test_ctrl_c_during_apply_stops_between_objects_and_reports(demo_cluster: FakeApiServer, tmp_path: Path,
-                                                               capsys) -> None:
+                                                               capsys, sigint_at_start) -> None:
     f = tmp_path / "three.yaml"
     f.write_text("---\n".join(
         f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p{i}, namespace: production}}\n"
@@ -177,6 +186,9 @@ def test_ctrl_c_during_apply_stops_between_objects_and_reports(demo_cluster: Fak
             if len(patches) == 2:  # Ctrl-C while the second object is on the wire
                 os.kill(os.getpid(), signal.SIGINT)
     demo_cluster.faults.on_request(hook, times=None)
+    # the handler found at the start is the one to restore: SIG_IGN when the suite runs in the background
+    # (a shell starts background jobs with SIGINT ignored), Python's default_int_handler in a terminal
+    before = signal.getsignal(signal.SIGINT)
     code, out, err = run(capsys, "apply", "-f", str(f), "--yes")
     assert code == 130, err
     assert "Interrupted: stopped between objects" in err
@@ -184,7 +196,7 @@ def test_ctrl_c_during_apply_stops_between_objects_and_reports(demo_cluster: Fak
     np = ("networking.k8s.io/v1", "NetworkPolicy")
     assert demo_cluster.get(*np, "p0", "production") and demo_cluster.get(*np, "p1", "production")
     assert demo_cluster.get(*np, "p2", "production") is None
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 # ----------------------------------------------------------------------------- nothing lost

@@ -107,3 +107,22 @@ def test_changed_pairs_and_compare():
     assert changed_pairs(a, b) == {("b/api", "a/db"), ("b/api", "a/web")}
     kinds = {(c.src, c.dst): c.kind for c in compare_matrices(a, b)}
     assert kinds == {("b/api", "a/db"): "newly denied", ("b/api", "a/web"): "newly allowed"}
+
+
+def test_a_partial_view_draws_unknown_pairs_as_uncertain_not_denied():
+    """Pairs touching a namespace whose policies could not be read are unknown (issue 15's matrix field)."""
+    from kubectl_microseg.engine.matrix import Endpoint, Matrix
+    from kubectl_microseg.tui.grid import CellState, GridModel
+
+    eps = [Endpoint("a/x", "Deployment", "a", "x", group="a"), Endpoint("b/y", "Deployment", "b", "y", group="b"),
+           Endpoint("c/z", "Deployment", "c", "z", group="c")]
+    m = Matrix(eps, {}, uncertain_reasons={"b": "networkpolicies in b: forbidden"})
+    g = GridModel.from_matrix(m)
+    rows = {r.key: r for r in g.rows}
+    cols = {c.key: c for c in g.cols}
+    assert g.cell(rows["a/x"], cols["b/y"]).state is CellState.UNCERTAIN
+    assert g.cell(rows["a/x"], cols["c/z"]).state is CellState.DENIED
+    g.collapse_all(True)
+    rows = {r.key: r for r in g.rows}
+    cols = {c.key: c for c in g.cols}
+    assert g.cell(rows["group:a"], cols["group:b"]).state is CellState.UNCERTAIN

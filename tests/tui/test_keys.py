@@ -239,10 +239,12 @@ async def test_p_policies_and_b_sidebar_and_t_theme(demo_app):
         assert f"name: {policy.split('/')[1]}" in demo_app.clipboard
         await pilot.press("escape", "escape")
         assert demo_app.focused is demo_app.grid
+        sidebar = demo_app.query_one("#sidebar")
+        assert sidebar.display  # p showed it, although 110 columns fold it away by default
         await pilot.press("b")
-        assert demo_app.query_one("#sidebar").has_class("-hidden")
+        assert not sidebar.display
         await pilot.press("b")
-        assert not demo_app.query_one("#sidebar").has_class("-hidden")
+        assert sidebar.display
         await pilot.press("t")
         assert demo_app.theme == "textual-light"
         await pilot.press("t")
@@ -303,3 +305,39 @@ async def test_mouse_click_moves_the_cursor(demo_app):
         grid = demo_app.grid
         await pilot.click("#grid", offset=(grid.label_w + 1 + 3 * 2, grid.header_h + 2))
         assert (grid.cursor_row, grid.cursor_col) == (2, 2)
+
+
+async def test_the_side_panel_folds_on_small_terminals_and_b_brings_it_back():
+    """Issue 16: at 80×24 a fixed panel left 4 matrix columns; below 120 columns it starts folded."""
+    from kubectl_microseg.plugins.demo import DemoSource
+    from kubectl_microseg.tui.app import MicrosegApp
+
+    for width, shown in ((80, False), (119, False), (120, True), (160, True)):
+        app = MicrosegApp(DemoSource())
+        async with app.run_test(size=(width, 24 if width == 80 else 40)) as pilot:
+            await wait_loaded(pilot)
+            sidebar = app.query_one("#sidebar")
+            assert sidebar.display is shown, width
+            if width == 80:  # the grid then has the whole width for its cells
+                assert app.grid.size.width == 80
+            await pilot.press("b")
+            assert sidebar.display is not shown, width
+
+
+async def test_theme_command_errors_are_messages(demo_app):
+    """`:theme nosuch` crashed with a traceback; `:theme` alone said "unknown command"."""
+    async with demo_app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        before = demo_app.theme
+        demo_app.run_command("theme nosuch")
+        await pilot.pause()
+        assert demo_app.theme == before and demo_app.is_running
+        demo_app.run_command("theme")
+        await pilot.pause()
+        texts = [n.message for n in demo_app._notifications]
+        assert any("unknown theme 'nosuch'" in t and "textual-light" in t for t in texts), texts
+        assert any(t.startswith("which theme?") for t in texts), texts
+        assert not any("unknown command" in t for t in texts)
+        demo_app.run_command("theme textual-light")
+        await pilot.pause()
+        assert demo_app.theme == "textual-light"

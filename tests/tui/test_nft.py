@@ -96,7 +96,11 @@ async def test_inventory_hosts_granularity_and_side_panels():
         app.on_workload_panel_workload_chosen(WorkloadPanel.WorkloadChosen("mgmt_net"))
         await pilot.pause()
         assert app.model.rows[app.grid.cursor_row].key == "mgmt_net"
-        await pilot.press("d")  # simulate and scaffold point to the nft commands
+        # no simulate or scaffold screen for host firewalls: the keys are not offered (nor in the footer)
+        assert app.check_action("simulate", ()) is False and app.check_action("scaffold", ()) is False
+        shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
+        assert "simulate" not in shown and "scaffold" not in shown
+        await pilot.press("d")
         await pilot.press("s")
         assert not isinstance(app.screen, ExplainScreen)
 

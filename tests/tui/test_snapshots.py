@@ -13,7 +13,9 @@ from kubectl_microseg.tui.app import MicrosegApp
 
 from .conftest import wait_loaded
 
-SNAP_SIZE = (140, 45)
+SNAP_SIZE = (160, 45)
+SIZES = {"80x24": (80, 24), "160x45": (160, 45), "250x70": (250, 70)}
+"""The terminal sizes a new user tried (issue 16); each main screen is drawn at all three."""
 
 
 def demo() -> MicrosegApp:
@@ -28,17 +30,25 @@ async def on_pair(pilot, src: str = "production/frontend", dst: str = "productio
     await pilot.pause()
 
 
-def test_matrix(snap_compare):
-    """The matrix, cursor on frontend → api-server: ports and reason under it."""
-    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=on_pair)
-
-
-def test_matrix_light_theme(snap_compare):
-    """The same in the light theme: colours still read, glyphs carry the meaning."""
+@pytest.mark.parametrize("theme", ["dark", "light"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_matrix(snap_compare, size, theme):
+    """The matrix, cursor on frontend → api-server: numbered columns, the cursor's column named, legend,
+    ports and reason under it; below 120 columns without the side panel. Light: press t."""
     async def run_before(pilot):
         await on_pair(pilot)
-        await pilot.press("t")
-    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+        if theme == "light":
+            await pilot.press("t")
+    assert snap_compare(demo(), terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", ["80x24", "250x70"])
+def test_explain_sizes(snap_compare, size):
+    """Explain on a small and on a large terminal."""
+    async def run_before(pilot):
+        await on_pair(pilot)
+        await pilot.press("enter")
+    assert snap_compare(demo(), terminal_size=SIZES[size], run_before=run_before)
 
 
 def test_namespace_granularity(snap_compare):

@@ -72,4 +72,4 @@ class AuditScreen(Screen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.text)
-        self.notify("audit trail copied to the clipboard", timeout=2)
+        self.app.tell_copied("audit trail")  # type: ignore[attr-defined]

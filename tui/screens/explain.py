@@ -40,13 +40,14 @@ class ExplainScreen(Screen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.text)
-        self.notify("explanation copied to the clipboard", timeout=2)
+        self.app.tell_copied("explanation")  # type: ignore[attr-defined]
 
 
 def _block_widget(b: Block) -> Static:
     if b.kind == "yaml":
-        w = YamlView(b.text, classes="yaml")
+        w = YamlView(b.text, highlight=b.highlight, classes="yaml")
         w.border_title = b.origin
+        w.border_subtitle = b.note
         return w
     if b.kind == "code":  # nftables: a rule trace or a chain listing (plain text, kept as written)
         w = Static(Text(b.text, no_wrap=True), classes="code")

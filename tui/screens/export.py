@@ -68,4 +68,4 @@ class ExportScreen(ModalScreen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.text)
-        self.notify(f"{self.fmt} copied to the clipboard", timeout=2)
+        self.app.tell_copied(self.fmt)

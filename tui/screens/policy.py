@@ -8,7 +8,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList, Static
 
-from ..explain_doc import policy_yaml, short_origin
+from ..explain_doc import policy_yaml, short_origin, source_text
 from ..session import Session
 from ..widgets.yaml_view import YamlView
 
@@ -26,7 +26,7 @@ class PolicyScreen(Screen[None]):
         self.session = session
         self.policy_id = policy_id
         entry = session.policy_entry(policy_id)
-        self.yaml_text = policy_yaml(entry) if entry else f"# {policy_id}: not found\n"
+        self.yaml_text = (source_text(entry) or policy_yaml(entry)) if entry else f"# {policy_id}: not found\n"
         self.origin = short_origin(entry) if entry else ""
         self.selects = session.policy_selects(entry) if entry else []
 
@@ -42,4 +42,4 @@ class PolicyScreen(Screen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.yaml_text + "\n")
-        self.notify("policy YAML copied to the clipboard", timeout=2)
+        self.app.tell_copied("policy YAML")  # type: ignore[attr-defined]

@@ -151,7 +151,7 @@ class ScaffoldScreen(Screen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.yaml_text)
-        self.notify("scaffolded YAML copied to the clipboard", timeout=2)
+        self.app.tell_copied("scaffolded YAML")  # type: ignore[attr-defined]
 
     def action_write(self) -> None:
         from kubectl_microseg.io.atomic import write_new

@@ -154,4 +154,4 @@ class SimulateScreen(Screen[None]):
             self.notify("run a simulation first", severity="warning")
             return
         self.app.copy_to_clipboard(self.result.text())
-        self.notify("diff copied to the clipboard", timeout=2)
+        self.app.tell_copied("diff")  # type: ignore[attr-defined]

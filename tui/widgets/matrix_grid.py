@@ -1,9 +1,15 @@
 """Provides MatrixGrid: the connectivity matrix drawn with the Line API (only visible cells are rendered).
 
-Rows are sources, columns destinations, both grouped by namespace. The row labels and the column
-header stay in place while the cells scroll. Each visible line is built from the memoised cells of
-:class:`~kubectl_microseg.tui.grid.GridModel`, so a 2,000 × 2,000 matrix costs a screenful of cells
-per frame.
+Rows are sources, columns destinations, both grouped by namespace. Columns are numbered and each row
+label carries the number of its column (as the CLI table does); the header's second line names the
+cursor's column in full. The row labels and the column header stay in place while the cells scroll.
+Each visible line is built from the memoised cells of :class:`~kubectl_microseg.tui.grid.GridModel`, so
+a 2,000 × 2,000 matrix costs a screenful of cells per frame.
+
+Colours come from the theme through component classes. Textual drops the alpha of a component's
+background when it builds a partial Rich style (``$foreground 5%`` would paint the foreground colour
+itself: a solid light bar under light text), so :meth:`MatrixGrid._style` blends every component colour
+over the widget's own background first.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.color import Color
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -20,13 +27,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..grid import AxisItem, CellState, CellView, GridModel
+from ..grid import AxisItem, CellState, CellView, GridModel, Risk
 
 CELL_W = 3
-"""Characters per cell column."""
-NAME_ROWS = 8
-"""Header lines used for the (vertical) column names."""
+"""Characters per cell column at least (wider when the terminal has room: up to MAX_CELL_W)."""
+MAX_CELL_W = 5
 GROUP_GLYPH = {True: "▸", False: "▾"}
+CONTRAST_TEXT = frozenset({"cursor", "header-cursor"})
+"""Components whose text is black or white, whichever reads on their (theme accent) background: no theme
+colour contrasts with ``$accent`` in both dark and light themes (Textual's ``auto`` colour, done here
+because component styles lose it)."""
+RISK_CLASS = {Risk.INTERNET: "risk-internet", Risk.EVERY_NAMESPACE: "risk-namespaces",
+              Risk.DATABASE: "risk-database"}
 
 
 class MatrixGrid(ScrollView, can_focus=True):
@@ -48,6 +60,9 @@ class MatrixGrid(ScrollView, can_focus=True):
         "matrix-grid--band-odd",
         "matrix-grid--header",
         "matrix-grid--header-cursor",
+        "matrix-grid--risk-internet",
+        "matrix-grid--risk-namespaces",
+        "matrix-grid--risk-database",
     }
 
     BINDINGS = [
@@ -95,7 +110,12 @@ class MatrixGrid(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.model: GridModel | None = None
         self.label_w = 24
-        self.header_h = 1 + NAME_ROWS
+        self.header_h = 3
+        self.number_w = 1
+        """Digits of the largest column number (numbers of 3+ digits are written downwards)."""
+        self._col_number: dict[str, int] = {}
+        self.cell_w = CELL_W
+        """Characters per column now: 3, or up to MAX_CELL_W when the columns fit the width."""
         self._styles: dict[str, Style] | None = None
         self._combo: dict[tuple[str, str], Style] = {}
         self._changed: set[tuple[str, str]] = set()
@@ -131,8 +151,14 @@ class MatrixGrid(ScrollView, can_focus=True):
     def _layout_model(self) -> None:
         m = self.model
         assert m is not None
-        longest = max((len(r.label) + 4 for r in m.rows), default=12)
-        self.label_w = max(16, min(32, longest))
+        self._col_number = {c.key: i + 1 for i, c in enumerate(m.cols)}
+        self.number_w = len(str(len(m.cols))) if m.cols else 1
+        longest = max((len(r.label) + 4 + self.number_w for r in m.rows), default=12)
+        self.label_w = max(16, min(34, longest))
+        width = self.scrollable_content_region.width if self.is_mounted else 0
+        fit = (width - self.label_w) // len(m.cols) if m.cols and width > self.label_w else CELL_W
+        self.cell_w = max(CELL_W, min(MAX_CELL_W, fit))
+        self.header_h = 2 + (1 if self.number_w < self.cell_w else self.number_w)
         self._col_group_start = []
         start = 0
         for i, c in enumerate(m.cols):
@@ -140,7 +166,16 @@ class MatrixGrid(ScrollView, can_focus=True):
                 start = i
             self._col_group_start.append(start)
         self._group_index = {g: i for i, g in enumerate(dict.fromkeys(c.group for c in m.cols))}
-        self.virtual_size = Size(self.label_w + len(m.cols) * CELL_W, self.header_h + len(m.rows))
+        self.virtual_size = Size(self.label_w + len(m.cols) * self.cell_w, self.header_h + len(m.rows))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A wider terminal may give the columns more room (or a narrower one take it back)."""
+        if self.model is not None:
+            before = (self.cell_w, self.header_h)
+            self._layout_model()
+            if (self.cell_w, self.header_h) != before:
+                self._lines = {}
+                self.refresh()
 
     def flash(self, pairs: set[tuple[str, str]]) -> None:
         """Highlight the cells covering these (source id, destination id) pairs until :meth:`unflash`."""
@@ -197,18 +232,18 @@ class MatrixGrid(ScrollView, can_focus=True):
 
     def _scroll_to_cursor(self) -> None:
         body_h = max(1, self.scrollable_content_region.height - self.header_h)
-        area_w = max(CELL_W, self.scrollable_content_region.width - self.label_w)
+        area_w = max(self.cell_w, self.scrollable_content_region.width - self.label_w)
         sx, sy = int(self.scroll_x), int(self.scroll_y)
         r, c = self.cursor_row, self.cursor_col
         if r < sy:
             sy = r
         elif r >= sy + body_h:
             sy = r - body_h + 1
-        px = c * CELL_W
+        px = c * self.cell_w
         if px < sx:
             sx = px
-        elif px + CELL_W > sx + area_w:
-            sx = px + CELL_W - area_w
+        elif px + self.cell_w > sx + area_w:
+            sx = px + self.cell_w - area_w
         self.scroll_to(sx, sy, animate=False, immediate=True)
 
     def action_cursor(self, drow: int, dcol: int) -> None:
@@ -274,7 +309,7 @@ class MatrixGrid(ScrollView, can_focus=True):
                 if m.rows[row].kind != "endpoint":
                     self.post_message(self.GroupToggled(m.rows[row].group))
             return
-        col = (int(self.scroll_x) + x - self.label_w) // CELL_W
+        col = (int(self.scroll_x) + x - self.label_w) // self.cell_w
         if 0 <= row < len(m.rows) and 0 <= col < len(m.cols):
             self.cursor_row, self.cursor_col = row, col
             if event.chain >= 2:
@@ -289,20 +324,42 @@ class MatrixGrid(ScrollView, can_focus=True):
 
     def _style(self, name: str) -> Style:
         if self._styles is None:
-            self._styles = {c.split("--", 1)[1]: self.get_component_rich_style(c, partial=True)
-                            for c in self.COMPONENT_CLASSES}
+            _, background = self.background_colors
+            self._styles = {c.split("--", 1)[1]: self._opaque(c, background) for c in self.COMPONENT_CLASSES}
             self._styles["base"] = self.rich_style
         return self._styles[name]
 
-    def _cell_style(self, state: str, flag: str) -> Style:
-        key = (state, flag)
+    def _opaque(self, component: str, background: Color) -> Style:
+        """A component's partial style with its colours blended over ``background`` (alpha kept)."""
+        cs = self.get_component_styles(component)
+        bg = background + cs.background if cs.has_rule("background") else None
+        fg = None
+        if bg is not None and component.split("--", 1)[1] in CONTRAST_TEXT:
+            fg = bg + bg.get_contrast_text(0.95)
+        elif cs.has_rule("color"):
+            under = bg or background
+            color = cs.color
+            if color.auto:  # $text-muted is 'auto 60%': white or black, whichever reads on `under`
+                color = under.get_contrast_text(color.a)
+            fg = under + color
+        return Style(color=fg.rich_color if fg is not None else None,
+                     bgcolor=bg.rich_color if bg is not None else None) + cs.text_style
+
+    def _cell_style(self, state: str, flag: str, risk: str = "") -> Style:
+        key = (state, flag, risk)
         st = self._combo.get(key)
         if st is None:
             st = self._style("base") + self._style(state)
+            if risk:
+                st = st + self._style(risk)
             if flag:
                 st = st + self._style(flag)
             self._combo[key] = st
         return st
+
+    def column_number(self, key: str) -> int | None:
+        """The number a column (and the row of the same endpoint) carries on screen."""
+        return self._col_number.get(key)
 
     # ------------------------------------------------------------------ rendering
     def render_line(self, y: int) -> Strip:
@@ -313,9 +370,9 @@ class MatrixGrid(ScrollView, can_focus=True):
         base = self._style("base")
         sx, sy = int(self.scroll_x), int(self.scroll_y)
         area_w = max(0, width - self.label_w)
-        c0 = sx // CELL_W
-        c1 = min(len(m.cols), (sx + area_w) // CELL_W + 1)
-        crop_from = sx - c0 * CELL_W
+        c0 = sx // self.cell_w
+        c1 = min(len(m.cols), (sx + area_w) // self.cell_w + 1)
+        crop_from = sx - c0 * self.cell_w
         if y < self.header_h:
             label, body = self._header_line(y, c0, c1)
         else:
@@ -337,16 +394,19 @@ class MatrixGrid(ScrollView, can_focus=True):
         assert m is not None
         row = m.rows[ri]
         on_row = ri == self.cursor_row
+        n = self._col_number.get(row.key)
+        num = f"{n:>{self.number_w}}" if n is not None else " " * self.number_w
         if row.kind == "endpoint":
             lstyle = self._style("base") + self._style("label-cursor" if on_row else "label")
-            label = self._label(f"  {row.label}", lstyle)
+            label = self._label(f"{num}  {row.label}", lstyle)
         else:
             gstyle = self._style("base") + self._style("group")
             if on_row:
                 gstyle = gstyle + self._style("label-cursor")
-            label = self._label(f"{GROUP_GLYPH[row.kind == 'group']} {row.label}", gstyle)
+            text = f"{GROUP_GLYPH[row.kind == 'group']} {row.label}"
+            label = self._label(f"{num} {text}" if row.kind == "group" else text, gstyle)
         if row.kind == "header":
-            return label, [Segment(" " * ((c1 - c0) * CELL_W), self._style("base") + self._style("group"))]
+            return label, [Segment(" " * ((c1 - c0) * self.cell_w), self._style("base") + self._style("group"))]
         if not on_row:
             key = (ri, c0, c1)
             base = self._lines.get(key)
@@ -357,8 +417,8 @@ class MatrixGrid(ScrollView, can_focus=True):
             cur_c = self.cursor_col
             if not c0 <= cur_c < c1:
                 return label, base
-            off = (cur_c - c0) * CELL_W
-            left, _, right = Strip(base).divide([off, off + CELL_W, (c1 - c0) * CELL_W])[:3]
+            off = (cur_c - c0) * self.cell_w
+            left, _, right = Strip(base).divide([off, off + self.cell_w, (c1 - c0) * self.cell_w])[:3]
             return label, list(left) + self._cells(row, cur_c, cur_c + 1, cur_c, False) + list(right)
         return label, self._cells(row, c0, c1, self.cursor_col, True)
 
@@ -375,6 +435,7 @@ class MatrixGrid(ScrollView, can_focus=True):
             col = cols[ci]
             view = m.cell(row, col)
             state = view.state.name.lower() if view is not None else "denied"
+            risk = RISK_CLASS.get(view.risk, "") if view is not None else ""
             if ci == cur_c and on_row:
                 flag = "cursor"
             elif changed and (row.key, col.key) in changed:
@@ -385,18 +446,24 @@ class MatrixGrid(ScrollView, can_focus=True):
                 flag = "self"
             else:
                 flag = ""
-            st = self._cell_style(state, flag)
+            st = self._cell_style(state, flag, risk)
             glyph = view.state.glyph if view is not None else CellState.DENIED.glyph
             if st is not run_style and run:
                 segs.append(Segment("".join(run), run_style))
                 run = []
             run_style = st
-            run.append(f" {glyph} ")
+            run.append(self._glyph_text(glyph))
         if run:
             segs.append(Segment("".join(run), run_style))
         return segs
 
+    def _glyph_text(self, glyph: str) -> str:
+        """A glyph centred in a cell of the current width."""
+        left = (self.cell_w - 1) // 2
+        return " " * left + glyph + " " * (self.cell_w - 1 - left)
+
     def _header_line(self, y: int, c0: int, c1: int) -> tuple[list[Segment], list[Segment]]:
+        """Line 0: the namespace bands; line 1: the cursor's column in full; then the column numbers."""
         m = self.model
         assert m is not None
         base = self._style("base")
@@ -408,24 +475,35 @@ class MatrixGrid(ScrollView, can_focus=True):
                 col = m.cols[ci]
                 start = self._col_group_start[ci]
                 text = f"▏{col.group}"
-                off = (ci - start) * CELL_W
-                chunk = text[off: off + CELL_W].ljust(CELL_W)
+                off = (ci - start) * self.cell_w
+                chunk = text[off: off + self.cell_w].ljust(self.cell_w)
                 band = "band-even" if self._group_index.get(col.group, 0) % 2 == 0 else "band-odd"
                 segs.append(Segment(chunk, base + self._style(band)))
             return label, segs
-        k = y - 1
-        label_text = ""
-        if y == self.header_h - 1:
-            label_text = " ↓ sources"
-        label = self._label(label_text, hstyle)
-        segs = []
         cur_style = base + self._style("header-cursor")
+        if y == 1:
+            cur = self.current
+            text = ""
+            if cur is not None:
+                col = cur[1]
+                name = col.key if col.kind == "endpoint" else f"{col.group} (folded, {len(col.members)})"
+                text = f" to #{self._col_number.get(col.key, '?')}: {name} "
+            label = self._label(" ↓ sources", hstyle)
+            width = (c1 - c0) * self.cell_w
+            start = max(0, min((self.cursor_col - c0) * self.cell_w, width - len(text)))
+            segs = [Segment(" " * start, hstyle), Segment(text[:width - start], cur_style),
+                    Segment(" " * max(0, width - start - len(text)), hstyle)]
+            return label, segs
+        k = y - 2
+        label = self._label("", hstyle)
+        segs = []
         for ci in range(c0, c1):
-            name = m.cols[ci].label if m.cols[ci].kind == "endpoint" else m.cols[ci].group
-            ch = name[k] if k < len(name) else (" " if k > len(name) else " ")
-            if k == NAME_ROWS - 1 and len(name) > NAME_ROWS:
-                ch = "…"
-            segs.append(Segment(f" {ch} ", cur_style if ci == self.cursor_col else hstyle))
+            number = str(ci + 1)
+            if self.number_w < self.cell_w:
+                chunk = f"{number:>{self.cell_w - 1}} "
+            else:  # more digits than a cell holds: written downwards, one digit per line
+                chunk = self._glyph_text(number.rjust(self.number_w)[k])
+            segs.append(Segment(chunk, cur_style if ci == self.cursor_col else hstyle))
         return label, segs
 
 

@@ -49,11 +49,13 @@ class NamespaceTree(Tree[str]):
             by_ns.setdefault(w.namespace, []).append(w)
         for name in sorted(set(session.analyzer.cluster.namespaces) | set(by_ns)):
             ws = by_ns.get(name, [])
-            isolated = sum(1 for w in ws if session.isolation(w)["ingress"] == "yes")
+            iso = [session.isolation(w) for w in ws]
             label = Text(name, style="bold")
             label.append(f"  {len(ws)}", style="dim")
-            if ws:
-                label.append(f"  {isolated}/{len(ws)} isolated", style="dim italic")
+            if ws:  # each direction on its own: ingress isolation alone is not "isolated"
+                ins = sum(1 for i in iso if i["ingress"] == "yes")
+                outs = sum(1 for i in iso if i["egress"] == "yes")
+                label.append(f"  iso in {ins}/{len(ws)} out {outs}/{len(ws)}", style="dim italic")
             node = self.root.add(label, data=name, expand=name in expanded)
             ns = session.analyzer.cluster.namespaces.get(name)
             if ns is not None and ns.labels:

@@ -16,15 +16,18 @@ from textual.widgets.option_list import Option
 
 from ..session import Session
 
-ISO_STYLE = {"yes": "bold", "partly": "italic", "no": "dim strike"}
+ISO_MARK = {"yes": ("✓", "bold"), "partly": ("~", "italic"), "no": ("✗", "dim")}
+"""Isolated, only some pods isolated, not isolated: said by a mark, not by a text style alone."""
 
 
 def isolation_badges(iso: dict[str, str]) -> Text:
-    """'in eg' badges: plain when isolated, struck through when not, italic when only some pods are."""
+    """'in✓ out✗': whether ingress and egress are isolated (~ when only some pods are)."""
     t = Text()
-    t.append("in", style=ISO_STYLE[iso["ingress"]])
-    t.append(" ")
-    t.append("eg", style=ISO_STYLE[iso["egress"]])
+    for word, d in (("in", "ingress"), ("out", "egress")):
+        mark, style = ISO_MARK[iso[d]]
+        t.append(f"{word}{mark}", style=style)
+        if d == "ingress":
+            t.append(" ")
     return t
 
 

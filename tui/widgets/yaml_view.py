@@ -13,8 +13,11 @@ class YamlView(Static):
     YamlView { height: auto; padding: 0 1; }
     """
 
-    def __init__(self, text: str, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, text: str, *, highlight: tuple[int, ...] = (), id: str | None = None,
+                 classes: str | None = None) -> None:
         self.yaml_text = text
+        self.highlight = set(highlight)
+        """1-based lines drawn highlighted (the deciding rule), with line numbers to match the note."""
         super().__init__(self._syntax(), id=id, classes=classes)
 
     def _syntax(self) -> Syntax:
@@ -24,7 +27,8 @@ class YamlView(Static):
         except Exception:  # not mounted yet: the default theme is dark
             pass
         return Syntax(self.yaml_text, "yaml", theme="ansi_dark" if dark else "ansi_light",
-                      background_color="default", word_wrap=False)
+                      background_color="default", word_wrap=False, line_numbers=bool(self.highlight),
+                      highlight_lines=self.highlight)
 
     def on_mount(self) -> None:
         self.update(self._syntax())

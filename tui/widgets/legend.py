@@ -1,0 +1,35 @@
+"""Provides Legend: one line under the matrix saying what each glyph and each risk colour means."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ..grid import CellState, Risk
+from .matrix_grid import RISK_CLASS, MatrixGrid
+
+SHAPES = ((CellState.ALL, "all ports", "all"), (CellState.SOME, "some ports", "some"),
+          (CellState.DENIED, "denied", "denied"), (CellState.UNCERTAIN, "uncertain", "uncertain"))
+RISK_WORDS = {Risk.INTERNET: "from internet", Risk.EVERY_NAMESPACE: "open to every namespace",
+              Risk.DATABASE: "database port"}
+SHORT_RISK = {Risk.INTERNET: "internet", Risk.EVERY_NAMESPACE: "all ns", Risk.DATABASE: "db port"}
+
+
+class Legend(Widget):
+    """Glyphs (the shape says the verdict) and colours (the risk), drawn in the matrix's own styles."""
+
+    def render(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        grids = self.screen.query(MatrixGrid)
+        if not grids:
+            return t
+        grid = grids.first()
+        short = self.size.width < 110
+        for state, words, cls in SHAPES:
+            t.append(state.glyph, style=grid._cell_style(cls, ""))
+            t.append(f" {words.split()[0] if short else words}  ")
+        t.append("│ " if short else "│ colour: ")
+        for risk, words in RISK_WORDS.items():
+            t.append(CellState.ALL.glyph, style=grid._cell_style("all", "", RISK_CLASS[risk]))
+            t.append(f" {SHORT_RISK[risk] if short else words}  ")
+        return t
