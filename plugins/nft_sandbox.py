@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Iterable
 
 from kubectl_microseg.errors import UnreachableError
@@ -224,22 +225,36 @@ class Sandbox:
 
     def send(self, probes: list[Probe], settle: float = 0.3) -> dict[int, bool]:
         """Send every probe for real; {probe id: it passed the ruleset}."""
+        before = self._counters()
         for ns, hooks in ((self.P, ("input", "forward")), (self.H, ("output",))):
             items = [{"id": p.id, "proto": p.proto, "src": p.src, "dst": p.dst, "sport": p.sport, "dport": p.dport}
                      for p in probes if p.hook in hooks]
             if items:
                 _run("ip", "netns", "exec", ns, sys.executable, "-I", "-S", "-c", SENDER, str(settle),
                      input=json.dumps(items))
+        after = self._counters()
+        return {p.id: after.get(p.id, 0) > before.get(p.id, 0) for p in probes}
+
+    def resend_one_by_one(self, probes: list[Probe], gap: float = 1.0) -> dict[int, bool]:
+        """Send each probe again on its own, ``gap`` seconds apart (and after a first gap): a rate limit's token
+        bucket, which a burst of probes shares and empties, has refilled for each."""
+        out: dict[int, bool] = {}
+        for p in probes:
+            time.sleep(gap)
+            out.update(self.send([p], settle=0.05))
+        return out
+
+    def _counters(self) -> dict[int, int]:
         listing = json.loads(_run("ip", "netns", "exec", self.H, "nft", "-j", "list", "table", "inet",
                                   ORACLE).stdout)
-        passed: dict[int, bool] = {}
+        counts: dict[int, int] = {}
         for item in listing.get("nftables", []):
             rule = item.get("rule")
             if not rule or not str(rule.get("comment", "")).startswith("p"):
                 continue
-            packets = next((e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e), 0)
-            passed[int(rule["comment"][1:])] = packets > 0
-        return {p.id: passed.get(p.id, False) for p in probes}
+            counts[int(rule["comment"][1:])] = next((e["counter"]["packets"] for e in rule.get("expr", [])
+                                                     if "counter" in e), 0)
+        return counts
 
 
 _IFACE = re.compile(r"\b(?:iif|oif)\s+(?:!=\s*|==\s*)?(\{[^}]*\}|\"[^\"]+\"|[\w.\-]+)")

@@ -86,8 +86,10 @@ def _inventory(path: str) -> list[tuple[str, list[str], str]]:
     return out
 
 
-def verify_host(name: str, addresses: list[str], path: str, hooks: tuple[str, ...]) -> tuple[list[Any], list[str]]:
-    """Load one host's ruleset into a fresh sandbox, plan the probes from what the kernel holds, send them."""
+def verify_host(name: str, addresses: list[str], path: str, hooks: tuple[str, ...],
+                peers: dict[str, list[str]] | None = None) -> tuple[list[Any], list[str]]:
+    """Load one host's ruleset into a fresh sandbox, plan the probes from what the kernel holds, send them
+    (``peers``: the other hosts of an inventory, probed from and to their addresses)."""
     from kubectl_microseg.plugins.nft_sandbox import Sandbox
     from kubectl_microseg.plugins.nftables import read_defines
 
@@ -102,16 +104,32 @@ def verify_host(name: str, addresses: list[str], path: str, hooks: tuple[str, ..
         defines = {} if path.endswith(".json") else read_defines(text)
         rs = parse_ruleset(doc, Origin(file=path), defines, f"file {path}")
         try:
-            probes, notes = plan(HostSpec(name, addresses, rs), hooks)
+            probes, notes = plan(HostSpec(name, addresses, rs), hooks, peers)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if not probes:
             return [], notes + [f"host {name}: nothing to probe"]
         box.prepare(probes)
         passed = box.send(probes)
+        differ = [p for p in probes if p.engine != ("allow" if passed[p.id] else "deny")]
+        if differ and _rate_limited(doc) and len(differ) <= MAX_RESEND:
+            # a limit's token bucket is shared by every probe: a burst of them empties it, while the engine (and
+            # a real connection) meets it refilled; each disagreeing probe is sent again on its own
+            passed.update(box.resend_one_by_one(differ))
+            notes.append(f"host {name}: the ruleset rate-limits (limit); {len(differ)} probe(s) that disagreed in the "
+                         "burst were sent again one per second")
     for p in probes:
         p.kernel = "allow" if passed[p.id] else "deny"
     return probes, notes
+
+
+MAX_RESEND = 30
+"""At most this many probes are re-sent one by one (a second each) when a rate limit may explain them."""
+
+
+def _rate_limited(doc: dict) -> bool:
+    """Whether a listing has a ``limit`` statement (libnftables JSON: an expression object keyed "limit")."""
+    return '"limit"' in json.dumps(doc)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -122,8 +140,10 @@ def run_verify(args: argparse.Namespace) -> int:
     notes: list[str] = []
     started = time.monotonic()
     all_probes = []
-    for name, addrs, path in _hosts(args):
-        probes, more = verify_host(name, addrs, path, hooks)
+    hosts = _hosts(args)
+    for name, addrs, path in hosts:
+        peers = {n: a for n, a, _ in hosts if n != name}
+        probes, more = verify_host(name, addrs, path, hooks, peers)
         all_probes += probes
         notes += more
     # "unknown" (an expression the engine does not model) never counts as agreement

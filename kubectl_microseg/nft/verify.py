@@ -82,8 +82,12 @@ def second_address(intervals: list[tuple[int, int]], first: str) -> str | None:
     return None
 
 
-def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output")) -> tuple[list[Probe], list[str]]:
+def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output"),
+         peers: dict[str, list[str]] | None = None) -> tuple[list[Probe], list[str]]:
     """Every probe for one host (its ruleset and addresses), judged by the engine; and notes.
+
+    ``peers`` (the other hosts of an inventory: name -> addresses) are probed like classes, from and to their
+    own addresses: the host's half of the matrix's host -> host cells.
 
     ``forward`` adds class -> class through the host: from a class's address to another class's address (for a
     class to itself, a second address of it)."""
@@ -97,10 +101,13 @@ def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output")) -> tuple[
     probes: list[Probe] = []
     ids = itertools.count(1)
     sports = itertools.count(FIRST_SPORT)
-    for c in lay.classes:
-        rep = usable_address(c.addresses.intervals, c.representative)
+    ends: list[tuple[str, str | None]] = [(c.id, usable_address(c.addresses.intervals, c.representative))
+                                          for c in lay.classes]
+    for name, peer_addrs in (peers or {}).items():
+        ends += [(name, a) for a in peer_addrs if a not in addrs and wire_usable(a)]
+    for end, rep in ends:
         if rep is None:
-            notes.append(f"class {c.id}: not probed, none of its addresses can cross a link (loopback, multicast, "
+            notes.append(f"class {end}: not probed, none of its addresses can cross a link (loopback, multicast, "
                          "unspecified or broadcast)")
             continue
         for a in addrs:
@@ -108,7 +115,7 @@ def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output")) -> tuple[
                 continue
             icmp = "icmp" if ":" not in a else "icmpv6"
             for hook in (h for h in hooks if h in ("input", "output")):
-                src, dst, pair = (rep, a, (c.id, host.name)) if hook == "input" else (a, rep, (host.name, c.id))
+                src, dst, pair = (rep, a, (end, host.name)) if hook == "input" else (a, rep, (host.name, end))
                 for proto in PROBE_PROTOCOLS:
                     for lo, _ in ports:
                         probes.append(Probe(next(ids), host.name, hook, proto, src, dst, next(sports), lo, pair))

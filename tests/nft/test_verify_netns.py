@@ -25,8 +25,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def namespaces() -> set[str]:
+    """The sandbox namespaces that exist (``msv*``; other tests may make and delete their own meanwhile)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
-    return {ln.split()[0] for ln in out.splitlines() if ln.strip()}
+    return {ln.split()[0] for ln in out.splitlines() if ln.strip() and ln.startswith("msv")}
 
 
 def host_ruleset() -> str:
@@ -91,6 +92,13 @@ def test_inventory_hosts_each_in_their_own_sandbox(netns_ok, capsys):
     doc = json.loads(out)
     assert code == 0 and doc["disagree"] == 0
     assert {p["host"] for p in doc["pairs"]} == {"db-server", "api-server", "monitoring"}
+    # the host -> host halves: each host's input from, and output to, the other hosts' addresses
+    pairs = {(p["hook"], p["from"], p["to"]): p for p in doc["pairs"]}
+    assert pairs[("input", "api-server", "db-server")]["allowed"] == 1  # TCP 5432 from the API server
+    assert ("output", "api-server", "db-server") in pairs and ("input", "monitoring", "api-server") in pairs
+    # api-server rate-limits ICMP echo: the burst of probes empties the bucket; the disagreeing ones are re-sent
+    # one by one and then agree (the note says so)
+    assert any("rate-limits" in n for n in doc["notes"]), doc["notes"]
 
 
 def test_bad_ruleset_names_the_line(netns_ok, tmp_path, capsys):
