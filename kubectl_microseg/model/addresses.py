@@ -9,6 +9,7 @@ matrix are such atoms.
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 from typing import Iterable
 
@@ -19,6 +20,7 @@ V6_BASE = 2**32
 V6_MAX = V6_BASE + 2**128 - 1
 
 
+@functools.lru_cache(maxsize=4096)  # the same few CIDRs recur in thousands of policies; networks are immutable
 def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """Parse a CIDR, masking host bits as Go's ParseCIDR does (Kubernetes warns, does not reject)."""
     return ipaddress.ip_network(text.strip(), strict=False)

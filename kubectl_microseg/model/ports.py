@@ -26,8 +26,12 @@ Intervals = tuple[tuple[int, int], ...]
 
 def merge_intervals(ranges: Iterable[tuple[int, int]]) -> Intervals:
     """Sort inclusive integer intervals and merge those that overlap or touch."""
+    ordered = sorted(ranges)
+    if len(ordered) == 1:  # the common case (one port, one CIDR): nothing to merge
+        lo, hi = ordered[0]
+        return ((lo, hi),) if lo <= hi else ()
     out: list[list[int]] = []
-    for lo, hi in sorted(ranges):
+    for lo, hi in ordered:
         if lo > hi:
             continue
         if out and lo <= out[-1][1] + 1:

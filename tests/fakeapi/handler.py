@@ -225,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
             rv, start = store.decode_continue(q["continue"])
         else:
             rv = store.resource_version
-        items = store.items(t.resource, t.namespace, at_rv=rv)
+        items = store.items(t.resource, t.namespace, at_rv=rv, copy_out=False)  # only read, then serialised
         keys = [f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}" for o in items]
         page = [(k, o) for k, o in zip(keys, items) if k > start]
         cont = ""
