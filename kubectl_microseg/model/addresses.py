@@ -117,8 +117,12 @@ def _blocks(lo: int, hi: int) -> Iterable[tuple[int, int]]:
         lo += 1 << bits
 
 
+_OCTETS = [str(i) for i in range(256)]
+
+
 def _v4(n: int) -> str:
-    return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+    o = _OCTETS
+    return f"{o[n >> 24]}.{o[(n >> 16) & 255]}.{o[(n >> 8) & 255]}.{o[n & 255]}"
 
 
 def interval_text(lo: int, hi: int) -> str:

@@ -17,6 +17,7 @@ import bisect
 import ipaddress
 import random
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
@@ -86,16 +87,16 @@ def _addr_interval(kind: str, c: Interval) -> tuple[int, int]:
     return base + c.lo, base + c.hi
 
 
-def _compared_groups(rs: Ruleset) -> list[tuple[tuple[str, ...], list[Element], str | None]]:
+def _compared_groups(rs: Ruleset) -> list[tuple[tuple[str, ...], Sequence[Element], str | None]]:
     """The element groups the rules compare packets with, as (kinds, elements, set name): the elements of
     one literal set, of one named set, or of one verdict map that lead to the same verdict. A rule treats
     the members of a group alike (except through the other parts of a concatenation)."""
-    out: list[tuple[tuple[str, ...], list[Element], str | None]] = []
+    out: list[tuple[tuple[str, ...], Sequence[Element], str | None]] = []
     for ch in rs.chains.values():
         for r in ch.rules:
             for s in r.stmts:
                 if isinstance(s, Match) and isinstance(s.right, tuple):
-                    out.append((_kinds(s.left), list(s.right), None))
+                    out.append((_kinds(s.left), s.right, None))
                 elif isinstance(s, VMap) and not isinstance(s.data, SetRef):
                     by: dict[str, list[Element]] = {}
                     for e, v in s.data:
@@ -110,7 +111,7 @@ def _compared_groups(rs: Ruleset) -> list[tuple[tuple[str, ...], list[Element], 
         elif ns.is_map:  # the data (a NAT target, a mark) may tell every element apart
             out += [(ns.kinds, [e], ns.name) for e in ns.elements]
         else:
-            out.append((ns.kinds, list(ns.elements), ns.name))
+            out.append((ns.kinds, ns.elements, ns.name))
     return out
 
 
@@ -134,7 +135,7 @@ def address_constants(rs: Ruleset) -> list[Constant]:
                 if isinstance(c, Interval):
                     parts.setdefault(el[:k] + el[k + 1:], []).append(_addr_interval(kind, c))
             for ivs in parts.values():
-                addrs = AddressSet(ivs)
+                addrs = _element_addresses(elems, kind) if len(kinds) == 1 and len(ivs) > 16 else AddressSet(ivs)
                 label = (_interval_label(*addrs.intervals[0]) if len(addrs.intervals) == 1 else
                          f"@{set_name}" if set_name and len(parts) == 1 else
                          f"{{{_interval_label(*addrs.intervals[0])}, +{len(ivs) - 1}}}")
@@ -517,7 +518,23 @@ def _match_addresses(rs: Ruleset, ch: Chain, m: Match, kind: str) -> AddressSet 
         return None
     if any(len(e) != 1 or not isinstance(e[0], Interval) for e in elems):
         return None
-    return AddressSet(_addr_interval(kind, e[0]) for e in elems)  # type: ignore[arg-type]
+    return _element_addresses(elems, kind)
+
+
+_ADDRS: dict[tuple[int, str], tuple[object, AddressSet]] = {}
+
+
+def _element_addresses(elems: Sequence[Element], kind: str) -> AddressSet:
+    """The addresses of single-component elements (a named set's, matched by several rules and cut into
+    classes): merged once per element tuple (the cache holds the tuple, so its id stays unique)."""
+    got = _ADDRS.get((id(elems), kind))
+    if got is not None and got[0] is elems:
+        return got[1]
+    addrs = AddressSet(_addr_interval(kind, e[0]) for e in elems)  # type: ignore[arg-type]
+    if len(_ADDRS) > 256:
+        _ADDRS.clear()
+    _ADDRS[(id(elems), kind)] = (elems, addrs)
+    return addrs
 
 
 def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, int]] | None = None,

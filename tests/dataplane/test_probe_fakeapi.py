@@ -228,3 +228,21 @@ def test_probe_works_under_the_view_and_probe_roles_alone(cluster, network, caps
     cluster.rbac.restrict(*[r for r in rules if r.resource != "pods/ephemeralcontainers"])
     code, _, err = run(capsys, "probe", "--from", "frontend", "--to", "api", "--image", "netshoot", "--yes")
     assert code == 3 and "forbidden" in err
+
+
+def test_sample_of_class_pairs_is_bounded_and_reproducible(cluster, network, capsys):
+    # 5 running pods with an IP, 5 classes (the cilium agent is hostNetwork and declares no port: a source only)
+    code, out, _ = run(capsys, "probe", "--sample", "--image", "x", "-o", "json")
+    cells = json.loads(out)["cells"]
+    assert code == 0 and len(cells) == 20  # 5 sources x (1 + 1 + 2 + 1 declared ports of the other 4 classes)
+    assert not any(c["from"] == c["to"] for c in cells)
+    code, out, _ = run(capsys, "probe", "--sample", "--max-cells", "7", "--seed", "3", "--image", "x", "-o", "json")
+    first = json.loads(out)
+    code, out, _ = run(capsys, "probe", "--sample", "--max-cells", "7", "--seed", "3", "--image", "x", "-o", "json")
+    assert len(first["cells"]) == 7 and json.loads(out)["cells"] == first["cells"]
+    assert "sampled 7 of them" in " ".join(first["notes"])
+
+
+def test_external_target_must_be_an_address(cluster, network, capsys):
+    code, _, err = run(capsys, "probe", "-n", "shop", "--exec", "--external", "api.github.com:443")
+    assert code == 2 and "expected ADDRESS:PORT" in err
