@@ -214,7 +214,7 @@ class ConnSet:
         """The contract's JSON form: "all", or a list of {protocol, port, endPort}."""
         if self.is_all() and len(self._by_proto) == len(K8S_PROTOCOLS):
             return "all"
-        return [{"protocol": p, "port": lo, "endPort": hi} for p, lo, hi in self]
+        return [{"protocol": p, "port": lo, "endPort": hi} for p, ranges in self._by_proto.items() for lo, hi in ranges]
 
     @classmethod
     def from_contract(cls, value: object) -> ConnSet:
