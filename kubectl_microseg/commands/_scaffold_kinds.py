@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from ..errors import InputError, Origin, UsageError
 from ..model.cluster import Cluster
 from ..model.selectors import parse_selector_text
-from ..scaffold import least, templates, tiers
+from ..scaffold import guardrails, least, templates, tiers
 from ..scaffold.dns import DnsTarget, find_dns
 from ..scaffold.draft import validate
 from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
@@ -334,6 +334,35 @@ class Kind:
     name_option: bool = True
 
 
+def _guardrails_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--monitoring-namespace", default="monitoring", metavar="NS",
+                   help="namespace whose pods scrape every pod (default monitoring; '' for none)")
+    p.add_argument("--priority", type=int, default=None,
+                   help="Admin-tier priority of the first Accept policy, the others follow (0-996; default: before "
+                        "every Admin-tier policy in the model, else 100)")
+
+
+def _guardrails(args: argparse.Namespace, model: Model) -> Built:
+    dns = find_dns(model.cluster)
+    notes = [dns.note]
+    mon = args.monitoring_namespace or None
+    if mon and model.cluster is not None and mon not in model.cluster.namespaces:
+        notes.append(f"namespace {mon} is not in the model: its monitoring Accepts match nothing until it exists "
+                     "(--monitoring-namespace NS, or '' for none)")
+    # an earlier Admin-tier rule (a Pass, a Deny) would decide first: go before every one in the model
+    admin = [e.policy for e in (model.cluster.admin_policies if model.cluster else []) if not e.policy.is_baseline]
+    first = min((p.priority for p in admin), default=None)
+    priority = args.priority
+    if priority is None:
+        priority = 100 if first is None else max(0, first - 10)
+    if first is not None and priority + 3 >= first:
+        notes.append(f"Admin-tier policies at priority {first} or later may decide before these Accepts "
+                     f"({', '.join(p.id for p in admin if p.priority <= priority + 3)}); check --priority")
+    if not 0 <= priority <= 996:
+        raise UsageError(f"--priority {priority}: must be 0-996 (the four Admin policies take it and the next three)")
+    return guardrails.cluster_guardrails(dns, mon, args.name or "guardrails", priority), notes
+
+
 KINDS: dict[str, Kind] = {
     "default-deny": Kind("deny all ingress and/or egress in namespaces", _default_deny, _default_deny_opts),
     "allow-dns": Kind("let every pod of namespaces query the cluster DNS (found in the model)", _allow_dns,
@@ -347,6 +376,8 @@ KINDS: dict[str, Kind] = {
     "allow-from-namespace": Kind("let pods of another namespace in on chosen ports", _from_namespace, _from_ns_opts),
     "egress-external": Kind("HTTPS (or chosen ports) to the internet except private ranges", _external,
                             _external_opts, dns_option=True),
+    "cluster-guardrails": Kind("ClusterNetworkPolicies: DNS and monitoring kept reachable (Admin tier), default "
+                               "deny (Baseline tier)", _guardrails, _guardrails_opts),
     "from-matrix": Kind("least-privilege policies that allow exactly given flows", _from_matrix, _matrix_opts,
                         name_option=False),
 }

@@ -65,7 +65,7 @@ def non_negative(text: str) -> int:
 
 
 def file_name(d: PolicyDraft) -> str:
-    return f"{d.namespace}_{d.name}.yaml"
+    return f"{d.namespace}_{d.name}.yaml" if d.namespace else f"cluster_{d.name}.yaml"
 
 
 def load_model(args: argparse.Namespace) -> tuple[Model, object | None]:
