@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from ..errors import InputError
 from .addresses import V4_MAX
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
+from .istio import AUTHZ_KIND, MESH_API_VERSIONS, MESH_KINDS, MeshObjects, parse_authorization_policy, parse_peer_authentication
 from .objects import SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
@@ -115,6 +116,8 @@ class Cluster:
     notes: list[str] = field(default_factory=list)
     admin_policies: list[AdminEntry] = field(default_factory=list)
     """Admin-tier policies by precedence (priority, then name), then the Baseline tier's the same way."""
+    mesh: MeshObjects = field(default_factory=MeshObjects)
+    """Istio AuthorizationPolicies and PeerAuthentications (the mesh layer, engine/mesh.py)."""
 
     def workload(self, wid: str) -> Workload | None:
         for w in self.workloads:
@@ -156,6 +159,7 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
     workload_objs: dict[tuple[str, str, str], SourceObject] = {}
     pods: list[SourceObject] = []
     admins: list[AdminEntry] = []
+    mesh = MeshObjects()
     skipped: dict[str, int] = {}
     seen: dict[tuple[str, str, str], SourceObject] = {}
 
@@ -235,6 +239,14 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             except FieldError as e:
                 raise obj.error(e.path, f"{kind} {obj.name}: {e.message}") from None
             admins.append(AdminEntry(admin, obj))
+        elif kind in MESH_KINDS and obj.raw.get("apiVersion") in MESH_API_VERSIONS:
+            try:
+                if kind == AUTHZ_KIND:
+                    mesh.authz.append((parse_authorization_policy(obj.raw), obj))
+                else:
+                    mesh.peer_authn.append((parse_peer_authentication(obj.raw), obj))
+            except FieldError as e:
+                raise obj.error(e.path, f"{kind} {obj.namespace or 'default'}/{obj.name}: {e.message}") from None
         elif kind not in QUIET_KINDS:
             skipped[kind] = skipped.get(kind, 0) + 1
     if skipped:
@@ -253,7 +265,7 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
         raise InputError("more than one BaselineAdminNetworkPolicy: it is a singleton named 'default'",
                          [a for a in admins if a.policy.kind == BANP_KIND][1].source.origin)
     notes.extend(admin_notes(admins))
-    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins)
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, mesh)
 
 
 def admin_notes(admins: list[AdminEntry]) -> list[str]:
