@@ -30,7 +30,7 @@ requests". ``when`` conditions on request data and CUSTOM (external) authorizers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any, Iterable
@@ -105,7 +105,8 @@ class Side:
     dataplane: Dataplane
     principal: str | None
     ips: tuple[str, ...] = ()
-    name: str = ""
+    name: str = field(default="", compare=False)
+    """For messages only: verdicts are cached across sides that differ only by name."""
 
     @property
     def in_mesh(self) -> bool:
@@ -158,6 +159,8 @@ class MeshAnalyzer:
         self.authz = cluster.mesh.authz
         self.peer_authn = sorted(cluster.mesh.peer_authn, key=lambda e: (e[0].namespace, e[0].name))
         self._cache: dict[tuple, MeshResult] = {}
+        self._uses_ips = any(k in ("ipBlocks", "notIpBlocks") for p, _ in self.authz for r in p.rules
+                             for src in r.sources for k in src)
         self.notes: list[str] = []
         for pa, src in self.peer_authn:
             if pa.namespace == self.root and pa.selector is not None:
@@ -183,7 +186,7 @@ class MeshAnalyzer:
         ns = self.cluster.namespaces.get(w.namespace)
         plane = pod_dataplane(ns.labels if ns else {}, meta.get("labels") or {}, meta.get("annotations") or {})
         sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-        ips = tuple(ip for m in w.members for ip in m.ips)
+        ips = tuple(ip for m in w.members for ip in m.ips) if self._uses_ips else ()
         return Side(w.namespace, tuple(sorted(w.labels.items())), plane,
                     principal(self.trust_domain, w.namespace, sa) if plane is not Dataplane.NONE else None,
                     ips, w.id)
@@ -266,7 +269,7 @@ class MeshAnalyzer:
             if base in ("principals", "namespaces", "serviceAccounts"):
                 if not identity:
                     hit = False
-                    why.append(f"{k} need the client's mTLS identity; {client.name or 'the client'} has "
+                    why.append(f"{k} need the client's mTLS identity; the client has "
                                f"{'no sidecar' if not client.in_mesh else 'no mTLS to this port'}")
                 elif base == "principals":
                     hit = _pattern(client.principal or "", vals)
@@ -350,8 +353,7 @@ class MeshAnalyzer:
             state = next(iter(states))
         overrides = tuple((p, s) for p, s in overrides if s is not state)
         if state is MtlsState.REFUSED:
-            steps.append(MeshStep(f"{client.name or 'the client'} has no sidecar and the server is STRICT: the "
-                                  "connection is refused"))
+            steps.append(MeshStep("the client has no sidecar and the server is STRICT: the connection is refused"))
         identity = state is MtlsState.MTLS
         pols, notes = self.policies_for(dst)
         steps.extend(notes)
