@@ -71,7 +71,15 @@ class MeshStep:
 
     text: str
     object: str = ""
-    location: str = ""
+    source: Any = field(default=None, compare=False, repr=False)
+    path: tuple = ()
+
+    @property
+    def location(self) -> str:
+        """'file, document N, line L' (looked up only when shown: finding a line may re-read the file)."""
+        if self.source is None:
+            return ""
+        return self.source.origin.describe(self.source.line_of(self.path))
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,14 @@ class MeshAnalyzer:
         self.authz = cluster.mesh.authz
         self.peer_authn = sorted(cluster.mesh.peer_authn, key=lambda e: (e[0].namespace, e[0].name))
         self._cache: dict[tuple, MeshResult] = {}
+        self._dst_cache: dict[tuple, tuple] = {}
+        self._ops: dict[int, str] = {}
+        self._authz_by_ns: dict[str, list] = {}
+        for entry in self.authz:
+            self._authz_by_ns.setdefault(entry[0].namespace, []).append(entry)
+        self._pa_by_ns: dict[str, list] = {}
+        for entry in self.peer_authn:
+            self._pa_by_ns.setdefault(entry[0].namespace, []).append(entry)
         self._uses_ips = any(k in ("ipBlocks", "notIpBlocks") for p, _ in self.authz for r in p.rules
                              for src in r.sources for k in src)
         self.notes: list[str] = []
@@ -196,7 +212,8 @@ class MeshAnalyzer:
         """The effective mode of the destination and its port-level overrides, with the deciding objects."""
         labels = dict(dst.labels)
         mesh = ns_pa = wl = None
-        for pa, src in self.peer_authn:
+        for pa, src in self._pa_by_ns.get(self.root, []) + (
+                self._pa_by_ns.get(dst.namespace or "", []) if dst.namespace != self.root else []):
             if pa.namespace == self.root and pa.selector is None and mesh is None:
                 mesh = (pa, src)
             if pa.namespace == dst.namespace and pa.namespace != self.root:
@@ -215,10 +232,10 @@ class MeshAnalyzer:
             if mode is MtlsMode.UNSET and pa.mode is not MtlsMode.UNSET:
                 mode = pa.mode
                 steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mTLS {pa.mode.value}", pa.id,
-                                      src.origin.describe(src.line_of(("spec", "mtls", "mode")))))
+                                      src, ("spec", "mtls", "mode")))
             elif pa.mode is MtlsMode.UNSET and mode is MtlsMode.UNSET:
                 steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mode UNSET, inherits", pa.id,
-                                      src.origin.describe(src.line_of(("spec",)))))
+                                      src, ("spec",)))
         if mode is MtlsMode.UNSET:
             mode = MtlsMode.PERMISSIVE  # "Mesh-wide ... unset mode use the PERMISSIVE mode by default"
             steps.append(MeshStep("no PeerAuthentication sets a mode: PERMISSIVE (Istio's default)"))
@@ -227,7 +244,7 @@ class MeshAnalyzer:
             for port, pm in wl[0].port_modes:
                 ports[port] = mode if pm is MtlsMode.UNSET else pm
                 steps.append(MeshStep(f"PeerAuthentication {wl[0].id}: port {port} mTLS {ports[port].value}", wl[0].id,
-                                      wl[1].origin.describe(wl[1].line_of(("spec", "portLevelMtls", str(port))))))
+                                      wl[1], ("spec", "portLevelMtls", str(port))))
         if dst.dataplane is Dataplane.AMBIENT and mode is MtlsMode.DISABLE:
             # peer_authentication: "In ambient mode ... DISABLE mode is not supported"
             mode = MtlsMode.PERMISSIVE
@@ -246,14 +263,16 @@ class MeshAnalyzer:
     def policies_for(self, dst: Side) -> tuple[list[tuple[AuthorizationPolicy, Any]], list[MeshStep]]:
         labels = dict(dst.labels)
         out, notes = [], []
-        for pol, src in self.authz:
+        scope = self._authz_by_ns.get(self.root, []) + (
+            self._authz_by_ns.get(dst.namespace or "", []) if dst.namespace != self.root else [])
+        for pol, src in sorted(scope, key=lambda e: (e[0].namespace, e[0].name)):
             if pol.namespace != dst.namespace and pol.namespace != self.root:
                 continue
             if pol.target_refs:
                 kinds = ", ".join(f"{r.get('kind', '?')} {r.get('name', '?')}" for r in pol.target_refs)
                 notes.append(MeshStep(f"AuthorizationPolicy {pol.id} binds to {kinds} (a gateway or waypoint), not to "
                                       "this workload's sidecar: not evaluated here", pol.id,
-                                      src.origin.describe(src.line_of(("spec", "targetRefs")))))
+                                      src, ("spec", "targetRefs")))
                 continue
             if pol.selector is not None and not pol.selector.matches(labels):
                 continue
@@ -332,22 +351,40 @@ class MeshAnalyzer:
         return min(frm, to, when), unsure
 
     # -- the pair ------------------------------------------------------------------------------------
-    def verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None = None) -> MeshResult | None:
+    def verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None = None, *,
+                trace: bool = True) -> MeshResult | None:
         """The mesh verdict of a connection L4 allows (``conns``; one request when given); None when the
-        destination is not in the mesh."""
+        destination is not in the mesh. Without ``trace`` the result has no explain chain (the matrix)."""
         if not dst.in_mesh:
             return None
-        key = (client, dst.namespace, dst.labels, dst.dataplane, conns, request)
+        key = (client, dst.namespace, dst.labels, dst.dataplane, conns, request, trace)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self._verdict(client, dst, conns, request)
+            hit = self._cache[key] = self._verdict(client, dst, conns, request, trace)
         return hit
 
-    def _verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None) -> MeshResult:
-        mode, port_modes, steps = self.mtls_modes(dst)
+    def _destination(self, dst: Side) -> tuple:
+        """What a destination's own configuration says (its mTLS modes and policies), once per kind of destination."""
+        key = (dst.namespace, dst.labels, dst.dataplane)
+        hit = self._dst_cache.get(key)
+        if hit is None:
+            mode, port_modes, steps = self.mtls_modes(dst)
+            pols, notes = self.policies_for(dst)
+            hit = self._dst_cache[key] = (mode, port_modes, tuple(steps), pols, tuple(notes))
+        return hit
+
+    def _ops_text(self, rule: AuthzRule) -> str:
+        text = self._ops.get(id(rule))
+        if text is None:
+            text = self._ops[id(rule)] = " or ".join(_describe_op(o) for o in rule.operations) or "any request"
+        return text
+
+    def _verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None, trace: bool) -> MeshResult:
+        mode, port_modes, pa_steps, pols, notes = self._destination(dst)
+        steps = list(pa_steps)
         state = self._state(client, mode)
         overrides = tuple((p, self._state(client, m)) for p, m in sorted(port_modes.items()) if conns.allows("TCP", p))
-        rest = conns - ConnSet({"TCP": [(p, p) for p in port_modes]})
+        rest = conns - ConnSet({"TCP": [(p, p) for p in port_modes]}) if port_modes else conns
         states = ({state} if rest else set()) | {s for _, s in overrides}
         if len(states) == 1:
             state = next(iter(states))
@@ -355,21 +392,19 @@ class MeshAnalyzer:
         if state is MtlsState.REFUSED:
             steps.append(MeshStep("the client has no sidecar and the server is STRICT: the connection is refused"))
         identity = state is MtlsState.MTLS
-        pols, notes = self.policies_for(dst)
         steps.extend(notes)
         uncertain = bool(notes) and dst.dataplane is Dataplane.AMBIENT  # a waypoint may enforce them
         best = {AuthzAction.CUSTOM: Match.NEVER, AuthzAction.DENY: Match.NEVER, AuthzAction.ALLOW: Match.NEVER}
         has_allow = False
         requests: list[str] = []
         for pol, src in pols:
-            where = src.origin.describe(src.line_of(("spec",)))
             if pol.action is AuthzAction.AUDIT:
-                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} (AUDIT): no effect on the verdict", pol.id, where))
+                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} (AUDIT): no effect on the verdict", pol.id, src, ("spec",)))
                 continue
             has_allow |= pol.action is AuthzAction.ALLOW
             if not pol.rules:
                 steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) has no rules: matches "
-                                      "nothing", pol.id, where))
+                                      "nothing", pol.id, src, ("spec",)))
                 continue
             for rule in pol.rules:
                 why: list[str] = []
@@ -379,14 +414,16 @@ class MeshAnalyzer:
                     uncertain = True
                     why.append("ambient: L7 fields are enforced only by a waypoint")
                 best[pol.action] = max(best[pol.action], m)
-                ops = " or ".join(_describe_op(o) for o in rule.operations) or "any request"
-                word = {Match.ALWAYS: "matches every request", Match.SOME: f"matches some requests ({ops})",
-                        Match.NEVER: "does not match"}[m]
+                if m is Match.NEVER and not trace:
+                    continue
+                ops = self._ops_text(rule)
                 if pol.action is AuthzAction.ALLOW and m is not Match.NEVER:
                     requests.append(ops)
-                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) rule {rule.index}: {word}"
-                                      + (f" — {'; '.join(why)}" if why else ""), pol.id,
-                                      src.origin.describe(src.line_of(rule.path))))
+                if trace:
+                    word = {Match.ALWAYS: "matches every request", Match.SOME: f"matches some requests ({ops})",
+                            Match.NEVER: "does not match"}[m]
+                    steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) rule {rule.index}: "
+                                          f"{word}" + (f" — {'; '.join(why)}" if why else ""), pol.id, src, rule.path))
         if best[AuthzAction.CUSTOM] is not Match.NEVER:
             uncertain = True
             steps.append(MeshStep("a CUSTOM policy sends requests to an external authorizer: its answer is unknown"))
@@ -446,7 +483,7 @@ def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
         s, d = sides.get(key[0]), sides.get(key[1])
         if s is None or d is None or not d.in_mesh:
             continue
-        r = mesh.verdict(s, d, cell.conns)
+        r = mesh.verdict(s, d, cell.conns, trace=False)
         if r is not None:
             m.cells[key] = replace(cell, mesh=r)
     m.notes.extend(n for n in mesh.notes if n not in m.notes)
