@@ -335,3 +335,31 @@ def test_cli_matrix_and_explain_show_the_mesh(tmp_path):
     out = run("explain", "workload", "production/api-server", "--from", "production/frontend")
     assert out.index("ingress") < out.index("mesh    PeerAuthentication production/strict-mtls")
     assert "MESH: some requests (GET,POST /api/v1/*; GET /health,/ready)" in out
+
+
+def test_cli_test_flows_name_method_and_path(tmp_path):
+    """`test` flows may name an HTTP request: the seed's rules decide it on top of L4."""
+    f = tmp_path / "seed.yaml"
+    f.write_text(NS + WORKLOADS + SEED_AUTHZ + SEED_PEER)
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("""flows:
+  - {from: production/frontend, to: production/api-server, port: 8080, method: POST, path: /api/v1/orders, expect: allow}
+  - {from: production/frontend, to: production/api-server, port: 8080, method: DELETE, path: /api/v1/orders, expect: allow}
+  - {from: production/worker, to: production/api-server, port: 8080, method: GET, path: /ready, expect: allow}
+  - {from: production/legacy, to: production/api-server, port: 8080, method: GET, path: /health, expect: allow}
+  - {from: production/frontend, to: production/api-server, port: 8080}
+""")
+    p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "test", str(flows), "-f", str(f), "-o", "json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 1, p.stderr
+    res = json.loads(p.stdout)["results"]
+    assert [r["verdict"] for r in res] == ["allow", "deny", "allow", "deny", "allow"]
+    assert [r["pass"] for r in res[:4]] == [True, False, True, False]
+    assert res[3]["mesh"] == {"verdict": "denied", "mtls": "refused"}
+    assert any("refused" in b for b in res[3]["because"])
+    assert res[4]["uncertain"] and "GET,POST /api/v1/*" in res[4]["reason"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("flows:\n  - {from: production/frontend, to: production/api-server, path: api}\n")
+    p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "test", str(bad), "-f", str(f)],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "must start with /" in p.stderr and "line 2" in p.stderr
