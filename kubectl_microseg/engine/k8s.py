@@ -93,6 +93,7 @@ class Analyzer:
         self._build_classes()
         self._compile_policies()
         self._compile_admin()
+        self._compile_cilium()
         self._build_atoms()
 
     # ------------------------------------------------------------------ classes
@@ -310,6 +311,12 @@ class Analyzer:
         unsure_external = any(not p.evaluable for p in rule.peers)
         return CompiledAdminRule(pol, rule, bits, addrs, static, unsure_classes, unsure_external)
 
+    def _compile_cilium(self) -> None:
+        """Cilium policies: allow rules into the NetworkPolicy tier, deny rules into their own (engine.cilium)."""
+        from .cilium import CiliumLayer
+
+        self.cilium = CiliumLayer(self) if self.cluster.cilium else None
+
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:
         index = AtomIndex(self.cluster)
@@ -372,6 +379,11 @@ class Analyzer:
                     continue
                 for b in iter_bits(cr.classes):
                     reach[b] |= owners
+        for owners, cr in self.cilium.egress_reach if self.cilium is not None else ():
+            if cr.all_peers:
+                reach_all |= owners
+            for b in iter_bits(cr.classes):
+                reach[b] |= owners
         out: dict[tuple[int, int], ConnSet] = {}
         for b in range(n):
             if self.isolating["ingress"][b]:
@@ -391,7 +403,7 @@ class Analyzer:
                 c = self._pair_conns(a, b, named)
                 if c:
                     out[(a, b)] = c
-        return out
+        return self.cilium.subtract_denies(out) if self.cilium is not None else out
 
     def _pair_conns(self, a: int, b: int, named: frozenset) -> ConnSet:
         """Egress of a to b AND ingress of b from a (ports resolved at b)."""
@@ -496,10 +508,13 @@ class Analyzer:
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
+        cilium_deny = self.cilium is not None and self.cilium.has_deny
+        if cilium_deny:
+            key += (tuple(id(cr) for cr in self.cilium.deny[direction][cls]),)
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin:
+        if self.has_admin or cilium_deny:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)
