@@ -37,7 +37,7 @@ def register(sub) -> None:
 def _where(analyzer: Analyzer, r: Reason) -> str:
     """'file, document N, line L' of the rule (or policy) behind a reason."""
     if r.policy is not None:
-        entry = next((e for e in analyzer.cluster.policies if e.policy is r.policy), None)
+        entry = next((e for e in (*analyzer.cluster.policies, *analyzer.cluster.cilium) if e.policy is r.policy), None)
         path = r.rule.path if r.rule is not None else ()
     elif r.admin is not None:
         entry = next((e for e in analyzer.cluster.admin_policies if e.policy is r.admin), None)

@@ -27,7 +27,7 @@ Modes"; see model.cilium):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..model.addresses import AddressSet
@@ -217,6 +217,26 @@ class CiliumLayer:
         if e is Entity.KUBE_APISERVER:
             return 0, host, empty, True
         return 0, 0, empty, False  # health, init, ingress, unmanaged: not endpoints of the model
+
+    # ------------------------------------------------------------------ L7
+    def mark_l7(self, cells: dict, keep: set) -> None:
+        """Mark the matrix cells (workload ids) some of whose ports an L7 rule filters ('L7-filtered'):
+        a Cilium allow rule with http/dns/kafka rules that matches the pair and opens some of its ports."""
+        a = self.a
+        for (pol_id, section, _), cr in self.compiled.items():
+            if not cr.rule.l7 or cr.rule.deny:
+                continue
+            subject = self.selects.get(pol_id, 0)
+            for own in _bits(subject):
+                for peer in _bits(cr.classes):
+                    src, dst = (own, peer) if section == "egress" else (peer, own)
+                    for ws in a.class_workloads[src]:
+                        for wd in a.class_workloads[dst]:
+                            cell = cells.get((ws.id, wd.id))
+                            if cell is None or cell.l7 or ws.id not in keep or wd.id not in keep:
+                                continue
+                            if cell.conns & cr.conns(a.classes[dst].named_ports):
+                                cells[(ws.id, wd.id)] = replace(cell, l7=True)
 
     # ------------------------------------------------------------------ the matrix's deny pass
     def deny_conns(self, direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:

@@ -493,6 +493,8 @@ class Analyzer:
                         key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
                         unsure = direction == "egress" and any(c in self.unsure_to for c in classes)
                         cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
+        if self.cilium is not None:
+            self.cilium.mark_l7(cells, keep)
         m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
         return m
 

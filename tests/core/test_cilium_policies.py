@@ -361,4 +361,39 @@ def test_cli_matrix_reads_cilium_objects(tmp_path, capsys):
     f.write_text(BASE + cnp("p", "a", WEB_FROM_CLI))
     code, out, err = run_cli(capsys, "matrix", "-f", str(f), "-A", "-o", "json")
     assert code == 0, err
-    assert "CiliumNetworkPolicy" not in out or "skipped" not in out
+    assert "CiliumNetworkPolicy (1)" not in out  # evaluated, not skipped as an unknown kind
+    assert '"from": "a/api", "to": "a/web"' not in out.replace("\n", "").replace("  ", "")
+
+
+def test_l7_rules_mark_the_cell_l7_filtered_in_json(tmp_path, capsys):
+    import json
+
+    spec = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: api}}]
+  toPorts: [{ports: [{port: "8080", protocol: TCP}], rules: {http: [{method: GET, path: /}]}}]
+- fromEndpoints: [{matchLabels: {app: cli, 'k8s:io.kubernetes.pod.namespace': b}}]
+"""
+    f = tmp_path / "c.yaml"
+    f.write_text(BASE + cnp("p", "a", spec))
+    code, out, err = run_cli(capsys, "matrix", "-f", str(f), "-A", "-o", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    by_pair = {(c["from"], c["to"]): c for c in doc["connections"]}
+    assert by_pair[("a/api", "a/web")].get("l7Filtered") is True
+    assert "l7Filtered" not in by_pair[("b/cli", "a/web")]
+
+
+@pytest.mark.parametrize("argv, golden", [
+    (["b/cli", "--to", "a/web", "--port", "8080"], "cilium.explain-deny.txt"),
+    (["a/api", "--to", "a/web"], "cilium.explain-l7.txt"),
+])
+def test_explain_golden(argv, golden, capsys, monkeypatch):
+    # Deny Policies' table: an L4 deny on 80/TCP denies that port even where an L3 allow admits the peer
+    from .util import GOLDEN
+
+    monkeypatch.chdir(GOLDEN)
+    code, out, err = run_cli(capsys, "explain", "-f", "cilium.yaml", "workload", *argv)
+    assert code == 0, err
+    assert out == (GOLDEN / golden).read_text()
