@@ -35,7 +35,7 @@ from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVIC
                             CiliumPolicy, CiliumRule, CiliumSelector, Entity, PeerKind)
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
-from .compiled import CompiledRule, peer_matches
+from .compiled import CompiledRule
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
