@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..model.addresses import AddressSet, atom_groups, interval_cidrs, interval_text
 from ..model.cluster import Cluster
+from .calico import network_set_blocks
 
 
 @dataclass
@@ -116,6 +117,9 @@ class AtomIndex:
                         if p.networks is not None:
                             blocks.append(p.networks)
                             written.update(x.strip() for x in p.networks_text.split(","))
+        for text, block in network_set_blocks(cluster.calico):  # Calico nets and NetworkSets
+            blocks.append(block)
+            written.add(text)
         named = [(w, AddressSet.from_cidr(w)) for w in sorted(written) if w]
         self.atoms: list[ExternalAtom] = []
         for group in atom_groups(dict.fromkeys(blocks)):

@@ -39,6 +39,7 @@ from ..model.selectors import LabelSelector
 from .atoms import AtomIndex, ExternalAtom
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
+from .calico import CalicoCompiler
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -275,6 +276,26 @@ class Analyzer:
                     if cr.unsure:
                         for i in iter_bits(subject):
                             self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.unsure_classes
+        self._compile_calico()
+
+    def _compile_calico(self) -> None:
+        """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
+        self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
+        if not self.calico_tiers:
+            return
+        self.has_admin = True
+        for ct in self.calico_tiers:
+            for cp in ct.policies:
+                for d, crs in cp.rules.items():
+                    for cr in crs:
+                        if not cr.unsure:
+                            continue
+                        for i in iter_bits(cp.applies[d]):
+                            if d == "egress":
+                                self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.classes
+                            else:
+                                for j in iter_bits(cr.classes):
+                                    self.unsure_to[j] = self.unsure_to.get(j, 0) | (1 << i)
 
     def _subject_classes(self, pol: AdminPolicy) -> int:
         bits = 0
@@ -496,6 +517,8 @@ class Analyzer:
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
+            if self.calico_tiers:  # Calico policies select classes one by one
+                key += (cls,)
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Callable
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
 from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet
+from .calico import EFFECTS as CALICO_EFFECTS, decide_tiers
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
@@ -54,6 +55,7 @@ class Decision(str, Enum):
 class Layer(str, Enum):
     """The layers, in evaluation order."""
 
+    CALICO_EARLY = "Calico tiers before kube-admin"
     ADMIN = "Admin"
     NETWORK_POLICY = "NetworkPolicy"
     BASELINE = "Baseline"
@@ -86,6 +88,8 @@ class Reason:
         """allow, deny, pass or none: what this reason does to the ports in ``conns`` (or to all, when empty)."""
         if self.admin_rule is not None:
             return _EFFECT[self.admin_rule.effect]
+        if self.kind in CALICO_EFFECTS:
+            return CALICO_EFFECTS[self.kind]
         if self.kind in _DENYING_KINDS:
             return "deny"
         if self.kind == "UNEVALUATED":
@@ -199,6 +203,8 @@ def _cluster_tier(q: Query, open_: ConnSet, rules: list["CompiledAdminRule"], la
 def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Not isolated: no opinion. Isolated: the union of the matching rules is accepted, the rest denied."""
     a = q.analyzer
+    if a.calico_tiers:  # on Calico the NetworkPolicies are evaluated inside its default tier
+        return decide_tiers(q, open_, early=False)
     selecting = a.isolating[q.direction][q.own]
     if not selecting:
         return _NONE, _NONE
@@ -237,7 +243,15 @@ def _default_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     return open_, _NONE
 
 
+def _calico_early(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+    """Calico tiers ordered before its kube-admin tier (engine/calico.py)."""
+    if not q.analyzer.calico_tiers:
+        return _NONE, _NONE
+    return decide_tiers(q, open_, early=True)
+
+
 LAYERS: tuple[tuple[Layer, LayerFn], ...] = (
+    (Layer.CALICO_EARLY, _calico_early),
     (Layer.ADMIN, _admin_tier),
     (Layer.NETWORK_POLICY, _network_policy_tier),
     (Layer.BASELINE, _baseline_tier),
