@@ -281,11 +281,13 @@ class Analyzer:
     def _compile_calico(self) -> None:
         """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
         self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
-        if not self.calico_tiers:
-            return
-        self.has_admin = True
+        self.calico_selects = {d: 0 for d in DIRECTIONS}
+        """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
+        others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
         for ct in self.calico_tiers:
             for cp in ct.policies:
+                for d in DIRECTIONS:
+                    self.calico_selects[d] |= cp.applies.get(d, 0)
                 for d, crs in cp.rules.items():
                     for cr in crs:
                         if not cr.unsure:
@@ -394,6 +396,14 @@ class Analyzer:
                 for b in iter_bits(cr.classes):
                     reach[b] |= owners
         out: dict[tuple[int, int], ConnSet] = {}
+        if self.calico_tiers:
+            # pairs with a Calico-selected side go through the tiers; the rest is the NetworkPolicy fast path
+            cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
+            for b in range(n):
+                for a in (range(n) if cal_in >> b & 1 else iter_bits(cal_eg)):
+                    c = self.class_allows(a, b)
+                    if c:
+                        out[(a, b)] = c
         for b in range(n):
             if self.isolating["ingress"][b]:
                 admit = 0
@@ -402,6 +412,8 @@ class Analyzer:
             else:
                 admit = full
             cand = admit & (reach[b] | reach_all)
+            if self.calico_tiers:
+                cand &= ~(self.calico_selects["egress"] | (full if self.calico_selects["ingress"] >> b & 1 else 0))
             named = self.classes[b].named_ports
             if not self.isolating["ingress"][b]:
                 # b's ingress is not isolated: sources whose egress is not either need no rule scan
@@ -514,15 +526,15 @@ class Analyzer:
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
         key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        if self.calico_selects[direction] >> cls & 1:  # Calico policies select classes one by one
+            key += (cls,)
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
-            if self.calico_tiers:  # Calico policies select classes one by one
-                key += (cls,)
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin:
+        if self.has_admin or self.calico_selects[direction] >> cls & 1:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)

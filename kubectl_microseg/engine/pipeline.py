@@ -237,6 +237,8 @@ def _default_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Kubernetes' default: what no layer decided is allowed."""
     if q.trace is not None:
         tail = " and no baseline rule decides it" if q.analyzer.has_admin else ""
+        if q.analyzer.calico_tiers:  # Calico: what no tier decided reaches the namespace profile, which allows
+            tail = ", no Calico tier decides it" + tail
         what = "everything" if open_.is_all() else open_.describe()
         q.trace.append(Reason(q.direction, "NOT_ISOLATED", open_, layer=Layer.DEFAULT.value,
                               text=f"no NetworkPolicy selects it for {q.direction}{tail}: not isolated, {what} allowed"))
@@ -288,7 +290,7 @@ def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom",
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
     skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
-    if a.has_admin:
+    if a.has_admin or a.calico_selects[direction] >> own & 1:
         return decide(Query(a, direction, own, peer, named))
     if a.classes[own].host_network or not a.isolating[direction][own]:
         return _ALL

@@ -60,8 +60,10 @@ spec:
 
 def test_the_layers_are_declared_once_in_evaluation_order():
     """network-policy-api v1alpha2 spec.tier: "Admin tier, NetworkPolicy tier, Baseline tier", then the
-    Kubernetes default."""
-    assert [layer for layer, _ in LAYERS] == [Layer.ADMIN, Layer.NETWORK_POLICY, Layer.BASELINE, Layer.DEFAULT]
+    Kubernetes default. Calico tiers ordered before its kube-admin tier (order 1000) come first (Calico
+    tiered-policy page); its other tiers take the NetworkPolicy layer's place (engine/calico.py)."""
+    assert [layer for layer, _ in LAYERS] == [Layer.CALICO_EARLY, Layer.ADMIN, Layer.NETWORK_POLICY, Layer.BASELINE,
+                                              Layer.DEFAULT]
 
 
 def _objects(name: str) -> list[SourceObject]:
