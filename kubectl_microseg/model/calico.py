@@ -355,8 +355,6 @@ def parse_calico_policy(raw: Mapping[str, Any]) -> CalicoPolicy:
     kind = str(raw.get("kind"))
     meta = _map(raw.get("metadata"), ("metadata",), "metadata")
     spec = _map(raw.get("spec"), ("spec",), "spec")
-    if kind == "StagedKubernetesNetworkPolicy":
-        raise FieldError(("kind",), "StagedKubernetesNetworkPolicy is recognised but not evaluated yet")
     check_known_fields(spec, _POLICY_SPEC | {"stagedAction"}, ("spec",), kind)
     is_global = "Global" in kind
     if not is_global and "namespaceSelector" in spec:
@@ -436,12 +434,17 @@ class CalicoObjects:
     staged: list[tuple[CalicoPolicy, Any]] = field(default_factory=list)
     tiers: dict[str, Tier] = field(default_factory=dict)
     sets: list[NetworkSet] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+    """Objects recognised but not evaluated, as notes."""
 
     def add(self, obj: Any) -> None:
         """Parse one SourceObject of a Calico kind; a located InputError on bad input."""
         kind = obj.kind
         try:
-            if kind == "Tier":
+            if kind == "StagedKubernetesNetworkPolicy":
+                self.unread.append(f"not evaluated: {kind} {obj.namespace or 'default'}/{obj.name} "
+                                   f"({obj.origin.describe()}): staged Kubernetes policies are not read yet")
+            elif kind == "Tier":
                 self.tiers[obj.name] = parse_tier(obj.raw)
             elif kind in SET_KINDS:
                 self.sets.append(parse_network_set(obj.raw))
@@ -464,7 +467,7 @@ class CalicoObjects:
         return sorted(tiers.values(), key=Tier.sort_key)
 
     def notes(self) -> list[str]:
-        out = []
+        out = list(self.unread)
         known = set(self.tiers) | {DEFAULT_TIER}
         for pol, obj in self.policies + self.staged:
             if pol.tier not in known:

@@ -165,3 +165,11 @@ def test_bad_input_names_file_document_and_line(spec, line, fragment):
     msg = str(e.value)
     assert fragment in msg and "calico.yaml" in msg
     assert e.value.line == line + 5, msg
+
+
+def test_staged_kubernetes_policy_is_noted_not_evaluated():
+    text = ("apiVersion: projectcalico.org/v3\nkind: StagedKubernetesNetworkPolicy\nmetadata: {name: s, namespace: a}\n"
+            "spec: {podSelector: {}}\n")
+    c = cluster(text)
+    assert any("StagedKubernetesNetworkPolicy a/s" in n and "not evaluated" in n for n in c.notes)
+    assert not c.calico.policies and not c.calico.staged
