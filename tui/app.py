@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of
+from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
 from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
 from .session import Session, apply_events, build_session, changed_pairs, one_line_reason
 from .widgets.cell_info import CellInfo
@@ -64,7 +64,10 @@ class MicrosegApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("e", "explain", "Explain"),
-        Binding("slash", "filter", "Filter"),
+        Binding("slash", "filter", "Find"),
+        Binding("n", "find_next(1)", "Next match", show=False),
+        Binding("N", "find_next(-1)", "Previous match", show=False),
+        Binding("number_sign", "port_query", "Port query", show=False),
         Binding("colon", "command", "Command", show=False),
         Binding("d", "simulate", "Simulate"),
         Binding("s", "scaffold", "Scaffold"),
@@ -80,7 +83,7 @@ class MicrosegApp(App[int]):
         Binding("escape", "back", "Back", show=False),
     ]
 
-    MATRIX_ACTIONS = frozenset({"filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
+    MATRIX_ACTIONS = frozenset({"find_next", "port_query", "filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
                                 "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back"})
     """Actions of the matrix screen: over another screen they are off (and left out of its footer)."""
 
@@ -113,6 +116,13 @@ class MicrosegApp(App[int]):
         self._filter = f"{namespace}/" if namespace else ""
         self._namespace = namespace
         self._filter_axis = "rows"
+        self._found: list[str] = []
+        """Endpoint ids matching the last ``/`` search (n and N step through them)."""
+        self._found_at = 0
+        self.simulation: Any = None
+        """The simulation drawn on the matrix (SimulationResult), until Esc."""
+        self._sim_rows: dict[tuple[str, str], Any] = {}
+        self.port_query: str = ""
         self.loaded_at = 0.0
         self._generation = 0
         """Number of the newest analysis requested (0: the first load)."""
@@ -384,6 +394,18 @@ class MicrosegApp(App[int]):
             return
         info = found.first()
         reason = ""
+        sim = self.grid.overlay.get((message.row.key, message.col.key)) if self.simulation is not None else None
+        if sim is not None:  # the simulation drawn on the matrix: what changes here, and why
+            rows = [r for (s, d), r in self._sim_rows.items()
+                    if s in message.row.members and d in message.col.members]
+            if len(rows) == 1:
+                r = rows[0]
+                info.show_text(f"simulated: {r.kind}  {r.src} → {r.dst}\n{r.before} → {r.after}"
+                               + (f"  because {r.why}" if r.why else ""))
+            else:
+                info.show_text(f"simulated: {len(rows)} pairs change in this cell "
+                               f"({', '.join(sorted({r.kind for r in rows}))}) · space unfolds")
+            return
         if message.cell is not None and message.row.kind == "endpoint" and message.col.kind == "endpoint" \
                 and self.session is not None:
             one_line = getattr(self.session, "one_line", None)
@@ -481,7 +503,11 @@ class MicrosegApp(App[int]):
         if message.cancelled:
             return
         if message.mode == "/":
-            self.set_filter(message.text.strip())
+            text = message.text.strip()
+            if not text or looks_like_selector(text):
+                self.set_filter(text)
+            else:
+                self.find(text)
         else:
             self.run_command(message.text)
 
@@ -502,6 +528,10 @@ class MicrosegApp(App[int]):
             self.granularity = rest[0]
         elif cmd in ("filter", "f"):
             self.set_filter(" ".join(rest))
+        elif cmd in ("find", "/"):
+            self.find(" ".join(rest))
+        elif cmd == "port":
+            self.query_port(" ".join(rest))
         elif cmd == "export":
             fmt = "mermaid" if rest and rest[0].startswith("mer") else "markdown"
             if len(rest) > 1:
@@ -689,11 +719,96 @@ class MicrosegApp(App[int]):
         return not (action in self.MATRIX_ACTIONS and len(self.screen_stack) > 1)
 
     def action_back(self) -> None:
-        """Esc: leave a side panel, then clear the filter."""
+        """Esc: leave a side panel, then clear a simulation overlay, a port query, the filter."""
         if self.focused is not self.grid:
             self.grid.focus()
+        elif self.simulation is not None:
+            self.show_simulation(None)
+        elif self.port_query:
+            self.query_port("")
         elif self._filter:
             self.set_filter("")
+
+    # ------------------------------------------------------------------ find, port query, simulation overlay
+    def find(self, text: str) -> bool:
+        """``/NAME``: jump to the first endpoint whose id contains NAME (n, N: the next, previous one)."""
+        if self.model is None or not text.strip():
+            return False
+        needle = text.strip().lower()
+        self._found = [e.id for e in self.model.endpoints if needle in e.id.lower()]
+        self._found_at = 0
+        if not self._found:
+            self.notify(f"no endpoint matches {text!r}", severity="warning")
+            return False
+        self._jump_found()
+        return True
+
+    def action_find_next(self, step: int = 1) -> None:
+        if not self._found:
+            self.notify("/ finds an endpoint by name first", severity="warning", timeout=2)
+            return
+        self._found_at = (self._found_at + step) % len(self._found)
+        self._jump_found()
+
+    def _jump_found(self) -> None:
+        """Cursor on the found endpoint's row, and on its column too (the header then names it)."""
+        eid = self._found[self._found_at]
+        m = self.model
+        assert m is not None
+        e = m.endpoint(eid)
+        self.jump_to(group_of(e) if e is not None else eid, eid)
+        for i, c in enumerate(m.cols):
+            if eid in c.members:
+                self.grid.cursor_col = i
+                break
+        more = f" ({self._found_at + 1}/{len(self._found)}: n next, N previous)" if len(self._found) > 1 else ""
+        self.notify(f"found {eid}{more}", timeout=3)
+
+    def action_port_query(self) -> None:
+        self.query_one(CommandBar).open(":", "port ")
+
+    def query_port(self, text: str) -> int:
+        """``:port 5432`` (or ``53/udp``): mark every cell that allows that port; empty clears. Returns matches."""
+        text = text.strip()
+        if not text:
+            self.port_query = ""
+            self.grid.set_match(set())
+            self.status.mode_text = ""
+            return 0
+        port_s, _, proto = text.partition("/")
+        try:
+            port = int(port_s)
+            if not 1 <= port <= 65535:
+                raise ValueError
+        except ValueError:
+            self.notify(f"port query: {text!r} is not a port (1-65535, optionally /tcp, /udp or /sctp)",
+                        severity="error")
+            return 0
+        proto = (proto or "tcp").upper()
+        if self.session is None:
+            return 0
+        cells = self.session.matrix.cells
+        pairs = {k for k, c in cells.items() if c.conns.allows(proto, port)}
+        self.port_query = f"{port}/{proto.lower()}"
+        self.grid.set_match(pairs)
+        self.status.mode_text = f"who reaches {self.port_query}: {len(pairs)} pairs (esc clears)"
+        self.notify(f"{len(pairs)} pairs allow {self.port_query}; their cells are marked", timeout=4)
+        return len(pairs)
+
+    def show_simulation(self, result: Any) -> None:
+        """Draw a simulation on the matrix (+ newly allowed, − newly denied, ~ ports); None clears it."""
+        from .screens.simulate import OVERLAY_KIND
+
+        self.simulation = result
+        rows = result.rows if result is not None else []
+        self._sim_rows = {(r.src, r.dst): r for r in rows}
+        self.grid.set_overlay({(r.src, r.dst): OVERLAY_KIND.get(r.kind, "changed") for r in rows})
+        if result is None:
+            self.status.mode_text = ""
+            return
+        guards = f" · {len(result.guards)} guard(s): {result.guards[0]}" if result.guards else ""
+        self.status.mode_text = f"SIMULATION: {len(rows)} pair(s) change{guards} (esc clears)"
+        self.grid.focus()
 
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

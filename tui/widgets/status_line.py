@@ -26,6 +26,8 @@ class StatusLine(Static):
     counts: reactive[str] = reactive("")
     granularity: reactive[str] = reactive("workload")
     filter_text: reactive[str] = reactive("")
+    mode_text: reactive[str] = reactive("")
+    """What is drawn over the matrix now (a simulation, a port query), until Esc."""
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -61,4 +63,6 @@ class StatusLine(Static):
         t.append(f" · {self.granularity}")
         if self.filter_text:
             t.append(f" · filter {self.filter_text}", style="bold")
+        if self.mode_text:
+            t.append(f" · {self.mode_text}", style="bold reverse")
         return t

@@ -1,0 +1,87 @@
+"""Every answer on screen (issue 16): find by name, port query, the simulation drawn on the matrix."""
+
+from __future__ import annotations
+
+from kubectl_microseg.tui.app import MicrosegApp
+from kubectl_microseg.plugins.demo import DemoSource
+
+from .conftest import SIZE, wait_for, wait_loaded
+
+BIG = (160, 45)
+
+
+async def test_slash_finds_a_workload_by_name_and_n_steps_through_matches():
+    app = MicrosegApp(DemoSource())
+    async with app.run_test(size=BIG) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("z")  # every namespace folded: finding unfolds the one it needs
+        await pilot.press("slash", *"postgres", "enter")
+        await pilot.pause()
+        row, col = app.grid.current
+        assert row.key == "production/postgresql" and col.key == "production/postgresql"
+        assert app.model.filter_text == ""  # a name finds; it does not filter
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.grid.current[0].key == "staging/postgresql"
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.grid.current[0].key == "production/postgresql"  # wraps around
+        await pilot.press("slash", *"tier=database", "enter")  # a selector still filters
+        await pilot.pause()
+        assert app.model.filter_text == "tier=database"
+        app.run_command("find nosuchthing")
+        await pilot.pause(0.1)
+        assert any("no endpoint matches" in n.message for n in app._notifications)
+
+
+async def test_port_query_marks_exactly_the_cells_that_allow_the_port():
+    app = MicrosegApp(DemoSource())
+    async with app.run_test(size=BIG) as pilot:
+        await wait_loaded(pilot)
+        n = app.query_port("5432")
+        await pilot.pause()
+        expected = {k for k, c in app.session.matrix.cells.items() if c.conns.allows("TCP", 5432)}
+        assert n == len(expected) > 0
+        assert ("production/api-server", "production/postgresql") in expected
+        assert ("production/api-server", "production/postgresql") in app.grid.matched_cells
+        assert ("production/frontend", "production/postgresql") not in app.grid.matched_cells
+        assert "5432/tcp" in app.status.mode_text
+        assert app.query_port("53/udp") > 0
+        assert ("production/api-server", "kube-system/coredns") in app.grid.matched_cells
+        assert app.query_port("70000") == 0
+        await pilot.pause()
+        assert any("not a port" in m.message for m in app._notifications)
+        await pilot.press("escape")
+        assert not app.grid.matched_cells and app.port_query == ""
+
+
+async def test_simulation_shows_the_guards_and_is_drawn_on_the_matrix():
+    from kubectl_microseg.tui.screens.simulate import SimulateScreen
+
+    app = MicrosegApp(DemoSource())
+    async with app.run_test(size=BIG) as pilot:
+        await wait_loaded(pilot)
+        app.action_simulate("tests/tui/data/deny-batch.yaml")
+        await wait_for(pilot, lambda: getattr(app.screen, "result", None) is not None)
+        result = app.screen.result
+        assert any(g.startswith("dns-broken:") for g in result.guards), result.guards  # as the CLI says
+        summary = str(app.screen.query_one("#sim-summary").render())
+        assert "dns-broken" in summary
+        await pilot.press("m")
+        await pilot.pause()
+        assert not isinstance(app.screen, SimulateScreen)
+        pair = ("batch/report-generator", "batch/nightly-etl")
+        assert app.grid.overlay.get(pair) == "removed"
+        assert len(app.grid.overlay) == len({(r.src, r.dst) for r in result.rows
+                                             if (r.src, r.dst) in app.grid.overlay})
+        app.grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == pair[0])
+        app.grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == pair[1])
+        await pilot.pause()
+        info = str(app.query_one("#cell-info").render())
+        assert "simulated: newly denied" in info and "→ denied" in info
+        assert "SIMULATION" in app.status.mode_text
+        await pilot.press("z")  # folded: the overlay follows the groups
+        await pilot.pause()
+        assert app.grid.overlay.get(("group:batch", "group:batch")) == "removed"
+        await pilot.press("escape")
+        assert not app.grid.overlay and app.simulation is None
