@@ -77,6 +77,7 @@ class MicrosegApp(App[int]):
         Binding("x", "export", "Export"),
         Binding("y", "copy", "Copy", show=False),
         Binding("p", "policies", "Policies", show=False),
+        Binding("L", "findings", "Lint findings"),
         Binding("a", "audit", "Audit", show=False),
         Binding("b", "sidebar", "Side panel", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
@@ -84,7 +85,7 @@ class MicrosegApp(App[int]):
     ]
 
     MATRIX_ACTIONS = frozenset({"find_next", "port_query", "filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
-                                "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back"})
+                                "simulate", "scaffold", "findings", "copy", "policies", "audit", "sidebar", "back"})
     """Actions of the matrix screen: over another screen they are off (and left out of its footer)."""
 
     granularity: reactive[str] = reactive("workload", init=False)
@@ -550,6 +551,8 @@ class MicrosegApp(App[int]):
                 self.grid.set_model(self.model)
         elif cmd in ("explain", "e"):
             self.action_explain()
+        elif cmd in ("lint", "findings"):
+            self.action_findings()
         elif cmd in ("scaffold", "s"):
             self.action_scaffold()
         else:
@@ -664,6 +667,14 @@ class MicrosegApp(App[int]):
         peer_ns = cur[1].group if cur else None
         self.push_screen(ScaffoldScreen(self.session, ns, peer_ns))
 
+    def action_findings(self) -> None:
+        """L: the lint findings (same IDs and severities as ``kubectl microseg lint``); Enter jumps."""
+        if self.session is None or self.is_nft:
+            return
+        from .screens.findings import FindingsScreen
+
+        self.push_screen(FindingsScreen(self.session))
+
     def action_audit(self) -> None:
         """The audit trail: every policy change seen while watching (a live cluster only)."""
         from .screens.audit import AuditScreen
@@ -714,7 +725,7 @@ class MicrosegApp(App[int]):
         """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys.
 
         Host firewalls have no simulate or scaffold screen: those keys are not offered there at all."""
-        if action in ("simulate", "scaffold") and self.is_nft:
+        if action in ("simulate", "scaffold", "findings") and self.is_nft:
             return False
         return not (action in self.MATRIX_ACTIONS and len(self.screen_stack) > 1)
 
@@ -830,6 +841,8 @@ class MicrosegApp(App[int]):
                             self.action_simulate)
         if feature_available("kubectl_microseg.scaffold.templates"):
             yield SystemCommand("Scaffold policies", "Default deny, DNS, namespace isolation …", self.action_scaffold)
+        yield SystemCommand("Lint findings", "The CLI's lint rules on this view; Enter jumps to the object",
+                            self.action_findings)
         yield SystemCommand("Policies", "The policy list with YAML and what each selects", self.action_policies)
         yield SystemCommand("Audit trail", "Policy changes on the live cluster: who, and the connectivity diff",
                             self.action_audit)

@@ -37,6 +37,7 @@ KEYS: tuple[Key, ...] = (
     Key("d", "d", "simulate: apply manifests from a file; the diff, the guards, and m draws it on the matrix"),
     Key("s", "s", "scaffold policies (when the scaffold module is installed)"),
     Key("p", "p", "show the policy list"),
+    Key("L", "L", "lint findings (same rule IDs and severities as the CLI); enter jumps to the policy or row"),
     Key("a", "a", "audit trail (live cluster): policy changes, who made them, the connectivity diff"),
     Key("b", "b", "show or hide the side panel"),
     Key("t", "t", "switch between dark and light theme"),

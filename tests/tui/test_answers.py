@@ -85,3 +85,34 @@ async def test_simulation_shows_the_guards_and_is_drawn_on_the_matrix():
         assert app.grid.overlay.get(("group:batch", "group:batch")) == "removed"
         await pilot.press("escape")
         assert not app.grid.overlay and app.simulation is None
+
+
+async def test_findings_panel_matches_the_cli_and_jumps(tmp_path, monkeypatch, capsys):
+    """L lists the same rule IDs, severities and objects as `kubectl microseg lint --demo`."""
+    import json
+
+    from kubectl_microseg.cli import main
+    from kubectl_microseg.tui.screens.findings import FindingsScreen
+    from kubectl_microseg.tui.screens.policy import PolicyScreen
+
+    monkeypatch.chdir(tmp_path)  # no ./.microseg-ignore here: neither side ignores anything
+    main(["lint", "--demo", "-o", "json"])
+    cli = [(f["rule"], f["severity"], f["object"]) for f in json.loads(capsys.readouterr().out)["findings"]]
+    assert cli
+    app = MicrosegApp(DemoSource())
+    async with app.run_test(size=BIG) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen) and app.screen.findings is not None)
+        tui = [(f.rule, f.severity, f.object) for f in app.screen.findings]
+        assert sorted(tui) == sorted(cli)
+        i = next(i for i, f in enumerate(app.screen.findings) if f.object.startswith("NetworkPolicy "))
+        app.screen.jump(i)
+        await pilot.pause()
+        assert isinstance(app.screen, PolicyScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        i = next(i for i, f in enumerate(app.screen.findings) if f.object == "CronJob batch/report-generator")
+        app.screen.jump(i)
+        await pilot.pause()
+        assert app.grid.current[0].key == "batch/report-generator"
