@@ -9,7 +9,6 @@ the column's namespace); the YAML preview and the matrix impact (newly allowed /
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -64,7 +63,7 @@ class ScaffoldScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("y", "copy", "Copy YAML"),
-        Binding("w", "write", "Write file"),
+        Binding("w", "write", "Save…"),
     ]
 
     @dataclass
@@ -154,11 +153,7 @@ class ScaffoldScreen(Screen[None]):
         self.app.tell_copied("scaffolded YAML")  # type: ignore[attr-defined]
 
     def action_write(self) -> None:
-        from kubectl_microseg.io.atomic import write_new
+        """w: the save dialog (the full path shown and editable; an existing file is never replaced silently)."""
+        from .save import SaveDialog
 
-        try:
-            out = write_new(Path(f"scaffold-{self.namespace}.yaml"), self.yaml_text)
-        except OSError as exc:
-            self.notify(f"could not write: {exc}", severity="error")
-            return
-        self.notify(f"wrote {out}", timeout=3)
+        self.app.push_screen(SaveDialog("the scaffolded YAML", f"scaffold-{self.namespace}.yaml", self.yaml_text))
