@@ -116,3 +116,39 @@ async def test_findings_panel_matches_the_cli_and_jumps(tmp_path, monkeypatch, c
         app.screen.jump(i)
         await pilot.pause()
         assert app.grid.current[0].key == "batch/report-generator"
+
+
+async def test_the_scaffold_wizard_offers_every_cli_kind_and_its_namespace_choice():
+    """Every kind of `kubectl microseg scaffold`, the namespace chosen in the wizard, impact as pairs."""
+    from kubectl_microseg.commands._scaffold_kinds import KINDS
+    from kubectl_microseg.tui.screens.scaffold import ScaffoldScreen
+
+    app = MicrosegApp(DemoSource())
+    async with app.run_test(size=BIG) as pilot:
+        await wait_loaded(pilot)
+        app.jump_to("batch")
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, ScaffoldScreen) and screen.namespace == "batch"
+        kinds = screen.query_one("#scaffold-templates")
+        assert [kinds.get_option_at_index(i).id for i in range(kinds.option_count)] == list(KINDS)
+        for i, kind in enumerate(KINDS):  # each builds YAML with its example options, as the CLI would
+            kinds.highlighted = i
+            await pilot.pause()
+            assert screen.kind == kind
+            assert "kind: NetworkPolicy" in screen.yaml_text, (kind, str(screen.query_one("#scaffold-summary").render()))
+        kinds.highlighted = 0  # default-deny: the impact lists the pairs it cuts
+        await wait_for(pilot, lambda: screen.kind == "default-deny")
+        await wait_for(pilot, lambda: screen.impact is not None)
+        assert "batch/report-generator → batch/nightly-etl" in screen.impact.removed
+        assert "batch/report-generator → batch/nightly-etl" in str(screen.query_one("#scaffold-summary").render())
+        namespaces = screen.query_one("#scaffold-namespaces")
+        namespaces.highlighted = next(i for i in range(namespaces.option_count)
+                                      if namespaces.get_option_at_index(i).id == "development")
+        await pilot.pause()
+        assert screen.namespace == "development" and "namespace: development" in screen.yaml_text
+        box = screen.query_one("#scaffold-input")
+        box.value = "--direction sideways"  # a CLI usage error is a message in the wizard
+        await pilot.pause()
+        assert "invalid choice" in str(screen.query_one("#scaffold-summary").render())
+        assert screen.yaml_text == ""

@@ -229,7 +229,7 @@ async def test_s_opens_the_scaffold_wizard(demo_app, tmp_path, monkeypatch):
         assert "kind: NetworkPolicy" in demo_app.clipboard
         await pilot.press("w", "enter")
         await pilot.pause()
-        assert (tmp_path / "scaffold-batch.yaml").exists()
+        assert (tmp_path / "scaffold-allow-dns-batch.yaml").exists()
         await pilot.press("escape")
         assert not isinstance(demo_app.screen, ScaffoldScreen)
 
