@@ -94,7 +94,7 @@ class FindingsScreen(Screen[None]):
         t.append(f"{len(message.findings)} finding(s): ")
         for s, n in counts.items():
             t.append(f"{n} {s}  ", style=SEVERITY_STYLE[s])
-        t.append(f"· {self.session.description}", style="dim")
+        t.append(f"· {self.session.description} · enter: go to the policy or row", style="dim")
         if message.ignore_path:
             t.append(f" · ignores from {message.ignore_path}", style="dim")
         for w in message.warnings:

@@ -50,6 +50,8 @@ class Impact:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)
+    """The simulate guards that fire (dns-broken, open-to-internet, …)."""
 
 
 def kinds() -> dict:
@@ -88,7 +90,7 @@ def impact_of(session: Session, drafts: list) -> Impact:
     sim = apply_changes(list(session.objects.values()), [SourceObject(d.manifest()) for d in drafts])
     diff = compare(session.analyzer, analyzer_for(sim.objects, session.analyzer.options))
     return Impact([f"{p.src} → {p.dst}" for p in diff.added], [f"{p.src} → {p.dst}" for p in diff.removed],
-                  [f"{p.src} → {p.dst}" for p in diff.changed])
+                  [f"{p.src} → {p.dst}" for p in diff.changed], [f"{f.kind}: {f.message}" for f in diff.findings])
 
 
 class ScaffoldScreen(Screen[None]):
@@ -144,6 +146,7 @@ class ScaffoldScreen(Screen[None]):
         box = self.query_one("#scaffold-input", Input)
         box.border_title = f"scaffold {kind} -n {self.namespace} …  (the CLI's options)"
         box.placeholder = kinds()[kind].help
+        box.border_subtitle = kinds()[kind].help
         with box.prevent(Input.Changed):
             box.value = EXAMPLES.get(kind, "").format(namespace=self.namespace, peer=self.peer)
         self.refresh_preview()
@@ -207,6 +210,8 @@ class ScaffoldScreen(Screen[None]):
         t.append(f"−{len(imp.removed)} newly denied", style="bold red")
         t.append("  ")
         t.append(f"~{len(imp.changed)} ports changed", style="bold yellow")
+        for g in imp.guards:
+            t.append(f"\n▲ {g}", style="bold yellow")
         for sign, pairs, style in (("+", imp.added, "green"), ("−", imp.removed, "red"), ("~", imp.changed, "yellow")):
             for p in pairs[:IMPACT_LIST]:
                 t.append(f"\n  {sign} {p}", style=style)

@@ -41,5 +41,7 @@ class Legend(Widget):
         t.append("│ " if short else "│ colour: ")
         for risk, words in RISK_WORDS.items():
             t.append(CellState.ALL.glyph, style=grid._cell_style("all", "", RISK_CLASS[risk]))
+            if getattr(self.app, "is_nft", False):  # host firewalls group by host and address class
+                words = words.replace("namespace", "group")
             t.append(f" {SHORT_RISK[risk] if short else words}  ")
         return t

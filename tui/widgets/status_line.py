@@ -55,6 +55,8 @@ class StatusLine(Static):
             age = int(time.time() - self.since)
             stamp = time.strftime("%H:%M:%S", time.localtime(self.since))
             t.append(f" since {stamp} ({age}s)", style="bold")
+        if self.mode_text:  # first: what is drawn over the matrix must not be cut off by a long source name
+            t.append(f" {self.mode_text} ", style="bold reverse")
         if self.detail:
             t.append(f" {self.detail}", style="italic")
         t.append(f"  {self.source}")
@@ -63,6 +65,4 @@ class StatusLine(Static):
         t.append(f" · {self.granularity}")
         if self.filter_text:
             t.append(f" · filter {self.filter_text}", style="bold")
-        if self.mode_text:
-            t.append(f" · {self.mode_text}", style="bold reverse")
         return t
