@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import time
 from typing import Any, Iterable
 
@@ -24,7 +25,7 @@ from textual.worker import get_current_worker
 
 from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
 from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
-from .session import Session, apply_events, build_session, changed_pairs, one_line_reason
+from .session import Session, apply_events, build_session, changed_pairs, live_session, one_line_reason
 from .widgets.cell_info import CellInfo
 from .widgets.command_bar import CommandBar
 from .widgets.legend import Legend
@@ -36,8 +37,8 @@ from .widgets.workload_list import WorkloadPanel
 
 FLASH_SECONDS = 2.5
 """How long changed cells stay highlighted after a live update."""
-DEBOUNCE_SECONDS = 0.15
-"""Events arriving within this time are analysed together."""
+DEBOUNCE_SECONDS = 0.03
+"""Events arriving within this time are analysed together (short: an update at size L takes ~100 ms)."""
 LARGE_WORKLOADS = 300
 """Above this many endpoints the matrix opens with every namespace folded and the side panels fill after
 the first paint (issue 8: large clusters stay responsive)."""
@@ -107,6 +108,12 @@ class MicrosegApp(App[int]):
         self.model: GridModel | None = None
         self.live = live and callable(getattr(source, "watch", None))
         self._pending: list = []
+        self._pending_keys: tuple[set, set] = (set(), set())
+        """Keys of the objects changed and deleted since the last analysis (for the incremental model)."""
+        self._live_model: Any = None
+        self._versions = itertools.count(1)
+        """Versions of the incremental model's states, drawn under its lock (see live_session)."""
+        """The incremental model (engine.incremental.LiveModel) the live path updates, built on the first change."""
         self._debounce: Any = None
         self._unflash: Any = None
         self._live_state: Any = None
@@ -181,6 +188,15 @@ class MicrosegApp(App[int]):
             factory = getattr(self.source, "session", None)  # nftables: the source builds its own session
             if callable(factory):
                 session = factory(self.args)
+            elif self.live:  # the incremental model from the start: the first event costs one namespace
+                import threading
+
+                from kubectl_microseg.engine.incremental import LiveModel
+                from kubectl_microseg.load import analyzer_options
+
+                snapshot = self.source.load()
+                self._live_model = LiveModel(snapshot.objects, analyzer_options(self.args, snapshot))
+                session, _ = live_session(self._live_model, snapshot, self.args, threading.Lock())
             else:
                 session = build_session(self.source.load(), self.args)
         except Exception as exc:  # MicrosegError and anything a plugin raises: shown, never a traceback
@@ -217,8 +233,10 @@ class MicrosegApp(App[int]):
             self.post_message(AuditRecorded(rec))
 
     @work(thread=True, group="reanalyse", exit_on_error=False)
-    def reanalyse(self, events: list, snapshot: Any, generation: int) -> None:
-        """Apply live events (or analyse the live state's ``snapshot``); post the new state and what changed.
+    def reanalyse(self, events: list, snapshot: Any, generation: int, changed: set = frozenset(),
+                  deleted: set = frozenset()) -> None:
+        """Apply live events to the incremental model (the namespaces they touch only); post the new state and
+        the cells that changed.
 
         Analyses may overlap (a slow one, then a newer event): each result carries its ``generation`` and
         :meth:`on_session_ready` keeps only the newest, so a late result can never hide a newer change.
@@ -228,7 +246,7 @@ class MicrosegApp(App[int]):
             return
         try:
             if snapshot is not None:
-                new = build_session(snapshot, self.args)
+                new, generation = self._live_update(old, snapshot, changed, deleted)
             else:
                 new = apply_events(old, events)
         except Exception as exc:
@@ -236,6 +254,24 @@ class MicrosegApp(App[int]):
             return
         self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False,
                                        generation=generation))
+
+    def _live_update(self, old: Session, snapshot: Any, changed: set, deleted: set) -> tuple[Session, int]:
+        """The incremental path: one LiveModel for the app's life (rebuilt when the options change).
+
+        Returns the session and its version: the order in which the model took the changes (two workers
+        may overlap, and the one that applies last holds both changes, whichever event came first)."""
+        from kubectl_microseg.engine.incremental import LiveModel
+        from kubectl_microseg.load import analyzer_options
+
+        options = analyzer_options(self.args, snapshot)
+        lock = old.lock
+        with lock:
+            if self._live_model is None or self._live_model.options != options:
+                self._live_model = LiveModel(snapshot.objects, options)
+                changed, deleted = set(), set()
+        by_key = {o.key(): o for o in snapshot.objects}
+        return live_session(self._live_model, snapshot, self.args, lock,
+                            [by_key[k] for k in changed if k in by_key], deleted, self._versions)
 
     # ------------------------------------------------------------------ session → view
     @property
@@ -354,18 +390,22 @@ class MicrosegApp(App[int]):
                 self._live_state.apply(ev)
             return
         if self._live_state is not None:
-            if not self._live_state.apply(ev).relevant:
+            change = self._live_state.apply(ev)
+            if not change.relevant:
                 return
+            self._pending_keys[0].update(change.added | change.modified)
+            self._pending_keys[1].update(change.deleted)
         self._pending.append(ev)
         if self._debounce is None:
             self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._flush_events)
 
     def _flush_events(self) -> None:
         events, self._pending, self._debounce = self._pending, [], None
+        (changed, deleted), self._pending_keys = self._pending_keys, (set(), set())
         if events:
             snap = self._live_state.snapshot() if self._live_state is not None else None
             self._generation += 1
-            self.reanalyse(events, snap, self._generation)
+            self.reanalyse(events, snap, self._generation, changed - deleted, deleted)
 
     def on_watch_ended(self, message: WatchEnded) -> None:
         self.status.set_state("stale", message.error)
@@ -412,9 +452,14 @@ class MicrosegApp(App[int]):
             one_line = getattr(self.session, "one_line", None)
             if callable(one_line):  # nftables: the rule that decided the first probe packet
                 reason = one_line(message.row.key, message.col.key)
-            else:
-                ex = self.session.explain(message.row.key, message.col.key)
+            elif self.session.lock.acquire(blocking=False):  # the live path may be updating the analyzer
+                try:
+                    ex = self.session.explain(message.row.key, message.col.key)
+                finally:
+                    self.session.lock.release()
                 reason = one_line_reason(ex) if ex is not None else ""
+            else:
+                reason = "the analysis is updating after a change in the cluster …"
         elif message.cell is not None:
             reason = (f"{message.cell.allowed_pairs} of {message.cell.total_pairs} pairs allow something"
                       f" · space unfolds the {'group' if self.is_nft else 'namespace'} to see each pair")
@@ -595,7 +640,8 @@ class MicrosegApp(App[int]):
             return nft_blocks(row.key, col.key)
         from .explain_doc import explanation_blocks
 
-        return explanation_blocks(self.session, row.key, col.key)
+        with self.session.lock:  # at most one incremental update (tens of ms) to wait for
+            return explanation_blocks(self.session, row.key, col.key)
 
     def action_explain(self) -> None:
         blocks = self._explain_blocks()
