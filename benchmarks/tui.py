@@ -4,10 +4,13 @@ Measured, wall seconds, in Textual's headless pilot at 160×45:
 - first paint: from starting the app to the matrix drawn (the load worker analysed the source and the
   grid rendered its first frame), on the demo and on the generated cluster of size M (and L with --with-l);
 - event → redrawn cell, size L: a watching source (the generated cluster) emits one event; the time until
-  the cell it changes is drawn in its new state. Three events: a NetworkPolicy that denies the pair, a
+  the cell it changes is drawn in its new state. Three events: a NetworkPolicy change that denies the pair, a
   pod-template label of a team workload, and a label on the CoreDNS Deployment (every pod may reach it:
-  the worst case). The path is the app's own: LiveState → debounce → LiveModel.apply → new session →
-  the grid's cells.
+  the worst case). The policy event deletes the namespace's ``frontend-to-api`` policy, which alone allows
+the measured frontend → api cell (and adds it back between runs). The path is the app's own: LiveState → debounce → LiveModel.apply → new session →
+  the grid's cells. Each event is sent to an idle app (the side panels, refilled about a second after
+  the last update on large clusters, have finished); at size L that refill itself takes ~1.4 s of the UI
+  thread, and an event arriving meanwhile waits for it.
 
 Run: ``python benchmarks/tui.py [--runs N] [--json FILE]``. Needs the generated clusters (made here).
 """
@@ -34,8 +37,7 @@ from kubectl_microseg.model.objects import SourceObject  # noqa: E402
 from kubectl_microseg.plugins.demo import DemoSource  # noqa: E402
 from kubectl_microseg.plugins.manifests import ManifestSource  # noqa: E402
 from kubectl_microseg.sources import Event, Snapshot  # noqa: E402
-from kubectl_microseg.tui.app import MicrosegApp  # noqa: E402
-from kubectl_microseg.tui.grid import CellState  # noqa: E402
+from kubectl_microseg.tui.app import PANELS_AFTER_SECONDS, MicrosegApp  # noqa: E402
 
 SIZE = (160, 45)
 
@@ -85,16 +87,18 @@ async def first_paint(source) -> float:
         return time.perf_counter() - t0
 
 
-def deny_all_ingress(ns: str) -> SourceObject:
-    return SourceObject({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                         "metadata": {"name": "bench-deny", "namespace": ns},
-                         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
-
-
 def relabel(obj: SourceObject, value: str) -> SourceObject:
     raw = copy.deepcopy(obj.raw)
     raw["spec"]["template"]["metadata"]["labels"]["bench"] = value
     return SourceObject(raw, obj.origin)
+
+
+def drawn(app, src: str, dst: str):
+    """The cell view the grid draws for (src, dst): its state and ports."""
+    rows = {r.key: r for r in app.model.rows}
+    cols = {c.key: c for c in app.model.cols}
+    v = app.model.cell(rows[src], cols[dst])
+    return (v.state, v.conns)
 
 
 async def events_at(snapshot: Snapshot, runs: int) -> dict[str, list[float]]:
@@ -106,26 +110,34 @@ async def events_at(snapshot: Snapshot, runs: int) -> dict[str, list[float]]:
         m = app.session.matrix
         # a pair allowed now whose destination namespace a deny-all-ingress policy will cut
         eps = {e.id: e for e in m.endpoints}
+        # frontend → api inside one namespace: allowed by that namespace's policy frontend-to-api only
         src, dst = next((s, d) for (s, d), c in m.cells.items()
                         if not eps[s].is_external and not eps[d].is_external and not c.uncertain
-                        and eps[s].namespace != eps[d].namespace and "kube-system" not in (eps[s].namespace,
-                                                                                          eps[d].namespace))
+                        and eps[s].namespace == eps[d].namespace != "kube-system"
+                        and dict(eps[s].labels).get("tier") == "frontend" and dict(eps[d].labels).get("tier") == "api")
         ns = dst.split("/")[0]
         app.jump_to(ns, dst)
         app.jump_to(src.split("/")[0], src)
         await pilot.pause()
         team = next(o for o in snapshot.objects if o.kind == "Deployment" and o.namespace == ns)
+        policy = next(o for o in snapshot.objects if o.kind == "NetworkPolicy" and o.namespace == ns
+                      and o.name == "frontend-to-api")
         dns = next(o for o in snapshot.objects if o.kind == "Deployment" and o.namespace == "kube-system")
+        async def settle() -> None:  # an idle app: the side panels' deferred refill has run
+            await asyncio.sleep(PANELS_AFTER_SECONDS + 1.0)
+            await pilot.pause()
+
         for i in range(runs):
+            await settle()
+            before, was = app._shown_generation, drawn(app, src, dst)
+            source.events.put(Event("DELETED", policy))
+            out["policy"].append(await until(pilot, lambda: app._shown_generation > before
+                                             and drawn(app, src, dst) != was))
             before = app._shown_generation
-            source.events.put(Event("ADDED", deny_all_ingress(ns)))
-            out["policy"].append(await until(pilot, lambda: app.cell_state(src, dst) is CellState.DENIED
-                                             and app._shown_generation > before))
-            before = app._shown_generation
-            source.events.put(Event("DELETED", deny_all_ingress(ns)))
-            await until(pilot, lambda: app.cell_state(src, dst) is not CellState.DENIED
-                        and app._shown_generation > before)
+            source.events.put(Event("ADDED", policy))
+            await until(pilot, lambda: app._shown_generation > before and drawn(app, src, dst) == was)
             for name, obj in (("pod", team), ("coredns", dns)):
+                await settle()
                 before = app._shown_generation
                 source.events.put(Event("MODIFIED", relabel(obj, f"r{i}")))
                 out[name].append(await until(pilot, lambda: app._shown_generation > before))

@@ -39,6 +39,8 @@ FLASH_SECONDS = 2.5
 """How long changed cells stay highlighted after a live update."""
 DEBOUNCE_SECONDS = 0.03
 """Events arriving within this time are analysed together (short: an update at size L takes ~100 ms)."""
+PANELS_AFTER_SECONDS = 1.0
+"""Large clusters: side panels refill this long after the last live update (the cells are redrawn at once)."""
 LARGE_WORKLOADS = 300
 """Above this many endpoints the matrix opens with every namespace folded and the side panels fill after
 the first paint (issue 8: large clusters stay responsive)."""
@@ -110,6 +112,7 @@ class MicrosegApp(App[int]):
         self._pending: list = []
         self._pending_keys: tuple[set, set] = (set(), set())
         """Keys of the objects changed and deleted since the last analysis (for the incremental model)."""
+        self._panels_timer: Any = None
         self._live_model: Any = None
         self._versions = itertools.count(1)
         """Versions of the incremental model's states, drawn under its lock (see live_session)."""
@@ -303,6 +306,10 @@ class MicrosegApp(App[int]):
         self._rebuild_model()
         if message.first and self.large:  # the matrix paints first; thousands of panel rows follow
             self.call_after_refresh(self._load_panels, message.session)
+        elif self.large:  # live updates: the cells first; the panels once the updates pause (~1 s each)
+            if self._panels_timer is not None:
+                self._panels_timer.stop()
+            self._panels_timer = self.set_timer(PANELS_AFTER_SECONDS, lambda: self._load_panels(self.session))
         else:
             self._load_panels(message.session)
         self.sub_title = message.session.description
