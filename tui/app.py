@@ -298,6 +298,7 @@ class MicrosegApp(App[int]):
         self.query_one(CellInfo).group_word = "group" if self.is_nft else "namespace"
         if message.first:
             self.refresh_bindings()  # host firewalls offer no simulate/scaffold keys
+            self.query_one(Legend).refresh()  # and their legend says "group"
         if self.is_nft and message.first:  # the same panels, named for host firewalls
             tabs = self.query_one("#sidebar", TabbedContent)
             for pane, label in (("tab-namespaces", "Hosts"), ("tab-workloads", "Endpoints"),
