@@ -25,6 +25,7 @@ SIZES = {
     "S": (10, 10, 2, 5),
     "M": (100, 10, 5, 5),
     "L": (500, 10, 10, 10),
+    "XL": (2000, 10, 10, 10),
 }
 TIERS = ("frontend", "api", "worker", "database", "cache")
 PORTS = {"frontend": 8443, "api": 8080, "worker": 9000, "database": 5432, "cache": 6379}

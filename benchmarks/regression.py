@@ -1,4 +1,5 @@
-"""A benchmark check for CI: sizes S and M, as ratios to a reference computation run in the same process.
+"""A benchmark check for CI: sizes S and M, a ``kubectl get -o yaml`` dump (the YAML path) and XL's engine
+time, as ratios to a reference computation run in the same process.
 
 The ratio (engine time / reference time) does not depend on the machine's speed, so a committed
 baseline can gate regressions anywhere: ``check()`` fails when a ratio exceeds twice its baseline.
@@ -23,6 +24,7 @@ from typing import Any, Callable
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from dump import write_dump  # noqa: E402
 from generate import generate  # noqa: E402
 
 from kubectl_microseg.engine.k8s import Analyzer  # noqa: E402
@@ -79,9 +81,37 @@ def measure(size: str, workdir: str, repeats: int = 5) -> dict[str, float]:
             "analysis": best(analysis, repeats) / ref}
 
 
+def measure_dump(workdir: str, repeats: int = 5) -> dict[str, float]:
+    """Loading size S as one ``kubectl get -o yaml`` dump (managedFields, status; the fast YAML path) and
+    as the same dump in JSON."""
+    ref = best(reference, repeats)
+    out = {}
+    for ext in ("yaml", "json"):
+        path = f"{workdir}/dump-S.{ext}"
+        write_dump("S", path)
+        out[f"dump_{ext}"] = best(lambda: ManifestSource([path]).load(), repeats) / ref
+    return out
+
+
+def measure_engine_once(size: str, workdir: str) -> dict[str, float]:
+    """The engine's CPU time on a large size (model, Analyzer, matrix, JSON), one round: loading is not
+    timed, and one round keeps XL cheap enough for CI."""
+    directory = f"{workdir}/{size}"
+    generate(size, directory)
+    objects = ManifestSource([directory]).load().objects
+    ref = best(reference, 3)
+    gc.collect()
+    t = time.process_time()
+    render_matrix(Analyzer(build_cluster(objects)).matrix(), "json")
+    return {"analysis": (time.process_time() - t) / ref}
+
+
 def run() -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="microseg-regress-") as work:
-        return {size: measure(size, work) for size in ("S", "M")}
+        out = {size: measure(size, work) for size in ("S", "M")}
+        out["S"].update(measure_dump(work))
+        out["XL"] = measure_engine_once("XL", work)
+        return out
 
 
 def check(ratios: dict[str, dict[str, float]], baseline: dict[str, dict[str, float]]) -> list[str]:

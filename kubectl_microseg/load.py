@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from .errors import UsageError
 from .sources import Snapshot, load_source_class
@@ -24,7 +25,9 @@ def source_for(args: argparse.Namespace):
 
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
     """Read the model's raw objects from the source chosen on the command line."""
-    return source_for(args).load()
+    snapshot = source_for(args).load()
+    gc.freeze()  # the snapshot lives as long as the command: later collections need not walk it again
+    return snapshot
 
 
 def analyzer_options(args: argparse.Namespace, snapshot: Snapshot):

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from kubectl_microseg.errors import InputError, Origin, UnreachableError
 from kubectl_microseg.io import strict_json
 from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.nft.iptables import iptables_to_json, looks_like_iptables
 from kubectl_microseg.nft.model import Ruleset
 from kubectl_microseg.nft.parse import parse_ruleset
 from kubectl_microseg.sources import Snapshot
@@ -225,6 +226,8 @@ def read_file(path: str) -> RulesetInput:
         except RecursionError:
             raise InputError("JSON nested too deeply", origin) from None
         return RulesetInput(doc, f"file {path}", origin)
+    if looks_like_iptables(text):  # iptables-save / ip6tables-save output, legacy or nft backend
+        return RulesetInput(iptables_to_json(text, origin), f"file {path} (iptables-save)", origin)
     check_includes(path, text)
     doc = scratch_load(path)
     return RulesetInput(doc, f"file {path}", origin, defines=read_defines(text))
@@ -262,7 +265,7 @@ def check_includes(path: str, text: str, top_dir: str | None = None, depth: int 
         for f in matches:
             real = os.path.realpath(f)
             if not anywhere and os.path.commonpath([real, top_dir]) != top_dir:
-                raise InputError(f"include {target!r} is outside the ruleset's directory {top_dir} (set "
+                raise InputError(f"include {target!r} is outside the ruleset's directory (set "
                                  f"{INCLUDE_ANYWHERE_ENV}=1 to allow it)", Origin(file=path), line=line)
             try:
                 st = os.stat(real)

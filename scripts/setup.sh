@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v iptables-nft >/dev/null 2>&1 || need_apt+=(iptables)  # iptables-save input, its kernel tests
+command -v ipset >/dev/null 2>&1 || need_apt+=(ipset)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -e /usr/lib/python3/dist-packages/nftables/nftables.py ] || need_apt+=(python3-nftables libnftables1)
 command -v git >/dev/null 2>&1 || need_apt+=(git)

@@ -82,13 +82,15 @@ class MicrosegApp(App[int]):
         Binding("p", "policies", "Policies", show=False),
         Binding("L", "findings", "Lint findings"),
         Binding("a", "audit", "Audit", show=False),
+        Binding("r", "probe", "Probe", show=False),
         Binding("b", "sidebar", "Side panel", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
-    MATRIX_ACTIONS = frozenset({"find_next", "port_query", "filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
-                                "simulate", "scaffold", "findings", "copy", "policies", "audit", "sidebar", "back"})
+    MATRIX_ACTIONS = frozenset({"find_next", "port_query", "filter", "command", "explain", "granularity", "fold_all",
+                                "filter_axis", "export", "simulate", "scaffold", "findings", "copy", "policies",
+                                "audit", "sidebar", "back", "probe"})
     """Actions of the matrix screen: over another screen they are off (and left out of its footer)."""
 
     granularity: reactive[str] = reactive("workload", init=False)
@@ -660,6 +662,17 @@ class MicrosegApp(App[int]):
 
         self.push_screen(ExplainScreen(blocks))
 
+    def action_probe(self) -> None:
+        """r: the probe plan of the pair under the cursor; on a live cluster, Enter runs it (docs/probe.md)."""
+        cur = self.grid.current
+        if cur is None or self.session is None or getattr(self.session, "kind", "k8s") != "k8s" \
+                or cur[0].kind != "endpoint" or cur[1].kind != "endpoint":
+            self.notify("put the cursor on a pair of workloads of a cluster to probe it", severity="warning")
+            return
+        from .screens.probe import ProbeScreen, pair_probe
+
+        self.push_screen(ProbeScreen(*pair_probe(self.session, self.source, self.args, cur[0].key, cur[1].key)))
+
     def action_copy(self) -> None:
         blocks = self._explain_blocks()
         if blocks is None:
@@ -779,7 +792,7 @@ class MicrosegApp(App[int]):
         """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys.
 
         Host firewalls have no simulate or scaffold screen: those keys are not offered there at all."""
-        if action in ("simulate", "scaffold", "findings") and self.is_nft:
+        if action in ("simulate", "scaffold", "findings", "probe") and self.is_nft:
             return False
         return not (action in self.MATRIX_ACTIONS and len(self.screen_stack) > 1)
 

@@ -126,7 +126,8 @@ def policy_block(entry: PolicyEntry, rules: list[tuple[Any, ...]], origin: str) 
 def _reason_blocks(reasons: list[Reason]) -> list[Block]:
     out = []
     for r in reasons:
-        ok = bool(r.conns)
+        # a tick only for what allows; a Pass (or a rule not evaluated) decides nothing: neither mark
+        ok = None if r.effect in ("pass", "none") else (r.effect == "allow" and bool(r.conns))
         text = r.text or r.short()
         out.append(Block("reason", text, ok))
     return out
@@ -181,7 +182,7 @@ def plain_text(blocks: list[Block]) -> str:
         elif b.kind == "direction":
             lines.append(f"  {b.text}")
         elif b.kind == "reason":
-            lines.append(f"    {'+' if b.ok else '-'} {b.text}")
+            lines.append(f"    {'+' if b.ok else ('~' if b.ok is None else '-')} {b.text}")
         elif b.kind == "yaml":
             lines += ["", f"# {b.origin}"] + ([f"# {b.note}"] if b.note else []) + [b.text]
         elif b.kind == "code":

@@ -39,6 +39,7 @@ KEYS: tuple[Key, ...] = (
     Key("p", "p", "show the policy list"),
     Key("L", "L", "lint findings (same rule IDs and severities as the CLI); enter jumps to the policy or row"),
     Key("a", "a", "audit trail (live cluster): policy changes, who made them, the connectivity diff"),
+    Key("r", "r", "probe the cell: the plan; on a live cluster with --probe-image/--probe-exec, Enter runs it"),
     Key("b", "b", "show or hide the side panel"),
     Key("t", "t", "switch between dark and light theme"),
     Key("ctrl+p", "ctrl+p", "command palette"),

@@ -65,11 +65,13 @@ def focus(diff: MatrixDiff, args: argparse.Namespace) -> MatrixDiff:
 
 
 def show(diff: MatrixDiff, args: argparse.Namespace, *, changes: Sequence[str] = (), header: str | None = None,
-         stream: TextIO | None = None) -> None:
-    """Print the diff in the chosen format (-o), notes to stderr."""
-    (stream or sys.stdout).write(render_diff(diff, getattr(args, "output", "text"), changes=changes, header=header))
+         stream: TextIO | None = None, warnings: Sequence[str] = ()) -> None:
+    """Print the diff in the chosen format (-o) with the base's partial-view warnings; notes to stderr."""
+    (stream or sys.stdout).write(render_diff(diff, getattr(args, "output", "text"), changes=changes, header=header,
+                                             warnings=warnings))
     for note in diff.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if note not in warnings:
+            print(f"note: {note}", file=sys.stderr)
 
 
 def gate(diff: MatrixDiff, *, allow_breaking: bool, fail_on_guard: bool) -> int:

@@ -16,8 +16,9 @@ from typing import Any, Callable, Iterator
 from ..errors import InputError, Origin, UsageError
 from ..model.cluster import Cluster
 from ..model.selectors import parse_selector_text
-from ..scaffold import least, templates, tiers
+from ..scaffold import guardrails, least, templates, tiers
 from ..scaffold.dns import DnsTarget, find_dns
+from ..scaffold.draft import validate
 from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
 from ..scaffold.flows import Flow, flows_from_matrix, parse_flows_file
 from ..scaffold.intent import parse_intent
@@ -163,7 +164,32 @@ def _zone(args: argparse.Namespace, model: Model) -> Built:
             and model.cluster.namespaces[ns].labels.get(key) != value:
         notes.append(f"namespace {ns} does not carry {key}={value}: with --scope labelled-namespaces its own "
                      f"members would not admit each other; label the namespace or use --scope namespace")
-    return [templates.zone(ns, key, value, dns, args.scope, args.name)], notes
+    draft = templates.zone(ns, key, value, dns, args.scope, args.name)
+    if model.cluster is not None:
+        validate([draft])  # a label the API server rejects is the first thing to say
+        _zone_has_members(model.cluster, ns, key, value, args.scope)
+    return [draft], notes
+
+
+def _zone_has_members(cluster: Cluster, ns: str, key: str, value: str, scope: str) -> None:
+    """Refuse a zone whose label no pod carries where the zone looks (it would select no pod: impact 0/0)."""
+    def member(w) -> bool:
+        if w.labels.get(key) != value:
+            return False
+        if scope == "namespace":
+            return w.namespace == ns
+        if scope == "labelled-namespaces":
+            return cluster.namespaces.get(w.namespace) is not None and \
+                cluster.namespaces[w.namespace].labels.get(key) == value
+        return True
+    if any(member(w) for w in cluster.workloads):
+        return
+    where = f"in namespace {ns}" if scope == "namespace" else "in the model"
+    hint = ""
+    if ns in cluster.namespaces and cluster.namespaces[ns].labels.get(key) == value:
+        hint = (f"; namespace {ns} carries {key}={value}, its pods do not: a zone selects pods by their own labels "
+                "(label the pods, or choose a label they carry)")
+    raise UsageError(f"zone {key}={value} would select no pod: no workload {where} carries {key}={value}{hint}")
 
 
 def _from_ns_opts(p: argparse.ArgumentParser) -> None:
@@ -229,6 +255,31 @@ def _matrix_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-external", action="store_true", help="with --between, leave out flows to/from outside addresses")
     p.add_argument("--no-default-deny", action="store_true", help="do not add default-deny-all to the namespaces involved")
     p.add_argument("--allow-dns", action="store_true", help="add allow-dns to the namespaces involved")
+    p.add_argument("--include-system", action="store_true",
+                   help="also add default-deny-all to kube-system, kube-public, kube-node-lease (default: never; "
+                   "a default deny there cuts CoreDNS from its upstream resolvers)")
+
+
+def _is_flow_export(path: str) -> bool:
+    """A Hubble, Calico flow log or conntrack export rather than a flows file (see ``observed``)."""
+    from ..dataplane.flowlogs import detect
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return bool(detect(fh.read(65536)))
+    except (OSError, UnicodeDecodeError):
+        return False  # read_yaml reports it
+
+
+def _observed_flows(args: argparse.Namespace, model: Model) -> list[Flow]:
+    """The flows of an observed-flow export: what went through is allowed, what was dropped stays denied."""
+    from ..dataplane.observed import flows_document
+    from .observed import observe
+
+    joined = observe(args, model.analyzer, model, [args.flows], unused=False)
+    origin = Origin(file=args.flows)
+    return [replace(f, origin=f"{args.flows} (observed), flow {i + 1}")
+            for i, f in enumerate(parse_flows_file(flows_document(joined.rows), origin))]
 
 
 def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
@@ -237,7 +288,9 @@ def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
     flows: list[Flow]
     if bool(args.flows) == bool(args.between):
         raise UsageError("from-matrix needs exactly one of --flows FILE or --between NS[,NS...]")
-    if args.flows:
+    if args.flows and _is_flow_export(args.flows):
+        flows = _observed_flows(args, model)
+    elif args.flows:
         data, origin, locator = read_yaml(args.flows)
         with with_lines(locator):
             flows = parse_flows_file(data, origin)
@@ -251,7 +304,13 @@ def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
             raise UsageError(f"no namespace {', '.join(unknown)} in the model")
         flows, notes = flows_from_matrix(model.matrix, chosen, external=not args.no_external)
     dns = find_dns(cluster) if args.allow_dns else None
-    drafts, more = least.build(flows, cluster, dns=dns, with_default_deny=not args.no_default_deny)
+    system = frozenset() if args.include_system else frozenset(SYSTEM_NAMESPACES)
+    drafts, more = least.build(flows, cluster, dns=dns, with_default_deny=not args.no_default_deny,
+                               no_default_deny_in=system)
+    spared = [] if args.no_default_deny else sorted({x.split("/", 1)[0] for f in flows for x in (f.src, f.dst)} & system)
+    if spared:
+        notes.append(f"no default deny for the system namespace(s) {', '.join(spared)} (--include-system adds it; "
+                     "it would cut CoreDNS from its upstream resolvers unless the flows include them)")
     if any(f.deny for f in flows):
         from ..engine.simulate import analyzer_for, apply_changes
         from ..scaffold.impact import draft_objects
@@ -275,6 +334,35 @@ class Kind:
     name_option: bool = True
 
 
+def _guardrails_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--monitoring-namespace", default="monitoring", metavar="NS",
+                   help="namespace whose pods scrape every pod (default monitoring; '' for none)")
+    p.add_argument("--priority", type=int, default=None,
+                   help="Admin-tier priority of the first Accept policy, the others follow (0-996; default: before "
+                        "every Admin-tier policy in the model, else 100)")
+
+
+def _guardrails(args: argparse.Namespace, model: Model) -> Built:
+    dns = find_dns(model.cluster)
+    notes = [dns.note]
+    mon = args.monitoring_namespace or None
+    if mon and model.cluster is not None and mon not in model.cluster.namespaces:
+        notes.append(f"namespace {mon} is not in the model: its monitoring Accepts match nothing until it exists "
+                     "(--monitoring-namespace NS, or '' for none)")
+    # an earlier Admin-tier rule (a Pass, a Deny) would decide first: go before every one in the model
+    admin = [e.policy for e in (model.cluster.admin_policies if model.cluster else []) if not e.policy.is_baseline]
+    first = min((p.priority for p in admin), default=None)
+    priority = args.priority
+    if priority is None:
+        priority = 100 if first is None else max(0, first - 10)
+    if first is not None and priority + 3 >= first:
+        notes.append(f"Admin-tier policies at priority {first} or later may decide before these Accepts "
+                     f"({', '.join(p.id for p in admin if p.priority <= priority + 3)}); check --priority")
+    if not 0 <= priority <= 996:
+        raise UsageError(f"--priority {priority}: must be 0-996 (the four Admin policies take it and the next three)")
+    return guardrails.cluster_guardrails(dns, mon, args.name or "guardrails", priority), notes
+
+
 KINDS: dict[str, Kind] = {
     "default-deny": Kind("deny all ingress and/or egress in namespaces", _default_deny, _default_deny_opts),
     "allow-dns": Kind("let every pod of namespaces query the cluster DNS (found in the model)", _allow_dns,
@@ -288,6 +376,8 @@ KINDS: dict[str, Kind] = {
     "allow-from-namespace": Kind("let pods of another namespace in on chosen ports", _from_namespace, _from_ns_opts),
     "egress-external": Kind("HTTPS (or chosen ports) to the internet except private ranges", _external,
                             _external_opts, dns_option=True),
+    "cluster-guardrails": Kind("ClusterNetworkPolicies: DNS and monitoring kept reachable (Admin tier), default "
+                               "deny (Baseline tier)", _guardrails, _guardrails_opts),
     "from-matrix": Kind("least-privilege policies that allow exactly given flows", _from_matrix, _matrix_opts,
                         name_option=False),
 }

@@ -3,10 +3,13 @@
 The sequence, and the promise behind it:
 
 1. Read the files (NetworkPolicies only) and the live cluster; show the connectivity diff (as simulate).
-2. Ask for confirmation on the terminal, unless ``--yes``. Without a terminal and without ``--yes``, refuse
+2. Refuse (exit 1, nothing sent) when flows become denied or lose ports, or a guard fires (DNS cut, an
+   expected flow cut, a workload newly open to the cluster or the internet), unless ``--allow-breaking``:
+   ``--yes`` answers the question, it does not accept a breaking change.
+3. Ask for confirmation on the terminal, unless ``--yes``. Without a terminal and without ``--yes``, refuse
    (exit 2). A "no" sends nothing to the cluster (exit 1).
-3. Server-side dry run (``dryRun=All``) of every object. If any fails, nothing is applied.
-4. Server-side apply of each object in order, field manager ``kubectl-microseg`` (reapplying is
+4. Server-side dry run (``dryRun=All``) of every object. If any fails, nothing is applied.
+5. Server-side apply of each object in order, field manager ``kubectl-microseg`` (reapplying is
    idempotent); each is reported created, configured or unchanged. On a failure, stop and report exactly
    which objects were applied and which were not.
 
@@ -40,6 +43,8 @@ def register(sub) -> None:
         "stops and says what was applied and what was not. Needs a live cluster.")
     add_expect_option(p)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--allow-breaking", action="store_true",
+                   help="apply even when flows become denied or lose ports, or a guard fires (default: refuse, exit 1)")
     p.add_argument("--dry-run", action="store_true",
                    help="only the server-side dry run: show what would happen, change nothing")
     p.add_argument("--force-conflicts", action="store_true",
@@ -112,7 +117,12 @@ def _run(args: argparse.Namespace, source: Any, policies: list[SourceObject], ex
                          expectations=expectations, default_namespace=default_ns,
                          base_title=snapshot.description)
     diff.notes[:0] = snapshot.notes
-    show(diff, args, changes=[c.describe() for c in sim.changes])
+    show(diff, args, changes=[c.describe() for c in sim.changes], warnings=snapshot.warnings)
+    refusal = breaking_refusal(diff, partial=bool(snapshot.warnings or snapshot.uncertain_reasons))
+    if refusal and not args.allow_breaking:
+        print(f"{refusal}. Nothing was applied (exit 1); review the diff above, then re-run with --allow-breaking "
+              "to apply anyway.", file=sys.stderr)
+        return EXIT_FAILED
 
     bodies = [_body(o, default_ns) for o in policies]
     if not args.dry_run and not args.yes:
@@ -125,6 +135,23 @@ def _run(args: argparse.Namespace, source: Any, policies: list[SourceObject], ex
             print("Not applied: no change was sent to the cluster.", file=sys.stderr)
             return EXIT_FAILED
     return apply_all(conn, bodies, args)
+
+
+def breaking_refusal(diff: Any, partial: bool = False) -> str:
+    """Why the diff must not be applied without --allow-breaking ('' when it may).
+
+    A partial view of the cluster (forbidden lists) cannot show every flow the change cuts: refused too.
+    """
+    lost = diff.breaking()
+    why = ["the view of the cluster is partial (see the warnings above), so flows the change cuts may not be "
+           "shown"] if partial else []
+    if lost:
+        cut = sum(1 for p in lost if p.after.is_empty())
+        why.append(f"{len(lost)} flow(s) lose connectivity ({cut} become denied, {len(lost) - cut} lose ports)")
+    if diff.findings:
+        kinds = ", ".join(dict.fromkeys(f.kind for f in diff.findings))
+        why.append(f"{len(diff.findings)} guard finding(s) ({kinds})")
+    return "Refusing to apply: " + " and ".join(why) if why else ""
 
 
 def _body(obj: SourceObject, default_ns: str) -> dict[str, Any]:

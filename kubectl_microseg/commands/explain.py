@@ -79,7 +79,21 @@ def _pair_json(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: 
             **({"reason": _uncertain_why(snapshot, e)} if e.uncertain else {}),
             "egress": [_reason_json(analyzer, r) for r in e.egress],
             "ingress": [_reason_json(analyzer, r) for r in e.ingress],
-            "deciding": [r.short() for r in e.deciding(proto, port)]}
+            "deciding": [r.short() for r in e.deciding(proto, port)],
+            **({"missing": missing_port(e, proto, port)} if proto and port is not None and not verdict else {})}
+
+
+def missing_port(e: PairExplanation, proto: str, port: int) -> list[str]:
+    """The missing piece of a denied port, per direction: 'egress allows TCP 8080; TCP 443 is not'."""
+    out = []
+    for d, allowed in (("egress", e.egress_allowed), ("ingress", e.ingress_allowed)):
+        if allowed.allows(proto, port):
+            continue
+        if allowed:
+            out.append(f"port not allowed: {d} allows {allowed.describe('all ports')}; {proto} {port} is not")
+        else:
+            out.append(f"{d}: nothing is allowed between them (no port)")
+    return out
 
 
 def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None, *, brief: bool,
@@ -90,6 +104,8 @@ def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: 
     if e.uncertain:
         head += f"  (UNKNOWN: {_uncertain_why(snapshot, e)})"
     lines = [head]
+    if not ok and proto and port is not None:
+        lines.extend(f"    {m}" for m in missing_port(e, proto, port))
     shown = e.deciding(proto, port) if brief else e.egress + e.ingress
     for r in shown:
         where = _where(analyzer, r)

@@ -12,7 +12,7 @@ from ..engine.k8s import Analyzer, iter_bits
 from ..load import load_analyzer
 
 WHAT = ("all", "namespaces", "ns", "workloads", "pods", "po", "networkpolicies", "netpol", "policies",
-        "adminnetworkpolicies", "anp")
+        "clusternetworkpolicies", "cnp", "adminnetworkpolicies", "anp")
 
 
 def register(sub) -> None:
@@ -62,8 +62,9 @@ def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
     for e in c.admin_policies:
         pol = e.policy
         selected = sorted({w.id for i in iter_bits(a.admin_selects.get(pol.id, 0)) for w in a.class_workloads[i]})
-        a_rows.append({"id": pol.id, "kind": pol.kind, "name": pol.name,
-                       "priority": None if pol.is_baseline else pol.priority,
+        a_rows.append({"id": pol.id, "kind": pol.kind, "name": pol.name, "tier": pol.tier.value,
+                       "priority": None if pol.kind == "BaselineAdminNetworkPolicy" else pol.priority,
+                       "deprecated": pol.deprecated,
                        "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
                        "source": e.source.origin.describe(e.source.line_of(()))})
     return {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows}
@@ -111,11 +112,13 @@ def run(args: argparse.Namespace) -> int:
             rows.append([p["id"], p["podSelector"], "+".join(p["policyTypes"]),
                          f"{p['ingressRules']}/{p['egressRules']}", sel] + ([p["source"]] if wide else []))
         parts.append(_table(rows))
-    if what in ("all", "networkpolicies", "netpol", "policies", "adminnetworkpolicies", "anp") and data["adminPolicies"]:
-        rows = [["ADMIN POLICY", "PRIORITY", "RULES (IN/EG)", "SUBJECT PODS"] + (["SOURCE"] if wide else [])]
+    if what in ("all", "networkpolicies", "netpol", "policies", "clusternetworkpolicies", "cnp", "adminnetworkpolicies",
+                "anp") and data["adminPolicies"]:
+        rows = [["ADMIN POLICY", "TIER", "PRIORITY", "RULES (IN/EG)", "SUBJECT PODS"] + (["SOURCE"] if wide else [])]
         for p in data["adminPolicies"]:
-            prio = "baseline" if p["priority"] is None else str(p["priority"])
-            rows.append([p["id"], prio, f"{p['ingressRules']}/{p['egressRules']}",
+            prio = "-" if p["priority"] is None else str(p["priority"])
+            tier = p["tier"] + (" (v1alpha1, deprecated)" if p["deprecated"] else "")
+            rows.append([p["id"], tier, prio, f"{p['ingressRules']}/{p['egressRules']}",
                          str(len(p["selects"])) if p["selects"] else "NOTHING"] + ([p["source"]] if wide else []))
         parts.append(_table(rows))
     sys.stdout.write("\n".join(parts))

@@ -32,7 +32,7 @@ MATRIX_FORMATS = ("table", "wide", "json", "csv", "markdown", "mermaid", "dot")
 
 
 def register(sub: Any) -> None:
-    p = command_parser(sub, "nft", "host firewalls (nftables): test, explain, matrix, simulate, scaffold, apply",
+    p = command_parser(sub, "nft", "host firewalls (nftables): test, explain, matrix, simulate, scaffold, apply, verify",
                        source=False,
                        description="The views of kubectl microseg for nftables host firewalls. The ruleset is "
                        "--ruleset FILE (nft -f syntax, loaded in a scratch network namespace, or nft -j JSON), "
@@ -63,10 +63,16 @@ def register(sub: Any) -> None:
     e.add_argument("--proto", "--protocol", dest="protocol", default="tcp")
     e.add_argument("--port", type=int)
     e.add_argument("--sport", type=int)
-    e.add_argument("--hook", default="input", choices=["input", "output", "forward"])
+    e.add_argument("--hook", choices=["input", "output", "forward"],
+                   help="the hook to evaluate; default: chosen from --address (output when this host is the source, "
+                   "input when it is the destination, forward otherwise)")
+    e.add_argument("--address", action="append", default=[], metavar="ADDR",
+                   help="an address of this host (repeatable; with --demo: the demo host's); chooses the hook")
     e.add_argument("--iif")
     e.add_argument("--oif")
-    e.add_argument("--ct-state", default="new")
+    e.add_argument("--ct-state", default=None, help="default: new (untracked for neighbour discovery and MLD)")
+    e.add_argument("--assume", action="append", default=None, metavar="ASSUMPTION",
+                   help="under-limits, over-limits or sets-as-listed (kernel state the verdict may depend on)")
     e.add_argument("--icmp-type")
     e.add_argument("-o", "--output", choices=["text", "json"], default="text")
     e.set_defaults(func=run_explain)
@@ -113,6 +119,8 @@ def register(sub: Any) -> None:
 
     from ._nft_apply import add_apply_parser
     add_apply_parser(nsub)
+    from ._nft_verify import add_verify_parser
+    add_verify_parser(nsub)
 
 
 # -- loading ---------------------------------------------------------------------------------------------
@@ -194,20 +202,97 @@ def run_test(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else 0
 
 
+def choose_hook(src: str, dst: str, own: list[str]) -> tuple[str, str]:
+    """(hook, why) of a flow between two addresses, from this host's addresses (netfilter's packet flow:
+    a locally generated packet traverses output, one addressed to the host input, a routed one forward)."""
+    import ipaddress
+
+    def norm(a: str) -> str:
+        try:
+            return str(ipaddress.ip_address(a))
+        except ValueError:
+            raise UsageError(f"not an IP address: {a!r}") from None
+    mine = {norm(a) for a in own}
+    if not mine:
+        raise UsageError("which hook? give --hook input|output|forward, or --address ADDR (this host's addresses) "
+                         "to choose it from the flow: output when the host is the source, input when it is the "
+                         "destination, forward otherwise")
+    if norm(src) in mine:
+        return "output", f"{src} is this host's address (the source): output"
+    if norm(dst) in mine:
+        return "input", f"{dst} is this host's address (the destination): input"
+    return "forward", f"neither {src} nor {dst} is this host's address ({', '.join(sorted(mine))}): forward"
+
+
+def rule_locations(ev: Any, rs: Ruleset, path: str | None) -> list[str]:
+    """'FILE:LINE' of each deciding rule (or chain, for a policy) of an nft -f file, in ``because`` order."""
+    from ..lint.nft_lines import rule_lines
+
+    if not path:
+        return []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    if "".join(lines).lstrip().startswith("{"):
+        return []  # nft -j JSON: no lines to name
+    where = rule_lines(lines)
+    if ev.alternatives:
+        return []  # one because line per case, not per deciding rule
+    outcomes = ev.outcomes if ev.verdict == "allow" else ev.outcomes[-1:]
+    out = []
+    for o in outcomes:
+        if o.rule is not None and o.rule.raw.get("iptables") and isinstance(o.rule.handle, int):
+            out.append(f"{path}:{o.rule.handle}")  # an iptables-save line: the handle is its line
+            continue
+        c = rs.chains.get((o.rule.family, o.rule.table, o.rule.chain)) if o.rule is not None else o.base
+        got = where.get(c.key) if c is not None else None
+        if got is None:
+            out.append("")
+            continue
+        line = got[0]
+        if o.rule is not None and len(got[1]) == len(c.rules) and o.rule in c.rules:
+            line = got[1][c.rules.index(o.rule)]
+        out.append(f"{path}:{line}")
+    return out
+
+
 def run_explain(args: argparse.Namespace) -> int:
+    rs = load_ruleset(args.ruleset, _demo(args))  # a bad ruleset is the first thing to say
+    hook, why = args.hook, ""
+    if hook is None:
+        own = args.address or ([DEMO_ADDRESS] if _demo(args) and not args.ruleset else [])
+        hook, why = choose_hook(args.src, args.dst, own)
     try:
         flow = flow_from_dict({k: v for k, v in {
-            "hook": args.hook, "from": args.src, "to": args.dst, "protocol": args.protocol, "port": args.port,
+            "hook": hook, "from": args.src, "to": args.dst, "protocol": args.protocol, "port": args.port,
             "sport": args.sport, "iif": args.iif, "oif": args.oif, "ct_state": args.ct_state,
-            "icmp_type": args.icmp_type}.items() if v is not None})
+            "icmp_type": args.icmp_type, "assume": args.assume}.items() if v is not None})
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    rs = load_ruleset(args.ruleset, _demo(args))
     ev = evaluate(rs, flow.packet(), flow.hook)
+    path = args.ruleset or (str(DEMO_RULESET) if _demo(args) else None)
+    shown = args.ruleset or (f"demo/host/{DEMO_RULESET.name}" if _demo(args) else None)
+    locations = [x.replace(str(path), str(shown), 1) for x in rule_locations(ev, rs, path)]
     if args.output == "json":
-        print(json.dumps(explain_dict(flow, ev), indent=2))
+        doc = explain_dict(flow, ev)
+        if why:
+            doc["hookChosen"] = why
+        if any(locations):
+            doc["locations"] = locations
+        print(json.dumps(doc, indent=2))
     else:
-        print("\n".join(explain_lines(flow, ev)))
+        lines = explain_lines(flow, ev)
+        if why:
+            lines.insert(1, f"  hook: {why}")
+        if any(locations):
+            i = next(n for n, line in enumerate(lines) if line.startswith("verdict: "))
+            becauses = [n for n in range(i + 1, len(lines)) if lines[n].startswith("  because ")]
+            for n, loc in zip(becauses, locations):
+                if loc:
+                    lines[n] += f"  [{loc}]"
+        print("\n".join(lines))
     return 0
 
 

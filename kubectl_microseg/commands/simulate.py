@@ -14,7 +14,7 @@ import sys
 
 from ..cli import command_parser
 from ..engine.simulate import Deletion, simulate
-from ..errors import UsageError
+from ..errors import EXIT_FAILED, UsageError
 from ..load import analyzer_options, load_snapshot
 from ..sources import Snapshot, load_source_class
 from ._diffing import describe_changes_option, add_diff_options, focus, gate, load_expectations, show
@@ -37,6 +37,9 @@ def register(sub) -> None:
                    help="exit 0 even when flows become denied (still listed)")
     p.add_argument("--fail-on-guard", action="store_true",
                    help="also exit 1 when a guard fires (DNS broken, expected flow cut, namespace opened)")
+    p.add_argument("--observed", action="append", metavar="FILE", default=[],
+                   help="observed flows (hubble observe -o json, Calico flow logs, conntrack -L): say which of them "
+                   "the change would drop (they count as flows that become denied); repeatable")
     describe_changes_option(p, "new or changed objects (file or directory, recursive); repeatable")
     p.set_defaults(func=run)
 
@@ -59,6 +62,16 @@ def load_base(args: argparse.Namespace) -> Snapshot:
     return load_snapshot(base_args)
 
 
+def _observed(args: argparse.Namespace, base: Snapshot, sim) -> list[dict]:
+    """Observed connections judged before and after the change (see ``observed.observed_change``)."""
+    from ..engine.simulate import analyzer_for
+    from .observed import observed_change
+
+    options = analyzer_options(args, base)
+    return observed_change(args, analyzer_for(base.objects, options), analyzer_for(sim.objects, options), base,
+                           args.observed)
+
+
 def run(args: argparse.Namespace) -> int:
     changed_paths = getattr(args, "filename", None) or []
     if not changed_paths and not args.delete:
@@ -72,8 +85,26 @@ def run(args: argparse.Namespace) -> int:
                          expectations=expectations, default_namespace=default_ns, base_title=base.description)
     diff.notes[:0] = base.notes
     diff = focus(diff, args)
-    show(diff, args, changes=[c.describe() for c in sim.changes])
+    observed = _observed(args, base, sim) if args.observed else None
+    if observed is not None and args.output == "json":
+        import json
+
+        from ..render.diff import render_diff
+
+        doc = json.loads(render_diff(diff, "json", changes=[c.describe() for c in sim.changes]))
+        doc["observed"] = observed
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        for note in diff.notes:
+            print(f"note: {note}", file=sys.stderr)
+    else:
+        show(diff, args, changes=[c.describe() for c in sim.changes], warnings=base.warnings)
+        if observed is not None:
+            from .observed import print_observed_change
+
+            print_observed_change(observed)
     code = gate(diff, allow_breaking=args.allow_breaking, fail_on_guard=args.fail_on_guard)
+    if observed and any(r["lost"] for r in observed) and not args.allow_breaking:
+        code = code or EXIT_FAILED
     if code and args.output == "text":
         if diff.breaking() and not args.allow_breaking:
             lost = diff.breaking()

@@ -103,18 +103,28 @@ def check_flow(analyzer: Analyzer, flow: Flow) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     flows = read_flows(args.flows)
-    analyzer, _ = load_analyzer(args)
+    analyzer, snapshot = load_analyzer(args)
     results = [check_flow(analyzer, f) for f in flows]
+    for r in results:  # an unknown verdict says why (forbidden lists): a pass on it is not a proof
+        if r.get("uncertain"):
+            r["reason"] = snapshot.uncertain_reason(r["from"].split("/", 1)[0], r["to"].split("/", 1)[0]) or \
+                "some policies could not be read"
     passed = sum(1 for r in results if r["pass"] is True)
     failed = sum(1 for r in results if r["pass"] is False)
     if args.output == "json":
-        sys.stdout.write(json.dumps({"results": results, "passed": passed, "failed": failed}, indent=2) + "\n")
+        doc: dict[str, Any] = {"results": results, "passed": passed, "failed": failed}
+        if snapshot.warnings:
+            doc["partial"], doc["warnings"] = True, list(snapshot.warnings)
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
+        for w in snapshot.warnings:
+            print(f"WARNING: {w}")
         for r in results:
             mark = {True: "PASS", False: "FAIL", None: "    "}[r["pass"]]
             port = f"{r['protocol']}/{r['port']}" if r["port"] is not None else r["protocol"]
             exp = f" (expected {r['expect']})" if r["pass"] is False else ""
-            print(f"{mark} {r['verdict']:5} {r['from']} -> {r['to']} {port}{exp}")
+            unknown = f"  (UNKNOWN: {r['reason']})" if r.get("uncertain") else ""
+            print(f"{mark} {r['verdict']:5} {r['from']} -> {r['to']} {port}{exp}{unknown}")
             if r["pass"] is False or r["pass"] is None:
                 for b in r["because"]:
                     print(f"       because: {b}")

@@ -16,6 +16,9 @@ def register(sub) -> None:
                    help="rows and columns are namespaces, workloads or pods (g cycles inside)")
     p.add_argument("--no-watch", action="store_true", help="do not follow the live cluster's changes")
     p.add_argument("--no-external", action="store_true", help="leave out address ranges outside the cluster")
+    r = p.add_argument_group("probe (r on a cell; docs/probe.md)")
+    r.add_argument("--probe-image", metavar="IMAGE", help="run probes in an ephemeral debug container of this image")
+    r.add_argument("--probe-exec", action="store_true", help="run probes in the source pod's own container")
     n = p.add_argument_group("host firewalls (nftables)")
     n.add_argument("--nft", action="store_true",
                    help="open on host rulesets instead of a cluster: --ruleset FILE..., --inventory FILE, "

@@ -30,9 +30,14 @@ DIRECTIONS = ("egress", "ingress")
 
 
 def attribute(diff: MatrixDiff, before: Analyzer, after: Analyzer) -> None:
-    """Fill ``causes`` of every added, removed or changed pair (in place)."""
+    """Fill ``causes`` of every added, removed or changed pair (in place).
+
+    Only an object that changed is ever blamed: a cause naming a policy that is the same before and after
+    (it now selects a relabelled pod, or a changed rule above it now shadows it) is replaced by the
+    endpoint that did change ('endpoint-changed'), or dropped when that is a policy already named."""
     wl_b = {w.id: w for w in before.cluster.workloads}
     wl_a = {w.id: w for w in after.cluster.workloads}
+    changed = changed_policies(before, after)
     for p in diff.differences():
         if p.new_endpoint or p.gone_endpoint:
             continue
@@ -41,7 +46,37 @@ def attribute(diff: MatrixDiff, before: Analyzer, after: Analyzer) -> None:
             src_a, dst_a = _peer(after, p, p.src, wl_a), _peer(after, p, p.dst, wl_a)
         except KeyError:
             continue  # an endpoint the analyzer does not know (a matrix from elsewhere): no causes
-        p.causes = causes_between(explain_pair(before, src_b, dst_b), explain_pair(after, src_a, dst_a))
+        causes = causes_between(explain_pair(before, src_b, dst_b), explain_pair(after, src_a, dst_a))
+        kept = [c for c in causes if c.policy in changed]
+        for c in causes:
+            if c.policy in changed:
+                continue
+            wid, peer_b, peer_a = (p.src, src_b, src_a) if c.direction == "egress" else (p.dst, dst_b, dst_a)
+            if _endpoint_changed(before, after, peer_b, peer_a) and not any(
+                    k.change == "endpoint-changed" and k.direction == c.direction for k in kept):
+                kept.append(Cause(c.direction, "endpoint-changed", wid, text=f"{wid} changed (its labels, named ports "
+                                  f"or namespace labels): {c.short()}"))
+        p.causes = kept
+
+
+def changed_policies(before: Analyzer, after: Analyzer) -> set[str]:
+    """Ids of the policies (NetworkPolicy and admin) added, removed or changed between two analyses."""
+    def specs(a: Analyzer) -> dict[str, object]:
+        out: dict[str, object] = {e.policy.id: e.source.raw.get("spec") for e in a.cluster.policies}
+        out.update((e.policy.id, e.source.raw.get("spec")) for e in a.cluster.admin_policies)
+        return out
+
+    b, a = specs(before), specs(after)
+    return {pid for pid in set(b) | set(a) if b.get(pid) != a.get(pid)}
+
+
+def _endpoint_changed(before: Analyzer, after: Analyzer, b: Workload | ExternalAtom, a: Workload | ExternalAtom) -> bool:
+    """Whether a workload's pods (labels, named ports, addresses) or its namespace's labels changed."""
+    if not isinstance(b, Workload) or not isinstance(a, Workload):
+        return False
+    def key(w: Workload) -> list:
+        return sorted((m.labels, tuple(sorted(m.named_ports)), m.host_network, m.ips) for m in w.members)
+    return key(b) != key(a) or before.ns_labels.get(b.namespace) != after.ns_labels.get(a.namespace)
 
 
 def _peer(analyzer: Analyzer, p: PairDiff, eid: str, workloads: dict[str, Workload]) -> Workload | ExternalAtom:

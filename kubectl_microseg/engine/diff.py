@@ -35,9 +35,10 @@ class Cause:
     change: str
     """'isolates' (a policy now selects the endpoint for this direction), 'no-longer-isolates',
     'allows' (a rule now matches the pair), 'no-longer-allows' (a rule no longer matches it),
-    'denies' / 'no-longer-denies' (an AdminNetworkPolicy or baseline Deny rule)."""
+    'denies' / 'no-longer-denies' (an admin-tier or baseline Deny rule), 'endpoint-changed' (the source's or
+    destination's pods or namespace changed; ``policy`` is then the endpoint's id)."""
     policy: str | None
-    """'namespace/name' of a NetworkPolicy, '[ANP] name' or '[BANP] name' of an admin policy."""
+    """'namespace/name' of a NetworkPolicy, '[CNP] name', '[ANP] name' or '[BANP] name' of an admin policy."""
     rule: int | None = None
     """1-based index of the rule (for the rule changes; None for isolation changes)."""
     conns: ConnSet = ConnSet()
@@ -54,6 +55,8 @@ class Cause:
             return f"{self.policy} now isolates the {who} for {self.direction}"
         if self.change == "no-longer-isolates":
             return f"{self.policy} no longer isolates the {who} for {self.direction}"
+        if self.change == "endpoint-changed":
+            return self.text
         verb = {"allows": "now allows", "no-longer-allows": "no longer allows", "denies": "now denies",
                 "no-longer-denies": "no longer denies"}[self.change]
         name = f" '{self.rule_name}'" if self.rule_name else ""

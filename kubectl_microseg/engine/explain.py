@@ -134,9 +134,9 @@ def quick_allowed(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workloa
             if isinstance(a, int) and isinstance(b, int):
                 out = out | analyzer.class_allows(a, b)
             elif isinstance(a, int):
-                out = out | analyzer._dir_to_atom("egress", a, b, frozenset())
+                out = out | analyzer.decide("egress", a, b, frozenset())
             else:
-                out = out | analyzer._dir_to_atom("ingress", b, a, analyzer.classes[b].named_ports)
+                out = out | analyzer.decide("ingress", b, a, analyzer.classes[b].named_ports)
     return out
 
 

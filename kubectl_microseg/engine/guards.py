@@ -21,21 +21,16 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..errors import MicrosegError, UsageError
-from ..model.addresses import AddressSet
 from ..model.ports import ConnSet
 from .diff import MatrixDiff, PairDiff, endpoint_addresses
 from .explain import explain_pair, resolve_peer, resolve_port
+from .exposure import NON_PUBLIC, cluster_exposure, sensitive_ports
 from .k8s import Analyzer
 from .matrix import Endpoint, Matrix
 
 DNS_PORT = 53
 DNS_LABELS: tuple[tuple[str, str], ...] = (
     ("k8s-app", "kube-dns"), ("k8s-app", "coredns"), ("app.kubernetes.io/name", "coredns"),
-)
-NON_PUBLIC_CIDRS: tuple[str, ...] = (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
-    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
 )
 
 
@@ -104,12 +99,22 @@ def dns_findings(before: Matrix, after: Matrix) -> list[Finding]:
     after_ids = {e.id for e in after.endpoints}
     targets_b, _ = _dns_servers(before)
     targets_a, by_label = _dns_servers(after)
+    externals_b = [e.id for e in before.endpoints if e.is_external]
+    externals_a = [e.id for e in after.endpoints if e.is_external]
     for e in before.endpoints:
-        if e.is_external or e.id not in after_ids or is_dns_server(e):
+        if e.is_external or e.id not in after_ids:
+            continue
+        if is_dns_server(e):  # the DNS server itself: its upstream resolvers are outside the cluster
+            lost = sorted(_dns_reach(before, e.id, externals_b) - _dns_reach(after, e.id, externals_a))
+            if lost:
+                out.append(Finding("dns-broken", e.namespace or "", e.id,
+                                   f"the cluster DNS server {e.id} (CoreDNS) can no longer reach its upstream "
+                                   f"resolvers outside the cluster over {' and '.join(lost)} port 53: names outside "
+                                   "the cluster stop resolving for every pod", breaking=True))
             continue
         lost = sorted(_dns_reach(before, e.id, targets_b) - _dns_reach(after, e.id, targets_a))
         if lost:
-            where = ", ".join(targets_a) if by_label else "any DNS server"
+            where = f"CoreDNS: {', '.join(targets_a)}" if by_label else "any DNS server"
             out.append(Finding("dns-broken", e.namespace or "", e.id,
                                f"{e.id} can no longer reach DNS ({where}) over {' and '.join(lost)} port 53",
                                breaking=True))
@@ -152,11 +157,6 @@ def expectation_findings(flows: Iterable[ExpectedFlow], before: Analyzer, after:
 
 
 # ------------------------------------------------------------------------------------------- exposure
-NON_PUBLIC = AddressSet()
-for _c in NON_PUBLIC_CIDRS:
-    NON_PUBLIC = NON_PUBLIC | AddressSet.from_cidr(_c)
-
-
 def is_public(e: Endpoint) -> bool:
     """Whether an external endpoint contains any public address."""
     return bool(endpoint_addresses(e) - NON_PUBLIC)
@@ -177,38 +177,18 @@ def internet_findings(diff: MatrixDiff) -> list[Finding]:
         ep = pairs[0].dst_endpoint
         ranges = "; ".join(p.src for p in pairs)
         out.append(Finding("open-to-internet", (ep.namespace if ep else "") or "", dst,
-                           f"{dst} now accepts connections from the internet ({ranges}) on {ports.describe()}"))
+                           f"{dst} now accepts connections from the internet ({ranges}) on {ports.describe()}"
+                           + _sensitive_tail(ports)))
     return out
 
 
-def open_to_cluster(analyzer: Analyzer, wid: str) -> ConnSet:
-    """What a workload's ingress accepts from every pod of every other namespace (ingress side only).
+open_to_cluster = cluster_exposure
+"""What a workload's ingress accepts from every pod of every other namespace (``engine.exposure``)."""
 
-    The sources' own egress policies are left out on purpose: a destination whose policies admit the whole
-    cluster is exposed to any pod that is, or will be, allowed out.
-    """
-    w_ns = wid.split("/", 1)[0]
-    others = [c.index for c in analyzer.classes if c.namespace != w_ns and not c.host_network]
-    mine = [b for b in analyzer.workload_classes.get(wid, []) if not analyzer.classes[b].host_network]
-    if not others or not mine:
-        return ConnSet.none()
-    result: ConnSet | None = None
-    for b in mine:
-        if not analyzer.isolating["ingress"][b]:
-            conns = ConnSet.all()
-        else:
-            named = analyzer.classes[b].named_ports
-            conns = ConnSet.all()
-            for a in others:
-                got = ConnSet.none()
-                for cr in analyzer.rules_of["ingress"][b]:
-                    if cr.classes >> a & 1:
-                        got = got | cr.conns(named)
-                conns = conns & got
-                if not conns:
-                    break
-        result = conns if result is None else result & conns
-    return result or ConnSet.none()
+
+def _sensitive_tail(ports: ConnSet) -> str:
+    names = sensitive_ports(ports)
+    return f"; sensitive: {', '.join(names)}" if names else ""
 
 
 def cluster_findings(before: Analyzer, after: Analyzer) -> list[Finding]:
@@ -222,7 +202,8 @@ def cluster_findings(before: Analyzer, after: Analyzer) -> list[Finding]:
         if newly:
             out.append(Finding("open-to-cluster", w.namespace, w.id,
                                f"{w.id} now accepts connections from every pod of every namespace on "
-                               f"{newly.describe()} (its ingress policies admit the whole cluster)"))
+                               f"{newly.describe()} (its ingress policies admit the whole cluster)"
+                               + _sensitive_tail(newly)))
     return out
 
 

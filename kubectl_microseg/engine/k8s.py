@@ -13,6 +13,12 @@ Semantics (Kubernetes API reference, networking.k8s.io/v1 NetworkPolicy, and the
   implementation ignores them when matching selectors and treats their traffic as the node's. That is
   the default here: no policy selects or isolates them, and no pod/namespace selector matches them.
 
+Cluster-wide admin policies (ClusterNetworkPolicy v1alpha2, v1alpha1 ANP/BANP) and the NetworkPolicies
+are layers of one decision pipeline (engine.pipeline, the only place their precedence lives). This
+module is the analyzer facade: the pod class index and selector matching, compiling policies into
+bitset rules (engine.compiled), the external address atoms (engine.atoms), the matrix, and the public
+methods incremental updates use (engine.incremental).
+
 Scale: pods with the same namespace, labels, named ports and hostNetwork flag are indistinguishable to
 every policy, so everything is computed per such class; selector results are cached; peer sets are
 int bitsets over classes.
@@ -21,16 +27,22 @@ int bitsets over classes.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ..model.addresses import V4_MAX, AddressSet, address_int, atom_groups, interval_cidrs, interval_text
+from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.cluster import Cluster, Member, Workload
 from ..model.policy import NetworkPolicy, Peer, Rule
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
+from .atoms import AtomIndex, ExternalAtom
+from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
+from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
+
+__all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
+           "Options", "PodClass", "Reason", "Verdict", "iter_bits"]
 
 DIRECTIONS = ("ingress", "egress")
 
@@ -60,134 +72,11 @@ class PodClass:
     """Indices into ``Analyzer.admin_networks`` of the admin ``networks`` peers that hold these pods' IPs."""
 
 
-@dataclass
-class CompiledRule:
-    policy: NetworkPolicy
-    rule: Rule
-    classes: int
-    """Bitset of the pod classes the rule's peers select."""
-    addresses: AddressSet
-    """Addresses outside the cluster the rule's peers select."""
-    all_peers: bool
-    static: ConnSet | None
-    """The rule's ports, or None when named ports must be resolved per destination."""
-    resolved: dict = field(default_factory=dict, repr=False)
-    """Named-port resolutions by the destination's named ports (pods of a class share one set)."""
-
-    def conns(self, dst_named: frozenset) -> ConnSet:
-        if self.static is not None:
-            return self.static
-        hit = self.resolved.get(dst_named)
-        if hit is None:
-            hit = self.resolved[dst_named] = self.rule.conns_for(dst_named)
-        return hit
-
-
-@dataclass
-class CompiledAdminRule:
-    policy: AdminPolicy
-    rule: AdminRule
-    classes: int
-    addresses: AddressSet
-    static: ConnSet | None
-
-    def conns(self, dst_named: frozenset) -> ConnSet:
-        return self.static if self.static is not None else self.rule.conns_for(dst_named)
-
-    def matches(self, peer: "int | ExternalAtom") -> bool:
-        if isinstance(peer, int):
-            return bool(self.classes & (1 << peer))
-        return self.addresses.contains_interval(peer.lo, peer.hi)
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why one direction allowed or denied something: a rule, 'not isolated', or 'nothing allowed'."""
-
-    direction: str
-    kind: str
-    """ALLOWED_BY_RULE, NOT_ISOLATED, HOST_NETWORK, NO_RULE_MATCHED, SELECTED_NO_RULES."""
-    conns: ConnSet
-    policy: NetworkPolicy | None = None
-    rule: Rule | None = None
-    text: str = ""
-    admin: AdminPolicy | None = None
-    admin_rule: AdminRule | None = None
-
-    @property
-    def effect(self) -> str:
-        """allow, deny or pass: what this reason does to the ports in ``conns`` (or to all, when empty)."""
-        if self.kind in ("ANP_DENY", "BANP_DENY", "NO_RULE_MATCHED", "SELECTED_NO_RULES", "PORT_NOT_ALLOWED"):
-            return "deny"
-        if self.kind == "ANP_PASS":
-            return "pass"
-        return "allow"
-
-    def short(self) -> str:
-        """'production/api-policy ingress rule 1' (the contract's ``because`` item)."""
-        if self.policy is not None and self.rule is not None:
-            return f"{self.policy.id} {self.direction} rule {self.rule.index}"
-        if self.admin is not None and self.admin_rule is not None:
-            r = self.admin_rule
-            label = f" '{r.name}'" if r.name else ""
-            return f"{self.admin.id} {self.direction} rule {r.index}{label} ({r.action})"
-        return self.text
-
-
-@dataclass
-class DirectionVerdict:
-    allowed: ConnSet
-    isolated: bool
-    selecting: list[NetworkPolicy]
-    reasons: list[Reason]
-
-
-@dataclass
-class Verdict:
-    """Everything about one (source, destination) pair."""
-
-    src: str
-    dst: str
-    egress: DirectionVerdict
-    ingress: DirectionVerdict
-    uncertain: bool = False
-
-    @property
-    def allowed(self) -> ConnSet:
-        return self.egress.allowed & self.ingress.allowed
-
-
-@dataclass
-class ExternalAtom:
-    """Addresses outside the cluster that every policy treats alike (one External endpoint)."""
-
-    intervals: tuple[tuple[int, int], ...]
-    id: str
-    cidrs: tuple[str, ...]
-
-    @property
-    def lo(self) -> int:
-        """First address. Every policy block holds all of the atom or none of it, so testing whether a
-        block contains [lo, hi] (the first interval) tests the whole atom."""
-        return self.intervals[0][0]
-
-    @property
-    def hi(self) -> int:
-        return self.intervals[0][1]
-
-    @property
-    def addresses(self) -> AddressSet:
-        return AddressSet(self.intervals)
-
-    def contains_interval(self, lo: int, hi: int) -> bool:
-        return any(a <= lo and hi <= b for a, b in self.intervals)
-
-
 def _admin_network_sets(cluster: Cluster) -> list[AddressSet]:
-    """The distinct ``networks`` peers of every admin policy's egress rules (pods are classed by them)."""
+    """The distinct ``networks`` peers of every admin policy's rules (pods are classed by them)."""
     sets: list[AddressSet] = []
     for entry in cluster.admin_policies:
-        for rule in entry.policy.rules("egress"):
+        for rule in entry.policy.rules("egress") + entry.policy.rules("ingress"):
             for p in rule.peers:
                 if p.networks is not None and p.networks not in sets:
                     sets.append(p.networks)
@@ -284,24 +173,23 @@ class Analyzer:
         return hit
 
     def _pods_matching(self, namespace: str, sel: LabelSelector | None) -> int:
-        """Bitset of the non-hostNetwork classes in ``namespace`` that ``sel`` matches (None: all)."""
+        """Bitset of the classes in ``namespace`` that ``sel`` selects (None: all; see ``pod_selected``)."""
         key = ("pod", namespace, sel)
         hit = self._cache.get(key)
         if hit is None:
             bits = 0
             for i in self.by_namespace.get(namespace, ()):
-                c = self.classes[i]
-                if not c.host_network and (sel is None or sel.matches(c.labels)):
+                if pod_selected(self.classes[i], sel):
                     bits |= 1 << i
             hit = self._cache[key] = bits
         return hit
 
     def peer_classes(self, peer: Peer, policy_ns: str) -> int:
-        """Bitset of the pod classes one peer selects."""
+        """Bitset of the pod classes one peer selects (through the cached per-namespace bitsets)."""
         if peer.ip_block is not None:
             bits = 0
             for c in self.ip_classes:
-                if c.ips & peer.ip_block:
+                if ip_selected(c, peer.ip_block):
                     bits |= 1 << c.index
             return bits
         if peer.namespace_selector is None:
@@ -310,6 +198,20 @@ class Analyzer:
         for ns in self._namespaces_matching(peer.namespace_selector):
             bits |= self._pods_matching(ns, peer.pod_selector)
         return bits
+
+    def peer_selects(self, peer: Peer, policy_ns: str, c: PodClass) -> bool:
+        """Whether one peer selects one class: ``peer_classes`` for a single class (same predicates)."""
+        if peer.ip_block is not None:
+            return ip_selected(c, peer.ip_block)
+        if peer.namespace_selector is None:
+            ns_ok = c.namespace == policy_ns
+        else:
+            ns_ok = peer.namespace_selector.matches(self.ns_labels.get(c.namespace, {}))
+        return ns_ok and pod_selected(c, peer.pod_selector)
+
+    def rule_selects(self, cr: CompiledRule, i: int) -> bool:
+        """Whether a compiled NetworkPolicy rule's peers select class ``i`` (for incremental updates)."""
+        return cr.all_peers or any(self.peer_selects(p, cr.policy.namespace, self.classes[i]) for p in cr.rule.peers or ())
 
     def selected_classes(self, policy: NetworkPolicy) -> int:
         """Bitset of the classes a policy's spec.podSelector selects (its own namespace only)."""
@@ -357,6 +259,9 @@ class Analyzer:
         self.admin_rules: dict[str, list[list[CompiledAdminRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.baseline_rules: dict[str, list[list[CompiledAdminRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.admin_selects: dict[str, int] = {}
+        self.unsure_to: dict[int, int] = {}
+        """Class -> bitset of the classes its egress to may be decided by unevaluated admin peers (nodes,
+        domainNames); a key with 0 bits: only its egress to outside addresses is uncertain."""
         for entry in self.cluster.admin_policies:
             pol = entry.policy
             subject = self._subject_classes(pol)
@@ -366,6 +271,10 @@ class Analyzer:
                 target = self.baseline_rules if pol.is_baseline else self.admin_rules
                 for i in iter_bits(subject):
                     target[d][i].extend(crs)
+                for cr in crs:
+                    if cr.unsure:
+                        for i in iter_bits(subject):
+                            self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.unsure_classes
 
     def _subject_classes(self, pol: AdminPolicy) -> int:
         bits = 0
@@ -389,106 +298,41 @@ class Analyzer:
                 for c in self.classes:
                     if j in c.networks and self.class_workloads[c.index]:
                         bits |= 1 << c.index
-            # nodes peers select node addresses, which this model does not know: they match nothing
-            # (Cluster.notes says so)
+            # nodes and domainNames peers select addresses this model does not know: they match nothing,
+            # and the verdicts they could change are uncertain (Cluster.notes says so); a peer that fails
+            # closed matches nothing (model.admin)
         static = None
         if rule.ports is None or not any(pt.name for pt in rule.ports):
             static = rule.conns_for(frozenset())
-        return CompiledAdminRule(pol, rule, bits, addrs, static)
-
-    def _layered(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset,
-                 np_conns: ConnSet) -> ConnSet:
-        """ANP, then NetworkPolicy, then BANP for one direction (network-policy-api evaluation order).
-
-        ``np_conns`` is what the NetworkPolicies allow (everything when they do not isolate ``own``).
-        """
-        allow = deny = decided = ConnSet.none()
-        for cr in self.admin_rules[direction][own]:
-            if cr.matches(peer):
-                # ports an earlier rule (or a higher-precedence ANP) decided, Pass included, are settled
-                conns = cr.conns(named) - decided
-                if cr.rule.action == "Allow":
-                    allow = allow | conns
-                elif cr.rule.action == "Deny":
-                    deny = deny | conns
-                decided = decided | conns
-        rest = ConnSet.all() - (allow | deny)  # passed or unmatched: the NetworkPolicy layer decides
-        if self.isolating[direction][own]:
-            return allow | (rest & np_conns)
-        banp_deny = banp_decided = ConnSet.none()
-        for cr in self.baseline_rules[direction][own]:
-            if cr.matches(peer):
-                conns = cr.conns(named) - banp_decided
-                if cr.rule.action == "Deny":
-                    banp_deny = banp_deny | conns
-                banp_decided = banp_decided | conns
-        return allow | (rest - banp_deny)
+        unsure_classes = 0
+        if any(p.nodes is not None for p in rule.peers):  # a hostNetwork pod's address is its node's
+            unsure_classes = sum(1 << c.index for c in self.classes if c.host_network)
+        unsure_external = any(not p.evaluable for p in rule.peers)
+        return CompiledAdminRule(pol, rule, bits, addrs, static, unsure_classes, unsure_external)
 
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:
-        blocks: list[AddressSet] = []
-        written: set[str] = set()  # every CIDR as written (cidr, except, networks), to name the atoms
-        for e in self.cluster.policies:
-            for d in DIRECTIONS:
-                for r in e.policy.rules(d):
-                    for p in r.peers or ():
-                        if p.ip_block is not None:
-                            blocks.append(p.ip_block)
-                            written.update(x.strip() for x in p.ip_text.replace(" except ", ",").split(","))
-        for e in self.cluster.admin_policies:
-            for d in DIRECTIONS:
-                for r in e.policy.rules(d):
-                    for p in r.peers:
-                        if p.networks is not None:
-                            blocks.append(p.networks)
-                            written.update(x.strip() for x in p.networks_text.split(","))
-        named = [(w, AddressSet.from_cidr(w)) for w in sorted(written) if w]
-        self.atoms: list[ExternalAtom] = []
-        for group in atom_groups(dict.fromkeys(blocks)):
-            cidrs = tuple(c for lo, hi in group for c in interval_cidrs(lo, hi))
-            self.atoms.append(ExternalAtom(group, _atom_name(group, cidrs, named), cidrs))
-        # pieces (intervals) in address order, each with its atom, for bisecting
-        pieces = sorted((lo, hi, i) for i, a in enumerate(self.atoms) for lo, hi in a.intervals)
-        self._piece_starts = [p[0] for p in pieces]
-        self._pieces = pieces
+        index = AtomIndex(self.cluster)
+        self.atoms: list[ExternalAtom] = index.atoms
+        self._atom_index = index
+        self._piece_starts = index.piece_starts
+        self._pieces = index.pieces
 
     # ------------------------------------------------------------------ direction verdicts
     def is_isolated(self, cls: int, direction: str) -> bool:
         return bool(self.isolating[direction][cls])
 
-    def _dir_to_class(self, direction: str, own: int, peer: int, dst_named: frozenset) -> ConnSet:
-        """What ``own``'s ``direction`` allows with pod class ``peer`` (ports resolved at dst)."""
-        if not self.isolating[direction][own]:
-            out = ConnSet.all()
-        else:
-            out = ConnSet.none()
-            bit = 1 << peer
-            for cr in self.rules_of[direction][own]:
-                if cr.classes & bit:
-                    out = out | cr.conns(dst_named)
-        if self.has_admin:
-            return self._layered(direction, own, peer, dst_named, out)
-        return out
-
-    def _dir_to_atom(self, direction: str, own: int, atom: ExternalAtom, dst_named: frozenset) -> ConnSet:
-        if not self.isolating[direction][own]:
-            out = ConnSet.all()
-        else:
-            out = ConnSet.none()
-            for cr in self.rules_of[direction][own]:
-                if cr.addresses.contains_interval(atom.lo, atom.hi):
-                    out = out | cr.conns(dst_named)
-        if self.has_admin:
-            return self._layered(direction, own, atom, dst_named, out)
-        return out
+    def decide(self, direction: str, own: int, peer: "int | ExternalAtom", dst_named: frozenset) -> ConnSet:
+        """What ``own``'s ``direction`` allows with ``peer`` (a class or an address range): the pipeline."""
+        return allowed(self, direction, own, peer, dst_named)
 
     def class_allows(self, a: int, b: int) -> ConnSet:
         """What pod class ``a`` may open to pod class ``b``."""
         named = self.classes[b].named_ports
-        eg = self._dir_to_class("egress", a, b, named)
+        eg = self.decide("egress", a, b, named)
         if not eg:
             return eg
-        return eg & self._dir_to_class("ingress", b, a, named)
+        return eg & self.decide("ingress", b, a, named)
 
     # ------------------------------------------------------------------ matrix
     def class_matrix(self) -> dict[tuple[int, int], ConnSet]:
@@ -584,7 +428,7 @@ class Analyzer:
         cw = self.class_workloads
         if all(len(x) <= 1 for x in cw) and all(len(self.workload_classes[w.id]) == 1 for w in wl):
             # every workload is one class and every class one workload: no aggregation needed
-            uncertain = self.options.all_uncertain or bool(self.options.uncertain_namespaces)
+            uncertain = self.options.all_uncertain or bool(self.options.uncertain_namespaces) or bool(self.unsure_to)
             ids = [x[0].id if x and x[0].id in keep else None for x in cw]
             shared: dict[int, Cell] = {}  # one Cell per distinct ConnSet object (most pairs share a few)
             for (a, b), conns in cm.items():
@@ -635,7 +479,8 @@ class Analyzer:
                             conns = conns | g
                         partial = len(got) < len(classes) or any(g != conns for g in got)
                         key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
-                        cells[key] = Cell(conns, self._uncertain(w.id, w.id), partial)
+                        unsure = direction == "egress" and any(c in self.unsure_to for c in classes)
+                        cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
         m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
         return m
 
@@ -657,7 +502,7 @@ class Analyzer:
         if self.has_admin:
             out = {}
             for i, atom in enumerate(self.atoms):
-                c = self._dir_to_atom(direction, cls, atom, named)
+                c = self.decide(direction, cls, atom, named)
                 if c:
                     out[i] = c
         elif self.isolating[direction][cls]:
@@ -676,6 +521,14 @@ class Analyzer:
         self._cache[key] = out
         return out
 
+    def _unsure_pair(self, s: str, d: str) -> bool:
+        """Whether an unevaluated admin peer (nodes) could decide a pair of workloads."""
+        for a in self.workload_classes.get(s, ()):
+            bits = self.unsure_to.get(a, 0)
+            if bits and any(bits & (1 << b) for b in self.workload_classes.get(d, ())):
+                return True
+        return False
+
     def workload_endpoint(self, w: Workload) -> Endpoint:
         extra: list[tuple[str, object]] = []
         if w.host_network:
@@ -684,84 +537,128 @@ class Analyzer:
                         extra=tuple(extra))
 
     def _uncertain(self, s: str, d: str) -> bool:
+        if self.unsure_to and self._unsure_pair(s, d):
+            return True
         if self.options.all_uncertain:
             return True
         un = self.options.uncertain_namespaces
         return bool(un) and (s.split("/", 1)[0] in un or d.split("/", 1)[0] in un)
 
+    # ------------------------------------------------------------------ incremental updates
+    def replace_namespace(self, ns: str, part: Cluster) -> tuple[set[int], set[int]]:
+        """Replace namespace ``ns``'s workloads, policies and labels by those of ``part`` (a cluster built from
+        that namespace's objects only), keeping every other class and compiled rule. Returns the namespace's
+        (old, current) class indices: only pairs involving them can change (engine.incremental)."""
+        cluster = self.cluster
+        # 1. the cluster's lists
+        old_wl = [w for w in cluster.workloads if w.namespace == ns]
+        old_pol = [e for e in cluster.policies if e.policy.namespace == ns]
+        cluster.workloads = sorted([w for w in cluster.workloads if w.namespace != ns] + part.workloads,
+                                   key=lambda w: (w.namespace, w.name, w.kind))
+        cluster.policies = sorted([e for e in cluster.policies if e.policy.namespace != ns] + part.policies,
+                                  key=lambda e: (e.policy.namespace, e.policy.name))
+        labels_changed = False
+        if ns in part.namespaces:
+            new_ns = part.namespaces[ns]
+            labels_changed = self.ns_labels.get(ns) != new_ns.labels
+            cluster.namespaces[ns] = new_ns
+            self.ns_labels[ns] = new_ns.labels
+        if labels_changed:
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != "ns"}
+
+        # 2. classes: drop the namespace's workloads, add the new ones (reusing equal classes)
+        old_classes = set(self.by_namespace.get(ns, ()))
+        for w in old_wl:
+            for i in self.workload_classes.pop(w.id, ()):
+                self.class_workloads[i] = [x for x in self.class_workloads[i] if x.id != w.id]
+                self.class_members.pop((w.id, i), None)
+        created: list[int] = []
+        for w in part.workloads:
+            created.extend(self._add_workload(w))
+        current = {i for i in self.by_namespace.get(ns, ()) if self.class_workloads[i]}
+        dead = old_classes - current
+        self.all_classes = (1 << len(self.classes)) - 1
+        for i in dead:  # a class nobody belongs to any more: forget it everywhere, never reuse its index
+            self.class_workloads[i] = []
+            self._class_keys.pop(self._key_of[i], None)
+        self.by_namespace[ns] = sorted(current)
+        dead_mask = sum(1 << i for i in dead)
+        live_mask = self.all_classes & ~dead_mask
+        self.ip_classes = [c for c in self.classes if c.ips is not None and (live_mask >> c.index) & 1]
+        # selector caches of this namespace are stale
+        self._cache = {k: v for k, v in self._cache.items() if not (k[0] == "pod" and k[1] == ns) and k[0] != "atoms"}
+
+        # 3. policies of the namespace: forget the old ones, compile the new ones
+        for e in old_pol:
+            pid = e.policy.id
+            self.policy_selects.pop(pid, None)
+            for d in DIRECTIONS:
+                for r in e.policy.rules(d):
+                    self.compiled.pop((pid, d, r.index), None)
+        n = len(self.classes)
+        for d in DIRECTIONS:
+            for lst in (self.isolating[d], self.rules_of[d]):
+                lst.extend([] for _ in range(n - len(lst)))
+            for i in old_classes | current:
+                self.isolating[d][i] = []
+                self.rules_of[d][i] = []
+        for e in part.policies:
+            pol = e.policy
+            selected = self.selected_classes(pol)
+            self.policy_selects[pol.id] = selected
+            for d in DIRECTIONS:
+                if not pol.affects(d):
+                    continue
+                crs = [self._compile_rule(pol, r) for r in pol.rules(d)]
+                for i in iter_bits(selected):
+                    self.isolating[d][i].append(pol)
+                    self.rules_of[d][i].extend(crs)
+
+        # 4. every other compiled rule: clear dead classes, evaluate the new (or relabelled) ones
+        fresh = set(created) | (current if labels_changed else set())
+        own = {(e.policy.id, d, r.index) for e in part.policies for d in DIRECTIONS for r in e.policy.rules(d)}
+        for key, cr in self.compiled.items():
+            if key in own:
+                continue
+            cr.classes &= ~dead_mask
+            for i in fresh:
+                if self.rule_selects(cr, i):
+                    cr.classes |= 1 << i
+        self._compile_admin()
+        self._build_atoms()
+
+        return old_classes, current
+
+    def live_classes(self) -> int:
+        """Bitset of the classes some workload still belongs to (dead classes keep their index)."""
+        return sum(1 << i for i, ws in enumerate(self.class_workloads) if ws)
+
+    def may_admit(self, b: int) -> int:
+        """Classes that ``b``'s ingress may admit (a superset; ports are checked per pair)."""
+        if self.has_admin or not self.isolating["ingress"][b]:
+            return self.all_classes
+        bits = 0
+        for cr in self.rules_of["ingress"][b]:
+            bits |= cr.classes
+        return bits
+
+    def may_reach(self, src: int) -> int:
+        """Classes that ``src``'s egress may reach (a superset)."""
+        if self.has_admin or not self.isolating["egress"][src]:
+            return self.all_classes
+        bits = 0
+        for cr in self.rules_of["egress"][src]:
+            bits |= cr.classes
+        return bits
+
     # ------------------------------------------------------------------ explanations
     def direction_verdict(self, direction: str, own: int, peer: int | ExternalAtom, dst_named: frozenset,
                           peer_name: str) -> DirectionVerdict:
-        """The full reasoning of one direction of one class against one peer (class or address range).
-
-        With admin policies the reasons form the chain the API defines: the ANP rules that matched (in
-        precedence order), then the NetworkPolicies for what ANPs passed or left, then the BANP.
-        """
-        selecting = list(dict.fromkeys(self.isolating[direction][own]))
-        c = self.classes[own]
-        if c.host_network:
-            r = Reason(direction, "HOST_NETWORK", ConnSet.all(),
-                       text="hostNetwork pod: NetworkPolicies do not select or isolate it; its traffic is the node's, matched "
-                                 "only by ipBlocks that contain the node address (use --hostnetwork-as-pods to treat it as a pod)")
-            return DirectionVerdict(ConnSet.all(), False, [], [r])
-        reasons: list[Reason] = []
-        allow = deny = decided = ConnSet.none()
-        for cr in self.admin_rules[direction][own]:
-            if not cr.matches(peer):
-                continue
-            conns = cr.conns(dst_named) - decided
-            kind = {"Allow": "ANP_ALLOW", "Deny": "ANP_DENY", "Pass": "ANP_PASS"}[cr.rule.action]
-            reasons.append(Reason(direction, kind, conns, text=_admin_text(cr, peer_name, conns, decided),
-                                  admin=cr.policy, admin_rule=cr.rule))
-            if cr.rule.action == "Allow":
-                allow = allow | conns
-            elif cr.rule.action == "Deny":
-                deny = deny | conns
-            decided = decided | conns
-        rest = ConnSet.all() - (allow | deny)
-        if not rest:
-            return DirectionVerdict(allow, bool(selecting), selecting, reasons)
-        if not selecting:
-            banp_deny = banp_decided = ConnSet.none()
-            for cr in self.baseline_rules[direction][own]:
-                if not cr.matches(peer):
-                    continue
-                conns = (cr.conns(dst_named) - banp_decided) & rest
-                reasons.append(Reason(direction, "BANP_ALLOW" if cr.rule.action == "Allow" else "BANP_DENY", conns,
-                                      text=_admin_text(cr, peer_name, conns, banp_decided),
-                                      admin=cr.policy, admin_rule=cr.rule))
-                if cr.rule.action == "Deny":
-                    banp_deny = banp_deny | conns
-                banp_decided = banp_decided | conns
-            default = rest - banp_decided
-            if default:
-                tail = " and no BaselineAdminNetworkPolicy rule matches" if self.has_admin else ""
-                reasons.append(Reason(direction, "NOT_ISOLATED", default,
-                                      text=f"no NetworkPolicy selects it for {direction}{tail}: not isolated, "
-                                           f"{'everything' if default.is_all() else default.describe()} allowed"))
-            return DirectionVerdict(allow | (rest - banp_deny), False, [], reasons)
-        np_allowed = ConnSet.none()
-        matched = False
-        for cr in self.rules_of[direction][own]:
-            if isinstance(peer, int):
-                hit = bool(cr.classes & (1 << peer))
-            else:
-                hit = cr.addresses.contains_interval(peer.lo, peer.hi)
-            if not hit:
-                continue
-            matched = True
-            conns = cr.conns(dst_named) & rest
-            reasons.append(Reason(direction, "ALLOWED_BY_RULE", conns, cr.policy, cr.rule,
-                                  _rule_text(cr, peer_name, conns)))
-            np_allowed = np_allowed | conns
-        if not matched:
-            names = ", ".join(p.id for p in selecting)
-            has_rules = any(p.rules(direction) for p in selecting)
-            kind = "NO_RULE_MATCHED" if has_rules else "SELECTED_NO_RULES"
-            why = (f"isolated for {direction} by {names}; no {direction} rule matches {peer_name}" if has_rules
-                   else f"isolated for {direction} by {names}, which allow no {direction} at all")
-            reasons.append(Reason(direction, kind, ConnSet.none(), text=why))
-        return DirectionVerdict(allow | np_allowed, True, selecting, reasons)
+        """The full reasoning of one direction of one class against one peer: the pipeline's whole chain."""
+        q = Query(self, direction, own, peer, dst_named, [], peer_name)
+        got = decide(q)
+        selecting = [] if self.classes[own].host_network else list(dict.fromkeys(self.isolating[direction][own]))
+        return DirectionVerdict(got, bool(selecting), selecting, q.trace or [], q.uncertain)
 
     def verdict_classes(self, a: int | ExternalAtom, b: int | ExternalAtom, src_name: str, dst_name: str) -> Verdict:
         """Verdict between two classes or a class and an address range."""
@@ -776,16 +673,11 @@ class Analyzer:
         else:
             ing = DirectionVerdict(ConnSet.all(), False, [], [Reason("ingress", "EXTERNAL", ConnSet.all(),
                                    text="destination outside the cluster: no NetworkPolicy governs its ingress")])
-        return Verdict(src_name, dst_name, eg, ing)
+        return Verdict(src_name, dst_name, eg, ing, eg.uncertain or ing.uncertain)
 
     def atom_for(self, address: str) -> ExternalAtom:
         """The external range that contains an IP address."""
-        s = AddressSet.from_cidr(address + ("/128" if ":" in address else "/32"))
-        lo, _ = s.intervals[0]
-        i = bisect.bisect_right(self._piece_starts, lo) - 1
-        if i >= 0 and self._pieces[i][0] <= lo <= self._pieces[i][1]:
-            return self.atoms[self._pieces[i][2]]
-        raise KeyError(address)
+        return self._atom_index.atom_for(address)
 
 
 _ALL = ConnSet.all()
@@ -799,77 +691,11 @@ def iter_bits(bits: int) -> Iterator[int]:
         bits ^= low
 
 
-def _rule_text(cr: CompiledRule, peer_name: str, conns: ConnSet) -> str:
-    ports = cr.rule.describe_ports()
-    got = conns.describe()
-    via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
-    note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
-    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}"
+def pod_selected(c: PodClass, sel: LabelSelector | None) -> bool:
+    """A pod selector (None: every pod) selects a class: never a hostNetwork one (see the module doc)."""
+    return not c.host_network and (sel is None or sel.matches(c.labels))
 
 
-def _admin_text(cr: CompiledAdminRule, peer_name: str, conns: ConnSet, decided: ConnSet) -> str:
-    r = cr.rule
-    label = f" '{r.name}'" if r.name else ""
-    via = " or ".join(p.describe() for p in r.peers)
-    note = ""
-    if not conns:
-        note = " (every port it names was decided by an earlier rule)" if decided else " (its named ports do not exist)"
-    return (f"{cr.policy.id} {r.direction} rule {r.index}{label}: {r.action} {via}; ports {r.describe_ports()}"
-            f" -> {conns.describe()}{note}")
-
-
-def _atom_name(group: tuple[tuple[int, int], ...], cidrs: tuple[str, ...],
-               written: list[tuple[str, AddressSet]]) -> str:
-    """A readable id in the policies' own words: a CIDR, '0.0.0.0/0 except 10.0.0.0/8, ...',
-    '10.0.0.0/8, 172.16.0.0/12 except 10.0.0.0/24', or else the ranges."""
-    if len(cidrs) == 1:
-        return cidrs[0]
-    mine = AddressSet(group)
-    v6 = group[0][0] >= 2**32
-    whole_text = "::/0" if v6 else "0.0.0.0/0"
-    pool = written + [(whole_text, AddressSet.from_cidr(whole_text))]
-
-    def inside(a: AddressSet, b: AddressSet) -> bool:
-        # b is small (a CIDR is one interval; a union of a few): interval containment, no set algebra
-        return all(any(c <= lo and hi <= d for c, d in b.intervals) for lo, hi in a.intervals)
-
-    def maximal(items: list[tuple[str, AddressSet]]) -> list[tuple[str, AddressSet]]:
-        """The items no other item contains (order kept). CIDRs are single intervals: sort and sweep."""
-        if any(len(x.intervals) != 1 for _, x in items):
-            return [(w, x) for w, x in items if not any(y != x and inside(x, y) for _, y in items)]
-        keep: set[str] = set()
-        max_hi = -1
-        for w, x in sorted(items, key=lambda wx: (wx[1].intervals[0][0], -wx[1].intervals[0][1])):
-            if x.intervals[0][1] > max_hi:
-                keep.add(w)
-                max_hi = x.intervals[0][1]
-        return [(w, x) for w, x in items if w in keep]
-
-    bases: list[list[tuple[str, AddressSet]]] = []
-    lo_min, hi_max = group[0][0], group[-1][1]
-    # a written CIDR is one interval: it contains the group iff it spans the group's first and last address
-    containers = sorted((ws for ws in pool if ws[1].intervals[0][0] <= lo_min and hi_max <= ws[1].intervals[-1][1]
-                         and len(ws[1].intervals) == 1),
-                        key=lambda ws: ws[1].intervals[0][1] - ws[1].intervals[0][0])
-    bases.extend([c] for c in containers[:1])
-    touching = maximal([(w, x) for w, x in written
-                        if any(c <= hi and lo <= d for c, d in x.intervals for lo, hi in mine.intervals)])
-    if touching:
-        bases.append(touching)
-    for base in bases:
-        union = AddressSet()
-        for _, x in base:
-            union = union | x
-        if not inside(mine, union):
-            continue
-        holes = union - mine
-        names = [w for w, _ in base]
-        if not holes.intervals:
-            return ", ".join(names)
-        fill = maximal([(w, x) for w, x in written if x.intervals and inside(x, holes)])
-        covered = AddressSet()
-        for _, x in fill:
-            covered = covered | x
-        if fill and covered == holes:
-            return f"{', '.join(names)} except {', '.join(w for w, _ in fill)}"
-    return ", ".join(interval_text(lo, hi) for lo, hi in group)
+def ip_selected(c: PodClass, block: AddressSet) -> bool:
+    """An ipBlock selects a class whose addresses it overlaps (only classes matched by IP have them)."""
+    return c.ips is not None and bool(c.ips & block)

@@ -75,6 +75,12 @@ class Matrix:
     uncertain_reasons: dict[str, str] = field(default_factory=dict)
     """Namespace ('*': every pair) -> why verdicts touching it are unknown, absent pairs included."""
 
+    def warning_lines(self) -> list[str]:
+        """What the view lacks, then which verdicts are unknown and why (views print these in their output)."""
+        return list(self.warnings) + [
+            f"verdicts {'of every pair' if ns == '*' else 'touching namespace ' + ns} are unknown: {why}"
+            for ns, why in sorted(self.uncertain_reasons.items())]
+
     def uncertain_reason(self, src: str, dst: str) -> str | None:
         """Why the verdict of (src, dst) is unknown (allowed or not), or None when it is known."""
         r = self.uncertain_reasons

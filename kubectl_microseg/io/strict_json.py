@@ -25,7 +25,10 @@ def loads(text: str) -> Any:
     """``json.loads`` that refuses duplicate keys and NaN/Infinity (json.JSONDecodeError stays as it is)."""
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        out = dict(items)
+        if len(out) == len(items):  # no key twice (built in C: the per-key loop below only finds which)
+            return out
+        out = {}
         for k, v in items:
             if k in out:
                 raise StrictJSONError(f'duplicate key "{k}" in one object', _line_of_second(text, k))

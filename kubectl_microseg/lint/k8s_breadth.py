@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ..engine.exposure import sensitive_ports
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 
@@ -117,11 +118,16 @@ def check_ipblock_everything(ctx: LintContext) -> Iterator[Finding]:
                         continue
                     ports = "every port" if rule.ports is None else rule.describe_ports()
                     private = "fc00::/7" if ":" in peer.ip_text else "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"
+                    static = rule.static_conns()
+                    sensitive = sensitive_ports(static) if static is not None else []
+                    fix = (f"do not open {', '.join(sensitive)} to the internet (MS014): allow only the clients' "
+                           "own address ranges or pods; an except of the private ranges does not make it safe"
+                           if sensitive else f"add except: [{private}] or name the real address range")
                     yield ctx.finding(
                         MS009, f"{pol.id} {direction} rule {rule.index}, {key}[{i}]: ipBlock {peer.ip_text} without "
                                f"except ({ports}) includes node, control-plane and private network addresses",
                         policy_ref(e), e.source, rule.path + (key, i, "ipBlock"),
-                        fix=f"add except: [{private}] or name the real address range")
+                        fix=fix)
 
 
 RULES = ((MS007, check_dns), (MS008, check_allow_all), (MS009, check_ipblock_everything))

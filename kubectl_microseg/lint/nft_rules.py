@@ -1,5 +1,6 @@
 """Provides the nftables rules: shadowed rules (NF001), SSH open to everything (NF002), missing
-established/related (NF003) and drops that are not logged (NF004).
+established/related (NF003), drops that are not logged (NF004) and ports translated to another address,
+which the input chain does not govern (NF005).
 
 NF002 and NF003 ask the evaluator (``nft.evaluate``) about probe packets, so jumps, sets, vmaps and
 several base chains count exactly as the kernel would run them. NF001 is a syntactic subset test:
@@ -13,6 +14,7 @@ from typing import Iterator
 
 from ..nft.evaluate import evaluate
 from ..nft.model import Chain, Effect, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, VerdictStmt
+from ..nft.nat import forwarded_ports
 from ..nft.packet import Flow
 from .finding import Finding, Location, RuleInfo
 from .nft_lines import rule_lines
@@ -43,6 +45,15 @@ NF004 = RuleInfo(
     "traffic leaves no trace to troubleshoot or detect scans with. Add `log prefix \"nft-input-drop: \" "
     "counter drop` (with a limit on busy hosts) as the last rule.", "nftables")
 
+NF005 = RuleInfo(
+    "NF005", "nft-forwarded-port-not-filtered-on-input", "warning",
+    "a port translated to another address is not governed by the input chain",
+    "Destination NAT in prerouting (a Docker-published port, a port forward) sends the packet to another "
+    "address, so routing forwards it: the forward chain decides it and the host's input rules never see it "
+    "(Docker's published ports bypass ufw and firewalld, moby/moby#4737). Filter these ports in the forward "
+    "chain (or Docker's DOCKER-USER chain), e.g. `ip daddr 172.17.0.2 tcp dport 80 ip saddr @allowed accept`.",
+    "nftables")
+
 PROBE_V4, HOST_V4 = "203.0.113.77", "198.51.100.10"
 PROBE_V6, HOST_V6 = "2001:db8::77", "2001:db8:1::10"
 _PLAIN_EFFECTS = ("counter", "log")
@@ -61,6 +72,8 @@ class _Where:
         return Location(self.file, got[0] if got else None, None if self.file else "live nftables ruleset")
 
     def rule(self, c: Chain, rule: Rule) -> Location:
+        if self.file and rule.raw.get("iptables") and isinstance(rule.handle, int):
+            return Location(self.file, rule.handle)  # an iptables-save line: its handle is its line number
         got = self.map.get(c.key)
         if got and len(got[1]) == len(c.rules) and rule in c.rules:
             return Location(self.file, got[1][c.rules.index(rule)])
@@ -177,7 +190,8 @@ def check_ssh(rs: Ruleset, where: _Where) -> Iterator[Finding]:
     if not _has_filter_chain(rs, "input"):
         return
     for src, dst in ((PROBE_V4, HOST_V4), (PROBE_V6, HOST_V6)):
-        ev = evaluate(rs, Flow(src, dst, "tcp", 22, "input").packet(), "input")
+        # one probe on an idle host: a rate-limited SSH accept is still open to everything
+        ev = evaluate(rs, Flow(src, dst, "tcp", 22, "input", assume=("under-limits",)).packet(), "input")
         got = _decider(ev) if ev.verdict == "allow" else None
         if got is None:
             continue
@@ -191,8 +205,10 @@ def check_ssh(rs: Ruleset, where: _Where) -> Iterator[Finding]:
 
 
 def check_established(rs: Ruleset, where: _Where) -> Iterator[Finding]:
-    probes = (("input", Flow(PROBE_V4, HOST_V4, "tcp", 40000, "input", sport=443, ct_state="established")),
-              ("output", Flow(HOST_V4, PROBE_V4, "tcp", 40000, "output", sport=22, ct_state="established")))
+    probes = (("input", Flow(PROBE_V4, HOST_V4, "tcp", 40000, "input", sport=443, ct_state="established",
+                             assume=("under-limits",))),
+              ("output", Flow(HOST_V4, PROBE_V4, "tcp", 40000, "output", sport=22, ct_state="established",
+                              assume=("under-limits",))))
     for hook, flow in probes:
         if not _has_filter_chain(rs, hook):
             continue
@@ -239,7 +255,15 @@ def check_ruleset(rs: Ruleset, file: str | None, lines: list[str] | None) -> Ite
     yield from check_ssh(rs, where)
     yield from check_established(rs, where)
     yield from check_drop_logging(rs, where)
+    yield from check_forwarded(rs, where)
 
 
-RULES = ((NF001, check_ruleset), (NF002, None), (NF003, None), (NF004, None))
+def check_forwarded(rs: Ruleset, where: _Where) -> Iterator[Finding]:
+    """NF005: every prerouting DNAT rule whose target is another address."""
+    for f in forwarded_ports(rs):
+        yield _finding(NF005, f.describe(), f.chain, where.rule(f.chain, f.rule),
+                       f"filter the translated packet in a forward chain (daddr {f.target})")
+
+
+RULES = ((NF001, check_ruleset), (NF002, None), (NF003, None), (NF004, None), (NF005, None))
 """(rule, check); check_ruleset reports all four."""

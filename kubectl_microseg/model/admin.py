@@ -1,4 +1,24 @@
-"""Provides AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1), validated.
+"""Provides the cluster-wide admin policies, validated: ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2,
+network-policy-api v0.2.0) and its deprecated predecessors AdminNetworkPolicy and BaselineAdminNetworkPolicy
+(v1alpha1). Both become one ``AdminPolicy`` with a tier (Admin or Baseline), a priority and ordered rules
+whose action is accept, deny or pass (v1alpha1 ``Allow`` is ``Accept``).
+
+ClusterNetworkPolicy (apis/v1alpha2/clusternetworkpolicy_types.go and the CRD of v0.2.0):
+- ``tier`` Admin (before NetworkPolicy) or Baseline (after it); ``priority`` 0..1000, lower first within the
+  tier; "If two (or more) policies in the same tier with the same priority could match a connection, then
+  the implementation can apply any of the matching policies": undefined, we order by name and warn.
+- ``subject``: exactly one of ``namespaces`` or ``pods`` (``namespaceSelector`` optional, ``podSelector``
+  required); host-networked pods are never subjects nor ``namespaces``/``pods`` peers.
+- rules (at most 25 per direction) in written order; ``Accept`` and ``Deny`` are final, ``Pass`` skips the
+  rest of the tier. ``from``/``to``: 1..25 peers; ingress peers are ``namespaces`` or ``pods``; egress also
+  ``networks`` (1..25 CIDRs), ``nodes`` and ``domainNames`` (experimental channel). A peer with no field
+  this version knows "fails closed": it matches nothing in an Accept rule, and makes a Deny or Pass rule a
+  "Deny all" rule.
+- ``protocols`` (1..25; none: every protocol and port): exactly one of ``tcp``, ``udp``, ``sctp`` (each with
+  a ``destinationPort`` of exactly one of ``number`` or ``range`` with start < end) or
+  ``destinationNamedPort``; a named port may not be combined with networks/nodes/domainNames peers.
+
+v1alpha1 (apis/v1alpha1):
 
 Semantics (network-policy-api, API overview and apis/v1alpha1 types):
 - ANPs are cluster-scoped, with ``priority`` 0..1000; a lower number takes precedence. Two ANPs with the
@@ -16,7 +36,9 @@ Semantics (network-policy-api, API overview and apis/v1alpha1 types):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Mapping
 
 from .addresses import AddressSet, network_interval
@@ -27,7 +49,30 @@ from .validation import check_known_fields
 
 ANP_KIND = "AdminNetworkPolicy"
 BANP_KIND = "BaselineAdminNetworkPolicy"
+CNP_KIND = "ClusterNetworkPolicy"
+ADMIN_KINDS = (CNP_KIND, ANP_KIND, BANP_KIND)
+CNP_API_VERSION = "policy.networking.k8s.io/v1alpha2"
 PROTOCOLS = ("TCP", "UDP", "SCTP")
+MAX_ITEMS = 25
+"""v1alpha2's limit on rules per direction, peers per rule, protocols, networks and domain names."""
+
+
+class Tier(str, Enum):
+    """Where a cluster-wide policy sits: before (Admin) or after (Baseline) the NetworkPolicy tier."""
+
+    ADMIN = "Admin"
+    BASELINE = "Baseline"
+
+
+class Action(str, Enum):
+    """What a matching rule does to the ports it names."""
+
+    ACCEPT = "accept"
+    DENY = "deny"
+    PASS = "pass"
+
+
+_ACTIONS = {"Allow": Action.ACCEPT, "Accept": Action.ACCEPT, "Deny": Action.DENY, "Pass": Action.PASS}
 
 
 @dataclass(frozen=True)
@@ -47,6 +92,14 @@ class AdminPeer:
     networks: AddressSet | None = None
     networks_text: str = ""
     nodes: LabelSelector | None = None
+    domain_names: tuple[str, ...] | None = None
+    fail_closed: bool = False
+    """A peer with no field this version knows (network-policy-api: "fail closed")."""
+
+    @property
+    def evaluable(self) -> bool:
+        """False for peers whose addresses the input cannot give (nodes, domain names)."""
+        return self.nodes is None and self.domain_names is None
 
     def describe(self) -> str:
         if self.namespaces is not None:
@@ -55,6 +108,10 @@ class AdminPeer:
             return f"pods [{self.pods[1].describe()}] in namespaces [{self.pods[0].describe()}]"
         if self.networks is not None:
             return f"networks {self.networks_text}"
+        if self.domain_names is not None:
+            return f"domain names {', '.join(self.domain_names)}"
+        if self.fail_closed:
+            return "a peer of an unknown type (fails closed)"
         return f"nodes [{self.nodes.describe() if self.nodes else ''}]"
 
 
@@ -94,9 +151,15 @@ class AdminRule:
     peers: tuple[AdminPeer, ...]
     ports: tuple[AdminPort, ...] | None
     path: Path
+    note: str = ""
+    """Set when the rule is not evaluated as written (a peer that fails closed)."""
 
     def __hash__(self) -> int:
         return hash((self.direction, self.index, self.path))
+
+    @property
+    def effect(self) -> Action:
+        return _ACTIONS[self.action]
 
     def conns_for(self, named_ports: frozenset[tuple[str, str, int]]) -> ConnSet:
         if self.ports is None:
@@ -113,24 +176,31 @@ class AdminRule:
 @dataclass(frozen=True)
 class AdminPolicy:
     kind: str
-    """AdminNetworkPolicy or BaselineAdminNetworkPolicy."""
+    """ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy."""
     name: str
     priority: int
-    """ANP priority (BANP: a value after every ANP)."""
+    """Precedence within the tier, lower first (the v1alpha1 BANP: a value after every other)."""
     subject: Subject
     ingress: tuple[AdminRule, ...]
     egress: tuple[AdminRule, ...]
+    tier: Tier = Tier.ADMIN
 
     @property
     def id(self) -> str:
-        return f"[{'ANP' if self.kind == ANP_KIND else 'BANP'}] {self.name}"
+        short = {CNP_KIND: "CNP", ANP_KIND: "ANP", BANP_KIND: "BANP"}[self.kind]
+        return f"[{short}] {self.name}"
 
     def __hash__(self) -> int:
         return hash((self.kind, self.name))
 
     @property
     def is_baseline(self) -> bool:
-        return self.kind == BANP_KIND
+        return self.tier is Tier.BASELINE
+
+    @property
+    def deprecated(self) -> bool:
+        """v1alpha1 (ANP/BANP): replaced by ClusterNetworkPolicy in network-policy-api v0.2.0."""
+        return self.kind != CNP_KIND
 
     def rules(self, direction: str) -> tuple[AdminRule, ...]:
         return self.ingress if direction == "ingress" else self.egress
@@ -295,4 +365,205 @@ def parse_admin_policy(raw: Mapping[str, Any]) -> AdminPolicy:
     subject = parse_subject(spec.get("subject"), ("spec", "subject"))
     ingress = parse_admin_rules(spec.get("ingress"), "ingress", ("spec", "ingress"), baseline)
     egress = parse_admin_rules(spec.get("egress"), "egress", ("spec", "egress"), baseline)
-    return AdminPolicy(str(kind), name, priority, subject, ingress, egress)
+    return AdminPolicy(str(kind), name, priority, subject, ingress, egress,
+                       Tier.BASELINE if baseline else Tier.ADMIN)
+
+
+# ---------------------------------------------------------------------- v1alpha2 ClusterNetworkPolicy
+# The CRD's DomainName pattern (v0.2.0, experimental channel), as written there (its `A-z` included).
+_DOMAIN = re.compile(r"^(\*\.)?([a-zA-z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)+[a-zA-z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.?$")
+_PEER_FIELDS = {"ingress": ("namespaces", "pods"),
+                "egress": ("namespaces", "pods", "networks", "nodes", "domainNames")}
+
+
+def _items(value: Any, path: Path, *, required: bool = False) -> list[Any]:
+    """A list of 1..25 items (the CRD's MinItems/MaxItems); absent: [] unless required."""
+    items = _list(value, path)
+    if items is None:
+        if required:
+            raise FieldError(path, "Required value")
+        return []
+    if not items:
+        raise FieldError(path, "must have at least 1 item")
+    if len(items) > MAX_ITEMS:
+        raise FieldError(path, f"must have at most {MAX_ITEMS} items (got {len(items)})")
+    return items
+
+
+def _cnp_pods(value: Any, path: Path) -> tuple[LabelSelector, LabelSelector]:
+    """v1alpha2 NamespacedPod: ``namespaceSelector`` is optional (absent or {}: every namespace),
+    ``podSelector`` required."""
+    m = _map(value, path, required=True)
+    assert m is not None
+    check_known_fields(m, ("namespaceSelector", "podSelector"), path, "pods")
+    if m.get("podSelector") is None:
+        raise FieldError(path + ("podSelector",), "Required value")
+    ns = m.get("namespaceSelector")
+    return (parse_label_selector(ns if ns is not None else {}, path + ("namespaceSelector",)),
+            parse_label_selector(m["podSelector"], path + ("podSelector",)))
+
+
+def _one_of(m: Mapping[str, Any], keys: tuple[str, ...], path: Path, what: str) -> str:
+    """The CRD's MinProperties=1/MaxProperties=1: exactly one field."""
+    present = [k for k in m if m.get(k) is not None]
+    if len(present) != 1:
+        raise FieldError(path, f"exactly one of {', '.join(keys)} must be set in {what} (got {len(present)})")
+    return present[0]
+
+
+def _cnp_subject(value: Any, path: Path) -> Subject:
+    m = _map(value, path, required=True)
+    assert m is not None
+    key = _one_of(m, ("namespaces", "pods"), path, "a subject")
+    if key == "namespaces":
+        return Subject(parse_label_selector(m[key], path + (key,)), None)
+    if key == "pods":
+        ns, pod = _cnp_pods(m[key], path + (key,))
+        return Subject(ns, pod)
+    raise FieldError(path + (key,), "unknown field (a subject has namespaces, pods)")
+
+
+def _cnp_peer(value: Any, path: Path, direction: str) -> AdminPeer:
+    m = _map(value, path, required=True)
+    assert m is not None
+    keys = _PEER_FIELDS[direction]
+    key = _one_of(m, keys, path, "a peer")
+    if key not in keys:
+        # "If an implementation sees no fields are set then it can infer that the deployed CRD is of an
+        # incompatible version with an unknown field. In that case it should fail closed."
+        if key in _PEER_FIELDS["egress"]:
+            raise FieldError(path + (key,), f"not allowed in an {direction} peer (it has {', '.join(keys)})")
+        return AdminPeer(fail_closed=True)
+    if key == "namespaces":
+        return AdminPeer(namespaces=parse_label_selector(m[key], path + (key,)))
+    if key == "pods":
+        return AdminPeer(pods=_cnp_pods(m[key], path + (key,)))
+    if key == "nodes":
+        return AdminPeer(nodes=parse_label_selector(m[key], path + (key,)))
+    items = _items(m[key], path + (key,))
+    for i, x in enumerate(items):
+        if not isinstance(x, str):
+            raise FieldError(path + (key, i), f"must be a string, not {type_name(x)}")
+    if len(set(items)) != len(items):  # +listType=set
+        raise FieldError(path + (key,), "Duplicate value: the items are a set")
+    if key == "domainNames":
+        for i, x in enumerate(items):
+            if not _DOMAIN.match(x):
+                raise FieldError(path + (key, i), f"invalid domain name {x!r}: an exact name, or '*.' and a name")
+        return AdminPeer(domain_names=tuple(items))
+    addrs = AddressSet()
+    for i, n in enumerate(items):
+        if len(n) > 43:
+            raise FieldError(path + (key, i), "may not be longer than 43 characters")
+        addrs = addrs | AddressSet([network_interval(_cidr(n, path + (key, i)))])
+    return AdminPeer(networks=addrs, networks_text=", ".join(items))
+
+
+def _cnp_protocols(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
+    """``protocols``: absent means every protocol and port ("protocol-specific attributes will not be used")."""
+    if value is None:
+        return None
+    out = []
+    for i, item in enumerate(_items(value, path)):
+        p = path + (i,)
+        m = _map(item, p, required=True)
+        assert m is not None
+        key = _one_of(m, ("tcp", "udp", "sctp", "destinationNamedPort"), p, "a protocol")
+        if key == "destinationNamedPort":
+            if not isinstance(m[key], str) or not m[key]:
+                raise FieldError(p + (key,), "must be a port name")
+            out.append(AdminPort(name=m[key]))
+            continue
+        if key not in ("tcp", "udp", "sctp"):
+            raise FieldError(p + (key,), "unknown field (a protocol has tcp, udp, sctp, destinationNamedPort)")
+        pm = _map(m[key], p + (key,), required=True)
+        assert pm is not None
+        check_known_fields(pm, ("destinationPort",), p + (key,), key)
+        dp = pm.get("destinationPort")
+        if dp is None:  # the CRD: MinProperties=1 on the protocol's attributes
+            raise FieldError(p + (key, "destinationPort"), "Required value: the protocol needs a destinationPort")
+        dm = _map(dp, p + (key, "destinationPort"), required=True)
+        assert dm is not None
+        dkey = _one_of(dm, ("number", "range"), p + (key, "destinationPort"), "a destinationPort")
+        proto = key.upper()
+        if dkey == "number":
+            _port(dm[dkey], p + (key, "destinationPort", "number"))
+            out.append(AdminPort(proto, dm[dkey], dm[dkey]))
+        elif dkey == "range":
+            rp = p + (key, "destinationPort", "range")
+            rm = _map(dm[dkey], rp, required=True)
+            assert rm is not None
+            check_known_fields(rm, ("start", "end"), rp, "a range")
+            _port(rm.get("start"), rp + ("start",))
+            _port(rm.get("end"), rp + ("end",))
+            if not rm["start"] < rm["end"]:  # the CRD's CEL rule self.start < self.end
+                raise FieldError(rp, "Start port must be less than End port")
+            out.append(AdminPort(proto, rm["start"], rm["end"]))
+        else:
+            raise FieldError(p + (key, "destinationPort", dkey), "unknown field (a destinationPort has number, range)")
+    return tuple(out)
+
+
+def _cnp_rules(value: Any, direction: str, path: Path) -> tuple[AdminRule, ...]:
+    peer_key = "from" if direction == "ingress" else "to"
+    out = []
+    for i, item in enumerate(_items(value, path)):
+        p = path + (i,)
+        m = _map(item, p, required=True)
+        assert m is not None
+        check_known_fields(m, ("name", "action", peer_key, "protocols"), p, f"an {direction} rule")
+        name = m.get("name") or ""
+        if not isinstance(name, str) or len(name) > 100:
+            raise FieldError(p + ("name",), "must be a string of at most 100 characters")
+        action = m.get("action")
+        if action not in ("Accept", "Deny", "Pass"):
+            raise FieldError(p + ("action",), f'Unsupported value: {action!r}: supported values: "Accept", "Deny", "Pass"')
+        peers = tuple(_cnp_peer(x, p + (peer_key, j), direction)
+                      for j, x in enumerate(_items(m.get(peer_key), p + (peer_key,), required=True)))
+        ports = _cnp_protocols(m.get("protocols"), p + ("protocols",))
+        if ports and any(pt.name for pt in ports) and any(
+                x.networks is not None or x.nodes is not None or x.domain_names is not None for x in peers):
+            raise FieldError(p, "networks/nodes/domainNames peer cannot be set with namedPorts since there are "
+                                "no namedPorts for networks/nodes/domainNames")
+        note = ""
+        if any(x.fail_closed for x in peers):
+            note = "a peer of a type this version does not know: fails closed (network-policy-api: "
+            if action == "Accept":
+                note += "for Accept rules it matches no traffic)"
+            else:
+                # "For "Deny" and "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule"."
+                note += f"a {action} rule becomes a 'Deny all' rule)"
+                peers, ports, action = (AdminPeer(namespaces=LabelSelector()),
+                                        AdminPeer(networks=AddressSet.everything(), networks_text="0.0.0.0/0, ::/0")), None, "Deny"
+        out.append(AdminRule(direction, i + 1, name, action, peers, ports, p, note))
+    return tuple(out)
+
+
+def parse_cluster_network_policy(raw: Mapping[str, Any]) -> AdminPolicy:
+    """Validate one ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2). Raises FieldError."""
+    meta = _map(raw.get("metadata"), ("metadata",), required=True)
+    assert meta is not None
+    name = meta.get("name")
+    if not name or not isinstance(name, str):
+        raise FieldError(("metadata", "name"), "Required value")
+    spec = _map(raw.get("spec"), ("spec",), required=True)
+    assert spec is not None
+    check_known_fields(spec, ("tier", "priority", "subject", "ingress", "egress"), ("spec",), "spec")
+    tier = spec.get("tier")
+    if tier not in (Tier.ADMIN.value, Tier.BASELINE.value):
+        raise FieldError(("spec", "tier"), f'Unsupported value: {tier!r}: supported values: "Admin", "Baseline"'
+                         if tier is not None else 'Required value: "Admin" or "Baseline"')
+    priority = spec.get("priority")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise FieldError(("spec", "priority"), "Required value: a number from 0 to 1000")
+    if not 0 <= priority <= 1000:
+        raise FieldError(("spec", "priority"), f"must be between 0 and 1000 (got {priority})")
+    subject = _cnp_subject(spec.get("subject"), ("spec", "subject"))
+    ingress = _cnp_rules(spec.get("ingress"), "ingress", ("spec", "ingress"))
+    egress = _cnp_rules(spec.get("egress"), "egress", ("spec", "egress"))
+    return AdminPolicy(CNP_KIND, name, priority, subject, ingress, egress, Tier(tier))
+
+
+def parse_any_admin_policy(raw: Mapping[str, Any]) -> AdminPolicy:
+    """A ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy by its kind."""
+    return parse_cluster_network_policy(raw) if raw.get("kind") == CNP_KIND else parse_admin_policy(raw)

@@ -15,11 +15,11 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import InputError
 from .addresses import V4_MAX
-from .admin import ANP_KIND, BANP_KIND, AdminPolicy, parse_admin_policy
+from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
 from .objects import SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
-from .validation import check_object_fields, name_problem, parse_ip
+from .validation import check_annotations, check_object_fields, name_problem, parse_ip
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob")
@@ -98,7 +98,8 @@ class PolicyEntry:
 
 @dataclass
 class AdminEntry:
-    """A parsed AdminNetworkPolicy or BaselineAdminNetworkPolicy and the object it came from."""
+    """A parsed cluster-wide admin policy (ClusterNetworkPolicy, or a v1alpha1 AdminNetworkPolicy or
+    BaselineAdminNetworkPolicy) and the object it came from."""
 
     policy: AdminPolicy
     source: SourceObject
@@ -113,7 +114,7 @@ class Cluster:
     policies: list[PolicyEntry]
     notes: list[str] = field(default_factory=list)
     admin_policies: list[AdminEntry] = field(default_factory=list)
-    """AdminNetworkPolicies by precedence (priority, then name), then the BaselineAdminNetworkPolicy."""
+    """Admin-tier policies by precedence (priority, then name), then the Baseline tier's the same way."""
 
     def workload(self, wid: str) -> Workload | None:
         for w in self.workloads:
@@ -188,7 +189,7 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
         # the API server's identity: a namespaced object without a namespace lands in "default" (kubectl
         # apply -f with a context without a namespace), so "x" and "default/x" are the same object
         key = (kind, (obj.namespace or "default") if namespaced else "", obj.name)
-        if key in seen and (namespaced or kind in ("Namespace", ANP_KIND, BANP_KIND)):
+        if key in seen and (namespaced or kind in ("Namespace",) + ADMIN_KINDS):
             # Not an error: `kubectl apply -f` of both succeeds and the later one replaces the earlier
             # (docs/errors.md, "Duplicate objects"); analysed the same way, with a note.
             prev = seen[key]
@@ -198,7 +199,7 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
                 policies = [p for p in policies if p.source is not prev]
             elif kind == "Pod":
                 pods = [p for p in pods if p is not prev]
-            elif kind in (ANP_KIND, BANP_KIND):
+            elif kind in ADMIN_KINDS:
                 admins = [a for a in admins if a.source is not prev]
             elif kind in WORKLOAD_KINDS:
                 workload_objs.pop((key[1], kind, key[2]), None)
@@ -223,9 +224,14 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             workload_objs[(obj.namespace or "default", kind, obj.name)] = obj
         elif kind == "Pod":
             pods.append(obj)
-        elif kind in (ANP_KIND, BANP_KIND):
+        elif kind in ADMIN_KINDS:
+            version = obj.raw.get("apiVersion")
+            if kind == CNP_KIND and version not in (None, CNP_API_VERSION):
+                label = f"{kind} ({version})"  # another version of the API: not what this tool evaluates
+                skipped[label] = skipped.get(label, 0) + 1
+                continue
             try:
-                admin = parse_admin_policy(obj.raw)
+                admin = parse_any_admin_policy(obj.raw)
             except FieldError as e:
                 raise obj.error(e.path, f"{kind} {obj.name}: {e.message}") from None
             admins.append(AdminEntry(admin, obj))
@@ -242,37 +248,70 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             namespaces[ns] = Namespace(ns, {NAMESPACE_NAME_LABEL: ns}, False)
     workloads.sort(key=lambda w: (w.namespace, w.name, w.kind))
     policies.sort(key=lambda p: (p.policy.namespace, p.policy.name))
-    admins.sort(key=lambda a: (a.policy.is_baseline, a.policy.priority, a.policy.name))
-    if sum(a.policy.is_baseline for a in admins) > 1:
+    admins.sort(key=lambda a: (a.policy.is_baseline, a.policy.priority, a.policy.name, a.policy.kind))
+    if sum(a.policy.kind == BANP_KIND for a in admins) > 1:
         raise InputError("more than one BaselineAdminNetworkPolicy: it is a singleton named 'default'",
-                         [a for a in admins if a.policy.is_baseline][1].source.origin)
+                         [a for a in admins if a.policy.kind == BANP_KIND][1].source.origin)
+    notes.extend(admin_notes(admins))
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins)
+
+
+def admin_notes(admins: list[AdminEntry]) -> list[str]:
+    """Warnings about the admin policies as a whole (they depend on nothing else)."""
+    notes: list[str] = []
     for x, y in zip(admins, admins[1:]):
-        if not x.policy.is_baseline and not y.policy.is_baseline and x.policy.priority == y.policy.priority:
-            notes.append(f"warning: AdminNetworkPolicies {x.policy.name} and {y.policy.name} have the same priority "
-                         f"({x.policy.priority}); the API leaves their order undefined (analysed in name order)")
+        if x.policy.tier == y.policy.tier and x.policy.priority == y.policy.priority and x.policy.kind != BANP_KIND:
+            # v1alpha2: "the implementation can apply any of the matching policies to the connection"
+            notes.append(f"warning: {x.policy.id} and {y.policy.id} are in the same tier ({x.policy.tier.value}) with "
+                         f"the same priority ({x.policy.priority}); the API leaves their order undefined "
+                         "(analysed in name order)")
+    old = sorted({a.policy.kind for a in admins if a.policy.deprecated})
+    if old:
+        notes.append(f"deprecated: {' and '.join(old)} (policy.networking.k8s.io/v1alpha1) are replaced by "
+                     "ClusterNetworkPolicy (v1alpha2, network-policy-api v0.2.0); still analysed, Admin-tier by "
+                     "priority and the baseline last")
+        if any(a.policy.kind == CNP_KIND for a in admins):
+            notes.append("warning: both ClusterNetworkPolicies and v1alpha1 admin policies are present; no API "
+                         "defines their relative order (analysed together, each tier by priority, then name)")
     partial = [p.networks_text for a in admins for r in a.policy.rules("egress") for p in r.peers
                if p.networks is not None and not p.networks.contains_interval(0, V4_MAX)]
-    if partial:  # a note that depends on admin policies only (their change rebuilds the whole model)
+    if partial:
         notes.append(f"admin policy networks peers ({'; '.join(sorted(set(partial)))}) also match pods by their "
                      "IPs; a pod whose IP the input does not give (a template, a pod without status) is taken "
                      "to be outside them")
     for a in admins:
-        if any(p.nodes is not None for r in a.policy.rules("egress") for p in r.peers):
-            kind = "BaselineAdminNetworkPolicy" if a.policy.is_baseline else "AdminNetworkPolicy"
-            notes.append(f"warning: {kind} {a.policy.name} ({a.source.origin.describe()}): its `nodes` peers are "
-                         "not evaluated (node addresses are not modelled), so they match nothing here; traffic to "
-                         "nodes shows under the outside address ranges")
-    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins)
+        rules = [r for d in ("ingress", "egress") for r in a.policy.rules(d)]
+        where = f"{a.policy.id} ({a.source.origin.describe()})"
+        if any(p.nodes is not None for r in rules for p in r.peers):
+            notes.append(f"warning: {where}: its `nodes` peers are not evaluated (node addresses are not "
+                         "modelled): verdicts its rules could change (to outside addresses and hostNetwork pods) "
+                         "are marked uncertain")
+        if any(p.domain_names is not None for r in rules for p in r.peers):
+            notes.append(f"warning: {where}: its `domainNames` peers are not evaluated (what a name resolves to "
+                         "is not known offline): verdicts to outside addresses it could change are marked uncertain")
+        for r in rules:
+            if r.note:
+                notes.append(f"warning: {where} {r.direction} rule {r.index}: {r.note}")
+    return notes
 
 
 def _check_identity(obj: SourceObject, kind: str) -> str | None:
     """Unknown top-level and metadata fields are refused (kubectl's strict field validation); a name the
     API server would refuse (ValidateObjectMeta) gives a warning (docs/errors.md, "Deliberately more
     lenient"), returned."""
-    if kind not in NAMESPACED_KINDS and kind not in ("Namespace", ANP_KIND, BANP_KIND):
+    if kind not in NAMESPACED_KINDS and kind not in ("Namespace",) + ADMIN_KINDS:
         return None
     check_object_fields(obj.raw, kind, workload=kind in WORKLOAD_KINDS)
-    name = obj.raw["metadata"]["name"]
+    meta = obj.raw["metadata"]
+    if kind in ("NetworkPolicy",) + ADMIN_KINDS:  # the other kinds' labels are read (and checked) as labels
+        labels = meta.get("labels")
+        if labels is not None and not isinstance(labels, dict):
+            raise FieldError(("metadata", "labels"), f"must be an object, not {type_name(labels)}")
+        for k, v in (labels or {}).items():
+            validate_label_key(k, ("metadata", "labels", k))
+            validate_label_value("" if v is None else v, ("metadata", "labels", k))
+    check_annotations(meta.get("annotations"), ("metadata", "annotations"))
+    name = meta["name"]
     if not isinstance(name, str):
         raise FieldError(("metadata", "name"), f"must be a string, not {type_name(name)}")
     problem = name_problem(name, label=kind == "Namespace")
@@ -338,8 +377,8 @@ def _member(obj: SourceObject, namespace: str, meta_path: tuple, spec_path: tupl
     if host_network is None:
         host_network = False
     if not isinstance(host_network, bool):  # "false" is a string, and a string is not false
-        raise obj.error(spec_path + ("hostNetwork",), f"must be a boolean, not {type_name(host_network)} "
-                        f"({host_network!r})")
+        raise obj.error(spec_path + ("hostNetwork",), f"{obj.kind} {obj.name}: must be a boolean, not "
+                        f"{type_name(host_network)} ({host_network!r})")
     ips: list[str] = []
     status = obj.raw.get("status") if name else None
     if isinstance(status, dict):
@@ -418,7 +457,10 @@ def _build_workloads(workload_objs: dict[tuple[str, str, str], SourceObject], po
         ns = obj.namespace or "default"
         member = _member(obj, ns, ("metadata",), ("spec",), obj.name)
         ctrl = _controller(obj.raw)
-        if ctrl is None:
+        if ctrl is None or ctrl[0] == "Node":
+            # a mirror pod (a static pod's API object; kubelet makes its Node the controlling owner) is
+            # not a workload controller's member: it is its own endpoint (CONTRACT.md, "Only workload
+            # controllers group pods")
             kind, name = "Pod", obj.name
         else:
             kind, name = top(ns, *ctrl)

@@ -26,8 +26,12 @@ Intervals = tuple[tuple[int, int], ...]
 
 def merge_intervals(ranges: Iterable[tuple[int, int]]) -> Intervals:
     """Sort inclusive integer intervals and merge those that overlap or touch."""
+    ordered = sorted(ranges)
+    if len(ordered) == 1:  # the common case (one port, one CIDR): nothing to merge
+        lo, hi = ordered[0]
+        return ((lo, hi),) if lo <= hi else ()
     out: list[list[int]] = []
-    for lo, hi in sorted(ranges):
+    for lo, hi in ordered:
         if lo > hi:
             continue
         if out and lo <= out[-1][1] + 1:
@@ -87,6 +91,15 @@ class ConnSet:
         self._hash: int | None = None
 
     # -- constructors
+    @classmethod
+    def from_merged(cls, by_proto: Mapping[str, Intervals]) -> ConnSet:
+        """From intervals already merged (sorted, disjoint, not touching) per upper-case protocol: skips
+        merging again (the nft matrix builds thousands of these)."""
+        out = cls.__new__(cls)
+        out._by_proto = dict(sorted((p, tuple(r)) for p, r in by_proto.items() if r))
+        out._hash = None
+        return out
+
     @classmethod
     def none(cls) -> ConnSet:
         """The empty set: nothing allowed."""
@@ -201,7 +214,7 @@ class ConnSet:
         """The contract's JSON form: "all", or a list of {protocol, port, endPort}."""
         if self.is_all() and len(self._by_proto) == len(K8S_PROTOCOLS):
             return "all"
-        return [{"protocol": p, "port": lo, "endPort": hi} for p, lo, hi in self]
+        return [{"protocol": p, "port": lo, "endPort": hi} for p, ranges in self._by_proto.items() for lo, hi in ranges]
 
     @classmethod
     def from_contract(cls, value: object) -> ConnSet:

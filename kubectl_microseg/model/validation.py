@@ -31,6 +31,7 @@ TOP_LEVEL_FIELDS: dict[str, frozenset[str]] = {
     "Pod": frozenset(("apiVersion", "kind", "metadata", "spec", "status")),
     "AdminNetworkPolicy": frozenset(("apiVersion", "kind", "metadata", "spec", "status")),
     "BaselineAdminNetworkPolicy": frozenset(("apiVersion", "kind", "metadata", "spec", "status")),
+    "ClusterNetworkPolicy": frozenset(("apiVersion", "kind", "metadata", "spec", "status")),
 }
 """The top-level fields of the kinds the tool reads (k8s.io/api types; the workload kinds have the same
 fields as a Pod). NetworkPolicy lost its status in v1.27, but manifests exported by older kubectl carry
@@ -116,3 +117,25 @@ def parse_ip(value: Any, path: Path) -> str:
     if isinstance(ip, ipaddress.IPv6Address) and (ip.scope_id or ip.ipv4_mapped is not None):
         raise _error(path, f"{value!r}: must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")
     return value
+
+
+TOTAL_ANNOTATION_BYTES = 256 * 1024
+"""apimachinery ValidateAnnotations: TotalAnnotationSizeLimitB."""
+
+
+def check_annotations(value: Any, path: Path) -> None:
+    """ValidateAnnotations: a map of qualified-name keys to strings, at most 256 KiB in all."""
+    from .policy import type_name, validate_label_key
+
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise _error(path, f"must be an object, not {type_name(value)}")
+    total = 0
+    for k, v in value.items():
+        validate_label_key(k, path + (k,))
+        if v is not None and not isinstance(v, str):
+            raise _error(path + (k,), f"annotation value must be a string, not {type_name(v)} ({v!r}); quote it in YAML")
+        total += len(str(k)) + len(v or "")
+    if total > TOTAL_ANNOTATION_BYTES:
+        raise _error(path, f"may not have more than {TOTAL_ANNOTATION_BYTES // 1024} KiB in all (got {total:,} bytes)")

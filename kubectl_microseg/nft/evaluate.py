@@ -25,11 +25,13 @@ verdict is reported only when it does not depend on them.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from . import values as V
 from .model import (Chain, Concat, Effect, Element, Field, Interval, Mangle, Mask, Match, Name, Rule, Ruleset,
                     SetRef, Terminal, Unsupported, VerdictStmt, VMap)
+from .intervals import contains, element_intervals
 from .packet import Packet
 
 UNKNOWN = object()
@@ -43,7 +45,7 @@ class Step:
     """One line of a trace."""
 
     kind: str
-    """hook, chain, jump, goto, return, rule (matched, no verdict), verdict, policy, note."""
+    """hook, chain, jump, goto, return, rule (matched, no verdict), verdict, policy, nat (a rewrite), note."""
     chain: str
     text: str
     handle: int | None = None
@@ -78,9 +80,14 @@ class Evaluation:
     outcomes: list[ChainOutcome]
     trace: list[Step]
     notes: list[str] = field(default_factory=list)
+    alternatives: list[tuple[str, list[str]]] = field(default_factory=list)
+    """When the verdict is the same whatever an unmodelled expression does, but different rules decide it:
+    (condition, what decided) per case."""
 
     def because(self) -> list[str]:
         """What decided: the dropping rule or policy, or every base chain's accepting rule or policy."""
+        if self.alternatives:
+            return [f"if {cond}: {'; '.join(lines)}" for cond, lines in self.alternatives]
         if not self.outcomes and self.verdict == "allow":
             return ["no base chain on this path: accepted"]
         if self.verdict == "allow":
@@ -116,6 +123,8 @@ class _State:
     trace: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     steps: int = 0
+    added: dict[tuple[str, str, str], list[list[object]]] = field(default_factory=dict)
+    """Keys this packet added to sets on its way (``add @s { ip saddr }``)."""
 
     @property
     def no_conntrack(self) -> bool:
@@ -130,12 +139,12 @@ def family_sees(table_family: str, ip_version: int) -> bool:
 def evaluate(rs: Ruleset, pkt: Packet, hook: str = "input") -> Evaluation:
     """The verdict of ``rs`` on ``pkt`` travelling the path of ``hook`` (input, output, forward)."""
     pending: list[dict[tuple[object, ...], bool]] = [{}]
-    leaves: list[Evaluation] = []
+    leaves: list[tuple[dict[tuple[object, ...], bool], Evaluation]] = []
     unknowns: dict[tuple[object, ...], str] = {}
     while pending:
         assume = pending.pop()
         try:
-            leaves.append(_run(rs, pkt, hook, assume))
+            leaves.append((assume, _run(rs, pkt, hook, assume)))
         except _Undecided as exc:
             return Evaluation("unknown", [], [], [str(exc)])
         except _Fork as f:
@@ -144,25 +153,43 @@ def evaluate(rs: Ruleset, pkt: Packet, hook: str = "input") -> Evaluation:
                 break
             pending.append({**assume, f.key: True})
             pending.append({**assume, f.key: False})
-    first = leaves[0] if leaves else Evaluation("unknown", [], [])
-    verdicts = {ev.verdict for ev in leaves}
+    first = leaves[0][1] if leaves else Evaluation("unknown", [], [])
+    verdicts = {ev.verdict for _, ev in leaves}
     if pending or not leaves:
         verdicts.add("unknown")
     if unknowns:
         whats = sorted(set(unknowns.values()))
         if len(verdicts) == 1:
             first.notes.append(f"the verdict does not depend on the unsupported expression(s): {', '.join(whats)}")
+            if len({tuple(ev.because()) for _, ev in leaves}) > 1:
+                # the same verdict, decided by different rules: name each with its condition, never one
+                # branch as if the engine knew it was taken (the trace below follows the first one)
+                first.alternatives = [(_condition(a, unknowns), ev.because()) for a, ev in leaves]
+                first.notes.append(f"the trace follows the case {_condition(leaves[0][0], unknowns)}")
         else:
             first.verdict = "unknown"
             first.notes.append(f"the verdict depends on expression(s) the engine does not model: {', '.join(whats)}")
     return first
 
 
+def _condition(assume: dict[tuple[object, ...], bool], unknowns: dict[tuple[object, ...], str]) -> str:
+    """'fib daddr type local matches and ... does not match' for one explored case."""
+    return " and ".join(f"{unknowns.get(k, 'an expression')} {'matches' if v else 'does not match'}"
+                        for k, v in assume.items()) or "without assumptions"
+
+
+NAT_KINDS = ("dnat", "redirect", "snat", "masquerade")
+
+
 def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ...], bool]) -> Evaluation:
-    st = _State(pkt=pkt, hook=path_hook, prio=0, assume=assume)
+    st = _State(pkt=pkt, hook=path_hook, prio=0, assume=assume, untracked=pkt.ct_state == "untracked")
     outcomes: list[ChainOutcome] = []
-    for hook in V.HOOK_PATHS.get(path_hook, (path_hook,)):
-        chains = [c for c in rs.base_chains(hook) if family_sees(c.family, pkt.family)]
+    path = list(V.HOOK_PATHS.get(path_hook, (path_hook,)))
+    i = 0
+    while i < len(path):
+        hook = path[i]
+        i += 1
+        chains = [c for c in rs.base_chains(hook) if family_sees(c.family, st.pkt.family)]
         if not chains:
             continue
         st.trace.append(Step("hook", "", f"hook {hook}"))
@@ -170,7 +197,12 @@ def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ..
         if len(set(prios)) != len(prios):
             st.notes.append(f"hook {hook}: several base chains share a priority (their order is undefined; "
                             "the verdict is the same unless one changes the packet)")
+        nat_done = False
         for base in chains:
+            if base.type == "nat" and (st.pkt.ct_state != "new" or nat_done):
+                # nat chains see only a connection's first packet, and only until one of them translated it
+                # (nf_nat_inet_fn: a packet with a NAT binding skips the remaining nat chains)
+                continue
             st.hook, st.prio = hook, base.prio or 0
             outcome = _run_base_chain(rs, base, st)
             outcomes.append(outcome)
@@ -180,10 +212,60 @@ def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ..
                 st.notes.append(f"{outcome.because()}: the packet is queued to userspace; "
                                 "its fate is decided there, not decidable offline")
                 return Evaluation("unknown", outcomes, st.trace, st.notes)
-            if outcome.terminal in ("dnat", "redirect", "snat", "masquerade"):
-                st.notes.append(f"{outcome.because()}: address translation ({outcome.terminal}) is not modelled; "
-                                "later chains are evaluated with the original addresses")
+            if outcome.terminal in NAT_KINDS and outcome.rule is not None:
+                nat_done = True
+                rest = _translate(st, outcome, path_hook, hook)
+                if rest is not None:
+                    path = path[:i] + list(rest)
     return Evaluation("allow", outcomes, st.trace, st.notes)
+
+
+def _translate(st: _State, outcome: ChainOutcome, path_hook: str, hook: str) -> tuple[str, ...] | None:
+    """Rewrite the packet as the NAT statement says (explained in the trace); after a destination
+    rewrite in prerouting, routing picks the path again: the new path's remaining hooks, else None.
+
+    Where the packet goes after DNAT is routing's decision; offline, an address other than the original
+    one is taken as another host's (the forward path: Docker's published ports) unless it is a loopback
+    address, and ``redirect`` always delivers locally (nft(8) NAT STATEMENTS)."""
+    assert outcome.rule is not None
+    t = next(s for s in outcome.rule.stmts if isinstance(s, Terminal) and s.kind in NAT_KINDS)
+    p = st.pkt
+    if not t.literal:
+        raise _Undecided(f"{outcome.because()}: the {t.kind} target is not one literal address and port; "
+                         "the translated packet is not known offline")
+    before = _endpoint(p.family, p.saddr, p.sport) + " -> " + _endpoint(p.family, p.daddr, p.dport)
+    if t.kind in ("dnat", "redirect"):
+        new = p.with_(daddr=t.addr if t.addr is not None else p.daddr,
+                      dport=t.port if t.port is not None and p.dport is not None else p.dport)
+    else:
+        new = p.with_(saddr=t.addr if t.addr is not None else p.saddr,
+                      sport=t.port if t.port is not None and p.sport is not None else p.sport)
+    st.pkt = new
+    after = _endpoint(new.family, new.saddr, new.sport) + " -> " + _endpoint(new.family, new.daddr, new.dport)
+    text = f"{t.text}: {before} becomes {after}"
+    if t.kind == "masquerade":
+        text += " (the source becomes the output interface's address, not known offline)"
+    st.trace.append(Step("nat", outcome.base.label(), text, outcome.rule.handle))
+    st.notes.append(f"address translation: {text}")
+    if hook != "prerouting" or t.kind not in ("dnat", "redirect") or new.daddr == p.daddr:
+        return None
+    local = t.kind == "redirect" or _is_loopback(new.family, new.daddr)
+    if path_hook == "input" and not local:
+        st.notes.append(f"{_endpoint(new.family, new.daddr, None)} is taken as another host's address: the "
+                        "packet is forwarded (hooks forward, postrouting); the input chains do not see it")
+        return ("forward", "postrouting")
+    if path_hook == "forward" and local:
+        return ("input",)
+    return None
+
+
+def _endpoint(family: int, addr: int, port: int | None) -> str:
+    a = str(ipaddress.ip_address(addr)) if family == 4 else f"[{ipaddress.IPv6Address(addr)}]"
+    return f"{a}:{port}" if port is not None else a
+
+
+def _is_loopback(family: int, addr: int) -> bool:
+    return (ipaddress.IPv4Address(addr) if family == 4 else ipaddress.IPv6Address(addr)).is_loopback
 
 
 def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:
@@ -240,7 +322,9 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
     for i, s in enumerate(rule.stmts):
         key = (chain.key, rule.handle, id(rule), i)
         if isinstance(s, Match):
-            r = _match(rs, chain, s, st)
+            r = _dynamic_member(rs, chain, s, st, key)
+            if r is None:
+                r = _match(rs, chain, s, st)
             if r is UNKNOWN:
                 r = _assume(st, key, f"{rule.text!r} (a set or field not modelled)")
             if not r:
@@ -264,6 +348,8 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
                 return "drop", None
             if s.kind == "queue":
                 return "queue", None
+            if s.kind == "unmodelled":
+                raise _Undecided(f"{rule.text}: the {s.text} is not modelled; its verdict is not known offline")
             return "accept", None
         elif isinstance(s, Mangle):
             if s.key.kind == "mark":
@@ -272,14 +358,52 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
                 st.ctmark = s.value
             shown.append(f"{s.key.name} set {s.value}")
         elif isinstance(s, Effect):
-            if s.inv:
-                # limit rate over / quota over: not exceeded by a single packet on an idle host
+            if s.stateful and not _stateful(st, key, s):
                 return None
+            if s.target is not None:
+                if not _set_update(rs, chain, s, st, key):
+                    return None
             if s.kind == "notrack" and st.no_conntrack:
                 st.untracked = True  # after conntrack (priority >= -200) the entry exists: notrack does nothing
             shown.append(s.kind)
     _effects(st, chain, rule, shown, depth)
     return None
+
+
+def _stateful(st: _State, key: tuple[object, ...], s: Effect) -> bool:
+    """Whether a limit, quota or ct count statement matches: what the flow assumes, else a fork."""
+    if "under-limits" in st.pkt.assume:
+        return not s.inv  # 'limit rate 10/second' matches, 'limit rate over ...' does not
+    if "over-limits" in st.pkt.assume:
+        return s.inv
+    return _assume(st, key + (s.text,), f"{s.text} (depends on earlier packets; a flow may assume "
+                                        "under-limits or over-limits)")
+
+
+def _set_update(rs: Ruleset, chain: Chain, s: Effect, st: _State, key: tuple[object, ...]) -> bool:
+    """``add @s { key [stmt] }`` / ``meter``: remember the key; the rule goes on if every inner statement
+    matches (``limit rate over 1/minute`` inside: only once that key exceeded the rate)."""
+    if s.key is not None:
+        vals = _values(s.key, st)
+        if isinstance(vals, list):
+            st.added.setdefault((chain.family, chain.table, str(s.target)), []).append(vals)
+    return all(_stateful(st, key + (i,), inner) for i, inner in enumerate(s.inner) if inner.stateful)
+
+
+def _dynamic_member(rs: Ruleset, chain: Chain, m: Match, st: _State, key: tuple[object, ...]) -> object:
+    """A lookup in a set the packet path writes to: true if this packet added its key, else what the flow
+    assumes (sets-as-listed: the listed members), else unknown. None when the set is not such a set."""
+    if not isinstance(m.right, SetRef) or (chain.family, chain.table, m.right.name) not in rs.updated_sets:
+        return None
+    vals = _values(m.left, st)
+    if vals is None:
+        return False
+    if isinstance(vals, list) and vals in st.added.get((chain.family, chain.table, m.right.name), []):
+        return m.op != "!="
+    if "sets-as-listed" in st.pkt.assume:
+        return None  # the listed members decide
+    return _assume(st, key + ("member",), f"membership in @{m.right.name} (a set the packet path updates; "
+                                          "a flow may assume sets-as-listed)")
 
 
 def _effects(st: _State, chain: Chain, rule: Rule, shown: list[str], depth: int) -> None:
@@ -313,7 +437,10 @@ def _raw_value(f: Field, st: _State) -> object:
         if proto == "ip6":
             if p.family != 6:
                 return None
-            return {"saddr": p.saddr, "daddr": p.daddr, "nexthdr": p.l4proto}.get(f.name, UNKNOWN)
+            # nexthdr is the header right after the fixed one: an extension header when there is one
+            # (MLD's hop-by-hop), not the transport protocol (which 'meta l4proto' gives)
+            nexthdr = p.nexthdr if p.nexthdr is not None else p.l4proto
+            return {"saddr": p.saddr, "daddr": p.daddr, "nexthdr": nexthdr}.get(f.name, UNKNOWN)
         if proto in ("tcp", "udp", "sctp"):
             if p.l4proto != V.L4PROTO[proto]:
                 return None
@@ -374,6 +501,15 @@ def element_matches(el: Element, vals: list[object]) -> bool:
     return len(el) == len(vals) and all(_component_matches(c, v) for c, v in zip(el, vals))
 
 
+def member(elems: tuple[Element, ...], vals: list[object]) -> bool:
+    """Whether the values fall in one of the elements; a big set of single intervals (a blocklist) is
+    merged once and bisected."""
+    if len(elems) > 16 and len(vals) == 1 and isinstance(vals[0], int) and \
+            all(len(e) == 1 and isinstance(e[0], Interval) for e in (elems[0], elems[-1])):
+        return contains(element_intervals(elems), vals[0])
+    return any(element_matches(e, vals) for e in elems)
+
+
 def _values(left: Field | Concat, st: _State) -> list[object] | None | object:
     items = left.items if isinstance(left, Concat) else (left,)
     vals = [field_value(f, st) for f in items]
@@ -416,7 +552,7 @@ def _match(rs: Ruleset, chain: Chain, m: Match, st: _State) -> object:
         return UNKNOWN
     assert isinstance(elems, tuple)
     if m.is_set:
-        found = any(element_matches(e, vals) for e in elems)
+        found = member(elems, vals)
         return (not found) if m.op == "!=" else found
     el = elems[0]
     v = vals[0]

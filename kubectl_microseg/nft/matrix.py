@@ -13,14 +13,20 @@ accepts; host -> host the ports both the source's output and the destination's i
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
+import random
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from ..engine.matrix import Cell, Endpoint, Matrix
-from ..model.addresses import V4_MAX, V6_BASE, AddressSet, address_int, atoms, interval_cidrs
-from ..model.ports import ConnSet, merge_intervals
+from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
+from ..model.ports import ConnSet
 from .evaluate import evaluate
-from .model import Concat, Element, Field, Interval, Match, Ruleset, SetRef, VMap
+from .intervals import contains, element_intervals, intersect, merge, subtract, union
+from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
+from .nat import forwarded_ports
+from .portwalk import Fallback, port_verdicts
 from .packet import OTHER_IF, Packet
 from . import values as V
 
@@ -81,19 +87,65 @@ def _addr_interval(kind: str, c: Interval) -> tuple[int, int]:
     return base + c.lo, base + c.hi
 
 
+def _compared_groups(rs: Ruleset) -> list[tuple[tuple[str, ...], Sequence[Element], str | None]]:
+    """The element groups the rules compare packets with, as (kinds, elements, set name): the elements of
+    one literal set, of one named set, or of one verdict map that lead to the same verdict. A rule treats
+    the members of a group alike (except through the other parts of a concatenation)."""
+    out: list[tuple[tuple[str, ...], Sequence[Element], str | None]] = []
+    for ch in rs.chains.values():
+        for r in ch.rules:
+            for s in r.stmts:
+                if isinstance(s, Match) and isinstance(s.right, tuple):
+                    out.append((_kinds(s.left), s.right, None))
+                elif isinstance(s, VMap) and not isinstance(s.data, SetRef):
+                    by: dict[str, list[Element]] = {}
+                    for e, v in s.data:
+                        by.setdefault(v.text(), []).append(e)
+                    out += [(_kinds(s.key), els, None) for els in by.values()]
+    for ns in rs.sets.values():
+        if ns.is_map and ns.map_type == "verdict":
+            by = {}
+            for e, v in ns.verdicts:
+                by.setdefault(v.text(), []).append(e)
+            out += [(ns.kinds, els, ns.name) for els in by.values()]
+        elif ns.is_map:  # the data (a NAT target, a mark) may tell every element apart
+            out += [(ns.kinds, [e], ns.name) for e in ns.elements]
+        else:
+            out.append((ns.kinds, ns.elements, ns.name))
+    return out
+
+
+def _kinds(left: Field | Concat) -> tuple[str, ...]:
+    return tuple(f.kind for f in (left.items if isinstance(left, Concat) else (left,)))
+
+
 def address_constants(rs: Ruleset) -> list[Constant]:
-    """The address constants of a ruleset: elements, named sets as a whole, and defines."""
+    """The address constants of a ruleset: per group of elements a rule treats alike (a literal, a set,
+    the members of a concatenation that agree on the other parts), named sets as a whole, defines."""
     consts: list[Constant] = []
     by_set: dict[str, list[tuple[int, int]]] = {}
-    for kinds, el, set_name in _elements_of(rs):
-        for kind, c in zip(kinds, el):
-            if kind in ("addr4", "addr6") and isinstance(c, Interval):
-                lo, hi = _addr_interval(kind, c)
-                consts.append(Constant(_interval_label(lo, hi), AddressSet([(lo, hi)])))
+    groups_of: dict[str, int] = {}
+    for kinds, elems, set_name in _compared_groups(rs):
+        for k, kind in enumerate(kinds):
+            if kind not in ("addr4", "addr6"):
+                continue
+            parts: dict[tuple[object, ...], list[tuple[int, int]]] = {}
+            for el in elems:
+                c = el[k]
+                if isinstance(c, Interval):
+                    parts.setdefault(el[:k] + el[k + 1:], []).append(_addr_interval(kind, c))
+            for ivs in parts.values():
+                addrs = _element_addresses(elems, kind) if len(kinds) == 1 and len(ivs) > 16 else AddressSet(ivs)
+                label = (_interval_label(*addrs.intervals[0]) if len(addrs.intervals) == 1 else
+                         f"@{set_name}" if set_name and len(parts) == 1 else
+                         f"{{{_interval_label(*addrs.intervals[0])}, +{len(ivs) - 1}}}")
+                consts.append(Constant(label, addrs, named=label.startswith("@")))
                 if set_name:
-                    by_set.setdefault(set_name, []).append((lo, hi))
+                    by_set.setdefault(set_name, []).extend(ivs)
+                    groups_of[set_name] = groups_of.get(set_name, 0) + 1
     for name, ivs in sorted(by_set.items()):
-        consts.append(Constant(f"@{name}", AddressSet(ivs), named=True))
+        if groups_of[name] > 1:  # one group is already the whole set, named after it
+            consts.append(Constant(f"@{name}", AddressSet(ivs), named=True))
     for name, value in sorted(rs.defines.items()):
         addrs = _define_addresses(value)
         if addrs:
@@ -129,33 +181,71 @@ def _interval_label(lo: int, hi: int) -> str:
 
 
 def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None = None) -> list[AddressClass]:
-    """Split the address space into classes by the constants (and carve out the hosts' addresses)."""
+    """Split the address space into classes by the constants (and carve out the hosts' addresses).
+
+    One sweep over the constants' boundaries: the pieces between two boundaries lie in the same constants,
+    and pieces in exactly the same constants form a class (n log n in the number of boundaries, so a
+    50,000-member set costs one sort, not a comparison of every piece with every constant).
+    """
+    consts = _unique(consts)
     hosts = hosts or {}
     sets = [c.addresses for c in consts] + list(hosts.values())
-    host_all = AddressSet()
-    for h in hosts.values():
-        host_all = host_all | h
-    groups: dict[tuple[object, ...], list[tuple[int, int]]] = {}
-    for lo, hi in atoms(sets):
-        if host_all.contains_interval(lo, hi):
-            continue
-        fam = 4 if lo <= V4_MAX else 6
-        sig = (fam,) + tuple(s.contains_interval(lo, hi) for s in sets)
-        groups.setdefault(sig, []).append((lo, hi))
+    n_const = len(consts)
+    events: dict[int, list[tuple[int, int]]] = {0: [], V6_BASE: [], V6_MAX + 1: []}
+    for k, s in enumerate(sets):
+        for lo, hi in s.intervals:
+            events.setdefault(lo, []).append((k, 1))
+            events.setdefault(hi + 1, []).append((k, -1))
+    bounds = sorted(events)
+    # A set's intervals are merged (disjoint, not touching), so at each boundary a set is entered or left:
+    # the sets a piece lies in are kept as a set and as a 64-bit hash of them (XOR of a random word per
+    # set), so grouping costs O(1) per boundary; the hash names a signature, checked on first sight.
+    words = [random.Random(k).getrandbits(64) for k in range(len(sets))]
+    active: set[int] = set()
+    h = hosts_in = 0
+    sigs: dict[tuple[int, int], frozenset[int]] = {}
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for i in range(len(bounds) - 1):
+        for k, d in events[bounds[i]]:
+            h ^= words[k]
+            if d > 0:
+                active.add(k)
+                hosts_in += k >= n_const
+            else:
+                active.discard(k)
+                hosts_in -= k >= n_const
+        if hosts_in:
+            continue  # a host's own address
+        lo = bounds[i]
+        key = (4 if lo <= V4_MAX else 6, h)
+        got = groups.get(key)
+        if got is None:
+            got = groups[key] = []
+            sigs[key] = frozenset(active)
+        got.append((lo, bounds[i + 1] - 1))
     classes: list[AddressClass] = []
     used: set[str] = set()
-    for sig, ivs in groups.items():
-        fam = int(sig[0])  # type: ignore[call-overload]
+    for (fam, hsig), ivs in groups.items():
+        inside = sigs[(fam, hsig)]
         addrs = AddressSet(ivs)
-        members = [c for c, inside in zip(consts, sig[1:]) if inside]
+        members = [consts[k] for k in sorted(inside)]
         name = _class_name(addrs, members, fam)
         if name in used:
             name = f"{name} [{_interval_label(*ivs[0])}]"
         used.add(name)
-        rep = _representative(ivs)
-        classes.append(AddressClass(name, fam, addrs, rep, sorted({m.label for m in members})))
+        classes.append(AddressClass(name, fam, addrs, _representative(ivs), sorted({m.label for m in members})))
     classes.sort(key=lambda c: (c.family, not c.members, c.addresses.intervals[0][0]))
     return classes
+
+
+def _unique(consts: list[Constant]) -> list[Constant]:
+    """One constant per address set (many rules name the same network): a named label wins."""
+    by: dict[AddressSet, Constant] = {}
+    for c in consts:
+        prev = by.get(c.addresses)
+        if prev is None or (c.named and not prev.named):
+            by[c.addresses] = c
+    return list(by.values())
 
 
 def _representative(ivs: list[tuple[int, int]]) -> int:
@@ -203,30 +293,325 @@ def split_address(addr: int) -> tuple[int, int]:
     return (4, addr) if addr <= V4_MAX else (6, addr - V6_BASE)
 
 
-def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, int]],
-            iif: str | None = OTHER_IF, oif: str | None = OTHER_IF) -> tuple[ConnSet, bool]:
-    """What ``rs`` lets through from ``src`` to ``dst`` on ``hook``: (ConnSet, uncertain)."""
+NAT_KINDS = ("snat", "dnat", "masquerade", "redirect")
+MATRIX_ASSUME = frozenset({"under-limits", "sets-as-listed"})
+"""What matrix cells assume of the kernel's state (an idle host); stated in the matrix's notes."""
+
+
+@dataclass
+class _Need:
+    """What a rule's leading matches require of every packet it matches (None: nothing)."""
+
+    saddr: AddressSet | None = None
+    daddr: AddressSet | None = None
+    l4proto: int | None = None
+    dport: list[tuple[int, int]] | None = None
+    """The destination ports a leading match requires (merged intervals)."""
+    pure: bool = True
+    """True when the rule reads addresses only in these requirements."""
+
+
+class Relevance:
+    """Which rules of a ruleset can match a packet between two given addresses of a given protocol.
+
+    A rule whose leading matches require a source (or destination) address the packet does not have, or
+    another protocol (``tcp dport`` needs TCP: nft adds that dependency), matches no packet of that
+    pair, so evaluating without it gives the same verdict. Only matches before the rule's first
+    statement with an effect are read (``meta mark set 1 ip saddr X`` marks every packet). With
+    address translation in the ruleset addresses change on the way, so nothing is left out.
+    """
+
+    def __init__(self, rs: Ruleset):
+        self.rs = rs
+        self.rules: list[tuple[Chain, Rule, _Need]] = []
+        self.enabled = not any(isinstance(s, Terminal) and s.kind in NAT_KINDS
+                               for ch in rs.chains.values() for r in ch.rules for s in r.stmts)
+        for ch in rs.chains.values():
+            for r in ch.rules:
+                self.rules.append((ch, r, _need(rs, ch, r) if self.enabled else _Need(pure=False)))
+        self.by_src = _Stab([(i, n.saddr) for i, (_, _, n) in enumerate(self.rules) if n.saddr is not None])
+        self.by_dst = _Stab([(i, n.daddr) for i, (_, _, n) in enumerate(self.rules) if n.daddr is not None])
+        self.free = [i for i, (_, _, n) in enumerate(self.rules) if n.saddr is None and n.daddr is None]
+        self._keys: dict[tuple[frozenset[int], frozenset[int], int], tuple[int, ...]] = {}
+        self._views: dict[tuple[int, ...], tuple[Ruleset, bool]] = {}
+        self._ports: list[tuple[int, int]] | None = None
+        self.results: dict[tuple[object, ...], tuple[list[tuple[int, int]] | str, bool]] = {}
+        """Results of address-independent views (see ``view``), shared by every pair that has them."""
+
+    def ports(self) -> list[tuple[int, int]]:
+        """The ruleset's port pieces (for packets the port walker cannot carry), computed once."""
+        if self._ports is None:
+            self._ports = port_atoms([self.rs])
+        return self._ports
+
+    def view(self, src: int, dst: int, l4proto: int) -> tuple[Ruleset, tuple[int, ...] | None]:
+        """The ruleset with only the rules that can match packets src -> dst of ``l4proto``, and a key
+        naming it when its verdicts cannot depend on the addresses (every address its rules read is a
+        requirement the pair meets), so pairs with the same key share one result; else None."""
+        if not self.enabled:
+            return self.rs, None
+        s_in, d_in = self.by_src.at(src), self.by_dst.at(dst)
+        key = self._keys.get((s_in, d_in, l4proto))
+        if key is None:
+            keep = []
+            for i in sorted(set(self.free) | s_in | d_in):
+                n = self.rules[i][2]
+                if (n.l4proto is None or n.l4proto == l4proto) and (n.saddr is None or i in s_in) and \
+                        (n.daddr is None or i in d_in):
+                    keep.append(i)
+            key = self._keys[(s_in, d_in, l4proto)] = tuple(keep)
+        got = self._view_of(key)
+        return got[0], key if got[1] else None
+
+    def _view_of(self, key: tuple[int, ...]) -> tuple[Ruleset, bool]:
+        """The ruleset of these rules (by index), and whether none of them reads addresses beyond its
+        requirements (cached)."""
+        got = self._views.get(key)
+        if got is None:
+            lists: dict[tuple[str, str, str], list[Rule]] = {k: [] for k in self.rs.chains}
+            for i in key:
+                ch, r, _ = self.rules[i]
+                lists[ch.key].append(r)
+            chains = {k: Chain(c.family, c.table, c.name, c.handle, c.type, c.hook, c.prio, c.policy, c.device,
+                               lists[k]) for k, c in self.rs.chains.items()}
+            got = (Ruleset(self.rs.tables, chains, self.rs.sets, self.rs.notes, self.rs.defines,
+                           self.rs.description, self.rs.dormant), all(self.rules[i][2].pure for i in key))
+            self._views[key] = got
+        return got
+
+    def delta(self, key: tuple[int, ...], vary: str) -> tuple[tuple[int, ...], list[tuple[int, int]],
+                                                              Ruleset] | None:
+        """Split a view for the address that varies (``saddr``: the class is the source): the rules that
+        require something of that address ("own" rules), the ports they can match at all, and the rest.
+
+        A packet whose destination port no own rule can match takes the same path through the view as
+        through the rest alone (own rules fail at their port match and have no effect before it), and
+        the port walk is pointwise: so the rest's result, shared by every class with the same rest when
+        its rules read no address, holds outside those ports; inside, the view restricted to rules that
+        can match those ports decides. Returns (rest key, own ports, restricted view), or None when the
+        split does not apply (the rest reads addresses, an own rule has no port requirement)."""
+        own = [i for i in key if getattr(self.rules[i][2], vary) is not None]
+        if not own:
+            return None
+        ports: list[tuple[int, int]] = []
+        for i in own:
+            d = self.rules[i][2].dport
+            if d is None:
+                return None
+            ports = union(ports, d)
+        own_set = set(own)
+        rest = tuple(i for i in key if i not in own_set)
+        if not self._view_of(rest)[1]:
+            return None
+        keep = tuple(i for i in key if self.rules[i][2].dport is None or intersect(self.rules[i][2].dport, ports))
+        return rest, ports, self._view_of(keep)[0]
+
+
+def _in(addrs: AddressSet, point: int) -> bool:
+    return contains(list(addrs.intervals), point) if len(addrs.intervals) < 8 else \
+        contains(_interval_list(addrs), point)
+
+
+_LISTS: dict[int, tuple[AddressSet, list[tuple[int, int]]]] = {}
+
+
+def _interval_list(addrs: AddressSet) -> list[tuple[int, int]]:
+    got = _LISTS.get(id(addrs))
+    if got is None or got[0] is not addrs:
+        got = _LISTS[id(addrs)] = (addrs, list(addrs.intervals))
+    return got[1]
+
+
+class _Stab:
+    """Which of some address sets contain a point: one sweep, then a bisection per question."""
+
+    def __init__(self, items: list[tuple[int, AddressSet]]):
+        events: dict[int, list[tuple[int, int]]] = {}
+        for i, s in items:
+            for lo, hi in s.intervals:
+                events.setdefault(lo, []).append((i, 1))
+                events.setdefault(hi + 1, []).append((i, -1))
+        self.bounds = sorted(events)
+        self.sets: list[frozenset[int]] = []
+        active: dict[int, int] = {}
+        interned: dict[frozenset[int], frozenset[int]] = {}
+        for b in self.bounds:
+            for i, d in events[b]:
+                active[i] = active.get(i, 0) + d
+                if not active[i]:
+                    del active[i]
+            fs = frozenset(active)
+            self.sets.append(interned.setdefault(fs, fs))
+
+    def at(self, point: int) -> frozenset[int]:
+        j = bisect.bisect_right(self.bounds, point) - 1
+        return self.sets[j] if j >= 0 else frozenset()
+
+
+def _stateful(rs: Ruleset) -> bool:
+    """Whether some rule's result depends on earlier packets (limits, quotas, counts, dynamic sets)."""
+    return bool(rs.updated_sets) or any(isinstance(s, Effect) and (s.stateful or s.target)
+                                        for ch in rs.chains.values() for r in ch.rules for s in r.stmts)
+
+
+def _need(rs: Ruleset, ch: Chain, r: Rule) -> _Need:
+    need = _Need()
+    leading = True
+    for s in r.stmts:
+        if isinstance(s, Match):
+            f = s.left
+            if leading and isinstance(f, Field) and f.source == "payload" and f.mask is None:
+                if f.protocol in ("tcp", "udp", "sctp"):
+                    need.l4proto = V.L4PROTO[f.protocol]  # the implicit protocol dependency
+                    if f.name == "dport" and s.op in ("==", "in"):
+                        ports = _match_ports(rs, ch, s)
+                        if ports is not None:
+                            need.dport = ports if need.dport is None else intersect(need.dport, ports)
+                    continue
+                if f.protocol in ("ip", "ip6") and f.name in ("saddr", "daddr") and s.op in ("==", "in"):
+                    addrs = _match_addresses(rs, ch, s, f.kind)
+                    if addrs is not None:
+                        prev = getattr(need, f.name)
+                        setattr(need, f.name, addrs if prev is None else prev & addrs)
+                        continue
+            need.pure &= not _reads_address(s.left)
+        elif isinstance(s, VMap):
+            need.pure &= not _reads_address(s.key)
+            leading = False
+        elif isinstance(s, Unsupported):
+            need.pure = False
+        else:
+            leading = False
+    return need
+
+
+def _reads_address(left: Field | Concat) -> bool:
+    return any(f.kind in ("addr4", "addr6", "unknown") for f in (left.items if isinstance(left, Concat) else (left,)))
+
+
+def _match_ports(rs: Ruleset, ch: Chain, m: Match) -> list[tuple[int, int]] | None:
+    """The ports a positive destination port match accepts; None when not plain."""
+    if isinstance(m.right, SetRef):
+        ns = rs.lookup_set(ch.family, ch.table, m.right.name)
+        if ns is None or not ns.supported or ns.is_map or (ch.family, ch.table, ns.name) in rs.updated_sets:
+            return None
+        elems = ns.elements
+    elif isinstance(m.right, tuple):
+        elems = m.right
+    else:
+        return None
+    if any(len(e) != 1 or not isinstance(e[0], Interval) for e in elems):
+        return None
+    return element_intervals(elems)
+
+
+def _match_addresses(rs: Ruleset, ch: Chain, m: Match, kind: str) -> AddressSet | None:
+    """The addresses (on the combined line) a positive address match accepts; None when not plain."""
+    if isinstance(m.right, SetRef):
+        ns = rs.lookup_set(ch.family, ch.table, m.right.name)
+        if ns is None or not ns.supported or ns.is_map:
+            return None
+        elems = ns.elements
+    elif isinstance(m.right, tuple):
+        elems = m.right
+    else:
+        return None
+    if any(len(e) != 1 or not isinstance(e[0], Interval) for e in elems):
+        return None
+    return _element_addresses(elems, kind)
+
+
+_ADDRS: dict[tuple[int, str], tuple[object, AddressSet]] = {}
+
+
+def _element_addresses(elems: Sequence[Element], kind: str) -> AddressSet:
+    """The addresses of single-component elements (a named set's, matched by several rules and cut into
+    classes): merged once per element tuple (the cache holds the tuple, so its id stays unique)."""
+    got = _ADDRS.get((id(elems), kind))
+    if got is not None and got[0] is elems:
+        return got[1]
+    addrs = AddressSet(_addr_interval(kind, e[0]) for e in elems)  # type: ignore[arg-type]
+    if len(_ADDRS) > 256:
+        _ADDRS.clear()
+    _ADDRS[(id(elems), kind)] = (elems, addrs)
+    return addrs
+
+
+def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, int]] | None = None,
+            iif: str | None = OTHER_IF, oif: str | None = OTHER_IF,
+            relevance: Relevance | None = None, vary: str | None = None) -> tuple[ConnSet, bool]:
+    """What ``rs`` lets through from ``src`` to ``dst`` on ``hook``: (ConnSet, uncertain).
+
+    Ports are walked as sets (``portwalk``); where the walker cannot, each piece of ``ports`` (default:
+    the ruleset's port pieces) is evaluated with one packet.
+    """
     fam, s = split_address(src)
     _, d = split_address(dst)
     acc: dict[str, list[tuple[int, int]]] = {}
     uncertain = False
-    for proto in MATRIX_PROTOCOLS:
-        for lo, hi in ports:
-            pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=V.L4PROTO[proto], sport=40000, dport=lo,
-                         iif=iif if hook != "output" else None, oif=oif if hook != "input" else None)
-            ev = evaluate(rs, pkt, hook)
-            if ev.verdict != "deny":
-                acc.setdefault(proto.upper(), []).append((lo, hi))
-                uncertain |= ev.verdict == "unknown"
-    icmp = "icmp" if fam == 4 else "icmpv6"
-    table = V.ICMP_TYPE if fam == 4 else V.ICMPV6_TYPE
-    pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=V.L4PROTO[icmp], icmp_type=table["echo-request"],
-                 iif=iif if hook != "output" else None, oif=oif if hook != "input" else None)
-    ev = evaluate(rs, pkt, hook)
-    if ev.verdict != "deny":
-        acc["ICMP" if fam == 4 else "ICMPV6"] = [(1, 65535)]
-        uncertain |= ev.verdict == "unknown"
-    return ConnSet({p: merge_intervals(r) for p, r in acc.items()}), uncertain
+    ifs = {"iif": iif if hook != "output" else None, "oif": oif if hook != "input" else None,
+           "assume": MATRIX_ASSUME}
+    for proto in MATRIX_PROTOCOLS + ("icmp" if fam == 4 else "icmpv6",):
+        l4 = V.L4PROTO[proto]
+        view, key = relevance.view(src, dst, l4) if relevance is not None else (rs, None)
+        memo = (key, hook, fam, iif, oif, ports is None) if key is not None else None
+        got = relevance.results.get(memo) if relevance is not None and memo is not None else None
+        pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=l4, **ifs)
+        if got is None and relevance is not None and vary is not None and ports is None and \
+                proto in MATRIX_PROTOCOLS and relevance.enabled:
+            got = _by_delta(relevance, relevance._keys[(relevance.by_src.at(src), relevance.by_dst.at(dst), l4)],
+                            vary, hook, pkt, (hook, fam, iif, oif))
+        if got is None:
+            got = _allowed_ports(view, hook, pkt, ports, relevance)
+            if memo is not None and relevance is not None:
+                relevance.results[memo] = got
+        if got[0]:
+            acc[proto.upper() if proto in MATRIX_PROTOCOLS else "ICMP" if fam == 4 else "ICMPV6"] = got[0]
+            uncertain |= got[1]
+    return ConnSet.from_merged(acc), uncertain  # every result below is merged
+
+
+def _by_delta(rel: Relevance, key: tuple[int, ...], vary: str, hook: str, pkt: Packet,
+              where: tuple[object, ...]) -> tuple[list[tuple[int, int]], bool] | None:
+    """The allowed ports of a view from its rest's shared result and a walk of the own rules' ports only
+    (``Relevance.delta``); None when that does not apply or the walker cannot."""
+    split = rel.delta(key, vary)
+    if split is None:
+        return None
+    rest, own_ports, restricted = split
+    memo = (rest,) + where + (True,)
+    base = rel.results.get(memo)
+    if base is None:
+        base = _allowed_ports(rel._view_of(rest)[0], hook, pkt, None, rel)
+        rel.results[memo] = base
+    try:
+        inside = [iv for piece, verdict in port_verdicts(restricted, pkt.with_(sport=40000, dport=own_ports[0][0]),
+                                                         hook, own_ports) if verdict == "allow" for iv in piece]
+    except Fallback:
+        return None
+    return union(subtract(base[0], own_ports), sorted(inside)), base[1]
+
+
+def _allowed_ports(rs: Ruleset, hook: str, pkt: Packet, ports: list[tuple[int, int]] | None,
+                   relevance: Relevance | None) -> tuple[list[tuple[int, int]], bool]:
+    """The destination ports (all of them for ICMP echo) ``rs`` lets through, and whether uncertain."""
+    if pkt.l4proto in (1, 58):
+        ev = evaluate(rs, pkt.with_(icmp_type=V.ICMP_TYPE["echo-request"] if pkt.l4proto == 1 else
+                                    V.ICMPV6_TYPE["echo-request"]), hook)
+        return ([(1, 65535)] if ev.verdict != "deny" else []), ev.verdict == "unknown"
+    pkt = pkt.with_(sport=40000, dport=1)
+    try:
+        return merge([iv for piece, verdict in port_verdicts(rs, pkt, hook, [(1, 65535)]) if verdict == "allow"
+                      for iv in piece]), False
+    except Fallback:
+        pass
+    out, uncertain = [], False
+    for lo, hi in ports if ports is not None else relevance.ports() if relevance is not None else port_atoms([rs]):
+        ev = evaluate(rs, pkt.with_(dport=lo), hook)
+        if ev.verdict != "deny":
+            out.append((lo, hi))
+            uncertain |= ev.verdict == "unknown"
+    return merge(out), uncertain
 
 
 @dataclass
@@ -266,12 +651,18 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
     rulesets = [h.ruleset for h in hosts] + list(extra_rulesets)
     lay = layout(hosts, extra_rulesets)
     classes, host_sets, addrs = lay.classes, lay.host_sets, lay.addrs
-    ports = port_atoms(rulesets)
+    rel = {id(h.ruleset): Relevance(h.ruleset) for h in hosts}
     notes: list[str] = []
     for rs in rulesets:
         notes += [n for n in rs.notes if n not in notes]
     notes += [f"host {h.name}: no address given; its own address is taken as one no rule names"
               for h in hosts if not h.addresses]
+    for h in hosts:
+        notes += [f"host {h.name}: {f.describe()}" for f in forwarded_ports(h.ruleset)]
+    if any(_stateful(rs) for rs in rulesets):
+        notes.append("cells assume an idle host: no rate limit, quota, meter or ct count threshold exceeded, and "
+                     "sets the packet path updates hold their listed members (nft test/explain flows may "
+                     "assume otherwise; without an assumption such verdicts are unknown)")
     endpoints = [Endpoint(id=c.id, kind="AddressClass", cidrs=tuple(c.addresses.cidrs()), group="addresses",
                           extra=(("members", tuple(c.members)),)) for c in classes]
     endpoints += [Endpoint(id=h.name, kind="Host", name=h.name, cidrs=tuple(host_sets[h.name].cidrs()) if
@@ -291,14 +682,17 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
                 if split_address(a)[0] != c.family:
                     continue
                 if "input" in hooks:
-                    put(c.id, h.name, *allowed(h.ruleset, "input", c.representative, a, ports))
+                    put(c.id, h.name, *allowed(h.ruleset, "input", c.representative, a, relevance=rel[id(h.ruleset)],
+                                                 vary="saddr"))
                 if "output" in hooks:
-                    put(h.name, c.id, *allowed(h.ruleset, "output", a, c.representative, ports))
+                    put(h.name, c.id, *allowed(h.ruleset, "output", a, c.representative, relevance=rel[id(h.ruleset)],
+                                                 vary="daddr"))
         if "forward" in hooks:
             for c1 in classes:
                 for c2 in classes:
                     if c1.family == c2.family:
-                        put(c1.id, c2.id, *allowed(h.ruleset, "forward", c1.representative, c2.representative, ports))
+                        put(c1.id, c2.id, *allowed(h.ruleset, "forward", c1.representative, c2.representative,
+                                                   relevance=rel[id(h.ruleset)]))
     for h1 in hosts:
         for h2 in hosts:
             if h1 is h2:
@@ -307,8 +701,8 @@ def build_matrix(hosts: list[HostSpec], *, hooks: tuple[str, ...] = ("input", "o
                 for b in addrs[h2.name]:
                     if split_address(a)[0] != split_address(b)[0]:
                         continue
-                    out, u1 = allowed(h1.ruleset, "output", a, b, ports)
-                    inn, u2 = allowed(h2.ruleset, "input", a, b, ports)
+                    out, u1 = allowed(h1.ruleset, "output", a, b, relevance=rel[id(h1.ruleset)])
+                    inn, u2 = allowed(h2.ruleset, "input", a, b, relevance=rel[id(h2.ruleset)])
                     put(h1.name, h2.name, out & inn, u1 or u2)
     if any(c.uncertain for c in cells.values()):
         notes.append("cells marked uncertain depend on expressions the engine does not model")

@@ -123,7 +123,15 @@ class Terminal:
     kind: str
     family: int | None = None
     """reject with icmp (4) or icmpv6 (6): nft gives the rule an implicit ``meta nfproto`` match that the
-    JSON listing leaves out, so in an inet table the rule applies to that IP version only."""
+    JSON listing leaves out, so in an inet table the rule applies to that IP version only. For snat and
+    dnat: the IP version of ``addr``."""
+    addr: int | None = None
+    """dnat/snat: the new address (one literal); None: unchanged (redirect, masquerade) or not literal."""
+    port: int | None = None
+    """dnat/snat/redirect/masquerade: the new port (one literal); None: unchanged or not literal."""
+    literal: bool = True
+    """False when the target is an expression (a map, a range): the rewrite is not known offline."""
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,23 @@ class Effect:
 
     kind: str
     inv: bool = False
+    target: str | None = None
+    """``add @m {...}`` / ``update @m {...}`` / ``meter m {...}``: the set the packet path writes to."""
+    key: "Field | Concat | None" = None
+    """The key such a statement adds (the packet's ``ip saddr``)."""
+    inner: tuple["Effect", ...] = ()
+    """The stateful statements inside (``limit rate over 1/minute``): each must match for the rule to go on."""
+    text: str = ""
+
+    @property
+    def stateful(self) -> bool:
+        """Whether whether it matches depends on what earlier packets did (rates, quotas, counts)."""
+        return self.kind in STATEFUL_MATCHES
+
+
+STATEFUL_MATCHES = ("limit", "quota", "ct count")
+"""Statements that match or not by the state the kernel keeps between packets (libnftables-json(5):
+LIMIT, QUOTA, CT COUNT); ``inv`` (``over``) matches once the threshold is exceeded."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +256,9 @@ class Ruleset:
     description: str = "ruleset"
     dormant: set[tuple[str, str]] = field(default_factory=set)
     """Tables with ``flags dormant``: their base chains are not registered, so they never run."""
+    updated_sets: set[tuple[str, str, str]] = field(default_factory=set)
+    """Named sets the packet path writes to (``add @s``, ``update @s``, meters) or flagged dynamic: their
+    members depend on earlier packets, so a lookup is unknown unless a flow assumes sets-as-listed."""
 
     def base_chains(self, hook: str) -> list[Chain]:
         """Base chains of the analysed families on ``hook`` in the kernel's order: lowest priority first;

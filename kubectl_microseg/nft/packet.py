@@ -14,6 +14,22 @@ from typing import Any
 
 from . import values as V
 
+NOCT_ICMPV6 = frozenset({130, 131, 132, 133, 134, 135, 136, 143})
+"""ICMPv6 types conntrack leaves untracked (MLD query, report, done, router and neighbour solicitation
+and advertisement, MLDv2 report): ``noct_valid_new`` in the kernel's nf_conntrack_proto_icmpv6.c."""
+MLD_TYPES = frozenset({130, 131, 132, 143})
+"""MLD messages carry a hop-by-hop header (Router Alert, RFC 2710 section 3, RFC 3810 section 5)."""
+IPV6_HOPOPTS = 0
+
+ASSUMPTIONS: dict[str, str] = {
+    "under-limits": "no rate limit, quota, meter or ct count threshold is exceeded",
+    "over-limits": "every rate limit, quota, meter and ct count threshold is exceeded",
+    "sets-as-listed": "sets updated from the packet path (dynamic sets, meters) hold exactly their listed "
+                      "elements, plus what this packet adds",
+}
+"""What a flow may state (``assume:``) about the state the kernel keeps between packets. Without them an
+expression whose result depends on that state is unknown, and so is every verdict that depends on it."""
+
 OTHER_IF = "\x00other"
 """The name of an interface no rule names: no literal and no wildcard other than ``*`` matches it."""
 DEFAULT_SPORT = 40000
@@ -40,6 +56,10 @@ class Packet:
     ct_state: str = "new"
     tcp_flags: int = V.TCP_FLAGS["syn"]
     mark: int = 0
+    nexthdr: int | None = None
+    """IPv6: the first Next Header (an extension header's number when there is one); None: l4proto."""
+    assume: frozenset[str] = frozenset()
+    """The flow's stated assumptions about kernel state (keys of ASSUMPTIONS)."""
 
     def with_(self, **kw: Any) -> Packet:
         return replace(self, **kw)
@@ -57,11 +77,22 @@ class Flow:
     sport: int | None = None
     iif: str | None = None
     oif: str | None = None
-    ct_state: str = "new"
+    ct_state: str | None = None
+    """None: new, or untracked for the ICMPv6 types conntrack does not track (neighbour discovery, MLD)."""
     icmp_type: str | int | None = None
     expect: str | None = None
     line: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    assume: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.ct_state is None:
+            untracked = self.protocol.lower() in ("icmpv6", "ipv6-icmp") and self._icmp_number() in NOCT_ICMPV6
+            object.__setattr__(self, "ct_state", "untracked" if untracked else "new")
+
+    def _icmp_number(self) -> int | None:
+        table = V.ICMP_TYPE if self.protocol.lower() == "icmp" else V.ICMPV6_TYPE
+        return V.lookup_symbol(table, self.icmp_type if self.icmp_type is not None else "echo-request")
 
     def packet(self) -> Packet:
         """The packet of this flow on its hook (interfaces defaulted as the module docstring says)."""
@@ -76,19 +107,22 @@ class Flow:
             iif = "lo" if s.is_loopback else OTHER_IF
         if self.hook in ("output", "forward") and oif is None:
             oif = "lo" if d.is_loopback else OTHER_IF
-        established = self.ct_state != "new"
+        ct_state = self.ct_state or "new"
+        established = ct_state not in ("new", "untracked")
         flags = V.TCP_FLAGS["ack"] if established else V.TCP_FLAGS["syn"]
         icmp_type = None
         if proto in ("icmp", "icmpv6"):
-            table = V.ICMP_TYPE if proto == "icmp" else V.ICMPV6_TYPE
-            icmp_type = V.lookup_symbol(table, self.icmp_type if self.icmp_type is not None else "echo-request")
+            icmp_type = self._icmp_number()
             if icmp_type is None:
                 raise ValueError(f"unknown {proto} type {self.icmp_type!r}")
         has_ports = proto in V.PORT_PROTOCOLS
+        # the kernel's ip6 nexthdr is the first header after the fixed one: hop-by-hop for MLD
+        nexthdr = IPV6_HOPOPTS if proto == "icmpv6" and icmp_type in MLD_TYPES else None
         return Packet(family=s.version, saddr=int(s), daddr=int(d), l4proto=l4,
                       sport=(self.sport if self.sport is not None else DEFAULT_SPORT) if has_ports else None,
                       dport=self.port if has_ports else None, icmp_type=icmp_type, iif=iif,
-                      oif=oif if self.hook != "input" else None, ct_state=self.ct_state, tcp_flags=flags)
+                      oif=oif if self.hook != "input" else None, ct_state=ct_state, tcp_flags=flags,
+                      nexthdr=nexthdr, assume=frozenset(self.assume))
 
     def describe(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
@@ -99,7 +133,8 @@ def flow_from_dict(item: dict[str, Any], line: int | None = None) -> Flow:
     """Validate one FLOWS entry (contract field names); raises ValueError with the reason."""
     if not isinstance(item, dict):
         raise ValueError("a flow must be a mapping")
-    known = {"hook", "from", "to", "protocol", "port", "sport", "iif", "oif", "ct_state", "expect", "icmp_type"}
+    known = {"hook", "from", "to", "protocol", "port", "sport", "iif", "oif", "ct_state", "expect", "icmp_type",
+             "assume"}
     unknown = sorted(set(item) - known)
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}")
@@ -122,9 +157,16 @@ def flow_from_dict(item: dict[str, Any], line: int | None = None) -> Flow:
     port = _port(item.get("port"), "port")
     if proto in V.PORT_PROTOCOLS and port is None:
         raise ValueError(f"'port' is required for {proto}")
-    ct = str(item.get("ct_state", "new")).lower()
-    if ct not in V.CT_STATE:
+    ct = str(item["ct_state"]).lower() if item.get("ct_state") is not None else None
+    if ct is not None and ct not in V.CT_STATE:
         raise ValueError(f"ct_state must be one of {', '.join(V.CT_STATE)}, not {ct!r}")
+    assume = item.get("assume") or []
+    if isinstance(assume, str):
+        assume = [assume]
+    if not isinstance(assume, list) or any(str(a) not in ASSUMPTIONS for a in assume):
+        raise ValueError(f"assume must list some of {', '.join(ASSUMPTIONS)}, not {item.get('assume')!r}")
+    if {"under-limits", "over-limits"} <= {str(a) for a in assume}:
+        raise ValueError("assume: under-limits and over-limits exclude each other")
     expect = item.get("expect")
     if expect is not None:
         expect = str(expect).lower()
@@ -133,7 +175,7 @@ def flow_from_dict(item: dict[str, Any], line: int | None = None) -> Flow:
     flow = Flow(src=str(item["from"]), dst=str(item["to"]), protocol=proto, port=port, hook=hook,
                 sport=_port(item.get("sport"), "sport"), iif=_opt_str(item.get("iif")),
                 oif=_opt_str(item.get("oif")), ct_state=ct, icmp_type=item.get("icmp_type"), expect=expect,
-                line=line)
+                line=line, assume=tuple(str(a) for a in assume))
     flow.packet()  # raises ValueError for mixed families or bad ICMP types
     return flow
 

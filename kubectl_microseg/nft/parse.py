@@ -12,10 +12,10 @@ from typing import Any, Iterator
 
 from ..errors import InputError, Origin
 from . import values as V
-from .model import (Chain, Concat, Effect, Element, Field, Interval, Left, Mangle, Mask, Match, Name,
+from .model import (STATEFUL_MATCHES, Chain, Concat, Effect, Element, Field, Interval, Left, Mangle, Mask, Match, Name,
                     NamedSet, Rule, Ruleset, SetRef, Statement, Terminal, Unsupported, Verdict, VerdictStmt,
                     VMap)
-from .text import rule_text
+from .text import rule_text, stmt_text
 
 _PAYLOAD_KINDS = {
     ("ip", "saddr"): "addr4", ("ip", "daddr"): "addr4", ("ip", "protocol"): "l4proto",
@@ -106,6 +106,7 @@ def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str
             raise InputError(f"rule for missing chain {' '.join(key)}", origin, path=f"nftables[{i}].rule")
         with _malformed("rule", origin, f"nftables[{i}].rule"):
             chain.rules.append(parse_rule(body, rs, origin, f"nftables[{i}].rule"))
+    _updated_sets(rs)
     for fam, names in sorted(skipped.items()):
         rs.notes.append(f"{fam} table(s) {', '.join(names)}: family {fam} is not analysed "
                         "(only ip, ip6 and inet take part in the verdicts)")
@@ -114,6 +115,18 @@ def parse_ruleset(doc: Any, origin: Origin | None = None, defines: dict[str, str
             rs.notes.append(f"chain {c.label()} on hook {c.hook} is not analysed")
     _check_targets(rs, origin)
     return rs
+
+
+def _updated_sets(rs: Ruleset) -> None:
+    """Which named sets change with traffic: written by a rule (add/update, meter) or flagged dynamic."""
+    for ns in rs.sets.values():
+        if "dynamic" in ns.flags:
+            rs.updated_sets.add((ns.family, ns.table, ns.name))
+    for ch in rs.chains.values():
+        for r in ch.rules:
+            for s in r.stmts:
+                if isinstance(s, Effect) and s.target:
+                    rs.updated_sets.add((ch.family, ch.table, s.target))
 
 
 TABLE_FLAGS = ("dormant", "owner", "persist")
@@ -222,13 +235,14 @@ def _jump_targets(rs: Ruleset, ch: Chain) -> list[str]:
 
 
 def _check_loops(rs: Ruleset, origin: Origin | None) -> None:
-    """A chain that can reach itself through jumps/gotos is refused, as the kernel refuses it at commit
+    """A chain reachable from a base chain that can reach itself through jumps/gotos is refused, as the
+    kernel refuses it at commit
     (net/netfilter/nf_tables_api.c: nf_tables_check_loops, -ELOOP; nft_chain_validate, -EMLINK "Too many
     links"). Without this the evaluator would follow the jumps forever. Iterative DFS, linear in the jumps."""
     state: dict[tuple[str, str, str], int] = {}  # 1: on the current path, 2: done
     for start in rs.chains:
-        if start in state:
-            continue
+        if start in state or not rs.chains[start].hook:
+            continue  # the kernel validates from base chains: a loop no base chain reaches loads (6.x)
         stack: list[tuple[tuple[str, str, str], list[str]]] = [(start, _jump_targets(rs, rs.chains[start]))]
         path = [start]
         state[start] = 1
@@ -250,6 +264,42 @@ def _check_loops(rs: Ruleset, origin: Origin | None) -> None:
             state[nxt] = 1
             path.append(nxt)
             stack.append((nxt, _jump_targets(rs, rs.chains[nxt])))
+    _check_depth(rs, origin)
+
+
+JUMP_STACK_SIZE = 16
+"""NFT_JUMP_STACK_SIZE: nft_chain_validate refuses a chain reached through this many nested jumps from a
+base chain (-EMLINK, "Too many links")."""
+
+
+def _check_depth(rs: Ruleset, origin: Origin | None) -> None:
+    """Refuse jumps nested JUMP_STACK_SIZE deep from a base chain (the graph has no loop here)."""
+    depth: dict[tuple[str, str, str], tuple[int, list[str]]] = {}  # longest jump chain below a chain
+
+    def below(key: tuple[str, str, str]) -> tuple[int, list[str]]:
+        order, stack = [], [key]
+        while stack:  # iterative post-order: chains deep enough to matter would exhaust recursion
+            k = stack.pop()
+            if k in depth or k in order:
+                continue
+            order.append(k)
+            stack += [(k[0], k[1], t) for t in _jump_targets(rs, rs.chains[k]) if (k[0], k[1], t) in rs.chains]
+        for k in reversed(order):
+            best: tuple[int, list[str]] = (0, [])
+            for t in _jump_targets(rs, rs.chains[k]):
+                sub = depth.get((k[0], k[1], t))
+                if sub is not None and sub[0] + 1 > best[0]:
+                    best = (sub[0] + 1, [t] + sub[1])
+            depth[k] = best
+        return depth[key]
+
+    for key, ch in rs.chains.items():
+        if ch.hook:
+            n, chain = below(key)
+            if n >= JUMP_STACK_SIZE:
+                shown = " -> ".join([ch.name] + chain[:JUMP_STACK_SIZE])
+                raise InputError(f"jumps nest {n} deep from base chain {ch.label()} ({shown}); nft refuses more "
+                                 f"than {JUMP_STACK_SIZE - 1} (Too many links)", origin)
 
 
 def _parse_named_set(body: dict[str, Any], is_map: bool, origin: Origin | None, path: str) -> NamedSet:
@@ -289,7 +339,8 @@ def parse_rule(body: dict[str, Any], rs: Ruleset, origin: Origin | None = None, 
     exprs = body.get("expr") or []
     stmts: list[Statement] = [_statement(s, origin, f"{path}.expr[{k}]") for k, s in enumerate(exprs)]
     return Rule(family=str(body["family"]), table=str(body.get("table")), chain=str(body.get("chain")),
-                handle=body.get("handle"), stmts=stmts, text=rule_text(exprs), comment=body.get("comment"),
+                handle=body.get("handle"), stmts=stmts, text=body.get("iptables") or rule_text(exprs),
+                comment=body.get("comment"),
                 raw=body)
 
 
@@ -327,20 +378,57 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
     if k == "queue":
         return Terminal("queue")
     if k in ("snat", "dnat", "masquerade", "redirect"):
-        return Terminal(k)
+        return _nat(k, v, stmt_text(s))
     if k == "mangle":
         key = _left(v.get("key"))
         val = v.get("value")
         if isinstance(key, Field) and key.kind in ("mark", "ctmark") and isinstance(val, int):
             return Mangle(key, val)
         return Mangle(key if isinstance(key, Field) else Field("other", None, "mangle", "unknown"), None)
-    if k in ("limit", "quota"):
-        return Effect(k, inv=bool(isinstance(v, dict) and v.get("inv")))
-    if k in ("counter", "log", "notrack", "set", "meter", "dup", "fwd", "flow", "ct count", "synproxy"):
+    if k in STATEFUL_MATCHES:
+        return Effect(k, inv=bool(isinstance(v, dict) and v.get("inv")), text=stmt_text(s))
+    if k in ("set", "meter") and isinstance(v, dict):
+        # add @m { ip saddr limit rate over 1/minute } / meter flood { ip saddr limit rate over 10/second }
+        target = v.get("set") if k == "set" else v.get("name")
+        key = _left(v.get("elem") if k == "set" else v.get("key"))
+        raw_inner = v.get("stmt")
+        inner = raw_inner if isinstance(raw_inner, list) else [raw_inner] if isinstance(raw_inner, dict) else []
+        stmts = tuple(_statement(x, origin, path) for x in inner)
+        effects = tuple(x for x in stmts if isinstance(x, Effect))
+        if len(effects) != len(stmts):
+            return Unsupported(stmt_text(s))
+        return Effect(k, target=str(target).lstrip("@") if target else None, key=key, inner=effects,
+                      text=stmt_text(s))
+    if k in ("counter", "log", "notrack", "set", "meter", "dup", "fwd", "flow", "synproxy"):
         return Effect(k)
     if k == "xt":
-        return Unsupported("xt (iptables-nft compatibility match)")
+        # iptables-nft's compatibility expressions: the JSON listing names the extension, not its options
+        # (read such rules from iptables-save output instead: nft/iptables.py)
+        name = str(v.get("name")) if isinstance(v, dict) else "?"
+        if isinstance(v, dict) and v.get("type") == "target":
+            return Terminal("unmodelled", text=f"iptables target {name}")
+        if name == "comment":
+            return Effect("comment")  # always matches
+        return Unsupported(f"iptables match {name} (xt: options not modelled)")
     return Effect(k)
+
+
+def _nat(kind: str, v: Any, text: str) -> Terminal:
+    """``dnat to 10.2.0.2:80``, ``redirect to :8080``, ``snat to 192.0.2.1``, ``masquerade``: the target
+    when it is one literal address and/or port (libnftables-json(5) NAT statements)."""
+    v = v if isinstance(v, dict) else {}
+    addr = port = family = None
+    literal = True
+    if "addr" in v:
+        try:
+            family, addr = V.address_value(str(v["addr"])) if isinstance(v["addr"], str) else (None, None)
+        except ValueError:
+            addr = None
+        literal = addr is not None
+    if "port" in v:
+        port = v["port"] if isinstance(v["port"], int) else None
+        literal = literal and port is not None
+    return Terminal(kind, family=family, addr=addr, port=port, literal=literal, text=text)
 
 
 def _verdict(s: Any, origin: Origin | None, path: str) -> Verdict:
@@ -396,7 +484,7 @@ def _match(v: dict[str, Any], origin: Origin | None, path: str) -> Statement:
     op = str(v.get("op", "=="))
     kinds = _kinds(left)
     if "unknown" in kinds:
-        return Unsupported(_describe_unknown(left), left)
+        return Unsupported(stmt_text({"match": v}), left)  # 'fib daddr type local', as nft prints it
     right = v.get("right")
     bitmask = len(kinds) == 1 and kinds[0] in BITMASK_KINDS
     try:
@@ -411,13 +499,6 @@ def _match(v: dict[str, Any], origin: Origin | None, path: str) -> Statement:
         return Match(left, op, (_element(right, kinds),))
     except _Bad as exc:
         raise InputError(f"cannot read match value: {exc}", origin, path=path) from None
-
-
-def _describe_unknown(left: Left) -> str:
-    f = next((x for x in (left.items if isinstance(left, Concat) else (left,)) if x.kind == "unknown"), None)
-    if f is None:
-        return "match"
-    return " ".join(p for p in (f.source if f.source != "payload" else None, f.protocol, f.name) if p)
 
 
 def _mask(x: Any, kind: str) -> int:

@@ -1,11 +1,12 @@
 """Provides the nft(8) text of JSON statements, so explanations quote rules the way ``nft list`` does.
 
-Only presentation: the evaluator never reads this text. Unknown shapes fall back to compact JSON.
+Only presentation: the evaluator never reads this text. Shapes without a case of their own are written
+as their keys and values in nft's word order (``socket transparent``, ``xt match conntrack``), never as
+JSON: explanations quote rules, not their encoding.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 _OPS_SHOWN = {"==": "", "in": ""}
@@ -26,7 +27,7 @@ def expr_text(e: Any) -> str:
     if isinstance(e, list):
         return ",".join(expr_text(x) for x in e)
     if not isinstance(e, dict) or len(e) != 1:
-        return json.dumps(e, sort_keys=True)
+        return _words(e)
     (k, v), = e.items()
     if k == "payload":
         if "protocol" in v:
@@ -53,7 +54,26 @@ def expr_text(e: Any) -> str:
         return f" {k} ".join(expr_text(x) for x in v)
     if k == "fib":
         return f"fib {' . '.join(v.get('flags', []))} {v.get('result')}"
-    return json.dumps(e, sort_keys=True)
+    return _generic(k, v)
+
+
+def _words(v: Any) -> str:
+    """Any value as words: a mapping as ``key value ...`` (true flags as their key), a list joined."""
+    if isinstance(v, dict):
+        return " ".join(kk if vv is True else f"{kk} {expr_text(vv)}" for kk, vv in v.items()
+                        if vv not in (None, False, [], {}))
+    if isinstance(v, (list, tuple)):
+        return ", ".join(expr_text(x) for x in v)
+    return expr_text(v) if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+
+def _generic(k: str, v: Any) -> str:
+    """``k`` followed by its value as words (the fallback for shapes without a case of their own)."""
+    if v is None or v == {}:
+        return k
+    if isinstance(v, dict) and "type" in v and "name" in v and k == "xt":
+        return f"xt {v['type']} {v['name']}"
+    return f"{k} {_words(v)}"
 
 
 def _elem_text(x: Any) -> str:
@@ -76,7 +96,7 @@ def verdict_text(v: Any) -> str:
 def stmt_text(s: Any) -> str:
     """The nft text of one statement of a rule's ``expr`` list."""
     if not isinstance(s, dict) or len(s) != 1:
-        return json.dumps(s, sort_keys=True)
+        return _words(s)
     (k, v), = s.items()
     if k == "match":
         op = v.get("op", "==")
@@ -118,7 +138,19 @@ def stmt_text(s: Any) -> str:
         return k
     if k == "quota" and isinstance(v, dict):
         return f"quota {'over ' if v.get('inv') else ''}{v.get('val')} {v.get('val_unit', 'bytes')}"
-    return f"{k} {json.dumps(v, sort_keys=True)}" if v is not None else k
+    if k == "ct count" and isinstance(v, dict):
+        return f"ct count {'over ' if v.get('inv') else ''}{v.get('val')}"
+    if k == "set" and isinstance(v, dict):  # add @m { ip saddr limit rate over 1/minute }
+        inner = " ".join(stmt_text(x) for x in _stmts(v.get("stmt")))
+        return f"{v.get('op', 'add')} {v.get('set')} {{ {expr_text(v.get('elem'))}{' ' + inner if inner else ''} }}"
+    if k == "meter" and isinstance(v, dict):
+        inner = " ".join(stmt_text(x) for x in _stmts(v.get("stmt")))
+        return f"meter {v.get('name')} {{ {expr_text(v.get('key'))}{' ' + inner if inner else ''} }}"
+    return _generic(k, v)
+
+
+def _stmts(x: Any) -> list[Any]:
+    return x if isinstance(x, list) else [x] if isinstance(x, dict) else []
 
 
 def rule_text(exprs: list[Any]) -> str:

@@ -34,17 +34,22 @@ class Row:
     count: int = 1
 
 
-def render_diff(diff: MatrixDiff, fmt: str = "text", *, changes: Sequence[str] = (), header: str | None = None) -> str:
-    """Render a diff; ``changes`` lists what was simulated ('add NetworkPolicy ns/x (file)')."""
+def render_diff(diff: MatrixDiff, fmt: str = "text", *, changes: Sequence[str] = (), header: str | None = None,
+                warnings: Sequence[str] = ()) -> str:
+    """Render a diff; ``changes`` lists what was simulated ('add NetworkPolicy ns/x (file)'); ``warnings``
+    say what the base state lacks (a partial view), in the output itself."""
     if fmt == "json":
         doc = diff.to_dict()
         if changes:
             doc["changes"] = list(changes)
+        if warnings:
+            doc["partial"], doc["warnings"] = True, list(warnings)
         return json.dumps(doc, indent=2) + "\n"
     if fmt == "markdown":
-        return render_markdown(diff, changes=changes, header=header)
+        return "".join(f"> **Warning:** {w}\n\n" for w in warnings) + \
+            render_markdown(diff, changes=changes, header=header)
     if fmt == "text":
-        return render_text(diff, changes=changes, header=header)
+        return "".join(f"WARNING: {w}\n" for w in warnings) + render_text(diff, changes=changes, header=header)
     raise ValueError(f"unknown diff format {fmt!r}; choose one of {', '.join(DIFF_FORMATS)}")
 
 

@@ -107,9 +107,7 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
 
 def warning_lines(m: Matrix) -> list[str]:
     """What the view lacks, then which verdicts are unknown and why (printed in the output itself)."""
-    return list(m.warnings) + [
-        f"verdicts {'of every pair' if ns == '*' else 'touching namespace ' + ns} are unknown: {why}"
-        for ns, why in sorted(m.uncertain_reasons.items())]
+    return m.warning_lines()
 
 
 def render_table(m: Matrix) -> str:

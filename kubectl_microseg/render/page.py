@@ -20,10 +20,11 @@ LEGEND = (("all", "all ports"), ("some", "some ports"), ("none", "denied"), ("un
 COLOURS = {"all": "#1b7f3b", "some": "#8fd19e", "none": "#eef0f2", "uncertain": "#f0b429"}
 
 
-def cell_class(cell: Cell | None) -> str:
-    """``all``, ``some``, ``none`` or ``uncertain`` (the legend's keys)."""
+def cell_class(cell: Cell | None, unknown: bool = False) -> str:
+    """``all``, ``some``, ``none`` or ``uncertain`` (the legend's keys); ``unknown``: an absent pair whose
+    verdict could not be read (``Matrix.uncertain_reason``) is uncertain, not denied."""
     if cell is None:
-        return "none"
+        return "uncertain" if unknown else "none"
     if cell.uncertain:
         return "uncertain"
     return "all" if cell.conns.is_all() else "some"
@@ -35,6 +36,9 @@ def cell_text(m: Matrix, src: Endpoint, dst: Endpoint, why: Why | None) -> str:
     verdict = "denied" if cell is None else "allowed: " + cell.conns.describe("all ports")
     flags = [f for f, on in (("uncertain", cell and cell.uncertain), ("only some pods", cell and cell.partial)) if on]
     lines = [f"{src.id} -> {dst.id}", verdict + (f" ({', '.join(flags)})" if flags else "")]
+    reason = m.uncertain_reason(src.id, dst.id)
+    if reason:
+        lines[1] = ("unknown: " if cell is None else "") + lines[1] + f"; unknown because {reason}"
     rules = (why or {}).get((src.id, dst.id))
     if rules:
         lines += ["because:"] + [f"  {r}" for r in rules]
@@ -111,6 +115,7 @@ def render_html(m: Matrix, why: Why | None = None) -> str:
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{esc(m.title)}</title><style>{_CSS}</style></head><body>",
            f"<h1>{esc(m.title)}</h1>",
+           *(f'<p class="warning"><b>Warning:</b> {esc(w)}</p>' for w in m.warning_lines()),
            f'<p class="sub">{len(eps)} endpoints, {len(m.cells)} allowed pairs. Rows are sources, columns '
            "destinations. Hover a cell (or tab to it) for its ports and the rule that decides it."
            + ("" if why else " (Deciding rules are not part of this view.)") + "</p>",
@@ -132,7 +137,7 @@ def render_html(m: Matrix, why: Why | None = None) -> str:
             out.append(f'<tr><th class="row" id="r{index[src.id]}" title="{esc(src.id)}">{esc(_label(src))}</th>')
             for dst in eps:
                 cell = m.cells.get((src.id, dst.id))
-                classes = [cell_class(cell)]
+                classes = [cell_class(cell, bool(m.uncertain_reason(src.id, dst.id)))]
                 if cell is not None and cell.partial:
                     classes.append("partial")
                 if src.id == dst.id:
@@ -197,7 +202,7 @@ def render_svg(m: Matrix, why: Why | None = None) -> str:
         out.append(f'<text x="{label_w - 6}" y="{y + size - 4}" text-anchor="end">{esc(_cut(_label(src)))}'
                    f"<title>{esc(src.id)}</title></text>")
         for j, dst in enumerate(eps):
-            fill = COLOURS[cell_class(m.cells.get((src.id, dst.id)))]
+            fill = COLOURS[cell_class(m.cells.get((src.id, dst.id)), bool(m.uncertain_reason(src.id, dst.id)))]
             out.append(f'<rect x="{label_w + j * size}" y="{y}" width="{size - 1}" height="{size - 1}" fill="{fill}">'
                        f"<title>{esc(cell_text(m, src, dst, why))}</title></rect>")
         y += size

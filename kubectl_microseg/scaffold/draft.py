@@ -237,6 +237,14 @@ def validate(drafts: list[PolicyDraft]) -> None:
         if d.id in seen:
             raise UsageError(f"two scaffolded policies are both named {d.id}; give distinct names")
         seen.add(d.id)
+        if d.manifest()["kind"] != "NetworkPolicy":  # a ClusterNetworkPolicy (scaffold.guardrails)
+            from ..model.admin import parse_cluster_network_policy
+            try:
+                parse_cluster_network_policy(d.manifest())
+            except FieldError as exc:
+                raise UsageError(f"the scaffolded ClusterNetworkPolicy {d.name} would be rejected: "
+                                 f"{format_path(exc.path)}: {exc.message}") from None
+            continue
         try:
             pol = parse_network_policy(d.manifest())
         except FieldError as exc:

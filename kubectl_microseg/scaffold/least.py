@@ -127,7 +127,8 @@ def merge_ports(flows: list[Flow]) -> tuple[dict[str, Any], ...]:
 
 
 def build(flows: list[Flow], cluster: Cluster, *, dns: DnsTarget | None = None,
-          with_default_deny: bool = True) -> tuple[list[PolicyDraft], list[str]]:
+          with_default_deny: bool = True, no_default_deny_in: frozenset[str] = frozenset()
+          ) -> tuple[list[PolicyDraft], list[str]]:
     """Least-privilege policies for the flows to allow (``deny`` flows are ignored here).
 
     Returns the drafts (default deny and DNS first, then one policy per workload, sorted) and notes.
@@ -168,7 +169,7 @@ def build(flows: list[Flow], cluster: Cluster, *, dns: DnsTarget | None = None,
     drafts: list[PolicyDraft] = []
     namespaces = sorted({s.workload.namespace for s in sides.values()})
     if with_default_deny:
-        drafts.extend(default_deny(ns) for ns in namespaces)
+        drafts.extend(default_deny(ns) for ns in namespaces if ns not in no_default_deny_in)
     if dns is not None:
         drafts.extend(allow_dns(ns, dns) for ns in namespaces)
     for wid in sorted(sides):

@@ -14,11 +14,14 @@ stores credentials: errors name files and contexts only.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import urllib3
 import yaml
@@ -152,8 +155,9 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Connec
                                "right host or port? (no kubeconfig found: set KUBECONFIG or use --kubeconfig)")
     name, ctx = resolve_context(paths, context)
     try:
-        config.load_kube_config(config_file=os.pathsep.join(str(p) for p in paths), context=name,
-                                client_configuration=cfg, persist_config=False)
+        with _client_log_as_warnings():
+            config.load_kube_config(config_file=os.pathsep.join(str(p) for p in paths), context=name,
+                                    client_configuration=cfg, persist_config=False)
     except (ConfigException, ValueError, TypeError) as exc:
         # ValueError: binascii.Error for bad base64 in *-data; the message of an exec plugin that failed
         # holds its stderr: one redacted line of it, never the whole (it may print tokens)
@@ -171,6 +175,26 @@ class _NoTimeoutRetry(urllib3.util.Retry):
         if isinstance(error, urllib3.exceptions.ReadTimeoutError):
             raise error
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+@contextlib.contextmanager
+def _client_log_as_warnings() -> Iterator[None]:
+    """The client logs a failed exec plugin with ``logging.error(str(exc))`` on the root logger, and that
+    text holds the plugin's whole stderr (which may print tokens). While the kubeconfig loads, such records
+    become one bounded, redacted ``warning:`` line each instead."""
+    from .failures import excerpt
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                print(f"warning: kubeconfig: {excerpt(record.getMessage())}", file=sys.stderr)
+
+    root = logging.getLogger()
+    saved, root.handlers = root.handlers[:], [Collect()]
+    try:
+        yield
+    finally:
+        root.handlers = saved
 
 
 def _finish(cfg: client.Configuration) -> client.ApiClient:

@@ -55,13 +55,17 @@ KINDS: tuple[Kind, ...] = (
     Kind("Job", "batch/v1", "jobs"),
     Kind("CronJob", "batch/v1", "cronjobs"),
     NETWORK_POLICIES,
+    Kind("ClusterNetworkPolicy", "policy.networking.k8s.io/v1alpha2", "clusternetworkpolicies", namespaced=False,
+         optional=True),
     Kind("AdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies", namespaced=False,
          optional=True),
     Kind("BaselineAdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1", "baselineadminnetworkpolicies",
          namespaced=False, optional=True),
 )
 """Listed in this order; NetworkPolicies after the workloads so that namespaces seen there help its
-fallback. The cluster-wide admin policies (sig-network's network-policy-api CRDs) are read where served."""
+fallback. The cluster-wide admin policies (sig-network's network-policy-api CRDs: ClusterNetworkPolicy v1alpha2,
+and the deprecated v1alpha1 AdminNetworkPolicy and BaselineAdminNetworkPolicy) are read where served; a cluster
+without the CRD is normal (no note)."""
 
 
 _QUERY_NAMES = {"allow_watch_bookmarks": "allowWatchBookmarks", "_continue": "continue", "limit": "limit",

@@ -116,7 +116,7 @@ def test_non_controller_owner_reference_gives_bare_pod():
 
 
 def test_bare_pod():
-    assert ids(owned_pod("x-1", "ReplicaSet", "x").replace("  ownerReferences", "  annotations")) == {"ns/x-1": "Pod"}
+    assert ids(owned_pod("x-1", "ReplicaSet", "x").replace("  ownerReferences", "  finalizers")) == {"ns/x-1": "Pod"}
 
 
 def test_pods_of_one_owner_keep_their_own_labels():

@@ -5,6 +5,7 @@ Everything runs in-process (no subprocess) so the rule tests stay fast.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.plugins.manifests import parse_text
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("MICROSEG_SHARED") or REPO.parent / "shared")
 GOLDEN = REPO / "tests" / "golden"
 
 ALL = ConnSet.all()

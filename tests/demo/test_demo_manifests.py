@@ -41,10 +41,9 @@ API_VERSIONS = {
     "Job": "batch/v1",
     "CronJob": "batch/v1",
     "NetworkPolicy": "networking.k8s.io/v1",
-    "AdminNetworkPolicy": "policy.networking.k8s.io/v1alpha1",
-    "BaselineAdminNetworkPolicy": "policy.networking.k8s.io/v1alpha1",
+    "ClusterNetworkPolicy": "policy.networking.k8s.io/v1alpha2",
 }
-CLUSTER_SCOPED = {"Namespace", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"}
+CLUSTER_SCOPED = {"Namespace", "ClusterNetworkPolicy"}
 ADMIN_FILE = "cluster-admin.yaml"  # the cluster-scoped guardrails (not in the client's models)
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 PROTOCOLS = {"TCP", "UDP", "SCTP"}
@@ -69,7 +68,7 @@ def _documents() -> list[tuple[Path, int, dict[str, Any]]]:
 
 
 DOCUMENTS = _documents()
-ADMIN_KINDS = {"AdminNetworkPolicy", "BaselineAdminNetworkPolicy"}
+ADMIN_KINDS = {"ClusterNetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"}
 # the namespaced objects; the cluster-scoped admin policies are checked by test_admin_policies_parse
 OBJECTS = [doc for _, _, doc in DOCUMENTS if doc is not None and doc.get("kind") not in ADMIN_KINDS]
 ADMIN_OBJECTS = [doc for _, _, doc in DOCUMENTS if doc is not None and doc.get("kind") in ADMIN_KINDS]
@@ -599,8 +598,8 @@ def test_matrix_endpoints_are_the_demo_workloads():
 
 
 def test_admin_policies_parse():
-    """The demo's AdminNetworkPolicy and BaselineAdminNetworkPolicy pass the tool's validation."""
-    from kubectl_microseg.model.admin import parse_admin_policy
+    """The demo's guardrails are ClusterNetworkPolicies (v1alpha2), one per tier, and pass validation."""
+    from kubectl_microseg.model.admin import parse_any_admin_policy
 
-    kinds = sorted(parse_admin_policy(o).kind for o in ADMIN_OBJECTS)
-    assert kinds == ["AdminNetworkPolicy", "BaselineAdminNetworkPolicy"]
+    tiers = sorted((p.kind, p.tier.value) for p in map(parse_any_admin_policy, ADMIN_OBJECTS))
+    assert tiers == [("ClusterNetworkPolicy", "Admin"), ("ClusterNetworkPolicy", "Baseline")]

@@ -20,7 +20,8 @@ from .faults import Fault, Faults
 from .kubeconfig import write_kubeconfig
 from .rbac import Rbac, Rule
 from .resources import RESOURCES, Resource
+from .podexec import ExecCall, ExecResult, PodRuntime
 from .server import FakeApiServer, RecordedRequest
 
 __all__ = ["FakeApiServer", "RecordedRequest", "Fault", "Faults", "Rbac", "Rule", "RESOURCES", "Resource",
-           "write_kubeconfig"]
+           "write_kubeconfig", "ExecCall", "ExecResult", "PodRuntime"]

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from . import podexec
 from .rbac import forbidden_message
 from .records import RecordedRequest, truthy, typed
 from .resources import RESOURCES, Resource, Target, parse_path
@@ -129,6 +130,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(401, "Unauthorized", "Unauthorized")
         if method == "GET" and self._discovery(path, rec):
             return
+        if podexec.route(self, method, path, rec):  # pods/NAME/exec and pods/NAME/ephemeralcontainers
+            return
         target = parse_path(path)
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -222,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
             rv, start = store.decode_continue(q["continue"])
         else:
             rv = store.resource_version
-        items = store.items(t.resource, t.namespace, at_rv=rv)
+        items = store.items(t.resource, t.namespace, at_rv=rv, copy_out=False)  # only read, then serialised
         keys = [f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}" for o in items]
         page = [(k, o) for k, o in zip(keys, items) if k > start]
         cont = ""

@@ -44,6 +44,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("batch", "v1", "jobs", "Job", True),
     Resource("batch", "v1", "cronjobs", "CronJob", True),
     Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),
+    Resource("policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies", "ClusterNetworkPolicy", False),
     Resource("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", "AdminNetworkPolicy", False),
     Resource("policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies", "BaselineAdminNetworkPolicy",
              False),

@@ -33,6 +33,7 @@ import yaml
 from .apply import Ownership
 from .faults import Faults
 from .handler import Handler
+from .podexec import PodRuntime
 from .rbac import Rbac
 from .records import RecordedRequest, typed
 from .resources import RESOURCES, Resource, resource_for
@@ -52,6 +53,8 @@ class FakeApiServer:
         self.store = Store(first_rv)
         self.rbac = Rbac()
         self.faults = Faults()
+        self.runtime = PodRuntime()
+        """The fake kubelet: ephemeral containers and exec (see ``podexec``)."""
         self.user = user
         self.token = token
         """If set, requests without ``Authorization: Bearer TOKEN`` get 401."""

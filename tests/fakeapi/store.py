@@ -96,8 +96,12 @@ class Store:
             obj = self._objects.get((res.plural, namespace or "", name))
             return copy.deepcopy(obj) if obj is not None else None
 
-    def items(self, res: Resource, namespace: str | None, at_rv: int | None = None) -> list[dict[str, Any]]:
-        """Objects of ``res`` (in ``namespace`` if given), sorted by key, as of ``at_rv`` (default now)."""
+    def items(self, res: Resource, namespace: str | None, at_rv: int | None = None, *,
+              copy_out: bool = True) -> list[dict[str, Any]]:
+        """Objects of ``res`` (in ``namespace`` if given), sorted by key, as of ``at_rv`` (default now).
+
+        ``copy_out=False`` returns the stored objects themselves, for a caller that only reads them (a list
+        page serialised at once): copying every object for every page made paged lists quadratic."""
         with self.cond:
             if at_rv is None or at_rv >= self._rv:
                 objs = {k: v for k, v in self._objects.items() if k[0] == res.plural}
@@ -113,7 +117,8 @@ class Store:
                         objs.pop(key, None)
                     else:
                         objs[key] = e.obj
-            out = [copy.deepcopy(v) for k, v in sorted(objs.items()) if namespace is None or k[1] == namespace]
+            out = [copy.deepcopy(v) if copy_out else v
+                   for k, v in sorted(objs.items()) if namespace is None or k[1] == namespace]
         return out
 
     # -- continue tokens (the format of the real server: base64 JSON with rv and start key) -------

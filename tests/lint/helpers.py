@@ -46,7 +46,8 @@ def deny_all(namespace: str) -> str:
             f"  namespace: {namespace}\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress, Egress]\n---\n")
 
 
-DNS = (ns("kube-system") + deploy("coredns", "kube-system", {"k8s-app": "kube-dns"}, [("dns", 53, "UDP")]))
+DNS = (ns("kube-system") + deploy("coredns", "kube-system", {"k8s-app": "kube-dns"},
+                                         [("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")]))
 
 
 def allow_dns(namespace: str) -> str:
@@ -70,6 +71,8 @@ spec:
               k8s-app: kube-dns
       ports:
         - protocol: UDP
+          port: 53
+        - protocol: TCP
           port: 53
 ---
 """

@@ -1,4 +1,4 @@
-"""One minimal positive and one negative example per Kubernetes lint rule (MS001-MS013)."""
+"""One minimal positive and one negative example per Kubernetes lint rule (MS001-MS016)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ BASE = DNS + ns("shop") + deploy("web", "shop", {"app": "web"}, [("http", 8080, 
       ports:
         - protocol: UDP
           port: dns
+        - protocol: TCP
+          port: dns-tcp
 """)
 
 
@@ -308,3 +310,57 @@ def test_ms013_annotation_explains_live_objects() -> None:
     annotated = policy("p", "shop", body).replace("  namespace: shop\n",
                                                   "  namespace: shop\n  annotations:\n    microseg.io/why: public https\n")
     assert lint_yaml(BASE + annotated, ("MS013",)) == []
+
+
+# -- MS014 / MS015 / MS016 exposure (issue 15: lint as strong as the guards) -------------------------------
+DB = ns("data") + deploy("postgres", "data", {"app": "postgres"}, [("pg", 5432, "TCP")]) + deny_all("data") + \
+    allow_dns("data")
+
+
+def test_ms014_database_open_to_the_internet_is_an_error_even_with_private_excepts() -> None:
+    text = BASE + DB + policy("pg-open", "data", """\
+  podSelector: {matchLabels: {app: postgres}}
+  ingress:
+    - from: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]}}]
+      ports: [{protocol: TCP, port: 5432}]
+""")
+    found = [f for f in lint_yaml(text) if f.rule == "MS014"]
+    assert [(f.severity, f.object) for f in found] == [("error", "Deployment data/postgres")]
+    assert "PostgreSQL (TCP 5432)" in found[0].message and "except" in found[0].fix
+    # the same on a web port is a public front end: not reported
+    web = text.replace("5432}]\n", "443}]\n")
+    assert not [f for f in lint_yaml(web) if f.rule == "MS014"]
+
+
+def test_ms015_every_namespace_into_a_sensitive_port_is_an_error() -> None:
+    text = BASE + DB + policy("pg-cluster", "data", """\
+  podSelector: {matchLabels: {app: postgres}}
+  ingress:
+    - from: [{namespaceSelector: {}}]
+      ports: [{protocol: TCP, port: 5432}]
+""")
+    found = [f for f in lint_yaml(text) if f.rule == "MS015"]
+    assert [(f.severity, f.object) for f in found] == [("error", "Deployment data/postgres")]
+    assert "every pod of every namespace" in found[0].message
+    named = text.replace("- from: [{namespaceSelector: {}}]",
+                         "- from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}}]")
+    assert not [f for f in lint_yaml(named) if f.rule == "MS015"]
+
+
+def test_ms016_dns_without_tcp() -> None:
+    udp_only = BASE.replace("        - protocol: TCP\n          port: 53\n", "", 1)
+    found = [f for f in lint_yaml(udp_only) if f.rule == "MS016"]
+    assert found and "reaches the cluster DNS on UDP 53 but not on TCP 53" in found[0].message
+    assert not [f for f in lint_yaml(BASE) if f.rule == "MS016"]
+
+
+def test_ms009_on_a_database_does_not_suggest_an_except() -> None:
+    text = BASE + DB + policy("pg-open", "data", """\
+  podSelector: {matchLabels: {app: postgres}}
+  ingress:
+    - from: [{ipBlock: {cidr: 0.0.0.0/0}}]
+      ports: [{protocol: TCP, port: 5432}]
+""")
+    found = {f.rule: f for f in lint_yaml(text)}
+    assert found["MS014"].severity == "error"
+    assert found["MS009"].fix.startswith("do not open PostgreSQL (TCP 5432) to the internet (MS014)")

@@ -1,4 +1,4 @@
-"""One positive and one negative example per nftables lint rule (NF001-NF004), on libnftables JSON."""
+"""One positive and one negative example per nftables lint rule (NF001-NF005), on libnftables JSON."""
 
 from __future__ import annotations
 
@@ -109,3 +109,21 @@ def test_demo_host_rulesets_locate_findings(tmp_path) -> None:
     path.write_text(json.dumps(doc))
     found = lint_rulesets([(parse_ruleset(doc), str(path), None)])
     assert [(f.rule, f.location.file, f.location.line) for f in found] == [("NF002", str(path), None)]
+
+
+def test_nf005_forwarded_port_is_not_governed_by_input() -> None:
+    """A Docker-published port: DNAT in prerouting to another address, reached through a jump (the
+    evaluator follows the translated packet down the forward path: tests/nft/test_kernel_nat.py)."""
+    docker = [m(TCP_DPORT, 8080), {"dnat": {"family": "ip", "addr": "172.17.0.2", "port": 80}}]
+    local = [m(TCP_DPORT, 2222), {"dnat": {"family": "ip", "addr": "127.0.0.1", "port": 22}}]
+    redirect = [m(TCP_DPORT, 1000), {"redirect": {"port": 22}}]
+    pre = {"name": "pre", "hook": "prerouting", "policy": "accept", "rules": [[{"jump": {"target": "DOCKER"}}]]}
+    doc = nft_doc([good_input(), OUT_OK, pre])
+    doc["nftables"].append({"chain": {"family": "inet", "table": "fw", "name": "DOCKER", "handle": 90}})
+    for i, expr in enumerate((docker, local, redirect)):
+        doc["nftables"].append({"rule": {"family": "inet", "table": "fw", "chain": "DOCKER", "handle": 91 + i,
+                                         "expr": expr}})
+    found = [(f.rule, f.message) for f in lint_rulesets([(parse_ruleset(doc), None, None)])]
+    msgs = rules_of(found, "NF005")
+    assert len(msgs) == 1 and "172.17.0.2:80" in msgs[0] and "tcp dport 8080" in msgs[0]
+    assert rules_of(lint(good_input(), OUT_OK), "NF005") == []

@@ -37,9 +37,13 @@ def test_load_reads_every_kind_as_typed_raw_dicts(fake_api: FakeApiServer, sourc
 def test_admin_policies_are_read_where_served(fake_api: FakeApiServer, source: KubeSource) -> None:
     anp = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
            "metadata": {"name": "guard"}, "spec": {"priority": 10, "subject": {"namespaces": {}}}}
-    fake_api.add(anp)
-    assert [o.key() for o in source.load().objects] == [("AdminNetworkPolicy", "", "guard")]
-    fake_api.faults.fail(404, resource="adminnetworkpolicies", times=None)  # CRD not installed: quietly none
+    cnp = {"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+           "metadata": {"name": "guard2"}, "spec": {"tier": "Admin", "priority": 10, "subject": {"namespaces": {}}}}
+    fake_api.add(anp, cnp)
+    assert [o.key() for o in source.load().objects] == [("ClusterNetworkPolicy", "", "guard2"),
+                                                         ("AdminNetworkPolicy", "", "guard")]
+    fake_api.faults.fail(404, resource="clusternetworkpolicies", times=None)  # CRD not installed: quietly none
+    fake_api.faults.fail(404, resource="adminnetworkpolicies", times=None)
     fake_api.faults.fail(404, resource="baselineadminnetworkpolicies", times=None)
     snap = source.load()
     assert snap.objects == [] and snap.notes == [] and not snap.all_namespaces_uncertain

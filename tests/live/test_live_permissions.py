@@ -19,8 +19,8 @@ def cluster(fake_api: FakeApiServer) -> FakeApiServer:
 
 
 OTHER_KINDS = ("deployments", "statefulsets", "daemonsets", "replicasets", "replicationcontrollers", "jobs",
-               "cronjobs", "adminnetworkpolicies", "baselineadminnetworkpolicies")
-ADMIN = (("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"))
+               "cronjobs", "clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies")
+ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"))
 
 
 def keys(snap, kind):

@@ -18,7 +18,7 @@ from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfi
 from tests.fakeapi.kubeconfig import write_kubeconfig
 from tests.live.helpers import ns, pod
 
-ADMIN = (("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"))
+ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"))
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -145,7 +145,7 @@ def test_namespace_labels_unknown_make_label_selected_peers_unknown(retail: Fake
 
 
 def test_an_api_that_is_not_served_is_not_a_permission_problem(retail: FakeApiServer, capsys) -> None:
-    retail.unserved |= {"adminnetworkpolicies", "baselineadminnetworkpolicies"}
+    retail.unserved |= {"clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies"}
     # a reader without rights on the admin policies gets 403 (authorization first); discovery says not served
     retail.rbac.restrict(*(("list", r) for r in ("namespaces", "pods", "networkpolicies", "deployments",
                                                  "statefulsets", "daemonsets", "replicasets",
@@ -166,3 +166,47 @@ def test_a_namespace_typo_on_a_live_cluster(retail: FakeApiServer, capsys) -> No
     retail.rbac.restrict(("list", "*", "retial"), ("get", "namespaces"), *ADMIN)
     code, out, err = run(capsys, "matrix", "-n", "retial")
     assert code == 2 and 'namespace "retial" not found' in err
+
+
+def test_test_results_on_unknown_verdicts_say_why(retail: FakeApiServer, tmp_path, capsys) -> None:
+    retail.rbac.restrict(("list", "namespaces"), ("list", "pods"), ("list", "networkpolicies", "retail"), *ADMIN,
+                         *(("list", r) for r in ("deployments", "statefulsets", "daemonsets", "replicasets",
+                                                 "replicationcontrollers", "jobs", "cronjobs")))
+    flows = tmp_path / "f.yaml"
+    flows.write_text("flows:\n  - {from: shop/cart, to: retail/web, port: 80, expect: allow}\n")
+    code, out, _ = run(capsys, "test", str(flows), "-o", "json")
+    r = json.loads(out)["results"][0]
+    assert r["uncertain"] is True and r["reason"] == "NetworkPolicies in namespace shop could not be read (forbidden)"
+    code, out, _ = run(capsys, "test", str(flows))
+    assert "(UNKNOWN: NetworkPolicies in namespace shop could not be read (forbidden))" in out
+
+
+NOTHING_POLICY = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: extra, namespace: retail}\n"
+                  "spec: {podSelector: {matchLabels: {app: nothing}}, policyTypes: [Ingress]}\n")
+
+
+def test_simulate_and_apply_on_a_partial_view(retail: FakeApiServer, tmp_path, capsys) -> None:
+    retail.rbac.restrict(("list", "*", "retail"), ("get", "namespaces"), *ADMIN)
+    f = tmp_path / "p.yaml"
+    f.write_text(NOTHING_POLICY)
+    code, out, _ = run(capsys, "simulate", "-f", str(f), "-n", "retail")
+    assert code == 0 and out.startswith("WARNING: ") and "partial view: only namespace(s) retail" in out
+    code, out, _ = run(capsys, "simulate", "-f", str(f), "-n", "retail", "-o", "json")
+    assert json.loads(out)["partial"] is True
+    # apply cannot show every flow the change cuts: refused (nothing sent) unless --allow-breaking
+    code, out, err = run(capsys, "apply", "-f", str(f), "-n", "retail", "--yes")
+    assert code == 1 and "Refusing to apply: the view of the cluster is partial" in err
+    assert not [r for r in retail.requests if r.method not in ("GET", "HEAD")]
+
+
+def test_the_html_page_shows_unknown_pairs_and_the_warnings(retail: FakeApiServer, capsys) -> None:
+    retail.rbac.restrict(("list", "namespaces"), ("list", "pods"), ("list", "networkpolicies", "retail"), *ADMIN,
+                         *(("list", r) for r in ("deployments", "statefulsets", "daemonsets", "replicasets",
+                                                 "replicationcontrollers", "jobs", "cronjobs")))
+    code, out, _ = run(capsys, "matrix", "-o", "html", "--no-external")
+    assert code == 0
+    assert "<b>Warning:</b> verdicts touching namespace shop are unknown" in out
+    cell = out.split('data-from="retail/web" data-to="shop/cart"', 1)
+    assert len(cell) == 2 and "unknown because NetworkPolicies in namespace shop could not be read" in cell[1][:400]
+    start = out.rfind("<td", 0, out.index('data-from="retail/web" data-to="shop/cart"'))
+    assert 'class="uncertain' in out[start:start + 60]

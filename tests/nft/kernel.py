@@ -26,7 +26,7 @@ class Outcome:
 
 def engine_flow(f: LabFlow) -> Flow:
     return Flow(src=f.src, dst=f.dst, protocol=f.proto, port=f.dport, hook=f.hook, sport=f.sport,
-                **iface_defaults(f.hook))
+                assume=f.assume, **iface_defaults(f.hook))
 
 
 def compare(lab: Lab, ruleset_text: str, flows: list[LabFlow]) -> list[Outcome]:

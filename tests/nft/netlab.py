@@ -125,6 +125,44 @@ while time.monotonic() < end:
 print(json.dumps(["icmp", sorted(replied)]), flush=True)
 """
 
+ICMPV6_PROBE = r"""
+import select, socket, struct, sys, time
+src, dst, typ, hbh, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", float(sys.argv[5])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.bind((src, 0))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255 if typ in (133, 134, 135, 136, 137) else 1)
+if hbh:  # Router Alert (type 5, value 0: MLD) and a PadN: the header MLD messages carry (RFC 2710)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_HOPOPTS, bytes([0, 0, 5, 2, 0, 0, 1, 0]))
+if typ == 135:  # neighbour solicitation for dst itself
+    body = struct.pack("!BBHI", typ, 0, 0, 0) + socket.inet_pton(socket.AF_INET6, dst)
+elif typ == 130:  # MLD general query, maximum response delay 1 ms
+    body = struct.pack("!BBHHH", typ, 0, 0, 1, 0) + bytes(16)
+else:
+    body = struct.pack("!BBHI", typ, 0, 0, 0)
+# resolve dst's link-layer address first (multicast solicitations), then forget what that brought in,
+# so the message read below answers this probe
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+u.bind((src, 0))
+u.sendto(b"x", (dst, 9))
+time.sleep(0.3)
+s.setblocking(False)
+while True:
+    try:
+        s.recv(4096)
+    except BlockingIOError:
+        break
+s.setblocking(True)
+s.sendto(body, (dst, 0))
+end = time.monotonic() + wait
+while time.monotonic() < end:
+    r, _, _ = select.select([s], [], [], max(0.0, end - time.monotonic()))
+    if r:
+        data, peer = s.recvfrom(4096)
+        if peer[0].split("%")[0] == dst and data[0] not in (128, 135):
+            print(data.hex())
+            break
+"""
+
 CT_FLUSH = r"""
 import socket, struct
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
@@ -147,6 +185,8 @@ class LabFlow:
     dport: int | None = None
     sport: int | None = None
     id: int = 0
+    assume: tuple[str, ...] = ()
+    """What the engine's flow assumes of kernel state (an idle lab: under-limits holds)."""
 
 
 def have_cap_net_admin() -> tuple[bool, str]:
@@ -263,6 +303,24 @@ class Lab:
         out = sh("ip", "netns", "exec", self.R, "nft", "-j", "list", "ruleset").stdout
         text = sh("ip", "netns", "exec", self.R, "nft", "list", "ruleset").stdout
         return with_table_flags(json.loads(out), text)  # as the tool reads a listing (nft 1.0.6's flags)
+
+    def icmpv6_probe(self, src: str, dst: str, icmp_type: int, hbh: bool = False, wait: float = 0.5) -> bytes:
+        """Send one ICMPv6 message of ``icmp_type`` from A (with a hop-by-hop Router Alert header when
+        ``hbh``, as MLD carries) and return the first ICMPv6 message A receives back from ``dst``."""
+        return bytes.fromhex(sh("ip", "netns", "exec", self.A, sys.executable, "-I", "-S", "-c", ICMPV6_PROBE,
+                                src, dst, str(icmp_type), "1" if hbh else "0", str(wait)).stdout.strip() or "")
+
+    def counters(self) -> dict[str, int]:
+        """Packets counted by each rule that has a comment naming it (``counter comment "x"``)."""
+        doc = json.loads(sh("ip", "netns", "exec", self.R, "nft", "-j", "list", "ruleset").stdout)
+        out: dict[str, int] = {}
+        for item in doc["nftables"]:
+            rule = item.get("rule")
+            if rule and rule.get("comment"):
+                for e in rule.get("expr", []):
+                    if "counter" in e and isinstance(e["counter"], dict):
+                        out[rule["comment"]] = int(e["counter"].get("packets", 0))
+        return out
 
     def exec_in_r(self, *args: str, env: dict[str, str] | None = None, input: str | None = None,
                   timeout: float = 60) -> subprocess.CompletedProcess[str]:

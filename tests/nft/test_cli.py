@@ -80,6 +80,35 @@ def test_explain_trace(capsys) -> None:
     assert doc["verdict"] == "deny" and doc["trace"][0]["text"] == "hook input"
 
 
+def test_explain_chooses_the_hook_from_the_host_addresses(capsys) -> None:
+    """Issue 15: `nft explain --from A --to B` silently evaluated the input hook. Netfilter's packet flow: a
+    packet the host sends traverses output, one addressed to it input, one it routes forward."""
+    cases = [("10.0.10.5", "10.0.0.9", "input"), ("10.0.0.9", "1.1.1.1", "output"), ("10.0.10.5", "10.0.20.7", "forward")]
+    for src, dst, hook in cases:
+        code, out, _ = run(capsys, "explain", "--demo", "--from", src, "--to", dst, "--port", "443", "-o", "json")
+        doc = json.loads(out)
+        assert code == 0 and doc["flow"]["hook"] == hook and doc["hookChosen"].endswith(hook), (src, dst)
+    # a ruleset file alone does not say which address is the host's: ask, do not guess
+    code, _, err = run(capsys, "explain", "--ruleset", str(DEMO / "db-server.nft"), "--from", "10.0.10.5",
+                       "--to", "10.0.0.9")
+    assert code == 2 and "which hook?" in err
+    code, out, _ = run(capsys, "explain", "--ruleset", str(DEMO / "db-server.nft"), "--address", "10.0.0.9",
+                       "--from", "10.0.10.5", "--to", "10.0.0.9", "--port", "5432")
+    assert code == 0 and "hook: 10.0.0.9 is this host's address (the destination): input" in out
+
+
+def test_explain_names_the_deciding_rule_by_file_and_line(capsys) -> None:
+    code, out, _ = run(capsys, "explain", "--demo", "--from", "10.0.10.5", "--to", "10.0.0.9", "--port", "5432")
+    line = next(n for n, text in enumerate((DEMO / "db-server.nft").read_text().splitlines(), 1)
+                if "tcp dport 5432 accept" in text)
+    assert f"tcp dport 5432 accept  [demo/host/db-server.nft:{line}]" in out
+    code, out, _ = run(capsys, "explain", "--ruleset", str(DEMO / "db-server.nft"), "--hook", "output",
+                       "--from", "10.0.0.9", "--to", "1.1.1.1", "--port", "443", "-o", "json")
+    drop = next(n for n, text in enumerate((DEMO / "db-server.nft").read_text().splitlines(), 1)
+                if 'nft-output-drop' in text)
+    assert json.loads(out)["locations"] == [f"{DEMO / 'db-server.nft'}:{drop}"]
+
+
 def test_matrix_formats(capsys) -> None:
     code, out, _ = run(capsys, "matrix", "--demo", "-o", "json")
     doc = json.loads(out)

@@ -202,6 +202,12 @@ add("yaml-duplicate-key", S, "A key given twice in one mapping (kubectl refuses 
     document=2)
 add("json-syntax", S, "JSON syntax error", {"bad.json": '{"kind": "Namespace",\n "metadata": {"name": "x"}\n'},
     MATRIX, "JSON syntax error", line_no=3)
+add("json-duplicate-key", S, "A key given twice in one JSON object (kubectl's strict decoding refuses it)",
+    {"dup.json": '{"apiVersion": "v1", "kind": "Namespace",\n "metadata": {"name": "x"},\n "kind": "Pod"} #<\n'
+                 .replace(" #<", "")}, MATRIX, "duplicate key", line_no=3)
+add("json-nan", S, "NaN or Infinity in JSON (not JSON numbers; Python's decoder would accept them)",
+    {"nan.json": '{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "uid": NaN}}\n'}, MATRIX,
+    "not a JSON number", line_no=1)
 add("yaml-tag", S, "A tag that would construct an object (safe mode only)",
     {"evil.yaml": "apiVersion: v1\nkind: Pod\nmetadata: !!python/object/apply:os.system ['id'] #<\n"}, MATRIX,
     "not allowed", note="Any tag without a plain-data meaning is refused the same way (`!custom`, "
@@ -241,6 +247,17 @@ add("obj-namespace-type", S, "metadata.namespace that is not a string",
 add("obj-namespace-invalid", S, "metadata.namespace that is not a DNS-1123 label",
     {"nsname.yaml": deploy("metadata: {labels: {app: web}}").replace("namespace: shop", "namespace: Shop_1 #<")},
     MATRIX, "DNS-1123")
+add("obj-unknown-field", S, "An unknown field at the top level or in metadata (kubectl's strict field validation)",
+    {"typo.yaml": NS + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: web\n"
+                  "  namspace: shop #<\nspec: {}\n"}, MATRIX, "unknown field", document=2)
+add("pod-ip-invalid", S, "A Pod whose status.podIP or podIPs is not an IP address",
+    {"pod.yaml": NS + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n"
+                 "spec: {containers: [{name: c, image: x}]}\nstatus:\n  podIP: not-an-ip #<\n"}, MATRIX,
+    "valid IP address", document=2)
+add("host-network-type", S, "hostNetwork that is not a boolean (\"false\" is a string)",
+    {"pod.yaml": NS + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n"
+                 "spec:\n  hostNetwork: \"false\" #<\n  containers: [{name: c, image: x}]\n"}, MATRIX,
+    "must be a boolean", document=2)
 add("list-items-type", S, "A List whose items is not a list",
     {"list.yaml": "apiVersion: v1\nkind: List\nitems: {a: 1}\n"}, MATRIX, "must be a list", line=False)
 add("list-item-type", S, "A List item that is not an object",
@@ -270,6 +287,15 @@ add("container-port-type", S, "A named containerPort that is not a number",
 
 # ------------------------------------------------------------------------------- NetworkPolicy
 S = "NetworkPolicy (the API server's validation)"
+add("container-port-name", S, "A container port name that is not an IANA_SVC_NAME",
+    {"cport.yaml": deploy("""
+        spec:
+          containers:
+          - name: c
+            ports:
+            - name: Http_ #<
+              containerPort: 80
+        """)}, MATRIX, "IANA_SVC_NAME")
 add("np-name-required", S, "metadata.name missing", {"np.yaml": np("podSelector: {}\n").replace("  name: web\n", "  labels: {}\n").replace("metadata:\n  labels", "metadata: #<\n  labels")},
     MATRIX, "metadata.name", document=2)
 add("np-spec-unknown-field", S, "An unknown field in spec (e.g. a misspelt ingress)",
@@ -308,6 +334,12 @@ add("np-ipblock-cidr-type", S, "cidr that is not a string", {"np.yaml": peer("- 
     MATRIX, "must be a string", document=2)
 add("np-ipblock-cidr-invalid", S, "cidr that is not a CIDR (no prefix, bad prefix, garbage)",
     {"np.yaml": peer("- ipBlock:\n    cidr: 10.0.0.0/33 #<\n")}, MATRIX, "valid CIDR", document=2)
+add("np-ipblock-cidr-host-bits", S, "A cidr with bits set beyond the prefix length (a v1.36 API server refuses it)",
+    {"np.yaml": peer("- ipBlock:\n    cidr: 10.0.0.1/24 #<\n")}, MATRIX, "bits set beyond the prefix length",
+    document=2)
+add("np-ipblock-unknown-field", S, "An unknown field in an ipBlock (e.g. a misspelt except)",
+    {"np.yaml": peer("- ipBlock:\n    cidr: 10.0.0.0/8\n    exept: [10.1.0.0/16] #<\n")}, MATRIX, "unknown field",
+    document=2)
 add("np-ipblock-except-invalid", S, "An except entry that is not a CIDR",
     {"np.yaml": peer("- ipBlock:\n    cidr: 10.0.0.0/8\n    except: [10.1.0.0] #<\n")}, MATRIX, "valid CIDR", document=2)
 add("np-ipblock-except-type", S, "An except entry that is not a string",
@@ -317,6 +349,8 @@ add("np-ipblock-except-subset", S, "An except that is not a strict subset of cid
     document=2)
 add("np-port-protocol", S, "protocol other than TCP, UDP, SCTP (case-sensitive)",
     {"np.yaml": ports("- port: 80\n  protocol: tcp #<\n")}, MATRIX, "Unsupported value", document=2)
+add("np-port-unknown-field", S, "An unknown field in a port (e.g. a misspelt protocol)",
+    {"np.yaml": ports("- port: 53\n  protcol: UDP #<\n")}, MATRIX, "unknown field", document=2)
 add("np-port-type", S, "port that is neither a number nor a name", {"np.yaml": ports("- port: [80] #<\n")},
     MATRIX, "number or a port name", document=2)
 add("np-port-range", S, "A port number outside 1-65535", {"np.yaml": ports("- port: 0 #<\n")}, MATRIX,
@@ -458,6 +492,21 @@ add("nft-missing-chain", S, "A rule for a chain that does not exist", {"rs.json"
     RULESET, "missing chain", document=None, line=False)
 add("nft-jump-missing", S, "A jump to a chain that does not exist",
     {"rs.json": ruleset(rule({"jump": {"target": "nowhere"}}))}, RULESET, "missing chain", document=None, line=False)
+add("nft-jump-loop", S, "Chains that jump to each other (nft refuses the ruleset: Too many links)",
+    {"rs.json": ruleset({"chain": {"family": "inet", "table": "t", "name": "a", "handle": 2}},
+                        rule({"jump": {"target": "a"}}), rule({"goto": {"target": "a"}}, chain="a"))},
+    RULESET, "jump loop", document=None, line=False)
+add("nft-policy", S, "A chain policy nft does not know (it was analysed as accept)",
+    {"rs.json": ruleset({"chain": {"family": "inet", "table": "t", "name": "c2", "handle": 2, "type": "filter",
+                                   "hook": "input", "prio": 0, "policy": "explode"}})}, RULESET, "chain policy",
+    document=None, line=False)
+add("nft-value-range", S, "A value outside its type (port 99999) or a range of zero or negative size",
+    {"rs.json": ruleset(rule({"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                                        "right": 99999}}, {"accept": None}))}, RULESET, "valid range",
+    document=None, line=False)
+add("nft-include-outside", S, "An include outside the ruleset's directory (KUBECTL_MICROSEG_NFT_INCLUDE_ANYWHERE=1 allows it)",
+    {"rs.nft": 'include "/etc/passwd" #<\n'.replace(" #<", "")}, RULESET, "outside the ruleset's directory",
+    document=None, line_no=1)
 add("nft-priority", S, "An unknown chain priority name",
     {"rs.json": ruleset({"chain": {"family": "inet", "table": "t", "name": "c2", "handle": 2, "type": "filter",
                                    "hook": "input", "prio": "sideways", "policy": "accept"}})}, RULESET, "priority",
@@ -474,6 +523,33 @@ add("nft-text-syntax", S, "A ruleset in `nft -f` syntax that nft refuses (checke
     {"rs.nft": "table inet t {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
                "    tcp dport 22 acept #<\n  }\n}\n"}, RULESET, "", document=None, needs_root=True,
     note="Needs root (a scratch network namespace); without it the tool says so and exits 3.")
+
+
+# ----------------------------------------------------------------------------------- flow exports
+S = "Observed flow exports (observed, simulate --observed, scaffold from-matrix --flows)"
+SHOP = NS + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: c, image: x}]}\nstatus: {phase: Running, podIP: 10.244.0.9}\n"
+HUBBLE_OK = ('{"flow": {"verdict": "FORWARDED", "IP": {"source": "10.244.0.9", "destination": "10.244.0.9"}, '
+             '"l4": {"TCP": {"source_port": 40000, "destination_port": 80, "flags": {"SYN": true}}}}}\n')
+add("observed-hubble-json", S, "A line of a Hubble export that is not a JSON object",
+    {"hubble.jsonl": HUBBLE_OK + '{"flow": {"verdict": "FORWARDED", #<\n', "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "hubble flow record", document=None)
+add("observed-hubble-verdict", S, "A Hubble flow without its `verdict`",
+    {"hubble.jsonl": HUBBLE_OK + '{"flow": {"IP": {"source": "10.244.0.9"}}}\n', "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "verdict", document=None, line_no=2)
+add("observed-calico-action", S, "A Calico flow log record whose `action` is neither allow nor deny",
+    {"flows.log": '{"action": "allow", "dest_port": 80, "proto": "tcp", "source_ip": "10.244.0.9"}\n'
+                  '{"action": "maybe", "dest_port": 80, "proto": "tcp", "source_ip": "10.244.0.9"}\n',
+     "cluster.yaml": SHOP}, ["observed", "-f", "cluster.yaml", "{f}"], "allow or deny", document=None, line_no=2)
+add("observed-conntrack-tuple", S, "A conntrack entry without src=, dst= and dport=",
+    {"conntrack.txt": "tcp      6 10 ESTABLISHED src=10.244.0.9 dst=10.244.0.9 sport=1 dport=80\n"
+                      "tcp      6 10 ESTABLISHED src=10.244.0.9 #<\n", "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "dport", document=None)
+add("observed-not-an-export", S, "A file that is none of the formats (here a flows file given to `observed`)",
+    {"flows.yaml": "flows:\n  - {from: shop/web, to: shop/web, port: 80}\n", "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}"], "not a flow export", document=None, line_no=1)
+add("observed-wrong-format", S, "An export read with the wrong --format",
+    {"hubble.jsonl": HUBBLE_OK, "cluster.yaml": SHOP},
+    ["observed", "-f", "cluster.yaml", "{f}", "--format", "conntrack"], "conntrack", document=None, line_no=1)
 
 FILE_OF = {"inv-ruleset-missing": "gone.json", "dir-empty": "empty", "file-missing": "nothere.yaml", "file-is-directory": "."}
 """Entries whose message names another file than the first one written."""

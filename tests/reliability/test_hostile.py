@@ -357,8 +357,22 @@ def test_exec_plugin_stderr_is_bounded_and_redacted(tmp_path, capsys, monkeypatc
     kc = tmp_path / "kc"
     kc.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: "
                   "'https://127.0.0.1:1'}}]\nusers: [{name: c, user: {exec: {apiVersion: "
-                  f"client.authentication.k8s.io/v1beta1, command: {plugin}, interactiveMode: Never}}}}]\n"
+                  f"client.authentication.k8s.io/v1beta1, command: {plugin}, interactiveMode: Never}}}}}}]\n"
                   "contexts: [{name: c, context: {cluster: c, user: c}}]\n")
     monkeypatch.setenv("KUBECONFIG", str(kc))
-    err = refused(capsys, "matrix", "--request-timeout", "1s")
-    assert "hunter2" not in err and "line 50" not in err
+    code, out, err = run(capsys, "matrix", "--request-timeout", "1s")
+    assert code == 3 and "Traceback" not in err
+    # the client logged the plugin's whole stderr (a token in it) through the root logger
+    warning, error = err.splitlines()
+    assert warning.startswith("warning: kubeconfig: exec: process returned 1. token=[redacted] refresh failed")
+    assert "hunter2" not in err and "line 50" not in err and error.startswith("error: ")
+
+
+@pytest.mark.parametrize("meta, words", [
+    ("  namespace: shop\n  labels: {\"app\\n\": web}\n", "invalid label key"),
+    ("  namespace: shop\n  annotations: {replicas: 3}\n", "annotation value must be a string"),
+    ("  namespace: shop\n  annotations: {\"/x\": y}\n", "prefix part must be non-empty"),
+])
+def test_object_meta_of_a_policy_is_validated(tmp_path, capsys, meta, words) -> None:
+    """ValidateObjectMeta (labels, annotations) holds for a NetworkPolicy too; its labels were not read."""
+    assert words in refused(capsys, "matrix", "-f", write(tmp_path, np("podSelector: {}", meta)))

@@ -21,7 +21,7 @@ from tests.simulate.helpers import DEMO
 REPO = Path(__file__).resolve().parents[2]
 RBAC = REPO / "deploy" / "rbac.yaml"
 VIEW_RESOURCES = {"namespaces", "pods", "deployments", "statefulsets", "daemonsets", "replicasets",
-                  "replicationcontrollers", "jobs", "cronjobs", "networkpolicies", "adminnetworkpolicies",
+                  "replicationcontrollers", "jobs", "cronjobs", "networkpolicies", "clusternetworkpolicies", "adminnetworkpolicies",
                   "baselineadminnetworkpolicies"}
 
 

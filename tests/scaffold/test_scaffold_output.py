@@ -184,3 +184,34 @@ def test_an_intent_file_holds_one_document(tmp_path: Path, capsys) -> None:
     f.write_text("chain: [frontend, 'api:8080']\n---\nchain: [web]\n")
     code, _, err = run_cli(capsys, "--demo", "scaffold", "tiers", "--intent", str(f), "-n", "production")
     assert code == 2 and "one document expected" in err
+
+
+# -- issue 15: scaffolds that cannot mislead --------------------------------------------------------------
+def test_a_zone_of_a_namespace_label_is_refused(capsys) -> None:
+    """`scaffold zone team=pay -n payments` wrote a policy selecting 0 pods (the label was on the namespace)."""
+    code, out, err = run_cli(capsys, "--demo", "scaffold", "zone", "team=payments", "-n", "pci")
+    assert code == 2 and out == ""
+    assert "zone team=payments would select no pod: no workload in namespace pci carries team=payments" in err
+    assert "namespace pci carries team=payments, its pods do not" in err
+    code, out, _ = run_cli(capsys, "--demo", "scaffold", "zone", "compliance-zone=pci", "-n", "pci", "--impact", "none")
+    assert code == 0 and "kind: NetworkPolicy" in out
+
+
+def test_from_matrix_leaves_system_namespaces_without_default_deny(capsys) -> None:
+    code, out, err = run_cli(capsys, "--demo", "scaffold", "from-matrix", "--between", "kube-system,production",
+                             "--impact", "none")
+    assert code == 0
+    denies = [d for d in yaml.safe_load_all(out) if d and d["metadata"]["name"] == "default-deny-all"]
+    assert [d["metadata"]["namespace"] for d in denies] == ["production"]
+    assert "no default deny for the system namespace(s) kube-system (--include-system adds it" in err
+    code, out, _ = run_cli(capsys, "--demo", "scaffold", "from-matrix", "--between", "kube-system,production",
+                           "--include-system", "--impact", "none")
+    denies = [d for d in yaml.safe_load_all(out) if d and d["metadata"]["name"] == "default-deny-all"]
+    assert sorted(d["metadata"]["namespace"] for d in denies) == ["kube-system", "production"]
+
+
+def test_impact_lists_newly_allowed_pairs(capsys) -> None:
+    code, _, err = run_cli(capsys, "--demo", "scaffold", "allow-from-namespace", "development", "-n", "production")
+    assert code == 0
+    assert "connections newly allowed (check they are intended):" in err
+    assert "development/" in err.split("connections newly allowed", 1)[1] and "(was denied)" in err

@@ -21,7 +21,7 @@ def test_scaffolded_policies_pass_a_server_side_dry_run(fake_api, fake_kubeconfi
     code, out, _ = run_cli(capsys, "--demo", "scaffold", "tiers", "frontend -> api:8080 -> postgresql:5432,redis:6379",
                            "-n", "production", "--impact", "none")
     assert code == 0
-    code, zone, _ = run_cli(capsys, "--demo", "scaffold", "zone", "audited=on", "-n", "production", "--impact", "none")
+    code, zone, _ = run_cli(capsys, "--demo", "scaffold", "zone", "tier=api", "-n", "production", "--impact", "none")
     assert code == 0
     api = client.NetworkingV1Api(config.new_client_from_config(str(fake_kubeconfig)))
     docs = [d for d in yaml.safe_load_all(out + zone) if d]
@@ -30,5 +30,5 @@ def test_scaffolded_policies_pass_a_server_side_dry_run(fake_api, fake_kubeconfi
         made = api.create_namespaced_network_policy(doc["metadata"]["namespace"], doc, dry_run="All")
         assert made.metadata.name == doc["metadata"]["name"]
     # the YAML 1.1 look-alike came through as the string "on", not the boolean true
-    assert made.spec.pod_selector.match_labels == {"audited": "on"}
+    assert made.spec.pod_selector.match_labels == {"tier": "api"}
     assert len(fake_api.requests_matching(verb="create", resource="networkpolicies")) == 5

@@ -73,7 +73,7 @@ def writes(api: FakeApiServer) -> list[RecordedRequest]:
 
 def test_yes_dry_runs_then_applies_with_the_field_manager(cluster: FakeApiServer, deny_batch: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["apply", "-f", str(deny_batch), "--yes"], capsys)
+    code, out, err = run(["apply", "-f", str(deny_batch), "--allow-breaking", "--yes"], capsys)
     assert code == 0, err
     assert f"newly denied ({deny_batch_cuts()})" in out                                      # the diff is shown first
     assert out.index("Connectivity diff") < out.index("server-side dry run:") < out.index("apply:")
@@ -92,9 +92,9 @@ def test_yes_dry_runs_then_applies_with_the_field_manager(cluster: FakeApiServer
 
 
 def test_reapplying_is_idempotent(cluster: FakeApiServer, deny_batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["apply", "-f", str(deny_batch), "--yes"], capsys)[0] == 0
+    assert run(["apply", "-f", str(deny_batch), "--allow-breaking", "--yes"], capsys)[0] == 0
     first = cluster.get(*NETPOL, "default-deny-all", "batch")
-    code, out, _ = run(["apply", "-f", str(deny_batch), "--yes"], capsys)
+    code, out, _ = run(["apply", "-f", str(deny_batch), "--allow-breaking", "--yes"], capsys)
     assert code == 0
     assert "no connectivity changes" in out
     assert "NetworkPolicy batch/default-deny-all unchanged (dry run)" in out
@@ -107,7 +107,7 @@ def test_reapplying_is_idempotent(cluster: FakeApiServer, deny_batch: Path, caps
 def test_changing_an_existing_policy_is_configured(cluster: FakeApiServer, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     widen = write(tmp_path / "widen.yaml", WIDEN_DATABASE)
-    code, out, _ = run(["apply", "-f", str(widen), "--yes"], capsys)
+    code, out, _ = run(["apply", "-f", str(widen), "--allow-breaking", "--yes"], capsys)
     assert code == 0
     assert "+ batch/report-generator -> production/postgresql: TCP 5432 (was denied)" in out
     assert "NetworkPolicy production/database-tier configured" in out
@@ -119,7 +119,7 @@ def test_nothing_is_sent_when_the_user_declines(cluster: FakeApiServer, deny_bat
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("sys.stdin", Terminal("n\n"))
-    code, out, err = run(["apply", "-f", str(deny_batch)], capsys)
+    code, out, err = run(["apply", "-f", str(deny_batch), "--allow-breaking"], capsys)
     assert code == 1
     assert f"newly denied ({deny_batch_cuts()})" in out                                      # the user saw the diff
     assert "Apply 1 NetworkPolicy object(s) to context fake" in err and "[y/N]" in err
@@ -131,7 +131,7 @@ def test_nothing_is_sent_when_the_user_declines(cluster: FakeApiServer, deny_bat
 def test_yes_on_the_terminal_applies(cluster: FakeApiServer, deny_batch: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("sys.stdin", Terminal("y\n"))
-    code, _, _ = run(["apply", "-f", str(deny_batch)], capsys)
+    code, _, _ = run(["apply", "-f", str(deny_batch), "--allow-breaking"], capsys)
     assert code == 0
     assert [r.query.get("dryRun") for r in writes(cluster)] == ["All", None]
 
@@ -139,7 +139,7 @@ def test_yes_on_the_terminal_applies(cluster: FakeApiServer, deny_batch: Path, m
 def test_no_terminal_and_no_yes_refuses(cluster: FakeApiServer, deny_batch: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))                    # piped input is not a confirmation
-    code, _, err = run(["apply", "-f", str(deny_batch)], capsys)
+    code, _, err = run(["apply", "-f", str(deny_batch), "--allow-breaking"], capsys)
     assert code == 2
     assert "refusing to apply without confirmation" in err and "--yes" in err
     assert writes(cluster) == []
@@ -158,7 +158,7 @@ def test_failure_halfway_reports_exactly_what_was_applied(cluster: FakeApiServer
         return len(real_applies) == 2
 
     cluster.faults.fail(500, verb="patch", resource="networkpolicies", when=second_real_apply)
-    code, out, err = run(["apply", "-f", str(files), "--yes"], capsys)
+    code, out, err = run(["apply", "-f", str(files), "--allow-breaking", "--yes"], capsys)
     assert code == 3                                                        # the server failed: exit 3
     w = writes(cluster)
     assert [(r.path.rsplit("/", 1)[1], r.query.get("dryRun"), r.status) for r in w] == [
@@ -177,7 +177,7 @@ def test_a_failed_dry_run_applies_nothing(cluster: FakeApiServer, tmp_path: Path
                                           capsys: pytest.CaptureFixture[str]) -> None:
     files = write(tmp_path / "two.yaml", WIDEN_DATABASE + "---\n" + DEFAULT_DENY_BATCH)
     cluster.rbac.deny("patch", "networkpolicies", namespace="batch")
-    code, out, err = run(["apply", "-f", str(files), "--yes"], capsys)
+    code, out, err = run(["apply", "-f", str(files), "--allow-breaking", "--yes"], capsys)
     assert code == 2                                                        # a refusal by the server: exit 2
     assert "server-side dry run of NetworkPolicy batch/default-deny-all" in err and "forbidden" in err
     assert "Nothing was applied" in err and "kubectl auth can-i" in err
@@ -192,7 +192,7 @@ def test_dry_run_flag_changes_nothing_and_needs_no_confirmation(cluster: FakeApi
                                                                 monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    code, out, _ = run(["apply", "-f", str(deny_batch), "--dry-run"], capsys)
+    code, out, _ = run(["apply", "-f", str(deny_batch), "--allow-breaking", "--dry-run"], capsys)
     assert code == 0 and "Dry run only: nothing was changed." in out
     assert [r.query.get("dryRun") for r in writes(cluster)] == ["All"]
     assert cluster.get(*NETPOL, "default-deny-all", "batch") is None
@@ -204,9 +204,9 @@ def test_conflict_with_another_manager_needs_force(cluster: FakeApiServer, tmp_p
     # someone else (field manager platform-team) applied database-tier with another selector
     theirs = yaml.safe_load(WIDEN_DATABASE.replace("namespaceSelector: {}", "namespaceSelector: {matchLabels: {a: b}}"))
     PolicyApplier(connect(), field_manager="platform-team").apply(apply_body(theirs, "production"), dry_run=False)
-    code, _, err = run(["apply", "-f", str(widen), "--yes"], capsys)
+    code, _, err = run(["apply", "-f", str(widen), "--allow-breaking", "--yes"], capsys)
     assert code == 2 and "HTTP 409" in err and "--force-conflicts" in err and "Nothing was applied" in err
-    code, out, _ = run(["apply", "-f", str(widen), "--yes", "--force-conflicts"], capsys)
+    code, out, _ = run(["apply", "-f", str(widen), "--allow-breaking", "--yes", "--force-conflicts"], capsys)
     assert code == 0 and "NetworkPolicy production/database-tier configured" in out
     assert [r.query.get("force") for r in writes(cluster)[-2:]] == ["true", "true"]
 
@@ -232,3 +232,17 @@ def test_only_network_policies_are_applied(cluster: FakeApiServer, tmp_path: Pat
     code, _, err = run(["apply", "-f", str(f), "--yes"], capsys)
     assert code == 2 and "apply only applies NetworkPolicies, not Namespace x" in err
     assert cluster.requests == []                                           # refused before contacting the cluster
+
+
+@pytest.mark.parametrize("change, why", [
+    ("deny_batch", "flow(s) lose connectivity"),                   # newly denied flows (and a dns-broken guard)
+    ("widen", "guard finding(s) (open-to-cluster)"),               # the database opened to every namespace
+])
+def test_yes_does_not_accept_a_breaking_change(change: str, why: str, cluster: FakeApiServer, deny_batch: Path,
+                                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = deny_batch if change == "deny_batch" else write(tmp_path / "widen.yaml", WIDEN_DATABASE)
+    code, out, err = run(["apply", "-f", str(f), "--yes"], capsys)
+    assert code == 1, err
+    assert "Refusing to apply: " in err and why in err and "--allow-breaking" in err
+    assert "Connectivity diff" in out                                            # the reason is shown first
+    assert writes(cluster) == []                                                 # nothing sent, not even a dry run

@@ -138,3 +138,18 @@ def test_unreachable_live_base_exits_3(deny_batch: Path, isolated_kubeconfig: Pa
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["simulate", "-f", str(deny_batch)], capsys)
     assert code == 3 and "connection to the server" in err
+
+
+def test_dns_broken_names_coredns_and_its_upstream(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15: cutting CoreDNS's own egress breaks every name outside the cluster; the guard says so."""
+    code, out, _ = run(["simulate", "--demo", "--delete", "kube-system/coredns"], capsys)
+    assert code == 1
+    assert ("dns-broken: the cluster DNS server kube-system/coredns (CoreDNS) can no longer reach its upstream "
+            "resolvers outside the cluster over TCP and UDP port 53") in out
+    assert "can no longer reach DNS (CoreDNS: kube-system/coredns)" in out
+
+
+def test_open_to_cluster_guard_names_the_sensitive_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["simulate", "--demo", "-f", str(write(tmp_path / "w.yaml", WIDEN_DATABASE))], capsys)
+    assert "open-to-cluster: production/postgresql now accepts connections from every pod of every namespace" in out
+    assert "sensitive: PostgreSQL (TCP 5432)" in out

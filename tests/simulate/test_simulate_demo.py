@@ -68,14 +68,12 @@ def test_default_deny_for_batch_cuts_exactly_the_open_flows() -> None:
     for p in diff.unchanged:
         assert p.dst not in BATCH and p.src != "batch/report-generator"
     # every cut is attributed to the new policy, on the side it isolates, and listed under batch
-    # (where the BANP's allow-pods-in-cluster rule allowed a pair, it no longer applies: NetworkPolicies now decide)
+    # (the baseline rules that allowed some pairs no longer apply, but they did not change: never blamed)
     for p in diff.removed:
-        assert p.causes and ("batch/default-deny-all", "isolates") in {(c.policy, c.change) for c in p.causes}
-        assert {(c.policy, c.change) for c in p.causes} <= {("batch/default-deny-all", "isolates"),
-                                                            ("[BANP] default", "no-longer-allows")}
+        assert {(c.policy, c.change) for c in p.causes} == {("batch/default-deny-all", "isolates")}
         assert p.group == "batch"
     assert {c.policy for c in find(diff, "batch/report-generator", "batch/nightly-etl").causes} == {
-        "batch/default-deny-all", "[BANP] default"}
+        "batch/default-deny-all"}
     both = find(diff, "batch/report-generator", "batch/nightly-etl")
     assert {c.direction for c in both.causes} == {"egress", "ingress"}
     assert [c.direction for c in find(diff, "kube-system/kube-proxy", "batch/nightly-etl").causes] == ["ingress"]
@@ -163,8 +161,8 @@ def test_a_new_ipblock_splits_ranges_and_names_the_admin_policy_it_overrides() -
                                             ("batch/nightly-etl", "batch/report-generator", "kube-system/coredns",
                                              "kube-system/kube-proxy")}
     for p in diff.added:
-        assert {(c.policy, c.change) for c in p.causes} == {("batch/report-egress", "allows"),
-                                                            ("[BANP] default", "no-longer-denies")}
+        # the baseline Deny no longer applies, but it did not change: only the new policy is blamed
+        assert {(c.policy, c.change) for c in p.causes} == {("batch/report-egress", "allows")}
     # a range split by the new policy is compared piece by piece, never as "removed" plus "added"
     assert all(not p.gone_endpoint and not p.new_endpoint for p in diff.differences())
 

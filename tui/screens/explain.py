@@ -56,9 +56,9 @@ def _block_widget(b: Block) -> Static:
         return w
     if b.kind == "reason":
         t = Text()
-        t.append("  ✔ " if b.ok else "  ✘ ", style="bold")
+        t.append("  ✔ " if b.ok else ("  → " if b.ok is None else "  ✘ "), style="bold")
         t.append(b.text)
-        return Static(t, classes="reason -ok" if b.ok else "reason -denied")
+        return Static(t, classes="reason -ok" if b.ok else ("reason -pass" if b.ok is None else "reason -denied"))
     cls = b.kind
     if b.kind == "verdict":
         cls += " -ok" if b.ok else " -denied"

@@ -1,0 +1,170 @@
+"""The fast path of reading YAML: rapidyaml (a C++ parser) builds a tree, emits it as JSON, and Python's C
+JSON decoder builds the objects; 20-40x faster than PyYAML's libyaml loader on ``kubectl get -o yaml`` dumps,
+whose Python-side construction is the cost.
+
+This path only answers where it returns exactly what the strict libyaml loader returns
+(``manifests.load_documents``); otherwise ``load`` returns None and the caller loads with libyaml, which
+keeps every check and error message the project has: tags, anchors, aliases and merge keys (so no
+"billion laughs" can reach this path), syntax errors (libyaml names the line), duplicate keys (libyaml
+names both lines), nesting deeper than rapidyaml's JSON emitter goes (64 levels; Kubernetes objects are
+under 30), and any plain scalar that PyYAML's
+YAML 1.1 resolver types differently from rapidyaml's JSON (``yes``, ``~``, ``0x1F``, ``017``, ``1e3``,
+dates, non-string keys such as ``80:``) are all declined here. The size limit is the caller's. rapidyaml
+parses a million levels of nesting without recursion (checked), so this path runs before the depth check.
+
+rapidyaml is optional: without its wheel everything goes through libyaml, with the same results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from kubectl_microseg.gcpause import paused_gc
+
+try:
+    import ryml
+except ImportError:  # pragma: no cover - exercised by forcing AVAILABLE off in the tests
+    ryml = None
+
+AVAILABLE = ryml is not None
+
+
+class _Decline(Exception):
+    """This text is libyaml's to load."""
+
+
+# PyYAML's implicit resolvers (yaml/resolver.py, YAML 1.1) for every type other than str: a plain scalar that
+# matches one of these is typed by PyYAML, while rapidyaml's JSON keeps it a string or types it otherwise.
+_BOOL = r"yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+_FLOAT = (r"[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+          r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_INT = (r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+")
+_NULL = r"~|null|Null|NULL"
+_TIMESTAMP = (r"[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?"
+              r"(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?"
+              r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?")
+_TYPED = rf"(?:{_BOOL}|{_FLOAT}|{_INT}|{_NULL}|{_TIMESTAMP}|<<|=|[-+]?\.[0-9])"
+_TYPED_KEY = re.compile(_TYPED)
+# typed the same by both (JSON's true/false/null, decimal ints, floats with a dot and a signed exponent)
+_SAME = r"(?:true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+][0-9]+)?)"
+_END = r"(?=[ \t]*(?:$|[,\]}#]))"
+
+
+def _blanks(group: int) -> str:
+    """Spaces and tabs, never given back on backtracking (an atomic group written so that Python 3.10 has
+    it; ``group`` numbers its capture): a failed match costs one step, not one per space of indentation."""
+    return rf"(?=([ \t]*))\{group}"
+
+
+_VALUE = (rf"{_blanks(1)}(?:(?:#[^\n]*)?\n(?:{_blanks(2)}(?:#[^\n]*)?\n)*{_blanks(3)})?"  # this line or a next one
+          rf"(?=[yYnNoOtTfF~0-9+.<=-])(?!{_SAME}{_END}){_TYPED}{_END}")
+_TYPED_VALUES = [re.compile(re.escape(indicator) + _VALUE, re.M)
+                 for indicator in (": ", ":\t", ":\n", "- ", "-\t", "-\n", "[", ",")]
+"""A plain value typed differently, after each indicator that may stand before a value: one literal
+prefix per pattern keeps each scan at the speed of a string search (one combined pattern is 20x slower)."""
+_ODD_LINE_START = re.compile(r"\n(?=([ \t]*))\1(?:[:\]},]|\?(?:[ \t\n]|$))")
+"""A line that starts with a colon, a closing bracket, a comma, or an explicit key ('? '): where rapidyaml
+reads on and libyaml may refuse; kubectl writes none of these."""
+_MARKS = "!&*@`"
+"""Tags, anchors and aliases, and the reserved indicators (which libyaml refuses at a scalar's start and
+rapidyaml reads as text): after white space or a flow indicator."""
+_OTHER_BREAKS = "\r\x85\u2028\u2029\ufeff\t"
+"""CR, NEL, the Unicode line and paragraph separators (line breaks to YAML 1.1), a byte-order mark: the
+patterns above read lines by \\n only, so such texts are libyaml's; and a raw tab, where the two parsers
+differ on what is allowed (kubectl writes a tab inside a string as the escape \\t)."""
+_PYYAML_FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
+"""The JSON numbers rapidyaml emits that PyYAML also reads as floats (it wants a dot and a signed exponent)."""
+
+
+def _float(text: str) -> float:
+    if not _PYYAML_FLOAT.fullmatch(text):
+        raise _Decline
+    return float(text)
+
+
+def _has_marks(text: str) -> bool:
+    for mark in _MARKS:
+        i = text.find(mark)
+        while i >= 0:
+            if i == 0 or text[i - 1] in " \t\n[{,":
+                return True
+            i = text.find(mark, i + 1)
+    return False
+
+
+def needs_libyaml(text: str) -> bool:
+    """True when the text uses what only libyaml's loader handles as the project wants (see above)."""
+    return (any(c in text for c in _OTHER_BREAKS) or _has_marks(text)
+            or text.startswith("%") or "\n%" in text  # directives: libyaml's (rapidyaml skips bad ones)
+            or _ODD_LINE_START.search("\n" + text) is not None
+            # rapidyaml reads a stray closing bracket as text; libyaml refuses it
+            or text.count("[") != text.count("]") or text.count("{") != text.count("}")
+            or any(p.search(text) for p in _TYPED_VALUES))
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """rapidyaml's C++ error handler writes to file descriptor 2 before raising; the error reported is
+    libyaml's, so catch that write in a pipe (one message, far under a pipe's buffer) and drop it."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr at all
+        yield
+        return
+    read, write = os.pipe()
+    try:
+        os.dup2(write, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        for fd in (saved, write, read):
+            os.close(fd)
+
+
+def load(text: str) -> list[Any] | None:
+    """The documents of ``text`` exactly as the strict libyaml loader returns them, or None when this path
+    cannot vouch for that (see the module's docstring)."""
+    if ryml is None or needs_libyaml(text):
+        return None
+    keys: set[str] = set()
+
+    def mapping(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            raise _Decline  # a duplicate key: libyaml's loader names both lines
+        keys.update(out)
+        return out
+
+    try:
+        tree = ryml.Tree()
+        lines = text.count("\n")
+        tree.reserve(lines + lines // 4 + 16)  # about a node a line: no doubling of a large tree while parsing
+        with _quiet_stderr():
+            tree = ryml.parse_in_arena(text.encode("utf-8"), tree=tree)
+        emitted = ryml.emit_json(tree)
+        stream = tree.is_stream(tree.root_id())
+        del tree  # peak memory: the tree (~150 bytes a node) is gone before the objects are built
+        if emitted is None:  # nothing but comments and blank lines
+            return []
+        with paused_gc():
+            data = json.loads(emitted, object_pairs_hook=mapping, parse_float=_float)
+        del emitted
+    except (_Decline, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return None
+    except Exception:  # rapidyaml's parse errors (SWIG proxies of ExceptionParse)
+        return None
+    docs = data if stream else [data]
+    # keys are strings in JSON: one PyYAML would type (80:, true:, an empty key) is libyaml's; and a
+    # document that is not a mapping is refused with its type's name, which libyaml's typing gives
+    if "" in keys or any(_TYPED_KEY.fullmatch(k) for k in keys):
+        return None
+    if any(not isinstance(d, dict) and d is not None for d in docs):
+        return None
+    return docs
