@@ -69,9 +69,13 @@ class Session:
         return None
 
     def policy_entry(self, policy_id: str) -> PolicyEntry | None:
+        """The NetworkPolicy or cluster-wide policy ('[CNP] name') entry of an id (both have policy and source)."""
         for e in self.analyzer.cluster.policies:
             if e.policy.id == policy_id:
                 return e
+        for a in self.analyzer.cluster.admin_policies:
+            if a.policy.id == policy_id:
+                return a  # type: ignore[return-value]
         return None
 
     def isolation(self, w: Workload) -> dict[str, str]:
@@ -134,6 +138,8 @@ class Session:
         for r in ex.egress + ex.ingress:
             if r.policy is not None:
                 ids[r.policy.id] = None
+            elif r.admin is not None and r.admin_rule is not None and r.conns:
+                ids[r.admin.id] = None  # a cluster-wide rule that accepted, denied or passed ports here
         for v in ex.verdicts:
             for dv in (v.egress, v.ingress):
                 if dv.isolated and (not dv.allowed or not ex.allowed):
