@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..model.addresses import AddressSet, atom_groups, interval_cidrs, interval_text
 from ..model.cluster import Cluster
+from .calico import network_set_blocks
 
 
 @dataclass
@@ -125,6 +126,9 @@ class AtomIndex:
                             written.update(cp.addresses.cidrs())
                         elif cp.entity is not None and cp.entity.value.startswith("world-"):
                             blocks.append(AddressSet.from_cidr("0.0.0.0/0" if cp.entity.value == "world-ipv4" else "::/0"))
+        for text, block in network_set_blocks(cluster.calico):  # Calico nets and NetworkSets
+            blocks.append(block)
+            written.add(text)
         named = [(w, AddressSet.from_cidr(w)) for w in sorted(written) if w]
         self.atoms: list[ExternalAtom] = []
         for group in atom_groups(dict.fromkeys(blocks)):

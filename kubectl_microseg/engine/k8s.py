@@ -39,6 +39,7 @@ from ..model.selectors import LabelSelector
 from .atoms import AtomIndex, ExternalAtom
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
+from .calico import CalicoCompiler
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -276,6 +277,28 @@ class Analyzer:
                     if cr.unsure:
                         for i in iter_bits(subject):
                             self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.unsure_classes
+        self._compile_calico()
+
+    def _compile_calico(self) -> None:
+        """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
+        self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
+        self.calico_selects = {d: 0 for d in DIRECTIONS}
+        """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
+        others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
+        for ct in self.calico_tiers:
+            for cp in ct.policies:
+                for d in DIRECTIONS:
+                    self.calico_selects[d] |= cp.applies.get(d, 0)
+                for d, crs in cp.rules.items():
+                    for cr in crs:
+                        if not cr.unsure:
+                            continue
+                        for i in iter_bits(cp.applies[d]):
+                            if d == "egress":
+                                self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.classes
+                            else:
+                                for j in iter_bits(cr.classes):
+                                    self.unsure_to[j] = self.unsure_to.get(j, 0) | (1 << i)
 
     def _subject_classes(self, pol: AdminPolicy) -> int:
         bits = 0
@@ -385,6 +408,14 @@ class Analyzer:
             for b in iter_bits(cr.classes):
                 reach[b] |= owners
         out: dict[tuple[int, int], ConnSet] = {}
+        if self.calico_tiers:
+            # pairs with a Calico-selected side go through the tiers; the rest is the NetworkPolicy fast path
+            cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
+            for b in range(n):
+                for a in (range(n) if cal_in >> b & 1 else iter_bits(cal_eg)):
+                    c = self.class_allows(a, b)
+                    if c:
+                        out[(a, b)] = c
         for b in range(n):
             if self.isolating["ingress"][b]:
                 admit = 0
@@ -393,6 +424,8 @@ class Analyzer:
             else:
                 admit = full
             cand = admit & (reach[b] | reach_all)
+            if self.calico_tiers:
+                cand &= ~(self.calico_selects["egress"] | (full if self.calico_selects["ingress"] >> b & 1 else 0))
             named = self.classes[b].named_ports
             if not self.isolating["ingress"][b]:
                 # b's ingress is not isolated: sources whose egress is not either need no rule scan
@@ -507,6 +540,8 @@ class Analyzer:
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
         key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        if self.calico_selects[direction] >> cls & 1:  # Calico policies select classes one by one
+            key += (cls,)
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
@@ -516,7 +551,7 @@ class Analyzer:
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin or cilium_deny:
+        if self.has_admin or cilium_deny or self.calico_selects[direction] >> cls & 1:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)
