@@ -130,8 +130,10 @@ def ignore_sigpipe() -> None:
     """For commands that follow a watch: a closed socket is an error, not a signal. :func:`entry` restores
     SIGPIPE's default (for ``| head``), which killed the TUI and ``audit --watch`` with exit 141 when a
     watch thread wrote to a connection the quitting main thread had just closed."""
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    import threading
+
+    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # (only the main thread may; tests run commands in threads)
 
 
 def entry() -> None:

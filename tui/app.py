@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import time
 from typing import Any, Iterable
 
@@ -22,9 +23,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of
+from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
 from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
-from .session import Session, apply_events, build_session, changed_pairs, one_line_reason
+from .session import Session, apply_events, build_session, changed_pairs, live_session, one_line_reason
 from .widgets.cell_info import CellInfo
 from .widgets.command_bar import CommandBar
 from .widgets.legend import Legend
@@ -36,8 +37,10 @@ from .widgets.workload_list import WorkloadPanel
 
 FLASH_SECONDS = 2.5
 """How long changed cells stay highlighted after a live update."""
-DEBOUNCE_SECONDS = 0.15
-"""Events arriving within this time are analysed together."""
+DEBOUNCE_SECONDS = 0.03
+"""Events arriving within this time are analysed together (short: an update at size L takes ~100 ms)."""
+PANELS_AFTER_SECONDS = 1.0
+"""Large clusters: side panels refill this long after the last live update (the cells are redrawn at once)."""
 LARGE_WORKLOADS = 300
 """Above this many endpoints the matrix opens with every namespace folded and the side panels fill after
 the first paint (issue 8: large clusters stay responsive)."""
@@ -64,7 +67,10 @@ class MicrosegApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("e", "explain", "Explain"),
-        Binding("slash", "filter", "Filter"),
+        Binding("slash", "filter", "Find"),
+        Binding("n", "find_next(1)", "Next match", show=False),
+        Binding("N", "find_next(-1)", "Previous match", show=False),
+        Binding("number_sign", "port_query", "Port query", show=False),
         Binding("colon", "command", "Command", show=False),
         Binding("d", "simulate", "Simulate"),
         Binding("s", "scaffold", "Scaffold"),
@@ -74,6 +80,7 @@ class MicrosegApp(App[int]):
         Binding("x", "export", "Export"),
         Binding("y", "copy", "Copy", show=False),
         Binding("p", "policies", "Policies", show=False),
+        Binding("L", "findings", "Lint findings"),
         Binding("a", "audit", "Audit", show=False),
         Binding("r", "probe", "Probe", show=False),
         Binding("b", "sidebar", "Side panel", show=False),
@@ -81,8 +88,9 @@ class MicrosegApp(App[int]):
         Binding("escape", "back", "Back", show=False),
     ]
 
-    MATRIX_ACTIONS = frozenset({"filter", "command", "explain", "granularity", "fold_all", "filter_axis", "export",
-                                "simulate", "scaffold", "copy", "policies", "audit", "sidebar", "back", "probe"})
+    MATRIX_ACTIONS = frozenset({"find_next", "port_query", "filter", "command", "explain", "granularity", "fold_all",
+                                "filter_axis", "export", "simulate", "scaffold", "findings", "copy", "policies",
+                                "audit", "sidebar", "back", "probe"})
     """Actions of the matrix screen: over another screen they are off (and left out of its footer)."""
 
     granularity: reactive[str] = reactive("workload", init=False)
@@ -104,6 +112,13 @@ class MicrosegApp(App[int]):
         self.model: GridModel | None = None
         self.live = live and callable(getattr(source, "watch", None))
         self._pending: list = []
+        self._pending_keys: tuple[set, set] = (set(), set())
+        """Keys of the objects changed and deleted since the last analysis (for the incremental model)."""
+        self._panels_timer: Any = None
+        self._live_model: Any = None
+        self._versions = itertools.count(1)
+        """Versions of the incremental model's states, drawn under its lock (see live_session)."""
+        """The incremental model (engine.incremental.LiveModel) the live path updates, built on the first change."""
         self._debounce: Any = None
         self._unflash: Any = None
         self._live_state: Any = None
@@ -114,6 +129,13 @@ class MicrosegApp(App[int]):
         self._filter = f"{namespace}/" if namespace else ""
         self._namespace = namespace
         self._filter_axis = "rows"
+        self._found: list[str] = []
+        """Endpoint ids matching the last ``/`` search (n and N step through them)."""
+        self._found_at = 0
+        self.simulation: Any = None
+        """The simulation drawn on the matrix (SimulationResult), until Esc."""
+        self._sim_rows: dict[tuple[str, str], Any] = {}
+        self.port_query: str = ""
         self.loaded_at = 0.0
         self._generation = 0
         """Number of the newest analysis requested (0: the first load)."""
@@ -171,6 +193,15 @@ class MicrosegApp(App[int]):
             factory = getattr(self.source, "session", None)  # nftables: the source builds its own session
             if callable(factory):
                 session = factory(self.args)
+            elif self.live:  # the incremental model from the start: the first event costs one namespace
+                import threading
+
+                from kubectl_microseg.engine.incremental import LiveModel
+                from kubectl_microseg.load import analyzer_options
+
+                snapshot = self.source.load()
+                self._live_model = LiveModel(snapshot.objects, analyzer_options(self.args, snapshot))
+                session, _ = live_session(self._live_model, snapshot, self.args, threading.Lock())
             else:
                 session = build_session(self.source.load(), self.args)
         except Exception as exc:  # MicrosegError and anything a plugin raises: shown, never a traceback
@@ -207,8 +238,10 @@ class MicrosegApp(App[int]):
             self.post_message(AuditRecorded(rec))
 
     @work(thread=True, group="reanalyse", exit_on_error=False)
-    def reanalyse(self, events: list, snapshot: Any, generation: int) -> None:
-        """Apply live events (or analyse the live state's ``snapshot``); post the new state and what changed.
+    def reanalyse(self, events: list, snapshot: Any, generation: int, changed: set = frozenset(),
+                  deleted: set = frozenset()) -> None:
+        """Apply live events to the incremental model (the namespaces they touch only); post the new state and
+        the cells that changed.
 
         Analyses may overlap (a slow one, then a newer event): each result carries its ``generation`` and
         :meth:`on_session_ready` keeps only the newest, so a late result can never hide a newer change.
@@ -218,7 +251,7 @@ class MicrosegApp(App[int]):
             return
         try:
             if snapshot is not None:
-                new = build_session(snapshot, self.args)
+                new, generation = self._live_update(old, snapshot, changed, deleted)
             else:
                 new = apply_events(old, events)
         except Exception as exc:
@@ -226,6 +259,24 @@ class MicrosegApp(App[int]):
             return
         self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False,
                                        generation=generation))
+
+    def _live_update(self, old: Session, snapshot: Any, changed: set, deleted: set) -> tuple[Session, int]:
+        """The incremental path: one LiveModel for the app's life (rebuilt when the options change).
+
+        Returns the session and its version: the order in which the model took the changes (two workers
+        may overlap, and the one that applies last holds both changes, whichever event came first)."""
+        from kubectl_microseg.engine.incremental import LiveModel
+        from kubectl_microseg.load import analyzer_options
+
+        options = analyzer_options(self.args, snapshot)
+        lock = old.lock
+        with lock:
+            if self._live_model is None or self._live_model.options != options:
+                self._live_model = LiveModel(snapshot.objects, options)
+                changed, deleted = set(), set()
+        by_key = {o.key(): o for o in snapshot.objects}
+        return live_session(self._live_model, snapshot, self.args, lock,
+                            [by_key[k] for k in changed if k in by_key], deleted, self._versions)
 
     # ------------------------------------------------------------------ session → view
     @property
@@ -249,6 +300,7 @@ class MicrosegApp(App[int]):
         self.query_one(CellInfo).group_word = "group" if self.is_nft else "namespace"
         if message.first:
             self.refresh_bindings()  # host firewalls offer no simulate/scaffold keys
+            self.query_one(Legend).refresh()  # and their legend says "group"
         if self.is_nft and message.first:  # the same panels, named for host firewalls
             tabs = self.query_one("#sidebar", TabbedContent)
             for pane, label in (("tab-namespaces", "Hosts"), ("tab-workloads", "Endpoints"),
@@ -257,6 +309,10 @@ class MicrosegApp(App[int]):
         self._rebuild_model()
         if message.first and self.large:  # the matrix paints first; thousands of panel rows follow
             self.call_after_refresh(self._load_panels, message.session)
+        elif self.large:  # live updates: the cells first; the panels once the updates pause (~1 s each)
+            if self._panels_timer is not None:
+                self._panels_timer.stop()
+            self._panels_timer = self.set_timer(PANELS_AFTER_SECONDS, lambda: self._load_panels(self.session))
         else:
             self._load_panels(message.session)
         self.sub_title = message.session.description
@@ -344,18 +400,22 @@ class MicrosegApp(App[int]):
                 self._live_state.apply(ev)
             return
         if self._live_state is not None:
-            if not self._live_state.apply(ev).relevant:
+            change = self._live_state.apply(ev)
+            if not change.relevant:
                 return
+            self._pending_keys[0].update(change.added | change.modified)
+            self._pending_keys[1].update(change.deleted)
         self._pending.append(ev)
         if self._debounce is None:
             self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._flush_events)
 
     def _flush_events(self) -> None:
         events, self._pending, self._debounce = self._pending, [], None
+        (changed, deleted), self._pending_keys = self._pending_keys, (set(), set())
         if events:
             snap = self._live_state.snapshot() if self._live_state is not None else None
             self._generation += 1
-            self.reanalyse(events, snap, self._generation)
+            self.reanalyse(events, snap, self._generation, changed - deleted, deleted)
 
     def on_watch_ended(self, message: WatchEnded) -> None:
         self.status.set_state("stale", message.error)
@@ -385,14 +445,31 @@ class MicrosegApp(App[int]):
             return
         info = found.first()
         reason = ""
+        sim = self.grid.overlay.get((message.row.key, message.col.key)) if self.simulation is not None else None
+        if sim is not None:  # the simulation drawn on the matrix: what changes here, and why
+            rows = [r for (s, d), r in self._sim_rows.items()
+                    if s in message.row.members and d in message.col.members]
+            if len(rows) == 1:
+                r = rows[0]
+                info.show_text(f"simulated: {r.kind}  {r.src} → {r.dst}\n{r.before} → {r.after}"
+                               + (f"  because {r.why}" if r.why else ""))
+            else:
+                info.show_text(f"simulated: {len(rows)} pairs change in this cell "
+                               f"({', '.join(sorted({r.kind for r in rows}))}) · space unfolds")
+            return
         if message.cell is not None and message.row.kind == "endpoint" and message.col.kind == "endpoint" \
                 and self.session is not None:
             one_line = getattr(self.session, "one_line", None)
             if callable(one_line):  # nftables: the rule that decided the first probe packet
                 reason = one_line(message.row.key, message.col.key)
-            else:
-                ex = self.session.explain(message.row.key, message.col.key)
+            elif self.session.lock.acquire(blocking=False):  # the live path may be updating the analyzer
+                try:
+                    ex = self.session.explain(message.row.key, message.col.key)
+                finally:
+                    self.session.lock.release()
                 reason = one_line_reason(ex) if ex is not None else ""
+            else:
+                reason = "the analysis is updating after a change in the cluster …"
         elif message.cell is not None:
             reason = (f"{message.cell.allowed_pairs} of {message.cell.total_pairs} pairs allow something"
                       f" · space unfolds the {'group' if self.is_nft else 'namespace'} to see each pair")
@@ -482,7 +559,11 @@ class MicrosegApp(App[int]):
         if message.cancelled:
             return
         if message.mode == "/":
-            self.set_filter(message.text.strip())
+            text = message.text.strip()
+            if not text or looks_like_selector(text):
+                self.set_filter(text)
+            else:
+                self.find(text)
         else:
             self.run_command(message.text)
 
@@ -503,6 +584,10 @@ class MicrosegApp(App[int]):
             self.granularity = rest[0]
         elif cmd in ("filter", "f"):
             self.set_filter(" ".join(rest))
+        elif cmd in ("find", "/"):
+            self.find(" ".join(rest))
+        elif cmd == "port":
+            self.query_port(" ".join(rest))
         elif cmd == "export":
             fmt = "mermaid" if rest and rest[0].startswith("mer") else "markdown"
             if len(rest) > 1:
@@ -521,6 +606,8 @@ class MicrosegApp(App[int]):
                 self.grid.set_model(self.model)
         elif cmd in ("explain", "e"):
             self.action_explain()
+        elif cmd in ("lint", "findings"):
+            self.action_findings()
         elif cmd in ("scaffold", "s"):
             self.action_scaffold()
         else:
@@ -563,7 +650,8 @@ class MicrosegApp(App[int]):
             return nft_blocks(row.key, col.key)
         from .explain_doc import explanation_blocks
 
-        return explanation_blocks(self.session, row.key, col.key)
+        with self.session.lock:  # at most one incremental update (tens of ms) to wait for
+            return explanation_blocks(self.session, row.key, col.key)
 
     def action_explain(self) -> None:
         blocks = self._explain_blocks()
@@ -646,6 +734,14 @@ class MicrosegApp(App[int]):
         peer_ns = cur[1].group if cur else None
         self.push_screen(ScaffoldScreen(self.session, ns, peer_ns))
 
+    def action_findings(self) -> None:
+        """L: the lint findings (same IDs and severities as ``kubectl microseg lint``); Enter jumps."""
+        if self.session is None or self.is_nft:
+            return
+        from .screens.findings import FindingsScreen
+
+        self.push_screen(FindingsScreen(self.session))
+
     def action_audit(self) -> None:
         """The audit trail: every policy change seen while watching (a live cluster only)."""
         from .screens.audit import AuditScreen
@@ -696,16 +792,101 @@ class MicrosegApp(App[int]):
         """Matrix keys act on the matrix only: another screen (explain, scaffold, …) keeps its own keys.
 
         Host firewalls have no simulate or scaffold screen: those keys are not offered there at all."""
-        if action in ("simulate", "scaffold") and self.is_nft:
+        if action in ("simulate", "scaffold", "findings", "probe") and self.is_nft:
             return False
         return not (action in self.MATRIX_ACTIONS and len(self.screen_stack) > 1)
 
     def action_back(self) -> None:
-        """Esc: leave a side panel, then clear the filter."""
+        """Esc: leave a side panel, then clear a simulation overlay, a port query, the filter."""
         if self.focused is not self.grid:
             self.grid.focus()
+        elif self.simulation is not None:
+            self.show_simulation(None)
+        elif self.port_query:
+            self.query_port("")
         elif self._filter:
             self.set_filter("")
+
+    # ------------------------------------------------------------------ find, port query, simulation overlay
+    def find(self, text: str) -> bool:
+        """``/NAME``: jump to the first endpoint whose id contains NAME (n, N: the next, previous one)."""
+        if self.model is None or not text.strip():
+            return False
+        needle = text.strip().lower()
+        self._found = [e.id for e in self.model.endpoints if needle in e.id.lower()]
+        self._found_at = 0
+        if not self._found:
+            self.notify(f"no endpoint matches {text!r}", severity="warning")
+            return False
+        self._jump_found()
+        return True
+
+    def action_find_next(self, step: int = 1) -> None:
+        if not self._found:
+            self.notify("/ finds an endpoint by name first", severity="warning", timeout=2)
+            return
+        self._found_at = (self._found_at + step) % len(self._found)
+        self._jump_found()
+
+    def _jump_found(self) -> None:
+        """Cursor on the found endpoint's row, and on its column too (the header then names it)."""
+        eid = self._found[self._found_at]
+        m = self.model
+        assert m is not None
+        e = m.endpoint(eid)
+        self.jump_to(group_of(e) if e is not None else eid, eid)
+        for i, c in enumerate(m.cols):
+            if eid in c.members:
+                self.grid.cursor_col = i
+                break
+        more = f" ({self._found_at + 1}/{len(self._found)}: n next, N previous)" if len(self._found) > 1 else ""
+        self.notify(f"found {eid}{more}", timeout=3)
+
+    def action_port_query(self) -> None:
+        self.query_one(CommandBar).open(":", "port ")
+
+    def query_port(self, text: str) -> int:
+        """``:port 5432`` (or ``53/udp``): mark every cell that allows that port; empty clears. Returns matches."""
+        text = text.strip()
+        if not text:
+            self.port_query = ""
+            self.grid.set_match(set())
+            self.status.mode_text = ""
+            return 0
+        port_s, _, proto = text.partition("/")
+        try:
+            port = int(port_s)
+            if not 1 <= port <= 65535:
+                raise ValueError
+        except ValueError:
+            self.notify(f"port query: {text!r} is not a port (1-65535, optionally /tcp, /udp or /sctp)",
+                        severity="error")
+            return 0
+        proto = (proto or "tcp").upper()
+        if self.session is None:
+            return 0
+        cells = self.session.matrix.cells
+        pairs = {k for k, c in cells.items() if c.conns.allows(proto, port)}
+        self.port_query = f"{port}/{proto.lower()}"
+        self.grid.set_match(pairs)
+        self.status.mode_text = f"who reaches {self.port_query}: {len(pairs)} pairs (esc clears)"
+        self.notify(f"{len(pairs)} pairs allow {self.port_query}; their cells are marked", timeout=4)
+        return len(pairs)
+
+    def show_simulation(self, result: Any) -> None:
+        """Draw a simulation on the matrix (+ newly allowed, − newly denied, ~ ports); None clears it."""
+        from .screens.simulate import OVERLAY_KIND
+
+        self.simulation = result
+        rows = result.rows if result is not None else []
+        self._sim_rows = {(r.src, r.dst): r for r in rows}
+        self.grid.set_overlay({(r.src, r.dst): OVERLAY_KIND.get(r.kind, "changed") for r in rows})
+        if result is None:
+            self.status.mode_text = ""
+            return
+        guards = f" · {len(result.guards)} guard(s): {result.guards[0]}" if result.guards else ""
+        self.status.mode_text = f"SIMULATION: {len(rows)} pair(s) change{guards} (esc clears)"
+        self.grid.focus()
 
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -727,6 +908,8 @@ class MicrosegApp(App[int]):
                             self.action_simulate)
         if feature_available("kubectl_microseg.scaffold.templates"):
             yield SystemCommand("Scaffold policies", "Default deny, DNS, namespace isolation …", self.action_scaffold)
+        yield SystemCommand("Lint findings", "The CLI's lint rules on this view; Enter jumps to the object",
+                            self.action_findings)
         yield SystemCommand("Policies", "The policy list with YAML and what each selects", self.action_policies)
         yield SystemCommand("Audit trail", "Policy changes on the live cluster: who, and the connectivity diff",
                             self.action_audit)

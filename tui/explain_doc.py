@@ -162,6 +162,9 @@ def explanation_blocks(session: Session, src: str, dst: str) -> list[Block]:
         for r in ex.egress + ex.ingress:
             if r.policy is not None and r.rule is not None and r.rule.path not in rules.get(r.policy.id, []):
                 rules.setdefault(r.policy.id, []).append(r.rule.path)
+            elif r.admin is not None and r.admin_rule is not None and r.conns \
+                    and r.admin_rule.path not in rules.get(r.admin.id, []):  # a cluster-wide rule that decided
+                rules.setdefault(r.admin.id, []).append(r.admin_rule.path)
     if policies:
         blocks.append(Block("title", "deciding policies"))
         for pid, e in policies.items():

@@ -131,6 +131,11 @@ def group_of(e: Endpoint) -> str:
     return e.group or e.namespace or "-"
 
 
+def looks_like_selector(text: str) -> bool:
+    """Whether filter text is meant as a label selector (``app=web``, ``tier in (a,b)``) rather than a name."""
+    return any(op in text for op in ("=", "!", " in ", " notin "))
+
+
 def parse_filter(text: str) -> Callable[[Endpoint], bool] | None:
     """A predicate for the filter text: a label selector ('app=web', 'tier in (a,b)') or a substring.
 
@@ -140,7 +145,7 @@ def parse_filter(text: str) -> Callable[[Endpoint], bool] | None:
     text = text.strip()
     if not text:
         return None
-    if any(op in text for op in ("=", "!", " in ", " notin ")):
+    if looks_like_selector(text):
         from kubectl_microseg.model.selectors import parse_selector_text
 
         sel = parse_selector_text(text)

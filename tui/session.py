@@ -8,8 +8,9 @@ Workers in the app call these functions off the UI thread.
 from __future__ import annotations
 
 import argparse
+import threading
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
@@ -36,6 +37,9 @@ class Session:
     _pods: tuple[list[Endpoint], CellFn] | None = field(default=None, repr=False)
     kind: str = field(default="k8s", init=False)
     """What the session shows: 'k8s' here, 'nft' for host firewalls (tui/nft_session.py)."""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    """Held while the live path updates ``analyzer`` in place (LiveModel); readers on the UI thread try it
+    without blocking (and say 'updating'), worker threads wait for it."""
 
     @property
     def description(self) -> str:
@@ -65,9 +69,13 @@ class Session:
         return None
 
     def policy_entry(self, policy_id: str) -> PolicyEntry | None:
+        """The NetworkPolicy or cluster-wide policy ('[CNP] name') entry of an id (both have policy and source)."""
         for e in self.analyzer.cluster.policies:
             if e.policy.id == policy_id:
                 return e
+        for a in self.analyzer.cluster.admin_policies:
+            if a.policy.id == policy_id:
+                return a  # type: ignore[return-value]
         return None
 
     def isolation(self, w: Workload) -> dict[str, str]:
@@ -130,6 +138,8 @@ class Session:
         for r in ex.egress + ex.ingress:
             if r.policy is not None:
                 ids[r.policy.id] = None
+            elif r.admin is not None and r.admin_rule is not None and r.conns:
+                ids[r.admin.id] = None  # a cluster-wide rule that accepted, denied or passed ports here
         for v in ex.verdicts:
             for dv in (v.egress, v.ingress):
                 if dv.isolated and (not dv.allowed or not ex.allowed):
@@ -164,6 +174,25 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     m.title = f"NetworkPolicy connectivity ({snapshot.description})"
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
     return Session(snapshot, analyzer, m, args, objs)
+
+
+def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: threading.Lock,
+                 changed: Iterable[SourceObject] = (), deleted: Iterable[ObjectKey] = (),
+                 versions: Iterator[int] | None = None) -> tuple[Session, int]:
+    """Apply a batch of changes to the shared incremental model (``engine.incremental.LiveModel``, the one
+    ``matrix --watch`` uses); return the session of the new state and its version.
+
+    Only the namespaces the changes touch are re-analysed. ``lock`` is held while the model's analyzer
+    changes in place, and the version is drawn from ``versions`` under it: versions follow the order in
+    which changes reached the model, so the newest version always holds every change applied so far.
+    """
+    with lock:
+        model.apply(list(changed), list(deleted))
+        model.cluster.notes[:0] = [n for n in snapshot.notes if n not in model.cluster.notes]
+        m = model.matrix(external=not getattr(args, "no_external", False))
+        version = next(versions) if versions is not None else 0
+    m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    return Session(snapshot, model.analyzer, m, args, dict(model.objects), lock=lock), version
 
 
 def apply_events(session: Session, events: Iterable[Event]) -> Session:

@@ -37,7 +37,7 @@ def register(sub) -> None:
 def _where(analyzer: Analyzer, r: Reason) -> str:
     """'file, document N, line L' of the rule (or policy) behind a reason."""
     if r.policy is not None:
-        entry = next((e for e in analyzer.cluster.policies if e.policy is r.policy), None)
+        entry = next((e for e in (*analyzer.cluster.policies, *analyzer.cluster.cilium) if e.policy is r.policy), None)
         path = r.rule.path if r.rule is not None else ()
     elif r.admin is not None:
         entry = next((e for e in analyzer.cluster.admin_policies if e.policy is r.admin), None)
@@ -200,11 +200,21 @@ def run(args: argparse.Namespace) -> int:
     classes = analyzer.classes_of(w)
     for d in ("ingress", "egress"):
         pols = iso[d]
-        state = f"isolated by {', '.join(pols)}" if pols else "not isolated (no policy selects it): everything allowed"
+        denies = [] if analyzer.cilium is None else list(dict.fromkeys(
+            cr.policy.id for c in classes for cr in analyzer.cilium.deny[d][c]))
+        state = f"isolated by {', '.join(pols)}" if pols else ("not isolated by any NetworkPolicy" + (
+            "" if analyzer.has_admin or denies else ": everything allowed"))
+        if denies:  # Cilium deny rules decide before every allow (engine/cilium.py)
+            state += f"; Cilium deny rules of {', '.join(denies)}"
         open_classes = sum(not analyzer.isolating[d][c] for c in classes)
         if pols and open_classes:  # the pods differ: say so rather than call them all isolated
             state = f"isolated for some pods (by {', '.join(pols)}); {open_classes} of {len(classes)} pod classes are not"
         out.append(f"  {d}: {state}")
+    mask = sum(1 << c for c in classes)
+    tiers = [f"{e.policy.id} ({e.policy.tier.value} tier)" for e in analyzer.cluster.admin_policies
+             if analyzer.admin_selects.get(e.policy.id, 0) & mask]
+    if tiers:  # they decide before (Admin) or after (Baseline) the NetworkPolicies: see the chain below
+        out.append(f"  cluster-wide policies: {', '.join(tiers)}")
     if analyzer.options.ipblock_matches_pods:
         out.append("  note: --ipblock-matches-pods: ipBlock peers also match pod IPs")
     else:

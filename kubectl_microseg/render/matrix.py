@@ -91,6 +91,8 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
             flags.append("uncertain")
         if cell.partial:
             flags.append("some pods")
+        if cell.l7:
+            flags.append("L7-filtered")
         if cell.mesh is not None:
             flags.append("mesh: " + mesh_note(cell.mesh))
         ports = cell.conns.describe("all ports")

@@ -10,6 +10,9 @@ def test_explain_on_the_demo_shows_admin_pass_networkpolicy_and_baseline_in_one_
     NetworkPolicy isolates the CronJob's egress), coredns' NetworkPolicy accepts the ingress on DNS only."""
     assert cli.main(["explain", "pod", "batch/report-generator", "--to", "kube-system/coredns", "--demo"]) == 0
     lines = [ln.strip() for ln in capsys.readouterr().out.splitlines()]
+    assert "egress: not isolated by any NetworkPolicy" in lines
+    assert ("cluster-wide policies: [CNP] platform-guardrails (Admin tier), [CNP] default-egress (Baseline tier)"
+            in lines)
     head = next(i for i, ln in enumerate(lines) if ln.startswith(("ALLOW", "DENY")))
     assert lines[head] == "ALLOW batch/report-generator -> kube-system/coredns  TCP 53, UDP 53"
     chain = [ln for ln in lines[head + 1:] if ln]

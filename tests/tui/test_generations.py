@@ -2,7 +2,8 @@
 
 The race: the first re-analysis (after event A) is slow; event B (a NetworkPolicy that denies the pair)
 arrives meanwhile and its analysis finishes first. Without generations the late result of A landed last
-and the cell stayed allowed although the cluster denies it.
+and the cell stayed allowed although the cluster denies it. With the incremental model the version is
+drawn when the model takes a change, so the state shown last holds every change (A and B).
 """
 
 from __future__ import annotations
@@ -30,19 +31,19 @@ def relabel_namespace() -> SourceObject:
 
 
 async def test_a_slow_older_analysis_does_not_overwrite_a_newer_one(monkeypatch):
-    real = app_module.build_session
+    real = app_module.live_session
     first_started = threading.Event()
     release_first = threading.Event()
     calls = []
 
-    def slow_first(snapshot, args):
+    def slow_first(*args, **kw):
         calls.append(len(calls))
-        if len(calls) == 2:  # call 1 is the initial load; call 2 is the first re-analysis: hold it
+        if len(calls) == 2:  # call 1 is the first load; call 2 the first re-analysis: hold it (before its lock)
             first_started.set()
             release_first.wait(10)
-        return real(snapshot, args)
+        return real(*args, **kw)
 
-    monkeypatch.setattr(app_module, "build_session", slow_first)
+    monkeypatch.setattr(app_module, "live_session", slow_first)
     source = FakeLiveSource()
     app = MicrosegApp(source)
     async with app.run_test(size=SIZE) as pilot:
@@ -53,13 +54,29 @@ async def test_a_slow_older_analysis_does_not_overwrite_a_newer_one(monkeypatch)
         source.emit(Event("ADDED", SourceObject(copy.deepcopy(DENY_BATCH_INGRESS.raw))))  # B: fast
         await wait_for(pilot, lambda: app.cell_state(*PAIR) is CellState.DENIED)
         newer = app.session
-        release_first.set()  # A's result now arrives late …
-        await wait_for(pilot, lambda: len(calls) >= 3)
+        release_first.set()  # A's analysis now finishes last: its state holds A and B, and it is shown
+        await wait_for(pilot, lambda: app.session is not newer)
         await pilot.pause(0.3)
-        # … and is dropped: the view keeps B's state, which includes A (the live state holds both)
-        assert app.session is newer
-        assert app.cell_state(*PAIR) is CellState.DENIED
-        assert app.session.snapshot is not None
-        labels = [o.raw["metadata"].get("labels", {}) for o in app.session.snapshot.objects
-                  if o.raw.get("kind") == "Namespace" and o.raw["metadata"]["name"] == "batch"]
-        assert labels and labels[0].get("team") == "data"
+        assert app.cell_state(*PAIR) is CellState.DENIED  # B's policy was not lost by the late result
+        assert app.session.analyzer.cluster.namespaces["batch"].labels.get("team") == "data"  # nor A
+        assert len(calls) == 3
+
+
+async def test_a_result_older_than_the_one_shown_is_dropped():
+    """The rule itself: SessionReady with a generation at or below the one on screen changes nothing."""
+    from kubectl_microseg.tui.messages import SessionReady
+    from kubectl_microseg.tui.session import build_session
+
+    source = FakeLiveSource()
+    app = MicrosegApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        shown = app.session
+        app._shown_generation = 5
+        stale = build_session(source.load(), app.args)
+        app.post_message(SessionReady(stale, set(), first=False, generation=4))
+        await pilot.pause(0.1)
+        assert app.session is shown
+        app.post_message(SessionReady(stale, set(), first=False, generation=6))
+        await pilot.pause(0.1)
+        assert app.session is stale

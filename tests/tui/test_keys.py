@@ -168,8 +168,27 @@ async def test_x_exports_markdown_and_mermaid(demo_app, tmp_path, monkeypatch):
         assert isinstance(demo_app.screen, ExportScreen)
         await pilot.press("y")
         assert demo_app.clipboard.startswith("### NetworkPolicy connectivity")
-        await pilot.press("m", "w")
-        assert (tmp_path / "microseg-matrix.mmd").read_text().startswith("flowchart LR")
+        await pilot.press("m", "w")  # the save dialog shows the full path; nothing is written yet
+        from kubectl_microseg.tui.screens.save import SaveDialog
+
+        assert isinstance(demo_app.screen, SaveDialog)
+        target = tmp_path / "microseg-matrix.mmd"
+        assert str(target) in str(demo_app.screen.query_one("#save-note").render())
+        assert not target.exists()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert target.read_text().startswith("flowchart LR")
+        assert isinstance(demo_app.screen, ExportScreen)
+        target.write_text("keep me")  # a second save to an existing file: warned first, replaced only on Enter again
+        await pilot.press("w")
+        assert "exists" in str(demo_app.screen.query_one("#save-note").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert target.read_text() == "keep me" and isinstance(demo_app.screen, SaveDialog)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert target.read_text().startswith("flowchart LR")
+        await pilot.press("w", "escape")  # cancelled: nothing written
         await pilot.press("escape")
         assert not isinstance(demo_app.screen, ExportScreen)
 
@@ -208,8 +227,9 @@ async def test_s_opens_the_scaffold_wizard(demo_app, tmp_path, monkeypatch):
         assert "allow-dns" in demo_app.screen.yaml_text
         await pilot.press("y")
         assert "kind: NetworkPolicy" in demo_app.clipboard
-        await pilot.press("w")
-        assert (tmp_path / "scaffold-batch.yaml").exists()
+        await pilot.press("w", "enter")
+        await pilot.pause()
+        assert (tmp_path / "scaffold-allow-dns-batch.yaml").exists()
         await pilot.press("escape")
         assert not isinstance(demo_app.screen, ScaffoldScreen)
 

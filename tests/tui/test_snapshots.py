@@ -161,3 +161,42 @@ def test_audit_trail(snap_compare, monkeypatch):
         await pilot.press("a")
         await pilot.pause()
     assert snap_compare(MicrosegApp(source), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_findings(snap_compare, tmp_path, monkeypatch):
+    """L: the lint findings with the CLI's IDs and severities, the highlighted one's fix under the table."""
+    monkeypatch.chdir(tmp_path)  # no ignore file
+
+    async def run_before(pilot):
+        from .conftest import wait_for
+
+        await wait_loaded(pilot)
+        await pilot.press("L")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "findings", None) is not None)
+        await pilot.pause()
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", ["80x24", "160x45"])
+def test_simulation_overlay(snap_compare, size):
+    """d, then m: the simulated diff drawn on the matrix (− newly denied), the cause under the cursor."""
+    async def run_before(pilot):
+        from .conftest import wait_for
+
+        await wait_loaded(pilot)
+        pilot.app.action_simulate("tests/tui/data/deny-batch.yaml")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None)
+        await pilot.press("m")
+        await pilot.pause()
+        pilot.app.jump_to("batch", "batch/report-generator")
+        await pilot.pause()
+    assert snap_compare(demo(), terminal_size=SIZES[size], run_before=run_before)
+
+
+def test_port_query(snap_compare):
+    """:port 5432: the cells that allow PostgreSQL are marked."""
+    async def run_before(pilot):
+        await on_pair(pilot, "production/api-server", "production/postgresql")
+        pilot.app.query_port("5432")
+        await pilot.pause()
+    assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)

@@ -17,12 +17,12 @@ FORMATS = {"markdown": (render_markdown, "md"), "mermaid": (render_mermaid, "mmd
 
 
 class ExportScreen(ModalScreen[None]):
-    """``m`` switches markdown/mermaid, ``w`` writes microseg-matrix.md/.mmd, ``y`` copies."""
+    """``m`` switches markdown/mermaid, ``w`` opens the save dialog, ``y`` copies."""
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Close"),
         Binding("m", "switch", "Markdown/mermaid"),
-        Binding("w", "write", "Write file"),
+        Binding("w", "write", "Save…"),
         Binding("y", "copy", "Copy"),
     ]
 
@@ -59,12 +59,11 @@ class ExportScreen(ModalScreen[None]):
         return write_new(Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}"), self.text)
 
     def action_write(self) -> None:
-        try:
-            out = self.write()
-        except OSError as exc:
-            self.notify(f"could not write: {exc}", severity="error")
-            return
-        self.notify(f"wrote {out}", timeout=3)
+        """w: the save dialog (the full path shown and editable; an existing file is never replaced silently)."""
+        from .save import SaveDialog
+
+        self.app.push_screen(SaveDialog(f"the matrix ({self.fmt})", f"microseg-matrix.{FORMATS[self.fmt][1]}",
+                                        self.text))
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.text)

@@ -1,15 +1,19 @@
-"""Provides ScaffoldScreen: a small wizard over the core's policy templates, with YAML and impact.
+"""Provides ScaffoldScreen: the scaffold wizard, with every kind of ``kubectl microseg scaffold``.
 
-Pick a template for the namespace under the cursor (default deny, DNS, namespace isolation, allow from
-the column's namespace); the YAML preview and the matrix impact (newly allowed / newly denied) update.
-``y`` copies the YAML, ``w`` writes it to ``scaffold-NAMESPACE.yaml``. Shown only when
-``kubectl_microseg.scaffold`` is installed.
+Pick a kind (all eight of the CLI), pick the namespace in the wizard (it starts on the cursor's), type the
+kind's options exactly as on the command line (``'frontend -> api:8080 -> db:5432'``, ``monitoring
+--ports 9090``, ``--between shop,pci`` …: the CLI's own parser reads them, so the semantics are the
+CLI's). The YAML preview and the impact (the pairs newly allowed and newly denied, listed) update.
+``y`` copies the YAML, ``w`` opens the save dialog. Shown only when ``kubectl_microseg.scaffold`` is
+installed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import contextlib
+import io
+import shlex
+from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual import work
@@ -24,129 +28,197 @@ from textual.widgets.option_list import Option
 from ..session import Session
 from ..widgets.yaml_view import YamlView
 
-TEMPLATES = (
-    ("default-deny", "default deny (ingress and egress)"),
-    ("allow-dns", "allow DNS"),
-    ("isolate", "isolate the namespace (same namespace + DNS)"),
-    ("allow-from", "allow from the peer namespace (ports below)"),
-)
+EXAMPLES = {
+    "default-deny": "--direction both",
+    "allow-dns": "",
+    "tiers": "'frontend -> api:8080 -> postgresql:5432'",
+    "isolate-namespace": "",
+    "zone": "compliance-zone=pci",
+    "allow-from-namespace": "{peer} --ports 8080",
+    "egress-external": "--ports 443",
+    "from-matrix": "--between {namespace}",
+}
+"""The options box starts with these for each kind ({namespace}: the chosen one, {peer}: the cursor's column)."""
+IMPACT_LIST = 12
+"""Pairs listed per direction (the counts are always complete)."""
 
 
-def build_drafts(session: Session, template: str, namespace: str, peer: str | None, ports: str) -> list:
-    """The PolicyDrafts of a template (raises UsageError for bad ports)."""
-    from kubectl_microseg.scaffold import templates as t
-    from kubectl_microseg.scaffold.dns import find_dns
-    from kubectl_microseg.scaffold.draft import parse_ports
+@dataclass
+class Impact:
+    """What the drafts would change: the pairs newly allowed and newly denied (and with ports changed)."""
 
-    cluster = session.analyzer.cluster
-    if template == "default-deny":
-        return [t.default_deny(namespace)]
-    if template == "allow-dns":
-        return [t.allow_dns(namespace, find_dns(cluster))]
-    if template == "isolate":
-        return [t.isolate_namespace(namespace, find_dns(cluster))]
-    return list(t.allow_from_namespace(namespace, peer or namespace, parse_ports(ports)))
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)
+    """The simulate guards that fire (dns-broken, open-to-internet, …)."""
 
 
-def impact_counts(session: Session, drafts: list) -> dict[str, int]:
-    """How many pairs the drafts would newly allow / newly deny / change."""
+def kinds() -> dict:
+    from kubectl_microseg.commands._scaffold_kinds import KINDS
+
+    return KINDS
+
+
+def build_drafts(session: Session, kind: str, namespace: str, options: str) -> tuple[list, list[str]]:
+    """(drafts, notes) of a kind, with ``options`` read by the CLI's parser (UsageError/ValueError if bad)."""
+    from kubectl_microseg.cli import build_parser
+    from kubectl_microseg.commands._scaffold_kinds import Model
+    from kubectl_microseg.errors import UsageError
+
+    try:
+        words = shlex.split(options)
+    except ValueError as exc:
+        raise UsageError(f"options: {exc}") from None
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            args = build_parser(["scaffold"]).parse_args(["scaffold", kind, *words, "-n", namespace])
+    except SystemExit:  # argparse's own message, without its usage lines
+        lines = [ln for ln in err.getvalue().splitlines() if ln.strip() and not ln.startswith(("usage:", " "))]
+        raise UsageError(lines[-1].split(": error: ", 1)[-1] if lines else "bad options") from None
+    a = session.analyzer
+    model = Model(a.cluster, a, session.matrix, list(session.objects.values()))
+    return kinds()[kind].build(args, model)
+
+
+def impact_of(session: Session, drafts: list) -> Impact:
+    """The pairs the drafts would newly allow, newly deny, or change the ports of (the simulate engine)."""
     from kubectl_microseg.engine.simulate import analyzer_for, apply_changes, compare
     from kubectl_microseg.model.objects import SourceObject
 
     sim = apply_changes(list(session.objects.values()), [SourceObject(d.manifest()) for d in drafts])
     diff = compare(session.analyzer, analyzer_for(sim.objects, session.analyzer.options))
-    return {"newly allowed": len(diff.added), "newly denied": len(diff.removed), "ports changed": len(diff.changed)}
+    return Impact([f"{p.src} → {p.dst}" for p in diff.added], [f"{p.src} → {p.dst}" for p in diff.removed],
+                  [f"{p.src} → {p.dst}" for p in diff.changed], [f"{f.kind}: {f.message}" for f in diff.findings])
 
 
 class ScaffoldScreen(Screen[None]):
-    """Templates on the left; YAML and impact on the right."""
+    """Kinds and namespaces on the left; options, impact and YAML on the right."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("y", "copy", "Copy YAML"),
-        Binding("w", "write", "Write file"),
+        Binding("w", "write", "Save…"),
     ]
 
     @dataclass
-    class Impact(Message):
-        template: str
-        counts: dict[str, int] | None
+    class ImpactReady(Message):
+        key: tuple
+        impact: Impact | None
         error: str = ""
 
     def __init__(self, session: Session, namespace: str | None, peer: str | None) -> None:
         super().__init__()
         self.session = session
-        namespaces = [w.namespace for w in session.analyzer.cluster.workloads]
-        self.namespace = namespace if namespace in namespaces else (namespaces[0] if namespaces else "default")
-        self.peer = peer if peer in namespaces else self.namespace
-        self.template = TEMPLATES[0][0]
+        self.namespaces = sorted(set(session.analyzer.cluster.namespaces)
+                                 | {w.namespace for w in session.analyzer.cluster.workloads})
+        self.namespace = namespace if namespace in self.namespaces else (self.namespaces[0] if self.namespaces
+                                                                         else "default")
+        self.peer = peer if peer in self.namespaces else self.namespace
+        self.kind = next(iter(kinds()))
         self.yaml_text = ""
+        self.impact: Impact | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="scaffold-body"):
             with Vertical(id="scaffold-left"):
-                yield OptionList(*[Option(f"{label}", id=key) for key, label in TEMPLATES], id="scaffold-templates")
-                yield Input("8080/tcp", placeholder="8080, 53/udp, http", id="scaffold-input")
+                yield OptionList(*[Option(f"{name}", id=name) for name in kinds()], id="scaffold-templates")
+                yield OptionList(*[Option(ns, id=ns) for ns in self.namespaces], id="scaffold-namespaces")
             with VerticalScroll(id="scaffold-preview"):
+                yield Input("", id="scaffold-input")
                 yield Static("", id="scaffold-summary")
                 yield YamlView("", id="scaffold-yaml")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#scaffold-templates", OptionList).border_title = f"scaffold for namespace {self.namespace}"
-        self.query_one("#scaffold-input", Input).border_title = f"ports allowed from {self.peer}"
-        self.query_one("#scaffold-templates", OptionList).highlighted = 0
-        self.query_one("#scaffold-templates", OptionList).focus()
+        kl = self.query_one("#scaffold-templates", OptionList)
+        kl.border_title = "kind"
+        nl = self.query_one("#scaffold-namespaces", OptionList)
+        nl.border_title = "namespace"
+        nl.highlighted = self.namespaces.index(self.namespace) if self.namespace in self.namespaces else 0
+        kl.highlighted = 0
+        kl.focus()
+        self._set_kind(self.kind)
+
+    def _set_kind(self, kind: str) -> None:
+        self.kind = kind
+        box = self.query_one("#scaffold-input", Input)
+        box.border_title = f"scaffold {kind} -n {self.namespace} …  (the CLI's options)"
+        box.placeholder = kinds()[kind].help
+        box.border_subtitle = kinds()[kind].help
+        with box.prevent(Input.Changed):
+            box.value = EXAMPLES.get(kind, "").format(namespace=self.namespace, peer=self.peer)
         self.refresh_preview()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id:
-            self.template = event.option.id
-            self.refresh_preview()
+        if not event.option.id:
+            return
+        if event.option_list.id == "scaffold-templates":
+            if event.option.id != self.kind:
+                self._set_kind(event.option.id)
+        elif event.option.id != self.namespace:
+            self.namespace = event.option.id
+            self._set_kind(self.kind)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if self.template == "allow-from":
-            self.refresh_preview()
+        self.refresh_preview()
 
     def refresh_preview(self) -> None:
-        """Rebuild the YAML for the chosen template and start the impact computation."""
+        """Rebuild the YAML for the kind, namespace and options; start the impact computation."""
         from kubectl_microseg.scaffold.yaml_out import dump
 
-        ports = self.query_one("#scaffold-input", Input).value
+        options = self.query_one("#scaffold-input", Input).value
         summary = self.query_one("#scaffold-summary", Static)
         try:
-            drafts = build_drafts(self.session, self.template, self.namespace, self.peer, ports)
-        except Exception as exc:
-            summary.update(Text(f"error: {exc}", style="bold red"))
+            drafts, notes = build_drafts(self.session, self.kind, self.namespace, options)
+        except Exception as exc:  # the CLI's usage and input errors: a message, never a crash
+            summary.update(Text(f"{self.kind}: {exc}", style="bold red"))
+            self.yaml_text = ""
+            self._show_yaml("")
             return
-        self.yaml_text = dump(drafts)
+        self.yaml_text = dump(drafts) if drafts else ""
+        self._show_yaml(self.yaml_text)
+        self._notes = notes
+        summary.update(Text(f"{self.kind} in {self.namespace}: computing the impact …", style="dim"))
+        self.impact = None
+        self.compute_impact((self.kind, self.namespace, options), drafts)
+
+    def _show_yaml(self, text: str) -> None:
         view = self.query_one("#scaffold-yaml", YamlView)
-        view.yaml_text = self.yaml_text
+        view.yaml_text = text
         view.update(view._syntax())
-        summary.update(Text(f"{self.namespace}: computing the impact …", style="dim"))
-        self.compute_impact(self.template, drafts)
 
     @work(thread=True, exclusive=True, group="scaffold-impact", exit_on_error=False)
-    def compute_impact(self, template: str, drafts: list) -> None:
+    def compute_impact(self, key: tuple, drafts: list) -> None:
         try:
-            self.post_message(self.Impact(template, impact_counts(self.session, drafts)))
+            self.post_message(self.ImpactReady(key, impact_of(self.session, drafts)))
         except Exception as exc:
-            self.post_message(self.Impact(template, None, str(exc)))
+            self.post_message(self.ImpactReady(key, None, str(exc)))
 
-    def on_scaffold_screen_impact(self, message: Impact) -> None:
-        if message.template != self.template:
-            return
+    def on_scaffold_screen_impact_ready(self, message: ImpactReady) -> None:
+        if message.key != (self.kind, self.namespace, self.query_one("#scaffold-input", Input).value):
+            return  # the user has moved on: a newer computation is running
         summary = self.query_one("#scaffold-summary", Static)
-        if message.counts is None:
+        if message.impact is None:
             summary.update(Text(f"impact unknown: {message.error}", style="bold red"))
             return
-        c = message.counts
-        t = Text(f"{self.namespace}" + (f" ← {self.peer}" if self.template == "allow-from" else "") + ": ")
-        t.append(f"+{c['newly allowed']} newly allowed", style="bold green")
+        self.impact = imp = message.impact
+        t = Text(f"{self.kind} in {self.namespace}: ", style="bold")
+        t.append(f"+{len(imp.added)} newly allowed", style="bold green")
         t.append("  ")
-        t.append(f"−{c['newly denied']} newly denied", style="bold red")
+        t.append(f"−{len(imp.removed)} newly denied", style="bold red")
         t.append("  ")
-        t.append(f"~{c['ports changed']} ports changed", style="bold yellow")
+        t.append(f"~{len(imp.changed)} ports changed", style="bold yellow")
+        for g in imp.guards:
+            t.append(f"\n▲ {g}", style="bold yellow")
+        for sign, pairs, style in (("+", imp.added, "green"), ("−", imp.removed, "red"), ("~", imp.changed, "yellow")):
+            for p in pairs[:IMPACT_LIST]:
+                t.append(f"\n  {sign} {p}", style=style)
+            if len(pairs) > IMPACT_LIST:
+                t.append(f"\n  {sign} … {len(pairs) - IMPACT_LIST} more", style=style)
+        for n in getattr(self, "_notes", []):
+            t.append(f"\nnote: {n}", style="dim italic")
         summary.update(t)
 
     def action_copy(self) -> None:
@@ -154,11 +226,11 @@ class ScaffoldScreen(Screen[None]):
         self.app.tell_copied("scaffolded YAML")  # type: ignore[attr-defined]
 
     def action_write(self) -> None:
-        from kubectl_microseg.io.atomic import write_new
+        """w: the save dialog (the full path shown and editable; an existing file is never replaced silently)."""
+        from .save import SaveDialog
 
-        try:
-            out = write_new(Path(f"scaffold-{self.namespace}.yaml"), self.yaml_text)
-        except OSError as exc:
-            self.notify(f"could not write: {exc}", severity="error")
+        if not self.yaml_text:
+            self.notify("nothing to save: fix the options first", severity="warning")
             return
-        self.notify(f"wrote {out}", timeout=3)
+        self.app.push_screen(SaveDialog("the scaffolded YAML", f"scaffold-{self.kind}-{self.namespace}.yaml",
+                                        self.yaml_text))

@@ -37,6 +37,8 @@ class SimulationResult:
 
     rows: list[DiffRow] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)
+    """The guards the CLI prints (dns-broken, open-to-internet, …): 'kind: message'."""
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -47,6 +49,7 @@ class SimulationResult:
     def text(self) -> str:
         """Plain text (what ``y`` copies)."""
         lines = [f"applied: {a}" for a in self.applied]
+        lines += [f"GUARD {g}" for g in self.guards]
         lines += [f"{r.kind}: {r.src} -> {r.dst}: {r.before} => {r.after}" + (f"  ({r.why})" if r.why else "")
                   for r in self.rows]
         return "\n".join(lines or ["no change"]) + "\n"
@@ -66,21 +69,37 @@ def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
         return SimulationResult(rows, [f"{o.kind} {o.namespace or ''}/{o.name}" for o in changed])
     sim = apply_changes(list(session.objects.values()), changed)
     after = analyzer_for(sim.objects, session.analyzer.options)
-    diff = compare(session.analyzer, after)
+    diff = compare(session.analyzer, after)  # the CLI's diff: causes and guard findings included
     rows = []
     for kind, pairs in (("newly allowed", diff.added), ("newly denied", diff.removed), ("ports changed", diff.changed)):
         for p in pairs:
             rows.append(DiffRow(kind, p.src, p.dst, p.before.describe("all") if p.before else "denied",
                                 p.after.describe("all") if p.after else "denied",
                                 "; ".join(c.short() for c in p.causes[:2])))
-    return SimulationResult(rows, [c.describe() for c in sim.changes])
+    return SimulationResult(rows, [c.describe() for c in sim.changes],
+                            [f"{f.kind}: {f.message}" for f in diff.findings])
+
+
+PAIR_W = 56
+"""Width of the pair column: long address ranges are cut (in full: y copies, m shows each on the matrix), so
+the before/after and because columns stay on screen at 160 columns."""
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+OVERLAY_KIND = {"newly allowed": "added", "newly denied": "removed", "ports changed": "changed"}
+"""Diff row kind -> the matrix overlay's cell kind."""
 
 
 class SimulateScreen(Screen[None]):
-    """Type a manifest path, Enter: the table lists newly allowed, newly denied and changed pairs."""
+    """Type a manifest path, Enter: guards, then newly allowed, newly denied and changed pairs; m draws them
+    on the matrix."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
+        Binding("m", "overlay", "Show on matrix"),
         Binding("y", "copy", "Copy diff"),
     ]
 
@@ -106,7 +125,7 @@ class SimulateScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("change", "from", "to", "before", "after", "because")
+        table.add_columns("change", "from → to", "before → after", "because")
         if self.path:
             self.run_simulation(self.path)
         else:
@@ -139,15 +158,30 @@ class SimulateScreen(Screen[None]):
         t.append(f"−{counts.get('newly denied', 0)} newly denied", style="bold red")
         t.append("  ")
         t.append(f"~{counts.get('ports changed', 0)} ports changed", style="bold yellow")
+        if message.result.rows:
+            t.append("   m: show on the matrix", style="bold")
         if message.result.applied:
             t.append("\n" + "; ".join(message.result.applied[:6]), style="dim")
+        for g in message.result.guards:  # the same guards as `kubectl microseg simulate`
+            t.append(f"\n▲ {g}", style="bold yellow")
+        if not message.result.guards:
+            t.append("\nguards: none fired (dns-broken, open-to-cluster, open-to-internet)", style="dim")
         summary.update(t)
         table = self.query_one(DataTable)
         table.clear()
         style = {"newly allowed": "green", "newly denied": "red", "ports changed": "yellow"}
         for r in message.result.rows:
-            table.add_row(Text(r.kind, style=style.get(r.kind, "")), r.src, r.dst, r.before, r.after, r.why)
+            table.add_row(Text(r.kind, style=style.get(r.kind, "")), _short(f"{r.src} → {r.dst}", PAIR_W),
+                          _short(f"{r.before} → {r.after}", 28), r.why)
         table.focus()
+
+    def action_overlay(self) -> None:
+        """Back to the matrix with the changed cells marked (+ allowed, − denied, ~ ports)."""
+        if self.result is None or not self.result.rows:
+            self.notify("nothing to draw: run a simulation that changes something", severity="warning")
+            return
+        self.app.pop_screen()
+        self.app.show_simulation(self.result)  # type: ignore[attr-defined]
 
     def action_copy(self) -> None:
         if self.result is None:

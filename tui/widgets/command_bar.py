@@ -29,10 +29,10 @@ class CommandBar(Input):
     def open(self, mode: str, text: str = "") -> None:
         """Show the bar in filter ('/') or command (':') mode and focus it."""
         self.mode = mode
-        self.placeholder = ("filter: text or labels (app=web, tier in (api,db)); empty clears"
+        self.placeholder = ("find a workload by name (jumps; n next) or filter by labels (app=web, tier in (api,db))"
                             if mode == "/" else "command: ns NAME, pod|workload|namespace, export md|mermaid [FILE], "
-                                                "simulate FILE, theme NAME, help, q")
-        self.border_title = "filter" if mode == "/" else "command"
+                                                "simulate FILE, port 5432[/udp], find NAME, filter TEXT, theme NAME, help, q")
+        self.border_title = "find / filter" if mode == "/" else "command"
         self.value = text
         self.display = True
         self.focus()

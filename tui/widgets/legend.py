@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ..grid import CellState, Risk
-from .matrix_grid import RISK_CLASS, MatrixGrid
+from .matrix_grid import RISK_CLASS, SIM_GLYPH, MatrixGrid
 
 SHAPES = ((CellState.ALL, "all ports", "all"), (CellState.SOME, "some ports", "some"),
           (CellState.DENIED, "denied", "denied"), (CellState.UNCERTAIN, "uncertain", "uncertain"))
@@ -28,8 +28,20 @@ class Legend(Widget):
         for state, words, cls in SHAPES:
             t.append(state.glyph, style=grid._cell_style(cls, ""))
             t.append(f" {words.split()[0] if short else words}  ")
+        if grid.overlay:  # a simulation is drawn: its glyphs replace the risk colours in the legend
+            t.append("│ simulated: ")
+            for kind, words in (("added", "newly allowed"), ("removed", "newly denied"), ("changed", "ports")):
+                t.append(SIM_GLYPH[kind], style=grid._cell_style("all", f"sim-{kind}"))
+                t.append(f" {words}  ")
+            return t
+        if grid.matched_cells:
+            t.append("│ ")
+            t.append(CellState.ALL.glyph, style=grid._cell_style("all", "match"))
+            t.append(" allows the queried port  ")
         t.append("│ " if short else "│ colour: ")
         for risk, words in RISK_WORDS.items():
             t.append(CellState.ALL.glyph, style=grid._cell_style("all", "", RISK_CLASS[risk]))
+            if getattr(self.app, "is_nft", False):  # host firewalls group by host and address class
+                words = words.replace("namespace", "group")
             t.append(f" {SHORT_RISK[risk] if short else words}  ")
         return t

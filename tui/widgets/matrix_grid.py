@@ -33,7 +33,9 @@ CELL_W = 3
 """Characters per cell column at least (wider when the terminal has room: up to MAX_CELL_W)."""
 MAX_CELL_W = 5
 GROUP_GLYPH = {True: "▸", False: "▾"}
-CONTRAST_TEXT = frozenset({"cursor", "header-cursor"})
+SIM_GLYPH = {"added": "+", "removed": "−", "changed": "~"}
+"""A simulated change drawn in its cell: newly allowed, newly denied, ports changed."""
+CONTRAST_TEXT = frozenset({"cursor", "header-cursor", "sim-added", "sim-removed", "sim-changed", "match"})
 """Components whose text is black or white, whichever reads on their (theme accent) background: no theme
 colour contrasts with ``$accent`` in both dark and light themes (Textual's ``auto`` colour, done here
 because component styles lose it)."""
@@ -63,6 +65,10 @@ class MatrixGrid(ScrollView, can_focus=True):
         "matrix-grid--risk-internet",
         "matrix-grid--risk-namespaces",
         "matrix-grid--risk-database",
+        "matrix-grid--sim-added",
+        "matrix-grid--sim-removed",
+        "matrix-grid--sim-changed",
+        "matrix-grid--match",
     }
 
     BINDINGS = [
@@ -119,6 +125,12 @@ class MatrixGrid(ScrollView, can_focus=True):
         self._styles: dict[str, Style] | None = None
         self._combo: dict[tuple[str, str], Style] = {}
         self._changed: set[tuple[str, str]] = set()
+        self._overlay: dict[tuple[str, str], str] = {}
+        """(row key, column key) -> 'added', 'removed' or 'changed': a simulation drawn on the matrix."""
+        self._match: set[tuple[str, str]] = set()
+        """(row key, column key) of the cells a port query matched."""
+        self._overlay_pairs: dict[tuple[str, str], str] = {}
+        self._match_pairs: set[tuple[str, str]] = set()
         self._lines: dict[tuple[int, int, int], list[Segment]] = {}
         """Rendered cell segments of rows away from the cursor, by (row, first column, last column)."""
         self._col_group_start: list[int] = []
@@ -137,6 +149,8 @@ class MatrixGrid(ScrollView, can_focus=True):
         self.model = model
         self._lines = {}
         self._layout_model()
+        if self._overlay_pairs or self._match_pairs:
+            self._remap()
         r = c = 0
         if row_key is not None:
             r = _find(model.rows, row_key)
@@ -187,6 +201,48 @@ class MatrixGrid(ScrollView, can_focus=True):
         self._changed = {(row_of[s], col_of[d]) for s, d in pairs if s in row_of and d in col_of}
         self._lines = {}
         self.refresh()
+
+    def _cell_keys(self, pairs) -> dict[tuple[str, str], tuple[str, str]]:
+        """(source id, destination id) -> the (row key, column key) of the cell drawing it."""
+        m = self.model
+        assert m is not None
+        row_of = {mid: r.key for r in m.rows if r.has_cells for mid in r.members}
+        col_of = {mid: c.key for c in m.cols for mid in c.members}
+        return {(s, d): (row_of[s], col_of[d]) for s, d in pairs if s in row_of and d in col_of}
+
+    def set_overlay(self, kinds: dict[tuple[str, str], str]) -> None:
+        """Draw a simulation: (source id, destination id) -> 'added', 'removed' or 'changed' (empty clears)."""
+        self._overlay_pairs = dict(kinds)
+        self._remap()
+
+    @property
+    def overlay(self) -> dict[tuple[str, str], str]:
+        """(row key, column key) -> what the simulation does to that cell."""
+        return dict(self._overlay)
+
+    def set_match(self, pairs: set[tuple[str, str]]) -> None:
+        """Highlight the cells of these (source id, destination id) pairs, e.g. a port query's (empty clears)."""
+        self._match_pairs = set(pairs)
+        self._remap()
+
+    def _remap(self) -> None:
+        """Place the overlay and the matches on the current rows and columns (after folding, filtering, …)."""
+        self._overlay, self._match = {}, set()
+        if self.model is not None:
+            kinds = self._overlay_pairs
+            for pair, cell in self._cell_keys(kinds).items():
+                k = kinds[pair]
+                self._overlay[cell] = k if self._overlay.get(cell, k) == k else "changed"
+            self._match = set(self._cell_keys(self._match_pairs).values())
+        self._lines = {}
+        self.refresh()
+        if self.is_mounted:
+            for legend in self.screen.query("Legend"):
+                legend.refresh()
+
+    @property
+    def matched_cells(self) -> set[tuple[str, str]]:
+        return set(self._match)
 
     def unflash(self) -> None:
         self._changed = set()
@@ -431,13 +487,23 @@ class MatrixGrid(ScrollView, can_focus=True):
         run_style: Style | None = None
         cols = m.cols
         changed = self._changed
+        overlay = self._overlay
+        match = self._match
         for ci in range(c0, c1):
             col = cols[ci]
             view = m.cell(row, col)
             state = view.state.name.lower() if view is not None else "denied"
             risk = RISK_CLASS.get(view.risk, "") if view is not None else ""
+            sim = overlay.get((row.key, col.key)) if overlay else None
+            glyph = view.state.glyph if view is not None else CellState.DENIED.glyph
+            if sim is not None:
+                glyph = SIM_GLYPH[sim]
             if ci == cur_c and on_row:
                 flag = "cursor"
+            elif sim is not None:
+                flag = f"sim-{sim}"
+            elif match and (row.key, col.key) in match:
+                flag = "match"
             elif changed and (row.key, col.key) in changed:
                 flag = "changed"
             elif on_row or ci == cur_c:
@@ -447,7 +513,6 @@ class MatrixGrid(ScrollView, can_focus=True):
             else:
                 flag = ""
             st = self._cell_style(state, flag, risk)
-            glyph = view.state.glyph if view is not None else CellState.DENIED.glyph
             if st is not run_style and run:
                 segs.append(Segment("".join(run), run_style))
                 run = []

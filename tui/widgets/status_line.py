@@ -26,6 +26,8 @@ class StatusLine(Static):
     counts: reactive[str] = reactive("")
     granularity: reactive[str] = reactive("workload")
     filter_text: reactive[str] = reactive("")
+    mode_text: reactive[str] = reactive("")
+    """What is drawn over the matrix now (a simulation, a port query), until Esc."""
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -53,6 +55,8 @@ class StatusLine(Static):
             age = int(time.time() - self.since)
             stamp = time.strftime("%H:%M:%S", time.localtime(self.since))
             t.append(f" since {stamp} ({age}s)", style="bold")
+        if self.mode_text:  # first: what is drawn over the matrix must not be cut off by a long source name
+            t.append(f" {self.mode_text} ", style="bold reverse")
         if self.detail:
             t.append(f" {self.detail}", style="italic")
         t.append(f"  {self.source}")
