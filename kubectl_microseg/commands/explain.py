@@ -37,7 +37,7 @@ def register(sub) -> None:
 def _where(analyzer: Analyzer, r: Reason) -> str:
     """'file, document N, line L' of the rule (or policy) behind a reason."""
     if r.policy is not None:
-        entry = next((e for e in analyzer.cluster.policies if e.policy is r.policy), None)
+        entry = next((e for e in (*analyzer.cluster.policies, *analyzer.cluster.cilium) if e.policy is r.policy), None)
         path = r.rule.path if r.rule is not None else ()
     elif r.admin is not None:
         entry = next((e for e in analyzer.cluster.admin_policies if e.policy is r.admin), None)
@@ -177,8 +177,12 @@ def run(args: argparse.Namespace) -> int:
     classes = analyzer.classes_of(w)
     for d in ("ingress", "egress"):
         pols = iso[d]
+        denies = [] if analyzer.cilium is None else list(dict.fromkeys(
+            cr.policy.id for c in classes for cr in analyzer.cilium.deny[d][c]))
         state = f"isolated by {', '.join(pols)}" if pols else ("not isolated by any NetworkPolicy" + (
-            "" if analyzer.has_admin else ": everything allowed"))
+            "" if analyzer.has_admin or denies else ": everything allowed"))
+        if denies:  # Cilium deny rules decide before every allow (engine/cilium.py)
+            state += f"; Cilium deny rules of {', '.join(denies)}"
         open_classes = sum(not analyzer.isolating[d][c] for c in classes)
         if pols and open_classes:  # the pods differ: say so rather than call them all isolated
             state = f"isolated for some pods (by {', '.join(pols)}); {open_classes} of {len(classes)} pod classes are not"

@@ -107,7 +107,8 @@ def explain_pair(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload
         in_allowed = in_allowed | v.ingress.allowed
         egress.extend(r for r in v.egress.reasons if r not in egress)
         ingress.extend(r for r in v.ingress.reasons if r not in ingress)
-    uncertain = analyzer._uncertain(src.id, dst.id)
+    # a rule that could decide but is not evaluated (admin nodes/domainNames, Cilium FQDN/entities) also counts
+    uncertain = analyzer._uncertain(src.id, dst.id) or any(v.uncertain for v in verdicts)
     return PairExplanation(src.id, dst.id, allowed, egress, ingress, eg_allowed, in_allowed, verdicts, uncertain)
 
 

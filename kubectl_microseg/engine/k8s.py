@@ -39,6 +39,7 @@ from ..model.selectors import LabelSelector
 from .atoms import AtomIndex, ExternalAtom
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
+from .calico import CalicoCompiler
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -93,6 +94,7 @@ class Analyzer:
         self._build_classes()
         self._compile_policies()
         self._compile_admin()
+        self._compile_cilium()
         self._build_atoms()
 
     # ------------------------------------------------------------------ classes
@@ -275,6 +277,28 @@ class Analyzer:
                     if cr.unsure:
                         for i in iter_bits(subject):
                             self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.unsure_classes
+        self._compile_calico()
+
+    def _compile_calico(self) -> None:
+        """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
+        self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
+        self.calico_selects = {d: 0 for d in DIRECTIONS}
+        """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
+        others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
+        for ct in self.calico_tiers:
+            for cp in ct.policies:
+                for d in DIRECTIONS:
+                    self.calico_selects[d] |= cp.applies.get(d, 0)
+                for d, crs in cp.rules.items():
+                    for cr in crs:
+                        if not cr.unsure:
+                            continue
+                        for i in iter_bits(cp.applies[d]):
+                            if d == "egress":
+                                self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.classes
+                            else:
+                                for j in iter_bits(cr.classes):
+                                    self.unsure_to[j] = self.unsure_to.get(j, 0) | (1 << i)
 
     def _subject_classes(self, pol: AdminPolicy) -> int:
         bits = 0
@@ -309,6 +333,12 @@ class Analyzer:
             unsure_classes = sum(1 << c.index for c in self.classes if c.host_network)
         unsure_external = any(not p.evaluable for p in rule.peers)
         return CompiledAdminRule(pol, rule, bits, addrs, static, unsure_classes, unsure_external)
+
+    def _compile_cilium(self) -> None:
+        """Cilium policies: allow rules into the NetworkPolicy tier, deny rules into their own (engine.cilium)."""
+        from .cilium import CiliumLayer
+
+        self.cilium = CiliumLayer(self) if self.cluster.cilium else None
 
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:
@@ -372,7 +402,20 @@ class Analyzer:
                     continue
                 for b in iter_bits(cr.classes):
                     reach[b] |= owners
+        for owners, cr in self.cilium.egress_reach if self.cilium is not None else ():
+            if cr.all_peers:
+                reach_all |= owners
+            for b in iter_bits(cr.classes):
+                reach[b] |= owners
         out: dict[tuple[int, int], ConnSet] = {}
+        if self.calico_tiers:
+            # pairs with a Calico-selected side go through the tiers; the rest is the NetworkPolicy fast path
+            cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
+            for b in range(n):
+                for a in (range(n) if cal_in >> b & 1 else iter_bits(cal_eg)):
+                    c = self.class_allows(a, b)
+                    if c:
+                        out[(a, b)] = c
         for b in range(n):
             if self.isolating["ingress"][b]:
                 admit = 0
@@ -381,6 +424,8 @@ class Analyzer:
             else:
                 admit = full
             cand = admit & (reach[b] | reach_all)
+            if self.calico_tiers:
+                cand &= ~(self.calico_selects["egress"] | (full if self.calico_selects["ingress"] >> b & 1 else 0))
             named = self.classes[b].named_ports
             if not self.isolating["ingress"][b]:
                 # b's ingress is not isolated: sources whose egress is not either need no rule scan
@@ -391,7 +436,7 @@ class Analyzer:
                 c = self._pair_conns(a, b, named)
                 if c:
                     out[(a, b)] = c
-        return out
+        return self.cilium.subtract_denies(out) if self.cilium is not None else out
 
     def _pair_conns(self, a: int, b: int, named: frozenset) -> ConnSet:
         """Egress of a to b AND ingress of b from a (ports resolved at b)."""
@@ -481,6 +526,8 @@ class Analyzer:
                         key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
                         unsure = direction == "egress" and any(c in self.unsure_to for c in classes)
                         cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
+        if self.cilium is not None:
+            self.cilium.mark_l7(cells, keep)
         m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
         return m
 
@@ -493,13 +540,18 @@ class Analyzer:
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
         key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        if self.calico_selects[direction] >> cls & 1:  # Calico policies select classes one by one
+            key += (cls,)
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
+        cilium_deny = self.cilium is not None and self.cilium.has_deny
+        if cilium_deny:
+            key += (tuple(id(cr) for cr in self.cilium.deny[direction][cls]),)
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin:
+        if self.has_admin or cilium_deny or self.calico_selects[direction] >> cls & 1:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)

@@ -3,11 +3,17 @@ place where their precedence is written.
 
 One direction (egress of the source, ingress of the destination) of one (pod class, peer) pair::
 
-    all ports ──► Admin tier ──► NetworkPolicy tier ──► Baseline tier ──► default ──► allowed ports
-                  CNP Admin,     isolated: its rules     CNP Baseline,     Kubernetes:
-                  ANP (v1alpha1) accept, the rest is     BANP (v1alpha1)   everything not
-                                 denied; not isolated:                     decided is accepted
-                                 no opinion
+    all ports ──► Cilium deny ──► Admin tier ──► NetworkPolicy tier ──► Baseline tier ──► default ──► allowed ports
+                  CNP/CCNP       CNP Admin,     isolated: its rules     CNP Baseline,     Kubernetes:
+                  ingressDeny,   ANP (v1alpha1) accept, the rest is     BANP (v1alpha1)   everything not
+                  egressDeny                    denied; not isolated:                     decided is accepted
+                                                no opinion (Cilium
+                                                allows join here)
+
+The Cilium deny tier (engine.cilium: ingressDeny/egressDeny) comes first: "Deny policies take precedence
+over allow policies, regardless of whether they are a Cilium Network Policy, a Clusterwide Cilium Network
+Policy or even a Kubernetes Network Policy" (docs.cilium.io, Deny Policies); Cilium's allow rules join the
+NetworkPolicy tier (the union of allows; any selecting policy makes the endpoint default-deny).
 
 Every layer answers, for the ports still open, accept / deny / pass / no opinion, with its reasons
 (object, rule, origin). Accept and deny are final: those ports leave the pipeline. Pass and no opinion
@@ -32,6 +38,9 @@ from typing import TYPE_CHECKING, Callable
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
 from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet
+from .cilium import deny_tier as cilium_deny_tier
+from .cilium import l7_text
+from .calico import EFFECTS as CALICO_EFFECTS, decide_tiers
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
@@ -54,6 +63,8 @@ class Decision(str, Enum):
 class Layer(str, Enum):
     """The layers, in evaluation order."""
 
+    CILIUM_DENY = "CiliumDeny"
+    CALICO_EARLY = "Calico tiers before kube-admin"
     ADMIN = "Admin"
     NETWORK_POLICY = "NetworkPolicy"
     BASELINE = "Baseline"
@@ -61,7 +72,7 @@ class Layer(str, Enum):
 
 
 _EFFECT = {Action.ACCEPT: "allow", Action.DENY: "deny", Action.PASS: "pass"}
-_DENYING_KINDS = ("NO_RULE_MATCHED", "SELECTED_NO_RULES", "PORT_NOT_ALLOWED")
+_DENYING_KINDS = ("NO_RULE_MATCHED", "SELECTED_NO_RULES", "PORT_NOT_ALLOWED", "CILIUM_DENY")
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,8 @@ class Reason:
         """allow, deny, pass or none: what this reason does to the ports in ``conns`` (or to all, when empty)."""
         if self.admin_rule is not None:
             return _EFFECT[self.admin_rule.effect]
+        if self.kind in CALICO_EFFECTS:
+            return CALICO_EFFECTS[self.kind]
         if self.kind in _DENYING_KINDS:
             return "deny"
         if self.kind == "UNEVALUATED":
@@ -199,6 +212,8 @@ def _cluster_tier(q: Query, open_: ConnSet, rules: list["CompiledAdminRule"], la
 def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Not isolated: no opinion. Isolated: the union of the matching rules is accepted, the rest denied."""
     a = q.analyzer
+    if a.calico_tiers:  # on Calico the NetworkPolicies are evaluated inside its default tier
+        return decide_tiers(q, open_, early=False)
     selecting = a.isolating[q.direction][q.own]
     if not selecting:
         return _NONE, _NONE
@@ -231,13 +246,24 @@ def _default_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Kubernetes' default: what no layer decided is allowed."""
     if q.trace is not None:
         tail = " and no baseline rule decides it" if q.analyzer.has_admin else ""
+        if q.analyzer.calico_tiers:  # Calico: what no tier decided reaches the namespace profile, which allows
+            tail = ", no Calico tier decides it" + tail
         what = "everything" if open_.is_all() else open_.describe()
         q.trace.append(Reason(q.direction, "NOT_ISOLATED", open_, layer=Layer.DEFAULT.value,
                               text=f"no NetworkPolicy selects it for {q.direction}{tail}: not isolated, {what} allowed"))
     return open_, _NONE
 
 
+def _calico_early(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+    """Calico tiers ordered before its kube-admin tier (engine/calico.py)."""
+    if not q.analyzer.calico_tiers:
+        return _NONE, _NONE
+    return decide_tiers(q, open_, early=True)
+
+
 LAYERS: tuple[tuple[Layer, LayerFn], ...] = (
+    (Layer.CILIUM_DENY, cilium_deny_tier),
+    (Layer.CALICO_EARLY, _calico_early),
     (Layer.ADMIN, _admin_tier),
     (Layer.NETWORK_POLICY, _network_policy_tier),
     (Layer.BASELINE, _baseline_tier),
@@ -274,7 +300,7 @@ def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom",
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
     skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
-    if a.has_admin:
+    if a.has_admin or (a.cilium is not None and a.cilium.has_deny) or a.calico_selects[direction] >> own & 1:
         return decide(Query(a, direction, own, peer, named))
     if a.classes[own].host_network or not a.isolating[direction][own]:
         return _ALL
@@ -304,7 +330,7 @@ def _rule_text(cr, conns: ConnSet) -> str:
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
     note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
-    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}"
+    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule)}"
 
 
 def _admin_text(cr: "CompiledAdminRule", conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:

@@ -15,6 +15,9 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import InputError
 from .addresses import V4_MAX
+from .cilium import KINDS as CILIUM_KINDS
+from .cilium import build as build_cilium
+from .calico import CalicoObjects, is_calico
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
 from .objects import SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
@@ -115,6 +118,10 @@ class Cluster:
     notes: list[str] = field(default_factory=list)
     admin_policies: list[AdminEntry] = field(default_factory=list)
     """Admin-tier policies by precedence (priority, then name), then the Baseline tier's the same way."""
+    calico: CalicoObjects = field(default_factory=CalicoObjects)
+    """projectcalico.org objects (model/calico.py); empty on a cluster without Calico."""
+    cilium: list = field(default_factory=list)
+    """Cilium policies (model.cilium.CiliumEntry), one per rule object."""
 
     def workload(self, wid: str) -> Workload | None:
         for w in self.workloads:
@@ -157,7 +164,9 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
     pods: list[SourceObject] = []
     admins: list[AdminEntry] = []
     skipped: dict[str, int] = {}
+    cilium_objs: list[SourceObject] = []
     seen: dict[tuple[str, str, str], SourceObject] = {}
+    calico = CalicoObjects()
 
     for obj in objs:
         if not isinstance(obj.raw, dict):
@@ -177,6 +186,9 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             raise obj.error(e.path, f"{kind} {obj.name}: {e.message}") from None
         if warning and kind != "NetworkPolicy":  # a NetworkPolicy's name is warned about by its parser
             notes.append(f"warning: {kind} ({obj.origin.describe()}): {warning}")
+        if is_calico(obj.raw):  # Calico's kinds (its NetworkPolicy shares the name with Kubernetes')
+            calico.add(obj)
+            continue
         namespaced = kind in NAMESPACED_KINDS
         if namespaced and "namespace" in meta and meta["namespace"] is not None:
             ns_value = meta["namespace"]
@@ -235,6 +247,8 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             except FieldError as e:
                 raise obj.error(e.path, f"{kind} {obj.name}: {e.message}") from None
             admins.append(AdminEntry(admin, obj))
+        elif kind in CILIUM_KINDS:
+            cilium_objs.append(obj)
         elif kind not in QUIET_KINDS:
             skipped[kind] = skipped.get(kind, 0) + 1
     if skipped:
@@ -253,7 +267,12 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
         raise InputError("more than one BaselineAdminNetworkPolicy: it is a singleton named 'default'",
                          [a for a in admins if a.policy.kind == BANP_KIND][1].source.origin)
     notes.extend(admin_notes(admins))
-    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins)
+    notes.extend(calico.notes())
+    cilium = build_cilium(cilium_objs, notes)
+    for e in cilium:
+        if e.policy.namespace is not None and e.policy.namespace not in namespaces:
+            namespaces[e.policy.namespace] = Namespace(e.policy.namespace, {NAMESPACE_NAME_LABEL: e.policy.namespace}, False)
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, calico, cilium)
 
 
 def admin_notes(admins: list[AdminEntry]) -> list[str]:

@@ -82,6 +82,8 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
             flags.append("uncertain")
         if cell.partial:
             flags.append("some pods")
+        if cell.l7:
+            flags.append("L7-filtered")
         ports = cell.conns.describe("all ports")
         row = (s, d, ports, ", ".join(flags))
         if wide:

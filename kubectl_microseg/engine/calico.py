@@ -1,0 +1,280 @@
+"""Provides the Calico tiers as pipeline layers: compiled once per Analyzer, decided per (class, peer).
+
+Tier reference, "How policy is evaluated": "each tier that contains a policy that applies to the endpoint
+processes the packet. Tiers are sorted by their order - smallest number first. Policies in each Tier are
+then processed in order. If a NetworkPolicy or GlobalNetworkPolicy in the Tier Allows or Denys the packet,
+then evaluation is done ... If [it] Passes the packet, the next Tier containing a Policy that applies to
+the endpoint processes the packet. If the Tier applies to the endpoint, but takes no action on the packet
+the packet is dropped" unless the tier's ``defaultAction`` is Pass. Within a policy the rules are in order
+and the first that matches decides (Allow, Deny, Pass); Log records and goes on.
+
+Kubernetes NetworkPolicies sit in the ``default`` tier at order 1000 (their rules are all Allow): they are
+the engine's compiled NetworkPolicy rules, evaluated at that place. A tier ordered before Calico's
+``kube-admin`` tier (order 1000, where ClusterNetworkPolicies of the Admin tier go) runs before the
+pipeline's Admin layer; every other tier runs where the NetworkPolicy layer is. When no tier decides a
+port, it goes on (Baseline tier, then the default: Calico's namespace profiles allow everything).
+
+Endpoints: pods by class (bitsets); outside addresses by atom (atoms are cut at every Calico net and
+NetworkSet net, so a set holds an atom whole or not at all). hostNetwork pods are host endpoints for
+Calico: no policy here selects them (host endpoints are not evaluated). Service accounts are not in the
+model: a serviceAccountSelector / serviceAccounts match is assumed and the verdict marked uncertain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..model import calico_selector as sel
+from ..model.addresses import AddressSet
+from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
+                            DEFAULT_TIER, K8S_POLICY_ORDER)
+from ..model.ports import ConnSet
+from .compiled import peer_matches
+
+if TYPE_CHECKING:
+    from .k8s import Analyzer, PodClass
+    from .pipeline import Query
+
+_NONE = ConnSet.none()
+KUBE_ADMIN = (1000.0, "kube-admin")
+"""Calico's tier for Admin-tier ClusterNetworkPolicies (tiered-policy page: "kube-admin ... order of 1,000")."""
+
+
+@dataclass
+class CompiledCalicoRule:
+    policy: CalicoPolicy
+    rule: CalicoRule
+    own: int
+    """Classes the own side (ingress: destination, egress: source) matches."""
+    classes: int
+    """Classes the peer side matches."""
+    addresses: AddressSet
+    """Outside addresses the peer side matches."""
+    unsure: bool
+    """A match the tool assumes (service accounts, source ports): the verdict is uncertain where it matches."""
+
+    def matches(self, own: int, peer: "int | object") -> bool:
+        return bool(self.own >> own & 1) and peer_matches(self.classes, self.addresses, peer)  # type: ignore[arg-type]
+
+
+@dataclass
+class CompiledPolicy:
+    policy: CalicoPolicy | None
+    """None: the Kubernetes NetworkPolicies' place in the default tier."""
+    applies: dict[str, int]
+    rules: dict[str, list[CompiledCalicoRule]]
+
+
+@dataclass
+class CompiledTier:
+    tier: Tier
+    policies: list[CompiledPolicy]
+    early: bool
+
+
+def pod_labels(c: "PodClass") -> dict[str, str]:
+    """A pod's labels as Calico's selectors see them (calico-labels page: projectcalico.org/namespace,
+    projectcalico.org/orchestrator are added to every workload endpoint)."""
+    return {**c.labels, "projectcalico.org/namespace": c.namespace, "projectcalico.org/orchestrator": "k8s"}
+
+
+def namespace_labels(a: "Analyzer", ns: str) -> dict[str, str]:
+    """calico-labels page: "The label projectcalico.org/name is set to the name of the namespace"."""
+    return {**a.ns_labels.get(ns, {}), "projectcalico.org/name": ns}
+
+
+class CalicoCompiler:
+    def __init__(self, a: "Analyzer", objs: CalicoObjects):
+        self.a = a
+        self.objs = objs
+        self.sets = [(s, _addresses(s.nets)) for s in objs.sets]
+        self._labels = [pod_labels(c) for c in a.classes]
+        self._ns = {ns: namespace_labels(a, ns) for ns in {c.namespace for c in a.classes} | set(a.ns_labels)}
+
+    def _classes(self, pred) -> int:
+        out = 0
+        for c in self.a.classes:
+            if not c.host_network and pred(c):
+                out |= 1 << c.index
+        return out
+
+    def applies(self, pol: CalicoPolicy) -> int:
+        def pred(c: "PodClass") -> bool:
+            if pol.namespace is not None and c.namespace != pol.namespace:
+                return False
+            if pol.namespace_selector is not None and not pol.namespace_selector.matches(self._ns[c.namespace]):
+                return False
+            return pol.selector.matches(self._labels[c.index])
+        return self._classes(pred)
+
+    def _in_scope(self, pol: CalicoPolicy, e: EntityRule, ns: str | None) -> bool:
+        """Whether an endpoint of namespace ``ns`` (None: a non-namespaced one) is in the scope of ``e``'s
+        selectors (calico-labels page: in a NetworkPolicy an empty namespaceSelector means "the same namespace
+        as the network policy"; in a GlobalNetworkPolicy "any namespace and non-namespaced resources")."""
+        if e.namespace_selector is not None:
+            if ns is None:
+                return e.namespace_selector.matches({}, namespaced=False)
+            return e.namespace_selector.matches(self._ns.get(ns, {"projectcalico.org/name": ns}))
+        if pol.namespace is not None:
+            return ns == pol.namespace
+        return True
+
+    def entity_classes(self, pol: CalicoPolicy, e: EntityRule) -> int:
+        if not e.selects_endpoints and not e.nets and not e.not_nets:
+            return self.a.all_classes
+        nets, not_nets = _addresses(e.nets), _addresses(e.not_nets)
+        selector = e.selector if e.selector is not None else sel.All()
+
+        def pred(c: "PodClass") -> bool:
+            labels = self._labels[c.index]
+            if e.selects_endpoints:
+                if not self._in_scope(pol, e, c.namespace) or not selector.matches(labels):
+                    return False
+                if e.not_selector is not None and e.not_selector.matches(labels):
+                    return False
+            if e.nets and (c.ips is None or not (c.ips & nets)):
+                return False
+            return not (e.not_nets and c.ips is not None and not (c.ips - not_nets))
+        return self._classes(pred)
+
+    def entity_addresses(self, pol: CalicoPolicy, e: EntityRule) -> AddressSet:
+        out = AddressSet.everything()
+        if e.selector is not None or e.namespace_selector is not None or e.sa_selector is not None or e.sa_names:
+            # only NetworkSets carry labels outside the cluster (networkset reference)
+            selector = e.selector if e.selector is not None else sel.All()
+            out = AddressSet()
+            if e.sa_selector is None and not e.sa_names:
+                for s, addrs in self.sets:
+                    if self._in_scope(pol, e, s.namespace) and selector.matches(s.labels, s.namespace is not None):
+                        out = out | addrs
+        if e.not_selector is not None:
+            for s, addrs in self.sets:
+                if self._in_scope(pol, e, s.namespace) and e.not_selector.matches(s.labels, s.namespace is not None):
+                    out = out - addrs
+        if e.nets:
+            out = out & _addresses(e.nets)
+        if e.not_nets:
+            out = out - _addresses(e.not_nets)
+        return out
+
+    def compile_rule(self, pol: CalicoPolicy, r: CalicoRule) -> CompiledCalicoRule:
+        own_e, peer_e = (r.destination, r.source) if r.direction == "ingress" else (r.source, r.destination)
+        unsure = bool(own_e.sa_names or own_e.sa_selector or peer_e.sa_names or peer_e.sa_selector
+                      or r.source.ports or r.source.not_ports or pol.sa_selector is not None)
+        return CompiledCalicoRule(pol, r, self.entity_classes(pol, own_e), self.entity_classes(pol, peer_e),
+                                  self.entity_addresses(pol, peer_e), unsure)
+
+    def compile(self) -> list[CompiledTier]:
+        by_tier: dict[str, list[CompiledPolicy]] = {}
+        for pol, _ in self.objs.policies:
+            applies = self.applies(pol)
+            by_tier.setdefault(pol.tier, []).append(CompiledPolicy(
+                pol, {d: applies if pol.applies(d) else 0 for d in ("ingress", "egress")},
+                {d: [self.compile_rule(pol, r) for r in pol.rules(d)] for d in ("ingress", "egress")}))
+        by_tier.setdefault(DEFAULT_TIER, []).append(CompiledPolicy(None, {}, {}))
+        out = []
+        for tier in self.objs.ordered_tiers():
+            pols = by_tier.get(tier.name, [])
+            pols.sort(key=lambda p: p.policy.sort_key() if p.policy else (K8S_POLICY_ORDER, "knp.default."))
+            out.append(CompiledTier(tier, pols, tier.sort_key() < KUBE_ADMIN))
+        return out
+
+
+def _addresses(nets) -> AddressSet:
+    out = AddressSet()
+    for n in nets:
+        out = out | AddressSet.from_cidr(str(n))
+    return out
+
+
+def network_set_blocks(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
+    """Every net the Calico objects write (rules' nets/notNets, NetworkSets' nets), as written: the
+    external atoms are cut at them."""
+    out: list[tuple[str, AddressSet]] = []
+    for pol, _ in objs.policies:
+        for r in pol.ingress + pol.egress:
+            for e in (r.source, r.destination):
+                out.extend((str(n), AddressSet.from_cidr(str(n))) for n in e.nets + e.not_nets)
+    for s in objs.sets:
+        out.extend((str(n), AddressSet.from_cidr(str(n))) for n in s.nets)
+    return out
+
+
+_KIND = {CalicoAction.ALLOW: "CALICO_ALLOW", CalicoAction.DENY: "CALICO_DENY", CalicoAction.PASS: "CALICO_PASS",
+         CalicoAction.LOG: "CALICO_LOG"}
+EFFECTS = {"CALICO_ALLOW": "allow", "CALICO_DENY": "deny", "CALICO_PASS": "pass", "CALICO_LOG": "none",
+           "CALICO_TIER_DENY": "deny", "CALICO_TIER_PASS": "pass"}
+"""What each Calico reason kind does (pipeline.Reason.effect)."""
+
+
+def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, ConnSet]:
+    """The tiers of one placement (``early``: before the Admin layer) for ``q``: accepted, denied ports."""
+    from .pipeline import Reason
+
+    a = q.analyzer
+    d = q.direction
+    bit = 1 << q.own
+    accepted = denied = _NONE
+    for ct in a.calico_tiers:
+        if ct.early is not early or not open_:
+            continue
+        selecting = [cp for cp in ct.policies
+                     if (cp.policy is None and a.isolating[d][q.own]) or (cp.policy is not None and cp.applies[d] & bit)]
+        if not selecting:
+            continue  # the tier does not apply to the endpoint: it is skipped
+        settled = _NONE
+        for cp in selecting:
+            if cp.policy is None:  # the Kubernetes NetworkPolicies (all rules Allow)
+                for cr in a.rules_of[d][q.own]:
+                    if not cr.matches(q.peer):
+                        continue
+                    conns = (cr.conns(q.named) & open_) - settled
+                    if q.trace is not None:
+                        q.trace.append(Reason(d, "CALICO_ALLOW", conns, cr.policy, cr.rule, layer=f"Calico tier {ct.tier.name}",
+                                              text=f"[{ct.tier.name} tier, order 1000] {cr.policy.id} {d} rule "
+                                                   f"{cr.rule.index}: Allow -> {conns.describe()}"))
+                    accepted = accepted | conns
+                    settled = settled | conns
+                continue
+            for cr in cp.rules[d]:
+                if not cr.matches(q.own, q.peer):
+                    continue
+                if cr.unsure:
+                    q.uncertain = True
+                conns = (cr.rule.conns(q.named) & open_) - settled
+                action = cr.rule.action
+                if q.trace is not None:
+                    q.trace.append(Reason(d, _KIND[action], conns, layer=f"Calico tier {ct.tier.name}",
+                                          text=_rule_text(ct.tier, cr, conns)))
+                if action is CalicoAction.LOG or not conns:
+                    continue
+                if action is CalicoAction.ALLOW:
+                    accepted = accepted | conns
+                elif action is CalicoAction.DENY:
+                    denied = denied | conns
+                settled = settled | conns
+        rest = open_ - settled
+        if rest:
+            deny = ct.tier.default_action is CalicoAction.DENY
+            if deny:
+                denied = denied | rest
+            if q.trace is not None:
+                names = ", ".join(cp.policy.id if cp.policy else "Kubernetes NetworkPolicies" for cp in selecting)
+                q.trace.append(Reason(d, "CALICO_TIER_DENY" if deny else "CALICO_TIER_PASS", rest,
+                                      layer=f"Calico tier {ct.tier.name}",
+                                      text=f"end of tier {ct.tier.name} (it applies through {names}): no rule decided "
+                                           f"{rest.describe()}: defaultAction {ct.tier.default_action.value}"))
+        open_ = open_ - (accepted | denied)
+    return accepted, denied
+
+
+def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
+    r, p = cr.rule, cr.policy
+    order = "no order" if p.order is None else f"order {p.order:g}"
+    peer = r.source if r.direction == "ingress" else r.destination
+    ports = ", ".join(pm.describe() for pm in r.destination.ports) or "any"
+    proto = r.protocol or "any protocol"
+    unsure = " (service accounts or source ports are assumed to match: uncertain)" if cr.unsure else ""
+    return (f"[{tier.name} tier] {p.id} ({order}) {r.direction} rule {r.index}: {r.action.value} "
+            f"{peer.describe()}; {proto} ports {ports} -> {conns.describe()}{unsure}")
