@@ -6,6 +6,7 @@ with file/document/line) is checked with and without rapidyaml: the errors are t
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -158,3 +159,22 @@ def test_without_rapidyaml_a_dump_loads_the_same(tmp_path, monkeypatch):
     assert [(o.raw, o.origin) for o in fast] == [(o.raw, o.origin) for o in slow]
     where = ("items", 3, "metadata", "name")
     assert fast[0].line_of(where) == slow[0].line_of(where) is not None
+
+
+def test_an_install_without_the_fast_extra_gives_the_same_matrix(tmp_path):
+    """Where rapidyaml is not installed (musl Linux, or no ``fast`` extra), the CLI reads YAML with libyaml
+    alone and prints the same matrix: a whole process with ``import ryml`` failing."""
+    path = tmp_path / "dump.yaml"
+    write_dump("S", str(path))
+    run = ("import sys\nif sys.argv.pop(1) == 'off': sys.modules['ryml'] = None  # import ryml fails\n"
+           "from kubectl_microseg.plugins import fast_yaml; print(fast_yaml.AVAILABLE, file=sys.stderr);"
+           "sys.argv = ['kubectl-microseg', 'matrix', '-f', sys.argv[1], '-o', 'json'];"
+           "from kubectl_microseg.cli import entry; entry()")
+    outs = {}
+    for mode in ("on", "off"):
+        proc = subprocess.run([sys.executable, "-c", run, mode, str(path)], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outs[mode] = (proc.stdout, proc.stderr.split()[0])
+    assert outs["off"][1] == "False" and outs["on"][1] == str(fast_yaml.AVAILABLE)
+    assert outs["on"][0] == outs["off"][0] and '"ConnectivityMatrix"' in outs["on"][0]
