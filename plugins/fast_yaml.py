@@ -12,7 +12,8 @@ YAML 1.1 resolver types differently from rapidyaml's JSON (``yes``, ``~``, ``0x1
 dates, non-string keys such as ``80:``) are all declined here. The size limit is the caller's. rapidyaml
 parses a million levels of nesting without recursion (checked), so this path runs before the depth check.
 
-rapidyaml is optional: without its wheel everything goes through libyaml, with the same results.
+rapidyaml is optional (the extra ``fast``; musl Linux has no wheel): without it everything goes through
+libyaml, with the same results.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -122,7 +124,16 @@ def needs_libyaml(text: str) -> bool:
 @contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """rapidyaml's C++ error handler writes to file descriptor 2 before raising; the error reported is
-    libyaml's, so catch that write in a pipe (one message, far under a pipe's buffer) and drop it."""
+    libyaml's, so catch that write in a pipe (one message, far under a pipe's buffer) and drop it.
+
+    The Python binding (0.15) wraps no way to set rapidyaml's error callbacks, hence the redirection. It is
+    made only while this is the process's one thread: another thread's writes to stderr would be lost, or
+    block on the pipe (the TUI loads files in a worker while Textual draws the screen on stderr). With other
+    threads alive, a parse error's message of rapidyaml (2 lines) reaches stderr, and libyaml's error is
+    reported as always (docs/errors.md)."""
+    if threading.active_count() > 1:
+        yield
+        return
     try:
         saved = os.dup(2)
     except OSError:  # pragma: no cover - no stderr at all
