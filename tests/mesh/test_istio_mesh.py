@@ -410,8 +410,10 @@ kind: NetworkPolicy
 metadata: {name: default-deny, namespace: production}
 spec: {podSelector: {}, policyTypes: [Ingress]}
 """
-    found = _lint(NS + WORKLOADS + default_deny, "MS024")
+    elsewhere = _authz("ALLOW", "  rules: [{}]", "x", "other")  # the cluster uses mesh authorization
+    found = _lint(NS + WORKLOADS + default_deny + elsewhere, "MS024")
     assert len(found) == 1 and "no AuthorizationPolicy" in found[0].message
+    assert _lint(NS + WORKLOADS + default_deny, "MS024") == []  # an mTLS-only mesh: not reported
     assert _lint(NS + WORKLOADS + default_deny + SEED_AUTHZ, "MS024") == []
     found = _lint(NS + WORKLOADS + _authz("ALLOW", "  rules: [{from: [{source: {namespaces: [production]}}]}]"), "MS024")
     assert len(found) == 1 and "no NetworkPolicy default deny" in found[0].message
