@@ -22,7 +22,7 @@ model: a serviceAccountSelector / serviceAccounts match is assumed and the verdi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..model import calico_selector as sel
@@ -53,6 +53,15 @@ class CompiledCalicoRule:
     """Outside addresses the peer side matches."""
     unsure: bool
     """A match the tool assumes (service accounts, source ports): the verdict is uncertain where it matches."""
+    resolved: dict = field(default_factory=dict, repr=False)
+    """The rule's ports by the destination's named ports (pods of a class share one set)."""
+
+    def conns(self, dst_named: frozenset) -> ConnSet:
+        key = dst_named if any(pm.name for pm in self.rule.destination.ports + self.rule.destination.not_ports) else None
+        hit = self.resolved.get(key)
+        if hit is None:
+            hit = self.resolved[key] = self.rule.conns(dst_named)
+        return hit
 
     def matches(self, own: int, peer: "int | object") -> bool:
         return bool(self.own >> own & 1) and peer_matches(self.classes, self.addresses, peer)  # type: ignore[arg-type]
@@ -217,7 +226,9 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
     bit = 1 << q.own
     accepted = denied = _NONE
     for ct in a.calico_tiers:
-        if ct.early is not early or not open_:
+        if not open_:
+            break
+        if ct.early is not early:
             continue
         selecting = [cp for cp in ct.policies
                      if (cp.policy is None and a.isolating[d][q.own]) or (cp.policy is not None and cp.applies[d] & bit)]
@@ -229,7 +240,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
                 for cr in a.rules_of[d][q.own]:
                     if not cr.matches(q.peer):
                         continue
-                    conns = (cr.conns(q.named) & open_) - settled
+                    conns = _open(cr.conns(q.named), open_, settled)
                     if q.trace is not None:
                         q.trace.append(Reason(d, "CALICO_ALLOW", conns, cr.policy, cr.rule, layer=f"Calico tier {ct.tier.name}",
                                               text=f"[{ct.tier.name} tier, order 1000] {cr.policy.id} {d} rule "
@@ -242,7 +253,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
                     continue
                 if cr.unsure:
                     q.uncertain = True
-                conns = (cr.rule.conns(q.named) & open_) - settled
+                conns = _open(cr.conns(q.named), open_, settled)
                 action = cr.rule.action
                 if q.trace is not None:
                     q.trace.append(Reason(d, _KIND[action], conns, layer=f"Calico tier {ct.tier.name}",
@@ -254,7 +265,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
                 elif action is CalicoAction.DENY:
                     denied = denied | conns
                 settled = settled | conns
-        rest = open_ - settled
+        rest = open_ - settled if settled else open_
         if rest:
             deny = ct.tier.default_action is CalicoAction.DENY
             if deny:
@@ -265,8 +276,16 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
                                       layer=f"Calico tier {ct.tier.name}",
                                       text=f"end of tier {ct.tier.name} (it applies through {names}): no rule decided "
                                            f"{rest.describe()}: defaultAction {ct.tier.default_action.value}"))
-        open_ = open_ - (accepted | denied)
+        if accepted or denied:
+            open_ = open_ - (accepted | denied)
     return accepted, denied
+
+
+def _open(conns: ConnSet, open_: ConnSet, settled: ConnSet) -> ConnSet:
+    """``conns`` still open: in ``open_``, not ``settled`` (skipping the set operations that change nothing)."""
+    if not open_.is_all():
+        conns = conns & open_
+    return conns - settled if settled else conns
 
 
 def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:

@@ -397,13 +397,7 @@ class Analyzer:
                     reach[b] |= owners
         out: dict[tuple[int, int], ConnSet] = {}
         if self.calico_tiers:
-            # pairs with a Calico-selected side go through the tiers; the rest is the NetworkPolicy fast path
-            cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
-            for b in range(n):
-                for a in (range(n) if cal_in >> b & 1 else iter_bits(cal_eg)):
-                    c = self.class_allows(a, b)
-                    if c:
-                        out[(a, b)] = c
+            return self._calico_class_matrix(reach, reach_all)
         for b in range(n):
             if self.isolating["ingress"][b]:
                 admit = 0
@@ -412,8 +406,6 @@ class Analyzer:
             else:
                 admit = full
             cand = admit & (reach[b] | reach_all)
-            if self.calico_tiers:
-                cand &= ~(self.calico_selects["egress"] | (full if self.calico_selects["ingress"] >> b & 1 else 0))
             named = self.classes[b].named_ports
             if not self.isolating["ingress"][b]:
                 # b's ingress is not isolated: sources whose egress is not either need no rule scan
@@ -424,6 +416,104 @@ class Analyzer:
                 c = self._pair_conns(a, b, named)
                 if c:
                     out[(a, b)] = c
+        return out
+
+    def _calico_class_matrix(self, reach: list[int], reach_all: int) -> dict[tuple[int, int], ConnSet]:
+        """The class matrix with Calico tiers: a class a Calico policy applies to (per direction) gets a
+        verdict map — its peers partitioned by the rules that could tell them apart, one pipeline decision
+        per part — and the NetworkPolicy fast path covers the other sides. Cost: per map, rules x parts
+        bitset operations and one decision per part; nothing per pair except the pairs some side allows."""
+        n = len(self.classes)
+        full = self.all_classes
+        cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
+        reach_all &= ~cal_eg
+        reach = [r & ~cal_eg for r in reach]
+        eg_maps = {}
+        for a in iter_bits(cal_eg):
+            eg_maps[a] = parts = self._verdict_parts("egress", a)
+            for t, conns in parts:
+                if not conns:
+                    continue
+                if t == full:
+                    reach_all |= 1 << a
+                else:
+                    for b in iter_bits(t):
+                        reach[b] |= 1 << a
+        out: dict[tuple[int, int], ConnSet] = {}
+        for b in range(n):
+            named = self.classes[b].named_ports
+            in_parts = self._verdict_parts("ingress", b) if cal_in >> b & 1 else None
+            if in_parts is not None:
+                admit = 0
+                for t, conns in in_parts:
+                    if conns:
+                        admit |= t
+            elif self.isolating["ingress"][b]:
+                admit = 0
+                for cr in self.rules_of["ingress"][b]:
+                    admit |= cr.classes
+            else:
+                admit = full
+            for a in iter_bits(admit & (reach[b] | reach_all)):
+                if in_parts is not None:
+                    ing = next(c for t, c in in_parts if t >> a & 1)
+                elif self.isolating["ingress"][b]:
+                    ing = ConnSet.none()
+                    for cr in self.rules_of["ingress"][b]:
+                        if cr.classes >> a & 1:
+                            ing = ing | cr.conns(named)
+                else:
+                    ing = _ALL
+                if not ing:
+                    continue
+                if a in eg_maps:
+                    eg = next(c for t, c in eg_maps[a] if t >> b & 1)
+                elif self.isolating["egress"][a]:
+                    eg = ConnSet.none()
+                    for cr in self.rules_of["egress"][a]:
+                        if cr.classes >> b & 1:
+                            eg = eg | cr.conns(named)
+                else:
+                    eg = _ALL
+                c = ing & eg
+                if c:
+                    out[(a, b)] = c
+        return out
+
+    def _verdict_parts(self, direction: str, own: int) -> list[tuple[int, ConnSet]]:
+        """``own``'s ``direction`` against every pod class: (peer classes, ports) parts covering all classes.
+        Peers no rule tells apart get the same verdict, so one pipeline decision per part is exact (for
+        egress, peers are also split by their named ports, which resolve the rules' ports)."""
+        bit = 1 << own
+        applying = [cp for ct in self.calico_tiers for cp in ct.policies
+                    if cp.policy is not None and cp.applies[direction] & bit]
+        crs = [cr for cp in applying for cr in cp.rules[direction] if cr.own & bit] + self.rules_of[direction][own]
+        rules = [cr.classes for cr in crs]
+        named = self.classes[own].named_ports if direction == "ingress" else None
+        key = ("parts", direction, tuple(map(id, applying)), tuple(map(id, crs)), named,
+               bool(self.isolating[direction][own]), self.classes[own].host_network)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        if direction == "egress":
+            groups: dict[frozenset, int] = {}
+            for c in self.classes:
+                groups[c.named_ports] = groups.get(c.named_ports, 0) | (1 << c.index)
+            parts = [g & self.all_classes for g in groups.values()]
+        else:
+            parts = [self.all_classes]
+        for m in dict.fromkeys(rules):
+            split = []
+            for p in parts:
+                inside, outside = p & m, p & ~m
+                split.extend(x for x in (inside, outside) if x)
+            parts = split
+        out = []
+        for p in parts:
+            rep = (p & -p).bit_length() - 1
+            dst_named = self.classes[own if direction == "ingress" else rep].named_ports
+            out.append((p, self.decide(direction, own, rep, dst_named)))
+        self._cache[key] = out
         return out
 
     def _pair_conns(self, a: int, b: int, named: frozenset) -> ConnSet:

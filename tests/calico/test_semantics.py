@@ -194,3 +194,22 @@ def test_staged_policies_do_not_enforce():
     a = analyzer(staged)
     assert allowed(a, "b/cli", "a/db") == ALL
     assert len(a.cluster.calico.staged) == 1
+
+
+def test_class_matrix_equals_the_pipeline_pair_by_pair():
+    # the verdict maps (peers partitioned by the rules that tell them apart) against one decision per pair
+    configs = [
+        tier("security", 100, "Pass") + gnp("dns", "{tier: security, selector: all(), types: [Egress], egress: ["
+            "{action: Deny, protocol: TCP, destination: {selector: app == 'db', ports: ['5000:6000']}}, {action: Pass}]}")
+        + KNP_ALLOW_CLI,
+        tier("t", 5) + gnp("in", "{tier: t, selector: has(role), ingress: [{action: Allow, protocol: TCP, destination: "
+            "{ports: [http]}, source: {namespaceSelector: all()}}, {action: Deny, source: {selector: app == 'cli', "
+            "namespaceSelector: all()}}]}") + gnp("out", "{selector: app == 'cli', types: [Egress], egress: [{action: "
+            "Allow, protocol: TCP, destination: {ports: [http]}}]}"),
+    ]
+    for extra in configs:
+        a = analyzer(extra)
+        n = len(a.classes)
+        expected = {(x, y): a.class_allows(x, y) for x in range(n) for y in range(n)}
+        got = a.class_matrix()
+        assert {k: v for k, v in expected.items() if v} == got
