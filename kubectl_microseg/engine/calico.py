@@ -225,15 +225,17 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
     d = q.direction
     bit = 1 << q.own
     accepted = denied = _NONE
-    for ct in a.calico_tiers:
+    key = (d, q.own, early)
+    chain = a.calico_chains.get(key)
+    if chain is None:
+        chain = a.calico_chains[key] = [
+            (ct, sel_) for ct in a.calico_tiers if ct.early is early
+            for sel_ in [[cp for cp in ct.policies if (cp.policy is None and a.isolating[d][q.own])
+                          or (cp.policy is not None and cp.applies[d] & bit)]]
+            if sel_]  # a tier without a policy applying to the endpoint is skipped
+    for ct, selecting in chain:
         if not open_:
             break
-        if ct.early is not early:
-            continue
-        selecting = [cp for cp in ct.policies
-                     if (cp.policy is None and a.isolating[d][q.own]) or (cp.policy is not None and cp.applies[d] & bit)]
-        if not selecting:
-            continue  # the tier does not apply to the endpoint: it is skipped
         settled = _NONE
         for cp in selecting:
             if cp.policy is None:  # the Kubernetes NetworkPolicies (all rules Allow)

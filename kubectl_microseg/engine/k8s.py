@@ -281,6 +281,8 @@ class Analyzer:
     def _compile_calico(self) -> None:
         """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
         self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
+        self.calico_chains: dict = {}
+        """(direction, class, early) -> the tiers that apply to the class, with their applying policies."""
         self.calico_selects = {d: 0 for d in DIRECTIONS}
         """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
         others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
@@ -624,10 +626,26 @@ class Analyzer:
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin or self.calico_selects[direction] >> cls & 1:
+        if self.has_admin:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)
+                if c:
+                    out[i] = c
+        elif self.calico_selects[direction] >> cls & 1:
+            # atoms that every rule here treats alike get one decision (the rules' address sets hold an
+            # atom whole or not at all)
+            bit = 1 << cls
+            blocks = [cr.addresses for ct in self.calico_tiers for cp in ct.policies if cp.policy is not None
+                      and cp.applies[direction] & bit for cr in cp.rules[direction] if cr.own & bit]
+            blocks += [cr.addresses for cr in rules]
+            out = {}
+            decided: dict[tuple[bool, ...], ConnSet] = {}
+            for i, atom in enumerate(self.atoms):
+                sig = tuple(b.contains_interval(atom.lo, atom.hi) for b in blocks)
+                c = decided.get(sig)
+                if c is None:
+                    c = decided[sig] = self.decide(direction, cls, atom, named)
                 if c:
                     out[i] = c
         elif self.isolating[direction][cls]:

@@ -213,3 +213,15 @@ def test_class_matrix_equals_the_pipeline_pair_by_pair():
         expected = {(x, y): a.class_allows(x, y) for x in range(n) for y in range(n)}
         got = a.class_matrix()
         assert {k: v for k, v in expected.items() if v} == got
+
+
+def test_external_cells_equal_the_pipeline_atom_by_atom():
+    a = analyzer(gnp("out", "{selector: all(), types: [Egress], egress: [{action: Deny, destination: {nets: "
+                            "[198.51.100.0/25]}}, {action: Allow, protocol: TCP, destination: {notNets: [10.0.0.0/8]}}]}")
+                 + gnp("in", "{selector: app == 'web', ingress: [{action: Allow, source: {nets: [0.0.0.0/0]}}]}"))
+    for direction in ("egress", "ingress"):
+        for cls in range(len(a.classes)):
+            named = a.classes[cls].named_ports if direction == "ingress" else frozenset()
+            want = {i: c for i, at in enumerate(a.atoms) if (c := a.decide(direction, cls, at, named))}
+            got = a.atom_map(direction, cls)  # None: not isolated, every range allowed
+            assert (dict.fromkeys(range(len(a.atoms)), ALL) if got is None else got) == want
