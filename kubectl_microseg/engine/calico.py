@@ -217,22 +217,32 @@ EFFECTS = {"CALICO_ALLOW": "allow", "CALICO_DENY": "deny", "CALICO_PASS": "pass"
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
-def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, ConnSet]:
-    """The tiers of one placement (``early``: before the Admin layer) for ``q``: accepted, denied ports."""
+def tier_chain(a: "Analyzer", d: str, own: int, early: bool) -> list[tuple[CompiledTier, list[CompiledPolicy]]]:
+    """The tiers of one placement that apply to class ``own`` in direction ``d``, each with its applying
+    policies in order (a tier without a policy applying to the endpoint is skipped); cached per class."""
+    key = (d, own, early)
+    chain = a.calico_chains.get(key)
+    if chain is None:
+        bit = 1 << own
+        chain = a.calico_chains[key] = [
+            (ct, sel_) for ct in a.calico_tiers if ct.early is early
+            for sel_ in [[cp for cp in ct.policies if (cp.policy is None and a.isolating[d][own])
+                          or (cp.policy is not None and cp.applies[d] & bit)]]
+            if sel_]
+    return chain
+
+
+def decide_tiers(q: "Query", open_: ConnSet, early: bool,
+                 chain: list[tuple[CompiledTier, list[CompiledPolicy]]] | None = None) -> tuple[ConnSet, ConnSet]:
+    """The tiers of one placement (``early``: before the Admin layer) for ``q``, or the given ``chain``:
+    accepted, denied ports."""
     from .pipeline import Reason
 
     a = q.analyzer
     d = q.direction
-    bit = 1 << q.own
     accepted = denied = _NONE
-    key = (d, q.own, early)
-    chain = a.calico_chains.get(key)
     if chain is None:
-        chain = a.calico_chains[key] = [
-            (ct, sel_) for ct in a.calico_tiers if ct.early is early
-            for sel_ in [[cp for cp in ct.policies if (cp.policy is None and a.isolating[d][q.own])
-                          or (cp.policy is not None and cp.applies[d] & bit)]]
-            if sel_]  # a tier without a policy applying to the endpoint is skipped
+        chain = tier_chain(a, d, q.own, early)
     for ct, selecting in chain:
         if not open_:
             break

@@ -39,7 +39,7 @@ from ..model.selectors import LabelSelector
 from .atoms import AtomIndex, ExternalAtom
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
-from .calico import CalicoCompiler
+from .calico import CalicoCompiler, decide_tiers, tier_chain
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -281,6 +281,8 @@ class Analyzer:
     def _compile_calico(self) -> None:
         """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
         self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
+        self.calico_named_groups: list[int] | None = None
+        """Pod classes grouped by their named ports (egress verdict maps start from these parts)."""
         self.calico_chains: dict = {}
         """(direction, class, early) -> the tiers that apply to the class, with their applying policies."""
         self.calico_selects = {d: 0 for d in DIRECTIONS}
@@ -421,66 +423,125 @@ class Analyzer:
         return out
 
     def _calico_class_matrix(self, reach: list[int], reach_all: int) -> dict[tuple[int, int], ConnSet]:
-        """The class matrix with Calico tiers: a class a Calico policy applies to (per direction) gets a
-        verdict map — its peers partitioned by the rules that could tell them apart, one pipeline decision
-        per part — and the NetworkPolicy fast path covers the other sides. Cost: per map, rules x parts
-        bitset operations and one decision per part; nothing per pair except the pairs some side allows."""
+        """The class matrix with Calico tiers. A class a Calico policy applies to (per direction) gets parts:
+        its peers partitioned by the rules that could tell them apart, one decision per part — the Calico
+        tiers before the default tier (shared by the classes the same policies select) composed with the
+        NetworkPolicy rules (``_pre_parts``), or the whole pipeline where that is not exact
+        (``_verdict_parts``). The NetworkPolicy fast path covers the other sides. Nothing is computed per
+        pair except for the pairs some side may allow."""
         n = len(self.classes)
         full = self.all_classes
         cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
         reach_all &= ~cal_eg
         reach = [r & ~cal_eg for r in reach]
-        eg_maps = {}
+        eg_maps: dict[int, list] = {}
         for a in iter_bits(cal_eg):
-            eg_maps[a] = parts = self._verdict_parts("egress", a)
-            for t, conns in parts:
-                if not conns:
-                    continue
-                if t == full:
-                    reach_all |= 1 << a
-                else:
-                    for b in iter_bits(t):
-                        reach[b] |= 1 << a
+            eg_maps[a] = parts = self._parts("egress", a)
+            targets = 0
+            for t, acc, rest in parts:
+                if acc:
+                    targets |= t
+                if rest:
+                    targets |= t & self._np_peers("egress", a)
+            if targets == full:
+                reach_all |= 1 << a
+            else:
+                for b in iter_bits(targets):
+                    reach[b] |= 1 << a
         out: dict[tuple[int, int], ConnSet] = {}
         for b in range(n):
             named = self.classes[b].named_ports
-            in_parts = self._verdict_parts("ingress", b) if cal_in >> b & 1 else None
+            in_parts = self._parts("ingress", b) if cal_in >> b & 1 else None
             if in_parts is not None:
                 admit = 0
-                for t, conns in in_parts:
-                    if conns:
+                for t, acc, rest in in_parts:
+                    if acc:
                         admit |= t
-            elif self.isolating["ingress"][b]:
-                admit = 0
-                for cr in self.rules_of["ingress"][b]:
-                    admit |= cr.classes
+                    if rest:
+                        admit |= t & self._np_peers("ingress", b)
             else:
-                admit = full
+                admit = self._np_peers("ingress", b)
             for a in iter_bits(admit & (reach[b] | reach_all)):
-                if in_parts is not None:
-                    ing = next(c for t, c in in_parts if t >> a & 1)
-                elif self.isolating["ingress"][b]:
-                    ing = ConnSet.none()
-                    for cr in self.rules_of["ingress"][b]:
-                        if cr.classes >> a & 1:
-                            ing = ing | cr.conns(named)
-                else:
-                    ing = _ALL
+                ing = self._compose(in_parts, "ingress", b, a, named)
                 if not ing:
                     continue
-                if a in eg_maps:
-                    eg = next(c for t, c in eg_maps[a] if t >> b & 1)
-                elif self.isolating["egress"][a]:
-                    eg = ConnSet.none()
-                    for cr in self.rules_of["egress"][a]:
-                        if cr.classes >> b & 1:
-                            eg = eg | cr.conns(named)
-                else:
-                    eg = _ALL
-                c = ing & eg
+                c = ing & self._compose(eg_maps.get(a), "egress", a, b, named)
                 if c:
                     out[(a, b)] = c
         return out
+
+    def _parts(self, direction: str, own: int) -> list[tuple[int, ConnSet, ConnSet]]:
+        """(peers, accepted, left to the NetworkPolicy rules) parts of ``own``'s direction."""
+        pre = self._pre_parts(direction, own)
+        if pre is not None:
+            return pre
+        return [(t, c, _NONE) for t, c in self._verdict_parts(direction, own)]
+
+    def _np_peers(self, direction: str, own: int) -> int:
+        """The classes the NetworkPolicy rules of ``own``'s direction may allow (all when not isolated)."""
+        if self.classes[own].host_network or not self.isolating[direction][own]:
+            return self.all_classes
+        out = 0
+        for cr in self.rules_of[direction][own]:
+            out |= cr.classes
+        return out
+
+    def _compose(self, parts: list | None, direction: str, own: int, peer: int, named: frozenset) -> ConnSet:
+        if parts is not None:
+            acc, rest = next((acc, rest) for t, acc, rest in parts if t >> peer & 1)
+            if not rest:
+                return acc
+        else:
+            acc, rest = _NONE, _ALL
+        if self.classes[own].host_network or not self.isolating[direction][own]:
+            np = _ALL
+        else:
+            np = _NONE
+            for cr in self.rules_of[direction][own]:
+                if cr.classes >> peer & 1:
+                    np = np | cr.conns(named)
+        if rest is not _ALL:
+            np = np & rest
+        return acc | np if acc else np
+
+    def _pre_parts(self, direction: str, own: int) -> list[tuple[int, ConnSet, ConnSet]] | None:
+        """(peer classes, accepted, still open) after the Calico tiers ordered before the default tier, or
+        None when a Calico policy of the default tier or a later one applies to ``own`` (then only the whole
+        pipeline is exact). Without admin policies, what stays open then meets the default tier holding only
+        the Kubernetes NetworkPolicies, which is the NetworkPolicy fast path: the callers compose the two.
+        Classes selected by the same Calico policies share these parts."""
+        chain = tier_chain(self, direction, own, True) + tier_chain(self, direction, own, False)
+        default = next(ct.tier.sort_key() for ct in self.calico_tiers if ct.tier.name == "default")
+        pre = [(ct, sel_) for ct, sel_ in chain if ct.tier.sort_key() < default]
+        if any(cp.policy is not None for ct, sel_ in chain if ct.tier.sort_key() >= default for cp in sel_):
+            return None
+        bit = 1 << own
+        crs = [cr for _, sel_ in pre for cp in sel_ for cr in cp.rules[direction] if cr.own & bit]
+        named = self.classes[own].named_ports if direction == "ingress" else None
+        key = ("pre", direction, tuple(id(cp) for _, sel_ in pre for cp in sel_), tuple(map(id, crs)), named)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        parts = self._named_groups() if direction == "egress" else [self.all_classes]
+        for m in dict.fromkeys(cr.classes for cr in crs):
+            parts = [x for p in parts for x in (p & m, p & ~m) if x]
+        out = []
+        for p in parts:
+            rep = (p & -p).bit_length() - 1
+            dst_named = self.classes[own if direction == "ingress" else rep].named_ports
+            acc, den = decide_tiers(Query(self, direction, own, rep, dst_named), _ALL, False, pre) if pre else (
+                ConnSet.none(), ConnSet.none())
+            out.append((p, acc, _ALL - (acc | den)))
+        self._cache[key] = out
+        return out
+
+    def _named_groups(self) -> list[int]:
+        if self.calico_named_groups is None:
+            groups: dict[frozenset, int] = {}
+            for c in self.classes:
+                groups[c.named_ports] = groups.get(c.named_ports, 0) | (1 << c.index)
+            self.calico_named_groups = [g & self.all_classes for g in groups.values()]
+        return self.calico_named_groups
 
     def _verdict_parts(self, direction: str, own: int) -> list[tuple[int, ConnSet]]:
         """``own``'s ``direction`` against every pod class: (peer classes, ports) parts covering all classes.
@@ -498,10 +559,7 @@ class Analyzer:
         if hit is not None:
             return hit
         if direction == "egress":
-            groups: dict[frozenset, int] = {}
-            for c in self.classes:
-                groups[c.named_ports] = groups.get(c.named_ports, 0) | (1 << c.index)
-            parts = [g & self.all_classes for g in groups.values()]
+            parts = self._named_groups()
         else:
             parts = [self.all_classes]
         for m in dict.fromkeys(rules):
@@ -824,6 +882,7 @@ class Analyzer:
 
 
 _ALL = ConnSet.all()
+_NONE = ConnSet.none()
 
 
 def iter_bits(bits: int) -> Iterator[int]:
