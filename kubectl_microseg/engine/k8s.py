@@ -510,15 +510,12 @@ class Analyzer:
         pipeline is exact). Without admin policies, what stays open then meets the default tier holding only
         the Kubernetes NetworkPolicies, which is the NetworkPolicy fast path: the callers compose the two.
         Classes selected by the same Calico policies share these parts."""
-        chain = tier_chain(self, direction, own, True) + tier_chain(self, direction, own, False)
-        default = next(ct.tier.sort_key() for ct in self.calico_tiers if ct.tier.name == "default")
-        pre = [(ct, sel_) for ct, sel_ in chain if ct.tier.sort_key() < default]
-        if any(cp.policy is not None for ct, sel_ in chain if ct.tier.sort_key() >= default for cp in sel_):
+        got = self._pre_chain(direction, own)
+        if got is None:
             return None
-        bit = 1 << own
-        crs = [cr for _, sel_ in pre for cp in sel_ for cr in cp.rules[direction] if cr.own & bit]
+        pre, crs, ids = got
         named = self.classes[own].named_ports if direction == "ingress" else None
-        key = ("pre", direction, tuple(id(cp) for _, sel_ in pre for cp in sel_), tuple(map(id, crs)), named)
+        key = ("pre", direction, ids, named)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -532,6 +529,42 @@ class Analyzer:
             acc, den = decide_tiers(Query(self, direction, own, rep, dst_named), _ALL, False, pre) if pre else (
                 ConnSet.none(), ConnSet.none())
             out.append((p, acc, _ALL - (acc | den)))
+        self._cache[key] = out
+        return out
+
+    def _pre_chain(self, direction: str, own: int) -> tuple[list, list, tuple] | None:
+        """The Calico tiers before the default tier that apply to ``own``, their rules that can match it, and
+        an identity key; None when a Calico policy of the default tier or a later tier applies to it."""
+        chain = tier_chain(self, direction, own, True) + tier_chain(self, direction, own, False)
+        default = next(ct.tier.sort_key() for ct in self.calico_tiers if ct.tier.name == "default")
+        if any(cp.policy is not None for ct, sel_ in chain if ct.tier.sort_key() >= default for cp in sel_):
+            return None
+        pre = [(ct, sel_) for ct, sel_ in chain if ct.tier.sort_key() < default]
+        bit = 1 << own
+        crs = [cr for _, sel_ in pre for cp in sel_ for cr in cp.rules[direction] if cr.own & bit]
+        return pre, crs, (tuple(id(cp) for _, sel_ in pre for cp in sel_), tuple(map(id, crs)))
+
+    def _pre_atoms(self, direction: str, own: int, named: frozenset) -> list[tuple[ConnSet, ConnSet]] | None:
+        """Per atom, (accepted, left to the NetworkPolicy rules) after the Calico tiers before the default
+        tier (see ``_pre_parts``); None where that is not exact."""
+        got = self._pre_chain(direction, own)
+        if got is None:
+            return None
+        pre, crs, ids = got
+        key = ("preatoms", direction, ids, named)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        decided: dict[tuple[bool, ...], tuple[ConnSet, ConnSet]] = {}
+        out = []
+        for atom in self.atoms:
+            sig = tuple(cr.addresses.contains_interval(atom.lo, atom.hi) for cr in crs)
+            r = decided.get(sig)
+            if r is None:
+                acc, den = decide_tiers(Query(self, direction, own, atom, named), _ALL, False, pre) if pre else (
+                    _NONE, _NONE)
+                r = decided[sig] = (acc, _ALL - (acc | den) if acc or den else _ALL)
+            out.append(r)
         self._cache[key] = out
         return out
 
@@ -690,6 +723,19 @@ class Analyzer:
                 c = self.decide(direction, cls, atom, named)
                 if c:
                     out[i] = c
+        elif self.calico_selects[direction] >> cls & 1 and (pre := self._pre_atoms(direction, cls, named)) is not None:
+            # Calico tiers before the default tier (shared), composed with the NetworkPolicy rules
+            np = self._np_atoms(direction, cls, named)
+            out = {}
+            for i, (acc, rest) in enumerate(pre):
+                c = acc
+                if rest:
+                    x = _ALL if np is None else np.get(i, _NONE)
+                    if x and rest is not _ALL:
+                        x = x & rest
+                    c = acc | x if acc else x
+                if c:
+                    out[i] = c
         elif self.calico_selects[direction] >> cls & 1:
             # atoms that every rule here treats alike get one decision (the rules' address sets hold an
             # atom whole or not at all)
@@ -706,20 +752,27 @@ class Analyzer:
                     c = decided[sig] = self.decide(direction, cls, atom, named)
                 if c:
                     out[i] = c
-        elif self.isolating[direction][cls]:
-            out = {}
-            for cr in rules:
-                conns = cr.conns(named)
-                if not conns:
-                    continue
-                for lo, hi in cr.addresses.intervals:
-                    i = bisect.bisect_left(self._piece_starts, lo)
-                    while i < len(self._pieces) and self._pieces[i][1] <= hi:
-                        a = self._pieces[i][2]
-                        prev = out.get(a)
-                        out[a] = conns if prev is None else prev | conns
-                        i += 1
+        else:
+            out = self._np_atoms(direction, cls, named)
         self._cache[key] = out
+        return out
+
+    def _np_atoms(self, direction: str, cls: int, named: frozenset) -> dict[int, ConnSet] | None:
+        """The NetworkPolicy rules' map of atom index -> ports (None: not isolated, everything)."""
+        if not self.isolating[direction][cls]:
+            return None
+        out: dict[int, ConnSet] = {}
+        for cr in self.rules_of[direction][cls]:
+            conns = cr.conns(named)
+            if not conns:
+                continue
+            for lo, hi in cr.addresses.intervals:
+                i = bisect.bisect_left(self._piece_starts, lo)
+                while i < len(self._pieces) and self._pieces[i][1] <= hi:
+                    a = self._pieces[i][2]
+                    prev = out.get(a)
+                    out[a] = conns if prev is None else prev | conns
+                    i += 1
         return out
 
     def _unsure_pair(self, s: str, d: str) -> bool:

@@ -5,6 +5,7 @@ in the default tier at order 1000)."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from kubectl_microseg.engine.explain import explain_pair
@@ -215,10 +216,27 @@ def test_class_matrix_equals_the_pipeline_pair_by_pair():
         assert {k: v for k, v in expected.items() if v} == got
 
 
-def test_external_cells_equal_the_pipeline_atom_by_atom():
-    a = analyzer(gnp("out", "{selector: all(), types: [Egress], egress: [{action: Deny, destination: {nets: "
-                            "[198.51.100.0/25]}}, {action: Allow, protocol: TCP, destination: {notNets: [10.0.0.0/8]}}]}")
-                 + gnp("in", "{selector: app == 'web', ingress: [{action: Allow, source: {nets: [0.0.0.0/0]}}]}"))
+EXTERNAL_NP = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out, namespace: a}
+spec: {podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [203.0.113.0/24]}}]}]}
+---
+"""
+
+
+@pytest.mark.parametrize("extra", [
+    # policies in the default tier (the whole pipeline per group of atoms)
+    gnp("out", "{selector: all(), types: [Egress], egress: [{action: Deny, destination: {nets: [198.51.100.0/25]}}, "
+               "{action: Allow, protocol: TCP, destination: {notNets: [10.0.0.0/8]}}]}")
+    + gnp("in", "{selector: app == 'web', ingress: [{action: Allow, source: {nets: [0.0.0.0/0]}}]}"),
+    # policies in a tier before the default tier, composed with the Kubernetes policies
+    tier("p", 10, "Pass") + gnp("out", "{tier: p, selector: all(), types: [Egress], egress: [{action: Deny, protocol: "
+                                       "TCP, destination: {nets: [198.51.100.0/25], ports: [443]}}, {action: Pass}]}")
+    + EXTERNAL_NP,
+])
+def test_external_cells_equal_the_pipeline_atom_by_atom(extra):
+    a = analyzer(extra)
     for direction in ("egress", "ingress"):
         for cls in range(len(a.classes)):
             named = a.classes[cls].named_ports if direction == "ingress" else frozenset()
