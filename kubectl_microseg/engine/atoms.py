@@ -117,6 +117,15 @@ class AtomIndex:
                         if p.networks is not None:
                             blocks.append(p.networks)
                             written.update(x.strip() for x in p.networks_text.split(","))
+        for ce in cluster.cilium:  # Cilium CIDR peers and world entities (engine.cilium)
+            for d in ("ingress", "egress"):
+                for r in ce.policy.rules(d) + ce.policy.deny_rules(d):
+                    for cp in r.peers or ():
+                        if cp.addresses is not None:
+                            blocks.append(cp.addresses)
+                            written.update(cp.addresses.cidrs())
+                        elif cp.entity is not None and cp.entity.value.startswith("world-"):
+                            blocks.append(AddressSet.from_cidr("0.0.0.0/0" if cp.entity.value == "world-ipv4" else "::/0"))
         for text, block in network_set_blocks(cluster.calico):  # Calico nets and NetworkSets
             blocks.append(block)
             written.add(text)

@@ -32,6 +32,8 @@ class PairExplanation:
     ingress_allowed: ConnSet
     verdicts: list[Verdict] = field(default_factory=list)
     uncertain: bool = False
+    mesh: Any = None
+    """The service-mesh verdict (engine.mesh.MeshResult) of a pair L4 allows, when the destination is in a mesh."""
 
     def deciding(self, proto: str | None = None, port: int | None = None) -> list[Reason]:
         """The reasons that decided: the allowing ones when allowed, those of the denying direction(s) otherwise."""
@@ -107,7 +109,8 @@ def explain_pair(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload
         in_allowed = in_allowed | v.ingress.allowed
         egress.extend(r for r in v.egress.reasons if r not in egress)
         ingress.extend(r for r in v.ingress.reasons if r not in ingress)
-    uncertain = analyzer._uncertain(src.id, dst.id)
+    # a rule that could decide but is not evaluated (admin nodes/domainNames, Cilium FQDN/entities) also counts
+    uncertain = analyzer._uncertain(src.id, dst.id) or any(v.uncertain for v in verdicts)
     return PairExplanation(src.id, dst.id, allowed, egress, ingress, eg_allowed, in_allowed, verdicts, uncertain)
 
 

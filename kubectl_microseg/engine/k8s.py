@@ -94,6 +94,7 @@ class Analyzer:
         self._build_classes()
         self._compile_policies()
         self._compile_admin()
+        self._compile_cilium()
         self._build_atoms()
 
     # ------------------------------------------------------------------ classes
@@ -279,7 +280,7 @@ class Analyzer:
         self._compile_calico()
 
     def _compile_calico(self) -> None:
-        """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
+        """Calico's tiers (engine/calico.py) and, per direction, the classes some Calico policy applies to."""
         self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
         self.calico_named_groups: list[int] | None = None
         """Pod classes grouped by their named ports (egress verdict maps start from these parts)."""
@@ -336,6 +337,12 @@ class Analyzer:
             unsure_classes = sum(1 << c.index for c in self.classes if c.host_network)
         unsure_external = any(not p.evaluable for p in rule.peers)
         return CompiledAdminRule(pol, rule, bits, addrs, static, unsure_classes, unsure_external)
+
+    def _compile_cilium(self) -> None:
+        """Cilium policies: allow rules into the NetworkPolicy tier, deny rules into their own (engine.cilium)."""
+        from .cilium import CiliumLayer
+
+        self.cilium = CiliumLayer(self) if self.cluster.cilium else None
 
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:
@@ -399,9 +406,15 @@ class Analyzer:
                     continue
                 for b in iter_bits(cr.classes):
                     reach[b] |= owners
+        for owners, cr in self.cilium.egress_reach if self.cilium is not None else ():
+            if cr.all_peers:
+                reach_all |= owners
+            for b in iter_bits(cr.classes):
+                reach[b] |= owners
         out: dict[tuple[int, int], ConnSet] = {}
         if self.calico_tiers:
-            return self._calico_class_matrix(reach, reach_all)
+            out = self._calico_class_matrix(reach, reach_all)
+            return self.cilium.subtract_denies(out) if self.cilium is not None else out
         for b in range(n):
             if self.isolating["ingress"][b]:
                 admit = 0
@@ -420,7 +433,7 @@ class Analyzer:
                 c = self._pair_conns(a, b, named)
                 if c:
                     out[(a, b)] = c
-        return out
+        return self.cilium.subtract_denies(out) if self.cilium is not None else out
 
     def _calico_class_matrix(self, reach: list[int], reach_all: int) -> dict[tuple[int, int], ConnSet]:
         """The class matrix with Calico tiers. A class a Calico policy applies to (per direction) gets parts:
@@ -697,6 +710,8 @@ class Analyzer:
                         key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
                         unsure = direction == "egress" and any(c in self.unsure_to for c in classes)
                         cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
+        if self.cilium is not None:
+            self.cilium.mark_l7(cells, keep)
         m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
         return m
 
@@ -714,10 +729,13 @@ class Analyzer:
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
+        cilium_deny = self.cilium is not None and self.cilium.has_deny
+        if cilium_deny:
+            key += (tuple(id(cr) for cr in self.cilium.deny[direction][cls]),)
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin:
+        if self.has_admin or cilium_deny:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)

@@ -3,11 +3,17 @@ place where their precedence is written.
 
 One direction (egress of the source, ingress of the destination) of one (pod class, peer) pair::
 
-    all ports ──► Admin tier ──► NetworkPolicy tier ──► Baseline tier ──► default ──► allowed ports
-                  CNP Admin,     isolated: its rules     CNP Baseline,     Kubernetes:
-                  ANP (v1alpha1) accept, the rest is     BANP (v1alpha1)   everything not
-                                 denied; not isolated:                     decided is accepted
-                                 no opinion
+    all ports ──► Cilium deny ──► Admin tier ──► NetworkPolicy tier ──► Baseline tier ──► default ──► allowed ports
+                  CNP/CCNP       CNP Admin,     isolated: its rules     CNP Baseline,     Kubernetes:
+                  ingressDeny,   ANP (v1alpha1) accept, the rest is     BANP (v1alpha1)   everything not
+                  egressDeny                    denied; not isolated:                     decided is accepted
+                                                no opinion (Cilium
+                                                allows join here)
+
+The Cilium deny tier (engine.cilium: ingressDeny/egressDeny) comes first: "Deny policies take precedence
+over allow policies, regardless of whether they are a Cilium Network Policy, a Clusterwide Cilium Network
+Policy or even a Kubernetes Network Policy" (docs.cilium.io, Deny Policies); Cilium's allow rules join the
+NetworkPolicy tier (the union of allows; any selecting policy makes the endpoint default-deny).
 
 Every layer answers, for the ports still open, accept / deny / pass / no opinion, with its reasons
 (object, rule, origin). Accept and deny are final: those ports leave the pipeline. Pass and no opinion
@@ -32,6 +38,8 @@ from typing import TYPE_CHECKING, Callable
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
 from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet
+from .cilium import deny_tier as cilium_deny_tier
+from .cilium import l7_text
 from .calico import EFFECTS as CALICO_EFFECTS, decide_tiers
 
 if TYPE_CHECKING:
@@ -55,6 +63,7 @@ class Decision(str, Enum):
 class Layer(str, Enum):
     """The layers, in evaluation order."""
 
+    CILIUM_DENY = "CiliumDeny"
     CALICO_EARLY = "Calico tiers before kube-admin"
     ADMIN = "Admin"
     NETWORK_POLICY = "NetworkPolicy"
@@ -63,7 +72,7 @@ class Layer(str, Enum):
 
 
 _EFFECT = {Action.ACCEPT: "allow", Action.DENY: "deny", Action.PASS: "pass"}
-_DENYING_KINDS = ("NO_RULE_MATCHED", "SELECTED_NO_RULES", "PORT_NOT_ALLOWED")
+_DENYING_KINDS = ("NO_RULE_MATCHED", "SELECTED_NO_RULES", "PORT_NOT_ALLOWED", "CILIUM_DENY")
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,7 @@ def _calico_early(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
 
 
 LAYERS: tuple[tuple[Layer, LayerFn], ...] = (
+    (Layer.CILIUM_DENY, cilium_deny_tier),
     (Layer.CALICO_EARLY, _calico_early),
     (Layer.ADMIN, _admin_tier),
     (Layer.NETWORK_POLICY, _network_policy_tier),
@@ -290,7 +300,7 @@ def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom",
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
     skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
-    if a.has_admin or a.calico_selects[direction] >> own & 1:
+    if a.has_admin or (a.cilium is not None and a.cilium.has_deny) or a.calico_selects[direction] >> own & 1:
         return decide(Query(a, direction, own, peer, named))
     if a.classes[own].host_network or not a.isolating[direction][own]:
         return _ALL
@@ -320,7 +330,7 @@ def _rule_text(cr, conns: ConnSet) -> str:
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
     note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
-    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}"
+    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule)}"
 
 
 def _admin_text(cr: "CompiledAdminRule", conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:

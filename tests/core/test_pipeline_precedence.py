@@ -60,9 +60,13 @@ spec:
 
 def test_the_layers_are_declared_once_in_evaluation_order():
     """network-policy-api v1alpha2 spec.tier: "Admin tier, NetworkPolicy tier, Baseline tier", then the
-    Kubernetes default. Calico tiers ordered before its kube-admin tier (order 1000) come first (Calico
-    tiered-policy page); its other tiers take the NetworkPolicy layer's place (engine/calico.py)."""
-    assert [layer for layer, _ in LAYERS] == [Layer.CALICO_EARLY, Layer.ADMIN, Layer.NETWORK_POLICY, Layer.BASELINE,
+    Kubernetes default; Cilium's deny rules before them all (docs.cilium.io, Deny Policies: "Deny policies
+    take precedence over allow policies, regardless of whether they are a Cilium Network Policy, a
+    Clusterwide Cilium Network Policy or even a Kubernetes Network Policy"). Calico tiers ordered before its
+    kube-admin tier (order 1000) come next (Calico tiered-policy page); its other tiers take the
+    NetworkPolicy layer's place (engine/calico.py)."""
+    assert [layer for layer, _ in LAYERS] == [Layer.CILIUM_DENY, Layer.CALICO_EARLY, Layer.ADMIN, Layer.NETWORK_POLICY,
+                                              Layer.BASELINE,
                                               Layer.DEFAULT]
 
 

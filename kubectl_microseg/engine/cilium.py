@@ -1,0 +1,315 @@
+"""Provides the Cilium layer: CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy rules compiled onto the
+analyzer's pod classes and external atoms, and the pipeline's Cilium deny tier.
+
+How Cilium combines with the other layers (docs.cilium.io, "Deny Policies" and "Policy Enforcement
+Modes"; see model.cilium):
+
+- Allow rules join the NetworkPolicy tier: an endpoint is default-deny in a direction when any Kubernetes
+  NetworkPolicy or any Cilium policy with enableDefaultDeny (default: it has rules in that direction)
+  selects it, and it then allows the union of every allow rule of every policy selecting it (Cilium rules
+  with enableDefaultDeny false still add to that union). So the compiled allow rules go into the
+  analyzer's ``rules_of`` and the isolating ones into ``isolating``, next to the NetworkPolicies.
+- Deny rules (ingressDeny/egressDeny) are a tier of their own, evaluated first: "Deny policies take
+  precedence over allow policies, regardless of whether they are a Cilium Network Policy, a Clusterwide
+  Cilium Network Policy or even a Kubernetes Network Policy."
+- Entities: ``all`` is every pod and every outside address; ``world`` every outside address
+  (``world-ipv4``/``-ipv6`` one family); ``cluster`` every pod, hostNetwork pods included (they are the
+  host or a remote node); ``host`` and ``remote-node`` each hold the hostNetwork pods of one node or the
+  others: which one a hostNetwork pod is depends on placement, so alone they leave those verdicts
+  uncertain, together they match them; ``kube-apiserver`` may be hostNetwork pods or an outside address:
+  uncertain; ``health``, ``init``, ``ingress`` and ``unmanaged`` are not endpoints of the model.
+- CIDR peers (fromCIDR, toCIDR, CIDRSet, CIDR groups) match outside addresses only: "CIDR rules do not
+  apply to traffic where both sides of the connection are either managed by Cilium or use an IP belonging
+  to a node in the cluster" (language reference, "CIDR based").
+- toFQDNs, toServices, toGroups, toNodes, fromRequires/toRequires and io.cilium.k8s.policy.serviceaccount
+  selectors are not evaluated: they match nothing, and every verdict they could change is uncertain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ..model.addresses import AddressSet
+from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVICE_ACCOUNT_LABEL, CiliumPeer,
+                            CiliumPolicy, CiliumRule, CiliumSelector, Entity, PeerKind)
+from ..model.ports import ConnSet
+from ..model.selectors import LabelSelector
+from .compiled import CompiledRule
+
+if TYPE_CHECKING:
+    from .atoms import ExternalAtom
+    from .k8s import Analyzer
+    from .pipeline import Query
+
+DIRECTIONS = ("ingress", "egress")
+_NONE = ConnSet.none()
+_V4 = AddressSet.from_cidr("0.0.0.0/0")
+_V6 = AddressSet.from_cidr("::/0")
+_WORLD = {Entity.WORLD: _V4 | _V6, Entity.WORLD_V4: _V4, Entity.WORLD_V6: _V6, Entity.ALL: _V4 | _V6}
+
+
+@dataclass
+class CompiledCiliumRule(CompiledRule):
+    """A Cilium rule: a CompiledRule (the NetworkPolicy tier and the matrix use it as one) with the peers
+    it could match but which are not evaluated."""
+
+    unsure_classes: int = 0
+    unsure_external: bool = False
+
+    def may_match(self, peer: "int | ExternalAtom") -> bool:
+        if isinstance(peer, int):
+            return bool(self.unsure_classes & (1 << peer))
+        return self.unsure_external
+
+    @property
+    def unsure(self) -> bool:
+        return self.unsure_external or bool(self.unsure_classes)
+
+
+class CiliumLayer:
+    """The compiled Cilium policies of one analyzer."""
+
+    def __init__(self, a: "Analyzer"):
+        self.a = a
+        n = len(a.classes)
+        self._labels: dict[int, dict] = {}
+        self._sel_cache: dict = {}
+        self.host_classes = sum(1 << c.index for c in a.classes if c.host_network)
+        self.pod_classes = a.all_classes & ~self.host_classes
+        self.deny: dict[str, list[list[CompiledCiliumRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.unsure: dict[str, list[list[CompiledCiliumRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.egress_reach: list[tuple[int, CompiledCiliumRule]] = []
+        """(subject classes, rule) of every egress allow rule: the matrix's reverse index."""
+        self.selects: dict[str, int] = {}
+        self.compiled: dict[tuple[str, str, int], CompiledCiliumRule] = {}
+        self.has_deny = False
+        for entry in a.cluster.cilium:
+            self._add(entry.policy)
+        self.layered = self.has_deny or any(self.unsure[d][i] for d in DIRECTIONS for i in range(n))
+        """Denies or unevaluated peers: the matrix must go through the whole pipeline."""
+
+    # ------------------------------------------------------------------ selectors
+    def class_labels(self, i: int) -> dict:
+        """A pod class's Cilium labels: its own, its namespace's name and its namespace's labels."""
+        hit = self._labels.get(i)
+        if hit is None:
+            c = self.a.classes[i]
+            hit = dict(c.labels)
+            hit[NAMESPACE_LABEL] = c.namespace
+            for k, v in self.a.ns_labels.get(c.namespace, {}).items():
+                hit[NS_LABELS_PREFIX + k] = v
+            self._labels[i] = hit
+        return hit
+
+    def _match(self, sel: LabelSelector, namespace: str | None) -> int:
+        """Bitset of the (non-hostNetwork) classes ``sel`` selects, in ``namespace`` or everywhere."""
+        key = (sel, namespace)
+        hit = self._sel_cache.get(key)
+        if hit is None:
+            a = self.a
+            pool = a.by_namespace.get(namespace, ()) if namespace is not None else range(len(a.classes))
+            hit = 0
+            for i in pool:
+                if not a.classes[i].host_network and sel.matches(self.class_labels(i)):
+                    hit |= 1 << i
+            self._sel_cache[key] = hit
+        return hit
+
+    def _selector(self, sel: CiliumSelector, namespace: str | None) -> tuple[int, int]:
+        """(classes, unsure classes) of an endpoint selector; ``namespace`` limits it unless it names one."""
+        ns = None if sel.names_namespace else namespace
+        if sel.service_account:  # not in the model: the pods it could select are uncertain
+            rest = LabelSelector(tuple(r for r in sel.selector.requirements if r.key != SERVICE_ACCOUNT_LABEL))
+            return 0, self._match(rest, ns)
+        return self._match(sel.selector, ns), 0
+
+    # ------------------------------------------------------------------ compiling
+    def _add(self, pol: CiliumPolicy) -> None:
+        a = self.a
+        if pol.subject is None or pol.subject.entity is not None:
+            self.selects[pol.id] = 0  # a host policy: not evaluated (Cluster.notes says so)
+            return
+        ns = None if pol.kind == CCNP_KIND else pol.namespace
+        subject, unsure_subject = self._selector(pol.subject, ns)
+        self.selects[pol.id] = subject
+        for d in DIRECTIONS:
+            allows = [self._compile(pol, r) for r in pol.rules(d)]
+            denies = [self._compile(pol, r) for r in pol.deny_rules(d)]
+            self.has_deny = self.has_deny or bool(denies and subject)
+            for i in _bits(subject):
+                if pol.affects(d):
+                    a.isolating[d][i].append(pol)
+                a.rules_of[d][i].extend(allows)
+                self.deny[d][i].extend(denies)
+                self.unsure[d][i].extend(cr for cr in allows + denies if cr.unsure)
+            if d == "egress" and subject:
+                self.egress_reach.extend((subject, cr) for cr in allows)
+            if unsure_subject and (allows or denies or pol.affects(d)):
+                # the subject itself is not known (service account): its verdicts are uncertain
+                for i in _bits(unsure_subject):
+                    self.unsure[d][i].append(CompiledCiliumRule(pol, _ANY_RULE, 0, AddressSet(), False, _NONE,
+                                                                unsure_classes=a.all_classes, unsure_external=True))
+            for cr in allows + denies:
+                self._mark_unsure(d, subject, cr)
+
+    def _mark_unsure(self, d: str, subject: int, cr: CompiledCiliumRule) -> None:
+        """The matrix's uncertain cells (Analyzer.unsure_to: source class -> destination classes)."""
+        if not cr.unsure:
+            return
+        ut = self.a.unsure_to
+        if d == "egress":
+            for i in _bits(subject):
+                ut[i] = ut.get(i, 0) | cr.unsure_classes
+        else:
+            for u in _bits(cr.unsure_classes):
+                ut[u] = ut.get(u, 0) | subject
+
+    def _compile(self, pol: CiliumPolicy, rule: CiliumRule) -> CompiledCiliumRule:
+        a = self.a
+        ns = None if pol.kind == CCNP_KIND else pol.namespace
+        if rule.peers is None:  # toPorts without an L3 peer: every peer
+            cr = CompiledCiliumRule(pol, rule, a.all_classes, AddressSet.everything(), True, rule.static_conns())
+        else:
+            bits = unsure = 0
+            addrs = AddressSet()
+            unsure_ext = False
+            ents = {p.entity for p in rule.peers if p.kind is PeerKind.ENTITY}
+            ents |= {p.selector.entity for p in rule.peers if p.selector is not None and p.selector.entity}
+            for p in rule.peers:
+                b, u, ad, ue = self._peer(p, ns, ents)
+                bits |= b
+                unsure |= u
+                addrs = addrs | ad
+                unsure_ext = unsure_ext or ue
+            cr = CompiledCiliumRule(pol, rule, bits, addrs, False, rule.static_conns(), unsure_classes=unsure & ~bits,
+                                    unsure_external=unsure_ext)
+        self.compiled[(pol.id, rule.section or rule.direction, rule.index)] = cr
+        return cr
+
+    def _peer(self, p: CiliumPeer, ns: str | None, ents: set) -> tuple[int, int, AddressSet, bool]:
+        """(classes, unsure classes, outside addresses, unsure outside) of one peer."""
+        empty = AddressSet()
+        if p.kind is PeerKind.ENDPOINTS and p.selector is not None and p.selector.entity is None:
+            b, u = self._selector(p.selector, ns)
+            return b, u, empty, False
+        if p.kind is PeerKind.CIDR and p.addresses is not None:
+            return 0, 0, p.addresses, False
+        ent = p.entity if p.kind is PeerKind.ENTITY else (p.selector.entity if p.selector is not None else None)
+        if ent is not None:
+            return self._entity(ent, ents)
+        if p.kind is PeerKind.SERVICE:  # a Service's backends may be pods or outside addresses
+            return 0, self.a.all_classes, empty, True
+        return 0, self.host_classes, empty, True  # FQDN, groups, nodes, requires
+
+    def _entity(self, e: Entity, ents: set) -> tuple[int, int, AddressSet, bool]:
+        empty = AddressSet()
+        host = self.host_classes
+        if e is Entity.ALL:
+            return self.a.all_classes, 0, _WORLD[e], False
+        if e in _WORLD:
+            return 0, 0, _WORLD[e], False
+        if e is Entity.CLUSTER:
+            return self.a.all_classes, 0, empty, False
+        if e in (Entity.HOST, Entity.REMOTE_NODE):
+            both = {Entity.HOST, Entity.REMOTE_NODE} <= ents or Entity.CLUSTER in ents or Entity.ALL in ents
+            return (host, 0, empty, False) if both else (0, host, empty, False)
+        if e is Entity.KUBE_APISERVER:
+            return 0, host, empty, True
+        return 0, 0, empty, False  # health, init, ingress, unmanaged: not endpoints of the model
+
+    # ------------------------------------------------------------------ L7
+    def mark_l7(self, cells: dict, keep: set) -> None:
+        """Mark the matrix cells (workload ids) some of whose ports an L7 rule filters ('L7-filtered'):
+        a Cilium allow rule with http/dns/kafka rules that matches the pair and opens some of its ports."""
+        a = self.a
+        for (pol_id, section, _), cr in self.compiled.items():
+            if not cr.rule.l7 or cr.rule.deny:
+                continue
+            subject = self.selects.get(pol_id, 0)
+            for own in _bits(subject):
+                for peer in _bits(cr.classes):
+                    src, dst = (own, peer) if section == "egress" else (peer, own)
+                    for ws in a.class_workloads[src]:
+                        for wd in a.class_workloads[dst]:
+                            cell = cells.get((ws.id, wd.id))
+                            if cell is None or cell.l7 or ws.id not in keep or wd.id not in keep:
+                                continue
+                            if cell.conns & cr.conns(a.classes[dst].named_ports):
+                                cells[(ws.id, wd.id)] = replace(cell, l7=True)
+
+    # ------------------------------------------------------------------ the matrix's deny pass
+    def deny_conns(self, direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+        out = _NONE
+        for cr in self.deny[direction][own]:
+            if cr.matches(peer):
+                out = out | cr.conns(named)
+        return out
+
+    def subtract_denies(self, pairs: dict) -> dict:
+        """The class matrix (source, destination) -> ports without what a deny rule denies."""
+        if not self.has_deny:
+            return pairs
+        out = {}
+        for (s, d), conns in pairs.items():
+            named = self.a.classes[d].named_ports
+            conns = conns - self.deny_conns("egress", s, d, named) - self.deny_conns("ingress", d, s, named)
+            if conns:
+                out[(s, d)] = conns
+        return out
+
+
+_ANY_RULE = CiliumRule("ingress", 0, False, (), None, (), (), "subject")
+
+
+def _bits(bits: int):
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
+
+
+def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+    """The Cilium deny tier: the ports any matching ingressDeny/egressDeny rule names are denied; it also
+    records the Cilium rules that could decide but are not evaluated (the verdict is then uncertain)."""
+    from .pipeline import Layer, Reason
+
+    layer = q.analyzer.cilium
+    if layer is None:
+        return _NONE, _NONE
+    for cr in layer.unsure[q.direction][q.own]:
+        if cr.may_match(q.peer):
+            q.uncertain = True
+            if q.trace is not None:
+                q.trace.append(Reason(q.direction, "UNEVALUATED", _NONE, layer=Layer.CILIUM_DENY.value,
+                                      text=unsure_text(cr)))
+    denied = _NONE
+    for cr in layer.deny[q.direction][q.own]:
+        if not cr.matches(q.peer):
+            continue
+        conns = cr.conns(q.named) & open_
+        if q.trace is not None:
+            via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
+            q.trace.append(Reason(q.direction, "CILIUM_DENY", conns, cr.policy, cr.rule, layer=Layer.CILIUM_DENY.value,
+                                  text=f"{cr.policy.id} {cr.rule.section} rule {cr.rule.index}: deny {via}; "
+                                       f"ports {cr.rule.describe_ports()} -> {conns.describe()}"))
+        denied = denied | conns
+    return _NONE, denied
+
+
+def unsure_text(cr: CompiledCiliumRule) -> str:
+    r = cr.rule
+    if r.section == "subject":
+        return (f"{cr.policy.id} selects by io.cilium.k8s.policy.serviceaccount (not in the model): it may select "
+                "this pod; the verdict is uncertain")
+    what = " or ".join(p.describe(cr.policy.namespace) for p in r.peers or ()
+                       if p.kind in (PeerKind.FQDN, PeerKind.SERVICE, PeerKind.GROUP, PeerKind.ENTITY)
+                       or (p.selector is not None and (p.selector.service_account or p.selector.entity)))
+    return (f"{cr.policy.id} {r.section} rule {r.index}: {what or 'a peer'} is not evaluated (its members are not "
+            "known offline); it could decide here: the verdict is uncertain")
+
+
+def l7_text(rule: object) -> str:
+    """'; L7-filtered: http GET /api/.*, ...' for a Cilium rule with L7 rules ('' otherwise)."""
+    l7 = getattr(rule, "l7", ())
+    return f"; L7-filtered (only these requests): {', '.join(l7)}" if l7 else ""

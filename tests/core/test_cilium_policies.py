@@ -1,0 +1,399 @@
+"""Cilium policies (cilium.io/v2 CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, CiliumCIDRGroup): one
+test per rule of docs.cilium.io's policy language reference ("Policy Language", security/policy/language),
+"Deny Policies" (security/policy/deny), "Policy Enforcement Modes" (security/policy/intro) and the Rule
+type's field documentation (pkg/policy/api/rule.go), each quoting the rule it checks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_microseg.engine.explain import explain_pair
+from kubectl_microseg.errors import InputError
+
+from .util import ALL, NONE, analyzer, cluster_of, conns, external_for, matrix, run_cli, sctp, tcp, udp
+
+BASE = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: a, labels: {team: alpha}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: b, labels: {team: beta}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: a}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: a}
+spec:
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: c}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cli, namespace: b}
+spec:
+  template:
+    metadata: {labels: {app: cli}}
+    spec: {containers: [{name: c}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: b}
+spec:
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {hostNetwork: true, containers: [{name: c}]}
+"""
+
+
+def cnp(name: str, ns: str, spec: str, kind: str = "CiliumNetworkPolicy") -> str:
+    meta = f"{{name: {name}, namespace: {ns}}}" if kind == "CiliumNetworkPolicy" else f"{{name: {name}}}"
+    body = "\n".join("  " + line for line in spec.strip("\n").splitlines())
+    return f"---\napiVersion: cilium.io/v2\nkind: {kind}\nmetadata: {meta}\nspec:\n{body}\n"
+
+
+def ccnp(name: str, spec: str) -> str:
+    return cnp(name, "", spec, "CiliumClusterwideNetworkPolicy")
+
+
+WEB_FROM_CLI = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: cli}}]
+"""
+
+
+def test_cnp_peer_is_limited_to_its_namespace():
+    # language reference, "Namespaces": a CiliumNetworkPolicy's fromEndpoints selects endpoints of the
+    # policy's own namespace unless the selector names io.kubernetes.pod.namespace
+    m = matrix(BASE + cnp("p", "a", WEB_FROM_CLI))
+    assert conns(m, "b/cli", "a/web") == NONE
+    assert conns(m, "a/api", "a/web") == NONE  # web is default-deny for ingress now
+    named = WEB_FROM_CLI.replace("{app: cli}", "{app: cli, 'k8s:io.kubernetes.pod.namespace': b}")
+    m = matrix(BASE + cnp("p", "a", named))
+    assert conns(m, "b/cli", "a/web") == ALL
+
+
+def test_ccnp_peer_spans_namespaces_and_namespace_labels():
+    # a CiliumClusterwideNetworkPolicy's selectors are not limited to a namespace; namespace labels are
+    # io.cilium.k8s.namespace.labels.<key> on every endpoint
+    m = matrix(BASE + ccnp("p", WEB_FROM_CLI))
+    assert conns(m, "b/cli", "a/web") == ALL
+    by_ns = WEB_FROM_CLI.replace("{app: cli}", "{'io.cilium.k8s.namespace.labels.team': beta}")
+    m = matrix(BASE + ccnp("p", by_ns))
+    assert conns(m, "b/cli", "a/web") == ALL
+    assert conns(m, "a/api", "a/web") == NONE
+
+
+def test_endpoint_selector_of_cnp_only_in_its_namespace():
+    # the subject of a CNP: endpoints of its namespace; `k8s:` source prefixes are accepted
+    spec = "endpointSelector: {matchLabels: {'k8s:app': cli}}\ningress: [{}]\n"
+    m = matrix(BASE + cnp("p", "a", spec))
+    assert conns(m, "a/api", "b/cli") == ALL
+    m = matrix(BASE + cnp("p", "b", spec))
+    assert conns(m, "a/api", "b/cli") == NONE  # ingress: [{}] -> default deny, allows nothing
+
+
+def test_deny_wins_over_kubernetes_networkpolicy_allow():
+    # Deny Policies: "Deny policies take precedence over allow policies, regardless of whether they are a
+    # Cilium Network Policy, a Clusterwide Cilium Network Policy or even a Kubernetes Network Policy."
+    np = """---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: all-in, namespace: a}
+spec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {}}]}]}
+"""
+    deny = """
+endpointSelector: {matchLabels: {app: web}}
+ingressDeny:
+- fromEndpoints: [{matchLabels: {app: cli}}]
+  toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+"""
+    a = analyzer(BASE + np + ccnp("d", deny))
+    m = a.matrix()
+    assert conns(m, "b/cli", "a/web") == ALL - tcp(8080)
+    assert conns(m, "a/api", "a/web") == ALL
+    ex = explain_pair(a, a.cluster.workload("b/cli"), a.cluster.workload("a/web"))
+    kinds = [r.kind for r in ex.ingress]
+    assert "CILIUM_DENY" in kinds and "ALLOWED_BY_RULE" in kinds
+    deny_reason = next(r for r in ex.ingress if r.kind == "CILIUM_DENY")
+    assert deny_reason.effect == "deny" and deny_reason.layer == "CiliumDeny"
+    assert "ccnp:d ingressDeny rule 1" in deny_reason.text
+
+
+def test_deny_only_policy_makes_the_endpoint_default_deny():
+    # rule.go, enableDefaultDeny: "If not specified, the default is true for each traffic direction that
+    # has rules ... if a policy only has Ingress or IngressDeny rules, then the default for ingress is true"
+    deny = """
+endpointSelector: {matchLabels: {app: web}}
+ingressDeny:
+- fromEndpoints: [{matchLabels: {app: cli, 'k8s:io.kubernetes.pod.namespace': b}}]
+"""
+    m = matrix(BASE + cnp("d", "a", deny))
+    assert conns(m, "a/api", "a/web") == NONE
+    assert conns(m, "a/web", "a/api") == ALL  # egress untouched
+    m = matrix(BASE + cnp("d", "a", deny + "enableDefaultDeny: {ingress: false}\n"))
+    assert conns(m, "a/api", "a/web") == ALL
+    assert conns(m, "b/cli", "a/web") == NONE
+
+
+def test_enable_default_deny_false_allow_only_adds_to_the_union():
+    # rule.go: "If multiple policies apply to an endpoint, that endpoint's default deny will be enabled if
+    # any policy requests it": an allow policy with enableDefaultDeny false opens nothing on its own ...
+    allow = WEB_FROM_CLI.replace("{app: cli}", "{app: api}") + "enableDefaultDeny: {ingress: false}\n"
+    m = matrix(BASE + cnp("p", "a", allow))
+    assert conns(m, "b/cli", "a/web") == ALL
+    # ... and joins the union once another policy (here a Kubernetes NetworkPolicy) isolates the endpoint
+    np = """---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-in, namespace: a}
+spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}
+"""
+    m = matrix(BASE + np + cnp("p", "a", allow))
+    assert conns(m, "b/cli", "a/web") == NONE
+    assert conns(m, "a/api", "a/web") == ALL
+
+
+def test_union_with_kubernetes_networkpolicy():
+    np = """---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api-in, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: api}}}], ports: [{port: 80}]}]
+"""
+    allow = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: api}}]
+  toPorts: [{ports: [{port: "http"}]}]
+"""
+    m = matrix(BASE + np + cnp("p", "a", allow))
+    # protocol ANY (the default): TCP, UDP and SCTP; the named port resolves at the destination
+    assert conns(m, "a/api", "a/web") == tcp(80) | tcp(8080)
+
+
+def test_to_ports_any_endport_and_l4_only_rule():
+    # language reference, "Layer 4 Examples": a rule with toPorts and no L3 peer applies to every peer;
+    # protocol ANY is TCP, UDP and SCTP; endPort makes a range
+    spec = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- toPorts: [{ports: [{port: "9000", endPort: 9005}]}]
+"""
+    m = matrix(BASE + cnp("p", "a", spec))
+    want = tcp(9000, 9005) | udp(9000, 9005) | sctp(9000, 9005)
+    assert conns(m, "b/cli", "a/web") == want
+    assert conns(m, "a/api", "a/web") == want
+
+
+ENTITY = """
+endpointSelector: {matchLabels: {app: api}}
+egress:
+- toEntities: [%s]
+"""
+
+
+def test_entities_world_cluster_all():
+    # language reference, "Entities Based": world is everything outside the cluster, cluster every
+    # endpoint inside it, all both
+    m = matrix(BASE + cnp("p", "a", ENTITY % "world"))
+    assert conns(m, "a/api", "a/web") == NONE
+    assert conns(m, "a/api", external_for(m, "8.8.8.8")) == ALL
+    m = matrix(BASE + cnp("p", "a", ENTITY % "cluster"))
+    assert conns(m, "a/api", "b/cli") == ALL
+    assert conns(m, "a/api", "b/agent") == ALL  # the host / remote nodes are part of the cluster
+    assert conns(m, "a/api", external_for(m, "8.8.8.8")) == NONE
+    m = matrix(BASE + cnp("p", "a", ENTITY % "all"))
+    assert conns(m, "a/api", "b/cli") == ALL and conns(m, "a/api", external_for(m, "8.8.8.8")) == ALL
+
+
+def test_entities_host_alone_is_uncertain_host_and_remote_node_together_match():
+    # host is the local node, remote-node the others: a hostNetwork pod is one or the other by placement
+    a = analyzer(BASE + cnp("p", "a", ENTITY % "host"))
+    m = a.matrix()
+    assert m.cells[("a/api", "b/agent")].uncertain if ("a/api", "b/agent") in m.cells else True
+    ex = explain_pair(a, a.cluster.workload("a/api"), a.cluster.workload("b/agent"))
+    assert ex.uncertain and any(r.kind == "UNEVALUATED" for r in ex.egress)
+    m = matrix(BASE + cnp("p", "a", ENTITY % "host, remote-node"))
+    assert conns(m, "a/api", "b/agent") == ALL
+    assert conns(m, "a/api", "b/cli") == NONE
+
+
+def test_cidr_set_except_and_cidr_groups():
+    # language reference, "CIDR based": toCIDRSet with except; CiliumCIDRGroup referenced by cidrGroupRef
+    group = """---
+apiVersion: cilium.io/v2
+kind: CiliumCIDRGroup
+metadata: {name: partners, labels: {kind: partner}}
+spec: {externalCIDRs: [198.51.100.0/24]}
+"""
+    spec = """
+endpointSelector: {matchLabels: {app: api}}
+egress:
+- toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}, {cidrGroupRef: partners}]
+"""
+    m = matrix(BASE + group + cnp("p", "a", spec))
+    assert conns(m, "a/api", external_for(m, "10.2.0.1")) == ALL
+    assert conns(m, "a/api", external_for(m, "10.1.0.1")) == NONE
+    assert conns(m, "a/api", external_for(m, "198.51.100.7")) == ALL
+    assert conns(m, "a/api", "a/web") == NONE  # CIDR rules never match endpoints managed by Cilium
+    sel = spec.replace("{cidrGroupRef: partners}", "{cidrGroupSelector: {matchLabels: {kind: partner}}}")
+    m = matrix(BASE + group + cnp("p", "a", sel))
+    assert conns(m, "a/api", external_for(m, "198.51.100.7")) == ALL
+
+
+def test_fqdn_peers_are_uncertain():
+    spec = """
+endpointSelector: {matchLabels: {app: api}}
+egress:
+- toFQDNs: [{matchName: api.example.com}]
+  toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+"""
+    a = analyzer(BASE + cnp("p", "a", spec))
+    m = a.matrix()
+    ext = external_for(m, "8.8.8.8")
+    assert (("a/api", ext) not in m.cells) or m.cells[("a/api", ext)].uncertain
+    assert any("uncertain" in n and "FQDN api.example.com" in n for n in a.cluster.notes)
+    atom = a.atom_for("8.8.8.8")
+    ex = explain_pair(a, a.cluster.workload("a/api"), atom)
+    assert ex.uncertain
+
+
+def test_l7_rules_are_listed_in_explain():
+    # language reference, "Layer 7 Examples": the HTTP rules allow only the listed method/path pairs
+    spec = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: api}}]
+  toPorts:
+  - ports: [{port: "8080", protocol: TCP}]
+    rules:
+      http: [{method: GET, path: "/public/.*"}, {method: POST, path: /login}]
+"""
+    a = analyzer(BASE + cnp("p", "a", spec))
+    assert conns(a.matrix(), "a/api", "a/web") == tcp(8080)
+    ex = explain_pair(a, a.cluster.workload("a/api"), a.cluster.workload("a/web"))
+    text = " ".join(r.text for r in ex.ingress)
+    assert "L7-filtered" in text and "http GET /public/.*" in text and "http POST /login" in text
+
+
+def test_specs_list_and_host_policy_note():
+    text = BASE + """---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: two, namespace: a}
+specs:
+- endpointSelector: {matchLabels: {app: web}}
+  ingress: [{fromEndpoints: [{matchLabels: {app: api}}]}]
+- nodeSelector: {matchLabels: {role: worker}}
+  ingress: [{fromEntities: [cluster]}]
+"""
+    a = analyzer(text)
+    assert conns(a.matrix(), "a/api", "a/web") == ALL
+    assert conns(a.matrix(), "b/cli", "a/web") == NONE
+    assert any("not evaluated: Cilium host policies" in n and "cnp:a/two[specs.1]" in n for n in a.cluster.notes)
+
+
+def test_service_account_selector_is_uncertain():
+    spec = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- fromEndpoints: [{matchLabels: {'io.cilium.k8s.policy.serviceaccount': robot, app: api}}]
+"""
+    a = analyzer(BASE + cnp("p", "a", spec))
+    m = a.matrix()
+    assert conns(m, "a/api", "a/web") == NONE
+    ex = explain_pair(a, a.cluster.workload("a/api"), a.cluster.workload("a/web"))
+    assert ex.uncertain
+
+
+@pytest.mark.parametrize("spec, where, message, marker", [
+    ("endpointSelector: {}\nnodeSelector: {}\n", "spec", "exactly one of endpointSelector and nodeSelector",
+     "spec:"),
+    ("endpointSelector: {}\ningress: [{fromEntities: [planet]}]\n", "spec.ingress[0].fromEntities[0]", "planet",
+     "planet"),
+    ("endpointSelector: {}\negress: [{toCIDR: [10.0.0.0/33]}]\n", "spec.egress[0].toCIDR[0]", "10.0.0.0/33",
+     "10.0.0.0/33"),
+    ("endpointSelector: {}\ningressDeny: [{toPorts: [{ports: [{port: '80'}], rules: {http: [{}]}}]}]\n",
+     "spec.ingressDeny[0].toPorts[0].rules", "not allowed in deny rules", "ingressDeny"),
+])
+def test_validation_names_file_document_and_line(spec, where, message, marker):
+    text = BASE + cnp("bad", "a", spec)
+    with pytest.raises(InputError) as e:
+        cluster_of(text, "pol.yaml")
+    err = str(e.value)
+    assert "pol.yaml" in err and "document 7" in err and message in err and "CiliumNetworkPolicy bad" in err
+    assert where in err
+    want = max(i for i, line in enumerate(text.splitlines(), 1) if marker in line)
+    assert e.value.line == want
+
+
+def test_matrix_fast_path_agrees_with_the_pipeline_on_every_pair():
+    # the matrix's reverse index and deny pass against decide() for every pair of classes
+    text = BASE + ccnp("d", """
+endpointSelector: {matchLabels: {app: web}}
+ingressDeny: [{fromEndpoints: [{matchLabels: {app: cli}}], toPorts: [{ports: [{port: "8080"}]}]}]
+ingress: [{fromEntities: [cluster]}]
+""") + cnp("e", "b", ENTITY.replace("api", "cli") % "cluster")
+    a = analyzer(text)
+    fast = a.class_matrix()
+    n = len(a.classes)
+    for s in range(n):
+        for d in range(n):
+            assert fast.get((s, d), NONE) == a.class_allows(s, d), (s, d)
+
+
+def test_cli_matrix_reads_cilium_objects(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text(BASE + cnp("p", "a", WEB_FROM_CLI))
+    code, out, err = run_cli(capsys, "matrix", "-f", str(f), "-A", "-o", "json")
+    assert code == 0, err
+    assert "CiliumNetworkPolicy (1)" not in out  # evaluated, not skipped as an unknown kind
+    assert '"from": "a/api", "to": "a/web"' not in out.replace("\n", "").replace("  ", "")
+
+
+def test_l7_rules_mark_the_cell_l7_filtered_in_json(tmp_path, capsys):
+    import json
+
+    spec = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: api}}]
+  toPorts: [{ports: [{port: "8080", protocol: TCP}], rules: {http: [{method: GET, path: /}]}}]
+- fromEndpoints: [{matchLabels: {app: cli, 'k8s:io.kubernetes.pod.namespace': b}}]
+"""
+    f = tmp_path / "c.yaml"
+    f.write_text(BASE + cnp("p", "a", spec))
+    code, out, err = run_cli(capsys, "matrix", "-f", str(f), "-A", "-o", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    by_pair = {(c["from"], c["to"]): c for c in doc["connections"]}
+    assert by_pair[("a/api", "a/web")].get("l7Filtered") is True
+    assert "l7Filtered" not in by_pair[("b/cli", "a/web")]
+
+
+@pytest.mark.parametrize("argv, golden", [
+    (["b/cli", "--to", "a/web", "--port", "8080"], "cilium.explain-deny.txt"),
+    (["a/api", "--to", "a/web"], "cilium.explain-l7.txt"),
+])
+def test_explain_golden(argv, golden, capsys, monkeypatch):
+    # Deny Policies' table: an L4 deny on 80/TCP denies that port even where an L3 allow admits the peer
+    from .util import GOLDEN
+
+    monkeypatch.chdir(GOLDEN)
+    code, out, err = run_cli(capsys, "explain", "-f", "cilium.yaml", "workload", *argv)
+    assert code == 0, err
+    assert out == (GOLDEN / golden).read_text()
