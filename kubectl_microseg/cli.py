@@ -41,6 +41,10 @@ def add_source_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                    help="let ipBlock peers also match pod IPs, as some CNIs do (default: outside addresses only)")
     g.add_argument("--hostnetwork-as-pods", action="store_true", default=d(False),
                    help="apply policies to hostNetwork pods like ordinary pods (default: policies do not apply)")
+    g.add_argument("--mesh-root-namespace", default=d(None), metavar="NS",
+                   help="Istio's root namespace: its policies apply mesh-wide (default: istio-system)")
+    g.add_argument("--trust-domain", default=d(None), metavar="DOMAIN",
+                   help="Istio trust domain of the principals TRUST_DOMAIN/ns/NS/sa/SA (default: cluster.local)")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -42,6 +42,16 @@ def analyzer_options(args: argparse.Namespace, snapshot: Snapshot):
     )
 
 
+def mesh_analyzer(args: argparse.Namespace, cluster):
+    """The service-mesh layer (engine/mesh.py) of the cluster, or None when nothing is in a mesh."""
+    from .engine.mesh import MeshAnalyzer
+    from .model.istio import DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN
+
+    mesh = MeshAnalyzer(cluster, root_namespace=getattr(args, "mesh_root_namespace", None) or DEFAULT_ROOT_NAMESPACE,
+                        trust_domain=getattr(args, "trust_domain", None) or DEFAULT_TRUST_DOMAIN)
+    return mesh if mesh.active else None
+
+
 def load_analyzer(args: argparse.Namespace, *, namespace_must_exist: bool = True):
     """Snapshot -> Cluster -> Analyzer for the source chosen on the command line.
 

@@ -31,6 +31,7 @@ import time
 from typing import Iterable
 
 from kubectl_microseg.errors import UnreachableError
+from kubectl_microseg.io.atomic import atomic_write
 from kubectl_microseg.nft.verify import Probe
 
 ORACLE = "microseg_verify_oracle"
@@ -137,8 +138,7 @@ class Sandbox:
         if not lines:
             return
         path = os.path.join(self.tmp, f"{ns}.ip")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+        atomic_write(path, "\n".join(lines) + "\n", overwrite=True)  # our own scratch directory
         _run("ip", "-n", ns, "-b", path)
 
     def close(self) -> None:
@@ -217,8 +217,7 @@ class Sandbox:
             lines.append("  }")
         lines.append("}")
         path = os.path.join(self.tmp, "oracle.nft")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+        atomic_write(path, "\n".join(lines) + "\n", overwrite=True)  # our own scratch directory
         _run("ip", "netns", "exec", self.H, "nft", "-f", path)
 
     # -- traffic ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Usage (from the repository root, in the project's virtualenv with ``pip install 
 
 ``build`` writes ``dist/release/kubectl-microseg_v<version>_<os>_<arch>.tar.gz`` per target, a
 ``SHA256SUMS`` file and ``dist/release/microseg.yaml``: the manifest rendered from the tracked template
-``krew-manifest.template.yaml`` with the uri and sha256 of each archive it built (named as krew-index
+``krew-manifest.yaml`` with the uri and sha256 of each archive it built (named as krew-index
 wants it). No tracked file is written. With the same sources, lock and SOURCE_DATE_EPOCH the archives
 are byte-identical, so ``verify`` (a release job, or anyone holding a published manifest) rebuilds them
 and fails when a sha256 differs.

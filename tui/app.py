@@ -14,7 +14,7 @@ import itertools
 import time
 from typing import Any, Iterable
 
-from textual import on, work
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical

@@ -14,7 +14,6 @@ import argparse
 import ipaddress
 import json
 import os
-import sys
 import time
 from typing import Any
 

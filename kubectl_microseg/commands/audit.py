@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import sys
 import threading
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace, source: Any = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while the watch shuts down: still the user's normal way out
         pass
     except BrokenPipeError:  # `audit --watch | head`: the reader left; end quietly like the listing does
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = None  # type: ignore[assignment]  # the interpreter's exit flush skips a None stdout
     return 0
 
 

@@ -12,7 +12,7 @@ from ..engine.explain import (PairExplanation, explain_pair, find_workload, quic
                               resolve_port)
 from ..engine.k8s import Analyzer, ExternalAtom, Reason
 from ..errors import UnreachableError, UsageError
-from ..load import load_analyzer
+from ..load import load_analyzer, mesh_analyzer
 from ..model.cluster import Workload
 from ..sources import Snapshot
 
@@ -80,7 +80,8 @@ def _pair_json(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: 
             "egress": [_reason_json(analyzer, r) for r in e.egress],
             "ingress": [_reason_json(analyzer, r) for r in e.ingress],
             "deciding": [r.short() for r in e.deciding(proto, port)],
-            **({"missing": missing_port(e, proto, port)} if proto and port is not None and not verdict else {})}
+            **({"missing": missing_port(e, proto, port)} if proto and port is not None and not verdict else {}),
+            **({"mesh": _mesh_json(e.mesh)} if getattr(e, "mesh", None) is not None else {})}
 
 
 def missing_port(e: PairExplanation, proto: str, port: int) -> list[str]:
@@ -94,6 +95,19 @@ def missing_port(e: PairExplanation, proto: str, port: int) -> list[str]:
         else:
             out.append(f"{d}: nothing is allowed between them (no port)")
     return out
+
+
+def _mesh_text(r, brief: bool) -> list[str]:
+    """The mesh chain under the L4 chain (engine/mesh.py): each object's say, then the mesh verdict."""
+    from ..render.page import mesh_note
+
+    lines = [] if brief else [f"    mesh    {s.text}" + (f"  [{s.location}]" if s.location else "") for s in r.steps]
+    return lines + [f"    MESH: {mesh_note(r)}"]
+
+
+def _mesh_json(r) -> dict[str, Any]:
+    return {**r.to_contract(), "chain": [{"text": s.text, "object": s.object or None, "location": s.location or None}
+                                         for s in r.steps]}
 
 
 def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: int | None, *, brief: bool,
@@ -110,6 +124,8 @@ def _pair_text(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: 
     for r in shown:
         where = _where(analyzer, r)
         lines.append(f"    {r.direction:7} {r.text}" + (f"  [{where}]" if where else ""))
+    if ok and getattr(e, "mesh", None) is not None:
+        lines.extend(_mesh_text(e.mesh, brief))
     return lines
 
 
@@ -156,6 +172,13 @@ def run(args: argparse.Namespace) -> int:
     denied = [] if full else [(s, d) for s, d in peers if not quick_allowed(analyzer, s, d)]
     gone = {(id(s), id(d)) for s, d in denied}
     explanations = [explain_pair(analyzer, s, d) for s, d in peers if (id(s), id(d)) not in gone]
+    mesh = mesh_analyzer(args, analyzer.cluster)
+    if mesh is not None:  # the mesh chain comes after the L4 chain, for pairs L4 allows
+        from ..engine.mesh import pair_verdict
+
+        by_id = {p.id: p for pair in peers for p in pair}
+        for e in explanations:
+            e.mesh = pair_verdict(mesh, by_id[e.src], by_id[e.dst], e.allowed)
     iso = _isolation(analyzer, w)
 
     if args.output == "json":

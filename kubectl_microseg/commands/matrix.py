@@ -8,7 +8,7 @@ import sys
 from ..cli import command_parser
 from ..engine.matrix import Matrix
 from ..errors import UsageError
-from ..load import load_analyzer
+from ..load import load_analyzer, mesh_analyzer
 from ..model.selectors import parse_selector_text
 from ..render import FORMATS, PAGE_FORMATS, render_matrix, render_page
 
@@ -69,6 +69,11 @@ def show(args: argparse.Namespace, analyzer, snapshot) -> None:
     m = analyzer.matrix(external=not args.no_external)
     m.title = f"NetworkPolicy connectivity ({snapshot.description})"
     m.warnings, m.uncertain_reasons = list(snapshot.warnings), dict(snapshot.uncertain_reasons)
+    mesh = mesh_analyzer(args, analyzer.cluster)
+    if mesh is not None:  # the service-mesh layer on top of L4 (engine/mesh.py)
+        from ..engine.mesh import annotate
+
+        annotate(m, mesh)
     m = filter_matrix(m, None if args.all_namespaces else args.namespace, args.selector)
     if args.output in PAGE_FORMATS:
         from ..engine.explain import deciding_rules

@@ -13,7 +13,8 @@ from ..cli import command_parser
 from ..engine.explain import explain_pair, find_workload, resolve_peer, resolve_port
 from ..engine.k8s import Analyzer
 from ..errors import EXIT_FAILED, InputError, MicrosegError, Origin
-from ..load import load_analyzer
+from ..load import load_analyzer, mesh_analyzer
+from ..model.ports import ConnSet
 from ..model.objects import SourceObject
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -28,6 +29,10 @@ class Flow:
     expect: str | None
     obj: SourceObject
     index: int
+    method: str | None = None
+    path: str | None = None
+    host: str | None = None
+    """An HTTP request the flow names: the service-mesh layer matches it (docs/mesh.md)."""
 
 
 def register(sub) -> None:
@@ -69,7 +74,15 @@ def read_flows(path: str) -> list[Flow]:
         expect = f.get("expect")
         if expect is not None and expect not in ("allow", "deny"):
             raise doc.error(p + ("expect",), f"`expect` must be allow or deny (got {expect!r})")
-        out.append(Flow(f["from"], f["to"], port, proto, expect, doc, i))
+        http = {}
+        for key in ("method", "path", "host"):
+            v = f.get(key)
+            if v is not None and (not isinstance(v, str) or not v):
+                raise doc.error(p + (key,), f"`{key}` must be a non-empty string")
+            http[key] = v
+        if http["path"] is not None and not http["path"].startswith("/"):
+            raise doc.error(p + ("path",), f"`path` must start with / (got {http['path']!r})")
+        out.append(Flow(f["from"], f["to"], port, proto, expect, doc, i, **http))
     return out
 
 
@@ -81,8 +94,8 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def check_flow(analyzer: Analyzer, flow: Flow) -> dict[str, Any]:
-    """The contract's result object for one flow."""
+def check_flow(analyzer: Analyzer, flow: Flow, mesh=None) -> dict[str, Any]:
+    """The contract's result object for one flow (with ``mesh``, the service-mesh layer on top of L4)."""
     try:
         src = resolve_peer(analyzer, flow.src, None) if _is_ip(flow.src) else find_workload(analyzer, flow.src, None)
         dst = resolve_peer(analyzer, flow.dst, None) if _is_ip(flow.dst) else find_workload(analyzer, flow.dst, None)
@@ -93,20 +106,44 @@ def check_flow(analyzer: Analyzer, flow: Flow) -> dict[str, Any]:
         raise flow.obj.error(("flows", flow.index), str(exc)) from None
     e = explain_pair(analyzer, src, dst)
     ok = e.allowed.allows(flow.protocol, port)
+    because = [r.short() for r in e.deciding(flow.protocol, port)]
+    extra: dict[str, Any] = {"uncertain": True} if e.uncertain else {}
+    if ok and mesh is not None:
+        ok = _mesh_check(mesh, flow, src, dst, e.allowed if port is None else ConnSet.ports(flow.protocol, port),
+                         because, extra)
     verdict = "allow" if ok else "deny"
     return {"from": flow.src, "to": flow.dst, "port": flow.port, "protocol": flow.protocol,
             "verdict": verdict, "expect": flow.expect,
             "pass": None if flow.expect is None else flow.expect == verdict,
-            "because": [r.short() for r in e.deciding(flow.protocol, port)],
-            **({"uncertain": True} if e.uncertain else {})}
+            "because": because, **extra}
+
+
+def _mesh_check(mesh, flow: Flow, src, dst, conns: ConnSet, because: list[str], extra: dict[str, Any]) -> bool:
+    """The mesh verdict of a flow L4 allows: denied or refused is a deny; 'some requests' (a request the
+    flow does not name fully, a JWT, a header) is an allow marked uncertain with the reason."""
+    from ..engine.mesh import MeshVerdict, Request, pair_verdict
+
+    named = flow.method is not None or flow.path is not None or flow.host is not None
+    r = pair_verdict(mesh, src, dst, conns, Request(flow.method, flow.path, flow.host) if named else None)
+    if r is None:
+        return True
+    extra["mesh"] = r.to_contract()
+    because.extend(f"mesh: {s.text}" for s in r.steps if s.object or "refused" in s.text)
+    if r.verdict is MeshVerdict.SOME or r.uncertain:
+        extra["uncertain"] = True
+        extra["reason"] = ("the mesh allows only some requests: " + "; ".join(r.allowed_requests)
+                           + ("" if named else " (name method and path in the flow)")) if r.allowed_requests else \
+            "the mesh verdict depends on request data the flow does not give"
+    return r.verdict is not MeshVerdict.DENIED
 
 
 def run(args: argparse.Namespace) -> int:
     flows = read_flows(args.flows)
     analyzer, snapshot = load_analyzer(args)
-    results = [check_flow(analyzer, f) for f in flows]
+    mesh = mesh_analyzer(args, analyzer.cluster)
+    results = [check_flow(analyzer, f, mesh) for f in flows]
     for r in results:  # an unknown verdict says why (forbidden lists): a pass on it is not a proof
-        if r.get("uncertain"):
+        if r.get("uncertain") and "reason" not in r:
             r["reason"] = snapshot.uncertain_reason(r["from"].split("/", 1)[0], r["to"].split("/", 1)[0]) or \
                 "some policies could not be read"
     passed = sum(1 for r in results if r["pass"] is True)
@@ -119,9 +156,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         for w in snapshot.warnings:
             print(f"WARNING: {w}")
-        for r in results:
+        for flow, r in zip(flows, results):
             mark = {True: "PASS", False: "FAIL", None: "    "}[r["pass"]]
             port = f"{r['protocol']}/{r['port']}" if r["port"] is not None else r["protocol"]
+            if flow.method or flow.path:
+                port += f" {flow.method or '*'} {flow.path or '*'}"
             exp = f" (expected {r['expect']})" if r["pass"] is False else ""
             unknown = f"  (UNKNOWN: {r['reason']})" if r.get("uncertain") else ""
             print(f"{mark} {r['verdict']:5} {r['from']} -> {r['to']} {port}{exp}{unknown}")

@@ -32,6 +32,8 @@ class PairExplanation:
     ingress_allowed: ConnSet
     verdicts: list[Verdict] = field(default_factory=list)
     uncertain: bool = False
+    mesh: Any = None
+    """The service-mesh verdict (engine.mesh.MeshResult) of a pair L4 allows, when the destination is in a mesh."""
 
     def deciding(self, proto: str | None = None, port: int | None = None) -> list[Reason]:
         """The reasons that decided: the allowing ones when allowed, those of the denying direction(s) otherwise."""

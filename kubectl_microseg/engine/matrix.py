@@ -62,6 +62,8 @@ class Cell:
     """True when only some pods of the source/destination workload have this connectivity."""
     l7: bool = False
     """Some of its ports pass only the L7 requests a Cilium rule lists (http, dns, kafka): 'L7-filtered'."""
+    mesh: Any = None
+    """The service-mesh verdict (engine.mesh.MeshResult) when the destination is in an Istio mesh."""
 
 
 @dataclass
@@ -128,6 +130,8 @@ class Matrix:
                 item["partial"] = True
             if cell.l7:
                 item["l7Filtered"] = True
+            if cell.mesh is not None:
+                item["mesh"] = cell.mesh.to_contract()
             conns.append(item)
         doc: dict[str, Any] = {
             "kind": "ConnectivityMatrix",

@@ -19,6 +19,7 @@ from .cilium import KINDS as CILIUM_KINDS
 from .cilium import build as build_cilium
 from .calico import CalicoObjects, is_calico
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
+from .istio import AUTHZ_KIND, MESH_API_VERSIONS, MESH_KINDS, MeshObjects, parse_authorization_policy, parse_peer_authentication
 from .objects import SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
@@ -122,6 +123,8 @@ class Cluster:
     """projectcalico.org objects (model/calico.py); empty on a cluster without Calico."""
     cilium: list = field(default_factory=list)
     """Cilium policies (model.cilium.CiliumEntry), one per rule object."""
+    mesh: MeshObjects = field(default_factory=MeshObjects)
+    """Istio AuthorizationPolicies and PeerAuthentications (the mesh layer, engine/mesh.py)."""
 
     def workload(self, wid: str) -> Workload | None:
         for w in self.workloads:
@@ -163,6 +166,7 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
     workload_objs: dict[tuple[str, str, str], SourceObject] = {}
     pods: list[SourceObject] = []
     admins: list[AdminEntry] = []
+    mesh = MeshObjects()
     skipped: dict[str, int] = {}
     cilium_objs: list[SourceObject] = []
     seen: dict[tuple[str, str, str], SourceObject] = {}
@@ -249,6 +253,14 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
             admins.append(AdminEntry(admin, obj))
         elif kind in CILIUM_KINDS:
             cilium_objs.append(obj)
+        elif kind in MESH_KINDS and obj.raw.get("apiVersion") in MESH_API_VERSIONS:
+            try:
+                if kind == AUTHZ_KIND:
+                    mesh.authz.append((parse_authorization_policy(obj.raw), obj))
+                else:
+                    mesh.peer_authn.append((parse_peer_authentication(obj.raw), obj))
+            except FieldError as e:
+                raise obj.error(e.path, f"{kind} {obj.namespace or 'default'}/{obj.name}: {e.message}") from None
         elif kind not in QUIET_KINDS:
             skipped[kind] = skipped.get(kind, 0) + 1
     if skipped:
@@ -272,7 +284,7 @@ def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) ->
     for e in cilium:
         if e.policy.namespace is not None and e.policy.namespace not in namespaces:
             namespaces[e.policy.namespace] = Namespace(e.policy.namespace, {NAMESPACE_NAME_LABEL: e.policy.namespace}, False)
-    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, calico, cilium)
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, calico, cilium, mesh)
 
 
 def admin_notes(admins: list[AdminEntry]) -> list[str]:

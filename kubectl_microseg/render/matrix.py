@@ -13,13 +13,17 @@ import re
 from typing import Callable
 
 from ..engine.matrix import Cell, Endpoint, Matrix
-from .page import Why, render_html, render_svg
+from .page import Why, mesh_note, render_html, render_svg
 
 GLYPH_ALL = "■"
 GLYPH_SOME = "◧"
 GLYPH_NONE = "·"
 GLYPH_UNCERTAIN = "?"
 GLYPH_SELF = "╲"
+GLYPH_MESH_DENIED = "✕"
+"""L4 allows the pair; the service mesh denies every request (or refuses the connection)."""
+GLYPH_MESH_SOME = "◐"
+"""L4 allows the pair; the service mesh allows some requests (methods, paths, ...)."""
 
 
 def cell_glyph(cell: Cell | None) -> str:
@@ -28,6 +32,8 @@ def cell_glyph(cell: Cell | None) -> str:
         return GLYPH_NONE
     if cell.uncertain:
         return GLYPH_UNCERTAIN
+    if cell.mesh is not None and cell.mesh.verdict.value != "allowed":
+        return GLYPH_MESH_DENIED if cell.mesh.verdict.value == "denied" else GLYPH_MESH_SOME
     return GLYPH_ALL if cell.conns.is_all() else GLYPH_SOME
 
 
@@ -69,6 +75,9 @@ def render_grid(m: Matrix) -> str:
     lines.append("")
     lines.append(f"{GLYPH_ALL} all ports   {GLYPH_SOME} some ports   {GLYPH_NONE} denied   {GLYPH_UNCERTAIN} uncertain"
                  + (" or unknown (could not be read)" if m.uncertain_reasons else ""))
+    if any(c.mesh is not None for c in m.cells.values()):
+        lines.append(f"{GLYPH_MESH_SOME} L4 allows, the mesh some requests   {GLYPH_MESH_DENIED} L4 allows, the mesh "
+                     "denies (L7 or mTLS refused)")
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +93,8 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
             flags.append("some pods")
         if cell.l7:
             flags.append("L7-filtered")
+        if cell.mesh is not None:
+            flags.append("mesh: " + mesh_note(cell.mesh))
         ports = cell.conns.describe("all ports")
         row = (s, d, ports, ", ".join(flags))
         if wide:

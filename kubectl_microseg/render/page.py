@@ -17,7 +17,14 @@ from ..engine.matrix import Cell, Endpoint, Matrix
 Why = dict[tuple[str, str], list[str]]
 
 LEGEND = (("all", "all ports"), ("some", "some ports"), ("none", "denied"), ("uncertain", "uncertain"))
-COLOURS = {"all": "#1b7f3b", "some": "#8fd19e", "none": "#eef0f2", "uncertain": "#f0b429"}
+COLOURS = {"all": "#1b7f3b", "some": "#8fd19e", "none": "#eef0f2", "uncertain": "#f0b429",
+           "meshdeny": "#cf222e", "meshsome": "#8250df"}
+MESH_LEGEND = (("meshsome", "L4 allows, the mesh some requests"), ("meshdeny", "L4 allows, the mesh denies"))
+"""Shown when a cell has a service-mesh verdict (engine/mesh.py)."""
+
+
+def legend(m: Matrix) -> tuple[tuple[str, str], ...]:
+    return LEGEND + (MESH_LEGEND if any(c.mesh is not None for c in m.cells.values()) else ())
 
 
 def cell_class(cell: Cell | None, unknown: bool = False) -> str:
@@ -27,7 +34,20 @@ def cell_class(cell: Cell | None, unknown: bool = False) -> str:
         return "uncertain" if unknown else "none"
     if cell.uncertain:
         return "uncertain"
+    if cell.mesh is not None and cell.mesh.verdict.value != "allowed":
+        return "meshdeny" if cell.mesh.verdict.value == "denied" else "meshsome"
     return "all" if cell.conns.is_all() else "some"
+
+
+def mesh_note(r) -> str:
+    """'denied at L7, mTLS refused' / 'some requests (GET /health), mTLS': a mesh verdict in words."""
+    if r.mtls.value == "refused":
+        return "connection refused (the server requires mTLS; the client has no sidecar)"
+    what = {"allowed": "allowed", "denied": "denied at L7", "some-requests": "some requests"}[r.verdict.value]
+    if r.allowed_requests:
+        what += f" ({'; '.join(r.allowed_requests)})"
+    tls = {"mtls": "mTLS", "plaintext": "plaintext", "mixed": "mTLS on some ports"}[r.mtls.value]
+    return f"{what}, {tls}" + (", uncertain" if r.uncertain else "")
 
 
 def cell_text(m: Matrix, src: Endpoint, dst: Endpoint, why: Why | None) -> str:
@@ -36,6 +56,8 @@ def cell_text(m: Matrix, src: Endpoint, dst: Endpoint, why: Why | None) -> str:
     verdict = "denied" if cell is None else "allowed: " + cell.conns.describe("all ports")
     flags = [f for f, on in (("uncertain", cell and cell.uncertain), ("only some pods", cell and cell.partial)) if on]
     lines = [f"{src.id} -> {dst.id}", verdict + (f" ({', '.join(flags)})" if flags else "")]
+    if cell is not None and cell.mesh is not None:
+        lines.append("mesh: " + mesh_note(cell.mesh))
     reason = m.uncertain_reason(src.id, dst.id)
     if reason:
         lines[1] = ("unknown: " if cell is None else "") + lines[1] + f"; unknown because {reason}"
@@ -72,6 +94,7 @@ th.row{text-align:right;padding:0 6px;max-width:260px;overflow:hidden;text-overf
 th.grp{text-align:left;font-weight:600;padding:6px 4px 2px;color:#57606a}
 td{width:16px;height:16px;padding:0;border:1px solid #fff;cursor:pointer}
 td.all{background:#1b7f3b} td.some{background:#8fd19e} td.none{background:#eef0f2} td.uncertain{background:#f0b429}
+td.meshdeny{background:#cf222e} td.meshsome{background:#8250df}
 td.partial{background-image:radial-gradient(#fff 28%,transparent 30%)}
 td.self{outline:1px dashed #8c959f;outline-offset:-3px}
 td.gs{border-left:2px solid #8c959f}
@@ -120,7 +143,7 @@ def render_html(m: Matrix, why: Why | None = None) -> str:
            "destinations. Hover a cell (or tab to it) for its ports and the rule that decides it."
            + ("" if why else " (Deciding rules are not part of this view.)") + "</p>",
            '<p class="legend">' + "".join(f'<span><i style="background:{COLOURS[k]}"></i>{esc(t)}</span>'
-                                          for k, t in LEGEND)
+                                          for k, t in legend(m))
            + '<span><i style="background:#8fd19e;background-image:radial-gradient(#fff 28%,transparent 30%)">'
            "</i>only some pods</span></p>"]
     if not eps:
@@ -183,7 +206,7 @@ def render_svg(m: Matrix, why: Why | None = None) -> str:
            f'<text x="4" y="32" fill="#57606a">{len(eps)} endpoints, {len(m.cells)} allowed pairs; rows are sources, '
            "columns destinations; hover a cell for its ports and rules</text>"]
     x = 4
-    for key, text in LEGEND:
+    for key, text in legend(m):
         out.append(f'<rect x="{x}" y="40" width="12" height="12" fill="{COLOURS[key]}" stroke="#d0d7de"/>'
                    f'<text x="{x + 16}" y="50">{esc(text)}</text>')
         x += 24 + 7 * len(text)

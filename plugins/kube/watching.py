@@ -98,8 +98,8 @@ class Watcher:
         for i, stream in enumerate(self.streams):
             t = threading.Thread(target=self._follow, args=(i, stream), daemon=True,
                                  name=f"watch-{stream.scope.describe()}")
-            self._threads.append(t)
             t.start()
+            self._threads.append(t)  # after start: stop() may run at any moment (Ctrl-C) and joins these
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop every thread: set the flag, cut open streams, and wait up to ``timeout`` in total."""

@@ -1,0 +1,505 @@
+"""Provides the service-mesh layer: Istio's verdict on a connection that L3/L4 (engine/pipeline.py) allows.
+
+The mesh sits on top of the L4 pipeline and never changes it: a matrix cell that L4 allows gains a mesh
+verdict (allowed / denied at L7 for every request / allowed for some requests) and an mTLS state (mtls /
+plaintext / refused). Everything Istio decides is written here once, each rule citing istio.io's security
+reference (docs/reference/config/security/authorization-policy and peer_authentication; the concepts page
+docs/concepts/security "Authorization policies"):
+
+- scope: a policy in the root namespace applies mesh-wide, elsewhere to its namespace; ``selector``
+  narrows it to matching workloads; a policy with ``targetRefs`` binds to a gateway/waypoint/Service, not
+  to sidecars (noted, not evaluated);
+- order: "CUSTOM ... first, then the DENY action, and finally the ALLOW action"; AUDIT policies "do not
+  affect whether requests are allowed or denied"; "If there are no ALLOW policies for the workload, allow
+  the request ... If any of the ALLOW policies match the request, allow the request ... Deny the request";
+- a policy without rules never matches (an ALLOW without rules allows nothing: "allow-nothing"); a rule
+  ``{}`` matches every request ("allow-all");
+- within a rule, ``from``, ``to`` and ``when`` are AND'ed; the items of a list OR'ed; the fields of a source
+  or operation AND'ed; values match exactly, by prefix ``abc*``, suffix ``*abc`` or presence ``*``;
+- ``principals`` and ``namespaces`` "require mTLS": a client without a sidecar has no identity, so they
+  never match it (and their not- forms always do);
+- PeerAuthentication: workload (selector) → namespace → mesh (root namespace, no selector; "policies with
+  workload selectors are ignored when deployed in the root namespace"); UNSET inherits; "Mesh-wide peer
+  authentication policies with an unset mode use the PERMISSIVE mode"; ``portLevelMtls`` overrides per
+  workload port.
+
+What a request carries (method, path, host, JWT, headers) is not known from the configuration: a rule that
+depends on it matches *some* requests, and a cell whose verdict depends on it is "allowed for some
+requests". ``when`` conditions on request data and CUSTOM (external) authorizers make the verdict uncertain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from ipaddress import ip_network
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ..model.istio import (DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, AuthorizationPolicy, AuthzAction,
+                           AuthzRule, Dataplane, MtlsMode, PeerAuthentication, pod_dataplane, principal)
+from ..model.ports import ConnSet
+
+if TYPE_CHECKING:
+    from ..model.cluster import Cluster, Workload
+    from .matrix import Matrix
+
+
+class Match(IntEnum):
+    """How much of the traffic of a pair a rule (or field) matches."""
+
+    NEVER = 0
+    SOME = 1
+    ALWAYS = 2
+
+
+class MeshVerdict(str, Enum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    SOME = "some-requests"
+
+
+class MtlsState(str, Enum):
+    MTLS = "mtls"
+    PLAINTEXT = "plaintext"
+    REFUSED = "refused"
+    MIXED = "mixed"
+
+
+@dataclass(frozen=True)
+class MeshStep:
+    """One line of the mesh chain of ``explain``: what an object says about the pair, and where it is."""
+
+    text: str
+    object: str = ""
+    source: Any = field(default=None, compare=False, repr=False)
+    path: tuple = ()
+
+    @property
+    def location(self) -> str:
+        """'file, document N, line L' (looked up only when shown: finding a line may re-read the file)."""
+        if self.source is None:
+            return ""
+        return self.source.origin.describe(self.source.line_of(self.path))
+
+
+@dataclass(frozen=True)
+class MeshResult:
+    verdict: MeshVerdict
+    mtls: MtlsState
+    mtls_ports: tuple[tuple[int, MtlsState], ...] = ()
+    """Ports whose state differs from ``mtls`` (portLevelMtls)."""
+    uncertain: bool = False
+    steps: tuple[MeshStep, ...] = ()
+    allowed_requests: tuple[str, ...] = ()
+    """The operations the deciding ALLOW rules admit ("GET,POST /api/v1/*"), for 'some-requests'."""
+
+    def to_contract(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"verdict": self.verdict.value, "mtls": self.mtls.value}
+        if self.mtls_ports:
+            out["mtlsPorts"] = {str(p): s.value for p, s in self.mtls_ports}
+        if self.allowed_requests:
+            out["requests"] = list(self.allowed_requests)
+        if self.uncertain:
+            out["uncertain"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class Side:
+    """A workload (or an outside address range) as the mesh sees it."""
+
+    namespace: str | None
+    labels: tuple[tuple[str, str], ...]
+    dataplane: Dataplane
+    principal: str | None
+    ips: tuple[str, ...] = ()
+    name: str = field(default="", compare=False)
+    """For messages only: verdicts are cached across sides that differ only by name."""
+
+    @property
+    def in_mesh(self) -> bool:
+        return self.dataplane is not Dataplane.NONE
+
+
+def _pattern(value: str, pats: Iterable[str]) -> bool:
+    """authorization-policy: "exact match, prefix match (abc*), suffix match (*abc) and presence match (*)"."""
+    for p in pats:
+        if p == "*" or p == value or (p.endswith("*") and value.startswith(p[:-1])) or (
+                p.startswith("*") and value.endswith(p[1:])):
+            return True
+    return False
+
+
+def _describe_op(op: dict[str, tuple[str, ...]]) -> str:
+    parts = []
+    for k in ("methods", "paths", "hosts", "ports"):
+        if op.get(k):
+            parts.append(",".join(op[k]))
+    for k in ("notMethods", "notPaths", "notHosts", "notPorts"):
+        if op.get(k):
+            parts.append(f"{k}={','.join(op[k])}")
+    return " ".join(parts) or "any request"
+
+
+@dataclass(frozen=True)
+class Request:
+    """An HTTP request a flow names (``test``, explain): what its method/path/host rules are matched against."""
+
+    method: str | None = None
+    path: str | None = None
+    host: str | None = None
+
+    def value(self, field_name: str) -> str | None:
+        return {"methods": self.method, "paths": self.path, "hosts": self.host}[field_name]
+
+
+_REQUEST_FIELDS = ("methods", "notMethods", "paths", "notPaths", "hosts", "notHosts")
+
+
+class MeshAnalyzer:
+    """The mesh layer of one cluster: sides of workloads, scopes of policies, and the pair verdicts."""
+
+    def __init__(self, cluster: "Cluster", *, root_namespace: str = DEFAULT_ROOT_NAMESPACE,
+                 trust_domain: str = DEFAULT_TRUST_DOMAIN):
+        self.cluster = cluster
+        self.root = root_namespace
+        self.trust_domain = trust_domain
+        self.authz = cluster.mesh.authz
+        self.peer_authn = sorted(cluster.mesh.peer_authn, key=lambda e: (e[0].namespace, e[0].name))
+        self._cache: dict[tuple, MeshResult] = {}
+        self._dst_cache: dict[tuple, tuple] = {}
+        self._ops: dict[int, str] = {}
+        self._authz_by_ns: dict[str, list] = {}
+        for entry in self.authz:
+            self._authz_by_ns.setdefault(entry[0].namespace, []).append(entry)
+        self._pa_by_ns: dict[str, list] = {}
+        for entry in self.peer_authn:
+            self._pa_by_ns.setdefault(entry[0].namespace, []).append(entry)
+        self._uses_ips = any(k in ("ipBlocks", "notIpBlocks") for p, _ in self.authz for r in p.rules
+                             for src in r.sources for k in src)
+        self.notes: list[str] = []
+        for pa, src in self.peer_authn:
+            if pa.namespace == self.root and pa.selector is not None:
+                self.notes.append(f"PeerAuthentication {pa.id} ({src.origin.describe()}): ignored, a policy with a "
+                                  "workload selector in the root namespace is ignored (peer_authentication reference)")
+
+    @property
+    def active(self) -> bool:
+        """Whether the mesh layer has anything to say (objects, or a workload in the mesh)."""
+        return bool(self.cluster.mesh) or any(self.side(w).in_mesh for w in self.cluster.workloads)
+
+    # -- sides ---------------------------------------------------------------------------------------
+    def side(self, w: "Workload") -> Side:
+        raw = w.source.raw if w.source is not None else {}
+        if w.kind == "Pod" or raw.get("kind") == "Pod":
+            meta, spec = raw.get("metadata") or {}, raw.get("spec") or {}
+        else:
+            tpl = (raw.get("spec") or {})
+            if w.kind == "CronJob":
+                tpl = ((tpl.get("jobTemplate") or {}).get("spec") or {})
+            tpl = tpl.get("template") or {}
+            meta, spec = tpl.get("metadata") or {}, tpl.get("spec") or {}
+        ns = self.cluster.namespaces.get(w.namespace)
+        plane = pod_dataplane(ns.labels if ns else {}, meta.get("labels") or {}, meta.get("annotations") or {})
+        sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        ips = tuple(ip for m in w.members for ip in m.ips) if self._uses_ips else ()
+        return Side(w.namespace, tuple(sorted(w.labels.items())), plane,
+                    principal(self.trust_domain, w.namespace, sa) if plane is not Dataplane.NONE else None,
+                    ips, w.id)
+
+    # -- PeerAuthentication --------------------------------------------------------------------------
+    def mtls_modes(self, dst: Side) -> tuple[MtlsMode, dict[int, MtlsMode], list[MeshStep]]:
+        """The effective mode of the destination and its port-level overrides, with the deciding objects."""
+        labels = dict(dst.labels)
+        mesh = ns_pa = wl = None
+        for pa, src in self._pa_by_ns.get(self.root, []) + (
+                self._pa_by_ns.get(dst.namespace or "", []) if dst.namespace != self.root else []):
+            if pa.namespace == self.root and pa.selector is None and mesh is None:
+                mesh = (pa, src)
+            if pa.namespace == dst.namespace and pa.namespace != self.root:
+                if pa.selector is None and ns_pa is None:
+                    ns_pa = (pa, src)
+                elif pa.selector is not None and wl is None and pa.selector.matches(labels):
+                    wl = (pa, src)
+        if dst.namespace == self.root and mesh is not None:
+            ns_pa = mesh
+        steps: list[MeshStep] = []
+        mode = MtlsMode.UNSET
+        for level, entry in (("workload", wl), ("namespace", ns_pa), ("mesh", mesh)):
+            if entry is None:
+                continue
+            pa, src = entry
+            if mode is MtlsMode.UNSET and pa.mode is not MtlsMode.UNSET:
+                mode = pa.mode
+                steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mTLS {pa.mode.value}", pa.id,
+                                      src, ("spec", "mtls", "mode")))
+            elif pa.mode is MtlsMode.UNSET and mode is MtlsMode.UNSET:
+                steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mode UNSET, inherits", pa.id,
+                                      src, ("spec",)))
+        if mode is MtlsMode.UNSET:
+            mode = MtlsMode.PERMISSIVE  # "Mesh-wide ... unset mode use the PERMISSIVE mode by default"
+            steps.append(MeshStep("no PeerAuthentication sets a mode: PERMISSIVE (Istio's default)"))
+        ports: dict[int, MtlsMode] = {}
+        if wl is not None:
+            for port, pm in wl[0].port_modes:
+                ports[port] = mode if pm is MtlsMode.UNSET else pm
+                steps.append(MeshStep(f"PeerAuthentication {wl[0].id}: port {port} mTLS {ports[port].value}", wl[0].id,
+                                      wl[1], ("spec", "portLevelMtls", str(port))))
+        if dst.dataplane is Dataplane.AMBIENT and mode is MtlsMode.DISABLE:
+            # peer_authentication: "In ambient mode ... DISABLE mode is not supported"
+            mode = MtlsMode.PERMISSIVE
+            steps.append(MeshStep("ambient workload: DISABLE is not supported, taken as PERMISSIVE"))
+        return mode, ports, steps
+
+    @staticmethod
+    def _state(client: Side, mode: MtlsMode) -> MtlsState:
+        if mode is MtlsMode.DISABLE:
+            return MtlsState.PLAINTEXT  # auto mTLS sends plaintext to a DISABLE server
+        if client.in_mesh:
+            return MtlsState.MTLS
+        return MtlsState.REFUSED if mode is MtlsMode.STRICT else MtlsState.PLAINTEXT
+
+    # -- AuthorizationPolicy -------------------------------------------------------------------------
+    def policies_for(self, dst: Side) -> tuple[list[tuple[AuthorizationPolicy, Any]], list[MeshStep]]:
+        labels = dict(dst.labels)
+        out, notes = [], []
+        scope = self._authz_by_ns.get(self.root, []) + (
+            self._authz_by_ns.get(dst.namespace or "", []) if dst.namespace != self.root else [])
+        for pol, src in sorted(scope, key=lambda e: (e[0].namespace, e[0].name)):
+            if pol.namespace != dst.namespace and pol.namespace != self.root:
+                continue
+            if pol.target_refs:
+                kinds = ", ".join(f"{r.get('kind', '?')} {r.get('name', '?')}" for r in pol.target_refs)
+                notes.append(MeshStep(f"AuthorizationPolicy {pol.id} binds to {kinds} (a gateway or waypoint), not to "
+                                      "this workload's sidecar: not evaluated here", pol.id,
+                                      src, ("spec", "targetRefs")))
+                continue
+            if pol.selector is not None and not pol.selector.matches(labels):
+                continue
+            out.append((pol, src))
+        return out, notes
+
+    def _source(self, s: dict[str, tuple[str, ...]], client: Side, identity: bool,
+                why: list[str]) -> Match:
+        m = Match.ALWAYS
+        for k, vals in s.items():
+            neg = k.startswith("not")
+            base = k[3].lower() + k[4:] if neg else k
+            if base in ("principals", "namespaces", "serviceAccounts"):
+                if not identity:
+                    hit = False
+                    why.append(f"{k} need the client's mTLS identity; the client has "
+                               f"{'no sidecar' if not client.in_mesh else 'no mTLS to this port'}")
+                elif base == "principals":
+                    hit = _pattern(client.principal or "", vals)
+                elif base == "namespaces":
+                    hit = _pattern(client.namespace or "", vals)
+                else:  # serviceAccounts: "ns/sa" of the client
+                    sa = (client.principal or "").rsplit("/sa/", 1)[-1]
+                    hit = _pattern(f"{client.namespace}/{sa}", vals)
+                r = Match.ALWAYS if hit != neg else Match.NEVER
+            elif base == "ipBlocks":
+                r = _ip_match(client.ips, vals, neg)
+                if r is Match.SOME:
+                    why.append(f"{k}: the client's addresses are not (all) known")
+            else:  # requestPrincipals (JWT), remoteIpBlocks (X-Forwarded-For): request data
+                r = Match.SOME
+            m = min(m, r)
+        return m
+
+    def _operation(self, op: dict[str, tuple[str, ...]], ports: ConnSet, request: Request | None = None) -> Match:
+        m = Match.ALWAYS
+        for k, vals in op.items():
+            if k in ("ports", "notPorts"):
+                listed = ConnSet({"TCP": [(int(p), int(p)) for p in vals]})
+                tcp = ports & ConnSet.protocol("TCP")
+                inside = tcp & listed
+                if k == "notPorts":
+                    inside = tcp - listed
+                r = Match.NEVER if not inside else Match.ALWAYS if inside == tcp else Match.SOME
+            elif "*" in vals:
+                r = Match.NEVER if k.startswith("not") else Match.ALWAYS
+            elif request is not None and request.value(k[3].lower() + k[4:] if k.startswith("not") else k) is not None:
+                hit = _pattern(request.value(k[3].lower() + k[4:] if k.startswith("not") else k) or "", vals)
+                r = Match.ALWAYS if hit != k.startswith("not") else Match.NEVER
+            else:
+                r = Match.SOME  # methods, paths, hosts: what the request carries
+            m = min(m, r)
+        return m
+
+    def _when(self, conds, client: Side, identity: bool, why: list[str]) -> tuple[Match, bool]:
+        m, unsure = Match.ALWAYS, False
+        for c in conds:
+            if c.key in ("source.principal", "source.namespace") and identity:
+                v = client.principal if c.key == "source.principal" else client.namespace
+                hit = (not c.values or _pattern(v or "", c.values)) and not _pattern(v or "", c.not_values)
+                m = min(m, Match.ALWAYS if hit else Match.NEVER)
+            elif c.key in ("source.principal", "source.namespace"):
+                m = Match.NEVER
+            else:
+                m, unsure = min(m, Match.SOME), True
+                why.append(f"when {c.key} depends on request data: not evaluated")
+        return m, unsure
+
+    def rule_match(self, rule: AuthzRule, client: Side, ports: ConnSet, identity: bool,
+                   why: list[str], request: Request | None = None) -> tuple[Match, bool]:
+        if rule.is_empty:
+            return Match.ALWAYS, False
+        frm = max((self._source(s, client, identity, why) for s in rule.sources), default=Match.ALWAYS)
+        to = max((self._operation(o, ports, request) for o in rule.operations), default=Match.ALWAYS)
+        when, unsure = self._when(rule.conditions, client, identity, why)
+        return min(frm, to, when), unsure
+
+    # -- the pair ------------------------------------------------------------------------------------
+    def verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None = None, *,
+                trace: bool = True) -> MeshResult | None:
+        """The mesh verdict of a connection L4 allows (``conns``; one request when given); None when the
+        destination is not in the mesh. Without ``trace`` the result has no explain chain (the matrix)."""
+        if not dst.in_mesh:
+            return None
+        key = (client, dst.namespace, dst.labels, dst.dataplane, conns, request, trace)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._verdict(client, dst, conns, request, trace)
+        return hit
+
+    def _destination(self, dst: Side) -> tuple:
+        """What a destination's own configuration says (its mTLS modes and policies), once per kind of destination."""
+        key = (dst.namespace, dst.labels, dst.dataplane)
+        hit = self._dst_cache.get(key)
+        if hit is None:
+            mode, port_modes, steps = self.mtls_modes(dst)
+            pols, notes = self.policies_for(dst)
+            hit = self._dst_cache[key] = (mode, port_modes, tuple(steps), pols, tuple(notes))
+        return hit
+
+    def _ops_text(self, rule: AuthzRule) -> str:
+        text = self._ops.get(id(rule))
+        if text is None:
+            text = self._ops[id(rule)] = " or ".join(_describe_op(o) for o in rule.operations) or "any request"
+        return text
+
+    def _verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None, trace: bool) -> MeshResult:
+        mode, port_modes, pa_steps, pols, notes = self._destination(dst)
+        steps = list(pa_steps)
+        state = self._state(client, mode)
+        overrides = tuple((p, self._state(client, m)) for p, m in sorted(port_modes.items()) if conns.allows("TCP", p))
+        rest = conns - ConnSet({"TCP": [(p, p) for p in port_modes]}) if port_modes else conns
+        states = ({state} if rest else set()) | {s for _, s in overrides}
+        if len(states) == 1:
+            state = next(iter(states))
+        overrides = tuple((p, s) for p, s in overrides if s is not state)
+        if state is MtlsState.REFUSED:
+            steps.append(MeshStep("the client has no sidecar and the server is STRICT: the connection is refused"))
+        identity = state is MtlsState.MTLS
+        steps.extend(notes)
+        uncertain = bool(notes) and dst.dataplane is Dataplane.AMBIENT  # a waypoint may enforce them
+        best = {AuthzAction.CUSTOM: Match.NEVER, AuthzAction.DENY: Match.NEVER, AuthzAction.ALLOW: Match.NEVER}
+        has_allow = False
+        requests: list[str] = []
+        for pol, src in pols:
+            if pol.action is AuthzAction.AUDIT:
+                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} (AUDIT): no effect on the verdict", pol.id, src, ("spec",)))
+                continue
+            has_allow |= pol.action is AuthzAction.ALLOW
+            if not pol.rules:
+                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) has no rules: matches "
+                                      "nothing", pol.id, src, ("spec",)))
+                continue
+            for rule in pol.rules:
+                why: list[str] = []
+                m, unsure = self.rule_match(rule, client, conns, identity, why, request)
+                uncertain |= unsure
+                if dst.dataplane is Dataplane.AMBIENT and any(k in o for o in rule.operations for k in _REQUEST_FIELDS):
+                    uncertain = True
+                    why.append("ambient: L7 fields are enforced only by a waypoint")
+                best[pol.action] = max(best[pol.action], m)
+                if m is Match.NEVER and not trace:
+                    continue
+                ops = self._ops_text(rule)
+                if pol.action is AuthzAction.ALLOW and m is not Match.NEVER:
+                    requests.append(ops)
+                if trace:
+                    word = {Match.ALWAYS: "matches every request", Match.SOME: f"matches some requests ({ops})",
+                            Match.NEVER: "does not match"}[m]
+                    steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) rule {rule.index}: "
+                                          f"{word}" + (f" — {'; '.join(why)}" if why else ""), pol.id, src, rule.path))
+        if best[AuthzAction.CUSTOM] is not Match.NEVER:
+            uncertain = True
+            steps.append(MeshStep("a CUSTOM policy sends requests to an external authorizer: its answer is unknown"))
+        allow = best[AuthzAction.ALLOW] if has_allow else Match.ALWAYS
+        if not pols:
+            steps.append(MeshStep("no AuthorizationPolicy applies: every request allowed"))
+        elif not has_allow:
+            steps.append(MeshStep("no ALLOW policy applies: what no DENY matches is allowed"))
+        deny = best[AuthzAction.DENY]
+        if states == {MtlsState.REFUSED} or deny is Match.ALWAYS or allow is Match.NEVER:
+            verdict = MeshVerdict.DENIED
+            if has_allow and allow is Match.NEVER and deny is not Match.ALWAYS:
+                steps.append(MeshStep("ALLOW policies apply and none matches: denied"))
+        elif (allow is Match.ALWAYS and deny is Match.NEVER and best[AuthzAction.CUSTOM] is Match.NEVER
+              and MtlsState.REFUSED not in states):
+            verdict = MeshVerdict.ALLOWED
+        else:
+            verdict = MeshVerdict.SOME
+        mtls = state if len(states) == 1 else MtlsState.MIXED
+        return MeshResult(verdict, mtls, overrides if mtls is MtlsState.MIXED else (), uncertain, tuple(steps),
+                          tuple(dict.fromkeys(requests)) if verdict is MeshVerdict.SOME else ())
+
+
+def _ip_match(ips: tuple[str, ...], blocks: tuple[str, ...], neg: bool) -> Match:
+    if not ips:
+        return Match.SOME
+    nets = []
+    for b in blocks:
+        try:
+            nets.append(ip_network(b, strict=False))
+        except ValueError:
+            continue
+    hits = []
+    for ip in ips:
+        try:
+            n = ip_network(ip, strict=False)
+        except ValueError:
+            return Match.SOME
+        inside = any(n.version == x.version and n.subnet_of(x) for x in nets)
+        hits.append(inside != neg)
+    return Match.ALWAYS if all(hits) else Match.NEVER if not any(hits) else Match.SOME
+
+
+def external_side(cidrs: tuple[str, ...], name: str) -> Side:
+    return Side(None, (), Dataplane.NONE, None, cidrs, name)
+
+
+def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
+    """Give every allowed cell whose destination is in the mesh its mesh verdict (the L4 cell is kept)."""
+    from dataclasses import replace
+
+    sides: dict[str, Side] = {w.id: mesh.side(w) for w in mesh.cluster.workloads}
+    for e in m.endpoints:
+        if e.is_external:
+            sides[e.id] = external_side(e.cidrs, e.id)
+    for key, cell in m.cells.items():
+        s, d = sides.get(key[0]), sides.get(key[1])
+        if s is None or d is None or not d.in_mesh:
+            continue
+        r = mesh.verdict(s, d, cell.conns, trace=False)
+        if r is not None:
+            m.cells[key] = replace(cell, mesh=r)
+    m.notes.extend(n for n in mesh.notes if n not in m.notes)
+    return m
+
+
+def side_of(mesh: MeshAnalyzer, peer: Any) -> Side:
+    """A Workload or an ExternalAtom as the mesh sees it."""
+    if hasattr(peer, "members"):
+        return mesh.side(peer)
+    return external_side(tuple(getattr(peer, "cidrs", ())), peer.id)
+
+
+def pair_verdict(mesh: MeshAnalyzer, src: Any, dst: Any, conns: ConnSet,
+                 request: Request | None = None) -> MeshResult | None:
+    """The mesh verdict of one pair L4 allows on ``conns`` (explain, test); None outside the mesh."""
+    if not conns:
+        return None
+    return mesh.verdict(side_of(mesh, src), side_of(mesh, dst), conns, request)

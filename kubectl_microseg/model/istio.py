@@ -1,0 +1,272 @@
+"""Provides the Istio security objects (``security.istio.io/v1`` and ``v1beta1``): AuthorizationPolicy and
+PeerAuthentication, validated, and the mesh facts of a pod (sidecar, ambient, service-account principal).
+
+References (istio.io/latest/docs/reference/config/security/): authorization-policy/, peer_authentication/,
+and the concepts page docs/concepts/security/ ("Authorization policies", "Peer authentication").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+from .policy import FieldError, type_name
+from .selectors import LabelSelector
+
+MESH_API_GROUP = "security.istio.io"
+MESH_API_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
+AUTHZ_KIND = "AuthorizationPolicy"
+PEER_AUTHN_KIND = "PeerAuthentication"
+MESH_KINDS = (AUTHZ_KIND, PEER_AUTHN_KIND)
+DEFAULT_ROOT_NAMESPACE = "istio-system"
+DEFAULT_TRUST_DOMAIN = "cluster.local"
+
+
+class AuthzAction(str, Enum):
+    """authorization-policy: "The action to take if the request is matched with the rules. Default is ALLOW"."""
+
+    ALLOW = "ALLOW"
+    DENY = "DENY"
+    AUDIT = "AUDIT"
+    CUSTOM = "CUSTOM"
+
+
+class MtlsMode(str, Enum):
+    """peer_authentication, PeerAuthentication.MutualTLS.Mode."""
+
+    UNSET = "UNSET"
+    DISABLE = "DISABLE"
+    PERMISSIVE = "PERMISSIVE"
+    STRICT = "STRICT"
+
+
+SOURCE_FIELDS = ("principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces",
+                 "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks",
+                 "serviceAccounts", "notServiceAccounts")
+OPERATION_FIELDS = ("hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A ``when`` condition: ``key`` in ``values`` (and not in ``not_values``)."""
+
+    key: str
+    values: tuple[str, ...] = ()
+    not_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuthzRule:
+    index: int
+    """1-based, as explain prints it."""
+    sources: tuple[dict[str, tuple[str, ...]], ...]
+    """Each ``from[i].source``: field -> values (the fields OR'ed within, AND'ed across)."""
+    operations: tuple[dict[str, tuple[str, ...]], ...]
+    conditions: tuple[Condition, ...]
+    path: tuple
+
+    @property
+    def is_empty(self) -> bool:
+        """The rule ``{}``: "matches everything"."""
+        return not self.sources and not self.operations and not self.conditions
+
+
+@dataclass(frozen=True)
+class AuthorizationPolicy:
+    namespace: str
+    name: str
+    action: AuthzAction
+    selector: LabelSelector | None
+    target_refs: tuple[dict[str, str], ...]
+    rules: tuple[AuthzRule, ...]
+    provider: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PeerAuthentication:
+    namespace: str
+    name: str
+    selector: LabelSelector | None
+    """None: namespace-wide (or mesh-wide in the root namespace)."""
+    mode: MtlsMode
+    port_modes: tuple[tuple[int, MtlsMode], ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class MeshObjects:
+    """The mesh objects of a snapshot, with the objects they came from (for file and line)."""
+
+    authz: list[tuple[AuthorizationPolicy, Any]] = field(default_factory=list)
+    peer_authn: list[tuple[PeerAuthentication, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.authz or self.peer_authn)
+
+
+def _strings(v: Any, path: tuple) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise FieldError(path, f"must be a list of strings, not {type_name(v)}")
+    for i, s in enumerate(v):
+        if not isinstance(s, str):
+            raise FieldError(path + (i,), f"must be a string, not {type_name(s)}")
+    return tuple(v)
+
+
+def _obj(v: Any, path: tuple) -> dict:
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise FieldError(path, f"must be an object, not {type_name(v)}")
+    return v
+
+
+def _known(d: dict, allowed: tuple[str, ...], path: tuple) -> None:
+    for k in d:
+        if k not in allowed:
+            raise FieldError(path + (k,), f'unknown field "{k}"')
+
+
+def _selector(spec: dict) -> LabelSelector | None:
+    """``selector.matchLabels``; an absent or empty selector selects every workload of the namespace (the
+    reference: "If not set, the policy will be applied to all workloads in the same namespace")."""
+    sel = _obj(spec.get("selector"), ("spec", "selector"))
+    _known(sel, ("matchLabels",), ("spec", "selector"))
+    labels = _obj(sel.get("matchLabels"), ("spec", "selector", "matchLabels"))
+    for k, v in labels.items():
+        if not isinstance(v, str):
+            raise FieldError(("spec", "selector", "matchLabels", k), f"must be a string, not {type_name(v)}")
+    return LabelSelector.from_match_labels(labels) if labels else None
+
+
+def parse_authorization_policy(raw: Mapping[str, Any]) -> AuthorizationPolicy:
+    meta = raw.get("metadata") or {}
+    spec = _obj(raw.get("spec"), ("spec",))
+    _known(spec, ("selector", "targetRef", "targetRefs", "action", "provider", "rules"), ("spec",))
+    action_text = spec.get("action") or "ALLOW"
+    try:
+        action = AuthzAction(action_text)
+    except ValueError:
+        raise FieldError(("spec", "action"), f'Unsupported value: {action_text!r}: supported values: "ALLOW", '
+                         '"DENY", "AUDIT", "CUSTOM"') from None
+    provider = ""
+    if action is AuthzAction.CUSTOM:
+        prov = _obj(spec.get("provider"), ("spec", "provider"))
+        provider = str(prov.get("name") or "")
+        if not provider:
+            raise FieldError(("spec", "provider", "name"), "Required value: a CUSTOM policy names its provider")
+    refs: list[dict[str, str]] = []
+    if spec.get("targetRef") is not None:
+        refs.append(_obj(spec["targetRef"], ("spec", "targetRef")))
+    for i, r in enumerate(spec.get("targetRefs") or []):
+        refs.append(_obj(r, ("spec", "targetRefs", i)))
+    selector = _selector(spec)
+    if refs and spec.get("selector") is not None:
+        # the reference: "selector and targetRefs are mutually exclusive" (CRD validation)
+        raise FieldError(("spec", "targetRefs"), "only one of selector or targetRefs can be set")
+    raw_rules = spec.get("rules")
+    if raw_rules is not None and not isinstance(raw_rules, list):
+        raise FieldError(("spec", "rules"), f"must be a list, not {type_name(raw_rules)}")
+    rules = []
+    for i, r in enumerate(raw_rules or []):
+        rp = ("spec", "rules", i)
+        r = _obj(r, rp)
+        _known(r, ("from", "to", "when"), rp)
+        sources = []
+        for j, f in enumerate(r.get("from") or []):
+            src = _obj(_obj(f, rp + ("from", j)).get("source"), rp + ("from", j, "source"))
+            _known(src, SOURCE_FIELDS, rp + ("from", j, "source"))
+            sources.append({k: _strings(v, rp + ("from", j, "source", k)) for k, v in src.items()})
+        ops = []
+        for j, t in enumerate(r.get("to") or []):
+            op = _obj(_obj(t, rp + ("to", j)).get("operation"), rp + ("to", j, "operation"))
+            _known(op, OPERATION_FIELDS, rp + ("to", j, "operation"))
+            ops.append({k: _strings(v, rp + ("to", j, "operation", k)) for k, v in op.items()})
+            for k in ("ports", "notPorts"):
+                for p in ops[-1].get(k, ()):
+                    if not p.isdigit() or not 0 < int(p) <= 65535:
+                        raise FieldError(rp + ("to", j, "operation", k), f"invalid port {p!r}: a number 1-65535")
+        conds = []
+        for j, c in enumerate(r.get("when") or []):
+            c = _obj(c, rp + ("when", j))
+            _known(c, ("key", "values", "notValues"), rp + ("when", j))
+            if not isinstance(c.get("key"), str) or not c["key"]:
+                raise FieldError(rp + ("when", j, "key"), "Required value: a condition names its key")
+            conds.append(Condition(c["key"], _strings(c.get("values"), rp + ("when", j, "values")),
+                                   _strings(c.get("notValues"), rp + ("when", j, "notValues"))))
+        rules.append(AuthzRule(i + 1, tuple(sources), tuple(ops), tuple(conds), rp))
+    return AuthorizationPolicy(str(meta.get("namespace") or "default"), str(meta.get("name")), action, selector,
+                               tuple(refs), tuple(rules), provider)
+
+
+def _mode(v: Any, path: tuple) -> MtlsMode:
+    m = _obj(v, path)
+    _known(m, ("mode",), path)
+    text = m.get("mode") or "UNSET"
+    try:
+        return MtlsMode(text)
+    except ValueError:
+        raise FieldError(path + ("mode",), f'Unsupported value: {text!r}: supported values: "UNSET", "DISABLE", '
+                         '"PERMISSIVE", "STRICT"') from None
+
+
+def parse_peer_authentication(raw: Mapping[str, Any]) -> PeerAuthentication:
+    meta = raw.get("metadata") or {}
+    spec = _obj(raw.get("spec"), ("spec",))
+    _known(spec, ("selector", "mtls", "portLevelMtls"), ("spec",))
+    selector = _selector(spec)
+    mode = _mode(spec.get("mtls"), ("spec", "mtls"))
+    ports = []
+    for k, v in _obj(spec.get("portLevelMtls"), ("spec", "portLevelMtls")).items():
+        if not str(k).isdigit() or not 0 < int(k) <= 65535:
+            raise FieldError(("spec", "portLevelMtls", k), f"invalid port {k!r}: a number 1-65535")
+        ports.append((int(k), _mode(v, ("spec", "portLevelMtls", k))))
+    if ports and selector is None:
+        # peer_authentication: portLevelMtls "can only be set when selector is set" (CRD validation rule)
+        raise FieldError(("spec", "portLevelMtls"), "portLevelMtls requires a workload selector (spec.selector)")
+    return PeerAuthentication(str(meta.get("namespace") or "default"), str(meta.get("name")), selector, mode,
+                              tuple(sorted(ports)))
+
+
+class Dataplane(str, Enum):
+    """How a pod is in the mesh."""
+
+    NONE = "none"
+    SIDECAR = "sidecar"
+    AMBIENT = "ambient"
+
+
+def pod_dataplane(ns_labels: Mapping[str, str], pod_labels: Mapping[str, str],
+                  pod_annotations: Mapping[str, str]) -> Dataplane:
+    """Sidecar injection as the injector's webhooks decide it (istio.io docs/setup/additional-setup/
+    sidecar-injection, "Controlling the injection policy"): a pod label ``sidecar.istio.io/inject`` (the
+    annotation is the older form) overrides; otherwise the namespace label ``istio-injection=enabled`` or an
+    ``istio.io/rev`` label enables it (``istio-injection=disabled`` disables it). Ambient: the namespace
+    (or pod) label ``istio.io/dataplane-mode=ambient``; a pod label ``istio.io/dataplane-mode=none`` opts
+    out; a sidecar wins over ambient."""
+    inject = pod_labels.get("sidecar.istio.io/inject", pod_annotations.get("sidecar.istio.io/inject"))
+    if inject is not None:
+        if inject.lower() == "true":
+            return Dataplane.SIDECAR
+    elif ns_labels.get("istio-injection") == "enabled" or (
+            "istio.io/rev" in ns_labels and ns_labels.get("istio-injection") != "disabled"):
+        return Dataplane.SIDECAR
+    mode = pod_labels.get("istio.io/dataplane-mode", ns_labels.get("istio.io/dataplane-mode"))
+    if mode == "ambient":
+        return Dataplane.AMBIENT
+    return Dataplane.NONE
+
+
+def principal(trust_domain: str, namespace: str, service_account: str) -> str:
+    """The SPIFFE identity without its scheme, as AuthorizationPolicy principals write it."""
+    return f"{trust_domain}/ns/{namespace}/sa/{service_account or 'default'}"
