@@ -223,13 +223,24 @@ def tier_chain(a: "Analyzer", d: str, own: int, early: bool) -> list[tuple[Compi
     key = (d, own, early)
     chain = a.calico_chains.get(key)
     if chain is None:
-        bit = 1 << own
-        chain = a.calico_chains[key] = [
-            (ct, sel_) for ct in a.calico_tiers if ct.early is early
-            for sel_ in [[cp for cp in ct.policies if (cp.policy is None and a.isolating[d][own])
-                          or (cp.policy is not None and cp.applies[d] & bit)]]
-            if sel_]
+        chain = a.calico_chains[key] = [(ct, by_class[own]) for ct, by_class in a.calico_by_class[d]
+                                        if ct.early is early and own in by_class]
     return chain
+
+
+def by_class(tiers: list[CompiledTier], d: str, isolated: int) -> list[tuple[CompiledTier, dict[int, list[CompiledPolicy]]]]:
+    """Per tier, class -> the tier's policies that apply to it in direction ``d``, in order (the Kubernetes
+    policies' place applies to the ``isolated`` classes). Built once, by the policies' bitsets."""
+    from .k8s import iter_bits
+
+    out = []
+    for ct in tiers:
+        m: dict[int, list[CompiledPolicy]] = {}
+        for cp in ct.policies:
+            for own in iter_bits(isolated if cp.policy is None else cp.applies[d]):
+                m.setdefault(own, []).append(cp)
+        out.append((ct, m))
+    return out
 
 
 def decide_tiers(q: "Query", open_: ConnSet, early: bool,
