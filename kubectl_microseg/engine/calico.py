@@ -318,5 +318,7 @@ def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
     ports = ", ".join(pm.describe() for pm in r.destination.ports) or "any"
     proto = r.protocol or "any protocol"
     unsure = " (service accounts or source ports are assumed to match: uncertain)" if cr.unsure else ""
+    if not conns:
+        unsure += " (every port it names was decided before it)"
     return (f"[{tier.name} tier] {p.id} ({order}) {r.direction} rule {r.index}: {r.action.value} "
             f"{peer.describe()}; {proto} ports {ports} -> {conns.describe()}{unsure}")
