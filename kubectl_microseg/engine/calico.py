@@ -280,7 +280,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool,
                 action = cr.rule.action
                 if q.trace is not None:
                     q.trace.append(Reason(d, _KIND[action], conns, layer=f"Calico tier {ct.tier.name}",
-                                          text=_rule_text(ct.tier, cr, conns)))
+                                          text=_rule_text(ct.tier, cr, conns), calico=(cr.policy.id, cr.rule.index)))
                 if action is CalicoAction.LOG or not conns:
                     continue
                 if action is CalicoAction.ALLOW:
@@ -296,7 +296,8 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool,
             if q.trace is not None:
                 names = ", ".join(cp.policy.id if cp.policy else "Kubernetes NetworkPolicies" for cp in selecting)
                 q.trace.append(Reason(d, "CALICO_TIER_DENY" if deny else "CALICO_TIER_PASS", rest,
-                                      layer=f"Calico tier {ct.tier.name}",
+                                      layer=f"Calico tier {ct.tier.name}", calico=(f"Tier {ct.tier.name}", -1),
+                                      calico_policies=tuple(cp.policy.id for cp in selecting if cp.policy),
                                       text=f"end of tier {ct.tier.name} (it applies through {names}): no rule decided "
                                            f"{rest.describe()}: defaultAction {ct.tier.default_action.value}"))
         if accepted or denied:
