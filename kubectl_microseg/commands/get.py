@@ -12,7 +12,8 @@ from ..engine.k8s import Analyzer, iter_bits
 from ..load import load_analyzer
 
 WHAT = ("all", "namespaces", "ns", "workloads", "pods", "po", "networkpolicies", "netpol", "policies",
-        "clusternetworkpolicies", "cnp", "adminnetworkpolicies", "anp")
+        "clusternetworkpolicies", "cnp", "adminnetworkpolicies", "anp", "ciliumnetworkpolicies",
+        "ciliumclusterwidenetworkpolicies", "ccnp")
 
 
 def register(sub) -> None:
@@ -67,7 +68,21 @@ def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
                        "deprecated": pol.deprecated,
                        "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
                        "source": e.source.origin.describe(e.source.line_of(()))})
-    return {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows}
+    c_rows = []
+    for e in c.cilium:
+        pol = e.policy
+        if namespace is not None and pol.namespace not in (None, namespace):
+            continue
+        bits = a.cilium.selects.get(pol.id, 0) if a.cilium is not None else 0
+        selected = sorted({w.id for i in iter_bits(bits) for w in a.class_workloads[i]})
+        c_rows.append({"id": pol.id, "kind": pol.kind, "namespace": pol.namespace, "name": pol.name,
+                       "hostPolicy": pol.subject is None,
+                       "defaultDeny": [d for d, on in zip(("ingress", "egress"), pol.default_deny) if on],
+                       "rules": {"ingress": len(pol.ingress), "egress": len(pol.egress),
+                                 "ingressDeny": len(pol.ingress_deny), "egressDeny": len(pol.egress_deny)},
+                       "selects": selected, "source": e.source.origin.describe(e.source.line_of(()))})
+    return {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows,
+            "ciliumPolicies": c_rows}
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -76,7 +91,7 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _iso(by: list[str]) -> str:
-    return "open" if not by else "isolated (" + ", ".join(p.split("/", 1)[1] for p in by) + ")"
+    return "open" if not by else "isolated (" + ", ".join(p.split("/", 1)[-1] for p in by) + ")"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,6 +135,18 @@ def run(args: argparse.Namespace) -> int:
             tier = p["tier"] + (" (v1alpha1, deprecated)" if p["deprecated"] else "")
             rows.append([p["id"], tier, prio, f"{p['ingressRules']}/{p['egressRules']}",
                          str(len(p["selects"])) if p["selects"] else "NOTHING"] + ([p["source"]] if wide else []))
+        parts.append(_table(rows))
+    if what in ("all", "policies", "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ccnp") \
+            and data["ciliumPolicies"]:
+        rows = [["CILIUM POLICY", "DEFAULT DENY", "RULES (IN/EG/IN-DENY/EG-DENY)", "SELECTS"] + (["SOURCE"] if wide else [])]
+        for p in data["ciliumPolicies"]:
+            r = p["rules"]
+            sel = ("host policy: not evaluated" if p["hostPolicy"] else
+                   ", ".join(x.split("/", 1)[1] if p["namespace"] else x for x in p["selects"]) if p["selects"]
+                   else "NOTHING")
+            rows.append([p["id"], "+".join(p["defaultDeny"]) or "none",
+                         f"{r['ingress']}/{r['egress']}/{r['ingressDeny']}/{r['egressDeny']}", sel]
+                        + ([p["source"]] if wide else []))
         parts.append(_table(rows))
     sys.stdout.write("\n".join(parts))
     return 0
