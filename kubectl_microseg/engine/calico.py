@@ -223,13 +223,24 @@ def tier_chain(a: "Analyzer", d: str, own: int, early: bool) -> list[tuple[Compi
     key = (d, own, early)
     chain = a.calico_chains.get(key)
     if chain is None:
-        bit = 1 << own
-        chain = a.calico_chains[key] = [
-            (ct, sel_) for ct in a.calico_tiers if ct.early is early
-            for sel_ in [[cp for cp in ct.policies if (cp.policy is None and a.isolating[d][own])
-                          or (cp.policy is not None and cp.applies[d] & bit)]]
-            if sel_]
+        chain = a.calico_chains[key] = [(ct, by_class[own]) for ct, by_class in a.calico_by_class[d]
+                                        if ct.early is early and own in by_class]
     return chain
+
+
+def by_class(tiers: list[CompiledTier], d: str, isolated: int) -> list[tuple[CompiledTier, dict[int, list[CompiledPolicy]]]]:
+    """Per tier, class -> the tier's policies that apply to it in direction ``d``, in order (the Kubernetes
+    policies' place applies to the ``isolated`` classes). Built once, by the policies' bitsets."""
+    from .k8s import iter_bits
+
+    out = []
+    for ct in tiers:
+        m: dict[int, list[CompiledPolicy]] = {}
+        for cp in ct.policies:
+            for own in iter_bits(isolated if cp.policy is None else cp.applies[d]):
+                m.setdefault(own, []).append(cp)
+        out.append((ct, m))
+    return out
 
 
 def decide_tiers(q: "Query", open_: ConnSet, early: bool,
@@ -269,7 +280,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool,
                 action = cr.rule.action
                 if q.trace is not None:
                     q.trace.append(Reason(d, _KIND[action], conns, layer=f"Calico tier {ct.tier.name}",
-                                          text=_rule_text(ct.tier, cr, conns)))
+                                          text=_rule_text(ct.tier, cr, conns), calico=(cr.policy.id, cr.rule.index)))
                 if action is CalicoAction.LOG or not conns:
                     continue
                 if action is CalicoAction.ALLOW:
@@ -285,7 +296,8 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool,
             if q.trace is not None:
                 names = ", ".join(cp.policy.id if cp.policy else "Kubernetes NetworkPolicies" for cp in selecting)
                 q.trace.append(Reason(d, "CALICO_TIER_DENY" if deny else "CALICO_TIER_PASS", rest,
-                                      layer=f"Calico tier {ct.tier.name}",
+                                      layer=f"Calico tier {ct.tier.name}", calico=(f"Tier {ct.tier.name}", -1),
+                                      calico_policies=tuple(cp.policy.id for cp in selecting if cp.policy),
                                       text=f"end of tier {ct.tier.name} (it applies through {names}): no rule decided "
                                            f"{rest.describe()}: defaultAction {ct.tier.default_action.value}"))
         if accepted or denied:
@@ -307,5 +319,7 @@ def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
     ports = ", ".join(pm.describe() for pm in r.destination.ports) or "any"
     proto = r.protocol or "any protocol"
     unsure = " (service accounts or source ports are assumed to match: uncertain)" if cr.unsure else ""
+    if not conns:
+        unsure += " (every port it names was decided before it)"
     return (f"[{tier.name} tier] {p.id} ({order}) {r.direction} rule {r.index}: {r.action.value} "
             f"{peer.describe()}; {proto} ports {ports} -> {conns.describe()}{unsure}")

@@ -40,6 +40,7 @@ from .atoms import AtomIndex, ExternalAtom
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
 from .calico import CalicoCompiler, decide_tiers, tier_chain
+from .calico import by_class as calico_by_class
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -286,6 +287,10 @@ class Analyzer:
         """Pod classes grouped by their named ports (egress verdict maps start from these parts)."""
         self.calico_chains: dict = {}
         """(direction, class, early) -> the tiers that apply to the class, with their applying policies."""
+        self.calico_pre: dict = {}
+        iso = {d: sum(1 << i for i, pols in enumerate(self.isolating[d]) if pols) if self.calico_tiers else 0
+               for d in DIRECTIONS}
+        self.calico_by_class = {d: calico_by_class(self.calico_tiers, d, iso[d]) for d in DIRECTIONS}
         self.calico_selects = {d: 0 for d in DIRECTIONS}
         """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
         others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
@@ -445,11 +450,13 @@ class Analyzer:
         n = len(self.classes)
         full = self.all_classes
         cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
+        eg_parts = {a: p for a in iter_bits(cal_eg) if not _passes_all(p := self._parts("egress", a))}
+        cal_eg = sum(1 << a for a in eg_parts)  # classes whose Calico tiers pass everything keep the fast path
         reach_all &= ~cal_eg
         reach = [r & ~cal_eg for r in reach]
         eg_maps: dict[int, list] = {}
-        for a in iter_bits(cal_eg):
-            eg_maps[a] = parts = self._parts("egress", a)
+        for a, parts in eg_parts.items():
+            eg_maps[a] = parts
             targets = 0
             for t, acc, rest in parts:
                 if acc:
@@ -465,6 +472,8 @@ class Analyzer:
         for b in range(n):
             named = self.classes[b].named_ports
             in_parts = self._parts("ingress", b) if cal_in >> b & 1 else None
+            if in_parts is not None and _passes_all(in_parts):
+                in_parts = None
             if in_parts is not None:
                 admit = 0
                 for t, acc, rest in in_parts:
@@ -548,14 +557,19 @@ class Analyzer:
     def _pre_chain(self, direction: str, own: int) -> tuple[list, list, tuple] | None:
         """The Calico tiers before the default tier that apply to ``own``, their rules that can match it, and
         an identity key; None when a Calico policy of the default tier or a later tier applies to it."""
+        key = (direction, own)
+        if key in self.calico_pre:
+            return self.calico_pre[key]
         chain = tier_chain(self, direction, own, True) + tier_chain(self, direction, own, False)
         default = next(ct.tier.sort_key() for ct in self.calico_tiers if ct.tier.name == "default")
         if any(cp.policy is not None for ct, sel_ in chain if ct.tier.sort_key() >= default for cp in sel_):
+            self.calico_pre[key] = None
             return None
         pre = [(ct, sel_) for ct, sel_ in chain if ct.tier.sort_key() < default]
         bit = 1 << own
         crs = [cr for _, sel_ in pre for cp in sel_ for cr in cp.rules[direction] if cr.own & bit]
-        return pre, crs, (tuple(id(cp) for _, sel_ in pre for cp in sel_), tuple(map(id, crs)))
+        got = self.calico_pre[key] = (pre, crs, (tuple(id(cp) for _, sel_ in pre for cp in sel_), tuple(map(id, crs))))
+        return got
 
     def _pre_atoms(self, direction: str, own: int, named: frozenset) -> list[tuple[ConnSet, ConnSet]] | None:
         """Per atom, (accepted, left to the NetworkPolicy rules) after the Calico tiers before the default
@@ -724,7 +738,11 @@ class Analyzer:
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
         key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
-        if self.calico_selects[direction] >> cls & 1:  # Calico policies select classes one by one
+        calico = bool(self.calico_selects[direction] >> cls & 1)
+        pre = self._pre_atoms(direction, cls, named) if calico and not self.has_admin else None
+        if pre is not None and _passes_all(pre):
+            calico = False  # its Calico tiers pass every range on: the NetworkPolicy map (shared) is exact
+        if calico:  # Calico policies select classes one by one
             key += (cls,)
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
@@ -741,7 +759,7 @@ class Analyzer:
                 c = self.decide(direction, cls, atom, named)
                 if c:
                     out[i] = c
-        elif self.calico_selects[direction] >> cls & 1 and (pre := self._pre_atoms(direction, cls, named)) is not None:
+        elif calico and pre is not None:
             # Calico tiers before the default tier (shared), composed with the NetworkPolicy rules
             np = self._np_atoms(direction, cls, named)
             out = {}
@@ -754,7 +772,7 @@ class Analyzer:
                     c = acc | x if acc else x
                 if c:
                     out[i] = c
-        elif self.calico_selects[direction] >> cls & 1:
+        elif calico:
             # atoms that every rule here treats alike get one decision (the rules' address sets hold an
             # atom whole or not at all)
             bit = 1 << cls
@@ -954,6 +972,12 @@ class Analyzer:
 
 _ALL = ConnSet.all()
 _NONE = ConnSet.none()
+
+
+def _passes_all(parts: list) -> bool:
+    """Whether Calico's tiers before the default tier accept and deny nothing here (every part: nothing
+    accepted, everything left to the NetworkPolicy rules)."""
+    return all(not p[-2] and p[-1].is_all() for p in parts)
 
 
 def iter_bits(bits: int) -> Iterator[int]:

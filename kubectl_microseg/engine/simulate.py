@@ -22,7 +22,8 @@ from .k8s import Analyzer, Options
 
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "AdminNetworkPolicy",
                             "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "IngressClass", "Node",
-                            "CiliumClusterwideNetworkPolicy", "CiliumCIDRGroup"})
+                            "CiliumClusterwideNetworkPolicy", "CiliumCIDRGroup",
+                            "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "StagedGlobalNetworkPolicy"})
 """Kinds without a namespace (everything else defaults to the namespace given, like kubectl)."""
 
 
