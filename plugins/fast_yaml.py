@@ -150,6 +150,20 @@ def _quiet_stderr() -> Iterator[None]:
             os.close(fd)
 
 
+def _emit_json(tree: Any, guess: int) -> bytearray:
+    """The tree as JSON, emitted once into a buffer of ``guess`` bytes (a kubectl dump's JSON is about 1.6x
+    its YAML), again into one of the exact size when that is too small; ``ryml.emit_json`` measures first,
+    then emits (two passes)."""
+    root = tree.root_id()
+    buf = bytearray(guess)
+    failed, size = ryml.emit_json_to_substr(tree, root, buf)
+    if failed:
+        buf = bytearray(size)
+        failed, size = ryml.emit_json_to_substr(tree, root, buf)
+    del buf[size:]
+    return buf
+
+
 def load(text: str) -> list[Any] | None:
     """The documents of ``text`` exactly as the strict libyaml loader returns them, or None when this path
     cannot vouch for that (see the module's docstring)."""
@@ -168,12 +182,13 @@ def load(text: str) -> list[Any] | None:
         tree = ryml.Tree()
         lines = text.count("\n")
         tree.reserve(lines + lines // 4 + 16)  # about a node a line: no doubling of a large tree while parsing
+        encoded = text.encode("utf-8")
         with _quiet_stderr():
-            tree = ryml.parse_in_arena(text.encode("utf-8"), tree=tree)
-        emitted = ryml.emit_json(tree)
+            tree = ryml.parse_in_arena(encoded, tree=tree)
+        emitted = _emit_json(tree, len(encoded) * 2 + 4096)
         stream = tree.is_stream(tree.root_id())
-        del tree  # peak memory: the tree (~150 bytes a node) is gone before the objects are built
-        if emitted is None:  # nothing but comments and blank lines
+        del tree, encoded  # peak memory: the tree (~150 bytes a node) is gone before the objects are built
+        if not emitted:  # nothing but comments and blank lines
             return []
         with paused_gc():
             data = json.loads(emitted, object_pairs_hook=mapping, parse_float=_float)
