@@ -44,9 +44,10 @@ def register(sub) -> None:
         g = kp.add_argument_group("output")
         g.add_argument("--out", metavar="DIR", help="write one file per policy into DIR instead of stdout")
         g.add_argument("--force", action="store_true", help="with --out, replace existing files")
-        g.add_argument("--format", choices=("networkpolicy", "cilium"), default="networkpolicy",
-                       help="networkpolicy (default), or cilium: the same policies as CiliumNetworkPolicies "
-                            "(an L7 http rule on an API tier's ports)")
+        g.add_argument("--format", choices=("networkpolicy", "cilium", "calico"), default="networkpolicy",
+                       help="networkpolicy (default); cilium: the same policies as CiliumNetworkPolicies "
+                            "(an L7 http rule on an API tier's ports); calico: as projectcalico.org/v3 "
+                            "NetworkPolicies in the default tier at order 1000")
         g.add_argument("--impact", choices=("summary", "full", "none"), default="summary",
                        help="matrix impact on stderr: counts and lost connections (default), the full diff, or none")
         g.add_argument("--impact-limit", type=non_negative, default=15, metavar="N", help="list at most N lost connections")
@@ -86,6 +87,25 @@ def cilium_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
             parse_policy(c.manifest(), {})
         except FieldError as e:  # a translation bug, never the user's input
             raise UsageError(f"--format cilium: {d.id}: {e.message}") from None
+        out.append(c)
+    return out
+
+
+def calico_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
+    """The drafts in Calico NetworkPolicy form (scaffold.calico_form), validated by the Calico model."""
+    from ..model.calico import parse_calico_policy
+    from ..model.policy import FieldError
+    from ..scaffold.calico_form import to_calico
+
+    out: list[PolicyDraft] = []
+    for d in drafts:
+        if d.manifest().get("kind") != "NetworkPolicy":
+            raise UsageError(f"--format calico: {d.id} is a {d.manifest().get('kind')}, which has no Calico form here")
+        c = to_calico(d)
+        try:
+            parse_calico_policy(c.manifest())
+        except FieldError as e:  # a translation bug, never the user's input
+            raise UsageError(f"--format calico: {d.id}: {e.message}") from None
         out.append(c)
     return out
 
@@ -156,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
     validate(drafts)
     if getattr(args, "format", "networkpolicy") == "cilium":
         drafts = cilium_drafts(drafts)
+    elif getattr(args, "format", "networkpolicy") == "calico":
+        drafts = calico_drafts(drafts)
     for note in dict.fromkeys(n for n in notes + [x for d in drafts for x in d.notes] if n):
         print(f"note: {note}", file=sys.stderr)
     if snapshot is not None and args.impact != "none" and drafts:
