@@ -17,6 +17,7 @@ from typing import Iterable
 
 from ..model.admin import ADMIN_KINDS
 from ..model.cilium import KINDS as CILIUM_KINDS
+from ..model.istio import MESH_KINDS
 from ..model.cluster import Cluster, build_cluster
 from ..model.objects import SourceObject
 from ..model.ports import ConnSet
@@ -24,9 +25,10 @@ from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
 Key = tuple[str, str, str]
-CLUSTER_SCOPED = frozenset(ADMIN_KINDS) | frozenset(CILIUM_KINDS)
-"""Kinds whose change rebuilds everything: cluster-wide policies, and Cilium's objects (a CNP's peers may
-name other namespaces; engine.cilium compiles them onto every class, which replace_namespace does not redo)."""
+CLUSTER_SCOPED = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILIUM_KINDS)
+"""Kinds whose change rebuilds the model (Istio's: a root-namespace policy is mesh-wide, and the mesh layer
+reads the whole cluster's objects; Cilium's: a CNP's peers may name other namespaces and engine.cilium
+compiles them onto every class, which replace_namespace does not redo)."""
 
 
 def _namespace_of(obj: SourceObject) -> str | None:

@@ -51,6 +51,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", True),
     Resource("cilium.io", "v2", "ciliumclusterwidenetworkpolicies", "CiliumClusterwideNetworkPolicy", False),
     Resource("cilium.io", "v2", "ciliumcidrgroups", "CiliumCIDRGroup", False),
+    Resource("security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", True),
+    Resource("security.istio.io", "v1", "peerauthentications", "PeerAuthentication", True),
 )
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
