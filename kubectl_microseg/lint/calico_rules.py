@@ -40,7 +40,7 @@ def _ref(pol) -> str:
 
 
 def _path(r: CalicoRule) -> tuple:
-    return ("spec", r.direction, r.index)
+    return ("spec", r.direction, r.index - 1)
 
 
 def _compiled(ctx: LintContext) -> list:
