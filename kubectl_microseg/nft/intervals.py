@@ -60,7 +60,23 @@ def union(a: Ports, b: Ports) -> Ports:
         return b
     if not b:
         return a
-    return merge(a + b)
+    if len(a) < len(b):
+        a, b = b, a
+    if len(b) > 4:
+        return merge(a + b)
+    out = list(a)  # a few pieces into a long list: each put in place by bisection, its neighbours merged
+    for lo, hi in b:
+        i = bisect.bisect_left(out, lo, key=_first)
+        if i and out[i - 1][1] >= lo - 1:
+            i -= 1
+            lo = out[i][0]
+        j = i
+        while j < len(out) and out[j][0] <= hi + 1:
+            if out[j][1] > hi:
+                hi = out[j][1]
+            j += 1
+        out[i:j] = [(lo, hi)]
+    return out
 
 
 def intersect(a: Ports, b: Ports) -> Ports:

@@ -329,11 +329,17 @@ class Relevance:
         for ch in rs.chains.values():
             for r in ch.rules:
                 self.rules.append((ch, r, _need(rs, ch, r) if self.enabled else _Need(pure=False)))
-        self.by_src = _Stab([(i, n.saddr) for i, (_, _, n) in enumerate(self.rules) if n.saddr is not None])
-        self.by_dst = _Stab([(i, n.daddr) for i, (_, _, n) in enumerate(self.rules) if n.daddr is not None])
-        self.free = [i for i, (_, _, n) in enumerate(self.rules) if n.saddr is None and n.daddr is None]
+        needs = [n for _, _, n in self.rules]
+        self.by_src = _Stab([(i, n.saddr.intervals) for i, n in enumerate(needs) if n.saddr is not None])
+        self.by_dst = _Stab([(i, n.daddr.intervals) for i, n in enumerate(needs) if n.daddr is not None])
+        self.free = [i for i, n in enumerate(needs) if n.saddr is None and n.daddr is None]
+        self._requires = {"saddr": frozenset(i for i, n in enumerate(needs) if n.saddr is not None),
+                          "daddr": frozenset(i for i, n in enumerate(needs) if n.daddr is not None)}
+        self._impure = frozenset(i for i, n in enumerate(needs) if not n.pure)
+        self._free_l4: dict[int, list[int]] = {}
         self._keys: dict[tuple[frozenset[int], frozenset[int], int], tuple[int, ...]] = {}
-        self._views: dict[tuple[int, ...], tuple[Ruleset, bool]] = {}
+        self._views: dict[tuple[int, ...], Ruleset] = {}
+        self._by_port: dict[tuple[int, ...], tuple[_Stab, list[int]]] = {}
         self._ports: list[tuple[int, int]] | None = None
         self.results: dict[tuple[object, ...], tuple[list[tuple[int, int]] | str, bool]] = {}
         """Results of address-independent views (see ``view``), shared by every pair that has them."""
@@ -344,28 +350,30 @@ class Relevance:
             self._ports = port_atoms([self.rs])
         return self._ports
 
-    def view(self, src: int, dst: int, l4proto: int) -> tuple[Ruleset, tuple[int, ...] | None]:
-        """The ruleset with only the rules that can match packets src -> dst of ``l4proto``, and a key
-        naming it when its verdicts cannot depend on the addresses (every address its rules read is a
-        requirement the pair meets), so pairs with the same key share one result; else None."""
-        if not self.enabled:
-            return self.rs, None
+    def key(self, src: int, dst: int, l4proto: int) -> tuple[int, ...]:
+        """The rules (by index, in ruleset order) that can match packets src -> dst of ``l4proto``."""
         s_in, d_in = self.by_src.at(src), self.by_dst.at(dst)
         key = self._keys.get((s_in, d_in, l4proto))
         if key is None:
-            keep = []
-            for i in sorted(set(self.free) | s_in | d_in):
+            free = self._free_l4.get(l4proto)
+            if free is None:
+                free = self._free_l4[l4proto] = [i for i in self.free if self.rules[i][2].l4proto in (None, l4proto)]
+            keep = list(free)
+            for i in s_in | d_in:
                 n = self.rules[i][2]
                 if (n.l4proto is None or n.l4proto == l4proto) and (n.saddr is None or i in s_in) and \
                         (n.daddr is None or i in d_in):
                     keep.append(i)
-            key = self._keys[(s_in, d_in, l4proto)] = tuple(keep)
-        got = self._view_of(key)
-        return got[0], key if got[1] else None
+            key = self._keys[(s_in, d_in, l4proto)] = tuple(sorted(keep))
+        return key
 
-    def _view_of(self, key: tuple[int, ...]) -> tuple[Ruleset, bool]:
-        """The ruleset of these rules (by index), and whether none of them reads addresses beyond its
-        requirements (cached)."""
+    def pure(self, key: tuple[int, ...]) -> bool:
+        """Whether none of these rules reads addresses beyond its requirements: then the verdicts of the
+        view cannot depend on the addresses of a pair that has this key, and such pairs share one result."""
+        return self._impure.isdisjoint(key)
+
+    def view(self, key: tuple[int, ...]) -> Ruleset:
+        """The ruleset of these rules (by index), built once per key."""
         got = self._views.get(key)
         if got is None:
             lists: dict[tuple[str, str, str], list[Rule]] = {k: [] for k in self.rs.chains}
@@ -374,13 +382,12 @@ class Relevance:
                 lists[ch.key].append(r)
             chains = {k: Chain(c.family, c.table, c.name, c.handle, c.type, c.hook, c.prio, c.policy, c.device,
                                lists[k]) for k, c in self.rs.chains.items()}
-            got = (Ruleset(self.rs.tables, chains, self.rs.sets, self.rs.notes, self.rs.defines,
-                           self.rs.description, self.rs.dormant), all(self.rules[i][2].pure for i in key))
-            self._views[key] = got
+            got = self._views[key] = Ruleset(self.rs.tables, chains, self.rs.sets, self.rs.notes, self.rs.defines,
+                                             self.rs.description, self.rs.dormant)
         return got
 
     def delta(self, key: tuple[int, ...], vary: str) -> tuple[tuple[int, ...], list[tuple[int, int]],
-                                                              Ruleset] | None:
+                                                              tuple[int, ...]] | None:
         """Split a view for the address that varies (``saddr``: the class is the source): the rules that
         require something of that address ("own" rules), the ports they can match at all, and the rest.
 
@@ -388,9 +395,9 @@ class Relevance:
         through the rest alone (own rules fail at their port match and have no effect before it), and
         the port walk is pointwise: so the rest's result, shared by every class with the same rest when
         its rules read no address, holds outside those ports; inside, the view restricted to rules that
-        can match those ports decides. Returns (rest key, own ports, restricted view), or None when the
+        can match those ports decides. Returns (rest key, own ports, restricted key), or None when the
         split does not apply (the rest reads addresses, an own rule has no port requirement)."""
-        own = [i for i in key if getattr(self.rules[i][2], vary) is not None]
+        own = self._requires[vary].intersection(key)
         if not own:
             return None
         ports: list[tuple[int, int]] = []
@@ -399,12 +406,19 @@ class Relevance:
             if d is None:
                 return None
             ports = union(ports, d)
-        own_set = set(own)
-        rest = tuple(i for i in key if i not in own_set)
-        if not self._view_of(rest)[1]:
+        rest = tuple(sorted(set(key).difference(own)))
+        if not self.pure(rest):
             return None
-        keep = tuple(i for i in key if self.rules[i][2].dport is None or intersect(self.rules[i][2].dport, ports))
-        return rest, ports, self._view_of(keep)[0]
+        index = self._by_port.get(rest)
+        if index is None:
+            index = self._by_port[rest] = (
+                _Stab([(i, self.rules[i][2].dport) for i in rest if self.rules[i][2].dport is not None]),
+                [i for i in rest if self.rules[i][2].dport is None])
+        stab, portless = index
+        keep = set(portless).union(own)
+        for lo, hi in ports:
+            keep.update(*stab.over(lo, hi))
+        return rest, ports, tuple(sorted(keep))
 
 
 def _in(addrs: AddressSet, point: int) -> bool:
@@ -425,10 +439,10 @@ def _interval_list(addrs: AddressSet) -> list[tuple[int, int]]:
 class _Stab:
     """Which of some address sets contain a point: one sweep, then a bisection per question."""
 
-    def __init__(self, items: list[tuple[int, AddressSet]]):
+    def __init__(self, items: list[tuple[int, Sequence[tuple[int, int]]]]):
         events: dict[int, list[tuple[int, int]]] = {}
-        for i, s in items:
-            for lo, hi in s.intervals:
+        for i, ivs in items:
+            for lo, hi in ivs:
                 events.setdefault(lo, []).append((i, 1))
                 events.setdefault(hi + 1, []).append((i, -1))
         self.bounds = sorted(events)
@@ -446,6 +460,11 @@ class _Stab:
     def at(self, point: int) -> frozenset[int]:
         j = bisect.bisect_right(self.bounds, point) - 1
         return self.sets[j] if j >= 0 else frozenset()
+
+    def over(self, lo: int, hi: int) -> list[frozenset[int]]:
+        """The sets of the pieces that meet [lo, hi] (their union: the items meeting it)."""
+        j = max(bisect.bisect_right(self.bounds, lo) - 1, 0)
+        return self.sets[j:bisect.bisect_right(self.bounds, hi)]
 
 
 def _stateful(rs: Ruleset) -> bool:
@@ -553,18 +572,19 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
            "assume": MATRIX_ASSUME}
     for proto in MATRIX_PROTOCOLS + ("icmp" if fam == 4 else "icmpv6",):
         l4 = V.L4PROTO[proto]
-        view, key = relevance.view(src, dst, l4) if relevance is not None else (rs, None)
-        memo = (key, hook, fam, iif, oif, ports is None) if key is not None else None
-        got = relevance.results.get(memo) if relevance is not None and memo is not None else None
         pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=l4, **ifs)
-        if got is None and relevance is not None and vary is not None and ports is None and \
-                proto in MATRIX_PROTOCOLS and relevance.enabled:
-            got = _by_delta(relevance, relevance._keys[(relevance.by_src.at(src), relevance.by_dst.at(dst), l4)],
-                            vary, hook, pkt, (hook, fam, iif, oif))
-        if got is None:
-            got = _allowed_ports(view, hook, pkt, ports, relevance)
-            if memo is not None and relevance is not None:
-                relevance.results[memo] = got
+        if relevance is None or not relevance.enabled:
+            got = _allowed_ports(rs, hook, pkt, ports, relevance)
+        else:
+            key = relevance.key(src, dst, l4)
+            memo = (key, hook, fam, iif, oif, ports is None) if relevance.pure(key) else None
+            got = relevance.results.get(memo) if memo is not None else None
+            if got is None and vary is not None and ports is None and proto in MATRIX_PROTOCOLS:
+                got = _by_delta(relevance, key, vary, hook, pkt, (hook, fam, iif, oif))
+            if got is None:
+                got = _allowed_ports(relevance.view(key), hook, pkt, ports, relevance)
+                if memo is not None:
+                    relevance.results[memo] = got
         if got[0]:
             acc[proto.upper() if proto in MATRIX_PROTOCOLS else "ICMP" if fam == 4 else "ICMPV6"] = got[0]
             uncertain |= got[1]
@@ -582,11 +602,12 @@ def _by_delta(rel: Relevance, key: tuple[int, ...], vary: str, hook: str, pkt: P
     memo = (rest,) + where + (True,)
     base = rel.results.get(memo)
     if base is None:
-        base = _allowed_ports(rel._view_of(rest)[0], hook, pkt, None, rel)
+        base = _allowed_ports(rel.view(rest), hook, pkt, None, rel)
         rel.results[memo] = base
     try:
-        inside = [iv for piece, verdict in port_verdicts(restricted, pkt.with_(sport=40000, dport=own_ports[0][0]),
-                                                         hook, own_ports) if verdict == "allow" for iv in piece]
+        inside = [iv for piece, verdict in port_verdicts(rel.view(restricted), pkt.with_(sport=40000,
+                                                         dport=own_ports[0][0]), hook, own_ports)
+                  if verdict == "allow" for iv in piece]
     except Fallback:
         return None
     return union(subtract(base[0], own_ports), sorted(inside)), base[1]
