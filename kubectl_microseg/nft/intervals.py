@@ -24,7 +24,8 @@ def element_intervals(elems: tuple) -> Ports:
     if got is not None and got[0] is elems:
         return got[1]
     merged = merge([(e[0].lo, e[0].hi) for e in elems])
-    if len(_CACHE) > 1024:  # a long-running TUI reloads rulesets: keep the cache bounded
+    if len(_CACHE) > 16384:  # a long-running TUI reloads rulesets: keep the cache bounded (above one
+        # entry per rule of a big ruleset, so a 50,000-member set is not merged again after a clear)
         _CACHE.clear()
         _STARTS.clear()
     _CACHE[id(elems)] = (elems, merged)

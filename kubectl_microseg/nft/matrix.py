@@ -437,11 +437,21 @@ def _interval_list(addrs: AddressSet) -> list[tuple[int, int]]:
 
 
 class _Stab:
-    """Which of some address sets contain a point: one sweep, then a bisection per question."""
+    """Which of some interval sets contain a point: one sweep, then a bisection per question.
+
+    Sets of many intervals (a 50,000-address blocklist) are left out of the sweep and bisected on their
+    own at each question: few questions are asked (one per class), and the sweep would cost one step
+    per interval."""
+
+    BIG = 256
 
     def __init__(self, items: list[tuple[int, Sequence[tuple[int, int]]]]):
         events: dict[int, list[tuple[int, int]]] = {}
+        self.big: list[tuple[int, Sequence[tuple[int, int]], list[int]]] = []
         for i, ivs in items:
+            if len(ivs) > self.BIG:
+                self.big.append((i, ivs, [lo for lo, _ in ivs]))
+                continue
             for lo, hi in ivs:
                 events.setdefault(lo, []).append((i, 1))
                 events.setdefault(hi + 1, []).append((i, -1))
@@ -456,15 +466,31 @@ class _Stab:
                     del active[i]
             fs = frozenset(active)
             self.sets.append(interned.setdefault(fs, fs))
+        self._with_big: dict[tuple[frozenset[int], frozenset[int]], frozenset[int]] = {}
 
     def at(self, point: int) -> frozenset[int]:
         j = bisect.bisect_right(self.bounds, point) - 1
-        return self.sets[j] if j >= 0 else frozenset()
+        got = self.sets[j] if j >= 0 else frozenset()
+        if self.big:
+            extra = frozenset(i for i, ivs, starts in self.big if _meets(ivs, starts, point, point))
+            if extra:  # interned, so equal answers stay one object (views are cached by them)
+                got = self._with_big.setdefault((got, extra), got | extra)
+        return got
 
     def over(self, lo: int, hi: int) -> list[frozenset[int]]:
         """The sets of the pieces that meet [lo, hi] (their union: the items meeting it)."""
         j = max(bisect.bisect_right(self.bounds, lo) - 1, 0)
-        return self.sets[j:bisect.bisect_right(self.bounds, hi)]
+        got = self.sets[j:bisect.bisect_right(self.bounds, hi)]
+        if self.big:
+            got.append(frozenset(i for i, ivs, starts in self.big if _meets(ivs, starts, lo, hi)))
+        return got
+
+
+def _meets(ivs: Sequence[tuple[int, int]], starts: list[int], lo: int, hi: int) -> bool:
+    """Whether sorted disjoint intervals (``starts``: their starts) meet [lo, hi]: the last one starting
+    at or before hi reaches furthest of those that can."""
+    k = bisect.bisect_right(starts, hi) - 1
+    return k >= 0 and ivs[k][1] >= lo
 
 
 def _stateful(rs: Ruleset) -> bool:
