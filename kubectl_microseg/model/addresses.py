@@ -46,6 +46,13 @@ class AddressSet:
         self.intervals: Intervals = merge_intervals(intervals)
 
     @classmethod
+    def from_merged(cls, intervals: Iterable[tuple[int, int]]) -> AddressSet:
+        """A set of intervals already sorted, disjoint and not touching (not merged again)."""
+        new = cls.__new__(cls)
+        new.intervals = tuple(intervals)
+        return new
+
+    @classmethod
     def from_cidr(cls, cidr: str, excepts: Iterable[str] = ()) -> AddressSet:
         """The addresses of ``cidr`` minus those of every ``except`` CIDR."""
         base = cls([network_interval(parse_network(cidr))])

@@ -227,7 +227,9 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
     used: set[str] = set()
     for (fam, hsig), ivs in groups.items():
         inside = sigs[(fam, hsig)]
-        addrs = AddressSet(ivs)
+        # The pieces of a group are sorted and disjoint, and never touch: two neighbouring pieces differ in
+        # the sets they lie in (a set's own intervals do not touch), except across the family boundary.
+        addrs = AddressSet.from_merged(ivs)
         members = [consts[k] for k in sorted(inside)]
         name = _class_name(addrs, members, fam)
         if name in used:
@@ -575,7 +577,9 @@ def _element_addresses(elems: Sequence[Element], kind: str) -> AddressSet:
     got = _ADDRS.get((id(elems), kind))
     if got is not None and got[0] is elems:
         return got[1]
-    addrs = AddressSet(_addr_interval(kind, e[0]) for e in elems)  # type: ignore[arg-type]
+    base = 0 if kind == "addr4" else V6_BASE
+    addrs = AddressSet.from_merged(element_intervals(elems) if base == 0 else
+                                   [(base + lo, base + hi) for lo, hi in element_intervals(elems)])
     if len(_ADDRS) > 256:
         _ADDRS.clear()
     _ADDRS[(id(elems), kind)] = (elems, addrs)
