@@ -129,6 +129,15 @@ def address_constants(rs: Ruleset) -> list[Constant]:
         for k, kind in enumerate(kinds):
             if kind not in ("addr4", "addr6"):
                 continue
+            if len(kinds) == 1 and len(elems) > 16:  # one group: the whole set, merged once (and cached)
+                addrs = _element_addresses(elems, kind)
+                label = (_interval_label(*addrs.intervals[0]) if len(addrs.intervals) == 1 else
+                         f"@{set_name}" if set_name else f"{{{_interval_label(*addrs.intervals[0])}, +{len(elems) - 1}}}")
+                consts.append(Constant(label, addrs, named=label.startswith("@")))
+                if set_name:
+                    by_set.setdefault(set_name, []).extend(addrs.intervals)
+                    groups_of[set_name] = groups_of.get(set_name, 0) + 1
+                continue
             parts: dict[tuple[object, ...], list[tuple[int, int]]] = {}
             for el in elems:
                 c = el[k]
