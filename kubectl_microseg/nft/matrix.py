@@ -17,6 +17,7 @@ import bisect
 import ipaddress
 import random
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Sequence
 
 from ..engine.matrix import Cell, Endpoint, Matrix
@@ -200,8 +201,14 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
     hosts = hosts or {}
     sets = [c.addresses for c in consts] + list(hosts.values())
     n_const = len(consts)
+    # One big constant (a blocklist) is left out of the sweep: each piece of the others is then split by
+    # its members, by bisection and slices (the sweep would take one step per member).
+    bigs = [k for k in range(n_const) if len(sets[k].intervals) > _Stab.BIG]
+    big = bigs[0] if len(bigs) == 1 else None
     events: dict[int, list[tuple[int, int]]] = {0: [], V6_BASE: [], V6_MAX + 1: []}
     for k, s in enumerate(sets):
+        if k == big:
+            continue
         for lo, hi in s.intervals:
             events.setdefault(lo, []).append((k, 1))
             events.setdefault(hi + 1, []).append((k, -1))
@@ -210,6 +217,7 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
     # the sets a piece lies in are kept as a set and as a 64-bit hash of them (XOR of a random word per
     # set), so grouping costs O(1) per boundary; the hash names a signature, checked on first sight.
     words = [random.Random(k).getrandbits(64) for k in range(len(sets))]
+    big_his = [hi for _, hi in sets[big].intervals] if big is not None else []
     active: set[int] = set()
     h = hosts_in = 0
     sigs: dict[tuple[int, int], frozenset[int]] = {}
@@ -225,13 +233,19 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
                 hosts_in -= k >= n_const
         if hosts_in:
             continue  # a host's own address
-        lo = bounds[i]
-        key = (4 if lo <= V4_MAX else 6, h)
-        got = groups.get(key)
-        if got is None:
-            got = groups[key] = []
-            sigs[key] = frozenset(active)
-        got.append((lo, bounds[i + 1] - 1))
+        lo, hi = bounds[i], bounds[i + 1] - 1
+        fam = 4 if lo <= V4_MAX else 6
+        if big is None:
+            _group(groups, sigs, (fam, h), active).append((lo, hi))
+            continue
+        ins, outs = _split(sets[big].intervals, big_his, lo, hi)
+        if not ins:
+            _group(groups, sigs, (fam, h), active).append((lo, hi))
+            continue
+        parts = [(ins, (fam, h ^ words[big]), active | {big}), (outs, (fam, h), active)]
+        for got, key, inside in sorted(parts, key=lambda p: p[0][0] if p[0] else hi + 1):
+            if got:  # the group seen first is made first, as the sweep would (names follow that order)
+                _group(groups, sigs, key, inside).extend(got)
     classes: list[AddressClass] = []
     used: set[str] = set()
     for (fam, hsig), ivs in groups.items():
@@ -247,6 +261,44 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
         classes.append(AddressClass(name, fam, addrs, _representative(ivs), sorted({m.label for m in members})))
     classes.sort(key=lambda c: (c.family, not c.members, c.addresses.intervals[0][0]))
     return classes
+
+
+def _group(groups: dict[tuple[int, int], list[tuple[int, int]]], sigs: dict[tuple[int, int], frozenset[int]],
+           key: tuple[int, int], active: set[int]) -> list[tuple[int, int]]:
+    got = groups.get(key)
+    if got is None:
+        got = groups[key] = []
+        sigs[key] = frozenset(active)
+    return got
+
+
+def _split(ivs: Sequence[tuple[int, int]], his: list[int], lo: int, hi: int) -> tuple[list[tuple[int, int]],
+                                                                                   list[tuple[int, int]]]:
+    """[lo, hi] cut by merged intervals (``his``: their ends): the parts inside them and the gaps."""
+    i = bisect.bisect_left(his, lo)  # the first interval ending at or after lo
+    j = i
+    while j < len(ivs) and ivs[j][0] <= hi:  # bounded by a bisection when many
+        if j - i > 8:
+            j = bisect.bisect_right(ivs, hi, lo=j, key=_first_of)
+            break
+        j += 1
+    if i >= j:
+        return [], [(lo, hi)]
+    ins = list(ivs[i:j])
+    if ins[0][0] < lo:
+        ins[0] = (lo, ins[0][1])
+    if ins[-1][1] > hi:
+        ins[-1] = (ins[-1][0], hi)
+    outs = [(a[1] + 1, b[0] - 1) for a, b in zip(ins, islice(ins, 1, None))]
+    if ins[0][0] > lo:
+        outs.insert(0, (lo, ins[0][0] - 1))
+    if ins[-1][1] < hi:
+        outs.append((ins[-1][1] + 1, hi))
+    return ins, outs
+
+
+def _first_of(iv: tuple[int, int]) -> int:
+    return iv[0]
 
 
 def _unique(consts: list[Constant]) -> list[Constant]:

@@ -45,3 +45,21 @@ def test_plain_ipv4_set_read_in_one_pass_as_the_general_reader() -> None:
     # anything else goes to the general reader (which accepts or names the bad element)
     for other in ([" 10.0.0.1"], ["10.0.0.0/8"], [{"prefix": {"addr": "10.0.0.0", "len": 8}}], ["1.2.3"], [7]):
         assert _plain_ipv4_elements(addrs + other) is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_classes_with_one_big_set_split_by_bisection_are_the_sweeps(monkeypatch, seed: int) -> None:
+    rng = random.Random(seed)
+    big = M.Constant("@blocklist", M.AddressSet(_ivs(rng, 400, 100_000)), named=True)
+    small = [M.Constant(f"c{k}", M.AddressSet(_ivs(rng, rng.choice([1, 2, 5]), 100_000)), named=True)
+             for k in range(rng.randint(0, 12))]
+    hosts = {"h": M.AddressSet([(a, a) for a in rng.sample(range(100_000), 3)])}
+    consts = [big] + small + ([big] if seed % 2 else [])
+
+    def classes() -> list[tuple[object, ...]]:
+        return [(c.id, c.family, c.addresses.intervals, c.representative, tuple(c.members))
+                for c in M.address_classes(consts, hosts)]
+
+    split = classes()
+    monkeypatch.setattr(M._Stab, "BIG", 10_000)
+    assert split == classes()
