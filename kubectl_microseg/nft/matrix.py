@@ -24,7 +24,7 @@ from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
 from ..model.ports import ConnSet
 from .evaluate import evaluate
-from .intervals import contains, element_intervals, intersect, merge, subtract, union
+from .intervals import element_intervals, intersect, merge, subtract, union
 from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
 from .nat import forwarded_ports
 from .portwalk import Fallback, port_verdicts
@@ -482,21 +482,6 @@ class Relevance:
         for lo, hi in ports:
             keep.update(*stab.over(lo, hi))
         return rest, ports, tuple(sorted(keep))
-
-
-def _in(addrs: AddressSet, point: int) -> bool:
-    return contains(list(addrs.intervals), point) if len(addrs.intervals) < 8 else \
-        contains(_interval_list(addrs), point)
-
-
-_LISTS: dict[int, tuple[AddressSet, list[tuple[int, int]]]] = {}
-
-
-def _interval_list(addrs: AddressSet) -> list[tuple[int, int]]:
-    got = _LISTS.get(id(addrs))
-    if got is None or got[0] is not addrs:
-        got = _LISTS[id(addrs)] = (addrs, list(addrs.intervals))
-    return got[1]
 
 
 class _Stab:
