@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..model.admin import ADMIN_KINDS
+from ..model.istio import MESH_KINDS
 from ..model.cluster import Cluster, build_cluster
 from ..model.objects import SourceObject
 from ..model.ports import ConnSet
@@ -22,7 +23,9 @@ from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
 Key = tuple[str, str, str]
-CLUSTER_SCOPED = frozenset(ADMIN_KINDS)
+CLUSTER_SCOPED = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS)
+"""Kinds whose change rebuilds the model (Istio's: a root-namespace policy is mesh-wide, and the mesh layer
+reads the whole cluster's objects)."""
 
 
 def _namespace_of(obj: SourceObject) -> str | None:

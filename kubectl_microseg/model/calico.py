@@ -117,6 +117,7 @@ class CalicoRule:
     direction: str
     """ingress or egress."""
     index: int
+    """1-based, as the tool numbers every rule (its path in the object is index - 1)."""
     action: CalicoAction
     protocol: str | None = None
     not_protocol: str | None = None
@@ -359,9 +360,9 @@ def parse_calico_policy(raw: Mapping[str, Any]) -> CalicoPolicy:
     is_global = "Global" in kind
     if not is_global and "namespaceSelector" in spec:
         raise FieldError(("spec", "namespaceSelector"), "a namespaced NetworkPolicy has no namespaceSelector")
-    ingress = tuple(_rule(r, "ingress", i, ("spec", "ingress", i))
+    ingress = tuple(_rule(r, "ingress", i + 1, ("spec", "ingress", i))
                     for i, r in enumerate(_list(spec.get("ingress"), ("spec", "ingress"))))
-    egress = tuple(_rule(r, "egress", i, ("spec", "egress", i))
+    egress = tuple(_rule(r, "egress", i + 1, ("spec", "egress", i))
                    for i, r in enumerate(_list(spec.get("egress"), ("spec", "egress"))))
     raw_types = _list(spec.get("types"), ("spec", "types"))
     if raw_types:
@@ -477,3 +478,26 @@ class CalicoObjects:
             for n in pol.unevaluated:
                 out.append(f"not evaluated: {pol.id} ({obj.origin.describe()}): {n}")
         return out
+
+
+def promote_staged(objects: list[Any]) -> tuple[list[Any], list[tuple[str, str, str]]]:
+    """What promoting the staged policies among ``objects`` does (stagednetworkpolicy and
+    stagedglobalnetworkpolicy references: ``stagedAction`` Set — the default — creates or replaces the
+    enforced policy of the same name; Delete removes it): (enforced objects to set, (kind, namespace, name)
+    to delete). Objects keep their origin, so messages name the staged object's file and line."""
+    from .objects import SourceObject
+
+    sets: list[Any] = []
+    deletes: list[tuple[str, str, str]] = []
+    for obj in objects:
+        if obj.kind not in ("StagedNetworkPolicy", "StagedGlobalNetworkPolicy") or not is_calico(obj.raw):
+            continue
+        kind = obj.kind.replace("Staged", "", 1)
+        spec = obj.raw.get("spec") if isinstance(obj.raw.get("spec"), dict) else {}
+        namespace = (obj.namespace or "default") if kind == "NetworkPolicy" else ""
+        if spec.get("stagedAction", "Set") == "Delete":
+            deletes.append((kind, namespace, obj.name))
+            continue
+        raw = {**obj.raw, "kind": kind, "spec": {k: v for k, v in spec.items() if k != "stagedAction"}}
+        sets.append(SourceObject(raw, obj.origin, obj.locate))
+    return sets, deletes

@@ -48,6 +48,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", "AdminNetworkPolicy", False),
     Resource("policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies", "BaselineAdminNetworkPolicy",
              False),
+    Resource("security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", True),
+    Resource("security.istio.io", "v1", "peerauthentications", "PeerAuthentication", True),
 )
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}

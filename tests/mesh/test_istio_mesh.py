@@ -17,6 +17,7 @@ from kubectl_microseg.errors import InputError
 from kubectl_microseg.model.istio import Dataplane, pod_dataplane
 from kubectl_microseg.model.ports import ConnSet
 from tests.core.util import cluster_of, matrix
+from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfig  # noqa: F401 - fixtures
 
 ALL = ConnSet.all()
 
@@ -363,3 +364,83 @@ def test_cli_test_flows_name_method_and_path(tmp_path):
     p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "test", str(bad), "-f", str(f)],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "must start with /" in p.stderr and "line 2" in p.stderr
+
+
+# -- lint (lint/k8s_mesh.py) -------------------------------------------------------------------------
+
+def _lint(text: str, rule: str) -> list:
+    from tests.lint.helpers import lint_yaml
+
+    return [f for f in lint_yaml(text) if f.rule == rule]
+
+
+def test_lint_mtls_not_strict_in_production():
+    """MS020: peer_authentication — PERMISSIVE accepts plaintext; a production namespace should be STRICT."""
+    permissive = SEED_PEER.replace("STRICT", "PERMISSIVE")
+    found = _lint(NS + WORKLOADS + permissive, "MS020")
+    assert len(found) == 1 and "PERMISSIVE" in found[0].message and "production/strict-mtls" in found[0].message
+    assert _lint(NS + WORKLOADS + SEED_PEER, "MS020") == []
+    # no PeerAuthentication at all: Istio's default PERMISSIVE is reported too
+    assert len(_lint(NS + WORKLOADS, "MS020")) == 1
+    # a namespace not marked production/PCI is not reported
+    assert _lint((NS + WORKLOADS + permissive).replace("production", "sandbox"), "MS020") == []
+
+
+def test_lint_identity_rule_towards_no_sidecar_client_allow_nothing_and_not_enforced():
+    """MS021 (principals "require mTLS"), MS022 (ALLOW without rules), MS023 (no proxy, no enforcement)."""
+    found = _lint(NS + WORKLOADS + SEED_AUTHZ, "MS021")
+    assert len(found) == 1 and "production/legacy" in found[0].message and "rule 1" in found[0].message
+    text = NS + WORKLOADS + SEED_AUTHZ
+    assert found[0].location.line == text.splitlines().index("    - from:") + 1  # the rule's line
+    no_legacy = NS + deploy("api-server", sa="api-server") + deploy("frontend", sa="frontend") + SEED_AUTHZ
+    assert _lint(no_legacy, "MS021") == []
+    assert len(_lint(NS + WORKLOADS + _authz("ALLOW", ""), "MS022")) == 1
+    assert _lint(NS + WORKLOADS + _authz("ALLOW", "  rules: [{}]"), "MS022") == []
+    legacy_only = _authz("DENY", "  selector: {matchLabels: {app: legacy}}\n  rules: [{}]")
+    found = _lint(NS + WORKLOADS + legacy_only, "MS023")
+    assert len(found) == 1 and "production/legacy" in found[0].message
+    assert _lint(NS + WORKLOADS + SEED_AUTHZ, "MS023") == []
+
+
+def test_lint_layers_disagree():
+    """MS024: NetworkPolicy default deny without mesh authorization, and the reverse."""
+    default_deny = """
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: production}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+"""
+    elsewhere = _authz("ALLOW", "  rules: [{}]", "x", "other")  # the cluster uses mesh authorization
+    found = _lint(NS + WORKLOADS + default_deny + elsewhere, "MS024")
+    assert len(found) == 1 and "no AuthorizationPolicy" in found[0].message
+    assert _lint(NS + WORKLOADS + default_deny, "MS024") == []  # an mTLS-only mesh: not reported
+    assert _lint(NS + WORKLOADS + default_deny + SEED_AUTHZ, "MS024") == []
+    found = _lint(NS + WORKLOADS + _authz("ALLOW", "  rules: [{from: [{source: {namespaces: [production]}}]}]"), "MS024")
+    assert len(found) == 1 and "no NetworkPolicy default deny" in found[0].message
+
+
+def test_live_source_reads_the_istio_kinds_where_served(fake_api, fake_kubeconfig):
+    """From a live cluster (the fake API server, the real client): the Istio kinds are listed like the admin
+    policies, and the mesh verdicts are those of the files; without Istio's CRDs (404) nothing is noted."""
+    from kubectl_microseg.model.cluster import build_cluster
+    from kubectl_microseg.plugins.kube import KubeSource
+    from kubectl_microseg.plugins.manifests import parse_text
+    from tests.live.helpers import FAST
+
+    fake_api.add(*(o.raw for o in parse_text(NS + WORKLOADS + SEED_AUTHZ + SEED_PEER, "x.yaml")))
+    src = KubeSource(tuning=FAST)
+    try:
+        snap = src.load()
+        assert {"AuthorizationPolicy", "PeerAuthentication"} <= {o.kind for o in snap.objects}
+        c = build_cluster(snap.objects)
+        w = {x.name: x for x in c.workloads}
+        r = pair_verdict(MeshAnalyzer(c), w["legacy"], w["api-server"], ALL)
+        assert (r.verdict, r.mtls) == (MeshVerdict.DENIED, MtlsState.REFUSED)
+        fake_api.faults.fail(404, resource="authorizationpolicies", times=None)
+        fake_api.faults.fail(404, resource="peerauthentications", times=None)
+        snap = src.load()
+        assert not {"AuthorizationPolicy", "PeerAuthentication"} & {o.kind for o in snap.objects}
+        assert snap.notes == [] and not snap.all_namespaces_uncertain
+    finally:
+        src.close()
