@@ -444,3 +444,26 @@ def test_live_source_reads_the_istio_kinds_where_served(fake_api, fake_kubeconfi
         assert snap.notes == [] and not snap.all_namespaces_uncertain
     finally:
         src.close()
+
+
+def test_simulate_sees_mesh_changes(tmp_path):
+    """simulate: a changed PeerAuthentication or AuthorizationPolicy changes no L4 cell but the mesh verdicts:
+    listed (meshChanges), and a newly denied mesh verdict fails the run like a newly denied flow."""
+    permissive = tmp_path / "permissive.yaml"
+    permissive.write_text("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict-mtls, "
+                          "namespace: pci}\nspec: {mtls: {mode: PERMISSIVE}}\n")
+    p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "--demo", "simulate", "-f", str(permissive),
+                        "-o", "json"], capture_output=True, text=True)
+    doc = json.loads(p.stdout)
+    assert p.returncode == 0 and doc["added"] == doc["removed"] == doc["changed"] == []
+    assert doc["meshChanges"] == [{"from": "production/order-service", "to": "pci/payment-service",
+                                   "before": {"verdict": "denied", "mtls": "refused"},
+                                   "after": {"verdict": "allowed", "mtls": "plaintext"}, "newlyDenied": False}]
+    lock = tmp_path / "lock.yaml"
+    lock.write_text("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: lock, "
+                    "namespace: production}\nspec: {selector: {matchLabels: {app: frontend}}}\n")
+    p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "--demo", "simulate", "-f", str(lock)],
+                       capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "- ingress-nginx/ingress-nginx-controller -> production/frontend: allowed, mTLS mtls -> denied, mTLS mtls" \
+        in p.stdout
