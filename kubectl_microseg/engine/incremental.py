@@ -41,6 +41,9 @@ class Update:
     namespaces: set[str] = field(default_factory=set)
     rebuilt: bool = False
     """True when the whole model was rebuilt (a cluster-scoped policy changed)."""
+    pairs: set[tuple[str, str]] | None = None
+    """The (source, destination) cells of :meth:`LiveModel.matrix` whose value changed (None: any may have:
+    after a rebuild, new address-range boundaries, or before the matrix was first asked for)."""
 
 
 class LiveModel:
@@ -74,21 +77,59 @@ class LiveModel:
             self._rebuild()
             up.rebuilt = True
             return up
+        atoms = [a.cidrs for a in self.analyzer.atoms]
+        gone = {w.id for w in self.cluster.workloads if w.namespace in up.namespaces}
+        touched: set[int] = set()
         for ns in sorted(up.namespaces):
-            self._replace_namespace(ns)
+            touched |= self._replace_namespace(ns)
+        if self._matrix is not None:
+            if atoms != [a.cidrs for a in self.analyzer.atoms]:  # new ipBlock boundaries: every external cell
+                self._matrix = None
+            else:
+                up.pairs = self._patch_matrix(up.namespaces, touched, gone)
         return up
 
     def matrix(self, *, external: bool = True) -> Matrix:
-        """The workload-level matrix of the current state."""
-        return self.analyzer.matrix(external=external, class_cells=self.class_cells)
+        """The workload-level matrix of the current state: computed once, then patched by :meth:`apply`
+        (only the cells touching the namespaces it re-analysed). Read-only: each update makes a new one."""
+        if self._matrix is None or self._external != external:
+            self._matrix = self.analyzer.matrix(external=external, class_cells=self.class_cells)
+            self._external = external
+        self._matrix.notes = list(self.cluster.notes)
+        return self._matrix
 
     # ------------------------------------------------------------------ internals
     def _rebuild(self) -> None:
         self.cluster: Cluster = build_cluster(self.objects.values())
         self.analyzer = Analyzer(self.cluster, self.options)
         self.class_cells: dict[tuple[int, int], ConnSet] = self.analyzer.class_matrix()
+        self._matrix: Matrix | None = None
+        self._external = True
 
-    def _replace_namespace(self, ns: str) -> None:
+    def _patch_matrix(self, namespaces: set[str], classes: set[int], gone: set[str]) -> set[tuple[str, str]]:
+        """Replace the kept matrix's cells that touch ``namespaces`` (whose workloads were ``gone`` before and
+        whose classes were or are ``classes``) by a new matrix; return the cells whose value changed."""
+        old = self._matrix
+        assert old is not None
+        now = {w.id for w in self.cluster.workloads if w.namespace in namespaces}
+        fresh = {k: v for k, v in self.class_cells.items() if k[0] in classes or k[1] in classes}
+        part = self.analyzer.matrix(external=self._external, class_cells=fresh, touching=now)
+        dead = gone | now
+        cells, dropped = {}, []
+        for k, v in old.cells.items():
+            if k[0] in dead or k[1] in dead:
+                dropped.append(k)
+            else:
+                cells[k] = v
+        cells.update(part.cells)
+        changed = {k for k in dropped if cells.get(k) != old.cells[k]}
+        changed.update(k for k, v in part.cells.items() if old.cells.get(k) != v)
+        self._matrix = Matrix(part.endpoints, cells, list(self.cluster.notes), old.title, list(old.warnings),
+                              dict(old.uncertain_reasons))
+        return changed
+
+    def _replace_namespace(self, ns: str) -> set[int]:
+        """Re-analyse one namespace; return its class indices before and after (the pairs that can change)."""
         a = self.analyzer
         part = build_cluster(o for o in self.objects.values() if _namespace_of(o) == ns)
         old, current = a.replace_namespace(ns, part)
@@ -108,3 +149,4 @@ class LiveModel:
                 c = a.class_allows(src, b)
                 if c:
                     self.class_cells[(src, b)] = c
+        return touched
