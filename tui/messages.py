@@ -21,6 +21,9 @@ class SessionReady(Message):
     first: bool = True
     generation: int = 0
     """Which request produced it (increasing): the app drops a result older than the one it shows."""
+    exact: bool = False
+    """``changed`` names every cell that differs from the previous state of the same live model (the view
+    redraws just those); False: it was found by comparing matrices, redraw everything."""
 
 
 @dataclass

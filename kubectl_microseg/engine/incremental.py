@@ -52,6 +52,10 @@ class LiveModel:
     def __init__(self, objects: Iterable[SourceObject], options: Options | None = None):
         self.options = options or Options()
         self.objects: dict[Key, SourceObject] = {o.key(): o for o in objects}
+        self._keys_of: dict[str | None, set[Key]] = {}
+        """Namespace (None: cluster-wide) -> the keys of its objects."""
+        for k, o in self.objects.items():
+            self._keys_of.setdefault(_namespace_of(o), set()).add(k)
         self._rebuild()
 
     # ------------------------------------------------------------------ public
@@ -62,6 +66,7 @@ class LiveModel:
         for obj in changed:
             self.objects[obj.key()] = obj
             ns = _namespace_of(obj)
+            self._keys_of.setdefault(ns, set()).add(obj.key())
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
@@ -70,6 +75,7 @@ class LiveModel:
             if obj is None:
                 continue
             ns = _namespace_of(obj)
+            self._keys_of.get(ns, set()).discard(key)
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
@@ -124,14 +130,18 @@ class LiveModel:
         cells.update(part.cells)
         changed = {k for k in dropped if cells.get(k) != old.cells[k]}
         changed.update(k for k, v in part.cells.items() if old.cells.get(k) != v)
-        self._matrix = Matrix(part.endpoints, cells, list(self.cluster.notes), old.title, list(old.warnings),
+        ids = {e.id: e for e in old.endpoints}
+        ids.update((e.id, e) for e in part.endpoints)
+        endpoints = [ids[w.id] for w in self.cluster.workloads]
+        endpoints.extend(e for e in part.endpoints if e.is_external)
+        self._matrix = Matrix(endpoints, cells, list(self.cluster.notes), old.title, list(old.warnings),
                               dict(old.uncertain_reasons))
         return changed
 
     def _replace_namespace(self, ns: str) -> set[int]:
         """Re-analyse one namespace; return its class indices before and after (the pairs that can change)."""
         a = self.analyzer
-        part = build_cluster(o for o in self.objects.values() if _namespace_of(o) == ns)
+        part = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ()))
         old, current = a.replace_namespace(ns, part)
         # the class pairs that involve the namespace
         touched = old | current
