@@ -62,6 +62,11 @@ class LiveModel:
     def apply(self, changed: Iterable[SourceObject] = (), deleted: Iterable[Key] = ()) -> Update:
         """Apply added/modified objects and deletions (by key); update the analysis incrementally."""
         up = Update()
+        changed, deleted = list(changed), list(deleted)
+        for ns in {_namespace_of(o) for o in changed} | {_namespace_of(self.objects[k]) for k in deleted
+                                                            if k in self.objects}:
+            if ns is not None and ns not in self._notes_of:  # what the full build said about it, to replace
+                self._notes_of[ns] = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ())).notes
         global_change = False
         for obj in changed:
             self.objects[obj.key()] = obj
@@ -109,6 +114,8 @@ class LiveModel:
         self.cluster: Cluster = build_cluster(self.objects.values())
         self.analyzer = Analyzer(self.cluster, self.options)
         self.class_cells: dict[tuple[int, int], ConnSet] = self.analyzer.class_matrix()
+        self._notes_of: dict[str, list[str]] = {}
+        """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
         self._matrix: Matrix | None = None
         self._external = True
 
@@ -143,6 +150,10 @@ class LiveModel:
         a = self.analyzer
         part = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ()))
         old, current = a.replace_namespace(ns, part)
+        stale = set(self._notes_of.get(ns, ()))
+        kept = [n for n in self.cluster.notes if n not in stale]
+        self.cluster.notes[:] = kept + [n for n in part.notes if n not in kept]
+        self._notes_of[ns] = part.notes
         # the class pairs that involve the namespace
         touched = old | current
         live = a.live_classes()
