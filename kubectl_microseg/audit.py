@@ -193,6 +193,10 @@ class AuditTrail:
             self._snapshot_objects = None
         return self._model
 
+    @model.setter
+    def model(self, model: LiveModel) -> None:
+        self._model = model
+
     def handle(self, event: Event, now: str | None = None) -> AuditRecord | None:
         """Apply one event (to the state and the model); a record when it changed a policy, else None."""
         obj = event.obj

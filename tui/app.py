@@ -23,6 +23,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from kubectl_microseg.audit import POLICY_KINDS as AUDITED_KINDS
+
 from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
 from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
 from .session import Session, apply_events, build_session, changed_pairs, live_session, one_line_reason
@@ -113,6 +115,8 @@ class MicrosegApp(App[int]):
         self.live = live and callable(getattr(source, "watch", None))
         self._pending: list = []
         self._pending_keys: tuple[set, set] = (set(), set())
+        self._pending_audit: list = []
+        """(event, the object before it, whether it changed the analysis) of policy events for the audit trail."""
         """Keys of the objects changed and deleted since the last analysis (for the incremental model)."""
         self._panels_timer: Any = None
         self._live_model: Any = None
@@ -221,28 +225,15 @@ class MicrosegApp(App[int]):
                 if worker.is_cancelled:
                     break
                 self.post_message(LiveEvent(ev))
-                self._audit_event(ev)
         except Exception as exc:  # the view must say it is stale, never crash or go quiet
             self.post_message(WatchEnded(str(exc) or type(exc).__name__))
             return
         if not worker.is_cancelled:
             self.post_message(WatchEnded("the watch ended"))
 
-    def _audit_event(self, ev: Any) -> None:
-        """Feed the audit trail (in the watch thread: it analyses before and after a policy change)."""
-        if self._audit is None:
-            return
-        try:
-            rec = self._audit.handle(ev)
-        except Exception as exc:  # the trail must never end the watch; say so once per failure
-            self.post_message(LoadFailed(f"audit trail: {exc}"))
-            return
-        if rec is not None:
-            self.post_message(AuditRecorded(rec))
-
     @work(thread=True, group="reanalyse", exit_on_error=False)
     def reanalyse(self, events: list, snapshot: Any, generation: int, changed: set = frozenset(),
-                  deleted: set = frozenset()) -> None:
+                  deleted: set = frozenset(), audit: list | None = None) -> None:
         """Apply live events to the incremental model (the namespaces they touch only); post the new state and
         the cells that changed.
 
@@ -252,6 +243,24 @@ class MicrosegApp(App[int]):
         old = self.session
         if old is None:
             return
+        if events:
+            self._apply_events(old, events, snapshot, generation, changed, deleted)
+        for ev, before, relevant in audit or ():  # the cells first, then the audit trail on the same model
+            self._audit_record(old.lock, ev, before, relevant)
+
+    def _audit_record(self, lock: Any, ev: Any, before: Any, relevant: bool) -> None:
+        """One policy event's audit record, taken on the shared model (worker thread, under its lock)."""
+        try:
+            with lock:
+                rec = self._audit.record(ev, before, relevant)
+        except Exception as exc:  # the trail must never end the live view; say so
+            self.post_message(LoadFailed(f"audit trail: {exc}"))
+            return
+        if rec is not None:
+            self.post_message(AuditRecorded(rec))
+
+    def _apply_events(self, old: Session, events: list, snapshot: Any, generation: int, changed: set,
+                      deleted: set) -> None:
         pairs = None
         try:
             if snapshot is not None:
@@ -279,6 +288,8 @@ class MicrosegApp(App[int]):
             if self._live_model is None or self._live_model.options != options:
                 self._live_model = LiveModel(snapshot.objects, options)
                 changed, deleted = set(), set()
+                if self._audit is not None:
+                    self._audit.model = self._live_model
         by_key = {o.key(): o for o in snapshot.objects}
         return live_session(self._live_model, snapshot, self.args, lock,
                             [by_key[k] for k in changed if k in by_key], deleted, self._versions)
@@ -395,8 +406,10 @@ class MicrosegApp(App[int]):
             from kubectl_microseg.load import analyzer_options
         except ImportError:
             self._audit = None
-        else:
-            self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot))
+        else:  # on the live path's own model and state: no analysis of its own
+            self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot),
+                                     live=self._live_state, model=self._live_model,
+                                     external=not getattr(self.args, "no_external", False))
         self.status.set_state("watching")
         self.follow()
 
@@ -431,22 +444,31 @@ class MicrosegApp(App[int]):
                 self._live_state.apply(ev)
             return
         if self._live_state is not None:
+            before = self._live_state.objects.get(ev.obj.key()) if ev.obj is not None else None
             change = self._live_state.apply(ev)
+            if self._audit is not None and ev.obj is not None and ev.obj.kind in AUDITED_KINDS:
+                self._pending_audit.append((ev, before, change.relevant))
+                self._schedule_flush()
             if not change.relevant:
                 return
             self._pending_keys[0].update(change.added | change.modified)
             self._pending_keys[1].update(change.deleted)
         self._pending.append(ev)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self._debounce is None:
             self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._flush_events)
 
     def _flush_events(self) -> None:
         events, self._pending, self._debounce = self._pending, [], None
+        audit, self._pending_audit = self._pending_audit, []
         (changed, deleted), self._pending_keys = self._pending_keys, (set(), set())
-        if events:
-            snap = self._live_state.snapshot() if self._live_state is not None else None
-            self._generation += 1
-            self.reanalyse(events, snap, self._generation, changed - deleted, deleted)
+        if events or audit:
+            snap = self._live_state.snapshot() if self._live_state is not None and events else None
+            if events:
+                self._generation += 1
+            self.reanalyse(events, snap, self._generation, changed - deleted, deleted, audit)
 
     def on_watch_ended(self, message: WatchEnded) -> None:
         self.status.set_state("stale", message.error)
