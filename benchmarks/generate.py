@@ -109,7 +109,35 @@ def policies(ns: str, i: int, n: int, r: random.Random) -> list[dict]:
     return out[:n]
 
 
-def generate(size: str, out_dir: str, *, with_pods: bool = False, seed: int = 1) -> dict[str, int]:
+def calico_objects() -> list[dict]:
+    """Calico objects a platform team typically adds (issue 19): a security tier (Pass by default) that
+    denies dev namespaces' access to databases and a GlobalNetworkSet of blocked ranges, and a platform tier
+    whose GlobalNetworkPolicy selects every pod (all()): DNS allowed, the blocked set denied, the rest passed
+    on to the default tier, where the Kubernetes NetworkPolicies are."""
+    v3 = "projectcalico.org/v3"
+
+    def gnp(name: str, spec: dict) -> dict:
+        return {"apiVersion": v3, "kind": "GlobalNetworkPolicy", "metadata": {"name": name}, "spec": spec}
+
+    return [
+        {"apiVersion": v3, "kind": "Tier", "metadata": {"name": "security"}, "spec": {"order": 100, "defaultAction": "Pass"}},
+        {"apiVersion": v3, "kind": "Tier", "metadata": {"name": "platform"}, "spec": {"order": 200, "defaultAction": "Pass"}},
+        {"apiVersion": v3, "kind": "GlobalNetworkSet", "metadata": {"name": "blocked", "labels": {"list": "blocked"}},
+         "spec": {"nets": ["198.51.100.0/25", "203.0.113.64/26"]}},
+        gnp("security.dev-not-to-db", {"tier": "security", "order": 10, "selector": "tier in {'database', 'cache'}",
+                                       "ingress": [{"action": "Deny", "source": {"namespaceSelector": "env == 'dev'"}},
+                                                   {"action": "Pass"}]}),
+        gnp("platform.baseline", {"tier": "platform", "order": 10, "selector": "all()", "types": ["Ingress", "Egress"],
+                                  "egress": [{"action": "Allow", "protocol": "UDP", "destination": {
+                                      "selector": "k8s-app == 'kube-dns'",
+                                      "namespaceSelector": "projectcalico.org/name == 'kube-system'", "ports": [53]}},
+                                             {"action": "Deny", "destination": {"selector": "list == 'blocked'"}},
+                                             {"action": "Pass"}],
+                                  "ingress": [{"action": "Pass"}]}),
+    ]
+
+
+def generate(size: str, out_dir: str, *, with_pods: bool = False, seed: int = 1, calico: bool = False) -> dict[str, int]:
     """Write the cluster of ``size`` into ``out_dir`` (one file per namespace); return the counts."""
     n_ns, per_ns, replicas, n_pol = SIZES[size]
     r = random.Random(seed)
@@ -121,6 +149,9 @@ def generate(size: str, out_dir: str, *, with_pods: bool = False, seed: int = 1)
                                              {"name": "dns-tcp", "containerPort": 53}]}]}}}}
     with open(os.path.join(out_dir, "kube-system.yaml"), "w") as fh:
         fh.write(json.dumps(dns) + "\n")
+    if calico:
+        with open(os.path.join(out_dir, "calico.yaml"), "w") as fh:
+            fh.write("\n---\n".join(json.dumps(d) for d in calico_objects()) + "\n")
     for i in range(n_ns):
         ns_obj = namespace(i, r)
         ns = ns_obj["metadata"]["name"]
@@ -148,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("size", choices=sorted(SIZES))
     ap.add_argument("out_dir")
     ap.add_argument("--pods", action="store_true", help="also write Pod objects (live-cluster shape)")
+    ap.add_argument("--calico", action="store_true", help="also write Calico tiers and policies (calico.yaml)")
     args = ap.parse_args(argv)
-    print(json.dumps(generate(args.size, args.out_dir, with_pods=args.pods)))
+    print(json.dumps(generate(args.size, args.out_dir, with_pods=args.pods, calico=args.calico)))
     return 0
 
 

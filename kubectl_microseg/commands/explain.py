@@ -202,10 +202,14 @@ def run(args: argparse.Namespace) -> int:
         pols = iso[d]
         denies = [] if analyzer.cilium is None else list(dict.fromkeys(
             cr.policy.id for c in classes for cr in analyzer.cilium.deny[d][c]))
+        calico = list(dict.fromkeys(cp.policy.id for ct in analyzer.calico_tiers for cp in ct.policies
+                                    if cp.policy is not None and any(cp.applies[d] >> c & 1 for c in classes)))
         state = f"isolated by {', '.join(pols)}" if pols else ("not isolated by any NetworkPolicy" + (
-            "" if analyzer.has_admin or denies else ": everything allowed"))
+            "" if analyzer.has_admin or denies or calico else ": everything allowed"))
         if denies:  # Cilium deny rules decide before every allow (engine/cilium.py)
             state += f"; Cilium deny rules of {', '.join(denies)}"
+        if calico:  # Calico tiers decide too (engine/calico.py): the chain below says how
+            state += f"; Calico policies apply: {', '.join(calico)}"
         open_classes = sum(not analyzer.isolating[d][c] for c in classes)
         if pols and open_classes:  # the pods differ: say so rather than call them all isolated
             state = f"isolated for some pods (by {', '.join(pols)}); {open_classes} of {len(classes)} pod classes are not"

@@ -12,7 +12,9 @@ from ..engine.k8s import Analyzer, iter_bits
 from ..load import load_analyzer
 
 WHAT = ("all", "namespaces", "ns", "workloads", "pods", "po", "networkpolicies", "netpol", "policies",
-        "clusternetworkpolicies", "cnp", "adminnetworkpolicies", "anp")
+        "clusternetworkpolicies", "cnp", "adminnetworkpolicies", "anp", "ciliumnetworkpolicies",
+        "ciliumclusterwidenetworkpolicies", "ccnp", "calicopolicies", "globalnetworkpolicies", "gnp", "tiers")
+CALICO_WHAT = ("all", "policies", "calicopolicies", "globalnetworkpolicies", "gnp", "tiers")
 
 
 def register(sub) -> None:
@@ -67,7 +69,48 @@ def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
                        "deprecated": pol.deprecated,
                        "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
                        "source": e.source.origin.describe(e.source.line_of(()))})
-    return {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows}
+    c_rows = []
+    for e in c.cilium:
+        pol = e.policy
+        if namespace is not None and pol.namespace not in (None, namespace):
+            continue
+        bits = a.cilium.selects.get(pol.id, 0) if a.cilium is not None else 0
+        selected = sorted({w.id for i in iter_bits(bits) for w in a.class_workloads[i]})
+        c_rows.append({"id": pol.id, "kind": pol.kind, "namespace": pol.namespace, "name": pol.name,
+                       "hostPolicy": pol.subject is None,
+                       "defaultDeny": [d for d, on in zip(("ingress", "egress"), pol.default_deny) if on],
+                       "rules": {"ingress": len(pol.ingress), "egress": len(pol.egress),
+                                 "ingressDeny": len(pol.ingress_deny), "egressDeny": len(pol.egress_deny)},
+                       "selects": selected, "source": e.source.origin.describe(e.source.line_of(()))})
+    out = {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows,
+           "ciliumPolicies": c_rows}
+    if c.calico:
+        out["calicoTiers"], out["calicoPolicies"] = _calico(a, namespace)
+    return out
+
+
+def _calico(a: Analyzer, namespace: str | None) -> tuple[list[dict], list[dict]]:
+    """Calico tiers in evaluation order and their policies (order, then name), staged ones marked."""
+    objs = a.cluster.calico
+    applies = {cp.policy.id: cp.applies for ct in a.calico_tiers for cp in ct.policies if cp.policy is not None}
+    tiers = [{"name": t.name, "order": t.order, "defaultAction": t.default_action.value} for t in objs.ordered_tiers()]
+    rank = {t["name"]: i for i, t in enumerate(tiers)}
+    rows = []
+    for pol, src in sorted(objs.policies + objs.staged, key=lambda x: (rank[x[0].tier], x[0].sort_key(), x[0].staged)):
+        if namespace is not None and pol.namespace not in (None, namespace):
+            continue
+        on = applies.get(pol.id, {})
+        bits = 0 if pol.staged else on.get("ingress", 0) | on.get("egress", 0)
+        rows.append({"id": pol.id, "kind": pol.kind, "namespace": pol.namespace, "name": pol.name, "tier": pol.tier,
+                     "order": pol.order, "selector": str(pol.selector), "types": [t.value for t in pol.types],
+                     "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "staged": pol.staged,
+                     "selects": sorted({w.id for i in iter_bits(bits) for w in a.class_workloads[i]}),
+                     "notEvaluated": list(pol.unevaluated), "source": src.origin.describe(src.line_of(()))})
+    return tiers, rows
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -76,7 +119,7 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _iso(by: list[str]) -> str:
-    return "open" if not by else "isolated (" + ", ".join(p.split("/", 1)[1] for p in by) + ")"
+    return "open" if not by else "isolated (" + ", ".join(p.split("/", 1)[-1] for p in by) + ")"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,5 +164,32 @@ def run(args: argparse.Namespace) -> int:
             rows.append([p["id"], tier, prio, f"{p['ingressRules']}/{p['egressRules']}",
                          str(len(p["selects"])) if p["selects"] else "NOTHING"] + ([p["source"]] if wide else []))
         parts.append(_table(rows))
+    if what in ("all", "policies", "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ccnp") \
+            and data["ciliumPolicies"]:
+        rows = [["CILIUM POLICY", "DEFAULT DENY", "RULES (IN/EG/IN-DENY/EG-DENY)", "SELECTS"] + (["SOURCE"] if wide else [])]
+        for p in data["ciliumPolicies"]:
+            r = p["rules"]
+            sel = ("host policy: not evaluated" if p["hostPolicy"] else
+                   ", ".join(x.split("/", 1)[1] if p["namespace"] else x for x in p["selects"]) if p["selects"]
+                   else "NOTHING")
+            rows.append([p["id"], "+".join(p["defaultDeny"]) or "none",
+                         f"{r['ingress']}/{r['egress']}/{r['ingressDeny']}/{r['egressDeny']}", sel]
+                        + ([p["source"]] if wide else []))
+        parts.append(_table(rows))
+    if what in CALICO_WHAT and data.get("calicoPolicies") is not None:
+        if what in ("all", "tiers"):
+            rows = [["TIER", "ORDER", "DEFAULT ACTION"]]
+            rows += [[t["name"], "none (last)" if t["order"] is None else _num(t["order"]), t["defaultAction"]]
+                     for t in data["calicoTiers"]]
+            parts.append(_table(rows))
+        if what != "tiers":
+            rows = [["CALICO POLICY", "TIER", "ORDER", "SELECTOR", "TYPES", "RULES (IN/EG)", "SELECTS"]
+                    + (["SOURCE"] if wide else [])]
+            for p in data["calicoPolicies"]:
+                sel = ("staged: not enforced" if p["staged"] else str(len(p["selects"])) if p["selects"] else "NOTHING")
+                rows.append([p["id"], p["tier"], "none" if p["order"] is None else _num(p["order"]), p["selector"],
+                             "+".join(p["types"]), f"{p['ingressRules']}/{p['egressRules']}", sel]
+                            + ([p["source"]] if wide else []))
+            parts.append(_table(rows))
     sys.stdout.write("\n".join(parts))
     return 0

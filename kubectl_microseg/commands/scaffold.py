@@ -44,6 +44,10 @@ def register(sub) -> None:
         g = kp.add_argument_group("output")
         g.add_argument("--out", metavar="DIR", help="write one file per policy into DIR instead of stdout")
         g.add_argument("--force", action="store_true", help="with --out, replace existing files")
+        g.add_argument("--format", choices=("networkpolicy", "cilium", "calico"), default="networkpolicy",
+                       help="networkpolicy (default); cilium: the same policies as CiliumNetworkPolicies "
+                            "(an L7 http rule on an API tier's ports); calico: as projectcalico.org/v3 "
+                            "NetworkPolicies in the default tier at order 1000")
         g.add_argument("--impact", choices=("summary", "full", "none"), default="summary",
                        help="matrix impact on stderr: counts and lost connections (default), the full diff, or none")
         g.add_argument("--impact-limit", type=non_negative, default=15, metavar="N", help="list at most N lost connections")
@@ -66,6 +70,44 @@ def non_negative(text: str) -> int:
 
 def file_name(d: PolicyDraft) -> str:
     return f"{d.namespace}_{d.name}.yaml" if d.namespace else f"cluster_{d.name}.yaml"
+
+
+def cilium_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
+    """The drafts in CiliumNetworkPolicy form (scaffold.cilium_form), validated by the Cilium model."""
+    from ..model.cilium import parse_policy
+    from ..model.policy import FieldError
+    from ..scaffold.cilium_form import to_cilium
+
+    out: list[PolicyDraft] = []
+    for d in drafts:
+        if d.manifest().get("kind") != "NetworkPolicy":
+            raise UsageError(f"--format cilium: {d.id} is a {d.manifest().get('kind')}, which has no Cilium form here")
+        c = to_cilium(d)
+        try:
+            parse_policy(c.manifest(), {})
+        except FieldError as e:  # a translation bug, never the user's input
+            raise UsageError(f"--format cilium: {d.id}: {e.message}") from None
+        out.append(c)
+    return out
+
+
+def calico_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
+    """The drafts in Calico NetworkPolicy form (scaffold.calico_form), validated by the Calico model."""
+    from ..model.calico import parse_calico_policy
+    from ..model.policy import FieldError
+    from ..scaffold.calico_form import to_calico
+
+    out: list[PolicyDraft] = []
+    for d in drafts:
+        if d.manifest().get("kind") != "NetworkPolicy":
+            raise UsageError(f"--format calico: {d.id} is a {d.manifest().get('kind')}, which has no Calico form here")
+        c = to_calico(d)
+        try:
+            parse_calico_policy(c.manifest())
+        except FieldError as e:  # a translation bug, never the user's input
+            raise UsageError(f"--format calico: {d.id}: {e.message}") from None
+        out.append(c)
+    return out
 
 
 def load_model(args: argparse.Namespace) -> tuple[Model, object | None]:
@@ -132,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
     model, snapshot = load_model(args)
     drafts, notes = kind.build(args, model)
     validate(drafts)
+    if getattr(args, "format", "networkpolicy") == "cilium":
+        drafts = cilium_drafts(drafts)
+    elif getattr(args, "format", "networkpolicy") == "calico":
+        drafts = calico_drafts(drafts)
     for note in dict.fromkeys(n for n in notes + [x for d in drafts for x in d.notes] if n):
         print(f"note: {note}", file=sys.stderr)
     if snapshot is not None and args.impact != "none" and drafts:

@@ -17,6 +17,7 @@ from ..engine.simulate import Deletion, simulate
 from ..errors import EXIT_FAILED, UsageError
 from ..load import analyzer_options, load_snapshot
 from ..sources import Snapshot, load_source_class
+from ..model.cluster import expand_lists
 from ._diffing import describe_changes_option, add_diff_options, focus, gate, load_expectations, show
 
 
@@ -33,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--delete", action="append", metavar="NS/NAME", default=[],
                    help="a NetworkPolicy to delete in the simulation; repeatable")
     add_diff_options(p)
+    p.add_argument("--staged", action="store_true",
+                   help="promote the base's Calico staged policies (StagedNetworkPolicy, StagedGlobalNetworkPolicy): "
+                   "show what enforcing them changes")
     p.add_argument("--allow-breaking", action="store_true",
                    help="exit 0 even when flows become denied (still listed)")
     p.add_argument("--fail-on-guard", action="store_true",
@@ -74,13 +78,25 @@ def _observed(args: argparse.Namespace, base: Snapshot, sim) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     changed_paths = getattr(args, "filename", None) or []
-    if not changed_paths and not args.delete:
-        raise UsageError("nothing to simulate: give -f FILES with new or changed objects and/or --delete NS/NAME")
+    if not changed_paths and not args.delete and not args.staged:
+        raise UsageError("nothing to simulate: give -f FILES with new or changed objects, --delete NS/NAME "
+                         "and/or --staged")
     expectations = load_expectations(args.expect)
     changed = read_files(changed_paths).objects if changed_paths else []
     default_ns = getattr(args, "namespace", None) or "default"
     deletions = [Deletion.parse(d, default_ns) for d in args.delete]
     base = load_base(args)
+    if args.staged:
+        from ..model.calico import promote_staged
+
+        sets, deletes = promote_staged(expand_lists(base.objects))
+        if not sets and not deletes:
+            raise UsageError("--staged: the base has no Calico staged policies (StagedNetworkPolicy, "
+                             "StagedGlobalNetworkPolicy)")
+        present = {(o.kind, (o.namespace or "default") if o.kind == "NetworkPolicy" else "", o.name)
+                   for o in expand_lists(base.objects)}
+        changed = sets + changed
+        deletions += [Deletion(ns, name, kind) for kind, ns, name in deletes if (kind, ns, name) in present]
     diff, sim = simulate(base.objects, changed, deletions, options=analyzer_options(args, base),
                          expectations=expectations, default_namespace=default_ns, base_title=base.description)
     diff.notes[:0] = base.notes

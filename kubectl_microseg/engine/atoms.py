@@ -123,7 +123,7 @@ class AtomIndex:
                     for cp in r.peers or ():
                         if cp.addresses is not None:
                             blocks.append(cp.addresses)
-                            written.update(cp.addresses.cidrs())
+                            written.update(cp.written)
                         elif cp.entity is not None and cp.entity.value.startswith("world-"):
                             blocks.append(AddressSet.from_cidr("0.0.0.0/0" if cp.entity.value == "world-ipv4" else "::/0"))
         for text, block in network_set_blocks(cluster.calico):  # Calico nets and NetworkSets

@@ -22,7 +22,7 @@ model: a serviceAccountSelector / serviceAccounts match is assumed and the verdi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..model import calico_selector as sel
@@ -53,6 +53,15 @@ class CompiledCalicoRule:
     """Outside addresses the peer side matches."""
     unsure: bool
     """A match the tool assumes (service accounts, source ports): the verdict is uncertain where it matches."""
+    resolved: dict = field(default_factory=dict, repr=False)
+    """The rule's ports by the destination's named ports (pods of a class share one set)."""
+
+    def conns(self, dst_named: frozenset) -> ConnSet:
+        key = dst_named if any(pm.name for pm in self.rule.destination.ports + self.rule.destination.not_ports) else None
+        hit = self.resolved.get(key)
+        if hit is None:
+            hit = self.resolved[key] = self.rule.conns(dst_named)
+        return hit
 
     def matches(self, own: int, peer: "int | object") -> bool:
         return bool(self.own >> own & 1) and peer_matches(self.classes, self.addresses, peer)  # type: ignore[arg-type]
@@ -208,28 +217,53 @@ EFFECTS = {"CALICO_ALLOW": "allow", "CALICO_DENY": "deny", "CALICO_PASS": "pass"
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
-def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, ConnSet]:
-    """The tiers of one placement (``early``: before the Admin layer) for ``q``: accepted, denied ports."""
+def tier_chain(a: "Analyzer", d: str, own: int, early: bool) -> list[tuple[CompiledTier, list[CompiledPolicy]]]:
+    """The tiers of one placement that apply to class ``own`` in direction ``d``, each with its applying
+    policies in order (a tier without a policy applying to the endpoint is skipped); cached per class."""
+    key = (d, own, early)
+    chain = a.calico_chains.get(key)
+    if chain is None:
+        chain = a.calico_chains[key] = [(ct, by_class[own]) for ct, by_class in a.calico_by_class[d]
+                                        if ct.early is early and own in by_class]
+    return chain
+
+
+def by_class(tiers: list[CompiledTier], d: str, isolated: int) -> list[tuple[CompiledTier, dict[int, list[CompiledPolicy]]]]:
+    """Per tier, class -> the tier's policies that apply to it in direction ``d``, in order (the Kubernetes
+    policies' place applies to the ``isolated`` classes). Built once, by the policies' bitsets."""
+    from .k8s import iter_bits
+
+    out = []
+    for ct in tiers:
+        m: dict[int, list[CompiledPolicy]] = {}
+        for cp in ct.policies:
+            for own in iter_bits(isolated if cp.policy is None else cp.applies[d]):
+                m.setdefault(own, []).append(cp)
+        out.append((ct, m))
+    return out
+
+
+def decide_tiers(q: "Query", open_: ConnSet, early: bool,
+                 chain: list[tuple[CompiledTier, list[CompiledPolicy]]] | None = None) -> tuple[ConnSet, ConnSet]:
+    """The tiers of one placement (``early``: before the Admin layer) for ``q``, or the given ``chain``:
+    accepted, denied ports."""
     from .pipeline import Reason
 
     a = q.analyzer
     d = q.direction
-    bit = 1 << q.own
     accepted = denied = _NONE
-    for ct in a.calico_tiers:
-        if ct.early is not early or not open_:
-            continue
-        selecting = [cp for cp in ct.policies
-                     if (cp.policy is None and a.isolating[d][q.own]) or (cp.policy is not None and cp.applies[d] & bit)]
-        if not selecting:
-            continue  # the tier does not apply to the endpoint: it is skipped
+    if chain is None:
+        chain = tier_chain(a, d, q.own, early)
+    for ct, selecting in chain:
+        if not open_:
+            break
         settled = _NONE
         for cp in selecting:
             if cp.policy is None:  # the Kubernetes NetworkPolicies (all rules Allow)
                 for cr in a.rules_of[d][q.own]:
                     if not cr.matches(q.peer):
                         continue
-                    conns = (cr.conns(q.named) & open_) - settled
+                    conns = _open(cr.conns(q.named), open_, settled)
                     if q.trace is not None:
                         q.trace.append(Reason(d, "CALICO_ALLOW", conns, cr.policy, cr.rule, layer=f"Calico tier {ct.tier.name}",
                                               text=f"[{ct.tier.name} tier, order 1000] {cr.policy.id} {d} rule "
@@ -242,11 +276,11 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
                     continue
                 if cr.unsure:
                     q.uncertain = True
-                conns = (cr.rule.conns(q.named) & open_) - settled
+                conns = _open(cr.conns(q.named), open_, settled)
                 action = cr.rule.action
                 if q.trace is not None:
                     q.trace.append(Reason(d, _KIND[action], conns, layer=f"Calico tier {ct.tier.name}",
-                                          text=_rule_text(ct.tier, cr, conns)))
+                                          text=_rule_text(ct.tier, cr, conns), calico=(cr.policy.id, cr.rule.index)))
                 if action is CalicoAction.LOG or not conns:
                     continue
                 if action is CalicoAction.ALLOW:
@@ -254,7 +288,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
                 elif action is CalicoAction.DENY:
                     denied = denied | conns
                 settled = settled | conns
-        rest = open_ - settled
+        rest = open_ - settled if settled else open_
         if rest:
             deny = ct.tier.default_action is CalicoAction.DENY
             if deny:
@@ -262,11 +296,20 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool) -> tuple[ConnSet, Conn
             if q.trace is not None:
                 names = ", ".join(cp.policy.id if cp.policy else "Kubernetes NetworkPolicies" for cp in selecting)
                 q.trace.append(Reason(d, "CALICO_TIER_DENY" if deny else "CALICO_TIER_PASS", rest,
-                                      layer=f"Calico tier {ct.tier.name}",
+                                      layer=f"Calico tier {ct.tier.name}", calico=(f"Tier {ct.tier.name}", -1),
+                                      calico_policies=tuple(cp.policy.id for cp in selecting if cp.policy),
                                       text=f"end of tier {ct.tier.name} (it applies through {names}): no rule decided "
                                            f"{rest.describe()}: defaultAction {ct.tier.default_action.value}"))
-        open_ = open_ - (accepted | denied)
+        if accepted or denied:
+            open_ = open_ - (accepted | denied)
     return accepted, denied
+
+
+def _open(conns: ConnSet, open_: ConnSet, settled: ConnSet) -> ConnSet:
+    """``conns`` still open: in ``open_``, not ``settled`` (skipping the set operations that change nothing)."""
+    if not open_.is_all():
+        conns = conns & open_
+    return conns - settled if settled else conns
 
 
 def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
@@ -276,5 +319,7 @@ def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
     ports = ", ".join(pm.describe() for pm in r.destination.ports) or "any"
     proto = r.protocol or "any protocol"
     unsure = " (service accounts or source ports are assumed to match: uncertain)" if cr.unsure else ""
+    if not conns:
+        unsure += " (every port it names was decided before it)"
     return (f"[{tier.name} tier] {p.id} ({order}) {r.direction} rule {r.index}: {r.action.value} "
             f"{peer.describe()}; {proto} ports {ports} -> {conns.describe()}{unsure}")

@@ -9,6 +9,7 @@ and the two explanations are compared direction by direction:
   ports overlap what was cut;
 - where ports were opened: policies that no longer select the endpoint, and rules that now match,
   restricted to rules whose ports overlap what was opened;
+- Cilium deny rules count like admin Deny rules (their name is the section, ``ingressDeny``/``egressDeny``);
 - AdminNetworkPolicy and BaselineAdminNetworkPolicy rules count the same way, by their effect: an Allow
   rule as above, a Deny rule that now matches explains a cut ("denies"), one that no longer matches an
   opening ("no-longer-denies"). Pass rules only hand over to the NetworkPolicies, which then explain.
@@ -39,7 +40,7 @@ class Side:
     explanations: dict[tuple[str, str], PairExplanation]
     ns_labels: dict[str, dict[str, str]]
     specs: dict[str, object]
-    """Policy id -> its spec (NetworkPolicies and admin policies)."""
+    """Policy id -> what defines it (see :func:`_specs`)."""
 
 
 def side(diff: MatrixDiff, analyzer: Analyzer) -> Side:
@@ -90,8 +91,11 @@ def attribute_sides(diff: MatrixDiff, before: Side, after: Side) -> None:
 
 
 def _specs(a: Analyzer) -> dict[str, object]:
+    """Policy id -> what defines it (NetworkPolicies, admin, Cilium and Calico policies)."""
     out: dict[str, object] = {e.policy.id: e.source.raw.get("spec") for e in a.cluster.policies}
     out.update((e.policy.id, e.source.raw.get("spec")) for e in a.cluster.admin_policies)
+    out.update((e.policy.id, (e.source.raw.get("spec"), e.source.raw.get("specs"))) for e in a.cluster.cilium)
+    out.update((pol.id, src.raw.get("spec")) for pol, src in a.cluster.calico.policies)
     return out
 
 
@@ -140,6 +144,9 @@ def _selecting(e: PairExplanation, direction: str) -> dict[str, str]:
         dv = v.egress if direction == "egress" else v.ingress
         for pol in dv.selecting:
             out[pol.id] = pol.id
+    for r in _reasons(e, direction):  # Calico: the policies through which a denying tier applies isolate
+        if r.kind == "CALICO_TIER_DENY":
+            out.update((pid, pid) for pid in r.calico_policies)
     return out
 
 
@@ -153,6 +160,11 @@ def _rules(e: PairExplanation, direction: str) -> dict[RuleKey, Reason]:
     for r in _reasons(e, direction):
         if r.kind == "ALLOWED_BY_RULE" and r.policy is not None and r.rule is not None:
             out.setdefault((r.policy.id, r.rule.index, r.conns, "allow", ""), r)
+        elif r.kind == "CILIUM_DENY" and r.policy is not None and r.rule is not None:
+            out.setdefault((r.policy.id, r.rule.index, r.conns, "deny", r.rule.section), r)
+        elif r.calico is not None and r.effect in ("allow", "deny"):
+            if r.calico[1] >= 0:  # a Calico rule (the end of a tier counts as isolation: _selecting)
+                out.setdefault((r.calico[0], r.calico[1], r.conns, r.effect, ""), r)
         elif r.admin is not None and r.admin_rule is not None and r.effect in ("allow", "deny"):
             out.setdefault((r.admin.id, r.admin_rule.index, r.conns, r.effect, r.admin_rule.name or ""), r)
     return out

@@ -116,9 +116,11 @@ class CiliumLayer:
             self._sel_cache[key] = hit
         return hit
 
-    def _selector(self, sel: CiliumSelector, namespace: str | None) -> tuple[int, int]:
-        """(classes, unsure classes) of an endpoint selector; ``namespace`` limits it unless it names one."""
-        ns = None if sel.names_namespace else namespace
+    def _selector(self, sel: CiliumSelector, namespace: str | None, *, force_namespace: bool = False) -> tuple[int, int]:
+        """(classes, unsure classes) of an endpoint selector; ``namespace`` limits it unless it names one
+        (pkg/k8s/utils getEndpointSelector: only an io.kubernetes.pod.namespace key lifts the limit; namespace
+        *labels* do not)."""
+        ns = None if sel.names_namespace and not force_namespace else namespace
         if sel.service_account:  # not in the model: the pods it could select are uncertain
             rest = LabelSelector(tuple(r for r in sel.selector.requirements if r.key != SERVICE_ACCOUNT_LABEL))
             return 0, self._match(rest, ns)
@@ -131,7 +133,10 @@ class CiliumLayer:
             self.selects[pol.id] = 0  # a host policy: not evaluated (Cluster.notes says so)
             return
         ns = None if pol.kind == CCNP_KIND else pol.namespace
-        subject, unsure_subject = self._selector(pol.subject, ns)
+        # a CNP's endpointSelector always applies in the policy's namespace: the agent adds the namespace
+        # match and drops a different one with a warning (pkg/k8s/utils ParseToCiliumRule: "EndpointSelector
+        # always applies in namespace of the policy resource")
+        subject, unsure_subject = self._selector(pol.subject, ns, force_namespace=True)
         self.selects[pol.id] = subject
         for d in DIRECTIONS:
             allows = [self._compile(pol, r) for r in pol.rules(d)]

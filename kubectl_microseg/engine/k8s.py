@@ -39,7 +39,8 @@ from ..model.selectors import LabelSelector
 from .atoms import AtomIndex, ExternalAtom
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
-from .calico import CalicoCompiler
+from .calico import CalicoCompiler, decide_tiers, tier_chain
+from .calico import by_class as calico_by_class
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -280,8 +281,16 @@ class Analyzer:
         self._compile_calico()
 
     def _compile_calico(self) -> None:
-        """Calico's tiers (engine/calico.py); with Calico policies every pair goes through the pipeline."""
+        """Calico's tiers (engine/calico.py) and, per direction, the classes some Calico policy applies to."""
         self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
+        self.calico_named_groups: list[int] | None = None
+        """Pod classes grouped by their named ports (egress verdict maps start from these parts)."""
+        self.calico_chains: dict = {}
+        """(direction, class, early) -> the tiers that apply to the class, with their applying policies."""
+        self.calico_pre: dict = {}
+        iso = {d: sum(1 << i for i, pols in enumerate(self.isolating[d]) if pols) if self.calico_tiers else 0
+               for d in DIRECTIONS}
+        self.calico_by_class = {d: calico_by_class(self.calico_tiers, d, iso[d]) for d in DIRECTIONS}
         self.calico_selects = {d: 0 for d in DIRECTIONS}
         """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
         others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
@@ -409,13 +418,8 @@ class Analyzer:
                 reach[b] |= owners
         out: dict[tuple[int, int], ConnSet] = {}
         if self.calico_tiers:
-            # pairs with a Calico-selected side go through the tiers; the rest is the NetworkPolicy fast path
-            cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
-            for b in range(n):
-                for a in (range(n) if cal_in >> b & 1 else iter_bits(cal_eg)):
-                    c = self.class_allows(a, b)
-                    if c:
-                        out[(a, b)] = c
+            out = self._calico_class_matrix(reach, reach_all)
+            return self.cilium.subtract_denies(out) if self.cilium is not None else out
         for b in range(n):
             if self.isolating["ingress"][b]:
                 admit = 0
@@ -424,8 +428,6 @@ class Analyzer:
             else:
                 admit = full
             cand = admit & (reach[b] | reach_all)
-            if self.calico_tiers:
-                cand &= ~(self.calico_selects["egress"] | (full if self.calico_selects["ingress"] >> b & 1 else 0))
             named = self.classes[b].named_ports
             if not self.isolating["ingress"][b]:
                 # b's ingress is not isolated: sources whose egress is not either need no rule scan
@@ -437,6 +439,202 @@ class Analyzer:
                 if c:
                     out[(a, b)] = c
         return self.cilium.subtract_denies(out) if self.cilium is not None else out
+
+    def _calico_class_matrix(self, reach: list[int], reach_all: int) -> dict[tuple[int, int], ConnSet]:
+        """The class matrix with Calico tiers. A class a Calico policy applies to (per direction) gets parts:
+        its peers partitioned by the rules that could tell them apart, one decision per part — the Calico
+        tiers before the default tier (shared by the classes the same policies select) composed with the
+        NetworkPolicy rules (``_pre_parts``), or the whole pipeline where that is not exact
+        (``_verdict_parts``). The NetworkPolicy fast path covers the other sides. Nothing is computed per
+        pair except for the pairs some side may allow."""
+        n = len(self.classes)
+        full = self.all_classes
+        cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
+        eg_parts = {a: p for a in iter_bits(cal_eg) if not _passes_all(p := self._parts("egress", a))}
+        cal_eg = sum(1 << a for a in eg_parts)  # classes whose Calico tiers pass everything keep the fast path
+        reach_all &= ~cal_eg
+        reach = [r & ~cal_eg for r in reach]
+        eg_maps: dict[int, list] = {}
+        for a, parts in eg_parts.items():
+            eg_maps[a] = parts
+            targets = 0
+            for t, acc, rest in parts:
+                if acc:
+                    targets |= t
+                if rest:
+                    targets |= t & self._np_peers("egress", a)
+            if targets == full:
+                reach_all |= 1 << a
+            else:
+                for b in iter_bits(targets):
+                    reach[b] |= 1 << a
+        out: dict[tuple[int, int], ConnSet] = {}
+        for b in range(n):
+            named = self.classes[b].named_ports
+            in_parts = self._parts("ingress", b) if cal_in >> b & 1 else None
+            if in_parts is not None and _passes_all(in_parts):
+                in_parts = None
+            if in_parts is not None:
+                admit = 0
+                for t, acc, rest in in_parts:
+                    if acc:
+                        admit |= t
+                    if rest:
+                        admit |= t & self._np_peers("ingress", b)
+            else:
+                admit = self._np_peers("ingress", b)
+            for a in iter_bits(admit & (reach[b] | reach_all)):
+                ing = self._compose(in_parts, "ingress", b, a, named)
+                if not ing:
+                    continue
+                c = ing & self._compose(eg_maps.get(a), "egress", a, b, named)
+                if c:
+                    out[(a, b)] = c
+        return out
+
+    def _parts(self, direction: str, own: int) -> list[tuple[int, ConnSet, ConnSet]]:
+        """(peers, accepted, left to the NetworkPolicy rules) parts of ``own``'s direction."""
+        pre = self._pre_parts(direction, own)
+        if pre is not None:
+            return pre
+        return [(t, c, _NONE) for t, c in self._verdict_parts(direction, own)]
+
+    def _np_peers(self, direction: str, own: int) -> int:
+        """The classes the NetworkPolicy rules of ``own``'s direction may allow (all when not isolated)."""
+        if self.classes[own].host_network or not self.isolating[direction][own]:
+            return self.all_classes
+        out = 0
+        for cr in self.rules_of[direction][own]:
+            out |= cr.classes
+        return out
+
+    def _compose(self, parts: list | None, direction: str, own: int, peer: int, named: frozenset) -> ConnSet:
+        if parts is not None:
+            acc, rest = next((acc, rest) for t, acc, rest in parts if t >> peer & 1)
+            if not rest:
+                return acc
+        else:
+            acc, rest = _NONE, _ALL
+        if self.classes[own].host_network or not self.isolating[direction][own]:
+            np = _ALL
+        else:
+            np = _NONE
+            for cr in self.rules_of[direction][own]:
+                if cr.classes >> peer & 1:
+                    np = np | cr.conns(named)
+        if rest is not _ALL:
+            np = np & rest
+        return acc | np if acc else np
+
+    def _pre_parts(self, direction: str, own: int) -> list[tuple[int, ConnSet, ConnSet]] | None:
+        """(peer classes, accepted, still open) after the Calico tiers ordered before the default tier, or
+        None when a Calico policy of the default tier or a later one applies to ``own`` (then only the whole
+        pipeline is exact). Without admin policies, what stays open then meets the default tier holding only
+        the Kubernetes NetworkPolicies, which is the NetworkPolicy fast path: the callers compose the two.
+        Classes selected by the same Calico policies share these parts."""
+        got = self._pre_chain(direction, own)
+        if got is None:
+            return None
+        pre, crs, ids = got
+        named = self.classes[own].named_ports if direction == "ingress" else None
+        key = ("pre", direction, ids, named)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        parts = self._named_groups() if direction == "egress" else [self.all_classes]
+        for m in dict.fromkeys(cr.classes for cr in crs):
+            parts = [x for p in parts for x in (p & m, p & ~m) if x]
+        out = []
+        for p in parts:
+            rep = (p & -p).bit_length() - 1
+            dst_named = self.classes[own if direction == "ingress" else rep].named_ports
+            acc, den = decide_tiers(Query(self, direction, own, rep, dst_named), _ALL, False, pre) if pre else (
+                ConnSet.none(), ConnSet.none())
+            out.append((p, acc, _ALL - (acc | den)))
+        self._cache[key] = out
+        return out
+
+    def _pre_chain(self, direction: str, own: int) -> tuple[list, list, tuple] | None:
+        """The Calico tiers before the default tier that apply to ``own``, their rules that can match it, and
+        an identity key; None when a Calico policy of the default tier or a later tier applies to it."""
+        key = (direction, own)
+        if key in self.calico_pre:
+            return self.calico_pre[key]
+        chain = tier_chain(self, direction, own, True) + tier_chain(self, direction, own, False)
+        default = next(ct.tier.sort_key() for ct in self.calico_tiers if ct.tier.name == "default")
+        if any(cp.policy is not None for ct, sel_ in chain if ct.tier.sort_key() >= default for cp in sel_):
+            self.calico_pre[key] = None
+            return None
+        pre = [(ct, sel_) for ct, sel_ in chain if ct.tier.sort_key() < default]
+        bit = 1 << own
+        crs = [cr for _, sel_ in pre for cp in sel_ for cr in cp.rules[direction] if cr.own & bit]
+        got = self.calico_pre[key] = (pre, crs, (tuple(id(cp) for _, sel_ in pre for cp in sel_), tuple(map(id, crs))))
+        return got
+
+    def _pre_atoms(self, direction: str, own: int, named: frozenset) -> list[tuple[ConnSet, ConnSet]] | None:
+        """Per atom, (accepted, left to the NetworkPolicy rules) after the Calico tiers before the default
+        tier (see ``_pre_parts``); None where that is not exact."""
+        got = self._pre_chain(direction, own)
+        if got is None:
+            return None
+        pre, crs, ids = got
+        key = ("preatoms", direction, ids, named)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        decided: dict[tuple[bool, ...], tuple[ConnSet, ConnSet]] = {}
+        out = []
+        for atom in self.atoms:
+            sig = tuple(cr.addresses.contains_interval(atom.lo, atom.hi) for cr in crs)
+            r = decided.get(sig)
+            if r is None:
+                acc, den = decide_tiers(Query(self, direction, own, atom, named), _ALL, False, pre) if pre else (
+                    _NONE, _NONE)
+                r = decided[sig] = (acc, _ALL - (acc | den) if acc or den else _ALL)
+            out.append(r)
+        self._cache[key] = out
+        return out
+
+    def _named_groups(self) -> list[int]:
+        if self.calico_named_groups is None:
+            groups: dict[frozenset, int] = {}
+            for c in self.classes:
+                groups[c.named_ports] = groups.get(c.named_ports, 0) | (1 << c.index)
+            self.calico_named_groups = [g & self.all_classes for g in groups.values()]
+        return self.calico_named_groups
+
+    def _verdict_parts(self, direction: str, own: int) -> list[tuple[int, ConnSet]]:
+        """``own``'s ``direction`` against every pod class: (peer classes, ports) parts covering all classes.
+        Peers no rule tells apart get the same verdict, so one pipeline decision per part is exact (for
+        egress, peers are also split by their named ports, which resolve the rules' ports)."""
+        bit = 1 << own
+        applying = [cp for ct in self.calico_tiers for cp in ct.policies
+                    if cp.policy is not None and cp.applies[direction] & bit]
+        crs = [cr for cp in applying for cr in cp.rules[direction] if cr.own & bit] + self.rules_of[direction][own]
+        rules = [cr.classes for cr in crs]
+        named = self.classes[own].named_ports if direction == "ingress" else None
+        key = ("parts", direction, tuple(map(id, applying)), tuple(map(id, crs)), named,
+               bool(self.isolating[direction][own]), self.classes[own].host_network)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        if direction == "egress":
+            parts = self._named_groups()
+        else:
+            parts = [self.all_classes]
+        for m in dict.fromkeys(rules):
+            split = []
+            for p in parts:
+                inside, outside = p & m, p & ~m
+                split.extend(x for x in (inside, outside) if x)
+            parts = split
+        out = []
+        for p in parts:
+            rep = (p & -p).bit_length() - 1
+            dst_named = self.classes[own if direction == "ingress" else rep].named_ports
+            out.append((p, self.decide(direction, own, rep, dst_named)))
+        self._cache[key] = out
+        return out
 
     def _pair_conns(self, a: int, b: int, named: frozenset) -> ConnSet:
         """Egress of a to b AND ingress of b from a (ports resolved at b)."""
@@ -544,7 +742,11 @@ class Analyzer:
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
         key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
-        if self.calico_selects[direction] >> cls & 1:  # Calico policies select classes one by one
+        calico = bool(self.calico_selects[direction] >> cls & 1)
+        pre = self._pre_atoms(direction, cls, named) if calico and not self.has_admin else None
+        if pre is not None and _passes_all(pre):
+            calico = False  # its Calico tiers pass every range on: the NetworkPolicy map (shared) is exact
+        if calico:  # Calico policies select classes one by one
             key += (cls,)
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
@@ -555,26 +757,62 @@ class Analyzer:
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin or cilium_deny or self.calico_selects[direction] >> cls & 1:
+        if self.has_admin or cilium_deny:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)
                 if c:
                     out[i] = c
-        elif self.isolating[direction][cls]:
+        elif calico and pre is not None:
+            # Calico tiers before the default tier (shared), composed with the NetworkPolicy rules
+            np = self._np_atoms(direction, cls, named)
             out = {}
-            for cr in rules:
-                conns = cr.conns(named)
-                if not conns:
-                    continue
-                for lo, hi in cr.addresses.intervals:
-                    i = bisect.bisect_left(self._piece_starts, lo)
-                    while i < len(self._pieces) and self._pieces[i][1] <= hi:
-                        a = self._pieces[i][2]
-                        prev = out.get(a)
-                        out[a] = conns if prev is None else prev | conns
-                        i += 1
+            for i, (acc, rest) in enumerate(pre):
+                c = acc
+                if rest:
+                    x = _ALL if np is None else np.get(i, _NONE)
+                    if x and rest is not _ALL:
+                        x = x & rest
+                    c = acc | x if acc else x
+                if c:
+                    out[i] = c
+        elif calico:
+            # atoms that every rule here treats alike get one decision (the rules' address sets hold an
+            # atom whole or not at all)
+            bit = 1 << cls
+            blocks = [cr.addresses for ct in self.calico_tiers for cp in ct.policies if cp.policy is not None
+                      and cp.applies[direction] & bit for cr in cp.rules[direction] if cr.own & bit]
+            blocks += [cr.addresses for cr in rules]
+            out = {}
+            decided: dict[tuple[bool, ...], ConnSet] = {}
+            for i, atom in enumerate(self.atoms):
+                sig = tuple(b.contains_interval(atom.lo, atom.hi) for b in blocks)
+                c = decided.get(sig)
+                if c is None:
+                    c = decided[sig] = self.decide(direction, cls, atom, named)
+                if c:
+                    out[i] = c
+        else:
+            out = self._np_atoms(direction, cls, named)
         self._cache[key] = out
+        return out
+
+    def _np_atoms(self, direction: str, cls: int, named: frozenset) -> dict[int, ConnSet] | None:
+        """The NetworkPolicy rules' map of atom index -> ports (None: not isolated, everything)."""
+        if not self.isolating[direction][cls]:
+            return None
+        out: dict[int, ConnSet] = {}
+        for cr in self.rules_of[direction][cls]:
+            conns = cr.conns(named)
+            if not conns:
+                continue
+            for lo, hi in cr.addresses.intervals:
+                i = bisect.bisect_left(self._piece_starts, lo)
+                while i < len(self._pieces) and self._pieces[i][1] <= hi:
+                    a = self._pieces[i][2]
+                    prev = out.get(a)
+                    out[a] = conns if prev is None else prev | conns
+                    i += 1
         return out
 
     def _unsure_pair(self, s: str, d: str) -> bool:
@@ -737,6 +975,13 @@ class Analyzer:
 
 
 _ALL = ConnSet.all()
+_NONE = ConnSet.none()
+
+
+def _passes_all(parts: list) -> bool:
+    """Whether Calico's tiers before the default tier accept and deny nothing here (every part: nothing
+    accepted, everything left to the NetworkPolicy rules)."""
+    return all(not p[-2] and p[-1].is_all() for p in parts)
 
 
 def iter_bits(bits: int) -> Iterator[int]:

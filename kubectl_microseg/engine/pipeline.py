@@ -91,6 +91,10 @@ class Reason:
     admin_rule: AdminRule | None = None
     layer: str = ""
     """The Layer value the reason belongs to ('' outside the pipeline)."""
+    calico: tuple[str, int] | None = None
+    """A Calico reason's (policy id, rule index); rule index -1 for the end of a tier (engine/calico.py)."""
+    calico_policies: tuple[str, ...] = ()
+    """The end of a Calico tier: the ids of the Calico policies through which the tier applied."""
 
     @property
     def effect(self) -> str:

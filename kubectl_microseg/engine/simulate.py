@@ -21,7 +21,9 @@ from .guards import ExpectedFlow, run_guards
 from .k8s import Analyzer, Options
 
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "AdminNetworkPolicy",
-                            "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "IngressClass", "Node"})
+                            "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "IngressClass", "Node",
+                            "CiliumClusterwideNetworkPolicy", "CiliumCIDRGroup",
+                            "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "StagedGlobalNetworkPolicy"})
 """Kinds without a namespace (everything else defaults to the namespace given, like kubectl)."""
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from . import (k8s_breadth, k8s_cluster_policies, k8s_comments, k8s_coverage, k8s_exposure, k8s_labels, k8s_redundant,
-               nft_rules)
+from . import (calico_rules, cilium_rules, k8s_breadth, k8s_cluster_policies, k8s_comments, k8s_coverage, k8s_exposure, k8s_labels,
+               k8s_mesh, k8s_redundant, nft_rules)
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -13,7 +13,8 @@ Check = Callable[..., Iterator[Finding]]
 
 K8S_RULES: tuple[tuple[RuleInfo, Check | None], ...] = (
     k8s_coverage.RULES + k8s_breadth.RULES + k8s_redundant.RULES + k8s_labels.RULES + k8s_comments.RULES
-    + k8s_exposure.RULES + k8s_cluster_policies.RULES)
+    + k8s_exposure.RULES + k8s_cluster_policies.RULES + k8s_mesh.RULES + cilium_rules.RULES
+    + calico_rules.RULES)
 NFT_RULES: tuple[tuple[RuleInfo, Check | None], ...] = nft_rules.RULES
 
 

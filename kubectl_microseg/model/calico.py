@@ -477,3 +477,26 @@ class CalicoObjects:
             for n in pol.unevaluated:
                 out.append(f"not evaluated: {pol.id} ({obj.origin.describe()}): {n}")
         return out
+
+
+def promote_staged(objects: list[Any]) -> tuple[list[Any], list[tuple[str, str, str]]]:
+    """What promoting the staged policies among ``objects`` does (stagednetworkpolicy and
+    stagedglobalnetworkpolicy references: ``stagedAction`` Set — the default — creates or replaces the
+    enforced policy of the same name; Delete removes it): (enforced objects to set, (kind, namespace, name)
+    to delete). Objects keep their origin, so messages name the staged object's file and line."""
+    from .objects import SourceObject
+
+    sets: list[Any] = []
+    deletes: list[tuple[str, str, str]] = []
+    for obj in objects:
+        if obj.kind not in ("StagedNetworkPolicy", "StagedGlobalNetworkPolicy") or not is_calico(obj.raw):
+            continue
+        kind = obj.kind.replace("Staged", "", 1)
+        spec = obj.raw.get("spec") if isinstance(obj.raw.get("spec"), dict) else {}
+        namespace = (obj.namespace or "default") if kind == "NetworkPolicy" else ""
+        if spec.get("stagedAction", "Set") == "Delete":
+            deletes.append((kind, namespace, obj.name))
+            continue
+        raw = {**obj.raw, "kind": kind, "spec": {k: v for k, v in spec.items() if k != "stagedAction"}}
+        sets.append(SourceObject(raw, obj.origin, obj.locate))
+    return sets, deletes

@@ -97,6 +97,8 @@ class CiliumPeer:
     addresses: AddressSet | None = None
     entity: Entity | None = None
     text: str = ""
+    written: tuple[str, ...] = ()
+    """The CIDRs as written (cidr, except, a group's externalCIDRs): they name the external ranges."""
 
     def describe(self, policy_namespace: str | None = None) -> str:
         if self.kind is PeerKind.ENDPOINTS and self.selector is not None:
@@ -225,7 +227,7 @@ def _strip(key: str) -> str:
     return key
 
 
-def _cidr_set(item: Any, path: Path, groups: Mapping[str, CidrGroup]) -> tuple[AddressSet, str]:
+def _cidr_set(item: Any, path: Path, groups: Mapping[str, CidrGroup]) -> tuple[AddressSet, str, tuple[str, ...]]:
     m = _map(item, path, required=True)
     assert m is not None
     if "cidr" in m and m["cidr"] is not None:
@@ -236,7 +238,7 @@ def _cidr_set(item: Any, path: Path, groups: Mapping[str, CidrGroup]) -> tuple[A
         g = groups.get(str(m["cidrGroupRef"]))
         if g is None:
             # an unknown group selects nothing until it exists (the agent resolves it when it appears)
-            return AddressSet(), f"cidrGroupRef {m['cidrGroupRef']} (no such CiliumCIDRGroup in the input)"
+            return AddressSet(), f"cidrGroupRef {m['cidrGroupRef']} (no such CiliumCIDRGroup in the input)", ()
         block, base = g.cidrs, f"cidrGroupRef {g.name} ({g.text})"
     elif m.get("cidrGroupSelector") is not None:
         sel = parse_label_selector(m["cidrGroupSelector"], path + ("cidrGroupSelector",))
@@ -252,7 +254,8 @@ def _cidr_set(item: Any, path: Path, groups: Mapping[str, CidrGroup]) -> tuple[A
     excepts = [str(x) for x in _list(m.get("except"), path + ("except",)) or []]
     for j, x in enumerate(excepts):
         block = block - AddressSet.from_cidr(str(_cidr(x, path + ("except", j))))
-    return block, base + (f" except {', '.join(excepts)}" if excepts else "")
+    written = tuple([str(m["cidr"])] if m.get("cidr") else block.cidrs()) + tuple(excepts)
+    return block, base + (f" except {', '.join(excepts)}" if excepts else ""), written
 
 
 def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str, CidrGroup],
@@ -267,11 +270,11 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
     for i, c in enumerate(_list(m.get(pre + "CIDR"), path + (pre + "CIDR",)) or []):
         present = True
         net = _cidr(str(c), path + (pre + "CIDR", i))
-        out.append(CiliumPeer(PeerKind.CIDR, addresses=AddressSet.from_cidr(str(net)), text=f"CIDR {c}"))
+        out.append(CiliumPeer(PeerKind.CIDR, addresses=AddressSet.from_cidr(str(net)), text=f"CIDR {c}", written=(str(c),)))
     for i, c in enumerate(_list(m.get(pre + "CIDRSet"), path + (pre + "CIDRSet",)) or []):
         present = True
-        block, text = _cidr_set(c, path + (pre + "CIDRSet", i), groups)
-        out.append(CiliumPeer(PeerKind.CIDR, addresses=block, text=f"CIDRSet {text}"))
+        block, text, written = _cidr_set(c, path + (pre + "CIDRSet", i), groups)
+        out.append(CiliumPeer(PeerKind.CIDR, addresses=block, text=f"CIDRSet {text}", written=written))
     for i, e in enumerate(_list(m.get(pre + "Entities"), path + (pre + "Entities",)) or []):
         present = True
         try:

@@ -5,6 +5,7 @@ in the default tier at order 1000)."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from kubectl_microseg.engine.explain import explain_pair
@@ -194,3 +195,51 @@ def test_staged_policies_do_not_enforce():
     a = analyzer(staged)
     assert allowed(a, "b/cli", "a/db") == ALL
     assert len(a.cluster.calico.staged) == 1
+
+
+def test_class_matrix_equals_the_pipeline_pair_by_pair():
+    # the verdict maps (peers partitioned by the rules that tell them apart) against one decision per pair
+    configs = [
+        tier("security", 100, "Pass") + gnp("dns", "{tier: security, selector: all(), types: [Egress], egress: ["
+            "{action: Deny, protocol: TCP, destination: {selector: app == 'db', ports: ['5000:6000']}}, {action: Pass}]}")
+        + KNP_ALLOW_CLI,
+        tier("t", 5) + gnp("in", "{tier: t, selector: has(role), ingress: [{action: Allow, protocol: TCP, destination: "
+            "{ports: [http]}, source: {namespaceSelector: all()}}, {action: Deny, source: {selector: app == 'cli', "
+            "namespaceSelector: all()}}]}") + gnp("out", "{selector: app == 'cli', types: [Egress], egress: [{action: "
+            "Allow, protocol: TCP, destination: {ports: [http]}}]}"),
+    ]
+    for extra in configs:
+        a = analyzer(extra)
+        n = len(a.classes)
+        expected = {(x, y): a.class_allows(x, y) for x in range(n) for y in range(n)}
+        got = a.class_matrix()
+        assert {k: v for k, v in expected.items() if v} == got
+
+
+EXTERNAL_NP = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out, namespace: a}
+spec: {podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [203.0.113.0/24]}}]}]}
+---
+"""
+
+
+@pytest.mark.parametrize("extra", [
+    # policies in the default tier (the whole pipeline per group of atoms)
+    gnp("out", "{selector: all(), types: [Egress], egress: [{action: Deny, destination: {nets: [198.51.100.0/25]}}, "
+               "{action: Allow, protocol: TCP, destination: {notNets: [10.0.0.0/8]}}]}")
+    + gnp("in", "{selector: app == 'web', ingress: [{action: Allow, source: {nets: [0.0.0.0/0]}}]}"),
+    # policies in a tier before the default tier, composed with the Kubernetes policies
+    tier("p", 10, "Pass") + gnp("out", "{tier: p, selector: all(), types: [Egress], egress: [{action: Deny, protocol: "
+                                       "TCP, destination: {nets: [198.51.100.0/25], ports: [443]}}, {action: Pass}]}")
+    + EXTERNAL_NP,
+])
+def test_external_cells_equal_the_pipeline_atom_by_atom(extra):
+    a = analyzer(extra)
+    for direction in ("egress", "ingress"):
+        for cls in range(len(a.classes)):
+            named = a.classes[cls].named_ports if direction == "ingress" else frozenset()
+            want = {i: c for i, at in enumerate(a.atoms) if (c := a.decide(direction, cls, at, named))}
+            got = a.atom_map(direction, cls)  # None: not isolated, every range allowed
+            assert (dict.fromkeys(range(len(a.atoms)), ALL) if got is None else got) == want

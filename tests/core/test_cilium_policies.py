@@ -397,3 +397,31 @@ def test_explain_golden(argv, golden, capsys, monkeypatch):
     code, out, err = run_cli(capsys, "explain", "-f", "cilium.yaml", "workload", *argv)
     assert code == 0, err
     assert out == (GOLDEN / golden).read_text()
+
+
+def test_get_lists_cilium_policies_and_isolation(tmp_path, capsys):
+    import json
+
+    f = tmp_path / "c.yaml"
+    f.write_text(BASE + ccnp("iso", WEB_FROM_CLI) + cnp("nothing", "a", "endpointSelector: {matchLabels: {app: x}}\n"
+                                                        "egressDeny: [{toEntities: [world]}]\n"))
+    code, out, err = run_cli(capsys, "get", "-f", str(f), "-A")
+    assert code == 0, err
+    assert "isolated (ccnp:iso)" in out  # a/web's ingress
+    assert "cnp:a/nothing" in out and "NOTHING" in out
+    code, out, err = run_cli(capsys, "get", "ccnp", "-f", str(f), "-A", "-o", "json")
+    rows = {r["id"]: r for r in json.loads(out)["ciliumPolicies"]}
+    assert rows["ccnp:iso"]["selects"] == ["a/web"] and rows["ccnp:iso"]["defaultDeny"] == ["ingress"]
+    assert rows["cnp:a/nothing"]["rules"]["egressDeny"] == 1 and rows["cnp:a/nothing"]["defaultDeny"] == ["egress"]
+
+
+def test_cnp_subject_never_leaves_its_namespace_and_namespace_labels_do_not_lift_the_peer_limit():
+    # pkg/k8s/utils ParseToCiliumRule: "EndpointSelector always applies in namespace of the policy
+    # resource" (a different namespace match is removed); getEndpointSelector adds the policy's namespace
+    # to a peer selector unless it has the io.kubernetes.pod.namespace key: namespace labels do not count
+    other_ns = "endpointSelector: {matchLabels: {'k8s:io.kubernetes.pod.namespace': b, app: cli}}\ningress: [{}]\n"
+    m = matrix(BASE + cnp("p", "a", other_ns))
+    assert conns(m, "a/api", "b/cli") == ALL  # b/cli is not selected by a policy of namespace a
+    by_labels = WEB_FROM_CLI.replace("{app: cli}", "{app: cli, 'io.cilium.k8s.namespace.labels.team': beta}")
+    m = matrix(BASE + cnp("p", "a", by_labels))
+    assert conns(m, "b/cli", "a/web") == NONE

@@ -363,3 +363,55 @@ def test_cli_test_flows_name_method_and_path(tmp_path):
     p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "test", str(bad), "-f", str(f)],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "must start with /" in p.stderr and "line 2" in p.stderr
+
+
+# -- lint (lint/k8s_mesh.py) -------------------------------------------------------------------------
+
+def _lint(text: str, rule: str) -> list:
+    from tests.lint.helpers import lint_yaml
+
+    return [f for f in lint_yaml(text) if f.rule == rule]
+
+
+def test_lint_mtls_not_strict_in_production():
+    """MS020: peer_authentication — PERMISSIVE accepts plaintext; a production namespace should be STRICT."""
+    permissive = SEED_PEER.replace("STRICT", "PERMISSIVE")
+    found = _lint(NS + WORKLOADS + permissive, "MS020")
+    assert len(found) == 1 and "PERMISSIVE" in found[0].message and "production/strict-mtls" in found[0].message
+    assert _lint(NS + WORKLOADS + SEED_PEER, "MS020") == []
+    # no PeerAuthentication at all: Istio's default PERMISSIVE is reported too
+    assert len(_lint(NS + WORKLOADS, "MS020")) == 1
+    # a namespace not marked production/PCI is not reported
+    assert _lint((NS + WORKLOADS + permissive).replace("production", "sandbox"), "MS020") == []
+
+
+def test_lint_identity_rule_towards_no_sidecar_client_allow_nothing_and_not_enforced():
+    """MS021 (principals "require mTLS"), MS022 (ALLOW without rules), MS023 (no proxy, no enforcement)."""
+    found = _lint(NS + WORKLOADS + SEED_AUTHZ, "MS021")
+    assert len(found) == 1 and "production/legacy" in found[0].message and "rule 1" in found[0].message
+    text = NS + WORKLOADS + SEED_AUTHZ
+    assert found[0].location.line == text.splitlines().index("    - from:") + 1  # the rule's line
+    no_legacy = NS + deploy("api-server", sa="api-server") + deploy("frontend", sa="frontend") + SEED_AUTHZ
+    assert _lint(no_legacy, "MS021") == []
+    assert len(_lint(NS + WORKLOADS + _authz("ALLOW", ""), "MS022")) == 1
+    assert _lint(NS + WORKLOADS + _authz("ALLOW", "  rules: [{}]"), "MS022") == []
+    legacy_only = _authz("DENY", "  selector: {matchLabels: {app: legacy}}\n  rules: [{}]")
+    found = _lint(NS + WORKLOADS + legacy_only, "MS023")
+    assert len(found) == 1 and "production/legacy" in found[0].message
+    assert _lint(NS + WORKLOADS + SEED_AUTHZ, "MS023") == []
+
+
+def test_lint_layers_disagree():
+    """MS024: NetworkPolicy default deny without mesh authorization, and the reverse."""
+    default_deny = """
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: production}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+"""
+    found = _lint(NS + WORKLOADS + default_deny, "MS024")
+    assert len(found) == 1 and "no AuthorizationPolicy" in found[0].message
+    assert _lint(NS + WORKLOADS + default_deny + SEED_AUTHZ, "MS024") == []
+    found = _lint(NS + WORKLOADS + _authz("ALLOW", "  rules: [{from: [{source: {namespaces: [production]}}]}]"), "MS024")
+    assert len(found) == 1 and "no NetworkPolicy default deny" in found[0].message

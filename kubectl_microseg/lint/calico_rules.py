@@ -1,0 +1,129 @@
+"""Provides the lint rules for Calico policies (docs/calico.md): a selector that selects no pod (MS040), two
+policies of one tier with the same order over the same pods (MS041), a Pass that reaches no later tier
+(MS042), and a Deny shadowed by an earlier Allow that matches everything (MS043). Staged policies are not
+linted (they do not enforce)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..model.calico import CalicoAction, CalicoRule, EntityRule
+from .context import LintContext
+from .finding import Finding, RuleInfo
+
+MS040 = RuleInfo(
+    "MS040", "calico-selector-matches-nothing", "warning",
+    "a Calico policy selects no pod of the input",
+    "A NetworkPolicy's selector applies within its namespace, a GlobalNetworkPolicy's in every namespace its "
+    "namespaceSelector admits (Calico NetworkPolicy/GlobalNetworkPolicy reference, selector). A policy that "
+    "selects nothing is usually a typo, a label that changed, or a policy meant for host endpoints.")
+MS041 = RuleInfo(
+    "MS041", "calico-order-collision", "warning",
+    "two Calico policies of one tier have the same order and select the same pods",
+    "Within a tier, policies run by order; equal orders fall back to the policies' names (reference: "
+    "\"policies with the same order are applied in alphanumerical order of their names\"). A rename then "
+    "changes which rule decides: give each policy its own order.")
+MS042 = RuleInfo(
+    "MS042", "calico-pass-to-nothing", "info",
+    "a Calico Pass reaches no later tier for any pod it selects",
+    "Pass skips to the next tier that has a policy applying to the endpoint (Tier reference); when there is "
+    "none, no policy decides and Calico's profiles allow the traffic. If that is the intent, say Allow.")
+MS043 = RuleInfo(
+    "MS043", "calico-deny-shadowed", "warning",
+    "a Calico Deny rule comes after an Allow that matches every flow",
+    "Rules in a policy are evaluated in order and the first match decides (Rule reference): after an Allow "
+    "with no protocol, source or destination restriction no later rule of that direction is ever reached.")
+
+
+def _ref(pol) -> str:
+    return pol.id
+
+
+def _path(r: CalicoRule) -> tuple:
+    return ("spec", r.direction, r.index)
+
+
+def _compiled(ctx: LintContext) -> list:
+    return [(ct, cp) for ct in ctx.analyzer.calico_tiers for cp in ct.policies if cp.policy is not None]
+
+
+def _sources(ctx: LintContext) -> dict:
+    return {pol.id: src for pol, src in ctx.analyzer.cluster.calico.policies}
+
+
+def check_selects_nothing(ctx: LintContext) -> Iterator[Finding]:
+    if not ctx.analyzer.cluster.workloads:
+        return
+    src = _sources(ctx)
+    for _, cp in _compiled(ctx):
+        if not (cp.applies["ingress"] | cp.applies["egress"]):
+            pol = cp.policy
+            yield ctx.finding(MS040, f"{pol.id}: selector {pol.selector} selects no pod", _ref(pol), src.get(pol.id),
+                              ("spec", "selector"), fix="check the selector's labels and the policy's namespace")
+
+
+def check_order_collision(ctx: LintContext) -> Iterator[Finding]:
+    src = _sources(ctx)
+    for ct in ctx.analyzer.calico_tiers:
+        pols = [cp for cp in ct.policies if cp.policy is not None and cp.policy.order is not None]
+        for i, x in enumerate(pols):
+            for y in pols[i + 1:]:
+                if x.policy.order != y.policy.order:
+                    continue
+                if (x.applies["ingress"] & y.applies["ingress"]) or (x.applies["egress"] & y.applies["egress"]):
+                    yield ctx.finding(MS041, f"{x.policy.id} and {y.policy.id} share order {x.policy.order:g} in tier "
+                                      f"{ct.tier.name} and select the same pods: their names decide which runs first",
+                                      _ref(y.policy), src.get(y.policy.id), ("spec", "order"),
+                                      fix="give each policy its own order")
+
+
+def check_pass_to_nothing(ctx: LintContext) -> Iterator[Finding]:
+    a = ctx.analyzer
+    src = _sources(ctx)
+    tiers = a.calico_tiers
+    for n, ct in enumerate(tiers):
+        for cp in ct.policies:
+            if cp.policy is None:
+                continue
+            for d in ("ingress", "egress"):
+                owners = cp.applies[d]
+                if not owners:
+                    continue
+                later = 0
+                for lt in tiers[n + 1:]:
+                    for lp in lt.policies:
+                        if lp.policy is not None:
+                            later |= lp.applies[d]
+                        else:
+                            later |= sum(1 << i for i, pols in enumerate(a.isolating[d]) if pols)
+                if owners & later:
+                    continue
+                for r in cp.policy.rules(d):
+                    if r.action is CalicoAction.PASS:
+                        yield ctx.finding(MS042, f"{cp.policy.id} {d} rule {r.index}: Pass, but no later tier applies to "
+                                          "the pods it selects: Calico's profiles allow what it passes",
+                                          _ref(cp.policy), src.get(cp.policy.id), _path(r),
+                                          fix="write Allow if that is the intent, or add the policy that should decide")
+
+
+def _matches_everything(r: CalicoRule) -> bool:
+    return r.protocol is None and r.not_protocol is None and r.source == EntityRule() and \
+        r.destination == EntityRule() and not r.unevaluated
+
+
+def check_deny_shadowed(ctx: LintContext) -> Iterator[Finding]:
+    for pol, src in ctx.analyzer.cluster.calico.policies:
+        for d in ("ingress", "egress"):
+            rules = pol.rules(d)
+            for i, r in enumerate(rules):
+                if r.action is CalicoAction.ALLOW and _matches_everything(r):
+                    for later in rules[i + 1:]:
+                        if later.action is CalicoAction.DENY:
+                            yield ctx.finding(MS043, f"{pol.id} {d} rule {later.index}: Deny is never reached: rule "
+                                              f"{r.index} allows every flow first", _ref(pol), src, _path(later),
+                                              fix="move the Deny before the Allow, or narrow the Allow")
+                    break
+
+
+RULES = ((MS040, check_selects_nothing), (MS041, check_order_collision), (MS042, check_pass_to_nothing),
+         (MS043, check_deny_shadowed))

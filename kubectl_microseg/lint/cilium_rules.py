@@ -1,0 +1,153 @@
+"""Provides the lint rules for Cilium policies (docs/cilium.md): egress to the whole world from a workload
+(MS030), a deny rule no allow ever reaches (MS031), an endpointSelector that selects no pod (MS032), and an
+L7 rule on a port no selected container declares (MS033). IDs from MS030 leave room for the other engines."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..engine.k8s import iter_bits
+from ..model.cilium import CiliumRule, Entity, PeerKind
+from ..model.ports import ConnSet
+from .context import LintContext
+from .finding import Finding, RuleInfo
+
+MS030 = RuleInfo(
+    "MS030", "cilium-egress-to-world", "warning",
+    "a Cilium egress rule opens the whole world (toEntities world or all) to workloads",
+    "docs.cilium.io, Entities Based: world is every address outside the cluster, all is everything. An egress "
+    "allow to either lets the selected pods reach any outside address (data exfiltration, command and "
+    "control). Name the destinations: toCIDRSet, a CiliumCIDRGroup or toFQDNs.")
+MS031 = RuleInfo(
+    "MS031", "cilium-deny-never-reached", "info",
+    "a Cilium deny rule denies only what nothing allows",
+    "Deny rules take precedence over allow rules; a deny rule whose peers and ports no allow rule (nor an "
+    "unisolated direction) would admit changes no verdict: it documents intent at best, and it may hide that "
+    "the rule targets the wrong peers.")
+MS032 = RuleInfo(
+    "MS032", "cilium-selector-matches-nothing", "warning",
+    "a Cilium policy's endpointSelector selects no pod of the input",
+    "A CiliumNetworkPolicy selects endpoints of its own namespace only; keys are pod labels (optionally "
+    "prefixed k8s:), io.kubernetes.pod.namespace and io.cilium.k8s.namespace.labels.<key>. A selector that "
+    "matches nothing is usually a typo or a label that changed.")
+MS033 = RuleInfo(
+    "MS033", "cilium-l7-port-not-exposed", "warning",
+    "an L7 rule sits on a port no selected container declares",
+    "Cilium's L7 rules (http, dns, kafka) apply to the ports of their toPorts entry; on a port the "
+    "destination's containers do not declare they filter nothing that can arrive.")
+
+
+def _ref(e) -> str:
+    return f"{e.policy.kind} {e.policy.name}"
+
+
+def _rule_path(r: CiliumRule, *rest) -> tuple:
+    return r.path + tuple(rest)
+
+
+def check_world_egress(ctx: LintContext) -> Iterator[Finding]:
+    layer = ctx.analyzer.cilium
+    if layer is None:
+        return
+    for e in ctx.analyzer.cluster.cilium:
+        if not layer.selects.get(e.policy.id, 0):
+            continue
+        for r in e.policy.egress:
+            for i, p in enumerate(r.peers or ()):
+                if p.kind is PeerKind.ENTITY and p.entity in (Entity.WORLD, Entity.ALL):
+                    yield ctx.finding(MS030, f"{e.policy.id} egress rule {r.index}: toEntities {p.entity.value} lets "
+                                      "the selected pods reach every outside address", _ref(e), e.source,
+                                      _rule_path(r), fix="replace it by toCIDRSet / toFQDNs naming the destinations")
+                    break
+
+
+def check_deny_never_reached(ctx: LintContext) -> Iterator[Finding]:
+    a = ctx.analyzer
+    layer = a.cilium
+    if layer is None or not layer.has_deny:
+        return
+    for e in a.cluster.cilium:
+        subject = layer.selects.get(e.policy.id, 0)
+        for d in ("ingress", "egress"):
+            for r in e.policy.deny_rules(d):
+                cr = layer.compiled.get((e.policy.id, r.section, r.index))
+                if cr is None or not subject or cr.unsure:
+                    continue
+                if not _reached(a, d, subject, cr):
+                    yield ctx.finding(MS031, f"{e.policy.id} {r.section} rule {r.index}: nothing it denies is allowed "
+                                      "by any allow rule; it changes no verdict", _ref(e), e.source, r.path,
+                                      fix="check its peers and ports, or delete it")
+
+
+def _allows_without_deny(a, d: str, own: int, peer, named: frozenset) -> ConnSet:
+    """What the NetworkPolicy tier (with Cilium's allows) and the default would allow, denies aside."""
+    if a.classes[own].host_network or not a.isolating[d][own]:
+        return ConnSet.all()
+    out = ConnSet.none()
+    for cr in a.rules_of[d][own]:
+        if cr.matches(peer):
+            out = out | cr.conns(named)
+    return out
+
+
+def _reached(a, d: str, subject: int, cr) -> bool:
+    for own in iter_bits(subject):
+        for peer in iter_bits(cr.classes):
+            named = a.classes[peer if d == "egress" else own].named_ports
+            if _allows_without_deny(a, d, own, peer, named) & cr.conns(named):
+                return True
+        for atom in a.atoms:
+            if cr.matches(atom) and _allows_without_deny(a, d, own, atom, frozenset()) & cr.conns(frozenset()):
+                return True
+    return False
+
+
+def check_selector_matches_nothing(ctx: LintContext) -> Iterator[Finding]:
+    layer = ctx.analyzer.cilium
+    if layer is None:
+        return
+    for e in ctx.analyzer.cluster.cilium:
+        p = e.policy
+        if p.subject is None or p.subject.entity is not None or p.subject.service_account:
+            continue
+        if not layer.selects.get(p.id, 0):
+            where = f"namespace {p.namespace}" if p.namespace is not None else "the cluster"
+            base = ("spec",) if p.spec_index is None else ("specs", p.spec_index)
+            yield ctx.finding(MS032, f"{p.id}: endpointSelector {p.subject.describe()} selects no pod in {where}",
+                              _ref(e), e.source, base + ("endpointSelector",),
+                              fix="check the labels (kubectl get pods --show-labels)")
+
+
+def check_l7_port(ctx: LintContext) -> Iterator[Finding]:
+    a = ctx.analyzer
+    layer = a.cilium
+    if layer is None:
+        return
+    for e in a.cluster.cilium:
+        subject = layer.selects.get(e.policy.id, 0)
+        for d in ("ingress", "egress"):
+            for r in e.policy.rules(d):
+                if not r.l7 or r.ports is None:
+                    continue
+                cr = layer.compiled.get((e.policy.id, r.section, r.index))
+                dests = subject if d == "ingress" else (cr.classes if cr is not None else 0)
+                if not dests:
+                    continue
+                ports = [a.classes[i].named_ports for i in iter_bits(dests)]
+                if not all(ports):
+                    continue  # some destination declares no named ports: its ports are not known
+                if not any(r.conns_for(named) & _declared(named) for named in ports):
+                    yield ctx.finding(MS033, f"{e.policy.id} {r.section} rule {r.index}: L7 rules on {r.describe_ports()}, "
+                                      "which no destination container declares", _ref(e), e.source,
+                                      _rule_path(r, "toPorts"), fix="put the L7 rule on the port the application serves")
+
+
+def _declared(named: frozenset) -> ConnSet:
+    out = ConnSet.none()
+    for _, proto, n in named:
+        out = out | ConnSet.ports(proto, n)
+    return out
+
+
+RULES = ((MS030, check_world_egress), (MS031, check_deny_never_reached), (MS032, check_selector_matches_nothing),
+         (MS033, check_l7_port))
