@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
+import threading
 import time
 from typing import Any, Iterable
 
@@ -116,6 +117,8 @@ class MicrosegApp(App[int]):
         self._pending: list = []
         self._pending_keys: tuple[set, set] = (set(), set())
         self._pending_audit: list = []
+        self._panels_show: dict[str, Any] = {}
+        """Side panel tab -> the session it shows (large clusters refill only the open one after an update)."""
         """(event, the object before it, whether it changed the analysis) of policy events for the audit trail."""
         """Keys of the objects changed and deleted since the last analysis (for the incremental model)."""
         self._panels_timer: Any = None
@@ -198,8 +201,6 @@ class MicrosegApp(App[int]):
             if callable(factory):
                 session = factory(self.args)
             elif self.live:  # the incremental model from the start: the first event costs one namespace
-                import threading
-
                 from kubectl_microseg.engine.incremental import LiveModel
                 from kubectl_microseg.load import analyzer_options
 
@@ -231,7 +232,7 @@ class MicrosegApp(App[int]):
         if not worker.is_cancelled:
             self.post_message(WatchEnded("the watch ended"))
 
-    @work(thread=True, group="reanalyse", exit_on_error=False)
+    @work(thread=True, group="reanalyse", exit_on_error=False, description="apply live events")
     def reanalyse(self, events: list, snapshot: Any, generation: int, changed: set = frozenset(),
                   deleted: set = frozenset(), audit: list | None = None) -> None:
         """Apply live events to the incremental model (the namespaces they touch only); post the new state and
@@ -243,10 +244,13 @@ class MicrosegApp(App[int]):
         old = self.session
         if old is None:
             return
-        if events:
-            self._apply_events(old, events, snapshot, generation, changed, deleted)
-        for ev, before, relevant in audit or ():  # the cells first, then the audit trail on the same model
-            self._audit_record(old.lock, ev, before, relevant)
+        drawn = threading.Event()
+        if not events or not self._apply_events(old, events, snapshot, generation, changed, deleted, drawn):
+            drawn.set()
+        if audit:  # the cells first (drawn on screen), then the audit trail on the same model
+            drawn.wait(1.0)
+            for ev, before, relevant in audit:
+                self._audit_record(old.lock, ev, before, relevant)
 
     def _audit_record(self, lock: Any, ev: Any, before: Any, relevant: bool) -> None:
         """One policy event's audit record, taken on the shared model (worker thread, under its lock)."""
@@ -260,7 +264,8 @@ class MicrosegApp(App[int]):
             self.post_message(AuditRecorded(rec))
 
     def _apply_events(self, old: Session, events: list, snapshot: Any, generation: int, changed: set,
-                      deleted: set) -> None:
+                      deleted: set, drawn: threading.Event) -> bool:
+        """Post the state with the events applied (``drawn`` is set once it is on screen); False on failure."""
         pairs = None
         try:
             if snapshot is not None:
@@ -269,9 +274,10 @@ class MicrosegApp(App[int]):
                 new = apply_events(old, events)
         except Exception as exc:
             self.post_message(LoadFailed(f"could not analyse the change: {exc}"))
-            return
+            return False
         self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix) if pairs is None else pairs,
-                                       first=False, generation=generation, exact=pairs is not None))
+                                       first=False, generation=generation, exact=pairs is not None, drawn=drawn))
+        return True
 
     def _live_update(self, old: Session, snapshot: Any, changed: set,
                      deleted: set) -> tuple[Session, int, set[tuple[str, str]] | None]:
@@ -305,6 +311,8 @@ class MicrosegApp(App[int]):
         return word(value) if callable(word) else value
 
     def on_session_ready(self, message: SessionReady) -> None:
+        if message.drawn is not None:
+            self.call_after_refresh(message.drawn.set)
         if not self.query(MatrixGrid):  # the app is shutting down (a worker finished late)
             return
         if message.generation <= self._shown_generation:
@@ -353,7 +361,8 @@ class MicrosegApp(App[int]):
         elif self.large:  # live updates: the cells first; the panels once the updates pause (~1 s each)
             if self._panels_timer is not None:
                 self._panels_timer.stop()
-            self._panels_timer = self.set_timer(PANELS_AFTER_SECONDS, lambda: self._load_panels(self.session))
+            self._panels_timer = self.set_timer(PANELS_AFTER_SECONDS,
+                                                lambda: self._load_panels(self.session, only_shown=True))
         else:
             self._load_panels(message.session)
         self.sub_title = message.session.description
@@ -387,12 +396,21 @@ class MicrosegApp(App[int]):
         """More endpoints than LARGE_WORKLOADS: fold namespaces at first, fill side panels late."""
         return self.session is not None and len(self.session.matrix.endpoints) > LARGE_WORKLOADS
 
-    def _load_panels(self, session: Any) -> None:
+    def _load_panels(self, session: Any, *, only_shown: bool = False) -> None:
+        """Fill the side panels from ``session`` (``only_shown``: the open tab only, the others when opened)."""
         if session is not self.session:
             return  # a newer state arrived meanwhile and filled them already
-        self.query_one(NamespaceTree).load(session)
-        self.query_one(WorkloadPanel).load(session)
-        self.query_one(PolicyList).load(session)
+        active = self.query_one("#sidebar", TabbedContent).active
+        for tab, panel in (("tab-namespaces", NamespaceTree), ("tab-workloads", WorkloadPanel),
+                           ("tab-policies", PolicyList)):
+            if (only_shown and tab != active) or self._panels_show.get(tab) is session:
+                continue
+            self.query_one(panel).load(session)  # type: ignore[attr-defined]
+            self._panels_show[tab] = session
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "sidebar" and self.session is not None:
+            self._load_panels(self.session, only_shown=True)  # a panel left stale by a live update
 
     def _start_live(self, session: Session) -> None:
         try:
@@ -419,6 +437,8 @@ class MicrosegApp(App[int]):
 
         rec = message.record
         self.audit_records.append(rec)
+        if not self.query(MatrixGrid):  # the app is shutting down (the record came after the last screen)
+            return
         from .screens.audit import AuditScreen
 
         if isinstance(self.screen, AuditScreen):

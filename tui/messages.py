@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ class SessionReady(Message):
     exact: bool = False
     """``changed`` names every cell that differs from the previous state of the same live model (the view
     redraws just those); False: it was found by comparing matrices, redraw everything."""
+    drawn: threading.Event | None = None
+    """Set once the state is on screen (the audit trail waits for it: the cells come first)."""
 
 
 @dataclass
