@@ -296,7 +296,8 @@ class MicrosegApp(App[int]):
                 changed, deleted = set(), set()
                 if self._audit is not None:
                     self._audit.model = self._live_model
-        by_key = {o.key(): o for o in snapshot.objects}
+        # the watch's object store (look-ups only: a newer object than this batch's is applied again later)
+        by_key = self._live_state.objects if self._live_state is not None else {o.key(): o for o in snapshot.objects}
         return live_session(self._live_model, snapshot, self.args, lock,
                             [by_key[k] for k in changed if k in by_key], deleted, self._versions)
 
