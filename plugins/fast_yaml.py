@@ -12,7 +12,8 @@ YAML 1.1 resolver types differently from rapidyaml's JSON (``yes``, ``~``, ``0x1
 dates, non-string keys such as ``80:``) are all declined here. The size limit is the caller's. rapidyaml
 parses a million levels of nesting without recursion (checked), so this path runs before the depth check.
 
-rapidyaml is optional: without its wheel everything goes through libyaml, with the same results.
+rapidyaml is optional (the extra ``fast``; musl Linux has no wheel): without it everything goes through
+libyaml, with the same results.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -62,12 +64,23 @@ def _blanks(group: int) -> str:
     return rf"(?=([ \t]*))\{group}"
 
 
-_VALUE = (rf"{_blanks(1)}(?:(?:#[^\n]*)?\n(?:{_blanks(2)}(?:#[^\n]*)?\n)*{_blanks(3)})?"  # this line or a next one
-          rf"(?=[yYnNoOtTfF~0-9+.<=-])(?!{_SAME}{_END}){_TYPED}{_END}")
-_TYPED_VALUES = [re.compile(re.escape(indicator) + _VALUE, re.M)
-                 for indicator in (": ", ":\t", ":\n", "- ", "-\t", "-\n", "[", ",")]
-"""A plain value typed differently, after each indicator that may stand before a value: one literal
-prefix per pattern keeps each scan at the speed of a string search (one combined pattern is 20x slower)."""
+_START = r"(?=[yYnNoOtTfF~0-9<=.]|[-+][0-9.])"
+"""The first characters of every pattern in ``_TYPED``: one character test rejects almost every value."""
+_CHECK = rf"{_START}(?!{_SAME}{_END}){_TYPED}{_END}"
+_LINES = rf"(?:{_blanks(1)}(?:#[^\n]*)?\n)*{_blanks(2)}"
+"""Blank and comment lines, then the indentation of the line that holds the value."""
+_TYPED_VALUES = ([re.compile(re.escape(indicator) + r"[ \t]*" + _CHECK, re.M)
+                  for indicator in (": ", "- ", "[", ",")]
+                 + [re.compile(re.escape(end) + _LINES + _CHECK, re.M)
+                    for end in (":\n", "-\n", "[\n", ",\n", " \n")]
+                 + [re.compile(re.escape(comment) + r"[^\n]*\n" + _LINES + _CHECK, re.M)
+                    for comment in (" #",)])
+"""A plain value typed differently: on the indicator's line, or on a later line after a line that ends in the
+indicator, in blanks or in a comment (a superset: any line ending in blanks or a comment counts; a text
+with a raw tab never comes here, see ``_OTHER_BREAKS``). Each
+pattern starts with its own literal so that the scan runs at the speed of a string search and tries the
+rest only there (one combined pattern is 20x slower); the value on the indicator's line, the common case,
+is rejected by its first character."""
 _ODD_LINE_START = re.compile(r"\n(?=([ \t]*))\1(?:[:\]},]|\?(?:[ \t\n]|$))")
 """A line that starts with a colon, a closing bracket, a comma, or an explicit key ('? '): where rapidyaml
 reads on and libyaml may refuse; kubectl writes none of these."""
@@ -111,7 +124,16 @@ def needs_libyaml(text: str) -> bool:
 @contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """rapidyaml's C++ error handler writes to file descriptor 2 before raising; the error reported is
-    libyaml's, so catch that write in a pipe (one message, far under a pipe's buffer) and drop it."""
+    libyaml's, so catch that write in a pipe (one message, far under a pipe's buffer) and drop it.
+
+    The Python binding (0.15) wraps no way to set rapidyaml's error callbacks, hence the redirection. It is
+    made only while this is the process's one thread: another thread's writes to stderr would be lost, or
+    block on the pipe (the TUI loads files in a worker while Textual draws the screen on stderr). With other
+    threads alive, a parse error's message of rapidyaml (2 lines) reaches stderr, and libyaml's error is
+    reported as always (docs/errors.md)."""
+    if threading.active_count() > 1:
+        yield
+        return
     try:
         saved = os.dup(2)
     except OSError:  # pragma: no cover - no stderr at all

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from release import krew  # noqa: E402
 from release.build import build_all, wheel_requires  # noqa: E402
-from release.common import REPO, ReleaseError, load_project, log  # noqa: E402
+from release.common import REPO, ReleaseError, bundled_requires, load_project, log  # noqa: E402
 from release.lock import LOCK_PATH, Lock, make_lock, resolve_build_pins, targets_for  # noqa: E402
 from release.targets import DEFAULT_PYTHONS  # noqa: E402
 from release.wheels import build_project_wheel  # noqa: E402
@@ -71,7 +71,7 @@ def do_lock(args: argparse.Namespace) -> int:
     pythons = args.python or list(DEFAULT_PYTHONS)
     with tempfile.TemporaryDirectory(prefix="microseg-lock-") as tmp:
         wheel = build_project_wheel(project, Path(tmp), build_pins=resolve_build_pins(project))
-        runtime = [r for r in wheel_requires(wheel) if "extra ==" not in r]
+        runtime = bundled_requires(wheel_requires(wheel))
         lock = make_lock(project, wheel, pythons, targets_for(None), runtime)
     args.lock_file.write_text(lock.to_json(), encoding="utf-8")
     log(f"lock: {len(lock.pins)} packages, {len(lock.files)} wheel files -> {args.lock_file}")

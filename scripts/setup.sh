@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything kubectl-microseg needs on a fresh Debian/Ubuntu machine:
 #   - system packages for the nftables views and their kernel tests (as root, with apt-get);
-#   - a virtual environment in .venv with the project installed (editable), its test and release extras.
+#   - a virtual environment in .venv with the project installed (editable), its test, release and fast extras.
 # Idempotent: a second run only checks. Nothing global is installed but Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +40,6 @@ pip_install() {  # quiet unless it fails; then show what pip said
     fi
 }
 pip_install --upgrade pip
-pip_install -e '.[test,release]'
+pip_install -e '.[test,release,fast]'  # fast: rapidyaml (optional; see pyproject.toml)
 rm -f "$log"
 echo "setup: ready (.venv/bin/kubectl-microseg)" >&2

@@ -78,6 +78,8 @@ def gate(diff: MatrixDiff, *, allow_breaking: bool, fail_on_guard: bool) -> int:
     """simulate's exit code: 1 when flows become denied (unless allowed) or, if asked, when a guard fires."""
     if diff.breaking() and not allow_breaking:
         return EXIT_FAILED
+    if any(c["newlyDenied"] for c in diff.mesh_changes) and not allow_breaking:
+        return EXIT_FAILED  # the mesh now denies (or refuses) what it allowed: flows become denied too
     if fail_on_guard and diff.findings:
         return EXIT_FAILED
     return EXIT_OK

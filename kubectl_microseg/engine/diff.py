@@ -142,6 +142,8 @@ class MatrixDiff:
     endpoints_added: list[str] = field(default_factory=list)
     endpoints_removed: list[str] = field(default_factory=list)
     findings: list[Any] = field(default_factory=list)
+    mesh_changes: list[dict[str, Any]] = field(default_factory=list)
+    """Pairs L4 allows before and after whose service-mesh verdict changed (engine.mesh.mesh_changes)."""
     """Guard findings (``engine.guards.Finding``)."""
     notes: list[str] = field(default_factory=list)
     before_title: str = "before"
@@ -153,7 +155,8 @@ class MatrixDiff:
 
     @property
     def has_differences(self) -> bool:
-        return bool(self.added or self.removed or self.changed or self.endpoints_added or self.endpoints_removed)
+        return bool(self.added or self.removed or self.changed or self.endpoints_added or self.endpoints_removed
+                    or self.mesh_changes)
 
     def breaking(self) -> list[PairDiff]:
         """Pairs that lose connectivity (both endpoints exist before and after)."""
@@ -195,6 +198,7 @@ class MatrixDiff:
             "endpointsRemoved": list(self.endpoints_removed),
             "findings": [f.to_dict() for f in self.findings],
             **({"notes": list(self.notes)} if self.notes else {}),
+            **({"meshChanges": list(self.mesh_changes)} if self.mesh_changes else {}),
         }
 
 

@@ -6,7 +6,8 @@ own namespace only, and a pod or a label change alters the pod classes of that n
 event in namespace N re-reads N's objects, replaces N's pod classes and policies inside the Analyzer
 (keeping every other class and compiled rule: ``Analyzer.replace_namespace``), and recomputes just the
 class pairs that involve N, through the same decision pipeline as the full matrix.
-Cluster-scoped admin policies can touch any pair: a change to them rebuilds everything.
+Cluster-scoped admin policies can touch any pair: a change to them rebuilds everything; so does any
+event while Cilium policies are present (their rules are compiled across namespaces).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..model.admin import ADMIN_KINDS
+from ..model.cilium import KINDS as CILIUM_KINDS
+from ..model.istio import MESH_KINDS
 from ..model.cluster import Cluster, build_cluster
 from ..model.objects import SourceObject
 from ..model.ports import ConnSet
@@ -22,7 +25,10 @@ from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
 Key = tuple[str, str, str]
-CLUSTER_SCOPED = frozenset(ADMIN_KINDS)
+CLUSTER_SCOPED = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILIUM_KINDS)
+"""Kinds whose change rebuilds the model (Istio's: a root-namespace policy is mesh-wide, and the mesh layer
+reads the whole cluster's objects; Cilium's: a CNP's peers may name other namespaces and engine.cilium
+compiles them onto every class, which replace_namespace does not redo)."""
 
 
 def _namespace_of(obj: SourceObject) -> str | None:
@@ -84,7 +90,7 @@ class LiveModel:
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
-        if global_change:
+        if global_change or self.analyzer.cilium is not None:  # Cilium rules span namespaces: rebuild
             self._rebuild()
             up.rebuilt = True
             return up

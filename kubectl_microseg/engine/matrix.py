@@ -116,23 +116,12 @@ class Matrix:
         cells = {k: v for k, v in self.cells.items() if k[0] in ids and k[1] in ids}
         return Matrix(eps, cells, list(self.notes), self.title, list(self.warnings), dict(self.uncertain_reasons))
 
-    def to_contract(self) -> dict[str, Any]:
-        """``matrix -o json`` as in shared/CONTRACT.md."""
-        conns = []
-        for s, d, cell in self.connections():
-            item: dict[str, Any] = {"from": s, "to": d, "ports": cell.conns.to_contract()}
-            if cell.uncertain:
-                item["uncertain"] = True
-                reason = self.uncertain_reason(s, d)
-                if reason:
-                    item["reason"] = reason
-            if cell.partial:
-                item["partial"] = True
-            if cell.l7:
-                item["l7Filtered"] = True
-            if cell.mesh is not None:
-                item["mesh"] = cell.mesh.to_contract()
-            conns.append(item)
+    def to_contract(self, lazy: bool = False) -> dict[str, Any]:
+        """``matrix -o json`` as in shared/CONTRACT.md; ``lazy``: connections as an iterator, each item
+        built when read (a big host firewall's matrix has millions of port items: a writer that encodes
+        them one by one never holds them all)."""
+        items = (self._connection_item(s, d, cell) for s, d, cell in self.connections())
+        conns: Any = items if lazy else list(items)
         doc: dict[str, Any] = {
             "kind": "ConnectivityMatrix",
             "endpoints": [e.to_contract() for e in self.endpoints],
@@ -146,3 +135,18 @@ class Matrix:
         if self.notes:
             doc["notes"] = [n for n in self.notes if n not in self.warnings]
         return doc
+
+    def _connection_item(self, s: str, d: str, cell: Cell) -> dict[str, Any]:
+        item: dict[str, Any] = {"from": s, "to": d, "ports": cell.conns.to_contract()}
+        if cell.uncertain:
+            item["uncertain"] = True
+            reason = self.uncertain_reason(s, d)
+            if reason:
+                item["reason"] = reason
+        if cell.partial:
+            item["partial"] = True
+        if cell.l7:
+            item["l7Filtered"] = True
+        if cell.mesh is not None:
+            item["mesh"] = cell.mesh.to_contract()
+        return item

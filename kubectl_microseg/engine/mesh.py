@@ -503,3 +503,21 @@ def pair_verdict(mesh: MeshAnalyzer, src: Any, dst: Any, conns: ConnSet,
     if not conns:
         return None
     return mesh.verdict(side_of(mesh, src), side_of(mesh, dst), conns, request)
+
+
+def mesh_changes(before: "Matrix", after: "Matrix") -> list[dict[str, Any]]:
+    """Pairs L4 allows in both states whose mesh verdict or mTLS state differs (simulate/diff): each
+    ``{"from", "to", "before", "after", "newlyDenied"}`` with the ``mesh`` objects (None: outside the mesh)."""
+    out = []
+    for key, cell in after.cells.items():
+        old = before.cells.get(key)
+        if old is None:
+            continue
+        b = old.mesh.to_contract() if old.mesh is not None else None
+        a = cell.mesh.to_contract() if cell.mesh is not None else None
+        if b == a:
+            continue
+        rank = {"allowed": 2, "some-requests": 1, "denied": 0}
+        worse = (rank[(a or {}).get("verdict", "allowed")] < rank[(b or {}).get("verdict", "allowed")])
+        out.append({"from": key[0], "to": key[1], "before": b, "after": a, "newlyDenied": worse})
+    return sorted(out, key=lambda x: (x["from"], x["to"]))

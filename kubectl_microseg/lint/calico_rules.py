@@ -1,6 +1,7 @@
 """Provides the lint rules for Calico policies (docs/calico.md): a selector that selects no pod (MS040), two
 policies of one tier with the same order over the same pods (MS041), a Pass that reaches no later tier
-(MS042), and a Deny shadowed by an earlier Allow that matches everything (MS043). Staged policies are not
+(MS042), a Deny shadowed by an earlier Allow that matches everything (MS043), and a tier none of whose
+policies selects a pod (MS044). Staged policies are not
 linted (they do not enforce)."""
 
 from __future__ import annotations
@@ -34,13 +35,21 @@ MS043 = RuleInfo(
     "Rules in a policy are evaluated in order and the first match decides (Rule reference): after an Allow "
     "with no protocol, source or destination restriction no later rule of that direction is ever reached.")
 
+MS044 = RuleInfo(
+    "MS044", "calico-tier-never-applies", "warning",
+    "a Calico tier none of whose policies selects a pod",
+    "A tier processes a connection only when it has a policy that applies to the endpoint (Tier reference, "
+    "\"How policy is evaluated\"); a tier whose policies select nothing (or that has no policies) never "
+    "decides anything: its policies' selectors or its name in their spec.tier are likely wrong.")
+
+
 
 def _ref(pol) -> str:
     return pol.id
 
 
 def _path(r: CalicoRule) -> tuple:
-    return ("spec", r.direction, r.index)
+    return ("spec", r.direction, r.index - 1)
 
 
 def _compiled(ctx: LintContext) -> list:
@@ -125,5 +134,20 @@ def check_deny_shadowed(ctx: LintContext) -> Iterator[Finding]:
                     break
 
 
+def check_tier_never_applies(ctx: LintContext) -> Iterator[Finding]:
+    a = ctx.analyzer
+    if not a.cluster.workloads or not a.calico_tiers:
+        return
+    for ct in a.calico_tiers:
+        if ct.tier.name == "default":
+            continue
+        pols = [cp for cp in ct.policies if cp.policy is not None]
+        if any(cp.applies["ingress"] | cp.applies["egress"] for cp in pols):
+            continue
+        names = ", ".join(cp.policy.id for cp in pols) or "no policies"
+        yield ctx.finding(MS044, f"tier {ct.tier.name} never applies to a pod ({names})", f"Tier {ct.tier.name}", None,
+                          fix="check the selectors of its policies and their spec.tier")
+
+
 RULES = ((MS040, check_selects_nothing), (MS041, check_order_collision), (MS042, check_pass_to_nothing),
-         (MS043, check_deny_shadowed))
+         (MS043, check_deny_shadowed), (MS044, check_tier_never_applies))

@@ -40,8 +40,9 @@ MS023 = RuleInfo(
 MS024 = RuleInfo(
     "MS024", "mesh-and-network-policy-disagree", "info",
     "a namespace denies by default at one layer only (NetworkPolicy or mesh authorization)",
-    "Defence in depth: a namespace with a NetworkPolicy default deny for ingress whose mesh workloads have no "
-    "AuthorizationPolicy (every request allowed once L4 lets it through), or a mesh default deny (an ALLOW "
+    "Defence in depth: a production or PCI namespace with a NetworkPolicy default deny for ingress whose mesh "
+    "workloads have no AuthorizationPolicy while the cluster uses them elsewhere (every request allowed once L4 "
+    "lets it through), or a mesh default deny (an ALLOW "
     "policy applying namespace-wide) without a NetworkPolicy default deny (L4 open to plaintext-capable "
     "clients). Add the missing layer.")
 
@@ -152,7 +153,9 @@ def check_layers_disagree(ctx: LintContext) -> Iterator[Finding]:
         mesh_deny = any(p.action is AuthzAction.ALLOW and p.selector is None and p.namespace in (name, mesh.root)
                         and not p.target_refs for p, _ in mesh.authz)
         source = ns.source if ns.declared else None
-        if l4_deny and not covered:
+        if l4_deny and not covered and mesh.authz and _sensitive(name, ns.labels):
+            # only where the cluster uses mesh authorization and the namespace is production/PCI: a mesh
+            # without AuthorizationPolicies anywhere is an mTLS-only mesh, not a forgotten layer
             yield ctx.finding(MS024, f"namespace {name} has a NetworkPolicy default deny but no AuthorizationPolicy "
                                      f"for its {len(meshed)} mesh workload(s): every request L4 lets through is "
                                      "allowed", f"Namespace {name}", source,

@@ -46,6 +46,13 @@ class AddressSet:
         self.intervals: Intervals = merge_intervals(intervals)
 
     @classmethod
+    def from_merged(cls, intervals: Iterable[tuple[int, int]]) -> AddressSet:
+        """A set of intervals already sorted, disjoint and not touching (not merged again)."""
+        new = cls.__new__(cls)
+        new.intervals = tuple(intervals)
+        return new
+
+    @classmethod
     def from_cidr(cls, cidr: str, excepts: Iterable[str] = ()) -> AddressSet:
         """The addresses of ``cidr`` minus those of every ``except`` CIDR."""
         base = cls([network_interval(parse_network(cidr))])
@@ -87,7 +94,10 @@ class AddressSet:
         """The set as a minimal list of CIDR strings (IPv4 first)."""
         out: list[str] = []
         for lo, hi in self.intervals:
-            out.extend(interval_cidrs(lo, hi))
+            if hi <= V4_MAX:
+                _v4_cidrs(lo, hi, out)
+            else:
+                out.extend(interval_cidrs(lo, hi))
         return out
 
     def __repr__(self) -> str:
@@ -98,13 +108,29 @@ def interval_cidrs(lo: int, hi: int) -> list[str]:
     """An interval of the combined space as CIDR strings (split at the family boundary)."""
     if lo == hi and lo <= V4_MAX:
         return [f"{_v4(lo)}/32"]
-    out = []
+    out: list[str] = []
     if lo <= V4_MAX:
-        out.extend(f"{_v4(a)}/{32 - bits}" for a, bits in _blocks(lo, min(hi, V4_MAX)))
+        _v4_cidrs(lo, min(hi, V4_MAX), out)
     if hi >= V6_BASE:
         out.extend(f"{ipaddress.IPv6Address(a)}/{128 - bits}"
                    for a, bits in _blocks(max(lo, V6_BASE) - V6_BASE, hi - V6_BASE))
     return out
+
+
+_PREFIX = [f"/{32 - bits}" for bits in range(33)]
+
+
+def _v4_cidrs(lo: int, hi: int, out: list[str]) -> None:
+    """``_blocks`` of an IPv4 interval, printed (inlined: the complement of a 50,000-address blocklist is
+    hundreds of thousands of CIDRs)."""
+    o = _OCTETS
+    while lo <= hi:
+        bits = (lo & -lo).bit_length() - 1 if lo else 32
+        fit = (hi - lo + 1).bit_length() - 1
+        if fit < bits:
+            bits = fit
+        out.append(f"{o[lo >> 24]}.{o[(lo >> 16) & 255]}.{o[(lo >> 8) & 255]}.{o[lo & 255]}{_PREFIX[bits]}")
+        lo += 1 << bits
 
 
 def _blocks(lo: int, hi: int) -> Iterable[tuple[int, int]]:

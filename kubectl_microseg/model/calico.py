@@ -117,6 +117,7 @@ class CalicoRule:
     direction: str
     """ingress or egress."""
     index: int
+    """1-based, as the tool numbers every rule (its path in the object is index - 1)."""
     action: CalicoAction
     protocol: str | None = None
     not_protocol: str | None = None
@@ -359,9 +360,9 @@ def parse_calico_policy(raw: Mapping[str, Any]) -> CalicoPolicy:
     is_global = "Global" in kind
     if not is_global and "namespaceSelector" in spec:
         raise FieldError(("spec", "namespaceSelector"), "a namespaced NetworkPolicy has no namespaceSelector")
-    ingress = tuple(_rule(r, "ingress", i, ("spec", "ingress", i))
+    ingress = tuple(_rule(r, "ingress", i + 1, ("spec", "ingress", i))
                     for i, r in enumerate(_list(spec.get("ingress"), ("spec", "ingress"))))
-    egress = tuple(_rule(r, "egress", i, ("spec", "egress", i))
+    egress = tuple(_rule(r, "egress", i + 1, ("spec", "egress", i))
                    for i, r in enumerate(_list(spec.get("egress"), ("spec", "egress"))))
     raw_types = _list(spec.get("types"), ("spec", "types"))
     if raw_types:

@@ -24,7 +24,8 @@ def element_intervals(elems: tuple) -> Ports:
     if got is not None and got[0] is elems:
         return got[1]
     merged = merge([(e[0].lo, e[0].hi) for e in elems])
-    if len(_CACHE) > 1024:  # a long-running TUI reloads rulesets: keep the cache bounded
+    if len(_CACHE) > 16384:  # a long-running TUI reloads rulesets: keep the cache bounded (above one
+        # entry per rule of a big ruleset, so a 50,000-member set is not merged again after a clear)
         _CACHE.clear()
         _STARTS.clear()
     _CACHE[id(elems)] = (elems, merged)
@@ -60,7 +61,23 @@ def union(a: Ports, b: Ports) -> Ports:
         return b
     if not b:
         return a
-    return merge(a + b)
+    if len(a) < len(b):
+        a, b = b, a
+    if len(b) > 4:
+        return merge(a + b)
+    out = list(a)  # a few pieces into a long list: each put in place by bisection, its neighbours merged
+    for lo, hi in b:
+        i = bisect.bisect_left(out, lo, key=_first)
+        if i and out[i - 1][1] >= lo - 1:
+            i -= 1
+            lo = out[i][0]
+        j = i
+        while j < len(out) and out[j][0] <= hi + 1:
+            if out[j][1] > hi:
+                hi = out[j][1]
+            j += 1
+        out[i:j] = [(lo, hi)]
+    return out
 
 
 def intersect(a: Ports, b: Ports) -> Ports:

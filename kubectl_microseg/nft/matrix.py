@@ -17,13 +17,14 @@ import bisect
 import ipaddress
 import random
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Sequence
 
 from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
 from ..model.ports import ConnSet
 from .evaluate import evaluate
-from .intervals import contains, element_intervals, intersect, merge, subtract, union
+from .intervals import element_intervals, intersect, merge, subtract, union
 from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
 from .nat import forwarded_ports
 from .portwalk import Fallback, port_verdicts
@@ -129,6 +130,15 @@ def address_constants(rs: Ruleset) -> list[Constant]:
         for k, kind in enumerate(kinds):
             if kind not in ("addr4", "addr6"):
                 continue
+            if len(kinds) == 1 and len(elems) > 16:  # one group: the whole set, merged once (and cached)
+                addrs = _element_addresses(elems, kind)
+                label = (_interval_label(*addrs.intervals[0]) if len(addrs.intervals) == 1 else
+                         f"@{set_name}" if set_name else f"{{{_interval_label(*addrs.intervals[0])}, +{len(elems) - 1}}}")
+                consts.append(Constant(label, addrs, named=label.startswith("@")))
+                if set_name:
+                    by_set.setdefault(set_name, []).extend(addrs.intervals)
+                    groups_of[set_name] = groups_of.get(set_name, 0) + 1
+                continue
             parts: dict[tuple[object, ...], list[tuple[int, int]]] = {}
             for el in elems:
                 c = el[k]
@@ -191,8 +201,14 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
     hosts = hosts or {}
     sets = [c.addresses for c in consts] + list(hosts.values())
     n_const = len(consts)
+    # One big constant (a blocklist) is left out of the sweep: each piece of the others is then split by
+    # its members, by bisection and slices (the sweep would take one step per member).
+    bigs = [k for k in range(n_const) if len(sets[k].intervals) > _Stab.BIG]
+    big = bigs[0] if len(bigs) == 1 else None
     events: dict[int, list[tuple[int, int]]] = {0: [], V6_BASE: [], V6_MAX + 1: []}
     for k, s in enumerate(sets):
+        if k == big:
+            continue
         for lo, hi in s.intervals:
             events.setdefault(lo, []).append((k, 1))
             events.setdefault(hi + 1, []).append((k, -1))
@@ -201,6 +217,7 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
     # the sets a piece lies in are kept as a set and as a 64-bit hash of them (XOR of a random word per
     # set), so grouping costs O(1) per boundary; the hash names a signature, checked on first sight.
     words = [random.Random(k).getrandbits(64) for k in range(len(sets))]
+    big_his = [hi for _, hi in sets[big].intervals] if big is not None else []
     active: set[int] = set()
     h = hosts_in = 0
     sigs: dict[tuple[int, int], frozenset[int]] = {}
@@ -216,18 +233,26 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
                 hosts_in -= k >= n_const
         if hosts_in:
             continue  # a host's own address
-        lo = bounds[i]
-        key = (4 if lo <= V4_MAX else 6, h)
-        got = groups.get(key)
-        if got is None:
-            got = groups[key] = []
-            sigs[key] = frozenset(active)
-        got.append((lo, bounds[i + 1] - 1))
+        lo, hi = bounds[i], bounds[i + 1] - 1
+        fam = 4 if lo <= V4_MAX else 6
+        if big is None:
+            _group(groups, sigs, (fam, h), active).append((lo, hi))
+            continue
+        ins, outs = _split(sets[big].intervals, big_his, lo, hi)
+        if not ins:
+            _group(groups, sigs, (fam, h), active).append((lo, hi))
+            continue
+        parts = [(ins, (fam, h ^ words[big]), active | {big}), (outs, (fam, h), active)]
+        for got, key, inside in sorted(parts, key=lambda p: p[0][0] if p[0] else hi + 1):
+            if got:  # the group seen first is made first, as the sweep would (names follow that order)
+                _group(groups, sigs, key, inside).extend(got)
     classes: list[AddressClass] = []
     used: set[str] = set()
     for (fam, hsig), ivs in groups.items():
         inside = sigs[(fam, hsig)]
-        addrs = AddressSet(ivs)
+        # The pieces of a group are sorted and disjoint, and never touch: two neighbouring pieces differ in
+        # the sets they lie in (a set's own intervals do not touch), except across the family boundary.
+        addrs = AddressSet.from_merged(ivs)
         members = [consts[k] for k in sorted(inside)]
         name = _class_name(addrs, members, fam)
         if name in used:
@@ -236,6 +261,44 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
         classes.append(AddressClass(name, fam, addrs, _representative(ivs), sorted({m.label for m in members})))
     classes.sort(key=lambda c: (c.family, not c.members, c.addresses.intervals[0][0]))
     return classes
+
+
+def _group(groups: dict[tuple[int, int], list[tuple[int, int]]], sigs: dict[tuple[int, int], frozenset[int]],
+           key: tuple[int, int], active: set[int]) -> list[tuple[int, int]]:
+    got = groups.get(key)
+    if got is None:
+        got = groups[key] = []
+        sigs[key] = frozenset(active)
+    return got
+
+
+def _split(ivs: Sequence[tuple[int, int]], his: list[int], lo: int, hi: int) -> tuple[list[tuple[int, int]],
+                                                                                   list[tuple[int, int]]]:
+    """[lo, hi] cut by merged intervals (``his``: their ends): the parts inside them and the gaps."""
+    i = bisect.bisect_left(his, lo)  # the first interval ending at or after lo
+    j = i
+    while j < len(ivs) and ivs[j][0] <= hi:  # bounded by a bisection when many
+        if j - i > 8:
+            j = bisect.bisect_right(ivs, hi, lo=j, key=_first_of)
+            break
+        j += 1
+    if i >= j:
+        return [], [(lo, hi)]
+    ins = list(ivs[i:j])
+    if ins[0][0] < lo:
+        ins[0] = (lo, ins[0][1])
+    if ins[-1][1] > hi:
+        ins[-1] = (ins[-1][0], hi)
+    outs = [(a[1] + 1, b[0] - 1) for a, b in zip(ins, islice(ins, 1, None))]
+    if ins[0][0] > lo:
+        outs.insert(0, (lo, ins[0][0] - 1))
+    if ins[-1][1] < hi:
+        outs.append((ins[-1][1] + 1, hi))
+    return ins, outs
+
+
+def _first_of(iv: tuple[int, int]) -> int:
+    return iv[0]
 
 
 def _unique(consts: list[Constant]) -> list[Constant]:
@@ -329,11 +392,17 @@ class Relevance:
         for ch in rs.chains.values():
             for r in ch.rules:
                 self.rules.append((ch, r, _need(rs, ch, r) if self.enabled else _Need(pure=False)))
-        self.by_src = _Stab([(i, n.saddr) for i, (_, _, n) in enumerate(self.rules) if n.saddr is not None])
-        self.by_dst = _Stab([(i, n.daddr) for i, (_, _, n) in enumerate(self.rules) if n.daddr is not None])
-        self.free = [i for i, (_, _, n) in enumerate(self.rules) if n.saddr is None and n.daddr is None]
+        needs = [n for _, _, n in self.rules]
+        self.by_src = _Stab([(i, n.saddr.intervals) for i, n in enumerate(needs) if n.saddr is not None])
+        self.by_dst = _Stab([(i, n.daddr.intervals) for i, n in enumerate(needs) if n.daddr is not None])
+        self.free = [i for i, n in enumerate(needs) if n.saddr is None and n.daddr is None]
+        self._requires = {"saddr": frozenset(i for i, n in enumerate(needs) if n.saddr is not None),
+                          "daddr": frozenset(i for i, n in enumerate(needs) if n.daddr is not None)}
+        self._impure = frozenset(i for i, n in enumerate(needs) if not n.pure)
+        self._free_l4: dict[int, list[int]] = {}
         self._keys: dict[tuple[frozenset[int], frozenset[int], int], tuple[int, ...]] = {}
-        self._views: dict[tuple[int, ...], tuple[Ruleset, bool]] = {}
+        self._views: dict[tuple[int, ...], Ruleset] = {}
+        self._by_port: dict[tuple[int, ...], tuple[_Stab, list[int]]] = {}
         self._ports: list[tuple[int, int]] | None = None
         self.results: dict[tuple[object, ...], tuple[list[tuple[int, int]] | str, bool]] = {}
         """Results of address-independent views (see ``view``), shared by every pair that has them."""
@@ -344,28 +413,30 @@ class Relevance:
             self._ports = port_atoms([self.rs])
         return self._ports
 
-    def view(self, src: int, dst: int, l4proto: int) -> tuple[Ruleset, tuple[int, ...] | None]:
-        """The ruleset with only the rules that can match packets src -> dst of ``l4proto``, and a key
-        naming it when its verdicts cannot depend on the addresses (every address its rules read is a
-        requirement the pair meets), so pairs with the same key share one result; else None."""
-        if not self.enabled:
-            return self.rs, None
+    def key(self, src: int, dst: int, l4proto: int) -> tuple[int, ...]:
+        """The rules (by index, in ruleset order) that can match packets src -> dst of ``l4proto``."""
         s_in, d_in = self.by_src.at(src), self.by_dst.at(dst)
         key = self._keys.get((s_in, d_in, l4proto))
         if key is None:
-            keep = []
-            for i in sorted(set(self.free) | s_in | d_in):
+            free = self._free_l4.get(l4proto)
+            if free is None:
+                free = self._free_l4[l4proto] = [i for i in self.free if self.rules[i][2].l4proto in (None, l4proto)]
+            keep = list(free)
+            for i in s_in | d_in:
                 n = self.rules[i][2]
                 if (n.l4proto is None or n.l4proto == l4proto) and (n.saddr is None or i in s_in) and \
                         (n.daddr is None or i in d_in):
                     keep.append(i)
-            key = self._keys[(s_in, d_in, l4proto)] = tuple(keep)
-        got = self._view_of(key)
-        return got[0], key if got[1] else None
+            key = self._keys[(s_in, d_in, l4proto)] = tuple(sorted(keep))
+        return key
 
-    def _view_of(self, key: tuple[int, ...]) -> tuple[Ruleset, bool]:
-        """The ruleset of these rules (by index), and whether none of them reads addresses beyond its
-        requirements (cached)."""
+    def pure(self, key: tuple[int, ...]) -> bool:
+        """Whether none of these rules reads addresses beyond its requirements: then the verdicts of the
+        view cannot depend on the addresses of a pair that has this key, and such pairs share one result."""
+        return self._impure.isdisjoint(key)
+
+    def view(self, key: tuple[int, ...]) -> Ruleset:
+        """The ruleset of these rules (by index), built once per key."""
         got = self._views.get(key)
         if got is None:
             lists: dict[tuple[str, str, str], list[Rule]] = {k: [] for k in self.rs.chains}
@@ -374,13 +445,12 @@ class Relevance:
                 lists[ch.key].append(r)
             chains = {k: Chain(c.family, c.table, c.name, c.handle, c.type, c.hook, c.prio, c.policy, c.device,
                                lists[k]) for k, c in self.rs.chains.items()}
-            got = (Ruleset(self.rs.tables, chains, self.rs.sets, self.rs.notes, self.rs.defines,
-                           self.rs.description, self.rs.dormant), all(self.rules[i][2].pure for i in key))
-            self._views[key] = got
+            got = self._views[key] = Ruleset(self.rs.tables, chains, self.rs.sets, self.rs.notes, self.rs.defines,
+                                             self.rs.description, self.rs.dormant)
         return got
 
     def delta(self, key: tuple[int, ...], vary: str) -> tuple[tuple[int, ...], list[tuple[int, int]],
-                                                              Ruleset] | None:
+                                                              tuple[int, ...]] | None:
         """Split a view for the address that varies (``saddr``: the class is the source): the rules that
         require something of that address ("own" rules), the ports they can match at all, and the rest.
 
@@ -388,9 +458,9 @@ class Relevance:
         through the rest alone (own rules fail at their port match and have no effect before it), and
         the port walk is pointwise: so the rest's result, shared by every class with the same rest when
         its rules read no address, holds outside those ports; inside, the view restricted to rules that
-        can match those ports decides. Returns (rest key, own ports, restricted view), or None when the
+        can match those ports decides. Returns (rest key, own ports, restricted key), or None when the
         split does not apply (the rest reads addresses, an own rule has no port requirement)."""
-        own = [i for i in key if getattr(self.rules[i][2], vary) is not None]
+        own = self._requires[vary].intersection(key)
         if not own:
             return None
         ports: list[tuple[int, int]] = []
@@ -399,36 +469,38 @@ class Relevance:
             if d is None:
                 return None
             ports = union(ports, d)
-        own_set = set(own)
-        rest = tuple(i for i in key if i not in own_set)
-        if not self._view_of(rest)[1]:
+        rest = tuple(sorted(set(key).difference(own)))
+        if not self.pure(rest):
             return None
-        keep = tuple(i for i in key if self.rules[i][2].dport is None or intersect(self.rules[i][2].dport, ports))
-        return rest, ports, self._view_of(keep)[0]
-
-
-def _in(addrs: AddressSet, point: int) -> bool:
-    return contains(list(addrs.intervals), point) if len(addrs.intervals) < 8 else \
-        contains(_interval_list(addrs), point)
-
-
-_LISTS: dict[int, tuple[AddressSet, list[tuple[int, int]]]] = {}
-
-
-def _interval_list(addrs: AddressSet) -> list[tuple[int, int]]:
-    got = _LISTS.get(id(addrs))
-    if got is None or got[0] is not addrs:
-        got = _LISTS[id(addrs)] = (addrs, list(addrs.intervals))
-    return got[1]
+        index = self._by_port.get(rest)
+        if index is None:
+            index = self._by_port[rest] = (
+                _Stab([(i, self.rules[i][2].dport) for i in rest if self.rules[i][2].dport is not None]),
+                [i for i in rest if self.rules[i][2].dport is None])
+        stab, portless = index
+        keep = set(portless).union(own)
+        for lo, hi in ports:
+            keep.update(*stab.over(lo, hi))
+        return rest, ports, tuple(sorted(keep))
 
 
 class _Stab:
-    """Which of some address sets contain a point: one sweep, then a bisection per question."""
+    """Which of some interval sets contain a point: one sweep, then a bisection per question.
 
-    def __init__(self, items: list[tuple[int, AddressSet]]):
+    Sets of many intervals (a 50,000-address blocklist) are left out of the sweep and bisected on their
+    own at each question: few questions are asked (one per class), and the sweep would cost one step
+    per interval."""
+
+    BIG = 256
+
+    def __init__(self, items: list[tuple[int, Sequence[tuple[int, int]]]]):
         events: dict[int, list[tuple[int, int]]] = {}
-        for i, s in items:
-            for lo, hi in s.intervals:
+        self.big: list[tuple[int, Sequence[tuple[int, int]], list[int]]] = []
+        for i, ivs in items:
+            if len(ivs) > self.BIG:
+                self.big.append((i, ivs, [lo for lo, _ in ivs]))
+                continue
+            for lo, hi in ivs:
                 events.setdefault(lo, []).append((i, 1))
                 events.setdefault(hi + 1, []).append((i, -1))
         self.bounds = sorted(events)
@@ -442,10 +514,31 @@ class _Stab:
                     del active[i]
             fs = frozenset(active)
             self.sets.append(interned.setdefault(fs, fs))
+        self._with_big: dict[tuple[frozenset[int], frozenset[int]], frozenset[int]] = {}
 
     def at(self, point: int) -> frozenset[int]:
         j = bisect.bisect_right(self.bounds, point) - 1
-        return self.sets[j] if j >= 0 else frozenset()
+        got = self.sets[j] if j >= 0 else frozenset()
+        if self.big:
+            extra = frozenset(i for i, ivs, starts in self.big if _meets(ivs, starts, point, point))
+            if extra:  # interned, so equal answers stay one object (views are cached by them)
+                got = self._with_big.setdefault((got, extra), got | extra)
+        return got
+
+    def over(self, lo: int, hi: int) -> list[frozenset[int]]:
+        """The sets of the pieces that meet [lo, hi] (their union: the items meeting it)."""
+        j = max(bisect.bisect_right(self.bounds, lo) - 1, 0)
+        got = self.sets[j:bisect.bisect_right(self.bounds, hi)]
+        if self.big:
+            got.append(frozenset(i for i, ivs, starts in self.big if _meets(ivs, starts, lo, hi)))
+        return got
+
+
+def _meets(ivs: Sequence[tuple[int, int]], starts: list[int], lo: int, hi: int) -> bool:
+    """Whether sorted disjoint intervals (``starts``: their starts) meet [lo, hi]: the last one starting
+    at or before hi reaches furthest of those that can."""
+    k = bisect.bisect_right(starts, hi) - 1
+    return k >= 0 and ivs[k][1] >= lo
 
 
 def _stateful(rs: Ruleset) -> bool:
@@ -530,7 +623,9 @@ def _element_addresses(elems: Sequence[Element], kind: str) -> AddressSet:
     got = _ADDRS.get((id(elems), kind))
     if got is not None and got[0] is elems:
         return got[1]
-    addrs = AddressSet(_addr_interval(kind, e[0]) for e in elems)  # type: ignore[arg-type]
+    base = 0 if kind == "addr4" else V6_BASE
+    addrs = AddressSet.from_merged(element_intervals(elems) if base == 0 else
+                                   [(base + lo, base + hi) for lo, hi in element_intervals(elems)])
     if len(_ADDRS) > 256:
         _ADDRS.clear()
     _ADDRS[(id(elems), kind)] = (elems, addrs)
@@ -553,18 +648,19 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
            "assume": MATRIX_ASSUME}
     for proto in MATRIX_PROTOCOLS + ("icmp" if fam == 4 else "icmpv6",):
         l4 = V.L4PROTO[proto]
-        view, key = relevance.view(src, dst, l4) if relevance is not None else (rs, None)
-        memo = (key, hook, fam, iif, oif, ports is None) if key is not None else None
-        got = relevance.results.get(memo) if relevance is not None and memo is not None else None
         pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=l4, **ifs)
-        if got is None and relevance is not None and vary is not None and ports is None and \
-                proto in MATRIX_PROTOCOLS and relevance.enabled:
-            got = _by_delta(relevance, relevance._keys[(relevance.by_src.at(src), relevance.by_dst.at(dst), l4)],
-                            vary, hook, pkt, (hook, fam, iif, oif))
-        if got is None:
-            got = _allowed_ports(view, hook, pkt, ports, relevance)
-            if memo is not None and relevance is not None:
-                relevance.results[memo] = got
+        if relevance is None or not relevance.enabled:
+            got = _allowed_ports(rs, hook, pkt, ports, relevance)
+        else:
+            key = relevance.key(src, dst, l4)
+            memo = (key, hook, fam, iif, oif, ports is None) if relevance.pure(key) else None
+            got = relevance.results.get(memo) if memo is not None else None
+            if got is None and vary is not None and ports is None and proto in MATRIX_PROTOCOLS:
+                got = _by_delta(relevance, key, vary, hook, pkt, (hook, fam, iif, oif))
+            if got is None:
+                got = _allowed_ports(relevance.view(key), hook, pkt, ports, relevance)
+                if memo is not None:
+                    relevance.results[memo] = got
         if got[0]:
             acc[proto.upper() if proto in MATRIX_PROTOCOLS else "ICMP" if fam == 4 else "ICMPV6"] = got[0]
             uncertain |= got[1]
@@ -582,11 +678,12 @@ def _by_delta(rel: Relevance, key: tuple[int, ...], vary: str, hook: str, pkt: P
     memo = (rest,) + where + (True,)
     base = rel.results.get(memo)
     if base is None:
-        base = _allowed_ports(rel._view_of(rest)[0], hook, pkt, None, rel)
+        base = _allowed_ports(rel.view(rest), hook, pkt, None, rel)
         rel.results[memo] = base
     try:
-        inside = [iv for piece, verdict in port_verdicts(restricted, pkt.with_(sport=40000, dport=own_ports[0][0]),
-                                                         hook, own_ports) if verdict == "allow" for iv in piece]
+        inside = [iv for piece, verdict in port_verdicts(rel.view(restricted), pkt.with_(sport=40000,
+                                                         dport=own_ports[0][0]), hook, own_ports)
+                  if verdict == "allow" for iv in piece]
     except Fallback:
         return None
     return union(subtract(base[0], own_ports), sorted(inside)), base[1]

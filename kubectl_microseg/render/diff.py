@@ -140,6 +140,14 @@ def render_text(diff: MatrixDiff, *, changes: Sequence[str] = (), header: str | 
                 mark = {"removed": "-", "added": "+", "changed": "~"}[kind]
                 lines.append(f"    {mark} {r.src} -> {r.dst}: {ports_text(r.pair)}")
                 lines.extend(f"        because {c}" for c in cause_lines(r.pair))
+    if diff.mesh_changes:
+        lines.append("")
+        lines.append(f"service mesh ({len(diff.mesh_changes)}):")
+        for c in diff.mesh_changes:
+            def word(m):
+                return "not in the mesh" if m is None else m["verdict"] + ", mTLS " + m["mtls"]
+            mark = "-" if c["newlyDenied"] else "~"
+            lines.append(f"    {mark} {c['from']} -> {c['to']}: {word(c['before'])} -> {word(c['after'])}")
     if diff.findings:
         lines.append("")
         lines.append("guards:")

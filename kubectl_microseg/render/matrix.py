@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..engine.matrix import Cell, Endpoint, Matrix
 from .page import Why, mesh_note, render_html, render_svg
@@ -141,11 +141,11 @@ def render_json(m: Matrix) -> str:
     Items are encoded with json's C encoder (``indent=`` would force the pure-Python one, 5-10x slower
     on large matrices) and laid out one per line, so the output stays readable and diffable.
     """
-    doc = m.to_contract()
+    doc = m.to_contract(lazy=True)
     lines = ["{", f'"kind": {json.dumps(doc["kind"])},']
     for key in [k for k in doc if k != "kind"]:
         value = doc[key]
-        if isinstance(value, list):
+        if isinstance(value, (list, Iterator)):
             items = [json.dumps(v, ensure_ascii=False) for v in value]
             body = ",\n  ".join(items)
             lines.append(f'"{key}": [\n  {body}\n],' if items else f'"{key}": [],')

@@ -274,6 +274,9 @@ def _missing_note(kind: Kind, everywhere: bool, namespaces: list[str]) -> str:
                 "traffic to or from pods there are uncertain")
     if kind is PODS:
         return f"Pods: cannot list {where} (forbidden): those pods are missing from the matrix"
+    if kind.api_version.startswith("security.istio.io/"):
+        return (f"{kind.title}: cannot list {where} (forbidden): the service-mesh verdicts (docs/mesh.md) are "
+                "shown without them and may be wrong")
     if not kind.namespaced:
         return (f"{kind.title}: cannot list (forbidden): if the cluster has any, they are unknown, so every verdict "
                 "may differ from the one shown")

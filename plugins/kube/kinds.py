@@ -61,10 +61,18 @@ KINDS: tuple[Kind, ...] = (
          optional=True),
     Kind("BaselineAdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1", "baselineadminnetworkpolicies",
          namespaced=False, optional=True),
+    Kind("CiliumNetworkPolicy", "cilium.io/v2", "ciliumnetworkpolicies", optional=True),
+    Kind("CiliumClusterwideNetworkPolicy", "cilium.io/v2", "ciliumclusterwidenetworkpolicies", namespaced=False,
+         optional=True),
+    Kind("CiliumCIDRGroup", "cilium.io/v2", "ciliumcidrgroups", namespaced=False, optional=True),
+    Kind("AuthorizationPolicy", "security.istio.io/v1", "authorizationpolicies", optional=True),
+    Kind("PeerAuthentication", "security.istio.io/v1", "peerauthentications", optional=True),
 )
 """Listed in this order; NetworkPolicies after the workloads so that namespaces seen there help its
 fallback. The cluster-wide admin policies (sig-network's network-policy-api CRDs: ClusterNetworkPolicy v1alpha2,
-and the deprecated v1alpha1 AdminNetworkPolicy and BaselineAdminNetworkPolicy) are read where served; a cluster
+and the deprecated v1alpha1 AdminNetworkPolicy and BaselineAdminNetworkPolicy), Cilium's cilium.io/v2
+CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and CiliumCIDRGroup (docs/cilium.md) and Istio's
+AuthorizationPolicy and PeerAuthentication (the mesh layer, engine/mesh.py) are read where served; a cluster
 without the CRD is normal (no note)."""
 
 

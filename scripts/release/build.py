@@ -11,7 +11,7 @@ from email.parser import Parser
 from pathlib import Path
 
 from .archive import archive_name, build_archive
-from .common import REPO, Project, ReleaseError, log, source_date_epoch
+from .common import REPO, Project, ReleaseError, bundled_requires, log, source_date_epoch, with_extras
 from .lock import Lock, resolve
 from .targets import Target
 from .wheels import download, sha256_file, unpack
@@ -39,8 +39,8 @@ def wheel_requires(wheel: Path) -> list[str]:
 
 def check_lock(lock: Lock, requires: list[str]) -> None:
     """Fail when the project's runtime requirements changed since the lock was made."""
-    runtime = sorted(r for r in requires if "extra ==" not in r)
-    locked = sorted(r for r in lock.requires if "extra ==" not in r)
+    runtime = bundled_requires(requires)
+    locked = bundled_requires(lock.requires)
     if runtime != locked:
         raise ReleaseError("scripts/release-lock.json is stale: the dependencies changed "
                            f"(now {runtime}, locked {locked}); run `python scripts/build_release.py lock`")
@@ -76,7 +76,7 @@ def fetch_wheels(project_wheel: Path, target: Target, pythons: list[str], lock: 
         if lock is not None:
             extra = lock.marker_requirements_for(target, python)
         else:
-            extra = resolve(target, python, project_wheel, None)[1]
+            extra = resolve(target, python, with_extras(project_wheel), None)[1]
         wheels[python] = download(target, python, project_wheel, work / "wheels" / python, constraints, extra)
         if lock is not None:
             verify_wheels(lock, wheels[python])

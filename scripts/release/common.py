@@ -23,6 +23,24 @@ DEFAULT_EPOCH = 315532800
 (the oldest time a zip entry can carry)."""
 
 
+BUNDLED_EXTRAS = ("fast",)
+"""The project's extras every krew archive includes (``fast``: rapidyaml, whose wheels exist for every
+archive target)."""
+
+
+def with_extras(project_wheel: Path) -> str:
+    """The pip requirement of the project's wheel with :data:`BUNDLED_EXTRAS`."""
+    return f"{project_wheel}[{','.join(BUNDLED_EXTRAS)}]"
+
+
+def bundled_requires(requires: list[str]) -> list[str]:
+    """The Requires-Dist lines an archive installs: the runtime ones and those of :data:`BUNDLED_EXTRAS`."""
+    def wanted(line: str) -> bool:
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", line)
+        return extra is None or extra.group(1) in BUNDLED_EXTRAS
+    return sorted(r for r in requires if wanted(r))
+
+
 class ReleaseError(Exception):
     """A release step could not be completed; the message says what to do."""
 

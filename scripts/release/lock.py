@@ -19,7 +19,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from .common import REPO, Project, ReleaseError, canonical_name, log, pip
+from .common import REPO, Project, ReleaseError, canonical_name, log, pip, with_extras
 from .targets import TARGETS, Target
 from .wheels import target_pip_args
 
@@ -168,7 +168,7 @@ def make_lock(project: Project, project_wheel: Path, pythons: list[str], targets
     the pass repeats (at most 3 times); a pair that cannot satisfy the pins fails with pip's message.
     """
     own = canonical_name(project.name)
-    pins = {r.name: r.version for r in resolve(targets[0], min(pythons, key=_vkey), project_wheel, None)[0]
+    pins = {r.name: r.version for r in resolve(targets[0], min(pythons, key=_vkey), with_extras(project_wheel), None)[0]
             if r.name != own}
     pairs = [(t, py) for t in targets for py in pythons]
     with tempfile.TemporaryDirectory(prefix="microseg-lock-") as tmp:
@@ -177,7 +177,7 @@ def make_lock(project: Project, project_wheel: Path, pythons: list[str], targets
             constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())), encoding="utf-8")
             log(f"lock: resolving {len(pairs)} target/Python pairs (pass {attempt + 1})")
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(lambda p: resolve(p[0], p[1], project_wheel, constraints), pairs))
+                results = list(pool.map(lambda p: resolve(p[0], p[1], with_extras(project_wheel), constraints), pairs))
             versions: dict[str, set[str]] = defaultdict(set)
             files: dict[str, str] = {}
             markers = {f"{t.key}/{py}": extra for (t, py), (_, extra) in zip(pairs, results) if extra}

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from .common import REPO, Project, ReleaseError, pip, source_date_epoch
+from .common import REPO, Project, ReleaseError, pip, source_date_epoch, with_extras
 from .targets import Target, abi_tag
 
 _IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -81,7 +81,7 @@ def download(target: Target, python: str, project_wheel: Path, dest: Path, const
     args: list[str | Path] = ["download", "-q", "-d", dest, *target_pip_args(target, python)]
     if constraints is not None:
         args += ["-c", constraints]
-    pip(*args, project_wheel, *extra, what=f"downloading the wheels of {target.key} for Python {python}")
+    pip(*args, with_extras(project_wheel), *extra, what=f"downloading the wheels of {target.key} for Python {python}")
     return sorted(p for p in dest.glob("*.whl") if p.name != project_wheel.name)
 
 

@@ -183,7 +183,7 @@ def test_explain_chain_tier_policy_rule_action():
     e = explain_pair(a, a.cluster.workload("b/cli"), a.cluster.workload("a/db"))
     kinds = [r.kind for r in e.ingress]
     assert kinds == ["CALICO_PASS", "CALICO_ALLOW"]
-    assert e.ingress[0].text.startswith("[security tier] GlobalNetworkPolicy pass-cli (no order) ingress rule 0: Pass")
+    assert e.ingress[0].text.startswith("[security tier] GlobalNetworkPolicy pass-cli (no order) ingress rule 1: Pass")
     assert e.ingress[1].text.startswith("[default tier, order 1000] a/from-cli ingress rule")
     assert e.allowed == ALL
 

@@ -425,3 +425,24 @@ def test_cnp_subject_never_leaves_its_namespace_and_namespace_labels_do_not_lift
     by_labels = WEB_FROM_CLI.replace("{app: cli}", "{app: cli, 'io.cilium.k8s.namespace.labels.team': beta}")
     m = matrix(BASE + cnp("p", "a", by_labels))
     assert conns(m, "b/cli", "a/web") == NONE
+
+
+def test_incremental_updates_with_cilium_policies_match_a_fresh_analysis():
+    # engine.incremental: with Cilium objects present every event rebuilds (their rules span namespaces)
+    from kubectl_microseg.engine.incremental import LiveModel
+    from kubectl_microseg.plugins.manifests import parse_text
+    import textwrap
+
+    objs = parse_text(textwrap.dedent(BASE), "base.yaml")
+    live = LiveModel(objs)
+    policy = parse_text(ccnp("p", WEB_FROM_CLI), "p.yaml")
+    up = live.apply(policy)
+    assert up.rebuilt
+    relabel = parse_text(textwrap.dedent(BASE).replace("labels: {app: cli}", "labels: {app: other}"), "base.yaml")
+    up = live.apply([o for o in relabel if o.kind == "Deployment" and o.name == "cli"])
+    assert up.rebuilt
+    got = {k: v.conns for k, v in live.matrix().cells.items()}
+    fresh = {k: v.conns for k, v in analyzer(BASE.replace("labels: {app: cli}", "labels: {app: other}")
+                                             + ccnp("p", WEB_FROM_CLI)).matrix().cells.items()}
+    assert got == fresh
+    assert ("b/cli", "a/web") not in got

@@ -6,6 +6,9 @@ with file/document/line) is checked with and without rapidyaml: the errors are t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
 import sys
 from pathlib import Path
 
@@ -158,3 +161,41 @@ def test_without_rapidyaml_a_dump_loads_the_same(tmp_path, monkeypatch):
     assert [(o.raw, o.origin) for o in fast] == [(o.raw, o.origin) for o in slow]
     where = ("items", 3, "metadata", "name")
     assert fast[0].line_of(where) == slow[0].line_of(where) is not None
+
+
+def test_an_install_without_the_fast_extra_gives_the_same_matrix(tmp_path):
+    """Where rapidyaml is not installed (musl Linux, or no ``fast`` extra), the CLI reads YAML with libyaml
+    alone and prints the same matrix: a whole process with ``import ryml`` failing."""
+    path = tmp_path / "dump.yaml"
+    write_dump("S", str(path))
+    run = ("import sys\nif sys.argv.pop(1) == 'off': sys.modules['ryml'] = None  # import ryml fails\n"
+           "from kubectl_microseg.plugins import fast_yaml; print(fast_yaml.AVAILABLE, file=sys.stderr);"
+           "sys.argv = ['kubectl-microseg', 'matrix', '-f', sys.argv[1], '-o', 'json'];"
+           "from kubectl_microseg.cli import entry; entry()")
+    outs = {}
+    for mode in ("on", "off"):
+        proc = subprocess.run([sys.executable, "-c", run, mode, str(path)], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outs[mode] = (proc.stdout, proc.stderr.split()[0])
+    assert outs["off"][1] == "False" and outs["on"][1] == str(fast_yaml.AVAILABLE)
+    assert outs["on"][0] == outs["off"][0] and '"ConnectivityMatrix"' in outs["on"][0]
+
+
+@needs_ryml
+def test_stderr_is_redirected_only_while_the_process_has_one_thread(monkeypatch):
+    """fd 2 pointed at a pipe would swallow (or block) other threads' writes: the TUI's screen is drawn on
+    stderr by Textual while a worker loads files; the result is the same either way."""
+    calls = []
+    real_dup2 = os.dup2
+    monkeypatch.setattr(os, "dup2", lambda a, b: (calls.append(b), real_dup2(a, b))[1])
+    broken = "kind: Pod\nmetadata: {name: a}\nspec: a: b\n"  # passes the scan; rapidyaml raises
+    assert not fast_yaml.needs_libyaml(broken)
+    if threading.active_count() == 1:
+        assert fast_yaml.load(broken) is None and calls == [2, 2]
+    calls.clear()
+    results = []
+    worker = threading.Thread(target=lambda: results.append(fast_yaml.load(broken)))
+    worker.start()
+    worker.join()
+    assert results == [None] and calls == []

@@ -48,6 +48,11 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", "AdminNetworkPolicy", False),
     Resource("policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies", "BaselineAdminNetworkPolicy",
              False),
+    Resource("cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", True),
+    Resource("cilium.io", "v2", "ciliumclusterwidenetworkpolicies", "CiliumClusterwideNetworkPolicy", False),
+    Resource("cilium.io", "v2", "ciliumcidrgroups", "CiliumCIDRGroup", False),
+    Resource("security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", True),
+    Resource("security.istio.io", "v1", "peerauthentications", "PeerAuthentication", True),
 )
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}

@@ -20,12 +20,8 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec: {containers: [{name: c}]}
----
-apiVersion: projectcalico.org/v3
-kind: Tier
-metadata: {name: t}
-spec: {order: 10}
 """
+TIER = "---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: t}\nspec: {order: 10}\n"
 
 
 def gnp(name: str, spec: str) -> str:
@@ -38,7 +34,7 @@ def calico_rules(text: str) -> list[str]:
 
 
 def test_rules_are_in_the_catalogue():
-    for rid in ("MS040", "MS041", "MS042", "MS043"):
+    for rid in ("MS040", "MS041", "MS042", "MS043", "MS044"):
         assert rule_info(rid) is not None
 
 
@@ -48,13 +44,13 @@ def test_ms040_selector_matches_nothing():
 
 
 def test_ms041_same_order_same_pods():
-    x = gnp("t.x", "{tier: t, order: 5, selector: app == 'db', ingress: [{action: Allow}]}")
+    x = TIER + gnp("t.x", "{tier: t, order: 5, selector: app == 'db', ingress: [{action: Allow}]}")
     assert calico_rules(x + gnp("t.y", "{tier: t, order: 5, selector: has(app), ingress: [{action: Allow}]}")) == ["MS041"]
     assert calico_rules(x + gnp("t.y", "{tier: t, order: 6, selector: has(app), ingress: [{action: Allow}]}")) == []
 
 
 def test_ms042_pass_reaches_no_later_tier():
-    passing = gnp("t.p", "{tier: t, order: 1, selector: app == 'db', ingress: [{action: Pass}]}")
+    passing = TIER + gnp("t.p", "{tier: t, order: 1, selector: app == 'db', ingress: [{action: Pass}]}")
     assert calico_rules(passing) == ["MS042"]
     # a policy of the default tier (later) applies to db: the Pass reaches it
     assert calico_rules(passing + gnp("d", "{selector: app == 'db', ingress: [{action: Allow}]}")) == []
@@ -64,3 +60,12 @@ def test_ms043_deny_after_allow_everything():
     assert calico_rules(gnp("x", "{selector: app == 'db', ingress: [{action: Allow}, {action: Deny}]}")) == ["MS043"]
     assert calico_rules(gnp("x", "{selector: app == 'db', ingress: [{action: Allow, protocol: TCP}, "
                                  "{action: Deny}]}")) == []
+
+
+def test_ms044_tier_never_applies():
+    # the tier t holds one policy, and it selects nothing: the policy (MS040) and the tier (MS044)
+    typo = TIER + gnp("t.typo", "{tier: t, selector: app == 'dbb', ingress: [{action: Deny}]}")
+    assert calico_rules(typo + gnp("d", "{selector: app == 'db', ingress: [{action: Allow}]}")) == ["MS040", "MS044"]
+    ok = TIER + gnp("t.ok", "{tier: t, selector: app == 'db', ingress: [{action: Allow}]}")
+    assert calico_rules(ok) == []
+    assert calico_rules(TIER + gnp("d", "{selector: app == 'db', ingress: [{action: Allow}]}")) == ["MS044"]  # empty

@@ -19,8 +19,10 @@ def cluster(fake_api: FakeApiServer) -> FakeApiServer:
 
 
 OTHER_KINDS = ("deployments", "statefulsets", "daemonsets", "replicasets", "replicationcontrollers", "jobs",
-               "cronjobs", "clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies")
-ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"))
+               "cronjobs", "clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies",
+               "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumcidrgroups")
+ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"),
+         ("list", "ciliumnetworkpolicies"), ("list", "ciliumclusterwidenetworkpolicies"), ("list", "ciliumcidrgroups"))
 
 
 def keys(snap, kind):

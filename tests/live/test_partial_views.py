@@ -18,7 +18,8 @@ from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfi
 from tests.fakeapi.kubeconfig import write_kubeconfig
 from tests.live.helpers import ns, pod
 
-ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"))
+ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"),
+         ("list", "ciliumnetworkpolicies"), ("list", "ciliumclusterwidenetworkpolicies"), ("list", "ciliumcidrgroups"))
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -145,7 +146,9 @@ def test_namespace_labels_unknown_make_label_selected_peers_unknown(retail: Fake
 
 
 def test_an_api_that_is_not_served_is_not_a_permission_problem(retail: FakeApiServer, capsys) -> None:
-    retail.unserved |= {"clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies"}
+    retail.unserved |= {"clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies",
+                        "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumcidrgroups",
+                        "authorizationpolicies", "peerauthentications"}
     # a reader without rights on the admin policies gets 403 (authorization first); discovery says not served
     retail.rbac.restrict(*(("list", r) for r in ("namespaces", "pods", "networkpolicies", "deployments",
                                                  "statefulsets", "daemonsets", "replicasets",
@@ -157,6 +160,7 @@ def test_an_api_that_is_not_served_is_not_a_permission_problem(retail: FakeApiSe
     retail.unserved.clear()
     code, out, err = run(capsys, "matrix")
     assert "AdminNetworkPolicies: cannot list (forbidden)" in out
+    assert "AuthorizationPolicies: cannot list in any namespace (forbidden): the service-mesh verdicts" in out
 
 
 def test_a_namespace_typo_on_a_live_cluster(retail: FakeApiServer, capsys) -> None:

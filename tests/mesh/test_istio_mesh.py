@@ -17,6 +17,7 @@ from kubectl_microseg.errors import InputError
 from kubectl_microseg.model.istio import Dataplane, pod_dataplane
 from kubectl_microseg.model.ports import ConnSet
 from tests.core.util import cluster_of, matrix
+from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfig  # noqa: F401 - fixtures
 
 ALL = ConnSet.all()
 
@@ -410,8 +411,59 @@ kind: NetworkPolicy
 metadata: {name: default-deny, namespace: production}
 spec: {podSelector: {}, policyTypes: [Ingress]}
 """
-    found = _lint(NS + WORKLOADS + default_deny, "MS024")
+    elsewhere = _authz("ALLOW", "  rules: [{}]", "x", "other")  # the cluster uses mesh authorization
+    found = _lint(NS + WORKLOADS + default_deny + elsewhere, "MS024")
     assert len(found) == 1 and "no AuthorizationPolicy" in found[0].message
+    assert _lint(NS + WORKLOADS + default_deny, "MS024") == []  # an mTLS-only mesh: not reported
     assert _lint(NS + WORKLOADS + default_deny + SEED_AUTHZ, "MS024") == []
     found = _lint(NS + WORKLOADS + _authz("ALLOW", "  rules: [{from: [{source: {namespaces: [production]}}]}]"), "MS024")
     assert len(found) == 1 and "no NetworkPolicy default deny" in found[0].message
+
+
+def test_live_source_reads_the_istio_kinds_where_served(fake_api, fake_kubeconfig):
+    """From a live cluster (the fake API server, the real client): the Istio kinds are listed like the admin
+    policies, and the mesh verdicts are those of the files; without Istio's CRDs (404) nothing is noted."""
+    from kubectl_microseg.model.cluster import build_cluster
+    from kubectl_microseg.plugins.kube import KubeSource
+    from kubectl_microseg.plugins.manifests import parse_text
+    from tests.live.helpers import FAST
+
+    fake_api.add(*(o.raw for o in parse_text(NS + WORKLOADS + SEED_AUTHZ + SEED_PEER, "x.yaml")))
+    src = KubeSource(tuning=FAST)
+    try:
+        snap = src.load()
+        assert {"AuthorizationPolicy", "PeerAuthentication"} <= {o.kind for o in snap.objects}
+        c = build_cluster(snap.objects)
+        w = {x.name: x for x in c.workloads}
+        r = pair_verdict(MeshAnalyzer(c), w["legacy"], w["api-server"], ALL)
+        assert (r.verdict, r.mtls) == (MeshVerdict.DENIED, MtlsState.REFUSED)
+        fake_api.faults.fail(404, resource="authorizationpolicies", times=None)
+        fake_api.faults.fail(404, resource="peerauthentications", times=None)
+        snap = src.load()
+        assert not {"AuthorizationPolicy", "PeerAuthentication"} & {o.kind for o in snap.objects}
+        assert snap.notes == [] and not snap.all_namespaces_uncertain
+    finally:
+        src.close()
+
+
+def test_simulate_sees_mesh_changes(tmp_path):
+    """simulate: a changed PeerAuthentication or AuthorizationPolicy changes no L4 cell but the mesh verdicts:
+    listed (meshChanges), and a newly denied mesh verdict fails the run like a newly denied flow."""
+    permissive = tmp_path / "permissive.yaml"
+    permissive.write_text("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict-mtls, "
+                          "namespace: pci}\nspec: {mtls: {mode: PERMISSIVE}}\n")
+    p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "--demo", "simulate", "-f", str(permissive),
+                        "-o", "json"], capture_output=True, text=True)
+    doc = json.loads(p.stdout)
+    assert p.returncode == 0 and doc["added"] == doc["removed"] == doc["changed"] == []
+    assert doc["meshChanges"] == [{"from": "production/order-service", "to": "pci/payment-service",
+                                   "before": {"verdict": "denied", "mtls": "refused"},
+                                   "after": {"verdict": "allowed", "mtls": "plaintext"}, "newlyDenied": False}]
+    lock = tmp_path / "lock.yaml"
+    lock.write_text("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: lock, "
+                    "namespace: production}\nspec: {selector: {matchLabels: {app: frontend}}}\n")
+    p = subprocess.run([sys.executable, "-m", "kubectl_microseg", "--demo", "simulate", "-f", str(lock)],
+                       capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "- ingress-nginx/ingress-nginx-controller -> production/frontend: allowed, mTLS mtls -> denied, mTLS mtls" \
+        in p.stdout

@@ -55,3 +55,23 @@ def test_lock_matches_the_project_requirements():
     check_lock(lock, lock.requires)
     with pytest.raises(ReleaseError, match="stale"):
         check_lock(lock, [*lock.requires, "rich>=13"])
+
+
+def test_rapidyaml_is_an_extra_the_archives_bundle():
+    """musl Linux (Alpine) has no rapidyaml wheel and no environment marker tells musl from glibc, so
+    rapidyaml is the ``fast`` extra, not a dependency; the krew archives (whose targets all have its wheels)
+    and scripts/setup.sh install it."""
+    from release.common import REPO, bundled_requires, with_extras
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(r.startswith("rapidyaml") for r in project["dependencies"])
+    assert any(r.startswith("rapidyaml") for r in project["optional-dependencies"]["fast"])
+    lines = ['pyyaml>=6', 'rapidyaml>=0.15.2; extra == "fast"', 'pytest<9; extra == "test"']
+    assert bundled_requires(lines) == ['pyyaml>=6', 'rapidyaml>=0.15.2; extra == "fast"']
+    assert with_extras(REPO / "p.whl").endswith("p.whl[fast]")
+    assert any(r.startswith("rapidyaml") and 'extra == "fast"' in r for r in Lock.read().requires)
+    assert "[test,release,fast]" in (REPO / "scripts" / "setup.sh").read_text()

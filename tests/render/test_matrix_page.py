@@ -66,6 +66,7 @@ def test_every_pair_is_a_cell_coloured_by_the_matrix(demo_page: str):
     doc = json.loads(json_out)
     ids = [e["id"] for e in doc["endpoints"]]
     allowed = {(c["from"], c["to"]): c["ports"] for c in doc["connections"]}
+    mesh = {(c["from"], c["to"]): c["mesh"]["verdict"] for c in doc["connections"] if "mesh" in c}
     grid = cells(demo_page)
     assert set(grid) == {(s, d) for s in ids for d in ids}
     for pair, (classes, text) in grid.items():
@@ -73,7 +74,10 @@ def test_every_pair_is_a_cell_coloured_by_the_matrix(demo_page: str):
         if pair not in allowed:
             assert kind == "none" and "\ndenied" in text, pair
         else:
-            assert kind == ("all" if allowed[pair] == "all" else "some"), pair
+            if mesh.get(pair, "allowed") != "allowed":  # the service-mesh layer (docs/mesh.md) limits it
+                assert kind == ("meshdeny" if mesh[pair] == "denied" else "meshsome"), pair
+            else:
+                assert kind == ("all" if allowed[pair] == "all" else "some"), pair
             assert "\nallowed: " in text
         if pair[0] == pair[1]:
             assert "self" in classes.split()
@@ -94,9 +98,12 @@ def test_hover_text_names_the_deciding_rules_of_the_explain_engine(demo_page: st
         assert rules
         text = grid[(src, dst)][1]
         assert text.splitlines()[0] == f"{src} -> {dst}"
-        assert text.splitlines()[2:] == ["because:"] + [f"  {r}" for r in rules]
+        body = [x for x in text.splitlines()[2:] if not x.startswith("mesh: ")]  # the mesh verdict's line
+        assert body == ["because:"] + [f"  {r}" for r in rules]
     assert grid[("production/frontend", "production/api-server")][1].splitlines()[1] == "allowed: TCP 8080"
     assert "production/api-tier ingress rule 1" in grid[("production/frontend", "production/api-server")][1]
+    assert "mesh: some requests (GET,POST /api/v1/*; GET /health,/ready), mTLS" in \
+        grid[("production/frontend", "production/api-server")][1]
 
 
 def test_ids_are_escaped_and_flags_shown():
