@@ -8,9 +8,9 @@ Measured, wall seconds, in Textual's headless pilot at 160×45:
   pod-template label of a team workload, and a label on the CoreDNS Deployment (every pod may reach it:
   the worst case). The policy event deletes the namespace's ``frontend-to-api`` policy, which alone allows
 the measured frontend → api cell (and adds it back between runs). The path is the app's own: LiveState → debounce → LiveModel.apply → new session →
-  the grid's cells. Each event is sent to an idle app (the side panels, refilled about a second after
-  the last update on large clusters, have finished); at size L that refill itself takes ~1.4 s of the UI
-  thread, and an event arriving meanwhile waits for it.
+  the grid's cells (patched: only the changed cells). Each event is sent to an idle app (the open side
+  panel, refilled about a second after the last update on large clusters, has finished); an event
+  arriving during that refill waits for it. A policy event's audit record follows the redraw.
 
 Run: ``python benchmarks/tui.py [--runs N] [--json FILE]``. Needs the generated clusters (made here).
 """

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine.diff import MatrixDiff
+from .engine.incremental import LiveModel
 from .engine.k8s import Analyzer, Options
 from .errors import MicrosegError
 from .live import LiveState
 from .model.cluster import build_cluster
+from .model.objects import SourceObject
 from .sources import Event, Snapshot
 
 POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
@@ -166,61 +168,116 @@ def _labels_annotations(raw: dict[str, Any] | None) -> Any:
 
 
 class AuditTrail:
-    """Turns a live source's events into AuditRecords (see the module docstring)."""
+    """Turns a live source's events into AuditRecords (see the module docstring).
 
-    def __init__(self, snapshot: Snapshot, options: Options | None = None):
-        self.live = LiveState(snapshot)
+    The analysis is the live path's incremental model (``engine.incremental.LiveModel``, with its object
+    store): ``audit --watch`` gives it its own, the TUI shares the one its matrix is drawn from. A policy
+    change's diff is taken on that model: the state after the change, then the policy put back as it was
+    (one namespace re-analysed), then the change applied again. No full analysis is built, except for
+    cluster-wide policies (the model rebuilds for those anyway) whose "before" is analysed on its own.
+    """
+
+    def __init__(self, snapshot: Snapshot, options: Options | None = None, *, live: LiveState | None = None,
+                 model: LiveModel | None = None, external: bool = True):
+        self.live = live if live is not None else LiveState(snapshot)
         self.options = options or Options()
-        self._analyzer: Analyzer | None = None
+        self._model = model
+        self._snapshot_objects = snapshot.objects if model is None else None
+        self.external = external
 
-    def analyzer(self) -> Analyzer:
-        """The analysis of the current state (rebuilt only after a relevant change)."""
-        if self._analyzer is None:
-            self._analyzer = Analyzer(build_cluster(self.live.snapshot().objects), self.options)
-        return self._analyzer
+    @property
+    def model(self) -> LiveModel:
+        """The incremental model of the current state (built on first use when not shared)."""
+        if self._model is None:
+            self._model = LiveModel(self._snapshot_objects or [], self.options)
+            self._snapshot_objects = None
+        return self._model
+
+    @model.setter
+    def model(self, model: LiveModel) -> None:
+        self._model = model
 
     def handle(self, event: Event, now: str | None = None) -> AuditRecord | None:
-        """Apply one event; a record when it changed a policy, else None."""
+        """Apply one event (to the state and the model); a record when it changed a policy, else None."""
         obj = event.obj
         if event.type == "STATE" or obj is None:
             self.live.apply(event)
             return None
-        if obj.kind not in POLICY_KINDS:
-            if self.live.apply(event).relevant:
-                self._analyzer = None
-            return None
         old = self.live.objects.get(obj.key())
-        try:
-            before: Analyzer | None = self.analyzer()
-        except MicrosegError:
-            before = None
         change = self.live.apply(event)
+        if change.relevant:
+            try:
+                if event.type == "DELETED":
+                    self.model.apply((), [obj.key()])
+                else:
+                    self.model.apply([obj])
+            except MicrosegError:
+                self._model = None  # analysed again from the current objects at the next record
+                self._snapshot_objects = self.live.snapshot().objects
+        if obj.kind not in POLICY_KINDS:
+            return None
+        return self.record(event, old, change.relevant, now)
+
+    def record(self, event: Event, old: SourceObject | None, relevant: bool, now: str | None = None) -> AuditRecord | None:
+        """The record of one policy event whose change the model already holds (``old``: the object before)."""
+        obj = event.obj
+        assert obj is not None
         meta_changed = event.type == "MODIFIED" and old is not None and \
             _labels_annotations(old.raw) != _labels_annotations(obj.raw)
-        if not change.relevant and not meta_changed:
+        if not relevant and not meta_changed:
             return None
         meta = obj.raw.get("metadata") if isinstance(obj.raw.get("metadata"), dict) else {}
         rec = AuditRecord(now or utc_now(), event.type, obj.kind, obj.namespace, obj.name,
                           str(meta.get("resourceVersion")) if meta.get("resourceVersion") else None,
                           changed_by(obj.raw, event.type), None)
-        if not change.relevant:
+        if not relevant:
             rec.metadata_only = True
             return rec
-        self._analyzer = None
         try:
-            after = self.analyzer()
+            model = self.model
         except MicrosegError as exc:
             rec.error = f"the state after this change cannot be analysed: {exc}"
             return rec
-        if before is None:
-            rec.error = "the state before this change could not be analysed"
+        try:
+            rec.diff = self._diff(model, obj.key(), old)
+        except MicrosegError as exc:
+            rec.error = f"the state before this change could not be analysed: {exc}"
             return rec
-        from .engine.simulate import compare
-
-        rec.diff = compare(before, after, before_title="before", after_title="after")
         if self.live.stale:
             rec.notes.append(f"the watch was {self.live.state}: changes may have been missed before this one")
         return rec
+
+    def _diff(self, model: LiveModel, key: tuple[str, str, str], old: SourceObject | None) -> MatrixDiff:
+        """The connectivity diff of putting ``old`` back (None: deleting ``key``), the model's state being after."""
+        from .engine.causes import attribute_sides, side
+        from .engine.diff import diff_matrices
+        from .engine.guards import cluster_findings_from, dns_findings, exposures, internet_findings
+        from .engine.incremental import CLUSTER_SCOPED
+        from .engine.simulate import compare
+
+        current = model.objects.get(key)
+        after_an = model.analyzer
+        ma = model.matrix(external=self.external)
+        if key[0] in CLUSTER_SCOPED:  # the model rebuilds for these: its "before" is analysed on its own
+            objects = {k: o for k, o in model.objects.items() if k != key}
+            if old is not None:
+                objects[key] = old
+            before_an = Analyzer(build_cluster(objects.values()), model.options)
+            return compare(before_an, after_an, external=self.external, before_title="before", after_title="after")
+        ns = {key[1] or "default"}
+        exp_a, notes_a = exposures(after_an, ns), list(after_an.cluster.notes)
+        model.apply([old] if old is not None else [], [key] if old is None else [])  # back to before
+        try:
+            mb = model.matrix(external=self.external)
+            diff = diff_matrices(mb, ma)
+            diff.before_title, diff.after_title = "before", "after"
+            side_b, exp_b, notes_b = side(diff, model.analyzer), exposures(model.analyzer, ns), list(model.cluster.notes)
+        finally:
+            model.apply([current] if current is not None else [], [key] if current is None else [])  # after again
+        attribute_sides(diff, side_b, side(diff, model.analyzer))
+        diff.findings = dns_findings(mb, ma) + cluster_findings_from(exp_b, exp_a) + internet_findings(diff)
+        diff.notes = list(dict.fromkeys(notes_b + notes_a))
+        return diff
 
 
 def render_record(rec: AuditRecord) -> str:

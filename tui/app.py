@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
+import threading
 import time
 from typing import Any, Iterable
 
@@ -22,6 +23,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import get_current_worker
+
+from kubectl_microseg.audit import POLICY_KINDS as AUDITED_KINDS
 
 from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
 from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
@@ -113,6 +116,10 @@ class MicrosegApp(App[int]):
         self.live = live and callable(getattr(source, "watch", None))
         self._pending: list = []
         self._pending_keys: tuple[set, set] = (set(), set())
+        self._pending_audit: list = []
+        self._panels_show: dict[str, Any] = {}
+        """Side panel tab -> the session it shows (large clusters refill only the open one after an update)."""
+        """(event, the object before it, whether it changed the analysis) of policy events for the audit trail."""
         """Keys of the objects changed and deleted since the last analysis (for the incremental model)."""
         self._panels_timer: Any = None
         self._live_model: Any = None
@@ -194,14 +201,15 @@ class MicrosegApp(App[int]):
             if callable(factory):
                 session = factory(self.args)
             elif self.live:  # the incremental model from the start: the first event costs one namespace
-                import threading
-
                 from kubectl_microseg.engine.incremental import LiveModel
                 from kubectl_microseg.load import analyzer_options
 
                 snapshot = self.source.load()
                 self._live_model = LiveModel(snapshot.objects, analyzer_options(self.args, snapshot))
-                session, _ = live_session(self._live_model, snapshot, self.args, threading.Lock())
+                session, _, _ = live_session(self._live_model, snapshot, self.args, threading.Lock())
+                import gc
+
+                gc.freeze()  # the analysed cluster stays: later collections need not walk it (measured: 0.2-0.6 s pauses at L)
             else:
                 session = build_session(self.source.load(), self.args)
         except Exception as exc:  # MicrosegError and anything a plugin raises: shown, never a traceback
@@ -218,28 +226,15 @@ class MicrosegApp(App[int]):
                 if worker.is_cancelled:
                     break
                 self.post_message(LiveEvent(ev))
-                self._audit_event(ev)
         except Exception as exc:  # the view must say it is stale, never crash or go quiet
             self.post_message(WatchEnded(str(exc) or type(exc).__name__))
             return
         if not worker.is_cancelled:
             self.post_message(WatchEnded("the watch ended"))
 
-    def _audit_event(self, ev: Any) -> None:
-        """Feed the audit trail (in the watch thread: it analyses before and after a policy change)."""
-        if self._audit is None:
-            return
-        try:
-            rec = self._audit.handle(ev)
-        except Exception as exc:  # the trail must never end the watch; say so once per failure
-            self.post_message(LoadFailed(f"audit trail: {exc}"))
-            return
-        if rec is not None:
-            self.post_message(AuditRecorded(rec))
-
-    @work(thread=True, group="reanalyse", exit_on_error=False)
+    @work(thread=True, group="reanalyse", exit_on_error=False, description="apply live events")
     def reanalyse(self, events: list, snapshot: Any, generation: int, changed: set = frozenset(),
-                  deleted: set = frozenset()) -> None:
+                  deleted: set = frozenset(), audit: list | None = None) -> None:
         """Apply live events to the incremental model (the namespaces they touch only); post the new state and
         the cells that changed.
 
@@ -249,18 +244,43 @@ class MicrosegApp(App[int]):
         old = self.session
         if old is None:
             return
+        drawn = threading.Event()
+        if not events or not self._apply_events(old, events, snapshot, generation, changed, deleted, drawn):
+            drawn.set()
+        if audit:  # the cells first (drawn on screen), then the audit trail on the same model
+            drawn.wait(1.0)
+            for ev, before, relevant in audit:
+                self._audit_record(old.lock, ev, before, relevant)
+
+    def _audit_record(self, lock: Any, ev: Any, before: Any, relevant: bool) -> None:
+        """One policy event's audit record, taken on the shared model (worker thread, under its lock)."""
+        try:
+            with lock:
+                rec = self._audit.record(ev, before, relevant)
+        except Exception as exc:  # the trail must never end the live view; say so
+            self.post_message(LoadFailed(f"audit trail: {exc}"))
+            return
+        if rec is not None:
+            self.post_message(AuditRecorded(rec))
+
+    def _apply_events(self, old: Session, events: list, snapshot: Any, generation: int, changed: set,
+                      deleted: set, drawn: threading.Event) -> bool:
+        """Post the state with the events applied (``drawn`` is set once it is on screen); False on failure."""
+        pairs = None
         try:
             if snapshot is not None:
-                new, generation = self._live_update(old, snapshot, changed, deleted)
+                new, generation, pairs = self._live_update(old, snapshot, changed, deleted)
             else:
                 new = apply_events(old, events)
         except Exception as exc:
             self.post_message(LoadFailed(f"could not analyse the change: {exc}"))
-            return
-        self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix), first=False,
-                                       generation=generation))
+            return False
+        self.post_message(SessionReady(new, changed_pairs(old.matrix, new.matrix) if pairs is None else pairs,
+                                       first=False, generation=generation, exact=pairs is not None, drawn=drawn))
+        return True
 
-    def _live_update(self, old: Session, snapshot: Any, changed: set, deleted: set) -> tuple[Session, int]:
+    def _live_update(self, old: Session, snapshot: Any, changed: set,
+                     deleted: set) -> tuple[Session, int, set[tuple[str, str]] | None]:
         """The incremental path: one LiveModel for the app's life (rebuilt when the options change).
 
         Returns the session and its version: the order in which the model took the changes (two workers
@@ -274,7 +294,10 @@ class MicrosegApp(App[int]):
             if self._live_model is None or self._live_model.options != options:
                 self._live_model = LiveModel(snapshot.objects, options)
                 changed, deleted = set(), set()
-        by_key = {o.key(): o for o in snapshot.objects}
+                if self._audit is not None:
+                    self._audit.model = self._live_model
+        # the watch's object store (look-ups only: a newer object than this batch's is applied again later)
+        by_key = self._live_state.objects if self._live_state is not None else {o.key(): o for o in snapshot.objects}
         return live_session(self._live_model, snapshot, self.args, lock,
                             [by_key[k] for k in changed if k in by_key], deleted, self._versions)
 
@@ -289,12 +312,23 @@ class MicrosegApp(App[int]):
         return word(value) if callable(word) else value
 
     def on_session_ready(self, message: SessionReady) -> None:
+        if message.drawn is not None:
+            self.call_after_refresh(message.drawn.set)
         if not self.query(MatrixGrid):  # the app is shutting down (a worker finished late)
             return
         if message.generation <= self._shown_generation:
-            return  # an older analysis finished after a newer one: the screen already shows more
+            # an older analysis finished after a newer one: the screen already shows more, but the cells that
+            # older change touched may not have been redrawn yet (the newer result named its own cells only)
+            if message.exact and self.model is not None and self.session is not None:
+                self._redraw_cells(message.changed)
+            return
         self._shown_generation = message.generation
+        patch = (message.exact and not message.first and self.session is not None and self.model is not None
+                 and self.session.kind == message.session.kind)
         self.session = message.session
+        if patch and self._redraw_cells(message.changed, flash=True):
+            self._after_update(message)
+            return
         self.grid.loading = False
         self.status.granularity = self._granularity_word(self.granularity)
         self.query_one(CellInfo).group_word = "group" if self.is_nft else "namespace"
@@ -307,12 +341,29 @@ class MicrosegApp(App[int]):
                                 ("tab-policies", "Chains")):
                 tabs.get_tab(pane).label = label
         self._rebuild_model()
+        self._after_update(message)
+
+    def _redraw_cells(self, pairs: set[tuple[str, str]], *, flash: bool = False) -> bool:
+        """Patch the grid with the session's matrix where ``pairs`` changed and redraw just their cells;
+        False when the grid cannot be patched (endpoints came or went, pod granularity, …)."""
+        assert self.model is not None and self.session is not None
+        if self.granularity == "pod":
+            return False
+        keys = self.model.update_cells(self.session.matrix, pairs)
+        if keys is None:
+            return False
+        self.grid.redraw_cells(keys, flash=flash)
+        return True
+
+    def _after_update(self, message: SessionReady) -> None:
+        """Side panels, status line and change highlight of a newly shown state."""
         if message.first and self.large:  # the matrix paints first; thousands of panel rows follow
             self.call_after_refresh(self._load_panels, message.session)
         elif self.large:  # live updates: the cells first; the panels once the updates pause (~1 s each)
             if self._panels_timer is not None:
                 self._panels_timer.stop()
-            self._panels_timer = self.set_timer(PANELS_AFTER_SECONDS, lambda: self._load_panels(self.session))
+            self._panels_timer = self.set_timer(PANELS_AFTER_SECONDS,
+                                                lambda: self._load_panels(self.session, only_shown=True))
         else:
             self._load_panels(message.session)
         self.sub_title = message.session.description
@@ -335,7 +386,8 @@ class MicrosegApp(App[int]):
             else:
                 self.status.set_state("static")
         elif message.changed:
-            self.grid.flash(message.changed)
+            if not message.exact:  # an exact update highlighted its cells when it redrew them
+                self.grid.flash(message.changed)
             if self._unflash is not None:
                 self._unflash.stop()
             self._unflash = self.set_timer(FLASH_SECONDS, self.grid.unflash)
@@ -345,12 +397,21 @@ class MicrosegApp(App[int]):
         """More endpoints than LARGE_WORKLOADS: fold namespaces at first, fill side panels late."""
         return self.session is not None and len(self.session.matrix.endpoints) > LARGE_WORKLOADS
 
-    def _load_panels(self, session: Any) -> None:
+    def _load_panels(self, session: Any, *, only_shown: bool = False) -> None:
+        """Fill the side panels from ``session`` (``only_shown``: the open tab only, the others when opened)."""
         if session is not self.session:
             return  # a newer state arrived meanwhile and filled them already
-        self.query_one(NamespaceTree).load(session)
-        self.query_one(WorkloadPanel).load(session)
-        self.query_one(PolicyList).load(session)
+        active = self.query_one("#sidebar", TabbedContent).active
+        for tab, panel in (("tab-namespaces", NamespaceTree), ("tab-workloads", WorkloadPanel),
+                           ("tab-policies", PolicyList)):
+            if (only_shown and tab != active) or self._panels_show.get(tab) is session:
+                continue
+            self.query_one(panel).load(session)  # type: ignore[attr-defined]
+            self._panels_show[tab] = session
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "sidebar" and self.session is not None:
+            self._load_panels(self.session, only_shown=True)  # a panel left stale by a live update
 
     def _start_live(self, session: Session) -> None:
         try:
@@ -364,8 +425,10 @@ class MicrosegApp(App[int]):
             from kubectl_microseg.load import analyzer_options
         except ImportError:
             self._audit = None
-        else:
-            self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot))
+        else:  # on the live path's own model and state: no analysis of its own
+            self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot),
+                                     live=self._live_state, model=self._live_model,
+                                     external=not getattr(self.args, "no_external", False))
         self.status.set_state("watching")
         self.follow()
 
@@ -375,6 +438,8 @@ class MicrosegApp(App[int]):
 
         rec = message.record
         self.audit_records.append(rec)
+        if not self.query(MatrixGrid):  # the app is shutting down (the record came after the last screen)
+            return
         from .screens.audit import AuditScreen
 
         if isinstance(self.screen, AuditScreen):
@@ -400,22 +465,31 @@ class MicrosegApp(App[int]):
                 self._live_state.apply(ev)
             return
         if self._live_state is not None:
+            before = self._live_state.objects.get(ev.obj.key()) if ev.obj is not None else None
             change = self._live_state.apply(ev)
+            if self._audit is not None and ev.obj is not None and ev.obj.kind in AUDITED_KINDS:
+                self._pending_audit.append((ev, before, change.relevant))
+                self._schedule_flush()
             if not change.relevant:
                 return
             self._pending_keys[0].update(change.added | change.modified)
             self._pending_keys[1].update(change.deleted)
         self._pending.append(ev)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self._debounce is None:
             self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._flush_events)
 
     def _flush_events(self) -> None:
         events, self._pending, self._debounce = self._pending, [], None
+        audit, self._pending_audit = self._pending_audit, []
         (changed, deleted), self._pending_keys = self._pending_keys, (set(), set())
-        if events:
-            snap = self._live_state.snapshot() if self._live_state is not None else None
-            self._generation += 1
-            self.reanalyse(events, snap, self._generation, changed - deleted, deleted)
+        if events or audit:
+            snap = self._live_state.snapshot() if self._live_state is not None and events else None
+            if events:
+                self._generation += 1
+            self.reanalyse(events, snap, self._generation, changed - deleted, deleted, audit)
 
     def on_watch_ended(self, message: WatchEnded) -> None:
         self.status.set_state("stale", message.error)

@@ -386,6 +386,48 @@ class GridModel:
         total = len(inside)
         self._wide = {d for d, n in reached.items() if n == total - size[inside[d]]}
 
+    def update_cells(self, m: Matrix, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]] | None:
+        """Take the cells of ``m``, a later state of this grid's matrix in which only ``pairs`` (source id,
+        destination id) may differ; forget just what they are drawn from. Returns the (row key, column
+        key) cells to redraw, or None when the grid cannot be patched (endpoints came or went, a partial view,
+        pod granularity): rebuild it then."""
+        if self.cells is None or m.uncertain_reasons or len(m.endpoints) != len(self.endpoints) or any(
+                a.id != b.id for a, b in zip(m.endpoints, self.endpoints)):
+            return None
+        relabelled = any(a != b for a, b in zip(m.endpoints, self.endpoints))
+        if relabelled and self.filter_text:
+            return None  # a label filter may now keep other rows
+        pairs = set(pairs)
+        cells = self.cells = m.cells
+        self.cell_fn = lambda s, d: cells.get((s, d))
+        self.endpoints = list(m.endpoints)
+        self._by_id = {e.id: e for e in self.endpoints}
+        if relabelled:
+            self.rebuild()  # the same rows and columns, holding the new endpoints (their labels)
+        if not pairs:
+            return set()
+        row_of: dict[str, list[str]] = {}
+        col_of: dict[str, list[str]] = {}
+        for r in self.rows:
+            if r.has_cells:
+                for mid in r.members:
+                    row_of.setdefault(mid, []).append(r.key)
+        for c in self.cols:
+            for mid in c.members:
+                col_of.setdefault(mid, []).append(c.key)
+        keys = {(rk, ck) for s, d in pairs for rk in row_of.get(s, ()) for ck in col_of.get(d, ())}
+        wide = self._wide
+        self._wide = None  # which destinations every other namespace reaches: one pass over the allowed pairs
+        self._find_exposure()
+        stale_cols = {ck for d in (wide or set()) ^ (self._wide or set()) for ck in col_of.get(d, ())}
+        for k in keys:
+            self._memo.pop(k, None)
+        if stale_cols:  # a destination's risk colour changed: every cell of its column
+            self._memo = {k: v for k, v in self._memo.items() if k[1] not in stale_cols}
+            keys |= {(r.key, ck) for r in self.rows if r.has_cells for ck in stale_cols}
+        self._group_cells = None  # namespace × namespace aggregates: one pass over the allowed pairs, on demand
+        return keys
+
     def invalidate(self) -> None:
         """Forget memoised cells (after the cell function's data changed)."""
         self._memo.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,11 @@ class SessionReady(Message):
     first: bool = True
     generation: int = 0
     """Which request produced it (increasing): the app drops a result older than the one it shows."""
+    exact: bool = False
+    """``changed`` names every cell that differs from the previous state of the same live model (the view
+    redraws just those); False: it was found by comparing matrices, redraw everything."""
+    drawn: threading.Event | None = None
+    """Set once the state is on screen (the audit trail waits for it: the cells come first)."""
 
 
 @dataclass

@@ -178,21 +178,24 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
 
 def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: threading.Lock,
                  changed: Iterable[SourceObject] = (), deleted: Iterable[ObjectKey] = (),
-                 versions: Iterator[int] | None = None) -> tuple[Session, int]:
+                 versions: Iterator[int] | None = None) -> tuple[Session, int, set[tuple[str, str]] | None]:
     """Apply a batch of changes to the shared incremental model (``engine.incremental.LiveModel``, the one
-    ``matrix --watch`` uses); return the session of the new state and its version.
+    ``matrix --watch`` uses); return the session of the new state, its version and the cells that changed
+    (None: unknown, e.g. after a rebuild).
 
-    Only the namespaces the changes touch are re-analysed. ``lock`` is held while the model's analyzer
-    changes in place, and the version is drawn from ``versions`` under it: versions follow the order in
-    which changes reached the model, so the newest version always holds every change applied so far.
+    Only the namespaces the changes touch are re-analysed, and only their cells of the matrix recomputed.
+    ``lock`` is held while the model's analyzer changes in place, and the version is drawn from ``versions``
+    under it: versions follow the order in which changes reached the model, so the newest version always
+    holds every change applied so far.
     """
     with lock:
-        model.apply(list(changed), list(deleted))
+        up = model.apply(list(changed), list(deleted))
         model.cluster.notes[:0] = [n for n in snapshot.notes if n not in model.cluster.notes]
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
+        objects = dict(model.objects)
     m.title = f"NetworkPolicy connectivity ({snapshot.description})"
-    return Session(snapshot, model.analyzer, m, args, dict(model.objects), lock=lock), version
+    return Session(snapshot, model.analyzer, m, args, objects, lock=lock), version, up.pairs
 
 
 def apply_events(session: Session, events: Iterable[Event]) -> Session:

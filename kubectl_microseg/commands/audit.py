@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, source: Any = None) -> int:
     if not args.watch:
         return _list(snapshot, args.output)
     trail = AuditTrail(snapshot, analyzer_options(args, snapshot))
-    trail.analyzer()  # the baseline, before the first event
+    _ = trail.model  # the baseline, analysed before the first event
 
     def emit(rec: AuditRecord) -> None:
         doc = rec.to_dict()

@@ -21,6 +21,8 @@ explains (the rule's full text stays in ``Cause.text``). Pure: analyzers in, cau
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
 from .diff import Cause, MatrixDiff, PairDiff, endpoint_addresses
@@ -30,56 +32,87 @@ from .k8s import Analyzer, ExternalAtom, Reason
 DIRECTIONS = ("egress", "ingress")
 
 
+@dataclass
+class Side:
+    """One state's part of an attribution: the differing pairs explained in it, and what is compared across."""
+
+    peers: dict[tuple[str, str], tuple[Workload | ExternalAtom, Workload | ExternalAtom]]
+    explanations: dict[tuple[str, str], PairExplanation]
+    ns_labels: dict[str, dict[str, str]]
+    specs: dict[str, object]
+    """Policy id -> what defines it (see :func:`_specs`)."""
+
+
+def side(diff: MatrixDiff, analyzer: Analyzer) -> Side:
+    """Explain the differing pairs of ``diff`` in one analyzed state (before or after the change)."""
+    wl = {w.id: w for w in analyzer.cluster.workloads}
+    peers, explanations = {}, {}
+    for p in diff.differences():
+        if p.new_endpoint or p.gone_endpoint:
+            continue
+        try:
+            peer = (_peer(analyzer, p, p.src, wl), _peer(analyzer, p, p.dst, wl))
+        except KeyError:
+            continue  # an endpoint the analyzer does not know (a matrix from elsewhere): no causes
+        peers[(p.src, p.dst)] = peer
+        explanations[(p.src, p.dst)] = explain_pair(analyzer, *peer)
+    return Side(peers, explanations, dict(analyzer.ns_labels), _specs(analyzer))
+
+
 def attribute(diff: MatrixDiff, before: Analyzer, after: Analyzer) -> None:
     """Fill ``causes`` of every added, removed or changed pair (in place).
 
     Only an object that changed is ever blamed: a cause naming a policy that is the same before and after
     (it now selects a relabelled pod, or a changed rule above it now shadows it) is replaced by the
     endpoint that did change ('endpoint-changed'), or dropped when that is a policy already named."""
-    wl_b = {w.id: w for w in before.cluster.workloads}
-    wl_a = {w.id: w for w in after.cluster.workloads}
-    changed = changed_policies(before, after)
+    attribute_sides(diff, side(diff, before), side(diff, after))
+
+
+def attribute_sides(diff: MatrixDiff, before: Side, after: Side) -> None:
+    """:func:`attribute` from the two states' :func:`side` (they may be taken from one analyzer in turn,
+    as the live audit trail does on the shared incremental model)."""
+    changed = {pid for pid in set(before.specs) | set(after.specs) if before.specs.get(pid) != after.specs.get(pid)}
     for p in diff.differences():
-        if p.new_endpoint or p.gone_endpoint:
+        key = (p.src, p.dst)
+        if key not in before.peers or key not in after.peers:
             continue
-        try:
-            src_b, dst_b = _peer(before, p, p.src, wl_b), _peer(before, p, p.dst, wl_b)
-            src_a, dst_a = _peer(after, p, p.src, wl_a), _peer(after, p, p.dst, wl_a)
-        except KeyError:
-            continue  # an endpoint the analyzer does not know (a matrix from elsewhere): no causes
-        causes = causes_between(explain_pair(before, src_b, dst_b), explain_pair(after, src_a, dst_a))
+        (src_b, dst_b), (src_a, dst_a) = before.peers[key], after.peers[key]
+        causes = causes_between(before.explanations[key], after.explanations[key])
         kept = [c for c in causes if c.policy in changed]
         for c in causes:
             if c.policy in changed:
                 continue
             wid, peer_b, peer_a = (p.src, src_b, src_a) if c.direction == "egress" else (p.dst, dst_b, dst_a)
-            if _endpoint_changed(before, after, peer_b, peer_a) and not any(
+            if _endpoint_changed(before.ns_labels, after.ns_labels, peer_b, peer_a) and not any(
                     k.change == "endpoint-changed" and k.direction == c.direction for k in kept):
                 kept.append(Cause(c.direction, "endpoint-changed", wid, text=f"{wid} changed (its labels, named ports "
                                   f"or namespace labels): {c.short()}"))
         p.causes = kept
 
 
+def _specs(a: Analyzer) -> dict[str, object]:
+    """Policy id -> what defines it (NetworkPolicies, admin, Cilium and Calico policies)."""
+    out: dict[str, object] = {e.policy.id: e.source.raw.get("spec") for e in a.cluster.policies}
+    out.update((e.policy.id, e.source.raw.get("spec")) for e in a.cluster.admin_policies)
+    out.update((e.policy.id, (e.source.raw.get("spec"), e.source.raw.get("specs"))) for e in a.cluster.cilium)
+    out.update((pol.id, src.raw.get("spec")) for pol, src in a.cluster.calico.policies)
+    return out
+
+
 def changed_policies(before: Analyzer, after: Analyzer) -> set[str]:
     """Ids of the policies (NetworkPolicy and admin) added, removed or changed between two analyses."""
-    def specs(a: Analyzer) -> dict[str, object]:
-        out: dict[str, object] = {e.policy.id: e.source.raw.get("spec") for e in a.cluster.policies}
-        out.update((e.policy.id, e.source.raw.get("spec")) for e in a.cluster.admin_policies)
-        out.update((e.policy.id, (e.source.raw.get("spec"), e.source.raw.get("specs"))) for e in a.cluster.cilium)
-        out.update((pol.id, src.raw.get("spec")) for pol, src in a.cluster.calico.policies)
-        return out
-
-    b, a = specs(before), specs(after)
+    b, a = _specs(before), _specs(after)
     return {pid for pid in set(b) | set(a) if b.get(pid) != a.get(pid)}
 
 
-def _endpoint_changed(before: Analyzer, after: Analyzer, b: Workload | ExternalAtom, a: Workload | ExternalAtom) -> bool:
+def _endpoint_changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]], b: Workload | ExternalAtom,
+                      a: Workload | ExternalAtom) -> bool:
     """Whether a workload's pods (labels, named ports, addresses) or its namespace's labels changed."""
     if not isinstance(b, Workload) or not isinstance(a, Workload):
         return False
     def key(w: Workload) -> list:
         return sorted((m.labels, tuple(sorted(m.named_ports)), m.host_network, m.ips) for m in w.members)
-    return key(b) != key(a) or before.ns_labels.get(b.namespace) != after.ns_labels.get(a.namespace)
+    return key(b) != key(a) or before.get(b.namespace) != after.get(a.namespace)
 
 
 def _peer(analyzer: Analyzer, p: PairDiff, eid: str, workloads: dict[str, Workload]) -> Workload | ExternalAtom:

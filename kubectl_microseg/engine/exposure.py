@@ -109,7 +109,9 @@ def cluster_exposure(analyzer: Analyzer, wid: str) -> ConnSet:
     cluster is exposed to any pod that is, or will be, allowed out.
     """
     w_ns = wid.split("/", 1)[0]
-    others = [c.index for c in analyzer.classes if c.namespace != w_ns and not c.host_network]
+    # classes some pod still belongs to (an incrementally updated analyzer keeps dead classes' indices)
+    others = [c.index for c in analyzer.classes if c.namespace != w_ns and not c.host_network
+              and analyzer.class_workloads[c.index]]
     mine = [b for b in analyzer.workload_classes.get(wid, []) if not analyzer.classes[b].host_network]
     if not others or not mine:
         return ConnSet.none()

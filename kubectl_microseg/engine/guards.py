@@ -193,15 +193,26 @@ def _sensitive_tail(ports: ConnSet) -> str:
 
 def cluster_findings(before: Analyzer, after: Analyzer) -> list[Finding]:
     """Workloads whose ingress now admits every pod of every other namespace (on ports it did not before)."""
-    before_ids = {w.id for w in before.cluster.workloads}
+    return cluster_findings_from(exposures(before), exposures(after))
+
+
+def exposures(analyzer: Analyzer, namespaces: set[str] | None = None) -> dict[str, ConnSet]:
+    """Workload id -> what its ingress admits from the whole cluster (``open_to_cluster``), for the workloads
+    of ``namespaces`` (None: every one), in the cluster's order."""
+    return {w.id: open_to_cluster(analyzer, w.id) for w in analyzer.cluster.workloads
+            if namespaces is None or w.namespace in namespaces}
+
+
+def cluster_findings_from(before: dict[str, ConnSet], after: dict[str, ConnSet]) -> list[Finding]:
+    """:func:`cluster_findings` from the two states' :func:`exposures` (only workloads of both count)."""
     out = []
-    for w in after.cluster.workloads:
-        if w.id not in before_ids:
+    for wid, conns in after.items():
+        if wid not in before:
             continue
-        newly = open_to_cluster(after, w.id) - open_to_cluster(before, w.id)
-        if newly:
-            out.append(Finding("open-to-cluster", w.namespace, w.id,
-                               f"{w.id} now accepts connections from every pod of every namespace on "
+        newly = conns - before[wid]
+        if newly:  # a workload id is namespace/name
+            out.append(Finding("open-to-cluster", wid.split("/", 1)[0], wid,
+                               f"{wid} now accepts connections from every pod of every namespace on "
                                f"{newly.describe()} (its ingress policies admit the whole cluster)"
                                + _sensitive_tail(newly)))
     return out

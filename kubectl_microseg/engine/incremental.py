@@ -47,6 +47,9 @@ class Update:
     namespaces: set[str] = field(default_factory=set)
     rebuilt: bool = False
     """True when the whole model was rebuilt (a cluster-scoped policy changed)."""
+    pairs: set[tuple[str, str]] | None = None
+    """The (source, destination) cells of :meth:`LiveModel.matrix` whose value changed (None: any may have:
+    after a rebuild, new address-range boundaries, or before the matrix was first asked for)."""
 
 
 class LiveModel:
@@ -55,16 +58,26 @@ class LiveModel:
     def __init__(self, objects: Iterable[SourceObject], options: Options | None = None):
         self.options = options or Options()
         self.objects: dict[Key, SourceObject] = {o.key(): o for o in objects}
+        self._keys_of: dict[str | None, set[Key]] = {}
+        """Namespace (None: cluster-wide) -> the keys of its objects."""
+        for k, o in self.objects.items():
+            self._keys_of.setdefault(_namespace_of(o), set()).add(k)
         self._rebuild()
 
     # ------------------------------------------------------------------ public
     def apply(self, changed: Iterable[SourceObject] = (), deleted: Iterable[Key] = ()) -> Update:
         """Apply added/modified objects and deletions (by key); update the analysis incrementally."""
         up = Update()
+        changed, deleted = list(changed), list(deleted)
+        for ns in {_namespace_of(o) for o in changed} | {_namespace_of(self.objects[k]) for k in deleted
+                                                            if k in self.objects}:
+            if ns is not None and ns not in self._notes_of:  # what the full build said about it, to replace
+                self._notes_of[ns] = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ())).notes
         global_change = False
         for obj in changed:
             self.objects[obj.key()] = obj
             ns = _namespace_of(obj)
+            self._keys_of.setdefault(ns, set()).add(obj.key())
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
@@ -73,6 +86,7 @@ class LiveModel:
             if obj is None:
                 continue
             ns = _namespace_of(obj)
+            self._keys_of.get(ns, set()).discard(key)
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
@@ -80,24 +94,72 @@ class LiveModel:
             self._rebuild()
             up.rebuilt = True
             return up
+        atoms = [a.cidrs for a in self.analyzer.atoms]
+        gone = {w.id for w in self.cluster.workloads if w.namespace in up.namespaces}
+        touched: set[int] = set()
         for ns in sorted(up.namespaces):
-            self._replace_namespace(ns)
+            touched |= self._replace_namespace(ns)
+        if self._matrix is not None:
+            if atoms != [a.cidrs for a in self.analyzer.atoms]:  # new ipBlock boundaries: every external cell
+                self._matrix = None
+            else:
+                up.pairs = self._patch_matrix(up.namespaces, touched, gone)
         return up
 
     def matrix(self, *, external: bool = True) -> Matrix:
-        """The workload-level matrix of the current state."""
-        return self.analyzer.matrix(external=external, class_cells=self.class_cells)
+        """The workload-level matrix of the current state: computed once, then patched by :meth:`apply`
+        (only the cells touching the namespaces it re-analysed). Read-only: each update makes a new one."""
+        if self._matrix is None or self._external != external:
+            self._matrix = self.analyzer.matrix(external=external, class_cells=self.class_cells)
+            self._external = external
+        self._matrix.notes = list(self.cluster.notes)
+        return self._matrix
 
     # ------------------------------------------------------------------ internals
     def _rebuild(self) -> None:
         self.cluster: Cluster = build_cluster(self.objects.values())
         self.analyzer = Analyzer(self.cluster, self.options)
         self.class_cells: dict[tuple[int, int], ConnSet] = self.analyzer.class_matrix()
+        self._notes_of: dict[str, list[str]] = {}
+        """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
+        self._matrix: Matrix | None = None
+        self._external = True
 
-    def _replace_namespace(self, ns: str) -> None:
+    def _patch_matrix(self, namespaces: set[str], classes: set[int], gone: set[str]) -> set[tuple[str, str]]:
+        """Replace the kept matrix's cells that touch ``namespaces`` (whose workloads were ``gone`` before and
+        whose classes were or are ``classes``) by a new matrix; return the cells whose value changed."""
+        old = self._matrix
+        assert old is not None
+        now = {w.id for w in self.cluster.workloads if w.namespace in namespaces}
+        fresh = {k: v for k, v in self.class_cells.items() if k[0] in classes or k[1] in classes}
+        part = self.analyzer.matrix(external=self._external, class_cells=fresh, touching=now)
+        dead = gone | now
+        cells, dropped = {}, []
+        for k, v in old.cells.items():
+            if k[0] in dead or k[1] in dead:
+                dropped.append(k)
+            else:
+                cells[k] = v
+        cells.update(part.cells)
+        changed = {k for k in dropped if cells.get(k) != old.cells[k]}
+        changed.update(k for k, v in part.cells.items() if old.cells.get(k) != v)
+        ids = {e.id: e for e in old.endpoints}
+        ids.update((e.id, e) for e in part.endpoints)
+        endpoints = [ids[w.id] for w in self.cluster.workloads]
+        endpoints.extend(e for e in part.endpoints if e.is_external)
+        self._matrix = Matrix(endpoints, cells, list(self.cluster.notes), old.title, list(old.warnings),
+                              dict(old.uncertain_reasons))
+        return changed
+
+    def _replace_namespace(self, ns: str) -> set[int]:
+        """Re-analyse one namespace; return its class indices before and after (the pairs that can change)."""
         a = self.analyzer
-        part = build_cluster(o for o in self.objects.values() if _namespace_of(o) == ns)
+        part = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ()))
         old, current = a.replace_namespace(ns, part)
+        stale = set(self._notes_of.get(ns, ()))
+        kept = [n for n in self.cluster.notes if n not in stale]
+        self.cluster.notes[:] = kept + [n for n in part.notes if n not in kept]
+        self._notes_of[ns] = part.notes
         # the class pairs that involve the namespace
         touched = old | current
         live = a.live_classes()
@@ -114,3 +176,4 @@ class LiveModel:
                 c = a.class_allows(src, b)
                 if c:
                     self.class_cells[(src, b)] = c
+        return touched

@@ -658,10 +658,14 @@ class Analyzer:
         return ing & eg
 
     def matrix(self, workloads: Iterable[Workload] | None = None, *, external: bool = True,
-               class_cells: dict[tuple[int, int], ConnSet] | None = None) -> Matrix:
+               class_cells: dict[tuple[int, int], ConnSet] | None = None,
+               touching: set[str] | None = None) -> Matrix:
         """The workload-level matrix (plus external address ranges), as the contract describes it.
 
-        ``class_cells`` may give an already computed class matrix (see engine.incremental).
+        ``class_cells`` may give an already computed class matrix (see engine.incremental). With
+        ``touching`` (workload ids), only the cells with a side among them are computed, from ``class_cells``
+        holding (at least) every class pair of their classes; the endpoints are then theirs and the address
+        ranges'. engine.incremental patches its matrix so.
         """
         wl = list(self.cluster.workloads if workloads is None else workloads)
         keep = {w.id for w in wl}
@@ -700,10 +704,10 @@ class Analyzer:
             n_pairs = len(self.workload_classes[s]) * len(self.workload_classes[d])
             partial = len(lst) < n_pairs or any(c != conns for c in lst)
             cells[(s, d)] = Cell(conns, self._uncertain(s, d), partial)
-        endpoints = [self.workload_endpoint(w) for w in wl]
+        endpoints = [self.workload_endpoint(w) for w in (wl if touching is None else (w for w in wl if w.id in touching))]
         if external:
             endpoints.extend(Endpoint(at.id, "External", cidrs=at.cidrs, group="external") for at in self.atoms)
-            for w in wl:
+            for w in (wl if touching is None else [w for w in wl if w.id in touching]):
                 classes = self.workload_classes[w.id]
                 for direction in DIRECTIONS:
                     maps = [self.atom_map(direction, c) for c in classes]

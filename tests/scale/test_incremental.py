@@ -51,10 +51,17 @@ def mutations(r: random.Random, objs: list[SourceObject]) -> tuple[list[SourceOb
 def test_incremental_equals_rebuild_on_the_demo(seed):
     r = random.Random(seed)
     model = LiveModel(DemoSource().load().objects)
+    patched = 0
     for _ in range(8):
+        before = dict(model.matrix().cells)
         changed, deleted = mutations(r, live_objects(model))
-        model.apply(changed, deleted)
-        assert model.matrix().to_contract() == fresh_matrix(live_objects(model))
+        up = model.apply(changed, deleted)
+        after = model.matrix()
+        assert after.to_contract() == fresh_matrix(live_objects(model))
+        if up.pairs is not None:  # the patched matrix names exactly the cells that changed (views redraw those)
+            patched += 1
+            assert up.pairs == {k for k in before.keys() | after.cells.keys() if before.get(k) != after.cells.get(k)}
+    assert patched
 
 
 def test_new_workload_in_new_namespace_and_admin_change():

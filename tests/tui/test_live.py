@@ -45,3 +45,38 @@ async def test_connection_states_are_shown_and_never_silently_stale():
         await wait_for(pilot, lambda: app.status.state == "stale")
         assert "since" in str(app.status.render())
         assert app.cell_state("production/frontend", "production/api-server") is CellState.SOME
+
+
+async def test_a_live_update_patches_the_grid_and_redraws_only_the_rows_it_changed():
+    """One live path, strictly: the update names its cells, the grid model is patched (not rebuilt) and only
+    the screen lines of the changed rows are drawn again; the patched grid equals one built from scratch."""
+    from kubectl_microseg.tui.grid import GridModel
+
+    source = FakeLiveSource()
+    app = MicrosegApp(source)
+    pair = ("batch/report-generator", "batch/nightly-etl")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.pause()
+        model = app.model
+        drawn: list[int] = []
+        real = app.grid._row_line
+
+        def spy(ri: int, c0: int, c1: int):
+            drawn.append(ri)
+            return real(ri, c0, c1)
+
+        app.grid._row_line = spy  # type: ignore[method-assign]
+        source.emit(Event("ADDED", DENY_BATCH_INGRESS))
+        await wait_for(pilot, lambda: app.cell_state(*pair) is CellState.DENIED)
+        await pilot.pause()
+        assert app.model is model  # patched in place of a rebuild
+        changed_rows = {rk for rk, _ in app.grid.changed_cells}
+        assert "batch/report-generator" in changed_rows
+        assert drawn and {model.rows[ri].key for ri in drawn} <= changed_rows
+        fresh = GridModel.from_matrix(app.session.matrix)
+        cols = {c.key: c for c in fresh.cols}
+        for fr in fresh.rows:
+            row = next(r for r in model.rows if r.key == fr.key)
+            for c in model.cols:
+                assert model.cell(row, c) == fresh.cell(fr, cols[c.key]), (row.key, c.key)

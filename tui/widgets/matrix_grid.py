@@ -244,7 +244,39 @@ class MatrixGrid(ScrollView, can_focus=True):
     def matched_cells(self) -> set[tuple[str, str]]:
         return set(self._match)
 
+    def redraw_cells(self, keys: set[tuple[str, str]], *, flash: bool = True) -> None:
+        """Redraw only the rows holding these (row key, column key) cells (the model already has their new
+        values), highlighted until :meth:`unflash` when ``flash``."""
+        rows = {rk for rk, _ in keys}
+        if flash:  # the previous update's highlight goes, this one's comes
+            rows |= {rk for rk, _ in self._changed}
+            self._changed = set(keys)
+        self._redraw_rows(rows)
+        if self.model is not None and self.model.rows and self.model.cols and self.is_mounted:
+            here = (self.model.rows[min(self.cursor_row, len(self.model.rows) - 1)].key,
+                    self.model.cols[min(self.cursor_col, len(self.model.cols) - 1)].key)
+            if here in keys:
+                self._post_cursor()  # the info line describes the cell under the cursor
+
+    def _redraw_rows(self, row_keys: set[str]) -> None:
+        m = self.model
+        if m is None or not row_keys:
+            return
+        index = {r.key: i for i, r in enumerate(m.rows)}
+        rows = {index[k] for k in row_keys if k in index}
+        self._lines = {k: v for k, v in self._lines.items() if k[0] not in rows}
+        sy = int(self.scroll_y)
+        for ri in rows:
+            y = self.header_h + ri - sy  # the screen line (the header stays on top; render_line scrolls by hand)
+            if self.header_h <= y < self.scrollable_content_region.height:
+                self.refresh_line(y + self.scroll_offset.y)
+
     def unflash(self) -> None:
+        if self.model is not None and self._changed:
+            rows = {rk for rk, _ in self._changed}
+            self._changed = set()
+            self._redraw_rows(rows)
+            return
         self._changed = set()
         self._lines = {}
         self.refresh()
