@@ -142,9 +142,9 @@ class MatrixDiff:
     endpoints_added: list[str] = field(default_factory=list)
     endpoints_removed: list[str] = field(default_factory=list)
     findings: list[Any] = field(default_factory=list)
+    """Guard findings (``engine.guards.Finding``)."""
     mesh_changes: list[dict[str, Any]] = field(default_factory=list)
     """Pairs L4 allows before and after whose service-mesh verdict changed (engine.mesh.mesh_changes)."""
-    """Guard findings (``engine.guards.Finding``)."""
     notes: list[str] = field(default_factory=list)
     before_title: str = "before"
     after_title: str = "after"
@@ -173,12 +173,15 @@ class MatrixDiff:
         """Only pairs with an endpoint in ``namespace`` (findings about it too)."""
         def keep(p: PairDiff) -> bool:
             return namespace in (_namespace(p.src_endpoint), _namespace(p.dst_endpoint))
-        return MatrixDiff([p for p in self.added if keep(p)], [p for p in self.removed if keep(p)],
-                          [p for p in self.changed if keep(p)], [p for p in self.unchanged if keep(p)],
-                          [e for e in self.endpoints_added if e.startswith(namespace + "/")],
-                          [e for e in self.endpoints_removed if e.startswith(namespace + "/")],
-                          [f for f in self.findings if getattr(f, "namespace", None) == namespace],
-                          list(self.notes), self.before_title, self.after_title)
+        return MatrixDiff(added=[p for p in self.added if keep(p)], removed=[p for p in self.removed if keep(p)],
+                          changed=[p for p in self.changed if keep(p)],
+                          unchanged=[p for p in self.unchanged if keep(p)],
+                          endpoints_added=[e for e in self.endpoints_added if e.startswith(namespace + "/")],
+                          endpoints_removed=[e for e in self.endpoints_removed if e.startswith(namespace + "/")],
+                          findings=[f for f in self.findings if getattr(f, "namespace", None) == namespace],
+                          mesh_changes=[c for c in self.mesh_changes  # ids: namespace/name
+                                        if namespace in (c["from"].split("/", 1)[0], c["to"].split("/", 1)[0])],
+                          notes=list(self.notes), before_title=self.before_title, after_title=self.after_title)
 
     def summary(self) -> dict[str, int]:
         return {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed),

@@ -467,3 +467,19 @@ def test_simulate_sees_mesh_changes(tmp_path):
     assert p.returncode == 1
     assert "- ingress-nginx/ingress-nginx-controller -> production/frontend: allowed, mTLS mtls -> denied, mTLS mtls" \
         in p.stdout
+
+
+def test_simulate_in_one_namespace_keeps_its_mesh_changes_only(tmp_path):
+    """`simulate -n NS` filters the diff to pairs touching NS, mesh changes included (the filter once built
+    the diff positionally and put the notes where the mesh changes go)."""
+    permissive = tmp_path / "permissive.yaml"
+    permissive.write_text("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict-mtls, "
+                          "namespace: pci}\nspec: {mtls: {mode: PERMISSIVE}}\n")
+    base = [sys.executable, "-m", "kubectl_microseg", "--demo", "simulate", "-f", str(permissive), "-o", "json"]
+    inside = subprocess.run(base + ["-n", "pci"], capture_output=True, text=True)
+    assert inside.returncode == 0, inside.stderr
+    assert [(c["from"], c["to"]) for c in json.loads(inside.stdout)["meshChanges"]] == \
+        [("production/order-service", "pci/payment-service")]
+    outside = subprocess.run(base + ["-n", "staging"], capture_output=True, text=True)
+    assert outside.returncode == 0, outside.stderr
+    assert "meshChanges" not in json.loads(outside.stdout)

@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 RBAC = REPO / "deploy" / "rbac.yaml"
 VIEW_RESOURCES = {"namespaces", "pods", "deployments", "statefulsets", "daemonsets", "replicasets",
                   "replicationcontrollers", "jobs", "cronjobs", "networkpolicies", "clusternetworkpolicies", "adminnetworkpolicies",
-                  "baselineadminnetworkpolicies"}
+                  "baselineadminnetworkpolicies",
+                  "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumcidrgroups",  # Cilium layer
+                  "authorizationpolicies", "peerauthentications"}  # Istio mesh layer
 
 
 def roles() -> dict[str, dict]:
