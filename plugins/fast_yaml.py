@@ -104,6 +104,20 @@ def _has_marks(text: str) -> bool:
     return False
 
 
+def _distinct_lines(text: str, chunk: int = 1 << 22) -> str:
+    """The text's distinct lines, in any order, one a line; split a few MB at a time, so that a file of
+    millions of short lines never holds a string object for each of them at once."""
+    seen: set[str] = set()
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + chunk)
+        if end < 0:
+            end = len(text)
+        seen.update(text[start:end].split("\n"))
+        start = end + 1
+    return "\n".join(seen)
+
+
 def needs_libyaml(text: str) -> bool:
     """True when the text uses what only libyaml's loader handles as the project wants (see above).
 
@@ -114,7 +128,7 @@ def needs_libyaml(text: str) -> bool:
             # rapidyaml reads a stray closing bracket as text; libyaml refuses it
             or text.count("[") != text.count("]") or text.count("{") != text.count("}")):
         return True
-    lines = "\n".join(set(text.split("\n")))
+    lines = _distinct_lines(text)
     return (_has_marks(lines)
             or lines.startswith("%") or "\n%" in lines  # directives: libyaml's (rapidyaml skips bad ones)
             or _ODD_LINE_START.search("\n" + lines) is not None

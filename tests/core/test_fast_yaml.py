@@ -199,3 +199,11 @@ def test_stderr_is_redirected_only_while_the_process_has_one_thread(monkeypatch)
     worker.start()
     worker.join()
     assert results == [None] and calls == []
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 22])
+def test_the_scan_reads_each_distinct_line_once_whatever_the_chunk(chunk):
+    """needs_libyaml's line rules run on the distinct lines, split a chunk at a time (bounded memory)."""
+    text = "a: 1\nb:\n  - yes\na: 1\n\n  key: [x, y]\nlast"
+    lines = fast_yaml._distinct_lines(text, chunk).split("\n")
+    assert sorted(set(lines) - {""}) == sorted(set(text.split("\n")) - {""}) and len(lines) == len(set(lines))
