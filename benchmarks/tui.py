@@ -74,7 +74,11 @@ async def until(pilot, predicate, timeout: float = 120.0) -> float:
         await asyncio.sleep(0.002)
         if time.perf_counter() - t0 > timeout:
             raise TimeoutError
-    await pilot.pause()  # the frame with the change is rendered
+    # the frame with the change is rendered (not pilot.pause(): that also waits for unrelated work queued
+    # after it, such as a policy event's audit record, which starts once the cells are on screen)
+    drawn = asyncio.get_running_loop().create_future()
+    pilot.app.call_after_refresh(lambda: drawn.done() or drawn.set_result(None))
+    await drawn
     return time.perf_counter() - t0
 
 
