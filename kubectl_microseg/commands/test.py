@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import sys
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from ..engine.explain import explain_pair, find_workload, resolve_peer, resolve_
 from ..engine.k8s import Analyzer
 from ..errors import EXIT_FAILED, InputError, MicrosegError, Origin
 from ..load import load_analyzer, mesh_analyzer
+from ..model.addresses import is_ip
 from ..model.ports import ConnSet
 from ..model.objects import SourceObject
 
@@ -86,20 +86,14 @@ def read_flows(path: str) -> list[Flow]:
     return out
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
 
 
 def check_flow(analyzer: Analyzer, flow: Flow, mesh=None) -> dict[str, Any]:
     """The contract's result object for one flow (with ``mesh``, the service-mesh layer on top of L4)."""
     try:
-        src = resolve_peer(analyzer, flow.src, None) if _is_ip(flow.src) else find_workload(analyzer, flow.src, None)
-        dst = resolve_peer(analyzer, flow.dst, None) if _is_ip(flow.dst) else find_workload(analyzer, flow.dst, None)
-        if _is_ip(flow.src) and _is_ip(flow.dst):
+        src = resolve_peer(analyzer, flow.src, None) if is_ip(flow.src) else find_workload(analyzer, flow.src, None)
+        dst = resolve_peer(analyzer, flow.dst, None) if is_ip(flow.dst) else find_workload(analyzer, flow.dst, None)
+        if is_ip(flow.src) and is_ip(flow.dst):
             raise MicrosegError("traffic between two outside addresses is not governed by NetworkPolicies")
         port = resolve_port(analyzer, dst, flow.port, flow.protocol) if flow.port is not None else None
     except MicrosegError as exc:

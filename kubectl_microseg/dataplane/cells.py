@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from ..engine.explain import explain_pair, find_workload, resolve_port
 from ..engine.k8s import Analyzer
 from ..errors import UsageError
+from ..model.addresses import is_ip
 from .pods import PodRef, class_key
 
 
@@ -129,7 +130,7 @@ def one_pair(analyzer: Analyzer, pods: list[PodRef], src: str, dst: str, port: s
              protocol: str) -> list[Cell]:
     """The cells of one pair: ``port`` (a number or a name of the destination), or every declared port."""
     s_pod = pod_for(analyzer, pods, src)
-    if _is_ip(dst):
+    if is_ip(dst):
         if port is None:
             raise UsageError("a probe to an address outside the cluster needs --port")
         return [Cell(s_pod, dst, dst, protocol, int(port), Kind.EXTERNAL)]
@@ -146,7 +147,7 @@ def from_flows(analyzer: Analyzer, pods: list[PodRef], flows: list[Any]) -> tupl
     """The flows of a ``test`` flows file (``commands.test.Flow``); flows from outside addresses cannot be sent."""
     cells, notes = [], []
     for f in flows:
-        if _is_ip(f.src):
+        if is_ip(f.src):
             notes.append(f"flow {f.index + 1} ({f.src} -> {f.dst}): not probed, the source is outside the cluster")
             continue
         try:
@@ -180,18 +181,10 @@ def external_cells(sources: list[PodRef], targets: list[str]) -> list[Cell]:
     for t in targets:
         addr, _, port = t.rpartition(":")
         addr = addr.strip("[]")
-        if not _is_ip(addr) or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if not is_ip(addr) or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise UsageError(f"--external {t!r}: expected ADDRESS:PORT (an IP address: the model judges addresses, "
                              "not names)")
         out.extend(Cell(s, addr, addr, "TCP", int(port), Kind.EXTERNAL) for s in sources)
     return out
 
 
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False

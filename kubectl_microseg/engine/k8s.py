@@ -229,16 +229,19 @@ class Analyzer:
         self.compiled: dict[tuple[str, str, int], CompiledRule] = {}
         self.policy_selects: dict[str, int] = {}
         for entry in self.cluster.policies:
-            pol = entry.policy
-            selected = self.selected_classes(pol)
-            self.policy_selects[pol.id] = selected
-            for d in DIRECTIONS:
-                if not pol.affects(d):
-                    continue
-                crs = [self._compile_rule(pol, r) for r in pol.rules(d)]
-                for i in iter_bits(selected):
-                    self.isolating[d][i].append(pol)
-                    self.rules_of[d][i].extend(crs)
+            self._index_policy(entry.policy)
+
+    def _index_policy(self, pol: NetworkPolicy) -> None:
+        """Compile ``pol``'s rules and file them (and the isolation) under every class it selects."""
+        selected = self.selected_classes(pol)
+        self.policy_selects[pol.id] = selected
+        for d in DIRECTIONS:
+            if not pol.affects(d):
+                continue
+            crs = [self._compile_rule(pol, r) for r in pol.rules(d)]
+            for i in iter_bits(selected):
+                self.isolating[d][i].append(pol)
+                self.rules_of[d][i].extend(crs)
 
     def _compile_rule(self, pol: NetworkPolicy, rule: Rule) -> CompiledRule:
         if rule.peers is None:
@@ -897,16 +900,7 @@ class Analyzer:
                 self.isolating[d][i] = []
                 self.rules_of[d][i] = []
         for e in part.policies:
-            pol = e.policy
-            selected = self.selected_classes(pol)
-            self.policy_selects[pol.id] = selected
-            for d in DIRECTIONS:
-                if not pol.affects(d):
-                    continue
-                crs = [self._compile_rule(pol, r) for r in pol.rules(d)]
-                for i in iter_bits(selected):
-                    self.isolating[d][i].append(pol)
-                    self.rules_of[d][i].extend(crs)
+            self._index_policy(e.policy)
 
         # 4. every other compiled rule: clear dead classes, evaluate the new (or relabelled) ones
         fresh = set(created) | (current if labels_changed else set())

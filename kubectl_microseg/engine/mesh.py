@@ -36,7 +36,7 @@ from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..model.istio import (DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, AuthorizationPolicy, AuthzAction,
-                           AuthzRule, Dataplane, MtlsMode, PeerAuthentication, pod_dataplane, principal)
+                           AuthzRule, Dataplane, MtlsMode, pod_dataplane, principal)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:

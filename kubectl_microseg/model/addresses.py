@@ -31,6 +31,15 @@ def network_interval(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tupl
     return base + int(net.network_address), base + int(net.broadcast_address)
 
 
+def is_ip(text: str) -> bool:
+    """Whether ``text`` is one IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def address_int(text: str) -> int:
     """An IPv4 or IPv6 address as an integer of the combined space."""
     ip = ipaddress.ip_address(text.strip())

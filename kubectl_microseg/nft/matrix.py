@@ -582,8 +582,9 @@ def _reads_address(left: Field | Concat) -> bool:
     return any(f.kind in ("addr4", "addr6", "unknown") for f in (left.items if isinstance(left, Concat) else (left,)))
 
 
-def _match_ports(rs: Ruleset, ch: Chain, m: Match) -> list[tuple[int, int]] | None:
-    """The ports a positive destination port match accepts; None when not plain."""
+def _plain_elements(rs: Ruleset, ch: Chain, m: Match) -> tuple | None:
+    """The intervals a positive match compares with: an anonymous set or a named set as listed; None when
+    not plain (a map, an unsupported set, a set the packet path writes to, a non-interval element)."""
     if isinstance(m.right, SetRef):
         ns = rs.lookup_set(ch.family, ch.table, m.right.name)
         if ns is None or not ns.supported or ns.is_map or (ch.family, ch.table, ns.name) in rs.updated_sets:
@@ -595,23 +596,19 @@ def _match_ports(rs: Ruleset, ch: Chain, m: Match) -> list[tuple[int, int]] | No
         return None
     if any(len(e) != 1 or not isinstance(e[0], Interval) for e in elems):
         return None
-    return element_intervals(elems)
+    return elems
+
+
+def _match_ports(rs: Ruleset, ch: Chain, m: Match) -> list[tuple[int, int]] | None:
+    """The ports a positive destination port match accepts; None when not plain."""
+    elems = _plain_elements(rs, ch, m)
+    return None if elems is None else element_intervals(elems)
 
 
 def _match_addresses(rs: Ruleset, ch: Chain, m: Match, kind: str) -> AddressSet | None:
     """The addresses (on the combined line) a positive address match accepts; None when not plain."""
-    if isinstance(m.right, SetRef):
-        ns = rs.lookup_set(ch.family, ch.table, m.right.name)
-        if ns is None or not ns.supported or ns.is_map:
-            return None
-        elems = ns.elements
-    elif isinstance(m.right, tuple):
-        elems = m.right
-    else:
-        return None
-    if any(len(e) != 1 or not isinstance(e[0], Interval) for e in elems):
-        return None
-    return _element_addresses(elems, kind)
+    elems = _plain_elements(rs, ch, m)
+    return None if elems is None else _element_addresses(elems, kind)
 
 
 _ADDRS: dict[tuple[int, str], tuple[object, AddressSet]] = {}

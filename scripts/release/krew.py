@@ -8,7 +8,6 @@ The rules mirror kubernetes-sigs/krew ``internal/index/validation/validate.go`` 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 API_VERSION = "krew.googlecontainertools.github.com/v1alpha2"

@@ -18,7 +18,6 @@ import pytest
 from kubectl_microseg.engine.k8s import Analyzer, Options
 from kubectl_microseg.model.cluster import build_cluster
 from kubectl_microseg.model.objects import SourceObject
-from kubectl_microseg.model.ports import ConnSet
 
 NAMESPACES = {"a": {"env": "prod"}, "b": {"env": "dev", "team": "x"}}  # plus "c", never declared
 LABEL_KEYS = ["app", "tier"]

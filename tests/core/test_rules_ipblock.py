@@ -22,7 +22,7 @@ import pytest
 from kubectl_microseg.errors import InputError
 from kubectl_microseg.model.addresses import AddressSet
 
-from .util import ALL, NONE, analyzer, conns, external_for, external_ids, matrix, netpol, pod, tcp
+from .util import ALL, analyzer, conns, external_for, external_ids, matrix, netpol, pod, tcp
 
 PODS = pod("a", labels={"app": "a"}, ip="10.1.0.5") + pod("b", labels={"app": "b"}, ip="10.1.0.6")
 

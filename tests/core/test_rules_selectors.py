@@ -24,7 +24,7 @@ import pytest
 
 from kubectl_microseg.model.selectors import LabelSelector, Requirement, parse_selector_text
 
-from .util import ALL, NONE, conns, matrix, netpol, ns, pod, tcp
+from .util import ALL, conns, matrix, netpol, ns, pod
 
 # Two namespaces, each with a web and a db pod; the ingress of prod/db is what the tests vary.
 BASE = (

@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
 import yaml
 
 import kubectl_microseg

@@ -336,7 +336,7 @@ def _verb(method: str, t: Target, query: dict[str, str]) -> str:
         return "create"
     if t.name is not None:
         return {"PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(method, "unknown")
-    raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
 def _what(res: Resource) -> str:

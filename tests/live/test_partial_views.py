@@ -15,7 +15,6 @@ import pytest
 from kubectl_microseg.cli import main
 from tests.fakeapi import FakeApiServer
 from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfig  # noqa: F401
-from tests.fakeapi.kubeconfig import write_kubeconfig
 from tests.live.helpers import ns, pod
 
 ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"),

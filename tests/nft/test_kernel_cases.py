@@ -296,9 +296,9 @@ table inet t {
       F("input", "tcp", "10.0.100.7", "10.0.0.9", 87, ALLOW), F("output", "tcp", "10.0.0.9", "10.0.100.7", 87, DENY),
       F("output", "tcp", "10.0.0.9", "10.0.100.7", 80, ALLOW), F("forward", "tcp", "10.0.10.5", "10.2.0.2", 87, DENY),
       F("forward", "tcp", "10.0.10.5", "10.2.0.2", 80, DENY), F("forward", "tcp", "10.0.10.5", "10.2.0.2", 22, ALLOW)]),
-    "tcp flags: mask, list with ==, '!' operator": (f"""
-table inet t {{
-    chain i {{ type filter hook input priority 0; policy accept;
+    "tcp flags: mask, list with ==, '!' operator": ("""
+table inet t {
+    chain i { type filter hook input priority 0; policy accept;
         ct state established,related accept
         tcp dport 80 tcp flags syn / fin,syn,rst,ack drop
         tcp dport 81 tcp flags & (syn|ack) == syn|ack drop
@@ -307,21 +307,21 @@ table inet t {{
         tcp dport 84 tcp flags syn,ack drop
         tcp dport 85 tcp flags == syn drop
         tcp dport 86 tcp flags & (fin|syn|rst|ack) != syn drop
-    }}
-}}
+    }
+}
 """, [F("input", "tcp", "10.0.100.7", "10.0.0.9", 80, DENY), F("input", "tcp", "10.0.100.7", "10.0.0.9", 81, ALLOW),
       F("input", "tcp", "10.0.100.7", "10.0.0.9", 82, ALLOW), F("input", "tcp", "10.0.100.7", "10.0.0.9", 83, ALLOW),
       F("input", "tcp", "10.0.100.7", "10.0.0.9", 84, DENY), F("input", "tcp", "10.0.100.7", "10.0.0.9", 85, DENY),
       F("input", "tcp", "10.0.100.7", "10.0.0.9", 86, ALLOW), F("input", "tcp", "fd00:100::7", "fd00::9", 81, ALLOW),
       F("input", "tcp", "fd00:100::7", "fd00::9", 82, ALLOW)]),
-    "ct state with '|' values (== / != new,established)": (f"""
-table inet t {{
-    chain i {{ type filter hook input priority 0; policy accept;
+    "ct state with '|' values (== / != new,established)": ("""
+table inet t {
+    chain i { type filter hook input priority 0; policy accept;
         ct state established,related accept
         tcp dport 80 ct state != established,related drop
         tcp dport 81 ct state == new,established drop
-    }}
-}}
+    }
+}
 """, [F("input", "tcp", "10.0.10.5", "10.0.0.9", 80, DENY), F("input", "tcp", "10.0.10.5", "10.0.0.9", 81, ALLOW),
       F("input", "tcp", "10.0.10.5", "10.0.0.9", 22, ALLOW), F("input", "tcp", "fd00:10::5", "fd00::9", 80, DENY)]),
     "reject with icmp/icmpv6/tcp reset: implicit dependencies": ("""

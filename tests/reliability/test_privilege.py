@@ -14,7 +14,6 @@ import yaml
 from kubectl_microseg.cli import main
 from tests.fakeapi import FakeApiServer
 from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfig  # noqa: F401
-from tests.fakeapi.kubeconfig import write_kubeconfig
 from tests.fakeapi.rbac import Rule
 from tests.simulate.helpers import DEMO
 

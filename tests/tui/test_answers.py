@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubectl_microseg.tui.app import MicrosegApp
 from kubectl_microseg.plugins.demo import DemoSource
 
-from .conftest import SIZE, wait_for, wait_loaded
+from .conftest import wait_for, wait_loaded
 
 BIG = (160, 45)
 
