@@ -171,7 +171,7 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     cluster.notes[:0] = snapshot.notes
     analyzer = Analyzer(cluster, analyzer_options(args, snapshot))
     m = analyzer.matrix(external=not getattr(args, "no_external", False))
-    m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    m.title = f"Effective connectivity ({snapshot.description})"
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
     return Session(snapshot, analyzer, m, args, objs)
 
@@ -194,7 +194,7 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
         objects = dict(model.objects)
-    m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    m.title = f"Effective connectivity ({snapshot.description})"
     return Session(snapshot, model.analyzer, m, args, objects, lock=lock), version, up.pairs
 
 

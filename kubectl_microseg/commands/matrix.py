@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..cli import command_parser
+from ..engine.layers import layer_inventory
 from ..engine.matrix import Matrix
 from ..errors import UsageError
 from ..load import load_analyzer, mesh_analyzer
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 def show(args: argparse.Namespace, analyzer, snapshot) -> None:
     """Print the matrix of one analysis (also each update of ``--watch``)."""
     m = analyzer.matrix(external=not args.no_external)
-    m.title = f"NetworkPolicy connectivity ({snapshot.description})"
+    m.title = f"Effective connectivity ({snapshot.description})"
+    m.layers = layer_inventory(analyzer.cluster)
     m.warnings, m.uncertain_reasons = list(snapshot.warnings), dict(snapshot.uncertain_reasons)
     mesh = mesh_analyzer(args, analyzer.cluster)
     if mesh is not None:  # the service-mesh layer on top of L4 (engine/mesh.py)

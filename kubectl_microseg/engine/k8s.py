@@ -733,7 +733,7 @@ class Analyzer:
                         cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
         if self.cilium is not None:
             self.cilium.mark_l7(cells, keep)
-        m = Matrix(endpoints, cells, list(self.cluster.notes), "NetworkPolicy connectivity")
+        m = Matrix(endpoints, cells, list(self.cluster.notes), "Effective connectivity")
         return m
 
     def atom_map(self, direction: str, cls: int) -> dict[int, ConnSet] | None:

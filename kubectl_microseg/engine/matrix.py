@@ -78,6 +78,8 @@ class Matrix:
     """What the view lacks (unreadable kinds, a partial view): shown in the output itself."""
     uncertain_reasons: dict[str, str] = field(default_factory=dict)
     """Namespace ('*': every pair) -> why verdicts touching it are unknown, absent pairs included."""
+    layers: list[Any] = field(default_factory=list)
+    """The policy layers evaluated, in order (engine.layers.LayerCount); empty where layers do not apply."""
 
     def warning_lines(self) -> list[str]:
         """What the view lacks, then which verdicts are unknown and why (views print these in their output)."""
@@ -114,7 +116,8 @@ class Matrix:
         ids = set(keep)
         eps = [e for e in self.endpoints if e.id in ids]
         cells = {k: v for k, v in self.cells.items() if k[0] in ids and k[1] in ids}
-        return Matrix(eps, cells, list(self.notes), self.title, list(self.warnings), dict(self.uncertain_reasons))
+        return Matrix(eps, cells, list(self.notes), self.title, list(self.warnings), dict(self.uncertain_reasons),
+                      list(self.layers))
 
     def to_contract(self, lazy: bool = False) -> dict[str, Any]:
         """``matrix -o json`` as in shared/CONTRACT.md; ``lazy``: connections as an iterator, each item
@@ -127,6 +130,8 @@ class Matrix:
             "endpoints": [e.to_contract() for e in self.endpoints],
             "connections": conns,
         }
+        if self.layers:  # an extension: which layers were evaluated (docs/contract.md)
+            doc["layers"] = [c.to_contract() for c in self.layers]
         if self.warnings:
             doc["partial"] = True
             doc["warnings"] = list(self.warnings)

@@ -125,7 +125,12 @@ def warning_lines(m: Matrix) -> list[str]:
 
 def render_table(m: Matrix) -> str:
     n_pairs = len(m.cells)
-    head = f"{m.title}: {len(m.endpoints)} endpoints, {n_pairs} allowed pairs\n\n"
+    head = f"{m.title}: {len(m.endpoints)} endpoints, {n_pairs} allowed pairs\n"
+    if m.layers:
+        from ..engine.layers import layers_line
+
+        head += layers_line(m.layers) + "\n"
+    head += "\n"
     warnings = warning_lines(m)
     head += "".join(f"WARNING: {w}\n" for w in warnings) + ("\n" if warnings else "")
     return head + render_grid(m) + "\n" + render_connections(m)
@@ -173,6 +178,10 @@ def _md_escape(text: str) -> str:
 
 def render_markdown(m: Matrix) -> str:
     lines = [f"### {m.title}", "", f"{len(m.endpoints)} endpoints, {len(m.cells)} allowed pairs.", ""]
+    if m.layers:
+        from ..engine.layers import layers_line
+
+        lines += [_md_escape(layers_line(m.layers)) + ".", ""]
     lines += [f"> **Warning:** {_md_escape(w)}" for w in warning_lines(m)]
     lines += [""] if warning_lines(m) else []
     lines += ["| From | To | Ports |", "| --- | --- | --- |"]

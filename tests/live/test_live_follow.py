@@ -183,9 +183,11 @@ def test_matrix_watch_reprints_within_a_second(fake_api: FakeApiServer, fake_kub
     # the re-printed matrix is the matrix of the objects now on the server
     from kubectl_microseg.engine.k8s import Analyzer
     from kubectl_microseg.model.cluster import build_cluster
+    from kubectl_microseg.engine.layers import layer_inventory
     from kubectl_microseg.engine.mesh import MeshAnalyzer, annotate
     now = build_cluster([so(o) for o in fake_api.objects()])
     expected = annotate(Analyzer(now).matrix(), MeshAnalyzer(now))  # the demo's mesh layer on top (engine/mesh.py)
+    expected.layers = layer_inventory(now)  # the view says which layers it evaluated
     assert second == json.loads(json.dumps(expected.to_contract()))
     assert "watch: watching" in "".join(err.parts) and "deleted" in "".join(err.parts)
     assert not t.is_alive()

@@ -167,7 +167,7 @@ async def test_x_exports_markdown_and_mermaid(demo_app, tmp_path, monkeypatch):
         await pilot.press("x")
         assert isinstance(demo_app.screen, ExportScreen)
         await pilot.press("y")
-        assert demo_app.clipboard.startswith("### NetworkPolicy connectivity")
+        assert demo_app.clipboard.startswith("### Effective connectivity")
         await pilot.press("m", "w")  # the save dialog shows the full path; nothing is written yet
         from kubectl_microseg.tui.screens.save import SaveDialog
 
