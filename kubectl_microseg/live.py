@@ -13,6 +13,7 @@ relisting, stale) are kept so views can say when the data may be old; the last g
 from __future__ import annotations
 
 import json
+import bisect
 import queue
 import threading
 import time
@@ -115,6 +116,8 @@ class LiveState:
         for obj in snapshot.objects:
             self.objects[obj.key()] = obj
             self._prints[obj.key()] = fingerprint(obj.raw)
+        self._order: list[Key] = sorted(self.objects)
+        """The keys in sorted order, kept by :meth:`apply` (a snapshot per batch never sorts them again)."""
         self.state: str | None = None
         """Last connection state reported by the source (None before the first STATE event)."""
         self.state_detail = ""
@@ -134,6 +137,7 @@ class LiveState:
         if event.type == "DELETED":
             if self.objects.pop(key, None) is not None:
                 self._prints.pop(key, None)
+                del self._order[bisect.bisect_left(self._order, key)]
                 change.deleted.add(key)
             return change
         if event.type not in ("ADDED", "MODIFIED"):
@@ -143,6 +147,7 @@ class LiveState:
         self.objects[key] = obj
         self._prints[key] = fp
         if old is None:
+            bisect.insort(self._order, key)
             change.added.add(key)
         elif old != fp:
             change.modified.add(key)
@@ -159,7 +164,7 @@ class LiveState:
         if self.stale:
             notes.append(f"live data may be out of date ({self.state}: {self.state_detail}); "
                          "showing the last state received")
-        return replace(self.base, objects=[self.objects[k] for k in sorted(self.objects)], notes=notes)
+        return replace(self.base, objects=[self.objects[k] for k in self._order], notes=notes)
 
 
 def follow(source: WatchingSource, on_change: Callable[[Snapshot, Change], None], *,

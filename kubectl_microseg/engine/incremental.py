@@ -18,7 +18,7 @@ from typing import Iterable
 from ..model.admin import ADMIN_KINDS
 from ..model.cilium import KINDS as CILIUM_KINDS
 from ..model.istio import MESH_KINDS
-from ..model.cluster import Cluster, build_cluster
+from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
 from ..model.objects import SourceObject
 from ..model.ports import ConnSet
 from .k8s import Analyzer, Options, iter_bits
@@ -29,6 +29,9 @@ CLUSTER_SCOPED = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILI
 """Kinds whose change rebuilds the model (Istio's: a root-namespace policy is mesh-wide, and the mesh layer
 reads the whole cluster's objects; Cilium's: a CNP's peers may name other namespaces and engine.cilium
 compiles them onto every class, which replace_namespace does not redo)."""
+
+POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
+"""Kinds that change pod classes only (never a namespace's policies or labels)."""
 
 
 def _namespace_of(obj: SourceObject) -> str | None:
@@ -74,6 +77,9 @@ class LiveModel:
             if ns is not None and ns not in self._notes_of:  # what the full build said about it, to replace
                 self._notes_of[ns] = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ())).notes
         global_change = False
+        policy_nss = {_namespace_of(o) for o in changed if o.kind not in POD_KINDS}
+        policy_nss |= {_namespace_of(self.objects[k]) for k in deleted if k in self.objects
+                       and self.objects[k].kind not in POD_KINDS}
         for obj in changed:
             self.objects[obj.key()] = obj
             ns = _namespace_of(obj)
@@ -98,7 +104,7 @@ class LiveModel:
         gone = {w.id for w in self.cluster.workloads if w.namespace in up.namespaces}
         touched: set[int] = set()
         for ns in sorted(up.namespaces):
-            touched |= self._replace_namespace(ns)
+            touched |= self._replace_namespace(ns, ns in policy_nss)
         if self._matrix is not None:
             if atoms != [a.cidrs for a in self.analyzer.atoms]:  # new ipBlock boundaries: every external cell
                 self._matrix = None
@@ -151,27 +157,33 @@ class LiveModel:
                               dict(old.uncertain_reasons))
         return changed
 
-    def _replace_namespace(self, ns: str) -> set[int]:
-        """Re-analyse one namespace; return its class indices before and after (the pairs that can change)."""
+    def _replace_namespace(self, ns: str, policies_changed: bool = True) -> set[int]:
+        """Re-analyse one namespace; return its class indices before and after (the pairs that can change).
+
+        Without ``policies_changed`` (only pods and workloads of ``ns`` changed: its policies and labels are
+        as they were), a class the namespace kept is selected by exactly the rules it was selected by, so its
+        verdicts with every other kept class stand; only the pairs of its new classes are decided."""
         a = self.analyzer
         part = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ()))
-        old, current = a.replace_namespace(ns, part)
+        old, current = a.replace_namespace(ns, part, policies_changed)
         stale = set(self._notes_of.get(ns, ()))
         kept = [n for n in self.cluster.notes if n not in stale]
         self.cluster.notes[:] = kept + [n for n in part.notes if n not in kept]
         self._notes_of[ns] = part.notes
         # the class pairs that involve the namespace
         touched = old | current
+        redo = touched if policies_changed else old ^ current  # the dead and the new classes
+        decide = current if policies_changed else current - old
         live = a.live_classes()
-        self.class_cells = {k: v for k, v in self.class_cells.items() if k[0] not in touched and k[1] not in touched}
-        for b in current:
+        self.class_cells = {k: v for k, v in self.class_cells.items() if k[0] not in redo and k[1] not in redo}
+        for b in decide:
             for src in iter_bits(a.may_admit(b) & live):
                 c = a.class_allows(src, b)
                 if c:
                     self.class_cells[(src, b)] = c
-        for src in current:
+        for src in decide:
             for b in iter_bits(a.may_reach(src) & live):
-                if b in current:
+                if b in decide:
                     continue
                 c = a.class_allows(src, b)
                 if c:

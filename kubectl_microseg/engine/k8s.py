@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Iterator
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
@@ -374,7 +375,7 @@ class Analyzer:
         eg = self.decide("egress", a, b, named)
         if not eg:
             return eg
-        return eg & self.decide("ingress", b, a, named)
+        return _meet(eg, self.decide("ingress", b, a, named))
 
     # ------------------------------------------------------------------ matrix
     def class_matrix(self) -> dict[tuple[int, int], ConnSet]:
@@ -842,10 +843,11 @@ class Analyzer:
         return bool(un) and (s.split("/", 1)[0] in un or d.split("/", 1)[0] in un)
 
     # ------------------------------------------------------------------ incremental updates
-    def replace_namespace(self, ns: str, part: Cluster) -> tuple[set[int], set[int]]:
+    def replace_namespace(self, ns: str, part: Cluster, policies_changed: bool = True) -> tuple[set[int], set[int]]:
         """Replace namespace ``ns``'s workloads, policies and labels by those of ``part`` (a cluster built from
         that namespace's objects only), keeping every other class and compiled rule. Returns the namespace's
-        (old, current) class indices: only pairs involving them can change (engine.incremental)."""
+        (old, current) class indices: only pairs involving them can change (engine.incremental). Without
+        ``policies_changed`` (only pods changed) the address-range atoms, made from policies only, are kept."""
         cluster = self.cluster
         # 1. the cluster's lists
         old_wl = [w for w in cluster.workloads if w.namespace == ns]
@@ -913,7 +915,8 @@ class Analyzer:
                 if self.rule_selects(cr, i):
                     cr.classes |= 1 << i
         self._compile_admin()
-        self._build_atoms()
+        if policies_changed:
+            self._build_atoms()
 
         return old_classes, current
 
@@ -970,6 +973,13 @@ class Analyzer:
 
 _ALL = ConnSet.all()
 _NONE = ConnSet.none()
+
+
+@lru_cache(maxsize=4096)
+def _meet(egress: ConnSet, ingress: ConnSet) -> ConnSet:
+    """``egress & ingress``, memoised: a class's verdicts repeat the same few sets for thousands of peers (the
+    CoreDNS event decides every class against it), and ConnSets are immutable values."""
+    return egress & ingress
 
 
 def _passes_all(parts: list) -> bool:

@@ -77,3 +77,28 @@ def test_new_workload_in_new_namespace_and_admin_change():
     up = model.apply([], [anp.key()])
     assert up.rebuilt
     assert model.matrix().to_contract() == fresh_matrix(live_objects(model))
+
+
+POD_ONLY = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Pod")
+
+
+@pytest.mark.parametrize("calico", [False, True])
+def test_pod_only_events_equal_rebuild(tmp_path, calico):
+    """Events that change only pods and workloads take the short path (the namespace's kept classes keep
+    their verdicts; only new classes are decided): still equal to a fresh analysis, with Calico tiers too."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from generate import generate
+    from kubectl_microseg.plugins.manifests import ManifestSource
+
+    generate("S", str(tmp_path), with_pods=True, calico=calico)
+    model = LiveModel(ManifestSource([str(tmp_path)]).load().objects)
+    model.matrix()
+    r = random.Random(7)
+    for _ in range(6):
+        pods = [o for o in live_objects(model) if o.kind in POD_ONLY]
+        changed, deleted = mutations(r, pods)
+        model.apply(changed, deleted)
+        assert model.matrix().to_contract() == fresh_matrix(live_objects(model))
