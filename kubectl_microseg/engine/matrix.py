@@ -119,6 +119,13 @@ class Matrix:
         return Matrix(eps, cells, list(self.notes), self.title, list(self.warnings), dict(self.uncertain_reasons),
                       list(self.layers))
 
+    def groups(self, unnamed: str = "") -> list[tuple[str, list[Endpoint]]]:
+        """The endpoints by group (namespace, 'external', host), in order; ``unnamed`` names the rest."""
+        out: dict[str, list[Endpoint]] = {}
+        for e in self.endpoints:
+            out.setdefault(e.group or e.namespace or unnamed, []).append(e)
+        return list(out.items())
+
     def to_contract(self, lazy: bool = False) -> dict[str, Any]:
         """``matrix -o json`` as in shared/CONTRACT.md; ``lazy``: connections as an iterator, each item
         built when read (a big host firewall's matrix has millions of port items: a writer that encodes

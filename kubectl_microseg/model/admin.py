@@ -404,7 +404,8 @@ def _cnp_pods(value: Any, path: Path) -> tuple[LabelSelector, LabelSelector]:
 
 
 def _one_of(m: Mapping[str, Any], keys: tuple[str, ...], path: Path, what: str) -> str:
-    """The CRD's MinProperties=1/MaxProperties=1: exactly one field."""
+    """The CRD's MinProperties=1/MaxProperties=1: exactly one field. Unlike v1alpha1's ``_exactly_one`` an
+    unknown key counts as the one field: a v1alpha2 peer of a newer type must fail closed (see _cnp_peer)."""
     present = [k for k in m if m.get(k) is not None]
     if len(present) != 1:
         raise FieldError(path, f"exactly one of {', '.join(keys)} must be set in {what} (got {len(present)})")

@@ -37,13 +37,6 @@ def cell_glyph(cell: Cell | None) -> str:
     return GLYPH_ALL if cell.conns.is_all() else GLYPH_SOME
 
 
-def _groups(m: Matrix) -> list[tuple[str, list[Endpoint]]]:
-    out: dict[str, list[Endpoint]] = {}
-    for e in m.endpoints:
-        out.setdefault(e.group or e.namespace or "", []).append(e)
-    return list(out.items())
-
-
 def _short(e: Endpoint) -> str:
     return e.name if e.name and e.group == e.namespace and e.namespace else e.id
 
@@ -60,7 +53,7 @@ def render_grid(m: Matrix) -> str:
     header = " " * (label_w + 1) + "".join(str(num[e.id]).rjust(width) for e in eps)
     corner = "FROM \\ TO"
     lines.append(f"{corner:<{label_w}} " + header[label_w + 1 :])
-    for group, members in _groups(m):
+    for group, members in m.groups():
         lines.append(group or "-")
         for e in members:
             label = f"{num[e.id]:>{len(str(len(eps)))}} {_short(e)}"
@@ -201,7 +194,7 @@ def render_mermaid(m: Matrix) -> str:
     """A flowchart like the ones people draw by hand: namespaces as subgraphs, edges labelled with ports."""
     lines = ["flowchart LR"] + [f"    %% WARNING: {w}" for w in warning_lines(m)]
     used = {s for s, _ in m.cells} | {d for _, d in m.cells}
-    for group, members in _groups(m):
+    for group, members in m.groups():
         shown = [e for e in members if e.id in used]
         if not shown:
             continue
@@ -223,7 +216,7 @@ def render_mermaid(m: Matrix) -> str:
 
 def render_dot(m: Matrix) -> str:
     lines = ["digraph connectivity {"] + [f"  // WARNING: {w}" for w in warning_lines(m)] + ["  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
-    for i, (group, members) in enumerate(_groups(m)):
+    for i, (group, members) in enumerate(m.groups()):
         lines.append(f"  subgraph cluster_{i} {{")
         lines.append(f'    label="{group or "-"}";')
         for e in members:

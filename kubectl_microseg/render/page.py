@@ -69,13 +69,6 @@ def cell_text(m: Matrix, src: Endpoint, dst: Endpoint, why: Why | None) -> str:
     return "\n".join(lines)
 
 
-def _groups(m: Matrix) -> list[tuple[str, list[Endpoint]]]:
-    out: dict[str, list[Endpoint]] = {}
-    for e in m.endpoints:
-        out.setdefault(e.group or e.namespace or "-", []).append(e)
-    return list(out.items())
-
-
 def _label(e: Endpoint) -> str:
     return e.name if e.name and e.namespace and (e.group or e.namespace) == e.namespace else e.id
 
@@ -133,7 +126,7 @@ def render_html(m: Matrix, why: Why | None = None) -> str:
     esc = html.escape
     eps = m.endpoints
     index = {e.id: i for i, e in enumerate(eps)}
-    group_start = {members[0].id for _, members in _groups(m)}
+    group_start = {members[0].id for _, members in m.groups(unnamed="-")}
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{esc(m.title)}</title><style>{_CSS}</style></head><body>",
@@ -154,7 +147,7 @@ def render_html(m: Matrix, why: Why | None = None) -> str:
         gs = " gs" if e.id in group_start else ""
         out.append(f'<th class="col{gs}" id="c{index[e.id]}" title="{esc(e.id)}"><div>{esc(_label(e))}</div></th>')
     out.append("</tr></thead><tbody>")
-    for group, members in _groups(m):
+    for group, members in m.groups(unnamed="-"):
         out.append(f'<tr><th class="grp" colspan="{len(eps) + 1}">{esc(group)}</th></tr>')
         for src in members:
             out.append(f'<tr><th class="row" id="r{index[src.id]}" title="{esc(src.id)}">{esc(_label(src))}</th>')
@@ -192,7 +185,7 @@ def render_svg(m: Matrix, why: Why | None = None) -> str:
     size, font = 16, 12
     label_w = head_h = 12 + 7 * max((len(_cut(_label(e))) for e in eps), default=4)  # the longest label
     rows: list[tuple[str, Endpoint | str]] = []
-    for group, members in _groups(m):
+    for group, members in m.groups(unnamed="-"):
         rows.append(("group", group))
         rows.extend(("row", e) for e in members)
     top = 60 + head_h
