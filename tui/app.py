@@ -414,21 +414,15 @@ class MicrosegApp(App[int]):
             self._load_panels(self.session, only_shown=True)  # a panel left stale by a live update
 
     def _start_live(self, session: Session) -> None:
-        try:
-            from kubectl_microseg.live import LiveState
-        except ImportError:
-            self._live_state = None
-        else:
-            self._live_state = LiveState(session.snapshot)
-        try:
-            from kubectl_microseg.audit import AuditTrail
-            from kubectl_microseg.load import analyzer_options
-        except ImportError:
-            self._audit = None
-        else:  # on the live path's own model and state: no analysis of its own
-            self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot),
-                                     live=self._live_state, model=self._live_model,
-                                     external=not getattr(self.args, "no_external", False))
+        from kubectl_microseg.audit import AuditTrail
+        from kubectl_microseg.live import LiveState
+        from kubectl_microseg.load import analyzer_options
+
+        self._live_state = LiveState(session.snapshot)
+        # on the live path's own model and state: no analysis of its own
+        self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot),
+                                 live=self._live_state, model=self._live_model,
+                                 external=not getattr(self.args, "no_external", False))
         self.status.set_state("watching")
         self.follow()
 

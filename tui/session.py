@@ -213,48 +213,12 @@ def apply_events(session: Session, events: Iterable[Event]) -> Session:
     return build_session(snap, session.args, objs)
 
 
-def with_objects(session: Session, extra: Iterable[SourceObject], description: str) -> Session:
-    """The session as it would be with ``extra`` objects added or replacing same-named ones (simulation)."""
-    objs = dict(session.objects)
-    for o in extra:
-        objs[o.key()] = o
-    snap = Snapshot(list(objs.values()), description, list(session.snapshot.notes),
-                    session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)
-    return build_session(snap, session.args, objs)
-
-
 def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
     """The (source, destination) pairs whose cell differs between two matrices."""
     out: set[tuple[str, str]] = set()
     for k in old.cells.keys() | new.cells.keys():
         if old.cells.get(k) != new.cells.get(k):
             out.add(k)
-    return out
-
-
-@dataclass(frozen=True)
-class Change:
-    """One line of a matrix diff."""
-
-    kind: str
-    """'newly allowed', 'newly denied', 'ports changed'."""
-    src: str
-    dst: str
-    before: ConnSet
-    after: ConnSet
-
-
-def compare_matrices(old: Matrix, new: Matrix) -> list[Change]:
-    """Newly allowed, newly denied and changed pairs, in endpoint order."""
-    order = {e.id: i for i, e in enumerate(new.endpoints)}
-    order.update({e.id: i + len(order) for i, e in enumerate(old.endpoints) if e.id not in order})
-    out = []
-    for s, d in sorted(changed_pairs(old, new), key=lambda k: (order.get(k[0], 0), order.get(k[1], 0), k)):
-        b, a = old.get(s, d), new.get(s, d)
-        if b == a:
-            continue
-        kind = "newly allowed" if not b else "newly denied" if not a else "ports changed"
-        out.append(Change(kind, s, d, b, a))
     return out
 
 

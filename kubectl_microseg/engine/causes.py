@@ -99,12 +99,6 @@ def _specs(a: Analyzer) -> dict[str, object]:
     return out
 
 
-def changed_policies(before: Analyzer, after: Analyzer) -> set[str]:
-    """Ids of the policies (NetworkPolicy and admin) added, removed or changed between two analyses."""
-    b, a = _specs(before), _specs(after)
-    return {pid for pid in set(b) | set(a) if b.get(pid) != a.get(pid)}
-
-
 def _endpoint_changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]], b: Workload | ExternalAtom,
                       a: Workload | ExternalAtom) -> bool:
     """Whether a workload's pods (labels, named ports, addresses) or its namespace's labels changed."""

@@ -92,10 +92,6 @@ def resolve_peer(analyzer: Analyzer, text: str, namespace: str | None) -> Worklo
     return analyzer.atom_for(text)
 
 
-def peer_id(p: Workload | ExternalAtom) -> str:
-    return p.id
-
-
 def explain_pair(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload | ExternalAtom) -> PairExplanation:
     """Explain traffic from ``src`` to ``dst`` (at least one is a workload)."""
     src_classes = analyzer.classes_of(src) if isinstance(src, Workload) else [src]
