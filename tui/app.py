@@ -25,6 +25,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from kubectl_microseg.audit import POLICY_KINDS as AUDITED_KINDS
+from kubectl_microseg.vocab import EventType, SessionKind
 
 from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
 from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
@@ -305,7 +306,7 @@ class MicrosegApp(App[int]):
     @property
     def is_nft(self) -> bool:
         """True when the view shows host firewalls (an NftSession) rather than a cluster."""
-        return self.session is not None and self.session.kind == "nft"
+        return self.session is not None and self.session.kind == SessionKind.NFT
 
     def _granularity_word(self, value: str) -> str:
         word = getattr(self.session, "granularity_word", None)
@@ -453,7 +454,7 @@ class MicrosegApp(App[int]):
 
     def on_live_event(self, message: LiveEvent) -> None:
         ev = message.event
-        if ev.type == "STATE":
+        if ev.type == EventType.STATE:
             self.status.set_state(ev.state or "stale", ev.detail)
             if self._live_state is not None:
                 self._live_state.apply(ev)
@@ -733,7 +734,7 @@ class MicrosegApp(App[int]):
     def action_probe(self) -> None:
         """r: the probe plan of the pair under the cursor; on a live cluster, Enter runs it (docs/probe.md)."""
         cur = self.grid.current
-        if cur is None or self.session is None or getattr(self.session, "kind", "k8s") != "k8s" \
+        if cur is None or self.session is None or self.session.kind != SessionKind.K8S \
                 or cur[0].kind != "endpoint" or cur[1].kind != "endpoint":
             self.notify("put the cursor on a pair of workloads of a cluster to probe it", severity="warning")
             return

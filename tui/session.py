@@ -16,13 +16,12 @@ from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
 from kubectl_microseg.model.cluster import PolicyEntry, Workload, build_cluster
-from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.model.objects import ObjectKey, SourceObject
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.sources import Event, Snapshot
+from kubectl_microseg.vocab import EventType, SessionKind
 
 from .grid import CellFn, Granularity, GridModel
-
-ObjectKey = tuple[str, str, str]
 
 
 @dataclass
@@ -35,8 +34,8 @@ class Session:
     args: argparse.Namespace = field(default_factory=argparse.Namespace)
     objects: dict[ObjectKey, SourceObject] = field(default_factory=dict)
     _pods: tuple[list[Endpoint], CellFn] | None = field(default=None, repr=False)
-    kind: str = field(default="k8s", init=False)
-    """What the session shows: 'k8s' here, 'nft' for host firewalls (tui/nft_session.py)."""
+    kind: SessionKind = field(default=SessionKind.K8S, init=False)
+    """What the session shows: Kubernetes here, host firewalls in tui/nft_session.py."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     """Held while the live path updates ``analyzer`` in place (LiveModel); readers on the UI thread try it
     without blocking (and say 'updating'), worker threads wait for it."""
@@ -204,9 +203,9 @@ def apply_events(session: Session, events: Iterable[Event]) -> Session:
     for ev in events:
         if ev.obj is None:
             continue
-        if ev.type == "DELETED":
+        if ev.type == EventType.DELETED:
             objs.pop(ev.obj.key(), None)
-        elif ev.type in ("ADDED", "MODIFIED"):
+        elif ev.type in (EventType.ADDED, EventType.MODIFIED):
             objs[ev.obj.key()] = ev.obj
     snap = Snapshot(list(objs.values()), session.snapshot.description, list(session.snapshot.notes),
                     session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)

@@ -35,6 +35,7 @@ from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVIC
                             CiliumPolicy, CiliumRule, CiliumSelector, Entity, PeerKind)
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
+from ..vocab import ReasonKind
 from .compiled import CompiledRule
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if cr.may_match(q.peer):
             q.uncertain = True
             if q.trace is not None:
-                q.trace.append(Reason(q.direction, "UNEVALUATED", _NONE, layer=Layer.CILIUM_DENY.value,
+                q.trace.append(Reason(q.direction, ReasonKind.UNEVALUATED, _NONE, layer=Layer.CILIUM_DENY.value,
                                       text=unsure_text(cr)))
     denied = _NONE
     for cr in layer.deny[q.direction][q.own]:
@@ -295,7 +296,7 @@ def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         conns = cr.conns(q.named) & open_
         if q.trace is not None:
             via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
-            q.trace.append(Reason(q.direction, "CILIUM_DENY", conns, cr.policy, cr.rule, layer=Layer.CILIUM_DENY.value,
+            q.trace.append(Reason(q.direction, ReasonKind.CILIUM_DENY, conns, cr.policy, cr.rule, layer=Layer.CILIUM_DENY.value,
                                   text=f"{cr.policy.id} {cr.rule.section} rule {cr.rule.index}: deny {via}; "
                                        f"ports {cr.rule.describe_ports()} -> {conns.describe()}"))
         denied = denied | conns
