@@ -35,6 +35,7 @@ from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVIC
                             CiliumPolicy, CiliumRule, CiliumSelector, Entity, FqdnSelector, PeerKind)
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
+from ..vocab import ReasonKind
 from .atoms import FqdnAtom
 from .compiled import CompiledRule, peer_matches
 
@@ -345,13 +346,13 @@ def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     if isinstance(q.peer, FqdnAtom):
         q.uncertain = True
         if q.trace is not None:
-            q.trace.append(Reason(q.direction, "UNEVALUATED", _NONE, layer=Layer.CILIUM_DENY.value,
+            q.trace.append(Reason(q.direction, ReasonKind.UNEVALUATED, _NONE, layer=Layer.CILIUM_DENY.value,
                                   text=FQDN_TEXT.format(q.peer.id)))
     for cr in layer.unsure[q.direction][q.own]:
         if cr.may_match(q.peer):
             q.uncertain = True
             if q.trace is not None:
-                q.trace.append(Reason(q.direction, "UNEVALUATED", _NONE, layer=Layer.CILIUM_DENY.value,
+                q.trace.append(Reason(q.direction, ReasonKind.UNEVALUATED, _NONE, layer=Layer.CILIUM_DENY.value,
                                       text=unsure_text(cr)))
     denied = _NONE
     for cr in layer.deny[q.direction][q.own]:
@@ -360,7 +361,7 @@ def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         conns = cr.conns(q.named) & open_
         if q.trace is not None:
             via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
-            q.trace.append(Reason(q.direction, "CILIUM_DENY", conns, cr.policy, cr.rule, layer=Layer.CILIUM_DENY.value,
+            q.trace.append(Reason(q.direction, ReasonKind.CILIUM_DENY, conns, cr.policy, cr.rule, layer=Layer.CILIUM_DENY.value,
                                   text=f"{cr.policy.id} {cr.rule.section} rule {cr.rule.index}: deny {via}; "
                                        f"ports {cr.rule.describe_ports()} -> {conns.describe()}"))
         denied = denied | conns

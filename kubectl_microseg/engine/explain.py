@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
+from ..vocab import ReasonKind
 from .k8s import Analyzer, ExternalAtom, Reason, Verdict
 from .matrix import Matrix
 
@@ -53,7 +54,7 @@ class PairExplanation:
                 if not deny and reasons:
                     d = reasons[0].direction
                     what = dir_allowed.describe() if dir_allowed else "nothing"
-                    out.append(Reason(d, "PORT_NOT_ALLOWED", ConnSet.none(),
+                    out.append(Reason(d, ReasonKind.PORT_NOT_ALLOWED, ConnSet.none(),
                                       text=f"{d}: the matching rules allow only {what}"))
         return list(dict.fromkeys(out))
 
@@ -97,10 +98,6 @@ def resolve_peer(analyzer: Analyzer, text: str, namespace: str | None) -> Worklo
                 return find_workload(analyzer, text, None)  # not in the pod's namespace: look everywhere
         return find_workload(analyzer, text, namespace)
     return analyzer.atom_for(text)
-
-
-def peer_id(p: Workload | ExternalAtom) -> str:
-    return p.id
 
 
 def explain_pair(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload | ExternalAtom) -> PairExplanation:

@@ -37,6 +37,7 @@ from ..model.cluster import Cluster, Member, Workload
 from ..model.policy import NetworkPolicy, Peer, Rule
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
+from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .atoms import AtomIndex, ExternalAtom, FqdnAtom, fqdn_atoms
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
@@ -46,8 +47,6 @@ from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
            "Options", "PodClass", "Reason", "Verdict", "iter_bits"]
-
-DIRECTIONS = ("ingress", "egress")
 
 
 @dataclass(frozen=True)
@@ -989,12 +988,12 @@ class Analyzer:
         if isinstance(a, int):
             eg = self.direction_verdict("egress", a, b, dst_named, dst_name)
         else:
-            eg = DirectionVerdict(ConnSet.all(), False, [], [Reason("egress", "EXTERNAL", ConnSet.all(),
+            eg = DirectionVerdict(ConnSet.all(), False, [], [Reason(Direction.EGRESS, ReasonKind.EXTERNAL, ConnSet.all(),
                                   text="source outside the cluster: no NetworkPolicy governs its egress")])
         if isinstance(b, int):
             ing = self.direction_verdict("ingress", b, a, dst_named, src_name)
         else:
-            ing = DirectionVerdict(ConnSet.all(), False, [], [Reason("ingress", "EXTERNAL", ConnSet.all(),
+            ing = DirectionVerdict(ConnSet.all(), False, [], [Reason(Direction.INGRESS, ReasonKind.EXTERNAL, ConnSet.all(),
                                    text="destination outside the cluster: no NetworkPolicy governs its ingress")])
         return Verdict(src_name, dst_name, eg, ing, eg.uncertain or ing.uncertain)
 
