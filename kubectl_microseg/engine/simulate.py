@@ -77,9 +77,11 @@ class Simulation:
 
 
 def object_key(obj: SourceObject, default_namespace: str = "default") -> tuple[str, str, str]:
-    """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default."""
+    """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default. The
+    kind is qualified by its API group where names clash (``SourceObject.key_kind``: a Calico NetworkPolicy
+    is not the Kubernetes NetworkPolicy of the same name)."""
     ns = "" if obj.kind in CLUSTER_SCOPED else (obj.namespace or default_namespace)
-    return (obj.kind, ns, obj.name)
+    return (obj.key_kind, ns, obj.name)
 
 
 def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] = (),
