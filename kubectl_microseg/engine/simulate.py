@@ -103,17 +103,17 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
         where = obj.origin.describe()
         if key in index and out[index[key]] is not None:
             out[index[key]] = obj
-            changes.append(Change("replace", key[0], key[1], key[2], where))
+            changes.append(Change("replace", obj.kind, key[1], key[2], where))
         else:
             index[key] = len(out)
             out.append(obj)
-            changes.append(Change("add", key[0], key[1], key[2], where))
+            changes.append(Change("add", obj.kind, key[1], key[2], where))
     for d in deletions:
         key = (d.kind, d.namespace, d.name)
         if key not in index or out[index[key]] is None:
             raise UsageError(f"--delete {d.id}: no NetworkPolicy {d.id} in the base or the changes")
         out[index[key]] = None
-        changes.append(Change("delete", d.kind, d.namespace, d.name))
+        changes.append(Change("delete", d.kind.partition(".")[0], d.namespace, d.name))
     return Simulation([o for o in out if o is not None], changes)
 
 
