@@ -14,6 +14,15 @@ from ..errors import InputError, Origin
 
 Locate = Callable[[tuple], "int | None"]
 
+ObjectKey = tuple[str, str, str]
+"""An object's identity: (kind, namespace or '', name)."""
+
+CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "AdminNetworkPolicy",
+                            "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "IngressClass", "Node",
+                            "CiliumClusterwideNetworkPolicy", "CiliumCIDRGroup",
+                            "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "StagedGlobalNetworkPolicy"})
+"""Kinds without a namespace (everything else defaults to the namespace given, like kubectl)."""
+
 QUALIFIED_GROUPS = frozenset(("projectcalico.org", "crd.projectcalico.org"))
 """API groups whose kinds carry the group in object keys (Calico's NetworkPolicy is not Kubernetes')."""
 
@@ -55,7 +64,7 @@ class SourceObject:
         group = self.group
         return f"{self.kind}.{group}" if group in QUALIFIED_GROUPS else self.kind
 
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> ObjectKey:
         """(kind, namespace or '', name): identity of the object, as the API server keys it (the kind
         qualified by its API group where names clash: ``key_kind``)."""
         return (self.key_kind, self.namespace or "", self.name)
