@@ -36,8 +36,8 @@ from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..gcpause import paused_gc
-from ..model.istio import (DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, AuthorizationPolicy, AuthzAction,
-                           AuthzRule, Dataplane, MtlsMode, pod_dataplane, principal)
+from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
+                           MeshOptions, MtlsMode, pod_dataplane, principal)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ class MeshStep:
     object: str = ""
     source: Any = field(default=None, compare=False, repr=False)
     path: tuple = ()
+    kind: str = ""
+    """The object's kind (AuthorizationPolicy, PeerAuthentication) when ``object`` is set."""
 
     @property
     def location(self) -> str:
@@ -160,11 +162,11 @@ _REQUEST_FIELDS = ("methods", "notMethods", "paths", "notPaths", "hosts", "notHo
 class MeshAnalyzer:
     """The mesh layer of one cluster: sides of workloads, scopes of policies, and the pair verdicts."""
 
-    def __init__(self, cluster: "Cluster", *, root_namespace: str = DEFAULT_ROOT_NAMESPACE,
-                 trust_domain: str = DEFAULT_TRUST_DOMAIN):
+    def __init__(self, cluster: "Cluster", options: MeshOptions | None = None):
+        options = options or MeshOptions()
         self.cluster = cluster
-        self.root = root_namespace
-        self.trust_domain = trust_domain
+        self.root = options.root_namespace
+        self.trust_domain = options.trust_domain
         self.authz = cluster.mesh.authz
         self.peer_authn = sorted(cluster.mesh.peer_authn, key=lambda e: (e[0].namespace, e[0].name))
         self._cache: dict[tuple, MeshResult] = {}
@@ -244,10 +246,10 @@ class MeshAnalyzer:
             if mode is MtlsMode.UNSET and pa.mode is not MtlsMode.UNSET:
                 mode = pa.mode
                 steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mTLS {pa.mode.value}", pa.id,
-                                      src, ("spec", "mtls", "mode")))
+                                      src, ("spec", "mtls", "mode"), PEER_AUTHN_KIND))
             elif pa.mode is MtlsMode.UNSET and mode is MtlsMode.UNSET:
                 steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mode UNSET, inherits", pa.id,
-                                      src, ("spec",)))
+                                      src, ("spec",), PEER_AUTHN_KIND))
         if mode is MtlsMode.UNSET:
             mode = MtlsMode.PERMISSIVE  # "Mesh-wide ... unset mode use the PERMISSIVE mode by default"
             steps.append(MeshStep("no PeerAuthentication sets a mode: PERMISSIVE (Istio's default)"))
@@ -256,7 +258,7 @@ class MeshAnalyzer:
             for port, pm in wl[0].port_modes:
                 ports[port] = mode if pm is MtlsMode.UNSET else pm
                 steps.append(MeshStep(f"PeerAuthentication {wl[0].id}: port {port} mTLS {ports[port].value}", wl[0].id,
-                                      wl[1], ("spec", "portLevelMtls", str(port))))
+                                      wl[1], ("spec", "portLevelMtls", str(port)), PEER_AUTHN_KIND))
         if dst.dataplane is Dataplane.AMBIENT and mode is MtlsMode.DISABLE:
             # peer_authentication: "In ambient mode ... DISABLE mode is not supported"
             mode = MtlsMode.PERMISSIVE
@@ -284,7 +286,7 @@ class MeshAnalyzer:
                 kinds = ", ".join(f"{r.get('kind', '?')} {r.get('name', '?')}" for r in pol.target_refs)
                 notes.append(MeshStep(f"AuthorizationPolicy {pol.id} binds to {kinds} (a gateway or waypoint), not to "
                                       "this workload's sidecar: not evaluated here", pol.id,
-                                      src, ("spec", "targetRefs")))
+                                      src, ("spec", "targetRefs"), AUTHZ_KIND))
                 continue
             if pol.selector is not None and not pol.selector.matches(labels):
                 continue
@@ -473,12 +475,13 @@ class MeshAnalyzer:
         requests: list[str] = []
         for pol, src in pols:
             if pol.action is AuthzAction.AUDIT:
-                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} (AUDIT): no effect on the verdict", pol.id, src, ("spec",)))
+                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} (AUDIT): no effect on the verdict", pol.id, src,
+                                      ("spec",), AUTHZ_KIND))
                 continue
             has_allow |= pol.action is AuthzAction.ALLOW
             if not pol.rules:
                 steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) has no rules: matches "
-                                      "nothing", pol.id, src, ("spec",)))
+                                      "nothing", pol.id, src, ("spec",), AUTHZ_KIND))
                 continue
             for rule in pol.rules:
                 why: list[str] = []
@@ -497,7 +500,8 @@ class MeshAnalyzer:
                     word = {Match.ALWAYS: "matches every request", Match.SOME: f"matches some requests ({ops})",
                             Match.NEVER: "does not match"}[m]
                     steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) rule {rule.index}: "
-                                          f"{word}" + (f" — {'; '.join(why)}" if why else ""), pol.id, src, rule.path))
+                                          f"{word}" + (f" — {'; '.join(why)}" if why else ""), pol.id, src, rule.path,
+                                          AUTHZ_KIND))
         if best[AuthzAction.CUSTOM] is not Match.NEVER:
             uncertain = True
             steps.append(MeshStep("a CUSTOM policy sends requests to an external authorizer: its answer is unknown"))
@@ -616,10 +620,14 @@ def pair_verdict(mesh: MeshAnalyzer, src: Any, dst: Any, conns: ConnSet,
     return mesh.verdict(side_of(mesh, src), side_of(mesh, dst), conns, request)
 
 
-def mesh_changes(before: "Matrix", after: "Matrix") -> list[dict[str, Any]]:
+def mesh_changes(before: "Matrix", after: "Matrix", mesh_b: MeshAnalyzer | None = None,
+                 mesh_a: MeshAnalyzer | None = None) -> list[dict[str, Any]]:
     """Pairs L4 allows in both states whose mesh verdict or mTLS state differs (simulate/diff): each
-    ``{"from", "to", "before", "after", "newlyDenied"}`` with the ``mesh`` objects (None: outside the mesh)."""
+    ``{"from", "to", "before", "after", "newlyDenied", "causes"}`` with the ``mesh`` objects (None: outside the
+    mesh). With both states' analyzers, ``causes`` names what changed among the objects that decide the pair
+    (:func:`change_causes`)."""
     out = []
+    changed = changed_objects(mesh_b, mesh_a) if mesh_b is not None and mesh_a is not None else {}
     for key, cell in after.cells.items():
         old = before.cells.get(key)
         if old is None:
@@ -630,5 +638,56 @@ def mesh_changes(before: "Matrix", after: "Matrix") -> list[dict[str, Any]]:
             continue
         rank = {"allowed": 2, "some-requests": 1, "denied": 0}
         worse = (rank[(a or {}).get("verdict", "allowed")] < rank[(b or {}).get("verdict", "allowed")])
-        out.append({"from": key[0], "to": key[1], "before": b, "after": a, "newlyDenied": worse})
+        change: dict[str, Any] = {"from": key[0], "to": key[1], "before": b, "after": a, "newlyDenied": worse}
+        if mesh_b is not None and mesh_a is not None:
+            change["causes"] = change_causes(key, (before, mesh_b, old.conns), (after, mesh_a, cell.conns), changed)
+        out.append(change)
     return sorted(out, key=lambda x: (x["from"], x["to"]))
+
+
+def changed_objects(mesh_b: MeshAnalyzer, mesh_a: MeshAnalyzer) -> dict[tuple[str, str], str]:
+    """(kind, 'ns/name') -> 'added' / 'changed' / 'deleted' for the mesh objects that differ between two states."""
+    def index(mesh: MeshAnalyzer) -> dict[tuple[str, str], Any]:
+        return {**{(AUTHZ_KIND, p.id): p for p, _ in mesh.authz}, **{(PEER_AUTHN_KIND, p.id): p for p, _ in mesh.peer_authn}}
+    b, a = index(mesh_b), index(mesh_a)
+    out = {k: "deleted" for k in b if k not in a}
+    out.update({k: "added" if k not in b else "changed" for k, v in a.items() if b.get(k) != v})
+    return out
+
+
+def change_causes(key: tuple[str, str], before: tuple["Matrix", MeshAnalyzer, ConnSet],
+                  after: tuple["Matrix", MeshAnalyzer, ConnSet],
+                  changed: dict[tuple[str, str], str]) -> list[dict[str, str]]:
+    """Why one pair's mesh verdict changed: the changed objects named in its mesh chain before or after (a
+    policy added appears in the chain after, one deleted in the chain before), a change of sidecar injection at
+    either end, else a change of the ports L4 allows. Each ``{"kind", "object", "change", "text"}``."""
+    chains, planes = [], []
+    for m, mesh, conns in (before, after):
+        src, dst = _side_in(mesh, m, key[0]), _side_in(mesh, m, key[1])
+        planes.append((src.dataplane, dst.dataplane))
+        r = mesh.verdict(src, dst, conns) if conns else None
+        chains.append(r.steps if r is not None else ())
+    causes: dict[tuple[str, str], dict[str, str]] = {}
+    for steps in chains:
+        for st in steps:
+            what = changed.get((st.kind, st.object)) if st.object else None
+            if what and (st.kind, st.object) not in causes:
+                causes[(st.kind, st.object)] = {"kind": st.kind, "object": st.object, "change": what,
+                                                "text": f"{st.kind} {st.object} {what}"}
+    out = list(causes.values())
+    for end, (b, a) in zip(key, zip(*planes)):
+        if b is not a:
+            out.append({"kind": "Workload", "object": end, "change": "dataplane",
+                        "text": f"{end}: {b.value} -> {a.value} (sidecar injection labels)"})
+    if not out and before[2] != after[2]:
+        out.append({"kind": "Ports", "object": f"{key[0]} -> {key[1]}", "change": "l4",
+                    "text": f"the ports L4 allows changed ({before[2].describe()} -> {after[2].describe()})"})
+    return out
+
+
+def _side_in(mesh: MeshAnalyzer, m: "Matrix", endpoint: str) -> Side:
+    side = mesh.sides().get(endpoint)
+    if side is not None:
+        return side
+    e = next((e for e in m.endpoints if e.id == endpoint), None)
+    return external_side(tuple(e.cidrs) if e is not None else (), endpoint)
