@@ -28,6 +28,7 @@ from .live import LiveState
 from .model.cluster import build_cluster
 from .model.objects import SourceObject
 from .sources import Event, Snapshot
+from .vocab import EventType
 
 POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
 WHO_ANNOTATIONS = ("kubernetes.io/change-cause", "meta.helm.sh/release-name", "meta.helm.sh/release-namespace",
@@ -83,7 +84,7 @@ def who_annotations(raw: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def changed_by(raw: dict[str, Any], event_type: str) -> dict[str, Any]:
+def changed_by(raw: dict[str, Any], event_type: EventType) -> dict[str, Any]:
     """What the API says about who made this change (the ``changedBy`` of a record)."""
     ws = writers(raw)
     ann = who_annotations(raw)
@@ -92,7 +93,7 @@ def changed_by(raw: dict[str, Any], event_type: str) -> dict[str, Any]:
                            "managers": [w.to_dict() for w in ws], "annotations": ann}
     if isinstance(meta, dict) and LAST_APPLIED in (meta.get("annotations") or {}):
         out["clientSideApply"] = True
-    if event_type == "DELETED":
+    if event_type == EventType.DELETED:
         out["note"] = "the API does not record who deleted an object; lastWriter is the last change before deletion"
     elif not ws:
         out["note"] = "no managedFields: the source does not say who changed it"
@@ -200,14 +201,14 @@ class AuditTrail:
     def handle(self, event: Event, now: str | None = None) -> AuditRecord | None:
         """Apply one event (to the state and the model); a record when it changed a policy, else None."""
         obj = event.obj
-        if event.type == "STATE" or obj is None:
+        if event.type == EventType.STATE or obj is None:
             self.live.apply(event)
             return None
         old = self.live.objects.get(obj.key())
         change = self.live.apply(event)
         if change.relevant:
             try:
-                if event.type == "DELETED":
+                if event.type == EventType.DELETED:
                     self.model.apply((), [obj.key()])
                 else:
                     self.model.apply([obj])
@@ -222,7 +223,7 @@ class AuditTrail:
         """The record of one policy event whose change the model already holds (``old``: the object before)."""
         obj = event.obj
         assert obj is not None
-        meta_changed = event.type == "MODIFIED" and old is not None and \
+        meta_changed = event.type == EventType.MODIFIED and old is not None and \
             _labels_annotations(old.raw) != _labels_annotations(obj.raw)
         if not relevant and not meta_changed:
             return None
@@ -252,13 +253,13 @@ class AuditTrail:
         from .engine.causes import attribute_sides, side
         from .engine.diff import diff_matrices
         from .engine.guards import cluster_findings_from, dns_findings, exposures, internet_findings
-        from .engine.incremental import CLUSTER_SCOPED
+        from .engine.incremental import REBUILD_KINDS
         from .engine.simulate import compare
 
         current = model.objects.get(key)
         after_an = model.analyzer
         ma = model.matrix(external=self.external)
-        if key[0] in CLUSTER_SCOPED:  # the model rebuilds for these: its "before" is analysed on its own
+        if key[0] in REBUILD_KINDS:  # the model rebuilds for these: its "before" is analysed on its own
             objects = {k: o for k, o in model.objects.items() if k != key}
             if old is not None:
                 objects[key] = old

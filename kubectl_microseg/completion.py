@@ -27,7 +27,6 @@ from .completion_lookup import Lookup
 DIRECTIVE_DEFAULT = 0
 """No directive: the shell may fall back to file names when no candidate is given."""
 DIRECTIVE_ERROR = 1
-DIRECTIVE_NOSPACE = 2
 DIRECTIVE_NOFILE = 4
 """Do not complete file names (Cobra ShellCompDirectiveNoFileComp)."""
 

@@ -20,11 +20,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from .model.objects import SourceObject
+from .model.objects import ObjectKey, SourceObject
 from .sources import Event, Snapshot, WatchingSource
-
-Key = tuple[str, str, str]
-"""(kind, namespace or '', name)."""
+from .vocab import EventType, WatchState
 
 WORKLOAD_SPEC_IGNORED = ("replicas", "paused", "progressDeadlineSeconds", "revisionHistoryLimit",
                          "minReadySeconds", "strategy", "updateStrategy", "suspend")
@@ -62,12 +60,12 @@ def _canonical(value: Any) -> str:
 
 
 @dataclass
-class Change:
+class ChangeSet:
     """What one or more applied events changed."""
 
-    added: set[Key] = field(default_factory=set)
-    modified: set[Key] = field(default_factory=set)
-    deleted: set[Key] = field(default_factory=set)
+    added: set[ObjectKey] = field(default_factory=set)
+    modified: set[ObjectKey] = field(default_factory=set)
+    deleted: set[ObjectKey] = field(default_factory=set)
     state_changed: bool = False
 
     @property
@@ -80,7 +78,7 @@ class Change:
         """The kinds of the changed objects (a view may recompute only what depends on them)."""
         return {k[0] for k in self.added | self.modified | self.deleted}
 
-    def merge(self, other: "Change") -> None:
+    def merge(self, other: "ChangeSet") -> None:
         """Fold a later change into this one (an object added then deleted is neither)."""
         for key in other.added:
             if key in self.deleted:
@@ -111,21 +109,21 @@ class LiveState:
 
     def __init__(self, snapshot: Snapshot):
         self.base = snapshot
-        self.objects: dict[Key, SourceObject] = {}
-        self._prints: dict[Key, str] = {}
+        self.objects: dict[ObjectKey, SourceObject] = {}
+        self._prints: dict[ObjectKey, str] = {}
         for obj in snapshot.objects:
             self.objects[obj.key()] = obj
             self._prints[obj.key()] = fingerprint(obj.raw)
-        self._order: list[Key] = sorted(self.objects)
+        self._order: list[ObjectKey] = sorted(self.objects)
         """The keys in sorted order, kept by :meth:`apply` (a snapshot per batch never sorts them again)."""
-        self.state: str | None = None
+        self.state: WatchState | None = None
         """Last connection state reported by the source (None before the first STATE event)."""
         self.state_detail = ""
 
-    def apply(self, event: Event) -> Change:
-        """Apply one event; the Change is empty for irrelevant updates and BOOKMARK-like noise."""
-        change = Change()
-        if event.type == "STATE":
+    def apply(self, event: Event) -> ChangeSet:
+        """Apply one event; the ChangeSet is empty for irrelevant updates and BOOKMARK-like noise."""
+        change = ChangeSet()
+        if event.type == EventType.STATE:
             if (event.state, event.detail) != (self.state, self.state_detail):
                 self.state, self.state_detail = event.state, event.detail
                 change.state_changed = True
@@ -134,13 +132,13 @@ class LiveState:
         if obj is None or not obj.kind or not obj.name:
             return change
         key = obj.key()
-        if event.type == "DELETED":
+        if event.type == EventType.DELETED:
             if self.objects.pop(key, None) is not None:
                 self._prints.pop(key, None)
                 del self._order[bisect.bisect_left(self._order, key)]
                 change.deleted.add(key)
             return change
-        if event.type not in ("ADDED", "MODIFIED"):
+        if event.type not in (EventType.ADDED, EventType.MODIFIED):
             return change
         fp = fingerprint(obj.raw)
         old = self._prints.get(key)
@@ -156,7 +154,7 @@ class LiveState:
     @property
     def stale(self) -> bool:
         """True while the source says it is not following the cluster."""
-        return self.state not in (None, "watching")
+        return self.state not in (None, WatchState.WATCHING)
 
     def snapshot(self) -> Snapshot:
         """The current objects as a Snapshot (sorted by key); notes say when the data may be stale."""
@@ -167,7 +165,7 @@ class LiveState:
         return replace(self.base, objects=[self.objects[k] for k in self._order], notes=notes)
 
 
-def follow(source: WatchingSource, on_change: Callable[[Snapshot, Change], None], *,
+def follow(source: WatchingSource, on_change: Callable[[Snapshot, ChangeSet], None], *,
            on_state: Callable[[str, str], None] | None = None, debounce: float = 0.2,
            stop: threading.Event | None = None, snapshot: Snapshot | None = None) -> LiveState:
     """Load (unless ``snapshot`` is given), render, then re-render on every relevant change until stopped.
@@ -185,9 +183,9 @@ def follow(source: WatchingSource, on_change: Callable[[Snapshot, Change], None]
     """
     stop = stop or threading.Event()
     live = LiveState(snapshot if snapshot is not None else source.load())
-    on_change(live.snapshot(), Change(added=set(live.objects)))
+    on_change(live.snapshot(), ChangeSet(added=set(live.objects)))
     events, thread = pump_events(source, stop, "follow-watch")
-    pending: Change | None = None
+    pending: ChangeSet | None = None
     deadline = 0.0
     try:
         while not stop.is_set():
@@ -253,7 +251,7 @@ def follow_command(args: Any, show: Callable[[Any, Any, Snapshot], None], *, sto
 
     models: list[LiveModel] = []  # the incremental model, rebuilt from scratch after an error
 
-    def render(snapshot: Snapshot, change: Change) -> None:
+    def render(snapshot: Snapshot, change: ChangeSet) -> None:
         options = analyzer_options(args, snapshot)
         try:
             if models and models[0].options == options:

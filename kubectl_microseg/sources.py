@@ -13,6 +13,7 @@ from typing import Any, Iterator, Protocol, runtime_checkable
 
 from .errors import UsageError
 from .model.objects import SourceObject
+from .vocab import EventType, WatchState
 
 ENTRY_POINT_GROUP = "kubectl_microseg.plugins"
 
@@ -51,11 +52,11 @@ class Snapshot:
 class Event:
     """A change seen by a live source: ADDED, MODIFIED or DELETED of one object, or a state change."""
 
-    type: str
+    type: EventType
     """ADDED, MODIFIED, DELETED; or STATE for connection-state changes (no object)."""
     obj: SourceObject | None = None
-    state: str | None = None
-    """For STATE events: 'watching', 'reconnecting', 'relisting', 'stale'."""
+    state: WatchState | None = None
+    """For STATE events: watching, reconnecting, relisting, stale."""
     detail: str = ""
 
 

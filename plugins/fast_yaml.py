@@ -77,6 +77,14 @@ rejects almost every value."""
 _ODD_LINE_START = re.compile(r"\n(?=([ \t]*))\1(?:[:\]},]|\?(?:[ \t\n]|$))")
 """A line that starts with a colon, a closing bracket, a comma, or an explicit key ('? '): where rapidyaml
 reads on and libyaml may refuse; kubectl writes none of these."""
+_ODD_FLOW = re.compile(r"(?:[:-][ \t]|[,\[])[ \t]*\}|(?:[:-][ \t]|[,{])[ \t]*\]|[\[{,][ \t]*:"
+                       r"|[\[{][^\n]*[?#]|[\[{][^\]}\n]*$", re.M)
+"""Flow collections beyond kubectl's ``{}`` and ``[]``, where the two parsers part: a closing bracket where a
+value starts, or one that closes the other kind (``a: }{``, ``[}``; the counts of each kind still balance);
+a colon that starts a flow entry (``{:x}``); a question mark or a hash after an opening bracket (an explicit key, a comment, or
+text libyaml refuses); a flow collection continued on the next line. rapidyaml reads these as text or
+differently; libyaml refuses or types them (YAML 1.1 section 9.1.3: a plain scalar cannot start with a flow
+indicator). kubectl writes none of these; a JSON text in a block literal that does is merely slower."""
 _MARKS = "!&*@`"
 """Tags, anchors and aliases, and the reserved indicators (which libyaml refuses at a scalar's start and
 rapidyaml reads as text): after white space or a flow indicator."""
@@ -132,6 +140,7 @@ def needs_libyaml(text: str) -> bool:
     return (_has_marks(lines)
             or lines.startswith("%") or "\n%" in lines  # directives: libyaml's (rapidyaml skips bad ones)
             or _ODD_LINE_START.search("\n" + lines) is not None
+            or _ODD_FLOW.search(lines) is not None
             or any(p.search(lines) for p in _TYPED_VALUES))
 
 

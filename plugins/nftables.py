@@ -342,16 +342,6 @@ def _make_dummies(path: str) -> bool:
     return made
 
 
-def check_file(path: str) -> None:
-    """``nft -c -f FILE`` against the live ruleset (nothing is committed)."""
-    try:
-        backend().run_file(path, check=True)
-    except NftError as exc:
-        if "not permitted" in exc.text.lower():
-            raise UnreachableError("checking a ruleset against the live one needs root (CAP_NET_ADMIN)") from None
-        raise nft_input_error(exc.text, path) from None
-
-
 def apply_batch(doc: dict[str, Any], check: bool = False) -> None:
     """Run one JSON batch as a single kernel transaction (all or nothing)."""
     try:

@@ -25,6 +25,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from kubectl_microseg.audit import POLICY_KINDS as AUDITED_KINDS
+from kubectl_microseg.vocab import EventType, SessionKind
 
 from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
 from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
@@ -305,7 +306,7 @@ class MicrosegApp(App[int]):
     @property
     def is_nft(self) -> bool:
         """True when the view shows host firewalls (an NftSession) rather than a cluster."""
-        return self.session is not None and self.session.kind == "nft"
+        return self.session is not None and self.session.kind == SessionKind.NFT
 
     def _granularity_word(self, value: str) -> str:
         word = getattr(self.session, "granularity_word", None)
@@ -414,21 +415,15 @@ class MicrosegApp(App[int]):
             self._load_panels(self.session, only_shown=True)  # a panel left stale by a live update
 
     def _start_live(self, session: Session) -> None:
-        try:
-            from kubectl_microseg.live import LiveState
-        except ImportError:
-            self._live_state = None
-        else:
-            self._live_state = LiveState(session.snapshot)
-        try:
-            from kubectl_microseg.audit import AuditTrail
-            from kubectl_microseg.load import analyzer_options
-        except ImportError:
-            self._audit = None
-        else:  # on the live path's own model and state: no analysis of its own
-            self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot),
-                                     live=self._live_state, model=self._live_model,
-                                     external=not getattr(self.args, "no_external", False))
+        from kubectl_microseg.audit import AuditTrail
+        from kubectl_microseg.live import LiveState
+        from kubectl_microseg.load import analyzer_options
+
+        self._live_state = LiveState(session.snapshot)
+        # on the live path's own model and state: no analysis of its own
+        self._audit = AuditTrail(session.snapshot, analyzer_options(self.args, session.snapshot),
+                                 live=self._live_state, model=self._live_model,
+                                 external=not getattr(self.args, "no_external", False))
         self.status.set_state("watching")
         self.follow()
 
@@ -459,7 +454,7 @@ class MicrosegApp(App[int]):
 
     def on_live_event(self, message: LiveEvent) -> None:
         ev = message.event
-        if ev.type == "STATE":
+        if ev.type == EventType.STATE:
             self.status.set_state(ev.state or "stale", ev.detail)
             if self._live_state is not None:
                 self._live_state.apply(ev)
@@ -739,7 +734,7 @@ class MicrosegApp(App[int]):
     def action_probe(self) -> None:
         """r: the probe plan of the pair under the cursor; on a live cluster, Enter runs it (docs/probe.md)."""
         cur = self.grid.current
-        if cur is None or self.session is None or getattr(self.session, "kind", "k8s") != "k8s" \
+        if cur is None or self.session is None or self.session.kind != SessionKind.K8S \
                 or cur[0].kind != "endpoint" or cur[1].kind != "endpoint":
             self.notify("put the cursor on a pair of workloads of a cluster to probe it", severity="warning")
             return

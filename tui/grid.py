@@ -209,9 +209,6 @@ class GridModel:
         """Group names in display order."""
         return list(dict.fromkeys(group_of(e) for e in self.endpoints))
 
-    def group_members(self, group: str) -> list[Endpoint]:
-        return [e for e in self.endpoints if group_of(e) == group]
-
     def rebuild(self) -> None:
         """Recompute rows and columns after a change of filter or collapsed groups."""
         pred = parse_filter(self.filter_text) if self.filter_text else None
@@ -427,12 +424,6 @@ class GridModel:
             keys |= {(r.key, ck) for r in self.rows if r.has_cells for ck in stale_cols}
         self._group_cells = None  # namespace × namespace aggregates: one pass over the allowed pairs, on demand
         return keys
-
-    def invalidate(self) -> None:
-        """Forget memoised cells (after the cell function's data changed)."""
-        self._memo.clear()
-        self._group_cells = None
-        self._wide = None
 
     # ------------------------------------------------------------------ export
     def visible_matrix(self) -> Matrix:

@@ -22,6 +22,7 @@ from kubectl_microseg.nft.explain import explain_lines
 from kubectl_microseg.nft.matrix import AddressClass, HostSpec, build_matrix, layout, split_address
 from kubectl_microseg.nft.model import Chain
 from kubectl_microseg.nft.packet import Flow
+from kubectl_microseg.vocab import SessionKind
 
 from .explain_doc import Block
 from .grid import Granularity, GridModel
@@ -69,7 +70,7 @@ class NftSession:
     hooks: tuple[str, ...] = ("input", "output")
     description: str = "host firewall"
     args: argparse.Namespace = field(default_factory=argparse.Namespace)
-    kind: str = "nft"
+    kind: SessionKind = SessionKind.NFT
     granularities: tuple[Granularity, ...] = ("namespace", "workload")
     classes: dict[str, AddressClass] = field(default_factory=dict, init=False)
     host_addrs: dict[str, list[int]] = field(default_factory=dict, init=False)

@@ -16,13 +16,12 @@ from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
 from kubectl_microseg.model.cluster import PolicyEntry, Workload, build_cluster
-from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.model.objects import ObjectKey, SourceObject
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.sources import Event, Snapshot
+from kubectl_microseg.vocab import EventType, SessionKind
 
 from .grid import CellFn, Granularity, GridModel
-
-ObjectKey = tuple[str, str, str]
 
 
 @dataclass
@@ -35,8 +34,8 @@ class Session:
     args: argparse.Namespace = field(default_factory=argparse.Namespace)
     objects: dict[ObjectKey, SourceObject] = field(default_factory=dict)
     _pods: tuple[list[Endpoint], CellFn] | None = field(default=None, repr=False)
-    kind: str = field(default="k8s", init=False)
-    """What the session shows: 'k8s' here, 'nft' for host firewalls (tui/nft_session.py)."""
+    kind: SessionKind = field(default=SessionKind.K8S, init=False)
+    """What the session shows: Kubernetes here, host firewalls in tui/nft_session.py."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     """Held while the live path updates ``analyzer`` in place (LiveModel); readers on the UI thread try it
     without blocking (and say 'updating'), worker threads wait for it."""
@@ -204,21 +203,11 @@ def apply_events(session: Session, events: Iterable[Event]) -> Session:
     for ev in events:
         if ev.obj is None:
             continue
-        if ev.type == "DELETED":
+        if ev.type == EventType.DELETED:
             objs.pop(ev.obj.key(), None)
-        elif ev.type in ("ADDED", "MODIFIED"):
+        elif ev.type in (EventType.ADDED, EventType.MODIFIED):
             objs[ev.obj.key()] = ev.obj
     snap = Snapshot(list(objs.values()), session.snapshot.description, list(session.snapshot.notes),
-                    session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)
-    return build_session(snap, session.args, objs)
-
-
-def with_objects(session: Session, extra: Iterable[SourceObject], description: str) -> Session:
-    """The session as it would be with ``extra`` objects added or replacing same-named ones (simulation)."""
-    objs = dict(session.objects)
-    for o in extra:
-        objs[o.key()] = o
-    snap = Snapshot(list(objs.values()), description, list(session.snapshot.notes),
                     session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)
     return build_session(snap, session.args, objs)
 
@@ -229,32 +218,6 @@ def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
     for k in old.cells.keys() | new.cells.keys():
         if old.cells.get(k) != new.cells.get(k):
             out.add(k)
-    return out
-
-
-@dataclass(frozen=True)
-class Change:
-    """One line of a matrix diff."""
-
-    kind: str
-    """'newly allowed', 'newly denied', 'ports changed'."""
-    src: str
-    dst: str
-    before: ConnSet
-    after: ConnSet
-
-
-def compare_matrices(old: Matrix, new: Matrix) -> list[Change]:
-    """Newly allowed, newly denied and changed pairs, in endpoint order."""
-    order = {e.id: i for i, e in enumerate(new.endpoints)}
-    order.update({e.id: i + len(order) for i, e in enumerate(old.endpoints) if e.id not in order})
-    out = []
-    for s, d in sorted(changed_pairs(old, new), key=lambda k: (order.get(k[0], 0), order.get(k[1], 0), k)):
-        b, a = old.get(s, d), new.get(s, d)
-        if b == a:
-            continue
-        kind = "newly allowed" if not b else "newly denied" if not a else "ports changed"
-        out.append(Change(kind, s, d, b, a))
     return out
 
 

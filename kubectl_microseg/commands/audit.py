@@ -22,6 +22,7 @@ from ..errors import UsageError
 from ..io.jsonl import append_jsonl
 from ..live import pump_events
 from ..sources import Event
+from ..vocab import EventType
 
 
 def register(sub) -> None:
@@ -97,7 +98,7 @@ def follow_changes(source: Any, trail: AuditTrail, emit: Callable[[AuditRecord],
                 continue
             if ev is None:
                 break
-            if ev.type == "STATE" and on_state is not None:
+            if ev.type == EventType.STATE and on_state is not None:
                 on_state(ev)
             rec = trail.handle(ev)
             if rec is not None:
@@ -116,7 +117,7 @@ def _list(snapshot, fmt: str) -> int:
     """The policies and their last writer (no watching)."""
     rows = []
     for obj in sorted((o for o in snapshot.objects if o.kind in POLICY_KINDS), key=lambda o: o.key()):
-        who = changed_by(obj.raw, "MODIFIED")
+        who = changed_by(obj.raw, EventType.MODIFIED)
         rows.append({"kind": obj.kind, "namespace": obj.namespace, "name": obj.name, "changedBy": who})
     if fmt == "json":
         sys.stdout.write(json.dumps({"kind": "PolicyWriters", "source": snapshot.description, "policies": rows},

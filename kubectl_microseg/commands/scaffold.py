@@ -17,7 +17,7 @@ import sys
 
 from ..cli import add_source_options, command_parser
 from ..engine.diff import MatrixDiff
-from ..engine.simulate import Change
+from ..engine.simulate import ObjectChange
 from ..errors import UsageError
 from ..io.atomic import existing, write_files
 from ..load import analyzer_options, load_analyzer
@@ -134,7 +134,7 @@ def _gain_line(r: Row) -> str:
     return f"    {r.src} -> {r.dst}: {what}"
 
 
-def summary_lines(diff: MatrixDiff, changes: list[Change], title: str, limit: int = 15) -> list[str]:
+def summary_lines(diff: MatrixDiff, changes: list[ObjectChange], title: str, limit: int = 15) -> list[str]:
     """Human lines for stderr: counts, replaced policies, guard findings (DNS cut, ...), then the lost
     connections (first ``limit`` rows; a workload's outside ranges that change alike share a row)."""
     c = Counts.of(diff)

@@ -30,6 +30,7 @@ from ..model.addresses import AddressSet
 from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
                             DEFAULT_TIER, K8S_POLICY_ORDER)
 from ..model.ports import ConnSet
+from ..vocab import ReasonKind
 from .compiled import peer_matches
 
 if TYPE_CHECKING:
@@ -210,10 +211,10 @@ def network_set_blocks(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
     return out
 
 
-_KIND = {CalicoAction.ALLOW: "CALICO_ALLOW", CalicoAction.DENY: "CALICO_DENY", CalicoAction.PASS: "CALICO_PASS",
-         CalicoAction.LOG: "CALICO_LOG"}
-EFFECTS = {"CALICO_ALLOW": "allow", "CALICO_DENY": "deny", "CALICO_PASS": "pass", "CALICO_LOG": "none",
-           "CALICO_TIER_DENY": "deny", "CALICO_TIER_PASS": "pass"}
+_KIND = {CalicoAction.ALLOW: ReasonKind.CALICO_ALLOW, CalicoAction.DENY: ReasonKind.CALICO_DENY,
+         CalicoAction.PASS: ReasonKind.CALICO_PASS, CalicoAction.LOG: ReasonKind.CALICO_LOG}
+EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", ReasonKind.CALICO_PASS: "pass",
+           ReasonKind.CALICO_LOG: "none", ReasonKind.CALICO_TIER_DENY: "deny", ReasonKind.CALICO_TIER_PASS: "pass"}
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
@@ -265,7 +266,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool,
                         continue
                     conns = _open(cr.conns(q.named), open_, settled)
                     if q.trace is not None:
-                        q.trace.append(Reason(d, "CALICO_ALLOW", conns, cr.policy, cr.rule, layer=f"Calico tier {ct.tier.name}",
+                        q.trace.append(Reason(d, ReasonKind.CALICO_ALLOW, conns, cr.policy, cr.rule, layer=f"Calico tier {ct.tier.name}",
                                               text=f"[{ct.tier.name} tier, order 1000] {cr.policy.id} {d} rule "
                                                    f"{cr.rule.index}: Allow -> {conns.describe()}"))
                     accepted = accepted | conns
@@ -295,7 +296,7 @@ def decide_tiers(q: "Query", open_: ConnSet, early: bool,
                 denied = denied | rest
             if q.trace is not None:
                 names = ", ".join(cp.policy.id if cp.policy else "Kubernetes NetworkPolicies" for cp in selecting)
-                q.trace.append(Reason(d, "CALICO_TIER_DENY" if deny else "CALICO_TIER_PASS", rest,
+                q.trace.append(Reason(d, ReasonKind.CALICO_TIER_DENY if deny else ReasonKind.CALICO_TIER_PASS, rest,
                                       layer=f"Calico tier {ct.tier.name}", calico=(f"Tier {ct.tier.name}", -1),
                                       calico_policies=tuple(cp.policy.id for cp in selecting if cp.policy),
                                       text=f"end of tier {ct.tier.name} (it applies through {names}): no rule decided "

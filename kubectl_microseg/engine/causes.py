@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
+from ..vocab import ReasonKind
 from .diff import Cause, MatrixDiff, PairDiff, endpoint_addresses
 from .explain import PairExplanation, explain_pair
 from .k8s import Analyzer, ExternalAtom, Reason
@@ -99,12 +100,6 @@ def _specs(a: Analyzer) -> dict[str, object]:
     return out
 
 
-def changed_policies(before: Analyzer, after: Analyzer) -> set[str]:
-    """Ids of the policies (NetworkPolicy and admin) added, removed or changed between two analyses."""
-    b, a = _specs(before), _specs(after)
-    return {pid for pid in set(b) | set(a) if b.get(pid) != a.get(pid)}
-
-
 def _endpoint_changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]], b: Workload | ExternalAtom,
                       a: Workload | ExternalAtom) -> bool:
     """Whether a workload's pods (labels, named ports, addresses) or its namespace's labels changed."""
@@ -145,7 +140,7 @@ def _selecting(e: PairExplanation, direction: str) -> dict[str, str]:
         for pol in dv.selecting:
             out[pol.id] = pol.id
     for r in _reasons(e, direction):  # Calico: the policies through which a denying tier applies isolate
-        if r.kind == "CALICO_TIER_DENY":
+        if r.kind == ReasonKind.CALICO_TIER_DENY:
             out.update((pid, pid) for pid in r.calico_policies)
     return out
 
@@ -158,9 +153,9 @@ def _rules(e: PairExplanation, direction: str) -> dict[RuleKey, Reason]:
     """The rules that decided something for the pair: NetworkPolicy rules, ANP and BANP Allow/Deny rules."""
     out: dict[RuleKey, Reason] = {}
     for r in _reasons(e, direction):
-        if r.kind == "ALLOWED_BY_RULE" and r.policy is not None and r.rule is not None:
+        if r.kind == ReasonKind.ALLOWED_BY_RULE and r.policy is not None and r.rule is not None:
             out.setdefault((r.policy.id, r.rule.index, r.conns, "allow", ""), r)
-        elif r.kind == "CILIUM_DENY" and r.policy is not None and r.rule is not None:
+        elif r.kind == ReasonKind.CILIUM_DENY and r.policy is not None and r.rule is not None:
             out.setdefault((r.policy.id, r.rule.index, r.conns, "deny", r.rule.section), r)
         elif r.calico is not None and r.effect in ("allow", "deny"):
             if r.calico[1] >= 0:  # a Calico rule (the end of a tier counts as isolation: _selecting)

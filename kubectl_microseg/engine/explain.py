@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
+from ..vocab import ReasonKind
 from .k8s import Analyzer, ExternalAtom, Reason, Verdict
 from .matrix import Matrix
 
@@ -53,7 +54,7 @@ class PairExplanation:
                 if not deny and reasons:
                     d = reasons[0].direction
                     what = dir_allowed.describe() if dir_allowed else "nothing"
-                    out.append(Reason(d, "PORT_NOT_ALLOWED", ConnSet.none(),
+                    out.append(Reason(d, ReasonKind.PORT_NOT_ALLOWED, ConnSet.none(),
                                       text=f"{d}: the matching rules allow only {what}"))
         return list(dict.fromkeys(out))
 
@@ -79,7 +80,14 @@ def find_workload(analyzer: Analyzer, name: str, namespace: str | None) -> Workl
 
 
 def resolve_peer(analyzer: Analyzer, text: str, namespace: str | None) -> Workload | ExternalAtom:
-    """A workload reference or an IP address (an address outside the cluster)."""
+    """A workload reference, an IP address (an address outside the cluster) or ``fqdn:NAME`` (a Cilium
+    toFQDNs name or pattern)."""
+    if text.startswith("fqdn:"):
+        try:
+            return analyzer.fqdn_atom(text)
+        except KeyError:
+            known = ", ".join(f.id for f in analyzer.fqdn_atoms) or "none"
+            raise UsageError(f"no toFQDNs name or pattern {text!r} in the Cilium policies (known: {known})") from None
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -90,10 +98,6 @@ def resolve_peer(analyzer: Analyzer, text: str, namespace: str | None) -> Worklo
                 return find_workload(analyzer, text, None)  # not in the pod's namespace: look everywhere
         return find_workload(analyzer, text, namespace)
     return analyzer.atom_for(text)
-
-
-def peer_id(p: Workload | ExternalAtom) -> str:
-    return p.id
 
 
 def explain_pair(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workload | ExternalAtom) -> PairExplanation:
@@ -153,6 +157,7 @@ def deciding_rules(analyzer: Analyzer, m: Matrix, *, max_pairs: int = 40_000) ->
     """
     peers: dict[str, Workload | ExternalAtom] = {w.id: w for w in analyzer.cluster.workloads}
     peers.update((a.id, a) for a in analyzer.atoms)
+    peers.update((a.id, a) for a in analyzer.fqdn_atoms)
     ids = [e.id for e in m.endpoints if e.id in peers]
     if len(ids) ** 2 <= max_pairs:
         pairs = [(s, d) for s in ids for d in ids]

@@ -12,8 +12,8 @@ Severity is what a security reviewer would choose: **error** when the ports incl
 public web front end is exposed on purpose). Workloads that no policy isolates are left to the coverage
 rules (MS003): everything reaches them, which those rules already say.
 
-``lint`` reports the exposures of the state; the guards of ``simulate``/``apply`` report those a change
-creates or widens (``exposure_changes``).
+``lint`` reports the exposures of the state; the guards of ``simulate``/``apply`` (``engine/guards.py``)
+report those a change creates or widens.
 
 Pure: an Analyzer in, values out.
 """
@@ -155,24 +155,4 @@ def exposures(analyzer: Analyzer) -> dict[tuple[str, str], Exposure]:
         if wide:
             out[(OPEN_TO_CLUSTER, w.id)] = Exposure(OPEN_TO_CLUSTER, w.id, w.namespace, wide,
                                                     "every pod of every namespace")
-    return out
-
-
-def exposure_changes(before: Analyzer, after: Analyzer) -> list[Exposure]:
-    """Exposures the change creates or widens (the part that is new), for workloads present before."""
-    known = {w.id for w in before.cluster.workloads}
-    old = exposures(before)
-    out = []
-    for key, e in sorted(exposures(after).items()):
-        if e.workload not in known:
-            continue
-        prev = old.get(key)
-        if prev is None and not _isolated(before, e.workload):
-            # it was open to everything before (not isolated): only what it newly exposes to everyone
-            prev_ports = ConnSet.all() if key[0] == OPEN_TO_INTERNET else cluster_exposure(before, e.workload)
-        else:
-            prev_ports = prev.ports if prev else ConnSet.none()
-        newly = e.ports - prev_ports
-        if newly:
-            out.append(Exposure(e.kind, e.workload, e.namespace, newly, e.sources))
     return out

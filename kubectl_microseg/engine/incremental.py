@@ -19,13 +19,12 @@ from ..model.admin import ADMIN_KINDS
 from ..model.cilium import KINDS as CILIUM_KINDS
 from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
-from ..model.objects import SourceObject
+from ..model.objects import ObjectKey, SourceObject
 from ..model.ports import ConnSet
 from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
-Key = tuple[str, str, str]
-CLUSTER_SCOPED = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILIUM_KINDS)
+REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILIUM_KINDS)
 """Kinds whose change rebuilds the model (Istio's: a root-namespace policy is mesh-wide, and the mesh layer
 reads the whole cluster's objects; Cilium's: a CNP's peers may name other namespaces and engine.cilium
 compiles them onto every class, which replace_namespace does not redo)."""
@@ -36,7 +35,7 @@ POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
 
 def _namespace_of(obj: SourceObject) -> str | None:
     """The namespace an object's analysis belongs to (None: cluster-wide)."""
-    if obj.kind in CLUSTER_SCOPED:
+    if obj.kind in REBUILD_KINDS:
         return None
     if obj.kind == "Namespace":
         return obj.name
@@ -60,15 +59,15 @@ class LiveModel:
 
     def __init__(self, objects: Iterable[SourceObject], options: Options | None = None):
         self.options = options or Options()
-        self.objects: dict[Key, SourceObject] = {o.key(): o for o in objects}
-        self._keys_of: dict[str | None, set[Key]] = {}
+        self.objects: dict[ObjectKey, SourceObject] = {o.key(): o for o in objects}
+        self._keys_of: dict[str | None, set[ObjectKey]] = {}
         """Namespace (None: cluster-wide) -> the keys of its objects."""
         for k, o in self.objects.items():
             self._keys_of.setdefault(_namespace_of(o), set()).add(k)
         self._rebuild()
 
     # ------------------------------------------------------------------ public
-    def apply(self, changed: Iterable[SourceObject] = (), deleted: Iterable[Key] = ()) -> Update:
+    def apply(self, changed: Iterable[SourceObject] = (), deleted: Iterable[ObjectKey] = ()) -> Update:
         """Apply added/modified objects and deletions (by key); update the analysis incrementally."""
         up = Update()
         changed, deleted = list(changed), list(deleted)

@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Callable
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
 from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet
+from ..vocab import Direction, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
-from .cilium import l7_text
+from .cilium import l4_named_ports, l7_text
 from .calico import EFFECTS as CALICO_EFFECTS, decide_tiers
 
 if TYPE_CHECKING:
@@ -72,17 +73,18 @@ class Layer(str, Enum):
 
 
 _EFFECT = {Action.ACCEPT: "allow", Action.DENY: "deny", Action.PASS: "pass"}
-_DENYING_KINDS = ("NO_RULE_MATCHED", "SELECTED_NO_RULES", "PORT_NOT_ALLOWED", "CILIUM_DENY")
+_DENYING_KINDS = (ReasonKind.NO_RULE_MATCHED, ReasonKind.SELECTED_NO_RULES, ReasonKind.PORT_NOT_ALLOWED,
+                  ReasonKind.CILIUM_DENY)
 
 
 @dataclass(frozen=True)
 class Reason:
     """Why one direction allowed, denied or passed some ports: a rule, 'not isolated', 'nothing allowed'."""
 
-    direction: str
-    kind: str
-    """ALLOWED_BY_RULE, NOT_ISOLATED, HOST_NETWORK, NO_RULE_MATCHED, SELECTED_NO_RULES, EXTERNAL,
-    UNEVALUATED, or an admin rule's <ANP|BANP|ADMIN|BASELINE>_<ALLOW|ACCEPT|DENY|PASS>."""
+    direction: Direction
+    kind: ReasonKind
+    """What the step is: ``vocab.ReasonKind`` lists every kind (an admin rule's is
+    <ANP|BANP|ADMIN|BASELINE>_<its action as written>)."""
     conns: ConnSet
     policy: NetworkPolicy | None = None
     rule: Rule | None = None
@@ -105,7 +107,7 @@ class Reason:
             return CALICO_EFFECTS[self.kind]
         if self.kind in _DENYING_KINDS:
             return "deny"
-        if self.kind == "UNEVALUATED":
+        if self.kind == ReasonKind.UNEVALUATED:
             return "none"
         return "allow"
 
@@ -188,7 +190,7 @@ def _cluster_tier(q: Query, open_: ConnSet, rules: list["CompiledAdminRule"], la
         if cr.unsure and cr.may_match(q.peer):
             q.uncertain = True
             if q.trace is not None:
-                q.trace.append(Reason(q.direction, "UNEVALUATED", _NONE, text=_admin_text(cr, _NONE, _NONE, unsure=True),
+                q.trace.append(Reason(q.direction, ReasonKind.UNEVALUATED, _NONE, text=_admin_text(cr, _NONE, _NONE, unsure=True),
                                       admin=cr.policy, layer=layer.value))
         if not cr.matches(q.peer):
             continue
@@ -223,6 +225,7 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         return _NONE, _NONE
     allowed = _NONE
     matched = False
+    hits = []
     for cr in a.rules_of[q.direction][q.own]:
         if not cr.matches(q.peer):
             continue
@@ -231,17 +234,20 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if open_ is not _ALL:
             conns = conns & open_
         if q.trace is not None:
-            q.trace.append(Reason(q.direction, "ALLOWED_BY_RULE", conns, cr.policy, cr.rule, _rule_text(cr, conns),
-                                  layer=Layer.NETWORK_POLICY.value))
+            hits.append((cr, conns))
         allowed = allowed | conns
+    if hits:
+        l4 = l4_named_ports([cr.rule for cr, _ in hits], q.named)
+        q.trace.extend(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns, l4),
+                              layer=Layer.NETWORK_POLICY.value) for cr, conns in hits)
     if q.trace is not None and not matched:
         pols = list(dict.fromkeys(selecting))
         names = ", ".join(p.id for p in pols)
         if any(p.rules(q.direction) for p in pols):
-            q.trace.append(Reason(q.direction, "NO_RULE_MATCHED", _NONE, layer=Layer.NETWORK_POLICY.value,
+            q.trace.append(Reason(q.direction, ReasonKind.NO_RULE_MATCHED, _NONE, layer=Layer.NETWORK_POLICY.value,
                                   text=f"isolated for {q.direction} by {names}; no {q.direction} rule matches {q.peer_name}"))
         else:
-            q.trace.append(Reason(q.direction, "SELECTED_NO_RULES", _NONE, layer=Layer.NETWORK_POLICY.value,
+            q.trace.append(Reason(q.direction, ReasonKind.SELECTED_NO_RULES, _NONE, layer=Layer.NETWORK_POLICY.value,
                                   text=f"isolated for {q.direction} by {names}, which allow no {q.direction} at all"))
     return allowed, open_ - allowed
 
@@ -253,7 +259,7 @@ def _default_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if q.analyzer.calico_tiers:  # Calico: what no tier decided reaches the namespace profile, which allows
             tail = ", no Calico tier decides it" + tail
         what = "everything" if open_.is_all() else open_.describe()
-        q.trace.append(Reason(q.direction, "NOT_ISOLATED", open_, layer=Layer.DEFAULT.value,
+        q.trace.append(Reason(q.direction, ReasonKind.NOT_ISOLATED, open_, layer=Layer.DEFAULT.value,
                               text=f"no NetworkPolicy selects it for {q.direction}{tail}: not isolated, {what} allowed"))
     return open_, _NONE
 
@@ -285,7 +291,7 @@ def decide(q: Query) -> ConnSet:
         # no layer selects a hostNetwork pod (v1alpha2: "host-networked pods are not included in subject
         # selection"; NetworkPolicy: undefined, see engine.k8s): its own directions allow everything
         if q.trace is not None:
-            q.trace.append(Reason(q.direction, "HOST_NETWORK", _ALL, text=HOST_NETWORK_TEXT))
+            q.trace.append(Reason(q.direction, ReasonKind.HOST_NETWORK, _ALL, text=HOST_NETWORK_TEXT))
         return _ALL
     allowed = _NONE
     open_ = _ALL
@@ -321,20 +327,22 @@ def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom",
     return out
 
 
-def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> str:
+def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> ReasonKind:
     if policy.kind == ANP_KIND:
-        return "ANP_" + rule.action.upper()
-    if policy.kind == BANP_KIND:
-        return "BANP_" + rule.action.upper()
-    return f"{policy.tier.value.upper()}_{rule.action.upper()}"
+        prefix = "ANP"
+    elif policy.kind == BANP_KIND:
+        prefix = "BANP"
+    else:
+        prefix = policy.tier.value.upper()
+    return ReasonKind(f"{prefix}_{rule.action.upper()}")
 
 
-def _rule_text(cr, conns: ConnSet) -> str:
+def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     ports = cr.rule.describe_ports()
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
     note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
-    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule)}"
+    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule, conns, l4)}"
 
 
 def _admin_text(cr: "CompiledAdminRule", conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:

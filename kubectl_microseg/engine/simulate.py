@@ -14,18 +14,12 @@ from typing import Iterable
 
 from ..errors import UsageError
 from ..model.cluster import build_cluster, expand_lists
-from ..model.objects import SourceObject
+from ..model.objects import CLUSTER_SCOPED, ObjectKey, SourceObject
+from ..vocab import ChangeAction
 from .causes import attribute
 from .diff import MatrixDiff, diff_matrices
 from .guards import ExpectedFlow, run_guards
 from .k8s import Analyzer, Options
-
-CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "AdminNetworkPolicy",
-                            "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "IngressClass", "Node",
-                            "CiliumClusterwideNetworkPolicy", "CiliumCIDRGroup",
-                            "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "StagedGlobalNetworkPolicy"})
-"""Kinds without a namespace (everything else defaults to the namespace given, like kubectl)."""
-
 
 @dataclass(frozen=True)
 class Deletion:
@@ -51,11 +45,10 @@ class Deletion:
 
 
 @dataclass(frozen=True)
-class Change:
+class ObjectChange:
     """What happened to one object: added, replaced or deleted."""
 
-    action: str
-    """'add', 'replace' or 'delete'."""
+    action: ChangeAction
     kind: str
     namespace: str
     name: str
@@ -64,8 +57,7 @@ class Change:
 
     def describe(self) -> str:
         what = f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
-        verb = {"add": "add", "replace": "replace", "delete": "delete"}[self.action]
-        return f"{verb} {what}" + (f" ({self.origin})" if self.origin else "")
+        return f"{self.action} {what}" + (f" ({self.origin})" if self.origin else "")
 
 
 @dataclass
@@ -73,10 +65,10 @@ class Simulation:
     """The new object set and the list of changes that produced it."""
 
     objects: list[SourceObject]
-    changes: list[Change] = field(default_factory=list)
+    changes: list[ObjectChange] = field(default_factory=list)
 
 
-def object_key(obj: SourceObject, default_namespace: str = "default") -> tuple[str, str, str]:
+def object_key(obj: SourceObject, default_namespace: str = "default") -> ObjectKey:
     """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default."""
     ns = "" if obj.kind in CLUSTER_SCOPED else (obj.namespace or default_namespace)
     return (obj.kind, ns, obj.name)
@@ -92,7 +84,7 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
     objs = expand_lists(base)
     index = {object_key(o, default_namespace): i for i, o in enumerate(objs)}
     out: list[SourceObject | None] = list(objs)
-    changes: list[Change] = []
+    changes: list[ObjectChange] = []
     for obj in expand_lists(changed):
         key = object_key(obj, default_namespace)
         if not obj.namespace and obj.kind not in CLUSTER_SCOPED and isinstance(obj.raw.get("metadata"), dict):
@@ -101,17 +93,17 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
         where = obj.origin.describe()
         if key in index and out[index[key]] is not None:
             out[index[key]] = obj
-            changes.append(Change("replace", key[0], key[1], key[2], where))
+            changes.append(ObjectChange(ChangeAction.REPLACE, key[0], key[1], key[2], where))
         else:
             index[key] = len(out)
             out.append(obj)
-            changes.append(Change("add", key[0], key[1], key[2], where))
+            changes.append(ObjectChange(ChangeAction.ADD, key[0], key[1], key[2], where))
     for d in deletions:
         key = (d.kind, d.namespace, d.name)
         if key not in index or out[index[key]] is None:
             raise UsageError(f"--delete {d.id}: no NetworkPolicy {d.id} in the base or the changes")
         out[index[key]] = None
-        changes.append(Change("delete", d.kind, d.namespace, d.name))
+        changes.append(ObjectChange(ChangeAction.DELETE, d.kind, d.namespace, d.name))
     return Simulation([o for o in out if o is not None], changes)
 
 

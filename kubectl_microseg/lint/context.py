@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ..engine.k8s import Analyzer, iter_bits
+from ..engine.k8s import Analyzer
 from ..model.cluster import PolicyEntry, Workload
 from ..model.objects import SourceObject
 from ..model.policy import format_path
@@ -66,14 +66,6 @@ class LintContext:
         a = self.analyzer
         return [w for w in self.cluster.workloads
                 if any(not a.classes[c].host_network for c in a.workload_classes[w.id])]
-
-    def workloads_of(self, bits: int) -> list[Workload]:
-        """The workloads with a pod in one of the classes of ``bits`` (sorted by id, no duplicates)."""
-        seen: dict[str, Workload] = {}
-        for i in iter_bits(bits):
-            for w in self.analyzer.class_workloads[i]:
-                seen.setdefault(w.id, w)
-        return [seen[k] for k in sorted(seen)]
 
     def namespace_has_pods(self, namespace: str) -> bool:
         """True when the input has a pod (or template) of ``namespace`` that policies can select."""

@@ -53,11 +53,6 @@ MS006 = RuleInfo(
     "Check the containerPort names, or use the number.")
 
 
-def _ns_location(ctx: LintContext, namespace: str):
-    ns = ctx.cluster.namespaces.get(namespace)
-    return ns.source if ns is not None else None
-
-
 def check_default_deny(ctx: LintContext) -> Iterator[Finding]:
     """MS001/MS002: per namespace and direction, no policy with podSelector {} isolates every pod."""
     for name, ns in ctx.cluster.namespaces.items():

@@ -23,10 +23,6 @@ def catalogue() -> list[RuleInfo]:
     return [info for info, _ in K8S_RULES + NFT_RULES]
 
 
-def rule_info(rule_id: str) -> RuleInfo | None:
-    return next((r for r in catalogue() if r.id == rule_id), None)
-
-
 def lint_cluster(ctx: LintContext) -> list[Finding]:
     """All Kubernetes findings for one cluster model."""
     out: list[Finding] = []

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
+from ..vocab import Direction
 from .addresses import AddressSet, network_interval
 from .policy import FieldError, Path, _cidr, _list, _map, parse_label_selector, type_name
 from .ports import MAX_PORT, MIN_PORT, ConnSet
@@ -144,7 +145,7 @@ class AdminPort:
 
 @dataclass(frozen=True)
 class AdminRule:
-    direction: str
+    direction: Direction
     index: int
     name: str
     action: str
@@ -202,7 +203,7 @@ class AdminPolicy:
         """v1alpha1 (ANP/BANP): replaced by ClusterNetworkPolicy in network-policy-api v0.2.0."""
         return self.kind != CNP_KIND
 
-    def rules(self, direction: str) -> tuple[AdminRule, ...]:
+    def rules(self, direction: Direction) -> tuple[AdminRule, ...]:
         return self.ingress if direction == "ingress" else self.egress
 
 
@@ -311,7 +312,7 @@ def _port(value: Any, path: Path) -> None:
         raise FieldError(path, f"must be between 1 and 65535, inclusive (got {value})")
 
 
-def parse_admin_rules(value: Any, direction: str, path: Path, baseline: bool) -> tuple[AdminRule, ...]:
+def parse_admin_rules(value: Any, direction: Direction, path: Path, baseline: bool) -> tuple[AdminRule, ...]:
     items = _list(value, path) or []
     if len(items) > 100:
         raise FieldError(path, f"must have at most 100 items (got {len(items)})")
@@ -363,8 +364,8 @@ def parse_admin_policy(raw: Mapping[str, Any]) -> AdminPolicy:
         if not 0 <= priority <= 1000:
             raise FieldError(("spec", "priority"), f"must be between 0 and 1000 (got {priority})")
     subject = parse_subject(spec.get("subject"), ("spec", "subject"))
-    ingress = parse_admin_rules(spec.get("ingress"), "ingress", ("spec", "ingress"), baseline)
-    egress = parse_admin_rules(spec.get("egress"), "egress", ("spec", "egress"), baseline)
+    ingress = parse_admin_rules(spec.get("ingress"), Direction.INGRESS, ("spec", "ingress"), baseline)
+    egress = parse_admin_rules(spec.get("egress"), Direction.EGRESS, ("spec", "egress"), baseline)
     return AdminPolicy(str(kind), name, priority, subject, ingress, egress,
                        Tier.BASELINE if baseline else Tier.ADMIN)
 
@@ -505,7 +506,7 @@ def _cnp_protocols(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
     return tuple(out)
 
 
-def _cnp_rules(value: Any, direction: str, path: Path) -> tuple[AdminRule, ...]:
+def _cnp_rules(value: Any, direction: Direction, path: Path) -> tuple[AdminRule, ...]:
     peer_key = "from" if direction == "ingress" else "to"
     out = []
     for i, item in enumerate(_items(value, path)):
@@ -560,8 +561,8 @@ def parse_cluster_network_policy(raw: Mapping[str, Any]) -> AdminPolicy:
     if not 0 <= priority <= 1000:
         raise FieldError(("spec", "priority"), f"must be between 0 and 1000 (got {priority})")
     subject = _cnp_subject(spec.get("subject"), ("spec", "subject"))
-    ingress = _cnp_rules(spec.get("ingress"), "ingress", ("spec", "ingress"))
-    egress = _cnp_rules(spec.get("egress"), "egress", ("spec", "egress"))
+    ingress = _cnp_rules(spec.get("ingress"), Direction.INGRESS, ("spec", "ingress"))
+    egress = _cnp_rules(spec.get("egress"), Direction.EGRESS, ("spec", "egress"))
     return AdminPolicy(CNP_KIND, name, priority, subject, ingress, egress, Tier(tier))
 
 

@@ -157,7 +157,7 @@ def expand_lists(objects: Iterable[SourceObject]) -> list[SourceObject]:
     return out
 
 
-def build_cluster(objects: Iterable[SourceObject], *, fail_fast: bool = True) -> Cluster:
+def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
     """Validate raw objects and build the model. Raises InputError on the first bad object."""
     notes: list[str] = []
     objs = expand_lists(objects)

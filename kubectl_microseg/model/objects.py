@@ -14,6 +14,15 @@ from ..errors import InputError, Origin
 
 Locate = Callable[[tuple], "int | None"]
 
+ObjectKey = tuple[str, str, str]
+"""An object's identity: (kind, namespace or '', name)."""
+
+CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "AdminNetworkPolicy",
+                            "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "IngressClass", "Node",
+                            "CiliumClusterwideNetworkPolicy", "CiliumCIDRGroup",
+                            "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "StagedGlobalNetworkPolicy"})
+"""Kinds without a namespace (everything else defaults to the namespace given, like kubectl)."""
+
 
 @dataclass(frozen=True)
 class SourceObject:
@@ -39,7 +48,7 @@ class SourceObject:
         ns = meta.get("namespace") if isinstance(meta, dict) else None
         return str(ns) if ns else None
 
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> ObjectKey:
         """(kind, namespace or '', name): identity of the object, as the API server keys it."""
         return (self.kind, self.namespace or "", self.name)
 

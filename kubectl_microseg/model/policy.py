@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..vocab import Direction
 from .addresses import AddressSet, network_interval
 from .ports import MAX_PORT, MIN_PORT, ConnSet
 from .selectors import OPERATORS, LabelSelector, Requirement
@@ -103,7 +104,7 @@ class Peer:
 class Rule:
     """One ingress or egress rule. ``peers is None`` means every peer (``from``/``to`` missing or empty)."""
 
-    direction: str
+    direction: Direction
     index: int
     """1-based position of the rule in its list, as shown to users."""
     peers: tuple[Peer, ...] | None
@@ -160,10 +161,10 @@ class NetworkPolicy:
         # deduplicated in every explanation
         return hash((self.namespace, self.name))
 
-    def rules(self, direction: str) -> tuple[Rule, ...]:
+    def rules(self, direction: Direction) -> tuple[Rule, ...]:
         return self.ingress if direction == "ingress" else self.egress
 
-    def affects(self, direction: str) -> bool:
+    def affects(self, direction: Direction) -> bool:
         return ("Ingress" if direction == "ingress" else "Egress") in self.policy_types
 
 
@@ -354,7 +355,7 @@ def parse_peers(value: Any, path: Path) -> tuple[Peer, ...] | None:
     return tuple(out)
 
 
-def parse_rules(value: Any, direction: str, path: Path) -> tuple[Rule, ...]:
+def parse_rules(value: Any, direction: Direction, path: Path) -> tuple[Rule, ...]:
     items = _list(value, path) or []
     peer_key = "from" if direction == "ingress" else "to"
     rules = []
@@ -401,8 +402,8 @@ def parse_network_policy(raw: Mapping[str, Any], default_namespace: str = "defau
         if k not in ("podSelector", "policyTypes", "ingress", "egress"):
             raise FieldError(("spec", k), 'unknown field (spec has "podSelector", "policyTypes", "ingress", "egress")')
     pod_selector = parse_label_selector(spec.get("podSelector"), ("spec", "podSelector"))
-    ingress = parse_rules(spec.get("ingress"), "ingress", ("spec", "ingress"))
-    egress = parse_rules(spec.get("egress"), "egress", ("spec", "egress"))
+    ingress = parse_rules(spec.get("ingress"), Direction.INGRESS, ("spec", "ingress"))
+    egress = parse_rules(spec.get("egress"), Direction.EGRESS, ("spec", "egress"))
     types = _list(spec.get("policyTypes"), ("spec", "policyTypes"))
     if types:
         if len(types) > 2:

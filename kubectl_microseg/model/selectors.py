@@ -77,9 +77,6 @@ class LabelSelector:
         return ",".join(parts)
 
 
-EVERYTHING = LabelSelector()
-
-
 def parse_selector_text(text: str) -> LabelSelector:
     """Parse kubectl's ``-l`` syntax: 'a=b,c!=d,e,!f,g in (x,y),h notin (z)'."""
     reqs: list[Requirement] = []

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from ..engine.diff import MatrixDiff
 from ..engine.k8s import Options
-from ..engine.simulate import Change, simulate
+from ..engine.simulate import ObjectChange, simulate
 from ..errors import Origin
 from ..model.objects import SourceObject
 from .draft import PolicyDraft
@@ -45,7 +45,7 @@ def draft_objects(drafts: list[PolicyDraft]) -> list[SourceObject]:
 
 
 def scaffold_diff(objects: Iterable[SourceObject], drafts: list[PolicyDraft], options: Options | None,
-                  title: str) -> tuple[MatrixDiff, list[Change]]:
+                  title: str) -> tuple[MatrixDiff, list[ObjectChange]]:
     """The matrix diff of applying ``drafts`` to ``objects``, and the add/replace changes it made."""
     diff, sim = simulate(list(objects), draft_objects(drafts), options=options, base_title=title)
     return diff, sim.changes

@@ -27,14 +27,14 @@ from kubernetes.client.exceptions import ApiException
 from kubectl_microseg.errors import Origin
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.sources import Event
+from kubectl_microseg.vocab import EventType, WatchState
 
 from .failures import CLIENT_ERRORS, FORBIDDEN, GONE, classify
 from .gather import Stream
 from .kinds import Calls, clean, object_key
 from .listing import Tuning, list_kind
 
-WATCHING, RECONNECTING, RELISTING, STALE = "watching", "reconnecting", "relisting", "stale"
-_RANK = {WATCHING: 0, RECONNECTING: 1, RELISTING: 2, STALE: 3}
+_RANK = {WatchState.WATCHING: 0, WatchState.RECONNECTING: 1, WatchState.RELISTING: 2, WatchState.STALE: 3}
 
 
 class _Gone(Exception):
@@ -64,7 +64,7 @@ class StateTracker:
             if rank == 0:
                 if len(self._states) < self._total:
                     return  # wait until every collection is watched before saying so
-                current = (WATCHING, f"watching {self._total} collection(s) of context {self._context}")
+                current = (WatchState.WATCHING, f"watching {self._total} collection(s) of context {self._context}")
             else:
                 sid = stream_id if stream_id in worst else (self._last_sid if self._last_sid in worst else worst[0])
                 self._last_sid = sid
@@ -72,7 +72,7 @@ class StateTracker:
                 current = (self._states[sid][0], self._states[sid][1] + more)
             if current != self._last:
                 self._last = current
-                self._emit(Event("STATE", state=current[0], detail=current[1]))
+                self._emit(Event(EventType.STATE, state=current[0], detail=current[1]))
 
     @property
     def state(self) -> str | None:
@@ -123,7 +123,7 @@ class Watcher:
             try:
                 if relist or polling:
                     if not polling:
-                        self.tracker.set(sid, RELISTING, f"{scope.describe()}: history expired (410), re-listing")
+                        self.tracker.set(sid, WatchState.RELISTING, f"{scope.describe()}: history expired (410), re-listing")
                     self._relist(stream, call)
                     relist = False
                     if polling:
@@ -138,7 +138,7 @@ class Watcher:
                 if self.stopping.is_set():
                     break
                 attempt, failing_since = 0, None
-                self.tracker.set(sid, WATCHING)
+                self.tracker.set(sid, WatchState.WATCHING)
                 self._consume(stream, resp)
                 if time.monotonic() - started < tuning.backoff_base:  # never spin on streams that end at once
                     self.stopping.wait(tuning.backoff_base)
@@ -153,14 +153,14 @@ class Watcher:
                     continue
                 if failure.kind == FORBIDDEN:
                     polling = True
-                    self.tracker.set(sid, STALE, f"{scope.describe()}: cannot watch (forbidden); re-listing every "
+                    self.tracker.set(sid, WatchState.STALE, f"{scope.describe()}: cannot watch (forbidden); re-listing every "
                                      f"{tuning.backoff_cap:g}s instead")
                     self.stopping.wait(tuning.backoff_cap)
                     continue
                 attempt += 1
                 failing_since = failing_since or time.monotonic()
                 delay = tuning.backoff(attempt, failure.retry_after)
-                state = STALE if time.monotonic() - failing_since >= tuning.stale_after else RECONNECTING
+                state = WatchState.STALE if time.monotonic() - failing_since >= tuning.stale_after else WatchState.RECONNECTING
                 what = f"HTTP {failure.status}: " if failure.status else ""
                 self.tracker.set(sid, state, f"{scope.describe()}: {what}{failure.message}; retrying in {delay:.1f}s")
                 self.stopping.wait(delay)
@@ -187,16 +187,16 @@ class Watcher:
             if type_ == "BOOKMARK":
                 stream.resource_version = rv or stream.resource_version
                 continue
-            if type_ not in ("ADDED", "MODIFIED", "DELETED"):
+            if type_ not in (EventType.ADDED, EventType.MODIFIED, EventType.DELETED):
                 continue
             obj = clean(obj, kind)
             key = object_key(obj)
-            if type_ == "DELETED":
+            if type_ == EventType.DELETED:
                 stream.known.pop(key, None)
             else:
                 stream.known[key] = rv
             stream.resource_version = rv or stream.resource_version
-            self.events.put(Event(type_, SourceObject(obj, self.origin)))
+            self.events.put(Event(EventType(type_), SourceObject(obj, self.origin)))
 
     def _relist(self, stream: Stream, call: Callable[..., Any]) -> None:
         """List the collection again and emit what changed since the objects we know."""
@@ -208,15 +208,15 @@ class Watcher:
             fresh[key] = rv
             old = stream.known.get(key)
             if old is None:
-                self.events.put(Event("ADDED", SourceObject(obj, self.origin)))
+                self.events.put(Event(EventType.ADDED, SourceObject(obj, self.origin)))
             elif old != rv:
-                self.events.put(Event("MODIFIED", SourceObject(obj, self.origin)))
+                self.events.put(Event(EventType.MODIFIED, SourceObject(obj, self.origin)))
         for key in stream.known.keys() - fresh.keys():
             kind, ns, name = key
             stub = {"kind": kind, "apiVersion": stream.scope.kind.api_version, "metadata": {"name": name}}
             if ns:
                 stub["metadata"]["namespace"] = ns
-            self.events.put(Event("DELETED", SourceObject(stub, self.origin)))
+            self.events.put(Event(EventType.DELETED, SourceObject(stub, self.origin)))
         stream.known = fresh
         stream.resource_version = result.resource_version
 

@@ -67,6 +67,10 @@ def test_scalars_typed_as_libyaml_types_them(shape, scalar):
     "a: b: c\n", "\ta: 1\n", "a: 'x\n", "k: @x\n", "k: `x`\n", "a:\r\n  b: 1\r\n", "\ufeffa: 1\n", "a: 1\u2028b: 2\n",
     "%YAML 1.1\n---\na: 1\n", "a: 1\n...\n---\nb: 2\n", "[1, 2]: x\n", "k: " + "[" * 70 + "]" * 70 + "\n",
     "k: 5.e3\n", "k: 9223372036854775808\n", "k:\n- a\n- b\n", "k: {a: [1, {b: null}], c: ~}\n", "k: !!binary aGk=\n",
+    # found by the property test below: flow indicators where rapidyaml reads text and libyaml refuses or
+    # types otherwise (a plain scalar cannot start with a flow indicator, YAML 1.1 section 9.1.3)
+    "a: }{\n", "a: ]x[\n", "a: [}{]\n", "k: {:x}\n", "{?x}\n", "{? :x}\n", "{1- #\"} \n", "{a  \n?# a\" 1x}",
+    "a'{ax}  ,}: \"\n  {#}{'[b#]: b\":", "k: [a,\n  b]\n",
 ])
 def test_corpus_agrees_with_libyaml_or_declines(text):
     try:

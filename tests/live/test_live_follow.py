@@ -13,7 +13,7 @@ import pytest
 from kubectl_microseg.cli import build_parser
 from kubectl_microseg.commands import matrix
 from kubectl_microseg.errors import Origin, UsageError
-from kubectl_microseg.live import Change, LiveState, follow, follow_command
+from kubectl_microseg.live import ChangeSet, LiveState, follow, follow_command
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.sources import Event, Snapshot
 from tests.fakeapi import FakeApiServer
@@ -63,8 +63,8 @@ def test_state_events_and_stale_snapshot_notes() -> None:
 
 
 def test_change_merge_cancels_add_then_delete() -> None:
-    c = Change(added={("Pod", "", "a")})
-    c.merge(Change(deleted={("Pod", "", "a"), ("Pod", "", "b")}, modified={("Pod", "", "c")}))
+    c = ChangeSet(added={("Pod", "", "a")})
+    c.merge(ChangeSet(deleted={("Pod", "", "a"), ("Pod", "", "b")}, modified={("Pod", "", "c")}))
     assert (c.added, c.modified, c.deleted) == (set(), {("Pod", "", "c")}, {("Pod", "", "b")})
     assert c.describe() == "1 modified, 1 deleted"
 
@@ -100,7 +100,7 @@ class ScriptedSource:
 
 def test_follow_batches_bursts_and_reports_states() -> None:
     src = ScriptedSource(Snapshot([so(pod("a"))], "t"))
-    renders: list[tuple[int, Change]] = []
+    renders: list[tuple[int, ChangeSet]] = []
     states: list[tuple[str, str]] = []
     stop = threading.Event()
     t = threading.Thread(target=follow, args=(src, lambda s, c: renders.append((len(s.objects), c))),

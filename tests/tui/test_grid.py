@@ -9,7 +9,7 @@ from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.plugins.demo import DemoSource
 from kubectl_microseg.tui.explain_doc import explanation_blocks, plain_text
 from kubectl_microseg.tui.grid import CellState, GridModel, cell_view
-from kubectl_microseg.tui.session import build_session, changed_pairs, compare_matrices, one_line_reason
+from kubectl_microseg.tui.session import build_session, changed_pairs, one_line_reason
 
 
 def ep(ns: str, name: str, **labels: str) -> Endpoint:
@@ -105,8 +105,6 @@ def test_changed_pairs_and_compare():
     del b.cells[("b/api", "a/db")]
     b.cells[("b/api", "a/web")] = Cell(ConnSet.all())
     assert changed_pairs(a, b) == {("b/api", "a/db"), ("b/api", "a/web")}
-    kinds = {(c.src, c.dst): c.kind for c in compare_matrices(a, b)}
-    assert kinds == {("b/api", "a/db"): "newly denied", ("b/api", "a/web"): "newly allowed"}
 
 
 def test_a_partial_view_draws_unknown_pairs_as_uncertain_not_denied():

@@ -1,7 +1,6 @@
 """Provides SimulateScreen: apply manifests from a file to the current state and show the matrix diff.
 
-Uses the core's simulation (``engine.simulate``: apply like kubectl, diff with causes) when it is
-installed; otherwise compares the two matrices directly.
+Uses the core's simulation (``engine.simulate``: apply like kubectl, diff with causes), like the CLI.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from ..session import Session, compare_matrices, with_objects
+from ..session import Session
 
 
 @dataclass(frozen=True)
@@ -60,13 +59,8 @@ def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
     from kubectl_microseg.sources import load_source_class
 
     changed = load_source_class("manifests")(paths).load().objects
-    try:
-        from kubectl_microseg.engine.simulate import analyzer_for, apply_changes, compare
-    except ImportError:
-        new = with_objects(session, changed, f"{session.description} + {', '.join(paths)}")
-        rows = [DiffRow(c.kind, c.src, c.dst, c.before.describe("all") if c.before else "denied",
-                        c.after.describe("all") if c.after else "denied") for c in compare_matrices(session.matrix, new.matrix)]
-        return SimulationResult(rows, [f"{o.kind} {o.namespace or ''}/{o.name}" for o in changed])
+    from kubectl_microseg.engine.simulate import analyzer_for, apply_changes, compare
+
     sim = apply_changes(list(session.objects.values()), changed)
     after = analyzer_for(sim.objects, session.analyzer.options)
     diff = compare(session.analyzer, after)  # the CLI's diff: causes and guard findings included

@@ -12,6 +12,8 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 
+from kubectl_microseg.vocab import SessionKind
+
 from ..session import Session
 
 
@@ -41,7 +43,7 @@ class NamespaceTree(Tree[str]):
         expanded = {str(n.data) for n in self.root.children if n.is_expanded}
         self.clear()
         self.root.label = session.description
-        if session.kind == "nft":
+        if session.kind == SessionKind.NFT:
             self._load_nft(session)
             return
         by_ns: dict[str, list] = {}

@@ -9,6 +9,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from kubectl_microseg.vocab import SessionKind
+
 from ..session import Session
 
 
@@ -23,7 +25,7 @@ class PolicyList(OptionList):
         """Fill the list from a session."""
         self.clear_options()
         opts = []
-        if session.kind == "nft":  # host firewalls: every chain of every host
+        if session.kind == SessionKind.NFT:  # host firewalls: every chain of every host
             for key, (host, ch) in session.chains().items():
                 t = Text(f"{host}: {ch.label()}")
                 if ch.is_base:

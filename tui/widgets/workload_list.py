@@ -14,6 +14,8 @@ from textual.message import Message
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from kubectl_microseg.vocab import SessionKind
+
 from ..session import Session
 
 ISO_MARK = {"yes": ("✓", "bold"), "partly": ("~", "italic"), "no": ("✗", "dim")}
@@ -62,7 +64,7 @@ class WorkloadPanel(Vertical):
         ol = self.query_one("#workloads", OptionList)
         ol.clear_options()
         opts = []
-        if session.kind == "nft":  # host firewalls: address classes and hosts
+        if session.kind == SessionKind.NFT:  # host firewalls: address classes and hosts
             for e in session.matrix.endpoints:
                 t = Text(e.id)
                 t.append(f" {e.kind}", style="dim")
@@ -84,7 +86,7 @@ class WorkloadPanel(Vertical):
             return
         labels = self.query_one("#labels", OptionList)
         labels.clear_options()
-        if self._session.kind == "nft":  # the addresses and the constants naming them
+        if self._session.kind == SessionKind.NFT:  # the addresses and the constants naming them
             e = next((x for x in self._session.matrix.endpoints if x.id == event.option.id), None)
             if e is not None:
                 members = dict(e.extra).get("members", ())
