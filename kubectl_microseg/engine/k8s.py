@@ -34,6 +34,7 @@ from typing import Iterable, Iterator
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.cluster import Cluster, Member, Workload
+from ..model.istio import MeshOptions
 from ..model.policy import NetworkPolicy, Peer, Rule
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
@@ -57,6 +58,8 @@ class Options:
     uncertain_namespaces: frozenset[str] = frozenset()
     """Namespaces whose policies are unknown: every verdict involving their pods is uncertain."""
     all_uncertain: bool = False
+    mesh: MeshOptions = MeshOptions()
+    """The service mesh's root namespace and trust domain (engine/mesh.py)."""
 
 
 @dataclass(frozen=True)

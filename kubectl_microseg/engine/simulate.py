@@ -124,11 +124,13 @@ def compare(before: Analyzer, after: Analyzer, *, expectations: Iterable[Expecte
     attribute(diff, before, after)
     diff.findings = run_guards(diff, mb, ma, before, after, expectations)
     diff.notes = [n for n in dict.fromkeys(list(before.cluster.notes) + list(after.cluster.notes))]
+    from .guards import mesh_guards
     from .mesh import MeshAnalyzer, annotate, mesh_changes
 
-    mesh_b, mesh_a = MeshAnalyzer(before.cluster), MeshAnalyzer(after.cluster)
+    mesh_b, mesh_a = MeshAnalyzer(before.cluster, before.options.mesh), MeshAnalyzer(after.cluster, after.options.mesh)
     if mesh_b.active or mesh_a.active:  # the service-mesh layer on top (docs/mesh.md): its changes too
-        diff.mesh_changes = mesh_changes(annotate(mb, mesh_b), annotate(ma, mesh_a))
+        diff.mesh_changes = mesh_changes(annotate(mb, mesh_b), annotate(ma, mesh_a), mesh_b, mesh_a)
+        diff.findings.extend(mesh_guards(diff.mesh_changes))
     return diff
 
 
