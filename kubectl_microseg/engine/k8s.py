@@ -38,7 +38,7 @@ from ..model.policy import NetworkPolicy, Peer, Rule
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
 from ..vocab import DIRECTIONS, Direction, ReasonKind
-from .atoms import AtomIndex, ExternalAtom
+from .atoms import AtomIndex, ExternalAtom, FqdnAtom, fqdn_atoms
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
 from .calico import CalicoCompiler, decide_tiers, tier_chain
@@ -356,6 +356,8 @@ class Analyzer:
     def _build_atoms(self) -> None:
         index = AtomIndex(self.cluster)
         self.atoms: list[ExternalAtom] = index.atoms
+        self.fqdn_atoms: list[FqdnAtom] = fqdn_atoms(self.cluster)
+        """Cilium toFQDNs names and patterns: named external endpoints, egress destinations only."""
         self._atom_index = index
         self._piece_starts = index.piece_starts
         self._pieces = index.pieces
@@ -731,6 +733,10 @@ class Analyzer:
                         key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
                         unsure = direction == "egress" and any(c in self.unsure_to for c in classes)
                         cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
+            if self.fqdn_atoms:
+                endpoints.extend(Endpoint(f.id, "External", group="external", extra=(("fqdn", f.selector.name),))
+                                 for f in self.fqdn_atoms)
+                self._fqdn_cells(cells, wl if touching is None else [w for w in wl if w.id in touching])
         if self.cilium is not None:
             self.cilium.mark_l7(cells, keep)
         m = Matrix(endpoints, cells, list(self.cluster.notes), "Effective connectivity")
@@ -799,6 +805,32 @@ class Analyzer:
             out = self._np_atoms(direction, cls, named)
         self._cache[key] = out
         return out
+
+    def _fqdn_cells(self, cells: dict[tuple[str, str], Cell], workloads: list[Workload]) -> None:
+        """Cells from each workload to each toFQDNs endpoint: the egress pipeline against the name (its
+        addresses are DNS answers at run time, so every such cell is uncertain; engine.cilium)."""
+        by_rules: dict[tuple, list[ConnSet]] = {}
+        for w in workloads:
+            classes = self.workload_classes[w.id]
+            got_all = []
+            for c in classes:
+                key = (tuple(id(cr) for cr in self.rules_of["egress"][c]), bool(self.isolating["egress"][c]),
+                       tuple(id(cr) for cr in self.cilium.deny["egress"][c]) if self.cilium is not None else ())
+                if self.has_admin or self.calico_selects["egress"] >> c & 1 or self.classes[c].host_network:
+                    key += (c,)
+                hit = by_rules.get(key)
+                if hit is None:
+                    hit = by_rules[key] = [self.decide("egress", c, f, frozenset()) for f in self.fqdn_atoms]
+                got_all.append(hit)
+            for i, f in enumerate(self.fqdn_atoms):
+                got = [g[i] for g in got_all if g[i]]
+                if not got:
+                    continue
+                conns = got[0]
+                for g in got[1:]:
+                    conns = conns | g
+                partial = len(got) < len(classes) or any(g != conns for g in got)
+                cells[(w.id, f.id)] = Cell(conns, True, partial)
 
     def _np_atoms(self, direction: str, cls: int, named: frozenset) -> dict[int, ConnSet] | None:
         """The NetworkPolicy rules' map of atom index -> ports (None: not isolated, everything)."""
@@ -968,6 +1000,14 @@ class Analyzer:
     def atom_for(self, address: str) -> ExternalAtom:
         """The external range that contains an IP address."""
         return self._atom_index.atom_for(address)
+
+    def fqdn_atom(self, text: str) -> FqdnAtom:
+        """The toFQDNs endpoint ``fqdn:NAME`` (or ``NAME``: a name or pattern a toFQDNs rule writes)."""
+        want = text if text.startswith("fqdn:") else "fqdn:" + text
+        for f in self.fqdn_atoms:
+            if f.id == want.lower().rstrip("."):
+                return f
+        raise KeyError(text)
 
 
 _ALL = ConnSet.all()

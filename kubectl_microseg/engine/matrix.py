@@ -44,7 +44,7 @@ class Endpoint:
             out["name"] = self.name
         if self.kind != "External" or self.labels:
             out["labels"] = dict(self.labels)
-        if self.cidrs:
+        if self.cidrs or self.kind == "External":  # a toFQDNs endpoint has none (its "fqdn" names it)
             out["cidrs"] = list(self.cidrs)
         for k, v in self.extra:
             out[k] = v

@@ -40,7 +40,7 @@ from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet
 from ..vocab import Direction, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
-from .cilium import l7_text
+from .cilium import l4_named_ports, l7_text
 from .calico import EFFECTS as CALICO_EFFECTS, decide_tiers
 
 if TYPE_CHECKING:
@@ -225,6 +225,7 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         return _NONE, _NONE
     allowed = _NONE
     matched = False
+    hits = []
     for cr in a.rules_of[q.direction][q.own]:
         if not cr.matches(q.peer):
             continue
@@ -233,9 +234,12 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if open_ is not _ALL:
             conns = conns & open_
         if q.trace is not None:
-            q.trace.append(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns),
-                                  layer=Layer.NETWORK_POLICY.value))
+            hits.append((cr, conns))
         allowed = allowed | conns
+    if hits:
+        l4 = l4_named_ports([cr.rule for cr, _ in hits], q.named)
+        q.trace.extend(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns, l4),
+                              layer=Layer.NETWORK_POLICY.value) for cr, conns in hits)
     if q.trace is not None and not matched:
         pols = list(dict.fromkeys(selecting))
         names = ", ".join(p.id for p in pols)
@@ -333,12 +337,12 @@ def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> ReasonKind:
     return ReasonKind(f"{prefix}_{rule.action.upper()}")
 
 
-def _rule_text(cr, conns: ConnSet) -> str:
+def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     ports = cr.rule.describe_ports()
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
     note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
-    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule)}"
+    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule, conns, l4)}"
 
 
 def _admin_text(cr: "CompiledAdminRule", conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:
