@@ -70,7 +70,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-VALUE_OPTIONS = frozenset({"-f", "--filename", "--source", "--kubeconfig", "--context", "-n", "--namespace", "--request-timeout"})
+VALUE_OPTIONS = frozenset({"-f", "--filename", "--source", "--kubeconfig", "--context", "-n", "--namespace",
+                           "--request-timeout", "--mesh-root-namespace", "--trust-domain"})
 """Options before the subcommand that take a value (so ``-n test matrix`` means the matrix command)."""
 
 

@@ -22,7 +22,6 @@ def source_name(args: argparse.Namespace, shows: SessionKind = SessionKind.K8S) 
     if shows != SessionKind.K8S:
         return explicit or DEFAULT_SOURCE[shows]
     named = [(option, name) for attr, option, name in SHORTHANDS if getattr(args, attr, None)]
-    explicit = getattr(args, "source", None)
     if explicit:
         named = [(opt, name) for opt, name in named if name != explicit] + [("--source", explicit)]
     if len(named) > 1:
@@ -59,16 +58,23 @@ def analyzer_options(args: argparse.Namespace, snapshot: Snapshot):
         hostnetwork_as_pods=bool(getattr(args, "hostnetwork_as_pods", False)),
         uncertain_namespaces=snapshot.uncertain_namespaces,
         all_uncertain=snapshot.all_namespaces_uncertain,
+        mesh=mesh_options(args),
     )
+
+
+def mesh_options(args: argparse.Namespace):
+    """``--mesh-root-namespace`` and ``--trust-domain`` (the one place they are read)."""
+    from .model.istio import DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, MeshOptions
+
+    return MeshOptions(getattr(args, "mesh_root_namespace", None) or DEFAULT_ROOT_NAMESPACE,
+                       getattr(args, "trust_domain", None) or DEFAULT_TRUST_DOMAIN)
 
 
 def mesh_analyzer(args: argparse.Namespace, cluster):
     """The service-mesh layer (engine/mesh.py) of the cluster, or None when nothing is in a mesh."""
     from .engine.mesh import MeshAnalyzer
-    from .model.istio import DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN
 
-    mesh = MeshAnalyzer(cluster, root_namespace=getattr(args, "mesh_root_namespace", None) or DEFAULT_ROOT_NAMESPACE,
-                        trust_domain=getattr(args, "trust_domain", None) or DEFAULT_TRUST_DOMAIN)
+    mesh = MeshAnalyzer(cluster, mesh_options(args))
     return mesh if mesh.active else None
 
 

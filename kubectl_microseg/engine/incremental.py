@@ -7,7 +7,10 @@ event in namespace N re-reads N's objects, replaces N's pod classes and policies
 (keeping every other class and compiled rule: ``Analyzer.replace_namespace``), and recomputes just the
 class pairs that involve N, through the same decision pipeline as the full matrix.
 Cluster-scoped admin policies can touch any pair: a change to them rebuilds everything; so does any
-event while Cilium policies are present (their rules are compiled across namespaces).
+event while Cilium policies are present (their rules are compiled across namespaces), and a change to a
+Calico object (its tiers order policies of every namespace; a GlobalNetworkPolicy selects any pod). Pod and
+namespace events on a Calico cluster stay incremental: ``replace_namespace`` recompiles the Calico tiers
+for the new classes (their pairs are decided again, the others keep their verdicts).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..model.admin import ADMIN_KINDS
+from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
 from ..model.cilium import KINDS as CILIUM_KINDS
 from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
@@ -24,10 +28,12 @@ from ..model.ports import ConnSet
 from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
-REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILIUM_KINDS)
-"""Kinds whose change rebuilds the model (Istio's: a root-namespace policy is mesh-wide, and the mesh layer
-reads the whole cluster's objects; Cilium's: a CNP's peers may name other namespaces and engine.cilium
-compiles them onto every class, which replace_namespace does not redo)."""
+REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILIUM_KINDS) | frozenset(
+    f"{k}.{g.partition('/')[0]}" for k in CALICO_KINDS for g in CALICO_API_GROUPS)
+"""Kinds (as object keys hold them: ``SourceObject.key_kind``) whose change rebuilds the model (Istio's: a
+root-namespace policy is mesh-wide, and the mesh layer reads the whole cluster's objects; Cilium's: a CNP's
+peers may name other namespaces and engine.cilium compiles them onto every class, which replace_namespace
+does not redo; Calico's: the tiers are compiled from every namespace's Calico objects)."""
 
 POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
 """Kinds that change pod classes only (never a namespace's policies or labels)."""
@@ -35,7 +41,7 @@ POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
 
 def _namespace_of(obj: SourceObject) -> str | None:
     """The namespace an object's analysis belongs to (None: cluster-wide)."""
-    if obj.kind in REBUILD_KINDS:
+    if obj.key_kind in REBUILD_KINDS:
         return None
     if obj.kind == "Namespace":
         return obj.name
