@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -16,7 +16,8 @@ from kubectl_microseg.engine.explain import PairExplanation
 from kubectl_microseg.engine.k8s import Reason
 from kubectl_microseg.model.cluster import PolicyEntry
 
-from .session import Session
+if TYPE_CHECKING:
+    from .session import KubeSession
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def _reason_blocks(reasons: list[Reason]) -> list[Block]:
     return out
 
 
-def direction_blocks(session: Session, ex: PairExplanation) -> list[Block]:
+def direction_blocks(session: KubeSession, ex: PairExplanation) -> list[Block]:
     """The blocks of one direction (src → dst): verdict, egress reasons, ingress reasons."""
     blocks: list[Block] = []
     verdict = ex.allowed.describe("all ports") if ex.allowed else "denied"
@@ -146,7 +147,7 @@ def direction_blocks(session: Session, ex: PairExplanation) -> list[Block]:
     return blocks
 
 
-def explanation_blocks(session: Session, src: str, dst: str) -> list[Block]:
+def explanation_blocks(session: KubeSession, src: str, dst: str) -> list[Block]:
     """Both directions of a pair and the YAML of every deciding policy."""
     blocks: list[Block] = [Block("title", f"{src} ⇄ {dst}")]
     policies: dict[str, PolicyEntry] = {}

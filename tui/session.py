@@ -1,32 +1,36 @@
-"""Provides the TUI's data layer: one analysed snapshot, live events applied to it, and its explanations.
+"""Provides the TUI's data layer for Kubernetes: one analysed snapshot, live events applied to it, and its
+explanations.
 
-No Textual here. A :class:`Session` is immutable in spirit: applying events or a simulated change
-returns a new session, and :func:`changed_pairs` says which cells differ (the view highlights them).
-Workers in the app call these functions off the UI thread.
+No Textual here. :class:`KubeSession` implements the screens' :class:`~.protocol.Session`. A live update
+(:func:`live_session`) or a simulated change gives a new session; :func:`changed_pairs` says which cells
+differ when the update cannot name them. Workers call these functions off the UI thread.
 """
 
 from __future__ import annotations
 
 import argparse
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import ClassVar
 
-from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
+from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.model.cluster import PolicyEntry, Workload, build_cluster
 from kubectl_microseg.model.objects import ObjectKey, SourceObject
 from kubectl_microseg.model.ports import ConnSet
-from kubectl_microseg.sources import Event, Snapshot
-from kubectl_microseg.vocab import EventType, SessionKind
+from kubectl_microseg.sources import Snapshot
+from kubectl_microseg.vocab import SessionKind
 
-from .grid import CellFn, Granularity, GridModel
+from .explain_doc import Block, explanation_blocks
+from .grid import GRANULARITIES, CellFn, Granularity, GridModel
+from .protocol import Feature
 
 
 @dataclass
-class Session:
+class KubeSession:
     """One analysed state of the cluster (or files) and how to rebuild it."""
 
     snapshot: Snapshot
@@ -43,9 +47,32 @@ class Session:
     """Held while the live path updates ``analyzer`` in place (LiveModel); readers on the UI thread try it
     without blocking (and say 'updating'), worker threads wait for it."""
 
+    granularities: ClassVar[tuple[Granularity, ...]] = GRANULARITIES
+    features: ClassVar[frozenset[Feature]] = frozenset(Feature)
+    """Simulate, scaffold, lint findings and probes: every view of a cluster."""
+
     @property
     def description(self) -> str:
         return self.snapshot.description
+
+    def granularity_word(self, granularity: str) -> str:
+        return granularity
+
+    # ------------------------------------------------------------------ what the cursor and explain show
+    def one_line(self, src: str, dst: str) -> str:
+        """The verdict and each direction's deciding reason; never waits for a live update (says so instead)."""
+        if not self.lock.acquire(blocking=False):
+            return "the analysis is updating after a change in the cluster …"
+        try:
+            ex = self.explain(src, dst)
+        finally:
+            self.lock.release()
+        return one_line_reason(ex) if ex is not None else ""
+
+    def explanation_blocks(self, src: str, dst: str) -> list[Block] | None:
+        """Both directions and the deciding policies as written (waits for at most one live update)."""
+        with self.lock:
+            return explanation_blocks(self, src, dst)
 
     # ------------------------------------------------------------------ endpoints per granularity
     def grid(self, granularity: Granularity, **kw) -> GridModel:
@@ -164,7 +191,7 @@ def one_line_reason(ex: PairExplanation) -> str:
 
 
 def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
-                  objects: dict[ObjectKey, SourceObject] | None = None) -> Session:
+                  objects: dict[ObjectKey, SourceObject] | None = None) -> KubeSession:
     """Analyse a snapshot (the slow part; run it in a worker)."""
     from kubectl_microseg.load import analyzer_options
 
@@ -175,12 +202,12 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     m = analyzer.matrix(external=not getattr(args, "no_external", False))
     m.title = f"Effective connectivity ({snapshot.description})"
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
-    return Session(snapshot, analyzer, m, args, objs)
+    return KubeSession(snapshot, analyzer, m, args, objs)
 
 
 def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: threading.Lock,
                  changed: Iterable[SourceObject] = (), deleted: Iterable[ObjectKey] = (),
-                 versions: Iterator[int] | None = None) -> tuple[Session, int, set[tuple[str, str]] | None]:
+                 versions: Iterator[int] | None = None) -> tuple[KubeSession, int, set[tuple[str, str]] | None]:
     """Apply a batch of changes to the shared incremental model (``engine.incremental.LiveModel``, the one
     ``matrix --watch`` uses); return the session of the new state, its version and the cells that changed
     (None: unknown, e.g. after a rebuild).
@@ -196,22 +223,7 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
     m.title = f"Effective connectivity ({snapshot.description})"
-    return Session(snapshot, model.analyzer, m, args, model.objects, lock=lock), version, up.pairs
-
-
-def apply_events(session: Session, events: Iterable[Event]) -> Session:
-    """A new session with ADDED/MODIFIED/DELETED events applied (STATE events are ignored here)."""
-    objs = dict(session.objects)
-    for ev in events:
-        if ev.obj is None:
-            continue
-        if ev.type == EventType.DELETED:
-            objs.pop(ev.obj.key(), None)
-        elif ev.type in (EventType.ADDED, EventType.MODIFIED):
-            objs[ev.obj.key()] = ev.obj
-    snap = Snapshot(list(objs.values()), session.snapshot.description, list(session.snapshot.notes),
-                    session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)
-    return build_session(snap, session.args, objs)
+    return KubeSession(snapshot, model.analyzer, m, args, model.objects, lock=lock), version, up.pairs
 
 
 def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:

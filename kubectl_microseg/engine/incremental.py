@@ -15,14 +15,15 @@ for the new classes (their pairs are decided again, the others keep their verdic
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 from ..model.admin import ADMIN_KINDS
-from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
+from ..model.calico import API_GROUPS as CALICO_API_GROUPS
+from ..model.calico import CALICO_KINDS
 from ..model.cilium import KINDS as CILIUM_KINDS
-from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
+from ..model.istio import MESH_KINDS
 from ..model.objects import ObjectKey, SourceObject
 from ..model.ports import ConnSet
 from ..vocab import DIRECTIONS

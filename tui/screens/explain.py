@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ..clipboard import copy_text
 from ..explain_doc import Block, plain_text
 from ..widgets.yaml_view import YamlView
 
@@ -39,8 +40,7 @@ class ExplainScreen(Screen[None]):
         return plain_text(self.blocks)
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
-        self.app.tell_copied("explanation")  # type: ignore[attr-defined]
+        copy_text(self.app, self.text, "explanation")
 
 
 def _block_widget(b: Block) -> Static:
