@@ -458,6 +458,13 @@ class CalicoObjects:
     def __bool__(self) -> bool:
         return bool(self.policies or self.staged or self.tiers or self.sets)
 
+    @property
+    def uses_service_accounts(self) -> bool:
+        """Some enforced policy selects by service account (then pods are classed by theirs too)."""
+        return any(pol.sa_selector is not None or any(e.sa_names or e.sa_selector is not None
+                                                      for r in pol.ingress + pol.egress for e in (r.source, r.destination))
+                   for pol, _ in self.policies)
+
     def ordered_tiers(self) -> list[Tier]:
         """Every tier a policy names or the input declares, by order then name; the default tier is always
         there (it holds the Kubernetes NetworkPolicies)."""
