@@ -58,7 +58,7 @@ class CompiledCiliumRule(CompiledRule):
     unsure_classes: int = 0
     unsure_external: bool = False
 
-    def may_match(self, peer: "int | ExternalAtom") -> bool:
+    def may_match(self, peer: int | ExternalAtom) -> bool:
         if isinstance(peer, int):
             return bool(self.unsure_classes & (1 << peer))
         return self.unsure_external
@@ -71,7 +71,7 @@ class CompiledCiliumRule(CompiledRule):
 class CiliumLayer:
     """The compiled Cilium policies of one analyzer."""
 
-    def __init__(self, a: "Analyzer"):
+    def __init__(self, a: Analyzer):
         self.a = a
         n = len(a.classes)
         self._labels: dict[int, dict] = {}
@@ -245,7 +245,7 @@ class CiliumLayer:
                                 cells[(ws.id, wd.id)] = replace(cell, l7=True)
 
     # ------------------------------------------------------------------ the matrix's deny pass
-    def deny_conns(self, direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+    def deny_conns(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
         out = _NONE
         for cr in self.deny[direction][own]:
             if cr.matches(peer):
@@ -275,7 +275,7 @@ def _bits(bits: int):
         bits ^= low
 
 
-def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+def deny_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """The Cilium deny tier: the ports any matching ingressDeny/egressDeny rule names are denied; it also
     records the Cilium rules that could decide but are not evaluated (the verdict is then uncertain)."""
     from .pipeline import Layer, Reason

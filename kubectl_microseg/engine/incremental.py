@@ -13,7 +13,7 @@ event while Cilium policies are present (their rules are compiled across namespa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..model.admin import ADMIN_KINDS
 from ..model.cilium import KINDS as CILIUM_KINDS

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
@@ -294,7 +294,7 @@ class Analyzer:
         iso = {d: sum(1 << i for i, pols in enumerate(self.isolating[d]) if pols) if self.calico_tiers else 0
                for d in DIRECTIONS}
         self.calico_by_class = {d: calico_by_class(self.calico_tiers, d, iso[d]) for d in DIRECTIONS}
-        self.calico_selects = {d: 0 for d in DIRECTIONS}
+        self.calico_selects = dict.fromkeys(DIRECTIONS, 0)
         """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
         others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
         for ct in self.calico_tiers:
@@ -364,7 +364,7 @@ class Analyzer:
     def is_isolated(self, cls: int, direction: str) -> bool:
         return bool(self.isolating[direction][cls])
 
-    def decide(self, direction: str, own: int, peer: "int | ExternalAtom", dst_named: frozenset) -> ConnSet:
+    def decide(self, direction: str, own: int, peer: int | ExternalAtom, dst_named: frozenset) -> ConnSet:
         """What ``own``'s ``direction`` allows with ``peer`` (a class or an address range): the pipeline."""
         return allowed(self, direction, own, peer, dst_named)
 
@@ -621,10 +621,7 @@ class Analyzer:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        if direction == "egress":
-            parts = self._named_groups()
-        else:
-            parts = [self.all_classes]
+        parts = self._named_groups() if direction == "egress" else [self.all_classes]
         for m in dict.fromkeys(rules):
             split = []
             for p in parts:

@@ -33,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from ipaddress import ip_network
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from ..model.istio import (DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, AuthorizationPolicy, AuthzAction,
                            AuthzRule, Dataplane, MtlsMode, pod_dataplane, principal)
@@ -159,7 +160,7 @@ _REQUEST_FIELDS = ("methods", "notMethods", "paths", "notPaths", "hosts", "notHo
 class MeshAnalyzer:
     """The mesh layer of one cluster: sides of workloads, scopes of policies, and the pair verdicts."""
 
-    def __init__(self, cluster: "Cluster", *, root_namespace: str = DEFAULT_ROOT_NAMESPACE,
+    def __init__(self, cluster: Cluster, *, root_namespace: str = DEFAULT_ROOT_NAMESPACE,
                  trust_domain: str = DEFAULT_TRUST_DOMAIN):
         self.cluster = cluster
         self.root = root_namespace
@@ -189,7 +190,7 @@ class MeshAnalyzer:
         return bool(self.cluster.mesh) or any(self.side(w).in_mesh for w in self.cluster.workloads)
 
     # -- sides ---------------------------------------------------------------------------------------
-    def side(self, w: "Workload") -> Side:
+    def side(self, w: Workload) -> Side:
         raw = w.source.raw if w.source is not None else {}
         if w.kind == "Pod" or raw.get("kind") == "Pod":
             meta, spec = raw.get("metadata") or {}, raw.get("spec") or {}
@@ -471,7 +472,7 @@ def external_side(cidrs: tuple[str, ...], name: str) -> Side:
     return Side(None, (), Dataplane.NONE, None, cidrs, name)
 
 
-def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
+def annotate(m: Matrix, mesh: MeshAnalyzer) -> Matrix:
     """Give every allowed cell whose destination is in the mesh its mesh verdict (the L4 cell is kept)."""
     from dataclasses import replace
 
@@ -505,7 +506,7 @@ def pair_verdict(mesh: MeshAnalyzer, src: Any, dst: Any, conns: ConnSet,
     return mesh.verdict(side_of(mesh, src), side_of(mesh, dst), conns, request)
 
 
-def mesh_changes(before: "Matrix", after: "Matrix") -> list[dict[str, Any]]:
+def mesh_changes(before: Matrix, after: Matrix) -> list[dict[str, Any]]:
     """Pairs L4 allows in both states whose mesh verdict or mTLS state differs (simulate/diff): each
     ``{"from", "to", "before", "after", "newlyDenied"}`` with the ``mesh`` objects (None: outside the mesh)."""
     out = []

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .addresses import AddressSet
 from .policy import (PROTOCOLS, FieldError, Path, PortSpec, Rule, _cidr, _list, _map, parse_label_selector,
@@ -208,7 +209,7 @@ def parse_selector(value: Any, path: Path) -> CiliumSelector:
             continue
         labels[_strip(key)] = v
     exprs = []
-    for i, e in enumerate(_list(m.get("matchExpressions"), path + ("matchExpressions",)) or []):
+    for _i, e in enumerate(_list(m.get("matchExpressions"), path + ("matchExpressions",)) or []):
         if isinstance(e, Mapping) and isinstance(e.get("key"), str):
             e = {**e, "key": _strip(e["key"])}
         exprs.append(e)
@@ -288,7 +289,7 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
         fm = _map(f, path + ("toFQDNs", i), required=True) or {}
         name = fm.get("matchName") or fm.get("matchPattern") or "?"
         out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {name}"))
-    for i, s in enumerate(_list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []):
+    for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []:
         present = True
         out.append(CiliumPeer(PeerKind.SERVICE, text=f"service {_service_text(s)}"))
     for key in (pre + "Groups", pre + "Nodes", pre + "Requires"):

@@ -14,6 +14,7 @@ import json
 import pytest
 
 from .util import GOLDEN, run_cli
+import itertools
 
 FORMATS = {"table": "table.txt", "wide": "wide.txt", "json": "json", "csv": "csv", "markdown": "md",
            "mermaid": "mmd", "dot": "dot"}
@@ -57,7 +58,7 @@ def validate_contract_matrix(doc: dict) -> None:
     # the External endpoints partition the whole address space (no gap, no overlap)
     ext_nets = sorted((ipaddress.ip_network(c) for e in doc["endpoints"] if e["kind"] == "External" for c in e["cidrs"]),
                       key=lambda n: (n.version, n.network_address))
-    for x, y in zip(ext_nets, ext_nets[1:]):
+    for x, y in itertools.pairwise(ext_nets):
         assert x.version != y.version or not x.overlaps(y), (x, y)
     assert (v4, v6) == (2**32, 2**128)
     known = set(ids)

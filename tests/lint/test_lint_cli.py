@@ -89,7 +89,7 @@ def test_unknown_rule_in_ignore_file_is_an_input_error(capsys, tmp_path) -> None
 
 def test_files_and_namespace_filter(capsys, tmp_path) -> None:
     (tmp_path / "a.yaml").write_text((ROOT / "kubectl_microseg/demo/cluster/monitoring.yaml").read_text())
-    code, out, _ = run(capsys, "lint", "-f", str(tmp_path), "-o", "json")
+    _code, out, _ = run(capsys, "lint", "-f", str(tmp_path), "-o", "json")
     rules = {(f["rule"], f["object"]) for f in json.loads(out)["findings"]}
     assert ("MS004", "NetworkPolicy monitoring/grafana") in rules
     # the DNS and ingress-nginx namespaces are not in the input: their peers match nothing here
