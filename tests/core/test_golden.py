@@ -25,15 +25,11 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Repli
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_matrix_golden(scenario, fmt, capsys, monkeypatch, request):
+def test_matrix_golden(scenario, fmt, capsys, monkeypatch, golden):
     monkeypatch.chdir(GOLDEN)  # relative -f path: the title is the same on every machine
     code, out, err = run_cli(capsys, *SCENARIOS[scenario], "matrix", "-o", fmt)
     assert code == 0, err
-    path = GOLDEN / f"{scenario}.{FORMATS[fmt]}"
-    if request.config.getoption("--update-golden"):
-        path.write_text(out)
-    assert path.is_file(), f"{path.name} missing: run pytest with --update-golden"
-    assert out == path.read_text(), f"{path.name} differs (intended? rerun with --update-golden and review)"
+    golden(GOLDEN / f"{scenario}.{FORMATS[fmt]}", out)
 
 
 def validate_contract_matrix(doc: dict) -> None:
