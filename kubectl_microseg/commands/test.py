@@ -46,9 +46,9 @@ def register(sub) -> None:
 
 def read_flows(path: str) -> list[Flow]:
     """Parse and validate a flows file (errors name the file, document and line)."""
-    from kubectl_microseg.plugins.manifests import _read_text, parse_text
+    from kubectl_microseg.plugins.manifests import parse_text, read_text
 
-    docs = parse_text(_read_text(path), path)
+    docs = parse_text(read_text(path), path)
     if not docs:
         raise InputError("no flows: the file is empty", Origin(file=path))
     doc = docs[0]
@@ -92,7 +92,8 @@ def check_flow(analyzer: Analyzer, flow: Flow, mesh=None) -> dict[str, Any]:
     """The contract's result object for one flow (with ``mesh``, the service-mesh layer on top of L4)."""
     try:
         src = resolve_peer(analyzer, flow.src, None) if is_ip(flow.src) else find_workload(analyzer, flow.src, None)
-        dst = resolve_peer(analyzer, flow.dst, None) if is_ip(flow.dst) else find_workload(analyzer, flow.dst, None)
+        dst = (resolve_peer(analyzer, flow.dst, None) if is_ip(flow.dst) or flow.dst.startswith("fqdn:")
+               else find_workload(analyzer, flow.dst, None))
         if is_ip(flow.src) and is_ip(flow.dst):
             raise MicrosegError("traffic between two outside addresses is not governed by NetworkPolicies")
         port = resolve_port(analyzer, dst, flow.port, flow.protocol) if flow.port is not None else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Any
 
 from ..model.addresses import AddressSet, atom_groups, interval_cidrs, interval_text
 from ..model.cluster import Cluster
@@ -36,6 +37,27 @@ class ExternalAtom:
 
     def contains_interval(self, lo: int, hi: int) -> bool:
         return any(a <= lo and hi <= b for a, b in self.intervals)
+
+
+_V4_ALL = ((0, 2**32 - 1),)
+
+
+@dataclass
+class FqdnAtom(ExternalAtom):
+    """A Cilium ``toFQDNs`` name or pattern as a named external endpoint (``fqdn:api.example.com``). Its
+    addresses are whatever DNS answers at run time, so every verdict about it is uncertain (engine.cilium).
+    Address rules match it only when they hold every IPv4 address (``0.0.0.0/0``, ``world``, ``all``): its
+    ``intervals`` are the whole IPv4 space, and peer matching tests the first interval."""
+
+    selector: Any = None
+    """The model.cilium.FqdnSelector it stands for."""
+
+
+def fqdn_atoms(cluster: Cluster) -> list[FqdnAtom]:
+    """One endpoint per distinct name or pattern the Cilium egress allow rules' toFQDNs write, sorted."""
+    sels = {cp.fqdn for ce in cluster.cilium for r in ce.policy.rules("egress") for cp in r.peers or ()
+            if cp.fqdn is not None}
+    return [FqdnAtom(_V4_ALL, f"fqdn:{s.name}", (), s) for s in sorted(sels, key=lambda s: (s.name, s.pattern))]
 
 
 

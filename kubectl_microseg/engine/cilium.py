@@ -28,15 +28,16 @@ Modes"; see model.cilium):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..model.addresses import AddressSet
 from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVICE_ACCOUNT_LABEL, CiliumPeer,
-                            CiliumPolicy, CiliumRule, CiliumSelector, Entity, PeerKind)
+                            CiliumPolicy, CiliumRule, CiliumSelector, Entity, FqdnSelector, PeerKind)
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
 from ..vocab import ReasonKind
-from .compiled import CompiledRule
+from .atoms import FqdnAtom
+from .compiled import CompiledRule, peer_matches
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
@@ -57,11 +58,28 @@ class CompiledCiliumRule(CompiledRule):
 
     unsure_classes: int = 0
     unsure_external: bool = False
+    fqdns: tuple[FqdnSelector, ...] = ()
+    """Its toFQDNs names and patterns: it matches the fqdn: endpoints they cover (engine.atoms.FqdnAtom)."""
+
+    def matches(self, peer: int | ExternalAtom) -> bool:
+        if self.fqdns and isinstance(peer, FqdnAtom) and any(f.covers(peer.selector) for f in self.fqdns):
+            return True
+        return peer_matches(self.classes, self.addresses, peer)
 
     def may_match(self, peer: int | ExternalAtom) -> bool:
         if isinstance(peer, int):
             return bool(self.unsure_classes & (1 << peer))
+        if isinstance(peer, FqdnAtom):  # a toFQDNs name: another name or pattern may share its addresses
+            if any(f.covers(peer.selector) for f in self.fqdns):
+                return False
+            return self.unsure_other or any(f.overlaps(peer.selector) for f in self.fqdns)
         return self.unsure_external
+
+    @property
+    def unsure_other(self) -> bool:
+        """Unevaluated peers besides toFQDNs (services, groups, kube-apiserver) that could hold outside addresses."""
+        return self.unsure_external and any(p.fqdn is None and p.kind is not PeerKind.CIDR and p.kind is not
+                                            PeerKind.ENDPOINTS for p in self.rule.peers or ())
 
     @property
     def unsure(self) -> bool:
@@ -188,8 +206,9 @@ class CiliumLayer:
                 unsure |= u
                 addrs = addrs | ad
                 unsure_ext = unsure_ext or ue
+            fqdns = tuple(p.fqdn for p in rule.peers if p.fqdn is not None)
             cr = CompiledCiliumRule(pol, rule, bits, addrs, False, rule.static_conns(), unsure_classes=unsure & ~bits,
-                                    unsure_external=unsure_ext)
+                                    unsure_external=unsure_ext, fqdns=fqdns)
         self.compiled[(pol.id, rule.section or rule.direction, rule.index)] = cr
         return cr
 
@@ -225,24 +244,65 @@ class CiliumLayer:
         return 0, 0, empty, False  # health, init, ingress, unmanaged: not endpoints of the model
 
     # ------------------------------------------------------------------ L7
+    def l7_ports(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
+        """The ports of ``own``'s ``direction`` with ``peer`` that pass only the requests some L7 rule lists:
+        opened by a matching allow rule with L7 rules and named by no matching rule without.
+
+        Rules are a union, and an L4-only allow on the same port lets every request through: "If a layer 4
+        rule is specified in the policy, and a similar layer 4 rule with layer 7 rules is also specified,
+        then the layer 7 portions of the latter rule will have no effect" (docs.cilium.io, "Layer 7
+        Policies"); Kubernetes NetworkPolicy rules count as such L4 rules. Only a rule that names the port
+        is "similar": an allow of every port (an L3-only rule, port 0) and the default of an endpoint that
+        no policy makes default-deny leave the port's L7 rules in force (the datapath looks the
+        port-specific proxy entry up first; an L7 rule in a policy with enableDefaultDeny false is the
+        documented way to see DNS without dropping anything else)."""
+        l7 = _NONE
+        hits = []
+        for cr in self.a.rules_of[direction][own]:
+            if cr.matches(peer):
+                hits.append(cr.rule)
+                if getattr(cr.rule, "l7", ()):
+                    l7 = l7 | cr.conns(named)
+        return l7 - l4_named_ports(hits, named) if l7 else l7
+
     def mark_l7(self, cells: dict, keep: set) -> None:
-        """Mark the matrix cells (workload ids) some of whose ports an L7 rule filters ('L7-filtered'):
-        a Cilium allow rule with http/dns/kafka rules that matches the pair and opens some of its ports."""
+        """Mark the matrix cells (workload ids) some of whose ports pass only listed L7 requests
+        ('L7-filtered', :meth:`l7_ports` in either direction)."""
         a = self.a
+        pairs: set[tuple[int | ExternalAtom, int | ExternalAtom]] = set()
+        external = [*a.atoms, *a.fqdn_atoms]
         for (pol_id, section, _), cr in self.compiled.items():
             if not cr.rule.l7 or cr.rule.deny:
                 continue
             subject = self.selects.get(pol_id, 0)
             for own in _bits(subject):
                 for peer in _bits(cr.classes):
-                    src, dst = (own, peer) if section == "egress" else (peer, own)
-                    for ws in a.class_workloads[src]:
-                        for wd in a.class_workloads[dst]:
-                            cell = cells.get((ws.id, wd.id))
-                            if cell is None or cell.l7 or ws.id not in keep or wd.id not in keep:
-                                continue
-                            if cell.conns & cr.conns(a.classes[dst].named_ports):
-                                cells[(ws.id, wd.id)] = replace(cell, l7=True)
+                    pairs.add((own, peer) if section == "egress" else (peer, own))
+                if cr.addresses.intervals or cr.fqdns:
+                    hit = [x for x in (external if section == "egress" else a.atoms) if cr.matches(x)]
+                    pairs.update((own, x) if section == "egress" else (x, own) for x in hit)
+        for src, dst in pairs:
+            if isinstance(src, int) and isinstance(dst, int):
+                named = a.classes[dst].named_ports
+                ports = self.l7_ports("egress", src, dst, named) | self.l7_ports("ingress", dst, src, named)
+            elif isinstance(src, int):
+                ports = self.l7_ports("egress", src, dst, frozenset())
+            else:
+                assert isinstance(dst, int)
+                ports = self.l7_ports("ingress", dst, src, a.classes[dst].named_ports)
+            if not ports:
+                continue
+            for s_id in self._ids(src, keep):
+                for d_id in self._ids(dst, keep):
+                    cell = cells.get((s_id, d_id))
+                    if cell is not None and not cell.l7 and cell.conns & ports:
+                        cells[(s_id, d_id)] = replace(cell, l7=True)
+
+    def _ids(self, end: int | ExternalAtom, keep: set) -> list[str]:
+        """The matrix ids of a class's workloads (those in ``keep``) or of an external endpoint."""
+        if isinstance(end, int):
+            return [w.id for w in self.a.class_workloads[end] if w.id in keep]
+        return [end.id]
 
     # ------------------------------------------------------------------ the matrix's deny pass
     def deny_conns(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
@@ -283,6 +343,11 @@ def deny_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     layer = q.analyzer.cilium
     if layer is None:
         return _NONE, _NONE
+    if isinstance(q.peer, FqdnAtom):
+        q.uncertain = True
+        if q.trace is not None:
+            q.trace.append(Reason(q.direction, ReasonKind.UNEVALUATED, _NONE, layer=Layer.CILIUM_DENY.value,
+                                  text=FQDN_TEXT.format(q.peer.id)))
     for cr in layer.unsure[q.direction][q.own]:
         if cr.may_match(q.peer):
             q.uncertain = True
@@ -303,6 +368,11 @@ def deny_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     return _NONE, denied
 
 
+FQDN_TEXT = ("{}: its addresses are the DNS answers at run time (Cilium learns them through its DNS proxy, which "
+             "sees only lookups an egress rule with L7 dns rules sends it): the verdict is uncertain; address rules "
+             "match it only when they hold every IPv4 address")
+
+
 def unsure_text(cr: CompiledCiliumRule) -> str:
     r = cr.rule
     if r.section == "subject":
@@ -315,7 +385,30 @@ def unsure_text(cr: CompiledCiliumRule) -> str:
             "known offline); it could decide here: the verdict is uncertain")
 
 
-def l7_text(rule: object) -> str:
-    """'; L7-filtered: http GET /api/.*, ...' for a Cilium rule with L7 rules ('' otherwise)."""
+def l4_named_ports(rules: list[Any], named: frozenset) -> ConnSet:
+    """The ports that rules without L7 rules name one by one (the "similar layer 4 rule" that lifts an L7
+    filter: :meth:`CiliumLayer.l7_ports`)."""
+    out = _NONE
+    for r in rules:
+        if getattr(r, "l7", ()) or getattr(r, "ports", None) is None:
+            continue
+        for ps in r.ports:
+            if ps.port is not None:
+                out = out | ps.resolve(named)
+    return out
+
+
+def l7_text(rule: object, conns: ConnSet = _NONE, l4: ConnSet = _NONE) -> str:
+    """'; L7-filtered (only these requests): http GET /api/.*, ...' for a Cilium rule with L7 rules ('' otherwise);
+    where an L4-only rule names the same ports (``l4``), says that those pass every request."""
     l7 = getattr(rule, "l7", ())
-    return f"; L7-filtered (only these requests): {', '.join(l7)}" if l7 else ""
+    if not l7:
+        return ""
+    lifted = conns & l4
+    if not lifted:
+        return f"; L7-filtered (only these requests): {', '.join(l7)}"
+    rest = conns - l4
+    head = f"; L7-filtered on {rest.describe()} (only these requests): {', '.join(l7)}" if rest else \
+        f"; its L7 rules ({', '.join(l7)}) have no effect"
+    return (f"{head}; on {lifted.describe()} an L4 rule without L7 rules also allows this peer, so every request "
+            "passes (docs.cilium.io, Layer 7 Policies: the L7 portions of the latter rule have no effect)")

@@ -80,7 +80,14 @@ def find_workload(analyzer: Analyzer, name: str, namespace: str | None) -> Workl
 
 
 def resolve_peer(analyzer: Analyzer, text: str, namespace: str | None) -> Workload | ExternalAtom:
-    """A workload reference or an IP address (an address outside the cluster)."""
+    """A workload reference, an IP address (an address outside the cluster) or ``fqdn:NAME`` (a Cilium
+    toFQDNs name or pattern)."""
+    if text.startswith("fqdn:"):
+        try:
+            return analyzer.fqdn_atom(text)
+        except KeyError:
+            known = ", ".join(f.id for f in analyzer.fqdn_atoms) or "none"
+            raise UsageError(f"no toFQDNs name or pattern {text!r} in the Cilium policies (known: {known})") from None
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -150,6 +157,7 @@ def deciding_rules(analyzer: Analyzer, m: Matrix, *, max_pairs: int = 40_000) ->
     """
     peers: dict[str, Workload | ExternalAtom] = {w.id: w for w in analyzer.cluster.workloads}
     peers.update((a.id, a) for a in analyzer.atoms)
+    peers.update((a.id, a) for a in analyzer.fqdn_atoms)
     ids = [e.id for e in m.endpoints if e.id in peers]
     if len(ids) ** 2 <= max_pairs:
         pairs = [(s, d) for s in ids for d in ids]

@@ -15,6 +15,11 @@ over allow policies, regardless of whether they are a Cilium Network Policy, a C
 Policy or even a Kubernetes Network Policy" (docs.cilium.io, Deny Policies); Cilium's allow rules join the
 NetworkPolicy tier (the union of allows; any selecting policy makes the endpoint default-deny).
 
+Calico's tiers (engine.calico) go where Calico orders them against its own tiers for the Kubernetes
+policies: before ``kube-admin`` (order 1000) ahead of the Admin tier; up to ``kube-baseline`` (order
+10,000,000) in the NetworkPolicy tier's place (Calico's default tier, order 1,000,000, holds the
+NetworkPolicies); after ``kube-baseline`` (or without order) behind the Baseline tier.
+
 Every layer answers, for the ports still open, accept / deny / pass / no opinion, with its reasons
 (object, rule, origin). Accept and deny are final: those ports leave the pipeline. Pass and no opinion
 leave them open for the next layer (a Pass also skips the rest of its own tier). network-policy-api
@@ -41,8 +46,8 @@ from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet
 from ..vocab import Direction, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
-from .cilium import l7_text
-from .calico import EFFECTS as CALICO_EFFECTS, decide_tiers
+from .cilium import l4_named_ports, l7_text
+from .calico import EFFECTS as CALICO_EFFECTS, Placement, decide_tiers
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
@@ -70,6 +75,7 @@ class Layer(str, Enum):
     ADMIN = "Admin"
     NETWORK_POLICY = "NetworkPolicy"
     BASELINE = "Baseline"
+    CALICO_LATE = "Calico tiers after kube-baseline"
     DEFAULT = "default"
 
 
@@ -220,12 +226,13 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Not isolated: no opinion. Isolated: the union of the matching rules is accepted, the rest denied."""
     a = q.analyzer
     if a.calico_tiers:  # on Calico the NetworkPolicies are evaluated inside its default tier
-        return decide_tiers(q, open_, early=False)
+        return decide_tiers(q, open_, Placement.WITH_NETWORK_POLICY)
     selecting = a.isolating[q.direction][q.own]
     if not selecting:
         return _NONE, _NONE
     allowed = _NONE
     matched = False
+    hits = []
     for cr in a.rules_of[q.direction][q.own]:
         if not cr.matches(q.peer):
             continue
@@ -234,9 +241,12 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if open_ is not _ALL:
             conns = conns & open_
         if q.trace is not None:
-            q.trace.append(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns),
-                                  layer=Layer.NETWORK_POLICY.value))
+            hits.append((cr, conns))
         allowed = allowed | conns
+    if hits:
+        l4 = l4_named_ports([cr.rule for cr, _ in hits], q.named)
+        q.trace.extend(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns, l4),
+                              layer=Layer.NETWORK_POLICY.value) for cr, conns in hits)
     if q.trace is not None and not matched:
         pols = list(dict.fromkeys(selecting))
         names = ", ".join(p.id for p in pols)
@@ -265,7 +275,14 @@ def _calico_early(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Calico tiers ordered before its kube-admin tier (engine/calico.py)."""
     if not q.analyzer.calico_tiers:
         return _NONE, _NONE
-    return decide_tiers(q, open_, early=True)
+    return decide_tiers(q, open_, Placement.BEFORE_ADMIN)
+
+
+def _calico_late(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+    """Calico tiers ordered after its kube-baseline tier, or without order (engine/calico.py)."""
+    if not q.analyzer.calico_tiers:
+        return _NONE, _NONE
+    return decide_tiers(q, open_, Placement.AFTER_BASELINE)
 
 
 LAYERS: tuple[tuple[Layer, LayerFn], ...] = (
@@ -274,6 +291,7 @@ LAYERS: tuple[tuple[Layer, LayerFn], ...] = (
     (Layer.ADMIN, _admin_tier),
     (Layer.NETWORK_POLICY, _network_policy_tier),
     (Layer.BASELINE, _baseline_tier),
+    (Layer.CALICO_LATE, _calico_late),
     (Layer.DEFAULT, _default_tier),
 )
 """The precedence of the layers: this order, and nothing else, decides which layer wins."""
@@ -334,12 +352,12 @@ def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> ReasonKind:
     return ReasonKind(f"{prefix}_{rule.action.upper()}")
 
 
-def _rule_text(cr, conns: ConnSet) -> str:
+def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     ports = cr.rule.describe_ports()
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
     note = "" if conns else " (its named ports do not exist on the destination, so it opens nothing)"
-    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule)}"
+    return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule, conns, l4)}"
 
 
 def _admin_text(cr: CompiledAdminRule, conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:

@@ -22,6 +22,7 @@ Semantics from docs.cilium.io, "Policy Language" (security/policy/language), "De
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -100,6 +101,8 @@ class CiliumPeer:
     text: str = ""
     written: tuple[str, ...] = ()
     """The CIDRs as written (cidr, except, a group's externalCIDRs): they name the external ranges."""
+    fqdn: FqdnSelector | None = None
+    """A toFQDNs item: the name or pattern it selects (a named external endpoint, engine.cilium)."""
 
     def describe(self, policy_namespace: str | None = None) -> str:
         if self.kind is PeerKind.ENDPOINTS and self.selector is not None:
@@ -109,6 +112,62 @@ class CiliumPeer:
                      else f" in namespace {policy_namespace}")
             return f"endpoints {self.selector.describe()}{where}"
         return self.text
+
+
+@dataclass(frozen=True)
+class FqdnSelector:
+    """A toFQDNs item, ``matchName`` or ``matchPattern`` (language reference, "DNS based"; names compare
+    lower-case without the trailing dot)."""
+
+    name: str
+    pattern: bool
+
+    @property
+    def text(self) -> str:
+        return self.name
+
+    def covers(self, other: FqdnSelector) -> bool:
+        """Every name ``other`` selects is one this selects. ``matchPattern``: "``*`` within a domain allows 0
+        or more valid DNS characters, except for the ``.`` separator. ``*.cilium.io`` will match
+        ``sub.cilium.io`` but not ``cilium.io``"; "``*`` alone matches all names"."""
+        if self.name == other.name and self.pattern == other.pattern:
+            return True
+        if not self.pattern:
+            return False
+        if self.name == "*":
+            return True
+        return not other.pattern and _fqdn_regex(self.name).fullmatch(other.name) is not None
+
+    def overlaps(self, other: FqdnSelector) -> bool:
+        """Some name may be selected by both (a pattern against a pattern: not decided, so True)."""
+        return self.covers(other) or other.covers(self) or (self.pattern and other.pattern)
+
+
+_FQDN_REGEX: dict[str, re.Pattern[str]] = {}
+
+
+def _fqdn_regex(pattern: str) -> re.Pattern[str]:
+    hit = _FQDN_REGEX.get(pattern)
+    if hit is None:
+        hit = _FQDN_REGEX[pattern] = re.compile("".join("[-a-z0-9_]*" if ch == "*" else re.escape(ch) for ch in pattern))
+    return hit
+
+
+def fqdn_selector(value: Any, path: Path) -> FqdnSelector:
+    m = _map(value, path, required=True) or {}
+    name, pattern = m.get("matchName"), m.get("matchPattern")
+    if not name and not pattern:
+        raise FieldError(path, "Required value: matchName or matchPattern")
+    if name and pattern:
+        raise FieldError(path, "only one of matchName and matchPattern may be set")
+    raw = str(name or pattern)
+    text = raw.lower().rstrip(".") or raw  # DNS names are case-insensitive; "cilium.io." is "cilium.io"
+    if not re.fullmatch(r"[-a-z0-9_.*]+", text):
+        raise FieldError(path + ("matchName" if name else "matchPattern",),
+                         f"invalid DNS name {raw!r}: only a-z, 0-9, '.', '-', '_'" + (" and '*'" if pattern else ""))
+    if name and "*" in text:
+        raise FieldError(path + ("matchName",), f"invalid DNS name {raw!r}: '*' is allowed only in matchPattern")
+    return FqdnSelector(text, bool(pattern))
 
 
 @dataclass(frozen=True)
@@ -286,9 +345,8 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
         out.append(CiliumPeer(PeerKind.ENTITY, entity=ent, text=f"entity {ent.value}"))
     for i, f in enumerate(_list(m.get("toFQDNs"), path + ("toFQDNs",)) or [] if direction == "egress" else []):
         present = True
-        fm = _map(f, path + ("toFQDNs", i), required=True) or {}
-        name = fm.get("matchName") or fm.get("matchPattern") or "?"
-        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {name}"))
+        sel = fqdn_selector(f, path + ("toFQDNs", i))
+        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {sel.text}", fqdn=sel))
     for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []:
         present = True
         out.append(CiliumPeer(PeerKind.SERVICE, text=f"service {_service_text(s)}"))

@@ -113,6 +113,9 @@ def flows_from_matrix(matrix: Matrix, namespaces: Iterable[str], *, external: bo
             continue
         if len(inside) < 2 and not external:
             continue
+        if any(dict(e.extra).get("fqdn") for e in (es, ed)):
+            notes.append(f"skipped {s} -> {d}: a DNS name (Cilium toFQDNs) has no NetworkPolicy form")
+            continue
         if any(dict(e.extra).get("hostNetwork") for e in inside):
             notes.append(f"skipped {s} -> {d}: a hostNetwork pod takes part, and NetworkPolicies do not apply to it")
             continue

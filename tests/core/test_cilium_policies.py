@@ -11,7 +11,7 @@ import pytest
 from kubectl_microseg.engine.explain import explain_pair
 from kubectl_microseg.errors import InputError
 
-from .util import ALL, NONE, analyzer, cluster_of, conns, external_for, matrix, run_cli, sctp, tcp, udp
+from .util import ALL, NONE, analyzer, cluster_of, conns, external_for, external_ids, matrix, run_cli, sctp, tcp, udp
 
 BASE = """
 apiVersion: v1
@@ -446,3 +446,101 @@ def test_incremental_updates_with_cilium_policies_match_a_fresh_analysis():
                                              + ccnp("p", WEB_FROM_CLI)).matrix().cells.items()}
     assert got == fresh
     assert ("b/cli", "a/web") not in got
+
+
+FQDN = """
+endpointSelector: {matchLabels: {app: api}}
+egress:
+- toFQDNs: [{matchName: API.example.com.}, {matchPattern: "*.example.org"}]
+  toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+- toFQDNs: [{matchPattern: "*.example.com"}]
+  toPorts: [{ports: [{port: "80", protocol: TCP}]}]
+"""
+
+
+def test_fqdn_names_are_named_external_endpoints_marked_uncertain():
+    # language reference, "DNS based": toFQDNs allows "connections to any IPs returned in DNS queries" for
+    # the name; matchPattern: "``*`` within a domain allows 0 or more valid DNS characters, except for the
+    # ``.`` separator. ``*.cilium.io`` will match ``sub.cilium.io`` but not ``cilium.io``". The IPs are known
+    # only at run time (DNS proxy), so each name is an endpoint of its own and every cell to it is uncertain.
+    a = analyzer(BASE + cnp("p", "a", FQDN))
+    m = a.matrix()
+    ids = external_ids(m)
+    assert {"fqdn:api.example.com", "fqdn:*.example.com", "fqdn:*.example.org"} <= set(ids)
+    assert conns(m, "a/api", "fqdn:api.example.com") == tcp(443) | tcp(80)  # its name, and *.example.com
+    assert conns(m, "a/api", "fqdn:*.example.com") == tcp(80)
+    assert conns(m, "a/api", "fqdn:*.example.org") == tcp(443)
+    assert all(m.cells[k].uncertain for k in m.cells if k[1].startswith("fqdn:"))
+    assert conns(m, "a/web", "fqdn:api.example.com") == ALL  # a/web's egress is not isolated
+    doc = m.to_contract()
+    ep = next(e for e in doc["endpoints"] if e["id"] == "fqdn:api.example.com")
+    assert ep["kind"] == "External" and ep["fqdn"] == "api.example.com" and ep["cidrs"] == []
+    ex = explain_pair(a, a.cluster.workload("a/api"), a.fqdn_atom("fqdn:api.example.com"))
+    assert ex.uncertain and ex.allowed == tcp(443) | tcp(80)
+    text = " ".join(r.text for r in ex.egress)
+    assert "cnp:a/p egress rule 1: FQDN api.example.com" in text and "DNS answers at run time" in text
+
+
+def test_fqdn_endpoint_and_address_rules():
+    # a world deny denies every outside address, the name's too ("Deny policies take precedence"); a CIDR
+    # rule for part of the address space does not match it (its addresses are not known)
+    deny = FQDN + "egressDeny: [{toEntities: [world], toPorts: [{ports: [{port: '80', protocol: TCP}]}]}]\n"
+    m = matrix(BASE + cnp("p", "a", deny))
+    assert conns(m, "a/api", "fqdn:api.example.com") == tcp(443)
+    cidr = "endpointSelector: {matchLabels: {app: api}}\negress: [{toCIDR: [192.0.2.0/24]}, {toFQDNs: [{matchName: x.io}]}]\n"
+    m = matrix(BASE + cnp("p", "a", cidr))
+    assert conns(m, "a/api", "fqdn:x.io") == ALL
+    only_cidr = "endpointSelector: {matchLabels: {app: api}}\negress: [{toCIDR: [192.0.2.0/24]}]\n"
+    names_y = "endpointSelector: {matchLabels: {app: web}}\negress: [{toFQDNs: [{matchName: y.io}]}]\n"
+    m = matrix(BASE + cnp("p", "a", only_cidr) + cnp("q", "a", names_y))
+    assert ("a/api", "fqdn:y.io") not in m.cells  # a/api: only 192.0.2.0/24, which need not hold y.io
+
+
+def test_fqdn_flow_and_bad_fqdn(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text(BASE + cnp("p", "a", FQDN))
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("flows:\n- {from: a/api, to: 'fqdn:api.example.com', port: 443, expect: allow}\n"
+                     "- {from: a/api, to: 'fqdn:*.example.org', port: 80, expect: deny}\n")
+    code, out, err = run_cli(capsys, "test", "-f", str(f), str(flows), "-o", "json")
+    assert code == 0, out + err
+    code, out, err = run_cli(capsys, "explain", "-f", str(f), "workload", "a/api", "--to", "fqdn:nope.io")
+    assert code == 2 and "fqdn:nope.io" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE + cnp("p", "a", "endpointSelector: {}\negress: [{toFQDNs: [{matchName: 'a*.io'}]}]\n"))
+    code, out, err = run_cli(capsys, "matrix", "-f", str(bad))
+    assert code == 2 and "matchName" in err
+
+
+L7_WEB = """
+endpointSelector: {matchLabels: {app: web}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: api}}]
+  toPorts: [{ports: [{port: "8080", protocol: TCP}], rules: {http: [{method: GET, path: /}]}}]
+"""
+
+
+def test_l4_rule_on_the_same_port_lifts_the_l7_filter():
+    # docs.cilium.io, "Layer 7 Policies": "If a layer 4 rule is specified in the policy, and a similar layer 4
+    # rule with layer 7 rules is also specified, then the layer 7 portions of the latter rule will have no
+    # effect" (rules are a union: the L4-only rule lets every request through)
+    a = analyzer(BASE + cnp("p", "a", L7_WEB))
+    assert a.matrix().cells[("a/api", "a/web")].l7  # only the L7 rule: filtered
+    l4 = L7_WEB + "- fromEndpoints: [{matchLabels: {app: api}}]\n  toPorts: [{ports: [{port: '8080', protocol: TCP}]}]\n"
+    a = analyzer(BASE + cnp("p", "a", l4))
+    cell = a.matrix().cells[("a/api", "a/web")]
+    assert cell.conns == tcp(8080) and not cell.l7
+    ex = explain_pair(a, a.cluster.workload("a/api"), a.cluster.workload("a/web"))
+    assert "have no effect" in " ".join(r.text for r in ex.ingress)
+    # a Kubernetes NetworkPolicy naming the port is such an L4 rule too; another port's L4 rule is not
+    np = """---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: np, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: api}}}], ports: [{port: %s}]}]
+"""
+    assert not matrix(BASE + cnp("p", "a", L7_WEB) + np % "8080").cells[("a/api", "a/web")].l7
+    m = matrix(BASE + cnp("p", "a", L7_WEB) + np % "9090")
+    assert m.cells[("a/api", "a/web")].l7 and conns(m, "a/api", "a/web") == tcp(8080) | tcp(9090)

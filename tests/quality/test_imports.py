@@ -28,7 +28,6 @@ READ_FILE = "reads a user file with the manifests plugin's read_text (belongs in
 KNOWN: dict[tuple[str, str], str] = {
     # (importing module, imported module): why it is still there. Each entry is a debt to pay; the test fails
     # when one is paid (delete it here) as well as when a new one appears.
-    (M + "tui.nft_session", M + "commands.nft"): NFT_SOURCE,
     (M + "tui.screens.findings", M + "commands.lint"): "the lint run lives in the command, not in lint/",
     (M + "tui.screens.probe", M + "commands.probe"): "the probe run lives in the command, not in dataplane/",
     (M + "tui.screens.scaffold", M + "commands._scaffold_kinds"): "the scaffold kinds table lives in commands/",
@@ -36,8 +35,6 @@ KNOWN: dict[tuple[str, str], str] = {
     (M + "commands._nft_verify", M + "plugins.nftables"): NFT_SOURCE,
     (M + "commands._nft_verify", M + "plugins.nft_sandbox"): "the sandbox is an nftables capability, not a Source",
     (M + "commands._nft_verify", M + "plugins.manifests"): READ_FILE,
-    (M + "commands.lint", M + "plugins.nftables"): NFT_SOURCE,
-    (M + "commands.nft", M + "plugins.nftables"): NFT_SOURCE,
     (M + "commands.nft", M + "plugins.manifests"): READ_FILE,
     (M + "commands._scaffold_kinds", M + "plugins.manifests"): READ_FILE,
     (M + "commands.diff", M + "plugins.manifests"): READ_FILE,
