@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from ..errors import InputError, Origin, UsageError
 from ..model.cluster import Cluster
 from ..model.selectors import parse_selector_text
-from ..scaffold import guardrails, least, templates, tiers
+from ..scaffold import guardrails, least, mesh, templates, tiers
 from ..scaffold.dns import DnsTarget, find_dns
 from ..scaffold.draft import validate
 from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
@@ -124,7 +124,8 @@ def _tiers_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entry-selector", metavar="SEL", help="only these pods of the entry namespace (kubectl -l syntax)")
 
 
-def _tiers(args: argparse.Namespace, model: Model) -> Built:
+def _tier_intent(args: argparse.Namespace, model: Model, *, dns: bool = True) -> tuple[tiers.TierIntent, list[str]]:
+    """The tier intent of the command line or --intent file, resolved against the model (tiers and mesh)."""
     if args.intent:
         data, origin, locator = read_yaml(args.intent)
         with with_lines(locator):
@@ -143,10 +144,22 @@ def _tiers(args: argparse.Namespace, model: Model) -> Built:
     elif args.entry_selector:
         raise UsageError("--entry-selector needs --entry-namespace")
     intent = replace(intent, namespace=ns, entry=entry, label_key=args.label_key or intent.label_key,
-                     dns=intent.dns and not args.no_dns)
-    resolved, notes = tiers.resolve(intent, model.cluster)
+                     dns=dns and intent.dns and not getattr(args, "no_dns", False))
+    return tiers.resolve(intent, model.cluster)
+
+
+def _tiers(args: argparse.Namespace, model: Model) -> Built:
+    resolved, notes = _tier_intent(args, model)
     dns = find_dns(model.cluster) if resolved.dns else None
     return tiers.build(resolved, dns), notes + ([dns.note] if dns and not dns.found else [])
+
+
+def _mesh(args: argparse.Namespace, model: Model) -> Built:
+    from ..load import mesh_options
+
+    resolved, notes = _tier_intent(args, model, dns=False)  # DNS is UDP: Istio neither proxies nor authorizes it
+    drafts, more = mesh.build(resolved, model.cluster, mesh_options(args).trust_domain)
+    return drafts, notes + more
 
 
 def _zone_opts(p: argparse.ArgumentParser) -> None:
@@ -369,6 +382,8 @@ KINDS: dict[str, Kind] = {
                       _opt_namespaces),
     "tiers": Kind("a chain of tiers, each talking only to its neighbours (+ DNS)", _tiers, _tiers_opts,
                   dns_option=True, name_option=False),
+    "mesh": Kind("Istio, from the same chain as tiers: AuthorizationPolicies by service account, STRICT mTLS",
+                 _mesh, _tiers_opts, name_option=False),
     "isolate-namespace": Kind("environment isolation: only traffic within the namespace, plus DNS", _isolate,
                               _opt_namespaces, dns_option=True),
     "zone": Kind("a compliance zone by label: members talk only to members, plus DNS", _zone, _zone_opts,
