@@ -69,9 +69,11 @@ class Simulation:
 
 
 def object_key(obj: SourceObject, default_namespace: str = "default") -> ObjectKey:
-    """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default."""
+    """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default. The
+    kind is qualified by its API group where names clash (``SourceObject.key_kind``: a Calico NetworkPolicy
+    is not the Kubernetes NetworkPolicy of the same name)."""
     ns = "" if obj.kind in CLUSTER_SCOPED else (obj.namespace or default_namespace)
-    return (obj.kind, ns, obj.name)
+    return (obj.key_kind, ns, obj.name)
 
 
 def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] = (),
@@ -93,17 +95,17 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
         where = obj.origin.describe()
         if key in index and out[index[key]] is not None:
             out[index[key]] = obj
-            changes.append(ObjectChange(ChangeAction.REPLACE, key[0], key[1], key[2], where))
+            changes.append(ObjectChange(ChangeAction.REPLACE, obj.kind, key[1], key[2], where))
         else:
             index[key] = len(out)
             out.append(obj)
-            changes.append(ObjectChange(ChangeAction.ADD, key[0], key[1], key[2], where))
+            changes.append(ObjectChange(ChangeAction.ADD, obj.kind, key[1], key[2], where))
     for d in deletions:
         key = (d.kind, d.namespace, d.name)
         if key not in index or out[index[key]] is None:
             raise UsageError(f"--delete {d.id}: no NetworkPolicy {d.id} in the base or the changes")
         out[index[key]] = None
-        changes.append(ObjectChange(ChangeAction.DELETE, d.kind, d.namespace, d.name))
+        changes.append(ObjectChange(ChangeAction.DELETE, d.kind.partition(".")[0], d.namespace, d.name))
     return Simulation([o for o in out if o is not None], changes)
 
 
