@@ -206,7 +206,8 @@ def _zone_has_members(cluster: Cluster, ns: str, key: str, value: str, scope: st
 
 
 def _from_ns_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE_NAMESPACE", help="the namespace the connections come from")
+    p.add_argument("source_namespace", metavar="SOURCE_NAMESPACE",  # not "source": that is --source's dest
+                   help="the namespace the connections come from")
     p.add_argument("--ports", default="", help="ports to open, e.g. 9090,8080 or 53/udp (default: every port)")
     p.add_argument("--from-selector", metavar="SEL", help="only these pods of the source namespace")
     p.add_argument("--to-selector", metavar="SEL", help="only these pods of the target namespace (-n)")
@@ -230,13 +231,13 @@ def _from_namespace(args: argparse.Namespace, model: Model) -> Built:
     ports = parse_ports(args.ports)
     src = parse_selector(args.from_selector, "--from-selector") if args.from_selector else None
     dst = parse_selector(args.to_selector, "--to-selector") if args.to_selector else None
-    drafts = templates.allow_from_namespace(ns, args.source, ports, src, dst, args.name, args.purpose)
+    drafts = templates.allow_from_namespace(ns, args.source_namespace, ports, src, dst, args.name, args.purpose)
     notes = []
-    egress = args.egress == "yes" or (args.egress == "auto" and _source_isolated(model, args.source, args.from_selector))
+    egress = args.egress == "yes" or (args.egress == "auto" and _source_isolated(model, args.source_namespace, args.from_selector))
     if egress:
-        drafts.append(templates.egress_to_namespace(args.source, ns, ports, src, dst, None))
+        drafts.append(templates.egress_to_namespace(args.source_namespace, ns, ports, src, dst, None))
     elif args.egress == "auto":
-        notes.append(f"no egress policy written for {args.source}: "
+        notes.append(f"no egress policy written for {args.source_namespace}: "
                      + ("no model to check (--no-cluster); " if model.analyzer is None else
                         "its pods are not isolated for egress in the model; ")
                      + "use --egress yes if they are")
