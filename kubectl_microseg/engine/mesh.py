@@ -38,7 +38,7 @@ from collections.abc import Iterable
 
 from ..gcpause import paused_gc
 from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
-                           MeshOptions, MtlsMode, pod_dataplane, principal)
+                           MeshOptions, MtlsMode, pod_dataplane, pod_template, principal, service_account)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:
@@ -205,18 +205,10 @@ class MeshAnalyzer:
 
     # -- sides ---------------------------------------------------------------------------------------
     def side(self, w: Workload) -> Side:
-        raw = w.source.raw if w.source is not None else {}
-        if w.kind == "Pod" or raw.get("kind") == "Pod":
-            meta, spec = raw.get("metadata") or {}, raw.get("spec") or {}
-        else:
-            tpl = (raw.get("spec") or {})
-            if w.kind == "CronJob":
-                tpl = ((tpl.get("jobTemplate") or {}).get("spec") or {})
-            tpl = tpl.get("template") or {}
-            meta, spec = tpl.get("metadata") or {}, tpl.get("spec") or {}
+        meta, spec = pod_template(w.kind, w.source.raw if w.source is not None else {})
         ns = self.cluster.namespaces.get(w.namespace)
         plane = pod_dataplane(ns.labels if ns else {}, meta.get("labels") or {}, meta.get("annotations") or {})
-        sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        sa = service_account(spec)
         ips = tuple(ip for m in w.members for ip in m.ips) if self._uses_ips else ()
         return Side(w.namespace, tuple(sorted(w.labels.items())), plane,
                     principal(self.trust_domain, w.namespace, sa) if plane is not Dataplane.NONE else None,
@@ -646,6 +638,16 @@ def mesh_changes(before: Matrix, after: Matrix, mesh_b: MeshAnalyzer | None = No
     return sorted(out, key=lambda x: (x["from"], x["to"]))
 
 
+def describe_mesh(m: dict[str, Any] | None) -> str:
+    """A mesh verdict of a diff (``MeshResult.to_contract``) in words: 'denied, mTLS refused'."""
+    return "not in the mesh" if m is None else f"{m['verdict']}, mTLS {m['mtls']}"
+
+
+def change_line(c: dict[str, Any]) -> str:
+    """One mesh change of a diff: 'A -> B: allowed, mTLS mtls -> denied, mTLS mtls'."""
+    return f"{c['from']} -> {c['to']}: {describe_mesh(c['before'])} -> {describe_mesh(c['after'])}"
+
+
 def changed_objects(mesh_b: MeshAnalyzer, mesh_a: MeshAnalyzer) -> dict[tuple[str, str], str]:
     """(kind, 'ns/name') -> 'added' / 'changed' / 'deleted' for the mesh objects that differ between two states."""
     def index(mesh: MeshAnalyzer) -> dict[tuple[str, str], Any]:
@@ -662,16 +664,24 @@ def change_causes(key: tuple[str, str], before: tuple[Matrix, MeshAnalyzer, Conn
     """Why one pair's mesh verdict changed: the changed objects named in its mesh chain before or after (a
     policy added appears in the chain after, one deleted in the chain before), a change of sidecar injection at
     either end, else a change of the ports L4 allows. Each ``{"kind", "object", "change", "text"}``."""
-    chains, planes = [], []
+    chains, planes, results = [], [], []
     for m, mesh, conns in (before, after):
         src, dst = _side_in(mesh, m, key[0]), _side_in(mesh, m, key[1])
         planes.append((src.dataplane, dst.dataplane))
         r = mesh.verdict(src, dst, conns) if conns else None
         chains.append(r.steps if r is not None else ())
+        results.append(r)
+    b, a = results
+    # a PeerAuthentication explains a change of the mTLS state, an AuthorizationPolicy one of the verdict
+    # (unless the connection is refused either way: then no policy is consulted)
+    mtls_changed = (b.mtls if b else None) != (a.mtls if a else None)
+    refused = any(r is not None and r.mtls is MtlsState.REFUSED for r in results)
+    authz_changed = ((b.verdict, b.allowed_requests) if b else None) != ((a.verdict, a.allowed_requests) if a else None)
+    relevant = {PEER_AUTHN_KIND: mtls_changed, AUTHZ_KIND: authz_changed and not (refused and mtls_changed)}
     causes: dict[tuple[str, str], dict[str, str]] = {}
     for steps in chains:
         for st in steps:
-            what = changed.get((st.kind, st.object)) if st.object else None
+            what = changed.get((st.kind, st.object)) if st.object and relevant.get(st.kind) else None
             if what and (st.kind, st.object) not in causes:
                 causes[(st.kind, st.object)] = {"kind": st.kind, "object": st.object, "change": what,
                                                 "text": f"{st.kind} {st.object} {what}"}

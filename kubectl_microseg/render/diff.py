@@ -15,6 +15,7 @@ from typing import Any
 from collections.abc import Iterable, Sequence
 
 from ..engine.diff import MatrixDiff, PairDiff, endpoint_addresses
+from ..engine.mesh import change_line
 from ..model.addresses import AddressSet
 
 DIFF_FORMATS = ("text", "json", "markdown")
@@ -145,10 +146,7 @@ def render_text(diff: MatrixDiff, *, changes: Sequence[str] = (), header: str | 
         lines.append("")
         lines.append(f"service mesh ({len(diff.mesh_changes)}):")
         for c in diff.mesh_changes:
-            def word(m):
-                return "not in the mesh" if m is None else m["verdict"] + ", mTLS " + m["mtls"]
-            mark = "-" if c["newlyDenied"] else "~"
-            lines.append(f"    {mark} {c['from']} -> {c['to']}: {word(c['before'])} -> {word(c['after'])}")
+            lines.append(f"    {'-' if c['newlyDenied'] else '~'} {change_line(c)}")
             lines.extend(f"        because {x['text']}" for x in c.get("causes", ()))
     if diff.findings:
         lines.append("")

@@ -473,8 +473,8 @@ def test_simulate_sees_mesh_changes(tmp_path):
     # attributed: the new policy is the cause (a rule-less ALLOW "allow-nothing", istio.io authorization-policy),
     # and the guard names it too
     assert "        because AuthorizationPolicy production/lock added" in p.stdout
-    assert ("! mesh-cut: ingress-nginx/ingress-nginx-controller -> production/frontend: the mesh now denied at L7, "
-            "was allowed [AuthorizationPolicy production/lock added]") in p.stdout
+    assert ("! mesh-cut: ingress-nginx/ingress-nginx-controller -> production/frontend: the mesh now denies it at L7 "
+            "(was allowed) [AuthorizationPolicy production/lock added]") in p.stdout
 
 
 def test_mesh_change_causes_name_injection_and_ignore_unrelated_objects(tmp_path):
