@@ -1,4 +1,4 @@
-"""Provides ``load_snapshot``: the CLI's choice of source (-f, --demo, or the live cluster)."""
+"""Provides ``load_snapshot``: the CLI's choice of source (--source NAME, -f, --demo, or the live cluster)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,40 @@ import argparse
 import gc
 
 from .errors import UsageError
-from .sources import Snapshot, load_source_class
+from .sources import Snapshot, Source, build_source, source_shows
+from .vocab import SessionKind
+
+SHORTHANDS = (("filename", "-f/--filename", "manifests"), ("demo", "--demo", "demo"))
+"""Options that name a Kubernetes source: (attribute, option, source name); ``-f`` is ``--source manifests``."""
+DEFAULT_SOURCE = {SessionKind.K8S: "kube", SessionKind.NFT: "nftables"}
+"""The source when none is named: the live cluster of the kubeconfig; the host's live ruleset (whose
+--ruleset, --inventory and --demo options are the nftables source's own)."""
 
 
-def source_for(args: argparse.Namespace):
-    """The Source object the command-line options ask for."""
-    files = getattr(args, "filename", None)
-    demo = getattr(args, "demo", False)
-    if files and demo:
-        raise UsageError("choose one source: -f/--filename or --demo, not both")
-    if files:
-        return load_source_class("manifests")(list(files))
-    if demo:
-        return load_source_class("demo")()
-    cls = load_source_class("kube")
-    return cls.from_args(args)
+def source_name(args: argparse.Namespace, shows: SessionKind = SessionKind.K8S) -> str:
+    """The registry name of the source the command line asks for (one of --source, -f, --demo, or the default)."""
+    explicit = getattr(args, "source", None)
+    if shows != SessionKind.K8S:
+        return explicit or DEFAULT_SOURCE[shows]
+    named = [(option, name) for attr, option, name in SHORTHANDS if getattr(args, attr, None)]
+    if explicit:
+        named = [(opt, name) for opt, name in named if name != explicit] + [("--source", explicit)]
+    if len(named) > 1:
+        raise UsageError(f"choose one source: {' or '.join(opt for opt, _ in named)}, not both" if len(named) == 2
+                         else f"choose one source, not {len(named)}: {', '.join(opt for opt, _ in named)}")
+    return named[0][1] if named else DEFAULT_SOURCE[shows]
+
+
+def source_for(args: argparse.Namespace, shows: SessionKind = SessionKind.K8S) -> Source:
+    """The Source object the command-line options ask for, built through the registry (``sources``); a source
+    that reads something else than the views show (``shows``) is a usage error."""
+    name = source_name(args, shows)
+    source = build_source(name, args)
+    if source_shows(source) != shows:
+        raise UsageError(f"source {name!r} reads {source_shows(source).describe()}, not {shows.describe()}"
+                         + (": use `kubectl microseg nft` or `tui --nft`" if source_shows(source) == SessionKind.NFT
+                            else ""))
+    return source
 
 
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
@@ -92,7 +111,7 @@ def check_namespace(args: argparse.Namespace, cluster, snapshot: Snapshot, *, mu
     ns = chosen_namespace(args)
     if not ns:
         return
-    known = [n for n in cluster.namespaces]
+    known = list(cluster.namespaces)
     if ns not in cluster.namespaces:
         close = difflib.get_close_matches(ns, known, n=1)
         hint = f' (did you mean "{close[0]}"?)' if close else ""
