@@ -100,7 +100,7 @@ class CompiledCalicoRule:
     def matches(self, own: int, peer: int | object) -> bool:
         return bool(self.own >> own & 1) and peer_matches(self.classes, self.addresses, peer)  # type: ignore[arg-type]
 
-    def may_match(self, own: int, peer: "int | object") -> bool:
+    def may_match(self, own: int, peer: int | object) -> bool:
         """Whether it matches or might (an unknown ServiceAccount's labels): only for ``unsure`` rules."""
         own_ok = bool((self.own | self.unsure_own) >> own & 1)
         peer_ok = (isinstance(peer, int) and bool(self.unsure_peers >> peer & 1)) or peer_matches(
@@ -211,7 +211,7 @@ class CalicoCompiler:
                               and (c.namespace, c.service_account) not in known)
         """The classes whose ServiceAccount is not in the input: its labels are unknown."""
 
-    def _sa_match(self, names: tuple[str, ...], selector: sel.Node | None, c: "PodClass") -> bool:
+    def _sa_match(self, names: tuple[str, ...], selector: sel.Node | None, c: PodClass) -> bool:
         """networkpolicy reference, ServiceAccountMatch: ``names`` (the service account's name is one of
         them) and ``selector`` (over its labels and projectcalico.org/name)."""
         if names and c.service_account not in names:

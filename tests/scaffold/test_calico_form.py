@@ -69,7 +69,7 @@ def test_cluster_wide_form_has_the_connectivity_of_the_intent(kinds, capsys):
     NetworkPolicy scaffolds of the same kinds in every non-system namespace (-A)."""
     calico_argv = kinds[0] + ["--cluster-wide"]
     calico_text = _scaffold(capsys, calico_argv, "calico")
-    docs = [d for d in parse_text(calico_text, "cluster.yaml")]
+    docs = list(parse_text(calico_text, "cluster.yaml"))
     assert [d.kind for d in docs] == ["Tier", "GlobalNetworkPolicy"]
     assert docs[0].raw["spec"] == {"order": 2000000, "defaultAction": "Deny"}
     assert "# DNS" in calico_text or kinds == [["default-deny", "--direction", "ingress"]]
