@@ -4,7 +4,8 @@ The cluster of ``generate.py`` gets every namespace labelled ``istio-injection=e
 has a sidecar and a service account of its own), and per namespace the seed's two objects adapted: an
 ALLOW AuthorizationPolicy (the namespace's own principals may GET/POST /api/v1/*, anyone GET /health and
 /ready) and a STRICT PeerAuthentication, plus one mesh-wide PERMISSIVE PeerAuthentication. Measured: CPU
-seconds of ``Analyzer.matrix()`` (L4), and of the same plus ``mesh.annotate`` (L4 + mesh), best of N runs.
+seconds of ``Analyzer.matrix()`` (L4), and of ``mesh.annotate`` on that matrix with a fresh MeshAnalyzer (the
+mesh layer), per run; the ratio (L4 + mesh) / L4 on the best runs and its range over the runs.
 Then the whole command, ``kubectl-microseg matrix -f DIR -o json`` (wall seconds, best of N), on the
 cluster as generated and on the same files plus the mesh objects. Done means: L4 + mesh at most 1.5x L4 at
 size L. Run: ``python benchmarks/mesh.py [S M L] [--runs 3]``.
@@ -13,6 +14,7 @@ size L. Run: ``python benchmarks/mesh.py [S M L] [--runs 3]``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -80,20 +82,22 @@ def main(argv: list[str] | None = None) -> int:
                 whole[label] = runs
         cluster = build_cluster(objs)
         an = Analyzer(cluster)
-        l4, both, cells, meshed = [], [], 0, 0
+        l4, mesh, cells, meshed = [], [], 0, 0
         for _ in range(args.runs):
+            gc.collect()  # each step starts without the previous one's garbage
             t = time.process_time()
             m = an.matrix()
             l4.append(time.process_time() - t)
+            gc.collect()
             t = time.process_time()
-            m = an.matrix()
-            annotate(m, MeshAnalyzer(cluster))
-            both.append(time.process_time() - t)
+            annotate(m, MeshAnalyzer(cluster))  # a fresh mesh layer: nothing cached from the previous run
+            mesh.append(time.process_time() - t)
             cells, meshed = len(m.cells), sum(c.mesh is not None for c in m.cells.values())
-        ratio = min(both) / min(l4)
+        per_run = sorted((a + b) / a for a, b in zip(l4, mesh))
         print(f"{size}: {len(cluster.workloads)} workloads, {cells} allowed pairs ({meshed} with a mesh verdict); "
-              f"L4 {min(l4):.2f}s (runs {', '.join(f'{x:.2f}' for x in l4)}), L4+mesh {min(both):.2f}s "
-              f"(runs {', '.join(f'{x:.2f}' for x in both)}): {ratio:.2f}x")
+              f"L4 matrix {min(l4):.3f}-{max(l4):.3f}s, mesh layer on it {min(mesh):.3f}-{max(mesh):.3f}s "
+              f"(runs {', '.join(f'{a:.3f}+{b:.3f}' for a, b in zip(l4, mesh))}): L4+mesh / L4 = "
+              f"{(min(l4) + min(mesh)) / min(l4):.2f}x on the best runs, {per_run[0]:.2f}-{per_run[-1]:.2f}x per run")
         w0, w1 = min(whole["plain"]), min(whole["mesh"])
         print(f"{size}: whole `matrix -f DIR -o json`: without mesh {w0:.2f}s (runs "
               f"{', '.join(f'{x:.2f}' for x in whole['plain'])}), with mesh {w1:.2f}s (runs "

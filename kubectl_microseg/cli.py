@@ -27,7 +27,10 @@ def add_source_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     never overwrite a value given before the subcommand.
     """
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
-    g = parser.add_argument_group("source (one of -f, --demo, or the live cluster)")
+    g = parser.add_argument_group("source (one of -f, --demo, --source, or the live cluster)")
+    g.add_argument("--source", default=d(None), metavar="NAME",
+                   help="read with this installed source (entry point group kubectl_microseg.plugins); "
+                   "-f is --source manifests, --demo is --source demo, the default is kube")
     g.add_argument("-f", "--filename", action="append", metavar="PATH", default=d(None),
                    help="manifest file or directory (recursive); repeatable; '-' reads stdin")
     g.add_argument("--demo", action="store_true", default=d(False), help="use the demo cluster shipped with the tool")
@@ -67,7 +70,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-VALUE_OPTIONS = frozenset({"-f", "--filename", "--kubeconfig", "--context", "-n", "--namespace", "--request-timeout"})
+VALUE_OPTIONS = frozenset({"-f", "--filename", "--source", "--kubeconfig", "--context", "-n", "--namespace",
+                           "--request-timeout", "--mesh-root-namespace", "--trust-domain"})
 """Options before the subcommand that take a value (so ``-n test matrix`` means the matrix command)."""
 
 

@@ -1,4 +1,4 @@
-"""Provides ``load_snapshot``: the CLI's choice of source (-f, --demo, or the live cluster)."""
+"""Provides ``load_snapshot``: the CLI's choice of source (--source NAME, -f, --demo, or the live cluster)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,40 @@ import argparse
 import gc
 
 from .errors import UsageError
-from .sources import Snapshot, load_source_class
+from .sources import Snapshot, Source, build_source, source_shows
+from .vocab import SessionKind
+
+SHORTHANDS = (("filename", "-f/--filename", "manifests"), ("demo", "--demo", "demo"))
+"""Options that name a Kubernetes source: (attribute, option, source name); ``-f`` is ``--source manifests``."""
+DEFAULT_SOURCE = {SessionKind.K8S: "kube", SessionKind.NFT: "nftables"}
+"""The source when none is named: the live cluster of the kubeconfig; the host's live ruleset (whose
+--ruleset, --inventory and --demo options are the nftables source's own)."""
 
 
-def source_for(args: argparse.Namespace):
-    """The Source object the command-line options ask for."""
-    files = getattr(args, "filename", None)
-    demo = getattr(args, "demo", False)
-    if files and demo:
-        raise UsageError("choose one source: -f/--filename or --demo, not both")
-    if files:
-        return load_source_class("manifests")(list(files))
-    if demo:
-        return load_source_class("demo")()
-    cls = load_source_class("kube")
-    return cls.from_args(args)
+def source_name(args: argparse.Namespace, shows: SessionKind = SessionKind.K8S) -> str:
+    """The registry name of the source the command line asks for (one of --source, -f, --demo, or the default)."""
+    explicit = getattr(args, "source", None)
+    if shows != SessionKind.K8S:
+        return explicit or DEFAULT_SOURCE[shows]
+    named = [(option, name) for attr, option, name in SHORTHANDS if getattr(args, attr, None)]
+    if explicit:
+        named = [(opt, name) for opt, name in named if name != explicit] + [("--source", explicit)]
+    if len(named) > 1:
+        raise UsageError(f"choose one source: {' or '.join(opt for opt, _ in named)}, not both" if len(named) == 2
+                         else f"choose one source, not {len(named)}: {', '.join(opt for opt, _ in named)}")
+    return named[0][1] if named else DEFAULT_SOURCE[shows]
+
+
+def source_for(args: argparse.Namespace, shows: SessionKind = SessionKind.K8S) -> Source:
+    """The Source object the command-line options ask for, built through the registry (``sources``); a source
+    that reads something else than the views show (``shows``) is a usage error."""
+    name = source_name(args, shows)
+    source = build_source(name, args)
+    if source_shows(source) != shows:
+        raise UsageError(f"source {name!r} reads {source_shows(source).describe()}, not {shows.describe()}"
+                         + (": use `kubectl microseg nft` or `tui --nft`" if source_shows(source) == SessionKind.NFT
+                            else ""))
+    return source
 
 
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
@@ -39,16 +58,23 @@ def analyzer_options(args: argparse.Namespace, snapshot: Snapshot):
         hostnetwork_as_pods=bool(getattr(args, "hostnetwork_as_pods", False)),
         uncertain_namespaces=snapshot.uncertain_namespaces,
         all_uncertain=snapshot.all_namespaces_uncertain,
+        mesh=mesh_options(args),
     )
+
+
+def mesh_options(args: argparse.Namespace):
+    """``--mesh-root-namespace`` and ``--trust-domain`` (the one place they are read)."""
+    from .model.istio import DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, MeshOptions
+
+    return MeshOptions(getattr(args, "mesh_root_namespace", None) or DEFAULT_ROOT_NAMESPACE,
+                       getattr(args, "trust_domain", None) or DEFAULT_TRUST_DOMAIN)
 
 
 def mesh_analyzer(args: argparse.Namespace, cluster):
     """The service-mesh layer (engine/mesh.py) of the cluster, or None when nothing is in a mesh."""
     from .engine.mesh import MeshAnalyzer
-    from .model.istio import DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN
 
-    mesh = MeshAnalyzer(cluster, root_namespace=getattr(args, "mesh_root_namespace", None) or DEFAULT_ROOT_NAMESPACE,
-                        trust_domain=getattr(args, "trust_domain", None) or DEFAULT_TRUST_DOMAIN)
+    mesh = MeshAnalyzer(cluster, mesh_options(args))
     return mesh if mesh.active else None
 
 

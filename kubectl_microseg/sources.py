@@ -13,7 +13,7 @@ from typing import Any, Iterator, Protocol, runtime_checkable
 
 from .errors import UsageError
 from .model.objects import SourceObject
-from .vocab import EventType, WatchState
+from .vocab import EventType, SessionKind, WatchState
 
 ENTRY_POINT_GROUP = "kubectl_microseg.plugins"
 
@@ -62,7 +62,13 @@ class Event:
 
 @runtime_checkable
 class Source(Protocol):
-    """The interface every source implements."""
+    """The interface every source implements.
+
+    Built by :func:`build_source`: the class's ``from_args(args)`` classmethod when it has one (it reads the
+    command-line options it needs), else the class called without arguments. A class attribute ``shows``
+    (``vocab.SessionKind``) says what the objects are: Kubernetes objects (the default) or host firewalls
+    (one ``NftablesRuleset`` object per host, ``nft.hosts``).
+    """
 
     def load(self) -> Snapshot:
         """Read everything once."""
@@ -92,3 +98,18 @@ def load_source_class(name: str) -> Any:
         if ep.name == name:
             return ep.load()
     raise UsageError(f"no source named {name!r}; installed sources: {', '.join(source_names()) or 'none'}")
+
+
+def build_source(name: str, args: Any) -> Source:
+    """The named source for the command line's options (``from_args``, else a call without arguments)."""
+    cls = load_source_class(name)
+    from_args = getattr(cls, "from_args", None)
+    source = from_args(args) if from_args is not None else cls()
+    if not callable(getattr(source, "load", None)):
+        raise UsageError(f"source {name!r} ({cls!r}) has no load(): not a kubectl_microseg source")
+    return source
+
+
+def source_shows(source: object) -> SessionKind:
+    """What a source reads (its ``shows`` attribute; Kubernetes objects when it does not say)."""
+    return SessionKind(getattr(source, "shows", SessionKind.K8S))

@@ -102,7 +102,10 @@ class WatchState(StrEnum):
 
 
 class SessionKind(StrEnum):
-    """What a TUI session shows: a Kubernetes cluster (or files) or host firewalls."""
+    """What a source reads and a TUI session shows: a Kubernetes cluster (or its files), or host firewalls."""
 
     K8S = "k8s"
     NFT = "nft"
+
+    def describe(self) -> str:
+        return "Kubernetes objects" if self is SessionKind.K8S else "host firewalls"

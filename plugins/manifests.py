@@ -68,7 +68,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 _DOC_START = re.compile(r"^---(\s|$)", re.M)
 
 
-class _Locator:
+class Locator:
     """Lazily composes a file's YAML node trees to map (document, field path) to a line."""
 
     @staticmethod
@@ -84,7 +84,7 @@ class _Locator:
     @property
     def text(self) -> str:
         if self._text is None:  # parsed in another process: read again only when a line is wanted
-            self._text = _read_text(self._path or "")
+            self._text = read_text(self._path or "")
         return self._text
 
     def docs(self) -> list[Any]:
@@ -126,8 +126,10 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _read_text(path: str) -> str:
+def read_text(path: str) -> str:
     """The text of ``path`` (``-`` is stdin), at most MAX_FILE_BYTES, as UTF-8; errors are InputErrors.
+
+    Flow files, inventories and the other YAML inputs of the commands are read through it (the same limits).
 
     The limit holds for stdin, pipes and devices too: at most one byte more than the limit is read.
     """
@@ -155,12 +157,6 @@ def _read_text(path: str) -> str:
         raise InputError("cannot read: permission denied", Origin(file=path)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", Origin(file=path)) from None
-
-
-read_text = _read_text
-"""Public name: flow files, inventories and other YAML inputs are read through the same limits."""
-Locator = _Locator
-"""Public name: (document, field path) to a line, for errors found after loading."""
 
 
 # ----------------------------------------------------------------------------- YAML safety
@@ -252,7 +248,7 @@ def _expansion(root: Any) -> tuple[int, int]:
     return sizes.get(id(root), 1), distinct
 
 
-def _check_aliases(docs: list[Any], name: str, locator: "_Locator") -> None:
+def _check_aliases(docs: list[Any], name: str, locator: "Locator") -> None:
     for i, doc in enumerate(docs):
         if not isinstance(doc, (dict, list)):
             continue
@@ -280,7 +276,7 @@ def _doc_of_line(text: str, line: int) -> int:
     return n
 
 
-def load_documents(text: str, name: str, locator: _Locator | None = None) -> list[Any]:
+def load_documents(text: str, name: str, locator: Locator | None = None) -> list[Any]:
     """The documents of a YAML (multi-document) or JSON text, loaded safely (docs/errors.md): InputError
     (exit 2, naming the file, document and line) for syntax errors, object-constructing tags, excessive
     or recursive aliases and too deep nesting. Every YAML input of the tool is read through this."""
@@ -328,17 +324,17 @@ def load_documents(text: str, name: str, locator: _Locator | None = None) -> lis
         except RecursionError:
             raise InputError("YAML nested too deeply", Origin(file=name)) from None
         if "&" in text and "*" in text:  # no anchor or no alias: nothing can expand
-            _check_aliases(docs, name, locator or _Locator(text))
+            _check_aliases(docs, name, locator or Locator(text))
     return docs
 
 
 def parse_text(text: str, name: str) -> list[SourceObject]:
     """Parse one file's text (multi-document YAML or JSON) into SourceObjects."""
-    locator = _Locator(text)
+    locator = Locator(text)
     return _to_objects(load_documents(text, name, locator), name, locator)
 
 
-def _to_objects(docs: list[Any], name: str, locator: _Locator) -> list[SourceObject]:
+def _to_objects(docs: list[Any], name: str, locator: Locator) -> list[SourceObject]:
     out = []
     for i, doc in enumerate(docs):
         if doc is None:
@@ -398,6 +394,14 @@ class ManifestSource:
     """If set, file names are shown relative to this directory (used for the packaged demo)."""
     display_prefix: str = ""
 
+    @classmethod
+    def from_args(cls, args: Any) -> ManifestSource:
+        """-f/--filename PATH (repeatable; ``-`` is stdin)."""
+        paths = list(getattr(args, "filename", None) or [])
+        if not paths:
+            raise UsageError("source manifests needs -f/--filename PATH")
+        return cls(paths)
+
     def load(self) -> Snapshot:
         files = expand_paths(self.paths)
         if not files:
@@ -417,10 +421,10 @@ class ManifestSource:
                 if error is not None:
                     message, origin, line, path = error
                     raise InputError(message, origin, line=line, path=path)
-                objects.extend(_to_objects(docs, name, _Locator(path=f)))
+                objects.extend(_to_objects(docs, name, Locator(path=f)))
         else:
             for f, name in zip(files, shown):
-                objects.extend(parse_text(_read_text(f), name))
+                objects.extend(parse_text(read_text(f), name))
         return objects
 
 
@@ -445,6 +449,6 @@ def _parallel_pays(files: list[str]) -> bool:
 def _load_file(path: str, name: str) -> tuple[list[Any], tuple | None]:
     """Worker: one file's documents, or the InputError's parts (exceptions do not pickle faithfully)."""
     try:
-        return load_documents(_read_text(path), name), None
+        return load_documents(read_text(path), name), None
     except InputError as exc:
         return [], (exc.reason, exc.origin, exc.line, exc.path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import ipaddress
 import json
 import os
 import re
@@ -23,16 +24,20 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from kubectl_microseg.errors import InputError, Origin, UnreachableError
+from kubectl_microseg import demo
+from kubectl_microseg.errors import InputError, Origin, UnreachableError, UsageError
 from kubectl_microseg.io import strict_json
 from kubectl_microseg.model.objects import SourceObject
+from kubectl_microseg.nft.hosts import ruleset_object
 from kubectl_microseg.nft.iptables import iptables_to_json, looks_like_iptables
 from kubectl_microseg.nft.model import Ruleset
 from kubectl_microseg.nft.parse import parse_ruleset
 from kubectl_microseg.sources import Snapshot
+from kubectl_microseg.vocab import SessionKind
 
 SYSTEM_MODULE_DIRS = ("/usr/lib/python3/dist-packages", "/usr/lib/python3/site-packages",
                       "/usr/lib64/python3/site-packages")
@@ -396,16 +401,113 @@ def local_route(address: str) -> tuple[str | None, str | None]:
     return info.get("dev"), info.get("prefsrc")
 
 
-class NftablesSource:
-    """The source of the registry: one ruleset (a file, or the live one) as a Snapshot."""
+def read_ruleset_file(path: str) -> RulesetInput:
+    """A ruleset file; a demo ``.nft`` file is read from its shipped ``nft -j`` listing (works without root)."""
+    p = Path(path).resolve()
+    listing = p.with_suffix(".json")
+    if p.parent == demo.HOST_DIR and p.suffix == ".nft" and listing.exists():
+        inp = read_file(str(listing))
+        inp.defines = read_defines(p.read_text(encoding="utf-8"))
+        inp.description = f"demo {p.name}"
+        return inp
+    return read_file(path)
 
-    def __init__(self, path: str | None = None):
-        self.path = path
+
+@dataclass(frozen=True)
+class InventoryHost:
+    """One host of an inventory file: its name, its addresses, and its ruleset file (None: the live one)."""
+
+    name: str
+    addresses: list[str]
+    ruleset: str | None
+
+
+def read_inventory(path: str) -> list[InventoryHost]:
+    """hosts: [{name, addresses, ruleset | live: true}] (ruleset paths relative to the file)."""
+    from kubectl_microseg.plugins.manifests import parse_text, read_text
+
+    docs = parse_text(read_text(path), path)
+    if not docs or not isinstance(docs[0].raw.get("hosts"), list):
+        raise InputError("expected a `hosts:` list", Origin(file=path))
+    doc = docs[0]
+    base = os.path.dirname(os.path.abspath(path))
+    hosts = []
+    live_used = False
+    for i, h in enumerate(doc.raw["hosts"]):
+        where = ("hosts", i)
+        if not isinstance(h, dict) or not h.get("name"):
+            raise doc.error(where, "each host needs a name")
+        addrs = h.get("addresses") or []
+        if not isinstance(addrs, list):
+            raise doc.error(where + ("addresses",), "addresses must be a list")
+        try:
+            addrs = [str(ipaddress.ip_address(str(a))) for a in addrs]
+        except ValueError as exc:
+            raise doc.error(where + ("addresses",), str(exc)) from None
+        if h.get("live"):
+            if live_used:
+                raise doc.error(where, "only one host can be live (the local host)")
+            live_used = True
+            ruleset = None
+        elif h.get("ruleset"):
+            ruleset = os.path.join(base, str(h["ruleset"]))
+        else:
+            raise doc.error(where, "give `ruleset: FILE` or `live: true`")
+        hosts.append(InventoryHost(str(h["name"]), addrs, ruleset))
+    return hosts
+
+
+@dataclass
+class NftablesSource:
+    """The host-firewall source of the registry: rulesets (files, the demo, the live one, an inventory) as a
+    Snapshot of one ``NftablesRuleset`` object per host (``nft.hosts``)."""
+
+    rulesets: list[str] = field(default_factory=list)
+    """Ruleset files (nft -f syntax, nft -j JSON, iptables-save); none: the demo's or the live ruleset."""
+    demo: bool = False
+    inventory: str | None = None
+    """A hosts file (name, addresses, ruleset or live); with ``demo`` and an empty name: the demo hosts."""
+    addresses: list[str] = field(default_factory=list)
+    """The addresses of a single host (default: the demo host's for the plain demo, else none)."""
+    name: str | None = None
+    """The name of a single host (default: the demo host's for the plain demo, else the file's stem when
+    several files are given, else 'host')."""
+
+    shows = SessionKind.NFT
+
+    @classmethod
+    def from_args(cls, args: Any) -> NftablesSource:
+        """From the command line: --ruleset FILE (one or several), --demo, --inventory FILE, --address, --name."""
+        rulesets = getattr(args, "ruleset", None) or []
+        return cls(rulesets=[rulesets] if isinstance(rulesets, str) else list(rulesets),
+                   demo=bool(getattr(args, "demo", False)), inventory=getattr(args, "inventory", None),
+                   addresses=list(getattr(args, "address", None) or []), name=getattr(args, "name", None))
 
     def load(self) -> Snapshot:
-        inp = read_file(self.path) if self.path else read_live()
-        raw = {"kind": "NftablesRuleset", "nftables": inp.doc.get("nftables", []), "defines": inp.defines}
-        return Snapshot([SourceObject(raw, inp.origin or Origin())], inp.description)
+        if self.inventory is not None:
+            inv = self.inventory or (str(demo.HOST_INVENTORY) if self.demo else "")
+            if not inv:
+                raise UsageError("--inventory needs a FILE (or --demo for the demo hosts)")
+            hosts = [(h.name, h.addresses, read_ruleset_file(h.ruleset) if h.ruleset else read_live())
+                     for h in read_inventory(inv)]
+            return self._snapshot(hosts, f"hosts of {inv}")
+        if len(self.rulesets) > 1:
+            hosts = [(Path(p).stem, [], read_ruleset_file(p)) for p in self.rulesets]
+            return self._snapshot(hosts, f"{len(hosts)} rulesets")
+        plain_demo = self.demo and not self.rulesets
+        if self.rulesets:
+            inp = read_ruleset_file(self.rulesets[0])
+        else:
+            inp = read_ruleset_file(str(demo.HOST_RULESET)) if self.demo else read_live()
+        name = self.name or (demo.HOST_NAME if plain_demo else "host")
+        addresses = self.addresses or ([demo.HOST_ADDRESS] if plain_demo else [])
+        return self._snapshot([(name, addresses, inp)], inp.description)
+
+    @staticmethod
+    def _snapshot(hosts: list[tuple[str, list[str], RulesetInput]], description: str) -> Snapshot:
+        objs = [SourceObject(ruleset_object(name, addrs, inp.doc, inp.description, inp.defines),
+                             inp.origin or Origin()) for name, addrs, inp in hosts]
+        return Snapshot(objs, description)
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ screens (simulate, scaffold) appear when their core modules import.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import itertools
 import threading
@@ -22,13 +23,15 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from kubectl_microseg.audit import POLICY_KINDS as AUDITED_KINDS
+from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.vocab import EventType, SessionKind
 
 from .grid import FILTER_AXES, GRANULARITIES, CellState, GridModel, group_of, looks_like_selector
-from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, WatchEnded
+from .messages import AuditRecorded, LiveEvent, LoadFailed, SessionReady, UpdateApplied, WatchEnded
 from .session import Session, apply_events, build_session, changed_pairs, live_session, one_line_reason
 from .widgets.cell_info import CellInfo
 from .widgets.command_bar import CommandBar
@@ -41,8 +44,9 @@ from .widgets.workload_list import WorkloadPanel
 
 FLASH_SECONDS = 2.5
 """How long changed cells stay highlighted after a live update."""
-DEBOUNCE_SECONDS = 0.03
-"""Events arriving within this time are analysed together (short: an update at size L takes ~100 ms)."""
+OVERLAP_AFTER_SECONDS = 0.1
+"""Events wait for the live update in flight (then go in one batch) at most this long; then a second update
+starts beside it (the model's lock orders them; results carry generations)."""
 PANELS_AFTER_SECONDS = 1.0
 """Large clusters: side panels refill this long after the last live update (the cells are redrawn at once)."""
 LARGE_WORKLOADS = 300
@@ -127,7 +131,13 @@ class MicrosegApp(App[int]):
         self._versions = itertools.count(1)
         """Versions of the incremental model's states, drawn under its lock (see live_session)."""
         """The incremental model (engine.incremental.LiveModel) the live path updates, built on the first change."""
-        self._debounce: Any = None
+        self._flush_queued = False
+        """A flush of the pending events is queued (behind the messages already waiting: a burst is one batch)."""
+        self._flush_timer: Timer | None = None
+        """The flush waiting for the update in flight (see _schedule_flush)."""
+        self._update_started = 0.0
+        self._updating = 0
+        """Live updates applying events right now: events arriving meanwhile wait and go in one batch after."""
         self._unflash: Any = None
         self._live_state: Any = None
         self.audit_records: list[Any] = []
@@ -208,8 +218,6 @@ class MicrosegApp(App[int]):
                 snapshot = self.source.load()
                 self._live_model = LiveModel(snapshot.objects, analyzer_options(self.args, snapshot))
                 session, _, _ = live_session(self._live_model, snapshot, self.args, threading.Lock())
-                import gc
-
                 gc.freeze()  # the analysed cluster stays: later collections need not walk it (measured: 0.2-0.6 s pauses at L)
             else:
                 session = build_session(self.source.load(), self.args)
@@ -243,11 +251,17 @@ class MicrosegApp(App[int]):
         :meth:`on_session_ready` keeps only the newest, so a late result can never hide a newer change.
         """
         old = self.session
+        drawn = threading.Event()
+        if not events:
+            drawn.set()
+        else:
+            try:
+                if old is None or not self._apply_events(old, events, snapshot, generation, changed, deleted, drawn):
+                    drawn.set()
+            finally:
+                self.post_message(UpdateApplied())
         if old is None:
             return
-        drawn = threading.Event()
-        if not events or not self._apply_events(old, events, snapshot, generation, changed, deleted, drawn):
-            drawn.set()
         if audit:  # the cells first (drawn on screen), then the audit trail on the same model
             drawn.wait(1.0)
             for ev, before, relevant in audit:
@@ -256,7 +270,7 @@ class MicrosegApp(App[int]):
     def _audit_record(self, lock: Any, ev: Any, before: Any, relevant: bool) -> None:
         """One policy event's audit record, taken on the shared model (worker thread, under its lock)."""
         try:
-            with lock:
+            with lock, paused_gc():
                 rec = self._audit.record(ev, before, relevant)
         except Exception as exc:  # the trail must never end the live view; say so
             self.post_message(LoadFailed(f"audit trail: {exc}"))
@@ -426,6 +440,7 @@ class MicrosegApp(App[int]):
                                  external=not getattr(self.args, "no_external", False))
         self.status.set_state("watching")
         self.follow()
+        gc.freeze()  # the live state and the first screen stay too: collections walk only what updates make
 
     def on_audit_recorded(self, message: AuditRecorded) -> None:
         """A policy change: keep it, show it in the open audit screen, and say so briefly."""
@@ -473,18 +488,40 @@ class MicrosegApp(App[int]):
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
-        if self._debounce is None:
-            self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._flush_events)
+        """No debounce: an event goes to the model at once (after the messages already queued, so a burst that
+        arrived together is one batch). While an update runs, events wait for it and then go together, for at
+        most OVERLAP_AFTER_SECONDS: a slow update (a rebuild) does not hold back newer events; results are
+        ordered by their generation."""
+        if self._flush_queued:
+            return
+        self._flush_queued = True
+        wait = self._update_started + OVERLAP_AFTER_SECONDS - time.monotonic() if self._updating else 0.0
+        if wait > 0:
+            self._flush_timer = self.set_timer(wait, self._flush_events)
+        else:
+            self.call_later(self._flush_events)
 
     def _flush_events(self) -> None:
-        events, self._pending, self._debounce = self._pending, [], None
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        self._flush_queued = False
+        events, self._pending = self._pending, []
         audit, self._pending_audit = self._pending_audit, []
         (changed, deleted), self._pending_keys = self._pending_keys, (set(), set())
         if events or audit:
             snap = self._live_state.snapshot() if self._live_state is not None and events else None
             if events:
                 self._generation += 1
+                self._updating += 1
+                self._update_started = time.monotonic()
             self.reanalyse(events, snap, self._generation, changed - deleted, deleted, audit)
+
+    def on_update_applied(self, message: UpdateApplied) -> None:
+        """A live update is on its way to the screen: the events that waited for it go now."""
+        self._updating -= 1
+        if self._flush_timer is not None:  # the events waiting for this update go now
+            self._flush_events()
 
     def on_watch_ended(self, message: WatchEnded) -> None:
         self.status.set_state("stale", message.error)

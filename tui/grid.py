@@ -182,6 +182,13 @@ class GridModel:
     _group_size: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _public: set[str] = field(default_factory=set, init=False, repr=False)
     _wide: set[str] | None = field(default=None, init=False, repr=False)
+    _members: dict[str, list[str]] | None = field(default=None, init=False, repr=False)
+    """Group -> its endpoint ids, in order (made for the first patched group aggregate)."""
+    _group_of: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _inside: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    """Endpoint id -> its group, for endpoints inside the cluster."""
+    _reached: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    """Destination id -> how many endpoints of other groups reach it (the "every namespace" risk)."""
     _db: dict[ConnSet, bool] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -364,43 +371,70 @@ class GridModel:
         return Risk.DATABASE if db else Risk.NONE
 
     def _find_exposure(self) -> None:
-        """Public sources, and destinations every endpoint of every other group may reach (one pass)."""
+        """Public sources, and destinations every endpoint of every other group may reach (one pass; kept
+        current per changed pair by :meth:`update_cells`)."""
         from kubectl_microseg.engine.guards import is_public
 
         self._public = {e.id for e in self.endpoints if e.is_external and is_public(e)}
         self._wide = set()
-        inside = {e.id: group_of(e) for e in self.endpoints if not e.is_external}
-        size: dict[str, int] = {}
-        for g in inside.values():
-            size[g] = size.get(g, 0) + 1
-        if self.cells is None or len(size) < 2:
+        self._inside = {e.id: group_of(e) for e in self.endpoints if not e.is_external}
+        self._reached = {}
+        if self.cells is None:
             return
-        reached: dict[str, int] = {}
+        inside, reached = self._inside, self._reached
         for s, d in self.cells:
             gs, gd = inside.get(s), inside.get(d)
             if gs is not None and gd is not None and gs != gd:
                 reached[d] = reached.get(d, 0) + 1
-        total = len(inside)
-        self._wide = {d for d, n in reached.items() if n == total - size[inside[d]]}
+        self._wide = {d for d in reached if self._reaches_all(d)}
+
+    def _reaches_all(self, d: str) -> bool:
+        """Every endpoint of every other group reaches ``d`` (and there is another group)."""
+        others = len(self._inside) - self._group_size.get(self._inside[d], 0)
+        return others > 0 and self._reached.get(d, 0) == others
+
+    def _recount(self, old: dict[tuple[str, str], Cell], pairs: set[tuple[str, str]]) -> set[str]:
+        """Update the exposure counts for ``pairs`` (cells changed from ``old``); the destinations whose
+        "open to every namespace" flag flipped."""
+        assert self.cells is not None and self._wide is not None
+        inside, reached, flipped = self._inside, self._reached, set()
+        for s, d in pairs:
+            gs, gd = inside.get(s), inside.get(d)
+            if gs is None or gd is None or gs == gd:
+                continue
+            step = ((s, d) in self.cells) - ((s, d) in old)
+            if step:
+                reached[d] = reached.get(d, 0) + step
+                if self._reaches_all(d) != (d in self._wide):
+                    flipped.add(d)
+        self._wide ^= flipped
+        return flipped
 
     def update_cells(self, m: Matrix, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]] | None:
         """Take the cells of ``m``, a later state of this grid's matrix in which only ``pairs`` (source id,
         destination id) may differ; forget just what they are drawn from. Returns the (row key, column
         key) cells to redraw, or None when the grid cannot be patched (endpoints came or went, a partial view,
-        pod granularity): rebuild it then."""
-        if self.cells is None or m.uncertain_reasons or len(m.endpoints) != len(self.endpoints) or any(
-                a.id != b.id for a, b in zip(m.endpoints, self.endpoints)):
+        pod granularity): rebuild it then. The work is in the changed cells and endpoints, not the matrix's size
+        (an update at size L touches a few cells of 25 million)."""
+        if self.cells is None or m.uncertain_reasons or len(m.endpoints) != len(self.endpoints):
             return None
-        relabelled = any(a != b for a, b in zip(m.endpoints, self.endpoints))
+        moved = [(a, b) for a, b in zip(m.endpoints, self.endpoints) if a is not b]  # the model shares the rest
+        if any(a.id != b.id for a, b in moved):
+            return None
+        relabelled = {a.id: a for a, b in moved if a != b}
         if relabelled and self.filter_text:
             return None  # a label filter may now keep other rows
         pairs = set(pairs)
+        old = self.cells
         cells = self.cells = m.cells
         self.cell_fn = lambda s, d: cells.get((s, d))
         self.endpoints = list(m.endpoints)
-        self._by_id = {e.id: e for e in self.endpoints}
-        if relabelled:
-            self.rebuild()  # the same rows and columns, holding the new endpoints (their labels)
+        self._by_id.update((a.id, a) for a, _ in moved)
+        if relabelled:  # the same rows and columns, holding the new endpoints (their labels)
+            for axis in (self.rows, self.cols):
+                for i, it in enumerate(axis):
+                    if it.kind == "endpoint" and it.key in relabelled:
+                        axis[i] = replace(it, endpoint=relabelled[it.key])
         if not pairs:
             return set()
         row_of: dict[str, list[str]] = {}
@@ -413,17 +447,36 @@ class GridModel:
             for mid in c.members:
                 col_of.setdefault(mid, []).append(c.key)
         keys = {(rk, ck) for s, d in pairs for rk in row_of.get(s, ()) for ck in col_of.get(d, ())}
-        wide = self._wide
-        self._wide = None  # which destinations every other namespace reaches: one pass over the allowed pairs
-        self._find_exposure()
-        stale_cols = {ck for d in (wide or set()) ^ (self._wide or set()) for ck in col_of.get(d, ())}
+        flipped = self._recount(old, pairs) if self._wide is not None else set()
+        stale_cols = {ck for d in flipped for ck in col_of.get(d, ())}
         for k in keys:
             self._memo.pop(k, None)
         if stale_cols:  # a destination's risk colour changed: every cell of its column
             self._memo = {k: v for k, v in self._memo.items() if k[1] not in stale_cols}
             keys |= {(r.key, ck) for r in self.rows if r.has_cells for ck in stale_cols}
-        self._group_cells = None  # namespace × namespace aggregates: one pass over the allowed pairs, on demand
+        if self._group_cells is not None:  # namespace × namespace aggregates: just the group pairs touched
+            self._regroup({(s, d) for s, d in pairs} | {(s, d) for d in flipped for s in self._inside})
         return keys
+
+    def _regroup(self, pairs: set[tuple[str, str]]) -> None:
+        """Recompute the group × group aggregates holding ``pairs`` (from their members' cells)."""
+        assert self._group_cells is not None
+        group = {e.id: group_of(e) for e in self.endpoints} if self._members is None else None
+        if self._members is None:
+            assert group is not None
+            self._members = {}
+            for eid, g in group.items():
+                self._members.setdefault(g, []).append(eid)
+            self._group_of = group
+        members, group_of_id = self._members, self._group_of
+        for gs, gd in {(group_of_id.get(s), group_of_id.get(d)) for s, d in pairs}:
+            if gs is None or gd is None:
+                continue
+            v = self._aggregate(members[gs], tuple(members[gd]))
+            if v.allowed_pairs:
+                self._group_cells[(gs, gd)] = v
+            else:
+                self._group_cells.pop((gs, gd), None)
 
     # ------------------------------------------------------------------ export
     def visible_matrix(self) -> Matrix:

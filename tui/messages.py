@@ -55,3 +55,8 @@ class WatchEnded(Message):
     """The watch iterator ended (``error`` says why, empty when stopped on purpose)."""
 
     error: str = ""
+
+
+@dataclass
+class UpdateApplied(Message):
+    """A live update's worker finished applying its events (its state, or its error, was posted before)."""

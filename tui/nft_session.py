@@ -15,11 +15,13 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubectl_microseg.demo import HOST_INVENTORY
 from kubectl_microseg.engine.matrix import Matrix
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.nft.evaluate import Evaluation, evaluate
 from kubectl_microseg.nft.explain import explain_lines
 from kubectl_microseg.nft.matrix import AddressClass, HostSpec, build_matrix, layout, split_address
+from kubectl_microseg.nft.hosts import hosts_of
 from kubectl_microseg.nft.model import Chain
 from kubectl_microseg.nft.packet import Flow
 from kubectl_microseg.vocab import SessionKind
@@ -209,27 +211,17 @@ class NftSession:
 # ---------------------------------------------------------------------- loading
 
 def read_hosts(args: argparse.Namespace) -> tuple[list[HostSpec], str]:
-    """The hosts of ``tui --nft``: --inventory FILE, --ruleset FILE ..., --demo, or the live ruleset (root)."""
-    from kubectl_microseg.commands import nft as cmd
+    """The hosts of ``tui --nft``: --inventory FILE, --ruleset FILE ..., --demo, or the live ruleset (root),
+    read by the registry's host-firewall source (``--source``, default nftables)."""
+    from kubectl_microseg.load import source_for
 
-    demo = bool(getattr(args, "demo", False))
+    snapshot = source_for(args, SessionKind.NFT).load()
+    hosts = hosts_of(snapshot.objects, snapshot.description)
     inventory = getattr(args, "inventory", None)
-    rulesets = getattr(args, "ruleset", None) or []
-    if inventory is not None:
-        inv = inventory or (str(cmd.DEMO_DIR / "inventory.yaml") if demo else "")
-        if not inv:
-            from kubectl_microseg.errors import UsageError
-            raise UsageError("--inventory needs a FILE (or --demo for the demo hosts)")
-        return cmd.read_inventory(inv), f"hosts of {Path(inv).name}"
-    addresses = list(getattr(args, "address", None) or [])
-    if len(rulesets) > 1:
-        hosts = [HostSpec(Path(p).stem, [], cmd.read_ruleset_file(p)) for p in rulesets]
-        return hosts, f"{len(hosts)} rulesets"
-    rs = cmd.load_ruleset(rulesets[0] if rulesets else None, demo)
-    plain_demo = demo and not rulesets
-    name = getattr(args, "name", None) or ("db-server" if plain_demo else "host")
-    addrs = addresses or ([cmd.DEMO_ADDRESS] if plain_demo else [])
-    return [HostSpec(name, addrs, rs)], rs.description
+    if inventory is not None:  # the title names the file, not its path
+        inv = inventory or str(HOST_INVENTORY)
+        return hosts, f"hosts of {Path(inv).name}"
+    return hosts, snapshot.description
 
 
 def build_nft_session(hosts: list[HostSpec], description: str, hooks: tuple[str, ...] = ("input", "output"),

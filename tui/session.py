@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
@@ -33,6 +34,8 @@ class Session:
     matrix: Matrix
     args: argparse.Namespace = field(default_factory=argparse.Namespace)
     objects: dict[ObjectKey, SourceObject] = field(default_factory=dict)
+    """The objects analysed, by key. On the live path this is the incremental model's own store (no copy per
+    event), shared like its analyzer: it holds the newest state; copy it in one step (``list(objects.values())``)."""
     _pods: tuple[list[Endpoint], CellFn] | None = field(default=None, repr=False)
     kind: SessionKind = field(default=SessionKind.K8S, init=False)
     """What the session shows: Kubernetes here, host firewalls in tui/nft_session.py."""
@@ -183,18 +186,17 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
     (None: unknown, e.g. after a rebuild).
 
     Only the namespaces the changes touch are re-analysed, and only their cells of the matrix recomputed.
-    ``lock`` is held while the model's analyzer changes in place, and the version is drawn from ``versions``
-    under it: versions follow the order in which changes reached the model, so the newest version always
+    ``lock`` is held while the model's analyzer and object store change in place (the session shares both:
+    nothing is copied per event), and the version is drawn from ``versions`` under it: versions follow the order in which changes reached the model, so the newest version always
     holds every change applied so far.
     """
-    with lock:
+    with lock, paused_gc():  # the update builds dicts and tuples, no cycles: a collection would walk the heap
         up = model.apply(list(changed), list(deleted))
         model.cluster.notes[:0] = [n for n in snapshot.notes if n not in model.cluster.notes]
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
-        objects = dict(model.objects)
     m.title = f"Effective connectivity ({snapshot.description})"
-    return Session(snapshot, model.analyzer, m, args, objects, lock=lock), version, up.pairs
+    return Session(snapshot, model.analyzer, m, args, model.objects, lock=lock), version, up.pairs
 
 
 def apply_events(session: Session, events: Iterable[Event]) -> Session:

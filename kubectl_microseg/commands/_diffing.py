@@ -41,6 +41,10 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
                    help="let ipBlock peers also match pod IPs, as some CNIs do")
     p.add_argument("--hostnetwork-as-pods", action="store_true", default=argparse.SUPPRESS,
                    help="apply policies to hostNetwork pods like ordinary pods")
+    p.add_argument("--mesh-root-namespace", default=argparse.SUPPRESS, metavar="NS",
+                   help="Istio's root namespace: its policies apply mesh-wide (default: istio-system)")
+    p.add_argument("--trust-domain", default=argparse.SUPPRESS, metavar="DOMAIN",
+                   help="Istio trust domain of the principals TRUST_DOMAIN/ns/NS/sa/SA (default: cluster.local)")
 
 
 def load_expectations(paths: Sequence[str] | None) -> list[ExpectedFlow]:

@@ -37,20 +37,20 @@ def add_verify_parser(nsub: Any) -> None:
 
 def _hosts(args: argparse.Namespace) -> list[tuple[str, list[str], str]]:
     """(name, addresses, ruleset file) of each host asked for."""
-    from .nft import DEMO_ADDRESS, DEMO_RULESET
+    from ..demo import HOST_ADDRESS, HOST_NAME, HOST_RULESET
 
     if args.inventory:
         if args.ruleset or args.address:
             raise UsageError("--inventory names the hosts: leave out --ruleset and --address")
         return _inventory(args.inventory)
     demo = bool(getattr(args, "demo", False))
-    path = args.ruleset or (str(DEMO_RULESET) if demo else None)
+    path = args.ruleset or (str(HOST_RULESET) if demo else None)
     if not path:
         raise UsageError("name the ruleset: --ruleset FILE (with --address ADDR), --demo, or --inventory FILE")
     if not os.path.isfile(path):
         raise InputError("no such file", Origin(file=path))
-    addrs = args.address or ([DEMO_ADDRESS] if demo and not args.ruleset else [])
-    return [(args.name or ("db-server" if demo and not args.ruleset else "host"), _addresses(addrs), path)]
+    addrs = args.address or ([HOST_ADDRESS] if demo and not args.ruleset else [])
+    return [(args.name or (HOST_NAME if demo and not args.ruleset else "host"), _addresses(addrs), path)]
 
 
 def _addresses(addrs: list[str]) -> list[str]:
@@ -62,9 +62,9 @@ def _addresses(addrs: list[str]) -> list[str]:
 
 def _inventory(path: str) -> list[tuple[str, list[str], str]]:
     """hosts: [{name, addresses, ruleset}] (the inventory of ``nft matrix``; ruleset paths relative to it)."""
-    from kubectl_microseg.plugins.manifests import _read_text, parse_text
+    from kubectl_microseg.plugins.manifests import parse_text, read_text
 
-    docs = parse_text(_read_text(path), path)
+    docs = parse_text(read_text(path), path)
     if not docs or not isinstance(docs[0].raw.get("hosts"), list):
         raise InputError("expected a `hosts:` list", Origin(file=path))
     doc, base, out = docs[0], os.path.dirname(os.path.abspath(path)), []

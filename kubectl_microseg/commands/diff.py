@@ -20,6 +20,7 @@ from ..engine.simulate import analyzer_for, compare
 from ..errors import EXIT_FAILED, EXIT_OK, UsageError
 from ..model.objects import SourceObject
 from ..sources import load_source_class
+from ..load import mesh_options
 from ._diffing import add_diff_options, add_engine_options, focus, load_expectations, show
 
 EXTENSIONS = (".yaml", ".yml", ".json")
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         old_title, new_title = args.paths
     expectations = load_expectations(args.expect)
     options = Options(ipblock_matches_pods=bool(getattr(args, "ipblock_matches_pods", False)),
-                      hostnetwork_as_pods=bool(getattr(args, "hostnetwork_as_pods", False)))
+                      hostnetwork_as_pods=bool(getattr(args, "hostnetwork_as_pods", False)), mesh=mesh_options(args))
     diff = compare(analyzer_for(old_objs, options), analyzer_for(new_objs, options), expectations=expectations,
                    before_title=old_title, after_title=new_title)
     diff = focus(diff, args)

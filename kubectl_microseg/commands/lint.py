@@ -104,11 +104,11 @@ def _k8s_findings(args: argparse.Namespace) -> tuple[list[Finding], str, list[st
 
 
 def _nft_findings(paths: list[str]) -> list[Finding]:
-    from kubectl_microseg.plugins import nftables as src
+    from .nft import load_host
 
     items = []
     for path in paths:
-        rs = src.read_file(path).ruleset()
+        rs = load_host(None, ruleset=path).ruleset
         text_lines = read_lines(path)
         is_json = bool(text_lines) and "".join(text_lines).lstrip().startswith("{")
         items.append((rs, path, None if is_json else text_lines))
@@ -142,9 +142,9 @@ def run(args: argparse.Namespace) -> int:
     entries, ignore_path = load_ignores(args)
     nft_paths = list(args.ruleset)
     if args.nft_demo:
-        from .nft import DEMO_DIR
+        from ..demo import HOST_DIR
 
-        nft_paths += sorted(str(p) for p in DEMO_DIR.glob("*.nft"))
+        nft_paths += sorted(str(p) for p in HOST_DIR.glob("*.nft"))
     findings: list[Finding] = []
     sources: list[str] = []
     notes: list[str] = []

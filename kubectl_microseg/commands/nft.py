@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from .. import demo as demo_data
 from ..cli import command_parser
 from ..engine.matrix import Matrix
 from ..errors import EXIT_FAILED, InputError, Origin, UsageError
 from ..nft.evaluate import evaluate
 from ..nft.explain import explain_dict, explain_lines
+from ..nft.hosts import hosts_of
 from ..nft.matrix import HostSpec, build_matrix
 from ..nft.model import Ruleset
 from ..nft.packet import Flow, flow_from_dict
 from ..nft.scaffold import Intent, demo_intent, parse_service, scaffold
 from ..nft.simulate import change_lines, diff_flows, diff_matrices, matrix_pair
+from ..sources import Source
+from ..vocab import SessionKind
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "demo" / "host"
-DEMO_RULESET = DEMO_DIR / "db-server.nft"
-DEMO_ADDRESS = "10.0.0.9"
 MATRIX_FORMATS = ("table", "wide", "json", "csv", "markdown", "mermaid", "dot")
 
 
@@ -49,6 +48,8 @@ def register(sub: Any) -> None:
                        "default: the live ruleset")
         q.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
                        help="use the demo database-server ruleset")
+        q.add_argument("--source", default=argparse.SUPPRESS, metavar="NAME",
+                       help="read with this installed host-firewall source (default: nftables)")
 
     t = sp("test", "check expected flows (allow/deny) against a ruleset; exit 1 if one fails")
     t.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (docs/contract.md, nft test)")
@@ -130,36 +131,30 @@ def _demo(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "demo", False))
 
 
-def read_ruleset_file(path: str) -> Ruleset:
-    """A ruleset file; a demo ``.nft`` file is read from its shipped ``nft -j`` listing (works without root)."""
-    from kubectl_microseg.plugins import nftables as src
+def host_source(args: argparse.Namespace | None = None, **given: Any) -> Source:
+    """The host-firewall source (``--source``, default ``nftables``, built through the registry) for the command
+    line's --ruleset/--demo/--inventory/--address/--name, or for the options ``given`` (which replace them)."""
+    from ..load import source_for
 
-    p = Path(path).resolve()
-    listing = p.with_suffix(".json")
-    if p.parent == DEMO_DIR and p.suffix == ".nft" and listing.exists():
-        inp = src.read_file(str(listing))
-        inp.defines = src.read_defines(p.read_text(encoding="utf-8"))
-        inp.description = f"demo {p.name}"
-        return inp.ruleset()
-    return src.read_file(path).ruleset()
+    return source_for(argparse.Namespace(**{**vars(args or argparse.Namespace()), **given}), SessionKind.NFT)
 
 
-def load_ruleset(path: str | None, demo: bool = False) -> Ruleset:
-    """--ruleset FILE, --demo, or the live ruleset (errors: InputError exit 2, UnreachableError exit 3)."""
-    from kubectl_microseg.plugins import nftables as src
+def load_hosts(args: argparse.Namespace | None = None, **given: Any) -> tuple[list[HostSpec], str]:
+    """The hosts (and the description) of :func:`host_source`; errors: InputError exit 2, UnreachableError 3."""
+    snapshot = host_source(args, **given).load()
+    return hosts_of(snapshot.objects, snapshot.description), snapshot.description
 
-    if path:
-        return read_ruleset_file(path)
-    if demo:
-        return read_ruleset_file(str(DEMO_RULESET))
-    return src.read_live().ruleset()
+
+def load_host(args: argparse.Namespace | None, **given: Any) -> HostSpec:
+    """The one host of --ruleset FILE, --demo, or the live ruleset (with its --address/--name)."""
+    return load_hosts(args, inventory=None, **given)[0][0]
 
 
 def read_flows(path: str) -> list[Flow]:
     """The FLOWS file of ``nft test`` (errors name the file and the line)."""
-    from kubectl_microseg.plugins.manifests import _read_text, parse_text
+    from kubectl_microseg.plugins.manifests import parse_text, read_text
 
-    docs = parse_text(_read_text(path), path)
+    docs = parse_text(read_text(path), path)
     if not docs:
         raise InputError("no flows: the file is empty", Origin(file=path))
     doc = docs[0]
@@ -179,7 +174,7 @@ def read_flows(path: str) -> list[Flow]:
 
 def run_test(args: argparse.Namespace) -> int:
     flows = read_flows(args.flows)
-    rs = load_ruleset(args.ruleset, _demo(args))
+    rs = load_host(args).ruleset
     results = []
     passed = failed = 0
     for f in flows:
@@ -259,11 +254,11 @@ def rule_locations(ev: Any, rs: Ruleset, path: str | None) -> list[str]:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    rs = load_ruleset(args.ruleset, _demo(args))  # a bad ruleset is the first thing to say
+    host = load_host(args)  # a bad ruleset is the first thing to say
+    rs = host.ruleset
     hook, why = args.hook, ""
     if hook is None:
-        own = args.address or ([DEMO_ADDRESS] if _demo(args) and not args.ruleset else [])
-        hook, why = choose_hook(args.src, args.dst, own)
+        hook, why = choose_hook(args.src, args.dst, host.addresses)
     try:
         flow = flow_from_dict({k: v for k, v in {
             "hook": hook, "from": args.src, "to": args.dst, "protocol": args.protocol, "port": args.port,
@@ -272,8 +267,8 @@ def run_explain(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     ev = evaluate(rs, flow.packet(), flow.hook)
-    path = args.ruleset or (str(DEMO_RULESET) if _demo(args) else None)
-    shown = args.ruleset or (f"demo/host/{DEMO_RULESET.name}" if _demo(args) else None)
+    path = args.ruleset or (str(demo_data.HOST_RULESET) if _demo(args) else None)
+    shown = args.ruleset or (f"demo/host/{demo_data.HOST_RULESET.name}" if _demo(args) else None)
     locations = [x.replace(str(path), str(shown), 1) for x in rule_locations(ev, rs, path)]
     if args.output == "json":
         doc = explain_dict(flow, ev)
@@ -305,60 +300,12 @@ def render(matrix: Matrix, fmt: str) -> str:
     return render_matrix(matrix, fmt)
 
 
-def read_inventory(path: str) -> list[HostSpec]:
-    """hosts: [{name, addresses, ruleset | live: true}] (ruleset paths relative to the file)."""
-    from kubectl_microseg.plugins import nftables as src
-    from kubectl_microseg.plugins.manifests import _read_text, parse_text
-
-    docs = parse_text(_read_text(path), path)
-    if not docs or not isinstance(docs[0].raw.get("hosts"), list):
-        raise InputError("expected a `hosts:` list", Origin(file=path))
-    doc = docs[0]
-    base = os.path.dirname(os.path.abspath(path))
-    hosts = []
-    live_used = False
-    for i, h in enumerate(doc.raw["hosts"]):
-        where = ("hosts", i)
-        if not isinstance(h, dict) or not h.get("name"):
-            raise doc.error(where, "each host needs a name")
-        addrs = h.get("addresses") or []
-        if not isinstance(addrs, list):
-            raise doc.error(where + ("addresses",), "addresses must be a list")
-        try:
-            import ipaddress
-            addrs = [str(ipaddress.ip_address(str(a))) for a in addrs]
-        except ValueError as exc:
-            raise doc.error(where + ("addresses",), str(exc)) from None
-        if h.get("live"):
-            if live_used:
-                raise doc.error(where, "only one host can be live (the local host)")
-            live_used = True
-            rs = src.read_live().ruleset()
-        elif h.get("ruleset"):
-            rs = read_ruleset_file(os.path.join(base, str(h["ruleset"])))
-        else:
-            raise doc.error(where, "give `ruleset: FILE` or `live: true`")
-        hosts.append(HostSpec(str(h["name"]), addrs, rs))
-    return hosts
-
-
 def run_matrix(args: argparse.Namespace) -> int:
     hooks = tuple(h.strip() for h in args.hooks.split(",") if h.strip())
     bad = [h for h in hooks if h not in ("input", "output", "forward")]
     if bad:
         raise UsageError(f"--hooks: unknown hook(s) {', '.join(bad)}")
-    if args.inventory is not None:
-        inv = args.inventory or (str(DEMO_DIR / "inventory.yaml") if _demo(args) else "")
-        if not inv:
-            raise UsageError("--inventory needs a FILE (or --demo for the demo hosts)")
-        hosts = read_inventory(inv)
-        title = f"hosts of {inv}"
-    else:
-        rs = load_ruleset(args.ruleset, _demo(args))
-        addrs = args.address or ([DEMO_ADDRESS] if _demo(args) and not args.ruleset else [])
-        name = args.name or ("db-server" if _demo(args) and not args.ruleset else "host")
-        hosts = [HostSpec(name, addrs, rs)]
-        title = rs.description
+    hosts, title = load_hosts(args)
     matrix = build_matrix(hosts, hooks=hooks, title=title)
     out = render(matrix, args.output)
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
@@ -368,10 +315,10 @@ def run_matrix(args: argparse.Namespace) -> int:
 # -- simulate --------------------------------------------------------------------------------------------
 
 def run_simulate(args: argparse.Namespace) -> int:
-    current = load_ruleset(args.current, _demo(args))
-    new = load_ruleset(args.new)
-    addrs = args.address or ([DEMO_ADDRESS] if _demo(args) and not args.current else [])
-    before, after = matrix_pair(current, new, args.name, addrs)
+    host = load_host(args, ruleset=args.current)
+    current = host.ruleset
+    new = load_host(args, ruleset=args.new, demo=False, address=[]).ruleset
+    before, after = matrix_pair(current, new, args.name, host.addresses)
     changes = diff_matrices(before, after)
     flow_changes = diff_flows(current, new, read_flows(args.flows)) if args.flows else []
     denied = any(c.removed for c in changes) or any(fc.after != "allow" and fc.before == "allow" for fc in flow_changes)

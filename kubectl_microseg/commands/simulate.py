@@ -87,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
     deletions = [Deletion.parse(d, default_ns) for d in args.delete]
     base = load_base(args)
     if args.staged:
+        from ..engine.simulate import object_key
         from ..model.calico import promote_staged
 
         sets, deletes = promote_staged(expand_lists(base.objects))
         if not sets and not deletes:
             raise UsageError("--staged: the base has no Calico staged policies (StagedNetworkPolicy, "
                              "StagedGlobalNetworkPolicy)")
-        present = {(o.kind, (o.namespace or "default") if o.kind == "NetworkPolicy" else "", o.name)
-                   for o in expand_lists(base.objects)}
+        present = {object_key(o, "default") for o in expand_lists(base.objects)}
         changed = sets + changed
         deletions += [Deletion(ns, name, kind) for kind, ns, name in deletes if (kind, ns, name) in present]
     diff, sim = simulate(base.objects, changed, deletions, options=analyzer_options(args, base),

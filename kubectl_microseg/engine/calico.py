@@ -11,8 +11,10 @@ and the first that matches decides (Allow, Deny, Pass); Log records and goes on.
 Kubernetes NetworkPolicies sit in the ``default`` tier at order 1000 (their rules are all Allow): they are
 the engine's compiled NetworkPolicy rules, evaluated at that place. A tier ordered before Calico's
 ``kube-admin`` tier (order 1000, where ClusterNetworkPolicies of the Admin tier go) runs before the
-pipeline's Admin layer; every other tier runs where the NetworkPolicy layer is. When no tier decides a
-port, it goes on (Baseline tier, then the default: Calico's namespace profiles allow everything).
+pipeline's Admin layer; a tier ordered after Calico's ``kube-baseline`` tier (order 10,000,000, where the
+Baseline tier goes; a tier without order is last) runs after the pipeline's Baseline layer; every other
+tier runs where the NetworkPolicy layer is (:class:`Placement`). When no tier decides a port, it goes on
+(then the default: Calico's namespace profiles allow everything).
 
 Endpoints: pods by class (bitsets); outside addresses by atom (atoms are cut at every Calico net and
 NetworkSet net, so a set holds an atom whole or not at all). hostNetwork pods are host endpoints for
@@ -23,7 +25,8 @@ model: a serviceAccountSelector / serviceAccounts match is assumed and the verdi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from ..model import calico_selector as sel
 from ..model.addresses import AddressSet
@@ -40,6 +43,27 @@ if TYPE_CHECKING:
 _NONE = ConnSet.none()
 KUBE_ADMIN = (1000.0, "kube-admin")
 """Calico's tier for Admin-tier ClusterNetworkPolicies (tiered-policy page: "kube-admin ... order of 1,000")."""
+KUBE_BASELINE = (10_000_000.0, "kube-baseline")
+"""Calico's tier for the Baseline tier (tiered-policy page: the baseline admin network policy tier "has the
+order of 10,000,000 and a default action of Pass")."""
+
+
+class Placement(str, Enum):
+    """Where a Calico tier runs among the pipeline's layers (engine/pipeline.py), by its order against Calico's
+    own tiers for the cluster-wide Kubernetes policies."""
+
+    BEFORE_ADMIN = "before kube-admin"
+    WITH_NETWORK_POLICY = "with the NetworkPolicies"
+    AFTER_BASELINE = "after kube-baseline"
+
+
+def placement(tier: Tier) -> Placement:
+    key = tier.sort_key()
+    if key < KUBE_ADMIN:
+        return Placement.BEFORE_ADMIN
+    if key > KUBE_BASELINE:
+        return Placement.AFTER_BASELINE
+    return Placement.WITH_NETWORK_POLICY
 
 
 @dataclass
@@ -80,7 +104,70 @@ class CompiledPolicy:
 class CompiledTier:
     tier: Tier
     policies: list[CompiledPolicy]
-    early: bool
+    placement: Placement
+
+
+Chain = list[tuple[CompiledTier, tuple[CompiledPolicy, ...]]]
+"""Tiers that apply to an endpoint, each with its policies that apply to it, in evaluation order."""
+
+
+@dataclass(eq=False)
+class ClassGroup:
+    """Pod classes that the same Calico policies apply to and the same rules' own sides match, in one
+    direction: everything about their tiers is the same, so it is computed once per group (caches here)."""
+
+    chain: Chain
+    rules: tuple[CompiledCalicoRule, ...]
+    """The rules of the chain's Calico policies whose own side matches the group, in evaluation order."""
+    selected: bool
+    """Some Calico policy (not only the Kubernetes NetworkPolicies' place) applies."""
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def at(self, where: Placement) -> Chain:
+        got = self.cache.get(where)
+        if got is None:
+            got = self.cache[where] = [(ct, s) for ct, s in self.chain if ct.placement is where]
+        return got
+
+
+def class_groups(tiers: list[CompiledTier], d: str, isolated: int, n: int) -> list[ClassGroup]:
+    """Per class index, its group in direction ``d`` (the Kubernetes policies' place in the default tier
+    applies to the ``isolated`` classes). Classes are filed by the bits of every policy's and rule's bitset
+    (cost: the bits set, nothing per pair); equal signatures share one group."""
+    from .k8s import iter_bits
+
+    slots: list[tuple[CompiledTier, CompiledPolicy, CompiledCalicoRule | None, int]] = []
+    for ct in tiers:
+        for cp in ct.policies:
+            applies = isolated if cp.policy is None else cp.applies[d]
+            slots.append((ct, cp, None, applies))
+            if cp.policy is not None and applies:
+                slots.extend((ct, cp, cr, cr.own & applies) for cr in cp.rules[d])
+    sigs: list[list[int]] = [[] for _ in range(n)]
+    for j, (_, _, _, mask) in enumerate(slots):
+        for i in iter_bits(mask):
+            sigs[i].append(j)
+    groups: dict[tuple[int, ...], ClassGroup] = {}
+    out: list[ClassGroup] = []
+    for sig_list in sigs:
+        sig = tuple(sig_list)
+        g = groups.get(sig)
+        if g is None:
+            g = groups[sig] = _group([slots[j] for j in sig])
+        out.append(g)
+    return out
+
+
+def _group(slots: list[tuple[CompiledTier, CompiledPolicy, CompiledCalicoRule | None, int]]) -> ClassGroup:
+    chain: dict[int, tuple[CompiledTier, list[CompiledPolicy]]] = {}
+    rules: list[CompiledCalicoRule] = []
+    for ct, cp, cr, _ in slots:
+        if cr is None:
+            chain.setdefault(id(ct), (ct, []))[1].append(cp)
+        else:
+            rules.append(cr)
+    return ClassGroup([(ct, tuple(cps)) for ct, cps in chain.values()], tuple(rules),
+                      any(cp.policy is not None for _, cps in chain.values() for cp in cps))
 
 
 def pod_labels(c: "PodClass") -> dict[str, str]:
@@ -187,7 +274,7 @@ class CalicoCompiler:
         for tier in self.objs.ordered_tiers():
             pols = by_tier.get(tier.name, [])
             pols.sort(key=lambda p: p.policy.sort_key() if p.policy else (K8S_POLICY_ORDER, "knp.default."))
-            out.append(CompiledTier(tier, pols, tier.sort_key() < KUBE_ADMIN))
+            out.append(CompiledTier(tier, pols, placement(tier)))
         return out
 
 
@@ -218,43 +305,23 @@ EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", Rea
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
-def tier_chain(a: "Analyzer", d: str, own: int, early: bool) -> list[tuple[CompiledTier, list[CompiledPolicy]]]:
+def tier_chain(a: "Analyzer", d: str, own: int, where: Placement) -> Chain:
     """The tiers of one placement that apply to class ``own`` in direction ``d``, each with its applying
-    policies in order (a tier without a policy applying to the endpoint is skipped); cached per class."""
-    key = (d, own, early)
-    chain = a.calico_chains.get(key)
-    if chain is None:
-        chain = a.calico_chains[key] = [(ct, by_class[own]) for ct, by_class in a.calico_by_class[d]
-                                        if ct.early is early and own in by_class]
-    return chain
+    policies in order (a tier without a policy applying to the endpoint is skipped)."""
+    return a.calico_groups[d][own].at(where)
 
 
-def by_class(tiers: list[CompiledTier], d: str, isolated: int) -> list[tuple[CompiledTier, dict[int, list[CompiledPolicy]]]]:
-    """Per tier, class -> the tier's policies that apply to it in direction ``d``, in order (the Kubernetes
-    policies' place applies to the ``isolated`` classes). Built once, by the policies' bitsets."""
-    from .k8s import iter_bits
-
-    out = []
-    for ct in tiers:
-        m: dict[int, list[CompiledPolicy]] = {}
-        for cp in ct.policies:
-            for own in iter_bits(isolated if cp.policy is None else cp.applies[d]):
-                m.setdefault(own, []).append(cp)
-        out.append((ct, m))
-    return out
-
-
-def decide_tiers(q: "Query", open_: ConnSet, early: bool,
-                 chain: list[tuple[CompiledTier, list[CompiledPolicy]]] | None = None) -> tuple[ConnSet, ConnSet]:
-    """The tiers of one placement (``early``: before the Admin layer) for ``q``, or the given ``chain``:
-    accepted, denied ports."""
+def decide_tiers(q: "Query", open_: ConnSet, where: Placement | None = None,
+                 chain: Chain | None = None) -> tuple[ConnSet, ConnSet]:
+    """The tiers of one placement for ``q``, or the given ``chain``: accepted, denied ports."""
     from .pipeline import Reason
 
     a = q.analyzer
     d = q.direction
     accepted = denied = _NONE
     if chain is None:
-        chain = tier_chain(a, d, q.own, early)
+        assert where is not None
+        chain = tier_chain(a, d, q.own, where)
     for ct, selecting in chain:
         if not open_:
             break

@@ -11,6 +11,9 @@
   port), and did not before; only its own ingress policies count, not the sources' egress.
 - ``open-to-internet``: a workload that now accepts connections from public addresses (outside the
   private, shared, loopback, link-local and multicast ranges) it did not accept before.
+- ``mesh-cut``: a pair L4 still allows that the service mesh (engine/mesh.py) now denies, refuses or allows for
+  fewer requests, with the mesh objects that cause it; ``mesh-plaintext``: a pair that had mTLS and now
+  gets plaintext (its identity unknown to AuthorizationPolicies, its traffic unencrypted).
 
 Pure: matrices and analyzers in, findings out.
 """
@@ -39,7 +42,8 @@ class Finding:
     """One guard that fired."""
 
     kind: str
-    """dns-broken, expectation-cut, expectation-opened, open-to-cluster, open-to-internet."""
+    """dns-broken, expectation-cut, expectation-opened, open-to-cluster, open-to-internet, mesh-cut,
+    mesh-plaintext."""
     namespace: str
     """The namespace of the workload concerned (where a reviewer should look)."""
     subject: str
@@ -215,6 +219,25 @@ def cluster_findings_from(before: dict[str, ConnSet], after: dict[str, ConnSet])
                                f"{wid} now accepts connections from every pod of every namespace on "
                                f"{newly.describe()} (its ingress policies admit the whole cluster)"
                                + _sensitive_tail(newly)))
+    return out
+
+
+def mesh_guards(changes: Iterable[dict[str, Any]]) -> list[Finding]:
+    """The guards of the service-mesh changes (``engine.mesh.mesh_changes``, with causes)."""
+    out = []
+    for c in changes:
+        b, a = c["before"] or {}, c["after"] or {}
+        because = "; ".join(x["text"] for x in c.get("causes", ())) or "no mesh object named"
+        ns = c["to"].split("/", 1)[0] if "/" in c["to"] else ""
+        if c["newlyDenied"]:
+            what = "refused (mTLS STRICT, the client has no sidecar)" if a.get("mtls") == "refused" else \
+                f"{a.get('verdict', 'outside the mesh')} at L7"
+            out.append(Finding("mesh-cut", ns, f"{c['from']} -> {c['to']}",
+                               f"{c['from']} -> {c['to']}: the mesh now {what}, was {b.get('verdict', 'outside the mesh')}"
+                               f" [{because}]", breaking=True))
+        elif b.get("mtls") == "mtls" and a.get("mtls") == "plaintext":
+            out.append(Finding("mesh-plaintext", ns, f"{c['from']} -> {c['to']}",
+                               f"{c['from']} -> {c['to']}: mTLS -> plaintext [{because}]"))
     return out
 
 

@@ -7,18 +7,22 @@ event in namespace N re-reads N's objects, replaces N's pod classes and policies
 (keeping every other class and compiled rule: ``Analyzer.replace_namespace``), and recomputes just the
 class pairs that involve N, through the same decision pipeline as the full matrix.
 Cluster-scoped admin policies can touch any pair: a change to them rebuilds everything (so does a
-CiliumCIDRGroup). Cilium policies (CNP/CCNP) span namespaces but decide only their subjects' verdicts: a
-change to one compiles the Cilium layer again (``Analyzer.replace_cilium``) and recomputes the pairs of
-the classes the policy selected before or selects now; a namespace event with Cilium policies present
-compiles the layer again onto the namespace's new classes (``Analyzer.replace_namespace``).
+CiliumCIDRGroup), and so does a change to a Calico object (its tiers order policies of every namespace; a
+GlobalNetworkPolicy selects any pod). Pod and namespace events on a Calico cluster stay incremental:
+``replace_namespace`` recompiles the Calico tiers for the new classes (their pairs are decided again, the
+others keep their verdicts). Cilium policies (CNP/CCNP) span namespaces but decide only their subjects'
+verdicts: a change to one compiles the Cilium layer again (``Analyzer.replace_cilium``) and recomputes the
+pairs of the classes the policy selected before or selects now; a namespace event with Cilium policies
+present compiles the layer again onto the namespace's new classes (``Analyzer.replace_namespace``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from ..model.admin import ADMIN_KINDS
+from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
 from ..model.cilium import CIDR_GROUP_KIND
 from ..model.cilium import POLICY_KINDS as CILIUM_POLICY_KINDS
 from ..model.cilium import cidr_groups, parse_entries, sort_entries, summary_notes
@@ -26,12 +30,16 @@ from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
 from ..model.objects import ObjectKey, SourceObject
 from ..model.ports import ConnSet
+from ..vocab import DIRECTIONS
 from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
-REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | {CIDR_GROUP_KIND}
-"""Kinds whose change rebuilds the model (Istio's: a root-namespace policy is mesh-wide, and the mesh layer
-reads the whole cluster's objects; a CiliumCIDRGroup: the Cilium policies that name it are parsed again)."""
+REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | {CIDR_GROUP_KIND} | frozenset(
+    f"{k}.{g.partition('/')[0]}" for k in CALICO_KINDS for g in CALICO_API_GROUPS)
+"""Kinds (as object keys hold them: ``SourceObject.key_kind``) whose change rebuilds the model (Istio's: a
+root-namespace policy is mesh-wide, and the mesh layer reads the whole cluster's objects; a
+CiliumCIDRGroup: the Cilium policies that name it are parsed again; Calico's: the tiers are compiled from
+every namespace's Calico objects). CNP/CCNP events are incremental (``LiveModel._apply_cilium``)."""
 
 POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
 """Kinds that change pod classes only (never a namespace's policies or labels)."""
@@ -39,7 +47,7 @@ POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
 
 def _namespace_of(obj: SourceObject) -> str | None:
     """The namespace an object's analysis belongs to (None: cluster-wide)."""
-    if obj.kind in REBUILD_KINDS or obj.kind in CILIUM_POLICY_KINDS:
+    if obj.key_kind in REBUILD_KINDS or obj.kind in CILIUM_POLICY_KINDS:
         return None
     if obj.kind == "Namespace":
         return obj.name
@@ -121,11 +129,16 @@ class LiveModel:
         atoms = [a.cidrs for a in self.analyzer.atoms]
         gone = {w.id for w in self.cluster.workloads if w.namespace in up.namespaces}
         touched: set[int] = set()
+        same = True
         for ns in sorted(up.namespaces):
-            touched |= self._replace_namespace(ns, ns in policy_nss)
+            classes, kept = self._replace_namespace(ns, ns in policy_nss)
+            touched |= classes
+            same &= kept
         if self._matrix is not None:
             if atoms != [a.cidrs for a in self.analyzer.atoms]:  # new ipBlock boundaries: every external cell
                 self._matrix = None
+            elif same:
+                up.pairs = self._relabel_matrix(up.namespaces)
             else:
                 up.pairs = self._patch_matrix(up.namespaces, touched, gone)
         return up
@@ -227,18 +240,35 @@ class LiveModel:
         ids.update((e.id, e) for e in part.endpoints)
         endpoints = [ids[w.id] for w in self.cluster.workloads]
         endpoints.extend(e for e in part.endpoints if e.is_external)
-        self._matrix = Matrix(endpoints, cells, list(self.cluster.notes), old.title, list(old.warnings),
-                              dict(old.uncertain_reasons))
+        self._matrix = replace(old, endpoints=endpoints, cells=cells, notes=list(self.cluster.notes))
         return changed
 
-    def _replace_namespace(self, ns: str, policies_changed: bool = True) -> set[int]:
-        """Re-analyse one namespace; return its class indices before and after (the pairs that can change).
+    def _relabel_matrix(self, namespaces: set[str]) -> set[tuple[str, str]]:
+        """The kept matrix with the namespaces' workload endpoints made anew (their labels), every cell as it
+        was: every workload kept its classes up to twins (:meth:`_replace_namespace`). No cell changed."""
+        old = self._matrix
+        assert old is not None
+        a = self.analyzer
+        fresh = {e.id: e for e in (a.workload_endpoint(w) for w in self.cluster.workloads if w.namespace in namespaces)}
+        endpoints = [fresh.get(e.id, e) if e.namespace in namespaces else e for e in old.endpoints]
+        self._matrix = replace(old, endpoints=endpoints, notes=list(self.cluster.notes))
+        return set()
+
+    def _replace_namespace(self, ns: str, policies_changed: bool = True) -> tuple[set[int], bool]:
+        """Re-analyse one namespace; return its class indices before and after (the pairs that can change),
+        and whether its workload cells all stand (every workload is still there, its classes each new ones'
+        twins or kept: none of its cells can differ).
 
         Without ``policies_changed`` (only pods and workloads of ``ns`` changed: its policies and labels are
         as they were), a class the namespace kept is selected by exactly the rules it was selected by, so its
-        verdicts with every other kept class stand; only the pairs of its new classes are decided."""
+        verdicts with every other kept class stand; only the pairs of its new classes are decided, and a new
+        class selected like a class that died (a relabelled pod template whose new label no rule reads: the
+        CoreDNS event) takes the dead class's verdicts (:meth:`_twins`)."""
         a = self.analyzer
         part = build_cluster(self.objects[k] for k in self._keys_of.get(ns, ()))
+        before = self._signatures(a.by_namespace.get(ns, ())) if not policies_changed and self._twinnable() else {}
+        had = {w.id: a.workload_classes.get(w.id, []) for w in self.cluster.workloads if w.namespace == ns} \
+            if before else {}
         old, current = a.replace_namespace(ns, part, policies_changed)
         stale = set(self._notes_of.get(ns, ()))
         kept = [n for n in self.cluster.notes if n not in stale]
@@ -248,8 +278,13 @@ class LiveModel:
         touched = old | current
         redo = touched if policies_changed else old ^ current  # the dead and the new classes
         decide = current if policies_changed else current - old
+        twins = self._twins(before, old - current, current - old) if before else {}
+        previous = self.class_cells
+        self.class_cells = {k: v for k, v in previous.items() if k[0] not in redo and k[1] not in redo}
+        if twins:
+            decide = decide - twins.keys()
+            self._inherit(previous, twins, redo)
         live = a.live_classes()
-        self.class_cells = {k: v for k, v in self.class_cells.items() if k[0] not in redo and k[1] not in redo}
         for b in decide:
             for src in iter_bits(a.may_admit(b) & live):
                 c = a.class_allows(src, b)
@@ -262,4 +297,59 @@ class LiveModel:
                 c = a.class_allows(src, b)
                 if c:
                     self.class_cells[(src, b)] = c
-        return touched
+        same = bool(before) and not decide and len(had) == len(part.workloads) and all(
+            had.get(w.id) == [twins.get(i, i) for i in a.workload_classes.get(w.id, ())] for w in part.workloads)
+        return touched, same
+
+    # ------------------------------------------------------------------ twins: new classes decided like dead ones
+    def _twinnable(self) -> bool:
+        """True when a class's verdicts follow from how the NetworkPolicy rules select it, nothing else: no
+        admin, Calico or Cilium layer (those read labels themselves). This is the condition under which
+        ``engine.pipeline.allowed`` skips the layer loop and reads only the compiled rules."""
+        a = self.analyzer
+        return not a.has_admin and a.cilium is None and not a.calico_tiers \
+            and not any(a.calico_selects.values())
+
+    def _signatures(self, classes: Iterable[int]) -> dict[int, tuple]:
+        """What the NetworkPolicy tier sees of each class: its namespace, hostNetwork, named ports, the
+        policies isolating it and their rules per direction, and every compiled rule whose peers select it.
+        Two classes with one signature get the same verdict with every peer (``pipeline.allowed``)."""
+        a = self.analyzer
+        classes = [i for i in classes if a.classes[i].ips is None]  # pod IPs in ipBlocks: never twinned
+        hit: dict[int, list[tuple[str, str, int]]] = {i: [] for i in classes}
+        if not classes:
+            return {}
+        for key, cr in a.compiled.items():
+            bits = cr.classes
+            for i in classes:
+                if bits >> i & 1:
+                    hit[i].append(key)
+        out = {}
+        for i in classes:
+            c = a.classes[i]
+            out[i] = (c.namespace, c.host_network, c.named_ports, c.networks,
+                      tuple(tuple(p.id for p in a.isolating[d][i]) for d in DIRECTIONS),
+                      tuple(tuple((cr.policy.id, cr.rule.index) for cr in a.rules_of[d][i]) for d in DIRECTIONS),
+                      frozenset(hit[i]))
+        return out
+
+    def _twins(self, before: dict[int, tuple], dead: set[int], new: set[int]) -> dict[int, int]:
+        """New class -> a dead class of the same signature (taken before the namespace was replaced)."""
+        by_sig = {before[i]: i for i in sorted(dead) if i in before}
+        if not by_sig or not new:
+            return {}
+        return {i: by_sig[sig] for i, sig in self._signatures(new).items() if sig in by_sig}
+
+    def _inherit(self, previous: dict[tuple[int, int], ConnSet], twins: dict[int, int], redo: set[int]) -> None:
+        """Give each twinned new class its dead twin's cells (with every class still there, and with each
+        other through their twins); pairs with a new class that has no twin are decided afresh."""
+        heirs: dict[int, list[int]] = {}
+        for i, t in twins.items():
+            heirs.setdefault(t, []).append(i)
+        for (x, y), v in previous.items():
+            xs, ys = heirs.get(x), heirs.get(y)
+            if xs is None and ys is None:
+                continue
+            for nx in xs if xs is not None else (() if x in redo else (x,)):
+                for ny in ys if ys is not None else (() if y in redo else (y,)):
+                    self.class_cells[(nx, ny)] = v

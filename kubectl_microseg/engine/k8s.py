@@ -35,6 +35,7 @@ from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.cilium import CiliumPolicy
 from ..model.cluster import Cluster, Member, Workload
+from ..model.istio import MeshOptions
 from ..model.policy import NetworkPolicy, Peer, Rule
 from ..model.ports import ConnSet
 from ..model.selectors import LabelSelector
@@ -42,8 +43,7 @@ from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .atoms import AtomIndex, ExternalAtom, FqdnAtom, fqdn_atoms
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
-from .calico import CalicoCompiler, decide_tiers, tier_chain
-from .calico import by_class as calico_by_class
+from .calico import CalicoCompiler, ClassGroup, class_groups, decide_tiers
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -59,6 +59,8 @@ class Options:
     uncertain_namespaces: frozenset[str] = frozenset()
     """Namespaces whose policies are unknown: every verdict involving their pods is uncertain."""
     all_uncertain: bool = False
+    mesh: MeshOptions = MeshOptions()
+    """The service mesh's root namespace and trust domain (engine/mesh.py)."""
 
 
 @dataclass(frozen=True)
@@ -289,12 +291,14 @@ class Analyzer:
         self.calico_tiers = CalicoCompiler(self, self.cluster.calico).compile() if self.cluster.calico.policies else []
         self.calico_named_groups: list[int] | None = None
         """Pod classes grouped by their named ports (egress verdict maps start from these parts)."""
-        self.calico_chains: dict = {}
-        """(direction, class, early) -> the tiers that apply to the class, with their applying policies."""
-        self.calico_pre: dict = {}
-        iso = {d: sum(1 << i for i, pols in enumerate(self.isolating[d]) if pols) if self.calico_tiers else 0
-               for d in DIRECTIONS}
-        self.calico_by_class = {d: calico_by_class(self.calico_tiers, d, iso[d]) for d in DIRECTIONS}
+        n = len(self.classes)
+        self.calico_groups: dict[str, list[ClassGroup]] = {d: [] for d in DIRECTIONS}
+        """Per direction and class index, the class's group: classes with the same Calico policies and
+        rules share their tier chain and everything computed from it."""
+        if self.calico_tiers:
+            for d in DIRECTIONS:
+                iso = sum(1 << i for i, pols in enumerate(self.isolating[d]) if pols)
+                self.calico_groups[d] = class_groups(self.calico_tiers, d, iso, n)
         self.calico_selects = {d: 0 for d in DIRECTIONS}
         """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
         others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
@@ -458,7 +462,11 @@ class Analyzer:
         n = len(self.classes)
         full = self.all_classes
         cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
-        eg_parts = {a: p for a in iter_bits(cal_eg) if not _passes_all(p := self._parts("egress", a))}
+        eg_parts = {}
+        for a in iter_bits(cal_eg):
+            parts, passes = self._parts("egress", a)
+            if not passes:
+                eg_parts[a] = parts
         cal_eg = sum(1 << a for a in eg_parts)  # classes whose Calico tiers pass everything keep the fast path
         reach_all &= ~cal_eg
         reach = [r & ~cal_eg for r in reach]
@@ -476,12 +484,15 @@ class Analyzer:
             else:
                 for b in iter_bits(targets):
                     reach[b] |= 1 << a
+        eg_open = sum(1 << i for i, c in enumerate(self.classes) if c.host_network or not self.isolating["egress"][i])
+        eg_open &= ~cal_eg  # egress that allows everything: no rule to look at
         out: dict[tuple[int, int], ConnSet] = {}
         for b in range(n):
             named = self.classes[b].named_ports
-            in_parts = self._parts("ingress", b) if cal_in >> b & 1 else None
-            if in_parts is not None and _passes_all(in_parts):
-                in_parts = None
+            in_parts = None
+            if cal_in >> b & 1:
+                parts, passes = self._parts("ingress", b)
+                in_parts = None if passes else parts
             if in_parts is not None:
                 admit = 0
                 for t, acc, rest in in_parts:
@@ -491,21 +502,26 @@ class Analyzer:
                         admit |= t & self._np_peers("ingress", b)
             else:
                 admit = self._np_peers("ingress", b)
+            in_open = in_parts is None and (self.classes[b].host_network or not self.isolating["ingress"][b])
             for a in iter_bits(admit & (reach[b] | reach_all)):
-                ing = self._compose(in_parts, "ingress", b, a, named)
+                ing = _ALL if in_open else self._compose(in_parts, "ingress", b, a, named)
                 if not ing:
                     continue
-                c = ing & self._compose(eg_maps.get(a), "egress", a, b, named)
+                if eg_open >> a & 1:
+                    out[(a, b)] = ing
+                    continue
+                c = _meet(self._compose(eg_maps.get(a), "egress", a, b, named), ing)
                 if c:
                     out[(a, b)] = c
         return out
 
-    def _parts(self, direction: str, own: int) -> list[tuple[int, ConnSet, ConnSet]]:
-        """(peers, accepted, left to the NetworkPolicy rules) parts of ``own``'s direction."""
+    def _parts(self, direction: str, own: int) -> tuple[list[tuple[int, ConnSet, ConnSet]], bool]:
+        """(peers, accepted, left to the NetworkPolicy rules) parts of ``own``'s direction, and whether its
+        Calico tiers pass everything on (then the NetworkPolicy fast path is exact)."""
         pre = self._pre_parts(direction, own)
         if pre is not None:
             return pre
-        return [(t, c, _NONE) for t, c in self._verdict_parts(direction, own)]
+        return [(t, c, _NONE) for t, c in self._verdict_parts(direction, own)], False
 
     def _np_peers(self, direction: str, own: int) -> int:
         """The classes the NetworkPolicy rules of ``own``'s direction may allow (all when not isolated)."""
@@ -517,12 +533,13 @@ class Analyzer:
         return out
 
     def _compose(self, parts: list | None, direction: str, own: int, peer: int, named: frozenset) -> ConnSet:
+        acc, rest = _NONE, _ALL
         if parts is not None:
-            acc, rest = next((acc, rest) for t, acc, rest in parts if t >> peer & 1)
+            for t, acc, rest in parts:
+                if t >> peer & 1:
+                    break
             if not rest:
                 return acc
-        else:
-            acc, rest = _NONE, _ALL
         if self.classes[own].host_network or not self.isolating[direction][own]:
             np = _ALL
         else:
@@ -531,77 +548,72 @@ class Analyzer:
                 if cr.classes >> peer & 1:
                     np = np | cr.conns(named)
         if rest is not _ALL:
-            np = np & rest
+            np = _meet(np, rest)
         return acc | np if acc else np
 
-    def _pre_parts(self, direction: str, own: int) -> list[tuple[int, ConnSet, ConnSet]] | None:
-        """(peer classes, accepted, still open) after the Calico tiers ordered before the default tier, or
-        None when a Calico policy of the default tier or a later one applies to ``own`` (then only the whole
-        pipeline is exact). Without admin policies, what stays open then meets the default tier holding only
-        the Kubernetes NetworkPolicies, which is the NetworkPolicy fast path: the callers compose the two.
-        Classes selected by the same Calico policies share these parts."""
+    def _pre_parts(self, direction: str, own: int) -> tuple[list[tuple[int, ConnSet, ConnSet]], bool] | None:
+        """(peer classes, accepted, still open) after the Calico tiers ordered before the default tier, and
+        whether they pass everything on; None when a Calico policy of the default tier or a later one
+        applies to ``own`` (then only the whole pipeline is exact). Without admin policies, what stays open
+        then meets the default tier holding only the Kubernetes NetworkPolicies, which is the NetworkPolicy
+        fast path: the callers compose the two. Computed once per class group (engine.calico.ClassGroup)."""
         got = self._pre_chain(direction, own)
         if got is None:
             return None
-        pre, crs, ids = got
+        g, pre = got
         named = self.classes[own].named_ports if direction == "ingress" else None
-        key = ("pre", direction, ids, named)
-        hit = self._cache.get(key)
+        key = ("parts", named)
+        hit = g.cache.get(key)
         if hit is not None:
             return hit
         parts = self._named_groups() if direction == "egress" else [self.all_classes]
-        for m in dict.fromkeys(cr.classes for cr in crs):
+        for m in dict.fromkeys(cr.classes for cr in g.rules):
             parts = [x for p in parts for x in (p & m, p & ~m) if x]
         out = []
         for p in parts:
             rep = (p & -p).bit_length() - 1
             dst_named = self.classes[own if direction == "ingress" else rep].named_ports
-            acc, den = decide_tiers(Query(self, direction, own, rep, dst_named), _ALL, False, pre) if pre else (
-                ConnSet.none(), ConnSet.none())
+            acc, den = decide_tiers(Query(self, direction, own, rep, dst_named), _ALL, chain=pre) if pre else (
+                _NONE, _NONE)
             out.append((p, acc, _ALL - (acc | den)))
-        self._cache[key] = out
-        return out
+        hit = g.cache[key] = (out, _passes_all(out))
+        return hit
 
-    def _pre_chain(self, direction: str, own: int) -> tuple[list, list, tuple] | None:
-        """The Calico tiers before the default tier that apply to ``own``, their rules that can match it, and
-        an identity key; None when a Calico policy of the default tier or a later tier applies to it."""
-        key = (direction, own)
-        if key in self.calico_pre:
-            return self.calico_pre[key]
-        chain = tier_chain(self, direction, own, True) + tier_chain(self, direction, own, False)
-        default = next(ct.tier.sort_key() for ct in self.calico_tiers if ct.tier.name == "default")
-        if any(cp.policy is not None for ct, sel_ in chain if ct.tier.sort_key() >= default for cp in sel_):
-            self.calico_pre[key] = None
-            return None
-        pre = [(ct, sel_) for ct, sel_ in chain if ct.tier.sort_key() < default]
-        bit = 1 << own
-        crs = [cr for _, sel_ in pre for cp in sel_ for cr in cp.rules[direction] if cr.own & bit]
-        got = self.calico_pre[key] = (pre, crs, (tuple(id(cp) for _, sel_ in pre for cp in sel_), tuple(map(id, crs))))
-        return got
+    def _pre_chain(self, direction: str, own: int) -> tuple[ClassGroup, list] | None:
+        """``own``'s group and its Calico tiers before the default tier; None when a Calico policy of the
+        default tier or a later tier applies to it."""
+        g = self.calico_groups[direction][own]
+        if "pre" not in g.cache:
+            default = next(ct.tier.sort_key() for ct in self.calico_tiers if ct.tier.name == "default")
+            later = any(cp.policy is not None for ct, sel_ in g.chain if ct.tier.sort_key() >= default for cp in sel_)
+            g.cache["pre"] = None if later else [(ct, sel_) for ct, sel_ in g.chain if ct.tier.sort_key() < default]
+        pre = g.cache["pre"]
+        return None if pre is None else (g, pre)
 
-    def _pre_atoms(self, direction: str, own: int, named: frozenset) -> list[tuple[ConnSet, ConnSet]] | None:
+    def _pre_atoms(self, direction: str, own: int, named: frozenset) -> tuple[ClassGroup, list[tuple[ConnSet, ConnSet]], bool] | None:
         """Per atom, (accepted, left to the NetworkPolicy rules) after the Calico tiers before the default
-        tier (see ``_pre_parts``); None where that is not exact."""
+        tier (see ``_pre_parts``), with the group and whether they pass everything on; None where that is not
+        exact."""
         got = self._pre_chain(direction, own)
         if got is None:
             return None
-        pre, crs, ids = got
-        key = ("preatoms", direction, ids, named)
-        hit = self._cache.get(key)
+        g, pre = got
+        key = ("atoms", named)
+        hit = g.cache.get(key)
         if hit is not None:
             return hit
         decided: dict[tuple[bool, ...], tuple[ConnSet, ConnSet]] = {}
         out = []
         for atom in self.atoms:
-            sig = tuple(cr.addresses.contains_interval(atom.lo, atom.hi) for cr in crs)
+            sig = tuple(cr.addresses.contains_interval(atom.lo, atom.hi) for cr in g.rules)
             r = decided.get(sig)
             if r is None:
-                acc, den = decide_tiers(Query(self, direction, own, atom, named), _ALL, False, pre) if pre else (
+                acc, den = decide_tiers(Query(self, direction, own, atom, named), _ALL, chain=pre) if pre else (
                     _NONE, _NONE)
                 r = decided[sig] = (acc, _ALL - (acc | den) if acc or den else _ALL)
             out.append(r)
-        self._cache[key] = out
-        return out
+        hit = g.cache[key] = (g, out, _passes_all(out))
+        return hit
 
     def _named_groups(self) -> list[int]:
         if self.calico_named_groups is None:
@@ -754,11 +766,17 @@ class Analyzer:
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
         key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        np_key = key
         calico = bool(self.calico_selects[direction] >> cls & 1)
-        pre = self._pre_atoms(direction, cls, named) if calico and not self.has_admin else None
-        if pre is not None and _passes_all(pre):
-            calico = False  # its Calico tiers pass every range on: the NetworkPolicy map (shared) is exact
-        if calico:  # Calico policies select classes one by one
+        got = self._pre_atoms(direction, cls, named) if calico and not self.has_admin else None
+        pre = None
+        if got is not None:
+            group, pre, passes = got
+            if passes:
+                calico = False  # its Calico tiers pass every range on: the NetworkPolicy map (shared) is exact
+            else:  # the class group's Calico map composed with the (shared) NetworkPolicy map
+                key += (group,)
+        if calico and pre is None:  # the whole pipeline, class by class
             key += (cls,)
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
@@ -777,7 +795,9 @@ class Analyzer:
                     out[i] = c
         elif calico and pre is not None:
             # Calico tiers before the default tier (shared), composed with the NetworkPolicy rules
-            np = self._np_atoms(direction, cls, named)
+            if np_key not in self._cache:
+                self._cache[np_key] = self._np_atoms(direction, cls, named)
+            np = self._cache[np_key]
             out = {}
             for i, (acc, rest) in enumerate(pre):
                 c = acc

@@ -65,6 +65,12 @@ class Cell:
     mesh: Any = None
     """The service-mesh verdict (engine.mesh.MeshResult) when the destination is in an Istio mesh."""
 
+    def with_mesh(self, mesh: Any) -> Cell:
+        """This cell with a mesh verdict (engine.mesh.annotate, per cell: ``dataclasses.replace`` is 10x slower)."""
+        new = object.__new__(Cell)
+        new.__dict__.update(self.__dict__, mesh=mesh)
+        return new
+
 
 @dataclass
 class Matrix:

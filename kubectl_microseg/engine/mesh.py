@@ -35,8 +35,9 @@ from enum import Enum, IntEnum
 from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..model.istio import (DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, AuthorizationPolicy, AuthzAction,
-                           AuthzRule, Dataplane, MtlsMode, pod_dataplane, principal)
+from ..gcpause import paused_gc
+from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
+                           MeshOptions, MtlsMode, pod_dataplane, principal)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class MeshStep:
     object: str = ""
     source: Any = field(default=None, compare=False, repr=False)
     path: tuple = ()
+    kind: str = ""
+    """The object's kind (AuthorizationPolicy, PeerAuthentication) when ``object`` is set."""
 
     @property
     def location(self) -> str:
@@ -159,15 +162,20 @@ _REQUEST_FIELDS = ("methods", "notMethods", "paths", "notPaths", "hosts", "notHo
 class MeshAnalyzer:
     """The mesh layer of one cluster: sides of workloads, scopes of policies, and the pair verdicts."""
 
-    def __init__(self, cluster: "Cluster", *, root_namespace: str = DEFAULT_ROOT_NAMESPACE,
-                 trust_domain: str = DEFAULT_TRUST_DOMAIN):
+    def __init__(self, cluster: "Cluster", options: MeshOptions | None = None):
+        options = options or MeshOptions()
         self.cluster = cluster
-        self.root = root_namespace
-        self.trust_domain = trust_domain
+        self.root = options.root_namespace
+        self.trust_domain = options.trust_domain
         self.authz = cluster.mesh.authz
         self.peer_authn = sorted(cluster.mesh.peer_authn, key=lambda e: (e[0].namespace, e[0].name))
         self._cache: dict[tuple, MeshResult] = {}
-        self._dst_cache: dict[tuple, tuple] = {}
+        self._traced: dict[tuple, MeshResult] = {}
+        self._sides: dict[str, Side] | None = None
+        self._dst_cache: dict[tuple, _Destination] = {}
+        self._kinds: dict[tuple, _Destination] = {}
+        self._classes: dict[tuple, tuple[Match, ...]] = {}
+        self._selectors: dict[str | None, list[Any]] = {}
         self._ops: dict[int, str] = {}
         self._authz_by_ns: dict[str, list] = {}
         for entry in self.authz:
@@ -186,7 +194,13 @@ class MeshAnalyzer:
     @property
     def active(self) -> bool:
         """Whether the mesh layer has anything to say (objects, or a workload in the mesh)."""
-        return bool(self.cluster.mesh) or any(self.side(w).in_mesh for w in self.cluster.workloads)
+        return bool(self.cluster.mesh) or any(s.in_mesh for s in self.sides().values())
+
+    def sides(self) -> dict[str, Side]:
+        """Every workload's side by workload id (computed once)."""
+        if self._sides is None:
+            self._sides = {w.id: self.side(w) for w in self.cluster.workloads}
+        return self._sides
 
     # -- sides ---------------------------------------------------------------------------------------
     def side(self, w: "Workload") -> Side:
@@ -232,10 +246,10 @@ class MeshAnalyzer:
             if mode is MtlsMode.UNSET and pa.mode is not MtlsMode.UNSET:
                 mode = pa.mode
                 steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mTLS {pa.mode.value}", pa.id,
-                                      src, ("spec", "mtls", "mode")))
+                                      src, ("spec", "mtls", "mode"), PEER_AUTHN_KIND))
             elif pa.mode is MtlsMode.UNSET and mode is MtlsMode.UNSET:
                 steps.append(MeshStep(f"PeerAuthentication {pa.id} ({level}): mode UNSET, inherits", pa.id,
-                                      src, ("spec",)))
+                                      src, ("spec",), PEER_AUTHN_KIND))
         if mode is MtlsMode.UNSET:
             mode = MtlsMode.PERMISSIVE  # "Mesh-wide ... unset mode use the PERMISSIVE mode by default"
             steps.append(MeshStep("no PeerAuthentication sets a mode: PERMISSIVE (Istio's default)"))
@@ -244,7 +258,7 @@ class MeshAnalyzer:
             for port, pm in wl[0].port_modes:
                 ports[port] = mode if pm is MtlsMode.UNSET else pm
                 steps.append(MeshStep(f"PeerAuthentication {wl[0].id}: port {port} mTLS {ports[port].value}", wl[0].id,
-                                      wl[1], ("spec", "portLevelMtls", str(port))))
+                                      wl[1], ("spec", "portLevelMtls", str(port)), PEER_AUTHN_KIND))
         if dst.dataplane is Dataplane.AMBIENT and mode is MtlsMode.DISABLE:
             # peer_authentication: "In ambient mode ... DISABLE mode is not supported"
             mode = MtlsMode.PERMISSIVE
@@ -272,7 +286,7 @@ class MeshAnalyzer:
                 kinds = ", ".join(f"{r.get('kind', '?')} {r.get('name', '?')}" for r in pol.target_refs)
                 notes.append(MeshStep(f"AuthorizationPolicy {pol.id} binds to {kinds} (a gateway or waypoint), not to "
                                       "this workload's sidecar: not evaluated here", pol.id,
-                                      src, ("spec", "targetRefs")))
+                                      src, ("spec", "targetRefs"), AUTHZ_KIND))
                 continue
             if pol.selector is not None and not pol.selector.matches(labels):
                 continue
@@ -354,24 +368,92 @@ class MeshAnalyzer:
     def verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None = None, *,
                 trace: bool = True) -> MeshResult | None:
         """The mesh verdict of a connection L4 allows (``conns``; one request when given); None when the
-        destination is not in the mesh. Without ``trace`` the result has no explain chain (the matrix)."""
+        destination is not in the mesh. Without ``trace`` the result has no explain chain (the matrix), and
+        is shared by every client of the same class (:meth:`client_class`)."""
         if not dst.in_mesh:
             return None
-        key = (client, dst.namespace, dst.labels, dst.dataplane, conns, request, trace)
-        hit = self._cache.get(key)
+        dest = self._destination(dst)
+        if not trace:
+            return self.class_verdict(client, dst, dest, conns, request)
+        key = (client, dest.key, conns, request)
+        hit = self._traced.get(key)
         if hit is None:
-            hit = self._cache[key] = self._verdict(client, dst, conns, request, trace)
+            hit = self._traced[key] = self._verdict(client, dst, dest, conns, request, True)
         return hit
 
-    def _destination(self, dst: Side) -> tuple:
-        """What a destination's own configuration says (its mTLS modes and policies), once per kind of destination."""
-        key = (dst.namespace, dst.labels, dst.dataplane)
-        hit = self._dst_cache.get(key)
+    def class_verdict(self, client: Side, dst: Side, dest: "_Destination", conns: ConnSet,
+                      request: Request | None = None) -> MeshResult:
+        """The verdict without explain chain, computed once per destination kind, client class and ports."""
+        # the states follow from (client in the mesh, destination, ports): the key holds those, not the states
+        identity = self._state(client, dest.mode) is MtlsState.MTLS
+        cls = self.client_class(client, dest, identity) if dest.sources or dest.conditions else ()
+        key = (dest.key, client.dataplane is not Dataplane.NONE, cls, conns if dest.port_sensitive else None, request)
+        hit = self._cache.get(key)
         if hit is None:
-            mode, port_modes, steps = self.mtls_modes(dst)
-            pols, notes = self.policies_for(dst)
-            hit = self._dst_cache[key] = (mode, port_modes, tuple(steps), pols, tuple(notes))
+            hit = self._cache[key] = self._verdict(client, dst, dest, conns, request, False)
         return hit
+
+    def client_class(self, client: Side, dest: "_Destination", identity: bool) -> tuple[Match, ...]:
+        """What the destination's rules can tell of a client: the match of each of their distinct sources and
+        identity conditions. Clients of one class get the same verdict (a policy naming ``ns/X/sa/*`` makes
+        all of X's clients one class), so a matrix computes a verdict once per class, not once per pair.
+        Memoised on what those rules test of a client: its principal, namespace and addresses."""
+        key = (client.principal, client.namespace, client.ips, dest.key, identity)
+        hit = self._classes.get(key)
+        if hit is None:
+            scratch: list[str] = []
+            hit = self._classes[key] = tuple(self._source(s, client, identity, scratch) for s in dest.sources) + tuple(
+                self._when(c, client, identity, scratch)[0] for c in dest.conditions)
+        return hit
+
+    def _destination(self, dst: Side) -> "_Destination":
+        """What a destination's own configuration says (its mTLS modes and policies): once per kind of
+        destination, a kind being its namespace, dataplane and which selectors in its scope match it."""
+        key = (dst.namespace, dst.labels, dst.dataplane is Dataplane.AMBIENT, dst.dataplane is Dataplane.NONE)
+        hit = self._dst_cache.get(key)  # (the booleans hash faster than the enum)
+        if hit is None:
+            selectors = self._selectors_of(dst.namespace)
+            labels = dict(dst.labels) if selectors else {}
+            kind = (dst.namespace, dst.dataplane, tuple(sel.matches(labels) for sel in selectors))
+            hit = self._kinds.get(kind)
+            if hit is None:
+                mode, port_modes, steps = self.mtls_modes(dst)
+                pols, notes = self.policies_for(dst)
+                rules = [r for p, _ in pols if p.action is not AuthzAction.AUDIT for r in p.rules]
+                sources = tuple({id(s): s for r in rules for s in r.sources}.values())
+                conditions = tuple({id(r.conditions): r.conditions for r in rules
+                                    if any(c.key in _IDENTITY_KEYS for c in r.conditions)}.values())
+                port_sensitive = bool(port_modes) or any("ports" in o or "notPorts" in o for r in rules
+                                                         for o in r.operations)
+                hit = self._kinds[kind] = _Destination(len(self._kinds), mode, port_modes, tuple(steps), pols,
+                                                       tuple(notes), sources, conditions, port_sensitive)
+            self._dst_cache[key] = hit
+        return hit
+
+    def _selectors_of(self, namespace: str | None) -> list[Any]:
+        """The workload selectors of the objects that may apply in ``namespace`` (its own and the root's)."""
+        hit = self._selectors.get(namespace)
+        if hit is None:
+            scope = [namespace, self.root] if namespace != self.root else [self.root]
+            hit = self._selectors[namespace] = [
+                o.selector for ns in scope for o, _ in self._authz_by_ns.get(ns or "", []) + self._pa_by_ns.get(ns or "", [])
+                if o.selector is not None]
+        return hit
+
+    def _states(self, client: Side, dest: "_Destination", conns: ConnSet) -> tuple[MtlsState, tuple, frozenset, bool]:
+        """The pair's mTLS state (MIXED when its ports differ), the ports whose state differs from the
+        destination's own mode, every state, and whether the client's identity is known (mTLS under that mode)."""
+        base = self._state(client, dest.mode)
+        if not dest.port_modes:
+            return _SINGLE[base]
+        overrides = tuple((p, self._state(client, m)) for p, m in sorted(dest.port_modes.items())
+                          if conns.allows("TCP", p))
+        rest = conns - ConnSet({"TCP": [(p, p) for p in dest.port_modes]})
+        states = frozenset(({base} if rest else set()) | {s for _, s in overrides})
+        if len(states) == 1:
+            only = next(iter(states))
+            return only, (), states, only is MtlsState.MTLS
+        return MtlsState.MIXED, tuple((p, s) for p, s in overrides if s is not base), states, base is MtlsState.MTLS
 
     def _ops_text(self, rule: AuthzRule) -> str:
         text = self._ops.get(id(rule))
@@ -379,19 +461,13 @@ class MeshAnalyzer:
             text = self._ops[id(rule)] = " or ".join(_describe_op(o) for o in rule.operations) or "any request"
         return text
 
-    def _verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None, trace: bool) -> MeshResult:
-        mode, port_modes, pa_steps, pols, notes = self._destination(dst)
-        steps = list(pa_steps)
-        state = self._state(client, mode)
-        overrides = tuple((p, self._state(client, m)) for p, m in sorted(port_modes.items()) if conns.allows("TCP", p))
-        rest = conns - ConnSet({"TCP": [(p, p) for p in port_modes]}) if port_modes else conns
-        states = ({state} if rest else set()) | {s for _, s in overrides}
-        if len(states) == 1:
-            state = next(iter(states))
-        overrides = tuple((p, s) for p, s in overrides if s is not state)
+    def _verdict(self, client: Side, dst: Side, dest: "_Destination", conns: ConnSet, request: Request | None,
+                 trace: bool) -> MeshResult:
+        steps = list(dest.pa_steps)
+        state, overrides, states, identity = self._states(client, dest, conns)
+        pols, notes = dest.pols, dest.notes
         if state is MtlsState.REFUSED:
             steps.append(MeshStep("the client has no sidecar and the server is STRICT: the connection is refused"))
-        identity = state is MtlsState.MTLS
         steps.extend(notes)
         uncertain = bool(notes) and dst.dataplane is Dataplane.AMBIENT  # a waypoint may enforce them
         best = {AuthzAction.CUSTOM: Match.NEVER, AuthzAction.DENY: Match.NEVER, AuthzAction.ALLOW: Match.NEVER}
@@ -399,12 +475,13 @@ class MeshAnalyzer:
         requests: list[str] = []
         for pol, src in pols:
             if pol.action is AuthzAction.AUDIT:
-                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} (AUDIT): no effect on the verdict", pol.id, src, ("spec",)))
+                steps.append(MeshStep(f"AuthorizationPolicy {pol.id} (AUDIT): no effect on the verdict", pol.id, src,
+                                      ("spec",), AUTHZ_KIND))
                 continue
             has_allow |= pol.action is AuthzAction.ALLOW
             if not pol.rules:
                 steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) has no rules: matches "
-                                      "nothing", pol.id, src, ("spec",)))
+                                      "nothing", pol.id, src, ("spec",), AUTHZ_KIND))
                 continue
             for rule in pol.rules:
                 why: list[str] = []
@@ -423,7 +500,8 @@ class MeshAnalyzer:
                     word = {Match.ALWAYS: "matches every request", Match.SOME: f"matches some requests ({ops})",
                             Match.NEVER: "does not match"}[m]
                     steps.append(MeshStep(f"AuthorizationPolicy {pol.id} ({pol.action.value}) rule {rule.index}: "
-                                          f"{word}" + (f" — {'; '.join(why)}" if why else ""), pol.id, src, rule.path))
+                                          f"{word}" + (f" — {'; '.join(why)}" if why else ""), pol.id, src, rule.path,
+                                          AUTHZ_KIND))
         if best[AuthzAction.CUSTOM] is not Match.NEVER:
             uncertain = True
             steps.append(MeshStep("a CUSTOM policy sends requests to an external authorizer: its answer is unknown"))
@@ -442,9 +520,30 @@ class MeshAnalyzer:
             verdict = MeshVerdict.ALLOWED
         else:
             verdict = MeshVerdict.SOME
-        mtls = state if len(states) == 1 else MtlsState.MIXED
-        return MeshResult(verdict, mtls, overrides if mtls is MtlsState.MIXED else (), uncertain, tuple(steps),
+        return MeshResult(verdict, state, overrides, uncertain, tuple(steps),
                           tuple(dict.fromkeys(requests)) if verdict is MeshVerdict.SOME else ())
+
+
+_SINGLE = {s: (s, (), frozenset((s,)), s is MtlsState.MTLS) for s in MtlsState}
+_IDENTITY_KEYS = ("source.principal", "source.namespace")
+
+
+@dataclass(frozen=True, eq=False)
+class _Destination:
+    """What a kind of destination's own configuration says: computed once, shared by its pairs."""
+
+    key: int
+    mode: MtlsMode
+    port_modes: dict[int, MtlsMode]
+    pa_steps: tuple[MeshStep, ...]
+    pols: list[tuple[AuthorizationPolicy, Any]]
+    notes: tuple[MeshStep, ...]
+    sources: tuple[dict[str, tuple[str, ...]], ...]
+    """The distinct ``from.source`` entries of its rules: what its verdicts can tell clients apart by."""
+    conditions: tuple[tuple[Any, ...], ...]
+    """The ``when`` lists of its rules that test the client's identity."""
+    port_sensitive: bool
+    """Whether its verdicts depend on the ports L4 allows (portLevelMtls, ``ports``/``notPorts``)."""
 
 
 def _ip_match(ips: tuple[str, ...], blocks: tuple[str, ...], neg: bool) -> Match:
@@ -472,20 +571,36 @@ def external_side(cidrs: tuple[str, ...], name: str) -> Side:
 
 
 def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
-    """Give every allowed cell whose destination is in the mesh its mesh verdict (the L4 cell is kept)."""
-    from dataclasses import replace
+    """Give every allowed cell whose destination is in the mesh its mesh verdict (the L4 cell is kept).
 
-    sides: dict[str, Side] = {w.id: mesh.side(w) for w in mesh.cluster.workloads}
+    Cyclic collection is paused meanwhile: the new cells and keys hold no cycles, and collections
+    triggered by their allocation would walk the whole model (measured: a third of the time at size L)."""
+    with paused_gc():
+        return _annotate(m, mesh)
+
+
+def _annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
+    sides = dict(mesh.sides())
     for e in m.endpoints:
         if e.is_external:
             sides[e.id] = external_side(e.cidrs, e.id)
+    dests = {i: (d, mesh._destination(d)) for i, d in sides.items() if d.in_mesh}
+    # a client towards one kind of destination gets one verdict whatever the ports, unless they matter
+    memo: dict[tuple[str, int], MeshResult] = {}
     for key, cell in m.cells.items():
-        s, d = sides.get(key[0]), sides.get(key[1])
-        if s is None or d is None or not d.in_mesh:
+        hit = dests.get(key[1])
+        s = sides.get(key[0])
+        if hit is None or s is None:
             continue
-        r = mesh.verdict(s, d, cell.conns, trace=False)
-        if r is not None:
-            m.cells[key] = replace(cell, mesh=r)
+        d, dest = hit
+        if dest.port_sensitive:
+            r = mesh.class_verdict(s, d, dest, cell.conns)
+        else:
+            mk = (key[0], dest.key)
+            r = memo.get(mk)
+            if r is None:
+                r = memo[mk] = mesh.class_verdict(s, d, dest, cell.conns)
+        m.cells[key] = cell.with_mesh(r)
     m.notes.extend(n for n in mesh.notes if n not in m.notes)
     return m
 
@@ -505,10 +620,14 @@ def pair_verdict(mesh: MeshAnalyzer, src: Any, dst: Any, conns: ConnSet,
     return mesh.verdict(side_of(mesh, src), side_of(mesh, dst), conns, request)
 
 
-def mesh_changes(before: "Matrix", after: "Matrix") -> list[dict[str, Any]]:
+def mesh_changes(before: "Matrix", after: "Matrix", mesh_b: MeshAnalyzer | None = None,
+                 mesh_a: MeshAnalyzer | None = None) -> list[dict[str, Any]]:
     """Pairs L4 allows in both states whose mesh verdict or mTLS state differs (simulate/diff): each
-    ``{"from", "to", "before", "after", "newlyDenied"}`` with the ``mesh`` objects (None: outside the mesh)."""
+    ``{"from", "to", "before", "after", "newlyDenied", "causes"}`` with the ``mesh`` objects (None: outside the
+    mesh). With both states' analyzers, ``causes`` names what changed among the objects that decide the pair
+    (:func:`change_causes`)."""
     out = []
+    changed = changed_objects(mesh_b, mesh_a) if mesh_b is not None and mesh_a is not None else {}
     for key, cell in after.cells.items():
         old = before.cells.get(key)
         if old is None:
@@ -519,5 +638,56 @@ def mesh_changes(before: "Matrix", after: "Matrix") -> list[dict[str, Any]]:
             continue
         rank = {"allowed": 2, "some-requests": 1, "denied": 0}
         worse = (rank[(a or {}).get("verdict", "allowed")] < rank[(b or {}).get("verdict", "allowed")])
-        out.append({"from": key[0], "to": key[1], "before": b, "after": a, "newlyDenied": worse})
+        change: dict[str, Any] = {"from": key[0], "to": key[1], "before": b, "after": a, "newlyDenied": worse}
+        if mesh_b is not None and mesh_a is not None:
+            change["causes"] = change_causes(key, (before, mesh_b, old.conns), (after, mesh_a, cell.conns), changed)
+        out.append(change)
     return sorted(out, key=lambda x: (x["from"], x["to"]))
+
+
+def changed_objects(mesh_b: MeshAnalyzer, mesh_a: MeshAnalyzer) -> dict[tuple[str, str], str]:
+    """(kind, 'ns/name') -> 'added' / 'changed' / 'deleted' for the mesh objects that differ between two states."""
+    def index(mesh: MeshAnalyzer) -> dict[tuple[str, str], Any]:
+        return {**{(AUTHZ_KIND, p.id): p for p, _ in mesh.authz}, **{(PEER_AUTHN_KIND, p.id): p for p, _ in mesh.peer_authn}}
+    b, a = index(mesh_b), index(mesh_a)
+    out = {k: "deleted" for k in b if k not in a}
+    out.update({k: "added" if k not in b else "changed" for k, v in a.items() if b.get(k) != v})
+    return out
+
+
+def change_causes(key: tuple[str, str], before: tuple["Matrix", MeshAnalyzer, ConnSet],
+                  after: tuple["Matrix", MeshAnalyzer, ConnSet],
+                  changed: dict[tuple[str, str], str]) -> list[dict[str, str]]:
+    """Why one pair's mesh verdict changed: the changed objects named in its mesh chain before or after (a
+    policy added appears in the chain after, one deleted in the chain before), a change of sidecar injection at
+    either end, else a change of the ports L4 allows. Each ``{"kind", "object", "change", "text"}``."""
+    chains, planes = [], []
+    for m, mesh, conns in (before, after):
+        src, dst = _side_in(mesh, m, key[0]), _side_in(mesh, m, key[1])
+        planes.append((src.dataplane, dst.dataplane))
+        r = mesh.verdict(src, dst, conns) if conns else None
+        chains.append(r.steps if r is not None else ())
+    causes: dict[tuple[str, str], dict[str, str]] = {}
+    for steps in chains:
+        for st in steps:
+            what = changed.get((st.kind, st.object)) if st.object else None
+            if what and (st.kind, st.object) not in causes:
+                causes[(st.kind, st.object)] = {"kind": st.kind, "object": st.object, "change": what,
+                                                "text": f"{st.kind} {st.object} {what}"}
+    out = list(causes.values())
+    for end, (b, a) in zip(key, zip(*planes)):
+        if b is not a:
+            out.append({"kind": "Workload", "object": end, "change": "dataplane",
+                        "text": f"{end}: {b.value} -> {a.value} (sidecar injection labels)"})
+    if not out and before[2] != after[2]:
+        out.append({"kind": "Ports", "object": f"{key[0]} -> {key[1]}", "change": "l4",
+                    "text": f"the ports L4 allows changed ({before[2].describe()} -> {after[2].describe()})"})
+    return out
+
+
+def _side_in(mesh: MeshAnalyzer, m: "Matrix", endpoint: str) -> Side:
+    side = mesh.sides().get(endpoint)
+    if side is not None:
+        return side
+    e = next((e for e in m.endpoints if e.id == endpoint), None)
+    return external_side(tuple(e.cidrs) if e is not None else (), endpoint)

@@ -15,6 +15,11 @@ over allow policies, regardless of whether they are a Cilium Network Policy, a C
 Policy or even a Kubernetes Network Policy" (docs.cilium.io, Deny Policies); Cilium's allow rules join the
 NetworkPolicy tier (the union of allows; any selecting policy makes the endpoint default-deny).
 
+Calico's tiers (engine.calico) go where Calico orders them against its own tiers for the Kubernetes
+policies: before ``kube-admin`` (order 1000) ahead of the Admin tier; up to ``kube-baseline`` (order
+10,000,000) in the NetworkPolicy tier's place (Calico's default tier, order 1,000,000, holds the
+NetworkPolicies); after ``kube-baseline`` (or without order) behind the Baseline tier.
+
 Every layer answers, for the ports still open, accept / deny / pass / no opinion, with its reasons
 (object, rule, origin). Accept and deny are final: those ports leave the pipeline. Pass and no opinion
 leave them open for the next layer (a Pass also skips the rest of its own tier). network-policy-api
@@ -41,7 +46,7 @@ from ..model.ports import ConnSet
 from ..vocab import Direction, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
 from .cilium import l4_named_ports, l7_text
-from .calico import EFFECTS as CALICO_EFFECTS, decide_tiers
+from .calico import EFFECTS as CALICO_EFFECTS, Placement, decide_tiers
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
@@ -69,6 +74,7 @@ class Layer(str, Enum):
     ADMIN = "Admin"
     NETWORK_POLICY = "NetworkPolicy"
     BASELINE = "Baseline"
+    CALICO_LATE = "Calico tiers after kube-baseline"
     DEFAULT = "default"
 
 
@@ -219,7 +225,7 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Not isolated: no opinion. Isolated: the union of the matching rules is accepted, the rest denied."""
     a = q.analyzer
     if a.calico_tiers:  # on Calico the NetworkPolicies are evaluated inside its default tier
-        return decide_tiers(q, open_, early=False)
+        return decide_tiers(q, open_, Placement.WITH_NETWORK_POLICY)
     selecting = a.isolating[q.direction][q.own]
     if not selecting:
         return _NONE, _NONE
@@ -268,7 +274,14 @@ def _calico_early(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """Calico tiers ordered before its kube-admin tier (engine/calico.py)."""
     if not q.analyzer.calico_tiers:
         return _NONE, _NONE
-    return decide_tiers(q, open_, early=True)
+    return decide_tiers(q, open_, Placement.BEFORE_ADMIN)
+
+
+def _calico_late(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+    """Calico tiers ordered after its kube-baseline tier, or without order (engine/calico.py)."""
+    if not q.analyzer.calico_tiers:
+        return _NONE, _NONE
+    return decide_tiers(q, open_, Placement.AFTER_BASELINE)
 
 
 LAYERS: tuple[tuple[Layer, LayerFn], ...] = (
@@ -277,6 +290,7 @@ LAYERS: tuple[tuple[Layer, LayerFn], ...] = (
     (Layer.ADMIN, _admin_tier),
     (Layer.NETWORK_POLICY, _network_policy_tier),
     (Layer.BASELINE, _baseline_tier),
+    (Layer.CALICO_LATE, _calico_late),
     (Layer.DEFAULT, _default_tier),
 )
 """The precedence of the layers: this order, and nothing else, decides which layer wins."""

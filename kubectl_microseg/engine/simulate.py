@@ -69,9 +69,11 @@ class Simulation:
 
 
 def object_key(obj: SourceObject, default_namespace: str = "default") -> ObjectKey:
-    """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default."""
+    """(kind, namespace, name) with kubectl's defaulting: namespaced kinds without one get the default. The
+    kind is qualified by its API group where names clash (``SourceObject.key_kind``: a Calico NetworkPolicy
+    is not the Kubernetes NetworkPolicy of the same name)."""
     ns = "" if obj.kind in CLUSTER_SCOPED else (obj.namespace or default_namespace)
-    return (obj.kind, ns, obj.name)
+    return (obj.key_kind, ns, obj.name)
 
 
 def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] = (),
@@ -93,17 +95,17 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
         where = obj.origin.describe()
         if key in index and out[index[key]] is not None:
             out[index[key]] = obj
-            changes.append(ObjectChange(ChangeAction.REPLACE, key[0], key[1], key[2], where))
+            changes.append(ObjectChange(ChangeAction.REPLACE, obj.kind, key[1], key[2], where))
         else:
             index[key] = len(out)
             out.append(obj)
-            changes.append(ObjectChange(ChangeAction.ADD, key[0], key[1], key[2], where))
+            changes.append(ObjectChange(ChangeAction.ADD, obj.kind, key[1], key[2], where))
     for d in deletions:
         key = (d.kind, d.namespace, d.name)
         if key not in index or out[index[key]] is None:
             raise UsageError(f"--delete {d.id}: no NetworkPolicy {d.id} in the base or the changes")
         out[index[key]] = None
-        changes.append(ObjectChange(ChangeAction.DELETE, d.kind, d.namespace, d.name))
+        changes.append(ObjectChange(ChangeAction.DELETE, d.kind.partition(".")[0], d.namespace, d.name))
     return Simulation([o for o in out if o is not None], changes)
 
 
@@ -122,11 +124,13 @@ def compare(before: Analyzer, after: Analyzer, *, expectations: Iterable[Expecte
     attribute(diff, before, after)
     diff.findings = run_guards(diff, mb, ma, before, after, expectations)
     diff.notes = [n for n in dict.fromkeys(list(before.cluster.notes) + list(after.cluster.notes))]
+    from .guards import mesh_guards
     from .mesh import MeshAnalyzer, annotate, mesh_changes
 
-    mesh_b, mesh_a = MeshAnalyzer(before.cluster), MeshAnalyzer(after.cluster)
+    mesh_b, mesh_a = MeshAnalyzer(before.cluster, before.options.mesh), MeshAnalyzer(after.cluster, after.options.mesh)
     if mesh_b.active or mesh_a.active:  # the service-mesh layer on top (docs/mesh.md): its changes too
-        diff.mesh_changes = mesh_changes(annotate(mb, mesh_b), annotate(ma, mesh_a))
+        diff.mesh_changes = mesh_changes(annotate(mb, mesh_b), annotate(ma, mesh_a), mesh_b, mesh_a)
+        diff.findings.extend(mesh_guards(diff.mesh_changes))
     return diff
 
 

@@ -55,7 +55,7 @@ def _sensitive(name: str, labels: dict[str, str]) -> bool:
 
 
 def _mesh(ctx: LintContext) -> MeshAnalyzer:
-    return MeshAnalyzer(ctx.cluster)
+    return MeshAnalyzer(ctx.cluster, ctx.analyzer.options.mesh)
 
 
 def check_mtls_not_strict(ctx: LintContext) -> Iterator[Finding]:

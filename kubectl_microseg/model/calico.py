@@ -495,9 +495,10 @@ def promote_staged(objects: list[Any]) -> tuple[list[Any], list[tuple[str, str, 
         kind = obj.kind.replace("Staged", "", 1)
         spec = obj.raw.get("spec") if isinstance(obj.raw.get("spec"), dict) else {}
         namespace = (obj.namespace or "default") if kind == "NetworkPolicy" else ""
-        if spec.get("stagedAction", "Set") == "Delete":
-            deletes.append((kind, namespace, obj.name))
-            continue
         raw = {**obj.raw, "kind": kind, "spec": {k: v for k, v in spec.items() if k != "stagedAction"}}
-        sets.append(SourceObject(raw, obj.origin, obj.locate))
+        promoted = SourceObject(raw, obj.origin, obj.locate)
+        if spec.get("stagedAction", "Set") == "Delete":
+            deletes.append((promoted.key_kind, namespace, obj.name))  # keyed with its API group (objects.py)
+            continue
+        sets.append(promoted)
     return sets, deletes

@@ -23,6 +23,17 @@ DEFAULT_ROOT_NAMESPACE = "istio-system"
 DEFAULT_TRUST_DOMAIN = "cluster.local"
 
 
+@dataclass(frozen=True)
+class MeshOptions:
+    """How the mesh is installed, where the objects do not say: ``--mesh-root-namespace`` and
+    ``--trust-domain`` (parsed once, load.mesh_options; carried by the engine's Options)."""
+
+    root_namespace: str = DEFAULT_ROOT_NAMESPACE
+    """Its policies apply mesh-wide (meshConfig.rootNamespace; istio-system by default)."""
+    trust_domain: str = DEFAULT_TRUST_DOMAIN
+    """The first part of principals TRUST_DOMAIN/ns/NS/sa/SA (meshConfig.trustDomain; cluster.local by default)."""
+
+
 class AuthzAction(str, Enum):
     """authorization-policy: "The action to take if the request is matched with the rules. Default is ALLOW"."""
 

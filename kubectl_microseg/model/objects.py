@@ -23,6 +23,9 @@ CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "A
                             "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "StagedGlobalNetworkPolicy"})
 """Kinds without a namespace (everything else defaults to the namespace given, like kubectl)."""
 
+QUALIFIED_GROUPS = frozenset(("projectcalico.org", "crd.projectcalico.org"))
+"""API groups whose kinds carry the group in object keys (Calico's NetworkPolicy is not Kubernetes')."""
+
 
 @dataclass(frozen=True)
 class SourceObject:
@@ -48,9 +51,23 @@ class SourceObject:
         ns = meta.get("namespace") if isinstance(meta, dict) else None
         return str(ns) if ns else None
 
+    @property
+    def group(self) -> str:
+        """The API group ('' for the core group): ``networking.k8s.io`` of ``networking.k8s.io/v1``."""
+        return str(self.raw.get("apiVersion") or "").rpartition("/")[0]
+
+    @property
+    def key_kind(self) -> str:
+        """The kind as object keys hold it: ``Kind.group`` for the groups in ``QUALIFIED_GROUPS``, whose kinds
+        share names with Kubernetes' (a projectcalico.org NetworkPolicy and a networking.k8s.io one may have
+        the same namespace and name and are different objects), the bare kind otherwise."""
+        group = self.group
+        return f"{self.kind}.{group}" if group in QUALIFIED_GROUPS else self.kind
+
     def key(self) -> ObjectKey:
-        """(kind, namespace or '', name): identity of the object, as the API server keys it."""
-        return (self.kind, self.namespace or "", self.name)
+        """(kind, namespace or '', name): identity of the object, as the API server keys it (the kind
+        qualified by its API group where names clash: ``key_kind``)."""
+        return (self.key_kind, self.namespace or "", self.name)
 
     def line_of(self, path: tuple) -> int | None:
         """The line of the field at ``path`` (or of its nearest known parent)."""

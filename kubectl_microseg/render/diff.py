@@ -148,6 +148,7 @@ def render_text(diff: MatrixDiff, *, changes: Sequence[str] = (), header: str | 
                 return "not in the mesh" if m is None else m["verdict"] + ", mTLS " + m["mtls"]
             mark = "-" if c["newlyDenied"] else "~"
             lines.append(f"    {mark} {c['from']} -> {c['to']}: {word(c['before'])} -> {word(c['after'])}")
+            lines.extend(f"        because {x['text']}" for x in c.get("causes", ()))
     if diff.findings:
         lines.append("")
         lines.append("guards:")

@@ -92,6 +92,10 @@ class Gatherer:
                              f"{_did_you_mean(self.namespace, self._namespace_names())}")
         pending: list[Kind] = []
         for kind in KINDS:
+            if kind.instead_of and self._group_served(kind.instead_of):
+                continue  # the same objects are read in their other form
+            if kind.optional and self._group_served(kind.api_version) is False:
+                continue  # discovery says the CRD is not installed: nothing to list (a normal cluster)
             if kind is not NAMESPACES and not self._list(Scope(kind, None)):
                 if kind.namespaced:
                     pending.append(kind)
@@ -177,13 +181,13 @@ class Gatherer:
             self.unserved.append(kind)
         return "unserved"
 
-    def _is_served(self, kind: Kind) -> bool:
-        """Whether the server serves ``kind``, from discovery; True when discovery cannot tell.
+    def _group_served(self, group_version: str) -> bool | None:
+        """Whether discovery lists ``group_version`` with at least one resource (None: it cannot tell)."""
+        self._discover(group_version)
+        names = self._served[group_version]
+        return None if names is None else bool(names)
 
-        Discovery (/api/v1, /apis/GROUP/VERSION) is granted to every authenticated user (the
-        system:discovery ClusterRole); a 404 there, or a resource list without the kind, means not served.
-        """
-        gv = kind.api_version
+    def _discover(self, gv: str) -> None:
         if gv not in self._served:
             path = "/api/v1" if gv == "v1" else f"/apis/{gv}"
             try:
@@ -191,6 +195,15 @@ class Gatherer:
                 self._served[gv] = {str(r.get("name")) for r in doc.get("resources") or [] if isinstance(r, dict)}
             except CLIENT_ERRORS as exc:
                 self._served[gv] = set() if classify(exc).status == 404 else None
+
+    def _is_served(self, kind: Kind) -> bool:
+        """Whether the server serves ``kind``, from discovery; True when discovery cannot tell.
+
+        Discovery (/api/v1, /apis/GROUP/VERSION) is granted to every authenticated user (the
+        system:discovery ClusterRole); a 404 there, or a resource list without the kind, means not served.
+        """
+        gv = kind.api_version
+        self._discover(gv)
         names = self._served[gv]
         return names is None or kind.plural in names
 

@@ -27,6 +27,8 @@ class Kind:
     namespaced: bool = True
     optional: bool = False
     """Served only where a CRD is installed: a 404 means 'none', without a note."""
+    instead_of: str = ""
+    """Listed only when this API group version is not served (the same objects in another form)."""
 
     def path(self, namespace: str | None, name: str | None = None) -> str:
         """The collection (or object) URL path, e.g. /apis/apps/v1/namespaces/NS/deployments."""
@@ -39,6 +41,19 @@ class Kind:
         """Plural for messages ('Pods', 'NetworkPolicies')."""
         return self.kind[:-1] + "ies" if self.kind.endswith("y") else self.kind + "s"
 
+
+CALICO_V3 = "projectcalico.org/v3"
+CALICO_CRD = "crd.projectcalico.org/v1"
+_CALICO = (("Tier", "tiers", False), ("GlobalNetworkPolicy", "globalnetworkpolicies", False),
+           ("NetworkPolicy", "networkpolicies", True), ("GlobalNetworkSet", "globalnetworksets", False),
+           ("NetworkSet", "networksets", True), ("StagedGlobalNetworkPolicy", "stagedglobalnetworkpolicies", False),
+           ("StagedNetworkPolicy", "stagednetworkpolicies", True),
+           ("StagedKubernetesNetworkPolicy", "stagedkubernetesnetworkpolicies", True))
+CALICO_KINDS = tuple(Kind(k, CALICO_V3, plural, namespaced=ns, optional=True) for k, plural, ns in _CALICO) + tuple(
+    Kind(k, CALICO_CRD, plural, namespaced=ns, optional=True, instead_of=CALICO_V3) for k, plural, ns in _CALICO)
+"""Calico's kinds (docs.tigera.io/calico/latest/reference/resources/): the projectcalico.org/v3 API (served by
+the Calico API server), else the crd.projectcalico.org/v1 CRDs that store them (the same objects; policy
+names carry their tier as a prefix there)."""
 
 NAMESPACES = Kind("Namespace", "v1", "namespaces", namespaced=False)
 PODS = Kind("Pod", "v1", "pods")
@@ -67,13 +82,14 @@ KINDS: tuple[Kind, ...] = (
     Kind("CiliumCIDRGroup", "cilium.io/v2", "ciliumcidrgroups", namespaced=False, optional=True),
     Kind("AuthorizationPolicy", "security.istio.io/v1", "authorizationpolicies", optional=True),
     Kind("PeerAuthentication", "security.istio.io/v1", "peerauthentications", optional=True),
+    *CALICO_KINDS,
 )
 """Listed in this order; NetworkPolicies after the workloads so that namespaces seen there help its
 fallback. The cluster-wide admin policies (sig-network's network-policy-api CRDs: ClusterNetworkPolicy v1alpha2,
 and the deprecated v1alpha1 AdminNetworkPolicy and BaselineAdminNetworkPolicy), Cilium's cilium.io/v2
 CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and CiliumCIDRGroup (docs/cilium.md) and Istio's
-AuthorizationPolicy and PeerAuthentication (the mesh layer, engine/mesh.py) are read where served; a cluster
-without the CRD is normal (no note)."""
+AuthorizationPolicy and PeerAuthentication (the mesh layer, engine/mesh.py) and Calico's kinds
+(``CALICO_KINDS``, docs/calico.md) are read where served; a cluster without the CRD is normal (no note)."""
 
 
 _QUERY_NAMES = {"allow_watch_bookmarks": "allowWatchBookmarks", "_continue": "continue", "limit": "limit",

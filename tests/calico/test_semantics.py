@@ -243,3 +243,36 @@ def test_external_cells_equal_the_pipeline_atom_by_atom(extra):
             want = {i: c for i, at in enumerate(a.atoms) if (c := a.decide(direction, cls, at, named))}
             got = a.atom_map(direction, cls)  # None: not isolated, every range allowed
             assert (dict.fromkeys(range(len(a.atoms)), ALL) if got is None else got) == want
+
+
+BASELINE_DENY_CLI = """
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: baseline-no-cli}
+spec:
+  tier: Baseline
+  priority: 10
+  subject: {namespaces: {}}
+  ingress:
+  - {name: no-cli, action: Deny, from: [{namespaces: {matchLabels: {house: b}}}]}
+---
+"""
+
+
+@pytest.mark.parametrize("order, allowed_after", [(500_000, True), (20_000_000, False), (None, False)])
+def test_tiers_after_kube_baseline_run_after_the_baseline_tier(order, allowed_after):
+    """Calico tiered-policy page: the Baseline tier's ``kube-baseline`` tier "has the order of 10,000,000"
+    (tiers sort by order, a tier without order last: Tier reference). A tier ordered before it (500,000)
+    decides before the Baseline tier's Deny; one after it (20,000,000, or none) only sees what the Baseline
+    tier left open."""
+    spec = f"{{order: {order}, defaultAction: Pass}}" if order is not None else "{defaultAction: Pass}"
+    late = (f"apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {{name: late}}\nspec: {spec}\n---\n"
+            + gnp("allow-cli", "{tier: late, selector: app == 'db', ingress: [{action: Allow, source: "
+                  "{namespaceSelector: house == 'b'}}]}"))
+    a = analyzer(late + BASELINE_DENY_CLI)
+    assert (allowed(a, "b/cli", "a/db") == ALL) is allowed_after
+    assert allowed(a, "b/cli", "a/web") == NONE  # the Baseline Deny, no Calico policy applies to web
+    v = explain_pair(a, a.cluster.workload("b/cli"), a.cluster.workload("a/db"))
+    layers = [r.layer for r in v.ingress]
+    # explain: the deciding layer is the Calico tier before the Baseline tier, the Baseline tier before it
+    assert layers == (["Calico tier late"] if allowed_after else ["Baseline"])

@@ -63,10 +63,11 @@ def test_the_layers_are_declared_once_in_evaluation_order():
     Kubernetes default; Cilium's deny rules before them all (docs.cilium.io, Deny Policies: "Deny policies
     take precedence over allow policies, regardless of whether they are a Cilium Network Policy, a
     Clusterwide Cilium Network Policy or even a Kubernetes Network Policy"). Calico tiers ordered before its
-    kube-admin tier (order 1000) come next (Calico tiered-policy page); its other tiers take the
-    NetworkPolicy layer's place (engine/calico.py)."""
+    kube-admin tier (order 1000) come next (Calico tiered-policy page); tiers ordered after its baseline
+    tier (order 10,000,000) come after the Baseline tier; its other tiers take the NetworkPolicy layer's
+    place (engine/calico.py)."""
     assert [layer for layer, _ in LAYERS] == [Layer.CILIUM_DENY, Layer.CALICO_EARLY, Layer.ADMIN, Layer.NETWORK_POLICY,
-                                              Layer.BASELINE,
+                                              Layer.BASELINE, Layer.CALICO_LATE,
                                               Layer.DEFAULT]
 
 

@@ -136,11 +136,11 @@ class Handler(BaseHTTPRequestHandler):
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         verb = _verb(method, target, query)
-        rec.verb, rec.resource, rec.namespace = verb, target.resource.plural, target.namespace
-        self._apply_faults(verb, target.resource.plural, rec, query)
+        rec.verb, rec.resource, rec.namespace = verb, target.resource.id, target.namespace
+        self._apply_faults(verb, target.resource.id, rec, query)
         if not self.api.rbac.permits(verb, target.resource.plural, target.namespace):
             raise _forbidden(self.api.user, verb, target)  # authorization comes first, as on the real server
-        if target.resource.plural in self.api.unserved:
+        if target.resource.id in self.api.unserved:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         ctx = Ctx(target, verb, query, rec)
         getattr(self, f"_do_{verb}")(ctx)
@@ -155,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
             gv = (parts[1], parts[2])
         else:
             return False
-        served = [r for r in RESOURCES if (r.group, r.version) == gv and r.plural not in self.api.unserved]
+        served = [r for r in RESOURCES if (r.group, r.version) == gv and r.id not in self.api.unserved]
         if not served:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         self._json(rec, 200, {"kind": "APIResourceList", "apiVersion": "v1",
@@ -299,7 +299,7 @@ class Handler(BaseHTTPRequestHandler):
         dry = ctx.query.get("dryRun") == "All"
         obj = self.api.store.delete(t.resource, t.namespace, t.name or "", dry_run=dry)
         if not dry:
-            self.api._ownership.pop((t.resource.plural, t.namespace or "", t.name or ""), None)
+            self.api._ownership.pop((t.resource.id, t.namespace or "", t.name or ""), None)
         self._json(ctx.record, 200, typed(obj, t.resource))
 
     def _store_write(self, ctx: Ctx, obj: dict[str, Any], manager: str, *, apply: bool) -> None:
@@ -319,7 +319,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.api.store.cond:
             type_, stored = self.api.store.put(obj, dry_run=dry)
             if not dry:
-                self.api._ownership[(t.resource.plural, t.namespace or "", name)] = own
+                self.api._ownership[(t.resource.id, t.namespace or "", name)] = own
         self._json(ctx.record, 201 if type_ == "ADDED" else 200, typed(stored, t.resource))
 
 

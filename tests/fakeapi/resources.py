@@ -28,6 +28,12 @@ class Resource:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def id(self) -> str:
+        """The name tests and the store use: the plural, qualified by the group where a plural is not unique
+        (Calico's networkpolicies are not networking.k8s.io's)."""
+        return f"{self.plural}.{self.group}" if self.group.endswith("projectcalico.org") else self.plural
+
+    @property
     def list_kind(self) -> str:
         return f"{self.kind}List"
 
@@ -53,7 +59,17 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("cilium.io", "v2", "ciliumcidrgroups", "CiliumCIDRGroup", False),
     Resource("security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", True),
     Resource("security.istio.io", "v1", "peerauthentications", "PeerAuthentication", True),
+    *(Resource(group, version, plural, kind, namespaced)
+      for group, version in (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1"))
+      for plural, kind, namespaced in (
+          ("tiers", "Tier", False), ("globalnetworkpolicies", "GlobalNetworkPolicy", False),
+          ("networkpolicies", "NetworkPolicy", True), ("globalnetworksets", "GlobalNetworkSet", False),
+          ("networksets", "NetworkSet", True), ("stagedglobalnetworkpolicies", "StagedGlobalNetworkPolicy", False),
+          ("stagednetworkpolicies", "StagedNetworkPolicy", True),
+          ("stagedkubernetesnetworkpolicies", "StagedKubernetesNetworkPolicy", True))),
 )
+CALICO_IDS = frozenset(r.id for r in RESOURCES if r.group.endswith("projectcalico.org"))
+"""Calico's resources: not served unless a test serves them (FakeApiServer.serve_calico)."""
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
@@ -65,9 +81,9 @@ def resource_for(api_version: str, kind: str) -> Resource | None:
 
 
 def resource_named(plural: str) -> Resource:
-    """The resource with this plural name (plural names are unique in this table)."""
+    """The resource with this id (``Resource.id``: unique in this table)."""
     for r in RESOURCES:
-        if r.plural == plural:
+        if r.id == plural:
             return r
     raise KeyError(plural)
 

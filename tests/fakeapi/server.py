@@ -36,7 +36,7 @@ from .handler import Handler
 from .podexec import PodRuntime
 from .rbac import Rbac
 from .records import RecordedRequest, typed
-from .resources import RESOURCES, Resource, resource_for
+from .resources import CALICO_IDS, RESOURCES, Resource, resource_for
 from .store import Store
 
 __all__ = ["FakeApiServer", "RecordedRequest"]
@@ -60,9 +60,9 @@ class FakeApiServer:
         """If set, requests without ``Authorization: Bearer TOKEN`` get 401."""
         self.bookmark_interval = bookmark_interval
         """Send BOOKMARKs on idle watches this often (None: only at stream end and on send_bookmarks())."""
-        self.unserved: set[str] = set()
-        """Plurals the server does not serve (a CRD not installed): 404 after authorization, absent from
-        discovery, as the real API server does."""
+        self.unserved: set[str] = set(CALICO_IDS)
+        """Resource ids (plurals; ``Resource.id``) the server does not serve (a CRD not installed): 404 after
+        authorization, absent from discovery, as the real API server does. Calico's, until serve_calico()."""
         self.requests: list[RecordedRequest] = []
         self._req_lock = threading.Lock()
         self._ownership: dict[tuple[str, str, str], Ownership] = {}
@@ -176,6 +176,10 @@ class FakeApiServer:
                 out.extend(typed(o, res) for o in self.store.items(res, None))
         return out
 
+    def serve_calico(self, *, api_server: bool = True) -> None:
+        """Serve Calico's CRDs (crd.projectcalico.org/v1) and, with ``api_server``, its projectcalico.org/v3 API."""
+        self.unserved -= {i for i in CALICO_IDS if api_server or i.endswith(".crd.projectcalico.org")}
+
     def compact(self) -> int:
         """Make every resourceVersion issued so far too old: watches from them get 410 Gone."""
         return self.store.compact()
@@ -226,7 +230,7 @@ class FakeApiServer:
     # -- internals used by the handler ----------------------------------------------------------------
 
     def _ownership_of(self, res: Resource, ns: str | None, name: str) -> Ownership:
-        return self._ownership.setdefault((res.plural, ns or "", name), Ownership())
+        return self._ownership.setdefault((res.id, ns or "", name), Ownership())
 
 
 def _resource(api_version: str, kind: str) -> Resource:

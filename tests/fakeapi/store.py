@@ -22,7 +22,7 @@ from typing import Any
 from .resources import Resource, resource_for
 
 Key = tuple[str, str, str]
-"""(plural, namespace or '', name)."""
+"""(resource id, namespace or '', name)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class Store:
 
     def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
         with self.cond:
-            obj = self._objects.get((res.plural, namespace or "", name))
+            obj = self._objects.get((res.id, namespace or "", name))
             return copy.deepcopy(obj) if obj is not None else None
 
     def items(self, res: Resource, namespace: str | None, at_rv: int | None = None, *,
@@ -104,15 +104,15 @@ class Store:
         page serialised at once): copying every object for every page made paged lists quadratic."""
         with self.cond:
             if at_rv is None or at_rv >= self._rv:
-                objs = {k: v for k, v in self._objects.items() if k[0] == res.plural}
+                objs = {k: v for k, v in self._objects.items() if k[0] == res.id}
             else:
                 objs = {}
                 for e in self._log:
                     if e.rv > at_rv:
                         break
-                    if e.resource.plural != res.plural:
+                    if e.resource != res:
                         continue
-                    key = (res.plural, e.namespace, e.name)
+                    key = (res.id, e.namespace, e.name)
                     if e.type == "DELETED":
                         objs.pop(key, None)
                     else:
@@ -149,7 +149,7 @@ class Store:
         meta = obj.setdefault("metadata", {})
         meta["resourceVersion"] = str(self._rv)
         ns = meta.get("namespace", "") if res.namespaced else ""
-        key = (res.plural, ns, meta["name"])
+        key = (res.id, ns, meta["name"])
         if type_ == "DELETED":
             self._objects.pop(key, None)
         else:
@@ -175,7 +175,7 @@ class Store:
         else:
             meta.pop("namespace", None)
         with self.cond:
-            old = self._objects.get((res.plural, meta.get("namespace", ""), meta["name"]))
+            old = self._objects.get((res.id, meta.get("namespace", ""), meta["name"]))
             type_ = "MODIFIED" if old is not None else "ADDED"
             if old is not None:
                 meta["uid"] = old["metadata"].get("uid")
@@ -191,7 +191,7 @@ class Store:
     def delete(self, res: Resource, namespace: str | None, name: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Delete an object; ApiError 404 if it does not exist. Returns the deleted object."""
         with self.cond:
-            old = self._objects.get((res.plural, namespace or "", name))
+            old = self._objects.get((res.id, namespace or "", name))
             if old is None:
                 raise not_found(res, name)
             if dry_run:

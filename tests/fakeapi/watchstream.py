@@ -35,12 +35,12 @@ class WatchStream:
 
     def run(self) -> None:
         with self.api._req_lock:
-            self.api._active_watches[self.res.plural] = self.api._active_watches.get(self.res.plural, 0) + 1
+            self.api._active_watches[self.res.id] = self.api._active_watches.get(self.res.id, 0) + 1
         try:
             self._run()
         finally:
             with self.api._req_lock:
-                self.api._active_watches[self.res.plural] -= 1
+                self.api._active_watches[self.res.id] -= 1
 
     def _run(self) -> None:
         q, store = self.ctx.query, self.api.store
@@ -67,7 +67,7 @@ class WatchStream:
         last_bookmark = time.monotonic()
         while not self.api._stopping.is_set():
             if self.drop_after is None:  # a drop armed while this stream was already open
-                drop = self.api.faults.take("watch", self.res.plural, "drop", self.ctx.query)
+                drop = self.api.faults.take("watch", self.res.id, "drop", self.ctx.query)
                 if drop is not None:
                     self.drop_after = self.sent + drop.after_events
             if self.drop_after is not None and self.sent >= self.drop_after:
@@ -107,7 +107,7 @@ class WatchStream:
             return True
 
     def _wanted(self, e: Any) -> bool:
-        return e.resource.plural == self.res.plural and (self.ns is None or e.namespace == self.ns)
+        return e.resource == self.res and (self.ns is None or e.namespace == self.ns)
 
     def _start(self) -> None:
         self.ctx.record.status = 200

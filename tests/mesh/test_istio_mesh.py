@@ -14,7 +14,7 @@ import pytest
 
 from kubectl_microseg.engine.mesh import (MeshAnalyzer, MeshVerdict, MtlsState, Request, annotate, pair_verdict)
 from kubectl_microseg.errors import InputError
-from kubectl_microseg.model.istio import Dataplane, pod_dataplane
+from kubectl_microseg.model.istio import Dataplane, MeshOptions, pod_dataplane
 from kubectl_microseg.model.ports import ConnSet
 from tests.core.util import cluster_of, matrix
 from tests.fakeapi.fixtures import fake_api, fake_kubeconfig, isolated_kubeconfig  # noqa: F401 - fixtures
@@ -91,7 +91,7 @@ WORKLOADS = (deploy("api-server", sa="api-server") + deploy("frontend", sa="fron
 
 def mesh_of(text: str, **kw) -> tuple[MeshAnalyzer, dict]:
     c = cluster_of(text)
-    mesh = MeshAnalyzer(c, **kw)
+    mesh = MeshAnalyzer(c, MeshOptions(**kw))
     return mesh, {w.name: w for w in c.workloads}
 
 
@@ -458,7 +458,10 @@ def test_simulate_sees_mesh_changes(tmp_path):
     assert p.returncode == 0 and doc["added"] == doc["removed"] == doc["changed"] == []
     assert doc["meshChanges"] == [{"from": "production/order-service", "to": "pci/payment-service",
                                    "before": {"verdict": "denied", "mtls": "refused"},
-                                   "after": {"verdict": "allowed", "mtls": "plaintext"}, "newlyDenied": False}]
+                                   "after": {"verdict": "allowed", "mtls": "plaintext"}, "newlyDenied": False,
+                                   "causes": [{"kind": "PeerAuthentication", "object": "pci/strict-mtls",
+                                               "change": "changed",
+                                               "text": "PeerAuthentication pci/strict-mtls changed"}]}]
     lock = tmp_path / "lock.yaml"
     lock.write_text("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: lock, "
                     "namespace: production}\nspec: {selector: {matchLabels: {app: frontend}}}\n")
@@ -467,6 +470,32 @@ def test_simulate_sees_mesh_changes(tmp_path):
     assert p.returncode == 1
     assert "- ingress-nginx/ingress-nginx-controller -> production/frontend: allowed, mTLS mtls -> denied, mTLS mtls" \
         in p.stdout
+    # attributed: the new policy is the cause (a rule-less ALLOW "allow-nothing", istio.io authorization-policy),
+    # and the guard names it too
+    assert "        because AuthorizationPolicy production/lock added" in p.stdout
+    assert ("! mesh-cut: ingress-nginx/ingress-nginx-controller -> production/frontend: the mesh now denied at L7, "
+            "was allowed [AuthorizationPolicy production/lock added]") in p.stdout
+
+
+def test_mesh_change_causes_name_injection_and_ignore_unrelated_objects(tmp_path):
+    """A change of sidecar injection is the cause when no mesh object changed; a policy of another namespace
+    changed at the same time is not named (it is not in the pair's mesh chain)."""
+    from kubectl_microseg.engine.simulate import simulate
+    from kubectl_microseg.model.objects import SourceObject
+    from kubectl_microseg.plugins.demo import DemoSource
+
+    base = list(DemoSource().load().objects)
+    order = next(o for o in base if o.kind == "Deployment" and o.name == "order-service")
+    injected = json.loads(json.dumps(order.raw))
+    injected["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] = "true"
+    other = SourceObject({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                          "metadata": {"name": "elsewhere", "namespace": "staging"}, "spec": {"action": "AUDIT"}})
+    diff, _ = simulate(base, [SourceObject(injected), other])
+    change = next(c for c in diff.mesh_changes if (c["from"], c["to"]) == ("production/order-service",
+                                                                             "pci/payment-service"))
+    assert change["before"]["mtls"] == "refused" and change["after"]["mtls"] == "mtls"
+    assert [x["change"] for x in change["causes"]] == ["dataplane"]
+    assert change["causes"][0]["text"] == "production/order-service: none -> sidecar (sidecar injection labels)"
 
 
 def test_simulate_in_one_namespace_keeps_its_mesh_changes_only(tmp_path):

@@ -23,7 +23,9 @@ VIEW_RESOURCES = {"namespaces", "pods", "deployments", "statefulsets", "daemonse
                   "replicationcontrollers", "jobs", "cronjobs", "networkpolicies", "clusternetworkpolicies", "adminnetworkpolicies",
                   "baselineadminnetworkpolicies",
                   "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumcidrgroups",  # Cilium layer
-                  "authorizationpolicies", "peerauthentications"}  # Istio mesh layer
+                  "authorizationpolicies", "peerauthentications",  # Istio mesh layer
+                  "tiers", "globalnetworkpolicies", "globalnetworksets", "networksets",  # Calico tiers
+                  "stagedglobalnetworkpolicies", "stagednetworkpolicies", "stagedkubernetesnetworkpolicies"}
 
 
 def roles() -> dict[str, dict]:
@@ -89,7 +91,9 @@ def test_views_work_under_the_view_role_alone(demo_cluster: FakeApiServer, capsy
     assert code == 0, err
     assert restricted == full
     assert "uncertain" not in err
-    assert {r.status for r in demo_cluster.requests} <= {200}, "the tool asked for something the role does not grant"
+    # discovery of a group the cluster does not have (Calico's here) answers 404 to anyone: not a permission
+    refused = [r for r in demo_cluster.requests if r.status != 200 and not (r.status == 404 and not r.verb)]
+    assert not refused, "the tool asked for something the role does not grant"
     code, _, err = run(capsys, "explain", "workload", "production/api-server", "--from", "production/frontend")
     assert code == 0, err
 

@@ -102,3 +102,37 @@ def test_pod_only_events_equal_rebuild(tmp_path, calico):
         changed, deleted = mutations(r, pods)
         model.apply(changed, deleted)
         assert model.matrix().to_contract() == fresh_matrix(live_objects(model))
+
+
+def test_a_label_no_rule_reads_keeps_every_cell(tmp_path):
+    """A pod template relabelled with a label no rule reads (the CoreDNS event of benchmarks/tui.py): its new
+    class takes the dead class's verdicts (same selecting rules) and no cell changes; a label a rule does read
+    is decided afresh. Both equal a fresh analysis."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from generate import generate
+    from kubectl_microseg.plugins.manifests import ManifestSource
+
+    generate("S", str(tmp_path), with_pods=False)
+    model = LiveModel(ManifestSource([str(tmp_path)]).load().objects)
+    model.matrix()
+    assert model._twinnable()
+    for obj in [o for o in live_objects(model) if o.kind == "Deployment"][:3] + \
+            [o for o in live_objects(model) if o.kind == "Deployment" and o.namespace == "kube-system"]:
+        raw = copy.deepcopy(obj.raw)
+        raw["spec"]["template"]["metadata"]["labels"]["unread"] = "x"
+        before = model.matrix()
+        up = model.apply([SourceObject(raw, obj.origin)])
+        after = model.matrix()
+        assert up.pairs == set()  # the short path: nothing to redraw
+        assert after.cells == before.cells and after.endpoints != before.endpoints  # the labels are new
+        assert after.to_contract() == fresh_matrix(live_objects(model))
+        # a label the rules read: the class is selected differently, its cells are decided again
+        raw = copy.deepcopy(raw)
+        raw["spec"]["template"]["metadata"]["labels"]["tier"] = "database"
+        up = model.apply([SourceObject(raw, obj.origin)])
+        assert model.matrix().to_contract() == fresh_matrix(live_objects(model))
+        assert up.pairs == {k for k in before.cells.keys() | model.matrix().cells.keys()
+                            if before.cells.get(k) != model.matrix().cells.get(k)}

@@ -122,7 +122,7 @@ def test_command_line_options(monkeypatch):
 
 @pytest.mark.parametrize("rulesets", [["db-server", "api-server"]])
 def test_several_rulesets_are_several_hosts(rulesets):
-    from kubectl_microseg.commands.nft import DEMO_DIR
+    from kubectl_microseg.demo import HOST_DIR as DEMO_DIR
 
     hosts, description = read_hosts(argparse.Namespace(ruleset=[str(DEMO_DIR / f"{r}.nft") for r in rulesets]))
     assert [h.name for h in hosts] == rulesets and description == "2 rulesets"

@@ -70,8 +70,16 @@ def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
             rows.append(DiffRow(kind, p.src, p.dst, p.before.describe("all") if p.before else "denied",
                                 p.after.describe("all") if p.after else "denied",
                                 "; ".join(c.short() for c in p.causes[:2])))
+    for c in diff.mesh_changes:  # L4 unchanged, the service mesh's verdict changed (engine.mesh.mesh_changes)
+        rows.append(DiffRow("mesh", c["from"], c["to"], mesh_word(c["before"]), mesh_word(c["after"]),
+                            "; ".join(x["text"] for x in c.get("causes", ())[:2])))
     return SimulationResult(rows, [c.describe() for c in sim.changes],
                             [f"{f.kind}: {f.message}" for f in diff.findings])
+
+
+def mesh_word(m: dict | None) -> str:
+    """A mesh verdict of the diff ('denied, mTLS refused'; None: the destination is outside the mesh)."""
+    return "not in the mesh" if m is None else f"{m['verdict']}, mTLS {m['mtls']}"
 
 
 PAIR_W = 56
@@ -152,6 +160,8 @@ class SimulateScreen(Screen[None]):
         t.append(f"−{counts.get('newly denied', 0)} newly denied", style="bold red")
         t.append("  ")
         t.append(f"~{counts.get('ports changed', 0)} ports changed", style="bold yellow")
+        if counts.get("mesh"):
+            t.append(f"  ◐{counts['mesh']} mesh verdicts changed", style="bold magenta")
         if message.result.rows:
             t.append("   m: show on the matrix", style="bold")
         if message.result.applied:
@@ -159,11 +169,12 @@ class SimulateScreen(Screen[None]):
         for g in message.result.guards:  # the same guards as `kubectl microseg simulate`
             t.append(f"\n▲ {g}", style="bold yellow")
         if not message.result.guards:
-            t.append("\nguards: none fired (dns-broken, open-to-cluster, open-to-internet)", style="dim")
+            t.append("\nguards: none fired (dns-broken, open-to-cluster, open-to-internet, mesh-cut, mesh-plaintext)",
+                     style="dim")
         summary.update(t)
         table = self.query_one(DataTable)
         table.clear()
-        style = {"newly allowed": "green", "newly denied": "red", "ports changed": "yellow"}
+        style = {"newly allowed": "green", "newly denied": "red", "ports changed": "yellow", "mesh": "magenta"}
         for r in message.result.rows:
             table.add_row(Text(r.kind, style=style.get(r.kind, "")), _short(f"{r.src} → {r.dst}", PAIR_W),
                           _short(f"{r.before} → {r.after}", 28), r.why)
