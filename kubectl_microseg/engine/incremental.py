@@ -19,7 +19,7 @@ present compiles the layer again onto the namespace's new classes (``Analyzer.re
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..model.admin import ADMIN_KINDS
 from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
