@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 
 from ..errors import InputError, Origin, UsageError
 from ..model.cluster import Cluster
 from ..model.selectors import parse_selector_text
-from ..scaffold import guardrails, least, templates, tiers
+from ..scaffold import guardrails, least, mesh, templates, tiers
 from ..scaffold.dns import DnsTarget, find_dns
 from ..scaffold.draft import validate
 from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
@@ -124,7 +125,8 @@ def _tiers_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entry-selector", metavar="SEL", help="only these pods of the entry namespace (kubectl -l syntax)")
 
 
-def _tiers(args: argparse.Namespace, model: Model) -> Built:
+def _tier_intent(args: argparse.Namespace, model: Model, *, dns: bool = True) -> tuple[tiers.TierIntent, list[str]]:
+    """The tier intent of the command line or --intent file, resolved against the model (tiers and mesh)."""
     if args.intent:
         data, origin, locator = read_yaml(args.intent)
         with with_lines(locator):
@@ -143,10 +145,22 @@ def _tiers(args: argparse.Namespace, model: Model) -> Built:
     elif args.entry_selector:
         raise UsageError("--entry-selector needs --entry-namespace")
     intent = replace(intent, namespace=ns, entry=entry, label_key=args.label_key or intent.label_key,
-                     dns=intent.dns and not args.no_dns)
-    resolved, notes = tiers.resolve(intent, model.cluster)
+                     dns=dns and intent.dns and not getattr(args, "no_dns", False))
+    return tiers.resolve(intent, model.cluster)
+
+
+def _tiers(args: argparse.Namespace, model: Model) -> Built:
+    resolved, notes = _tier_intent(args, model)
     dns = find_dns(model.cluster) if resolved.dns else None
     return tiers.build(resolved, dns), notes + ([dns.note] if dns and not dns.found else [])
+
+
+def _mesh(args: argparse.Namespace, model: Model) -> Built:
+    from ..load import mesh_options
+
+    resolved, notes = _tier_intent(args, model, dns=False)  # DNS is UDP: Istio neither proxies nor authorizes it
+    drafts, more = mesh.build(resolved, model.cluster, mesh_options(args).trust_domain)
+    return drafts, notes + more
 
 
 def _zone_opts(p: argparse.ArgumentParser) -> None:
@@ -193,7 +207,8 @@ def _zone_has_members(cluster: Cluster, ns: str, key: str, value: str, scope: st
 
 
 def _from_ns_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE_NAMESPACE", help="the namespace the connections come from")
+    p.add_argument("source_namespace", metavar="SOURCE_NAMESPACE",  # not "source": that is --source's dest
+                   help="the namespace the connections come from")
     p.add_argument("--ports", default="", help="ports to open, e.g. 9090,8080 or 53/udp (default: every port)")
     p.add_argument("--from-selector", metavar="SEL", help="only these pods of the source namespace")
     p.add_argument("--to-selector", metavar="SEL", help="only these pods of the target namespace (-n)")
@@ -217,13 +232,13 @@ def _from_namespace(args: argparse.Namespace, model: Model) -> Built:
     ports = parse_ports(args.ports)
     src = parse_selector(args.from_selector, "--from-selector") if args.from_selector else None
     dst = parse_selector(args.to_selector, "--to-selector") if args.to_selector else None
-    drafts = templates.allow_from_namespace(ns, args.source, ports, src, dst, args.name, args.purpose)
+    drafts = templates.allow_from_namespace(ns, args.source_namespace, ports, src, dst, args.name, args.purpose)
     notes = []
-    egress = args.egress == "yes" or (args.egress == "auto" and _source_isolated(model, args.source, args.from_selector))
+    egress = args.egress == "yes" or (args.egress == "auto" and _source_isolated(model, args.source_namespace, args.from_selector))
     if egress:
-        drafts.append(templates.egress_to_namespace(args.source, ns, ports, src, dst, None))
+        drafts.append(templates.egress_to_namespace(args.source_namespace, ns, ports, src, dst, None))
     elif args.egress == "auto":
-        notes.append(f"no egress policy written for {args.source}: "
+        notes.append(f"no egress policy written for {args.source_namespace}: "
                      + ("no model to check (--no-cluster); " if model.analyzer is None else
                         "its pods are not isolated for egress in the model; ")
                      + "use --egress yes if they are")
@@ -372,6 +387,8 @@ KINDS: dict[str, Kind] = {
                       _opt_namespaces),
     "tiers": Kind("a chain of tiers, each talking only to its neighbours (+ DNS)", _tiers, _tiers_opts,
                   dns_option=True, name_option=False),
+    "mesh": Kind("Istio, from the same chain as tiers: AuthorizationPolicies by service account, STRICT mTLS",
+                 _mesh, _tiers_opts, name_option=False),
     "isolate-namespace": Kind("environment isolation: only traffic within the namespace, plus DNS", _isolate,
                               _opt_namespaces, dns_option=True),
     "zone": Kind("a compliance zone by label: members talk only to members, plus DNS", _zone, _zone_opts,

@@ -142,7 +142,8 @@ def summary_lines(diff: MatrixDiff, changes: list[ObjectChange], title: str, lim
              f"  newly allowed pairs: {c.newly_allowed}    newly denied pairs: {c.newly_denied}",
              f"  pairs losing ports: {c.fewer_ports}    pairs gaining ports: {c.more_ports}"]
     lines.extend(f"  {ch.describe()}" for ch in changes if ch.action == "replace")
-    lines.extend(f"  ! {f.kind}: {f.message}" for f in diff.findings)
+    lines.extend(f"  ! {f.kind}: {f.message}" for f in diff.findings if not f.kind.startswith("mesh-"))
+    lines.extend(mesh_lines(diff, limit))
     gaining = rows(p for p in diff.differences() if p.newly_allowed)
     if gaining:
         lines.append("  connections newly allowed (check they are intended):")
@@ -155,6 +156,24 @@ def summary_lines(diff: MatrixDiff, changes: list[ObjectChange], title: str, lim
         lines.extend(_line(r) for r in losing[:limit])
         if len(losing) > limit:
             lines.append(f"    ... and {len(losing) - limit} more (--impact full lists every change)")
+    return lines
+
+
+def mesh_lines(diff: MatrixDiff, limit: int) -> list[str]:
+    """The service-mesh part of the impact: pairs L4 allows whose mesh verdict changes (newly denied first)."""
+    from ..engine.mesh import change_line
+
+    if not diff.mesh_changes:
+        return []
+    changes = sorted(diff.mesh_changes, key=lambda c: not c["newlyDenied"])
+    cut = sum(c["newlyDenied"] for c in changes)
+    lines = [f"  service mesh: {len(changes)} pair(s) change their mesh verdict, {cut} newly denied or refused"
+             + (" (check before applying):" if cut else ":")]
+    for c in changes[:limit]:
+        because = "; ".join(x["text"] for x in c.get("causes", ()))
+        lines.append(f"    {'!' if c['newlyDenied'] else '~'} {change_line(c)}" + (f"  [{because}]" if because else ""))
+    if len(changes) > limit:
+        lines.append(f"    ... and {len(changes) - limit} more (--impact full lists every change)")
     return lines
 
 

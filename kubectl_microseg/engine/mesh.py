@@ -33,11 +33,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from ipaddress import ip_network
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from ..gcpause import paused_gc
 from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
-                           MeshOptions, MtlsMode, pod_dataplane, principal)
+                           MeshOptions, MtlsMode, pod_dataplane, pod_template, principal, service_account)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ _REQUEST_FIELDS = ("methods", "notMethods", "paths", "notPaths", "hosts", "notHo
 class MeshAnalyzer:
     """The mesh layer of one cluster: sides of workloads, scopes of policies, and the pair verdicts."""
 
-    def __init__(self, cluster: "Cluster", options: MeshOptions | None = None):
+    def __init__(self, cluster: Cluster, options: MeshOptions | None = None):
         options = options or MeshOptions()
         self.cluster = cluster
         self.root = options.root_namespace
@@ -203,19 +204,11 @@ class MeshAnalyzer:
         return self._sides
 
     # -- sides ---------------------------------------------------------------------------------------
-    def side(self, w: "Workload") -> Side:
-        raw = w.source.raw if w.source is not None else {}
-        if w.kind == "Pod" or raw.get("kind") == "Pod":
-            meta, spec = raw.get("metadata") or {}, raw.get("spec") or {}
-        else:
-            tpl = (raw.get("spec") or {})
-            if w.kind == "CronJob":
-                tpl = ((tpl.get("jobTemplate") or {}).get("spec") or {})
-            tpl = tpl.get("template") or {}
-            meta, spec = tpl.get("metadata") or {}, tpl.get("spec") or {}
+    def side(self, w: Workload) -> Side:
+        meta, spec = pod_template(w.kind, w.source.raw if w.source is not None else {})
         ns = self.cluster.namespaces.get(w.namespace)
         plane = pod_dataplane(ns.labels if ns else {}, meta.get("labels") or {}, meta.get("annotations") or {})
-        sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        sa = service_account(spec)
         ips = tuple(ip for m in w.members for ip in m.ips) if self._uses_ips else ()
         return Side(w.namespace, tuple(sorted(w.labels.items())), plane,
                     principal(self.trust_domain, w.namespace, sa) if plane is not Dataplane.NONE else None,
@@ -381,7 +374,7 @@ class MeshAnalyzer:
             hit = self._traced[key] = self._verdict(client, dst, dest, conns, request, True)
         return hit
 
-    def class_verdict(self, client: Side, dst: Side, dest: "_Destination", conns: ConnSet,
+    def class_verdict(self, client: Side, dst: Side, dest: _Destination, conns: ConnSet,
                       request: Request | None = None) -> MeshResult:
         """The verdict without explain chain, computed once per destination kind, client class and ports."""
         # the states follow from (client in the mesh, destination, ports): the key holds those, not the states
@@ -393,7 +386,7 @@ class MeshAnalyzer:
             hit = self._cache[key] = self._verdict(client, dst, dest, conns, request, False)
         return hit
 
-    def client_class(self, client: Side, dest: "_Destination", identity: bool) -> tuple[Match, ...]:
+    def client_class(self, client: Side, dest: _Destination, identity: bool) -> tuple[Match, ...]:
         """What the destination's rules can tell of a client: the match of each of their distinct sources and
         identity conditions. Clients of one class get the same verdict (a policy naming ``ns/X/sa/*`` makes
         all of X's clients one class), so a matrix computes a verdict once per class, not once per pair.
@@ -406,7 +399,7 @@ class MeshAnalyzer:
                 self._when(c, client, identity, scratch)[0] for c in dest.conditions)
         return hit
 
-    def _destination(self, dst: Side) -> "_Destination":
+    def _destination(self, dst: Side) -> _Destination:
         """What a destination's own configuration says (its mTLS modes and policies): once per kind of
         destination, a kind being its namespace, dataplane and which selectors in its scope match it."""
         key = (dst.namespace, dst.labels, dst.dataplane is Dataplane.AMBIENT, dst.dataplane is Dataplane.NONE)
@@ -440,7 +433,7 @@ class MeshAnalyzer:
                 if o.selector is not None]
         return hit
 
-    def _states(self, client: Side, dest: "_Destination", conns: ConnSet) -> tuple[MtlsState, tuple, frozenset, bool]:
+    def _states(self, client: Side, dest: _Destination, conns: ConnSet) -> tuple[MtlsState, tuple, frozenset, bool]:
         """The pair's mTLS state (MIXED when its ports differ), the ports whose state differs from the
         destination's own mode, every state, and whether the client's identity is known (mTLS under that mode)."""
         base = self._state(client, dest.mode)
@@ -461,7 +454,7 @@ class MeshAnalyzer:
             text = self._ops[id(rule)] = " or ".join(_describe_op(o) for o in rule.operations) or "any request"
         return text
 
-    def _verdict(self, client: Side, dst: Side, dest: "_Destination", conns: ConnSet, request: Request | None,
+    def _verdict(self, client: Side, dst: Side, dest: _Destination, conns: ConnSet, request: Request | None,
                  trace: bool) -> MeshResult:
         steps = list(dest.pa_steps)
         state, overrides, states, identity = self._states(client, dest, conns)
@@ -570,7 +563,7 @@ def external_side(cidrs: tuple[str, ...], name: str) -> Side:
     return Side(None, (), Dataplane.NONE, None, cidrs, name)
 
 
-def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
+def annotate(m: Matrix, mesh: MeshAnalyzer) -> Matrix:
     """Give every allowed cell whose destination is in the mesh its mesh verdict (the L4 cell is kept).
 
     Cyclic collection is paused meanwhile: the new cells and keys hold no cycles, and collections
@@ -579,7 +572,7 @@ def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
         return _annotate(m, mesh)
 
 
-def _annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
+def _annotate(m: Matrix, mesh: MeshAnalyzer) -> Matrix:
     sides = dict(mesh.sides())
     for e in m.endpoints:
         if e.is_external:
@@ -620,7 +613,7 @@ def pair_verdict(mesh: MeshAnalyzer, src: Any, dst: Any, conns: ConnSet,
     return mesh.verdict(side_of(mesh, src), side_of(mesh, dst), conns, request)
 
 
-def mesh_changes(before: "Matrix", after: "Matrix", mesh_b: MeshAnalyzer | None = None,
+def mesh_changes(before: Matrix, after: Matrix, mesh_b: MeshAnalyzer | None = None,
                  mesh_a: MeshAnalyzer | None = None) -> list[dict[str, Any]]:
     """Pairs L4 allows in both states whose mesh verdict or mTLS state differs (simulate/diff): each
     ``{"from", "to", "before", "after", "newlyDenied", "causes"}`` with the ``mesh`` objects (None: outside the
@@ -645,6 +638,16 @@ def mesh_changes(before: "Matrix", after: "Matrix", mesh_b: MeshAnalyzer | None 
     return sorted(out, key=lambda x: (x["from"], x["to"]))
 
 
+def describe_mesh(m: dict[str, Any] | None) -> str:
+    """A mesh verdict of a diff (``MeshResult.to_contract``) in words: 'denied, mTLS refused'."""
+    return "not in the mesh" if m is None else f"{m['verdict']}, mTLS {m['mtls']}"
+
+
+def change_line(c: dict[str, Any]) -> str:
+    """One mesh change of a diff: 'A -> B: allowed, mTLS mtls -> denied, mTLS mtls'."""
+    return f"{c['from']} -> {c['to']}: {describe_mesh(c['before'])} -> {describe_mesh(c['after'])}"
+
+
 def changed_objects(mesh_b: MeshAnalyzer, mesh_a: MeshAnalyzer) -> dict[tuple[str, str], str]:
     """(kind, 'ns/name') -> 'added' / 'changed' / 'deleted' for the mesh objects that differ between two states."""
     def index(mesh: MeshAnalyzer) -> dict[tuple[str, str], Any]:
@@ -655,22 +658,30 @@ def changed_objects(mesh_b: MeshAnalyzer, mesh_a: MeshAnalyzer) -> dict[tuple[st
     return out
 
 
-def change_causes(key: tuple[str, str], before: tuple["Matrix", MeshAnalyzer, ConnSet],
-                  after: tuple["Matrix", MeshAnalyzer, ConnSet],
+def change_causes(key: tuple[str, str], before: tuple[Matrix, MeshAnalyzer, ConnSet],
+                  after: tuple[Matrix, MeshAnalyzer, ConnSet],
                   changed: dict[tuple[str, str], str]) -> list[dict[str, str]]:
     """Why one pair's mesh verdict changed: the changed objects named in its mesh chain before or after (a
     policy added appears in the chain after, one deleted in the chain before), a change of sidecar injection at
     either end, else a change of the ports L4 allows. Each ``{"kind", "object", "change", "text"}``."""
-    chains, planes = [], []
+    chains, planes, results = [], [], []
     for m, mesh, conns in (before, after):
         src, dst = _side_in(mesh, m, key[0]), _side_in(mesh, m, key[1])
         planes.append((src.dataplane, dst.dataplane))
         r = mesh.verdict(src, dst, conns) if conns else None
         chains.append(r.steps if r is not None else ())
+        results.append(r)
+    b, a = results
+    # a PeerAuthentication explains a change of the mTLS state, an AuthorizationPolicy one of the verdict
+    # (unless the connection is refused either way: then no policy is consulted)
+    mtls_changed = (b.mtls if b else None) != (a.mtls if a else None)
+    refused = any(r is not None and r.mtls is MtlsState.REFUSED for r in results)
+    authz_changed = ((b.verdict, b.allowed_requests) if b else None) != ((a.verdict, a.allowed_requests) if a else None)
+    relevant = {PEER_AUTHN_KIND: mtls_changed, AUTHZ_KIND: authz_changed and not (refused and mtls_changed)}
     causes: dict[tuple[str, str], dict[str, str]] = {}
     for steps in chains:
         for st in steps:
-            what = changed.get((st.kind, st.object)) if st.object else None
+            what = changed.get((st.kind, st.object)) if st.object and relevant.get(st.kind) else None
             if what and (st.kind, st.object) not in causes:
                 causes[(st.kind, st.object)] = {"kind": st.kind, "object": st.object, "change": what,
                                                 "text": f"{st.kind} {st.object} {what}"}
@@ -685,7 +696,7 @@ def change_causes(key: tuple[str, str], before: tuple["Matrix", MeshAnalyzer, Co
     return out
 
 
-def _side_in(mesh: MeshAnalyzer, m: "Matrix", endpoint: str) -> Side:
+def _side_in(mesh: MeshAnalyzer, m: Matrix, endpoint: str) -> Side:
     side = mesh.sides().get(endpoint)
     if side is not None:
         return side

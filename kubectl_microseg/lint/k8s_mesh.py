@@ -5,7 +5,7 @@ Semantics as engine/mesh.py (istio.io, docs/reference/config/security)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.mesh import MeshAnalyzer
 from ..model.istio import AuthzAction, MtlsMode

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .policy import FieldError, type_name
 from .selectors import LabelSelector
@@ -276,6 +277,22 @@ def pod_dataplane(ns_labels: Mapping[str, str], pod_labels: Mapping[str, str],
     if mode == "ambient":
         return Dataplane.AMBIENT
     return Dataplane.NONE
+
+
+def pod_template(kind: str, raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The ``metadata`` and ``spec`` of the pods a workload object runs (a Pod's own; a controller's template)."""
+    if kind == "Pod" or raw.get("kind") == "Pod":
+        return raw.get("metadata") or {}, raw.get("spec") or {}
+    tpl = raw.get("spec") or {}
+    if kind == "CronJob":
+        tpl = (tpl.get("jobTemplate") or {}).get("spec") or {}
+    tpl = tpl.get("template") or {}
+    return tpl.get("metadata") or {}, tpl.get("spec") or {}
+
+
+def service_account(pod_spec: Mapping[str, Any]) -> str:
+    """The pod's service account (``serviceAccountName``, the deprecated ``serviceAccount``, else default)."""
+    return str(pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default")
 
 
 def principal(trust_domain: str, namespace: str, service_account: str) -> str:

@@ -62,6 +62,7 @@ def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
     from dataclasses import replace
 
     from kubectl_microseg.engine.analyze import analyze
+    from kubectl_microseg.engine.mesh import describe_mesh
     from kubectl_microseg.engine.simulate import apply_changes, compare
 
     sim = apply_changes(list(session.objects.values()), changed)
@@ -74,15 +75,10 @@ def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
                                 p.after.describe("all") if p.after else "denied",
                                 "; ".join(c.short() for c in p.causes[:2])))
     for c in diff.mesh_changes:  # L4 unchanged, the service mesh's verdict changed (engine.mesh.mesh_changes)
-        rows.append(DiffRow("mesh", c["from"], c["to"], mesh_word(c["before"]), mesh_word(c["after"]),
+        rows.append(DiffRow("mesh", c["from"], c["to"], describe_mesh(c["before"]), describe_mesh(c["after"]),
                             "; ".join(x["text"] for x in c.get("causes", ())[:2])))
     return SimulationResult(rows, [c.describe() for c in sim.changes],
                             [f"{f.kind}: {f.message}" for f in diff.findings])
-
-
-def mesh_word(m: dict | None) -> str:
-    """A mesh verdict of the diff ('denied, mTLS refused'; None: the destination is outside the mesh)."""
-    return "not in the mesh" if m is None else f"{m['verdict']}, mTLS {m['mtls']}"
 
 
 PAIR_W = 56
