@@ -59,8 +59,8 @@ def staged_changes(objects: Iterable[SourceObject], options: Options | None = No
     out: dict[tuple[str, str], StagedChange] = {}
     for change, pairs in (("added", diff.added), ("removed", diff.removed), ("changed", diff.changed)):
         for p in pairs:
-            if not external and (p.src_endpoint is not None and p.src_endpoint.is_external
-                                 or p.dst_endpoint is not None and p.dst_endpoint.is_external):
+            if not external and ((p.src_endpoint is not None and p.src_endpoint.is_external)
+                                 or (p.dst_endpoint is not None and p.dst_endpoint.is_external)):
                 continue
             policies = tuple(dict.fromkeys(c.policy for c in p.causes if c.policy))
             out[(p.src, p.dst)] = StagedChange(change, p.before, p.after, policies)
