@@ -29,6 +29,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from .addresses import AddressSet
+from .objects import SourceObject
 from .policy import (PROTOCOLS, FieldError, Path, PortSpec, Rule, _cidr, _list, _map, parse_label_selector,
                      type_name, validate_port_name)
 from .selectors import LabelSelector
@@ -345,8 +346,8 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
         out.append(CiliumPeer(PeerKind.ENTITY, entity=ent, text=f"entity {ent.value}"))
     for i, f in enumerate(_list(m.get("toFQDNs"), path + ("toFQDNs",)) or [] if direction == "egress" else []):
         present = True
-        sel = fqdn_selector(f, path + ("toFQDNs", i))
-        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {sel.text}", fqdn=sel))
+        fqdn = fqdn_selector(f, path + ("toFQDNs", i))
+        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {fqdn.text}", fqdn=fqdn))
     for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []:
         present = True
         out.append(CiliumPeer(PeerKind.SERVICE, text=f"service {_service_text(s)}"))
@@ -526,7 +527,7 @@ class CiliumEntry:
     source: Any
 
 
-def build(objs: list, notes: list[str]) -> list[CiliumEntry]:
+def build(objs: list[SourceObject], notes: list[str]) -> list[CiliumEntry]:
     """Validate the Cilium objects (SourceObjects) of a cluster: CIDR groups first, then the policies. The
     later of two objects with one identity replaces the earlier (as ``kubectl apply`` would)."""
     latest: dict[tuple[str, str, str], Any] = {}
