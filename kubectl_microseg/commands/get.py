@@ -71,18 +71,18 @@ def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
                        "ingressRules": len(ap.ingress), "egressRules": len(ap.egress), "selects": selected,
                        "source": ae.source.origin.describe(ae.source.line_of(()))})
     c_rows = []
-    for e in c.cilium:
-        pol = e.policy
-        if namespace is not None and pol.namespace not in (None, namespace):
+    for ce in c.cilium:
+        cp = ce.policy
+        if namespace is not None and cp.namespace not in (None, namespace):
             continue
-        bits = a.cilium.selects.get(pol.id, 0) if a.cilium is not None else 0
+        bits = a.cilium.selects.get(cp.id, 0) if a.cilium is not None else 0
         selected = sorted({w.id for i in iter_bits(bits) for w in a.class_workloads[i]})
-        c_rows.append({"id": pol.id, "kind": pol.kind, "namespace": pol.namespace, "name": pol.name,
-                       "hostPolicy": pol.subject is None,
-                       "defaultDeny": [d for d, on in zip(("ingress", "egress"), pol.default_deny) if on],
-                       "rules": {"ingress": len(pol.ingress), "egress": len(pol.egress),
-                                 "ingressDeny": len(pol.ingress_deny), "egressDeny": len(pol.egress_deny)},
-                       "selects": selected, "source": e.source.origin.describe(e.source.line_of(()))})
+        c_rows.append({"id": cp.id, "kind": cp.kind, "namespace": cp.namespace, "name": cp.name,
+                       "hostPolicy": cp.subject is None,
+                       "defaultDeny": [d for d, on in zip(("ingress", "egress"), cp.default_deny) if on],
+                       "rules": {"ingress": len(cp.ingress), "egress": len(cp.egress),
+                                 "ingressDeny": len(cp.ingress_deny), "egressDeny": len(cp.egress_deny)},
+                       "selects": selected, "source": ce.source.origin.describe(ce.source.line_of(()))})
     out = {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows,
            "ciliumPolicies": c_rows}
     if c.calico:
