@@ -178,7 +178,7 @@ def dns_cells(pods: list[PodRef], sources: list[PodRef], name: str) -> tuple[lis
 
 def external_cells(sources: list[PodRef], targets: list[str]) -> list[Cell]:
     """The seed's test 3: from each source pod, a TCP connection to an address outside the cluster (ADDR:PORT)."""
-    out = []
+    out: list[Cell] = []
     for t in targets:
         addr, _, port = t.rpartition(":")
         addr = addr.strip("[]")
