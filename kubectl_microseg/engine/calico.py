@@ -332,6 +332,13 @@ def network_set_blocks(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
     return out
 
 
+def network_set_names(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
+    """Each (Global)NetworkSet's name and addresses: the external endpoints inside one carry its name
+    (networkset / globalnetworkset reference: a set names a group of outside addresses)."""
+    return [(f"{s.kind} {s.namespace + '/' if s.namespace else ''}{s.name}", a) for s, a in
+            ((s, _addresses(s.nets)) for s in objs.sets) if a.intervals]
+
+
 _KIND = {CalicoAction.ALLOW: ReasonKind.CALICO_ALLOW, CalicoAction.DENY: ReasonKind.CALICO_DENY,
          CalicoAction.PASS: ReasonKind.CALICO_PASS, CalicoAction.LOG: ReasonKind.CALICO_LOG}
 EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", ReasonKind.CALICO_PASS: "pass",
