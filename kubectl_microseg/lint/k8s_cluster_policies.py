@@ -12,6 +12,7 @@ from ..model.admin import Action
 from ..model.cluster import AdminEntry
 from .context import LintContext
 from .finding import Finding, RuleInfo
+from ..vocab import Direction
 
 MS017 = RuleInfo(
     "MS017", "admin-networks-match-pods", "warning",
@@ -44,7 +45,7 @@ def check_networks_everything(ctx: LintContext) -> Iterator[Finding]:
     of the policy deciding pod traffic."""
     for e in ctx.analyzer.cluster.admin_policies:
         pods_decided = False
-        for rule in e.policy.rules("egress"):
+        for rule in e.policy.rules(Direction.EGRESS):
             if any(p.namespaces is not None or p.pods is not None for p in rule.peers):
                 pods_decided = True
             if pods_decided or rule.effect is Action.PASS:
