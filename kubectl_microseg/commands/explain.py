@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..cli import command_parser
+from ..cli import command_parser, words
 from ..engine.explain import (PairExplanation, explain_pair, find_workload, quick_allowed, resolve_peer,
                               resolve_port)
 from ..engine.k8s import Analyzer, ExternalAtom, Reason
@@ -145,7 +145,7 @@ def _resolve(snapshot: Snapshot, find, *a):
         why = _unreadable_pods(snapshot)
         if why is None:
             raise
-        raise UnreachableError(f"{exc}, but it may exist where pods cannot be read: {why}") from None
+        raise UnreachableError(f"{words(exc)}, but it may exist where pods cannot be read: {why}") from None
 
 
 def run(args: argparse.Namespace) -> int:
