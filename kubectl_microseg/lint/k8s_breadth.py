@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 from ..engine.exposure import sensitive_ports
 from ..model.policy import Peer
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
-from ..vocab import DIRECTIONS
 
 MS007 = RuleInfo(
     "MS007", "egress-without-dns", "warning",
@@ -52,7 +52,7 @@ def _reaches_dns(ctx: LintContext, cls: int, servers: list[int]) -> bool:
     a = ctx.analyzer
     if any(a.class_allows(cls, d).allows("UDP", 53) for d in servers):
         return True
-    atoms = a.atom_map("egress", cls)
+    atoms = a.atom_map(Direction.EGRESS, cls)
     return atoms is None or any(c.allows("UDP", 53) for c in atoms.values())
 
 

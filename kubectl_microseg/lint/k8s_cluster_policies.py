@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from ..model.addresses import V4_MAX
 from ..model.admin import Action
 from ..model.cluster import AdminEntry
+from ..vocab import Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
-from ..vocab import Direction
 
 MS017 = RuleInfo(
     "MS017", "admin-networks-match-pods", "warning",

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator
 
 from ..model.cluster import PolicyEntry
+from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref
 from .finding import Finding, RuleInfo
-from ..vocab import DIRECTIONS
 
 MS013 = RuleInfo(
     "MS013", "rule-without-explanation", "info",

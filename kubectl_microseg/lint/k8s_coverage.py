@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from ..engine.k8s import iter_bits
 from ..model.cluster import NAMESPACE_NAME_LABEL
 from ..model.policy import Peer
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 from .similar import selector_hint
-from ..vocab import DIRECTIONS, Direction
 
 MS001 = RuleInfo(
     "MS001", "namespace-without-default-deny-ingress", "warning",

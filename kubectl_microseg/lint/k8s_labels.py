@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 from ..model.objects import FieldPath, SourceObject
 from ..model.selectors import LabelSelector
+from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 from .similar import key_variant
-from ..vocab import DIRECTIONS
 
 MS011 = RuleInfo(
     "MS011", "label-key-variant", "warning",

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 from ..engine.mesh import MeshAnalyzer, Side
 from ..model.istio import AuthorizationPolicy, AuthzAction, MtlsMode
+from ..vocab import Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
-from ..vocab import Direction
 
 MS020 = RuleInfo(
     "MS020", "mesh-mtls-not-strict", "warning",

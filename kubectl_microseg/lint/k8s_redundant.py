@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from ..engine.k8s import CompiledRule, iter_bits
 from ..model.cluster import PolicyEntry
 from ..model.ports import NamedPorts
+from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref
 from .finding import Finding, RuleInfo
-from ..vocab import DIRECTIONS
 
 MS010 = RuleInfo(
     "MS010", "redundant-rule", "info",
