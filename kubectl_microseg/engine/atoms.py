@@ -133,17 +133,17 @@ class AtomIndex:
                         if p.ip_block is not None:
                             blocks.append(p.ip_block)
                             written.update(x.strip() for x in p.ip_text.replace(" except ", ",").split(","))
-        for e in cluster.admin_policies:
+        for ae in cluster.admin_policies:
             for d in DIRECTIONS:
-                for r in e.policy.rules(d):
-                    for p in r.peers:
-                        if p.networks is not None:
-                            blocks.append(p.networks)
-                            written.update(x.strip() for x in p.networks_text.split(","))
+                for ar in ae.policy.rules(d):
+                    for ap in ar.peers:
+                        if ap.networks is not None:
+                            blocks.append(ap.networks)
+                            written.update(x.strip() for x in ap.networks_text.split(","))
         for ce in cluster.cilium:  # Cilium CIDR peers and world entities (engine.cilium)
             for d in DIRECTIONS:
-                for r in ce.policy.rules(d) + ce.policy.deny_rules(d):
-                    for cp in r.peers or ():
+                for cr in ce.policy.rules(d) + ce.policy.deny_rules(d):
+                    for cp in cr.peers or ():
                         if cp.addresses is not None:
                             blocks.append(cp.addresses)
                             written.update(cp.written)
