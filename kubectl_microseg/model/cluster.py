@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from ..errors import InputError
 from .addresses import V4_MAX
 from .cilium import KINDS as CILIUM_KINDS
+from .cilium import TWO_CNIS_NOTE
 from .cilium import build as build_cilium
 from .calico import CalicoObjects, is_calico
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
@@ -283,6 +284,8 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
     notes.extend(admin_notes(admins))
     notes.extend(calico.notes())
     cilium = build_cilium(cilium_objs, notes)
+    if cilium and calico:
+        notes.append(TWO_CNIS_NOTE)
     for e in cilium:
         if e.policy.namespace is not None and e.policy.namespace not in namespaces:
             namespaces[e.policy.namespace] = Namespace(e.policy.namespace, {NAMESPACE_NAME_LABEL: e.policy.namespace}, False)
