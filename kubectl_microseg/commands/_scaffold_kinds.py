@@ -327,11 +327,14 @@ def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
         notes.append(f"no default deny for the system namespace(s) {', '.join(spared)} (--include-system adds it; "
                      "it would cut CoreDNS from its upstream resolvers unless the flows include them)")
     if any(f.deny for f in flows):
-        from ..engine.simulate import analyzer_for, apply_changes
+        from ..engine.analyze import analyze
+        from ..engine.simulate import apply_changes
+        from ..model.snapshot import Snapshot
         from ..scaffold.impact import draft_objects
 
         objs = apply_changes(model.objects, draft_objects(drafts)).objects
-        more += least.still_allowed(flows, analyzer_for(objs, model.analyzer.options).matrix(), cluster)
+        after = analyze(Snapshot(objs, "with the drafts"), model.analyzer.options)
+        more += least.still_allowed(flows, after.matrix(), cluster)
     if not args.no_default_deny and not args.allow_dns:
         notes.append("the default deny also denies DNS unless the flows include it; add --allow-dns if pods "
                      "must resolve names")

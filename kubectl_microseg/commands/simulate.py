@@ -68,11 +68,13 @@ def load_base(args: argparse.Namespace) -> Snapshot:
 
 def _observed(args: argparse.Namespace, base: Snapshot, sim) -> list[dict]:
     """Observed connections judged before and after the change (see ``observed.observed_change``)."""
-    from ..engine.simulate import analyzer_for
+    from dataclasses import replace
+
+    from ..engine.analyze import analyze
     from .observed import observed_change
 
     options = analyzer_options(args, base)
-    return observed_change(args, analyzer_for(base.objects, options), analyzer_for(sim.objects, options), base,
+    return observed_change(args, analyze(base, options), analyze(replace(base, objects=sim.objects), options), base,
                            args.observed)
 
 

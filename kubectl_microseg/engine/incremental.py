@@ -30,7 +30,9 @@ from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
 from ..model.objects import ObjectKey, SourceObject
 from ..model.ports import ConnSet
+from ..model.snapshot import Snapshot
 from ..vocab import DIRECTIONS
+from .analyze import analyze
 from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
@@ -209,8 +211,8 @@ class LiveModel:
                 up.pairs = (up.pairs or set()) | self._patch_matrix(set(), redo, ids, ids)
 
     def _rebuild(self) -> None:
-        self.cluster: Cluster = build_cluster(self.objects.values())
-        self.analyzer = Analyzer(self.cluster, self.options)
+        self.analyzer = analyze(Snapshot(list(self.objects.values()), "live model"), self.options)
+        self.cluster: Cluster = self.analyzer.cluster
         self.class_cells: dict[tuple[int, int], ConnSet] = self.analyzer.class_matrix()
         self._notes_of: dict[str, list[str]] = {}
         """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
