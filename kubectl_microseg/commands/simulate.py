@@ -35,8 +35,8 @@ def register(sub) -> None:
                    help="a NetworkPolicy to delete in the simulation; repeatable")
     add_diff_options(p)
     p.add_argument("--staged", action="store_true",
-                   help="promote the base's Calico staged policies (StagedNetworkPolicy, StagedGlobalNetworkPolicy): "
-                   "show what enforcing them changes")
+                   help="promote the base's Calico staged policies (StagedNetworkPolicy, StagedGlobalNetworkPolicy, "
+                        "StagedKubernetesNetworkPolicy): show what enforcing them changes")
     p.add_argument("--allow-breaking", action="store_true",
                    help="exit 0 even when flows become denied (still listed)")
     p.add_argument("--fail-on-guard", action="store_true",
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         sets, deletes = promote_staged(expand_lists(base.objects))
         if not sets and not deletes:
             raise UsageError("--staged: the base has no Calico staged policies (StagedNetworkPolicy, "
-                             "StagedGlobalNetworkPolicy)")
+                             "StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy)")
         present = {object_key(o, "default") for o in expand_lists(base.objects)}
         changed = sets + changed
         deletions += [Deletion(ns, name, kind) for kind, ns, name in deletes if (kind, ns, name) in present]

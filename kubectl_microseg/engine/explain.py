@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import AmbiguousName, UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
 from ..vocab import ReasonKind
@@ -74,7 +74,7 @@ def find_workload(analyzer: Analyzer, name: str, namespace: str | None) -> Workl
             w = hits[0]
             return w.pod_view(name) if name in w.pods and name != w.name else w
         if len(hits) > 1:
-            raise UsageError(f"{name!r} is ambiguous: {', '.join(w.id for w in hits)}; give -n NAMESPACE or ns/name")
+            raise AmbiguousName(name, [w.id for w in hits])
     where = f" in namespace {namespace}" if namespace else ""
     raise UsageError(f"no pod or workload named {name!r}{where}")
 

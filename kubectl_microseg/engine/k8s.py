@@ -75,6 +75,9 @@ class PodClass:
     ips: AddressSet | None
     networks: frozenset[int] = frozenset()
     """Indices into ``Analyzer.admin_networks`` of the admin ``networks`` peers that hold these pods' IPs."""
+    service_account: str = ""
+    """The pods' service account, where a Calico policy selects by service account ('' otherwise: then it
+    is no part of the class)."""
 
 
 def _admin_network_sets(cluster: Cluster) -> list[AddressSet]:
@@ -104,6 +107,9 @@ class Analyzer:
     # ------------------------------------------------------------------ classes
     def _build_classes(self) -> None:
         self.admin_networks = _admin_network_sets(self.cluster)
+        self._by_service_account = self.cluster.calico.uses_service_accounts
+        """Pods are classed by service account too (a Calico policy selects by it; fixed for this analyzer:
+        a Calico change rebuilds the live model)."""
         self._class_keys: dict[tuple, int] = {}
         self._key_of: list[tuple] = []
         self.classes: list[PodClass] = []
@@ -142,7 +148,8 @@ class Analyzer:
         # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
         by_ip = self.options.ipblock_matches_pods or host
         nets = self._networks_holding(m)
-        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets)
+        sa = m.service_account if self._by_service_account else ""
+        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets, sa)
         i = self._class_keys.get(key)
         if i is None:
             i = self._class_keys[key] = len(self.classes)
@@ -152,7 +159,7 @@ class Analyzer:
                 ips = AddressSet()
                 for ip in m.ips:
                     ips = ips | AddressSet.from_cidr(ip + ("/128" if ":" in ip else "/32"))
-            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips, nets))
+            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips, nets, sa))
             self.class_workloads.append([])
             self.by_namespace.setdefault(m.namespace, []).append(i)
             created.append(i)
@@ -310,11 +317,12 @@ class Analyzer:
                     for cr in crs:
                         if not cr.unsure:
                             continue
-                        for i in iter_bits(cp.applies[d]):
+                        peers = cr.classes | cr.unsure_peers
+                        for i in iter_bits(cp.applies[d] | cr.unsure_own):
                             if d == "egress":
-                                self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.classes
+                                self.unsure_to[i] = self.unsure_to.get(i, 0) | peers
                             else:
-                                for j in iter_bits(cr.classes):
+                                for j in iter_bits(peers):
                                     self.unsure_to[j] = self.unsure_to.get(j, 0) | (1 << i)
 
     def _subject_classes(self, pol: AdminPolicy) -> int:

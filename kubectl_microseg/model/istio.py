@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from .policy import FieldError, type_name
 from .selectors import LabelSelector
+from .objects import FieldPath
 
 MESH_API_GROUP = "security.istio.io"
 MESH_API_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
@@ -76,7 +77,7 @@ class AuthzRule:
     """Each ``from[i].source``: field -> values (the fields OR'ed within, AND'ed across)."""
     operations: tuple[dict[str, tuple[str, ...]], ...]
     conditions: tuple[Condition, ...]
-    path: tuple
+    path: FieldPath
 
     @property
     def is_empty(self) -> bool:
@@ -124,7 +125,7 @@ class MeshObjects:
         return bool(self.authz or self.peer_authn)
 
 
-def _strings(v: Any, path: tuple) -> tuple[str, ...]:
+def _strings(v: Any, path: FieldPath) -> tuple[str, ...]:
     if v is None:
         return ()
     if not isinstance(v, list):
@@ -135,7 +136,7 @@ def _strings(v: Any, path: tuple) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _obj(v: Any, path: tuple) -> dict:
+def _obj(v: Any, path: FieldPath) -> dict[str, Any]:
     if v is None:
         return {}
     if not isinstance(v, dict):
@@ -143,13 +144,13 @@ def _obj(v: Any, path: tuple) -> dict:
     return v
 
 
-def _known(d: dict, allowed: tuple[str, ...], path: tuple) -> None:
+def _known(d: Mapping[str, Any], allowed: tuple[str, ...], path: FieldPath) -> None:
     for k in d:
         if k not in allowed:
             raise FieldError(path + (k,), f'unknown field "{k}"')
 
 
-def _selector(spec: dict) -> LabelSelector | None:
+def _selector(spec: Mapping[str, Any]) -> LabelSelector | None:
     """``selector.matchLabels``; an absent or empty selector selects every workload of the namespace (the
     reference: "If not set, the policy will be applied to all workloads in the same namespace")."""
     sel = _obj(spec.get("selector"), ("spec", "selector"))
@@ -221,7 +222,7 @@ def parse_authorization_policy(raw: Mapping[str, Any]) -> AuthorizationPolicy:
                                tuple(refs), tuple(rules), provider)
 
 
-def _mode(v: Any, path: tuple) -> MtlsMode:
+def _mode(v: Any, path: FieldPath) -> MtlsMode:
     m = _obj(v, path)
     _known(m, ("mode",), path)
     text = m.get("mode") or "UNSET"
