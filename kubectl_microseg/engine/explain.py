@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import AmbiguousName, UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
-from ..vocab import ReasonKind
+from ..vocab import Direction, ReasonKind
 from .k8s import Analyzer, ExternalAtom, Reason, Verdict
 from .matrix import Matrix
 
@@ -142,9 +142,9 @@ def quick_allowed(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workloa
             if isinstance(a, int) and isinstance(b, int):
                 out = out | analyzer.class_allows(a, b)
             elif isinstance(a, int):
-                out = out | analyzer.decide("egress", a, b, frozenset())
+                out = out | analyzer.decide(Direction.EGRESS, a, b, frozenset())
             else:
-                out = out | analyzer.decide("ingress", b, a, analyzer.classes[b].named_ports)
+                out = out | analyzer.decide(Direction.INGRESS, b, a, analyzer.classes[b].named_ports)
     return out
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from ..engine.mesh import MeshAnalyzer
 from ..model.istio import AuthzAction, MtlsMode
+from ..vocab import Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -147,7 +148,7 @@ def check_layers_disagree(ctx: LintContext) -> Iterator[Finding]:
         meshed = [s for s in sides if s.in_mesh]
         if not meshed:
             continue
-        l4_deny = any(e.policy.namespace == name and e.policy.pod_selector.is_empty() and e.policy.affects("ingress")
+        l4_deny = any(e.policy.namespace == name and e.policy.pod_selector.is_empty() and e.policy.affects(Direction.INGRESS)
                       for e in ctx.policies())
         covered = [s for s in meshed if mesh.policies_for(s)[0]]
         mesh_deny = any(p.action is AuthzAction.ALLOW and p.selector is None and p.namespace in (name, mesh.root)
