@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine.mesh import MeshAnalyzer
-from ..model.istio import AuthzAction, MtlsMode
+from ..engine.mesh import MeshAnalyzer, Side
+from ..model.istio import AuthorizationPolicy, AuthzAction, MtlsMode
 from ..vocab import Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
@@ -113,7 +113,7 @@ def check_identity_rules(ctx: LintContext) -> Iterator[Finding]:
                     fix="inject a sidecar into those clients (or allow them by another rule)")
 
 
-def _applies(mesh: MeshAnalyzer, pol, side) -> bool:
+def _applies(mesh: MeshAnalyzer, pol: AuthorizationPolicy, side: Side) -> bool:
     pols, _ = mesh.policies_for(side)
     return any(p is pol for p, _ in pols)
 
