@@ -124,7 +124,7 @@ class Side:
         return self.dataplane is not Dataplane.NONE
 
 
-def _pattern(value: str, pats: Iterable[str]) -> bool:
+def pattern_match(value: str, pats: Iterable[str]) -> bool:
     """authorization-policy: "exact match, prefix match (abc*), suffix match (*abc) and presence match (*)"."""
     for p in pats:
         if p == "*" or p == value or (p.endswith("*") and value.startswith(p[:-1])) or (
@@ -297,12 +297,12 @@ class MeshAnalyzer:
                     why.append(f"{k} need the client's mTLS identity; the client has "
                                f"{'no sidecar' if not client.in_mesh else 'no mTLS to this port'}")
                 elif base == "principals":
-                    hit = _pattern(client.principal or "", vals)
+                    hit = pattern_match(client.principal or "", vals)
                 elif base == "namespaces":
-                    hit = _pattern(client.namespace or "", vals)
+                    hit = pattern_match(client.namespace or "", vals)
                 else:  # serviceAccounts: "ns/sa" of the client
                     sa = (client.principal or "").rsplit("/sa/", 1)[-1]
-                    hit = _pattern(f"{client.namespace}/{sa}", vals)
+                    hit = pattern_match(f"{client.namespace}/{sa}", vals)
                 r = Match.ALWAYS if hit != neg else Match.NEVER
             elif base == "ipBlocks":
                 r = _ip_match(client.ips, vals, neg)
@@ -326,7 +326,7 @@ class MeshAnalyzer:
             elif "*" in vals:
                 r = Match.NEVER if k.startswith("not") else Match.ALWAYS
             elif request is not None and request.value(k[3].lower() + k[4:] if k.startswith("not") else k) is not None:
-                hit = _pattern(request.value(k[3].lower() + k[4:] if k.startswith("not") else k) or "", vals)
+                hit = pattern_match(request.value(k[3].lower() + k[4:] if k.startswith("not") else k) or "", vals)
                 r = Match.ALWAYS if hit != k.startswith("not") else Match.NEVER
             else:
                 r = Match.SOME  # methods, paths, hosts: what the request carries
@@ -338,7 +338,7 @@ class MeshAnalyzer:
         for c in conds:
             if c.key in ("source.principal", "source.namespace") and identity:
                 v = client.principal if c.key == "source.principal" else client.namespace
-                hit = (not c.values or _pattern(v or "", c.values)) and not _pattern(v or "", c.not_values)
+                hit = (not c.values or pattern_match(v or "", c.values)) and not pattern_match(v or "", c.not_values)
                 m = min(m, Match.ALWAYS if hit else Match.NEVER)
             elif c.key in ("source.principal", "source.namespace"):
                 m = Match.NEVER
