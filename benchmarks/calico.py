@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import generate  # noqa: E402
+from generate import generate
 
-from kubectl_microseg.engine.k8s import Analyzer  # noqa: E402
-from kubectl_microseg.model.cluster import build_cluster  # noqa: E402
-from kubectl_microseg.plugins.manifests import ManifestSource  # noqa: E402
+from kubectl_microseg.engine.k8s import Analyzer
+from kubectl_microseg.model.cluster import build_cluster
+from kubectl_microseg.plugins.manifests import ManifestSource
 
 
 def measure(size: str, calico: bool, runs: int) -> dict[str, list[float]]:

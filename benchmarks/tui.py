@@ -135,16 +135,17 @@ async def events_at(snapshot: Snapshot, runs: int) -> dict[str, list[float]]:
             await settle()
             before, was = app._shown_generation, drawn(app, src, dst)
             source.events.put(Event("DELETED", policy))
-            out["policy"].append(await until(pilot, lambda: app._shown_generation > before
+            out["policy"].append(await until(pilot, lambda before=before, was=was: app._shown_generation > before
                                              and drawn(app, src, dst) != was))
             before = app._shown_generation
             source.events.put(Event("ADDED", policy))
-            await until(pilot, lambda: app._shown_generation > before and drawn(app, src, dst) == was)
+            await until(pilot, lambda before=before, was=was: app._shown_generation > before
+                        and drawn(app, src, dst) == was)
             for name, obj in (("pod", team), ("coredns", dns)):
                 await settle()
                 before = app._shown_generation
                 source.events.put(Event("MODIFIED", relabel(obj, f"r{i}")))
-                out[name].append(await until(pilot, lambda: app._shown_generation > before))
+                out[name].append(await until(pilot, lambda before=before: app._shown_generation > before))
     return out
 
 

@@ -18,7 +18,8 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .model.objects import ObjectKey, SourceObject
 from .sources import Event, Snapshot, WatchingSource
@@ -78,7 +79,7 @@ class ChangeSet:
         """The kinds of the changed objects (a view may recompute only what depends on them)."""
         return {k[0] for k in self.added | self.modified | self.deleted}
 
-    def merge(self, other: "ChangeSet") -> None:
+    def merge(self, other: ChangeSet) -> None:
         """Fold a later change into this one (an object added then deleted is neither)."""
         for key in other.added:
             if key in self.deleted:

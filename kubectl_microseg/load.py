@@ -111,7 +111,7 @@ def check_namespace(args: argparse.Namespace, cluster, snapshot: Snapshot, *, mu
     ns = chosen_namespace(args)
     if not ns:
         return
-    known = [n for n in cluster.namespaces]
+    known = list(cluster.namespaces)
     if ns not in cluster.namespaces:
         close = difflib.get_close_matches(ns, known, n=1)
         hint = f' (did you mean "{close[0]}"?)' if close else ""

@@ -18,7 +18,8 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import yaml
 
@@ -248,7 +249,7 @@ def _expansion(root: Any) -> tuple[int, int]:
     return sizes.get(id(root), 1), distinct
 
 
-def _check_aliases(docs: list[Any], name: str, locator: "Locator") -> None:
+def _check_aliases(docs: list[Any], name: str, locator: Locator) -> None:
     for i, doc in enumerate(docs):
         if not isinstance(doc, (dict, list)):
             continue

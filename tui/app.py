@@ -9,12 +9,14 @@ screens (simulate, scaffold) appear when their core modules import.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib.util
 import itertools
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -198,10 +200,8 @@ class MicrosegApp(App[int]):
     def on_unmount(self) -> None:
         stop = getattr(self.source, "stop", None)
         if callable(stop):
-            try:
+            with contextlib.suppress(Exception):  # the source is going away with the app; nothing to tell the user
                 stop()
-            except Exception:  # the source is going away with the app; nothing to tell the user
-                pass
 
     # ------------------------------------------------------------------ loading (workers)
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Literal
+from typing import Literal
+from collections.abc import Callable, Iterable
 
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
 from kubectl_microseg.model.ports import ConnSet

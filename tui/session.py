@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair

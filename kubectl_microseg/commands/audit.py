@@ -14,7 +14,8 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..audit import POLICY_KINDS, AuditRecord, AuditTrail, changed_by, describe_who, render_record
 from ..cli import command_parser, ignore_sigpipe

@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         peers.append((_resolve(snapshot, resolve_peer, analyzer, args.from_,
                                None if "/" in args.from_ else w.namespace), w))
     else:
-        others: list[Workload | ExternalAtom] = [x for x in analyzer.cluster.workloads] + list(analyzer.atoms)
+        others: list[Workload | ExternalAtom] = list(analyzer.cluster.workloads) + list(analyzer.atoms)
         peers.extend((w, o) for o in others)
         peers.extend((o, w) for o in others if o.id != w.id)
     if args.port is not None and not (args.to or args.from_):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..engine.explain import explain_pair, find_workload, resolve_port
 from ..engine.k8s import Analyzer

@@ -88,7 +88,7 @@ class CompiledCalicoRule:
             hit = self.resolved[key] = self.rule.conns(dst_named)
         return hit
 
-    def matches(self, own: int, peer: "int | object") -> bool:
+    def matches(self, own: int, peer: int | object) -> bool:
         return bool(self.own >> own & 1) and peer_matches(self.classes, self.addresses, peer)  # type: ignore[arg-type]
 
 
@@ -170,19 +170,19 @@ def _group(slots: list[tuple[CompiledTier, CompiledPolicy, CompiledCalicoRule | 
                       any(cp.policy is not None for _, cps in chain.values() for cp in cps))
 
 
-def pod_labels(c: "PodClass") -> dict[str, str]:
+def pod_labels(c: PodClass) -> dict[str, str]:
     """A pod's labels as Calico's selectors see them (calico-labels page: projectcalico.org/namespace,
     projectcalico.org/orchestrator are added to every workload endpoint)."""
     return {**c.labels, "projectcalico.org/namespace": c.namespace, "projectcalico.org/orchestrator": "k8s"}
 
 
-def namespace_labels(a: "Analyzer", ns: str) -> dict[str, str]:
+def namespace_labels(a: Analyzer, ns: str) -> dict[str, str]:
     """calico-labels page: "The label projectcalico.org/name is set to the name of the namespace"."""
     return {**a.ns_labels.get(ns, {}), "projectcalico.org/name": ns}
 
 
 class CalicoCompiler:
-    def __init__(self, a: "Analyzer", objs: CalicoObjects):
+    def __init__(self, a: Analyzer, objs: CalicoObjects):
         self.a = a
         self.objs = objs
         self.sets = [(s, _addresses(s.nets)) for s in objs.sets]
@@ -197,7 +197,7 @@ class CalicoCompiler:
         return out
 
     def applies(self, pol: CalicoPolicy) -> int:
-        def pred(c: "PodClass") -> bool:
+        def pred(c: PodClass) -> bool:
             if pol.namespace is not None and c.namespace != pol.namespace:
                 return False
             if pol.namespace_selector is not None and not pol.namespace_selector.matches(self._ns[c.namespace]):
@@ -223,7 +223,7 @@ class CalicoCompiler:
         nets, not_nets = _addresses(e.nets), _addresses(e.not_nets)
         selector = e.selector if e.selector is not None else sel.All()
 
-        def pred(c: "PodClass") -> bool:
+        def pred(c: PodClass) -> bool:
             labels = self._labels[c.index]
             if e.selects_endpoints:
                 if not self._in_scope(pol, e, c.namespace) or not selector.matches(labels):
@@ -305,13 +305,13 @@ EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", Rea
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
-def tier_chain(a: "Analyzer", d: str, own: int, where: Placement) -> Chain:
+def tier_chain(a: Analyzer, d: str, own: int, where: Placement) -> Chain:
     """The tiers of one placement that apply to class ``own`` in direction ``d``, each with its applying
     policies in order (a tier without a policy applying to the endpoint is skipped)."""
     return a.calico_groups[d][own].at(where)
 
 
-def decide_tiers(q: "Query", open_: ConnSet, where: Placement | None = None,
+def decide_tiers(q: Query, open_: ConnSet, where: Placement | None = None,
                  chain: Chain | None = None) -> tuple[ConnSet, ConnSet]:
     """The tiers of one placement for ``q``, or the given ``chain``: accepted, denied ports."""
     from .pipeline import Reason

@@ -61,12 +61,12 @@ class CompiledCiliumRule(CompiledRule):
     fqdns: tuple[FqdnSelector, ...] = ()
     """Its toFQDNs names and patterns: it matches the fqdn: endpoints they cover (engine.atoms.FqdnAtom)."""
 
-    def matches(self, peer: "int | ExternalAtom") -> bool:
+    def matches(self, peer: int | ExternalAtom) -> bool:
         if self.fqdns and isinstance(peer, FqdnAtom) and any(f.covers(peer.selector) for f in self.fqdns):
             return True
         return peer_matches(self.classes, self.addresses, peer)
 
-    def may_match(self, peer: "int | ExternalAtom") -> bool:
+    def may_match(self, peer: int | ExternalAtom) -> bool:
         if isinstance(peer, int):
             return bool(self.unsure_classes & (1 << peer))
         if isinstance(peer, FqdnAtom):  # a toFQDNs name: another name or pattern may share its addresses
@@ -89,7 +89,7 @@ class CompiledCiliumRule(CompiledRule):
 class CiliumLayer:
     """The compiled Cilium policies of one analyzer."""
 
-    def __init__(self, a: "Analyzer"):
+    def __init__(self, a: Analyzer):
         self.a = a
         n = len(a.classes)
         self._labels: dict[int, dict] = {}
@@ -244,7 +244,7 @@ class CiliumLayer:
         return 0, 0, empty, False  # health, init, ingress, unmanaged: not endpoints of the model
 
     # ------------------------------------------------------------------ L7
-    def l7_ports(self, direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+    def l7_ports(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
         """The ports of ``own``'s ``direction`` with ``peer`` that pass only the requests some L7 rule lists:
         opened by a matching allow rule with L7 rules and named by no matching rule without.
 
@@ -269,7 +269,7 @@ class CiliumLayer:
         """Mark the matrix cells (workload ids) some of whose ports pass only listed L7 requests
         ('L7-filtered', :meth:`l7_ports` in either direction)."""
         a = self.a
-        pairs: set[tuple["int | ExternalAtom", "int | ExternalAtom"]] = set()
+        pairs: set[tuple[int | ExternalAtom, int | ExternalAtom]] = set()
         external = [*a.atoms, *a.fqdn_atoms]
         for (pol_id, section, _), cr in self.compiled.items():
             if not cr.rule.l7 or cr.rule.deny:
@@ -298,14 +298,14 @@ class CiliumLayer:
                     if cell is not None and not cell.l7 and cell.conns & ports:
                         cells[(s_id, d_id)] = replace(cell, l7=True)
 
-    def _ids(self, end: "int | ExternalAtom", keep: set) -> list[str]:
+    def _ids(self, end: int | ExternalAtom, keep: set) -> list[str]:
         """The matrix ids of a class's workloads (those in ``keep``) or of an external endpoint."""
         if isinstance(end, int):
             return [w.id for w in self.a.class_workloads[end] if w.id in keep]
         return [end.id]
 
     # ------------------------------------------------------------------ the matrix's deny pass
-    def deny_conns(self, direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+    def deny_conns(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
         out = _NONE
         for cr in self.deny[direction][own]:
             if cr.matches(peer):
@@ -335,7 +335,7 @@ def _bits(bits: int):
         bits ^= low
 
 
-def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+def deny_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """The Cilium deny tier: the ports any matching ingressDeny/egressDeny rule names are denied; it also
     records the Cilium rules that could decide but are not evaluated (the verdict is then uncertain)."""
     from .pipeline import Layer, Reason
@@ -385,7 +385,7 @@ def unsure_text(cr: CompiledCiliumRule) -> str:
             "known offline); it could decide here: the verdict is uncertain")
 
 
-def l4_named_ports(rules: "list[Any]", named: frozenset) -> ConnSet:
+def l4_named_ports(rules: list[Any], named: frozenset) -> ConnSet:
     """The ports that rules without L7 rules name one by one (the "similar layer 4 rule" that lifts an L7
     filter: :meth:`CiliumLayer.l7_ports`)."""
     out = _NONE

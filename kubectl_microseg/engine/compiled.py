@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .atoms import ExternalAtom
 
 
-def peer_matches(classes: int, addresses: AddressSet, peer: "int | ExternalAtom") -> bool:
+def peer_matches(classes: int, addresses: AddressSet, peer: int | ExternalAtom) -> bool:
     """Whether a rule that selects ``classes`` (bitset) and ``addresses`` matches a class or an address range.
     Every rule's address blocks hold all of an atom or none of it, so its first interval decides."""
     if isinstance(peer, int):
@@ -47,7 +47,7 @@ class CompiledRule:
             hit = self.resolved[dst_named] = self.rule.conns_for(dst_named)
         return hit
 
-    def matches(self, peer: "int | ExternalAtom") -> bool:
+    def matches(self, peer: int | ExternalAtom) -> bool:
         return peer_matches(self.classes, self.addresses, peer)
 
 
@@ -72,10 +72,10 @@ class CompiledAdminRule:
     def conns(self, dst_named: frozenset) -> ConnSet:
         return self.static if self.static is not None else self.rule.conns_for(dst_named)
 
-    def matches(self, peer: "int | ExternalAtom") -> bool:
+    def matches(self, peer: int | ExternalAtom) -> bool:
         return peer_matches(self.classes, self.addresses, peer)
 
-    def may_match(self, peer: "int | ExternalAtom") -> bool:
+    def may_match(self, peer: int | ExternalAtom) -> bool:
         """Whether the rule's unevaluated peers could match ``peer``."""
         if isinstance(peer, int):
             return bool(self.unsure_classes & (1 << peer))

@@ -21,7 +21,8 @@ Pure: matrices and analyzers in, findings out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..errors import MicrosegError, UsageError
 from ..model.ports import ConnSet

@@ -16,7 +16,7 @@ for the new classes (their pairs are decided again, the others keep their verdic
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..model.admin import ADMIN_KINDS
 from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
@@ -298,7 +298,7 @@ class Analyzer:
             for d in DIRECTIONS:
                 iso = sum(1 << i for i, pols in enumerate(self.isolating[d]) if pols)
                 self.calico_groups[d] = class_groups(self.calico_tiers, d, iso, n)
-        self.calico_selects = {d: 0 for d in DIRECTIONS}
+        self.calico_selects = dict.fromkeys(DIRECTIONS, 0)
         """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
         others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
         for ct in self.calico_tiers:
@@ -370,7 +370,7 @@ class Analyzer:
     def is_isolated(self, cls: int, direction: str) -> bool:
         return bool(self.isolating[direction][cls])
 
-    def decide(self, direction: str, own: int, peer: "int | ExternalAtom", dst_named: frozenset) -> ConnSet:
+    def decide(self, direction: str, own: int, peer: int | ExternalAtom, dst_named: frozenset) -> ConnSet:
         """What ``own``'s ``direction`` allows with ``peer`` (a class or an address range): the pipeline."""
         return allowed(self, direction, own, peer, dst_named)
 
@@ -532,7 +532,7 @@ class Analyzer:
     def _compose(self, parts: list | None, direction: str, own: int, peer: int, named: frozenset) -> ConnSet:
         acc, rest = _NONE, _ALL
         if parts is not None:
-            for t, acc, rest in parts:
+            for t, acc, rest in parts:  # noqa: B007 - the loop finds acc and rest: they are read after it
                 if t >> peer & 1:
                     break
             if not rest:
@@ -635,10 +635,7 @@ class Analyzer:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        if direction == "egress":
-            parts = self._named_groups()
-        else:
-            parts = [self.all_classes]
+        parts = self._named_groups() if direction == "egress" else [self.all_classes]
         for m in dict.fromkeys(rules):
             split = []
             for p in parts:

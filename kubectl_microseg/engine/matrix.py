@@ -8,7 +8,8 @@ type, so every view works for NetworkPolicies and host firewalls alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from ..model.ports import ConnSet
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from ipaddress import ip_network
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from ..gcpause import paused_gc
 from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
@@ -162,7 +163,7 @@ _REQUEST_FIELDS = ("methods", "notMethods", "paths", "notPaths", "hosts", "notHo
 class MeshAnalyzer:
     """The mesh layer of one cluster: sides of workloads, scopes of policies, and the pair verdicts."""
 
-    def __init__(self, cluster: "Cluster", options: MeshOptions | None = None):
+    def __init__(self, cluster: Cluster, options: MeshOptions | None = None):
         options = options or MeshOptions()
         self.cluster = cluster
         self.root = options.root_namespace
@@ -203,7 +204,7 @@ class MeshAnalyzer:
         return self._sides
 
     # -- sides ---------------------------------------------------------------------------------------
-    def side(self, w: "Workload") -> Side:
+    def side(self, w: Workload) -> Side:
         meta, spec = pod_template(w.kind, w.source.raw if w.source is not None else {})
         ns = self.cluster.namespaces.get(w.namespace)
         plane = pod_dataplane(ns.labels if ns else {}, meta.get("labels") or {}, meta.get("annotations") or {})
@@ -373,7 +374,7 @@ class MeshAnalyzer:
             hit = self._traced[key] = self._verdict(client, dst, dest, conns, request, True)
         return hit
 
-    def class_verdict(self, client: Side, dst: Side, dest: "_Destination", conns: ConnSet,
+    def class_verdict(self, client: Side, dst: Side, dest: _Destination, conns: ConnSet,
                       request: Request | None = None) -> MeshResult:
         """The verdict without explain chain, computed once per destination kind, client class and ports."""
         # the states follow from (client in the mesh, destination, ports): the key holds those, not the states
@@ -385,7 +386,7 @@ class MeshAnalyzer:
             hit = self._cache[key] = self._verdict(client, dst, dest, conns, request, False)
         return hit
 
-    def client_class(self, client: Side, dest: "_Destination", identity: bool) -> tuple[Match, ...]:
+    def client_class(self, client: Side, dest: _Destination, identity: bool) -> tuple[Match, ...]:
         """What the destination's rules can tell of a client: the match of each of their distinct sources and
         identity conditions. Clients of one class get the same verdict (a policy naming ``ns/X/sa/*`` makes
         all of X's clients one class), so a matrix computes a verdict once per class, not once per pair.
@@ -398,7 +399,7 @@ class MeshAnalyzer:
                 self._when(c, client, identity, scratch)[0] for c in dest.conditions)
         return hit
 
-    def _destination(self, dst: Side) -> "_Destination":
+    def _destination(self, dst: Side) -> _Destination:
         """What a destination's own configuration says (its mTLS modes and policies): once per kind of
         destination, a kind being its namespace, dataplane and which selectors in its scope match it."""
         key = (dst.namespace, dst.labels, dst.dataplane is Dataplane.AMBIENT, dst.dataplane is Dataplane.NONE)
@@ -432,7 +433,7 @@ class MeshAnalyzer:
                 if o.selector is not None]
         return hit
 
-    def _states(self, client: Side, dest: "_Destination", conns: ConnSet) -> tuple[MtlsState, tuple, frozenset, bool]:
+    def _states(self, client: Side, dest: _Destination, conns: ConnSet) -> tuple[MtlsState, tuple, frozenset, bool]:
         """The pair's mTLS state (MIXED when its ports differ), the ports whose state differs from the
         destination's own mode, every state, and whether the client's identity is known (mTLS under that mode)."""
         base = self._state(client, dest.mode)
@@ -453,7 +454,7 @@ class MeshAnalyzer:
             text = self._ops[id(rule)] = " or ".join(_describe_op(o) for o in rule.operations) or "any request"
         return text
 
-    def _verdict(self, client: Side, dst: Side, dest: "_Destination", conns: ConnSet, request: Request | None,
+    def _verdict(self, client: Side, dst: Side, dest: _Destination, conns: ConnSet, request: Request | None,
                  trace: bool) -> MeshResult:
         steps = list(dest.pa_steps)
         state, overrides, states, identity = self._states(client, dest, conns)
@@ -562,7 +563,7 @@ def external_side(cidrs: tuple[str, ...], name: str) -> Side:
     return Side(None, (), Dataplane.NONE, None, cidrs, name)
 
 
-def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
+def annotate(m: Matrix, mesh: MeshAnalyzer) -> Matrix:
     """Give every allowed cell whose destination is in the mesh its mesh verdict (the L4 cell is kept).
 
     Cyclic collection is paused meanwhile: the new cells and keys hold no cycles, and collections
@@ -571,7 +572,7 @@ def annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
         return _annotate(m, mesh)
 
 
-def _annotate(m: "Matrix", mesh: MeshAnalyzer) -> "Matrix":
+def _annotate(m: Matrix, mesh: MeshAnalyzer) -> Matrix:
     sides = dict(mesh.sides())
     for e in m.endpoints:
         if e.is_external:
@@ -612,7 +613,7 @@ def pair_verdict(mesh: MeshAnalyzer, src: Any, dst: Any, conns: ConnSet,
     return mesh.verdict(side_of(mesh, src), side_of(mesh, dst), conns, request)
 
 
-def mesh_changes(before: "Matrix", after: "Matrix", mesh_b: MeshAnalyzer | None = None,
+def mesh_changes(before: Matrix, after: Matrix, mesh_b: MeshAnalyzer | None = None,
                  mesh_a: MeshAnalyzer | None = None) -> list[dict[str, Any]]:
     """Pairs L4 allows in both states whose mesh verdict or mTLS state differs (simulate/diff): each
     ``{"from", "to", "before", "after", "newlyDenied", "causes"}`` with the ``mesh`` objects (None: outside the
@@ -657,8 +658,8 @@ def changed_objects(mesh_b: MeshAnalyzer, mesh_a: MeshAnalyzer) -> dict[tuple[st
     return out
 
 
-def change_causes(key: tuple[str, str], before: tuple["Matrix", MeshAnalyzer, ConnSet],
-                  after: tuple["Matrix", MeshAnalyzer, ConnSet],
+def change_causes(key: tuple[str, str], before: tuple[Matrix, MeshAnalyzer, ConnSet],
+                  after: tuple[Matrix, MeshAnalyzer, ConnSet],
                   changed: dict[tuple[str, str], str]) -> list[dict[str, str]]:
     """Why one pair's mesh verdict changed: the changed objects named in its mesh chain before or after (a
     policy added appears in the chain after, one deleted in the chain before), a change of sidecar injection at
@@ -695,7 +696,7 @@ def change_causes(key: tuple[str, str], before: tuple["Matrix", MeshAnalyzer, Co
     return out
 
 
-def _side_in(mesh: MeshAnalyzer, m: "Matrix", endpoint: str) -> Side:
+def _side_in(mesh: MeshAnalyzer, m: Matrix, endpoint: str) -> Side:
     side = mesh.sides().get(endpoint)
     if side is not None:
         return side

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
 from ..model.policy import NetworkPolicy, Rule
@@ -161,10 +162,10 @@ class Verdict:
 class Query:
     """One direction of one pair: ``own`` (a pod class) against ``peer`` (a class or an address range)."""
 
-    analyzer: "Analyzer"
+    analyzer: Analyzer
     direction: str
     own: int
-    peer: "int | ExternalAtom"
+    peer: int | ExternalAtom
     named: frozenset
     """The destination's named ports (they resolve named ports in rules)."""
     trace: list[Reason] | None = None
@@ -188,7 +189,7 @@ def _baseline_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     return _cluster_tier(q, open_, q.analyzer.baseline_rules[q.direction][q.own], Layer.BASELINE)
 
 
-def _cluster_tier(q: Query, open_: ConnSet, rules: list["CompiledAdminRule"], layer: Layer) -> tuple[ConnSet, ConnSet]:
+def _cluster_tier(q: Query, open_: ConnSet, rules: list[CompiledAdminRule], layer: Layer) -> tuple[ConnSet, ConnSet]:
     """A tier of cluster-wide policies: their rules in precedence order; within the tier the first rule
     that matches a port decides it (Accept, Deny, or Pass: skip the rest of the tier)."""
     accepted = denied = settled = _NONE
@@ -320,7 +321,7 @@ def decide(q: Query) -> ConnSet:
     return allowed
 
 
-def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+def allowed(a: Analyzer, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
     skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
@@ -359,7 +360,7 @@ def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule, conns, l4)}"
 
 
-def _admin_text(cr: "CompiledAdminRule", conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:
+def _admin_text(cr: CompiledAdminRule, conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:
     r = cr.rule
     label = f" '{r.name}'" if r.name else ""
     head = f"{cr.policy.id} {r.direction} rule {r.index}{label}"

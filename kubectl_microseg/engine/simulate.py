@@ -10,7 +10,7 @@ simulate view all use these two functions. Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import UsageError
 from ..model.cluster import build_cluster, expand_lists
@@ -123,7 +123,7 @@ def compare(before: Analyzer, after: Analyzer, *, expectations: Iterable[Expecte
     diff.before_title, diff.after_title = before_title, after_title
     attribute(diff, before, after)
     diff.findings = run_guards(diff, mb, ma, before, after, expectations)
-    diff.notes = [n for n in dict.fromkeys(list(before.cluster.notes) + list(after.cluster.notes))]
+    diff.notes = list(dict.fromkeys(list(before.cluster.notes) + list(after.cluster.notes)))
     from .guards import mesh_guards
     from .mesh import MeshAnalyzer, annotate, mesh_changes
 

@@ -6,7 +6,7 @@ linted (they do not enforce)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..model.calico import CalicoAction, CalicoRule, EntityRule
 from .context import LintContext

@@ -4,7 +4,7 @@ L7 rule on a port no selected container declares (MS033). IDs from MS030 leave r
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.k8s import iter_bits
 from ..model.cilium import CiliumRule, Entity, PeerKind
@@ -53,7 +53,7 @@ def check_world_egress(ctx: LintContext) -> Iterator[Finding]:
         if not layer.selects.get(e.policy.id, 0):
             continue
         for r in e.policy.egress:
-            for i, p in enumerate(r.peers or ()):
+            for _i, p in enumerate(r.peers or ()):
                 if p.kind is PeerKind.ENTITY and p.entity in (Entity.WORLD, Entity.ALL):
                     yield ctx.finding(MS030, f"{e.policy.id} egress rule {r.index}: toEntities {p.entity.value} lets "
                                       "the selected pods reach every outside address", _ref(e), e.source,

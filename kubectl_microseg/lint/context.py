@@ -7,7 +7,7 @@ Rules stay pure: file text (for YAML comments) comes through ``read_lines``, whi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..engine.k8s import Analyzer
 from ..model.cluster import PolicyEntry, Workload

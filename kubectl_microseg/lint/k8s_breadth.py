@@ -3,7 +3,7 @@ ipBlocks of the whole address space without excepts (MS009)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.exposure import sensitive_ports
 from .context import LintContext, policy_ref, workload_ref

@@ -5,7 +5,7 @@ kinds (MS019)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..model.addresses import V4_MAX
 from ..model.admin import Action

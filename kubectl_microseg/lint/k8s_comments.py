@@ -9,7 +9,7 @@ one of EXPLAIN_ANNOTATIONS, e.g. ``description`` or ``example.com/reason``.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..model.cluster import PolicyEntry
 from .context import LintContext, policy_ref

@@ -3,7 +3,7 @@ that match nothing (MS004, MS005) and named ports that resolve nowhere (MS006)."
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.k8s import iter_bits
 from ..model.cluster import NAMESPACE_NAME_LABEL

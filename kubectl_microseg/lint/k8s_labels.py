@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..model.objects import SourceObject
 from ..model.selectors import LabelSelector

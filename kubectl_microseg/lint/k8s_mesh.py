@@ -6,7 +6,7 @@ Semantics as engine/mesh.py (istio.io, docs/reference/config/security)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.mesh import MeshAnalyzer, pattern_match
 from ..model.istio import AuthorizationPolicy, AuthzAction, AuthzRule, MtlsMode

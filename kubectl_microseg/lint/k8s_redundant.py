@@ -8,7 +8,7 @@ compared). Removing R then changes no connection. Of two identical rules only th
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.k8s import CompiledRule, iter_bits
 from ..model.cluster import PolicyEntry

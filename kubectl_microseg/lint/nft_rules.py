@@ -10,7 +10,7 @@ every packet it matches (it never guesses about statements it does not model).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..nft.evaluate import evaluate
 from ..nft.model import Chain, Effect, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, VerdictStmt
@@ -95,7 +95,7 @@ def _verdict(rule: Rule) -> str | None:
     else:
         return None
     for s in rule.stmts[:-1]:
-        if isinstance(s, Match) or isinstance(s, Mangle):
+        if isinstance(s, (Match, Mangle)):
             continue
         if isinstance(s, Effect) and s.kind in _PLAIN_EFFECTS:
             continue
@@ -216,7 +216,7 @@ def check_established(rs: Ruleset, where: _Where) -> Iterator[Finding]:
         got = _decider(ev)
         if ev.verdict != "deny" or got is None:
             continue
-        chain, rule = got
+        chain, _rule = got
         yield _finding(NF003, f"{chain.label()}: packets of established connections are dropped on {hook} "
                               f"(a reply {flow.src}:{flow.sport} -> {flow.dst}:{flow.port} is denied), so replies to "
                               "allowed connections are lost", chain, where.chain(chain),

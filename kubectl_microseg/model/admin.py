@@ -39,7 +39,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..vocab import Direction
 from .addresses import AddressSet, network_interval

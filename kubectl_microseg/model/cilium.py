@@ -25,7 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .addresses import AddressSet
 from .policy import (PROTOCOLS, FieldError, Path, PortSpec, Rule, _cidr, _list, _map, parse_label_selector,
@@ -100,7 +101,7 @@ class CiliumPeer:
     text: str = ""
     written: tuple[str, ...] = ()
     """The CIDRs as written (cidr, except, a group's externalCIDRs): they name the external ranges."""
-    fqdn: "FqdnSelector | None" = None
+    fqdn: FqdnSelector | None = None
     """A toFQDNs item: the name or pattern it selects (a named external endpoint, engine.cilium)."""
 
     def describe(self, policy_namespace: str | None = None) -> str:
@@ -125,7 +126,7 @@ class FqdnSelector:
     def text(self) -> str:
         return self.name
 
-    def covers(self, other: "FqdnSelector") -> bool:
+    def covers(self, other: FqdnSelector) -> bool:
         """Every name ``other`` selects is one this selects. ``matchPattern``: "``*`` within a domain allows 0
         or more valid DNS characters, except for the ``.`` separator. ``*.cilium.io`` will match
         ``sub.cilium.io`` but not ``cilium.io``"; "``*`` alone matches all names"."""
@@ -137,15 +138,15 @@ class FqdnSelector:
             return True
         return not other.pattern and _fqdn_regex(self.name).fullmatch(other.name) is not None
 
-    def overlaps(self, other: "FqdnSelector") -> bool:
+    def overlaps(self, other: FqdnSelector) -> bool:
         """Some name may be selected by both (a pattern against a pattern: not decided, so True)."""
         return self.covers(other) or other.covers(self) or (self.pattern and other.pattern)
 
 
-_FQDN_REGEX: dict[str, "re.Pattern[str]"] = {}
+_FQDN_REGEX: dict[str, re.Pattern[str]] = {}
 
 
-def _fqdn_regex(pattern: str) -> "re.Pattern[str]":
+def _fqdn_regex(pattern: str) -> re.Pattern[str]:
     hit = _FQDN_REGEX.get(pattern)
     if hit is None:
         hit = _FQDN_REGEX[pattern] = re.compile("".join("[-a-z0-9_]*" if ch == "*" else re.escape(ch) for ch in pattern))
@@ -267,7 +268,7 @@ def parse_selector(value: Any, path: Path) -> CiliumSelector:
             continue
         labels[_strip(key)] = v
     exprs = []
-    for i, e in enumerate(_list(m.get("matchExpressions"), path + ("matchExpressions",)) or []):
+    for _i, e in enumerate(_list(m.get("matchExpressions"), path + ("matchExpressions",)) or []):
         if isinstance(e, Mapping) and isinstance(e.get("key"), str):
             e = {**e, "key": _strip(e["key"])}
         exprs.append(e)
@@ -346,7 +347,7 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
         present = True
         sel = fqdn_selector(f, path + ("toFQDNs", i))
         out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {sel.text}", fqdn=sel))
-    for i, s in enumerate(_list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []):
+    for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []:
         present = True
         out.append(CiliumPeer(PeerKind.SERVICE, text=f"service {_service_text(s)}"))
     for key in (pre + "Groups", pre + "Nodes", pre + "Requires"):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ..errors import InputError
 from .addresses import V4_MAX
@@ -24,6 +25,7 @@ from .objects import SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
 from .validation import check_annotations, check_object_fields, name_problem, parse_ip
+import itertools
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob")
@@ -139,7 +141,7 @@ def expand_lists(objects: Iterable[SourceObject]) -> list[SourceObject]:
     for obj in objects:
         kind = obj.kind
         items = obj.raw.get("items")
-        if kind.endswith(LIST_SUFFIX) and kind != LIST_SUFFIX or kind == LIST_SUFFIX:
+        if (kind.endswith(LIST_SUFFIX) and kind != LIST_SUFFIX) or kind == LIST_SUFFIX:
             if not isinstance(items, list):
                 if items is None:
                     continue
@@ -290,7 +292,7 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
 def admin_notes(admins: list[AdminEntry]) -> list[str]:
     """Warnings about the admin policies as a whole (they depend on nothing else)."""
     notes: list[str] = []
-    for x, y in zip(admins, admins[1:]):
+    for x, y in itertools.pairwise(admins):
         if x.policy.tier == y.policy.tier and x.policy.priority == y.policy.priority and x.policy.kind != BANP_KIND:
             # v1alpha2: "the implementation can apply any of the matching policies to the connection"
             notes.append(f"warning: {x.policy.id} and {y.policy.id} are in the same tier ({x.policy.tier.value}) with "

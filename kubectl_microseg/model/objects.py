@@ -8,7 +8,8 @@ client's typed models reject unknown fields, and raw dicts let the core give loc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..errors import InputError, Origin
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..vocab import Direction
 from .addresses import AddressSet, network_interval

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 from itertools import islice
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 MIN_PORT = 1
 MAX_PORT = 65535

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 Path = tuple[Any, ...]
 

@@ -178,10 +178,7 @@ def _rule(words: list[str], fam: str, ipsets: dict[str, Any], chains: set[str],
             module = arg()
             if module not in SUPPORTED_MATCHES and module not in ("icmpv6",):
                 expr.append({"xt": {"type": "match", "name": module}})
-        elif w in ("--dport", "--destination-port", "--sport", "--source-port"):
-            field = "dport" if "d" in w[2:4] else "sport"
-            expr.append(_m(_pl(proto or "th", field), _ports(arg()), neg))
-        elif w in ("--dports", "--destination-ports", "--sports", "--source-ports"):
+        elif w in ("--dport", "--destination-port", "--sport", "--source-port") or w in ("--dports", "--destination-ports", "--sports", "--source-ports"):
             field = "dport" if "d" in w[2:4] else "sport"
             expr.append(_m(_pl(proto or "th", field), _ports(arg()), neg))
         elif w == "--ports":

@@ -18,7 +18,7 @@ import ipaddress
 import random
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
@@ -320,7 +320,7 @@ def _representative(ivs: list[tuple[int, int]]) -> int:
 def _class_name(addrs: AddressSet, members: list[Constant], fam: int) -> str:
     if not members:
         return f"everything else (IPv{fam})"
-    size = lambda c: sum(h - l + 1 for l, h in c.addresses.intervals)  # noqa: E731
+    size = lambda c: sum(hi - lo + 1 for lo, hi in c.addresses.intervals)  # noqa: E731
     exact = [m for m in members if m.addresses == addrs]
     if exact:
         named = [m for m in exact if m.named]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..errors import InputError, Origin
 from . import values as V

@@ -56,9 +56,7 @@ def wire_usable(text: str) -> bool:
     ip = ipaddress.ip_address(text)
     if ip.is_loopback or ip.is_multicast or ip.is_unspecified:
         return False
-    if ip.version == 4 and (ip in ipaddress.ip_network("0.0.0.0/8") or str(ip) == "255.255.255.255"):
-        return False
-    return True
+    return not (ip.version == 4 and (ip in ipaddress.ip_network("0.0.0.0/8") or str(ip) == "255.255.255.255"))
 
 
 def usable_address(intervals: list[tuple[int, int]], preferred: int) -> str | None:

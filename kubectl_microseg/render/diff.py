@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from ..engine.diff import MatrixDiff, PairDiff, endpoint_addresses
 from ..engine.mesh import change_line
@@ -203,7 +204,7 @@ def render_markdown(diff: MatrixDiff, *, changes: Sequence[str] = (), header: st
         out.append("")
         out.append("| | From | To | Ports | Because |")
         out.append("|---|---|---|---|---|")
-        for kind, title in SECTIONS:
+        for kind, _title in SECTIONS:
             for r in rows([p for p in pairs if p.kind == kind]):
                 icon = MD_ICONS[kind]
                 because = "<br>".join(_md(c) for c in cause_lines(r.pair))

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..engine.matrix import Cell, Endpoint, Matrix
 from .page import Why, mesh_note, render_html, render_svg

@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..errors import UsageError
 from ..model.cluster import NAMESPACE_NAME_LABEL

@@ -241,6 +241,6 @@ def _addresses(cidrs: tuple[str, ...]) -> AddressSet:
 def _endpoint_id(eid: str, addresses: AddressSet | None, ext: list[tuple[str, AddressSet]]) -> str | None:
     if addresses is None:
         return eid
-    for lo, hi in addresses.intervals[:1]:
+    for lo, _hi in addresses.intervals[:1]:
         return next((i for i, s in ext if s.contains_interval(lo, lo)), None)
     return None

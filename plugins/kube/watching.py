@@ -15,12 +15,14 @@ is never silently stale. ``stop()`` ends every thread promptly by shutting the o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 from kubernetes.client.exceptions import ApiException
 
@@ -239,15 +241,11 @@ def _shutdown(resp: Any) -> None:
     conn = getattr(resp, "connection", None) or getattr(resp, "_connection", None)
     sock = getattr(conn, "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed: nothing to unblock
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed: nothing to unblock
 
 
 def _release(resp: Any) -> None:
     """Close a watch response; its connection is not reused (it may be mid-stream)."""
-    try:
+    with contextlib.suppress(OSError):  # the socket is already gone
         resp.close()
-    except OSError:
-        pass  # the socket is already gone

@@ -55,8 +55,8 @@ JUNK = st.recursive(
 
 
 def namespaces() -> list[dict]:
-    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": dict(l)}}
-            for n, l in NAMESPACES.items()]
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": dict(labels)}}
+            for n, labels in NAMESPACES.items()]
 
 
 def workload(rng: random.Random, i: int) -> dict:

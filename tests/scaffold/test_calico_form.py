@@ -55,5 +55,5 @@ def test_label_selector_in_calico_language():
 
 
 def test_cluster_wide_kinds_have_no_calico_form(capsys):
-    code, out, err = run_cli(capsys, "scaffold", "cluster-guardrails", "--demo", "--impact", "none", "--format", "calico")
+    code, _out, err = run_cli(capsys, "scaffold", "cluster-guardrails", "--demo", "--impact", "none", "--format", "calico")
     assert code == 2 and "no Calico form" in err

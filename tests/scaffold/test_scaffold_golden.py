@@ -3,12 +3,11 @@
 ``CASE.yaml`` is the scaffolded YAML (stdout), byte for byte; ``CASE.notes`` the notes printed on stderr.
 The impact report is the simulation engine's output (its own tests cover it): here it is only checked to
 be printed, so engine work does not churn these files. Regenerate after an intended change with
-``UPDATE_GOLDEN=1 pytest tests/scaffold`` and review the diff.
+``pytest tests/scaffold --update-golden`` and review the diff.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -49,17 +48,13 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_golden(case: str, capsys, monkeypatch) -> None:
+def test_golden(case: str, capsys, monkeypatch, golden) -> None:
     monkeypatch.chdir(HERE / "data")
     code, out, err = run_cli(capsys, *CASES[case])
     assert code == 0, err
     notes = "".join(line + "\n" for line in err.splitlines() if line.startswith("note: "))
     for suffix, text in ((".yaml", out), (".notes", notes)):
-        path = GOLDEN / f"{case}{suffix}"
-        if os.environ.get("UPDATE_GOLDEN"):
-            path.write_text(text)
-        assert path.exists(), f"missing golden file {path.name}: run with UPDATE_GOLDEN=1"
-        assert text == path.read_text(), f"{path.name} differs (UPDATE_GOLDEN=1 to accept)"
+        golden(GOLDEN / f"{case}{suffix}", text)
     if "--no-cluster" not in CASES[case]:
         assert "impact on the connectivity matrix" in err, "the impact is shown before anything is written"
     docs = [d for d in yaml.safe_load_all(out) if d]

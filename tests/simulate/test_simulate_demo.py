@@ -13,7 +13,7 @@ The expected flows are worked out by hand from the demo manifests (kubectl_micro
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from kubectl_microseg.engine.diff import PairDiff, diff_matrices, endpoint_addresses
 from kubectl_microseg.engine.guards import ExpectedFlow

@@ -1,7 +1,7 @@
 """Snapshot tests (pytest-textual-snapshot) of the main screens on the demo cluster.
 
-The SVGs live in ``__snapshots__/test_snapshots/``; update with ``--snapshot-update`` after checking
-the report.
+The SVGs live in ``__snapshots__/test_snapshots/``; update with ``--update-golden`` (the suite's one switch
+for expected output; it turns on syrupy's ``--snapshot-update``) after checking the report.
 """
 
 from __future__ import annotations
