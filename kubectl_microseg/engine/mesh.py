@@ -38,7 +38,7 @@ from collections.abc import Iterable
 
 from ..gcpause import paused_gc
 from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
-                           MeshOptions, MtlsMode, pod_dataplane, pod_template, principal, service_account)
+                           MeshOptions, MtlsMode, PeerAuthentication, pod_dataplane, pod_template, principal, service_account)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ class MeshStep:
     path: tuple = ()
     kind: str = ""
     """The object's kind (AuthorizationPolicy, PeerAuthentication) when ``object`` is set."""
+    uncertain: bool = False
+    """The step is a guess the input cannot settle (the verdict is then uncertain)."""
 
     @property
     def location(self) -> str:
@@ -218,19 +220,20 @@ class MeshAnalyzer:
     def mtls_modes(self, dst: Side) -> tuple[MtlsMode, dict[int, MtlsMode], list[MeshStep]]:
         """The effective mode of the destination and its port-level overrides, with the deciding objects."""
         labels = dict(dst.labels)
-        mesh = ns_pa = wl = None
+        levels: dict[str, list[tuple[PeerAuthentication, Any]]] = {"mesh": [], "namespace": [], "workload": []}
         for pa, src in self._pa_by_ns.get(self.root, []) + (
                 self._pa_by_ns.get(dst.namespace or "", []) if dst.namespace != self.root else []):
-            if pa.namespace == self.root and pa.selector is None and mesh is None:
-                mesh = (pa, src)
+            if pa.namespace == self.root and pa.selector is None:
+                levels["mesh"].append((pa, src))
             if pa.namespace == dst.namespace and pa.namespace != self.root:
-                if pa.selector is None and ns_pa is None:
-                    ns_pa = (pa, src)
-                elif pa.selector is not None and wl is None and pa.selector.matches(labels):
-                    wl = (pa, src)
+                if pa.selector is None:
+                    levels["namespace"].append((pa, src))
+                elif pa.selector.matches(labels):
+                    levels["workload"].append((pa, src))
+        steps: list[MeshStep] = []
+        mesh, ns_pa, wl = (self._oldest(levels[k], k, steps) for k in ("mesh", "namespace", "workload"))
         if dst.namespace == self.root and mesh is not None:
             ns_pa = mesh
-        steps: list[MeshStep] = []
         mode = MtlsMode.UNSET
         for level, entry in (("workload", wl), ("namespace", ns_pa), ("mesh", mesh)):
             if entry is None:
@@ -257,6 +260,27 @@ class MeshAnalyzer:
             mode = MtlsMode.PERMISSIVE
             steps.append(MeshStep("ambient workload: DISABLE is not supported, taken as PERMISSIVE"))
         return mode, ports, steps
+
+    @staticmethod
+    def _oldest(found: list[tuple[PeerAuthentication, Any]], level: str,
+                steps: list[MeshStep]) -> tuple[PeerAuthentication, Any] | None:
+        """The PeerAuthentication Istio uses among several of one level (concepts/security, "Selector field":
+        "When you configure multiple mesh- or namespace-wide peer authentication policies ... Istio ignores the
+        newer policies. When more than one workload-specific peer authentication policy matches, Istio picks
+        the oldest one"), by ``creationTimestamp``; without the timestamps to tell, name order, uncertain."""
+        if len(found) < 2:
+            return found[0] if found else None
+        ordered = sorted(found, key=lambda e: (e[0].created or "~", e[0].name))
+        names = ", ".join(p.id for p, _ in ordered)
+        stamps = [p.created for p, _ in ordered]
+        if all(stamps) and len(set(stamps)) == len(stamps):
+            steps.append(MeshStep(f"{len(found)} PeerAuthentications at the {level} level ({names}): Istio uses the "
+                                  f"oldest, {ordered[0][0].id} (created {ordered[0][0].created})"))
+        else:
+            steps.append(MeshStep(f"{len(found)} PeerAuthentications at the {level} level ({names}): Istio uses the "
+                                  f"oldest; the input does not say which (no or equal creationTimestamp): "
+                                  f"{ordered[0][0].id} taken, uncertain", uncertain=True))
+        return ordered[0]
 
     @staticmethod
     def _state(client: Side, mode: MtlsMode) -> MtlsState:
@@ -462,7 +486,8 @@ class MeshAnalyzer:
         if state is MtlsState.REFUSED:
             steps.append(MeshStep("the client has no sidecar and the server is STRICT: the connection is refused"))
         steps.extend(notes)
-        uncertain = bool(notes) and dst.dataplane is Dataplane.AMBIENT  # a waypoint may enforce them
+        uncertain = (bool(notes) and dst.dataplane is Dataplane.AMBIENT  # a waypoint may enforce them
+                     or any(s.uncertain for s in dest.pa_steps))
         best = {AuthzAction.CUSTOM: Match.NEVER, AuthzAction.DENY: Match.NEVER, AuthzAction.ALLOW: Match.NEVER}
         has_allow = False
         requests: list[str] = []

@@ -107,6 +107,8 @@ class PeerAuthentication:
     """None: namespace-wide (or mesh-wide in the root namespace)."""
     mode: MtlsMode
     port_modes: tuple[tuple[int, MtlsMode], ...] = ()
+    created: str = ""
+    """``metadata.creationTimestamp`` (RFC 3339, UTC, so the text sorts by age); "" when the input has none."""
 
     @property
     def id(self) -> str:
@@ -247,7 +249,7 @@ def parse_peer_authentication(raw: Mapping[str, Any]) -> PeerAuthentication:
         # peer_authentication: portLevelMtls "can only be set when selector is set" (CRD validation rule)
         raise FieldError(("spec", "portLevelMtls"), "portLevelMtls requires a workload selector (spec.selector)")
     return PeerAuthentication(str(meta.get("namespace") or "default"), str(meta.get("name")), selector, mode,
-                              tuple(sorted(ports)))
+                              tuple(sorted(ports)), str(meta.get("creationTimestamp") or ""))
 
 
 class Dataplane(str, Enum):
