@@ -38,7 +38,7 @@ from collections.abc import Iterable
 
 from ..gcpause import paused_gc
 from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
-                           MeshOptions, MtlsMode, PeerAuthentication, pod_dataplane, pod_template, principal, service_account)
+                           OPAQUE_PROTOCOLS, MeshOptions, MeshService, MtlsMode, PeerAuthentication, pod_dataplane, pod_template, principal, service_account)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:
@@ -121,6 +121,8 @@ class Side:
     ips: tuple[str, ...] = ()
     name: str = field(default="", compare=False)
     """For messages only: verdicts are cached across sides that differ only by name."""
+    ports: tuple[tuple[str, int], ...] = ()
+    """Its named TCP container ports (name, number): what a Service's named targetPort resolves to."""
 
     @property
     def in_mesh(self) -> bool:
@@ -186,6 +188,10 @@ class MeshAnalyzer:
         self._pa_by_ns: dict[str, list] = {}
         for entry in self.peer_authn:
             self._pa_by_ns.setdefault(entry[0].namespace, []).append(entry)
+        self._services_by_ns: dict[str, list[MeshService]] = {}
+        for svc in cluster.mesh.services:
+            self._services_by_ns.setdefault(svc.namespace, []).append(svc)
+        self._named_targets = any(isinstance(t, str) for s in cluster.mesh.services for t, _ in s.ports)
         self._uses_ips = any(k in ("ipBlocks", "notIpBlocks") for p, _ in self.authz for r in p.rules
                              for src in r.sources for k in src)
         self.notes: list[str] = []
@@ -212,9 +218,11 @@ class MeshAnalyzer:
         plane = pod_dataplane(ns.labels if ns else {}, meta.get("labels") or {}, meta.get("annotations") or {})
         sa = service_account(spec)
         ips = tuple(ip for m in w.members for ip in m.ips) if self._uses_ips else ()
+        ports = tuple(sorted({(n, num) for m in w.members for n, proto, num in m.named_ports if proto == "TCP"})) \
+            if self._named_targets else ()
         return Side(w.namespace, tuple(sorted(w.labels.items())), plane,
                     principal(self.trust_domain, w.namespace, sa) if plane is not Dataplane.NONE else None,
-                    ips, w.id)
+                    ips, w.id, ports)
 
     # -- PeerAuthentication --------------------------------------------------------------------------
     def mtls_modes(self, dst: Side) -> tuple[MtlsMode, dict[int, MtlsMode], list[MeshStep]]:
@@ -381,6 +389,27 @@ class MeshAnalyzer:
         when, unsure = self._when(rule.conditions, client, identity, why)
         return min(frm, to, when), unsure
 
+    def _rule_on_ports(self, action: AuthzAction, rule: AuthzRule, client: Side, conns: ConnSet, identity: bool,
+                       why: list[str], request: Request | None, opaque: ConnSet) -> tuple[Match, bool]:
+        """A rule's match, split between the ports that carry only TCP (a Service names a non-HTTP protocol)
+        and the others. On TCP-only ports a rule with HTTP-only fields is handled as istio.io's authz-tcp task
+        shows: an ALLOW rule "becomes invalid ... Istio ignores the invalid ALLOW rule" (it never matches); a
+        DENY rule is applied without them ("due to it's restrictive nature it denies all the traffic")."""
+        tcp_only = conns & opaque if opaque else ConnSet.none()
+        if not tcp_only or not _http_only(rule):
+            return self.rule_match(rule, client, conns, identity, why, request)
+        rest = conns - opaque
+        if action is AuthzAction.ALLOW:
+            m_tcp, unsure_tcp = Match.NEVER, False
+            why.append(f"HTTP-only fields on TCP-only port(s) {tcp_only.describe()}: the ALLOW rule is ignored there")
+        else:
+            m_tcp, unsure_tcp = self.rule_match(_without_http(rule), client, tcp_only, identity, why, request)
+            why.append(f"HTTP-only fields on TCP-only port(s) {tcp_only.describe()}: applied without them there")
+        if not rest:
+            return m_tcp, unsure_tcp
+        m_rest, unsure_rest = self.rule_match(rule, client, rest, identity, why, request)
+        return (m_tcp if m_tcp is m_rest else Match.SOME), unsure_tcp or unsure_rest
+
     # -- the pair ------------------------------------------------------------------------------------
     def verdict(self, client: Side, dst: Side, conns: ConnSet, request: Request | None = None, *,
                 trace: bool = True) -> MeshResult | None:
@@ -426,12 +455,14 @@ class MeshAnalyzer:
     def _destination(self, dst: Side) -> _Destination:
         """What a destination's own configuration says (its mTLS modes and policies): once per kind of
         destination, a kind being its namespace, dataplane and which selectors in its scope match it."""
-        key = (dst.namespace, dst.labels, dst.dataplane is Dataplane.AMBIENT, dst.dataplane is Dataplane.NONE)
+        key = (dst.namespace, dst.labels, dst.dataplane is Dataplane.AMBIENT, dst.dataplane is Dataplane.NONE, dst.ports)
         hit = self._dst_cache.get(key)  # (the booleans hash faster than the enum)
         if hit is None:
             selectors = self._selectors_of(dst.namespace)
-            labels = dict(dst.labels) if selectors else {}
-            kind = (dst.namespace, dst.dataplane, tuple(sel.matches(labels) for sel in selectors))
+            services = self._services_by_ns.get(dst.namespace or "", [])
+            labels = dict(dst.labels) if selectors or services else {}
+            opaque = self._opaque_ports(services, labels, dict(dst.ports))
+            kind = (dst.namespace, dst.dataplane, tuple(sel.matches(labels) for sel in selectors), opaque)
             hit = self._kinds.get(kind)
             if hit is None:
                 mode, port_modes, steps = self.mtls_modes(dst)
@@ -440,12 +471,28 @@ class MeshAnalyzer:
                 sources = tuple({id(s): s for r in rules for s in r.sources}.values())
                 conditions = tuple({id(r.conditions): r.conditions for r in rules
                                     if any(c.key in _IDENTITY_KEYS for c in r.conditions)}.values())
-                port_sensitive = bool(port_modes) or any("ports" in o or "notPorts" in o for r in rules
-                                                         for o in r.operations)
+                port_sensitive = bool(port_modes) or bool(opaque) or any(
+                    "ports" in o or "notPorts" in o for r in rules for o in r.operations)
                 hit = self._kinds[kind] = _Destination(len(self._kinds), mode, port_modes, tuple(steps), pols,
-                                                       tuple(notes), sources, conditions, port_sensitive)
+                                                       tuple(notes), sources, conditions, port_sensitive, opaque)
             self._dst_cache[key] = hit
         return hit
+
+    @staticmethod
+    def _opaque_ports(services: list[MeshService], labels: dict[str, str], named: dict[str, int]) -> ConnSet:
+        """The TCP ports of the destination that a Service selecting it declares as a non-HTTP protocol
+        (protocol-selection: port name ``<protocol>[-<suffix>]`` or ``appProtocol``). HTTP-only rule fields do
+        not apply there (:meth:`_tcp_only`). Ports no Service names a protocol for are detected by Istio at run
+        time: taken as able to carry HTTP."""
+        ports: set[int] = set()
+        for svc in services:
+            if svc.selector is None or not svc.selector.matches(labels):
+                continue
+            for target, proto in svc.ports:
+                number = named.get(target) if isinstance(target, str) else target
+                if proto in OPAQUE_PROTOCOLS and number is not None:
+                    ports.add(number)
+        return ConnSet({"TCP": [(p, p) for p in sorted(ports)]}) if ports else ConnSet.none()
 
     def _selectors_of(self, namespace: str | None) -> list[Any]:
         """The workload selectors of the objects that may apply in ``namespace`` (its own and the root's)."""
@@ -503,7 +550,7 @@ class MeshAnalyzer:
                 continue
             for rule in pol.rules:
                 why: list[str] = []
-                m, unsure = self.rule_match(rule, client, conns, identity, why, request)
+                m, unsure = self._rule_on_ports(pol.action, rule, client, conns, identity, why, request, dest.opaque)
                 uncertain |= unsure
                 if dst.dataplane is Dataplane.AMBIENT and any(k in o for o in rule.operations for k in _REQUEST_FIELDS):
                     uncertain = True
@@ -542,6 +589,27 @@ class MeshAnalyzer:
                           tuple(dict.fromkeys(requests)) if verdict is MeshVerdict.SOME else ())
 
 
+_HTTP_SOURCE_FIELDS = frozenset({"requestPrincipals", "notRequestPrincipals"})
+
+
+def _http_only(rule: AuthzRule) -> bool:
+    """Whether a rule names fields only HTTP requests carry (concepts/security, "Using Istio authorization on
+    plain TCP protocols": request principals; hosts, methods, paths; ``request.*`` conditions)."""
+    return (any(k in _HTTP_SOURCE_FIELDS for s in rule.sources for k in s)
+            or any(k in _REQUEST_FIELDS for o in rule.operations for k in o)
+            or any(c.key.startswith("request.") for c in rule.conditions))
+
+
+def _without_http(rule: AuthzRule) -> AuthzRule:
+    """The rule with its HTTP-only fields left out (an emptied source or operation matches anything)."""
+    from dataclasses import replace
+
+    return replace(rule, sources=tuple({k: v for k, v in s.items() if k not in _HTTP_SOURCE_FIELDS}
+                                       for s in rule.sources),
+                   operations=tuple({k: v for k, v in o.items() if k not in _REQUEST_FIELDS} for o in rule.operations),
+                   conditions=tuple(c for c in rule.conditions if not c.key.startswith("request.")))
+
+
 _SINGLE = {s: (s, (), frozenset((s,)), s is MtlsState.MTLS) for s in MtlsState}
 _IDENTITY_KEYS = ("source.principal", "source.namespace")
 
@@ -561,7 +629,9 @@ class _Destination:
     conditions: tuple[tuple[Any, ...], ...]
     """The ``when`` lists of its rules that test the client's identity."""
     port_sensitive: bool
-    """Whether its verdicts depend on the ports L4 allows (portLevelMtls, ``ports``/``notPorts``)."""
+    """Whether its verdicts depend on the ports L4 allows (portLevelMtls, ``ports``/``notPorts``, TCP-only ports)."""
+    opaque: ConnSet
+    """Its TCP ports a Service declares non-HTTP (tcp, tls, https, mongo, ...): HTTP-only fields do not apply."""
 
 
 def _ip_match(ips: tuple[str, ...], blocks: tuple[str, ...], neg: bool) -> Match:

@@ -51,3 +51,68 @@ def test_without_timestamps_the_choice_is_uncertain_and_said():
     r = _legacy_to_api(_pa("b", "STRICT") + _pa("a", "PERMISSIVE"))
     assert r.uncertain
     assert any("the input does not say which" in s.text and "production/a taken" in s.text for s in r.steps)
+
+
+# istio.io ops/configuration/traffic-management/protocol-selection: a Service port's protocol is its
+# ``appProtocol`` or its name ``<protocol>[-<suffix>]`` ("appProtocol takes precedence over the port name");
+# tasks/security/authorization/authz-tcp: on TCP traffic an ALLOW rule with an HTTP-only field "becomes invalid
+# ... Istio ignores the invalid ALLOW rule"; a DENY rule with HTTP-only fields denies all the TCP traffic.
+def _service(ports: str) -> str:
+    return f"""
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: api, namespace: production}}
+spec:
+  selector: {{app: api-server}}
+  ports: {ports}
+"""
+
+
+GET_ONLY = """
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: get-only, namespace: production}
+spec:
+  selector: {matchLabels: {app: api-server}}
+  rules: [{to: [{operation: {methods: ["GET"]}}]}]
+"""
+DENY_GET = GET_ONLY.replace("get-only", "deny-get").replace("  rules:", "  action: DENY\n  rules:")
+
+
+def _frontend_to_api(text: str, port: int):
+    mesh, w = mesh_of(NS + WORKLOADS + text)
+    return pair_verdict(mesh, w["frontend"], w["api-server"], ConnSet({"TCP": [(port, port)]}))
+
+
+def test_http_only_allow_rule_never_matches_a_tcp_port():
+    from kubectl_microseg.engine.mesh import MeshVerdict
+
+    tcp = _service("[{name: tcp-db, port: 5432}, {name: http-web, port: 80, targetPort: 8080}]")
+    r = _frontend_to_api(tcp + GET_ONLY, 5432)
+    assert r.verdict is MeshVerdict.DENIED  # the rule is ignored on 5432: no ALLOW rule matches
+    assert any("the ALLOW rule is ignored there" in s.text for s in r.steps)
+    assert _frontend_to_api(tcp + GET_ONLY, 8080).verdict is MeshVerdict.SOME  # HTTP: GET requests only
+    # appProtocol takes precedence over the name; a port no Service names is detected at run time (HTTP)
+    app = _service("[{name: http-db, appProtocol: tcp, port: 5432}]")
+    assert _frontend_to_api(app + GET_ONLY, 5432).verdict is MeshVerdict.DENIED
+    assert _frontend_to_api(GET_ONLY, 5432).verdict is MeshVerdict.SOME
+
+
+def test_http_only_deny_rule_denies_every_connection_on_a_tcp_port():
+    from kubectl_microseg.engine.mesh import MeshVerdict
+
+    tcp = _service("[{name: mongo, port: 27017}]")
+    assert _frontend_to_api(tcp + DENY_GET, 27017).verdict is MeshVerdict.DENIED
+    assert _frontend_to_api(DENY_GET, 27017).verdict is MeshVerdict.SOME  # HTTP: only GET is denied
+
+
+def test_named_target_port_resolves_on_the_pods():
+    from kubectl_microseg.engine.mesh import MeshVerdict
+
+    named = NS + WORKLOADS.replace("containers: [{name: c, image: x}]}",
+                                   "containers: [{name: c, image: x, ports: [{name: db, containerPort: 5432}]}]}", 1)
+    mesh, w = mesh_of(named + _service("[{name: tcp, port: 15432, targetPort: db}]") + GET_ONLY)
+    r = pair_verdict(mesh, w["frontend"], w["api-server"], ConnSet({"TCP": [(5432, 5432)]}))
+    assert r.verdict is MeshVerdict.DENIED
