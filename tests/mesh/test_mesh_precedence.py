@@ -7,7 +7,7 @@ workload-specific peer authentication policy matches, Istio picks the oldest one
 
 from __future__ import annotations
 
-from kubectl_microseg.engine.mesh import MtlsState, pair_verdict
+from kubectl_microseg.engine.mesh import MeshAnalyzer, MtlsState, pair_verdict
 from kubectl_microseg.model.ports import ConnSet
 from tests.mesh.test_istio_mesh import NS, WORKLOADS, mesh_of
 
@@ -116,3 +116,29 @@ def test_named_target_port_resolves_on_the_pods():
     mesh, w = mesh_of(named + _service("[{name: tcp, port: 15432, targetPort: db}]") + GET_ONLY)
     r = pair_verdict(mesh, w["frontend"], w["api-server"], ConnSet({"TCP": [(5432, 5432)]}))
     assert r.verdict is MeshVerdict.DENIED
+
+
+def test_namespace_level_rules_class_clients_by_namespace_and_per_account_rules_do_not():
+    """The matrix shares verdicts between clients only where the destination's rules cannot tell them apart."""
+    from kubectl_microseg.engine.mesh import _by_namespace
+
+    assert _by_namespace(({"principals": ("cluster.local/ns/prod/sa/*",)}, {"namespaces": ("a",)}), ())
+    assert not _by_namespace(({"principals": ("cluster.local/ns/prod/sa/frontend",)},), ())
+    assert not _by_namespace(({"ipBlocks": ("10.0.0.0/8",)},), ())
+    assert not _by_namespace(({"principals": ("cluster.local/ns/prod/sa/front*",)},), ())
+    # and the matrix gives two clients of one namespace their own verdicts under a per-account rule
+    from kubectl_microseg.engine.mesh import annotate, MeshVerdict
+    from tests.core.util import analyzer
+    text = NS + WORKLOADS + """
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: one, namespace: production}
+spec:
+  selector: {matchLabels: {app: api-server}}
+  rules: [{from: [{source: {principals: ["cluster.local/ns/production/sa/frontend"]}}]}]
+"""
+    an = analyzer(text)
+    m = annotate(an.matrix(), MeshAnalyzer(an.cluster))
+    assert m.cells[("production/frontend", "production/api-server")].mesh.verdict is MeshVerdict.ALLOWED
+    assert m.cells[("production/worker", "production/api-server")].mesh.verdict is MeshVerdict.DENIED
