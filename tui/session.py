@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
 
 from kubectl_microseg.gcpause import paused_gc
+from kubectl_microseg.engine.analyze import analyze
+from kubectl_microseg.engine.diff import diff_matrices
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
-from kubectl_microseg.model.cluster import PolicyEntry, Workload, build_cluster
+from kubectl_microseg.model.cluster import PolicyEntry, Workload
 from kubectl_microseg.model.objects import ObjectKey, SourceObject
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.sources import Event, Snapshot
@@ -169,9 +171,7 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     from kubectl_microseg.load import analyzer_options
 
     args = args if args is not None else argparse.Namespace()
-    cluster = build_cluster(snapshot.objects)
-    cluster.notes[:0] = snapshot.notes
-    analyzer = Analyzer(cluster, analyzer_options(args, snapshot))
+    analyzer = analyze(snapshot, analyzer_options(args, snapshot))
     m = analyzer.matrix(external=not getattr(args, "no_external", False))
     m.title = f"Effective connectivity ({snapshot.description})"
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
@@ -215,11 +215,11 @@ def apply_events(session: Session, events: Iterable[Event]) -> Session:
 
 
 def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
-    """The (source, destination) pairs whose cell differs between two matrices."""
-    out: set[tuple[str, str]] = set()
-    for k in old.cells.keys() | new.cells.keys():
-        if old.cells.get(k) != new.cells.get(k):
-            out.add(k)
+    """The (source, destination) pairs whose cell differs between two matrices: the ports
+    (``engine.diff.diff_matrices``, the one matrix diff) or only whether the verdict is certain."""
+    d = diff_matrices(old, new)
+    out = {(p.src, p.dst) for p in d.differences()}
+    out.update((p.src, p.dst) for p in d.unchanged if old.cells.get((p.src, p.dst)) != new.cells.get((p.src, p.dst)))
     return out
 
 

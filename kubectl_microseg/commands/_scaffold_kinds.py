@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from ..errors import InputError, Origin, UsageError
 from ..model.cluster import Cluster
 from ..model.selectors import parse_selector_text
-from ..scaffold import guardrails, least, mesh, templates, tiers
+from ..scaffold import calico_form, guardrails, least, mesh, templates, tiers
 from ..scaffold.dns import DnsTarget, find_dns
 from ..scaffold.draft import validate
 from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
@@ -97,17 +97,56 @@ def _opt_namespaces(p: argparse.ArgumentParser) -> None:
     p.add_argument("--include-system", action="store_true", help="with -A, include kube-system, kube-public, kube-node-lease")
 
 
+def _cluster_wide_opts(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster scope (with --format calico)")
+    g.add_argument("--cluster-wide", action="store_true",
+                   help="one Calico GlobalNetworkPolicy for every namespace (system ones only with --include-system), "
+                        "in its own Tier after Calico's default tier; needs --format calico")
+    g.add_argument("--tier", default=calico_form.CLUSTER_TIER, help="with --cluster-wide: the tier's name "
+                   f"(default {calico_form.CLUSTER_TIER})")
+    g.add_argument("--tier-order", type=float, default=calico_form.CLUSTER_TIER_ORDER,
+                   help=f"with --cluster-wide: the tier's order (default {calico_form.CLUSTER_TIER_ORDER:,}: after the "
+                        "default tier, where the Kubernetes NetworkPolicies are)")
+
+
 def _default_deny_opts(p: argparse.ArgumentParser) -> None:
     _opt_namespaces(p)
     p.add_argument("--direction", choices=("both", "ingress", "egress"), default="both", help="what to deny (default both)")
+    p.add_argument("--no-dns", action="store_true", help="with --cluster-wide: leave out the DNS egress rules")
+    _cluster_wide_opts(p)
+
+
+def _allow_dns_opts(p: argparse.ArgumentParser) -> None:
+    _opt_namespaces(p)
+    _cluster_wide_opts(p)
+
+
+def _cluster_wide(args: argparse.Namespace) -> bool:
+    """``--cluster-wide``: only in Calico form, and instead of namespaces."""
+    if not getattr(args, "cluster_wide", False):
+        return False
+    if getattr(args, "format", "networkpolicy") != "calico":
+        raise UsageError("--cluster-wide writes a Calico GlobalNetworkPolicy: add --format calico")
+    if args.namespaces or getattr(args, "all_namespaces", False):
+        raise UsageError("--cluster-wide covers every namespace: leave out NAMESPACE and -A")
+    return True
 
 
 def _default_deny(args: argparse.Namespace, model: Model) -> Built:
+    if _cluster_wide(args):
+        dns = None if args.no_dns else find_dns(model.cluster)
+        return calico_form.cluster_default_deny(args.direction, dns, name=args.name, include_system=args.include_system,
+                                                tier=args.tier, tier_order=args.tier_order), [dns.note] if dns else []
+    if getattr(args, "no_dns", False):
+        raise UsageError("--no-dns applies with --cluster-wide (default-deny writes no DNS rule per namespace)")
     return [templates.default_deny(ns, args.direction, args.name) for ns in _namespaces(args, model)], []
 
 
 def _allow_dns(args: argparse.Namespace, model: Model) -> Built:
     dns = find_dns(model.cluster)
+    if _cluster_wide(args):
+        return calico_form.cluster_allow_dns(dns, name=args.name, include_system=args.include_system, tier=args.tier,
+                                             tier_order=args.tier_order), [dns.note]
     return [templates.allow_dns(ns, dns, args.name) for ns in _namespaces(args, model)], [dns.note]
 
 
@@ -327,11 +366,14 @@ def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
         notes.append(f"no default deny for the system namespace(s) {', '.join(spared)} (--include-system adds it; "
                      "it would cut CoreDNS from its upstream resolvers unless the flows include them)")
     if any(f.deny for f in flows):
-        from ..engine.simulate import analyzer_for, apply_changes
+        from ..engine.analyze import analyze
+        from ..engine.simulate import apply_changes
+        from ..model.snapshot import Snapshot
         from ..scaffold.impact import draft_objects
 
         objs = apply_changes(model.objects, draft_objects(drafts)).objects
-        more += least.still_allowed(flows, analyzer_for(objs, model.analyzer.options).matrix(), cluster)
+        after = analyze(Snapshot(objs, "with the drafts"), model.analyzer.options)
+        more += least.still_allowed(flows, after.matrix(), cluster)
     if not args.no_default_deny and not args.allow_dns:
         notes.append("the default deny also denies DNS unless the flows include it; add --allow-dns if pods "
                      "must resolve names")
@@ -381,7 +423,7 @@ def _guardrails(args: argparse.Namespace, model: Model) -> Built:
 KINDS: dict[str, Kind] = {
     "default-deny": Kind("deny all ingress and/or egress in namespaces", _default_deny, _default_deny_opts),
     "allow-dns": Kind("let every pod of namespaces query the cluster DNS (found in the model)", _allow_dns,
-                      _opt_namespaces),
+                      _allow_dns_opts),
     "tiers": Kind("a chain of tiers, each talking only to its neighbours (+ DNS)", _tiers, _tiers_opts,
                   dns_option=True, name_option=False),
     "mesh": Kind("Istio, from the same chain as tiers: AuthorizationPolicies by service account, STRICT mTLS",

@@ -23,7 +23,7 @@ from ..nft.matrix import HostSpec, build_matrix
 from ..nft.model import Ruleset
 from ..nft.packet import Flow, flow_from_dict
 from ..nft.scaffold import Intent, demo_intent, parse_service, scaffold
-from ..nft.simulate import change_lines, diff_flows, diff_matrices, matrix_pair
+from ..nft.simulate import cell_changes, change_dict, change_lines, diff_flows, matrix_pair
 from ..sources import Source
 from ..vocab import SessionKind
 
@@ -319,11 +319,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     current = host.ruleset
     new = load_host(args, ruleset=args.new, demo=False, address=[]).ruleset
     before, after = matrix_pair(current, new, args.name, host.addresses)
-    changes = diff_matrices(before, after)
+    changes = cell_changes(before, after)
     flow_changes = diff_flows(current, new, read_flows(args.flows)) if args.flows else []
-    denied = any(c.removed for c in changes) or any(fc.after != "allow" and fc.before == "allow" for fc in flow_changes)
+    denied = any(c.newly_denied for c in changes) or any(fc.after != "allow" and fc.before == "allow" for fc in flow_changes)
     if args.output == "json":
-        print(json.dumps({"changes": [c.to_dict() for c in changes],
+        print(json.dumps({"changes": [change_dict(c) for c in changes],
                           "flows": [{"hook": fc.flow.hook, "from": fc.flow.src, "to": fc.flow.dst,
                                      "protocol": fc.flow.protocol, "port": fc.flow.port, "before": fc.before,
                                      "after": fc.after} for fc in flow_changes]}, indent=2))

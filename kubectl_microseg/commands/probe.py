@@ -95,15 +95,14 @@ def choose_cells(args: argparse.Namespace, analyzer: Any, pods: list[PodRef]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.k8s import Analyzer
+    from ..engine.analyze import analyze
     from ..load import analyzer_options, source_for
-    from ..model.cluster import build_cluster
 
     _check_args(args)
     source = source_for(args)
     snapshot = source.load()
-    cluster = build_cluster(snapshot.objects)
-    analyzer = Analyzer(cluster, analyzer_options(args, snapshot))
+    analyzer = analyze(snapshot, analyzer_options(args, snapshot))
+    cluster = analyzer.cluster
     pods = running_pods(snapshot.objects, cluster)
     cells, notes = choose_cells(args, analyzer, pods)
     cnis = caveats.detect_cni(snapshot.objects)

@@ -99,6 +99,9 @@ def calico_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
 
     out: list[PolicyDraft] = []
     for d in drafts:
+        if d.manifest().get("apiVersion") == "projectcalico.org/v3":  # written in Calico form (--cluster-wide)
+            out.append(d)
+            continue
         if d.manifest().get("kind") != "NetworkPolicy":
             raise UsageError(f"--format calico: {d.id} is a {d.manifest().get('kind')}, which has no Calico form here")
         c = to_calico(d)

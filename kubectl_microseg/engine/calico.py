@@ -18,8 +18,12 @@ tier runs where the NetworkPolicy layer is (:class:`Placement`). When no tier de
 
 Endpoints: pods by class (bitsets); outside addresses by atom (atoms are cut at every Calico net and
 NetworkSet net, so a set holds an atom whole or not at all). hostNetwork pods are host endpoints for
-Calico: no policy here selects them (host endpoints are not evaluated). Service accounts are not in the
-model: a serviceAccountSelector / serviceAccounts match is assumed and the verdict marked uncertain.
+Calico: no policy here selects them (host endpoints are not evaluated). Service accounts: a pod's is its
+spec.serviceAccountName (``default`` when unset); ``serviceAccountSelector`` and ``serviceAccounts.selector``
+match the ServiceAccount object's labels plus ``projectcalico.org/name`` (its name: calico-labels page,
+"Labels for matching service accounts"), ``serviceAccounts.names`` the name; names and selector both set
+must both match (EntityRule reference: every set field must match). A selector over a ServiceAccount the
+input does not hold is evaluated on its name alone and the verdict marked uncertain; source ports too.
 """
 
 from __future__ import annotations
@@ -77,7 +81,12 @@ class CompiledCalicoRule:
     addresses: AddressSet
     """Outside addresses the peer side matches."""
     unsure: bool
-    """A match the tool assumes (service accounts, source ports): the verdict is uncertain where it matches."""
+    """A match the tool cannot decide (source ports; the labels of a ServiceAccount the input does not hold):
+    the verdict is uncertain where it matches or may match."""
+    unsure_own: int = 0
+    """Own-side classes it may match for all the tool knows (their ServiceAccount's labels are unknown)."""
+    unsure_peers: int = 0
+    """Peer classes it may match for all the tool knows."""
     resolved: dict = field(default_factory=dict, repr=False)
     """The rule's ports by the destination's named ports (pods of a class share one set)."""
 
@@ -90,6 +99,13 @@ class CompiledCalicoRule:
 
     def matches(self, own: int, peer: int | object) -> bool:
         return bool(self.own >> own & 1) and peer_matches(self.classes, self.addresses, peer)  # type: ignore[arg-type]
+
+    def may_match(self, own: int, peer: int | object) -> bool:
+        """Whether it matches or might (an unknown ServiceAccount's labels): only for ``unsure`` rules."""
+        own_ok = bool((self.own | self.unsure_own) >> own & 1)
+        peer_ok = (isinstance(peer, int) and bool(self.unsure_peers >> peer & 1)) or peer_matches(
+            self.classes, self.addresses, peer)  # type: ignore[arg-type]
+        return own_ok and peer_ok
 
 
 @dataclass
@@ -188,6 +204,19 @@ class CalicoCompiler:
         self.sets = [(s, _addresses(s.nets)) for s in objs.sets]
         self._labels = [pod_labels(c) for c in a.classes]
         self._ns = {ns: namespace_labels(a, ns) for ns in {c.namespace for c in a.classes} | set(a.ns_labels)}
+        known = a.cluster.service_accounts
+        self._sa = [{**known.get((c.namespace, c.service_account), {}), "projectcalico.org/name": c.service_account}
+                    for c in a.classes]
+        self.sa_unknown = sum(1 << c.index for c in a.classes if c.service_account and not c.host_network
+                              and (c.namespace, c.service_account) not in known)
+        """The classes whose ServiceAccount is not in the input: its labels are unknown."""
+
+    def _sa_match(self, names: tuple[str, ...], selector: sel.Node | None, c: PodClass) -> bool:
+        """networkpolicy reference, ServiceAccountMatch: ``names`` (the service account's name is one of
+        them) and ``selector`` (over its labels and projectcalico.org/name)."""
+        if names and c.service_account not in names:
+            return False
+        return selector is None or selector.matches(self._sa[c.index])
 
     def _classes(self, pred) -> int:
         out = 0
@@ -201,6 +230,8 @@ class CalicoCompiler:
             if pol.namespace is not None and c.namespace != pol.namespace:
                 return False
             if pol.namespace_selector is not None and not pol.namespace_selector.matches(self._ns[c.namespace]):
+                return False
+            if pol.sa_selector is not None and not self._sa_match((), pol.sa_selector, c):
                 return False
             return pol.selector.matches(self._labels[c.index])
         return self._classes(pred)
@@ -230,6 +261,8 @@ class CalicoCompiler:
                     return False
                 if e.not_selector is not None and e.not_selector.matches(labels):
                     return False
+                if (e.sa_names or e.sa_selector is not None) and not self._sa_match(e.sa_names, e.sa_selector, c):
+                    return False
             if e.nets and (c.ips is None or not (c.ips & nets)):
                 return False
             return not (e.not_nets and c.ips is not None and not (c.ips - not_nets))
@@ -257,10 +290,11 @@ class CalicoCompiler:
 
     def compile_rule(self, pol: CalicoPolicy, r: CalicoRule) -> CompiledCalicoRule:
         own_e, peer_e = (r.destination, r.source) if r.direction == "ingress" else (r.source, r.destination)
-        unsure = bool(own_e.sa_names or own_e.sa_selector or peer_e.sa_names or peer_e.sa_selector
-                      or r.source.ports or r.source.not_ports or pol.sa_selector is not None)
+        own_unknown = self.sa_unknown if own_e.sa_selector is not None or pol.sa_selector is not None else 0
+        peer_unknown = self.sa_unknown if peer_e.sa_selector is not None else 0
+        unsure = bool(r.source.ports or r.source.not_ports or own_unknown or peer_unknown)
         return CompiledCalicoRule(pol, r, self.entity_classes(pol, own_e), self.entity_classes(pol, peer_e),
-                                  self.entity_addresses(pol, peer_e), unsure)
+                                  self.entity_addresses(pol, peer_e), unsure, own_unknown, peer_unknown)
 
     def compile(self) -> list[CompiledTier]:
         by_tier: dict[str, list[CompiledPolicy]] = {}
@@ -340,10 +374,10 @@ def decide_tiers(q: Query, open_: ConnSet, where: Placement | None = None,
                     settled = settled | conns
                 continue
             for cr in cp.rules[d]:
+                if cr.unsure and cr.may_match(q.own, q.peer):
+                    q.uncertain = True
                 if not cr.matches(q.own, q.peer):
                     continue
-                if cr.unsure:
-                    q.uncertain = True
                 conns = _open(cr.conns(q.named), open_, settled)
                 action = cr.rule.action
                 if q.trace is not None:
@@ -386,7 +420,8 @@ def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
     peer = r.source if r.direction == "ingress" else r.destination
     ports = ", ".join(pm.describe() for pm in r.destination.ports) or "any"
     proto = r.protocol or "any protocol"
-    unsure = " (service accounts or source ports are assumed to match: uncertain)" if cr.unsure else ""
+    unsure = (" (source ports, or the labels of a ServiceAccount the input does not hold, are assumed to match: "
+              "uncertain)") if cr.unsure else ""
     if not conns:
         unsure += " (every port it names was decided before it)"
     return (f"[{tier.name} tier] {p.id} ({order}) {r.direction} rule {r.index}: {r.action.value} "

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
+from ..model.cilium import CiliumPolicy
 from ..model.cluster import Cluster, Member, Workload
 from ..model.istio import MeshOptions
 from ..model.policy import NetworkPolicy, Peer, Rule
@@ -74,6 +75,9 @@ class PodClass:
     ips: AddressSet | None
     networks: frozenset[int] = frozenset()
     """Indices into ``Analyzer.admin_networks`` of the admin ``networks`` peers that hold these pods' IPs."""
+    service_account: str = ""
+    """The pods' service account, where a Calico policy selects by service account ('' otherwise: then it
+    is no part of the class)."""
 
 
 def _admin_network_sets(cluster: Cluster) -> list[AddressSet]:
@@ -103,6 +107,9 @@ class Analyzer:
     # ------------------------------------------------------------------ classes
     def _build_classes(self) -> None:
         self.admin_networks = _admin_network_sets(self.cluster)
+        self._by_service_account = self.cluster.calico.uses_service_accounts
+        """Pods are classed by service account too (a Calico policy selects by it; fixed for this analyzer:
+        a Calico change rebuilds the live model)."""
         self._class_keys: dict[tuple, int] = {}
         self._key_of: list[tuple] = []
         self.classes: list[PodClass] = []
@@ -141,7 +148,8 @@ class Analyzer:
         # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
         by_ip = self.options.ipblock_matches_pods or host
         nets = self._networks_holding(m)
-        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets)
+        sa = m.service_account if self._by_service_account else ""
+        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets, sa)
         i = self._class_keys.get(key)
         if i is None:
             i = self._class_keys[key] = len(self.classes)
@@ -151,7 +159,7 @@ class Analyzer:
                 ips = AddressSet()
                 for ip in m.ips:
                     ips = ips | AddressSet.from_cidr(ip + ("/128" if ":" in ip else "/32"))
-            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips, nets))
+            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips, nets, sa))
             self.class_workloads.append([])
             self.by_namespace.setdefault(m.namespace, []).append(i)
             created.append(i)
@@ -309,11 +317,12 @@ class Analyzer:
                     for cr in crs:
                         if not cr.unsure:
                             continue
-                        for i in iter_bits(cp.applies[d]):
+                        peers = cr.classes | cr.unsure_peers
+                        for i in iter_bits(cp.applies[d] | cr.unsure_own):
                             if d == "egress":
-                                self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.classes
+                                self.unsure_to[i] = self.unsure_to.get(i, 0) | peers
                             else:
-                                for j in iter_bits(cr.classes):
+                                for j in iter_bits(peers):
                                     self.unsure_to[j] = self.unsure_to.get(j, 0) | (1 << i)
 
     def _subject_classes(self, pol: AdminPolicy) -> int:
@@ -354,6 +363,8 @@ class Analyzer:
         """Cilium policies: allow rules into the NetworkPolicy tier, deny rules into their own (engine.cilium)."""
         from .cilium import CiliumLayer
 
+        self._unsure_before_cilium = dict(self.unsure_to)
+        """The uncertain cells the admin and Calico layers marked (:meth:`replace_cilium` starts from them)."""
         self.cilium = CiliumLayer(self) if self.cluster.cilium else None
 
     # ------------------------------------------------------------------ external atoms
@@ -897,6 +908,7 @@ class Analyzer:
         (old, current) class indices: only pairs involving them can change (engine.incremental). Without
         ``policies_changed`` (only pods changed) the address-range atoms, made from policies only, are kept."""
         cluster = self.cluster
+        self._strip_cilium()  # compiled again at the end, onto the namespace's new classes too
         # 1. the cluster's lists
         old_wl = [w for w in cluster.workloads if w.namespace == ns]
         old_pol = [e for e in cluster.policies if e.policy.namespace == ns]
@@ -963,10 +975,50 @@ class Analyzer:
                 if self.rule_selects(cr, i):
                     cr.classes |= 1 << i
         self._compile_admin()
+        self._compile_cilium()
         if policies_changed:
             self._build_atoms()
 
         return old_classes, current
+
+    def _strip_cilium(self) -> None:
+        """Take the Cilium layer's allow rules and isolation out of the NetworkPolicy tier's lists (before
+        the layer is compiled again: :meth:`replace_namespace`, :meth:`replace_cilium`)."""
+        layer = self.cilium
+        if layer is None:
+            return
+        rules = {id(cr) for cr in layer.compiled.values()}
+        for d in DIRECTIONS:
+            for i, lst in enumerate(self.rules_of[d]):
+                if lst:
+                    self.rules_of[d][i] = [cr for cr in lst if id(cr) not in rules]
+            for i, pols in enumerate(self.isolating[d]):
+                if pols:
+                    self.isolating[d][i] = [p for p in pols if not isinstance(p, CiliumPolicy)]
+        self.cilium = None
+
+    def replace_cilium(self, entries: list) -> None:
+        """Replace the cluster's Cilium policies (model.cilium.CiliumEntry list) and compile them again,
+        keeping every class and every other compiled rule (engine.incremental: a CNP/CCNP event). Only the
+        pairs of the classes :meth:`cilium_touches` names before and after can change; the address-range
+        atoms and the toFQDNs endpoints are rebuilt (a caller compares them)."""
+        self._strip_cilium()
+        self.cluster.cilium = entries
+        self.unsure_to = dict(self._unsure_before_cilium)  # without the cells the old Cilium layer marked
+        self._compile_cilium()
+        self._build_atoms()
+
+    def cilium_touches(self, keys: set[tuple[str, str | None, str]]) -> int:
+        """Bitset of the classes the Cilium policies of these objects ((kind, namespace, name)) select or may
+        select: the only classes whose verdicts those objects decide (a policy's rules are its subjects')."""
+        if self.cilium is None:
+            return 0
+        out = 0
+        for e in self.cluster.cilium:
+            p = e.policy
+            if (p.kind, p.namespace, p.name) in keys:
+                out |= self.cilium.touches.get(p.id, 0)
+        return out
 
     def live_classes(self) -> int:
         """Bitset of the classes some workload still belongs to (dead classes keep their index)."""

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from collections.abc import Iterable
 
 from ..errors import UsageError
-from ..model.cluster import build_cluster, expand_lists
+from ..model.cluster import expand_lists
 from ..model.objects import CLUSTER_SCOPED, ObjectKey, SourceObject
+from ..model.snapshot import Snapshot
 from ..vocab import ChangeAction
+from .analyze import analyze
 from .causes import attribute
 from .diff import MatrixDiff, diff_matrices
 from .guards import ExpectedFlow, run_guards
@@ -109,11 +111,6 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
     return Simulation([o for o in out if o is not None], changes)
 
 
-def analyzer_for(objects: Iterable[SourceObject], options: Options | None = None) -> Analyzer:
-    """Build the cluster model and its analyzer (raises InputError on a bad object)."""
-    return Analyzer(build_cluster(objects), options)
-
-
 def compare(before: Analyzer, after: Analyzer, *, expectations: Iterable[ExpectedFlow] = (),
             external: bool = True, before_title: str = "before", after_title: str = "after") -> MatrixDiff:
     """The connectivity diff between two analyzed states, with causes and guard findings."""
@@ -140,8 +137,8 @@ def simulate(base: Iterable[SourceObject], changed: Iterable[SourceObject] = (),
     """Base objects + changes -> (the diff from base to the changed state, the simulation)."""
     base = list(base)
     sim = apply_changes(base, changed, deletions, default_namespace=default_namespace)
-    before = analyzer_for(base, options)
-    after = analyzer_for(sim.objects, options)
+    before = analyze(Snapshot(base, base_title), options)
+    after = analyze(Snapshot(sim.objects, base_title), options)
     diff = compare(before, after, expectations=expectations, before_title=base_title,
                    after_title=f"{base_title} with {len(sim.changes)} change(s)")
     return diff, sim

@@ -345,8 +345,8 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
         out.append(CiliumPeer(PeerKind.ENTITY, entity=ent, text=f"entity {ent.value}"))
     for i, f in enumerate(_list(m.get("toFQDNs"), path + ("toFQDNs",)) or [] if direction == "egress" else []):
         present = True
-        sel = fqdn_selector(f, path + ("toFQDNs", i))
-        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {sel.text}", fqdn=sel))
+        fqdn = fqdn_selector(f, path + ("toFQDNs", i))
+        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {fqdn.text}", fqdn=fqdn))
     for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []:
         present = True
         out.append(CiliumPeer(PeerKind.SERVICE, text=f"service {_service_text(s)}"))
@@ -541,34 +541,52 @@ def build(objs: list, notes: list[str]) -> list[CiliumEntry]:
             notes.append(f"duplicate {obj.kind} {ns + '/' if ns else ''}{obj.name} in {obj.origin.describe()}; "
                          f"it replaces the one in {latest[key].origin.describe()}")
         latest[key] = obj
+    groups = cidr_groups(list(latest.values()))
+    out = sort_entries(parse_entries([o for o in latest.values() if o.kind != CIDR_GROUP_KIND], groups))
+    notes.extend(summary_notes(out))
+    return out
+
+
+def cidr_groups(objs: list) -> dict[str, CidrGroup]:
+    """The CiliumCIDRGroups among ``objs`` by name."""
     groups: dict[str, CidrGroup] = {}
-    for obj in latest.values():
+    for obj in objs:
         if obj.kind == CIDR_GROUP_KIND:
             try:
                 groups[obj.name] = parse_cidr_group(obj.raw)
             except FieldError as e:
                 raise obj.error(e.path, f"{obj.kind} {obj.name}: {e.message}") from None
+    return groups
+
+
+def parse_entries(objs: list, groups: Mapping[str, CidrGroup]) -> list[CiliumEntry]:
+    """The rule objects of CNP/CCNP objects (unsorted); a bad one raises its InputError."""
     out: list[CiliumEntry] = []
-    hosts: list[str] = []
-    for obj in latest.values():
-        if obj.kind == CIDR_GROUP_KIND:
-            continue
+    for obj in objs:
         try:
             pols = parse_policy(obj.raw, groups)
         except FieldError as e:
             raise obj.error(e.path, f"{obj.kind} {obj.name}: {e.message}") from None
-        for p in pols:
-            if p.subject is None:
-                hosts.append(p.id)
-            out.append(CiliumEntry(p, obj))
-    out.sort(key=lambda e: (e.policy.kind, e.policy.namespace or "", e.policy.name, e.policy.spec_index or 0))
+        out.extend(CiliumEntry(p, obj) for p in pols)
+    return out
+
+
+def sort_entries(entries: list[CiliumEntry]) -> list[CiliumEntry]:
+    return sorted(entries, key=lambda e: (e.policy.kind, e.policy.namespace or "", e.policy.name,
+                                          e.policy.spec_index or 0))
+
+
+def summary_notes(entries: list[CiliumEntry]) -> list[str]:
+    """What the cluster's notes say about its Cilium policies as a whole (host policies, unevaluated peers)."""
+    notes: list[str] = []
+    hosts = [e.policy.id for e in entries if e.policy.subject is None]
     if hosts:
         notes.append(f"not evaluated: Cilium host policies (nodeSelector) {', '.join(hosts)}: the model has no "
                      "nodes; hostNetwork pods' verdicts may differ")
-    unsure = sorted({f"{r.section} {p.text}" for e in out for d in ("ingress", "egress")
+    unsure = sorted({f"{r.section} {p.text}" for e in entries for d in ("ingress", "egress")
                      for r in e.policy.rules(d) + e.policy.deny_rules(d) for p in r.peers or ()
                      if p.kind in (PeerKind.FQDN, PeerKind.SERVICE, PeerKind.GROUP)})
     if unsure:
         notes.append("uncertain: Cilium peers whose addresses are not known offline (" + "; ".join(unsure[:5])
                      + (" ..." if len(unsure) > 5 else "") + "): the verdicts they could change are marked uncertain")
-    return out
+    return notes

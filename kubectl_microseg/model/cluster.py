@@ -50,6 +50,9 @@ class Member:
     ips: tuple[str, ...] = ()
     name: str = ""
     """The Pod's name ('' for a template)."""
+    service_account: str = "default"
+    """spec.serviceAccountName (or the deprecated spec.serviceAccount); 'default' when unset, as the API
+    server's admission sets it."""
 
     def label_dict(self) -> dict[str, str]:
         return dict(self.labels)
@@ -128,6 +131,9 @@ class Cluster:
     """Cilium policies (model.cilium.CiliumEntry), one per rule object."""
     mesh: MeshObjects = field(default_factory=MeshObjects)
     """Istio AuthorizationPolicies and PeerAuthentications (the mesh layer, engine/mesh.py)."""
+    service_accounts: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """(namespace, name) -> labels of the ServiceAccount objects of the input (Calico's serviceAccount
+    matches select pods by them)."""
 
     def workload(self, wid: str) -> Workload | None:
         for w in self.workloads:
@@ -174,6 +180,7 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
     cilium_objs: list[SourceObject] = []
     seen: dict[tuple[str, str, str], SourceObject] = {}
     calico = CalicoObjects()
+    service_accounts: dict[tuple[str, str], dict[str, str]] = {}
 
     for obj in objs:
         if not isinstance(obj.raw, dict):
@@ -256,6 +263,9 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
             admins.append(AdminEntry(admin, obj))
         elif kind in CILIUM_KINDS:
             cilium_objs.append(obj)
+        elif kind == "ServiceAccount" and obj.raw.get("apiVersion") == "v1":
+            labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+            service_accounts[(obj.namespace or "default", obj.name)] = {str(k): str(v) for k, v in labels.items()}
         elif kind in MESH_KINDS and obj.raw.get("apiVersion") in MESH_API_VERSIONS:
             try:
                 if kind == AUTHZ_KIND:
@@ -291,7 +301,8 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
     for e in cilium:
         if e.policy.namespace is not None and e.policy.namespace not in namespaces:
             namespaces[e.policy.namespace] = Namespace(e.policy.namespace, {NAMESPACE_NAME_LABEL: e.policy.namespace}, False)
-    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, calico, cilium, mesh)
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, calico, cilium, mesh,
+                   service_accounts)
 
 
 def admin_notes(admins: list[AdminEntry]) -> list[str]:
@@ -433,7 +444,8 @@ def _member(obj: SourceObject, namespace: str, meta_path: tuple, spec_path: tupl
                     ips.append(ip)
         except FieldError as e:
             raise obj.error(e.path, f"Pod {name}: {e.message}") from None
-    return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name)
+    sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name, str(sa))
 
 
 def _container_port(obj: SourceObject, p: dict, path: tuple) -> tuple[str, str, int] | None:

@@ -240,6 +240,14 @@ def validate(drafts: list[PolicyDraft]) -> None:
         if d.id in seen:
             raise UsageError(f"two scaffolded policies are both named {d.id}; give distinct names")
         seen.add(d.id)
+        if d.manifest()["apiVersion"] == "projectcalico.org/v3":  # cluster-scope Calico form (scaffold.calico_form)
+            from ..model.calico import parse_calico_policy, parse_tier
+            try:
+                (parse_tier if d.manifest()["kind"] == "Tier" else parse_calico_policy)(d.manifest())
+            except FieldError as exc:  # a scaffolding bug, or a bad --tier/--name
+                raise UsageError(f"the scaffolded {d.id} would be rejected: {format_path(exc.path)}: "
+                                 f"{exc.message}") from None
+            continue
         if d.manifest()["kind"] in (AUTHZ_KIND, PEER_AUTHN_KIND):  # scaffold.mesh
             parse = parse_authorization_policy if d.manifest()["kind"] == AUTHZ_KIND else parse_peer_authentication
             try:

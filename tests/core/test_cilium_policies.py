@@ -428,24 +428,36 @@ def test_cnp_subject_never_leaves_its_namespace_and_namespace_labels_do_not_lift
 
 
 def test_incremental_updates_with_cilium_policies_match_a_fresh_analysis():
-    # engine.incremental: with Cilium objects present every event rebuilds (their rules span namespaces)
+    # engine.incremental: a CNP/CCNP event recompiles the Cilium layer and recomputes only the pairs of the
+    # classes the policy selects (before or after); a namespace event compiles it onto the new classes
     from kubectl_microseg.engine.incremental import LiveModel
     from kubectl_microseg.plugins.manifests import parse_text
     import textwrap
 
+    def same_as_fresh(live: LiveModel, text: str) -> None:
+        got = {k: (v.conns, v.uncertain, v.l7) for k, v in live.matrix().cells.items()}
+        want = {k: (v.conns, v.uncertain, v.l7) for k, v in analyzer(text).matrix().cells.items()}
+        assert got == want
+
     objs = parse_text(textwrap.dedent(BASE), "base.yaml")
     live = LiveModel(objs)
-    policy = parse_text(ccnp("p", WEB_FROM_CLI), "p.yaml")
-    up = live.apply(policy)
-    assert up.rebuilt
-    relabel = parse_text(textwrap.dedent(BASE).replace("labels: {app: cli}", "labels: {app: other}"), "base.yaml")
-    up = live.apply([o for o in relabel if o.kind == "Deployment" and o.name == "cli"])
-    assert up.rebuilt
-    got = {k: v.conns for k, v in live.matrix().cells.items()}
-    fresh = {k: v.conns for k, v in analyzer(BASE.replace("labels: {app: cli}", "labels: {app: other}")
-                                             + ccnp("p", WEB_FROM_CLI)).matrix().cells.items()}
-    assert got == fresh
-    assert ("b/cli", "a/web") not in got
+    live.matrix()
+    up = live.apply(parse_text(ccnp("p", WEB_FROM_CLI), "p.yaml"))
+    assert not up.rebuilt and up.pairs and all("a/web" in k for k in up.pairs)
+    same_as_fresh(live, BASE + ccnp("p", WEB_FROM_CLI))
+    deny = "endpointSelector: {matchLabels: {app: api}}\negressDeny: [{toEndpoints: [{}]}]\n" + FQDN.split("\n", 2)[2]
+    up = live.apply(parse_text(cnp("q", "a", deny), "q.yaml"))
+    assert not up.rebuilt
+    same_as_fresh(live, BASE + ccnp("p", WEB_FROM_CLI) + cnp("q", "a", deny))
+    relabel = textwrap.dedent(BASE).replace("labels: {app: cli}", "labels: {app: other}")
+    up = live.apply([o for o in parse_text(relabel, "base.yaml") if o.kind == "Deployment" and o.name == "cli"])
+    assert not up.rebuilt
+    same_as_fresh(live, BASE.replace("labels: {app: cli}", "labels: {app: other}") + ccnp("p", WEB_FROM_CLI)
+                  + cnp("q", "a", deny))
+    assert ("b/cli", "a/web") not in live.matrix().cells
+    up = live.apply(deleted=[("CiliumClusterwideNetworkPolicy", "", "p"), ("CiliumNetworkPolicy", "a", "q")])
+    assert not up.rebuilt
+    same_as_fresh(live, BASE.replace("labels: {app: cli}", "labels: {app: other}"))
 
 
 FQDN = """

@@ -59,11 +59,14 @@ def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
     from kubectl_microseg.sources import load_source_class
 
     changed = load_source_class("manifests")(paths).load().objects
+    from dataclasses import replace
+
+    from kubectl_microseg.engine.analyze import analyze
     from kubectl_microseg.engine.mesh import describe_mesh
-    from kubectl_microseg.engine.simulate import analyzer_for, apply_changes, compare
+    from kubectl_microseg.engine.simulate import apply_changes, compare
 
     sim = apply_changes(list(session.objects.values()), changed)
-    after = analyzer_for(sim.objects, session.analyzer.options)
+    after = analyze(replace(session.snapshot, objects=sim.objects), session.analyzer.options)
     diff = compare(session.analyzer, after)  # the CLI's diff: causes and guard findings included
     rows = []
     for kind, pairs in (("newly allowed", diff.added), ("newly denied", diff.removed), ("ports changed", diff.changed)):
