@@ -33,7 +33,7 @@ from ..model.ports import ConnSet
 from ..model.snapshot import Snapshot
 from ..vocab import DIRECTIONS
 from .analyze import analyze
-from .k8s import Analyzer, Options, iter_bits
+from .k8s import Options, iter_bits
 from .matrix import Matrix
 
 REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | {CIDR_GROUP_KIND} | frozenset(

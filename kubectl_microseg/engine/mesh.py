@@ -39,7 +39,7 @@ from collections.abc import Iterable
 
 from ..gcpause import paused_gc
 from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
-                           OPAQUE_PROTOCOLS, MeshOptions, MeshService, MtlsMode, PeerAuthentication, pod_dataplane, pod_template, principal, service_account)
+                           OPAQUE_PROTOCOLS, Condition, MeshOptions, MeshService, MtlsMode, PeerAuthentication, pod_dataplane, pod_template, principal, service_account)
 from ..model.ports import ConnSet
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class MeshStep:
     text: str
     object: str = ""
     source: Any = field(default=None, compare=False, repr=False)
-    path: tuple = ()
+    path: tuple[Any, ...] = ()
     kind: str = ""
     """The object's kind (AuthorizationPolicy, PeerAuthentication) when ``object`` is set."""
     uncertain: bool = False
@@ -86,7 +86,7 @@ class MeshStep:
         """'file, document N, line L' (looked up only when shown: finding a line may re-read the file)."""
         if self.source is None:
             return ""
-        return self.source.origin.describe(self.source.line_of(self.path))
+        return str(self.source.origin.describe(self.source.line_of(self.path)))
 
 
 @dataclass(frozen=True)
@@ -175,21 +175,21 @@ class MeshAnalyzer:
         self.trust_domain = options.trust_domain
         self.authz = cluster.mesh.authz
         self.peer_authn = sorted(cluster.mesh.peer_authn, key=lambda e: (e[0].namespace, e[0].name))
-        self._cache: dict[tuple, MeshResult] = {}
-        self._traced: dict[tuple, MeshResult] = {}
+        self._cache: dict[tuple[Any, ...], MeshResult] = {}
+        self._traced: dict[tuple[Any, ...], MeshResult] = {}
         self._sides: dict[str, Side] | None = None
-        self._dst_cache: dict[tuple, _Destination] = {}
-        self._kinds: dict[tuple, _Destination] = {}
-        self._classes: dict[tuple, tuple[Match, ...]] = {}
+        self._dst_cache: dict[tuple[Any, ...], _Destination] = {}
+        self._kinds: dict[tuple[Any, ...], _Destination] = {}
+        self._classes: dict[tuple[Any, ...], tuple[Match, ...]] = {}
         self._selectors: dict[str | None, list[Any]] = {}
         self._uniform: dict[str | None, bool] = {}
         self._ops: dict[int, str] = {}
-        self._authz_by_ns: dict[str, list] = {}
+        self._authz_by_ns: dict[str, list[tuple[AuthorizationPolicy, Any]]] = {}
         for entry in self.authz:
             self._authz_by_ns.setdefault(entry[0].namespace, []).append(entry)
-        self._pa_by_ns: dict[str, list] = {}
-        for entry in self.peer_authn:
-            self._pa_by_ns.setdefault(entry[0].namespace, []).append(entry)
+        self._pa_by_ns: dict[str, list[tuple[PeerAuthentication, Any]]] = {}
+        for pa_entry in self.peer_authn:
+            self._pa_by_ns.setdefault(pa_entry[0].namespace, []).append(pa_entry)
         self._services_by_ns: dict[str, list[MeshService]] = {}
         for svc in cluster.mesh.services:  # only those that make a port TCP-only matter
             if any(proto in OPAQUE_PROTOCOLS for _, proto in svc.ports):
@@ -370,7 +370,7 @@ class MeshAnalyzer:
             m = min(m, r)
         return m
 
-    def _when(self, conds, client: Side, identity: bool, why: list[str]) -> tuple[Match, bool]:
+    def _when(self, conds: tuple[Condition, ...], client: Side, identity: bool, why: list[str]) -> tuple[Match, bool]:
         m, unsure = Match.ALWAYS, False
         for c in conds:
             if c.key in ("source.principal", "source.namespace") and identity:
@@ -516,7 +516,8 @@ class MeshAnalyzer:
                 if o.selector is not None]
         return hit
 
-    def _states(self, client: Side, dest: _Destination, conns: ConnSet) -> tuple[MtlsState, tuple, frozenset, bool]:
+    def _states(self, client: Side, dest: _Destination, conns: ConnSet) -> tuple[MtlsState, tuple[tuple[int, MtlsState], ...],
+                                                                            frozenset[MtlsState], bool]:
         """The pair's mTLS state (MIXED when its ports differ), the ports whose state differs from the
         destination's own mode, every state, and whether the client's identity is known (mTLS under that mode)."""
         base = self._state(client, dest.mode)
@@ -545,7 +546,7 @@ class MeshAnalyzer:
         if state is MtlsState.REFUSED:
             steps.append(MeshStep("the client has no sidecar and the server is STRICT: the connection is refused"))
         steps.extend(notes)
-        uncertain = (bool(notes) and dst.dataplane is Dataplane.AMBIENT  # a waypoint may enforce them
+        uncertain = ((bool(notes) and dst.dataplane is Dataplane.AMBIENT)  # a waypoint may enforce them
                      or any(s.uncertain for s in dest.pa_steps))
         best = {AuthzAction.CUSTOM: Match.NEVER, AuthzAction.DENY: Match.NEVER, AuthzAction.ALLOW: Match.NEVER}
         has_allow = False
@@ -682,7 +683,7 @@ def _ip_match(ips: tuple[str, ...], blocks: tuple[str, ...], neg: bool) -> Match
             n = ip_network(ip, strict=False)
         except ValueError:
             return Match.SOME
-        inside = any(n.version == x.version and n.subnet_of(x) for x in nets)
+        inside = any(n.version == x.version and n.subnet_of(x) for x in nets)  # type: ignore[arg-type]
         hits.append(inside != neg)
     return Match.ALWAYS if all(hits) else Match.NEVER if not any(hits) else Match.SOME
 
@@ -707,7 +708,7 @@ def _annotate(m: Matrix, mesh: MeshAnalyzer) -> Matrix:
             sides[e.id] = external_side(e.cidrs, e.id)
     dests = {i: (d, mesh._destination(d)) for i, d in sides.items() if d.in_mesh}
     # a client towards one kind of destination gets one verdict whatever the ports, unless they matter
-    memo: dict[tuple, MeshResult] = {}
+    memo: dict[tuple[Any, ...], MeshResult] = {}
     for key, cell in m.cells.items():
         hit = dests.get(key[1])
         s = sides.get(key[0])
@@ -719,9 +720,10 @@ def _annotate(m: Matrix, mesh: MeshAnalyzer) -> Matrix:
         else:
             # a destination whose rules tell clients apart by namespace at most: one verdict per client namespace
             mk = (s.namespace, s.dataplane is Dataplane.NONE, dest.key) if dest.by_namespace else (key[0], dest.key)
-            r = memo.get(mk)
-            if r is None:
-                r = memo[mk] = mesh.class_verdict(s, d, dest, cell.conns)
+            cached = memo.get(mk)
+            if cached is None:
+                cached = memo[mk] = mesh.class_verdict(s, d, dest, cell.conns)
+            r = cached
         m.cells[key] = cell.with_mesh(r)
     m.notes.extend(n for n in mesh.notes if n not in m.notes)
     return m

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine.mesh import MeshAnalyzer, pattern_match
+from ..engine.mesh import MeshAnalyzer, Side, pattern_match
 from ..model.istio import AuthorizationPolicy, AuthzAction, AuthzRule, MtlsMode
+from ..vocab import Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -130,7 +131,7 @@ def check_identity_rules(ctx: LintContext) -> Iterator[Finding]:
                     fix="inject a sidecar into those clients (or allow them by another rule)")
 
 
-def _applies(mesh: MeshAnalyzer, pol, side) -> bool:
+def _applies(mesh: MeshAnalyzer, pol: AuthorizationPolicy, side: Side) -> bool:
     pols, _ = mesh.policies_for(side)
     return any(p is pol for p, _ in pols)
 
@@ -165,7 +166,7 @@ def check_layers_disagree(ctx: LintContext) -> Iterator[Finding]:
         meshed = [s for s in sides if s.in_mesh]
         if not meshed:
             continue
-        l4_deny = any(e.policy.namespace == name and e.policy.pod_selector.is_empty() and e.policy.affects("ingress")
+        l4_deny = any(e.policy.namespace == name and e.policy.pod_selector.is_empty() and e.policy.affects(Direction.INGRESS)
                       for e in ctx.policies())
         covered = [s for s in meshed if mesh.policies_for(s)[0]]
         mesh_deny = any(p.action is AuthzAction.ALLOW and p.selector is None and p.namespace in (name, mesh.root)

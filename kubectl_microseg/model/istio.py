@@ -76,7 +76,7 @@ class AuthzRule:
     """Each ``from[i].source``: field -> values (the fields OR'ed within, AND'ed across)."""
     operations: tuple[dict[str, tuple[str, ...]], ...]
     conditions: tuple[Condition, ...]
-    path: tuple
+    path: tuple[Any, ...]
 
     @property
     def is_empty(self) -> bool:
@@ -146,7 +146,7 @@ class MeshService:
 def parse_service(raw: Mapping[str, Any]) -> MeshService | None:
     """The Service as protocol selection sees it; None when its shape says nothing usable (Services are the API
     server's to validate: a malformed port is skipped, never an error here)."""
-    spec = raw.get("spec") if isinstance(raw.get("spec"), dict) else {}
+    spec: dict[str, Any] = raw["spec"] if isinstance(raw.get("spec"), dict) else {}
     sel = spec.get("selector")
     selector = (LabelSelector.from_match_labels({str(k): str(v) for k, v in sel.items()})
                 if isinstance(sel, dict) and sel else None)
@@ -159,7 +159,7 @@ def parse_service(raw: Mapping[str, Any]) -> MeshService | None:
             target = int(target)
         if isinstance(target, (int, str)) and not isinstance(target, bool):
             ports.append((target, port_protocol(str(p.get("name") or ""), str(p.get("appProtocol") or ""))))
-    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    meta: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     return MeshService(str(meta.get("namespace") or "default"), selector, tuple(ports)) if ports else None
 
 
@@ -176,7 +176,7 @@ class MeshObjects:
         return bool(self.authz or self.peer_authn)
 
 
-def _strings(v: Any, path: tuple) -> tuple[str, ...]:
+def _strings(v: Any, path: tuple[Any, ...]) -> tuple[str, ...]:
     if v is None:
         return ()
     if not isinstance(v, list):
@@ -187,7 +187,7 @@ def _strings(v: Any, path: tuple) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _obj(v: Any, path: tuple) -> dict:
+def _obj(v: Any, path: tuple[Any, ...]) -> dict[str, Any]:
     if v is None:
         return {}
     if not isinstance(v, dict):
@@ -195,13 +195,13 @@ def _obj(v: Any, path: tuple) -> dict:
     return v
 
 
-def _known(d: dict, allowed: tuple[str, ...], path: tuple) -> None:
+def _known(d: dict[str, Any], allowed: tuple[str, ...], path: tuple[Any, ...]) -> None:
     for k in d:
         if k not in allowed:
             raise FieldError(path + (k,), f'unknown field "{k}"')
 
 
-def _selector(spec: dict) -> LabelSelector | None:
+def _selector(spec: dict[str, Any]) -> LabelSelector | None:
     """``selector.matchLabels``; an absent or empty selector selects every workload of the namespace (the
     reference: "If not set, the policy will be applied to all workloads in the same namespace")."""
     sel = _obj(spec.get("selector"), ("spec", "selector"))
@@ -273,7 +273,7 @@ def parse_authorization_policy(raw: Mapping[str, Any]) -> AuthorizationPolicy:
                                tuple(refs), tuple(rules), provider)
 
 
-def _mode(v: Any, path: tuple) -> MtlsMode:
+def _mode(v: Any, path: tuple[Any, ...]) -> MtlsMode:
     m = _obj(v, path)
     _known(m, ("mode",), path)
     text = m.get("mode") or "UNSET"
