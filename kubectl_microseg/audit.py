@@ -164,7 +164,7 @@ def utc_now() -> str:
 
 
 def _labels_annotations(raw: dict[str, Any] | None) -> Any:
-    meta = raw.get("metadata") if raw and isinstance(raw.get("metadata"), dict) else {}
+    meta = m if raw and isinstance(m := raw.get("metadata"), dict) else {}
     return (meta.get("labels"), meta.get("annotations"))
 
 
@@ -229,7 +229,7 @@ class AuditTrail:
             _labels_annotations(old.raw) != _labels_annotations(obj.raw)
         if not relevant and not meta_changed:
             return None
-        meta = obj.raw.get("metadata") if isinstance(obj.raw.get("metadata"), dict) else {}
+        meta = m if isinstance(m := obj.raw.get("metadata"), dict) else {}
         rec = AuditRecord(now or utc_now(), event.type, obj.kind, obj.namespace, obj.name,
                           str(meta.get("resourceVersion")) if meta.get("resourceVersion") else None,
                           changed_by(obj.raw, event.type), None)

@@ -543,6 +543,7 @@ class MicrosegApp(App[int]):
             model.set_filter("")
         self.model = model
         self.grid.set_model(model)
+        self.grid.set_staged(set(getattr(self.session, "staged", {})))
 
     # ------------------------------------------------------------------ cursor → info line
     def on_matrix_grid_cursor_moved(self, message: MatrixGrid.CursorMoved) -> None:
@@ -579,6 +580,12 @@ class MicrosegApp(App[int]):
         elif message.cell is not None:
             reason = (f"{message.cell.allowed_pairs} of {message.cell.total_pairs} pairs allow something"
                       f" · space unfolds the {'group' if self.is_nft else 'namespace'} to see each pair")
+        staged = getattr(self.session, "staged", None)
+        if staged and (message.row.key, message.col.key) in self.grid.staged_cells:  # Calico staged policies
+            changes = [c for (s, d), c in staged.items() if s in message.row.members and d in message.col.members]
+            reason = (changes[0].describe() if len(changes) == 1 else
+                      f"staged: {len(changes)} pairs here change if the staged policies are enforced "
+                      f"({', '.join(sorted({p for c in changes for p in c.policies}))})") + (f" · {reason}" if reason else "")
         info.show_cell(message.row, message.col, message.cell, reason)
 
     def on_matrix_grid_activated(self, message: MatrixGrid.Activated) -> None:

@@ -417,7 +417,8 @@ def _guardrails(args: argparse.Namespace, model: Model) -> Built:
                      f"({', '.join(p.id for p in admin if p.priority <= priority + 3)}); check --priority")
     if not 0 <= priority <= 996:
         raise UsageError(f"--priority {priority}: must be 0-996 (the four Admin policies take it and the next three)")
-    return guardrails.cluster_guardrails(dns, mon, args.name or "guardrails", priority), notes
+    drafts: list[PolicyDraft] = [*guardrails.cluster_guardrails(dns, mon, args.name or "guardrails", priority)]
+    return drafts, notes
 
 
 KINDS: dict[str, Kind] = {

@@ -37,7 +37,10 @@ def register(sub: Any) -> None:
                        "--ruleset FILE (nft -f syntax, loaded in a scratch network namespace, or nft -j JSON), "
                        "--demo, or the live ruleset of this host (root).")
     nsub = p.add_subparsers(dest="nft_command", metavar="SUBCOMMAND")
-    p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
+    def usage(_: argparse.Namespace) -> int:
+        p.print_help(sys.stderr)
+        return 2
+    p.set_defaults(func=usage)
 
     def sp(name: str, help: str) -> argparse.ArgumentParser:
         q = nsub.add_parser(name, help=help, description=help)
@@ -175,7 +178,7 @@ def read_flows(path: str) -> list[Flow]:
 def run_test(args: argparse.Namespace) -> int:
     flows = read_flows(args.flows)
     rs = load_host(args).ruleset
-    results = []
+    results: list[dict[str, Any]] = []
     passed = failed = 0
     for f in flows:
         ev = evaluate(rs, f.packet(), f.hook)
@@ -243,7 +246,7 @@ def rule_locations(ev: Any, rs: Ruleset, path: str | None) -> list[str]:
             continue
         c = rs.chains.get((o.rule.family, o.rule.table, o.rule.chain)) if o.rule is not None else o.base
         got = where.get(c.key) if c is not None else None
-        if got is None:
+        if c is None or got is None:
             out.append("")
             continue
         line = got[0]

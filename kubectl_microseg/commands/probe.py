@@ -110,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
         return _plan(args, cells, notes, cnis)
     if not cells:
         raise UsageError("nothing to probe: " + ("; ".join(notes) or "no cell"))
-    report = execute(source.connection.api_client, cells, cnis, cluster, image=args.image, container=args.container,
+    connection = getattr(source, "connection", None)  # the live cluster's (KubeSource); no other source runs pods
+    if connection is None:
+        raise UsageError("probe runs connections from pods: it needs a live cluster (no -f, --demo or --source)")
+    report = execute(connection.api_client, cells, cnis, cluster, image=args.image, container=args.container,
                      timeout=args.timeout, concurrency=args.concurrency, ready_timeout=args.ready_timeout,
                      notes=notes)
     rows = report["results"]

@@ -19,6 +19,7 @@ from ..cli import add_source_options, command_parser
 from ..engine.diff import MatrixDiff
 from ..engine.simulate import ObjectChange
 from ..errors import UsageError
+from ..sources import Snapshot
 from ..io.atomic import existing, write_files
 from ..load import analyzer_options, load_analyzer
 from ..render.diff import Row, render_diff, rows
@@ -113,7 +114,7 @@ def calico_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
     return out
 
 
-def load_model(args: argparse.Namespace) -> tuple[Model, object | None]:
+def load_model(args: argparse.Namespace) -> tuple[Model, Snapshot | None]:
     if args.no_cluster:
         if getattr(args, "filename", None) or getattr(args, "demo", False):
             raise UsageError("--no-cluster reads no model: leave out -f/--demo")

@@ -163,7 +163,7 @@ class Query:
     """One direction of one pair: ``own`` (a pod class) against ``peer`` (a class or an address range)."""
 
     analyzer: Analyzer
-    direction: str
+    direction: Direction
     own: int
     peer: int | ExternalAtom
     named: frozenset
@@ -321,7 +321,7 @@ def decide(q: Query) -> ConnSet:
     return allowed
 
 
-def allowed(a: Analyzer, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
+def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
     skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from collections.abc import Iterable
 
-from ..errors import UsageError
+from ..errors import BadDeletion, UnknownDeletion
 from ..model.cluster import expand_lists
 from ..model.objects import CLUSTER_SCOPED, ObjectKey, SourceObject
 from ..model.snapshot import Snapshot
@@ -39,7 +39,7 @@ class Deletion:
             return cls(default_namespace, parts[0])
         if len(parts) == 2 and all(parts):
             return cls(parts[0], parts[1])
-        raise UsageError(f"--delete {text!r}: expected NAMESPACE/NAME of a NetworkPolicy")
+        raise BadDeletion(text)
 
     @property
     def id(self) -> str:
@@ -83,7 +83,7 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
     """The objects after applying ``changed`` (add or replace) and ``deletions`` to ``base``.
 
     Raises:
-        UsageError: a deletion names a NetworkPolicy that is in neither the base nor the changes.
+        UnknownDeletion: a deletion names a NetworkPolicy that is in neither the base nor the changes.
     """
     objs = expand_lists(base)
     index = {object_key(o, default_namespace): i for i, o in enumerate(objs)}
@@ -105,7 +105,7 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
     for d in deletions:
         key = (d.kind, d.namespace, d.name)
         if key not in index or out[index[key]] is None:
-            raise UsageError(f"--delete {d.id}: no NetworkPolicy {d.id} in the base or the changes")
+            raise UnknownDeletion(d.id)
         out[index[key]] = None
         changes.append(ObjectChange(ChangeAction.DELETE, d.kind.partition(".")[0], d.namespace, d.name))
     return Simulation([o for o in out if o is not None], changes)

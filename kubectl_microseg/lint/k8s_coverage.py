@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from ..engine.k8s import iter_bits
 from ..model.cluster import NAMESPACE_NAME_LABEL
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 from .similar import selector_hint
@@ -58,7 +59,7 @@ def check_default_deny(ctx: LintContext) -> Iterator[Finding]:
     for name, ns in ctx.cluster.namespaces.items():
         pols = [e.policy for e in ctx.policies() if e.policy.namespace == name]
         has_pods = ctx.namespace_has_pods(name)
-        for info, direction in ((MS001, "ingress"), (MS002, "egress")):
+        for info, direction in ((MS001, Direction.INGRESS), (MS002, Direction.EGRESS)):
             if any(p.pod_selector.is_empty() and p.affects(direction) for p in pols):
                 continue
             where = "" if ns.declared else " (the Namespace object is not in the input)"
@@ -142,7 +143,7 @@ def check_peers_match_nothing(ctx: LintContext) -> Iterator[Finding]:
         pol = e.policy
         if not a.policy_selects.get(pol.id, 0):
             continue  # MS004 already says the whole policy does nothing
-        for direction in ("ingress", "egress"):
+        for direction in DIRECTIONS:
             if not pol.affects(direction):
                 continue
             key = "from" if direction == "ingress" else "to"
@@ -165,7 +166,7 @@ def check_named_ports(ctx: LintContext) -> Iterator[Finding]:
         selected = a.policy_selects.get(pol.id, 0)
         if not selected:
             continue
-        for direction in ("ingress", "egress"):
+        for direction in DIRECTIONS:
             if not pol.affects(direction):
                 continue
             for rule in pol.rules(direction):

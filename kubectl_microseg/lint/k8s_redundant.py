@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from ..engine.k8s import CompiledRule, iter_bits
 from ..model.cluster import PolicyEntry
+from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref
 from .finding import Finding, RuleInfo
 
@@ -47,7 +48,7 @@ def check_redundant(ctx: LintContext) -> Iterator[Finding]:
     """MS010 over every pair of rules of the same direction."""
     a = ctx.analyzer
     entries = list(ctx.policies())
-    for direction in ("ingress", "egress"):
+    for direction in DIRECTIONS:
         rules: list[tuple[PolicyEntry, CompiledRule, int]] = []
         for e in entries:
             pol = e.policy

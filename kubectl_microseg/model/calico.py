@@ -22,8 +22,9 @@ from . import calico_selector as sel
 from .policy import FieldError
 from .ports import ConnSet
 from .validation import check_known_fields
+from .objects import FieldPath
 
-Path = tuple[Any, ...]
+Path = FieldPath
 
 API_GROUPS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
 POLICY_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy")
@@ -258,7 +259,7 @@ def _order(value: Any, path: Path) -> float | None:
     return float(value)
 
 
-def _nets(value: Any, path: Path) -> tuple:
+def _nets(value: Any, path: Path) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     out = []
     for i, v in enumerate(_list(value, path)):
         try:
@@ -495,7 +496,7 @@ class CalicoObjects:
 def staged_kubernetes_policy(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The networking.k8s.io/v1 NetworkPolicy a StagedKubernetesNetworkPolicy stages
     (stagedkubernetesnetworkpolicy reference: its spec is a Kubernetes NetworkPolicy's plus ``stagedAction``)."""
-    spec = raw.get("spec") if isinstance(raw.get("spec"), Mapping) else {}
+    spec = s if isinstance(s := raw.get("spec"), Mapping) else {}
     return {**raw, "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "spec": {k: v for k, v in spec.items() if k != "stagedAction"}}
 

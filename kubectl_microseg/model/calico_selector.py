@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import NoReturn, TypeAlias
 from collections.abc import Mapping
 
 _KEY = re.compile(r"[A-Za-z0-9_./-]+")
@@ -181,7 +181,7 @@ class _Parser:
         self.text = text
         self.i = 0
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise SelectorError(self.text, self.i + 1, message)
 
     def ws(self) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from .addresses import AddressSet
+from .objects import SourceObject
 from .policy import (PROTOCOLS, FieldError, Path, PortSpec, Rule, _cidr, _list, _map, parse_label_selector,
                      type_name, validate_port_name)
 from .selectors import LabelSelector
@@ -526,7 +527,7 @@ class CiliumEntry:
     source: Any
 
 
-def build(objs: list, notes: list[str]) -> list[CiliumEntry]:
+def build(objs: list[SourceObject], notes: list[str]) -> list[CiliumEntry]:
     """Validate the Cilium objects (SourceObjects) of a cluster: CIDR groups first, then the policies. The
     later of two objects with one identity replaces the earlier (as ``kubectl apply`` would)."""
     latest: dict[tuple[str, str, str], Any] = {}
@@ -547,7 +548,7 @@ def build(objs: list, notes: list[str]) -> list[CiliumEntry]:
     return out
 
 
-def cidr_groups(objs: list) -> dict[str, CidrGroup]:
+def cidr_groups(objs: list[SourceObject]) -> dict[str, CidrGroup]:
     """The CiliumCIDRGroups among ``objs`` by name."""
     groups: dict[str, CidrGroup] = {}
     for obj in objs:
@@ -559,7 +560,7 @@ def cidr_groups(objs: list) -> dict[str, CidrGroup]:
     return groups
 
 
-def parse_entries(objs: list, groups: Mapping[str, CidrGroup]) -> list[CiliumEntry]:
+def parse_entries(objs: list[SourceObject], groups: Mapping[str, CidrGroup]) -> list[CiliumEntry]:
     """The rule objects of CNP/CCNP objects (unsorted); a bad one raises its InputError."""
     out: list[CiliumEntry] = []
     for obj in objs:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from .policy import FieldError, type_name
 from .selectors import LabelSelector
+from .objects import FieldPath
 
 MESH_API_GROUP = "security.istio.io"
 MESH_API_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
@@ -76,7 +77,7 @@ class AuthzRule:
     """Each ``from[i].source``: field -> values (the fields OR'ed within, AND'ed across)."""
     operations: tuple[dict[str, tuple[str, ...]], ...]
     conditions: tuple[Condition, ...]
-    path: tuple[Any, ...]
+    path: FieldPath
 
     @property
     def is_empty(self) -> bool:
@@ -176,7 +177,7 @@ class MeshObjects:
         return bool(self.authz or self.peer_authn)
 
 
-def _strings(v: Any, path: tuple[Any, ...]) -> tuple[str, ...]:
+def _strings(v: Any, path: FieldPath) -> tuple[str, ...]:
     if v is None:
         return ()
     if not isinstance(v, list):
@@ -187,7 +188,7 @@ def _strings(v: Any, path: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _obj(v: Any, path: tuple[Any, ...]) -> dict[str, Any]:
+def _obj(v: Any, path: FieldPath) -> dict[str, Any]:
     if v is None:
         return {}
     if not isinstance(v, dict):
@@ -195,13 +196,13 @@ def _obj(v: Any, path: tuple[Any, ...]) -> dict[str, Any]:
     return v
 
 
-def _known(d: dict[str, Any], allowed: tuple[str, ...], path: tuple[Any, ...]) -> None:
+def _known(d: Mapping[str, Any], allowed: tuple[str, ...], path: FieldPath) -> None:
     for k in d:
         if k not in allowed:
             raise FieldError(path + (k,), f'unknown field "{k}"')
 
 
-def _selector(spec: dict[str, Any]) -> LabelSelector | None:
+def _selector(spec: Mapping[str, Any]) -> LabelSelector | None:
     """``selector.matchLabels``; an absent or empty selector selects every workload of the namespace (the
     reference: "If not set, the policy will be applied to all workloads in the same namespace")."""
     sel = _obj(spec.get("selector"), ("spec", "selector"))
@@ -273,7 +274,7 @@ def parse_authorization_policy(raw: Mapping[str, Any]) -> AuthorizationPolicy:
                                tuple(refs), tuple(rules), provider)
 
 
-def _mode(v: Any, path: tuple[Any, ...]) -> MtlsMode:
+def _mode(v: Any, path: FieldPath) -> MtlsMode:
     m = _obj(v, path)
     _known(m, ("mode",), path)
     text = m.get("mode") or "UNSET"

@@ -19,9 +19,10 @@ from .addresses import AddressSet, network_interval
 from .ports import MAX_PORT, MIN_PORT, ConnSet
 from .selectors import OPERATORS, LabelSelector, Requirement
 from .validation import DNS1123_LABEL, DNS1123_SUBDOMAIN, check_known_fields, parse_cidr
+from .objects import FieldPath
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
-Path = tuple[Any, ...]
+Path = FieldPath
 
 _DNS1123_LABEL = DNS1123_LABEL
 _DNS1123_SUBDOMAIN = DNS1123_SUBDOMAIN

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 from itertools import islice
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 MIN_PORT = 1
 MAX_PORT = 65535
@@ -99,7 +99,7 @@ class ConnSet:
 
     # -- constructors
     @classmethod
-    def from_merged(cls, by_proto: Mapping[str, Intervals]) -> ConnSet:
+    def from_merged(cls, by_proto: Mapping[str, Sequence[tuple[int, int]]]) -> ConnSet:
         """From intervals already merged (sorted, disjoint, not touching) per upper-case protocol: skips
         merging again (the nft matrix builds thousands of these)."""
         out = cls.__new__(cls)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from . import values as V
 from .model import (Chain, Concat, Effect, Element, Field, Interval, Mangle, Mask, Match, Name, Rule, Ruleset,
-                    SetRef, Terminal, Unsupported, VerdictStmt, VMap)
+                    SetRef, Terminal, Unsupported, Verdict, VerdictStmt, VMap)
 from .intervals import contains, element_intervals
 from .packet import Packet
 
@@ -571,7 +571,7 @@ def _is_bitmask(left: Field | Concat) -> bool:
     return isinstance(left, Field) and left.kind in ("ctstate", "tcpflags")
 
 
-def _vmap(rs: Ruleset, chain: Chain, s: VMap, st: _State, key: tuple[object, ...], rule: Rule):
+def _vmap(rs: Ruleset, chain: Chain, s: VMap, st: _State, key: tuple[object, ...], rule: Rule) -> Verdict | None:
     vals = _values(s.key, st)
     if vals is None:
         return None

@@ -150,7 +150,8 @@ class _Walker:
                 return rest, []
         return union(rest, live), []
 
-    def _port_vmap(self, chain: Chain, s: VMap, live: Ports, rest: Ports):
+    def _port_vmap(self, chain: Chain, s: VMap, live: Ports,
+                   rest: Ports) -> tuple[Ports, list[tuple[Ports, str, str | None]]]:
         key = _dport_field(s.key)
         assert key is not None
         if self.st.pkt.l4proto != V.L4PROTO.get(key.protocol or "", -1) and key.protocol != "th":

@@ -88,7 +88,7 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
         if cell.mesh is not None:
             flags.append("mesh: " + mesh_note(cell.mesh))
         ports = cell.conns.describe("all ports")
-        row = (s, d, ports, ", ".join(flags))
+        row: tuple[str, ...] = (s, d, ports, ", ".join(flags))
         if wide:
             row = row + (by_id[s].kind if s in by_id else "", by_id[d].kind if d in by_id else "")
         rows.append(row)

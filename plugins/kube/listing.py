@@ -106,7 +106,9 @@ def list_kind(call: Callable[..., Any], kind: Kind, tuning: Tuning, timeout: Any
                     kw["limit"] = limit
                 if token:
                     kw["_continue"] = token
-                body, n = _with_retries(lambda kw=kw: read_json(call(**kw)), tuning, stop)
+                def page(kw: dict[str, Any] = kw) -> Any:
+                    return read_json(call(**kw))
+                body, n = _with_retries(page, tuning, stop)
                 retries += n
                 pages += 1
                 meta = body.get("metadata") or {}

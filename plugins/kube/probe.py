@@ -120,7 +120,8 @@ class ProbeRunner:
         """(running | waiting | terminated, reason) of a probe container, from the pod's status (raw JSON:
         the state is all that is needed, and a partial status must not fail a typed model)."""
         try:
-            resp = self.core.read_namespaced_pod(pod.name, pod.namespace, _preload_content=False)
+            # _preload_content=False gives the raw urllib3 response, not the V1Pod of the client's annotation
+            resp: Any = self.core.read_namespaced_pod(pod.name, pod.namespace, _preload_content=False)
             obj = json.loads(resp.data)
         except ApiException as exc:
             if exc.status == 404:

@@ -48,12 +48,12 @@ class StateTracker:
 
     def __init__(self, total: int, emit: Callable[[Event], None], context: str):
         self._total, self._emit, self._context = total, emit, context
-        self._states: dict[int, tuple[str, str]] = {}
-        self._last: tuple[str, str] | None = None
+        self._states: dict[int, tuple[WatchState, str]] = {}
+        self._last: tuple[WatchState, str] | None = None
         self._last_sid: int | None = None
         self._lock = threading.Lock()
 
-    def set(self, stream_id: int, state: str, detail: str = "") -> None:
+    def set(self, stream_id: int, state: WatchState, detail: str = "") -> None:
         """Record one collection's state; emit the aggregate if it changed.
 
         The aggregate is the worst state of any collection; its detail is that of the collection that
@@ -77,7 +77,7 @@ class StateTracker:
                 self._emit(Event(EventType.STATE, state=current[0], detail=current[1]))
 
     @property
-    def state(self) -> str | None:
+    def state(self) -> WatchState | None:
         with self._lock:
             return self._last[0] if self._last else None
 
@@ -215,7 +215,7 @@ class Watcher:
                 self.events.put(Event(EventType.MODIFIED, SourceObject(obj, self.origin)))
         for key in stream.known.keys() - fresh.keys():
             kind, ns, name = key
-            stub = {"kind": kind, "apiVersion": stream.scope.kind.api_version, "metadata": {"name": name}}
+            stub: dict[str, Any] = {"kind": kind, "apiVersion": stream.scope.kind.api_version, "metadata": {"name": name}}
             if ns:
                 stub["metadata"]["namespace"] = ns
             self.events.put(Event(EventType.DELETED, SourceObject(stub, self.origin)))

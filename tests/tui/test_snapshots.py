@@ -200,3 +200,14 @@ def test_port_query(snap_compare):
         pilot.app.query_port("5432")
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("where", ["on", "beside"])
+def test_staged_marks(snap_compare, where):
+    """The Calico demo: the cell whose staged verdict differs from the enforced one is marked (colour and
+    underline, legend 'staged ≠ enforced'); on it, the info line names the staged policy (tests/tui/test_staged.py)."""
+    from .test_staged import calico_demo
+
+    async def run_before(pilot):
+        await on_pair(pilot, "staging/web", "staging/api" if where == "on" else "staging/web")
+    assert snap_compare(calico_demo(), terminal_size=SNAP_SIZE, run_before=run_before)

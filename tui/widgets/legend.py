@@ -34,6 +34,10 @@ class Legend(Widget):
                 t.append(SIM_GLYPH[kind], style=grid._cell_style("all", f"sim-{kind}"))
                 t.append(f" {words}  ")
             return t
+        if grid.staged_cells:  # Calico staged policies would change these cells (engine.staged)
+            t.append("│ ")
+            t.append(CellState.ALL.glyph, style=grid._cell_style("all", "staged"))
+            t.append(" staged differs  " if short else " staged ≠ enforced  ")
         if grid.matched_cells:
             t.append("│ ")
             t.append(CellState.ALL.glyph, style=grid._cell_style("all", "match"))
