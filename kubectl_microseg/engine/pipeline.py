@@ -118,10 +118,6 @@ class Reason:
             return "none"
         return "allow"
 
-    @property
-    def decision(self) -> Decision:
-        return {"allow": Decision.ACCEPT, "deny": Decision.DENY, "pass": Decision.PASS}.get(self.effect, Decision.NONE)
-
     def short(self) -> str:
         """'production/api-policy ingress rule 1' (the contract's ``because`` item)."""
         if self.policy is not None and self.rule is not None:

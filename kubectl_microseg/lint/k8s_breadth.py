@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..engine.exposure import sensitive_ports
+from ..model.policy import Peer
 from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
@@ -77,7 +78,7 @@ def check_dns(ctx: LintContext) -> Iterator[Finding]:
                 "podSelector k8s-app=kube-dns on UDP and TCP 53 (and check the DNS pods' ingress admits it)")
 
 
-def _cluster_wide(peer) -> bool:
+def _cluster_wide(peer: Peer) -> bool:
     return (peer.ip_block is None and peer.namespace_selector is not None and peer.namespace_selector.is_empty()
             and (peer.pod_selector is None or peer.pod_selector.is_empty()))
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from ..engine.k8s import iter_bits
 from ..model.cluster import NAMESPACE_NAME_LABEL
+from ..model.policy import Peer
 from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
@@ -112,7 +113,7 @@ def check_policies_select_nothing(ctx: LintContext) -> Iterator[Finding]:
             severity=None if has_pods else "info")
 
 
-def _peer_problem(ctx: LintContext, peer, policy_ns: str) -> tuple[str, str] | None:
+def _peer_problem(ctx: LintContext, peer: Peer, policy_ns: str) -> tuple[str, str] | None:
     """(what is wrong, hint) for a pod/namespace peer that selects no pod; None when it selects some."""
     a = ctx.analyzer
     if peer.ip_block is not None or a.peer_classes(peer, policy_ns):

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from collections.abc import Iterator
 
-from ..model.objects import SourceObject
+from ..model.objects import FieldPath, SourceObject
 from ..model.selectors import LabelSelector
 from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref, workload_ref
@@ -45,7 +45,7 @@ class _Use:
     key: str
     ref: str
     source: SourceObject | None
-    path: tuple = ()
+    path: FieldPath = ()
 
 
 def _selector_keys(sel: LabelSelector | None) -> list[str]:
@@ -111,7 +111,7 @@ def check_key_variants(ctx: LintContext) -> Iterator[Finding]:
 
 def check_identity_keys(ctx: LintContext) -> Iterator[Finding]:
     """MS012: the namespace's policies select by identity key K, most workloads carry K, one does not."""
-    policy_keys: dict[str, Counter] = {}
+    policy_keys: dict[str, Counter[str]] = {}
     for e in ctx.policies():
         pol = e.policy
         sels = [pol.pod_selector] + [p.pod_selector for d in DIRECTIONS for r in pol.rules(d)

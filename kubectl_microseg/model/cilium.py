@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 from .addresses import AddressSet
 from .objects import SourceObject
-from .policy import (PROTOCOLS, FieldError, Path, PortSpec, Rule, _cidr, _list, _map, parse_label_selector,
+from .policy import (PROTOCOLS, FieldError, Path, PortSpec, RulePorts, _cidr, _list, _map, parse_label_selector,
                      type_name, validate_port_name)
 from .selectors import LabelSelector
 
@@ -172,7 +172,7 @@ def fqdn_selector(value: Any, path: Path) -> FqdnSelector:
 
 
 @dataclass(frozen=True)
-class CiliumRule:
+class CiliumRule(RulePorts):
     """One entry of ingress, egress, ingressDeny or egressDeny. ``peers is None``: every peer."""
 
     direction: str
@@ -187,11 +187,6 @@ class CiliumRule:
 
     def __hash__(self) -> int:
         return hash((self.direction, self.index, self.path))
-
-    # the port logic is the NetworkPolicy rule's (same PortSpec values)
-    static_conns = Rule.static_conns
-    conns_for = Rule.conns_for
-    describe_ports = Rule.describe_ports
 
 
 @dataclass(frozen=True)
