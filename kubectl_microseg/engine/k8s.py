@@ -366,6 +366,11 @@ class Analyzer:
         self._unsure_before_cilium = dict(self.unsure_to)
         """The uncertain cells the admin and Calico layers marked (:meth:`replace_cilium` starts from them)."""
         self.cilium = CiliumLayer(self) if self.cluster.cilium else None
+        if self.cilium is not None and self.calico_tiers:
+            # both CNIs' objects (docs/cilium.md, "Calico and Cilium objects together"): Cilium's allow rules
+            # and default deny join the Kubernetes NetworkPolicy slot of Calico's default tier, so the tiers
+            # are grouped again with the classes Cilium isolates
+            self._compile_calico()
 
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..vocab import Direction
 from .addresses import V4_MAX
 from .cilium import KINDS as CILIUM_KINDS
-from .cilium import CiliumEntry
+from .cilium import TWO_CNIS_NOTE, CiliumEntry
 from .cilium import build as build_cilium
 from .calico import CalicoObjects, is_calico
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
@@ -300,6 +300,8 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
     notes.extend(admin_notes(admins))
     notes.extend(calico.notes())
     cilium = build_cilium(cilium_objs, notes)
+    if cilium and calico:
+        notes.append(TWO_CNIS_NOTE)
     for ce in cilium:
         own = ce.policy.namespace
         if own is not None and own not in namespaces:
