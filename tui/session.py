@@ -23,7 +23,7 @@ from kubectl_microseg.model.cluster import PolicyEntry, Workload
 from kubectl_microseg.model.objects import ObjectKey, SourceObject
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.sources import Event, Snapshot
-from kubectl_microseg.vocab import EventType, SessionKind
+from kubectl_microseg.vocab import DIRECTIONS, EventType, SessionKind
 
 from .grid import CellFn, Granularity, GridModel
 
@@ -88,9 +88,9 @@ class Session:
 
     def isolation(self, w: Workload) -> dict[str, str]:
         """'yes', 'no' or 'partly' per direction: are the workload's pods isolated?"""
-        out = {}
+        out: dict[str, str] = {}
         classes = self.analyzer.workload_classes.get(w.id, [])
-        for d in ("ingress", "egress"):
+        for d in DIRECTIONS:
             flags = [self.analyzer.is_isolated(c, d) for c in classes]
             out[d] = "yes" if flags and all(flags) else ("partly" if any(flags) else "no")
         return out

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..model.addresses import AddressSet, atom_groups, interval_cidrs, interval_text
 from ..model.cluster import Cluster
+from ..vocab import DIRECTIONS, Direction
 from .calico import network_set_blocks, network_set_names
 
 
@@ -55,7 +56,7 @@ class FqdnAtom(ExternalAtom):
 
 def fqdn_atoms(cluster: Cluster) -> list[FqdnAtom]:
     """One endpoint per distinct name or pattern the Cilium egress allow rules' toFQDNs write, sorted."""
-    sels = {cp.fqdn for ce in cluster.cilium for r in ce.policy.rules("egress") for cp in r.peers or ()
+    sels = {cp.fqdn for ce in cluster.cilium for r in ce.policy.rules(Direction.EGRESS) for cp in r.peers or ()
             if cp.fqdn is not None}
     return [FqdnAtom(_V4_ALL, f"fqdn:{s.name}", (), s) for s in sorted(sels, key=lambda s: (s.name, s.pattern))]
 
@@ -126,23 +127,23 @@ class AtomIndex:
         blocks: list[AddressSet] = []
         written: set[str] = set()  # every CIDR as written (cidr, except, networks), to name the atoms
         for e in cluster.policies:
-            for d in ("ingress", "egress"):
+            for d in DIRECTIONS:
                 for r in e.policy.rules(d):
                     for p in r.peers or ():
                         if p.ip_block is not None:
                             blocks.append(p.ip_block)
                             written.update(x.strip() for x in p.ip_text.replace(" except ", ",").split(","))
-        for e in cluster.admin_policies:
-            for d in ("ingress", "egress"):
-                for r in e.policy.rules(d):
-                    for p in r.peers:
-                        if p.networks is not None:
-                            blocks.append(p.networks)
-                            written.update(x.strip() for x in p.networks_text.split(","))
+        for ae in cluster.admin_policies:
+            for d in DIRECTIONS:
+                for ar in ae.policy.rules(d):
+                    for ap in ar.peers:
+                        if ap.networks is not None:
+                            blocks.append(ap.networks)
+                            written.update(x.strip() for x in ap.networks_text.split(","))
         for ce in cluster.cilium:  # Cilium CIDR peers and world entities (engine.cilium)
-            for d in ("ingress", "egress"):
-                for r in ce.policy.rules(d) + ce.policy.deny_rules(d):
-                    for cp in r.peers or ():
+            for d in DIRECTIONS:
+                for cr in ce.policy.rules(d) + ce.policy.deny_rules(d):
+                    for cp in cr.peers or ():
                         if cp.addresses is not None:
                             blocks.append(cp.addresses)
                             written.update(cp.written)

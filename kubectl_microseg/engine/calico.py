@@ -38,7 +38,7 @@ from ..model.addresses import AddressSet
 from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
                             DEFAULT_TIER, K8S_POLICY_ORDER)
 from ..model.ports import ConnSet
-from ..vocab import Direction, ReasonKind
+from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .compiled import peer_matches
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class CompiledPolicy:
     policy: CalicoPolicy | None
     """None: the Kubernetes NetworkPolicies' place in the default tier."""
     applies: dict[str, int]
-    rules: dict[str, list[CompiledCalicoRule]]
+    rules: dict[Direction, list[CompiledCalicoRule]]
 
 
 @dataclass
@@ -147,7 +147,7 @@ class ClassGroup:
         return got
 
 
-def class_groups(tiers: list[CompiledTier], d: str, isolated: int, n: int) -> list[ClassGroup]:
+def class_groups(tiers: list[CompiledTier], d: Direction, isolated: int, n: int) -> list[ClassGroup]:
     """Per class index, its group in direction ``d`` (the Kubernetes policies' place in the default tier
     applies to the ``isolated`` classes). Classes are filed by the bits of every policy's and rule's bitset
     (cost: the bits set, nothing per pair); equal signatures share one group."""
@@ -302,8 +302,8 @@ class CalicoCompiler:
         for pol, _ in self.objs.policies:
             applies = self.applies(pol)
             by_tier.setdefault(pol.tier, []).append(CompiledPolicy(
-                pol, {d: applies if pol.applies(d) else 0 for d in ("ingress", "egress")},
-                {d: [self.compile_rule(pol, r) for r in pol.rules(d)] for d in ("ingress", "egress")}))
+                pol, {d: applies if pol.applies(d) else 0 for d in DIRECTIONS},
+                {d: [self.compile_rule(pol, r) for r in pol.rules(d)] for d in DIRECTIONS}))
         by_tier.setdefault(DEFAULT_TIER, []).append(CompiledPolicy(None, {}, {}))
         out = []
         for tier in self.objs.ordered_tiers():
@@ -347,7 +347,7 @@ EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", Rea
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
-def tier_chain(a: Analyzer, d: str, own: int, where: Placement) -> Chain:
+def tier_chain(a: Analyzer, d: Direction, own: int, where: Placement) -> Chain:
     """The tiers of one placement that apply to class ``own`` in direction ``d``, each with its applying
     policies in order (a tier without a policy applying to the endpoint is skipped)."""
     return a.calico_groups[d][own].at(where)

@@ -25,7 +25,7 @@ from ..model.admin import ADMIN_KINDS
 from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
 from ..model.cilium import CIDR_GROUP_KIND
 from ..model.cilium import POLICY_KINDS as CILIUM_POLICY_KINDS
-from ..model.cilium import cidr_groups, parse_entries, sort_entries, summary_notes
+from ..model.cilium import TWO_CNIS_NOTE, CiliumEntry, cidr_groups, parse_entries, sort_entries, summary_notes
 from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
 from ..model.objects import ObjectKey, SourceObject
@@ -155,6 +155,10 @@ class LiveModel:
         return self._matrix
 
     # ------------------------------------------------------------------ internals
+    def _cilium_summary(self, entries: list[CiliumEntry]) -> list[str]:
+        """The cluster notes about the Cilium policies as a whole (and about both CNIs' objects)."""
+        return summary_notes(entries) + ([TWO_CNIS_NOTE] if entries and self.cluster.calico else [])
+
     def _apply_cilium(self, changed: list[SourceObject], deleted: list[ObjectKey], up: Update) -> None:
         """CNP/CCNP events: parse the Cilium policies again, compile the layer again, and recompute the pairs
         of the classes the changed objects' policies select before or after (a policy decides only its
@@ -176,7 +180,7 @@ class LiveModel:
         fresh = parse_entries(changed, groups)  # raises InputError on a bad object, like a rebuild would
         kept = [e for e in self.cluster.cilium if (e.policy.kind, e.policy.namespace, e.policy.name) not in keys]
         entries = sort_entries(kept + fresh)
-        notes = summary_notes(entries)
+        notes = self._cilium_summary(entries)
         old_notes = set(self._cilium_notes)
         self.cluster.notes[:] = [n for n in self.cluster.notes if n not in old_notes] + notes
         self._cilium_notes = notes
@@ -214,7 +218,7 @@ class LiveModel:
         """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
         self._matrix: Matrix | None = None
         self._external = True
-        self._cilium_notes: list[str] = summary_notes(self.cluster.cilium)
+        self._cilium_notes: list[str] = self._cilium_summary(self.cluster.cilium)
         """The notes about the Cilium policies as a whole in ``cluster.notes`` (replaced on a CNP/CCNP event)."""
 
     def _patch_matrix(self, namespaces: set[str], classes: set[int], gone: set[str],

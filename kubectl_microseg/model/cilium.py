@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 from .addresses import AddressSet
 from .objects import SourceObject
-from .policy import (PROTOCOLS, FieldError, Path, PortSpec, Rule, _cidr, _list, _map, parse_label_selector,
+from .policy import (PROTOCOLS, FieldError, Path, PortSpec, RulePorts, _cidr, _list, _map, parse_label_selector,
                      type_name, validate_port_name)
 from .selectors import LabelSelector
 
@@ -172,7 +172,7 @@ def fqdn_selector(value: Any, path: Path) -> FqdnSelector:
 
 
 @dataclass(frozen=True)
-class CiliumRule:
+class CiliumRule(RulePorts):
     """One entry of ingress, egress, ingressDeny or egressDeny. ``peers is None``: every peer."""
 
     direction: str
@@ -187,11 +187,6 @@ class CiliumRule:
 
     def __hash__(self) -> int:
         return hash((self.direction, self.index, self.path))
-
-    # the port logic is the NetworkPolicy rule's (same PortSpec values)
-    static_conns = Rule.static_conns
-    conns_for = Rule.conns_for
-    describe_ports = Rule.describe_ports
 
 
 @dataclass(frozen=True)
@@ -591,3 +586,12 @@ def summary_notes(entries: list[CiliumEntry]) -> list[str]:
         notes.append("uncertain: Cilium peers whose addresses are not known offline (" + "; ".join(unsure[:5])
                      + (" ..." if len(unsure) > 5 else "") + "): the verdicts they could change are marked uncertain")
     return notes
+
+
+TWO_CNIS_NOTE = (
+    "Calico and Cilium policy objects are both present: a cluster normally runs one CNI, whose policy engine "
+    "enforces its own objects (and the Kubernetes NetworkPolicies) while the other's objects are inert. Both "
+    "are evaluated here, in the pipeline's order: Cilium deny rules, Calico tiers, the Admin tier, the "
+    "NetworkPolicy tier (Calico's default tier, where Cilium's allow rules and default deny join the Kubernetes "
+    "NetworkPolicies), the Baseline tier; check which CNI the cluster runs (docs/cilium.md)")
+"""The note of an input with both CNIs' policy objects (model.cluster.build_cluster, engine.incremental)."""

@@ -24,6 +24,8 @@ K8S_PROTOCOLS: tuple[str, ...] = ("SCTP", "TCP", "UDP")
 ANY_PORT = (MIN_PORT, MAX_PORT)
 
 Intervals = tuple[tuple[int, int], ...]
+NamedPorts = frozenset[tuple[str, str, int]]
+"""A destination's named container ports: (name, protocol, number)."""
 
 
 def merge_intervals(ranges: Iterable[tuple[int, int]]) -> Intervals:

@@ -28,7 +28,7 @@ ORDER = 1000
 class CalicoDraft(PolicyDraft):
     """A PolicyDraft whose manifest is a Calico NetworkPolicy."""
 
-    calico: dict | None = None
+    calico: dict[str, Any] | None = None
 
     def manifest(self) -> dict[str, Any]:
         assert self.calico is not None
@@ -39,7 +39,7 @@ def _q(v: str) -> str:
     return f"'{v}'" if "'" not in v else f'"{v}"'
 
 
-def selector(sel: dict) -> str:
+def selector(sel: dict[str, Any]) -> str:
     """A LabelSelector in Calico's selector language (matchLabels and matchExpressions ANDed)."""
     parts = [f"{k} == {_q(v)}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
     for e in sel.get("matchExpressions") or []:
@@ -55,7 +55,7 @@ def selector(sel: dict) -> str:
     return " && ".join(parts) or "all()"
 
 
-def _entity(peer: dict | None) -> dict:
+def _entity(peer: dict[str, Any] | None) -> dict[str, Any]:
     if not peer:
         return {}
     if "ipBlock" in peer:
@@ -69,14 +69,14 @@ def _entity(peer: dict | None) -> dict:
     return out
 
 
-def _rules(rule: dict, direction: str) -> list[dict]:
+def _rules(rule: dict[str, Any], direction: str) -> list[dict[str, Any]]:
     peers = rule.get("from" if direction == "ingress" else "to") or [None]
-    by_proto: dict[str | None, list] = {}
+    by_proto: dict[str | None, list[Any]] = {}
     for p in rule.get("ports") or []:
         port = p.get("port")
         entry = None if port is None else (f"{port}:{p['endPort']}" if p.get("endPort") else port)
         by_proto.setdefault(p.get("protocol", "TCP"), []).append(entry)
-    protos: list[tuple[str | None, list]] = list(by_proto.items()) or [(None, [])]
+    protos: list[tuple[str | None, list[Any]]] = list(by_proto.items()) or [(None, [])]
     out = []
     for peer in peers:
         for proto, ports in protos:
@@ -122,7 +122,7 @@ SYSTEM = ("kube-system", "kube-public", "kube-node-lease")
 class CalicoObjectDraft(PolicyDraft):
     """A cluster-scoped Calico object to write (a Tier or a GlobalNetworkPolicy), with its comments."""
 
-    calico: dict | None = None
+    calico: dict[str, Any] | None = None
     rule_notes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(direction, the comment above each of its rules)."""
 
@@ -138,7 +138,7 @@ class CalicoObjectDraft(PolicyDraft):
         return tuple(DraftRule(why) for d, whys in self.rule_notes if d == direction for why in whys)
 
 
-def _dns_rules(dns: DnsTarget) -> tuple[list[dict], list[str]]:
+def _dns_rules(dns: DnsTarget) -> tuple[list[dict[str, Any]], list[str]]:
     key, value = dns.label
     dest: dict[str, Any] = {"selector": f"{key} == {_q(value)}",
                             "namespaceSelector": f"projectcalico.org/name == {_q(dns.namespace)}",

@@ -68,7 +68,7 @@ def _comment(text: str) -> str:
 
 def to_commented(draft: PolicyDraft, extra_header: tuple[str, ...] = ()) -> CommentedMap:
     """The draft as a CommentedMap with its header, selector, types and rule comments."""
-    doc = _convert(draft.manifest())
+    doc: CommentedMap = _convert(draft.manifest())
     header = list(draft.header) + list(extra_header)
     if header:
         doc.yaml_set_start_comment(_comment("\n".join(header)))

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from kubectl_microseg.vocab import SessionKind
+from kubectl_microseg.vocab import DIRECTIONS, SessionKind
 
 from ..session import Session
 
@@ -35,7 +35,7 @@ class PolicyList(OptionList):
         else:
             for entry in session.analyzer.cluster.policies:
                 p = entry.policy
-                dirs = "/".join(d[:2] for d in ("ingress", "egress") if p.affects(d))
+                dirs = "/".join(d[:2] for d in DIRECTIONS if p.affects(d))
                 n = len(session.policy_selects(entry))
                 t = Text(p.id)
                 t.append(f"  {dirs or '-'}", style="dim")
