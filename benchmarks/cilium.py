@@ -49,6 +49,10 @@ def cilium_objects(namespaces: list[str]) -> list[dict]:
          "spec": {"endpointSelector": {"matchLabels": {"tier": "database"}},
                   "enableDefaultDeny": {"ingress": False},
                   "ingressDeny": [{"fromEntities": ["world"]}]}},
+        {"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "saas-apis"},
+         "spec": {"endpointSelector": {"matchLabels": {"tier": "frontend"}},
+                  "egress": [{"toFQDNs": [{"matchName": "api.stripe.com"}, {"matchPattern": "*.example.com"}],
+                              "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}]}},
     ]
     for ns in namespaces:
         out.append(cnp(ns, "no-metadata", {"endpointSelector": {}, "enableDefaultDeny": {"egress": False},
@@ -71,10 +75,52 @@ def measure(directory: str) -> tuple[float, int, int]:
     return time.process_time() - t, len(m.cells), len(analyzer.cluster.cilium)
 
 
+def events(directory: str, runs: int) -> dict:
+    """Incremental updates (engine.incremental.LiveModel) with the Cilium objects present: CPU seconds of
+    one CNP change (one namespace's api-l7 rule), one CCNP change (the database deny), a pod-only event
+    (a Deployment's pod labels) and a NetworkPolicy change, against a full rebuild; min-max over ``runs``."""
+    import copy
+
+    from kubectl_microseg.engine.incremental import LiveModel
+    from kubectl_microseg.model.objects import SourceObject
+
+    objs = ManifestSource([directory]).load().objects
+    t = time.process_time()
+    model = LiveModel(objs)
+    model.matrix()
+    build = time.process_time() - t
+
+    def changed(kind: str, name: str | None = None) -> SourceObject:
+        o = next(o for o in objs if o.kind == kind and (name is None or o.name == name))
+        raw = copy.deepcopy(o.raw)
+        return SourceObject(raw, o.origin)
+
+    out: dict[str, list[float]] = {"cnp": [], "ccnp": [], "pod-labels": [], "networkpolicy": []}
+    for i in range(runs):
+        cnp = changed("CiliumNetworkPolicy", "api-l7")
+        cnp.raw["spec"]["ingress"][0]["toPorts"][0]["ports"][0]["port"] = str(8081 + i)
+        ccnp = changed("CiliumClusterwideNetworkPolicy", "db-no-world")
+        ccnp.raw["spec"]["ingressDeny"][0]["fromEntities"] = ["world"] if i % 2 else ["world", "remote-node"]
+        dep = changed("Deployment")
+        dep.raw["spec"]["template"]["metadata"]["labels"]["bench-rev"] = str(i)
+        np = changed("NetworkPolicy")
+        np.raw["metadata"].setdefault("annotations", {})["x"] = str(i)
+        np.raw["spec"]["policyTypes"] = sorted(set(np.raw["spec"].get("policyTypes") or ["Ingress"]) | {"Ingress"})
+        for label, obj in (("cnp", cnp), ("ccnp", ccnp), ("pod-labels", dep), ("networkpolicy", np)):
+            t = time.process_time()
+            up = model.apply([obj])
+            model.matrix()
+            out[label].append(time.process_time() - t)
+            assert not up.rebuilt, label
+    return {"build_and_matrix_s": round(build, 2),
+            **{f"{k}_s": [round(min(v), 3), round(max(v), 3)] for k, v in out.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("size", nargs="?", default="L", choices=sorted(SIZES))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--events", action="store_true", help="measure incremental updates with Cilium objects")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
         plain = os.path.join(work, "plain")
@@ -86,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         namespaces = [f[:-5] for f in sorted(os.listdir(plain)) if f.endswith(".yaml") and f != "kube-system.yaml"]
         with open(os.path.join(with_c, "zz-cilium.yaml"), "w") as fh:
             fh.write("\n---\n".join(json.dumps(o) for o in cilium_objects(namespaces)) + "\n")
+        if args.events:
+            print(json.dumps({"size": args.size, "runs": args.runs, **events(with_c, args.runs)}))
+            return 0
         rows = {"without": [], "with": []}
         for _ in range(args.runs):
             for label, d in (("without", plain), ("with", with_c)):

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import SIZES, namespace, pod, policies, workload  # noqa: E402
+from generate import SIZES, namespace, pod, policies, workload
 
 try:
     from yaml import CSafeDumper as Dumper

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import generate  # noqa: E402
+from generate import generate
 
 
 def hubble_lines(pods: list[tuple[str, str, str, list[int]]], n: int, seed: int = 1) -> list[str]:

@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -89,7 +90,7 @@ def measure_dump(workdir: str, repeats: int = 5) -> dict[str, float]:
     for ext in ("yaml", "json"):
         path = f"{workdir}/dump-S.{ext}"
         write_dump("S", path)
-        out[f"dump_{ext}"] = best(lambda: ManifestSource([path]).load(), repeats) / ref
+        out[f"dump_{ext}"] = best(lambda path=path: ManifestSource([path]).load(), repeats) / ref
     return out
 
 

@@ -210,19 +210,20 @@ async def events_at(snapshot: Snapshot, runs: int) -> dict[str, list[float]]:
             before, was = app._shown_generation, drawn(app, src, dst)
             STAGES.start()
             source.events.put(Event("DELETED", policy))
-            out["policy"].append(await until(pilot, lambda: app._shown_generation > before
+            out["policy"].append(await until(pilot, lambda before=before, was=was: app._shown_generation > before
                                              and drawn(app, src, dst) != was))
             STAGES.finish()
             stage_rows["policy"].extend(STAGES.rows[-1:])
             before = app._shown_generation
             source.events.put(Event("ADDED", policy))
-            await until(pilot, lambda: app._shown_generation > before and drawn(app, src, dst) == was)
+            await until(pilot, lambda before=before, was=was: app._shown_generation > before
+                        and drawn(app, src, dst) == was)
             for name, obj in (("pod", team), ("coredns", dns)):
                 await settle()
                 before = app._shown_generation
                 STAGES.start()
                 source.events.put(Event("MODIFIED", relabel(obj, f"r{i}")))
-                out[name].append(await until(pilot, lambda: app._shown_generation > before))
+                out[name].append(await until(pilot, lambda before=before: app._shown_generation > before))
                 STAGES.finish()
                 stage_rows[name].extend(STAGES.rows[-1:])
                 STAGES.rows.clear()

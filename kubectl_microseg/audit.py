@@ -17,15 +17,15 @@ is in the API server's audit log, not in the object.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .engine.diff import MatrixDiff
 from .engine.incremental import LiveModel
-from .engine.k8s import Analyzer, Options
+from .engine.analyze import analyze
+from .engine.k8s import Options
 from .errors import MicrosegError
 from .live import LiveState
-from .model.cluster import build_cluster
 from .model.objects import SourceObject
 from .sources import Event, Snapshot
 from .vocab import EventType
@@ -164,7 +164,7 @@ def utc_now() -> str:
 
 
 def _labels_annotations(raw: dict[str, Any] | None) -> Any:
-    meta = raw.get("metadata") if raw and isinstance(raw.get("metadata"), dict) else {}
+    meta = m if raw and isinstance(m := raw.get("metadata"), dict) else {}
     return (meta.get("labels"), meta.get("annotations"))
 
 
@@ -184,6 +184,8 @@ class AuditTrail:
         self.options = options or Options()
         self._model = model
         self._snapshot_objects = snapshot.objects if model is None else None
+        self._source = Snapshot([], snapshot.description, list(snapshot.notes))
+        """What the snapshot said of itself (its notes), for the analyses of a 'before' state."""
         self.external = external
 
     @property
@@ -227,7 +229,7 @@ class AuditTrail:
             _labels_annotations(old.raw) != _labels_annotations(obj.raw)
         if not relevant and not meta_changed:
             return None
-        meta = obj.raw.get("metadata") if isinstance(obj.raw.get("metadata"), dict) else {}
+        meta = m if isinstance(m := obj.raw.get("metadata"), dict) else {}
         rec = AuditRecord(now or utc_now(), event.type, obj.kind, obj.namespace, obj.name,
                           str(meta.get("resourceVersion")) if meta.get("resourceVersion") else None,
                           changed_by(obj.raw, event.type), None)
@@ -263,7 +265,7 @@ class AuditTrail:
             objects = {k: o for k, o in model.objects.items() if k != key}
             if old is not None:
                 objects[key] = old
-            before_an = Analyzer(build_cluster(objects.values()), model.options)
+            before_an = analyze(replace(self._source, objects=list(objects.values())), model.options)
             return compare(before_an, after_an, external=self.external, before_title="before", after_title="after")
         ns = {key[1] or "default"}
         exp_a, notes_a = exposures(after_an, ns), list(after_an.cluster.notes)

@@ -14,7 +14,8 @@ import signal
 import sys
 
 from . import __version__, commands
-from .errors import EXIT_BAD_INPUT, MicrosegError
+from .errors import (EXIT_BAD_INPUT, AmbiguousName, BadDeletion, BadProbeTarget, MicrosegError, PortRequired,
+                     UnknownDeletion)
 
 PROG = "kubectl microseg"
 
@@ -122,12 +123,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = int(args.func(args) or 0)
     except MicrosegError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {words(exc)}", file=sys.stderr)
         code = exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
     return code
+
+
+def words(exc: MicrosegError) -> str:
+    """The command line's wording of an error: a domain error of the core is told with the option that fixes
+    it (the core knows no options); every other error says what it says."""
+    if isinstance(exc, AmbiguousName):
+        return f"{exc.name!r} is ambiguous: {', '.join(exc.candidates)}; give -n NAMESPACE or ns/name"
+    if isinstance(exc, BadDeletion):
+        return f"--delete {exc.text!r}: expected NAMESPACE/NAME of a NetworkPolicy"
+    if isinstance(exc, UnknownDeletion):
+        return f"--delete {exc.policy_id}: no NetworkPolicy {exc.policy_id} in the base or the changes"
+    if isinstance(exc, PortRequired):
+        return ("a probe to an address outside the cluster needs --port" if exc.external
+                else f"{exc.destination} declares no containerPorts: give --port")
+    if isinstance(exc, BadProbeTarget):
+        return f"--external {exc.text!r}: {exc.expected}"
+    return str(exc)
 
 
 def ignore_sigpipe() -> None:

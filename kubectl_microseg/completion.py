@@ -244,7 +244,7 @@ def kubectl_complete(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     try:
         answer = complete(words)
-    except (SystemExit, Exception) as exc:  # noqa: BLE001 - a shell prompt must never show a traceback
+    except (SystemExit, Exception) as exc:
         if os.environ.get("KUBECTL_MICROSEG_COMPLETION_DEBUG"):
             print(f"completion failed: {exc!r}", file=sys.stderr)
         answer = Completion([], DIRECTIVE_ERROR)

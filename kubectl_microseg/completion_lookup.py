@@ -121,7 +121,7 @@ class Lookup:
             cmd += ["--request-timeout", "3s"]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return []
         if proc.returncode != 0:

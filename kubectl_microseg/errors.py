@@ -69,3 +69,50 @@ class UnreachableError(MicrosegError):
     """The cluster or the host firewall could not be reached or read."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+# -- domain errors: the core raises them with their data; the views word them (``cli.words`` names the
+# command-line options that fix them, the TUI shows the plain message). All are usage errors (exit 2).
+
+class AmbiguousName(UsageError):
+    """A name that several workloads answer to."""
+
+    def __init__(self, name: str, candidates: list[str]):
+        self.name, self.candidates = name, candidates
+        super().__init__(f"{name!r} is ambiguous: {', '.join(candidates)}; give its namespace or ns/name")
+
+
+class BadDeletion(UsageError):
+    """A deletion that does not name a NetworkPolicy as NAMESPACE/NAME."""
+
+    def __init__(self, text: str):
+        self.text = text
+        super().__init__(f"deletion {text!r}: expected NAMESPACE/NAME of a NetworkPolicy")
+
+
+class UnknownDeletion(UsageError):
+    """A deletion of a NetworkPolicy that is in neither the base nor the changes."""
+
+    def __init__(self, policy_id: str):
+        self.policy_id = policy_id
+        super().__init__(f"cannot delete {policy_id}: no NetworkPolicy {policy_id} in the base or the changes")
+
+
+class PortRequired(UsageError):
+    """A probe names no port and the destination declares none to try (an outside address, or a pod without
+    containerPorts)."""
+
+    def __init__(self, destination: str, external: bool):
+        self.destination, self.external = destination, external
+        super().__init__("a probe to an address outside the cluster needs a port" if external
+                         else f"{destination} declares no containerPorts: give a port")
+
+
+class BadProbeTarget(UsageError):
+    """An outside probe target that is not ADDRESS:PORT."""
+
+    expected = "expected ADDRESS:PORT (an IP address: the model judges addresses, not names)"
+
+    def __init__(self, text: str):
+        self.text = text
+        super().__init__(f"probe target {text!r}: {self.expected}")

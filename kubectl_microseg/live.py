@@ -18,7 +18,8 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .model.objects import ObjectKey, SourceObject
 from .sources import Event, Snapshot, WatchingSource
@@ -38,13 +39,13 @@ def fingerprint(raw: dict[str, Any]) -> str:
     >>> fingerprint(a) == fingerprint(b)
     True
     """
-    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    meta = m if isinstance(m := raw.get("metadata"), dict) else {}
     kind = raw.get("kind")
     base = (kind, raw.get("apiVersion"), meta.get("labels"), meta.get("ownerReferences"),
             meta.get("deletionTimestamp") is not None)
     spec = raw.get("spec")
     if kind == "Pod":
-        status = raw.get("status") if isinstance(raw.get("status"), dict) else {}
+        status = s if isinstance(s := raw.get("status"), dict) else {}
         keep = {k: status.get(k) for k in ("podIP", "podIPs", "phase", "hostIP")}
         return _canonical(base + (spec, keep))
     if kind == "Namespace":
@@ -78,7 +79,7 @@ class ChangeSet:
         """The kinds of the changed objects (a view may recompute only what depends on them)."""
         return {k[0] for k in self.added | self.modified | self.deleted}
 
-    def merge(self, other: "ChangeSet") -> None:
+    def merge(self, other: ChangeSet) -> None:
         """Fold a later change into this one (an object added then deleted is neither)."""
         for key in other.added:
             if key in self.deleted:
@@ -190,13 +191,14 @@ def follow(source: WatchingSource, on_change: Callable[[Snapshot, ChangeSet], No
     try:
         while not stop.is_set():
             timeout = max(0.0, deadline - time.monotonic()) if pending else 0.1
+            idle = False
             try:
                 ev = events.get(timeout=timeout)
             except queue.Empty:
-                ev = False  # type: ignore[assignment]
-            if ev is None:
+                ev, idle = None, True
+            if ev is None and not idle:  # the end of the stream
                 break
-            if ev:
+            if ev is not None:
                 change = live.apply(ev)
                 if change.state_changed and on_state is not None:
                     on_state(live.state or "", live.state_detail)
@@ -246,6 +248,8 @@ def follow_command(args: Any, show: Callable[[Any, Any, Snapshot], None], *, sto
     if getattr(args, "filename", None) or getattr(args, "demo", False):
         raise UsageError("--watch follows a live cluster; it cannot be used with -f/--filename or --demo")
     source = source_for(args)
+    if not isinstance(source, WatchingSource):
+        raise UsageError("--watch follows a live source; the one chosen does not watch for changes")
     tty = bool(getattr(out, "isatty", lambda: False)())
     first = [True]
 
@@ -285,7 +289,8 @@ def follow_command(args: Any, show: Callable[[Any, Any, Snapshot], None], *, sto
     return 0
 
 
-def pump_events(source: WatchingSource, stop: threading.Event, name: str) -> tuple[queue.Queue, threading.Thread]:
+def pump_events(source: WatchingSource, stop: threading.Event,
+                name: str) -> tuple[queue.Queue[Event | None], threading.Thread]:
     """Run ``source.watch()`` in a daemon thread feeding a queue; ``None`` marks the end of the stream."""
     events: queue.Queue[Event | None] = queue.Queue()
 

@@ -83,14 +83,12 @@ def load_analyzer(args: argparse.Namespace, *, namespace_must_exist: bool = True
 
     The namespace of ``-n`` is checked against the model (see :func:`check_namespace`).
     """
-    from .engine.k8s import Analyzer
-    from .model.cluster import build_cluster
+    from .engine.analyze import analyze
 
     snapshot = load_snapshot(args)
-    cluster = build_cluster(snapshot.objects)
-    cluster.notes[:0] = snapshot.notes
-    check_namespace(args, cluster, snapshot, must_exist=namespace_must_exist)
-    return Analyzer(cluster, analyzer_options(args, snapshot)), snapshot
+    analyzer = analyze(snapshot, analyzer_options(args, snapshot))
+    check_namespace(args, analyzer.cluster, snapshot, must_exist=namespace_must_exist)
+    return analyzer, snapshot
 
 
 def chosen_namespace(args: argparse.Namespace) -> str | None:
@@ -111,7 +109,7 @@ def check_namespace(args: argparse.Namespace, cluster, snapshot: Snapshot, *, mu
     ns = chosen_namespace(args)
     if not ns:
         return
-    known = [n for n in cluster.namespaces]
+    known = list(cluster.namespaces)
     if ns not in cluster.namespaces:
         close = difflib.get_close_matches(ns, known, n=1)
         hint = f' (did you mean "{close[0]}"?)' if close else ""

@@ -14,8 +14,11 @@ from enum import Enum
 class StrEnum(str, Enum):
     """``enum.StrEnum`` for Python 3.10 too: ``str()`` and ``format()`` give the value, not ``Cls.NAME``."""
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
 
 class Direction(StrEnum):

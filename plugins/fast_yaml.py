@@ -24,7 +24,8 @@ import re
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from kubectl_microseg.gcpause import paused_gc
 

@@ -18,7 +18,8 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import yaml
 
@@ -42,14 +43,14 @@ class DuplicateKey(yaml.constructor.ConstructorError):
 
     def __init__(self, key: str, first: yaml.Mark, again: yaml.Mark) -> None:
         super().__init__(problem=f"duplicate key {key!r}", problem_mark=again)
-        self.key, self.first = key, first
+        self.key, self.first, self.again = key, first, again
 
 
-class StrictSafeLoader(SafeLoader):  # type: ignore[misc,valid-type]
+class StrictSafeLoader(SafeLoader):
     """Safe mode, and a key given twice in one mapping is an error: kubectl's YAML decoder refuses it
     ('mapping key "ingress" already defined'), while a plain loader would keep the last value silently."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[str, yaml.Mark] = {}
         for key, _ in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG:
@@ -61,7 +62,11 @@ class StrictSafeLoader(SafeLoader):  # type: ignore[misc,valid-type]
 
 # go-yaml (kubectl's and the API server's decoder) gives an unquoted date as a string where the target is
 # not a time (labels, annotations, any field of an object): `version: 2024-01-01` is the label "2024-01-01".
-StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+def _timestamp_as_text(loader: StrictSafeLoader, node: yaml.ScalarNode) -> Any:
+    return loader.construct_scalar(node)
+
+
+StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -187,7 +192,7 @@ def _check_depth(text: str, name: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise InputError(f"YAML nested deeper than {MAX_DEPTH} levels", Origin(file=name, document=doc),
-                                     line=ev.start_mark.line + 1)
+                                     line=ev.start_mark.line + 1 if ev.start_mark else None)
             elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except yaml.YAMLError as exc:
@@ -248,7 +253,7 @@ def _expansion(root: Any) -> tuple[int, int]:
     return sizes.get(id(root), 1), distinct
 
 
-def _check_aliases(docs: list[Any], name: str, locator: "Locator") -> None:
+def _check_aliases(docs: list[Any], name: str, locator: Locator) -> None:
     for i, doc in enumerate(docs):
         if not isinstance(doc, (dict, list)):
             continue
@@ -302,9 +307,9 @@ def load_documents(text: str, name: str, locator: Locator | None = None) -> list
             with paused_gc():
                 docs = list(yaml.load_all(text, Loader=StrictSafeLoader))
         except DuplicateKey as exc:
-            line = exc.problem_mark.line + 1
+            again = exc.again.line + 1
             raise InputError(f"YAML: mapping key {exc.key!r} already defined at line {exc.first.line + 1}",
-                             Origin(file=name, document=_doc_of_line(text, line)), line=line) from None
+                             Origin(file=name, document=_doc_of_line(text, again)), line=again) from None
         except yaml.constructor.ConstructorError as exc:
             # safe mode: a tag that would construct an object (!!python/object, !custom) is refused
             mark = exc.problem_mark or exc.context_mark

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from kubectl_microseg.errors import UnreachableError
 from kubectl_microseg.io.atomic import atomic_write
@@ -92,7 +92,7 @@ class Sandbox:
         self.tmp = tempfile.mkdtemp(prefix="msverify")
         self.addresses: dict[str, set[str]] = {}
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         try:
             self.open()
         except BaseException:

@@ -57,7 +57,7 @@ class NftError(Exception):
 def import_nftables() -> ModuleType | None:
     """The python-nftables module: a normal import, else the distribution's copy; None when absent."""
     try:
-        import nftables  # type: ignore[import-not-found]
+        import nftables
         return nftables
     except ImportError:
         pass

@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from release import krew  # noqa: E402
-from release.build import build_all, wheel_requires  # noqa: E402
-from release.common import REPO, ReleaseError, bundled_requires, load_project, log  # noqa: E402
-from release.lock import LOCK_PATH, Lock, make_lock, resolve_build_pins, targets_for  # noqa: E402
-from release.targets import DEFAULT_PYTHONS  # noqa: E402
-from release.wheels import build_project_wheel  # noqa: E402
+from release import krew
+from release.build import build_all, wheel_requires
+from release.common import REPO, ReleaseError, bundled_requires, load_project, log
+from release.lock import LOCK_PATH, Lock, make_lock, resolve_build_pins, targets_for
+from release.targets import DEFAULT_PYTHONS
+from release.wheels import build_project_wheel
 
 TEMPLATE = REPO / krew.TEMPLATE_PATH_NAME
 DEFAULT_BASE_URL = "https://github.com/kubectl-microseg/kubectl-microseg/releases/download/v{version}"

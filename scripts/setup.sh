@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything kubectl-microseg needs on a fresh Debian/Ubuntu machine:
 #   - system packages for the nftables views and their kernel tests (as root, with apt-get);
-#   - a virtual environment in .venv with the project installed (editable), its test, release and fast extras.
+#   - a virtual environment in .venv with the project installed (editable), its test, check, release and fast
+#     extras, and build/layout/ (the installed namespace as mypy reads it: scripts/typecheck.py).
 # Idempotent: a second run only checks. Nothing global is installed but Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,7 @@ pip_install() {  # quiet unless it fails; then show what pip said
     fi
 }
 pip_install --upgrade pip
-pip_install -e '.[test,release,fast]'  # fast: rapidyaml (optional; see pyproject.toml)
+pip_install -e '.[test,check,release,fast]'  # fast: rapidyaml (optional; see pyproject.toml)
+.venv/bin/python scripts/typecheck.py --layout
 rm -f "$log"
 echo "setup: ready (.venv/bin/kubectl-microseg)" >&2

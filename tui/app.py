@@ -10,6 +10,7 @@ every screen: quit, help, theme.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 from collections.abc import Iterable
 from typing import Any
@@ -93,10 +94,8 @@ class MicrosegApp(App[int]):
     def on_unmount(self) -> None:
         stop = getattr(self.source, "stop", None)
         if callable(stop):
-            try:
+            with contextlib.suppress(Exception):  # the source is going away with the app; nothing to tell the user
                 stop()
-            except Exception:  # the source is going away with the app; nothing to tell the user
-                pass
 
     # ------------------------------------------------------------------ loading and following (workers)
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)

@@ -198,7 +198,7 @@ class NftSession:
                     deciding.setdefault(f"{p.host}|{o.base.label()}", (p.host, o.base))
         if deciding:
             blocks.append(Block("title", "deciding chains"))
-            for key, (host, ch) in deciding.items():
+            for _key, (host, ch) in deciding.items():
                 blocks.append(Block("code", chain_text(ch), origin=f"{host}: {ch.label()}"))
         return blocks
 

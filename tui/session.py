@@ -14,15 +14,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from kubectl_microseg.engine.analyze import analyze
+from kubectl_microseg.engine.diff import diff_matrices
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
+from kubectl_microseg.engine.staged import StagedChange, staged_changes
 from kubectl_microseg.gcpause import paused_gc
-from kubectl_microseg.model.cluster import PolicyEntry, Workload, build_cluster
+from kubectl_microseg.model.cluster import PolicyEntry, Workload
 from kubectl_microseg.model.objects import ObjectKey, SourceObject
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.sources import Snapshot
-from kubectl_microseg.vocab import SessionKind
+from kubectl_microseg.vocab import DIRECTIONS, SessionKind
 
 from .explain_doc import Block, explanation_blocks
 from .grid import GRANULARITIES, CellFn, Granularity, GridModel
@@ -43,6 +46,9 @@ class KubeSession:
     _pods: tuple[list[Endpoint], CellFn] | None = field(default=None, repr=False)
     kind: SessionKind = field(default=SessionKind.K8S, init=False)
     """What the session shows: Kubernetes here, host firewalls in tui/nft_session.py."""
+    staged: dict[tuple[str, str], StagedChange] = field(default_factory=dict, repr=False)
+    """Pairs whose verdict the Calico staged policies would change if enforced (engine.staged; empty without
+    staged policies)."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     """Held while the live path updates ``analyzer`` in place (LiveModel); readers on the UI thread try it
     without blocking (and say 'updating'), worker threads wait for it."""
@@ -109,9 +115,9 @@ class KubeSession:
 
     def isolation(self, w: Workload) -> dict[str, str]:
         """'yes', 'no' or 'partly' per direction: are the workload's pods isolated?"""
-        out = {}
+        out: dict[str, str] = {}
         classes = self.analyzer.workload_classes.get(w.id, [])
-        for d in ("ingress", "egress"):
+        for d in DIRECTIONS:
             flags = [self.analyzer.is_isolated(c, d) for c in classes]
             out[d] = "yes" if flags and all(flags) else ("partly" if any(flags) else "no")
         return out
@@ -196,13 +202,19 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     from kubectl_microseg.load import analyzer_options
 
     args = args if args is not None else argparse.Namespace()
-    cluster = build_cluster(snapshot.objects)
-    cluster.notes[:0] = snapshot.notes
-    analyzer = Analyzer(cluster, analyzer_options(args, snapshot))
+    analyzer = analyze(snapshot, analyzer_options(args, snapshot))
     m = analyzer.matrix(external=not getattr(args, "no_external", False))
     m.title = f"Effective connectivity ({snapshot.description})"
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
-    return KubeSession(snapshot, analyzer, m, args, objs)
+    return KubeSession(snapshot, analyzer, m, args, objs, staged=_staged(analyzer, objs.values(), args))
+
+
+def _staged(analyzer: Analyzer, objects: Iterable[SourceObject], args: argparse.Namespace) -> dict:
+    """The staged/enforced differences, where the cluster has Calico staged policies (a second analysis)."""
+    calico = analyzer.cluster.calico
+    if not (calico.staged or calico.staged_k8s):
+        return {}
+    return staged_changes(list(objects), analyzer.options, external=not getattr(args, "no_external", False))
 
 
 def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: threading.Lock,
@@ -222,16 +234,17 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         model.cluster.notes[:0] = [n for n in snapshot.notes if n not in model.cluster.notes]
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
+        staged = _staged(model.analyzer, model.objects.values(), args)
     m.title = f"Effective connectivity ({snapshot.description})"
-    return KubeSession(snapshot, model.analyzer, m, args, model.objects, lock=lock), version, up.pairs
+    return KubeSession(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, up.pairs
 
 
 def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
-    """The (source, destination) pairs whose cell differs between two matrices."""
-    out: set[tuple[str, str]] = set()
-    for k in old.cells.keys() | new.cells.keys():
-        if old.cells.get(k) != new.cells.get(k):
-            out.add(k)
+    """The (source, destination) pairs whose cell differs between two matrices: the ports
+    (``engine.diff.diff_matrices``, the one matrix diff) or only whether the verdict is certain."""
+    d = diff_matrices(old, new)
+    out = {(p.src, p.dst) for p in d.differences()}
+    out.update((p.src, p.dst) for p in d.unchanged if old.cells.get((p.src, p.dst)) != new.cells.get((p.src, p.dst)))
     return out
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence, TextIO
+from typing import TextIO
+from collections.abc import Sequence
 
 from ..engine.diff import MatrixDiff
 from ..engine.guards import ExpectedFlow

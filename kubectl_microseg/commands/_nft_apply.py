@@ -88,7 +88,7 @@ def run_apply(args: argparse.Namespace) -> int:
         iif[addr] = dev
         if pref:
             local.setdefault(6 if ":" in pref else 4, pref)
-    addresses = sorted({a for a in local.values()} | ({session.server} if session else set()))
+    addresses = sorted(set(local.values()) | ({session.server} if session else set()))
     lines = change_lines(host_changes(current, merged, "this host", addresses))
     print(f"tables replaced: {', '.join(f'{f} {n}' for f, n in tables)} (all other tables are left as they are)")
     print("flows that change:" if lines else "no connectivity changes")
@@ -138,7 +138,7 @@ def run_apply(args: argparse.Namespace) -> int:
     print(f"applied; previous ruleset saved to {backup}")
     if not timer:
         return 0
-    pid, _, confirm = timer
+    _pid, _, confirm = timer
     deadline = time.monotonic() + args.confirm_within
     answer = _ask(f"type 'yes' within {args.confirm_within}s to keep the new ruleset: ",
                   timeout=max(0.1, deadline - time.monotonic() - 0.5))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 
 from ..errors import InputError, Origin, UsageError
 from ..model.cluster import Cluster
 from ..model.selectors import parse_selector_text
-from ..scaffold import guardrails, least, templates, tiers
+from ..scaffold import calico_form, guardrails, least, mesh, templates, tiers
 from ..scaffold.dns import DnsTarget, find_dns
 from ..scaffold.draft import validate
 from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
@@ -96,17 +97,56 @@ def _opt_namespaces(p: argparse.ArgumentParser) -> None:
     p.add_argument("--include-system", action="store_true", help="with -A, include kube-system, kube-public, kube-node-lease")
 
 
+def _cluster_wide_opts(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster scope (with --format calico)")
+    g.add_argument("--cluster-wide", action="store_true",
+                   help="one Calico GlobalNetworkPolicy for every namespace (system ones only with --include-system), "
+                        "in its own Tier after Calico's default tier; needs --format calico")
+    g.add_argument("--tier", default=calico_form.CLUSTER_TIER, help="with --cluster-wide: the tier's name "
+                   f"(default {calico_form.CLUSTER_TIER})")
+    g.add_argument("--tier-order", type=float, default=calico_form.CLUSTER_TIER_ORDER,
+                   help=f"with --cluster-wide: the tier's order (default {calico_form.CLUSTER_TIER_ORDER:,}: after the "
+                        "default tier, where the Kubernetes NetworkPolicies are)")
+
+
 def _default_deny_opts(p: argparse.ArgumentParser) -> None:
     _opt_namespaces(p)
     p.add_argument("--direction", choices=("both", "ingress", "egress"), default="both", help="what to deny (default both)")
+    p.add_argument("--no-dns", action="store_true", help="with --cluster-wide: leave out the DNS egress rules")
+    _cluster_wide_opts(p)
+
+
+def _allow_dns_opts(p: argparse.ArgumentParser) -> None:
+    _opt_namespaces(p)
+    _cluster_wide_opts(p)
+
+
+def _cluster_wide(args: argparse.Namespace) -> bool:
+    """``--cluster-wide``: only in Calico form, and instead of namespaces."""
+    if not getattr(args, "cluster_wide", False):
+        return False
+    if getattr(args, "format", "networkpolicy") != "calico":
+        raise UsageError("--cluster-wide writes a Calico GlobalNetworkPolicy: add --format calico")
+    if args.namespaces or getattr(args, "all_namespaces", False):
+        raise UsageError("--cluster-wide covers every namespace: leave out NAMESPACE and -A")
+    return True
 
 
 def _default_deny(args: argparse.Namespace, model: Model) -> Built:
+    if _cluster_wide(args):
+        dns = None if args.no_dns else find_dns(model.cluster)
+        return calico_form.cluster_default_deny(args.direction, dns, name=args.name, include_system=args.include_system,
+                                                tier=args.tier, tier_order=args.tier_order), [dns.note] if dns else []
+    if getattr(args, "no_dns", False):
+        raise UsageError("--no-dns applies with --cluster-wide (default-deny writes no DNS rule per namespace)")
     return [templates.default_deny(ns, args.direction, args.name) for ns in _namespaces(args, model)], []
 
 
 def _allow_dns(args: argparse.Namespace, model: Model) -> Built:
     dns = find_dns(model.cluster)
+    if _cluster_wide(args):
+        return calico_form.cluster_allow_dns(dns, name=args.name, include_system=args.include_system, tier=args.tier,
+                                             tier_order=args.tier_order), [dns.note]
     return [templates.allow_dns(ns, dns, args.name) for ns in _namespaces(args, model)], [dns.note]
 
 
@@ -124,7 +164,8 @@ def _tiers_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entry-selector", metavar="SEL", help="only these pods of the entry namespace (kubectl -l syntax)")
 
 
-def _tiers(args: argparse.Namespace, model: Model) -> Built:
+def _tier_intent(args: argparse.Namespace, model: Model, *, dns: bool = True) -> tuple[tiers.TierIntent, list[str]]:
+    """The tier intent of the command line or --intent file, resolved against the model (tiers and mesh)."""
     if args.intent:
         data, origin, locator = read_yaml(args.intent)
         with with_lines(locator):
@@ -143,10 +184,22 @@ def _tiers(args: argparse.Namespace, model: Model) -> Built:
     elif args.entry_selector:
         raise UsageError("--entry-selector needs --entry-namespace")
     intent = replace(intent, namespace=ns, entry=entry, label_key=args.label_key or intent.label_key,
-                     dns=intent.dns and not args.no_dns)
-    resolved, notes = tiers.resolve(intent, model.cluster)
+                     dns=dns and intent.dns and not getattr(args, "no_dns", False))
+    return tiers.resolve(intent, model.cluster)
+
+
+def _tiers(args: argparse.Namespace, model: Model) -> Built:
+    resolved, notes = _tier_intent(args, model)
     dns = find_dns(model.cluster) if resolved.dns else None
     return tiers.build(resolved, dns), notes + ([dns.note] if dns and not dns.found else [])
+
+
+def _mesh(args: argparse.Namespace, model: Model) -> Built:
+    from ..load import mesh_options
+
+    resolved, notes = _tier_intent(args, model, dns=False)  # DNS is UDP: Istio neither proxies nor authorizes it
+    drafts, more = mesh.build(resolved, model.cluster, mesh_options(args).trust_domain)
+    return drafts, notes + more
 
 
 def _zone_opts(p: argparse.ArgumentParser) -> None:
@@ -193,7 +246,8 @@ def _zone_has_members(cluster: Cluster, ns: str, key: str, value: str, scope: st
 
 
 def _from_ns_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE_NAMESPACE", help="the namespace the connections come from")
+    p.add_argument("source_namespace", metavar="SOURCE_NAMESPACE",  # not "source": that is --source's dest
+                   help="the namespace the connections come from")
     p.add_argument("--ports", default="", help="ports to open, e.g. 9090,8080 or 53/udp (default: every port)")
     p.add_argument("--from-selector", metavar="SEL", help="only these pods of the source namespace")
     p.add_argument("--to-selector", metavar="SEL", help="only these pods of the target namespace (-n)")
@@ -217,13 +271,13 @@ def _from_namespace(args: argparse.Namespace, model: Model) -> Built:
     ports = parse_ports(args.ports)
     src = parse_selector(args.from_selector, "--from-selector") if args.from_selector else None
     dst = parse_selector(args.to_selector, "--to-selector") if args.to_selector else None
-    drafts = templates.allow_from_namespace(ns, args.source, ports, src, dst, args.name, args.purpose)
+    drafts = templates.allow_from_namespace(ns, args.source_namespace, ports, src, dst, args.name, args.purpose)
     notes = []
-    egress = args.egress == "yes" or (args.egress == "auto" and _source_isolated(model, args.source, args.from_selector))
+    egress = args.egress == "yes" or (args.egress == "auto" and _source_isolated(model, args.source_namespace, args.from_selector))
     if egress:
-        drafts.append(templates.egress_to_namespace(args.source, ns, ports, src, dst, None))
+        drafts.append(templates.egress_to_namespace(args.source_namespace, ns, ports, src, dst, None))
     elif args.egress == "auto":
-        notes.append(f"no egress policy written for {args.source}: "
+        notes.append(f"no egress policy written for {args.source_namespace}: "
                      + ("no model to check (--no-cluster); " if model.analyzer is None else
                         "its pods are not isolated for egress in the model; ")
                      + "use --egress yes if they are")
@@ -312,11 +366,14 @@ def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
         notes.append(f"no default deny for the system namespace(s) {', '.join(spared)} (--include-system adds it; "
                      "it would cut CoreDNS from its upstream resolvers unless the flows include them)")
     if any(f.deny for f in flows):
-        from ..engine.simulate import analyzer_for, apply_changes
+        from ..engine.analyze import analyze
+        from ..engine.simulate import apply_changes
+        from ..model.snapshot import Snapshot
         from ..scaffold.impact import draft_objects
 
         objs = apply_changes(model.objects, draft_objects(drafts)).objects
-        more += least.still_allowed(flows, analyzer_for(objs, model.analyzer.options).matrix(), cluster)
+        after = analyze(Snapshot(objs, "with the drafts"), model.analyzer.options)
+        more += least.still_allowed(flows, after.matrix(), cluster)
     if not args.no_default_deny and not args.allow_dns:
         notes.append("the default deny also denies DNS unless the flows include it; add --allow-dns if pods "
                      "must resolve names")
@@ -360,15 +417,18 @@ def _guardrails(args: argparse.Namespace, model: Model) -> Built:
                      f"({', '.join(p.id for p in admin if p.priority <= priority + 3)}); check --priority")
     if not 0 <= priority <= 996:
         raise UsageError(f"--priority {priority}: must be 0-996 (the four Admin policies take it and the next three)")
-    return guardrails.cluster_guardrails(dns, mon, args.name or "guardrails", priority), notes
+    drafts: list[PolicyDraft] = [*guardrails.cluster_guardrails(dns, mon, args.name or "guardrails", priority)]
+    return drafts, notes
 
 
 KINDS: dict[str, Kind] = {
     "default-deny": Kind("deny all ingress and/or egress in namespaces", _default_deny, _default_deny_opts),
     "allow-dns": Kind("let every pod of namespaces query the cluster DNS (found in the model)", _allow_dns,
-                      _opt_namespaces),
+                      _allow_dns_opts),
     "tiers": Kind("a chain of tiers, each talking only to its neighbours (+ DNS)", _tiers, _tiers_opts,
                   dns_option=True, name_option=False),
+    "mesh": Kind("Istio, from the same chain as tiers: AuthorizationPolicies by service account, STRICT mTLS",
+                 _mesh, _tiers_opts, name_option=False),
     "isolate-namespace": Kind("environment isolation: only traffic within the namespace, plus DNS", _isolate,
                               _opt_namespaces, dns_option=True),
     "zone": Kind("a compliance zone by label: members talk only to members, plus DNS", _zone, _zone_opts,

@@ -14,7 +14,8 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..audit import POLICY_KINDS, AuditRecord, AuditTrail, changed_by, describe_who, render_record
 from ..cli import command_parser, ignore_sigpipe
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace, source: Any = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while the watch shuts down: still the user's normal way out
         pass
     except BrokenPipeError:  # `audit --watch | head`: the reader left; end quietly like the listing does
-        sys.stdout = None  # type: ignore[assignment]  # the interpreter's exit flush skips a None stdout
+        sys.stdout = None  # the interpreter's exit flush skips a None stdout
     return 0
 
 

@@ -15,10 +15,12 @@ import shutil
 import subprocess
 
 from ..cli import command_parser
+from ..engine.analyze import analyze
 from ..engine.k8s import Options
-from ..engine.simulate import analyzer_for, compare
+from ..engine.simulate import compare
 from ..errors import EXIT_FAILED, EXIT_OK, UsageError
 from ..model.objects import SourceObject
+from ..model.snapshot import Snapshot
 from ..sources import load_source_class
 from ..load import mesh_options
 from ._diffing import add_diff_options, add_engine_options, focus, load_expectations, show
@@ -111,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     expectations = load_expectations(args.expect)
     options = Options(ipblock_matches_pods=bool(getattr(args, "ipblock_matches_pods", False)),
                       hostnetwork_as_pods=bool(getattr(args, "hostnetwork_as_pods", False)), mesh=mesh_options(args))
-    diff = compare(analyzer_for(old_objs, options), analyzer_for(new_objs, options), expectations=expectations,
-                   before_title=old_title, after_title=new_title)
+    diff = compare(analyze(Snapshot(old_objs, old_title), options), analyze(Snapshot(new_objs, new_title), options),
+                   expectations=expectations, before_title=old_title, after_title=new_title)
     diff = focus(diff, args)
     show(diff, args)
     return EXIT_FAILED if diff.has_differences else EXIT_OK

@@ -7,13 +7,14 @@ import json
 import sys
 from typing import Any
 
-from ..cli import command_parser
+from ..cli import command_parser, words
 from ..engine.explain import (PairExplanation, explain_pair, find_workload, quick_allowed, resolve_peer,
                               resolve_port)
 from ..engine.k8s import Analyzer, ExternalAtom, Reason
 from ..errors import UnreachableError, UsageError
 from ..load import load_analyzer, mesh_analyzer
-from ..model.cluster import Workload
+from ..model.cilium import CiliumEntry
+from ..model.cluster import AdminEntry, PolicyEntry, Workload
 from ..sources import Snapshot
 
 
@@ -36,8 +37,10 @@ def register(sub) -> None:
 
 def _where(analyzer: Analyzer, r: Reason) -> str:
     """'file, document N, line L' of the rule (or policy) behind a reason."""
+    entry: PolicyEntry | CiliumEntry | AdminEntry | None
     if r.policy is not None:
-        entry = next((e for e in (*analyzer.cluster.policies, *analyzer.cluster.cilium) if e.policy is r.policy), None)
+        entries: list[PolicyEntry | CiliumEntry] = [*analyzer.cluster.policies, *analyzer.cluster.cilium]
+        entry = next((e for e in entries if e.policy is r.policy), None)
         path = r.rule.path if r.rule is not None else ()
     elif r.admin is not None:
         entry = next((e for e in analyzer.cluster.admin_policies if e.policy is r.admin), None)
@@ -142,7 +145,7 @@ def _resolve(snapshot: Snapshot, find, *a):
         why = _unreadable_pods(snapshot)
         if why is None:
             raise
-        raise UnreachableError(f"{exc}, but it may exist where pods cannot be read: {why}") from None
+        raise UnreachableError(f"{words(exc)}, but it may exist where pods cannot be read: {why}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         peers.append((_resolve(snapshot, resolve_peer, analyzer, args.from_,
                                None if "/" in args.from_ else w.namespace), w))
     else:
-        others: list[Workload | ExternalAtom] = [x for x in analyzer.cluster.workloads] + list(analyzer.atoms)
+        others: list[Workload | ExternalAtom] = list(analyzer.cluster.workloads) + list(analyzer.atoms)
         peers.extend((w, o) for o in others)
         peers.extend((o, w) for o in others if o.id != w.id)
     if args.port is not None and not (args.to or args.from_):

@@ -10,6 +10,7 @@ from typing import Any
 from ..cli import command_parser
 from ..engine.k8s import Analyzer, iter_bits
 from ..load import load_analyzer
+from ..vocab import Direction
 
 WHAT = ("all", "namespaces", "ns", "workloads", "pods", "po", "networkpolicies", "netpol", "policies",
         "clusternetworkpolicies", "cnp", "adminnetworkpolicies", "anp", "ciliumnetworkpolicies",
@@ -42,7 +43,7 @@ def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
     ns_rows = []
     for n in namespaces:
         pols = [e.policy for e in c.policies if e.policy.namespace == n.name]
-        deny = {d for p in pols if p.pod_selector.is_empty() for d in ("ingress", "egress")
+        deny = {d.value for p in pols if p.pod_selector.is_empty() for d in Direction
                 if p.affects(d) and not p.rules(d)}
         ns_rows.append({"name": n.name, "labels": n.labels, "declared": n.declared, "policies": len(pols),
                         "defaultDeny": sorted(deny)})
@@ -61,27 +62,27 @@ def collect(a: Analyzer, namespace: str | None) -> dict[str, Any]:
                        "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
                        "source": e.source.origin.describe(e.source.line_of(()))})
     a_rows = []
-    for e in c.admin_policies:
-        pol = e.policy
-        selected = sorted({w.id for i in iter_bits(a.admin_selects.get(pol.id, 0)) for w in a.class_workloads[i]})
-        a_rows.append({"id": pol.id, "kind": pol.kind, "name": pol.name, "tier": pol.tier.value,
-                       "priority": None if pol.kind == "BaselineAdminNetworkPolicy" else pol.priority,
-                       "deprecated": pol.deprecated,
-                       "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "selects": selected,
-                       "source": e.source.origin.describe(e.source.line_of(()))})
+    for ae in c.admin_policies:
+        ap = ae.policy
+        selected = sorted({w.id for i in iter_bits(a.admin_selects.get(ap.id, 0)) for w in a.class_workloads[i]})
+        a_rows.append({"id": ap.id, "kind": ap.kind, "name": ap.name, "tier": ap.tier.value,
+                       "priority": None if ap.kind == "BaselineAdminNetworkPolicy" else ap.priority,
+                       "deprecated": ap.deprecated,
+                       "ingressRules": len(ap.ingress), "egressRules": len(ap.egress), "selects": selected,
+                       "source": ae.source.origin.describe(ae.source.line_of(()))})
     c_rows = []
-    for e in c.cilium:
-        pol = e.policy
-        if namespace is not None and pol.namespace not in (None, namespace):
+    for ce in c.cilium:
+        cp = ce.policy
+        if namespace is not None and cp.namespace not in (None, namespace):
             continue
-        bits = a.cilium.selects.get(pol.id, 0) if a.cilium is not None else 0
+        bits = a.cilium.selects.get(cp.id, 0) if a.cilium is not None else 0
         selected = sorted({w.id for i in iter_bits(bits) for w in a.class_workloads[i]})
-        c_rows.append({"id": pol.id, "kind": pol.kind, "namespace": pol.namespace, "name": pol.name,
-                       "hostPolicy": pol.subject is None,
-                       "defaultDeny": [d for d, on in zip(("ingress", "egress"), pol.default_deny) if on],
-                       "rules": {"ingress": len(pol.ingress), "egress": len(pol.egress),
-                                 "ingressDeny": len(pol.ingress_deny), "egressDeny": len(pol.egress_deny)},
-                       "selects": selected, "source": e.source.origin.describe(e.source.line_of(()))})
+        c_rows.append({"id": cp.id, "kind": cp.kind, "namespace": cp.namespace, "name": cp.name,
+                       "hostPolicy": cp.subject is None,
+                       "defaultDeny": [d for d, on in zip(("ingress", "egress"), cp.default_deny) if on],
+                       "rules": {"ingress": len(cp.ingress), "egress": len(cp.egress),
+                                 "ingressDeny": len(cp.ingress_deny), "egressDeny": len(cp.egress_deny)},
+                       "selects": selected, "source": ce.source.origin.describe(ce.source.line_of(()))})
     out = {"namespaces": ns_rows, "workloads": w_rows, "policies": p_rows, "adminPolicies": a_rows,
            "ciliumPolicies": c_rows}
     if c.calico:

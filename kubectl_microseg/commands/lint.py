@@ -110,7 +110,7 @@ def _nft_findings(paths: list[str]) -> list[Finding]:
     for path in paths:
         rs = load_host(None, ruleset=path).ruleset
         text_lines = read_lines(path)
-        is_json = bool(text_lines) and "".join(text_lines).lstrip().startswith("{")
+        is_json = text_lines is not None and "".join(text_lines).lstrip().startswith("{")
         items.append((rs, path, None if is_json else text_lines))
     return lint_rulesets(items)
 

@@ -23,7 +23,7 @@ from ..nft.matrix import HostSpec, build_matrix
 from ..nft.model import Ruleset
 from ..nft.packet import Flow, flow_from_dict
 from ..nft.scaffold import Intent, demo_intent, parse_service, scaffold
-from ..nft.simulate import change_lines, diff_flows, diff_matrices, matrix_pair
+from ..nft.simulate import cell_changes, change_dict, change_lines, diff_flows, matrix_pair
 from ..sources import Source
 from ..vocab import SessionKind
 
@@ -37,7 +37,10 @@ def register(sub: Any) -> None:
                        "--ruleset FILE (nft -f syntax, loaded in a scratch network namespace, or nft -j JSON), "
                        "--demo, or the live ruleset of this host (root).")
     nsub = p.add_subparsers(dest="nft_command", metavar="SUBCOMMAND")
-    p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
+    def usage(_: argparse.Namespace) -> int:
+        p.print_help(sys.stderr)
+        return 2
+    p.set_defaults(func=usage)
 
     def sp(name: str, help: str) -> argparse.ArgumentParser:
         q = nsub.add_parser(name, help=help, description=help)
@@ -175,7 +178,7 @@ def read_flows(path: str) -> list[Flow]:
 def run_test(args: argparse.Namespace) -> int:
     flows = read_flows(args.flows)
     rs = load_host(args).ruleset
-    results = []
+    results: list[dict[str, Any]] = []
     passed = failed = 0
     for f in flows:
         ev = evaluate(rs, f.packet(), f.hook)
@@ -243,7 +246,7 @@ def rule_locations(ev: Any, rs: Ruleset, path: str | None) -> list[str]:
             continue
         c = rs.chains.get((o.rule.family, o.rule.table, o.rule.chain)) if o.rule is not None else o.base
         got = where.get(c.key) if c is not None else None
-        if got is None:
+        if c is None or got is None:
             out.append("")
             continue
         line = got[0]
@@ -319,11 +322,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     current = host.ruleset
     new = load_host(args, ruleset=args.new, demo=False, address=[]).ruleset
     before, after = matrix_pair(current, new, args.name, host.addresses)
-    changes = diff_matrices(before, after)
+    changes = cell_changes(before, after)
     flow_changes = diff_flows(current, new, read_flows(args.flows)) if args.flows else []
-    denied = any(c.removed for c in changes) or any(fc.after != "allow" and fc.before == "allow" for fc in flow_changes)
+    denied = any(c.newly_denied for c in changes) or any(fc.after != "allow" and fc.before == "allow" for fc in flow_changes)
     if args.output == "json":
-        print(json.dumps({"changes": [c.to_dict() for c in changes],
+        print(json.dumps({"changes": [change_dict(c) for c in changes],
                           "flows": [{"hook": fc.flow.hook, "from": fc.flow.src, "to": fc.flow.dst,
                                      "protocol": fc.flow.protocol, "port": fc.flow.port, "before": fc.before,
                                      "after": fc.after} for fc in flow_changes]}, indent=2))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -58,7 +59,7 @@ def read_exports(paths: list[str], fmt: str = Format.AUTO) -> tuple[list[Seen], 
     skipped = 0
     for path in paths:
         try:
-            text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", Origin(file=path)) from None
         except UnicodeDecodeError:

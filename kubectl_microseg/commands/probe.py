@@ -95,15 +95,14 @@ def choose_cells(args: argparse.Namespace, analyzer: Any, pods: list[PodRef]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.k8s import Analyzer
+    from ..engine.analyze import analyze
     from ..load import analyzer_options, source_for
-    from ..model.cluster import build_cluster
 
     _check_args(args)
     source = source_for(args)
     snapshot = source.load()
-    cluster = build_cluster(snapshot.objects)
-    analyzer = Analyzer(cluster, analyzer_options(args, snapshot))
+    analyzer = analyze(snapshot, analyzer_options(args, snapshot))
+    cluster = analyzer.cluster
     pods = running_pods(snapshot.objects, cluster)
     cells, notes = choose_cells(args, analyzer, pods)
     cnis = caveats.detect_cni(snapshot.objects)
@@ -111,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
         return _plan(args, cells, notes, cnis)
     if not cells:
         raise UsageError("nothing to probe: " + ("; ".join(notes) or "no cell"))
-    report = execute(source.connection.api_client, cells, cnis, cluster, image=args.image, container=args.container,
+    connection = getattr(source, "connection", None)  # the live cluster's (KubeSource); no other source runs pods
+    if connection is None:
+        raise UsageError("probe runs connections from pods: it needs a live cluster (no -f, --demo or --source)")
+    report = execute(connection.api_client, cells, cnis, cluster, image=args.image, container=args.container,
                      timeout=args.timeout, concurrency=args.concurrency, ready_timeout=args.ready_timeout,
                      notes=notes)
     rows = report["results"]

@@ -19,6 +19,7 @@ from ..cli import add_source_options, command_parser
 from ..engine.diff import MatrixDiff
 from ..engine.simulate import ObjectChange
 from ..errors import UsageError
+from ..sources import Snapshot
 from ..io.atomic import existing, write_files
 from ..load import analyzer_options, load_analyzer
 from ..render.diff import Row, render_diff, rows
@@ -99,6 +100,9 @@ def calico_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
 
     out: list[PolicyDraft] = []
     for d in drafts:
+        if d.manifest().get("apiVersion") == "projectcalico.org/v3":  # written in Calico form (--cluster-wide)
+            out.append(d)
+            continue
         if d.manifest().get("kind") != "NetworkPolicy":
             raise UsageError(f"--format calico: {d.id} is a {d.manifest().get('kind')}, which has no Calico form here")
         c = to_calico(d)
@@ -110,7 +114,7 @@ def calico_drafts(drafts: list[PolicyDraft]) -> list[PolicyDraft]:
     return out
 
 
-def load_model(args: argparse.Namespace) -> tuple[Model, object | None]:
+def load_model(args: argparse.Namespace) -> tuple[Model, Snapshot | None]:
     if args.no_cluster:
         if getattr(args, "filename", None) or getattr(args, "demo", False):
             raise UsageError("--no-cluster reads no model: leave out -f/--demo")
@@ -142,7 +146,8 @@ def summary_lines(diff: MatrixDiff, changes: list[ObjectChange], title: str, lim
              f"  newly allowed pairs: {c.newly_allowed}    newly denied pairs: {c.newly_denied}",
              f"  pairs losing ports: {c.fewer_ports}    pairs gaining ports: {c.more_ports}"]
     lines.extend(f"  {ch.describe()}" for ch in changes if ch.action == "replace")
-    lines.extend(f"  ! {f.kind}: {f.message}" for f in diff.findings)
+    lines.extend(f"  ! {f.kind}: {f.message}" for f in diff.findings if not f.kind.startswith("mesh-"))
+    lines.extend(mesh_lines(diff, limit))
     gaining = rows(p for p in diff.differences() if p.newly_allowed)
     if gaining:
         lines.append("  connections newly allowed (check they are intended):")
@@ -155,6 +160,24 @@ def summary_lines(diff: MatrixDiff, changes: list[ObjectChange], title: str, lim
         lines.extend(_line(r) for r in losing[:limit])
         if len(losing) > limit:
             lines.append(f"    ... and {len(losing) - limit} more (--impact full lists every change)")
+    return lines
+
+
+def mesh_lines(diff: MatrixDiff, limit: int) -> list[str]:
+    """The service-mesh part of the impact: pairs L4 allows whose mesh verdict changes (newly denied first)."""
+    from ..engine.mesh import change_line
+
+    if not diff.mesh_changes:
+        return []
+    changes = sorted(diff.mesh_changes, key=lambda c: not c["newlyDenied"])
+    cut = sum(c["newlyDenied"] for c in changes)
+    lines = [f"  service mesh: {len(changes)} pair(s) change their mesh verdict, {cut} newly denied or refused"
+             + (" (check before applying):" if cut else ":")]
+    for c in changes[:limit]:
+        because = "; ".join(x["text"] for x in c.get("causes", ()))
+        lines.append(f"    {'!' if c['newlyDenied'] else '~'} {change_line(c)}" + (f"  [{because}]" if because else ""))
+    if len(changes) > limit:
+        lines.append(f"    ... and {len(changes) - limit} more (--impact full lists every change)")
     return lines
 
 

@@ -35,8 +35,8 @@ def register(sub) -> None:
                    help="a NetworkPolicy to delete in the simulation; repeatable")
     add_diff_options(p)
     p.add_argument("--staged", action="store_true",
-                   help="promote the base's Calico staged policies (StagedNetworkPolicy, StagedGlobalNetworkPolicy): "
-                   "show what enforcing them changes")
+                   help="promote the base's Calico staged policies (StagedNetworkPolicy, StagedGlobalNetworkPolicy, "
+                        "StagedKubernetesNetworkPolicy): show what enforcing them changes")
     p.add_argument("--allow-breaking", action="store_true",
                    help="exit 0 even when flows become denied (still listed)")
     p.add_argument("--fail-on-guard", action="store_true",
@@ -68,11 +68,13 @@ def load_base(args: argparse.Namespace) -> Snapshot:
 
 def _observed(args: argparse.Namespace, base: Snapshot, sim) -> list[dict]:
     """Observed connections judged before and after the change (see ``observed.observed_change``)."""
-    from ..engine.simulate import analyzer_for
+    from dataclasses import replace
+
+    from ..engine.analyze import analyze
     from .observed import observed_change
 
     options = analyzer_options(args, base)
-    return observed_change(args, analyzer_for(base.objects, options), analyzer_for(sim.objects, options), base,
+    return observed_change(args, analyze(base, options), analyze(replace(base, objects=sim.objects), options), base,
                            args.observed)
 
 
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         sets, deletes = promote_staged(expand_lists(base.objects))
         if not sets and not deletes:
             raise UsageError("--staged: the base has no Calico staged policies (StagedNetworkPolicy, "
-                             "StagedGlobalNetworkPolicy)")
+                             "StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy)")
         present = {object_key(o, "default") for o in expand_lists(base.objects)}
         changed = sets + changed
         deletions += [Deletion(ns, name, kind) for kind, ns, name in deletes if (kind, ns, name) in present]

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..engine.explain import explain_pair, find_workload, resolve_port
 from ..engine.k8s import Analyzer
-from ..errors import UsageError
+from ..errors import BadProbeTarget, PortRequired, UsageError
 from ..model.addresses import is_ip
 from .pods import PodRef, class_key
 
@@ -132,12 +133,12 @@ def one_pair(analyzer: Analyzer, pods: list[PodRef], src: str, dst: str, port: s
     s_pod = pod_for(analyzer, pods, src)
     if is_ip(dst):
         if port is None:
-            raise UsageError("a probe to an address outside the cluster needs --port")
+            raise PortRequired(dst, external=True)
         return [Cell(s_pod, dst, dst, protocol, int(port), Kind.EXTERNAL)]
     d_pod = pod_for(analyzer, pods, dst, avoid=s_pod)
     if port is None:
         if not d_pod.ports:
-            raise UsageError(f"{d_pod.id} declares no containerPorts: give --port")
+            raise PortRequired(d_pod.id, external=False)
         return _pod_cells(s_pod, d_pod)
     number = resolve_port(analyzer, _view(analyzer, d_pod), port, protocol)
     return _pod_cells(s_pod, d_pod, [(protocol, number)])
@@ -177,13 +178,12 @@ def dns_cells(pods: list[PodRef], sources: list[PodRef], name: str) -> tuple[lis
 
 def external_cells(sources: list[PodRef], targets: list[str]) -> list[Cell]:
     """The seed's test 3: from each source pod, a TCP connection to an address outside the cluster (ADDR:PORT)."""
-    out = []
+    out: list[Cell] = []
     for t in targets:
         addr, _, port = t.rpartition(":")
         addr = addr.strip("[]")
         if not is_ip(addr) or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise UsageError(f"--external {t!r}: expected ADDRESS:PORT (an IP address: the model judges addresses, "
-                             "not names)")
+            raise BadProbeTarget(t)
         out.extend(Cell(s, addr, addr, "TCP", int(port), Kind.EXTERNAL) for s in sources)
     return out
 

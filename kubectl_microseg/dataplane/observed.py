@@ -19,7 +19,8 @@ source (the backend pod) is used then.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..engine.explain import explain_pair, find_workload, quick_allowed
 from ..engine.k8s import Analyzer
@@ -106,7 +107,7 @@ class EndpointIndex:
                 return self.by_name[(ns, name)]
             try:  # a pod that is gone, named after its workload ("api-7d9f-x2x")
                 return find_workload(self.analyzer, name, ns).id
-            except Exception:  # noqa: BLE001 - any lookup failure means "not a known endpoint"
+            except Exception:
                 return None
         return None
 

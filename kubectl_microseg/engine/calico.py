@@ -18,14 +18,19 @@ tier runs where the NetworkPolicy layer is (:class:`Placement`). When no tier de
 
 Endpoints: pods by class (bitsets); outside addresses by atom (atoms are cut at every Calico net and
 NetworkSet net, so a set holds an atom whole or not at all). hostNetwork pods are host endpoints for
-Calico: no policy here selects them (host endpoints are not evaluated). Service accounts are not in the
-model: a serviceAccountSelector / serviceAccounts match is assumed and the verdict marked uncertain.
+Calico: no policy here selects them (host endpoints are not evaluated). Service accounts: a pod's is its
+spec.serviceAccountName (``default`` when unset); ``serviceAccountSelector`` and ``serviceAccounts.selector``
+match the ServiceAccount object's labels plus ``projectcalico.org/name`` (its name: calico-labels page,
+"Labels for matching service accounts"), ``serviceAccounts.names`` the name; names and selector both set
+must both match (EntityRule reference: every set field must match). A selector over a ServiceAccount the
+input does not hold is evaluated on its name alone and the verdict marked uncertain; source ports too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..model import calico_selector as sel
@@ -33,7 +38,7 @@ from ..model.addresses import AddressSet
 from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
                             DEFAULT_TIER, K8S_POLICY_ORDER)
 from ..model.ports import ConnSet
-from ..vocab import ReasonKind
+from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .compiled import peer_matches
 
 if TYPE_CHECKING:
@@ -77,19 +82,31 @@ class CompiledCalicoRule:
     addresses: AddressSet
     """Outside addresses the peer side matches."""
     unsure: bool
-    """A match the tool assumes (service accounts, source ports): the verdict is uncertain where it matches."""
-    resolved: dict = field(default_factory=dict, repr=False)
+    """A match the tool cannot decide (source ports; the labels of a ServiceAccount the input does not hold):
+    the verdict is uncertain where it matches or may match."""
+    unsure_own: int = 0
+    """Own-side classes it may match for all the tool knows (their ServiceAccount's labels are unknown)."""
+    unsure_peers: int = 0
+    """Peer classes it may match for all the tool knows."""
+    resolved: dict[frozenset[tuple[str, str, int]] | None, ConnSet] = field(default_factory=dict, repr=False)
     """The rule's ports by the destination's named ports (pods of a class share one set)."""
 
-    def conns(self, dst_named: frozenset) -> ConnSet:
+    def conns(self, dst_named: frozenset[tuple[str, str, int]]) -> ConnSet:
         key = dst_named if any(pm.name for pm in self.rule.destination.ports + self.rule.destination.not_ports) else None
         hit = self.resolved.get(key)
         if hit is None:
             hit = self.resolved[key] = self.rule.conns(dst_named)
         return hit
 
-    def matches(self, own: int, peer: "int | object") -> bool:
+    def matches(self, own: int, peer: int | object) -> bool:
         return bool(self.own >> own & 1) and peer_matches(self.classes, self.addresses, peer)  # type: ignore[arg-type]
+
+    def may_match(self, own: int, peer: int | object) -> bool:
+        """Whether it matches or might (an unknown ServiceAccount's labels): only for ``unsure`` rules."""
+        own_ok = bool((self.own | self.unsure_own) >> own & 1)
+        peer_ok = (isinstance(peer, int) and bool(self.unsure_peers >> peer & 1)) or peer_matches(
+            self.classes, self.addresses, peer)  # type: ignore[arg-type]
+        return own_ok and peer_ok
 
 
 @dataclass
@@ -97,7 +114,7 @@ class CompiledPolicy:
     policy: CalicoPolicy | None
     """None: the Kubernetes NetworkPolicies' place in the default tier."""
     applies: dict[str, int]
-    rules: dict[str, list[CompiledCalicoRule]]
+    rules: dict[Direction, list[CompiledCalicoRule]]
 
 
 @dataclass
@@ -130,7 +147,7 @@ class ClassGroup:
         return got
 
 
-def class_groups(tiers: list[CompiledTier], d: str, isolated: int, n: int) -> list[ClassGroup]:
+def class_groups(tiers: list[CompiledTier], d: Direction, isolated: int, n: int) -> list[ClassGroup]:
     """Per class index, its group in direction ``d`` (the Kubernetes policies' place in the default tier
     applies to the ``isolated`` classes). Classes are filed by the bits of every policy's and rule's bitset
     (cost: the bits set, nothing per pair); equal signatures share one group."""
@@ -170,26 +187,39 @@ def _group(slots: list[tuple[CompiledTier, CompiledPolicy, CompiledCalicoRule | 
                       any(cp.policy is not None for _, cps in chain.values() for cp in cps))
 
 
-def pod_labels(c: "PodClass") -> dict[str, str]:
+def pod_labels(c: PodClass) -> dict[str, str]:
     """A pod's labels as Calico's selectors see them (calico-labels page: projectcalico.org/namespace,
     projectcalico.org/orchestrator are added to every workload endpoint)."""
     return {**c.labels, "projectcalico.org/namespace": c.namespace, "projectcalico.org/orchestrator": "k8s"}
 
 
-def namespace_labels(a: "Analyzer", ns: str) -> dict[str, str]:
+def namespace_labels(a: Analyzer, ns: str) -> dict[str, str]:
     """calico-labels page: "The label projectcalico.org/name is set to the name of the namespace"."""
     return {**a.ns_labels.get(ns, {}), "projectcalico.org/name": ns}
 
 
 class CalicoCompiler:
-    def __init__(self, a: "Analyzer", objs: CalicoObjects):
+    def __init__(self, a: Analyzer, objs: CalicoObjects):
         self.a = a
         self.objs = objs
         self.sets = [(s, _addresses(s.nets)) for s in objs.sets]
         self._labels = [pod_labels(c) for c in a.classes]
         self._ns = {ns: namespace_labels(a, ns) for ns in {c.namespace for c in a.classes} | set(a.ns_labels)}
+        known = a.cluster.service_accounts
+        self._sa = [{**known.get((c.namespace, c.service_account), {}), "projectcalico.org/name": c.service_account}
+                    for c in a.classes]
+        self.sa_unknown = sum(1 << c.index for c in a.classes if c.service_account and not c.host_network
+                              and (c.namespace, c.service_account) not in known)
+        """The classes whose ServiceAccount is not in the input: its labels are unknown."""
 
-    def _classes(self, pred) -> int:
+    def _sa_match(self, names: tuple[str, ...], selector: sel.Node | None, c: PodClass) -> bool:
+        """networkpolicy reference, ServiceAccountMatch: ``names`` (the service account's name is one of
+        them) and ``selector`` (over its labels and projectcalico.org/name)."""
+        if names and c.service_account not in names:
+            return False
+        return selector is None or selector.matches(self._sa[c.index])
+
+    def _classes(self, pred: Callable[[PodClass], bool]) -> int:
         out = 0
         for c in self.a.classes:
             if not c.host_network and pred(c):
@@ -197,10 +227,12 @@ class CalicoCompiler:
         return out
 
     def applies(self, pol: CalicoPolicy) -> int:
-        def pred(c: "PodClass") -> bool:
+        def pred(c: PodClass) -> bool:
             if pol.namespace is not None and c.namespace != pol.namespace:
                 return False
             if pol.namespace_selector is not None and not pol.namespace_selector.matches(self._ns[c.namespace]):
+                return False
+            if pol.sa_selector is not None and not self._sa_match((), pol.sa_selector, c):
                 return False
             return pol.selector.matches(self._labels[c.index])
         return self._classes(pred)
@@ -223,12 +255,14 @@ class CalicoCompiler:
         nets, not_nets = _addresses(e.nets), _addresses(e.not_nets)
         selector = e.selector if e.selector is not None else sel.All()
 
-        def pred(c: "PodClass") -> bool:
+        def pred(c: PodClass) -> bool:
             labels = self._labels[c.index]
             if e.selects_endpoints:
                 if not self._in_scope(pol, e, c.namespace) or not selector.matches(labels):
                     return False
                 if e.not_selector is not None and e.not_selector.matches(labels):
+                    return False
+                if (e.sa_names or e.sa_selector is not None) and not self._sa_match(e.sa_names, e.sa_selector, c):
                     return False
             if e.nets and (c.ips is None or not (c.ips & nets)):
                 return False
@@ -257,18 +291,19 @@ class CalicoCompiler:
 
     def compile_rule(self, pol: CalicoPolicy, r: CalicoRule) -> CompiledCalicoRule:
         own_e, peer_e = (r.destination, r.source) if r.direction == "ingress" else (r.source, r.destination)
-        unsure = bool(own_e.sa_names or own_e.sa_selector or peer_e.sa_names or peer_e.sa_selector
-                      or r.source.ports or r.source.not_ports or pol.sa_selector is not None)
+        own_unknown = self.sa_unknown if own_e.sa_selector is not None or pol.sa_selector is not None else 0
+        peer_unknown = self.sa_unknown if peer_e.sa_selector is not None else 0
+        unsure = bool(r.source.ports or r.source.not_ports or own_unknown or peer_unknown)
         return CompiledCalicoRule(pol, r, self.entity_classes(pol, own_e), self.entity_classes(pol, peer_e),
-                                  self.entity_addresses(pol, peer_e), unsure)
+                                  self.entity_addresses(pol, peer_e), unsure, own_unknown, peer_unknown)
 
     def compile(self) -> list[CompiledTier]:
         by_tier: dict[str, list[CompiledPolicy]] = {}
         for pol, _ in self.objs.policies:
             applies = self.applies(pol)
             by_tier.setdefault(pol.tier, []).append(CompiledPolicy(
-                pol, {d: applies if pol.applies(d) else 0 for d in ("ingress", "egress")},
-                {d: [self.compile_rule(pol, r) for r in pol.rules(d)] for d in ("ingress", "egress")}))
+                pol, {d: applies if pol.applies(d) else 0 for d in DIRECTIONS},
+                {d: [self.compile_rule(pol, r) for r in pol.rules(d)] for d in DIRECTIONS}))
         by_tier.setdefault(DEFAULT_TIER, []).append(CompiledPolicy(None, {}, {}))
         out = []
         for tier in self.objs.ordered_tiers():
@@ -278,7 +313,7 @@ class CalicoCompiler:
         return out
 
 
-def _addresses(nets) -> AddressSet:
+def _addresses(nets: Iterable[object]) -> AddressSet:
     out = AddressSet()
     for n in nets:
         out = out | AddressSet.from_cidr(str(n))
@@ -298,6 +333,13 @@ def network_set_blocks(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
     return out
 
 
+def network_set_names(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
+    """Each (Global)NetworkSet's name and addresses: the external endpoints inside one carry its name
+    (networkset / globalnetworkset reference: a set names a group of outside addresses)."""
+    return [(f"{s.kind} {s.namespace + '/' if s.namespace else ''}{s.name}", a) for s, a in
+            ((s, _addresses(s.nets)) for s in objs.sets) if a.intervals]
+
+
 _KIND = {CalicoAction.ALLOW: ReasonKind.CALICO_ALLOW, CalicoAction.DENY: ReasonKind.CALICO_DENY,
          CalicoAction.PASS: ReasonKind.CALICO_PASS, CalicoAction.LOG: ReasonKind.CALICO_LOG}
 EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", ReasonKind.CALICO_PASS: "pass",
@@ -305,19 +347,19 @@ EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", Rea
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
-def tier_chain(a: "Analyzer", d: str, own: int, where: Placement) -> Chain:
+def tier_chain(a: Analyzer, d: Direction, own: int, where: Placement) -> Chain:
     """The tiers of one placement that apply to class ``own`` in direction ``d``, each with its applying
     policies in order (a tier without a policy applying to the endpoint is skipped)."""
     return a.calico_groups[d][own].at(where)
 
 
-def decide_tiers(q: "Query", open_: ConnSet, where: Placement | None = None,
+def decide_tiers(q: Query, open_: ConnSet, where: Placement | None = None,
                  chain: Chain | None = None) -> tuple[ConnSet, ConnSet]:
     """The tiers of one placement for ``q``, or the given ``chain``: accepted, denied ports."""
     from .pipeline import Reason
 
     a = q.analyzer
-    d = q.direction
+    d = Direction(q.direction)
     accepted = denied = _NONE
     if chain is None:
         assert where is not None
@@ -328,22 +370,22 @@ def decide_tiers(q: "Query", open_: ConnSet, where: Placement | None = None,
         settled = _NONE
         for cp in selecting:
             if cp.policy is None:  # the Kubernetes NetworkPolicies (all rules Allow)
-                for cr in a.rules_of[d][q.own]:
-                    if not cr.matches(q.peer):
+                for kr in a.rules_of[d][q.own]:
+                    if not kr.matches(q.peer):
                         continue
-                    conns = _open(cr.conns(q.named), open_, settled)
+                    conns = _open(kr.conns(q.named), open_, settled)
                     if q.trace is not None:
-                        q.trace.append(Reason(d, ReasonKind.CALICO_ALLOW, conns, cr.policy, cr.rule, layer=f"Calico tier {ct.tier.name}",
-                                              text=f"[{ct.tier.name} tier, order 1000] {cr.policy.id} {d} rule "
-                                                   f"{cr.rule.index}: Allow -> {conns.describe()}"))
+                        q.trace.append(Reason(d, ReasonKind.CALICO_ALLOW, conns, kr.policy, kr.rule, layer=f"Calico tier {ct.tier.name}",
+                                              text=f"[{ct.tier.name} tier, order 1000] {kr.policy.id} {d} rule "
+                                                   f"{kr.rule.index}: Allow -> {conns.describe()}"))
                     accepted = accepted | conns
                     settled = settled | conns
                 continue
             for cr in cp.rules[d]:
+                if cr.unsure and cr.may_match(q.own, q.peer):
+                    q.uncertain = True
                 if not cr.matches(q.own, q.peer):
                     continue
-                if cr.unsure:
-                    q.uncertain = True
                 conns = _open(cr.conns(q.named), open_, settled)
                 action = cr.rule.action
                 if q.trace is not None:
@@ -386,7 +428,8 @@ def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
     peer = r.source if r.direction == "ingress" else r.destination
     ports = ", ".join(pm.describe() for pm in r.destination.ports) or "any"
     proto = r.protocol or "any protocol"
-    unsure = " (service accounts or source ports are assumed to match: uncertain)" if cr.unsure else ""
+    unsure = (" (source ports, or the labels of a ServiceAccount the input does not hold, are assumed to match: "
+              "uncertain)") if cr.unsure else ""
     if not conns:
         unsure += " (every port it names was decided before it)"
     return (f"[{tier.name} tier] {p.id} ({order}) {r.direction} rule {r.index}: {r.action.value} "

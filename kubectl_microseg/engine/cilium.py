@@ -61,12 +61,12 @@ class CompiledCiliumRule(CompiledRule):
     fqdns: tuple[FqdnSelector, ...] = ()
     """Its toFQDNs names and patterns: it matches the fqdn: endpoints they cover (engine.atoms.FqdnAtom)."""
 
-    def matches(self, peer: "int | ExternalAtom") -> bool:
+    def matches(self, peer: int | ExternalAtom) -> bool:
         if self.fqdns and isinstance(peer, FqdnAtom) and any(f.covers(peer.selector) for f in self.fqdns):
             return True
         return peer_matches(self.classes, self.addresses, peer)
 
-    def may_match(self, peer: "int | ExternalAtom") -> bool:
+    def may_match(self, peer: int | ExternalAtom) -> bool:
         if isinstance(peer, int):
             return bool(self.unsure_classes & (1 << peer))
         if isinstance(peer, FqdnAtom):  # a toFQDNs name: another name or pattern may share its addresses
@@ -86,26 +86,36 @@ class CompiledCiliumRule(CompiledRule):
         return self.unsure_external or bool(self.unsure_classes)
 
 
+class _PerClass(dict):
+    """Class index -> rules, holding only the classes that have some (an absent class reads as ``()``)."""
+
+    def __missing__(self, key: int) -> tuple:
+        return ()
+
+
 class CiliumLayer:
     """The compiled Cilium policies of one analyzer."""
 
-    def __init__(self, a: "Analyzer"):
+    def __init__(self, a: Analyzer):
         self.a = a
-        n = len(a.classes)
         self._labels: dict[int, dict] = {}
         self._sel_cache: dict = {}
         self.host_classes = sum(1 << c.index for c in a.classes if c.host_network)
         self.pod_classes = a.all_classes & ~self.host_classes
-        self.deny: dict[str, list[list[CompiledCiliumRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
-        self.unsure: dict[str, list[list[CompiledCiliumRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.deny: dict[str, _PerClass] = {d: _PerClass() for d in DIRECTIONS}
+        """Direction -> class -> its Cilium deny rules (``()`` for a class without any)."""
+        self.unsure: dict[str, _PerClass] = {d: _PerClass() for d in DIRECTIONS}
+        """Direction -> class -> its Cilium rules with unevaluated peers."""
         self.egress_reach: list[tuple[int, CompiledCiliumRule]] = []
         """(subject classes, rule) of every egress allow rule: the matrix's reverse index."""
         self.selects: dict[str, int] = {}
+        self.touches: dict[str, int] = {}
+        """Policy id -> the classes whose verdicts it can decide (selected, or maybe selected: service accounts)."""
         self.compiled: dict[tuple[str, str, int], CompiledCiliumRule] = {}
         self.has_deny = False
         for entry in a.cluster.cilium:
             self._add(entry.policy)
-        self.layered = self.has_deny or any(self.unsure[d][i] for d in DIRECTIONS for i in range(n))
+        self.layered = self.has_deny or any(self.unsure[d] for d in DIRECTIONS)
         """Denies or unevaluated peers: the matrix must go through the whole pipeline."""
 
     # ------------------------------------------------------------------ selectors
@@ -129,8 +139,8 @@ class CiliumLayer:
             a = self.a
             pool = a.by_namespace.get(namespace, ()) if namespace is not None else range(len(a.classes))
             hit = 0
-            for i in pool:
-                if not a.classes[i].host_network and sel.matches(self.class_labels(i)):
+            for i in pool:  # (a class no workload belongs to any more, after incremental updates, never)
+                if not a.classes[i].host_network and a.class_workloads[i] and sel.matches(self.class_labels(i)):
                     hit |= 1 << i
             self._sel_cache[key] = hit
         return hit
@@ -157,6 +167,7 @@ class CiliumLayer:
         # always applies in namespace of the policy resource")
         subject, unsure_subject = self._selector(pol.subject, ns, force_namespace=True)
         self.selects[pol.id] = subject
+        self.touches[pol.id] = subject | unsure_subject
         for d in DIRECTIONS:
             allows = [self._compile(pol, r) for r in pol.rules(d)]
             denies = [self._compile(pol, r) for r in pol.deny_rules(d)]
@@ -165,14 +176,17 @@ class CiliumLayer:
                 if pol.affects(d):
                     a.isolating[d][i].append(pol)
                 a.rules_of[d][i].extend(allows)
-                self.deny[d][i].extend(denies)
-                self.unsure[d][i].extend(cr for cr in allows + denies if cr.unsure)
+                if denies:
+                    self.deny[d].setdefault(i, []).extend(denies)
+                unsure = [cr for cr in allows + denies if cr.unsure]
+                if unsure:
+                    self.unsure[d].setdefault(i, []).extend(unsure)
             if d == "egress" and subject:
                 self.egress_reach.extend((subject, cr) for cr in allows)
             if unsure_subject and (allows or denies or pol.affects(d)):
                 # the subject itself is not known (service account): its verdicts are uncertain
                 for i in _bits(unsure_subject):
-                    self.unsure[d][i].append(CompiledCiliumRule(pol, _ANY_RULE, 0, AddressSet(), False, _NONE,
+                    self.unsure[d].setdefault(i, []).append(CompiledCiliumRule(pol, _ANY_RULE, 0, AddressSet(), False, _NONE,
                                                                 unsure_classes=a.all_classes, unsure_external=True))
             for cr in allows + denies:
                 self._mark_unsure(d, subject, cr)
@@ -244,7 +258,7 @@ class CiliumLayer:
         return 0, 0, empty, False  # health, init, ingress, unmanaged: not endpoints of the model
 
     # ------------------------------------------------------------------ L7
-    def l7_ports(self, direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+    def l7_ports(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
         """The ports of ``own``'s ``direction`` with ``peer`` that pass only the requests some L7 rule lists:
         opened by a matching allow rule with L7 rules and named by no matching rule without.
 
@@ -256,20 +270,32 @@ class CiliumLayer:
         no policy makes default-deny leave the port's L7 rules in force (the datapath looks the
         port-specific proxy entry up first; an L7 rule in a policy with enableDefaultDeny false is the
         documented way to see DNS without dropping anything else)."""
+        return self.l7_filter(direction, own, peer, named)[0]
+
+    def l7_filter(self, direction: str, own: int, peer: int | ExternalAtom,
+                  named: frozenset) -> tuple[ConnSet, tuple[str, ...]]:
+        """:meth:`l7_ports` and the requests the L7 rules that filter them allow."""
         l7 = _NONE
         hits = []
+        filtering = []
         for cr in self.a.rules_of[direction][own]:
             if cr.matches(peer):
                 hits.append(cr.rule)
                 if getattr(cr.rule, "l7", ()):
-                    l7 = l7 | cr.conns(named)
-        return l7 - l4_named_ports(hits, named) if l7 else l7
+                    c = cr.conns(named)
+                    l7 = l7 | c
+                    filtering.append((c, cr.rule.l7))
+        if not l7:
+            return l7, ()
+        lifted = l4_named_ports(hits, named)
+        texts = tuple(dict.fromkeys(t for c, ts in filtering if c - lifted for t in ts))
+        return l7 - lifted, texts
 
     def mark_l7(self, cells: dict, keep: set) -> None:
         """Mark the matrix cells (workload ids) some of whose ports pass only listed L7 requests
         ('L7-filtered', :meth:`l7_ports` in either direction)."""
         a = self.a
-        pairs: set[tuple["int | ExternalAtom", "int | ExternalAtom"]] = set()
+        pairs: set[tuple[int | ExternalAtom, int | ExternalAtom]] = set()
         external = [*a.atoms, *a.fqdn_atoms]
         for (pol_id, section, _), cr in self.compiled.items():
             if not cr.rule.l7 or cr.rule.deny:
@@ -281,31 +307,40 @@ class CiliumLayer:
                 if cr.addresses.intervals or cr.fqdns:
                     hit = [x for x in (external if section == "egress" else a.atoms) if cr.matches(x)]
                     pairs.update((own, x) if section == "egress" else (x, own) for x in hit)
+        names: dict = {}
         for src, dst in pairs:
+            ids = [(s_id, d_id) for s_id in self._ids(src, keep, names) for d_id in self._ids(dst, keep, names)
+                   if (s_id, d_id) in cells and not cells[(s_id, d_id)].l7]
+            if not ids:  # denied, already marked, or not in this (partial) matrix
+                continue
             if isinstance(src, int) and isinstance(dst, int):
                 named = a.classes[dst].named_ports
-                ports = self.l7_ports("egress", src, dst, named) | self.l7_ports("ingress", dst, src, named)
+                eg, eg_texts = self.l7_filter("egress", src, dst, named)
+                ing, in_texts = self.l7_filter("ingress", dst, src, named)
+                ports, texts = eg | ing, tuple(dict.fromkeys(eg_texts + in_texts))
             elif isinstance(src, int):
-                ports = self.l7_ports("egress", src, dst, frozenset())
+                ports, texts = self.l7_filter("egress", src, dst, frozenset())
             else:
                 assert isinstance(dst, int)
-                ports = self.l7_ports("ingress", dst, src, a.classes[dst].named_ports)
+                ports, texts = self.l7_filter("ingress", dst, src, a.classes[dst].named_ports)
             if not ports:
                 continue
-            for s_id in self._ids(src, keep):
-                for d_id in self._ids(dst, keep):
-                    cell = cells.get((s_id, d_id))
-                    if cell is not None and not cell.l7 and cell.conns & ports:
-                        cells[(s_id, d_id)] = replace(cell, l7=True)
+            for key in ids:
+                cell = cells[key]
+                if cell.conns & ports:
+                    cells[key] = replace(cell, l7=True, l7_requests=texts)
 
-    def _ids(self, end: "int | ExternalAtom", keep: set) -> list[str]:
+    def _ids(self, end: int | ExternalAtom, keep: set, memo: dict) -> list[str]:
         """The matrix ids of a class's workloads (those in ``keep``) or of an external endpoint."""
-        if isinstance(end, int):
-            return [w.id for w in self.a.class_workloads[end] if w.id in keep]
-        return [end.id]
+        if not isinstance(end, int):
+            return [end.id]
+        hit = memo.get(end)
+        if hit is None:
+            hit = memo[end] = [i for i in (w.id for w in self.a.class_workloads[end]) if i in keep]
+        return hit
 
     # ------------------------------------------------------------------ the matrix's deny pass
-    def deny_conns(self, direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+    def deny_conns(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
         out = _NONE
         for cr in self.deny[direction][own]:
             if cr.matches(peer):
@@ -335,7 +370,7 @@ def _bits(bits: int):
         bits ^= low
 
 
-def deny_tier(q: "Query", open_: ConnSet) -> tuple[ConnSet, ConnSet]:
+def deny_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     """The Cilium deny tier: the ports any matching ingressDeny/egressDeny rule names are denied; it also
     records the Cilium rules that could decide but are not evaluated (the verdict is then uncertain)."""
     from .pipeline import Layer, Reason
@@ -385,7 +420,7 @@ def unsure_text(cr: CompiledCiliumRule) -> str:
             "known offline); it could decide here: the verdict is uncertain")
 
 
-def l4_named_ports(rules: "list[Any]", named: frozenset) -> ConnSet:
+def l4_named_ports(rules: list[Any], named: frozenset) -> ConnSet:
     """The ports that rules without L7 rules name one by one (the "similar layer 4 rule" that lifts an L7
     filter: :meth:`CiliumLayer.l7_ports`)."""
     out = _NONE

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from ..model.addresses import AddressSet
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.policy import NetworkPolicy, Rule
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
 
 
-def peer_matches(classes: int, addresses: AddressSet, peer: "int | ExternalAtom") -> bool:
+def peer_matches(classes: int, addresses: AddressSet, peer: int | ExternalAtom) -> bool:
     """Whether a rule that selects ``classes`` (bitset) and ``addresses`` matches a class or an address range.
     Every rule's address blocks hold all of an atom or none of it, so its first interval decides."""
     if isinstance(peer, int):
@@ -36,10 +36,10 @@ class CompiledRule:
     all_peers: bool
     static: ConnSet | None
     """The rule's ports, or None when named ports must be resolved per destination."""
-    resolved: dict = field(default_factory=dict, repr=False)
+    resolved: dict[NamedPorts, ConnSet] = field(default_factory=dict, repr=False)
     """Named-port resolutions by the destination's named ports (pods of a class share one set)."""
 
-    def conns(self, dst_named: frozenset) -> ConnSet:
+    def conns(self, dst_named: NamedPorts) -> ConnSet:
         if self.static is not None:
             return self.static
         hit = self.resolved.get(dst_named)
@@ -47,7 +47,7 @@ class CompiledRule:
             hit = self.resolved[dst_named] = self.rule.conns_for(dst_named)
         return hit
 
-    def matches(self, peer: "int | ExternalAtom") -> bool:
+    def matches(self, peer: int | ExternalAtom) -> bool:
         return peer_matches(self.classes, self.addresses, peer)
 
 
@@ -69,13 +69,13 @@ class CompiledAdminRule:
     def unsure(self) -> bool:
         return self.unsure_external or bool(self.unsure_classes)
 
-    def conns(self, dst_named: frozenset) -> ConnSet:
+    def conns(self, dst_named: NamedPorts) -> ConnSet:
         return self.static if self.static is not None else self.rule.conns_for(dst_named)
 
-    def matches(self, peer: "int | ExternalAtom") -> bool:
+    def matches(self, peer: int | ExternalAtom) -> bool:
         return peer_matches(self.classes, self.addresses, peer)
 
-    def may_match(self, peer: "int | ExternalAtom") -> bool:
+    def may_match(self, peer: int | ExternalAtom) -> bool:
         """Whether the rule's unevaluated peers could match ``peer``."""
         if isinstance(peer, int):
             return bool(self.unsure_classes & (1 << peer))

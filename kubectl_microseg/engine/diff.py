@@ -17,7 +17,8 @@ Everything here is pure: values in, values out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..model.addresses import AddressSet, interval_text, network_interval, parse_network
 from ..model.ports import ConnSet

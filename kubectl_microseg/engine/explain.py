@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
+from collections.abc import Callable
 
-from ..errors import UsageError
+from ..errors import AmbiguousName, UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
-from ..vocab import ReasonKind
+from ..vocab import Direction, ReasonKind
 from .k8s import Analyzer, ExternalAtom, Reason, Verdict
 from .matrix import Matrix
 
@@ -67,14 +68,16 @@ def find_workload(analyzer: Analyzer, name: str, namespace: str | None) -> Workl
     if "/" in name:
         namespace, name = name.split("/", 1)
     cands = [w for w in analyzer.cluster.workloads if namespace is None or w.namespace == namespace]
-    for test in (lambda w: w.name == name or f"{w.name}[{w.kind}]" == name, lambda w: name in w.pods,
-                 lambda w: name.startswith(w.name + "-") and w.kind != "Pod"):
+    tests: tuple[Callable[[Workload], bool], ...] = (
+        lambda w: w.name == name or f"{w.name}[{w.kind}]" == name, lambda w: name in w.pods,
+        lambda w: name.startswith(w.name + "-") and w.kind != "Pod")
+    for test in tests:
         hits = [w for w in cands if test(w)]
         if len(hits) == 1:
             w = hits[0]
             return w.pod_view(name) if name in w.pods and name != w.name else w
         if len(hits) > 1:
-            raise UsageError(f"{name!r} is ambiguous: {', '.join(w.id for w in hits)}; give -n NAMESPACE or ns/name")
+            raise AmbiguousName(name, [w.id for w in hits])
     where = f" in namespace {namespace}" if namespace else ""
     raise UsageError(f"no pod or workload named {name!r}{where}")
 
@@ -142,9 +145,10 @@ def quick_allowed(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workloa
             if isinstance(a, int) and isinstance(b, int):
                 out = out | analyzer.class_allows(a, b)
             elif isinstance(a, int):
-                out = out | analyzer.decide("egress", a, b, frozenset())
-            else:
-                out = out | analyzer.decide("ingress", b, a, analyzer.classes[b].named_ports)
+                out = out | analyzer.decide(Direction.EGRESS, a, b, frozenset())
+            elif isinstance(b, int):
+                out = out | analyzer.decide(Direction.INGRESS, b, a, analyzer.classes[b].named_ports)
+            # between two outside addresses: no pod is involved, nothing to allow
     return out
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ..model.addresses import AddressSet
 from ..model.ports import ConnSet
+from ..vocab import Direction
 from .k8s import Analyzer
 
 SENSITIVE_PORTS: dict[int, str] = {
@@ -93,7 +94,7 @@ def internet_exposure(analyzer: Analyzer, wid: str, public: list[int] | None = N
     for cls in analyzer.workload_classes.get(wid, []):
         if analyzer.classes[cls].host_network or not analyzer.isolating["ingress"][cls]:
             continue
-        mp = analyzer.atom_map("ingress", cls) or {}
+        mp = analyzer.atom_map(Direction.INGRESS, cls) or {}
         for i in public:
             if mp.get(i):
                 got = got | mp[i]

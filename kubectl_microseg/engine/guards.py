@@ -21,7 +21,8 @@ Pure: matrices and analyzers in, findings out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..errors import MicrosegError, UsageError
 from ..model.ports import ConnSet
@@ -230,10 +231,10 @@ def mesh_guards(changes: Iterable[dict[str, Any]]) -> list[Finding]:
         because = "; ".join(x["text"] for x in c.get("causes", ())) or "no mesh object named"
         ns = c["to"].split("/", 1)[0] if "/" in c["to"] else ""
         if c["newlyDenied"]:
-            what = "refused (mTLS STRICT, the client has no sidecar)" if a.get("mtls") == "refused" else \
-                f"{a.get('verdict', 'outside the mesh')} at L7"
+            what = "refuses it (mTLS STRICT, the client has no sidecar)" if a.get("mtls") == "refused" else \
+                {"denied": "denies it at L7", "some-requests": "allows only some requests"}[a["verdict"]]
             out.append(Finding("mesh-cut", ns, f"{c['from']} -> {c['to']}",
-                               f"{c['from']} -> {c['to']}: the mesh now {what}, was {b.get('verdict', 'outside the mesh')}"
+                               f"{c['from']} -> {c['to']}: the mesh now {what} (was {b.get('verdict', 'outside the mesh')})"
                                f" [{because}]", breaking=True))
         elif b.get("mtls") == "mtls" and a.get("mtls") == "plaintext":
             out.append(Finding("mesh-plaintext", ns, f"{c['from']} -> {c['to']}",

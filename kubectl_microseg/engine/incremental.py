@@ -6,11 +6,14 @@ own namespace only, and a pod or a label change alters the pod classes of that n
 event in namespace N re-reads N's objects, replaces N's pod classes and policies inside the Analyzer
 (keeping every other class and compiled rule: ``Analyzer.replace_namespace``), and recomputes just the
 class pairs that involve N, through the same decision pipeline as the full matrix.
-Cluster-scoped admin policies can touch any pair: a change to them rebuilds everything; so does any
-event while Cilium policies are present (their rules are compiled across namespaces), and a change to a
-Calico object (its tiers order policies of every namespace; a GlobalNetworkPolicy selects any pod). Pod and
-namespace events on a Calico cluster stay incremental: ``replace_namespace`` recompiles the Calico tiers
-for the new classes (their pairs are decided again, the others keep their verdicts).
+Cluster-scoped admin policies can touch any pair: a change to them rebuilds everything (so does a
+CiliumCIDRGroup), and so does a change to a Calico object (its tiers order policies of every namespace; a
+GlobalNetworkPolicy selects any pod). Pod and namespace events on a Calico cluster stay incremental:
+``replace_namespace`` recompiles the Calico tiers for the new classes (their pairs are decided again, the
+others keep their verdicts). Cilium policies (CNP/CCNP) span namespaces but decide only their subjects'
+verdicts: a change to one compiles the Cilium layer again (``Analyzer.replace_cilium``) and recomputes the
+pairs of the classes the policy selected before or selects now; a namespace event with Cilium policies
+present compiles the layer again onto the namespace's new classes (``Analyzer.replace_namespace``).
 """
 
 from __future__ import annotations
@@ -19,23 +22,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from ..model.admin import ADMIN_KINDS
-from ..model.calico import API_GROUPS as CALICO_API_GROUPS
-from ..model.calico import CALICO_KINDS
-from ..model.cilium import KINDS as CILIUM_KINDS
-from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
+from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
+from ..model.cilium import CIDR_GROUP_KIND
+from ..model.cilium import POLICY_KINDS as CILIUM_POLICY_KINDS
+from ..model.cilium import TWO_CNIS_NOTE, CiliumEntry, cidr_groups, parse_entries, sort_entries, summary_notes
 from ..model.istio import MESH_KINDS
+from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
 from ..model.objects import ObjectKey, SourceObject
 from ..model.ports import ConnSet
+from ..model.snapshot import Snapshot
 from ..vocab import DIRECTIONS
-from .k8s import Analyzer, Options, iter_bits
+from .analyze import analyze
+from .k8s import Options, iter_bits
 from .matrix import Matrix
 
-REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | frozenset(CILIUM_KINDS) | frozenset(
+REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | {CIDR_GROUP_KIND} | frozenset(
     f"{k}.{g.partition('/')[0]}" for k in CALICO_KINDS for g in CALICO_API_GROUPS)
 """Kinds (as object keys hold them: ``SourceObject.key_kind``) whose change rebuilds the model (Istio's: a
-root-namespace policy is mesh-wide, and the mesh layer reads the whole cluster's objects; Cilium's: a CNP's
-peers may name other namespaces and engine.cilium compiles them onto every class, which replace_namespace
-does not redo; Calico's: the tiers are compiled from every namespace's Calico objects)."""
+root-namespace policy is mesh-wide, and the mesh layer reads the whole cluster's objects; a
+CiliumCIDRGroup: the Cilium policies that name it are parsed again; Calico's: the tiers are compiled from
+every namespace's Calico objects). CNP/CCNP events are incremental (``LiveModel._apply_cilium``)."""
 
 POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
 """Kinds that change pod classes only (never a namespace's policies or labels)."""
@@ -43,11 +49,17 @@ POD_KINDS = frozenset(("Pod",) + WORKLOAD_KINDS)
 
 def _namespace_of(obj: SourceObject) -> str | None:
     """The namespace an object's analysis belongs to (None: cluster-wide)."""
-    if obj.key_kind in REBUILD_KINDS:
+    if obj.key_kind in REBUILD_KINDS or obj.kind in CILIUM_POLICY_KINDS:
         return None
     if obj.kind == "Namespace":
         return obj.name
     return obj.namespace or "default"
+
+
+def _policy_key(obj: SourceObject) -> tuple[str, str | None, str]:
+    """A CNP/CCNP object's (kind, namespace, name) as its model.cilium.CiliumPolicy values carry them."""
+    ns = (obj.namespace or "default") if obj.kind == CILIUM_POLICY_KINDS[0] else None
+    return (obj.kind, ns, obj.name)
 
 
 @dataclass
@@ -79,6 +91,15 @@ class LiveModel:
         """Apply added/modified objects and deletions (by key); update the analysis incrementally."""
         up = Update()
         changed, deleted = list(changed), list(deleted)
+        cilium = {o.key() for o in changed if o.kind in CILIUM_POLICY_KINDS}
+        cilium |= {k for k in deleted if k[0] in CILIUM_POLICY_KINDS}
+        if cilium:  # handled by _apply_cilium, after the rest
+            cil_changed = [o for o in changed if o.kind in CILIUM_POLICY_KINDS]
+            changed = [o for o in changed if o.kind not in CILIUM_POLICY_KINDS]
+            deleted = [k for k in deleted if k[0] not in CILIUM_POLICY_KINDS]
+            up = self.apply(changed, deleted) if changed or deleted else up
+            self._apply_cilium(cil_changed, [k for k in cilium if k not in {o.key() for o in cil_changed}], up)
+            return up
         for ns in {_namespace_of(o) for o in changed} | {_namespace_of(self.objects[k]) for k in deleted
                                                             if k in self.objects}:
             if ns is not None and ns not in self._notes_of:  # what the full build said about it, to replace
@@ -103,7 +124,7 @@ class LiveModel:
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
-        if global_change or self.analyzer.cilium is not None:  # Cilium rules span namespaces: rebuild
+        if global_change:
             self._rebuild()
             up.rebuilt = True
             return up
@@ -134,21 +155,81 @@ class LiveModel:
         return self._matrix
 
     # ------------------------------------------------------------------ internals
+    def _cilium_summary(self, entries: list[CiliumEntry]) -> list[str]:
+        """The cluster notes about the Cilium policies as a whole (and about both CNIs' objects)."""
+        return summary_notes(entries) + ([TWO_CNIS_NOTE] if entries and self.cluster.calico else [])
+
+    def _apply_cilium(self, changed: list[SourceObject], deleted: list[ObjectKey], up: Update) -> None:
+        """CNP/CCNP events: parse the Cilium policies again, compile the layer again, and recompute the pairs
+        of the classes the changed objects' policies select before or after (a policy decides only its
+        subjects' verdicts: ingress rules the pairs into them, egress rules the pairs out of them)."""
+        keys = {_policy_key(o) for o in changed} | {_policy_key(self.objects[k]) for k in deleted if k in self.objects}
+        for obj in changed:
+            self.objects[obj.key()] = obj
+            self._keys_of.setdefault(None, set()).add(obj.key())
+        for key in deleted:
+            if self.objects.pop(key, None) is not None:
+                self._keys_of.get(None, set()).discard(key)
+        if up.rebuilt:
+            self._rebuild()
+            return
+        a = self.analyzer
+        before = a.cilium_touches(keys)
+        # parse only the changed objects; keep the other rule objects (CIDR groups did not change: they rebuild)
+        groups = cidr_groups([self.objects[k] for k in self._keys_of.get(None, ()) if k[0] == CIDR_GROUP_KIND])
+        fresh = parse_entries(changed, groups)  # raises InputError on a bad object, like a rebuild would
+        kept = [e for e in self.cluster.cilium if (e.policy.kind, e.policy.namespace, e.policy.name) not in keys]
+        entries = sort_entries(kept + fresh)
+        notes = self._cilium_summary(entries)
+        old_notes = set(self._cilium_notes)
+        self.cluster.notes[:] = [n for n in self.cluster.notes if n not in old_notes] + notes
+        self._cilium_notes = notes
+        atoms = [x.cidrs for x in a.atoms] + [x.id for x in a.fqdn_atoms]
+        a.replace_cilium(entries)
+        touched = before | a.cilium_touches(keys)
+        live = a.live_classes()
+        redo = set(iter_bits(touched & live))
+        self.class_cells = {k: v for k, v in self.class_cells.items() if k[0] not in redo and k[1] not in redo}
+        for b in redo:
+            for src in iter_bits(a.may_admit(b) & live):
+                c = a.class_allows(src, b)
+                if c:
+                    self.class_cells[(src, b)] = c
+        for src in redo:
+            for b in iter_bits(a.may_reach(src) & live):
+                if b not in redo:
+                    c = a.class_allows(src, b)
+                    if c:
+                        self.class_cells[(src, b)] = c
+        up.namespaces |= {w.namespace for c in redo for w in a.class_workloads[c]}
+        if self._matrix is not None:
+            if atoms != [x.cidrs for x in a.atoms] + [x.id for x in a.fqdn_atoms]:
+                self._matrix = None  # new address ranges or toFQDNs names: every external cell
+                up.pairs = None
+            else:
+                ids = {w.id for c in redo for w in a.class_workloads[c]}
+                up.pairs = (up.pairs or set()) | self._patch_matrix(set(), redo, ids, ids)
+
     def _rebuild(self) -> None:
-        self.cluster: Cluster = build_cluster(self.objects.values())
-        self.analyzer = Analyzer(self.cluster, self.options)
+        self.analyzer = analyze(Snapshot(list(self.objects.values()), "live model"), self.options)
+        self.cluster: Cluster = self.analyzer.cluster
         self.class_cells: dict[tuple[int, int], ConnSet] = self.analyzer.class_matrix()
         self._notes_of: dict[str, list[str]] = {}
         """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
         self._matrix: Matrix | None = None
         self._external = True
+        self._cilium_notes: list[str] = self._cilium_summary(self.cluster.cilium)
+        """The notes about the Cilium policies as a whole in ``cluster.notes`` (replaced on a CNP/CCNP event)."""
 
-    def _patch_matrix(self, namespaces: set[str], classes: set[int], gone: set[str]) -> set[tuple[str, str]]:
+    def _patch_matrix(self, namespaces: set[str], classes: set[int], gone: set[str],
+                      now: set[str] | None = None) -> set[tuple[str, str]]:
         """Replace the kept matrix's cells that touch ``namespaces`` (whose workloads were ``gone`` before and
-        whose classes were or are ``classes``) by a new matrix; return the cells whose value changed."""
+        whose classes were or are ``classes``; or the workloads ``now``) by a new matrix; return the cells
+        whose value changed."""
         old = self._matrix
         assert old is not None
-        now = {w.id for w in self.cluster.workloads if w.namespace in namespaces}
+        if now is None:
+            now = {w.id for w in self.cluster.workloads if w.namespace in namespaces}
         fresh = {k: v for k, v in self.class_cells.items() if k[0] in classes or k[1] in classes}
         part = self.analyzer.matrix(external=self._external, class_cells=fresh, touching=now)
         dead = gone | now

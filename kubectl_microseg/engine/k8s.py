@@ -29,20 +29,22 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
+from ..model.cilium import CiliumEntry, CiliumPolicy
 from ..model.cluster import Cluster, Member, Workload
 from ..model.istio import MeshOptions
 from ..model.policy import NetworkPolicy, Peer, Rule
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 from ..model.selectors import LabelSelector
 from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .atoms import AtomIndex, ExternalAtom, FqdnAtom, fqdn_atoms
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
-from .calico import CalicoCompiler, ClassGroup, class_groups, decide_tiers
+from .calico import CalicoCompiler, Chain, ClassGroup, class_groups, decide_tiers
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -68,19 +70,22 @@ class PodClass:
 
     index: int
     namespace: str
-    labels: dict
-    named_ports: frozenset
+    labels: dict[str, str]
+    named_ports: NamedPorts
     host_network: bool
     ips: AddressSet | None
     networks: frozenset[int] = frozenset()
     """Indices into ``Analyzer.admin_networks`` of the admin ``networks`` peers that hold these pods' IPs."""
+    service_account: str = ""
+    """The pods' service account, where a Calico policy selects by service account ('' otherwise: then it
+    is no part of the class)."""
 
 
 def _admin_network_sets(cluster: Cluster) -> list[AddressSet]:
     """The distinct ``networks`` peers of every admin policy's rules (pods are classed by them)."""
     sets: list[AddressSet] = []
     for entry in cluster.admin_policies:
-        for rule in entry.policy.rules("egress") + entry.policy.rules("ingress"):
+        for rule in entry.policy.rules(Direction.EGRESS) + entry.policy.rules(Direction.INGRESS):
             for p in rule.peers:
                 if p.networks is not None and p.networks not in sets:
                     sets.append(p.networks)
@@ -103,8 +108,11 @@ class Analyzer:
     # ------------------------------------------------------------------ classes
     def _build_classes(self) -> None:
         self.admin_networks = _admin_network_sets(self.cluster)
-        self._class_keys: dict[tuple, int] = {}
-        self._key_of: list[tuple] = []
+        self._by_service_account = self.cluster.calico.uses_service_accounts
+        """Pods are classed by service account too (a Calico policy selects by it; fixed for this analyzer:
+        a Calico change rebuilds the live model)."""
+        self._class_keys: dict[tuple[Any, ...], int] = {}
+        self._key_of: list[tuple[Any, ...]] = []
         self.classes: list[PodClass] = []
         self.workload_classes: dict[str, list[int]] = {}
         self.class_workloads: list[list[Workload]] = []
@@ -141,7 +149,8 @@ class Analyzer:
         # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
         by_ip = self.options.ipblock_matches_pods or host
         nets = self._networks_holding(m)
-        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets)
+        sa = m.service_account if self._by_service_account else ""
+        key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets, sa)
         i = self._class_keys.get(key)
         if i is None:
             i = self._class_keys[key] = len(self.classes)
@@ -151,7 +160,7 @@ class Analyzer:
                 ips = AddressSet()
                 for ip in m.ips:
                     ips = ips | AddressSet.from_cidr(ip + ("/128" if ":" in ip else "/32"))
-            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips, nets))
+            self.classes.append(PodClass(i, m.namespace, dict(m.labels), m.named_ports, host, ips, nets, sa))
             self.class_workloads.append([])
             self.by_namespace.setdefault(m.namespace, []).append(i)
             created.append(i)
@@ -224,7 +233,7 @@ class Analyzer:
 
     # ------------------------------------------------------------------ policies
     def _compile_policies(self) -> None:
-        self._cache: dict = {}
+        self._cache: dict[Any, Any] = {}
         n = len(self.classes)
         self.isolating: dict[str, list[list[NetworkPolicy]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.rules_of: dict[str, list[list[CompiledRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
@@ -298,7 +307,7 @@ class Analyzer:
             for d in DIRECTIONS:
                 iso = sum(1 << i for i, pols in enumerate(self.isolating[d]) if pols)
                 self.calico_groups[d] = class_groups(self.calico_tiers, d, iso, n)
-        self.calico_selects = {d: 0 for d in DIRECTIONS}
+        self.calico_selects = dict.fromkeys(DIRECTIONS, 0)
         """Per direction, the classes some Calico policy applies to: only their pairs need the tiers (for the
         others the default tier holds just the Kubernetes policies, which is the NetworkPolicy layer)."""
         for ct in self.calico_tiers:
@@ -309,11 +318,12 @@ class Analyzer:
                     for cr in crs:
                         if not cr.unsure:
                             continue
-                        for i in iter_bits(cp.applies[d]):
-                            if d == "egress":
-                                self.unsure_to[i] = self.unsure_to.get(i, 0) | cr.classes
+                        peers = cr.classes | cr.unsure_peers
+                        for i in iter_bits(cp.applies[d] | cr.unsure_own):
+                            if d == Direction.EGRESS:
+                                self.unsure_to[i] = self.unsure_to.get(i, 0) | peers
                             else:
-                                for j in iter_bits(cr.classes):
+                                for j in iter_bits(peers):
                                     self.unsure_to[j] = self.unsure_to.get(j, 0) | (1 << i)
 
     def _subject_classes(self, pol: AdminPolicy) -> int:
@@ -354,7 +364,14 @@ class Analyzer:
         """Cilium policies: allow rules into the NetworkPolicy tier, deny rules into their own (engine.cilium)."""
         from .cilium import CiliumLayer
 
+        self._unsure_before_cilium = dict(self.unsure_to)
+        """The uncertain cells the admin and Calico layers marked (:meth:`replace_cilium` starts from them)."""
         self.cilium = CiliumLayer(self) if self.cluster.cilium else None
+        if self.cilium is not None and self.calico_tiers:
+            # both CNIs' objects (docs/cilium.md, "Calico and Cilium objects together"): Cilium's allow rules
+            # and default deny join the Kubernetes NetworkPolicy slot of Calico's default tier, so the tiers
+            # are grouped again with the classes Cilium isolates
+            self._compile_calico()
 
     # ------------------------------------------------------------------ external atoms
     def _build_atoms(self) -> None:
@@ -367,20 +384,20 @@ class Analyzer:
         self._pieces = index.pieces
 
     # ------------------------------------------------------------------ direction verdicts
-    def is_isolated(self, cls: int, direction: str) -> bool:
+    def is_isolated(self, cls: int, direction: Direction) -> bool:
         return bool(self.isolating[direction][cls])
 
-    def decide(self, direction: str, own: int, peer: "int | ExternalAtom", dst_named: frozenset) -> ConnSet:
+    def decide(self, direction: Direction, own: int, peer: int | ExternalAtom, dst_named: NamedPorts) -> ConnSet:
         """What ``own``'s ``direction`` allows with ``peer`` (a class or an address range): the pipeline."""
         return allowed(self, direction, own, peer, dst_named)
 
     def class_allows(self, a: int, b: int) -> ConnSet:
         """What pod class ``a`` may open to pod class ``b``."""
         named = self.classes[b].named_ports
-        eg = self.decide("egress", a, b, named)
+        eg = self.decide(Direction.EGRESS, a, b, named)
         if not eg:
             return eg
-        return _meet(eg, self.decide("ingress", b, a, named))
+        return _meet(eg, self.decide(Direction.INGRESS, b, a, named))
 
     # ------------------------------------------------------------------ matrix
     def class_matrix(self) -> dict[tuple[int, int], ConnSet]:
@@ -403,7 +420,7 @@ class Analyzer:
             return out_all
         eg_iso = 0
         for i in range(n):
-            if self.isolating["egress"][i]:
+            if self.isolating[Direction.EGRESS][i]:
                 eg_iso |= 1 << i
         open_egress = full & ~eg_iso
         reach = [0] * n  # egress-isolated sources whose rules reach each destination
@@ -411,10 +428,10 @@ class Analyzer:
         for entry in self.cluster.policies:
             pol = entry.policy
             owners = self.policy_selects.get(pol.id, 0)
-            if not owners or not pol.affects("egress"):
+            if not owners or not pol.affects(Direction.EGRESS):
                 continue
             for r in pol.egress:
-                cr = self.compiled[(pol.id, "egress", r.index)]
+                cr = self.compiled[(pol.id, Direction.EGRESS, r.index)]
                 if cr.all_peers:
                     reach_all |= owners
                     continue
@@ -430,15 +447,15 @@ class Analyzer:
             out = self._calico_class_matrix(reach, reach_all)
             return self.cilium.subtract_denies(out) if self.cilium is not None else out
         for b in range(n):
-            if self.isolating["ingress"][b]:
+            if self.isolating[Direction.INGRESS][b]:
                 admit = 0
-                for cr in self.rules_of["ingress"][b]:
+                for cr in self.rules_of[Direction.INGRESS][b]:
                     admit |= cr.classes
             else:
                 admit = full
             cand = admit & (reach[b] | reach_all)
             named = self.classes[b].named_ports
-            if not self.isolating["ingress"][b]:
+            if not self.isolating[Direction.INGRESS][b]:
                 # b's ingress is not isolated: sources whose egress is not either need no rule scan
                 for a in iter_bits(cand & open_egress):
                     out[(a, b)] = _ALL
@@ -458,16 +475,16 @@ class Analyzer:
         pair except for the pairs some side may allow."""
         n = len(self.classes)
         full = self.all_classes
-        cal_eg, cal_in = self.calico_selects["egress"], self.calico_selects["ingress"]
+        cal_eg, cal_in = self.calico_selects[Direction.EGRESS], self.calico_selects[Direction.INGRESS]
         eg_parts = {}
         for a in iter_bits(cal_eg):
-            parts, passes = self._parts("egress", a)
+            parts, passes = self._parts(Direction.EGRESS, a)
             if not passes:
                 eg_parts[a] = parts
         cal_eg = sum(1 << a for a in eg_parts)  # classes whose Calico tiers pass everything keep the fast path
         reach_all &= ~cal_eg
         reach = [r & ~cal_eg for r in reach]
-        eg_maps: dict[int, list] = {}
+        eg_maps: dict[int, Parts] = {}
         for a, parts in eg_parts.items():
             eg_maps[a] = parts
             targets = 0
@@ -475,20 +492,20 @@ class Analyzer:
                 if acc:
                     targets |= t
                 if rest:
-                    targets |= t & self._np_peers("egress", a)
+                    targets |= t & self._np_peers(Direction.EGRESS, a)
             if targets == full:
                 reach_all |= 1 << a
             else:
                 for b in iter_bits(targets):
                     reach[b] |= 1 << a
-        eg_open = sum(1 << i for i, c in enumerate(self.classes) if c.host_network or not self.isolating["egress"][i])
+        eg_open = sum(1 << i for i, c in enumerate(self.classes) if c.host_network or not self.isolating[Direction.EGRESS][i])
         eg_open &= ~cal_eg  # egress that allows everything: no rule to look at
         out: dict[tuple[int, int], ConnSet] = {}
         for b in range(n):
             named = self.classes[b].named_ports
             in_parts = None
             if cal_in >> b & 1:
-                parts, passes = self._parts("ingress", b)
+                parts, passes = self._parts(Direction.INGRESS, b)
                 in_parts = None if passes else parts
             if in_parts is not None:
                 admit = 0
@@ -496,23 +513,23 @@ class Analyzer:
                     if acc:
                         admit |= t
                     if rest:
-                        admit |= t & self._np_peers("ingress", b)
+                        admit |= t & self._np_peers(Direction.INGRESS, b)
             else:
-                admit = self._np_peers("ingress", b)
-            in_open = in_parts is None and (self.classes[b].host_network or not self.isolating["ingress"][b])
+                admit = self._np_peers(Direction.INGRESS, b)
+            in_open = in_parts is None and (self.classes[b].host_network or not self.isolating[Direction.INGRESS][b])
             for a in iter_bits(admit & (reach[b] | reach_all)):
-                ing = _ALL if in_open else self._compose(in_parts, "ingress", b, a, named)
+                ing = _ALL if in_open else self._compose(in_parts, Direction.INGRESS, b, a, named)
                 if not ing:
                     continue
                 if eg_open >> a & 1:
                     out[(a, b)] = ing
                     continue
-                c = _meet(self._compose(eg_maps.get(a), "egress", a, b, named), ing)
+                c = _meet(self._compose(eg_maps.get(a), Direction.EGRESS, a, b, named), ing)
                 if c:
                     out[(a, b)] = c
         return out
 
-    def _parts(self, direction: str, own: int) -> tuple[list[tuple[int, ConnSet, ConnSet]], bool]:
+    def _parts(self, direction: Direction, own: int) -> tuple[list[tuple[int, ConnSet, ConnSet]], bool]:
         """(peers, accepted, left to the NetworkPolicy rules) parts of ``own``'s direction, and whether its
         Calico tiers pass everything on (then the NetworkPolicy fast path is exact)."""
         pre = self._pre_parts(direction, own)
@@ -520,7 +537,7 @@ class Analyzer:
             return pre
         return [(t, c, _NONE) for t, c in self._verdict_parts(direction, own)], False
 
-    def _np_peers(self, direction: str, own: int) -> int:
+    def _np_peers(self, direction: Direction, own: int) -> int:
         """The classes the NetworkPolicy rules of ``own``'s direction may allow (all when not isolated)."""
         if self.classes[own].host_network or not self.isolating[direction][own]:
             return self.all_classes
@@ -529,10 +546,10 @@ class Analyzer:
             out |= cr.classes
         return out
 
-    def _compose(self, parts: list | None, direction: str, own: int, peer: int, named: frozenset) -> ConnSet:
+    def _compose(self, parts: Parts | None, direction: Direction, own: int, peer: int, named: NamedPorts) -> ConnSet:
         acc, rest = _NONE, _ALL
         if parts is not None:
-            for t, acc, rest in parts:
+            for t, acc, rest in parts:  # noqa: B007 - the loop finds acc and rest: they are read after it
                 if t >> peer & 1:
                     break
             if not rest:
@@ -548,7 +565,7 @@ class Analyzer:
             np = _meet(np, rest)
         return acc | np if acc else np
 
-    def _pre_parts(self, direction: str, own: int) -> tuple[list[tuple[int, ConnSet, ConnSet]], bool] | None:
+    def _pre_parts(self, direction: Direction, own: int) -> tuple[list[tuple[int, ConnSet, ConnSet]], bool] | None:
         """(peer classes, accepted, still open) after the Calico tiers ordered before the default tier, and
         whether they pass everything on; None when a Calico policy of the default tier or a later one
         applies to ``own`` (then only the whole pipeline is exact). Without admin policies, what stays open
@@ -558,25 +575,25 @@ class Analyzer:
         if got is None:
             return None
         g, pre = got
-        named = self.classes[own].named_ports if direction == "ingress" else None
+        named = self.classes[own].named_ports if direction == Direction.INGRESS else None
         key = ("parts", named)
-        hit = g.cache.get(key)
+        hit: tuple[Parts, bool] | None = g.cache.get(key)
         if hit is not None:
             return hit
-        parts = self._named_groups() if direction == "egress" else [self.all_classes]
+        parts = self._named_groups() if direction == Direction.EGRESS else [self.all_classes]
         for m in dict.fromkeys(cr.classes for cr in g.rules):
             parts = [x for p in parts for x in (p & m, p & ~m) if x]
         out = []
         for p in parts:
             rep = (p & -p).bit_length() - 1
-            dst_named = self.classes[own if direction == "ingress" else rep].named_ports
+            dst_named = self.classes[own if direction == Direction.INGRESS else rep].named_ports
             acc, den = decide_tiers(Query(self, direction, own, rep, dst_named), _ALL, chain=pre) if pre else (
                 _NONE, _NONE)
             out.append((p, acc, _ALL - (acc | den)))
         hit = g.cache[key] = (out, _passes_all(out))
         return hit
 
-    def _pre_chain(self, direction: str, own: int) -> tuple[ClassGroup, list] | None:
+    def _pre_chain(self, direction: Direction, own: int) -> tuple[ClassGroup, Chain] | None:
         """``own``'s group and its Calico tiers before the default tier; None when a Calico policy of the
         default tier or a later tier applies to it."""
         g = self.calico_groups[direction][own]
@@ -587,7 +604,7 @@ class Analyzer:
         pre = g.cache["pre"]
         return None if pre is None else (g, pre)
 
-    def _pre_atoms(self, direction: str, own: int, named: frozenset) -> tuple[ClassGroup, list[tuple[ConnSet, ConnSet]], bool] | None:
+    def _pre_atoms(self, direction: Direction, own: int, named: NamedPorts) -> tuple[ClassGroup, list[tuple[ConnSet, ConnSet]], bool] | None:
         """Per atom, (accepted, left to the NetworkPolicy rules) after the Calico tiers before the default
         tier (see ``_pre_parts``), with the group and whether they pass everything on; None where that is not
         exact."""
@@ -596,7 +613,7 @@ class Analyzer:
             return None
         g, pre = got
         key = ("atoms", named)
-        hit = g.cache.get(key)
+        hit: tuple[ClassGroup, list[tuple[ConnSet, ConnSet]], bool] | None = g.cache.get(key)
         if hit is not None:
             return hit
         decided: dict[tuple[bool, ...], tuple[ConnSet, ConnSet]] = {}
@@ -614,13 +631,13 @@ class Analyzer:
 
     def _named_groups(self) -> list[int]:
         if self.calico_named_groups is None:
-            groups: dict[frozenset, int] = {}
+            groups: dict[NamedPorts, int] = {}
             for c in self.classes:
                 groups[c.named_ports] = groups.get(c.named_ports, 0) | (1 << c.index)
             self.calico_named_groups = [g & self.all_classes for g in groups.values()]
         return self.calico_named_groups
 
-    def _verdict_parts(self, direction: str, own: int) -> list[tuple[int, ConnSet]]:
+    def _verdict_parts(self, direction: Direction, own: int) -> list[tuple[int, ConnSet]]:
         """``own``'s ``direction`` against every pod class: (peer classes, ports) parts covering all classes.
         Peers no rule tells apart get the same verdict, so one pipeline decision per part is exact (for
         egress, peers are also split by their named ports, which resolve the rules' ports)."""
@@ -629,18 +646,15 @@ class Analyzer:
                     if cp.policy is not None and cp.applies[direction] & bit]
         crs = [cr for cp in applying for cr in cp.rules[direction] if cr.own & bit] + self.rules_of[direction][own]
         rules = [cr.classes for cr in crs]
-        named = self.classes[own].named_ports if direction == "ingress" else None
+        named = self.classes[own].named_ports if direction == Direction.INGRESS else None
         key = ("parts", direction, tuple(map(id, applying)), tuple(map(id, crs)), named,
                bool(self.isolating[direction][own]), self.classes[own].host_network)
-        hit = self._cache.get(key)
+        hit: list[tuple[int, ConnSet]] | None = self._cache.get(key)
         if hit is not None:
             return hit
-        if direction == "egress":
-            parts = self._named_groups()
-        else:
-            parts = [self.all_classes]
+        parts = self._named_groups() if direction == Direction.EGRESS else [self.all_classes]
         for m in dict.fromkeys(rules):
-            split = []
+            split: list[int] = []
             for p in parts:
                 inside, outside = p & m, p & ~m
                 split.extend(x for x in (inside, outside) if x)
@@ -648,28 +662,28 @@ class Analyzer:
         out = []
         for p in parts:
             rep = (p & -p).bit_length() - 1
-            dst_named = self.classes[own if direction == "ingress" else rep].named_ports
+            dst_named = self.classes[own if direction == Direction.INGRESS else rep].named_ports
             out.append((p, self.decide(direction, own, rep, dst_named)))
         self._cache[key] = out
         return out
 
-    def _pair_conns(self, a: int, b: int, named: frozenset) -> ConnSet:
+    def _pair_conns(self, a: int, b: int, named: NamedPorts) -> ConnSet:
         """Egress of a to b AND ingress of b from a (ports resolved at b)."""
-        if self.isolating["ingress"][b]:
+        if self.isolating[Direction.INGRESS][b]:
             bit_a = 1 << a
             ing = ConnSet.none()
-            for cr in self.rules_of["ingress"][b]:
+            for cr in self.rules_of[Direction.INGRESS][b]:
                 if cr.classes & bit_a:
                     ing = ing | cr.conns(named)
             if not ing:
                 return ing
         else:
             ing = ConnSet.all()
-        if not self.isolating["egress"][a]:
+        if not self.isolating[Direction.EGRESS][a]:
             return ing
         bit_b = 1 << b
         eg = ConnSet.none()
-        for cr in self.rules_of["egress"][a]:
+        for cr in self.rules_of[Direction.EGRESS][a]:
             if cr.classes & bit_b:
                 eg = eg | cr.conns(named)
         return ing & eg
@@ -728,22 +742,22 @@ class Analyzer:
                 classes = self.workload_classes[w.id]
                 for direction in DIRECTIONS:
                     maps = [self.atom_map(direction, c) for c in classes]
-                    if any(mp is None for mp in maps):
+                    known = [mp for mp in maps if mp is not None]
+                    if len(known) < len(maps):
                         indices: Iterable[int] = range(len(self.atoms))
                     else:
-                        indices = sorted({i for mp in maps for i in mp}) if len(maps) > 1 else sorted(maps[0])
+                        indices = sorted({i for mp in known for i in mp}) if len(known) > 1 else sorted(known[0])
                     for i in indices:
                         atom = self.atoms[i]
-                        got = [ConnSet.all() if mp is None else mp.get(i) for mp in maps]
-                        got = [g for g in got if g]
+                        got = [c for c in (ConnSet.all() if mp is None else mp.get(i) for mp in maps) if c]
                         if not got:
                             continue
                         conns = got[0]
                         for g in got[1:]:
                             conns = conns | g
                         partial = len(got) < len(classes) or any(g != conns for g in got)
-                        key = (atom.id, w.id) if direction == "ingress" else (w.id, atom.id)
-                        unsure = direction == "egress" and any(c in self.unsure_to for c in classes)
+                        key = (atom.id, w.id) if direction == Direction.INGRESS else (w.id, atom.id)
+                        unsure = direction == Direction.EGRESS and any(c in self.unsure_to for c in classes)
                         cells[key] = Cell(conns, self._uncertain(w.id, w.id) or unsure, partial)
             if self.fqdn_atoms:
                 endpoints.extend(Endpoint(f.id, "External", group="external", extra=(("fqdn", f.selector.name),))
@@ -754,15 +768,15 @@ class Analyzer:
         m = Matrix(endpoints, cells, list(self.cluster.notes), "Effective connectivity")
         return m
 
-    def atom_map(self, direction: str, cls: int) -> dict[int, ConnSet] | None:
+    def atom_map(self, direction: Direction, cls: int) -> dict[int, ConnSet] | None:
         """Atom index -> what class ``cls``'s ``direction`` allows with that address range.
 
         None means not isolated (every range, every port). Classes with the same rules share one map.
         Atoms are cut at every ipBlock boundary, so each block interval covers whole consecutive atoms.
         """
         rules = self.rules_of[direction][cls]
-        named = self.classes[cls].named_ports if direction == "ingress" else frozenset()
-        key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        named = self.classes[cls].named_ports if direction == Direction.INGRESS else frozenset()
+        key: tuple[Any, ...] = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
         np_key = key
         calico = bool(self.calico_selects[direction] >> cls & 1)
         got = self._pre_atoms(direction, cls, named) if calico and not self.has_admin else None
@@ -778,13 +792,14 @@ class Analyzer:
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
-        cilium_deny = self.cilium is not None and self.cilium.has_deny
-        if cilium_deny:
-            key += (tuple(id(cr) for cr in self.cilium.deny[direction][cls]),)
+        cilium_deny = self.cilium if self.cilium is not None and self.cilium.has_deny else None
+        if cilium_deny is not None:
+            key += (tuple(id(cr) for cr in cilium_deny.deny[direction][cls]),)
         if key in self._cache:
-            return self._cache[key]
+            cached: dict[int, ConnSet] | None = self._cache[key]
+            return cached
         out: dict[int, ConnSet] | None = None
-        if self.has_admin or cilium_deny:
+        if self.has_admin or cilium_deny is not None:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)
@@ -816,11 +831,11 @@ class Analyzer:
             decided: dict[tuple[bool, ...], ConnSet] = {}
             for i, atom in enumerate(self.atoms):
                 sig = tuple(b.contains_interval(atom.lo, atom.hi) for b in blocks)
-                c = decided.get(sig)
-                if c is None:
-                    c = decided[sig] = self.decide(direction, cls, atom, named)
-                if c:
-                    out[i] = c
+                same = decided.get(sig)
+                if same is None:
+                    same = decided[sig] = self.decide(direction, cls, atom, named)
+                if same:
+                    out[i] = same
         else:
             out = self._np_atoms(direction, cls, named)
         self._cache[key] = out
@@ -829,18 +844,18 @@ class Analyzer:
     def _fqdn_cells(self, cells: dict[tuple[str, str], Cell], workloads: list[Workload]) -> None:
         """Cells from each workload to each toFQDNs endpoint: the egress pipeline against the name (its
         addresses are DNS answers at run time, so every such cell is uncertain; engine.cilium)."""
-        by_rules: dict[tuple, list[ConnSet]] = {}
+        by_rules: dict[tuple[Any, ...], list[ConnSet]] = {}
         for w in workloads:
             classes = self.workload_classes[w.id]
             got_all = []
             for c in classes:
-                key = (tuple(id(cr) for cr in self.rules_of["egress"][c]), bool(self.isolating["egress"][c]),
-                       tuple(id(cr) for cr in self.cilium.deny["egress"][c]) if self.cilium is not None else ())
-                if self.has_admin or self.calico_selects["egress"] >> c & 1 or self.classes[c].host_network:
+                key: tuple[Any, ...] = (tuple(id(cr) for cr in self.rules_of[Direction.EGRESS][c]), bool(self.isolating[Direction.EGRESS][c]),
+                       tuple(id(cr) for cr in self.cilium.deny[Direction.EGRESS][c]) if self.cilium is not None else ())
+                if self.has_admin or self.calico_selects[Direction.EGRESS] >> c & 1 or self.classes[c].host_network:
                     key += (c,)
                 hit = by_rules.get(key)
                 if hit is None:
-                    hit = by_rules[key] = [self.decide("egress", c, f, frozenset()) for f in self.fqdn_atoms]
+                    hit = by_rules[key] = [self.decide(Direction.EGRESS, c, f, frozenset()) for f in self.fqdn_atoms]
                 got_all.append(hit)
             for i, f in enumerate(self.fqdn_atoms):
                 got = [g[i] for g in got_all if g[i]]
@@ -852,7 +867,7 @@ class Analyzer:
                 partial = len(got) < len(classes) or any(g != conns for g in got)
                 cells[(w.id, f.id)] = Cell(conns, True, partial)
 
-    def _np_atoms(self, direction: str, cls: int, named: frozenset) -> dict[int, ConnSet] | None:
+    def _np_atoms(self, direction: Direction, cls: int, named: NamedPorts) -> dict[int, ConnSet] | None:
         """The NetworkPolicy rules' map of atom index -> ports (None: not isolated, everything)."""
         if not self.isolating[direction][cls]:
             return None
@@ -900,6 +915,7 @@ class Analyzer:
         (old, current) class indices: only pairs involving them can change (engine.incremental). Without
         ``policies_changed`` (only pods changed) the address-range atoms, made from policies only, are kept."""
         cluster = self.cluster
+        self._strip_cilium()  # compiled again at the end, onto the namespace's new classes too
         # 1. the cluster's lists
         old_wl = [w for w in cluster.workloads if w.namespace == ns]
         old_pol = [e for e in cluster.policies if e.policy.namespace == ns]
@@ -966,10 +982,50 @@ class Analyzer:
                 if self.rule_selects(cr, i):
                     cr.classes |= 1 << i
         self._compile_admin()
+        self._compile_cilium()
         if policies_changed:
             self._build_atoms()
 
         return old_classes, current
+
+    def _strip_cilium(self) -> None:
+        """Take the Cilium layer's allow rules and isolation out of the NetworkPolicy tier's lists (before
+        the layer is compiled again: :meth:`replace_namespace`, :meth:`replace_cilium`)."""
+        layer = self.cilium
+        if layer is None:
+            return
+        rules = {id(cr) for cr in layer.compiled.values()}
+        for d in DIRECTIONS:
+            for i, lst in enumerate(self.rules_of[d]):
+                if lst:
+                    self.rules_of[d][i] = [cr for cr in lst if id(cr) not in rules]
+            for i, pols in enumerate(self.isolating[d]):
+                if pols:
+                    self.isolating[d][i] = [p for p in pols if not isinstance(p, CiliumPolicy)]
+        self.cilium = None
+
+    def replace_cilium(self, entries: list[CiliumEntry]) -> None:
+        """Replace the cluster's Cilium policies (model.cilium.CiliumEntry list) and compile them again,
+        keeping every class and every other compiled rule (engine.incremental: a CNP/CCNP event). Only the
+        pairs of the classes :meth:`cilium_touches` names before and after can change; the address-range
+        atoms and the toFQDNs endpoints are rebuilt (a caller compares them)."""
+        self._strip_cilium()
+        self.cluster.cilium = entries
+        self.unsure_to = dict(self._unsure_before_cilium)  # without the cells the old Cilium layer marked
+        self._compile_cilium()
+        self._build_atoms()
+
+    def cilium_touches(self, keys: set[tuple[str, str | None, str]]) -> int:
+        """Bitset of the classes the Cilium policies of these objects ((kind, namespace, name)) select or may
+        select: the only classes whose verdicts those objects decide (a policy's rules are its subjects')."""
+        if self.cilium is None:
+            return 0
+        out = 0
+        for e in self.cluster.cilium:
+            p = e.policy
+            if (p.kind, p.namespace, p.name) in keys:
+                out |= self.cilium.touches.get(p.id, 0)
+        return out
 
     def live_classes(self) -> int:
         """Bitset of the classes some workload still belongs to (dead classes keep their index)."""
@@ -977,24 +1033,24 @@ class Analyzer:
 
     def may_admit(self, b: int) -> int:
         """Classes that ``b``'s ingress may admit (a superset; ports are checked per pair)."""
-        if self.has_admin or not self.isolating["ingress"][b]:
+        if self.has_admin or not self.isolating[Direction.INGRESS][b]:
             return self.all_classes
         bits = 0
-        for cr in self.rules_of["ingress"][b]:
+        for cr in self.rules_of[Direction.INGRESS][b]:
             bits |= cr.classes
         return bits
 
     def may_reach(self, src: int) -> int:
         """Classes that ``src``'s egress may reach (a superset)."""
-        if self.has_admin or not self.isolating["egress"][src]:
+        if self.has_admin or not self.isolating[Direction.EGRESS][src]:
             return self.all_classes
         bits = 0
-        for cr in self.rules_of["egress"][src]:
+        for cr in self.rules_of[Direction.EGRESS][src]:
             bits |= cr.classes
         return bits
 
     # ------------------------------------------------------------------ explanations
-    def direction_verdict(self, direction: str, own: int, peer: int | ExternalAtom, dst_named: frozenset,
+    def direction_verdict(self, direction: Direction, own: int, peer: int | ExternalAtom, dst_named: NamedPorts,
                           peer_name: str) -> DirectionVerdict:
         """The full reasoning of one direction of one class against one peer: the pipeline's whole chain."""
         q = Query(self, direction, own, peer, dst_named, [], peer_name)
@@ -1006,12 +1062,12 @@ class Analyzer:
         """Verdict between two classes or a class and an address range."""
         dst_named = self.classes[b].named_ports if isinstance(b, int) else frozenset()
         if isinstance(a, int):
-            eg = self.direction_verdict("egress", a, b, dst_named, dst_name)
+            eg = self.direction_verdict(Direction.EGRESS, a, b, dst_named, dst_name)
         else:
             eg = DirectionVerdict(ConnSet.all(), False, [], [Reason(Direction.EGRESS, ReasonKind.EXTERNAL, ConnSet.all(),
                                   text="source outside the cluster: no NetworkPolicy governs its egress")])
         if isinstance(b, int):
-            ing = self.direction_verdict("ingress", b, a, dst_named, src_name)
+            ing = self.direction_verdict(Direction.INGRESS, b, a, dst_named, src_name)
         else:
             ing = DirectionVerdict(ConnSet.all(), False, [], [Reason(Direction.INGRESS, ReasonKind.EXTERNAL, ConnSet.all(),
                                    text="destination outside the cluster: no NetworkPolicy governs its ingress")])
@@ -1032,6 +1088,8 @@ class Analyzer:
 
 _ALL = ConnSet.all()
 _NONE = ConnSet.none()
+Parts = list[tuple[int, ConnSet, ConnSet]]
+"""Peer classes cut by the rules that apply, each with (accepted, left to the next layer) ports."""
 
 
 @lru_cache(maxsize=4096)
@@ -1041,7 +1099,7 @@ def _meet(egress: ConnSet, ingress: ConnSet) -> ConnSet:
     return egress & ingress
 
 
-def _passes_all(parts: list) -> bool:
+def _passes_all(parts: Sequence[tuple[ConnSet, ConnSet] | tuple[int, ConnSet, ConnSet]]) -> bool:
     """Whether Calico's tiers before the default tier accept and deny nothing here (every part: nothing
     accepted, everything left to the NetworkPolicy rules)."""
     return all(not p[-2] and p[-1].is_all() for p in parts)

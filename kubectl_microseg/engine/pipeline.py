@@ -38,11 +38,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
+from ..model.cilium import CiliumPolicy, CiliumRule
 from ..model.policy import NetworkPolicy, Rule
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 from ..vocab import Direction, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
 from .cilium import l4_named_ports, l7_text
@@ -50,7 +52,7 @@ from .calico import EFFECTS as CALICO_EFFECTS, Placement, decide_tiers
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
-    from .compiled import CompiledAdminRule
+    from .compiled import CompiledAdminRule, CompiledRule
     from .k8s import Analyzer
 
 _ALL = ConnSet.all()
@@ -92,8 +94,9 @@ class Reason:
     """What the step is: ``vocab.ReasonKind`` lists every kind (an admin rule's is
     <ANP|BANP|ADMIN|BASELINE>_<its action as written>)."""
     conns: ConnSet
-    policy: NetworkPolicy | None = None
-    rule: Rule | None = None
+    policy: NetworkPolicy | CiliumPolicy | None = None
+    rule: Rule | CiliumRule | None = None
+    """The NetworkPolicy rule, or the Cilium rule (allow or deny) that Cilium's layers compiled."""
     text: str = ""
     admin: AdminPolicy | None = None
     admin_rule: AdminRule | None = None
@@ -116,10 +119,6 @@ class Reason:
         if self.kind == ReasonKind.UNEVALUATED:
             return "none"
         return "allow"
-
-    @property
-    def decision(self) -> Decision:
-        return {"allow": Decision.ACCEPT, "deny": Decision.DENY, "pass": Decision.PASS}.get(self.effect, Decision.NONE)
 
     def short(self) -> str:
         """'production/api-policy ingress rule 1' (the contract's ``because`` item)."""
@@ -161,11 +160,11 @@ class Verdict:
 class Query:
     """One direction of one pair: ``own`` (a pod class) against ``peer`` (a class or an address range)."""
 
-    analyzer: "Analyzer"
-    direction: str
+    analyzer: Analyzer
+    direction: Direction
     own: int
-    peer: "int | ExternalAtom"
-    named: frozenset
+    peer: int | ExternalAtom
+    named: NamedPorts
     """The destination's named ports (they resolve named ports in rules)."""
     trace: list[Reason] | None = None
     peer_name: str = ""
@@ -188,7 +187,7 @@ def _baseline_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
     return _cluster_tier(q, open_, q.analyzer.baseline_rules[q.direction][q.own], Layer.BASELINE)
 
 
-def _cluster_tier(q: Query, open_: ConnSet, rules: list["CompiledAdminRule"], layer: Layer) -> tuple[ConnSet, ConnSet]:
+def _cluster_tier(q: Query, open_: ConnSet, rules: list[CompiledAdminRule], layer: Layer) -> tuple[ConnSet, ConnSet]:
     """A tier of cluster-wide policies: their rules in precedence order; within the tier the first rule
     that matches a port decides it (Accept, Deny, or Pass: skip the rest of the tier)."""
     accepted = denied = settled = _NONE
@@ -242,7 +241,7 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if q.trace is not None:
             hits.append((cr, conns))
         allowed = allowed | conns
-    if hits:
+    if hits and q.trace is not None:
         l4 = l4_named_ports([cr.rule for cr, _ in hits], q.named)
         q.trace.extend(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns, l4),
                               layer=Layer.NETWORK_POLICY.value) for cr, conns in hits)
@@ -320,7 +319,7 @@ def decide(q: Query) -> ConnSet:
     return allowed
 
 
-def allowed(a: "Analyzer", direction: str, own: int, peer: "int | ExternalAtom", named: frozenset) -> ConnSet:
+def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
     skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
@@ -351,7 +350,7 @@ def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> ReasonKind:
     return ReasonKind(f"{prefix}_{rule.action.upper()}")
 
 
-def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
+def _rule_text(cr: CompiledRule, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     ports = cr.rule.describe_ports()
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())
@@ -359,7 +358,7 @@ def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     return f"{cr.policy.id} {cr.rule.direction} rule {cr.rule.index}: {via}; ports {ports} -> {got}{note}{l7_text(cr.rule, conns, l4)}"
 
 
-def _admin_text(cr: "CompiledAdminRule", conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:
+def _admin_text(cr: CompiledAdminRule, conns: ConnSet, decided: ConnSet, *, unsure: bool = False) -> str:
     r = cr.rule
     label = f" '{r.name}'" if r.name else ""
     head = f"{cr.policy.id} {r.direction} rule {r.index}{label}"

@@ -10,12 +10,14 @@ simulate view all use these two functions. Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
-from ..errors import UsageError
-from ..model.cluster import build_cluster, expand_lists
+from ..errors import BadDeletion, UnknownDeletion
+from ..model.cluster import expand_lists
 from ..model.objects import CLUSTER_SCOPED, ObjectKey, SourceObject
+from ..model.snapshot import Snapshot
 from ..vocab import ChangeAction
+from .analyze import analyze
 from .causes import attribute
 from .diff import MatrixDiff, diff_matrices
 from .guards import ExpectedFlow, run_guards
@@ -37,7 +39,7 @@ class Deletion:
             return cls(default_namespace, parts[0])
         if len(parts) == 2 and all(parts):
             return cls(parts[0], parts[1])
-        raise UsageError(f"--delete {text!r}: expected NAMESPACE/NAME of a NetworkPolicy")
+        raise BadDeletion(text)
 
     @property
     def id(self) -> str:
@@ -81,7 +83,7 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
     """The objects after applying ``changed`` (add or replace) and ``deletions`` to ``base``.
 
     Raises:
-        UsageError: a deletion names a NetworkPolicy that is in neither the base nor the changes.
+        UnknownDeletion: a deletion names a NetworkPolicy that is in neither the base nor the changes.
     """
     objs = expand_lists(base)
     index = {object_key(o, default_namespace): i for i, o in enumerate(objs)}
@@ -103,15 +105,10 @@ def apply_changes(base: Iterable[SourceObject], changed: Iterable[SourceObject] 
     for d in deletions:
         key = (d.kind, d.namespace, d.name)
         if key not in index or out[index[key]] is None:
-            raise UsageError(f"--delete {d.id}: no NetworkPolicy {d.id} in the base or the changes")
+            raise UnknownDeletion(d.id)
         out[index[key]] = None
         changes.append(ObjectChange(ChangeAction.DELETE, d.kind.partition(".")[0], d.namespace, d.name))
     return Simulation([o for o in out if o is not None], changes)
-
-
-def analyzer_for(objects: Iterable[SourceObject], options: Options | None = None) -> Analyzer:
-    """Build the cluster model and its analyzer (raises InputError on a bad object)."""
-    return Analyzer(build_cluster(objects), options)
 
 
 def compare(before: Analyzer, after: Analyzer, *, expectations: Iterable[ExpectedFlow] = (),
@@ -123,7 +120,7 @@ def compare(before: Analyzer, after: Analyzer, *, expectations: Iterable[Expecte
     diff.before_title, diff.after_title = before_title, after_title
     attribute(diff, before, after)
     diff.findings = run_guards(diff, mb, ma, before, after, expectations)
-    diff.notes = [n for n in dict.fromkeys(list(before.cluster.notes) + list(after.cluster.notes))]
+    diff.notes = list(dict.fromkeys(list(before.cluster.notes) + list(after.cluster.notes)))
     from .guards import mesh_guards
     from .mesh import MeshAnalyzer, annotate, mesh_changes
 
@@ -140,8 +137,8 @@ def simulate(base: Iterable[SourceObject], changed: Iterable[SourceObject] = (),
     """Base objects + changes -> (the diff from base to the changed state, the simulation)."""
     base = list(base)
     sim = apply_changes(base, changed, deletions, default_namespace=default_namespace)
-    before = analyzer_for(base, options)
-    after = analyzer_for(sim.objects, options)
+    before = analyze(Snapshot(base, base_title), options)
+    after = analyze(Snapshot(sim.objects, base_title), options)
     diff = compare(before, after, expectations=expectations, before_title=base_title,
                    after_title=f"{base_title} with {len(sim.changes)} change(s)")
     return diff, sim

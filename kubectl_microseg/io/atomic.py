@@ -20,7 +20,8 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from typing import Mapping
+from collections.abc import Mapping
+import contextlib
 
 _NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 
@@ -90,10 +91,8 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, overwrite: 
         else:
             _link_no_clobber(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_dir(directory)
 
@@ -115,7 +114,7 @@ def _link_no_clobber(tmp: str, target: str) -> None:
     os.unlink(tmp)
 
 
-def write_new(path: str | os.PathLike[str], data: str | bytes) -> "os.PathLike[str] | str":
+def write_new(path: str | os.PathLike[str], data: str | bytes) -> os.PathLike[str] | str:
     """Write ``data`` atomically to ``path``, or to ``stem-1.ext``, ``stem-2.ext``, ... when it exists
     (for writers without a --force option, such as the TUI); returns the path written."""
     from pathlib import Path

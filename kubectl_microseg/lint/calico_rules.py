@@ -6,9 +6,11 @@ linted (they do not enforce)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from ..model.calico import CalicoAction, CalicoRule, EntityRule
+from ..engine.calico import CompiledPolicy, CompiledTier
+from ..model.calico import CalicoAction, CalicoPolicy, CalicoRule, EntityRule
+from ..model.objects import FieldPath, SourceObject
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -44,19 +46,20 @@ MS044 = RuleInfo(
 
 
 
-def _ref(pol) -> str:
+def _ref(pol: CalicoPolicy) -> str:
     return pol.id
 
 
-def _path(r: CalicoRule) -> tuple:
+def _path(r: CalicoRule) -> FieldPath:
     return ("spec", r.direction, r.index - 1)
 
 
-def _compiled(ctx: LintContext) -> list:
-    return [(ct, cp) for ct in ctx.analyzer.calico_tiers for cp in ct.policies if cp.policy is not None]
+def _compiled(ctx: LintContext) -> list[tuple[CompiledTier, CompiledPolicy, CalicoPolicy]]:
+    """Every Calico policy with its compiled form and tier (not the Kubernetes policies' place)."""
+    return [(ct, cp, pol) for ct in ctx.analyzer.calico_tiers for cp in ct.policies if (pol := cp.policy) is not None]
 
 
-def _sources(ctx: LintContext) -> dict:
+def _sources(ctx: LintContext) -> dict[str, SourceObject]:
     return {pol.id: src for pol, src in ctx.analyzer.cluster.calico.policies}
 
 
@@ -64,9 +67,8 @@ def check_selects_nothing(ctx: LintContext) -> Iterator[Finding]:
     if not ctx.analyzer.cluster.workloads:
         return
     src = _sources(ctx)
-    for _, cp in _compiled(ctx):
+    for _, cp, pol in _compiled(ctx):
         if not (cp.applies["ingress"] | cp.applies["egress"]):
-            pol = cp.policy
             yield ctx.finding(MS040, f"{pol.id}: selector {pol.selector} selects no pod", _ref(pol), src.get(pol.id),
                               ("spec", "selector"), fix="check the selector's labels and the policy's namespace")
 
@@ -74,15 +76,15 @@ def check_selects_nothing(ctx: LintContext) -> Iterator[Finding]:
 def check_order_collision(ctx: LintContext) -> Iterator[Finding]:
     src = _sources(ctx)
     for ct in ctx.analyzer.calico_tiers:
-        pols = [cp for cp in ct.policies if cp.policy is not None and cp.policy.order is not None]
-        for i, x in enumerate(pols):
-            for y in pols[i + 1:]:
-                if x.policy.order != y.policy.order:
+        ordered = [(cp, pol) for cp in ct.policies if (pol := cp.policy) is not None and pol.order is not None]
+        for i, (x, xp) in enumerate(ordered):
+            for y, yp in ordered[i + 1:]:
+                if xp.order != yp.order:
                     continue
                 if (x.applies["ingress"] & y.applies["ingress"]) or (x.applies["egress"] & y.applies["egress"]):
-                    yield ctx.finding(MS041, f"{x.policy.id} and {y.policy.id} share order {x.policy.order:g} in tier "
+                    yield ctx.finding(MS041, f"{xp.id} and {yp.id} share order {xp.order:g} in tier "
                                       f"{ct.tier.name} and select the same pods: their names decide which runs first",
-                                      _ref(y.policy), src.get(y.policy.id), ("spec", "order"),
+                                      _ref(yp), src.get(yp.id), ("spec", "order"),
                                       fix="give each policy its own order")
 
 
@@ -141,10 +143,10 @@ def check_tier_never_applies(ctx: LintContext) -> Iterator[Finding]:
     for ct in a.calico_tiers:
         if ct.tier.name == "default":
             continue
-        pols = [cp for cp in ct.policies if cp.policy is not None]
-        if any(cp.applies["ingress"] | cp.applies["egress"] for cp in pols):
+        pols = [(cp, pol) for cp in ct.policies if (pol := cp.policy) is not None]
+        if any(cp.applies["ingress"] | cp.applies["egress"] for cp, _ in pols):
             continue
-        names = ", ".join(cp.policy.id for cp in pols) or "no policies"
+        names = ", ".join(pol.id for _, pol in pols) or "no policies"
         yield ctx.finding(MS044, f"tier {ct.tier.name} never applies to a pod ({names})", f"Tier {ct.tier.name}", None,
                           fix="check the selectors of its policies and their spec.tier")
 

@@ -4,11 +4,14 @@ L7 rule on a port no selected container declares (MS033). IDs from MS030 leave r
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from ..engine.k8s import iter_bits
-from ..model.cilium import CiliumRule, Entity, PeerKind
-from ..model.ports import ConnSet
+from ..engine.atoms import ExternalAtom
+from ..engine.cilium import CompiledCiliumRule
+from ..engine.k8s import Analyzer, iter_bits
+from ..model.cilium import CiliumEntry, CiliumRule, Entity, PeerKind
+from ..model.objects import FieldPath
+from ..model.ports import ConnSet, NamedPorts
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -37,11 +40,11 @@ MS033 = RuleInfo(
     "destination's containers do not declare they filter nothing that can arrive.")
 
 
-def _ref(e) -> str:
+def _ref(e: CiliumEntry) -> str:
     return f"{e.policy.kind} {e.policy.name}"
 
 
-def _rule_path(r: CiliumRule, *rest) -> tuple:
+def _rule_path(r: CiliumRule, *rest: str | int) -> FieldPath:
     return r.path + tuple(rest)
 
 
@@ -53,7 +56,7 @@ def check_world_egress(ctx: LintContext) -> Iterator[Finding]:
         if not layer.selects.get(e.policy.id, 0):
             continue
         for r in e.policy.egress:
-            for i, p in enumerate(r.peers or ()):
+            for _i, p in enumerate(r.peers or ()):
                 if p.kind is PeerKind.ENTITY and p.entity in (Entity.WORLD, Entity.ALL):
                     yield ctx.finding(MS030, f"{e.policy.id} egress rule {r.index}: toEntities {p.entity.value} lets "
                                       "the selected pods reach every outside address", _ref(e), e.source,
@@ -79,7 +82,7 @@ def check_deny_never_reached(ctx: LintContext) -> Iterator[Finding]:
                                       fix="check its peers and ports, or delete it")
 
 
-def _allows_without_deny(a, d: str, own: int, peer, named: frozenset) -> ConnSet:
+def _allows_without_deny(a: Analyzer, d: str, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
     """What the NetworkPolicy tier (with Cilium's allows) and the default would allow, denies aside."""
     if a.classes[own].host_network or not a.isolating[d][own]:
         return ConnSet.all()
@@ -90,7 +93,7 @@ def _allows_without_deny(a, d: str, own: int, peer, named: frozenset) -> ConnSet
     return out
 
 
-def _reached(a, d: str, subject: int, cr) -> bool:
+def _reached(a: Analyzer, d: str, subject: int, cr: CompiledCiliumRule) -> bool:
     for own in iter_bits(subject):
         for peer in iter_bits(cr.classes):
             named = a.classes[peer if d == "egress" else own].named_ports
@@ -142,7 +145,7 @@ def check_l7_port(ctx: LintContext) -> Iterator[Finding]:
                                       _rule_path(r, "toPorts"), fix="put the L7 rule on the port the application serves")
 
 
-def _declared(named: frozenset) -> ConnSet:
+def _declared(named: NamedPorts) -> ConnSet:
     out = ConnSet.none()
     for _, proto, n in named:
         out = out | ConnSet.ports(proto, n)

@@ -7,13 +7,13 @@ Rules stay pure: file text (for YAML comments) comes through ``read_lines``, whi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..engine.k8s import Analyzer
-from ..model.cluster import PolicyEntry, Workload
-from ..model.objects import SourceObject
+from ..model.cluster import Cluster, PolicyEntry, Workload
+from ..model.objects import FieldPath, SourceObject
 from ..model.policy import format_path
-from .finding import Finding, Location
+from .finding import Finding, Location, RuleInfo
 
 ReadLines = Callable[[str], "list[str] | None"]
 
@@ -35,11 +35,11 @@ class LintContext:
     _lines: dict[str, list[str] | None] = field(default_factory=dict, repr=False)
 
     @property
-    def cluster(self):  # -> Cluster
+    def cluster(self) -> Cluster:
         return self.analyzer.cluster
 
     # -- objects and places ------------------------------------------------------------------------
-    def location(self, source: SourceObject | None, path: tuple = ()) -> Location:
+    def location(self, source: SourceObject | None, path: FieldPath = ()) -> Location:
         """File and line of ``path`` inside ``source`` (the object's first line when path is empty)."""
         if source is None:
             return Location()
@@ -48,7 +48,7 @@ class LintContext:
             return Location(cluster=o.cluster)
         return Location(o.file, source.line_of(path))
 
-    def finding(self, info, message: str, obj: str, source: SourceObject | None, path: tuple = (),
+    def finding(self, info: RuleInfo, message: str, obj: str, source: SourceObject | None, path: FieldPath = (),
                 fix: str = "", severity: str | None = None) -> Finding:
         """A Finding of rule ``info`` located at ``path`` inside ``source``."""
         return Finding(info.id, severity or info.severity, message, obj, self.location(source, path), fix,

@@ -61,7 +61,8 @@ def parse_ignore(text: str, name: str, known_rules: set[str]) -> list[IgnoreEntr
 
 def apply_ignores(findings: list[Finding], entries: list[IgnoreEntry]) -> tuple[list[Finding], list[Finding]]:
     """(kept, suppressed)."""
-    kept, gone = [], []
+    kept: list[Finding] = []
+    gone: list[Finding] = []
     for f in findings:
         (gone if any(e.matches(f) for e in entries) else kept).append(f)
     return kept, gone

@@ -3,9 +3,11 @@ ipBlocks of the whole address space without excepts (MS009)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.exposure import sensitive_ports
+from ..model.policy import Peer
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 
@@ -50,7 +52,7 @@ def _reaches_dns(ctx: LintContext, cls: int, servers: list[int]) -> bool:
     a = ctx.analyzer
     if any(a.class_allows(cls, d).allows("UDP", 53) for d in servers):
         return True
-    atoms = a.atom_map("egress", cls)
+    atoms = a.atom_map(Direction.EGRESS, cls)
     return atoms is None or any(c.allows("UDP", 53) for c in atoms.values())
 
 
@@ -76,7 +78,7 @@ def check_dns(ctx: LintContext) -> Iterator[Finding]:
                 "podSelector k8s-app=kube-dns on UDP and TCP 53 (and check the DNS pods' ingress admits it)")
 
 
-def _cluster_wide(peer) -> bool:
+def _cluster_wide(peer: Peer) -> bool:
     return (peer.ip_block is None and peer.namespace_selector is not None and peer.namespace_selector.is_empty()
             and (peer.pod_selector is None or peer.pod_selector.is_empty()))
 
@@ -85,7 +87,7 @@ def check_allow_all(ctx: LintContext) -> Iterator[Finding]:
     """MS008: rules with every port and peers that are everyone (or every pod of every namespace)."""
     for e in ctx.policies():
         pol = e.policy
-        for direction in ("ingress", "egress"):
+        for direction in DIRECTIONS:
             if not pol.affects(direction):
                 continue
             for rule in pol.rules(direction):
@@ -110,7 +112,7 @@ def check_ipblock_everything(ctx: LintContext) -> Iterator[Finding]:
     """MS009: ipBlock cidr 0.0.0.0/0 or ::/0 with no except."""
     for e in ctx.policies():
         pol = e.policy
-        for direction in ("ingress", "egress"):
+        for direction in DIRECTIONS:
             key = "from" if direction == "ingress" else "to"
             for rule in pol.rules(direction):
                 for i, peer in enumerate(rule.peers or ()):

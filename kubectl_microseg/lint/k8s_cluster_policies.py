@@ -5,11 +5,12 @@ kinds (MS019)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..model.addresses import V4_MAX
 from ..model.admin import Action
 from ..model.cluster import AdminEntry
+from ..vocab import Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -44,7 +45,7 @@ def check_networks_everything(ctx: LintContext) -> Iterator[Finding]:
     of the policy deciding pod traffic."""
     for e in ctx.analyzer.cluster.admin_policies:
         pods_decided = False
-        for rule in e.policy.rules("egress"):
+        for rule in e.policy.rules(Direction.EGRESS):
             if any(p.namespaces is not None or p.pods is not None for p in rule.peers):
                 pods_decided = True
             if pods_decided or rule.effect is Action.PASS:

@@ -9,9 +9,10 @@ one of EXPLAIN_ANNOTATIONS, e.g. ``description`` or ``example.com/reason``.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..model.cluster import PolicyEntry
+from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref
 from .finding import Finding, RuleInfo
 
@@ -53,7 +54,7 @@ def check_explained(ctx: LintContext) -> Iterator[Finding]:
         pol = e.policy
         file = e.source.origin.file
         lines = ctx.lines_of(file) if file else None
-        for direction in ("ingress", "egress"):
+        for direction in DIRECTIONS:
             for rule in pol.rules(direction):
                 line = e.source.line_of(rule.path)
                 if lines is not None and line is not None and has_comment(lines, line):

@@ -3,10 +3,12 @@ that match nothing (MS004, MS005) and named ports that resolve nowhere (MS006)."
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.k8s import iter_bits
 from ..model.cluster import NAMESPACE_NAME_LABEL
+from ..model.policy import Peer
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 from .similar import selector_hint
@@ -58,7 +60,7 @@ def check_default_deny(ctx: LintContext) -> Iterator[Finding]:
     for name, ns in ctx.cluster.namespaces.items():
         pols = [e.policy for e in ctx.policies() if e.policy.namespace == name]
         has_pods = ctx.namespace_has_pods(name)
-        for info, direction in ((MS001, "ingress"), (MS002, "egress")):
+        for info, direction in ((MS001, Direction.INGRESS), (MS002, Direction.EGRESS)):
             if any(p.pod_selector.is_empty() and p.affects(direction) for p in pols):
                 continue
             where = "" if ns.declared else " (the Namespace object is not in the input)"
@@ -111,7 +113,7 @@ def check_policies_select_nothing(ctx: LintContext) -> Iterator[Finding]:
             severity=None if has_pods else "info")
 
 
-def _peer_problem(ctx: LintContext, peer, policy_ns: str) -> tuple[str, str] | None:
+def _peer_problem(ctx: LintContext, peer: Peer, policy_ns: str) -> tuple[str, str] | None:
     """(what is wrong, hint) for a pod/namespace peer that selects no pod; None when it selects some."""
     a = ctx.analyzer
     if peer.ip_block is not None or a.peer_classes(peer, policy_ns):
@@ -142,7 +144,7 @@ def check_peers_match_nothing(ctx: LintContext) -> Iterator[Finding]:
         pol = e.policy
         if not a.policy_selects.get(pol.id, 0):
             continue  # MS004 already says the whole policy does nothing
-        for direction in ("ingress", "egress"):
+        for direction in DIRECTIONS:
             if not pol.affects(direction):
                 continue
             key = "from" if direction == "ingress" else "to"
@@ -165,7 +167,7 @@ def check_named_ports(ctx: LintContext) -> Iterator[Finding]:
         selected = a.policy_selects.get(pol.id, 0)
         if not selected:
             continue
-        for direction in ("ingress", "egress"):
+        for direction in DIRECTIONS:
             if not pol.affects(direction):
                 continue
             for rule in pol.rules(direction):

@@ -4,7 +4,7 @@ TCP (MS016). MS014 and MS015 are the exposure checks of ``engine.exposure``, the
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.exposure import OPEN_TO_CLUSTER, OPEN_TO_INTERNET, exposures
 from .context import LintContext, workload_ref

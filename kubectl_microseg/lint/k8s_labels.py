@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator
+from collections.abc import Iterator
 
-from ..model.objects import SourceObject
+from ..model.objects import FieldPath, SourceObject
 from ..model.selectors import LabelSelector
+from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 from .similar import key_variant
@@ -44,7 +45,7 @@ class _Use:
     key: str
     ref: str
     source: SourceObject | None
-    path: tuple = ()
+    path: FieldPath = ()
 
 
 def _selector_keys(sel: LabelSelector | None) -> list[str]:
@@ -61,7 +62,7 @@ def _pod_key_uses(ctx: LintContext) -> dict[str, list[_Use]]:
         pol = e.policy
         for k in _selector_keys(pol.pod_selector):
             out.setdefault(pol.namespace, []).append(_Use(k, policy_ref(e), e.source, ("spec", "podSelector")))
-        for d in ("ingress", "egress"):
+        for d in DIRECTIONS:
             key = "from" if d == "ingress" else "to"
             for rule in pol.rules(d):
                 for i, peer in enumerate(rule.peers or ()):
@@ -75,7 +76,7 @@ def _pod_key_uses(ctx: LintContext) -> dict[str, list[_Use]]:
 def _ns_key_uses(ctx: LintContext) -> list[_Use]:
     uses = [_Use(k, f"Namespace {n.name}", n.source) for n in ctx.cluster.namespaces.values() for k in n.labels]
     for e in ctx.policies():
-        for d in ("ingress", "egress"):
+        for d in DIRECTIONS:
             key = "from" if d == "ingress" else "to"
             for rule in e.policy.rules(d):
                 for i, peer in enumerate(rule.peers or ()):
@@ -110,10 +111,10 @@ def check_key_variants(ctx: LintContext) -> Iterator[Finding]:
 
 def check_identity_keys(ctx: LintContext) -> Iterator[Finding]:
     """MS012: the namespace's policies select by identity key K, most workloads carry K, one does not."""
-    policy_keys: dict[str, Counter] = {}
+    policy_keys: dict[str, Counter[str]] = {}
     for e in ctx.policies():
         pol = e.policy
-        sels = [pol.pod_selector] + [p.pod_selector for d in ("ingress", "egress") for r in pol.rules(d)
+        sels = [pol.pod_selector] + [p.pod_selector for d in DIRECTIONS for r in pol.rules(d)
                                      for p in (r.peers or ()) if p.namespace_selector is None]
         for sel in sels:
             for k in _selector_keys(sel):

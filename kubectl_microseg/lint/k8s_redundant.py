@@ -8,10 +8,12 @@ compared). Removing R then changes no connection. Of two identical rules only th
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..engine.k8s import CompiledRule, iter_bits
 from ..model.cluster import PolicyEntry
+from ..model.ports import NamedPorts
+from ..vocab import DIRECTIONS
 from .context import LintContext, policy_ref
 from .finding import Finding, RuleInfo
 
@@ -24,7 +26,7 @@ MS010 = RuleInfo(
     "redundant rule is often a sign that the two rules meant different things.")
 
 
-def _destinations(ctx: LintContext, cr: CompiledRule, selected: int) -> list[frozenset]:
+def _destinations(ctx: LintContext, cr: CompiledRule, selected: int) -> list[NamedPorts]:
     """The named-port tables of the destinations where R's ports must be compared."""
     a = ctx.analyzer
     if cr.static is not None:
@@ -47,7 +49,7 @@ def check_redundant(ctx: LintContext) -> Iterator[Finding]:
     """MS010 over every pair of rules of the same direction."""
     a = ctx.analyzer
     entries = list(ctx.policies())
-    for direction in ("ingress", "egress"):
+    for direction in DIRECTIONS:
         rules: list[tuple[PolicyEntry, CompiledRule, int]] = []
         for e in entries:
             pol = e.policy

@@ -51,9 +51,9 @@ def rule_lines(lines: list[str]) -> dict[tuple[str, str, str], tuple[int, list[i
                 table, depth = None, 0
             continue
         # inside a chain block
-        if rule_depth == 0 and code != "}" and not code.startswith(("type ", "policy ", "comment ", "devices ")):
-            if not (code.startswith("}") and opens == 0):
-                rules.append(n)
+        if (rule_depth == 0 and code != "}" and not code.startswith(("type ", "policy ", "comment ", "devices "))
+                and not (code.startswith("}") and opens == 0)):
+            rules.append(n)
         rule_depth += opens - closes
         depth += opens - closes
         if rule_depth < 0:  # the chain's closing brace

@@ -10,10 +10,10 @@ every packet it matches (it never guesses about statements it does not model).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator, Sequence
 
-from ..nft.evaluate import evaluate
-from ..nft.model import Chain, Effect, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, VerdictStmt
+from ..nft.evaluate import Evaluation, evaluate
+from ..nft.model import Chain, Effect, Element, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, VerdictStmt
 from ..nft.nat import forwarded_ports
 from ..nft.packet import Flow
 from .finding import Finding, Location, RuleInfo
@@ -95,7 +95,7 @@ def _verdict(rule: Rule) -> str | None:
     else:
         return None
     for s in rule.stmts[:-1]:
-        if isinstance(s, Match) or isinstance(s, Mangle):
+        if isinstance(s, (Match, Mangle)):
             continue
         if isinstance(s, Effect) and s.kind in _PLAIN_EFFECTS:
             continue
@@ -113,7 +113,7 @@ def _component_in(small: Interval | Name, big: Interval | Name) -> bool:
     return False
 
 
-def _elements_in(small: tuple, big: tuple) -> bool:
+def _elements_in(small: Sequence[Element], big: Sequence[Element]) -> bool:
     """Every element of ``small`` lies inside one element of ``big`` (single components: the union)."""
     for el in small:
         if len(el) == 1 and isinstance(el[0], Interval):
@@ -178,7 +178,7 @@ def _has_filter_chain(rs: Ruleset, hook: str) -> bool:
     return any(c.type in (None, "filter") for c in rs.base_chains(hook))
 
 
-def _decider(ev) -> tuple[Chain, Rule | None] | None:
+def _decider(ev: Evaluation) -> tuple[Chain, Rule | None] | None:
     if not ev.outcomes:
         return None
     o = ev.outcomes[-1] if ev.verdict != "allow" else next((x for x in ev.outcomes if x.rule is not None),
@@ -216,7 +216,7 @@ def check_established(rs: Ruleset, where: _Where) -> Iterator[Finding]:
         got = _decider(ev)
         if ev.verdict != "deny" or got is None:
             continue
-        chain, rule = got
+        chain, _rule = got
         yield _finding(NF003, f"{chain.label()}: packets of established connections are dropped on {hook} "
                               f"(a reply {flow.src}:{flow.sport} -> {flow.dst}:{flow.port} is denied), so replies to "
                               "allowed connections are lost", chain, where.chain(chain),

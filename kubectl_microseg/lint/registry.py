@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from . import (calico_rules, cilium_rules, k8s_breadth, k8s_cluster_policies, k8s_comments, k8s_coverage, k8s_exposure, k8s_labels,
                k8s_mesh, k8s_redundant, nft_rules)

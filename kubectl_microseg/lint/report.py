@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .. import __version__
 from .finding import SARIF_LEVEL, SEVERITIES, Finding, RuleInfo
@@ -40,7 +41,7 @@ class LintReport:
     """What the view lacks: the findings are those of a partial view (said in every format)."""
 
     def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in SEVERITIES}
+        out = dict.fromkeys(SEVERITIES, 0)
         for f in self.findings:
             out[f.severity] += 1
         return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import ipaddress
-from typing import Iterable
+from collections.abc import Iterable
 
 from .ports import Intervals, complement_intervals, intersect_intervals, merge_intervals
 

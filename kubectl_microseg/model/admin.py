@@ -39,7 +39,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..vocab import Direction
 from .addresses import AddressSet, network_interval
@@ -292,24 +293,24 @@ def parse_admin_ports(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
         if proto not in PROTOCOLS:
             raise FieldError(p + (key, "protocol"), f'Unsupported value: {proto!r}: supported values: "TCP", "UDP", "SCTP"')
         if key == "portNumber":
-            port = pm.get("port")
-            _port(port, p + (key, "port"))
+            port = _port(pm.get("port"), p + (key, "port"))
             out.append(AdminPort(proto, port, port))
         else:
-            start, end = pm.get("start"), pm.get("end")
-            _port(start, p + (key, "start"))
-            _port(end, p + (key, "end"))
+            start = _port(pm.get("start"), p + (key, "start"))
+            end = _port(pm.get("end"), p + (key, "end"))
             if end < start:
                 raise FieldError(p + (key, "end"), f"must be greater than or equal to start ({end} < {start})")
             out.append(AdminPort(proto, start, end))
     return tuple(out)
 
 
-def _port(value: Any, path: Path) -> None:
+def _port(value: Any, path: Path) -> int:
+    """``value`` when it is a port number (1-65535); else the API's validation error."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(path, f"must be a number, not {type_name(value)}" if value is not None else "Required value")
     if not MIN_PORT <= value <= MAX_PORT:
         raise FieldError(path, f"must be between 1 and 65535, inclusive (got {value})")
+    return value
 
 
 def parse_admin_rules(value: Any, direction: Direction, path: Path, baseline: bool) -> tuple[AdminRule, ...]:
@@ -328,7 +329,7 @@ def parse_admin_rules(value: Any, direction: Direction, path: Path, baseline: bo
         if not isinstance(name, str) or len(name) > 100:
             raise FieldError(p + ("name",), "must be a string of at most 100 characters")
         action = m.get("action")
-        if action not in actions:
+        if not isinstance(action, str) or action not in actions:
             raise FieldError(p + ("action",), f"Unsupported value: {action!r}: supported values: "
                              + ", ".join(f'"{a}"' for a in actions))
         peers_raw = _list(m.get(peer_key), p + (peer_key,)) or []
@@ -358,9 +359,10 @@ def parse_admin_policy(raw: Mapping[str, Any]) -> AdminPolicy:
     if baseline:
         priority = 1 << 30
     else:
-        priority = spec.get("priority")
-        if isinstance(priority, bool) or not isinstance(priority, int):
+        given = spec.get("priority")
+        if isinstance(given, bool) or not isinstance(given, int):
             raise FieldError(("spec", "priority"), "Required value: a number from 0 to 1000")
+        priority = given
         if not 0 <= priority <= 1000:
             raise FieldError(("spec", "priority"), f"must be between 0 and 1000 (got {priority})")
     subject = parse_subject(spec.get("subject"), ("spec", "subject"))

@@ -15,14 +15,16 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from . import calico_selector as sel
 from .policy import FieldError
 from .ports import ConnSet
 from .validation import check_known_fields
+from .objects import FieldPath
 
-Path = tuple[Any, ...]
+Path = FieldPath
 
 API_GROUPS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
 POLICY_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy")
@@ -257,7 +259,7 @@ def _order(value: Any, path: Path) -> float | None:
     return float(value)
 
 
-def _nets(value: Any, path: Path) -> tuple:
+def _nets(value: Any, path: Path) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     out = []
     for i, v in enumerate(_list(value, path)):
         try:
@@ -435,6 +437,9 @@ class CalicoObjects:
     staged: list[tuple[CalicoPolicy, Any]] = field(default_factory=list)
     tiers: dict[str, Tier] = field(default_factory=dict)
     sets: list[NetworkSet] = field(default_factory=list)
+    staged_k8s: list[tuple[Any, Any]] = field(default_factory=list)
+    """StagedKubernetesNetworkPolicies: (the Kubernetes NetworkPolicy they stage, their object); they enforce
+    nothing (``simulate --staged`` promotes them)."""
     unread: list[str] = field(default_factory=list)
     """Objects recognised but not evaluated, as notes."""
 
@@ -443,8 +448,9 @@ class CalicoObjects:
         kind = obj.kind
         try:
             if kind == "StagedKubernetesNetworkPolicy":
-                self.unread.append(f"not evaluated: {kind} {obj.namespace or 'default'}/{obj.name} "
-                                   f"({obj.origin.describe()}): staged Kubernetes policies are not read yet")
+                from .policy import parse_network_policy
+
+                self.staged_k8s.append((parse_network_policy(staged_kubernetes_policy(obj.raw)), obj))
             elif kind == "Tier":
                 self.tiers[obj.name] = parse_tier(obj.raw)
             elif kind in SET_KINDS:
@@ -456,7 +462,14 @@ class CalicoObjects:
             raise obj.error(e.path, f"{kind} {obj.namespace + '/' if obj.namespace else ''}{obj.name}: {e.message}") from None
 
     def __bool__(self) -> bool:
-        return bool(self.policies or self.staged or self.tiers or self.sets)
+        return bool(self.policies or self.staged or self.tiers or self.sets or self.staged_k8s)
+
+    @property
+    def uses_service_accounts(self) -> bool:
+        """Some enforced policy selects by service account (then pods are classed by theirs too)."""
+        return any(pol.sa_selector is not None or any(e.sa_names or e.sa_selector is not None
+                                                      for r in pol.ingress + pol.egress for e in (r.source, r.destination))
+                   for pol, _ in self.policies)
 
     def ordered_tiers(self) -> list[Tier]:
         """Every tier a policy names or the input declares, by order then name; the default tier is always
@@ -480,17 +493,34 @@ class CalicoObjects:
         return out
 
 
+def staged_kubernetes_policy(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The networking.k8s.io/v1 NetworkPolicy a StagedKubernetesNetworkPolicy stages
+    (stagedkubernetesnetworkpolicy reference: its spec is a Kubernetes NetworkPolicy's plus ``stagedAction``)."""
+    spec = s if isinstance(s := raw.get("spec"), Mapping) else {}
+    return {**raw, "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "spec": {k: v for k, v in spec.items() if k != "stagedAction"}}
+
+
 def promote_staged(objects: list[Any]) -> tuple[list[Any], list[tuple[str, str, str]]]:
-    """What promoting the staged policies among ``objects`` does (stagednetworkpolicy and
-    stagedglobalnetworkpolicy references: ``stagedAction`` Set — the default — creates or replaces the
-    enforced policy of the same name; Delete removes it): (enforced objects to set, (kind, namespace, name)
-    to delete). Objects keep their origin, so messages name the staged object's file and line."""
+    """What promoting the staged policies among ``objects`` does (stagednetworkpolicy,
+    stagedglobalnetworkpolicy and stagedkubernetesnetworkpolicy references: ``stagedAction`` Set — the
+    default — creates or replaces the enforced policy of the same name — a Calico one, or for a
+    StagedKubernetesNetworkPolicy the Kubernetes NetworkPolicy —; Delete removes it): (enforced objects to
+    set, (key kind, namespace, name) to delete). Objects keep their origin, so messages name the staged
+    object's file and line."""
     from .objects import SourceObject
 
     sets: list[Any] = []
     deletes: list[tuple[str, str, str]] = []
     for obj in objects:
-        if obj.kind not in ("StagedNetworkPolicy", "StagedGlobalNetworkPolicy") or not is_calico(obj.raw):
+        if obj.kind not in STAGED_KINDS or not is_calico(obj.raw):
+            continue
+        if obj.kind == "StagedKubernetesNetworkPolicy":
+            spec = obj.raw.get("spec") if isinstance(obj.raw.get("spec"), dict) else {}
+            if spec.get("stagedAction", "Set") == "Delete":
+                deletes.append(("NetworkPolicy", obj.namespace or "default", obj.name))
+            else:
+                sets.append(SourceObject(staged_kubernetes_policy(obj.raw), obj.origin, obj.locate))
             continue
         kind = obj.kind.replace("Staged", "", 1)
         spec = obj.raw.get("spec") if isinstance(obj.raw.get("spec"), dict) else {}

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import NoReturn, TypeAlias
+from collections.abc import Mapping
 
 _KEY = re.compile(r"[A-Za-z0-9_./-]+")
 """A label key as the selector lexer reads it (Kubernetes label keys: prefix/name of these characters)."""
@@ -122,7 +123,7 @@ class In:
 
 @dataclass(frozen=True)
 class Not:
-    expr: "Node"
+    expr: Node
 
     def matches(self, labels: Mapping[str, str], namespaced: bool = True) -> bool:
         return not self.expr.matches(labels, namespaced)
@@ -133,7 +134,7 @@ class Not:
 
 @dataclass(frozen=True)
 class And:
-    parts: tuple["Node", ...]
+    parts: tuple[Node, ...]
 
     def matches(self, labels: Mapping[str, str], namespaced: bool = True) -> bool:
         return all(p.matches(labels, namespaced) for p in self.parts)
@@ -144,7 +145,7 @@ class And:
 
 @dataclass(frozen=True)
 class Or:
-    parts: tuple["Node", ...]
+    parts: tuple[Node, ...]
 
     def matches(self, labels: Mapping[str, str], namespaced: bool = True) -> bool:
         return any(p.matches(labels, namespaced) for p in self.parts)
@@ -153,7 +154,7 @@ class Or:
         return " || ".join(_atom(p) for p in self.parts)
 
 
-Node = Union[All, Global, Has, Compare, In, Not, And, Or]
+Node: TypeAlias = All | Global | Has | Compare | In | Not | And | Or
 
 
 def _atom(n: Node) -> str:
@@ -180,7 +181,7 @@ class _Parser:
         self.text = text
         self.i = 0
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise SelectorError(self.text, self.i + 1, message)
 
     def ws(self) -> None:

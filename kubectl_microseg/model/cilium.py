@@ -25,10 +25,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .addresses import AddressSet
-from .policy import (PROTOCOLS, FieldError, Path, PortSpec, Rule, _cidr, _list, _map, parse_label_selector,
+from .objects import SourceObject
+from .policy import (PROTOCOLS, FieldError, Path, PortSpec, RulePorts, _cidr, _list, _map, parse_label_selector,
                      type_name, validate_port_name)
 from .selectors import LabelSelector
 
@@ -100,7 +102,7 @@ class CiliumPeer:
     text: str = ""
     written: tuple[str, ...] = ()
     """The CIDRs as written (cidr, except, a group's externalCIDRs): they name the external ranges."""
-    fqdn: "FqdnSelector | None" = None
+    fqdn: FqdnSelector | None = None
     """A toFQDNs item: the name or pattern it selects (a named external endpoint, engine.cilium)."""
 
     def describe(self, policy_namespace: str | None = None) -> str:
@@ -125,7 +127,7 @@ class FqdnSelector:
     def text(self) -> str:
         return self.name
 
-    def covers(self, other: "FqdnSelector") -> bool:
+    def covers(self, other: FqdnSelector) -> bool:
         """Every name ``other`` selects is one this selects. ``matchPattern``: "``*`` within a domain allows 0
         or more valid DNS characters, except for the ``.`` separator. ``*.cilium.io`` will match
         ``sub.cilium.io`` but not ``cilium.io``"; "``*`` alone matches all names"."""
@@ -137,15 +139,15 @@ class FqdnSelector:
             return True
         return not other.pattern and _fqdn_regex(self.name).fullmatch(other.name) is not None
 
-    def overlaps(self, other: "FqdnSelector") -> bool:
+    def overlaps(self, other: FqdnSelector) -> bool:
         """Some name may be selected by both (a pattern against a pattern: not decided, so True)."""
         return self.covers(other) or other.covers(self) or (self.pattern and other.pattern)
 
 
-_FQDN_REGEX: dict[str, "re.Pattern[str]"] = {}
+_FQDN_REGEX: dict[str, re.Pattern[str]] = {}
 
 
-def _fqdn_regex(pattern: str) -> "re.Pattern[str]":
+def _fqdn_regex(pattern: str) -> re.Pattern[str]:
     hit = _FQDN_REGEX.get(pattern)
     if hit is None:
         hit = _FQDN_REGEX[pattern] = re.compile("".join("[-a-z0-9_]*" if ch == "*" else re.escape(ch) for ch in pattern))
@@ -170,7 +172,7 @@ def fqdn_selector(value: Any, path: Path) -> FqdnSelector:
 
 
 @dataclass(frozen=True)
-class CiliumRule:
+class CiliumRule(RulePorts):
     """One entry of ingress, egress, ingressDeny or egressDeny. ``peers is None``: every peer."""
 
     direction: str
@@ -185,11 +187,6 @@ class CiliumRule:
 
     def __hash__(self) -> int:
         return hash((self.direction, self.index, self.path))
-
-    # the port logic is the NetworkPolicy rule's (same PortSpec values)
-    static_conns = Rule.static_conns
-    conns_for = Rule.conns_for
-    describe_ports = Rule.describe_ports
 
 
 @dataclass(frozen=True)
@@ -267,7 +264,7 @@ def parse_selector(value: Any, path: Path) -> CiliumSelector:
             continue
         labels[_strip(key)] = v
     exprs = []
-    for i, e in enumerate(_list(m.get("matchExpressions"), path + ("matchExpressions",)) or []):
+    for _i, e in enumerate(_list(m.get("matchExpressions"), path + ("matchExpressions",)) or []):
         if isinstance(e, Mapping) and isinstance(e.get("key"), str):
             e = {**e, "key": _strip(e["key"])}
         exprs.append(e)
@@ -344,9 +341,9 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
         out.append(CiliumPeer(PeerKind.ENTITY, entity=ent, text=f"entity {ent.value}"))
     for i, f in enumerate(_list(m.get("toFQDNs"), path + ("toFQDNs",)) or [] if direction == "egress" else []):
         present = True
-        sel = fqdn_selector(f, path + ("toFQDNs", i))
-        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {sel.text}", fqdn=sel))
-    for i, s in enumerate(_list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []):
+        fqdn = fqdn_selector(f, path + ("toFQDNs", i))
+        out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {fqdn.text}", fqdn=fqdn))
+    for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []:
         present = True
         out.append(CiliumPeer(PeerKind.SERVICE, text=f"service {_service_text(s)}"))
     for key in (pre + "Groups", pre + "Nodes", pre + "Requires"):
@@ -525,7 +522,7 @@ class CiliumEntry:
     source: Any
 
 
-def build(objs: list, notes: list[str]) -> list[CiliumEntry]:
+def build(objs: list[SourceObject], notes: list[str]) -> list[CiliumEntry]:
     """Validate the Cilium objects (SourceObjects) of a cluster: CIDR groups first, then the policies. The
     later of two objects with one identity replaces the earlier (as ``kubectl apply`` would)."""
     latest: dict[tuple[str, str, str], Any] = {}
@@ -540,34 +537,61 @@ def build(objs: list, notes: list[str]) -> list[CiliumEntry]:
             notes.append(f"duplicate {obj.kind} {ns + '/' if ns else ''}{obj.name} in {obj.origin.describe()}; "
                          f"it replaces the one in {latest[key].origin.describe()}")
         latest[key] = obj
+    groups = cidr_groups(list(latest.values()))
+    out = sort_entries(parse_entries([o for o in latest.values() if o.kind != CIDR_GROUP_KIND], groups))
+    notes.extend(summary_notes(out))
+    return out
+
+
+def cidr_groups(objs: list[SourceObject]) -> dict[str, CidrGroup]:
+    """The CiliumCIDRGroups among ``objs`` by name."""
     groups: dict[str, CidrGroup] = {}
-    for obj in latest.values():
+    for obj in objs:
         if obj.kind == CIDR_GROUP_KIND:
             try:
                 groups[obj.name] = parse_cidr_group(obj.raw)
             except FieldError as e:
                 raise obj.error(e.path, f"{obj.kind} {obj.name}: {e.message}") from None
+    return groups
+
+
+def parse_entries(objs: list[SourceObject], groups: Mapping[str, CidrGroup]) -> list[CiliumEntry]:
+    """The rule objects of CNP/CCNP objects (unsorted); a bad one raises its InputError."""
     out: list[CiliumEntry] = []
-    hosts: list[str] = []
-    for obj in latest.values():
-        if obj.kind == CIDR_GROUP_KIND:
-            continue
+    for obj in objs:
         try:
             pols = parse_policy(obj.raw, groups)
         except FieldError as e:
             raise obj.error(e.path, f"{obj.kind} {obj.name}: {e.message}") from None
-        for p in pols:
-            if p.subject is None:
-                hosts.append(p.id)
-            out.append(CiliumEntry(p, obj))
-    out.sort(key=lambda e: (e.policy.kind, e.policy.namespace or "", e.policy.name, e.policy.spec_index or 0))
+        out.extend(CiliumEntry(p, obj) for p in pols)
+    return out
+
+
+def sort_entries(entries: list[CiliumEntry]) -> list[CiliumEntry]:
+    return sorted(entries, key=lambda e: (e.policy.kind, e.policy.namespace or "", e.policy.name,
+                                          e.policy.spec_index or 0))
+
+
+def summary_notes(entries: list[CiliumEntry]) -> list[str]:
+    """What the cluster's notes say about its Cilium policies as a whole (host policies, unevaluated peers)."""
+    notes: list[str] = []
+    hosts = [e.policy.id for e in entries if e.policy.subject is None]
     if hosts:
         notes.append(f"not evaluated: Cilium host policies (nodeSelector) {', '.join(hosts)}: the model has no "
                      "nodes; hostNetwork pods' verdicts may differ")
-    unsure = sorted({f"{r.section} {p.text}" for e in out for d in ("ingress", "egress")
+    unsure = sorted({f"{r.section} {p.text}" for e in entries for d in ("ingress", "egress")
                      for r in e.policy.rules(d) + e.policy.deny_rules(d) for p in r.peers or ()
                      if p.kind in (PeerKind.FQDN, PeerKind.SERVICE, PeerKind.GROUP)})
     if unsure:
         notes.append("uncertain: Cilium peers whose addresses are not known offline (" + "; ".join(unsure[:5])
                      + (" ..." if len(unsure) > 5 else "") + "): the verdicts they could change are marked uncertain")
-    return out
+    return notes
+
+
+TWO_CNIS_NOTE = (
+    "Calico and Cilium policy objects are both present: a cluster normally runs one CNI, whose policy engine "
+    "enforces its own objects (and the Kubernetes NetworkPolicies) while the other's objects are inert. Both "
+    "are evaluated here, in the pipeline's order: Cilium deny rules, Calico tiers, the Admin tier, the "
+    "NetworkPolicy tier (Calico's default tier, where Cilium's allow rules and default deny join the Kubernetes "
+    "NetworkPolicies), the Baseline tier; check which CNI the cluster runs (docs/cilium.md)")
+"""The note of an input with both CNIs' policy objects (model.cluster.build_cluster, engine.incremental)."""

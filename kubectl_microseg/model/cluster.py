@@ -11,19 +11,24 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ..errors import InputError
+from ..vocab import Direction
 from .addresses import V4_MAX
 from .cilium import KINDS as CILIUM_KINDS
+from .cilium import TWO_CNIS_NOTE, CiliumEntry
 from .cilium import build as build_cilium
 from .calico import CalicoObjects, is_calico
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
-from .istio import AUTHZ_KIND, MESH_API_VERSIONS, MESH_KINDS, MeshObjects, parse_authorization_policy, parse_peer_authentication
-from .objects import SourceObject
+from .istio import (AUTHZ_KIND, MESH_API_VERSIONS, MESH_KINDS, MeshObjects, parse_authorization_policy,
+                    parse_peer_authentication, parse_service)
+from .objects import FieldPath, SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
 from .validation import check_annotations, check_object_fields, name_problem, parse_ip
+import itertools
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob")
@@ -47,6 +52,9 @@ class Member:
     ips: tuple[str, ...] = ()
     name: str = ""
     """The Pod's name ('' for a template)."""
+    service_account: str = "default"
+    """spec.serviceAccountName (or the deprecated spec.serviceAccount); 'default' when unset, as the API
+    server's admission sets it."""
 
     def label_dict(self) -> dict[str, str]:
         return dict(self.labels)
@@ -121,10 +129,13 @@ class Cluster:
     """Admin-tier policies by precedence (priority, then name), then the Baseline tier's the same way."""
     calico: CalicoObjects = field(default_factory=CalicoObjects)
     """projectcalico.org objects (model/calico.py); empty on a cluster without Calico."""
-    cilium: list = field(default_factory=list)
+    cilium: list[CiliumEntry] = field(default_factory=list)
     """Cilium policies (model.cilium.CiliumEntry), one per rule object."""
     mesh: MeshObjects = field(default_factory=MeshObjects)
     """Istio AuthorizationPolicies and PeerAuthentications (the mesh layer, engine/mesh.py)."""
+    service_accounts: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """(namespace, name) -> labels of the ServiceAccount objects of the input (Calico's serviceAccount
+    matches select pods by them)."""
 
     def workload(self, wid: str) -> Workload | None:
         for w in self.workloads:
@@ -139,7 +150,7 @@ def expand_lists(objects: Iterable[SourceObject]) -> list[SourceObject]:
     for obj in objects:
         kind = obj.kind
         items = obj.raw.get("items")
-        if kind.endswith(LIST_SUFFIX) and kind != LIST_SUFFIX or kind == LIST_SUFFIX:
+        if (kind.endswith(LIST_SUFFIX) and kind != LIST_SUFFIX) or kind == LIST_SUFFIX:
             if not isinstance(items, list):
                 if items is None:
                     continue
@@ -171,6 +182,7 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
     cilium_objs: list[SourceObject] = []
     seen: dict[tuple[str, str, str], SourceObject] = {}
     calico = CalicoObjects()
+    service_accounts: dict[tuple[str, str], dict[str, str]] = {}
 
     for obj in objs:
         if not isinstance(obj.raw, dict):
@@ -253,6 +265,9 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
             admins.append(AdminEntry(admin, obj))
         elif kind in CILIUM_KINDS:
             cilium_objs.append(obj)
+        elif kind == "ServiceAccount" and obj.raw.get("apiVersion") == "v1":
+            labels = given if isinstance(given := meta.get("labels"), dict) else {}
+            service_accounts[(obj.namespace or "default", obj.name)] = {str(k): str(v) for k, v in labels.items()}
         elif kind in MESH_KINDS and obj.raw.get("apiVersion") in MESH_API_VERSIONS:
             try:
                 if kind == AUTHZ_KIND:
@@ -261,6 +276,10 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
                     mesh.peer_authn.append((parse_peer_authentication(obj.raw), obj))
             except FieldError as e:
                 raise obj.error(e.path, f"{kind} {obj.namespace or 'default'}/{obj.name}: {e.message}") from None
+        elif kind == "Service":  # read only for the mesh's protocol selection (engine/mesh.py)
+            svc = parse_service(obj.raw)
+            if svc is not None:
+                mesh.services.append(svc)
         elif kind not in QUIET_KINDS:
             skipped[kind] = skipped.get(kind, 0) + 1
     if skipped:
@@ -281,16 +300,20 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
     notes.extend(admin_notes(admins))
     notes.extend(calico.notes())
     cilium = build_cilium(cilium_objs, notes)
-    for e in cilium:
-        if e.policy.namespace is not None and e.policy.namespace not in namespaces:
-            namespaces[e.policy.namespace] = Namespace(e.policy.namespace, {NAMESPACE_NAME_LABEL: e.policy.namespace}, False)
-    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, calico, cilium, mesh)
+    if cilium and calico:
+        notes.append(TWO_CNIS_NOTE)
+    for ce in cilium:
+        own = ce.policy.namespace
+        if own is not None and own not in namespaces:
+            namespaces[own] = Namespace(own, {NAMESPACE_NAME_LABEL: own}, False)
+    return Cluster(dict(sorted(namespaces.items())), workloads, policies, notes, admins, calico, cilium, mesh,
+                   service_accounts)
 
 
 def admin_notes(admins: list[AdminEntry]) -> list[str]:
     """Warnings about the admin policies as a whole (they depend on nothing else)."""
     notes: list[str] = []
-    for x, y in zip(admins, admins[1:]):
+    for x, y in itertools.pairwise(admins):
         if x.policy.tier == y.policy.tier and x.policy.priority == y.policy.priority and x.policy.kind != BANP_KIND:
             # v1alpha2: "the implementation can apply any of the matching policies to the connection"
             notes.append(f"warning: {x.policy.id} and {y.policy.id} are in the same tier ({x.policy.tier.value}) with "
@@ -304,14 +327,14 @@ def admin_notes(admins: list[AdminEntry]) -> list[str]:
         if any(a.policy.kind == CNP_KIND for a in admins):
             notes.append("warning: both ClusterNetworkPolicies and v1alpha1 admin policies are present; no API "
                          "defines their relative order (analysed together, each tier by priority, then name)")
-    partial = [p.networks_text for a in admins for r in a.policy.rules("egress") for p in r.peers
+    partial = [p.networks_text for a in admins for r in a.policy.rules(Direction.EGRESS) for p in r.peers
                if p.networks is not None and not p.networks.contains_interval(0, V4_MAX)]
     if partial:
         notes.append(f"admin policy networks peers ({'; '.join(sorted(set(partial)))}) also match pods by their "
                      "IPs; a pod whose IP the input does not give (a template, a pod without status) is taken "
                      "to be outside them")
     for a in admins:
-        rules = [r for d in ("ingress", "egress") for r in a.policy.rules(d)]
+        rules = [r for d in Direction for r in a.policy.rules(d)]
         where = f"{a.policy.id} ({a.source.origin.describe()})"
         if any(p.nodes is not None for r in rules for p in r.peers):
             notes.append(f"warning: {where}: its `nodes` peers are not evaluated (node addresses are not "
@@ -349,7 +372,7 @@ def _check_identity(obj: SourceObject, kind: str) -> str | None:
     return f"metadata.name {name!r} {problem}; the API server would reject it" if problem else None
 
 
-def _labels(obj: SourceObject, path: tuple, raw: Any = None) -> dict[str, str]:
+def _labels(obj: SourceObject, path: FieldPath, raw: Any = None) -> dict[str, str]:
     node: Any = obj.raw if raw is None else raw
     for p in path:
         node = node.get(p) if isinstance(node, dict) else None
@@ -368,13 +391,13 @@ def _labels(obj: SourceObject, path: tuple, raw: Any = None) -> dict[str, str]:
     return dict(node)
 
 
-def _pod_spec_path(kind: str) -> tuple:
+def _pod_spec_path(kind: str) -> FieldPath:
     if kind == "CronJob":
         return ("spec", "jobTemplate", "spec", "template")
     return ("spec", "template")
 
 
-def _get(raw: Any, path: tuple) -> Any:
+def _get(raw: Any, path: FieldPath) -> Any:
     for p in path:
         if not isinstance(raw, dict):
             return None
@@ -382,7 +405,7 @@ def _get(raw: Any, path: tuple) -> Any:
     return raw
 
 
-def _member(obj: SourceObject, namespace: str, meta_path: tuple, spec_path: tuple, name: str = "") -> Member:
+def _member(obj: SourceObject, namespace: str, meta_path: FieldPath, spec_path: FieldPath, name: str = "") -> Member:
     """A pod (``name`` given, status read for IPs) or a pod template, reduced to a Member."""
     labels = _labels(obj, meta_path + ("labels",))
     spec = _get(obj.raw, spec_path)
@@ -426,10 +449,11 @@ def _member(obj: SourceObject, namespace: str, meta_path: tuple, spec_path: tupl
                     ips.append(ip)
         except FieldError as e:
             raise obj.error(e.path, f"Pod {name}: {e.message}") from None
-    return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name)
+    sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name, str(sa))
 
 
-def _container_port(obj: SourceObject, p: dict, path: tuple) -> tuple[str, str, int] | None:
+def _container_port(obj: SourceObject, p: Mapping[str, Any], path: FieldPath) -> tuple[str, str, int] | None:
     """(name, protocol, number) of a named container port; None for an unnamed one. validateContainerPorts:
     containerPort 1-65535, name an IANA_SVC_NAME, protocol TCP, UDP or SCTP."""
     num, pname, proto = p.get("containerPort"), p.get("name"), p.get("protocol") or "TCP"

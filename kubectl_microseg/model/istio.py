@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .policy import FieldError, type_name
 from .selectors import LabelSelector
+from .objects import FieldPath
 
 MESH_API_GROUP = "security.istio.io"
 MESH_API_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
@@ -75,7 +77,7 @@ class AuthzRule:
     """Each ``from[i].source``: field -> values (the fields OR'ed within, AND'ed across)."""
     operations: tuple[dict[str, tuple[str, ...]], ...]
     conditions: tuple[Condition, ...]
-    path: tuple
+    path: FieldPath
 
     @property
     def is_empty(self) -> bool:
@@ -106,10 +108,60 @@ class PeerAuthentication:
     """None: namespace-wide (or mesh-wide in the root namespace)."""
     mode: MtlsMode
     port_modes: tuple[tuple[int, MtlsMode], ...] = ()
+    created: str = ""
+    """``metadata.creationTimestamp`` (RFC 3339, UTC, so the text sorts by age); "" when the input has none."""
 
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+HTTP_PROTOCOLS = frozenset({"http", "http2", "grpc", "grpc-web"})
+"""Protocols whose requests an Istio sidecar parses as HTTP (istio.io ops/configuration/traffic-management/
+protocol-selection, "Explicit protocol selection")."""
+OPAQUE_PROTOCOLS = frozenset({"tcp", "tls", "https", "mongo", "mysql", "redis"})
+"""Protocols a sidecar treats as TCP for authorization ("https: ... the Sidecar does not decrypt TLS traffic,
+this is the same as tls"; mongo, mysql, redis: opaque TCP unless experimentally enabled)."""
+
+
+def port_protocol(name: str, app_protocol: str) -> str:
+    """A Service port's protocol as Istio selects it: ``appProtocol`` "takes precedence over the port name";
+    the name is ``<protocol>[-<suffix>]``; '' when neither names one (Istio then detects HTTP itself)."""
+    for text in (app_protocol.lower(), name.split("-", 1)[0].lower()):
+        if text in HTTP_PROTOCOLS or text in OPAQUE_PROTOCOLS:
+            return text  # (an appProtocol Istio does not know leaves the name to say)
+    return ""
+
+
+@dataclass(frozen=True)
+class MeshService:
+    """What protocol selection reads of a Service: its selector and, per TCP port, the target and protocol."""
+
+    namespace: str
+    selector: LabelSelector | None
+    """None: no selector (no pods behind it here)."""
+    ports: tuple[tuple[int | str, str], ...]
+    """(targetPort: a number or a container port name, protocol: one of the sets above or '')."""
+
+
+def parse_service(raw: Mapping[str, Any]) -> MeshService | None:
+    """The Service as protocol selection sees it; None when its shape says nothing usable (Services are the API
+    server's to validate: a malformed port is skipped, never an error here)."""
+    spec: dict[str, Any] = raw["spec"] if isinstance(raw.get("spec"), dict) else {}
+    sel = spec.get("selector")
+    selector = (LabelSelector.from_match_labels({str(k): str(v) for k, v in sel.items()})
+                if isinstance(sel, dict) and sel else None)
+    ports: list[tuple[int | str, str]] = []
+    for p in spec.get("ports") or []:
+        if not isinstance(p, dict) or str(p.get("protocol") or "TCP").upper() != "TCP":
+            continue
+        target = p.get("targetPort", p.get("port"))
+        if isinstance(target, str) and target.isdigit():
+            target = int(target)
+        if isinstance(target, (int, str)) and not isinstance(target, bool):
+            ports.append((target, port_protocol(str(p.get("name") or ""), str(p.get("appProtocol") or ""))))
+    meta: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
+    return MeshService(str(meta.get("namespace") or "default"), selector, tuple(ports)) if ports else None
 
 
 @dataclass
@@ -118,12 +170,14 @@ class MeshObjects:
 
     authz: list[tuple[AuthorizationPolicy, Any]] = field(default_factory=list)
     peer_authn: list[tuple[PeerAuthentication, Any]] = field(default_factory=list)
+    services: list[MeshService] = field(default_factory=list)
+    """The Services, for protocol selection only (they do not make a mesh: ``bool()`` ignores them)."""
 
     def __bool__(self) -> bool:
         return bool(self.authz or self.peer_authn)
 
 
-def _strings(v: Any, path: tuple) -> tuple[str, ...]:
+def _strings(v: Any, path: FieldPath) -> tuple[str, ...]:
     if v is None:
         return ()
     if not isinstance(v, list):
@@ -134,7 +188,7 @@ def _strings(v: Any, path: tuple) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _obj(v: Any, path: tuple) -> dict:
+def _obj(v: Any, path: FieldPath) -> dict[str, Any]:
     if v is None:
         return {}
     if not isinstance(v, dict):
@@ -142,13 +196,13 @@ def _obj(v: Any, path: tuple) -> dict:
     return v
 
 
-def _known(d: dict, allowed: tuple[str, ...], path: tuple) -> None:
+def _known(d: Mapping[str, Any], allowed: tuple[str, ...], path: FieldPath) -> None:
     for k in d:
         if k not in allowed:
             raise FieldError(path + (k,), f'unknown field "{k}"')
 
 
-def _selector(spec: dict) -> LabelSelector | None:
+def _selector(spec: Mapping[str, Any]) -> LabelSelector | None:
     """``selector.matchLabels``; an absent or empty selector selects every workload of the namespace (the
     reference: "If not set, the policy will be applied to all workloads in the same namespace")."""
     sel = _obj(spec.get("selector"), ("spec", "selector"))
@@ -220,7 +274,7 @@ def parse_authorization_policy(raw: Mapping[str, Any]) -> AuthorizationPolicy:
                                tuple(refs), tuple(rules), provider)
 
 
-def _mode(v: Any, path: tuple) -> MtlsMode:
+def _mode(v: Any, path: FieldPath) -> MtlsMode:
     m = _obj(v, path)
     _known(m, ("mode",), path)
     text = m.get("mode") or "UNSET"
@@ -246,7 +300,7 @@ def parse_peer_authentication(raw: Mapping[str, Any]) -> PeerAuthentication:
         # peer_authentication: portLevelMtls "can only be set when selector is set" (CRD validation rule)
         raise FieldError(("spec", "portLevelMtls"), "portLevelMtls requires a workload selector (spec.selector)")
     return PeerAuthentication(str(meta.get("namespace") or "default"), str(meta.get("name")), selector, mode,
-                              tuple(sorted(ports)))
+                              tuple(sorted(ports)), str(meta.get("creationTimestamp") or ""))
 
 
 class Dataplane(str, Enum):
@@ -276,6 +330,22 @@ def pod_dataplane(ns_labels: Mapping[str, str], pod_labels: Mapping[str, str],
     if mode == "ambient":
         return Dataplane.AMBIENT
     return Dataplane.NONE
+
+
+def pod_template(kind: str, raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The ``metadata`` and ``spec`` of the pods a workload object runs (a Pod's own; a controller's template)."""
+    if kind == "Pod" or raw.get("kind") == "Pod":
+        return raw.get("metadata") or {}, raw.get("spec") or {}
+    tpl = raw.get("spec") or {}
+    if kind == "CronJob":
+        tpl = (tpl.get("jobTemplate") or {}).get("spec") or {}
+    tpl = tpl.get("template") or {}
+    return tpl.get("metadata") or {}, tpl.get("spec") or {}
+
+
+def service_account(pod_spec: Mapping[str, Any]) -> str:
+    """The pod's service account (``serviceAccountName``, the deprecated ``serviceAccount``, else default)."""
+    return str(pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default")
 
 
 def principal(trust_domain: str, namespace: str, service_account: str) -> str:

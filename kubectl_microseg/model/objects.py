@@ -8,11 +8,15 @@ client's typed models reject unknown fields, and raw dicts let the core give loc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..errors import InputError, Origin
 
-Locate = Callable[[tuple], "int | None"]
+FieldPath = tuple[Any, ...]
+"""Where a field is in a raw object: keys and list indexes from the top (``("spec", "ingress", 0, "from")``)."""
+
+Locate = Callable[[FieldPath], "int | None"]
 
 ObjectKey = tuple[str, str, str]
 """An object's identity: (kind, namespace or '', name)."""
@@ -69,13 +73,13 @@ class SourceObject:
         qualified by its API group where names clash: ``key_kind``)."""
         return (self.key_kind, self.namespace or "", self.name)
 
-    def line_of(self, path: tuple) -> int | None:
+    def line_of(self, path: FieldPath) -> int | None:
         """The line of the field at ``path`` (or of its nearest known parent)."""
         if self.locate is None:
             return self.origin.line
         return self.locate(path)
 
-    def error(self, path: tuple, message: str) -> InputError:
+    def error(self, path: FieldPath, message: str) -> InputError:
         """A located InputError for the field at ``path`` (the caller raises it)."""
         from .policy import format_path
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..vocab import Direction
 from .addresses import AddressSet, network_interval
 from .ports import MAX_PORT, MIN_PORT, ConnSet
 from .selectors import OPERATORS, LabelSelector, Requirement
 from .validation import DNS1123_LABEL, DNS1123_SUBDOMAIN, check_known_fields, parse_cidr
+from .objects import FieldPath
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
-Path = tuple[Any, ...]
+Path = FieldPath
 
 _DNS1123_LABEL = DNS1123_LABEL
 _DNS1123_SUBDOMAIN = DNS1123_SUBDOMAIN
@@ -100,21 +102,12 @@ class Peer:
         return f"pods [{self.pod_selector.describe()}] in {ns}"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One ingress or egress rule. ``peers is None`` means every peer (``from``/``to`` missing or empty)."""
+class RulePorts:
+    """The port logic of a rule's ``ports`` (a NetworkPolicy's, a CiliumNetworkPolicy's: the same PortSpec
+    values), written once."""
 
-    direction: Direction
-    index: int
-    """1-based position of the rule in its list, as shown to users."""
-    peers: tuple[Peer, ...] | None
     ports: tuple[PortSpec, ...] | None
     """None means every port of every protocol (``ports`` missing or empty)."""
-    path: Path
-
-    def __hash__(self) -> int:
-        # equal rules have equal paths; hashing the path avoids hashing every nested selector each time
-        return hash((self.direction, self.index, self.path))
 
     def static_conns(self) -> ConnSet | None:
         """The rule's ports when no named port needs a destination to resolve; else None."""
@@ -138,6 +131,23 @@ class Rule:
 
     def describe_ports(self) -> str:
         return "all ports" if self.ports is None else ", ".join(p.describe() for p in self.ports)
+
+
+@dataclass(frozen=True)
+class Rule(RulePorts):
+    """One ingress or egress rule. ``peers is None`` means every peer (``from``/``to`` missing or empty)."""
+
+    direction: Direction
+    index: int
+    """1-based position of the rule in its list, as shown to users."""
+    peers: tuple[Peer, ...] | None
+    ports: tuple[PortSpec, ...] | None
+    """None means every port of every protocol (``ports`` missing or empty)."""
+    path: Path
+
+    def __hash__(self) -> int:
+        # equal rules have equal paths; hashing the path avoids hashing every nested selector each time
+        return hash((self.direction, self.index, self.path))
 
 
 @dataclass(frozen=True)

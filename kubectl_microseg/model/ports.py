@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 from itertools import islice
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 MIN_PORT = 1
 MAX_PORT = 65535
@@ -24,6 +24,8 @@ K8S_PROTOCOLS: tuple[str, ...] = ("SCTP", "TCP", "UDP")
 ANY_PORT = (MIN_PORT, MAX_PORT)
 
 Intervals = tuple[tuple[int, int], ...]
+NamedPorts = frozenset[tuple[str, str, int]]
+"""A destination's named container ports: (name, protocol, number)."""
 
 
 def merge_intervals(ranges: Iterable[tuple[int, int]]) -> Intervals:
@@ -99,7 +101,7 @@ class ConnSet:
 
     # -- constructors
     @classmethod
-    def from_merged(cls, by_proto: Mapping[str, Intervals]) -> ConnSet:
+    def from_merged(cls, by_proto: Mapping[str, Sequence[tuple[int, int]]]) -> ConnSet:
         """From intervals already merged (sorted, disjoint, not touching) per upper-case protocol: skips
         merging again (the nft matrix builds thousands of these)."""
         out = cls.__new__(cls)

@@ -9,7 +9,7 @@ the key (apimachinery labels.Requirement.Matches: "NotIn: ... or the key does no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
@@ -59,10 +59,7 @@ class LabelSelector:
         return not self.requirements
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        for r in self.requirements:
-            if not r.matches(labels):
-                return False
-        return True
+        return all(r.matches(labels) for r in self.requirements)
 
     def describe(self) -> str:
         """kubectl's selector text: 'app=web,tier in (a,b)'; '<all>' for the empty selector."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from . import values as V
 from .model import (Chain, Concat, Effect, Element, Field, Interval, Mangle, Mask, Match, Name, Rule, Ruleset,
-                    SetRef, Terminal, Unsupported, VerdictStmt, VMap)
+                    SetRef, Terminal, Unsupported, Verdict, VerdictStmt, VMap)
 from .intervals import contains, element_intervals
 from .packet import Packet
 
@@ -360,9 +360,8 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
         elif isinstance(s, Effect):
             if s.stateful and not _stateful(st, key, s):
                 return None
-            if s.target is not None:
-                if not _set_update(rs, chain, s, st, key):
-                    return None
+            if s.target is not None and not _set_update(rs, chain, s, st, key):
+                return None
             if s.kind == "notrack" and st.no_conntrack:
                 st.untracked = True  # after conntrack (priority >= -200) the entry exists: notrack does nothing
             shown.append(s.kind)
@@ -510,7 +509,7 @@ def member(elems: tuple[Element, ...], vals: list[object]) -> bool:
     return any(element_matches(e, vals) for e in elems)
 
 
-def _values(left: Field | Concat, st: _State) -> list[object] | None | object:
+def _values(left: Field | Concat, st: _State) -> list[object] | object | None:
     items = left.items if isinstance(left, Concat) else (left,)
     vals = [field_value(f, st) for f in items]
     if any(v is None for v in vals):
@@ -572,7 +571,7 @@ def _is_bitmask(left: Field | Concat) -> bool:
     return isinstance(left, Field) and left.kind in ("ctstate", "tcpflags")
 
 
-def _vmap(rs: Ruleset, chain: Chain, s: VMap, st: _State, key: tuple[object, ...], rule: Rule):
+def _vmap(rs: Ruleset, chain: Chain, s: VMap, st: _State, key: tuple[object, ...], rule: Rule) -> Verdict | None:
     vals = _values(s.key, st)
     if vals is None:
         return None

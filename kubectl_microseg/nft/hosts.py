@@ -7,7 +7,7 @@ A host-firewall source (the registry's ``nftables``, or any other that yields th
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import InputError
 from ..model.objects import SourceObject

@@ -7,8 +7,10 @@ element tuple, and looked up by bisection, so membership costs log(n), not n.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
 from ..model.ports import merge_intervals
+from .model import Component, Element, Interval
 
 Ports = list[tuple[int, int]]
 """Disjoint sorted inclusive intervals (the name says what they mostly hold)."""
@@ -17,13 +19,19 @@ _CACHE: dict[int, tuple[object, Ports]] = {}
 _STARTS: dict[int, tuple[Ports, list[int]]] = {}
 
 
-def element_intervals(elems: tuple) -> Ports:
+def _bounds(c: Component) -> tuple[int, int]:
+    if not isinstance(c, Interval):  # callers pass plain interval elements (matrix._plain_elements)
+        raise TypeError(f"not an interval element: {c!r}")
+    return c.lo, c.hi
+
+
+def element_intervals(elems: Sequence[Element]) -> Ports:
     """The union of single-component interval elements, merged (cached per element tuple, which the
     cache keeps alive, so an id is never reused while cached)."""
     got = _CACHE.get(id(elems))
     if got is not None and got[0] is elems:
         return got[1]
-    merged = merge([(e[0].lo, e[0].hi) for e in elems])
+    merged = merge([_bounds(e[0]) for e in elems])
     if len(_CACHE) > 16384:  # a long-running TUI reloads rulesets: keep the cache bounded (above one
         # entry per rule of a big ruleset, so a 50,000-member set is not merged again after a clear)
         _CACHE.clear()

@@ -56,7 +56,6 @@ def iptables_to_json(text: str, origin: Origin | None = None) -> dict[str, Any]:
         line = raw.strip()
         if not line or line.startswith("#") or line.split(" ", 1)[0] in ("create", "add", "flush", "destroy"):
             continue
-        where = {"origin": origin, "line": no}
         if line.startswith("*"):
             table = line[1:].strip()
             chains = set()
@@ -69,7 +68,7 @@ def iptables_to_json(text: str, origin: Origin | None = None) -> dict[str, Any]:
             table = None
             continue
         if table is None:
-            raise InputError(f"iptables-save: {line.split()[0]!r} outside a *table section", **where)
+            raise InputError(f"iptables-save: {line.split()[0]!r} outside a *table section", origin, no)
         if line.startswith(":"):
             parts = line[1:].split()
             name, policy = parts[0], parts[1] if len(parts) > 1 else "-"
@@ -84,12 +83,12 @@ def iptables_to_json(text: str, origin: Origin | None = None) -> dict[str, Any]:
         try:
             words = shlex.split(re.sub(r"^\[\d+:\d+\]\s*", "", line))
         except ValueError as exc:
-            raise InputError(f"iptables-save: {exc}", **where) from None
+            raise InputError(f"iptables-save: {exc}", origin, no) from None
         if len(words) < 2 or words[0] not in ("-A", "-I"):
-            raise InputError(f"iptables-save: expected '-A CHAIN ...', got {line[:60]!r}", **where)
+            raise InputError(f"iptables-save: expected '-A CHAIN ...', got {line[:60]!r}", origin, no)
         if words[1] not in chains:
-            raise InputError(f"iptables-save: chain {words[1]} is not declared in table {table}", **where)
-        expr, comment = _rule(words[2:], fam, ipsets, chains, where)
+            raise InputError(f"iptables-save: chain {words[1]} is not declared in table {table}", origin, no)
+        expr, comment = _rule(words[2:], fam, ipsets, chains, origin, no)
         rule = {"family": fam, "table": table, "chain": words[1], "handle": no, "expr": expr, "iptables": line}
         if comment:
             rule["comment"] = comment
@@ -140,8 +139,8 @@ def _iface(name: str) -> str:
     return name[:-1] + "*" if name.endswith("+") else name  # iptables' 'eth+' is nft's 'eth*'
 
 
-def _rule(words: list[str], fam: str, ipsets: dict[str, Any], chains: set[str],
-          where: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+def _rule(words: list[str], fam: str, ipsets: dict[str, Any], chains: set[str], origin: Origin | None,
+          no: int) -> tuple[list[dict[str, Any]], str | None]:
     """The expressions of one rule and its comment."""
     expr: list[dict[str, Any]] = []
     comment = None
@@ -154,7 +153,7 @@ def _rule(words: list[str], fam: str, ipsets: dict[str, Any], chains: set[str],
     def arg() -> str:
         nonlocal i
         if i >= len(words):
-            raise InputError(f"iptables-save: {words[i - 1]} needs a value", **where)
+            raise InputError(f"iptables-save: {words[i - 1]} needs a value", origin, no)
         i += 1
         return words[i - 1]
 
@@ -178,10 +177,7 @@ def _rule(words: list[str], fam: str, ipsets: dict[str, Any], chains: set[str],
             module = arg()
             if module not in SUPPORTED_MATCHES and module not in ("icmpv6",):
                 expr.append({"xt": {"type": "match", "name": module}})
-        elif w in ("--dport", "--destination-port", "--sport", "--source-port"):
-            field = "dport" if "d" in w[2:4] else "sport"
-            expr.append(_m(_pl(proto or "th", field), _ports(arg()), neg))
-        elif w in ("--dports", "--destination-ports", "--sports", "--source-ports"):
+        elif w in ("--dport", "--destination-port", "--sport", "--source-port") or w in ("--dports", "--destination-ports", "--sports", "--source-ports"):
             field = "dport" if "d" in w[2:4] else "sport"
             expr.append(_m(_pl(proto or "th", field), _ports(arg()), neg))
         elif w == "--ports":
@@ -220,9 +216,9 @@ def _rule(words: list[str], fam: str, ipsets: dict[str, Any], chains: set[str],
             t = arg()
             expr.append(_m(_pl("icmp" if w == "--icmp-type" else "icmpv6", "type"), int(t) if t.isdigit() else t, neg))
         elif w == "--mark":
-            v, _, mask = arg().partition("/")
+            mark, _, mark_mask = arg().partition("/")
             left = {"meta": {"key": "mark"}}
-            expr.append(_m({"&": [left, int(mask, 0)]} if mask else left, int(v, 0), neg))
+            expr.append(_m({"&": [left, int(mark_mask, 0)]} if mark_mask else left, int(mark, 0), neg))
         elif w in ("-j", "--jump", "-g", "--goto"):
             expr += _target(w, arg(), words[i:], chains)
             break
@@ -231,7 +227,7 @@ def _rule(words: list[str], fam: str, ipsets: dict[str, Any], chains: set[str],
                 i += 1
             expr.append({"xt": {"type": "match", "name": f"{module or 'unknown'} {w}"}})
         else:
-            raise InputError(f"iptables-save: unexpected {w!r}", **where)
+            raise InputError(f"iptables-save: unexpected {w!r}", origin, no)
         neg = False
     return expr, comment
 
@@ -261,8 +257,8 @@ def _target(flag: str, t: str, rest: list[str], chains: set[str]) -> list[dict[s
     if t == "MASQUERADE":
         return [{"masquerade": None}]
     if t == "REDIRECT":
-        port = _opt(rest, "--to-ports")
-        return [{"redirect": {"port": int(port)} if port and port.isdigit() else None}]
+        to_port = _opt(rest, "--to-ports")
+        return [{"redirect": {"port": int(to_port)} if to_port and to_port.isdigit() else None}]
     if t == "MARK" and _opt(rest, "--set-mark"):
         v = (_opt(rest, "--set-mark") or "0").split("/")[0]
         return [{"mangle": {"key": {"meta": {"key": "mark"}}, "value": int(v, 0)}}]

@@ -18,7 +18,7 @@ import ipaddress
 import random
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
@@ -157,9 +157,9 @@ def address_constants(rs: Ruleset) -> list[Constant]:
         if groups_of[name] > 1:  # one group is already the whole set, named after it
             consts.append(Constant(f"@{name}", AddressSet(ivs), named=True))
     for name, value in sorted(rs.defines.items()):
-        addrs = _define_addresses(value)
-        if addrs:
-            consts.append(Constant(name, addrs, named=True))
+        defined = _define_addresses(value)
+        if defined:
+            consts.append(Constant(name, defined, named=True))
     return consts
 
 
@@ -249,11 +249,11 @@ def address_classes(consts: list[Constant], hosts: dict[str, AddressSet] | None 
     classes: list[AddressClass] = []
     used: set[str] = set()
     for (fam, hsig), ivs in groups.items():
-        inside = sigs[(fam, hsig)]
+        member_of = sigs[(fam, hsig)]
         # The pieces of a group are sorted and disjoint, and never touch: two neighbouring pieces differ in
         # the sets they lie in (a set's own intervals do not touch), except across the family boundary.
         addrs = AddressSet.from_merged(ivs)
-        members = [consts[k] for k in sorted(inside)]
+        members = [consts[k] for k in sorted(member_of)]
         name = _class_name(addrs, members, fam)
         if name in used:
             name = f"{name} [{_interval_label(*ivs[0])}]"
@@ -320,7 +320,8 @@ def _representative(ivs: list[tuple[int, int]]) -> int:
 def _class_name(addrs: AddressSet, members: list[Constant], fam: int) -> str:
     if not members:
         return f"everything else (IPv{fam})"
-    size = lambda c: sum(h - l + 1 for l, h in c.addresses.intervals)  # noqa: E731
+    def size(c: Constant) -> int:
+        return sum(hi - lo + 1 for lo, hi in c.addresses.intervals)
     exact = [m for m in members if m.addresses == addrs]
     if exact:
         named = [m for m in exact if m.named]
@@ -404,7 +405,7 @@ class Relevance:
         self._views: dict[tuple[int, ...], Ruleset] = {}
         self._by_port: dict[tuple[int, ...], tuple[_Stab, list[int]]] = {}
         self._ports: list[tuple[int, int]] | None = None
-        self.results: dict[tuple[object, ...], tuple[list[tuple[int, int]] | str, bool]] = {}
+        self.results: dict[tuple[object, ...], tuple[list[tuple[int, int]], bool]] = {}
         """Results of address-independent views (see ``view``), shared by every pair that has them."""
 
     def ports(self) -> list[tuple[int, int]]:
@@ -475,7 +476,7 @@ class Relevance:
         index = self._by_port.get(rest)
         if index is None:
             index = self._by_port[rest] = (
-                _Stab([(i, self.rules[i][2].dport) for i in rest if self.rules[i][2].dport is not None]),
+                _Stab([(i, dport) for i in rest if (dport := self.rules[i][2].dport) is not None]),
                 [i for i in rest if self.rules[i][2].dport is None])
         stab, portless = index
         keep = set(portless).union(own)
@@ -582,7 +583,7 @@ def _reads_address(left: Field | Concat) -> bool:
     return any(f.kind in ("addr4", "addr6", "unknown") for f in (left.items if isinstance(left, Concat) else (left,)))
 
 
-def _plain_elements(rs: Ruleset, ch: Chain, m: Match) -> tuple | None:
+def _plain_elements(rs: Ruleset, ch: Chain, m: Match) -> Sequence[Element] | None:
     """The intervals a positive match compares with: an anonymous set or a named set as listed; None when
     not plain (a map, an unsupported set, a set the packet path writes to, a non-interval element)."""
     if isinstance(m.right, SetRef):
@@ -641,23 +642,23 @@ def allowed(rs: Ruleset, hook: str, src: int, dst: int, ports: list[tuple[int, i
     _, d = split_address(dst)
     acc: dict[str, list[tuple[int, int]]] = {}
     uncertain = False
-    ifs = {"iif": iif if hook != "output" else None, "oif": oif if hook != "input" else None,
-           "assume": MATRIX_ASSUME}
     for proto in MATRIX_PROTOCOLS + ("icmp" if fam == 4 else "icmpv6",):
         l4 = V.L4PROTO[proto]
-        pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=l4, **ifs)
+        pkt = Packet(family=fam, saddr=s, daddr=d, l4proto=l4, iif=iif if hook != "output" else None,
+                     oif=oif if hook != "input" else None, assume=MATRIX_ASSUME)
         if relevance is None or not relevance.enabled:
             got = _allowed_ports(rs, hook, pkt, ports, relevance)
         else:
             key = relevance.key(src, dst, l4)
             memo = (key, hook, fam, iif, oif, ports is None) if relevance.pure(key) else None
-            got = relevance.results.get(memo) if memo is not None else None
-            if got is None and vary is not None and ports is None and proto in MATRIX_PROTOCOLS:
-                got = _by_delta(relevance, key, vary, hook, pkt, (hook, fam, iif, oif))
-            if got is None:
-                got = _allowed_ports(relevance.view(key), hook, pkt, ports, relevance)
+            known = relevance.results.get(memo) if memo is not None else None
+            if known is None and vary is not None and ports is None and proto in MATRIX_PROTOCOLS:
+                known = _by_delta(relevance, key, vary, hook, pkt, (hook, fam, iif, oif))
+            if known is None:
+                known = _allowed_ports(relevance.view(key), hook, pkt, ports, relevance)
                 if memo is not None:
-                    relevance.results[memo] = got
+                    relevance.results[memo] = known
+            got = known
         if got[0]:
             acc[proto.upper() if proto in MATRIX_PROTOCOLS else "ICMP" if fam == 4 else "ICMPV6"] = got[0]
             uncertain |= got[1]

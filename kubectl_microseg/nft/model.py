@@ -8,7 +8,7 @@ protocol numbers, ct state bits) or interface-name patterns, so matching a packe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Name:
         return name.startswith(self.text) if self.prefix else name == self.text
 
 
-Component = Union[Interval, Name]
+Component: TypeAlias = Interval | Name
 Element = tuple[Component, ...]
 """One set element: one component per concatenated key part."""
 
@@ -63,7 +63,7 @@ class Concat:
     items: tuple[Field, ...]
 
 
-Left = Union[Field, Concat]
+Left: TypeAlias = Field | Concat
 
 
 @dataclass(frozen=True)
@@ -154,9 +154,9 @@ class Effect:
     inv: bool = False
     target: str | None = None
     """``add @m {...}`` / ``update @m {...}`` / ``meter m {...}``: the set the packet path writes to."""
-    key: "Field | Concat | None" = None
+    key: Field | Concat | None = None
     """The key such a statement adds (the packet's ``ip saddr``)."""
-    inner: tuple["Effect", ...] = ()
+    inner: tuple[Effect, ...] = ()
     """The stateful statements inside (``limit rate over 1/minute``): each must match for the rule to go on."""
     text: str = ""
 
@@ -177,10 +177,10 @@ class Unsupported:
     reads is absent from the packet: then it fails, whatever it compares)."""
 
     kind: str
-    left: "Field | Concat | None" = None
+    left: Field | Concat | None = None
 
 
-Statement = Union[Match, VerdictStmt, VMap, Terminal, Mangle, Effect, Unsupported]
+Statement: TypeAlias = Match | VerdictStmt | VMap | Terminal | Mangle | Effect | Unsupported
 
 
 @dataclass

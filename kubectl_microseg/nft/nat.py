@@ -44,7 +44,7 @@ def forwarded_ports(rs: Ruleset) -> list[Forwarded]:
 
 def _reached(rs: Ruleset, hook: str) -> list[Chain]:
     seen: dict[tuple[str, str, str], Chain] = {}
-    todo = [c for c in rs.base_chains(hook)]
+    todo = list(rs.base_chains(hook))
     while todo:
         c = todo.pop()
         if c.key in seen:

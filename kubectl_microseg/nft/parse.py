@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..errors import InputError, Origin
 from . import values as V
@@ -590,9 +591,10 @@ def _scalar(x: Any, kind: str) -> int:
         if fam != (4 if kind == "addr4" else 6):
             raise _Bad(f"address {x} is not IPv{4 if kind == 'addr4' else 6}")
         return n
-    n = V.lookup_symbol(_SYMBOLS.get(kind, {}), x)
-    if n is None:
+    sym = V.lookup_symbol(_SYMBOLS.get(kind, {}), x)
+    if sym is None:
         raise _Bad(f"unknown {kind} value {x!r}")
+    n = sym
     bits = _KIND_BITS.get(kind)
     if bits is not None and not 0 <= n < 1 << bits:
         # nft: "Value 99999 exceeds valid range 0-65535"

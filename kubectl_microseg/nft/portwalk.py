@@ -103,8 +103,8 @@ class _Walker:
                     inside = _inside(self.rs, chain, s, live)
                     rest, live = union(rest, subtract(live, inside)), inside
                 else:
-                    if _reads_dport(s.left) or isinstance(s.right, SetRef) and \
-                            (chain.family, chain.table, s.right.name) in self.rs.updated_sets:
+                    if _reads_dport(s.left) or (isinstance(s.right, SetRef) and \
+                            (chain.family, chain.table, s.right.name) in self.rs.updated_sets):
                         # a set the packet path writes to: evaluate() follows the packet's own additions
                         raise Fallback("a destination port inside an expression, or a dynamic set")
                     r = _match(self.rs, chain, s, st)
@@ -150,7 +150,8 @@ class _Walker:
                 return rest, []
         return union(rest, live), []
 
-    def _port_vmap(self, chain: Chain, s: VMap, live: Ports, rest: Ports):
+    def _port_vmap(self, chain: Chain, s: VMap, live: Ports,
+                   rest: Ports) -> tuple[Ports, list[tuple[Ports, str, str | None]]]:
         key = _dport_field(s.key)
         assert key is not None
         if self.st.pkt.l4proto != V.L4PROTO.get(key.protocol or "", -1) and key.protocol != "th":

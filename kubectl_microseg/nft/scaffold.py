@@ -71,7 +71,8 @@ def parse_service(text: str) -> Service:
 
 
 def _family_split(cidrs: list[str]) -> tuple[list[str], list[str]]:
-    v4, v6 = [], []
+    v4: list[str] = []
+    v6: list[str] = []
     for c in cidrs:
         net = ipaddress.ip_network(c, strict=False)
         (v4 if net.version == 4 else v6).append(str(net) if net.num_addresses > 1 else str(net.network_address))

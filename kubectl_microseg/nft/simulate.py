@@ -9,36 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.diff import PairDiff, diff_matrices
 from ..engine.matrix import Matrix
 from ..model.ports import ConnSet
 from .evaluate import evaluate
 from .matrix import HostSpec, build_matrix
 from .model import Ruleset
 from .packet import Flow
-
-
-@dataclass(frozen=True)
-class CellChange:
-    """One pair whose allowed connections differ."""
-
-    src: str
-    dst: str
-    before: ConnSet
-    after: ConnSet
-
-    @property
-    def added(self) -> ConnSet:
-        return self.after - self.before
-
-    @property
-    def removed(self) -> ConnSet:
-        return self.before - self.after
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"from": self.src, "to": self.dst, "before": self.before.to_contract() if self.before else [],
-                "after": self.after.to_contract() if self.after else [],
-                "allowed": self.added.to_contract() if self.added else [],
-                "denied": self.removed.to_contract() if self.removed else []}
 
 
 @dataclass(frozen=True)
@@ -56,33 +33,38 @@ def matrix_pair(current: Ruleset, new: Ruleset, name: str, addresses: list[str],
     return before, after
 
 
-def host_changes(current: Ruleset, new: Ruleset, name: str, addresses: list[str]) -> list[CellChange]:
+def host_changes(current: Ruleset, new: Ruleset, name: str, addresses: list[str]) -> list[PairDiff]:
     """The changes of one host's own flows (input and output) in both address families.
 
     ``addresses`` are the host's known addresses (an SSH session's, a --keep's route source). A family
     without one is still compared, with the placeholder address no rule names (``build_matrix``): a
     ruleset that drops all IPv6 is a change even when the session runs over IPv4."""
-    changes = diff_matrices(*matrix_pair(current, new, name, addresses))
+    changes = cell_changes(*matrix_pair(current, new, name, addresses))
     known = {6 if ":" in a else 4 for a in addresses}
     if not addresses or known == {4, 6}:
         return changes  # no address: both families already have their placeholder
     family = {e.id: (6 if ":" in e.cidrs[0] else 4) for e in matrix_pair(current, new, name, [])[1].endpoints
               if e.cidrs}
-    more = [c for c in diff_matrices(*matrix_pair(current, new, name, []))
+    more = [c for c in cell_changes(*matrix_pair(current, new, name, []))
             if family.get(c.src if c.dst == name else c.dst) not in known]
     return changes + more
 
 
-def diff_matrices(before: Matrix, after: Matrix) -> list[CellChange]:
-    """Pairs whose connections differ, in endpoint order."""
+def cell_changes(before: Matrix, after: Matrix) -> list[PairDiff]:
+    """Pairs whose connections differ, in endpoint order (``engine.diff.diff_matrices``: the one matrix diff)."""
+    d = diff_matrices(before, after)
     order = {e.id: i for i, e in enumerate(after.endpoints)}
-    keys = sorted(set(before.cells) | set(after.cells), key=lambda k: (order.get(k[0], 0), order.get(k[1], 0), k))
-    out = []
-    for s, d in keys:
-        b, a = before.get(s, d), after.get(s, d)
-        if a != b:
-            out.append(CellChange(s, d, b, a))
-    return out
+    return sorted(d.added + d.removed + d.changed, key=lambda p: (order.get(p.src, 0), order.get(p.dst, 0)))
+
+
+def change_dict(p: PairDiff) -> dict[str, Any]:
+    """One changed pair in ``nft simulate -o json`` (docs/contract.md)."""
+    return {"from": p.src, "to": p.dst, "before": _ports(p.before), "after": _ports(p.after),
+            "allowed": _ports(p.newly_allowed), "denied": _ports(p.newly_denied)}
+
+
+def _ports(c: ConnSet) -> Any:
+    return c.to_contract() if c else []
 
 
 def diff_flows(current: Ruleset, new: Ruleset, flows: list[Flow]) -> list[FlowChange]:
@@ -96,12 +78,12 @@ def diff_flows(current: Ruleset, new: Ruleset, flows: list[Flow]) -> list[FlowCh
     return out
 
 
-def change_lines(changes: list[CellChange]) -> list[str]:
+def change_lines(changes: list[PairDiff]) -> list[str]:
     """'- mgmt_net -> db-server: TCP 22 becomes denied' lines."""
     lines = []
     for c in changes:
-        if c.removed:
-            lines.append(f"- {c.src} -> {c.dst}: {c.removed.describe()} becomes denied")
-        if c.added:
-            lines.append(f"+ {c.src} -> {c.dst}: {c.added.describe()} becomes allowed")
+        if c.newly_denied:
+            lines.append(f"- {c.src} -> {c.dst}: {c.newly_denied.describe()} becomes denied")
+        if c.newly_allowed:
+            lines.append(f"+ {c.src} -> {c.dst}: {c.newly_allowed.describe()} becomes allowed")
     return lines

@@ -87,7 +87,7 @@ def verdict_text(v: Any) -> str:
     if isinstance(v, dict) and len(v) == 1:
         (k, val), = v.items()
         if k in ("accept", "drop", "continue", "return"):
-            return k
+            return str(k)
         if k in ("jump", "goto"):
             return f"{k} {val.get('target')}"
     return expr_text(v)
@@ -135,7 +135,7 @@ def stmt_text(s: Any) -> str:
         port = f":{expr_text(v['port'])}" if isinstance(v, dict) and "port" in v else ""
         return f"{k} to {tgt}{port}"
     if k in ("masquerade", "redirect", "notrack"):
-        return k
+        return str(k)
     if k == "quota" and isinstance(v, dict):
         return f"quota {'over ' if v.get('inv') else ''}{v.get('val')} {v.get('val_unit', 'bytes')}"
     if k == "ct count" and isinstance(v, dict):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..model.addresses import V4_MAX, V6_BASE
@@ -56,12 +57,10 @@ def wire_usable(text: str) -> bool:
     ip = ipaddress.ip_address(text)
     if ip.is_loopback or ip.is_multicast or ip.is_unspecified:
         return False
-    if ip.version == 4 and (ip in ipaddress.ip_network("0.0.0.0/8") or str(ip) == "255.255.255.255"):
-        return False
-    return True
+    return not (ip.version == 4 and (ip in ipaddress.ip_network("0.0.0.0/8") or str(ip) == "255.255.255.255"))
 
 
-def usable_address(intervals: list[tuple[int, int]], preferred: int) -> str | None:
+def usable_address(intervals: Sequence[tuple[int, int]], preferred: int) -> str | None:
     """The class's representative if it can travel, else the first address of the class that can."""
     if wire_usable(_to_text(preferred)):
         return _to_text(preferred)
@@ -72,7 +71,7 @@ def usable_address(intervals: list[tuple[int, int]], preferred: int) -> str | No
     return None
 
 
-def second_address(intervals: list[tuple[int, int]], first: str) -> str | None:
+def second_address(intervals: Sequence[tuple[int, int]], first: str) -> str | None:
     """Another usable address of a class (a forward probe from a class to itself needs two)."""
     for lo, hi in intervals:
         for a in itertools.islice(range(lo, hi + 1), 0, 256):
@@ -124,20 +123,21 @@ def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output"),
         reps = {c.id: usable_address(c.addresses.intervals, c.representative) for c in lay.classes}
         for c1 in lay.classes:
             for c2 in lay.classes:
-                src = reps[c1.id]
-                dst = reps[c2.id] if c1.id != c2.id else (second_address(c2.addresses.intervals, src)
-                                                          if src else None)
-                if c1.family != c2.family or src is None:
+                from_rep = reps[c1.id]
+                to_rep = reps[c2.id] if c1.id != c2.id else (second_address(c2.addresses.intervals, from_rep)
+                                                             if from_rep else None)
+                if c1.family != c2.family or from_rep is None:
                     continue
-                if dst is None:
+                if to_rep is None:
                     notes.append(f"forward {c1.id} -> {c2.id}: not probed, the class has a single address")
                     continue
-                icmp = "icmp" if ":" not in src else "icmpv6"
+                icmp = "icmp" if ":" not in from_rep else "icmpv6"
                 for proto in PROBE_PROTOCOLS:
                     for lo, _ in ports:
-                        probes.append(Probe(next(ids), host.name, "forward", proto, src, dst, next(sports), lo,
-                                            (c1.id, c2.id)))
-                probes.append(Probe(next(ids), host.name, "forward", icmp, src, dst, None, None, (c1.id, c2.id)))
+                        probes.append(Probe(next(ids), host.name, "forward", proto, from_rep, to_rep, next(sports),
+                                            lo, (c1.id, c2.id)))
+                probes.append(Probe(next(ids), host.name, "forward", icmp, from_rep, to_rep, None, None,
+                                    (c1.id, c2.id)))
     for p in probes:
         # the sandbox is idle: a probe finds no rate limit or quota exceeded (docs/nftables.md, assume)
         flow = Flow(src=p.src, dst=p.dst, protocol=p.proto, port=p.dport, hook=p.hook, sport=p.sport,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from ..engine.diff import MatrixDiff, PairDiff, endpoint_addresses
+from ..engine.mesh import change_line
 from ..model.addresses import AddressSet
 
 DIFF_FORMATS = ("text", "json", "markdown")
@@ -144,10 +146,7 @@ def render_text(diff: MatrixDiff, *, changes: Sequence[str] = (), header: str | 
         lines.append("")
         lines.append(f"service mesh ({len(diff.mesh_changes)}):")
         for c in diff.mesh_changes:
-            def word(m):
-                return "not in the mesh" if m is None else m["verdict"] + ", mTLS " + m["mtls"]
-            mark = "-" if c["newlyDenied"] else "~"
-            lines.append(f"    {mark} {c['from']} -> {c['to']}: {word(c['before'])} -> {word(c['after'])}")
+            lines.append(f"    {'-' if c['newlyDenied'] else '~'} {change_line(c)}")
             lines.extend(f"        because {x['text']}" for x in c.get("causes", ()))
     if diff.findings:
         lines.append("")
@@ -205,7 +204,7 @@ def render_markdown(diff: MatrixDiff, *, changes: Sequence[str] = (), header: st
         out.append("")
         out.append("| | From | To | Ports | Because |")
         out.append("|---|---|---|---|---|")
-        for kind, title in SECTIONS:
+        for kind, _title in SECTIONS:
             for r in rows([p for p in pairs if p.kind == kind]):
                 icon = MD_ICONS[kind]
                 because = "<br>".join(_md(c) for c in cause_lines(r.pair))

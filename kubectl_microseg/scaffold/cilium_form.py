@@ -31,14 +31,14 @@ L7_NOTE = ("L7 (Cilium): only these HTTP requests pass; narrow method and path t
 class CiliumDraft(PolicyDraft):
     """A PolicyDraft whose manifest is a CiliumNetworkPolicy."""
 
-    cnp: dict | None = None
+    cnp: dict[str, Any] | None = None
 
     def manifest(self) -> dict[str, Any]:
         assert self.cnp is not None
         return copy.deepcopy(self.cnp)
 
 
-def _selector(sel: dict, *, ns_sel: dict | None = None) -> dict:
+def _selector(sel: dict[str, Any], *, ns_sel: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     labels = dict(sel.get("matchLabels") or {})
     exprs = [dict(e) for e in sel.get("matchExpressions") or []]
@@ -55,15 +55,15 @@ def _selector(sel: dict, *, ns_sel: dict | None = None) -> dict:
     return out
 
 
-def _rule(rule: dict, direction: str, l7: bool) -> dict:
+def _rule(rule: dict[str, Any], direction: str, l7: bool) -> dict[str, Any]:
     pre = "from" if direction == "ingress" else "to"
     out: dict[str, Any] = {}
     for peer in rule.get(pre) or []:
         if "ipBlock" in peer:
-            entry = {"cidr": peer["ipBlock"]["cidr"]}
+            cidr = {"cidr": peer["ipBlock"]["cidr"]}
             if peer["ipBlock"].get("except"):
-                entry["except"] = list(peer["ipBlock"]["except"])
-            out.setdefault(pre + "CIDRSet", []).append(entry)
+                cidr["except"] = list(peer["ipBlock"]["except"])
+            out.setdefault(pre + "CIDRSet", []).append(cidr)
             continue
         ns_sel = peer.get("namespaceSelector")
         out.setdefault(pre + "Endpoints", []).append(_selector(peer.get("podSelector") or {}, ns_sel=ns_sel))

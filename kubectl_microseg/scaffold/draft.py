@@ -12,10 +12,12 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..errors import UsageError
 from ..model.cluster import NAMESPACE_NAME_LABEL
+from ..model.istio import AUTHZ_KIND, PEER_AUTHN_KIND, parse_authorization_policy, parse_peer_authentication
 from ..model.policy import FieldError, format_path, parse_network_policy
 from ..model.selectors import LabelSelector, parse_selector_text
 
@@ -68,7 +70,8 @@ class PolicyDraft:
         return f"{self.namespace}/{self.name}"
 
     def rules(self, direction: str) -> tuple[DraftRule, ...]:
-        return self.ingress if direction == "ingress" else self.egress
+        """The rules of ``direction`` ('ingress', 'egress'; () for any other list of another kind)."""
+        return self.ingress if direction == "ingress" else self.egress if direction == "egress" else ()
 
     def manifest(self) -> dict[str, Any]:
         """The bare NetworkPolicy object (plain dicts and lists, fixed key order)."""
@@ -237,6 +240,22 @@ def validate(drafts: list[PolicyDraft]) -> None:
         if d.id in seen:
             raise UsageError(f"two scaffolded policies are both named {d.id}; give distinct names")
         seen.add(d.id)
+        if d.manifest()["apiVersion"] == "projectcalico.org/v3":  # cluster-scope Calico form (scaffold.calico_form)
+            from ..model.calico import parse_calico_policy, parse_tier
+            try:
+                (parse_tier if d.manifest()["kind"] == "Tier" else parse_calico_policy)(d.manifest())
+            except FieldError as exc:  # a scaffolding bug, or a bad --tier/--name
+                raise UsageError(f"the scaffolded {d.id} would be rejected: {format_path(exc.path)}: "
+                                 f"{exc.message}") from None
+            continue
+        if d.manifest()["kind"] in (AUTHZ_KIND, PEER_AUTHN_KIND):  # scaffold.mesh
+            parse = parse_authorization_policy if d.manifest()["kind"] == AUTHZ_KIND else parse_peer_authentication
+            try:
+                parse(d.manifest())
+            except FieldError as exc:
+                raise UsageError(f"the scaffolded {d.manifest()['kind']} {d.id} would be rejected: "
+                                 f"{format_path(exc.path)}: {exc.message}") from None
+            continue
         if d.manifest()["kind"] != "NetworkPolicy":  # a ClusterNetworkPolicy (scaffold.guardrails)
             from ..model.admin import parse_cluster_network_policy
             try:

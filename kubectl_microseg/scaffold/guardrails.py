@@ -27,9 +27,9 @@ class ClusterPolicyDraft(PolicyDraft):
     tier: str = "Admin"
     priority: int = 100
     subject: Any = None
-    ingress_rules: tuple[tuple[str, dict], ...] = ()
+    ingress_rules: tuple[tuple[str, dict[str, Any]], ...] = ()
     """(why, rule) pairs, written in order (the first match decides)."""
-    egress_rules: tuple[tuple[str, dict], ...] = ()
+    egress_rules: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     @property
     def id(self) -> str:
@@ -47,8 +47,8 @@ class ClusterPolicyDraft(PolicyDraft):
         return {"apiVersion": CNP_API_VERSION, "kind": CNP_KIND, "metadata": {"name": self.name}, "spec": spec}
 
 
-def _draft(name: str, tier: str, priority: int, subject: dict, header: tuple[str, ...],
-           ingress: tuple[tuple[str, dict], ...] = (), egress: tuple[tuple[str, dict], ...] = ()) -> ClusterPolicyDraft:
+def _draft(name: str, tier: str, priority: int, subject: dict[str, Any], header: tuple[str, ...],
+           ingress: tuple[tuple[str, dict[str, Any]], ...] = (), egress: tuple[tuple[str, dict[str, Any]], ...] = ()) -> ClusterPolicyDraft:
     return ClusterPolicyDraft("", name, header, {}, "", (), tier=tier, priority=priority, subject=subject,
                               ingress_rules=ingress, egress_rules=egress)
 

@@ -10,7 +10,7 @@ changes; the command prints the report (``commands/scaffold.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..engine.diff import MatrixDiff
 from ..engine.k8s import Options

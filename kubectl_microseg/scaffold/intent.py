@@ -20,7 +20,8 @@ The file is read by the command; this module only checks its shape and says wher
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..errors import InputError, Origin, UsageError
 from .draft import match_labels, parse_port, parse_selector

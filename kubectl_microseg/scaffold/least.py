@@ -224,7 +224,7 @@ def still_allowed(flows: list[Flow], matrix: Matrix, cluster: Cluster) -> list[s
             nums = {n for m in (w.members if w else []) for (name, proto, n) in m.named_ports
                     if name == port and proto == p["protocol"]}
         else:
-            nums = {port}
+            nums = {port} if isinstance(port, int) else set()
         if any(matrix.get(src, dst).allows(p["protocol"], n) for n in nums):
             notes.append(f"{f.origin} expects {f.src} -> {f.dst} {p['protocol']} {port} to be denied, but other "
                          "policies of the cluster still allow it")
@@ -241,6 +241,6 @@ def _addresses(cidrs: tuple[str, ...]) -> AddressSet:
 def _endpoint_id(eid: str, addresses: AddressSet | None, ext: list[tuple[str, AddressSet]]) -> str | None:
     if addresses is None:
         return eid
-    for lo, hi in addresses.intervals[:1]:
+    for lo, _hi in addresses.intervals[:1]:
         return next((i for i, s in ext if s.contains_interval(lo, lo)), None)
     return None

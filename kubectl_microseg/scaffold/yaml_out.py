@@ -68,16 +68,17 @@ def _comment(text: str) -> str:
 
 def to_commented(draft: PolicyDraft, extra_header: tuple[str, ...] = ()) -> CommentedMap:
     """The draft as a CommentedMap with its header, selector, types and rule comments."""
-    doc = _convert(draft.manifest())
+    doc: CommentedMap = _convert(draft.manifest())
     header = list(draft.header) + list(extra_header)
     if header:
         doc.yaml_set_start_comment(_comment("\n".join(header)))
     spec = doc["spec"]
-    if draft.selector_note:
-        spec.yaml_add_eol_comment(_comment(draft.selector_note), "podSelector")
-    if draft.types_note:
+    selector = "podSelector" if "podSelector" in spec else "selector"  # Istio objects: selector
+    if draft.selector_note and selector in spec:
+        spec.yaml_add_eol_comment(_comment(draft.selector_note), selector)
+    if draft.types_note and "policyTypes" in spec:
         spec.yaml_add_eol_comment(_comment(draft.types_note), "policyTypes")
-    for direction in ("ingress", "egress"):
+    for direction in ("ingress", "egress", "rules"):  # rules: an AuthorizationPolicy's (scaffold.mesh)
         if direction not in spec:
             continue
         seq = spec[direction]

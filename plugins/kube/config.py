@@ -21,7 +21,8 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 import urllib3
 import yaml
@@ -62,7 +63,7 @@ def parse_request_timeout(value: str | None) -> float | None:
     return total
 
 
-def kubeconfig_paths(explicit: str | None, env: dict[str, str] | None = None) -> list[Path]:
+def kubeconfig_paths(explicit: str | None, env: Mapping[str, str] | None = None) -> list[Path]:
     """The kubeconfig files kubectl would read, in precedence order (existing files only).
 
     Raises:
@@ -73,9 +74,9 @@ def kubeconfig_paths(explicit: str | None, env: dict[str, str] | None = None) ->
         if not p.is_file():
             raise UsageError(f"kubeconfig {explicit} does not exist")
         return [p]
-    env = os.environ if env is None else env
-    if env.get("KUBECONFIG"):
-        paths = [Path(x).expanduser() for x in env["KUBECONFIG"].split(os.pathsep) if x]
+    environ = os.environ if env is None else env
+    if environ.get("KUBECONFIG"):
+        paths = [Path(x).expanduser() for x in environ["KUBECONFIG"].split(os.pathsep) if x]
     else:
         paths = [Path("~/.kube/config").expanduser()]
     seen: list[Path] = []
@@ -131,9 +132,9 @@ class Connection:
     """The API server URL (no credentials)."""
 
 
-def in_cluster_available(env: dict[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    return bool(env.get("KUBERNETES_SERVICE_HOST")) and (SERVICE_ACCOUNT_DIR / "token").is_file()
+def in_cluster_available(env: Mapping[str, str] | None = None) -> bool:
+    environ = os.environ if env is None else env
+    return bool(environ.get("KUBERNETES_SERVICE_HOST")) and (SERVICE_ACCOUNT_DIR / "token").is_file()
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> Connection:
@@ -171,7 +172,7 @@ class _NoTimeoutRetry(urllib3.util.Retry):
     """urllib3's one retry is for a keep-alive connection the server closed (a ProtocolError); a read
     timeout is not re-sent here (it would double every --request-timeout): the source decides."""
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if isinstance(error, urllib3.exceptions.ReadTimeoutError):
             raise error
         return super().increment(method, url, response, error, _pool, _stacktrace)

@@ -51,7 +51,7 @@ class Stream:
     known: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     @classmethod
-    def from_list(cls, scope: Scope, result: ListResult) -> "Stream":
+    def from_list(cls, scope: Scope, result: ListResult) -> Stream:
         known = {object_key(o): str((o.get("metadata") or {}).get("resourceVersion") or "") for o in result.items}
         return cls(scope, result.resource_version, known)
 
@@ -152,9 +152,7 @@ class Gatherer:
             result = list_kind(self.calls.lister(scope.kind, scope.namespace), scope.kind, self.tuning,
                                self.timeout, self.stop)
         except CLIENT_ERRORS as exc:
-            if self._check_fatal(exc, scope.kind) == "unserved":
-                return True
-            return False
+            return self._check_fatal(exc, scope.kind) == "unserved"
         self.objects.extend(result.items)
         self.streams.append(Stream.from_list(scope, result))
         return True

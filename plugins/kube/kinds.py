@@ -11,7 +11,8 @@ decoded into plain dicts (faster than the models, and unknown fields survive), a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import urllib3
 
@@ -105,7 +106,9 @@ def list_kind(call: Callable[..., Any], kind: Kind, tuning: Tuning, timeout: Any
                     kw["limit"] = limit
                 if token:
                     kw["_continue"] = token
-                body, n = _with_retries(lambda: read_json(call(**kw)), tuning, stop)
+                def page(kw: dict[str, Any] = kw) -> Any:
+                    return read_json(call(**kw))
+                body, n = _with_retries(page, tuning, stop)
                 retries += n
                 pages += 1
                 meta = body.get("metadata") or {}

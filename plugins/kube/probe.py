@@ -22,7 +22,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -119,7 +120,8 @@ class ProbeRunner:
         """(running | waiting | terminated, reason) of a probe container, from the pod's status (raw JSON:
         the state is all that is needed, and a partial status must not fail a typed model)."""
         try:
-            resp = self.core.read_namespaced_pod(pod.name, pod.namespace, _preload_content=False)
+            # _preload_content=False gives the raw urllib3 response, not the V1Pod of the client's annotation
+            resp: Any = self.core.read_namespaced_pod(pod.name, pod.namespace, _preload_content=False)
             obj = json.loads(resp.data)
         except ApiException as exc:
             if exc.status == 404:

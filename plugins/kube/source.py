@@ -11,7 +11,8 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from kubectl_microseg.errors import Origin, UsageError
 from kubectl_microseg.model.objects import SourceObject
@@ -56,7 +57,7 @@ class KubeSource:
         self._stop = threading.Event()
 
     @classmethod
-    def from_args(cls, args: Any, tuning: Tuning | None = None) -> "KubeSource":
+    def from_args(cls, args: Any, tuning: Tuning | None = None) -> KubeSource:
         """Build from the CLI's parsed source options (missing attributes mean 'not given')."""
         return cls(kubeconfig=getattr(args, "kubeconfig", None), context=getattr(args, "context", None),
                    namespace=getattr(args, "namespace", None),

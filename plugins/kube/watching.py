@@ -15,12 +15,14 @@ is never silently stale. ``stop()`` ends every thread promptly by shutting the o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 from kubernetes.client.exceptions import ApiException
 
@@ -46,12 +48,12 @@ class StateTracker:
 
     def __init__(self, total: int, emit: Callable[[Event], None], context: str):
         self._total, self._emit, self._context = total, emit, context
-        self._states: dict[int, tuple[str, str]] = {}
-        self._last: tuple[str, str] | None = None
+        self._states: dict[int, tuple[WatchState, str]] = {}
+        self._last: tuple[WatchState, str] | None = None
         self._last_sid: int | None = None
         self._lock = threading.Lock()
 
-    def set(self, stream_id: int, state: str, detail: str = "") -> None:
+    def set(self, stream_id: int, state: WatchState, detail: str = "") -> None:
         """Record one collection's state; emit the aggregate if it changed.
 
         The aggregate is the worst state of any collection; its detail is that of the collection that
@@ -75,7 +77,7 @@ class StateTracker:
                 self._emit(Event(EventType.STATE, state=current[0], detail=current[1]))
 
     @property
-    def state(self) -> str | None:
+    def state(self) -> WatchState | None:
         with self._lock:
             return self._last[0] if self._last else None
 
@@ -213,7 +215,7 @@ class Watcher:
                 self.events.put(Event(EventType.MODIFIED, SourceObject(obj, self.origin)))
         for key in stream.known.keys() - fresh.keys():
             kind, ns, name = key
-            stub = {"kind": kind, "apiVersion": stream.scope.kind.api_version, "metadata": {"name": name}}
+            stub: dict[str, Any] = {"kind": kind, "apiVersion": stream.scope.kind.api_version, "metadata": {"name": name}}
             if ns:
                 stub["metadata"]["namespace"] = ns
             self.events.put(Event(EventType.DELETED, SourceObject(stub, self.origin)))
@@ -239,15 +241,11 @@ def _shutdown(resp: Any) -> None:
     conn = getattr(resp, "connection", None) or getattr(resp, "_connection", None)
     sock = getattr(conn, "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed: nothing to unblock
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed: nothing to unblock
 
 
 def _release(resp: Any) -> None:
     """Close a watch response; its connection is not reused (it may be mid-stream)."""
-    try:
+    with contextlib.suppress(OSError):  # the socket is already gone
         resp.close()
-    except OSError:
-        pass  # the socket is already gone

@@ -97,7 +97,7 @@ def run(cmd: list[str | os.PathLike[str]], *, env: dict[str, str] | None = None,
     """
     full_env = dict(os.environ)
     full_env.update(env or {})
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=full_env)
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=full_env, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
         raise ReleaseError(f"{what} failed (exit {proc.returncode}):\n{tail}")

@@ -24,7 +24,7 @@ SHEBANG = "/usr/bin/env python3"
 
 def normalise_tree(root: Path) -> None:
     """Give every file mode 0644 and every folder 0755 (the zip entries take their modes from disk)."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             os.chmod(os.path.join(dirpath, name), 0o644)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+from pathlib import Path
 
 from kubectl_microseg.audit import AuditTrail, changed_by, describe_who, render_record
 from kubectl_microseg.commands import audit as audit_cmd
@@ -94,8 +95,8 @@ def test_changed_by_notices_client_side_apply() -> None:
 
 
 def _args(**kw) -> argparse.Namespace:
-    base = dict(watch=True, log=None, output="text", count=None, timeout=5.0, filename=None, demo=False,
-                ipblock_matches_pods=False, hostnetwork_as_pods=False)
+    base = {"watch": True, "log": None, "output": "text", "count": None, "timeout": 5.0, "filename": None, "demo": False,
+                "ipblock_matches_pods": False, "hostnetwork_as_pods": False}
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -144,5 +145,5 @@ def test_append_jsonl_is_line_atomic_under_concurrency(tmp_path) -> None:
         th.start()
     for th in threads:
         th.join()
-    docs = [json.loads(line) for line in open(path)]
+    docs = [json.loads(line) for line in Path(path).read_text().splitlines()]
     assert len(docs) == 80 and all(d["pad"] == big for d in docs)

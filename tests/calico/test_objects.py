@@ -167,9 +167,15 @@ def test_bad_input_names_file_document_and_line(spec, line, fragment):
     assert e.value.line == line + 5, msg
 
 
-def test_staged_kubernetes_policy_is_noted_not_evaluated():
+def test_staged_kubernetes_policy_is_read_as_the_kubernetes_policy_it_stages():
+    """stagedkubernetesnetworkpolicy reference: a Kubernetes NetworkPolicy's spec plus stagedAction; a bad
+    spec is the located error the Kubernetes policy would give."""
     text = ("apiVersion: projectcalico.org/v3\nkind: StagedKubernetesNetworkPolicy\nmetadata: {name: s, namespace: a}\n"
-            "spec: {podSelector: {}}\n")
+            "spec: {podSelector: {}, policyTypes: [Ingress]}\n")
     c = cluster(text)
-    assert any("StagedKubernetesNetworkPolicy a/s" in n and "not evaluated" in n for n in c.notes)
-    assert not c.calico.policies and not c.calico.staged
+    assert not any("not evaluated" in n for n in c.notes)
+    assert not c.calico.policies and not c.calico.staged and not c.policies
+    (pol, _), = c.calico.staged_k8s
+    assert (pol.namespace, pol.name, set(pol.policy_types)) == ("a", "s", {"Ingress"})
+    with pytest.raises(InputError, match="policyTypes"):
+        cluster(text.replace("[Ingress]", "[Sideways]"))

@@ -119,7 +119,7 @@ def test_error_never_after_the_bad_character(node, data):
     with pytest.raises(SelectorError) as e:
         parse(bad)
     assert 1 <= e.value.column <= i + 1
-    if i == len(text) or text[i].isspace() and (i == 0 or text[i - 1].isspace() or text[i - 1] in ")}&|,"):
+    if i == len(text) or (text[i].isspace() and (i == 0 or text[i - 1].isspace() or text[i - 1] in ")}&|,")):
         assert e.value.column == i + 1  # at a token boundary: exactly there
 
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from typing import ClassVar
 from pathlib import Path
 
 import pytest
@@ -62,8 +63,8 @@ def pr_repo(tmp_path: Path) -> Path:
 class FakeGitHub(http.server.BaseHTTPRequestHandler):
     """The three calls of the issue-comments API the script makes, recorded."""
 
-    requests: list[tuple[str, str, dict | None]] = []
-    comments: list[dict] = []
+    requests: ClassVar[list[tuple[str, str, dict | None]]] = []
+    comments: ClassVar[list[dict]] = []
 
     def _reply(self, status: int, body: object) -> None:
         data = json.dumps(body).encode()
@@ -77,18 +78,18 @@ class FakeGitHub(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(n)) if n else None
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         assert self.headers["Authorization"] == "Bearer secret-token"
         self.requests.append(("GET", self.path, None))
         self._reply(200, self.comments)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._body()
         self.requests.append(("POST", self.path, body))
         self.comments.append({"id": 41, "body": body["body"]})
         self._reply(201, {"id": 41, "html_url": "http://127.0.0.1/c/41"})
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         body = self._body()
         self.requests.append(("PATCH", self.path, body))
         self._reply(200, {"id": 41, "html_url": "http://127.0.0.1/c/41"})
@@ -118,7 +119,7 @@ def outputs(env: dict) -> dict[str, str]:
 
 def run_script(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def test_newly_denied_flows_and_a_guard_fail_and_the_comment_is_posted_then_updated(pr_repo, github, tmp_path):
@@ -222,7 +223,7 @@ def test_the_actions_shell_step_runs_the_script(pr_repo, github, tmp_path):
     run_env = {**github, **env, "RUNNER_TEMP": str(tmp_path), "PATH": f"{EXE.parent}:{os.environ['PATH']}",
                "GITHUB_TOKEN": "secret-token"}
     done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=pr_repo, env=run_env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert Path(github["GITHUB_OUTPUT"]).exists(), done.stdout + done.stderr
     assert outputs(github)["result"] == "fail" and outputs(github)["newly-denied"] == "18"
@@ -244,13 +245,13 @@ def test_the_pre_commit_hook_lints_the_manifest_folder(tmp_path):
     shutil.copytree(DEMO, tmp_path / "k8s")
     argv = hook["entry"].split() + hook["args"]
     assert argv[0] == "kubectl-microseg"
-    done = subprocess.run([str(EXE), *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([str(EXE), *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1, done.stderr
     assert "MS004" in done.stdout and "grafanna" in done.stdout
     shutil.rmtree(tmp_path / "k8s")
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s" / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")
-    done = subprocess.run([str(EXE), *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([str(EXE), *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

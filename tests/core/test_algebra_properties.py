@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from kubectl_microseg.model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, atoms
 from kubectl_microseg.model.ports import MAX_PORT, MIN_PORT, ConnSet
+import itertools
 
 SETTINGS = settings(max_examples=50, deadline=None)
 
@@ -174,7 +175,7 @@ def test_atoms_partition_and_respect_every_set(sets):
     parts = atoms(sets)
     # a partition of [0, V6_MAX], in order, never crossing the IPv4/IPv6 boundary
     assert parts[0][0] == 0 and parts[-1][1] == V6_MAX
-    for (lo1, hi1), (lo2, hi2) in zip(parts, parts[1:]):
+    for (lo1, hi1), (lo2, _) in itertools.pairwise(parts):
         assert lo1 <= hi1 and hi1 + 1 == lo2
     for lo, hi in parts:
         assert hi <= V4_MAX or lo >= V6_BASE
@@ -185,7 +186,7 @@ def test_atoms_partition_and_respect_every_set(sets):
             inter = piece & s
             assert inter == AddressSet() or inter == piece
     # and minimal: neighbours in one family differ in membership of some set
-    for (lo1, hi1), (lo2, hi2) in zip(parts, parts[1:]):
+    for (lo1, hi1), (lo2, hi2) in itertools.pairwise(parts):
         if lo2 == V6_BASE:
             continue
         sig1 = [s.contains_interval(lo1, hi1) for s in sets]

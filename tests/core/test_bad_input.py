@@ -194,17 +194,17 @@ def test_error_inside_a_list_item_names_the_item_line(tmp_path, capsys):
 def test_list_item_not_an_object(tmp_path, capsys):
     path = tmp_path / "l.yaml"
     path.write_text("apiVersion: v1\nkind: List\nitems:\n- 42\n")
-    code, out, err = run_cli(capsys, "matrix", "-f", str(path))
+    code, _out, err = run_cli(capsys, "matrix", "-f", str(path))
     assert code == 2 and "Traceback" not in err and str(path) in err and len(err.strip().split("\n")) == 1
 
 
 def test_missing_file(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "matrix", "-f", str(tmp_path / "nope.yaml"))
+    code, _out, err = run_cli(capsys, "matrix", "-f", str(tmp_path / "nope.yaml"))
     assert code == 2 and "nope.yaml" in err and "Traceback" not in err
 
 
 def test_not_utf8(tmp_path, capsys):
     path = tmp_path / "bin.yaml"
     path.write_bytes(b"\xff\xfe\x00garbage")
-    code, out, err = run_cli(capsys, "matrix", "-f", str(path))
+    code, _out, err = run_cli(capsys, "matrix", "-f", str(path))
     assert code == 2 and str(path) in err and "Traceback" not in err

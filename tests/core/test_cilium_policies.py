@@ -428,24 +428,36 @@ def test_cnp_subject_never_leaves_its_namespace_and_namespace_labels_do_not_lift
 
 
 def test_incremental_updates_with_cilium_policies_match_a_fresh_analysis():
-    # engine.incremental: with Cilium objects present every event rebuilds (their rules span namespaces)
+    # engine.incremental: a CNP/CCNP event recompiles the Cilium layer and recomputes only the pairs of the
+    # classes the policy selects (before or after); a namespace event compiles it onto the new classes
     from kubectl_microseg.engine.incremental import LiveModel
     from kubectl_microseg.plugins.manifests import parse_text
     import textwrap
 
+    def same_as_fresh(live: LiveModel, text: str) -> None:
+        got = {k: (v.conns, v.uncertain, v.l7) for k, v in live.matrix().cells.items()}
+        want = {k: (v.conns, v.uncertain, v.l7) for k, v in analyzer(text).matrix().cells.items()}
+        assert got == want
+
     objs = parse_text(textwrap.dedent(BASE), "base.yaml")
     live = LiveModel(objs)
-    policy = parse_text(ccnp("p", WEB_FROM_CLI), "p.yaml")
-    up = live.apply(policy)
-    assert up.rebuilt
-    relabel = parse_text(textwrap.dedent(BASE).replace("labels: {app: cli}", "labels: {app: other}"), "base.yaml")
-    up = live.apply([o for o in relabel if o.kind == "Deployment" and o.name == "cli"])
-    assert up.rebuilt
-    got = {k: v.conns for k, v in live.matrix().cells.items()}
-    fresh = {k: v.conns for k, v in analyzer(BASE.replace("labels: {app: cli}", "labels: {app: other}")
-                                             + ccnp("p", WEB_FROM_CLI)).matrix().cells.items()}
-    assert got == fresh
-    assert ("b/cli", "a/web") not in got
+    live.matrix()
+    up = live.apply(parse_text(ccnp("p", WEB_FROM_CLI), "p.yaml"))
+    assert not up.rebuilt and up.pairs and all("a/web" in k for k in up.pairs)
+    same_as_fresh(live, BASE + ccnp("p", WEB_FROM_CLI))
+    deny = "endpointSelector: {matchLabels: {app: api}}\negressDeny: [{toEndpoints: [{}]}]\n" + FQDN.split("\n", 2)[2]
+    up = live.apply(parse_text(cnp("q", "a", deny), "q.yaml"))
+    assert not up.rebuilt
+    same_as_fresh(live, BASE + ccnp("p", WEB_FROM_CLI) + cnp("q", "a", deny))
+    relabel = textwrap.dedent(BASE).replace("labels: {app: cli}", "labels: {app: other}")
+    up = live.apply([o for o in parse_text(relabel, "base.yaml") if o.kind == "Deployment" and o.name == "cli"])
+    assert not up.rebuilt
+    same_as_fresh(live, BASE.replace("labels: {app: cli}", "labels: {app: other}") + ccnp("p", WEB_FROM_CLI)
+                  + cnp("q", "a", deny))
+    assert ("b/cli", "a/web") not in live.matrix().cells
+    up = live.apply(deleted=[("CiliumClusterwideNetworkPolicy", "", "p"), ("CiliumNetworkPolicy", "a", "q")])
+    assert not up.rebuilt
+    same_as_fresh(live, BASE.replace("labels: {app: cli}", "labels: {app: other}"))
 
 
 FQDN = """
@@ -544,3 +556,58 @@ spec:
     assert not matrix(BASE + cnp("p", "a", L7_WEB) + np % "8080").cells[("a/api", "a/web")].l7
     m = matrix(BASE + cnp("p", "a", L7_WEB) + np % "9090")
     assert m.cells[("a/api", "a/web")].l7 and conns(m, "a/api", "a/web") == tcp(8080) | tcp(9090)
+
+
+def test_calico_and_cilium_objects_together():
+    # A cluster normally runs one CNI. With both CNIs' objects the tool evaluates both in the pipeline's order
+    # (engine/pipeline.py: Cilium deny, Calico tiers, Admin, NetworkPolicy = Calico's default tier with the
+    # Kubernetes policies and Cilium's allows, Baseline, default) and says so in a note
+    calico = ("---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\n"
+              "spec: {order: 100, defaultAction: Pass}\n---\n"
+              "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: sec}\n"
+              "spec: {tier: security, selector: app == 'web', types: [Ingress], ingress: ["
+              "{action: Deny, protocol: TCP, source: {selector: app == 'api'}, destination: {ports: [9090]}}, "
+              "{action: Allow, protocol: TCP, source: {selector: app == 'cli', namespaceSelector: all()}, "
+              "destination: {ports: [8080]}}, {action: Pass}]}\n")
+    cilium = cnp("web", "a", """
+endpointSelector: {matchLabels: {app: web}}
+ingress: [{fromEndpoints: [{matchLabels: {app: api}}]}]
+ingressDeny: [{fromEndpoints: [{matchLabels: {app: cli, 'k8s:io.kubernetes.pod.namespace': b}}], toPorts: [{ports: [{port: '8080'}]}]}]
+""")
+    a = analyzer(BASE + calico + cilium)
+    assert any("Calico and Cilium policy objects are both present" in n for n in a.cluster.notes)
+    m = a.matrix()
+    # Cilium's deny comes before Calico's tiers ("Deny policies take precedence over allow policies"): the
+    # security tier's Allow of b/cli on 8080 does not open it
+    assert conns(m, "b/cli", "a/web") == NONE
+    # a Calico Deny in an earlier tier beats Cilium's allow (Calico tier reference: a Deny ends evaluation)
+    got = conns(m, "a/api", "a/web")
+    assert not got.allows("TCP", 9090) and got.allows("TCP", 8080)
+    # Cilium's default deny holds inside Calico's default tier: a/web admits only a/api
+    assert conns(m, "a/web", "a/web") == NONE
+    fast = a.class_matrix()
+    n = len(a.classes)
+    for s in range(n):
+        for d in range(n):
+            assert fast.get((s, d), NONE) == a.class_allows(s, d), (s, d)
+    ex = explain_pair(a, a.cluster.workload("a/api"), a.cluster.workload("a/web"))
+    text = " ".join(r.text for r in ex.ingress)
+    assert "[security tier]" in text and "cnp:a/web ingress rule 1" in text
+    # without the Cilium objects the note is gone and the Calico tier alone decides
+    assert not any("both present" in n for n in analyzer(BASE + calico).cluster.notes)
+    # live: a CNP event and a pod event on a cluster with both stay incremental and match a fresh analysis
+    from kubectl_microseg.engine.incremental import LiveModel
+    from kubectl_microseg.plugins.manifests import parse_text
+    import textwrap
+
+    live = LiveModel(parse_text(textwrap.dedent(BASE + calico + cilium), "in.yaml"))
+    live.matrix()
+    opened = cilium.replace("ingressDeny: [", "ingressDeny: [{fromCIDR: [192.0.2.0/24]}, ").replace(
+        "{app: api}}]}]", "{app: api}}]}, {fromEndpoints: [{matchLabels: {app: web}}]}]")
+    up = live.apply(parse_text(opened, "p.yaml"))
+    relabel = textwrap.dedent(BASE).replace("labels: {app: api}", "labels: {app: api, v: '2'}")
+    up2 = live.apply([o for o in parse_text(relabel, "b.yaml") if o.name == "api" and o.kind == "Deployment"])
+    assert not up.rebuilt and not up2.rebuilt
+    want = analyzer(relabel + calico + opened).matrix()
+    assert {k: v.conns for k, v in live.matrix().cells.items()} == {k: v.conns for k, v in want.cells.items()}
+    assert conns(want, "a/web", "a/web") == ALL

@@ -36,7 +36,7 @@ def report(tmp_path_factory) -> dict[str, dict]:
     cmd = [sys.executable, str(CONFORMANCE / "check.py"), str(CASES_DIR),
            "--cmd", f"{EXE} matrix --hostnetwork-as-pods -f {{dir}} -o json",
            "--jobs", str(max(2, min(8, (os.cpu_count() or 2) * 2))), "--max-diff", "0", "--json-report", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
     assert out.is_file(), f"check.py wrote no report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     doc = json.loads(out.read_text())
     return {c["case"]: c for c in doc["cases"]}

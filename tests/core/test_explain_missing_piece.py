@@ -27,6 +27,6 @@ def test_a_denied_port_names_the_allowed_ones(capsys) -> None:
 
 
 def test_an_allowed_port_has_no_missing_piece(capsys) -> None:
-    code, out = run(capsys, "explain", "--demo", "pod", "production/api-server", "--from", "production/frontend",
+    _code, out = run(capsys, "explain", "--demo", "pod", "production/api-server", "--from", "production/frontend",
                     "--port", "8080")
     assert "ALLOW production/frontend -> production/api-server" in out and "port not allowed" not in out

@@ -14,6 +14,7 @@ import json
 import pytest
 
 from .util import GOLDEN, run_cli
+import itertools
 
 FORMATS = {"table": "table.txt", "wide": "wide.txt", "json": "json", "csv": "csv", "markdown": "md",
            "mermaid": "mmd", "dot": "dot"}
@@ -24,15 +25,11 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Repli
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_matrix_golden(scenario, fmt, capsys, monkeypatch, request):
+def test_matrix_golden(scenario, fmt, capsys, monkeypatch, golden):
     monkeypatch.chdir(GOLDEN)  # relative -f path: the title is the same on every machine
     code, out, err = run_cli(capsys, *SCENARIOS[scenario], "matrix", "-o", fmt)
     assert code == 0, err
-    path = GOLDEN / f"{scenario}.{FORMATS[fmt]}"
-    if request.config.getoption("--update-golden"):
-        path.write_text(out)
-    assert path.is_file(), f"{path.name} missing: run pytest with --update-golden"
-    assert out == path.read_text(), f"{path.name} differs (intended? rerun with --update-golden and review)"
+    golden(GOLDEN / f"{scenario}.{FORMATS[fmt]}", out)
 
 
 def validate_contract_matrix(doc: dict) -> None:
@@ -57,7 +54,7 @@ def validate_contract_matrix(doc: dict) -> None:
     # the External endpoints partition the whole address space (no gap, no overlap)
     ext_nets = sorted((ipaddress.ip_network(c) for e in doc["endpoints"] if e["kind"] == "External" for c in e["cidrs"]),
                       key=lambda n: (n.version, n.network_address))
-    for x, y in zip(ext_nets, ext_nets[1:]):
+    for x, y in itertools.pairwise(ext_nets):
         assert x.version != y.version or not x.overlaps(y), (x, y)
     assert (v4, v6) == (2**32, 2**128)
     known = set(ids)

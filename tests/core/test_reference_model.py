@@ -121,7 +121,7 @@ def rand_policy(rng: random.Random, i: int) -> dict:
 
 def rand_cluster(seed: int) -> list[dict]:
     rng = random.Random(seed)
-    nss = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": dict(l)}} for n, l in NAMESPACES.items()]
+    nss = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": dict(labels)}} for n, labels in NAMESPACES.items()]
     return nss + rand_pods(rng) + [rand_policy(rng, i) for i in range(rng.randint(1, 3))]
 
 

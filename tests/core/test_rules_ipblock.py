@@ -67,7 +67,7 @@ def test_atoms_split_exactly_at_cidr_and_except_boundaries():
         flags = {bool(p & block) and (p - block) == AddressSet() for p in parts}
         assert len(flags) == 1 and (flags.pop() or not any(p & block for p in parts)), e.id
         if parts[0] & block:
-            inside |= {c for c in e.cidrs}
+            inside |= set(e.cidrs)
     union = AddressSet()
     for c in inside:
         union = union | AddressSet.from_cidr(c)

@@ -143,11 +143,12 @@ def test_namespace_filter_and_no_unused(capsys):
 
 def test_text_and_matrix_output(capsys):
     code, out, _ = run(capsys, "observed", "-f", CLUSTER, str(SAMPLES / "hubble.jsonl"))
+    assert code == 1  # the export holds DENIED flows (docs/observed.md)
     assert "DENIED    deny  forwarded      shop/frontend -> 203.0.113.10 (0.0.0.0/0) TCP/443 (1 flow)" in out
     assert "would be dropped if they were applied" in out
     assert "MISMATCH  allow dropped        shop/api -> shop/db TCP/5433" in out
     assert "2 observed, 1 dropped, 1 denied, 1 mismatch, 3 unused" in out
-    code, out, _ = run(capsys, "observed", "-f", CLUSTER, str(SAMPLES / "hubble.jsonl"), "-o", "matrix")
+    _code, out, _ = run(capsys, "observed", "-f", CLUSTER, str(SAMPLES / "hubble.jsonl"), "-o", "matrix")
     row = next(ln for ln in out.splitlines() if "shop/frontend" in ln and ln.lstrip().startswith("5."))
     assert row.split()[2:] == ["!", "●", "●", "·", "·"]
 
@@ -155,7 +156,7 @@ def test_text_and_matrix_output(capsys):
 def test_an_empty_window_is_not_a_clean_one(capsys, tmp_path):
     empty = tmp_path / "conntrack.txt"
     empty.write_text("conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n")
-    code, out, _ = run(capsys, "observed", "-f", CLUSTER, str(empty), "--format", "conntrack")
+    _code, out, _ = run(capsys, "observed", "-f", CLUSTER, str(empty), "--format", "conntrack")
     assert "no connection attempt in the exports" in out
 
 
@@ -163,12 +164,13 @@ def test_an_empty_window_is_not_a_clean_one(capsys, tmp_path):
 
 def test_flows_output_is_a_test_flows_file(capsys, tmp_path):
     code, out, _ = run(capsys, "observed", "-f", CLUSTER, str(SAMPLES / "hubble.jsonl"), "-o", "flows")
+    assert code == 1
     flows = yaml.safe_load(out)["flows"]
     assert {"from": "shop/frontend", "to": "203.0.113.10", "port": 443, "protocol": "TCP", "expect": "allow"} in flows
     assert {"from": "shop/db", "to": "shop/api", "port": 8080, "protocol": "TCP", "expect": "deny"} in flows
     f = tmp_path / "flows.yaml"
     f.write_text(out)
-    code, out, _ = run(capsys, "test", "-f", CLUSTER, str(f), "-o", "json")
+    _code, out, _ = run(capsys, "test", "-f", CLUSTER, str(f), "-o", "json")
     failed = {(r["from"], r["to"]) for r in json.loads(out)["results"] if r["pass"] is False}
     assert failed == {("shop/frontend", "203.0.113.10")}  # the one the policies deny but the network let through
 

@@ -10,6 +10,7 @@ import _thread
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_yes_needs_a_way_to_probe(cluster, network, capsys):
 
 
 def test_ephemeral_containers_probe_compare_and_clean_up(cluster, network, capsys):
-    code, out, err = run(capsys, "probe", "-n", "shop", "--image", "nicolaka/netshoot", "--yes", "-o", "json")
+    code, out, _err = run(capsys, "probe", "-n", "shop", "--image", "nicolaka/netshoot", "--yes", "-o", "json")
     report = json.loads(out)
     assert report["cni"] == ["Cilium v1.14.5"]
     rows = {(r["from"], r["to"], r["port"]): r for r in report["results"]}
@@ -102,7 +103,7 @@ def test_external_egress_probe_is_judged_by_the_model(cluster, network, capsys):
     network.listening.add(("203.0.113.10", 443))
     code, out, _ = run(capsys, "probe", "--from", "frontend", "--to", "api", "--port", "8080", "--exec", "--yes",
                        "--external", "203.0.113.10:443", "-o", "json")
-    ext = [r for r in json.loads(out)["results"] if r["kind"] == "external"][0]
+    ext = next(r for r in json.loads(out)["results"] if r["kind"] == "external")
     # default-deny egress: the model denies, the network let it through -> a disagreement, exit 1
     assert (ext["model"], ext["network"], ext["agree"]) == ("deny", "allow", False)
     assert code == 1
@@ -146,7 +147,7 @@ def test_forbidden_exec_is_reported_per_cell_and_exit_3(cluster, network, capsys
 
 def test_missing_tools_in_the_image_are_named(cluster, network, capsys):
     network.missing_tools = True
-    code, out, _ = run(capsys, "probe", "--from", "frontend", "--to", "api", "--image", "distroless", "--yes",
+    _code, out, _ = run(capsys, "probe", "--from", "frontend", "--to", "api", "--image", "distroless", "--yes",
                        "-o", "json")
     r = json.loads(out)["results"][0]
     assert r["outcome"] == "error" and "probe tool is missing" in r["detail"]
@@ -168,7 +169,7 @@ def test_concurrency_limit_is_respected(cluster, network, capsys):
             running[0] -= 1
 
     network.on_exec = slow
-    code, out, _ = run(capsys, "probe", "-n", "shop", "--exec", "--yes", "--concurrency", "2", "-o", "json")
+    _code, out, _ = run(capsys, "probe", "-n", "shop", "--exec", "--yes", "--concurrency", "2", "-o", "json")
     assert len(json.loads(out)["results"]) >= 4
     assert peak[0] == 2
 
@@ -216,7 +217,7 @@ def test_probe_works_under_the_view_and_probe_roles_alone(cluster, network, caps
 
     from tests.fakeapi import Rule
 
-    docs = {d["metadata"]["name"]: d for d in _yaml.safe_load_all(open("deploy/rbac.yaml").read())
+    docs = {d["metadata"]["name"]: d for d in _yaml.safe_load_all(Path("deploy/rbac.yaml").read_text())
             if d and d["kind"] == "ClusterRole"}
     rules = [Rule(v, r, None) for name in ("microseg-view", "microseg-probe") for rule in docs[name]["rules"]
              for r in rule["resources"] for v in rule["verbs"]]

@@ -29,7 +29,7 @@ def test_the_calico_policies_change_the_verdicts(capsys):
 
 
 def test_the_planted_mistake_is_linted(capsys):
-    code, out, _ = run_cli(capsys, "lint", *FILES, "-o", "json")
+    _code, out, _ = run_cli(capsys, "lint", *FILES, "-o", "json")
     found = [f for f in json.loads(out)["findings"] if f["rule"] == "MS040"]
     assert [f["object"] for f in found] == ["GlobalNetworkPolicy platform.grafana-scrape"]
 

@@ -88,7 +88,7 @@ class DocCommand:
             return Mode.PARSE, "runs as root on a host"
         if self.path.name == "errors.md":
             return Mode.PARSE, "its input files are run by tests/reliability/test_error_catalogue.py"
-        if words and words[0] in _INTERACTIVE or "--watch" in self.argv:
+        if (words and words[0] in _INTERACTIVE) or "--watch" in self.argv:
             return Mode.PARSE, "interactive or never ends"
         if any(tuple(words[: len(s)]) == s for s in _SIDE_EFFECTS) or "--out" in self.argv:
             return Mode.PARSE, "changes something outside the docs test"
@@ -135,7 +135,7 @@ _VALUE_OPTIONS = {"-f", "--filename", "--kubeconfig", "--context", "-n", "--name
 
 
 def _placeholder(arg: str) -> bool:
-    if arg in ("...", "…") or arg.startswith("[") or arg.endswith("]") or arg.startswith("<") and arg.endswith(">"):
+    if arg in ("...", "…") or arg.startswith("[") or arg.endswith("]") or (arg.startswith("<") and arg.endswith(">")):
         return True
     if "|" in arg and not arg.startswith("-"):
         return True

@@ -68,7 +68,7 @@ def test_the_docs_have_commands_to_check():
 
 @pytest.mark.parametrize("command", COMMANDS, ids=_id)
 def test_documented_command(command: DocCommand, in_repo: None) -> None:
-    mode, why = command.mode()
+    mode, _why = command.mode()
     shown = f"{command.where}: `{command.text}`"
     if mode is Mode.SYNOPSIS:
         words = command.subcommand()

@@ -150,6 +150,6 @@ def test_readme_says_how_kubectl_microseg_gets_on_path():
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # a fresh shell: the venv is not active
     done = subprocess.run(["bash", "-c", f"{m.group(1)} && {command}"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, f"README.md:{line}: `{m.group(1)} && {command}` failed: {done.stderr[-1500:]}"
     assert "production/api-server" in done.stdout

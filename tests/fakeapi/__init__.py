@@ -23,5 +23,17 @@ from .resources import RESOURCES, Resource
 from .podexec import ExecCall, ExecResult, PodRuntime
 from .server import FakeApiServer, RecordedRequest
 
-__all__ = ["FakeApiServer", "RecordedRequest", "Fault", "Faults", "Rbac", "Rule", "RESOURCES", "Resource",
-           "write_kubeconfig", "ExecCall", "ExecResult", "PodRuntime"]
+__all__ = [
+           "RESOURCES",
+           "ExecCall",
+           "ExecResult",
+           "FakeApiServer",
+           "Fault",
+           "Faults",
+           "PodRuntime",
+           "Rbac",
+           "RecordedRequest",
+           "Resource",
+           "Rule",
+           "write_kubeconfig",
+]

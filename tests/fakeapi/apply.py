@@ -79,7 +79,7 @@ class Ownership:
     def record_update(self, manager: str, obj: dict[str, Any]) -> None:
         """A create, update or non-apply patch: the manager now owns every leaf it left set."""
         paths = set(leaf_paths(obj))
-        for m, (op, owned) in self.managers.items():
+        for _m, (_op, owned) in self.managers.items():
             owned -= paths
         self.managers[manager] = ("Update", paths)
 
@@ -89,7 +89,7 @@ class Ownership:
         new_leaves = leaf_paths(applied)
         cur_leaves = leaf_paths(current) if current else {}
         conflicts = []
-        for m, (op, owned) in self.managers.items():
+        for m, (_op, owned) in self.managers.items():
             if m == manager:
                 continue
             for p in sorted(owned & set(new_leaves)):
@@ -114,7 +114,7 @@ class Ownership:
             if key in applied.get("metadata", {}):
                 meta[key] = applied["metadata"][key]
         taken = set(new_leaves)
-        for m, (op, owned) in list(self.managers.items()):
+        for m, (_op, owned) in list(self.managers.items()):
             if m != manager:
                 owned -= {p for p in taken if force or cur_leaves.get(p) != new_leaves[p]}
         self.managers[manager] = ("Apply", taken)

@@ -25,6 +25,7 @@ from .records import RecordedRequest, truthy, typed
 from .resources import RESOURCES, Resource, Target, parse_path
 from .store import ApiError, not_found, status_body
 from .watchstream import WatchStream
+import contextlib
 
 if TYPE_CHECKING:
     from .server import FakeApiServer
@@ -65,7 +66,7 @@ class Handler(BaseHTTPRequestHandler):
     wbufsize = 64 * 1024  # headers and body leave in one write (handle_one_request flushes)
     server_version = "fake-kube-apiserver/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests assert on ``api.requests`` instead."""
 
     def setup(self) -> None:
@@ -79,10 +80,8 @@ class Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.api._req_lock:
             self.api._socks.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -106,7 +105,7 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        rec = RecordedRequest(method, parts.path, query, {k: v for k, v in self.headers.items()}, body)
+        rec = RecordedRequest(method, parts.path, query, dict(self.headers.items()), body)
         with self.api._req_lock:
             self.api.requests.append(rec)
         try:

@@ -30,11 +30,13 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .resources import resource_named
 from .store import ApiError, not_found
+import contextlib
 
 if TYPE_CHECKING:
     from .handler import Handler
@@ -252,10 +254,7 @@ def _exec(handler: Handler, ns: str, pod: str, obj: dict[str, Any], rec: Any) ->
     runtime: PodRuntime = api.runtime
     with runtime.lock:
         runtime.calls.append(call)
-    if runtime.exec_handler is not None:
-        result = runtime.exec_handler(call)
-    else:
-        result = ExecResult()
+    result = runtime.exec_handler(call) if runtime.exec_handler is not None else ExecResult()
     if result.delay:
         time.sleep(result.delay)
     send = handler.wfile
@@ -298,7 +297,5 @@ def _frame(payload: bytes, opcode: int = 0x2) -> bytes:
 def _drain_close(sock: socket.socket) -> None:
     """Wait briefly for the client's close frame, so the close handshake completes (RFC 6455 7.1.2)."""
     sock.settimeout(1.0)
-    try:
+    with contextlib.suppress(OSError):
         sock.recv(1024)
-    except OSError:
-        pass

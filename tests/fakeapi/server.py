@@ -38,6 +38,7 @@ from .rbac import Rbac
 from .records import RecordedRequest, typed
 from .resources import CALICO_IDS, RESOURCES, Resource, resource_for
 from .store import Store
+import contextlib
 
 __all__ = ["FakeApiServer", "RecordedRequest"]
 
@@ -79,7 +80,7 @@ class FakeApiServer:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self) -> "FakeApiServer":
+    def start(self) -> FakeApiServer:
         handler = type("BoundHandler", (Handler,), {"api": self})
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
@@ -114,7 +115,7 @@ class FakeApiServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeApiServer":
+    def __enter__(self) -> FakeApiServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -200,10 +201,8 @@ class FakeApiServer:
             socks = list(self._socks)
             self._drop_gen += 1
         for s in socks:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def requests_matching(self, *, verb: str | None = None, resource: str | None = None,
                           method: str | None = None) -> list[RecordedRequest]:

@@ -12,10 +12,12 @@ import select
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from .records import truthy, typed
 from .store import status_body
+import contextlib
 
 if TYPE_CHECKING:
     from .handler import Ctx, Handler
@@ -139,10 +141,8 @@ class WatchStream:
     def _cut(self) -> None:
         """Close the connection without the terminating chunk: the client sees a broken stream."""
         self.ctx.record.status = 200
-        try:
+        with contextlib.suppress(OSError):
             self.h.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.h.close_connection = True
 
     def _end(self) -> None:

@@ -31,14 +31,10 @@ def at_repo_root(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("fmt,ext", [("text", "txt"), ("json", "json"), ("sarif", "sarif")])
-def test_demo_golden(fmt: str, ext: str, capsys, request) -> None:
+def test_demo_golden(fmt: str, ext: str, capsys, golden) -> None:
     code, out, _ = run(capsys, "lint", "--demo", "--no-ignore-file", "-o", fmt)
     assert code == 0
-    path = GOLDEN / f"demo.{ext}"
-    if request.config.getoption("--update-golden"):
-        path.write_text(out)
-    assert path.is_file(), f"{path.name} missing: run pytest with --update-golden"
-    assert out == path.read_text(), f"{path.name} differs (intended? rerun with --update-golden and review)"
+    golden(GOLDEN / f"demo.{ext}", out)
 
 
 def test_demo_reports_exactly_the_planted_mistakes(capsys) -> None:
@@ -89,7 +85,7 @@ def test_unknown_rule_in_ignore_file_is_an_input_error(capsys, tmp_path) -> None
 
 def test_files_and_namespace_filter(capsys, tmp_path) -> None:
     (tmp_path / "a.yaml").write_text((ROOT / "kubectl_microseg/demo/cluster/monitoring.yaml").read_text())
-    code, out, _ = run(capsys, "lint", "-f", str(tmp_path), "-o", "json")
+    _code, out, _ = run(capsys, "lint", "-f", str(tmp_path), "-o", "json")
     rules = {(f["rule"], f["object"]) for f in json.loads(out)["findings"]}
     assert ("MS004", "NetworkPolicy monitoring/grafana") in rules
     # the DNS and ingress-nginx namespaces are not in the input: their peers match nothing here

@@ -5,7 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from kubectl_microseg.plugins.kube import KubeSource, Tuning
 from kubectl_microseg.sources import Event

@@ -50,7 +50,7 @@ def test_live_table_matches_files_except_the_title(demo_cluster: FakeApiServer, 
     _, live, _ = run_cli(capsys, "matrix")
     _, files, _ = run_cli(capsys, "-f", str(DEMO), "matrix")
     assert "context fake" in live
-    strip = lambda text: [l for l in text.splitlines() if "connectivity (" not in l]  # noqa: E731
+    strip = lambda text: [line for line in text.splitlines() if "connectivity (" not in line]  # noqa: E731
     assert strip(live) == strip(files)
 
 
@@ -60,7 +60,7 @@ def test_live_matrix_follows_a_change_like_the_files_would(demo_cluster: FakeApi
     demo_cluster.delete("networking.k8s.io/v1", "NetworkPolicy", victim["metadata"]["name"],
                         victim["metadata"]["namespace"])
     import yaml
-    docs = [o for o in demo_cluster.objects()]
+    docs = list(demo_cluster.objects())
     (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(docs))
     _, live, _ = run_cli(capsys, "matrix", "-o", "json")
     _, files, _ = run_cli(capsys, "-f", str(tmp_path / "all.yaml"), "matrix", "-o", "json")

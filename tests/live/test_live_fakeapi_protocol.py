@@ -123,7 +123,7 @@ def test_too_old_resource_version_is_an_error_event_410(fake_api: FakeApiServer)
     old = fake_api.store.resource_version
     fake_api.add(pod("b"))
     fake_api.compact()
-    _, headers, _ = request(fake_api, "GET", "/version")
+    _, _headers, _ = request(fake_api, "GET", "/version")
     _, events = watch_lines(fake_api, f"/api/v1/pods?watch=true&resourceVersion={old}", until=2)
     assert len(events) == 1 and events[0]["type"] == "ERROR"
     status = events[0]["object"]

@@ -6,7 +6,8 @@ import json
 import signal
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -90,7 +91,7 @@ class ScriptedSource:
         i = 0
         while not self.stopped.is_set():
             with self.cond:
-                self.cond.wait_for(lambda: len(self.events) > i or self.stopped.is_set(), timeout=0.05)
+                self.cond.wait_for(lambda i=i: len(self.events) > i or self.stopped.is_set(), timeout=0.05)
                 batch, i = self.events[i:], len(self.events)
             yield from batch
 

@@ -58,9 +58,9 @@ def test_kubeconfig_flag_is_one_file_without_merging(two_servers, isolated_kubec
     monkeypatch.setenv("KUBECONFIG", str(first))
     assert KubeSource(kubeconfig=str(second), tuning=FAST).connection.server == b.url
     with pytest.raises(UsageError, match='context "ctx-a" does not exist'):
-        KubeSource(kubeconfig=str(second), context="ctx-a").connection
+        _ = KubeSource(kubeconfig=str(second), context="ctx-a").connection
     with pytest.raises(UsageError, match="does not exist"):
-        KubeSource(kubeconfig=str(isolated_kubeconfig / "nope")).connection
+        _ = KubeSource(kubeconfig=str(isolated_kubeconfig / "nope")).connection
 
 
 def test_context_namespace_and_missing_current_context(isolated_kubeconfig: Path) -> None:

@@ -57,7 +57,7 @@ def test_bookmarks_advance_the_resource_version(fake_api: FakeApiServer, source:
     fake_api.drop_connections()
     assert fake_api.wait_for_watches(len(SERVED))
     assert events.wait_for(lambda evs: evs[-1].state == "watching")
-    rewatch = [r for r in fake_api.requests_matching(verb="watch", resource="pods")][-1]
+    rewatch = list(fake_api.requests_matching(verb="watch", resource="pods"))[-1]
     assert rewatch.query["resourceVersion"] == bookmark_rv
     assert not [e for e in events.events if e.obj is not None and e.obj.kind == "Pod"]
 
@@ -109,7 +109,7 @@ def test_server_errors_back_off_and_honour_retry_after(fake_api: FakeApiServer, 
     assert events.wait_for(lambda evs: any("HTTP 500" in e.detail for e in evs))
     assert events.wait_for(lambda evs: evs[-1].state == "watching" and time.monotonic() - t0 > 0.5, timeout=4), \
         [(e.state, e.detail) for e in events.events]
-    jobs = [r for r in fake_api.requests_matching(verb="watch", resource="jobs")]
+    jobs = list(fake_api.requests_matching(verb="watch", resource="jobs"))
     assert [r.status for r in jobs][-2:] == [429, 200]
     assert time.monotonic() - t0 >= 0.95  # the jobs watch waited Retry-After: 1
     fake_api.add(pod("x"))

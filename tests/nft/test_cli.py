@@ -73,6 +73,7 @@ def test_json_ruleset_file(capsys, tmp_path) -> None:
 def test_explain_trace(capsys) -> None:
     code, out, _ = run(capsys, "explain", "--demo", "--from", "10.0.10.5", "--to", "10.0.0.9", "--port", "5432")
     assert code == 0
+    assert code == 0
     assert "base chain inet microseg input (hook input, priority 0, policy drop)" in out
     assert "rule 6: ip saddr 10.0.10.0/24 tcp dport 5432 accept -> accept" in out and "verdict: allow" in out
     code, out, _ = run(capsys, "explain", "--demo", "--from", "10.0.10.5", "--to", "10.0.0.9", "--port", "22", "-o", "json")
@@ -99,10 +100,11 @@ def test_explain_chooses_the_hook_from_the_host_addresses(capsys) -> None:
 
 def test_explain_names_the_deciding_rule_by_file_and_line(capsys) -> None:
     code, out, _ = run(capsys, "explain", "--demo", "--from", "10.0.10.5", "--to", "10.0.0.9", "--port", "5432")
+    assert code == 0
     line = next(n for n, text in enumerate((DEMO / "db-server.nft").read_text().splitlines(), 1)
                 if "tcp dport 5432 accept" in text)
     assert f"tcp dport 5432 accept  [demo/host/db-server.nft:{line}]" in out
-    code, out, _ = run(capsys, "explain", "--ruleset", str(DEMO / "db-server.nft"), "--hook", "output",
+    _code, out, _ = run(capsys, "explain", "--ruleset", str(DEMO / "db-server.nft"), "--hook", "output",
                        "--from", "10.0.0.9", "--to", "1.1.1.1", "--port", "443", "-o", "json")
     drop = next(n for n, text in enumerate((DEMO / "db-server.nft").read_text().splitlines(), 1)
                 if 'nft-output-drop' in text)

@@ -15,7 +15,7 @@ from kubectl_microseg.nft.matrix import HostSpec, build_matrix
 from kubectl_microseg.nft.packet import Flow, flow_from_dict
 from kubectl_microseg.nft.parse import parse_ruleset
 from kubectl_microseg.nft.scaffold import demo_intent, parse_service, scaffold
-from kubectl_microseg.nft.simulate import diff_matrices, matrix_pair
+from kubectl_microseg.nft.simulate import cell_changes, matrix_pair
 
 DEMO = Path(__file__).resolve().parents[2] / "kubectl_microseg" / "demo" / "host"
 
@@ -160,9 +160,9 @@ def test_simulate_reports_denied_and_allowed_changes() -> None:
                                                         "right": {"prefix": {"addr": "10.0.100.0", "len": 24}}}},
                                  dport("tcp", {"set": [22, 443]}), ACCEPT)))
     before, after = matrix_pair(cur, new, "h", ["10.0.0.9"], hooks=("input",))
-    changes = {(c.src, c.dst): c for c in diff_matrices(before, after)}
-    assert changes[("mgmt_net", "h")].added.describe() == "TCP 443"
-    assert changes[("api_net", "h")].removed.describe() == "TCP 5432"
+    changes = {(c.src, c.dst): c for c in cell_changes(before, after)}
+    assert changes[("mgmt_net", "h")].newly_allowed.describe() == "TCP 443"
+    assert changes[("api_net", "h")].newly_denied.describe() == "TCP 5432"
 
 
 def test_lockout_guard() -> None:

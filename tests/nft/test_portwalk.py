@@ -62,4 +62,4 @@ def test_walker_agrees_with_evaluate(netns_ok: None, seed: int) -> None:
     assert checked == len(pairs)
 
 
-PORTS_ONLY = ConnSet({p: ((1, 65535),) for p in ("TCP", "UDP", "SCTP")})
+PORTS_ONLY = ConnSet(dict.fromkeys(("TCP", "UDP", "SCTP"), ((1, 65535),)))

@@ -134,7 +134,7 @@ def test_unreachable_cluster_gives_no_candidates_quickly(tmp_path, monkeypatch):
 
 def _run_helper(*words: str, env: dict | None = None) -> list[str]:
     proc = subprocess.run([str(BIN / "kubectl_complete-microseg"), *words], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.splitlines()
 
@@ -149,7 +149,7 @@ def test_kubectl_complete_executable_speaks_the_protocol():
 
 def test_complete_subcommand_matches_the_helper():
     proc = subprocess.run([str(BIN / "kubectl-microseg"), "completion", "__complete", "--", "--demo", "-n", ""],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert proc.stdout.splitlines() == _run_helper("--demo", "-n", "")
 
 
@@ -162,7 +162,7 @@ def _env_with_path(*dirs: Path) -> dict:
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 def test_kubectl_completes_the_plugin_through_the_helper():
     proc = subprocess.run([KUBECTL, "__complete", "microseg", "--demo", "-n", "pro"], capture_output=True,
-                          text=True, env=_env_with_path(BIN), timeout=60)
+                          text=True, env=_env_with_path(BIN), timeout=60, check=False)
     assert proc.stdout.splitlines() == ["production", ":4"], proc.stderr
 
 
@@ -174,16 +174,16 @@ def test_completion_install_writes_a_helper_kubectl_uses(tmp_path):
     (krew_bin / "kubectl-microseg").symlink_to(BIN / "kubectl-microseg")
     env = _env_with_path(krew_bin)
     proc = subprocess.run([str(krew_bin / "kubectl-microseg"), "completion", "install"], capture_output=True,
-                          text=True, env=env, timeout=60)
+                          text=True, env=env, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     helper = krew_bin / "kubectl_complete-microseg"
     assert helper.exists() and os.access(helper, os.X_OK)
     proc = subprocess.run([KUBECTL, "__complete", "microseg", "mat"], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
     assert proc.stdout.splitlines()[0].startswith("matrix") and proc.stdout.splitlines()[-1] == ":4"
     assert str(helper) in proc.stderr, "kubectl ran the installed helper"
     again = subprocess.run([str(krew_bin / "kubectl-microseg"), "completion", "install"], capture_output=True,
-                           text=True, env=env, timeout=60)
+                           text=True, env=env, timeout=60, check=False)
     assert again.returncode == 0 and "already" in again.stdout
 
 
@@ -191,7 +191,7 @@ def test_completion_scripts_in_the_repo_are_the_ones_printed():
     for shell, name in SCRIPT_FILES.items():
         assert (REPO / "completions" / name).read_text(encoding="utf-8") == SCRIPTS[shell], (
             f"completions/{name} differs from `kubectl-microseg completion {shell}`: regenerate it")
-    proc = subprocess.run([str(BIN / "kubectl-microseg"), "completion", "bash"], capture_output=True, text=True)
+    proc = subprocess.run([str(BIN / "kubectl-microseg"), "completion", "bash"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stdout == SCRIPTS["bash"]
 
 
@@ -206,7 +206,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 def _bash_complete(*words: str) -> list[str]:
     proc = subprocess.run(["bash", "-c", _BASH_DRIVER, "driver", str(REPO / "completions" / SCRIPT_FILES["bash"]),
                            "kubectl-microseg", *words], capture_output=True, text=True, env=_env_with_path(BIN),
-                          timeout=60)
+                          timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return [line for line in proc.stdout.splitlines() if line]
 
@@ -226,7 +226,7 @@ def test_bash_script_completes_with_comp_words():
 def test_zsh_and_fish_scripts_parse(shell, check):
     if shutil.which(check[0]) is None:
         pytest.skip(f"{shell} is not installed")
-    proc = subprocess.run([*check, str(REPO / "completions" / SCRIPT_FILES[shell])], capture_output=True, text=True)
+    proc = subprocess.run([*check, str(REPO / "completions" / SCRIPT_FILES[shell])], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -235,7 +235,7 @@ def test_fish_script_completes():
         pytest.skip("fish is not installed")
     script = REPO / "completions" / SCRIPT_FILES["fish"]
     proc = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C 'kubectl-microseg --demo -n pro'"],
-                          capture_output=True, text=True, env=_env_with_path(BIN), timeout=60)
+                          capture_output=True, text=True, env=_env_with_path(BIN), timeout=60, check=False)
     assert proc.stdout.split() == ["production"], proc.stderr
 
 
@@ -257,7 +257,7 @@ def test_zsh_script_completes():
     def run(*words: str) -> list[str]:
         proc = subprocess.run(["zsh", "-f", "-c", _ZSH_DRIVER, "driver", str(REPO / "completions" / SCRIPT_FILES["zsh"]),
                                "kubectl-microseg", *words], capture_output=True, text=True, env=_env_with_path(BIN),
-                              timeout=60)
+                              timeout=60, check=False)
         return proc.stdout.splitlines()
 
     assert run("--demo", "-n", "pro") == ["production"]

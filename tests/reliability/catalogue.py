@@ -20,7 +20,7 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "errors.md"
@@ -468,7 +468,7 @@ add("inv-no-ruleset", S, "A host with neither ruleset nor live", {"inv.yaml": "h
     "ruleset")
 add("inv-two-live", S, "More than one live host",
     {"inv.yaml": "hosts:\n- name: a\n  live: true\n- name: b #<\n  live: true\n"}, INVENTORY, "only one host",
-    setup=lambda mp: _fake_live(mp))
+    setup=lambda mp: _fake_live(mp))  # noqa: PLW0108 -- _fake_live is defined further down
 add("inv-ruleset-missing", S, "A ruleset file that does not exist (named relative to the inventory)",
     {"inv.yaml": "hosts:\n- name: db\n  ruleset: gone.json\n"}, INVENTORY, "no such file", document=None, line=False,
     note="The message names the ruleset file.")

@@ -67,7 +67,7 @@ def test_a_server_that_disappears_is_exit_3_with_a_clear_message(demo_cluster: F
 
 def test_persistent_server_errors_are_exit_3(demo_cluster: FakeApiServer, capsys) -> None:
     demo_cluster.faults.fail(500, verb="list", times=None)
-    code, out, err = run(capsys, "matrix", "--request-timeout", "2s")
+    code, _out, err = run(capsys, "matrix", "--request-timeout", "2s")
     assert code == 3 and "Traceback" not in err, err
 
 
@@ -84,7 +84,7 @@ def test_a_file_that_vanishes_between_listing_and_reading(tmp_path: Path, monkey
         os.unlink(tmp_path / "b.yaml")  # another process removes it right after the directory was listed
         return files
     monkeypatch.setattr(manifests, "expand_paths", expand_then_delete)
-    code, out, err = run(capsys, "matrix", "-f", str(tmp_path))
+    code, _out, err = run(capsys, "matrix", "-f", str(tmp_path))
     assert code == 2 and err.strip() == f"error: {tmp_path / 'b.yaml'}: no such file or directory"
 
 
@@ -96,9 +96,9 @@ def test_reading_the_live_ruleset_without_root_is_a_clear_exit_3(monkeypatch, ca
 
         def list_ruleset(self):
             raise src.NftError("Operation not permitted (you must be root)")
-    monkeypatch.setattr(src, "backend", lambda: NoPerm())
+    monkeypatch.setattr(src, "backend", NoPerm)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    code, out, err = run(capsys, "nft", "matrix")
+    code, _out, err = run(capsys, "nft", "matrix")
     assert code == 3 and "root" in err and "Traceback" not in err, err
 
 
@@ -155,7 +155,7 @@ def test_sigint_to_a_subprocess_writing_a_scaffold_leaves_no_partial_file(tmp_pa
                               "-n", "production", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
+        _, _err = p.communicate(timeout=60)
         # (a SIGINT while Python is still importing the tool shows Python's own KeyboardInterrupt trace:
         # the CLI's handler does not exist yet; what matters here is that no file is half-written)
         for f in out.iterdir():
@@ -189,7 +189,7 @@ def test_ctrl_c_during_apply_stops_between_objects_and_reports(demo_cluster: Fak
     # the handler found at the start is the one to restore: SIG_IGN when the suite runs in the background
     # (a shell starts background jobs with SIGINT ignored), Python's default_int_handler in a terminal
     before = signal.getsignal(signal.SIGINT)
-    code, out, err = run(capsys, "apply", "-f", str(f), "--yes")
+    code, _out, err = run(capsys, "apply", "-f", str(f), "--yes")
     assert code == 130, err
     assert "Interrupted: stopped between objects" in err
     assert "production/p0" in err and "production/p1" in err and "Not applied: NetworkPolicy production/p2" in err
@@ -216,7 +216,7 @@ def _writes(path: Path) -> list[int]:
         if name in ("write_text", "write_bytes"):
             lines.append(node.lineno)
         if name in ("open", "fdopen"):
-            modes = [a for a in node.args[1:2]] + [k.value for k in node.keywords if k.arg == "mode"]
+            modes = list(node.args[1:2]) + [k.value for k in node.keywords if k.arg == "mode"]
             if any(isinstance(m, ast.Constant) and isinstance(m.value, str) and set(m.value) & set("wax+")
                    for m in modes):
                 lines.append(node.lineno)

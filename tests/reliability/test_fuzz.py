@@ -20,7 +20,9 @@ cores.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import random
 from pathlib import Path
@@ -28,7 +30,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import yaml
 
+from kubectl_microseg.cli import main
 from kubectl_microseg.engine.explain import explain_pair, find_workload
 from kubectl_microseg.engine.k8s import Analyzer, Options
 from kubectl_microseg.errors import InputError, MicrosegError, Origin
@@ -36,7 +40,6 @@ from kubectl_microseg.model.cluster import build_cluster
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.model.ports import ConnSet
 from kubectl_microseg.nft.evaluate import evaluate
-from kubectl_microseg.nft.explain import explain_dict
 from kubectl_microseg.nft.packet import flow_from_dict
 from kubectl_microseg.nft.parse import parse_ruleset
 from kubectl_microseg.plugins.manifests import parse_text
@@ -55,8 +58,8 @@ JUNK = st.recursive(
 
 
 def namespaces() -> list[dict]:
-    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": dict(l)}}
-            for n, l in NAMESPACES.items()]
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": dict(labels)}}
+            for n, labels in NAMESPACES.items()]
 
 
 def workload(rng: random.Random, i: int) -> dict:
@@ -268,18 +271,44 @@ def test_nft_bad_rulesets_give_input_errors_only(which: int, data) -> None:
         assert ev.verdict in ("allow", "deny", "unknown")
 
 
-@settings(FUZZ, max_examples=200)
+def _cli(argv: list[str]) -> tuple[int, str]:
+    """Run the command line in-process: (exit code, stdout); argparse's own rejections exit 2 too."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue()
+
+
+EXPLAIN_OPTIONS = {"protocol": "--proto", "port": "--port", "sport": "--sport", "ct_state": "--ct-state",
+                   "iif": "--iif", "oif": "--oif"}
+
+
+@settings(FUZZ, max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(which=st.integers(0, len(RULESETS) - 1), item=FLOW)
-def test_nft_flows_validate_or_evaluate_the_same_in_test_and_explain(which: int, item: dict) -> None:
-    rs = parse_ruleset(RULESETS[which], Origin(file="rs.json"))
-    try:
-        flow = flow_from_dict(item)
-    except ValueError:
-        return
-    ev = evaluate(rs, flow.packet(), flow.hook)
-    assert ev.verdict in ("allow", "deny", "unknown")
-    assert explain_dict(flow, ev)["verdict"] == ev.verdict
-    assert ev.because()
+def test_nft_flows_validate_or_evaluate_the_same_in_test_and_explain(tmp_path: Path, which: int, item: dict) -> None:
+    """The same flow through ``nft test`` (a flows file) and ``nft explain`` (options): both refuse it (exit 2),
+    or both give the same verdict and reasons, each from its own command path (file parsing vs. argv)."""
+    ruleset = tmp_path / f"rs{which}.json"
+    if not ruleset.exists():
+        ruleset.write_text(json.dumps(RULESETS[which]), encoding="utf-8")
+    item = {k: v for k, v in item.items() if k != "expect"}  # explain states no expectation
+    flows = tmp_path / "flows.yaml"
+    flows.write_text(yaml.safe_dump({"flows": [item]}), encoding="utf-8")
+    code_t, out_t = _cli(["nft", "test", str(flows), "--ruleset", str(ruleset), "-o", "json"])
+    argv = ["nft", "explain", "--ruleset", str(ruleset), "--from", item["from"], "--to", item["to"],
+            "--hook", str(item.get("hook", "input")), "-o", "json"]  # a flows file's hook defaults to input
+    for key, option in EXPLAIN_OPTIONS.items():
+        if key in item:
+            argv += [option, str(item[key])]
+    code_e, out_e = _cli(argv)
+    assert (code_t, code_e) in ((0, 0), (2, 2)), (code_t, code_e)
+    if code_t == 0:
+        tested, explained = json.loads(out_t)["results"][0], json.loads(out_e)
+        assert tested["verdict"] == explained["verdict"] and tested["verdict"] in ("allow", "deny", "unknown")
+        assert tested["because"] == explained["because"] and tested["because"]
 
 
 @settings(FUZZ, max_examples=100)

@@ -143,10 +143,7 @@ def test_fuzz_nft_json_through_the_cli(tmp_path_factory, data) -> None:
     tmp = tmp_path_factory.mktemp("n")
     doc = json.loads(data.draw(st.sampled_from(RULESETS), label="ruleset").read_text())
     for _ in range(data.draw(st.integers(1, 2), label="mutations")):
-        if data.draw(st.booleans(), label="jump"):
-            doc = _add_jump(doc, data)
-        else:
-            doc = _mutate(doc, data)
+        doc = _add_jump(doc, data) if data.draw(st.booleans(), label="jump") else _mutate(doc, data)
     try:
         text = json.dumps(doc, indent=1)
     except ValueError:

@@ -31,7 +31,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def refused(capsys, *argv: str, code: int = 2) -> str:
-    got, out, err = run(capsys, *argv)
+    got, _out, err = run(capsys, *argv)
     assert got == code, (got, err)
     assert "Traceback" not in err and err.startswith("error: ") and err.count("\n") == 1, err
     return err
@@ -264,7 +264,7 @@ def test_container_ports_are_validated(tmp_path, capsys) -> None:
 def test_invalid_object_names_are_warned_about(tmp_path, capsys) -> None:
     """Deliberately more lenient (docs/errors.md): analysis goes on, with a warning per object."""
     f = write(tmp_path, NS.replace("name: shop", "name: Shop_") + pod(name="Web_").replace("namespace: shop", "namespace: x"))
-    code, out, err = run(capsys, "matrix", "-f", f)
+    code, _out, err = run(capsys, "matrix", "-f", f)
     assert code == 0
     assert "Namespace" in err and "'Shop_' is not a valid DNS-1123 label" in err
     assert "'Web_' is not a valid DNS subdomain" in err
@@ -296,7 +296,7 @@ def test_anp_empty_ports_is_refused(tmp_path, capsys) -> None:
 def test_refused_though_the_api_server_accepts(tmp_path, capsys, spec) -> None:
     """A null port is an empty NetworkPolicyPort (TCP, all ports); a null label value is ""; go-yaml reads
     an unquoted date as a string."""
-    code, out, err = run(capsys, "matrix", "-f", write(tmp_path, np(spec)), "-o", "json")
+    code, _out, err = run(capsys, "matrix", "-f", write(tmp_path, np(spec)), "-o", "json")
     assert code == 0, err
 
 
@@ -360,7 +360,7 @@ def test_exec_plugin_stderr_is_bounded_and_redacted(tmp_path, capsys, monkeypatc
                   f"client.authentication.k8s.io/v1beta1, command: {plugin}, interactiveMode: Never}}}}}}]\n"
                   "contexts: [{name: c, context: {cluster: c, user: c}}]\n")
     monkeypatch.setenv("KUBECONFIG", str(kc))
-    code, out, err = run(capsys, "matrix", "--request-timeout", "1s")
+    code, _out, err = run(capsys, "matrix", "--request-timeout", "1s")
     assert code == 3 and "Traceback" not in err
     # the client logged the plugin's whole stderr (a token in it) through the root logger
     warning, error = err.splitlines()

@@ -76,7 +76,7 @@ def test_rbac_file_applies_on_any_cluster() -> None:
     assert not any("namespace" in d["metadata"] for d in docs)
     text = RBAC.read_text()
     example = text[text.index("# Example (not applied)"):]
-    body = "\n".join(line[2:] for line in example.splitlines() if line.startswith("# ") and ":" in line
+    body = "\n".join(line[2:] for line in example.splitlines() if (line.startswith("# ") and ":" in line)
                      or line.startswith("#   "))
     binding = yaml.safe_load(body[body.index("apiVersion"):])
     assert binding["kind"] == "RoleBinding" and binding["roleRef"]["name"] == "microseg-apply"
@@ -101,7 +101,7 @@ def test_views_work_under_the_view_role_alone(demo_cluster: FakeApiServer, capsy
 def test_a_role_missing_one_resource_is_noticed(demo_cluster: FakeApiServer, capsys) -> None:
     """So that the test above can fail: without networkpolicies the views say the data is uncertain."""
     demo_cluster.rbac.restrict(*[r for r in role_rules("microseg-view") if r.resource != "networkpolicies"])
-    code, out, err = run(capsys, "matrix")
+    _code, out, err = run(capsys, "matrix")
     assert "networkpolicies" in (out + err).lower() or "uncertain" in (out + err).lower()
 
 

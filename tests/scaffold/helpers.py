@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from kubectl_microseg.cli import main
 from kubectl_microseg.engine.k8s import Analyzer

@@ -55,5 +55,40 @@ def test_label_selector_in_calico_language():
 
 
 def test_cluster_wide_kinds_have_no_calico_form(capsys):
-    code, out, err = run_cli(capsys, "scaffold", "cluster-guardrails", "--demo", "--impact", "none", "--format", "calico")
+    code, _out, err = run_cli(capsys, "scaffold", "cluster-guardrails", "--demo", "--impact", "none", "--format", "calico")
     assert code == 2 and "no Calico form" in err
+
+
+@pytest.mark.parametrize("kinds", [[["default-deny"], ["allow-dns"]], [["default-deny", "--direction", "ingress"]],
+                                   [["allow-dns"]]], ids=["deny-with-dns", "deny-ingress", "dns-only"])
+def test_cluster_wide_form_has_the_connectivity_of_the_intent(kinds, capsys):
+    """``--cluster-wide --format calico`` writes a Tier ordered after Calico's default tier and one
+    GlobalNetworkPolicy selecting every pod outside the system namespaces (Tier reference: a tier applies to
+    the endpoints its policies select, its end denies unless defaultAction Pass; tiered-policy page: the
+    default tier, order 1,000,000, holds the Kubernetes NetworkPolicies). Its matrix equals the intent: the
+    NetworkPolicy scaffolds of the same kinds in every non-system namespace (-A)."""
+    calico_argv = kinds[0] + ["--cluster-wide"]
+    calico_text = _scaffold(capsys, calico_argv, "calico")
+    docs = list(parse_text(calico_text, "cluster.yaml"))
+    assert [d.kind for d in docs] == ["Tier", "GlobalNetworkPolicy"]
+    assert docs[0].raw["spec"] == {"order": 2000000, "defaultAction": "Deny"}
+    assert "# DNS" in calico_text or kinds == [["default-deny", "--direction", "ingress"]]
+    intent = "".join(_scaffold(capsys, k + ["-A"], "networkpolicy") for k in kinds)
+    a, b = _matrix(intent), _matrix(calico_text)
+    pairs = {k: v.conns for k, v in a.cells.items()}
+    assert pairs == {k: v.conns for k, v in b.cells.items()}
+    assert pairs != {k: v.conns for k, v in _matrix("").cells.items()}  # it does deny something
+
+
+def test_cluster_wide_needs_the_calico_form(capsys):
+    code, _, err = run_cli(capsys, "scaffold", "default-deny", "--cluster-wide", "--demo", "--impact", "none")
+    assert code == 2 and "--format calico" in err
+    code, _, err = run_cli(capsys, "scaffold", "allow-dns", "-A", "--cluster-wide", "--format", "calico", "--demo")
+    assert code == 2 and "every namespace" in err
+
+
+def test_cluster_wide_form_is_previewed_as_a_matrix_diff(capsys):
+    code, out, err = run_cli(capsys, "scaffold", "default-deny", "--cluster-wide", "--format", "calico", "--demo")
+    assert code == 0 and "kind: GlobalNetworkPolicy" in out
+    assert "newly denied pairs: " in err and "newly denied pairs: 0" not in err
+    assert "GlobalNetworkPolicy cluster-default.default-deny-allow-dns now isolates" in err

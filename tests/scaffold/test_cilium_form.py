@@ -52,5 +52,5 @@ def test_api_tier_gets_an_l7_rule(capsys):
 
 
 def test_cluster_wide_kinds_have_no_cilium_form(capsys):
-    code, out, err = run_cli(capsys, "scaffold", "cluster-guardrails", "--demo", "--impact", "none", "--format", "cilium")
+    code, _out, err = run_cli(capsys, "scaffold", "cluster-guardrails", "--demo", "--impact", "none", "--format", "cilium")
     assert code == 2 and "no Cilium form" in err

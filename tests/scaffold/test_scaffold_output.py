@@ -31,7 +31,7 @@ def test_out_writes_one_file_per_policy(tmp_path: Path, capsys) -> None:
 
 def test_existing_files_are_never_overwritten(tmp_path: Path, capsys) -> None:
     (tmp_path / NAMES[1]).write_text("mine\n")
-    code, stdout, err = run_cli(capsys, *TIERS, "--out", str(tmp_path))
+    code, _stdout, err = run_cli(capsys, *TIERS, "--out", str(tmp_path))
     assert code == 2
     assert "1 file(s) exist, nothing written" in err and NAMES[1] in err
     assert (tmp_path / NAMES[1]).read_text() == "mine\n"

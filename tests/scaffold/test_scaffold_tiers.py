@@ -87,7 +87,7 @@ def _production_scaffold(entry: bool = True):
     intent = tiers.TierIntent("production", tiers.parse_chain(CHAIN),
                               tiers.Entry("ingress-nginx", match_labels({"app.kubernetes.io/name": "ingress-nginx"}))
                               if entry else None)
-    resolved, notes = tiers.resolve(intent, cluster)
+    resolved, _notes = tiers.resolve(intent, cluster)
     drafts = [templates.default_deny("production"), templates.allow_dns("production", dns), *tiers.build(resolved, dns)]
     validate(drafts)
     return analyzer(objs, drafts).matrix(), cluster
@@ -121,5 +121,5 @@ def test_demo_tiers_default_deny_and_dns_give_the_intended_matrix() -> None:
 
 
 def test_without_an_entry_the_first_tier_takes_nothing() -> None:
-    m, cluster = _production_scaffold(entry=False)
+    m, _cluster = _production_scaffold(entry=False)
     assert not any(d == "production/frontend" for (_, d) in m.cells)

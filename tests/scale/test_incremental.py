@@ -73,7 +73,7 @@ def test_new_workload_in_new_namespace_and_admin_change():
     up = model.apply([ns, dep])
     assert up.namespaces == {"newteam"} and not up.rebuilt
     assert model.matrix().to_contract() == fresh_matrix(live_objects(model))
-    anp = [o for o in live_objects(model) if o.kind == "ClusterNetworkPolicy"][0]
+    anp = next(o for o in live_objects(model) if o.kind == "ClusterNetworkPolicy")
     up = model.apply([], [anp.key()])
     assert up.rebuilt
     assert model.matrix().to_contract() == fresh_matrix(live_objects(model))

@@ -11,7 +11,7 @@ from kubectl_microseg.errors import InputError
 from kubectl_microseg.plugins import manifests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from generate import generate  # noqa: E402
+from generate import generate
 
 
 def load(directory: Path, parallel: bool, monkeypatch) -> list:

@@ -150,6 +150,6 @@ def test_dns_broken_names_coredns_and_its_upstream(capsys: pytest.CaptureFixture
 
 
 def test_open_to_cluster_guard_names_the_sensitive_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["simulate", "--demo", "-f", str(write(tmp_path / "w.yaml", WIDEN_DATABASE))], capsys)
+    _code, out, _ = run(["simulate", "--demo", "-f", str(write(tmp_path / "w.yaml", WIDEN_DATABASE))], capsys)
     assert "open-to-cluster: production/postgresql now accepts connections from every pod of every namespace" in out
     assert "sensitive: PostgreSQL (TCP 5432)" in out

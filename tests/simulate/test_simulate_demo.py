@@ -13,11 +13,13 @@ The expected flows are worked out by hand from the demo manifests (kubectl_micro
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from kubectl_microseg.engine.diff import PairDiff, diff_matrices, endpoint_addresses
 from kubectl_microseg.engine.guards import ExpectedFlow
-from kubectl_microseg.engine.simulate import Deletion, analyzer_for, simulate
+from kubectl_microseg.engine.analyze import analyze
+from kubectl_microseg.engine.simulate import Deletion, simulate
+from kubectl_microseg.model.snapshot import Snapshot
 from kubectl_microseg.model.addresses import AddressSet
 from kubectl_microseg.model.ports import ConnSet
 
@@ -168,9 +170,9 @@ def test_a_new_ipblock_splits_ranges_and_names_the_admin_policy_it_overrides() -
 
 
 def test_diff_of_identical_matrices_is_empty_and_symmetric_diffs_mirror() -> None:
-    a = analyzer_for(demo_objects()).matrix()
+    a = analyze(Snapshot(demo_objects(), "demo")).matrix()
     assert not diff_matrices(a, a).has_differences
-    b = analyzer_for(demo_objects() + objects(DEFAULT_DENY_BATCH)).matrix()
+    b = analyze(Snapshot(demo_objects() + objects(DEFAULT_DENY_BATCH), "demo + batch")).matrix()
     fwd, back = diff_matrices(a, b), diff_matrices(b, a)
     assert pairs(fwd.removed) == pairs(back.added) and pairs(fwd.added) == pairs(back.removed)
 

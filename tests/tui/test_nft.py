@@ -41,7 +41,7 @@ async def test_opens_on_the_demo_host_with_address_classes_and_hosts():
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         assert app.matrix_screen.is_nft and app.matrix_screen.status.state == "static"
-        assert [g for g in app.matrix_screen.model.groups] == ["addresses", "hosts"]
+        assert list(app.matrix_screen.model.groups) == ["addresses", "hosts"]
         assert app.cell_state("api_net", "db-server") is CellState.SOME
         assert app.cell_state("db-server", "api_net") is CellState.SOME  # NTP out
         assert app.cell_state("everything else (IPv4)", "db-server") is CellState.DENIED
@@ -78,7 +78,7 @@ async def test_inventory_hosts_granularity_and_side_panels():
         await pilot.press("g")
         assert app.matrix_screen.granularity == "workload"
         tree = app.query_one(NamespaceTree)
-        leaves = [n for n in tree.root.children[0].children[0].children]
+        leaves = list(tree.root.children[0].children[0].children)
         assert "policy drop" in str(leaves[0].label) and leaves[0].data == "chain:db-server|inet microseg input"
         tree.post_message(NamespaceTree.ChainChosen("api-server|inet microseg output"))
         await wait_for(pilot, lambda: isinstance(app.screen, ExplainScreen))

@@ -1,7 +1,7 @@
 """Snapshot tests (pytest-textual-snapshot) of the main screens on the demo cluster.
 
-The SVGs live in ``__snapshots__/test_snapshots/``; update with ``--snapshot-update`` after checking
-the report.
+The SVGs live in ``__snapshots__/test_snapshots/``; update with ``--update-golden`` (the suite's one switch
+for expected output; it turns on syrupy's ``--snapshot-update``) after checking the report.
 """
 
 from __future__ import annotations
@@ -200,3 +200,14 @@ def test_port_query(snap_compare):
         pilot.app.matrix_screen.query_port("5432")
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("where", ["on", "beside"])
+def test_staged_marks(snap_compare, where):
+    """The Calico demo: the cell whose staged verdict differs from the enforced one is marked (colour and
+    underline, legend 'staged ≠ enforced'); on it, the info line names the staged policy (tests/tui/test_staged.py)."""
+    from .test_staged import calico_demo
+
+    async def run_before(pilot):
+        await on_pair(pilot, "staging/web", "staging/api" if where == "on" else "staging/web")
+    assert snap_compare(calico_demo(), terminal_size=SNAP_SIZE, run_before=run_before)

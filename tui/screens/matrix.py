@@ -199,6 +199,7 @@ class MatrixScreen(Screen[None]):
         if keys is None:
             return False
         self.grid.redraw_cells(keys, flash=flash)
+        self._show_staged()
         return True
 
     def _after_update(self, message: SessionReady) -> None:
@@ -274,6 +275,11 @@ class MatrixScreen(Screen[None]):
             model.set_filter("")
         self.model = model
         self.grid.set_model(model)
+        self._show_staged()
+
+    def _show_staged(self) -> None:
+        """Mark the pairs the Calico staged policies would change if enforced (none elsewhere)."""
+        self.grid.set_staged(set(self.session.staged) if isinstance(self.session, KubeSession) else set())
 
     def on_matrix_grid_cursor_moved(self, message: MatrixGrid.CursorMoved) -> None:
         found = self.query(CellInfo)
@@ -299,6 +305,12 @@ class MatrixScreen(Screen[None]):
         elif message.cell is not None:
             reason = (f"{message.cell.allowed_pairs} of {message.cell.total_pairs} pairs allow something"
                       f" · space unfolds the {'group' if self.is_nft else 'namespace'} to see each pair")
+        staged = self.session.staged if isinstance(self.session, KubeSession) else None
+        if staged and (message.row.key, message.col.key) in self.grid.staged_cells:  # Calico staged policies
+            changes = [c for (s, d), c in staged.items() if s in message.row.members and d in message.col.members]
+            reason = (changes[0].describe() if len(changes) == 1 else
+                      f"staged: {len(changes)} pairs here change if the staged policies are enforced "
+                      f"({', '.join(sorted({p for c in changes for p in c.policies}))})") + (f" · {reason}" if reason else "")
         info.show_cell(message.row, message.col, message.cell, reason)
 
     def on_matrix_grid_activated(self, message: MatrixGrid.Activated) -> None:

@@ -72,7 +72,7 @@ class ProbeScreen(Screen[None]):
     def _probe(self) -> None:
         try:
             lines = self.runner()
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash of the TUI
+        except Exception as exc:
             lines = [f"error: {exc}"]
         self.app.call_from_thread(self._finish, lines)
 

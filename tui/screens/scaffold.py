@@ -85,11 +85,14 @@ def build_drafts(session: KubeSession, kind: str, namespace: str, options: str) 
 
 def impact_of(session: KubeSession, drafts: list) -> Impact:
     """The pairs the drafts would newly allow, newly deny, or change the ports of (the simulate engine)."""
-    from kubectl_microseg.engine.simulate import analyzer_for, apply_changes, compare
+    from dataclasses import replace
+
+    from kubectl_microseg.engine.analyze import analyze
+    from kubectl_microseg.engine.simulate import apply_changes, compare
     from kubectl_microseg.model.objects import SourceObject
 
     sim = apply_changes(list(session.objects.values()), [SourceObject(d.manifest()) for d in drafts])
-    diff = compare(session.analyzer, analyzer_for(sim.objects, session.analyzer.options))
+    diff = compare(session.analyzer, analyze(replace(session.snapshot, objects=sim.objects), session.analyzer.options))
     return Impact([f"{p.src} → {p.dst}" for p in diff.added], [f"{p.src} → {p.dst}" for p in diff.removed],
                   [f"{p.src} → {p.dst}" for p in diff.changed], [f"{f.kind}: {f.message}" for f in diff.findings])
 

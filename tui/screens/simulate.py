@@ -60,10 +60,14 @@ def simulate_file(session: KubeSession, paths: list[str]) -> SimulationResult:
     from kubectl_microseg.sources import load_source_class
 
     changed = load_source_class("manifests")(paths).load().objects
-    from kubectl_microseg.engine.simulate import analyzer_for, apply_changes, compare
+    from dataclasses import replace
+
+    from kubectl_microseg.engine.analyze import analyze
+    from kubectl_microseg.engine.mesh import describe_mesh
+    from kubectl_microseg.engine.simulate import apply_changes, compare
 
     sim = apply_changes(list(session.objects.values()), changed)
-    after = analyzer_for(sim.objects, session.analyzer.options)
+    after = analyze(replace(session.snapshot, objects=sim.objects), session.analyzer.options)
     diff = compare(session.analyzer, after)  # the CLI's diff: causes and guard findings included
     rows = []
     for kind, pairs in (("newly allowed", diff.added), ("newly denied", diff.removed), ("ports changed", diff.changed)):
@@ -72,15 +76,10 @@ def simulate_file(session: KubeSession, paths: list[str]) -> SimulationResult:
                                 p.after.describe("all") if p.after else "denied",
                                 "; ".join(c.short() for c in p.causes[:2])))
     for c in diff.mesh_changes:  # L4 unchanged, the service mesh's verdict changed (engine.mesh.mesh_changes)
-        rows.append(DiffRow("mesh", c["from"], c["to"], mesh_word(c["before"]), mesh_word(c["after"]),
+        rows.append(DiffRow("mesh", c["from"], c["to"], describe_mesh(c["before"]), describe_mesh(c["after"]),
                             "; ".join(x["text"] for x in c.get("causes", ())[:2])))
     return SimulationResult(rows, [c.describe() for c in sim.changes],
                             [f"{f.kind}: {f.message}" for f in diff.findings])
-
-
-def mesh_word(m: dict | None) -> str:
-    """A mesh verdict of the diff ('denied, mTLS refused'; None: the destination is outside the mesh)."""
-    return "not in the mesh" if m is None else f"{m['verdict']}, mTLS {m['mtls']}"
 
 
 PAIR_W = 56

@@ -51,6 +51,7 @@ class MatrixGrid(ScrollView, can_focus=True):
         "matrix-grid--some",
         "matrix-grid--denied",
         "matrix-grid--uncertain",
+        "matrix-grid--l7",
         "matrix-grid--cursor",
         "matrix-grid--crosshair",
         "matrix-grid--changed",
@@ -69,6 +70,7 @@ class MatrixGrid(ScrollView, can_focus=True):
         "matrix-grid--sim-removed",
         "matrix-grid--sim-changed",
         "matrix-grid--match",
+        "matrix-grid--staged",
     }
 
     BINDINGS = [
@@ -131,6 +133,9 @@ class MatrixGrid(ScrollView, can_focus=True):
         """(row key, column key) of the cells a port query matched."""
         self._overlay_pairs: dict[tuple[str, str], str] = {}
         self._match_pairs: set[tuple[str, str]] = set()
+        self._staged_pairs: set[tuple[str, str]] = set()
+        self._staged: set[tuple[str, str]] = set()
+        """(row key, column key) of the cells where Calico's staged policies would change the verdict."""
         self._lines: dict[tuple[int, int, int], list[Segment]] = {}
         """Rendered cell segments of rows away from the cursor, by (row, first column, last column)."""
         self._col_group_start: list[int] = []
@@ -149,7 +154,7 @@ class MatrixGrid(ScrollView, can_focus=True):
         self.model = model
         self._lines = {}
         self._layout_model()
-        if self._overlay_pairs or self._match_pairs:
+        if self._overlay_pairs or self._match_pairs or self._staged_pairs:
             self._remap()
         r = c = 0
         if row_key is not None:
@@ -220,6 +225,16 @@ class MatrixGrid(ScrollView, can_focus=True):
         """(row key, column key) -> what the simulation does to that cell."""
         return dict(self._overlay)
 
+    def set_staged(self, pairs: set[tuple[str, str]]) -> None:
+        """Mark the cells of these (source id, destination id) pairs: the staged verdict differs from the
+        enforced one (engine.staged; empty clears)."""
+        self._staged_pairs = set(pairs)
+        self._remap()
+
+    @property
+    def staged_cells(self) -> set[tuple[str, str]]:
+        return set(self._staged)
+
     def set_match(self, pairs: set[tuple[str, str]]) -> None:
         """Highlight the cells of these (source id, destination id) pairs, e.g. a port query's (empty clears)."""
         self._match_pairs = set(pairs)
@@ -227,13 +242,14 @@ class MatrixGrid(ScrollView, can_focus=True):
 
     def _remap(self) -> None:
         """Place the overlay and the matches on the current rows and columns (after folding, filtering, …)."""
-        self._overlay, self._match = {}, set()
+        self._overlay, self._match, self._staged = {}, set(), set()
         if self.model is not None:
             kinds = self._overlay_pairs
             for pair, cell in self._cell_keys(kinds).items():
                 k = kinds[pair]
                 self._overlay[cell] = k if self._overlay.get(cell, k) == k else "changed"
             self._match = set(self._cell_keys(self._match_pairs).values())
+            self._staged = set(self._cell_keys(self._staged_pairs).values())
         self._lines = {}
         self.refresh()
         if self.is_mounted:
@@ -521,6 +537,7 @@ class MatrixGrid(ScrollView, can_focus=True):
         changed = self._changed
         overlay = self._overlay
         match = self._match
+        staged = self._staged
         for ci in range(c0, c1):
             col = cols[ci]
             view = m.cell(row, col)
@@ -538,6 +555,8 @@ class MatrixGrid(ScrollView, can_focus=True):
                 flag = "match"
             elif changed and (row.key, col.key) in changed:
                 flag = "changed"
+            elif staged and (row.key, col.key) in staged:
+                flag = "staged"
             elif on_row or ci == cur_c:
                 flag = "crosshair"
             elif row.key == col.key:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from rich.syntax import Syntax
 from textual.widgets import Static
 
@@ -22,10 +24,8 @@ class YamlView(Static):
 
     def _syntax(self) -> Syntax:
         dark = True
-        try:
+        with contextlib.suppress(Exception):  # not mounted yet: the default theme is dark
             dark = self.app.current_theme.dark
-        except Exception:  # not mounted yet: the default theme is dark
-            pass
         return Syntax(self.yaml_text, "yaml", theme="ansi_dark" if dark else "ansi_light",
                       background_color="default", word_wrap=False, line_numbers=bool(self.highlight),
                       highlight_lines=self.highlight)
