@@ -116,6 +116,8 @@ class MatrixScreen(Screen[None]):
         """Side panel tab -> the session it shows (large clusters refill only the open one after an update)."""
         self._panels_timer: Timer | None = None
         self._unflash: Timer | None = None
+        self._staged: set[tuple[str, str]] = set()
+        """The staged-policy pairs marked on the grid."""
 
     @property
     def microseg(self) -> MicrosegApp:
@@ -199,7 +201,7 @@ class MatrixScreen(Screen[None]):
         if keys is None:
             return False
         self.grid.redraw_cells(keys, flash=flash)
-        self._show_staged()
+        self._show_staged(if_changed=True)
         return True
 
     def _after_update(self, message: SessionReady) -> None:
@@ -277,9 +279,13 @@ class MatrixScreen(Screen[None]):
         self.grid.set_model(model)
         self._show_staged()
 
-    def _show_staged(self) -> None:
-        """Mark the pairs the Calico staged policies would change if enforced (none elsewhere)."""
-        self.grid.set_staged(set(self.session.staged) if isinstance(self.session, KubeSession) else set())
+    def _show_staged(self, *, if_changed: bool = False) -> None:
+        """Mark the pairs the Calico staged policies would change if enforced (none elsewhere); after a live
+        patch only when they changed (marking redraws the whole grid)."""
+        staged = set(self.session.staged) if isinstance(self.session, KubeSession) else set()
+        if not (if_changed and staged == self._staged):
+            self.grid.set_staged(staged)
+        self._staged = staged
 
     def on_matrix_grid_cursor_moved(self, message: MatrixGrid.CursorMoved) -> None:
         found = self.query(CellInfo)
