@@ -28,7 +28,9 @@ input does not hold is evaluated on its name alone and the verdict marked uncert
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +38,7 @@ from ..model import calico_selector as sel
 from ..model.addresses import AddressSet
 from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
                             DEFAULT_TIER, K8S_POLICY_ORDER)
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .compiled import peer_matches
 
@@ -87,10 +89,10 @@ class CompiledCalicoRule:
     """Own-side classes it may match for all the tool knows (their ServiceAccount's labels are unknown)."""
     unsure_peers: int = 0
     """Peer classes it may match for all the tool knows."""
-    resolved: dict = field(default_factory=dict, repr=False)
+    resolved: dict[NamedPorts | None, ConnSet] = field(default_factory=dict, repr=False)
     """The rule's ports by the destination's named ports (pods of a class share one set)."""
 
-    def conns(self, dst_named: frozenset) -> ConnSet:
+    def conns(self, dst_named: NamedPorts) -> ConnSet:
         key = dst_named if any(pm.name for pm in self.rule.destination.ports + self.rule.destination.not_ports) else None
         hit = self.resolved.get(key)
         if hit is None:
@@ -218,7 +220,7 @@ class CalicoCompiler:
             return False
         return selector is None or selector.matches(self._sa[c.index])
 
-    def _classes(self, pred) -> int:
+    def _classes(self, pred: Callable[[PodClass], bool]) -> int:
         out = 0
         for c in self.a.classes:
             if not c.host_network and pred(c):
@@ -312,7 +314,7 @@ class CalicoCompiler:
         return out
 
 
-def _addresses(nets) -> AddressSet:
+def _addresses(nets: Iterable[IPv4Network | IPv6Network]) -> AddressSet:
     out = AddressSet()
     for n in nets:
         out = out | AddressSet.from_cidr(str(n))
@@ -373,16 +375,16 @@ def decide_tiers(q: Query, open_: ConnSet, where: Placement | None = None,
                     accepted = accepted | conns
                     settled = settled | conns
                 continue
-            for cr in cp.rules[d]:
-                if cr.unsure and cr.may_match(q.own, q.peer):
+            for ccr in cp.rules[d]:
+                if ccr.unsure and ccr.may_match(q.own, q.peer):
                     q.uncertain = True
-                if not cr.matches(q.own, q.peer):
+                if not ccr.matches(q.own, q.peer):
                     continue
-                conns = _open(cr.conns(q.named), open_, settled)
-                action = cr.rule.action
+                conns = _open(ccr.conns(q.named), open_, settled)
+                action = ccr.rule.action
                 if q.trace is not None:
                     q.trace.append(Reason(d, _KIND[action], conns, layer=f"Calico tier {ct.tier.name}",
-                                          text=_rule_text(ct.tier, cr, conns), calico=(cr.policy.id, cr.rule.index)))
+                                          text=_rule_text(ct.tier, ccr, conns), calico=(ccr.policy.id, ccr.rule.index)))
                 if action is CalicoAction.LOG or not conns:
                     continue
                 if action is CalicoAction.ALLOW:
