@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
 from kubectl_microseg.model.ports import ConnSet
-from kubectl_microseg.render.matrix import GLYPH_ALL, GLYPH_NONE, GLYPH_SOME, GLYPH_UNCERTAIN
+from kubectl_microseg.render.matrix import GLYPH_ALL, GLYPH_L7, GLYPH_NONE, GLYPH_SOME, GLYPH_UNCERTAIN
 
 Granularity = Literal["namespace", "workload", "pod"]
 GRANULARITIES: tuple[Granularity, ...] = ("namespace", "workload", "pod")
@@ -31,6 +31,8 @@ class CellState(enum.Enum):
     SOME = GLYPH_SOME
     DENIED = GLYPH_NONE
     UNCERTAIN = GLYPH_UNCERTAIN
+    L7 = GLYPH_L7
+    """Allowed, and some ports pass only the requests a Cilium L7 rule lists (one pair, not a group)."""
 
     @property
     def glyph(self) -> str:
@@ -39,7 +41,7 @@ class CellState(enum.Enum):
     @property
     def words(self) -> str:
         return {"ALL": "allowed on all ports", "SOME": "allowed on some ports", "DENIED": "denied",
-                "UNCERTAIN": "uncertain"}[self.name]
+                "UNCERTAIN": "uncertain", "L7": "allowed, L7-filtered"}[self.name]
 
 
 class Risk(enum.IntEnum):
@@ -85,6 +87,8 @@ class CellView:
     partial: bool = False
     uncertain: bool = False
     risk: Risk = Risk.NONE
+    l7_requests: tuple[str, ...] = ()
+    """The requests a Cilium L7 rule lets through (state L7)."""
 
 
 DENIED = CellView(CellState.DENIED, ConnSet.none(), 0, 1)
@@ -96,11 +100,13 @@ def cell_view(cell: Cell | None) -> CellView:
         return DENIED
     if cell.uncertain:
         state = CellState.UNCERTAIN
+    elif cell.l7:
+        state = CellState.L7
     elif cell.conns.is_all() and not cell.partial:
         state = CellState.ALL
     else:
         state = CellState.SOME
-    return CellView(state, cell.conns, 1, 1, cell.partial, cell.uncertain)
+    return CellView(state, cell.conns, 1, 1, cell.partial, cell.uncertain, l7_requests=cell.l7_requests)
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,7 @@ class GridModel:
     _reached: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     """Destination id -> how many endpoints of other groups reach it (the "every namespace" risk)."""
     _db: dict[ConnSet, bool] = field(default_factory=dict, init=False, repr=False)
+    _l7: bool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {e.id: e for e in self.endpoints}
@@ -210,6 +217,13 @@ class GridModel:
                 return cells.get((s, d)) or (unknown if m.uncertain_reason(s, d) else None)
             return cls(list(m.endpoints), cell_fn, m.title, **kw)
         return cls(list(m.endpoints), lambda s, d: cells.get((s, d)), m.title, cells=cells, **kw)
+
+    @property
+    def has_l7(self) -> bool:
+        """Whether some cell is L7-filtered (the legend then explains the glyph)."""
+        if self._l7 is None:
+            self._l7 = self.cells is not None and any(c.l7 for c in self.cells.values())
+        return self._l7
 
     # ------------------------------------------------------------------ structure
     @property
@@ -417,6 +431,7 @@ class GridModel:
         key) cells to redraw, or None when the grid cannot be patched (endpoints came or went, a partial view,
         pod granularity): rebuild it then. The work is in the changed cells and endpoints, not the matrix's size
         (an update at size L touches a few cells of 25 million)."""
+        self._l7 = None
         if self.cells is None or m.uncertain_reasons or len(m.endpoints) != len(self.endpoints):
             return None
         moved = [(a, b) for a, b in zip(m.endpoints, self.endpoints) if a is not b]  # the model shares the rest
@@ -499,6 +514,7 @@ class GridModel:
             for ci, ce in cols:
                 v = self.cell(ri, ci)
                 if v is not None and v.state is not CellState.DENIED:
-                    cells[(re_.id, ce.id)] = Cell(v.conns, v.uncertain, v.partial)
+                    cells[(re_.id, ce.id)] = Cell(v.conns, v.uncertain, v.partial, v.state is CellState.L7,
+                                                  v.l7_requests)
         return Matrix(eps, cells, [], self.title)
 

@@ -270,14 +270,26 @@ class CiliumLayer:
         no policy makes default-deny leave the port's L7 rules in force (the datapath looks the
         port-specific proxy entry up first; an L7 rule in a policy with enableDefaultDeny false is the
         documented way to see DNS without dropping anything else)."""
+        return self.l7_filter(direction, own, peer, named)[0]
+
+    def l7_filter(self, direction: str, own: int, peer: int | ExternalAtom,
+                  named: frozenset) -> tuple[ConnSet, tuple[str, ...]]:
+        """:meth:`l7_ports` and the requests the L7 rules that filter them allow."""
         l7 = _NONE
         hits = []
+        filtering = []
         for cr in self.a.rules_of[direction][own]:
             if cr.matches(peer):
                 hits.append(cr.rule)
                 if getattr(cr.rule, "l7", ()):
-                    l7 = l7 | cr.conns(named)
-        return l7 - l4_named_ports(hits, named) if l7 else l7
+                    c = cr.conns(named)
+                    l7 = l7 | c
+                    filtering.append((c, cr.rule.l7))
+        if not l7:
+            return l7, ()
+        lifted = l4_named_ports(hits, named)
+        texts = tuple(dict.fromkeys(t for c, ts in filtering if c - lifted for t in ts))
+        return l7 - lifted, texts
 
     def mark_l7(self, cells: dict, keep: set) -> None:
         """Mark the matrix cells (workload ids) some of whose ports pass only listed L7 requests
@@ -303,18 +315,20 @@ class CiliumLayer:
                 continue
             if isinstance(src, int) and isinstance(dst, int):
                 named = a.classes[dst].named_ports
-                ports = self.l7_ports("egress", src, dst, named) | self.l7_ports("ingress", dst, src, named)
+                eg, eg_texts = self.l7_filter("egress", src, dst, named)
+                ing, in_texts = self.l7_filter("ingress", dst, src, named)
+                ports, texts = eg | ing, tuple(dict.fromkeys(eg_texts + in_texts))
             elif isinstance(src, int):
-                ports = self.l7_ports("egress", src, dst, frozenset())
+                ports, texts = self.l7_filter("egress", src, dst, frozenset())
             else:
                 assert isinstance(dst, int)
-                ports = self.l7_ports("ingress", dst, src, a.classes[dst].named_ports)
+                ports, texts = self.l7_filter("ingress", dst, src, a.classes[dst].named_ports)
             if not ports:
                 continue
             for key in ids:
                 cell = cells[key]
                 if cell.conns & ports:
-                    cells[key] = replace(cell, l7=True)
+                    cells[key] = replace(cell, l7=True, l7_requests=texts)
 
     def _ids(self, end: int | ExternalAtom, keep: set, memo: dict) -> list[str]:
         """The matrix ids of a class's workloads (those in ``keep``) or of an external endpoint."""

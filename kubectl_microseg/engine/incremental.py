@@ -19,13 +19,14 @@ present compiles the layer again onto the namespace's new classes (``Analyzer.re
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 from collections.abc import Iterable
 
 from ..model.admin import ADMIN_KINDS
 from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
 from ..model.cilium import CIDR_GROUP_KIND
 from ..model.cilium import POLICY_KINDS as CILIUM_POLICY_KINDS
-from ..model.cilium import cidr_groups, parse_entries, sort_entries, summary_notes
+from ..model.cilium import TWO_CNIS_NOTE, CiliumEntry, cidr_groups, parse_entries, sort_entries, summary_notes
 from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
 from ..model.objects import ObjectKey, SourceObject
@@ -33,7 +34,7 @@ from ..model.ports import ConnSet
 from ..model.snapshot import Snapshot
 from ..vocab import DIRECTIONS
 from .analyze import analyze
-from .k8s import Options, iter_bits
+from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
 REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | {CIDR_GROUP_KIND} | frozenset(
@@ -77,6 +78,16 @@ class Update:
 class LiveModel:
     """Objects by key, an Analyzer over them, and the class-level matrix, kept current event by event."""
 
+    analyzer: Analyzer
+    cluster: Cluster
+    class_cells: dict[tuple[int, int], ConnSet]
+    _notes_of: dict[str, list[str]]
+    """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
+    _matrix: Matrix | None
+    _external: bool
+    _cilium_notes: list[str]
+    """The notes about the Cilium policies as a whole in ``cluster.notes`` (replaced on a CNP/CCNP event)."""
+
     def __init__(self, objects: Iterable[SourceObject], options: Options | None = None):
         self.options = options or Options()
         self.objects: dict[ObjectKey, SourceObject] = {o.key(): o for o in objects}
@@ -116,9 +127,9 @@ class LiveModel:
             if ns is not None:
                 up.namespaces.add(ns)
         for key in deleted:
-            obj = self.objects.pop(key, None)
-            if obj is None:
+            if key not in self.objects:
                 continue
+            obj = self.objects.pop(key)
             ns = _namespace_of(obj)
             self._keys_of.get(ns, set()).discard(key)
             global_change |= ns is None
@@ -151,10 +162,15 @@ class LiveModel:
         if self._matrix is None or self._external != external:
             self._matrix = self.analyzer.matrix(external=external, class_cells=self.class_cells)
             self._external = external
-        self._matrix.notes = list(self.cluster.notes)
-        return self._matrix
+        matrix = self._matrix
+        matrix.notes = list(self.cluster.notes)
+        return matrix
 
     # ------------------------------------------------------------------ internals
+    def _cilium_summary(self, entries: list[CiliumEntry]) -> list[str]:
+        """The cluster notes about the Cilium policies as a whole (and about both CNIs' objects)."""
+        return summary_notes(entries) + ([TWO_CNIS_NOTE] if entries and self.cluster.calico else [])
+
     def _apply_cilium(self, changed: list[SourceObject], deleted: list[ObjectKey], up: Update) -> None:
         """CNP/CCNP events: parse the Cilium policies again, compile the layer again, and recompute the pairs
         of the classes the changed objects' policies select before or after (a policy decides only its
@@ -176,7 +192,7 @@ class LiveModel:
         fresh = parse_entries(changed, groups)  # raises InputError on a bad object, like a rebuild would
         kept = [e for e in self.cluster.cilium if (e.policy.kind, e.policy.namespace, e.policy.name) not in keys]
         entries = sort_entries(kept + fresh)
-        notes = summary_notes(entries)
+        notes = self._cilium_summary(entries)
         old_notes = set(self._cilium_notes)
         self.cluster.notes[:] = [n for n in self.cluster.notes if n not in old_notes] + notes
         self._cilium_notes = notes
@@ -208,14 +224,12 @@ class LiveModel:
 
     def _rebuild(self) -> None:
         self.analyzer = analyze(Snapshot(list(self.objects.values()), "live model"), self.options)
-        self.cluster: Cluster = self.analyzer.cluster
-        self.class_cells: dict[tuple[int, int], ConnSet] = self.analyzer.class_matrix()
-        self._notes_of: dict[str, list[str]] = {}
-        """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
-        self._matrix: Matrix | None = None
+        self.cluster = self.analyzer.cluster
+        self.class_cells = self.analyzer.class_matrix()
+        self._notes_of = {}
+        self._matrix = None
         self._external = True
-        self._cilium_notes: list[str] = summary_notes(self.cluster.cilium)
-        """The notes about the Cilium policies as a whole in ``cluster.notes`` (replaced on a CNP/CCNP event)."""
+        self._cilium_notes = self._cilium_summary(self.cluster.cilium)
 
     def _patch_matrix(self, namespaces: set[str], classes: set[int], gone: set[str],
                       now: set[str] | None = None) -> set[tuple[str, str]]:
@@ -312,7 +326,7 @@ class LiveModel:
         return not a.has_admin and a.cilium is None and not a.calico_tiers \
             and not any(a.calico_selects.values())
 
-    def _signatures(self, classes: Iterable[int]) -> dict[int, tuple]:
+    def _signatures(self, classes: Iterable[int]) -> dict[int, tuple[Any, ...]]:
         """What the NetworkPolicy tier sees of each class: its namespace, hostNetwork, named ports, the
         policies isolating it and their rules per direction, and every compiled rule whose peers select it.
         Two classes with one signature get the same verdict with every peer (``pipeline.allowed``)."""
@@ -335,7 +349,7 @@ class LiveModel:
                       frozenset(hit[i]))
         return out
 
-    def _twins(self, before: dict[int, tuple], dead: set[int], new: set[int]) -> dict[int, int]:
+    def _twins(self, before: dict[int, tuple[Any, ...]], dead: set[int], new: set[int]) -> dict[int, int]:
         """New class -> a dead class of the same signature (taken before the namespace was replaced)."""
         by_sig = {before[i]: i for i in sorted(dead) if i in before}
         if not by_sig or not new:

@@ -63,6 +63,8 @@ class Cell:
     """True when only some pods of the source/destination workload have this connectivity."""
     l7: bool = False
     """Some of its ports pass only the L7 requests a Cilium rule lists (http, dns, kafka): 'L7-filtered'."""
+    l7_requests: tuple[str, ...] = ()
+    """The requests those rules allow ('http GET /api/.*', 'dns *'), when ``l7``."""
     mesh: Any = None
     """The service-mesh verdict (engine.mesh.MeshResult) when the destination is in an Istio mesh."""
 
@@ -166,6 +168,8 @@ class Matrix:
             item["partial"] = True
         if cell.l7:
             item["l7Filtered"] = True
+            if cell.l7_requests:
+                item["l7Requests"] = list(cell.l7_requests)
         if cell.mesh is not None:
             item["mesh"] = cell.mesh.to_contract()
         return item

@@ -586,3 +586,12 @@ def summary_notes(entries: list[CiliumEntry]) -> list[str]:
         notes.append("uncertain: Cilium peers whose addresses are not known offline (" + "; ".join(unsure[:5])
                      + (" ..." if len(unsure) > 5 else "") + "): the verdicts they could change are marked uncertain")
     return notes
+
+
+TWO_CNIS_NOTE = (
+    "Calico and Cilium policy objects are both present: a cluster normally runs one CNI, whose policy engine "
+    "enforces its own objects (and the Kubernetes NetworkPolicies) while the other's objects are inert. Both "
+    "are evaluated here, in the pipeline's order: Cilium deny rules, Calico tiers, the Admin tier, the "
+    "NetworkPolicy tier (Calico's default tier, where Cilium's allow rules and default deny join the Kubernetes "
+    "NetworkPolicies), the Baseline tier; check which CNI the cluster runs (docs/cilium.md)")
+"""The note of an input with both CNIs' policy objects (model.cluster.build_cluster, engine.incremental)."""

@@ -23,6 +23,8 @@ GLYPH_MESH_DENIED = "✕"
 """L4 allows the pair; the service mesh denies every request (or refuses the connection)."""
 GLYPH_MESH_SOME = "◐"
 """L4 allows the pair; the service mesh allows some requests (methods, paths, ...)."""
+GLYPH_L7 = "◈"
+"""Allowed, and some of its ports pass only the requests a Cilium L7 rule lists (http, dns, kafka)."""
 
 
 def cell_glyph(cell: Cell | None) -> str:
@@ -33,6 +35,8 @@ def cell_glyph(cell: Cell | None) -> str:
         return GLYPH_UNCERTAIN
     if cell.mesh is not None and cell.mesh.verdict.value != "allowed":
         return GLYPH_MESH_DENIED if cell.mesh.verdict.value == "denied" else GLYPH_MESH_SOME
+    if cell.l7:
+        return GLYPH_L7
     return GLYPH_ALL if cell.conns.is_all() else GLYPH_SOME
 
 
@@ -67,6 +71,8 @@ def render_grid(m: Matrix) -> str:
     lines.append("")
     lines.append(f"{GLYPH_ALL} all ports   {GLYPH_SOME} some ports   {GLYPH_NONE} denied   {GLYPH_UNCERTAIN} uncertain"
                  + (" or unknown (could not be read)" if m.uncertain_reasons else ""))
+    if any(c.l7 for c in m.cells.values()):
+        lines.append(f"{GLYPH_L7} L7-filtered: some ports pass only the requests a Cilium L7 rule lists (explain names them)")
     if any(c.mesh is not None for c in m.cells.values()):
         lines.append(f"{GLYPH_MESH_SOME} L4 allows, the mesh some requests   {GLYPH_MESH_DENIED} L4 allows, the mesh "
                      "denies (L7 or mTLS refused)")
@@ -84,7 +90,7 @@ def render_connections(m: Matrix, *, wide: bool = False) -> str:
         if cell.partial:
             flags.append("some pods")
         if cell.l7:
-            flags.append("L7-filtered")
+            flags.append("L7-filtered" + (f" ({', '.join(cell.l7_requests)})" if cell.l7_requests else ""))
         if cell.mesh is not None:
             flags.append("mesh: " + mesh_note(cell.mesh))
         ports = cell.conns.describe("all ports")

@@ -556,3 +556,58 @@ spec:
     assert not matrix(BASE + cnp("p", "a", L7_WEB) + np % "8080").cells[("a/api", "a/web")].l7
     m = matrix(BASE + cnp("p", "a", L7_WEB) + np % "9090")
     assert m.cells[("a/api", "a/web")].l7 and conns(m, "a/api", "a/web") == tcp(8080) | tcp(9090)
+
+
+def test_calico_and_cilium_objects_together():
+    # A cluster normally runs one CNI. With both CNIs' objects the tool evaluates both in the pipeline's order
+    # (engine/pipeline.py: Cilium deny, Calico tiers, Admin, NetworkPolicy = Calico's default tier with the
+    # Kubernetes policies and Cilium's allows, Baseline, default) and says so in a note
+    calico = ("---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\n"
+              "spec: {order: 100, defaultAction: Pass}\n---\n"
+              "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: sec}\n"
+              "spec: {tier: security, selector: app == 'web', types: [Ingress], ingress: ["
+              "{action: Deny, protocol: TCP, source: {selector: app == 'api'}, destination: {ports: [9090]}}, "
+              "{action: Allow, protocol: TCP, source: {selector: app == 'cli', namespaceSelector: all()}, "
+              "destination: {ports: [8080]}}, {action: Pass}]}\n")
+    cilium = cnp("web", "a", """
+endpointSelector: {matchLabels: {app: web}}
+ingress: [{fromEndpoints: [{matchLabels: {app: api}}]}]
+ingressDeny: [{fromEndpoints: [{matchLabels: {app: cli, 'k8s:io.kubernetes.pod.namespace': b}}], toPorts: [{ports: [{port: '8080'}]}]}]
+""")
+    a = analyzer(BASE + calico + cilium)
+    assert any("Calico and Cilium policy objects are both present" in n for n in a.cluster.notes)
+    m = a.matrix()
+    # Cilium's deny comes before Calico's tiers ("Deny policies take precedence over allow policies"): the
+    # security tier's Allow of b/cli on 8080 does not open it
+    assert conns(m, "b/cli", "a/web") == NONE
+    # a Calico Deny in an earlier tier beats Cilium's allow (Calico tier reference: a Deny ends evaluation)
+    got = conns(m, "a/api", "a/web")
+    assert not got.allows("TCP", 9090) and got.allows("TCP", 8080)
+    # Cilium's default deny holds inside Calico's default tier: a/web admits only a/api
+    assert conns(m, "a/web", "a/web") == NONE
+    fast = a.class_matrix()
+    n = len(a.classes)
+    for s in range(n):
+        for d in range(n):
+            assert fast.get((s, d), NONE) == a.class_allows(s, d), (s, d)
+    ex = explain_pair(a, a.cluster.workload("a/api"), a.cluster.workload("a/web"))
+    text = " ".join(r.text for r in ex.ingress)
+    assert "[security tier]" in text and "cnp:a/web ingress rule 1" in text
+    # without the Cilium objects the note is gone and the Calico tier alone decides
+    assert not any("both present" in n for n in analyzer(BASE + calico).cluster.notes)
+    # live: a CNP event and a pod event on a cluster with both stay incremental and match a fresh analysis
+    from kubectl_microseg.engine.incremental import LiveModel
+    from kubectl_microseg.plugins.manifests import parse_text
+    import textwrap
+
+    live = LiveModel(parse_text(textwrap.dedent(BASE + calico + cilium), "in.yaml"))
+    live.matrix()
+    opened = cilium.replace("ingressDeny: [", "ingressDeny: [{fromCIDR: [192.0.2.0/24]}, ").replace(
+        "{app: api}}]}]", "{app: api}}]}, {fromEndpoints: [{matchLabels: {app: web}}]}]")
+    up = live.apply(parse_text(opened, "p.yaml"))
+    relabel = textwrap.dedent(BASE).replace("labels: {app: api}", "labels: {app: api, v: '2'}")
+    up2 = live.apply([o for o in parse_text(relabel, "b.yaml") if o.name == "api" and o.kind == "Deployment"])
+    assert not up.rebuilt and not up2.rebuilt
+    want = analyzer(relabel + calico + opened).matrix()
+    assert {k: v.conns for k, v in live.matrix().cells.items()} == {k: v.conns for k, v in want.cells.items()}
+    assert conns(want, "a/web", "a/web") == ALL

@@ -8,7 +8,7 @@ from textual.widgets import Static
 from ..grid import AxisItem, CellState, CellView
 
 STATE_CLASS = {CellState.ALL: "all", CellState.SOME: "some", CellState.DENIED: "denied",
-               CellState.UNCERTAIN: "uncertain"}
+               CellState.UNCERTAIN: "uncertain", CellState.L7: "l7"}
 
 
 class CellInfo(Static):
@@ -42,6 +42,8 @@ class CellInfo(Static):
             extra = []
             if view.uncertain:
                 extra.append("uncertain: some policies could not be read")
+            if view.state is CellState.L7:
+                extra.append("L7-filtered, only: " + (", ".join(view.l7_requests) or "the listed requests"))
             if view.total_pairs > 1:
                 extra.append(f"{view.allowed_pairs}/{view.total_pairs} pairs")
             elif view.partial:

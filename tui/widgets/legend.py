@@ -25,7 +25,8 @@ class Legend(Widget):
             return t
         grid = grids.first()
         short = self.size.width < 110
-        for state, words, cls in SHAPES:
+        shapes = SHAPES + (((CellState.L7, "L7-filtered", "l7"),) if grid.model is not None and grid.model.has_l7 else ())
+        for state, words, cls in shapes:
             t.append(state.glyph, style=grid._cell_style(cls, ""))
             t.append(f" {words.split()[0] if short else words}  ")
         if grid.overlay:  # a simulation is drawn: its glyphs replace the risk colours in the legend

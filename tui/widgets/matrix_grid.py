@@ -51,6 +51,7 @@ class MatrixGrid(ScrollView, can_focus=True):
         "matrix-grid--some",
         "matrix-grid--denied",
         "matrix-grid--uncertain",
+        "matrix-grid--l7",
         "matrix-grid--cursor",
         "matrix-grid--crosshair",
         "matrix-grid--changed",
