@@ -126,7 +126,7 @@ class Reason:
 class DirectionVerdict:
     allowed: ConnSet
     isolated: bool
-    selecting: list[NetworkPolicy]
+    selecting: list[NetworkPolicy | CiliumPolicy]
     reasons: list[Reason]
     uncertain: bool = False
     """A rule that could decide here was not evaluated (nodes or domainNames peers)."""
