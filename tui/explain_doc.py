@@ -96,6 +96,8 @@ def rule_lines(text: str, path: tuple[Any, ...]) -> tuple[int, int] | None:
             return None
         if node is None:
             return None
+    if node is None:
+        return None
     lines = text.splitlines()
     end = node.end_mark
     last = end.line  # 0-based; the mark sits where the next token starts: back up over what is not ours

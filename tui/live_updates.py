@@ -159,8 +159,8 @@ class LiveUpdates:
                 self.app.post_message(LoadFailed(f"could not analyse the change: {exc}"))
                 drawn.set()
             else:
-                changed = pairs if pairs is not None else changed_pairs(old.matrix, new.matrix)  # after a rebuild
-                self.app.post_message(SessionReady(new, changed, first=False, generation=version,
+                cells = pairs if pairs is not None else changed_pairs(old.matrix, new.matrix)  # after a rebuild
+                self.app.post_message(SessionReady(new, cells, first=False, generation=version,
                                                    exact=pairs is not None, drawn=drawn))
             finally:
                 self.app.post_message(UpdateApplied())

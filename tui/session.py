@@ -284,7 +284,7 @@ def pod_grid(analyzer: Analyzer, m: Matrix) -> tuple[list[Endpoint], CellFn]:
             out = m.cells.get((s, analyzer.class_workloads[b][0].id)) if isinstance(b, int) else \
                 m.cells.get((analyzer.class_workloads[a][0].id, d))  # type: ignore[index]
             if out is not None:
-                v = analyzer.verdict_classes(a, b, s, d)  # type: ignore[arg-type]
+                v = analyzer.verdict_classes(a, b, s, d)
                 out = Cell(v.allowed, out.uncertain) if v.allowed else None
         memo[key] = out
         return out

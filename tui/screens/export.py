@@ -58,7 +58,7 @@ class ExportScreen(ModalScreen[None]):
         """Write the export (default ``microseg-matrix.md`` / ``.mmd`` in the working directory)."""
         from kubectl_microseg.io.atomic import write_new
 
-        return write_new(Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}"), self.text)
+        return Path(write_new(Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}"), self.text))
 
     def action_write(self) -> None:
         """w: the save dialog (the full path shown and editable; an existing file is never replaced silently)."""

@@ -329,7 +329,7 @@ class MatrixScreen(Screen[None]):
         self.grid.set_model(self.model)
 
     def on_namespace_tree_chosen(self, message: NamespaceTree.Chosen) -> None:
-        self.jump_to(message.namespace, message.endpoint)
+        self.jump_to(message.group, message.endpoint)
 
     def on_workload_panel_workload_chosen(self, message: WorkloadPanel.WorkloadChosen) -> None:
         self.jump_to(message.endpoint.split("/", 1)[0], message.endpoint)
@@ -470,9 +470,9 @@ class MatrixScreen(Screen[None]):
         self.grid.set_model(self.model)
 
     def action_filter_axis(self) -> None:
-        self._filter_axis = FILTER_AXES[(FILTER_AXES.index(self._filter_axis) + 1) % len(FILTER_AXES)]  # type: ignore[arg-type]
+        self._filter_axis = FILTER_AXES[(FILTER_AXES.index(self._filter_axis) + 1) % len(FILTER_AXES)]
         if self.model is not None:
-            self.model.filter_axis = self._filter_axis  # type: ignore[assignment]
+            self.model.filter_axis = self._filter_axis
             self.model.rebuild()
             self.grid.set_model(self.model)
         self.status.filter_text = f"{self._filter} ({self._filter_axis})" if self._filter else ""

@@ -22,9 +22,10 @@ class NamespaceTree(Tree[str]):
 
     @dataclass
     class Chosen(Message):
-        """A namespace (``endpoint`` None) or a workload was selected."""
+        """A namespace (``endpoint`` None) or a workload was selected (``group``: its namespace; the host
+        group for host firewalls. Not ``namespace``: Textual's Message uses that name for handler names)."""
 
-        namespace: str
+        group: str
         endpoint: str | None = None
 
     @dataclass
