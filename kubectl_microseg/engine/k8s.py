@@ -797,7 +797,19 @@ class Analyzer:
         if key in self._cache:
             return self._cache[key]
         out: dict[int, ConnSet] | None = None
-        if self.has_admin or cilium_deny:
+        if cilium_deny and not self.has_admin and not calico:
+            # the Cilium deny tier, then the NetworkPolicy tier (or the default): the rules' map less what the
+            # deny rules deny (the pipeline's order, as the class matrix's subtract_denies; a test compares)
+            assert self.cilium is not None
+            np = self._np_atoms(direction, cls, named)
+            out = {}
+            for i, atom in enumerate(self.atoms):
+                c = _ALL if np is None else np.get(i)
+                if c:
+                    c = c - self.cilium.deny_conns(direction, cls, atom, named)
+                    if c:
+                        out[i] = c
+        elif self.has_admin or cilium_deny:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)
