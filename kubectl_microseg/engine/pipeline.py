@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING
 from collections.abc import Callable
 
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
+from ..model.cilium import CiliumPolicy, CiliumRule
 from ..model.policy import NetworkPolicy, Rule
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 from ..vocab import Direction, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
 from .cilium import l4_named_ports, l7_text
@@ -51,7 +52,7 @@ from .calico import EFFECTS as CALICO_EFFECTS, Placement, decide_tiers
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
-    from .compiled import CompiledAdminRule
+    from .compiled import CompiledAdminRule, CompiledRule
     from .k8s import Analyzer
 
 _ALL = ConnSet.all()
@@ -93,8 +94,9 @@ class Reason:
     """What the step is: ``vocab.ReasonKind`` lists every kind (an admin rule's is
     <ANP|BANP|ADMIN|BASELINE>_<its action as written>)."""
     conns: ConnSet
-    policy: NetworkPolicy | None = None
-    rule: Rule | None = None
+    policy: NetworkPolicy | CiliumPolicy | None = None
+    rule: Rule | CiliumRule | None = None
+    """The NetworkPolicy rule, or the Cilium rule (allow or deny) that Cilium's layers compiled."""
     text: str = ""
     admin: AdminPolicy | None = None
     admin_rule: AdminRule | None = None
@@ -162,7 +164,7 @@ class Query:
     direction: Direction
     own: int
     peer: int | ExternalAtom
-    named: frozenset
+    named: NamedPorts
     """The destination's named ports (they resolve named ports in rules)."""
     trace: list[Reason] | None = None
     peer_name: str = ""
@@ -239,7 +241,7 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if q.trace is not None:
             hits.append((cr, conns))
         allowed = allowed | conns
-    if hits:
+    if hits and q.trace is not None:
         l4 = l4_named_ports([cr.rule for cr, _ in hits], q.named)
         q.trace.extend(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns, l4),
                               layer=Layer.NETWORK_POLICY.value) for cr, conns in hits)
@@ -317,7 +319,7 @@ def decide(q: Query) -> ConnSet:
     return allowed
 
 
-def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
+def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
     skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair). Cilium deny
@@ -357,7 +359,7 @@ def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> ReasonKind:
     return ReasonKind(f"{prefix}_{rule.action.upper()}")
 
 
-def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
+def _rule_text(cr: CompiledRule, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     ports = cr.rule.describe_ports()
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())

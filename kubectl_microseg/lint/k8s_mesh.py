@@ -1,14 +1,15 @@
 """Provides the service-mesh (Istio) rules: mTLS not STRICT where it matters (MS020), identity rules towards
 workloads whose clients have no sidecar (MS021), an ALLOW policy with no rules (MS022), policies no sidecar
-enforces (MS023), and NetworkPolicy default deny without mesh authorization or the reverse (MS024).
+enforces (MS023), NetworkPolicy default deny without mesh authorization or the reverse (MS024), DENY
+policies that change no verdict (MS025) and ALLOW rules a DENY always pre-empts (MS026).
 Semantics as engine/mesh.py (istio.io, docs/reference/config/security)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine.mesh import MeshAnalyzer, Side
-from ..model.istio import AuthorizationPolicy, AuthzAction, MtlsMode
+from ..engine.mesh import MeshAnalyzer, Side, pattern_match
+from ..model.istio import AuthorizationPolicy, AuthzAction, AuthzRule, MtlsMode
 from ..vocab import Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
@@ -46,6 +47,23 @@ MS024 = RuleInfo(
     "lets it through), or a mesh default deny (an ALLOW "
     "policy applying namespace-wide) without a NetworkPolicy default deny (L4 open to plaintext-capable "
     "clients). Add the missing layer.")
+
+MS025 = RuleInfo(
+    "MS025", "mesh-deny-shadowed", "warning",
+    "a DENY AuthorizationPolicy that can change no verdict: no rules, or every rule covered by another DENY",
+    "Istio authorization-policy: rules \"If not set, the match will never occur\", so a DENY without rules denies "
+    "nothing; and all DENY policies of a workload are evaluated together (CUSTOM, then DENY, then ALLOW: \"If any "
+    "of the DENY policies match the request, deny the request\"), so a DENY policy each of whose rules is covered "
+    "by a rule of another DENY policy applying to at least the same workloads never decides a request alone: "
+    "deleting it changes nothing. Covered is checked field by field (values within the other rule's values or "
+    "patterns; a field the other rule leaves out matches anything); policies without a sidecar to enforce "
+    "them are MS023.")
+MS026 = RuleInfo(
+    "MS026", "mesh-allow-rule-pre-empted", "warning",
+    "an ALLOW rule every request of which a DENY policy of the same workloads denies first",
+    "Istio evaluates CUSTOM, then DENY, then ALLOW policies: a request a DENY policy matches is denied before any "
+    "ALLOW policy is consulted, so an ALLOW rule covered by a DENY rule (applying to at least the same workloads) "
+    "never allows anything. Remove the rule, or narrow the DENY.")
 
 _PROD = {"production", "prod", "pci"}
 
@@ -168,5 +186,93 @@ def check_layers_disagree(ctx: LintContext) -> Iterator[Finding]:
                               fix=f"add a NetworkPolicy in {name} with podSelector: {{}} and policyTypes: [Ingress]")
 
 
+def _scope_covers(mesh: MeshAnalyzer, q: AuthorizationPolicy, p: AuthorizationPolicy) -> bool:
+    """Whether ``q`` applies to every workload ``p`` applies to (root namespace: mesh-wide; a selector whose
+    requirements are a subset selects a superset)."""
+    if q.target_refs or p.target_refs:
+        return False
+    if q.namespace != mesh.root and q.namespace != p.namespace:
+        return False
+    if q.selector is None:
+        return True
+    return p.selector is not None and set(q.selector.requirements) <= set(p.selector.requirements)
+
+
+def _values_cover(key: str, q: tuple[str, ...], p: tuple[str, ...]) -> bool:
+    """Whether the field ``key`` with values ``q`` matches whatever the same field with values ``p`` matches."""
+    if key.startswith("not"):  # q excludes its values: p must exclude them too
+        return set(q) <= set(p)
+    if key in ("ipBlocks", "remoteIpBlocks", "ports"):
+        return set(p) <= set(q) or "*" in q
+    return all(pattern_match(v, q) for v in p)  # a pattern of p within one of q ("a/b*" within "a/*")
+
+
+def _fields_cover(q: dict[str, tuple[str, ...]], p: dict[str, tuple[str, ...]]) -> bool:
+    """A source (or operation) ``q`` matches every request ``p`` matches: each field q sets, p sets narrower."""
+    return all(k in p and _values_cover(k, v, p[k]) for k, v in q.items())
+
+
+def rule_covers(q: AuthzRule, p: AuthzRule) -> bool:
+    """Whether rule ``q`` matches every request rule ``p`` matches (sufficient, not necessary: a False may
+    still be covered by address arithmetic or by several rules together; never a False positive)."""
+    if q.is_empty:
+        return True
+    for q_list, p_list in ((q.sources, p.sources), (q.operations, p.operations)):
+        if q_list and (not p_list or not all(any(_fields_cover(a, b) for a in q_list) for b in p_list)):
+            return False
+    for c in q.conditions:
+        if not any(d.key == c.key and (not c.values or (d.values and all(pattern_match(v, c.values) for v in d.values)))
+                   and set(c.not_values) <= set(d.not_values) for d in p.conditions):
+            return False
+    return True
+
+
+def check_deny_shadowed(ctx: LintContext) -> Iterator[Finding]:
+    mesh = _mesh(ctx)
+    denies = sorted(((p, s) for p, s in mesh.authz if p.action is AuthzAction.DENY and not p.target_refs),
+                    key=lambda e: (e[0].namespace, e[0].name))
+    for i, (pol, src) in enumerate(denies):
+        if not pol.rules:
+            yield ctx.finding(MS025, f"AuthorizationPolicy {pol.id} is DENY with no rules: it never matches, so it "
+                                     "denies nothing", f"AuthorizationPolicy {pol.id}", src, ("spec",),
+                              fix="add the rules it should deny, or delete it (an ALLOW with no rules is the "
+                                  "allow-nothing default deny)")
+            continue
+        # the other DENY policies that cover its scope; of two that cover each other, the later one is reported
+        others = [(q, s) for j, (q, s) in enumerate(denies) if q is not pol and q.rules and _scope_covers(mesh, q, pol)
+                  and (j < i or not (_scope_covers(mesh, pol, q) and all(any(rule_covers(r, x) for r in pol.rules)
+                                                                          for x in q.rules)))]
+        coverers = []
+        for rule in pol.rules:
+            by = next((f"{q.id} rule {r.index}" for q, _ in others for r in q.rules if rule_covers(r, rule)), None)
+            if by is None:
+                break
+            coverers.append(f"rule {rule.index} by {by}")
+        else:
+            yield ctx.finding(MS025, f"AuthorizationPolicy {pol.id} (DENY) is covered by other DENY policies of its "
+                                     f"workloads ({'; '.join(coverers)}): it never decides a request alone",
+                              f"AuthorizationPolicy {pol.id}", src, ("spec", "rules"),
+                              fix="delete it, or make it deny something the others do not")
+
+
+def check_allow_pre_empted(ctx: LintContext) -> Iterator[Finding]:
+    mesh = _mesh(ctx)
+    denies = [p for p, _ in mesh.authz if p.action is AuthzAction.DENY and not p.target_refs]
+    if not denies:
+        return
+    for pol, src in mesh.authz:
+        if pol.action is not AuthzAction.ALLOW or pol.target_refs:
+            continue
+        for rule in pol.rules:
+            by = next((f"{q.id} rule {r.index}" for q in denies if _scope_covers(mesh, q, pol)
+                       for r in q.rules if rule_covers(r, rule)), None)
+            if by is not None:
+                yield ctx.finding(MS026, f"AuthorizationPolicy {pol.id} rule {rule.index} (ALLOW) is pre-empted by "
+                                         f"DENY {by}: DENY is evaluated first and matches every request it allows",
+                                  f"AuthorizationPolicy {pol.id}", src, rule.path,
+                                  fix="delete the rule, or narrow the DENY policy")
+
+
 RULES = ((MS020, check_mtls_not_strict), (MS021, check_identity_rules), (MS022, check_allow_nothing),
-         (MS023, check_not_enforced), (MS024, check_layers_disagree))
+         (MS023, check_not_enforced), (MS024, check_layers_disagree), (MS025, check_deny_shadowed),
+         (MS026, check_allow_pre_empted))

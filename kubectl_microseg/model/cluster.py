@@ -22,7 +22,8 @@ from .cilium import TWO_CNIS_NOTE, CiliumEntry
 from .cilium import build as build_cilium
 from .calico import CalicoObjects, is_calico
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
-from .istio import AUTHZ_KIND, MESH_API_VERSIONS, MESH_KINDS, MeshObjects, parse_authorization_policy, parse_peer_authentication
+from .istio import (AUTHZ_KIND, MESH_API_VERSIONS, MESH_KINDS, MeshObjects, parse_authorization_policy,
+                    parse_peer_authentication, parse_service)
 from .objects import FieldPath, SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
@@ -275,6 +276,10 @@ def build_cluster(objects: Iterable[SourceObject]) -> Cluster:
                     mesh.peer_authn.append((parse_peer_authentication(obj.raw), obj))
             except FieldError as e:
                 raise obj.error(e.path, f"{kind} {obj.namespace or 'default'}/{obj.name}: {e.message}") from None
+        elif kind == "Service":  # read only for the mesh's protocol selection (engine/mesh.py)
+            svc = parse_service(obj.raw)
+            if svc is not None:
+                mesh.services.append(svc)
         elif kind not in QUIET_KINDS:
             skipped[kind] = skipped.get(kind, 0) + 1
     if skipped:

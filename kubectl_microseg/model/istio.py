@@ -108,10 +108,60 @@ class PeerAuthentication:
     """None: namespace-wide (or mesh-wide in the root namespace)."""
     mode: MtlsMode
     port_modes: tuple[tuple[int, MtlsMode], ...] = ()
+    created: str = ""
+    """``metadata.creationTimestamp`` (RFC 3339, UTC, so the text sorts by age); "" when the input has none."""
 
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+HTTP_PROTOCOLS = frozenset({"http", "http2", "grpc", "grpc-web"})
+"""Protocols whose requests an Istio sidecar parses as HTTP (istio.io ops/configuration/traffic-management/
+protocol-selection, "Explicit protocol selection")."""
+OPAQUE_PROTOCOLS = frozenset({"tcp", "tls", "https", "mongo", "mysql", "redis"})
+"""Protocols a sidecar treats as TCP for authorization ("https: ... the Sidecar does not decrypt TLS traffic,
+this is the same as tls"; mongo, mysql, redis: opaque TCP unless experimentally enabled)."""
+
+
+def port_protocol(name: str, app_protocol: str) -> str:
+    """A Service port's protocol as Istio selects it: ``appProtocol`` "takes precedence over the port name";
+    the name is ``<protocol>[-<suffix>]``; '' when neither names one (Istio then detects HTTP itself)."""
+    for text in (app_protocol.lower(), name.split("-", 1)[0].lower()):
+        if text in HTTP_PROTOCOLS or text in OPAQUE_PROTOCOLS:
+            return text  # (an appProtocol Istio does not know leaves the name to say)
+    return ""
+
+
+@dataclass(frozen=True)
+class MeshService:
+    """What protocol selection reads of a Service: its selector and, per TCP port, the target and protocol."""
+
+    namespace: str
+    selector: LabelSelector | None
+    """None: no selector (no pods behind it here)."""
+    ports: tuple[tuple[int | str, str], ...]
+    """(targetPort: a number or a container port name, protocol: one of the sets above or '')."""
+
+
+def parse_service(raw: Mapping[str, Any]) -> MeshService | None:
+    """The Service as protocol selection sees it; None when its shape says nothing usable (Services are the API
+    server's to validate: a malformed port is skipped, never an error here)."""
+    spec: dict[str, Any] = raw["spec"] if isinstance(raw.get("spec"), dict) else {}
+    sel = spec.get("selector")
+    selector = (LabelSelector.from_match_labels({str(k): str(v) for k, v in sel.items()})
+                if isinstance(sel, dict) and sel else None)
+    ports: list[tuple[int | str, str]] = []
+    for p in spec.get("ports") or []:
+        if not isinstance(p, dict) or str(p.get("protocol") or "TCP").upper() != "TCP":
+            continue
+        target = p.get("targetPort", p.get("port"))
+        if isinstance(target, str) and target.isdigit():
+            target = int(target)
+        if isinstance(target, (int, str)) and not isinstance(target, bool):
+            ports.append((target, port_protocol(str(p.get("name") or ""), str(p.get("appProtocol") or ""))))
+    meta: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
+    return MeshService(str(meta.get("namespace") or "default"), selector, tuple(ports)) if ports else None
 
 
 @dataclass
@@ -120,6 +170,8 @@ class MeshObjects:
 
     authz: list[tuple[AuthorizationPolicy, Any]] = field(default_factory=list)
     peer_authn: list[tuple[PeerAuthentication, Any]] = field(default_factory=list)
+    services: list[MeshService] = field(default_factory=list)
+    """The Services, for protocol selection only (they do not make a mesh: ``bool()`` ignores them)."""
 
     def __bool__(self) -> bool:
         return bool(self.authz or self.peer_authn)
@@ -248,7 +300,7 @@ def parse_peer_authentication(raw: Mapping[str, Any]) -> PeerAuthentication:
         # peer_authentication: portLevelMtls "can only be set when selector is set" (CRD validation rule)
         raise FieldError(("spec", "portLevelMtls"), "portLevelMtls requires a workload selector (spec.selector)")
     return PeerAuthentication(str(meta.get("namespace") or "default"), str(meta.get("name")), selector, mode,
-                              tuple(sorted(ports)))
+                              tuple(sorted(ports)), str(meta.get("creationTimestamp") or ""))
 
 
 class Dataplane(str, Enum):
