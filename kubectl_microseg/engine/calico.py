@@ -38,7 +38,7 @@ from ..model.addresses import AddressSet
 from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
                             DEFAULT_TIER, K8S_POLICY_ORDER)
 from ..model.ports import ConnSet
-from ..vocab import DIRECTIONS, Direction, ReasonKind
+from ..vocab import DIRECTIONS, Direction, Effect, ReasonKind
 from .compiled import peer_matches
 
 if TYPE_CHECKING:
@@ -342,8 +342,9 @@ def network_set_names(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
 
 _KIND = {CalicoAction.ALLOW: ReasonKind.CALICO_ALLOW, CalicoAction.DENY: ReasonKind.CALICO_DENY,
          CalicoAction.PASS: ReasonKind.CALICO_PASS, CalicoAction.LOG: ReasonKind.CALICO_LOG}
-EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", ReasonKind.CALICO_PASS: "pass",
-           ReasonKind.CALICO_LOG: "none", ReasonKind.CALICO_TIER_DENY: "deny", ReasonKind.CALICO_TIER_PASS: "pass"}
+EFFECTS = {ReasonKind.CALICO_ALLOW: Effect.ALLOW, ReasonKind.CALICO_DENY: Effect.DENY, ReasonKind.CALICO_PASS: Effect.PASS,
+           ReasonKind.CALICO_LOG: Effect.NONE, ReasonKind.CALICO_TIER_DENY: Effect.DENY,
+           ReasonKind.CALICO_TIER_PASS: Effect.PASS}
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ..errors import AmbiguousName, UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
-from ..vocab import Direction, ReasonKind
+from ..vocab import Direction, Effect, ReasonKind
 from .k8s import Analyzer, ExternalAtom, Reason, Verdict
 from .matrix import Matrix
 
@@ -48,9 +48,9 @@ class PairExplanation:
         out: list[Reason] = []
         for reasons, dir_allowed in ((self.egress, self.egress_allowed), (self.ingress, self.ingress_allowed)):
             if ok:
-                out.extend(r for r in reasons if r.effect == "allow" and r.conns and covers(r.conns))
+                out.extend(r for r in reasons if r.effect == Effect.ALLOW and r.conns and covers(r.conns))
             elif not covers(dir_allowed):
-                deny = [r for r in reasons if r.effect == "deny" and (not r.conns or covers(r.conns))]
+                deny = [r for r in reasons if r.effect == Effect.DENY and (not r.conns or covers(r.conns))]
                 out.extend(deny)
                 if not deny and reasons:
                     d = reasons[0].direction

@@ -235,7 +235,7 @@ class Analyzer:
     def _compile_policies(self) -> None:
         self._cache: dict[Any, Any] = {}
         n = len(self.classes)
-        self.isolating: dict[str, list[list[NetworkPolicy]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.isolating: dict[str, list[list[NetworkPolicy | CiliumPolicy]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.rules_of: dict[str, list[list[CompiledRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.compiled: dict[tuple[str, str, int], CompiledRule] = {}
         self.policy_selects: dict[str, int] = {}

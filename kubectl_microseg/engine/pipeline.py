@@ -45,7 +45,7 @@ from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
 from ..model.cilium import CiliumPolicy, CiliumRule
 from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet, NamedPorts
-from ..vocab import Direction, ReasonKind
+from ..vocab import Direction, Effect, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
 from .cilium import l4_named_ports, l7_text
 from .calico import EFFECTS as CALICO_EFFECTS, Placement, decide_tiers
@@ -57,15 +57,6 @@ if TYPE_CHECKING:
 
 _ALL = ConnSet.all()
 _NONE = ConnSet.none()
-
-
-class Decision(str, Enum):
-    """What one layer (or one of its rules) says about some ports."""
-
-    ACCEPT = "accept"
-    DENY = "deny"
-    PASS = "pass"
-    NONE = "no-opinion"
 
 
 class Layer(str, Enum):
@@ -80,7 +71,7 @@ class Layer(str, Enum):
     DEFAULT = "default"
 
 
-_EFFECT = {Action.ACCEPT: "allow", Action.DENY: "deny", Action.PASS: "pass"}
+_EFFECT = {Action.ACCEPT: Effect.ALLOW, Action.DENY: Effect.DENY, Action.PASS: Effect.PASS}
 _DENYING_KINDS = (ReasonKind.NO_RULE_MATCHED, ReasonKind.SELECTED_NO_RULES, ReasonKind.PORT_NOT_ALLOWED,
                   ReasonKind.CILIUM_DENY)
 
@@ -108,17 +99,17 @@ class Reason:
     """The end of a Calico tier: the ids of the Calico policies through which the tier applied."""
 
     @property
-    def effect(self) -> str:
+    def effect(self) -> Effect:
         """allow, deny, pass or none: what this reason does to the ports in ``conns`` (or to all, when empty)."""
         if self.admin_rule is not None:
             return _EFFECT[self.admin_rule.effect]
         if self.kind in CALICO_EFFECTS:
             return CALICO_EFFECTS[self.kind]
         if self.kind in _DENYING_KINDS:
-            return "deny"
+            return Effect.DENY
         if self.kind == ReasonKind.UNEVALUATED:
-            return "none"
-        return "allow"
+            return Effect.NONE
+        return Effect.ALLOW
 
     def short(self) -> str:
         """'production/api-policy ingress rule 1' (the contract's ``because`` item)."""
@@ -135,7 +126,7 @@ class Reason:
 class DirectionVerdict:
     allowed: ConnSet
     isolated: bool
-    selecting: list[NetworkPolicy]
+    selecting: list[NetworkPolicy | CiliumPolicy]
     reasons: list[Reason]
     uncertain: bool = False
     """A rule that could decide here was not evaluated (nodes or domainNames peers)."""
@@ -332,7 +323,8 @@ def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAto
     return out
 
 
-def _np_or_default(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
+def _np_or_default(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom,
+                   named: frozenset[tuple[str, str, int]]) -> ConnSet:
     """The NetworkPolicy tier's verdict where it is the only layer, the default when it has no opinion."""
     if a.classes[own].host_network or not a.isolating[direction][own]:
         return _ALL
