@@ -207,7 +207,10 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         model.cluster.notes[:0] = [n for n in snapshot.notes if n not in model.cluster.notes]
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
-        staged = _staged(model.analyzer, model.objects.values(), args)
+        calico = model.analyzer.cluster.calico
+        objects = list(model.objects.values()) if calico.staged or calico.staged_k8s else []
+    # the staged verdicts (a second analysis, only with staged policies) from a copy, outside the lock
+    staged = _staged(model.analyzer, objects, args) if objects else {}
     m.title = f"Effective connectivity ({snapshot.description})"
     return Session(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, up.pairs
 
