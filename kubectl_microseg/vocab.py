@@ -77,6 +77,17 @@ class ReasonKind(StrEnum):
     BASELINE_PASS = "BASELINE_PASS"
 
 
+class Effect(StrEnum):
+    """What one step of a verdict's chain does to its ports (``engine.pipeline.Reason.effect``)."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    PASS = "pass"
+    """Hands the ports to the next layer (an admin or Calico Pass, the end of a Calico tier of staged policies)."""
+    NONE = "none"
+    """Decides nothing (an unevaluated rule, a Calico Log)."""
+
+
 class ChangeAction(StrEnum):
     """What a simulated change does to one object (``engine.simulate.ObjectChange``)."""
 

@@ -15,6 +15,7 @@ import yaml
 from kubectl_microseg.engine.explain import PairExplanation
 from kubectl_microseg.engine.k8s import Reason
 from kubectl_microseg.model.cluster import PolicyEntry
+from kubectl_microseg.vocab import Effect
 
 from .session import Session
 
@@ -127,7 +128,7 @@ def _reason_blocks(reasons: list[Reason]) -> list[Block]:
     out = []
     for r in reasons:
         # a tick only for what allows; a Pass (or a rule not evaluated) decides nothing: neither mark
-        ok = None if r.effect in ("pass", "none") else (r.effect == "allow" and bool(r.conns))
+        ok = None if r.effect in (Effect.PASS, Effect.NONE) else (r.effect == Effect.ALLOW and bool(r.conns))
         text = r.text or r.short()
         out.append(Block("reason", text, ok))
     return out

@@ -210,10 +210,14 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         model.cluster.notes[:0] = [n for n in snapshot.notes if n not in model.cluster.notes]
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
-        staged = _staged(model.analyzer, model.objects.values(), args)
+        calico = model.analyzer.cluster.calico
+        objects = list(model.objects.values()) if calico.staged or calico.staged_k8s else []
+        # the mesh's verdicts read the model's cluster: under the lock (engine/mesh.py, ~0.1 s at size L)
         m, mesh_changed = with_mesh(m, model.analyzer, args, _MESHED.get(model))
         if mesh_changed is not None:
             _MESHED[model] = m
+    # the staged verdicts (a second analysis, only with staged policies) from a copy, outside the lock
+    staged = _staged(model.analyzer, objects, args) if objects else {}
     m.title = f"Effective connectivity ({snapshot.description})"
     pairs = up.pairs if up.pairs is None or not mesh_changed else up.pairs | mesh_changed
     return Session(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, pairs

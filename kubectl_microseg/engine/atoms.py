@@ -11,7 +11,7 @@ from typing import Any
 from ..model.addresses import AddressSet, atom_groups, interval_cidrs, interval_text
 from ..model.cluster import Cluster
 from ..vocab import DIRECTIONS, Direction
-from .calico import network_set_blocks
+from .calico import network_set_blocks, network_set_names
 
 
 @dataclass
@@ -133,17 +133,17 @@ class AtomIndex:
                         if p.ip_block is not None:
                             blocks.append(p.ip_block)
                             written.update(x.strip() for x in p.ip_text.replace(" except ", ",").split(","))
-        for e in cluster.admin_policies:
+        for ae in cluster.admin_policies:
             for d in DIRECTIONS:
-                for r in e.policy.rules(d):
-                    for p in r.peers:
-                        if p.networks is not None:
-                            blocks.append(p.networks)
-                            written.update(x.strip() for x in p.networks_text.split(","))
+                for ar in ae.policy.rules(d):
+                    for ap in ar.peers:
+                        if ap.networks is not None:
+                            blocks.append(ap.networks)
+                            written.update(x.strip() for x in ap.networks_text.split(","))
         for ce in cluster.cilium:  # Cilium CIDR peers and world entities (engine.cilium)
             for d in DIRECTIONS:
-                for r in ce.policy.rules(d) + ce.policy.deny_rules(d):
-                    for cp in r.peers or ():
+                for cr in ce.policy.rules(d) + ce.policy.deny_rules(d):
+                    for cp in cr.peers or ():
                         if cp.addresses is not None:
                             blocks.append(cp.addresses)
                             written.update(cp.written)
@@ -154,9 +154,15 @@ class AtomIndex:
             written.add(text)
         named = [(w, AddressSet.from_cidr(w)) for w in sorted(written) if w]
         self.atoms: list[ExternalAtom] = []
+        sets = network_set_names(cluster.calico)
         for group in atom_groups(dict.fromkeys(blocks)):
             cidrs = tuple(c for lo, hi in group for c in interval_cidrs(lo, hi))
-            self.atoms.append(ExternalAtom(group, _atom_name(group, cidrs, named), cidrs))
+            name = _atom_name(group, cidrs, named)
+            # atoms are cut at every set's nets: a set holds an atom whole or not at all
+            in_sets = [label for label, a in sets if a.contains_interval(group[0][0], group[0][1])]
+            if in_sets:
+                name += f" ({', '.join(in_sets)})"
+            self.atoms.append(ExternalAtom(group, name, cidrs))
         # pieces (intervals) in address order, each with its atom, for bisecting
         self.pieces = sorted((lo, hi, i) for i, a in enumerate(self.atoms) for lo, hi in a.intervals)
         self.piece_starts = [p[0] for p in self.pieces]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..model import calico_selector as sel
@@ -37,7 +38,7 @@ from ..model.addresses import AddressSet
 from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
                             DEFAULT_TIER, K8S_POLICY_ORDER)
 from ..model.ports import ConnSet
-from ..vocab import DIRECTIONS, Direction, ReasonKind
+from ..vocab import DIRECTIONS, Direction, Effect, ReasonKind
 from .compiled import peer_matches
 
 if TYPE_CHECKING:
@@ -87,10 +88,10 @@ class CompiledCalicoRule:
     """Own-side classes it may match for all the tool knows (their ServiceAccount's labels are unknown)."""
     unsure_peers: int = 0
     """Peer classes it may match for all the tool knows."""
-    resolved: dict = field(default_factory=dict, repr=False)
+    resolved: dict[frozenset[tuple[str, str, int]] | None, ConnSet] = field(default_factory=dict, repr=False)
     """The rule's ports by the destination's named ports (pods of a class share one set)."""
 
-    def conns(self, dst_named: frozenset) -> ConnSet:
+    def conns(self, dst_named: frozenset[tuple[str, str, int]]) -> ConnSet:
         key = dst_named if any(pm.name for pm in self.rule.destination.ports + self.rule.destination.not_ports) else None
         hit = self.resolved.get(key)
         if hit is None:
@@ -218,7 +219,7 @@ class CalicoCompiler:
             return False
         return selector is None or selector.matches(self._sa[c.index])
 
-    def _classes(self, pred) -> int:
+    def _classes(self, pred: Callable[[PodClass], bool]) -> int:
         out = 0
         for c in self.a.classes:
             if not c.host_network and pred(c):
@@ -312,7 +313,7 @@ class CalicoCompiler:
         return out
 
 
-def _addresses(nets) -> AddressSet:
+def _addresses(nets: Iterable[object]) -> AddressSet:
     out = AddressSet()
     for n in nets:
         out = out | AddressSet.from_cidr(str(n))
@@ -332,10 +333,18 @@ def network_set_blocks(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
     return out
 
 
+def network_set_names(objs: CalicoObjects) -> list[tuple[str, AddressSet]]:
+    """Each (Global)NetworkSet's name and addresses: the external endpoints inside one carry its name
+    (networkset / globalnetworkset reference: a set names a group of outside addresses)."""
+    return [(f"{s.kind} {s.namespace + '/' if s.namespace else ''}{s.name}", a) for s, a in
+            ((s, _addresses(s.nets)) for s in objs.sets) if a.intervals]
+
+
 _KIND = {CalicoAction.ALLOW: ReasonKind.CALICO_ALLOW, CalicoAction.DENY: ReasonKind.CALICO_DENY,
          CalicoAction.PASS: ReasonKind.CALICO_PASS, CalicoAction.LOG: ReasonKind.CALICO_LOG}
-EFFECTS = {ReasonKind.CALICO_ALLOW: "allow", ReasonKind.CALICO_DENY: "deny", ReasonKind.CALICO_PASS: "pass",
-           ReasonKind.CALICO_LOG: "none", ReasonKind.CALICO_TIER_DENY: "deny", ReasonKind.CALICO_TIER_PASS: "pass"}
+EFFECTS = {ReasonKind.CALICO_ALLOW: Effect.ALLOW, ReasonKind.CALICO_DENY: Effect.DENY, ReasonKind.CALICO_PASS: Effect.PASS,
+           ReasonKind.CALICO_LOG: Effect.NONE, ReasonKind.CALICO_TIER_DENY: Effect.DENY,
+           ReasonKind.CALICO_TIER_PASS: Effect.PASS}
 """What each Calico reason kind does (pipeline.Reason.effect)."""
 
 
@@ -351,7 +360,7 @@ def decide_tiers(q: Query, open_: ConnSet, where: Placement | None = None,
     from .pipeline import Reason
 
     a = q.analyzer
-    d = q.direction
+    d = Direction(q.direction)
     accepted = denied = _NONE
     if chain is None:
         assert where is not None
@@ -362,14 +371,14 @@ def decide_tiers(q: Query, open_: ConnSet, where: Placement | None = None,
         settled = _NONE
         for cp in selecting:
             if cp.policy is None:  # the Kubernetes NetworkPolicies (all rules Allow)
-                for cr in a.rules_of[d][q.own]:
-                    if not cr.matches(q.peer):
+                for kr in a.rules_of[d][q.own]:
+                    if not kr.matches(q.peer):
                         continue
-                    conns = _open(cr.conns(q.named), open_, settled)
+                    conns = _open(kr.conns(q.named), open_, settled)
                     if q.trace is not None:
-                        q.trace.append(Reason(d, ReasonKind.CALICO_ALLOW, conns, cr.policy, cr.rule, layer=f"Calico tier {ct.tier.name}",
-                                              text=f"[{ct.tier.name} tier, order 1000] {cr.policy.id} {d} rule "
-                                                   f"{cr.rule.index}: Allow -> {conns.describe()}"))
+                        q.trace.append(Reason(d, ReasonKind.CALICO_ALLOW, conns, kr.policy, kr.rule, layer=f"Calico tier {ct.tier.name}",
+                                              text=f"[{ct.tier.name} tier, order 1000] {kr.policy.id} {d} rule "
+                                                   f"{kr.rule.index}: Allow -> {conns.describe()}"))
                     accepted = accepted | conns
                     settled = settled | conns
                 continue

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..model.cilium import CiliumRule
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
-from ..vocab import ReasonKind
+from ..vocab import Effect, ReasonKind
 from .diff import Cause, MatrixDiff, PairDiff, endpoint_addresses
 from .explain import PairExplanation, explain_pair
 from .k8s import Analyzer, ExternalAtom, Reason
@@ -105,7 +106,7 @@ def _endpoint_changed(before: dict[str, dict[str, str]], after: dict[str, dict[s
     """Whether a workload's pods (labels, named ports, addresses) or its namespace's labels changed."""
     if not isinstance(b, Workload) or not isinstance(a, Workload):
         return False
-    def key(w: Workload) -> list:
+    def key(w: Workload) -> list[tuple[object, ...]]:
         return sorted((m.labels, tuple(sorted(m.named_ports)), m.host_network, m.ips) for m in w.members)
     return key(b) != key(a) or before.get(b.namespace) != after.get(a.namespace)
 
@@ -155,12 +156,12 @@ def _rules(e: PairExplanation, direction: str) -> dict[RuleKey, Reason]:
     for r in _reasons(e, direction):
         if r.kind == ReasonKind.ALLOWED_BY_RULE and r.policy is not None and r.rule is not None:
             out.setdefault((r.policy.id, r.rule.index, r.conns, "allow", ""), r)
-        elif r.kind == ReasonKind.CILIUM_DENY and r.policy is not None and r.rule is not None:
+        elif r.kind == ReasonKind.CILIUM_DENY and r.policy is not None and isinstance(r.rule, CiliumRule):
             out.setdefault((r.policy.id, r.rule.index, r.conns, "deny", r.rule.section), r)
-        elif r.calico is not None and r.effect in ("allow", "deny"):
+        elif r.calico is not None and r.effect in (Effect.ALLOW, Effect.DENY):
             if r.calico[1] >= 0:  # a Calico rule (the end of a tier counts as isolation: _selecting)
                 out.setdefault((r.calico[0], r.calico[1], r.conns, r.effect, ""), r)
-        elif r.admin is not None and r.admin_rule is not None and r.effect in ("allow", "deny"):
+        elif r.admin is not None and r.admin_rule is not None and r.effect in (Effect.ALLOW, Effect.DENY):
             out.setdefault((r.admin.id, r.admin_rule.index, r.conns, r.effect, r.admin_rule.name or ""), r)
     return out
 

@@ -28,20 +28,21 @@ Modes"; see model.cilium):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..model.addresses import AddressSet
 from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVICE_ACCOUNT_LABEL, CiliumPeer,
                             CiliumPolicy, CiliumRule, CiliumSelector, Entity, FqdnSelector, PeerKind)
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 from ..model.selectors import LabelSelector
 from ..vocab import ReasonKind
-from .atoms import FqdnAtom
+from .atoms import ExternalAtom, FqdnAtom
 from .compiled import CompiledRule, peer_matches
 
 if TYPE_CHECKING:
-    from .atoms import ExternalAtom
     from .k8s import Analyzer
+    from .matrix import Cell
     from .pipeline import Query
 
 DIRECTIONS = ("ingress", "egress")
@@ -56,6 +57,10 @@ class CompiledCiliumRule(CompiledRule):
     """A Cilium rule: a CompiledRule (the NetworkPolicy tier and the matrix use it as one) with the peers
     it could match but which are not evaluated."""
 
+    # It stands in the NetworkPolicy tier's lists as a CompiledRule (the same matching and port logic: RulePorts),
+    # but its policy and rule are Cilium's: the narrower types are this class's own.
+    policy: CiliumPolicy  # type: ignore[assignment]
+    rule: CiliumRule  # type: ignore[assignment]
     unsure_classes: int = 0
     unsure_external: bool = False
     fqdns: tuple[FqdnSelector, ...] = ()
@@ -86,11 +91,11 @@ class CompiledCiliumRule(CompiledRule):
         return self.unsure_external or bool(self.unsure_classes)
 
 
-class _PerClass(dict):
-    """Class index -> rules, holding only the classes that have some (an absent class reads as ``()``)."""
+class _PerClass(dict[int, list[CompiledCiliumRule]]):
+    """Class index -> rules, holding only the classes that have some (an absent class reads as empty)."""
 
-    def __missing__(self, key: int) -> tuple:
-        return ()
+    def __missing__(self, key: int) -> list[CompiledCiliumRule]:
+        return []
 
 
 class CiliumLayer:
@@ -98,8 +103,8 @@ class CiliumLayer:
 
     def __init__(self, a: Analyzer):
         self.a = a
-        self._labels: dict[int, dict] = {}
-        self._sel_cache: dict = {}
+        self._labels: dict[int, dict[str, str]] = {}
+        self._sel_cache: dict[tuple[LabelSelector, str | None], int] = {}
         self.host_classes = sum(1 << c.index for c in a.classes if c.host_network)
         self.pod_classes = a.all_classes & ~self.host_classes
         self.deny: dict[str, _PerClass] = {d: _PerClass() for d in DIRECTIONS}
@@ -119,7 +124,7 @@ class CiliumLayer:
         """Denies or unevaluated peers: the matrix must go through the whole pipeline."""
 
     # ------------------------------------------------------------------ selectors
-    def class_labels(self, i: int) -> dict:
+    def class_labels(self, i: int) -> dict[str, str]:
         """A pod class's Cilium labels: its own, its namespace's name and its namespace's labels."""
         hit = self._labels.get(i)
         if hit is None:
@@ -212,7 +217,7 @@ class CiliumLayer:
             bits = unsure = 0
             addrs = AddressSet()
             unsure_ext = False
-            ents = {p.entity for p in rule.peers if p.kind is PeerKind.ENTITY}
+            ents = {p.entity for p in rule.peers if p.kind is PeerKind.ENTITY and p.entity is not None}
             ents |= {p.selector.entity for p in rule.peers if p.selector is not None and p.selector.entity}
             for p in rule.peers:
                 b, u, ad, ue = self._peer(p, ns, ents)
@@ -226,7 +231,7 @@ class CiliumLayer:
         self.compiled[(pol.id, rule.section or rule.direction, rule.index)] = cr
         return cr
 
-    def _peer(self, p: CiliumPeer, ns: str | None, ents: set) -> tuple[int, int, AddressSet, bool]:
+    def _peer(self, p: CiliumPeer, ns: str | None, ents: set[Entity]) -> tuple[int, int, AddressSet, bool]:
         """(classes, unsure classes, outside addresses, unsure outside) of one peer."""
         empty = AddressSet()
         if p.kind is PeerKind.ENDPOINTS and p.selector is not None and p.selector.entity is None:
@@ -241,7 +246,7 @@ class CiliumLayer:
             return 0, self.a.all_classes, empty, True
         return 0, self.host_classes, empty, True  # FQDN, groups, nodes, requires
 
-    def _entity(self, e: Entity, ents: set) -> tuple[int, int, AddressSet, bool]:
+    def _entity(self, e: Entity, ents: set[Entity]) -> tuple[int, int, AddressSet, bool]:
         empty = AddressSet()
         host = self.host_classes
         if e is Entity.ALL:
@@ -258,7 +263,7 @@ class CiliumLayer:
         return 0, 0, empty, False  # health, init, ingress, unmanaged: not endpoints of the model
 
     # ------------------------------------------------------------------ L7
-    def l7_ports(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
+    def l7_ports(self, direction: str, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
         """The ports of ``own``'s ``direction`` with ``peer`` that pass only the requests some L7 rule lists:
         opened by a matching allow rule with L7 rules and named by no matching rule without.
 
@@ -273,7 +278,7 @@ class CiliumLayer:
         return self.l7_filter(direction, own, peer, named)[0]
 
     def l7_filter(self, direction: str, own: int, peer: int | ExternalAtom,
-                  named: frozenset) -> tuple[ConnSet, tuple[str, ...]]:
+                  named: NamedPorts) -> tuple[ConnSet, tuple[str, ...]]:
         """:meth:`l7_ports` and the requests the L7 rules that filter them allow."""
         l7 = _NONE
         hits = []
@@ -281,7 +286,7 @@ class CiliumLayer:
         for cr in self.a.rules_of[direction][own]:
             if cr.matches(peer):
                 hits.append(cr.rule)
-                if getattr(cr.rule, "l7", ()):
+                if isinstance(cr, CompiledCiliumRule) and cr.rule.l7:
                     c = cr.conns(named)
                     l7 = l7 | c
                     filtering.append((c, cr.rule.l7))
@@ -291,46 +296,54 @@ class CiliumLayer:
         texts = tuple(dict.fromkeys(t for c, ts in filtering if c - lifted for t in ts))
         return l7 - lifted, texts
 
-    def mark_l7(self, cells: dict, keep: set) -> None:
+    def mark_l7(self, cells: dict[tuple[str, str], Cell], keep: set[str]) -> None:
         """Mark the matrix cells (workload ids) some of whose ports pass only listed L7 requests
-        ('L7-filtered', :meth:`l7_ports` in either direction)."""
+        ('L7-filtered', :meth:`l7_ports` in the direction of an L7 rule that matches the pair)."""
         a = self.a
-        pairs: set[tuple[int | ExternalAtom, int | ExternalAtom]] = set()
-        external = [*a.atoms, *a.fqdn_atoms]
+        pairs: dict[tuple[int | ExternalAtom, int | ExternalAtom], set[str]] = {}
+        external: list[ExternalAtom] = [*a.atoms, *a.fqdn_atoms]
         for (pol_id, section, _), cr in self.compiled.items():
             if not cr.rule.l7 or cr.rule.deny:
                 continue
             subject = self.selects.get(pol_id, 0)
+            hit: list[int | ExternalAtom] = [x for x in (external if section == "egress" else a.atoms) if cr.matches(x)] \
+                if cr.addresses.intervals or cr.fqdns else []
             for own in _bits(subject):
-                for peer in _bits(cr.classes):
-                    pairs.add((own, peer) if section == "egress" else (peer, own))
-                if cr.addresses.intervals or cr.fqdns:
-                    hit = [x for x in (external if section == "egress" else a.atoms) if cr.matches(x)]
-                    pairs.update((own, x) if section == "egress" else (x, own) for x in hit)
-        names: dict = {}
-        for src, dst in pairs:
+                for peer in [*_bits(cr.classes), *hit]:
+                    pair: tuple[int | ExternalAtom, int | ExternalAtom] = (own, peer) if section == "egress" else (peer, own)
+                    pairs.setdefault(pair, set()).add(section)
+        names: dict[int, list[str]] = {}
+        memo: dict[tuple[str, tuple[int, ...], int | str, frozenset[tuple[str, str, int]]],
+                   tuple[ConnSet, tuple[str, ...]]] = {}
+        rules_key: dict[tuple[str, int], tuple[int, ...]] = {}
+        for (src, dst), sections in pairs.items():
             ids = [(s_id, d_id) for s_id in self._ids(src, keep, names) for d_id in self._ids(dst, keep, names)
                    if (s_id, d_id) in cells and not cells[(s_id, d_id)].l7]
             if not ids:  # denied, already marked, or not in this (partial) matrix
                 continue
-            if isinstance(src, int) and isinstance(dst, int):
-                named = a.classes[dst].named_ports
-                eg, eg_texts = self.l7_filter("egress", src, dst, named)
-                ing, in_texts = self.l7_filter("ingress", dst, src, named)
-                ports, texts = eg | ing, tuple(dict.fromkeys(eg_texts + in_texts))
-            elif isinstance(src, int):
-                ports, texts = self.l7_filter("egress", src, dst, frozenset())
-            else:
-                assert isinstance(dst, int)
-                ports, texts = self.l7_filter("ingress", dst, src, a.classes[dst].named_ports)
+            ports = _NONE
+            texts: tuple[str, ...] = ()
+            named: frozenset[tuple[str, str, int]] = a.classes[dst].named_ports if isinstance(dst, int) else frozenset()
+            for d in sections:
+                subject_end, peer_end = (src, dst) if d == "egress" else (dst, src)
+                assert isinstance(subject_end, int)
+                rk = rules_key.get((d, subject_end))
+                if rk is None:
+                    rk = rules_key[(d, subject_end)] = tuple(map(id, a.rules_of[d][subject_end]))
+                mkey = (d, rk, peer_end if isinstance(peer_end, int) else peer_end.id, named)
+                got = memo.get(mkey)
+                if got is None:  # classes with the same rules share the answer
+                    got = memo[mkey] = self.l7_filter(d, subject_end, peer_end, named)
+                ports, texts = ports | got[0], texts + got[1]
             if not ports:
                 continue
+            texts = tuple(dict.fromkeys(texts))
             for key in ids:
                 cell = cells[key]
                 if cell.conns & ports:
                     cells[key] = replace(cell, l7=True, l7_requests=texts)
 
-    def _ids(self, end: int | ExternalAtom, keep: set, memo: dict) -> list[str]:
+    def _ids(self, end: int | ExternalAtom, keep: set[str], memo: dict[int, list[str]]) -> list[str]:
         """The matrix ids of a class's workloads (those in ``keep``) or of an external endpoint."""
         if not isinstance(end, int):
             return [end.id]
@@ -340,14 +353,14 @@ class CiliumLayer:
         return hit
 
     # ------------------------------------------------------------------ the matrix's deny pass
-    def deny_conns(self, direction: str, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
+    def deny_conns(self, direction: str, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
         out = _NONE
         for cr in self.deny[direction][own]:
             if cr.matches(peer):
                 out = out | cr.conns(named)
         return out
 
-    def subtract_denies(self, pairs: dict) -> dict:
+    def subtract_denies(self, pairs: dict[tuple[int, int], ConnSet]) -> dict[tuple[int, int], ConnSet]:
         """The class matrix (source, destination) -> ports without what a deny rule denies."""
         if not self.has_deny:
             return pairs
@@ -363,7 +376,7 @@ class CiliumLayer:
 _ANY_RULE = CiliumRule("ingress", 0, False, (), None, (), (), "subject")
 
 
-def _bits(bits: int):
+def _bits(bits: int) -> Iterator[int]:
     while bits:
         low = bits & -bits
         yield low.bit_length() - 1
@@ -420,7 +433,7 @@ def unsure_text(cr: CompiledCiliumRule) -> str:
             "known offline); it could decide here: the verdict is uncertain")
 
 
-def l4_named_ports(rules: list[Any], named: frozenset) -> ConnSet:
+def l4_named_ports(rules: list[Any], named: NamedPorts) -> ConnSet:
     """The ports that rules without L7 rules name one by one (the "similar layer 4 rule" that lifts an L7
     filter: :meth:`CiliumLayer.l7_ports`)."""
     out = _NONE

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..model.addresses import AddressSet
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.policy import NetworkPolicy, Rule
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
@@ -36,10 +36,10 @@ class CompiledRule:
     all_peers: bool
     static: ConnSet | None
     """The rule's ports, or None when named ports must be resolved per destination."""
-    resolved: dict = field(default_factory=dict, repr=False)
+    resolved: dict[NamedPorts, ConnSet] = field(default_factory=dict, repr=False)
     """Named-port resolutions by the destination's named ports (pods of a class share one set)."""
 
-    def conns(self, dst_named: frozenset) -> ConnSet:
+    def conns(self, dst_named: NamedPorts) -> ConnSet:
         if self.static is not None:
             return self.static
         hit = self.resolved.get(dst_named)
@@ -69,7 +69,7 @@ class CompiledAdminRule:
     def unsure(self) -> bool:
         return self.unsure_external or bool(self.unsure_classes)
 
-    def conns(self, dst_named: frozenset) -> ConnSet:
+    def conns(self, dst_named: NamedPorts) -> ConnSet:
         return self.static if self.static is not None else self.rule.conns_for(dst_named)
 
     def matches(self, peer: int | ExternalAtom) -> bool:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
+from collections.abc import Callable
 
 from ..errors import AmbiguousName, UsageError
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
-from ..vocab import Direction, ReasonKind
+from ..vocab import Direction, Effect, ReasonKind
 from .k8s import Analyzer, ExternalAtom, Reason, Verdict
 from .matrix import Matrix
 
@@ -47,9 +48,9 @@ class PairExplanation:
         out: list[Reason] = []
         for reasons, dir_allowed in ((self.egress, self.egress_allowed), (self.ingress, self.ingress_allowed)):
             if ok:
-                out.extend(r for r in reasons if r.effect == "allow" and r.conns and covers(r.conns))
+                out.extend(r for r in reasons if r.effect == Effect.ALLOW and r.conns and covers(r.conns))
             elif not covers(dir_allowed):
-                deny = [r for r in reasons if r.effect == "deny" and (not r.conns or covers(r.conns))]
+                deny = [r for r in reasons if r.effect == Effect.DENY and (not r.conns or covers(r.conns))]
                 out.extend(deny)
                 if not deny and reasons:
                     d = reasons[0].direction
@@ -67,8 +68,10 @@ def find_workload(analyzer: Analyzer, name: str, namespace: str | None) -> Workl
     if "/" in name:
         namespace, name = name.split("/", 1)
     cands = [w for w in analyzer.cluster.workloads if namespace is None or w.namespace == namespace]
-    for test in (lambda w: w.name == name or f"{w.name}[{w.kind}]" == name, lambda w: name in w.pods,
-                 lambda w: name.startswith(w.name + "-") and w.kind != "Pod"):
+    tests: tuple[Callable[[Workload], bool], ...] = (
+        lambda w: w.name == name or f"{w.name}[{w.kind}]" == name, lambda w: name in w.pods,
+        lambda w: name.startswith(w.name + "-") and w.kind != "Pod")
+    for test in tests:
         hits = [w for w in cands if test(w)]
         if len(hits) == 1:
             w = hits[0]
@@ -143,8 +146,9 @@ def quick_allowed(analyzer: Analyzer, src: Workload | ExternalAtom, dst: Workloa
                 out = out | analyzer.class_allows(a, b)
             elif isinstance(a, int):
                 out = out | analyzer.decide(Direction.EGRESS, a, b, frozenset())
-            else:
+            elif isinstance(b, int):
                 out = out | analyzer.decide(Direction.INGRESS, b, a, analyzer.classes[b].named_ports)
+            # between two outside addresses: no pod is involved, nothing to allow
     return out
 
 

@@ -19,6 +19,7 @@ present compiles the layer again onto the namespace's new classes (``Analyzer.re
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 from collections.abc import Iterable
 
 from ..model.admin import ADMIN_KINDS
@@ -33,7 +34,7 @@ from ..model.ports import ConnSet
 from ..model.snapshot import Snapshot
 from ..vocab import DIRECTIONS
 from .analyze import analyze
-from .k8s import Options, iter_bits
+from .k8s import Analyzer, Options, iter_bits
 from .matrix import Matrix
 
 REBUILD_KINDS = frozenset(ADMIN_KINDS) | frozenset(MESH_KINDS) | {CIDR_GROUP_KIND} | frozenset(
@@ -77,6 +78,16 @@ class Update:
 class LiveModel:
     """Objects by key, an Analyzer over them, and the class-level matrix, kept current event by event."""
 
+    analyzer: Analyzer
+    cluster: Cluster
+    class_cells: dict[tuple[int, int], ConnSet]
+    _notes_of: dict[str, list[str]]
+    """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
+    _matrix: Matrix | None
+    _external: bool
+    _cilium_notes: list[str]
+    """The notes about the Cilium policies as a whole in ``cluster.notes`` (replaced on a CNP/CCNP event)."""
+
     def __init__(self, objects: Iterable[SourceObject], options: Options | None = None):
         self.options = options or Options()
         self.objects: dict[ObjectKey, SourceObject] = {o.key(): o for o in objects}
@@ -100,6 +111,22 @@ class LiveModel:
             up = self.apply(changed, deleted) if changed or deleted else up
             self._apply_cilium(cil_changed, [k for k in cilium if k not in {o.key() for o in cil_changed}], up)
             return up
+        accounts = {o.key() for o in changed if o.kind == "ServiceAccount"} | {k for k in deleted
+                                                                              if k[0] == "ServiceAccount"}
+        by_account = bool(accounts) and self.cluster.calico.uses_service_accounts
+        """Calico policies match by service account: their labels may change any such match (rebuild)."""
+        if accounts and not by_account:  # nothing else reads ServiceAccounts: keep them, analyse nothing
+            for o in changed:
+                if o.key() in accounts:
+                    self.objects[o.key()] = o
+                    self._keys_of.setdefault(_namespace_of(o), set()).add(o.key())
+            for k in deleted:
+                if k in accounts and (gone_sa := self.objects.pop(k, None)) is not None:
+                    self._keys_of.get(_namespace_of(gone_sa), set()).discard(k)
+            changed = [o for o in changed if o.key() not in accounts]
+            deleted = [k for k in deleted if k not in accounts]
+            if not changed and not deleted:
+                return up
         for ns in {_namespace_of(o) for o in changed} | {_namespace_of(self.objects[k]) for k in deleted
                                                             if k in self.objects}:
             if ns is not None and ns not in self._notes_of:  # what the full build said about it, to replace
@@ -116,15 +143,15 @@ class LiveModel:
             if ns is not None:
                 up.namespaces.add(ns)
         for key in deleted:
-            obj = self.objects.pop(key, None)
-            if obj is None:
+            if key not in self.objects:
                 continue
+            obj = self.objects.pop(key)
             ns = _namespace_of(obj)
             self._keys_of.get(ns, set()).discard(key)
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
-        if global_change:
+        if global_change or by_account:
             self._rebuild()
             up.rebuilt = True
             return up
@@ -151,8 +178,9 @@ class LiveModel:
         if self._matrix is None or self._external != external:
             self._matrix = self.analyzer.matrix(external=external, class_cells=self.class_cells)
             self._external = external
-        self._matrix.notes = list(self.cluster.notes)
-        return self._matrix
+        matrix = self._matrix
+        matrix.notes = list(self.cluster.notes)
+        return matrix
 
     # ------------------------------------------------------------------ internals
     def _cilium_summary(self, entries: list[CiliumEntry]) -> list[str]:
@@ -212,14 +240,12 @@ class LiveModel:
 
     def _rebuild(self) -> None:
         self.analyzer = analyze(Snapshot(list(self.objects.values()), "live model"), self.options)
-        self.cluster: Cluster = self.analyzer.cluster
-        self.class_cells: dict[tuple[int, int], ConnSet] = self.analyzer.class_matrix()
-        self._notes_of: dict[str, list[str]] = {}
-        """Namespace -> the notes (parse warnings) about its objects in ``cluster.notes``, once re-analysed."""
-        self._matrix: Matrix | None = None
+        self.cluster = self.analyzer.cluster
+        self.class_cells = self.analyzer.class_matrix()
+        self._notes_of = {}
+        self._matrix = None
         self._external = True
-        self._cilium_notes: list[str] = self._cilium_summary(self.cluster.cilium)
-        """The notes about the Cilium policies as a whole in ``cluster.notes`` (replaced on a CNP/CCNP event)."""
+        self._cilium_notes = self._cilium_summary(self.cluster.cilium)
 
     def _patch_matrix(self, namespaces: set[str], classes: set[int], gone: set[str],
                       now: set[str] | None = None) -> set[tuple[str, str]]:
@@ -316,7 +342,7 @@ class LiveModel:
         return not a.has_admin and a.cilium is None and not a.calico_tiers \
             and not any(a.calico_selects.values())
 
-    def _signatures(self, classes: Iterable[int]) -> dict[int, tuple]:
+    def _signatures(self, classes: Iterable[int]) -> dict[int, tuple[Any, ...]]:
         """What the NetworkPolicy tier sees of each class: its namespace, hostNetwork, named ports, the
         policies isolating it and their rules per direction, and every compiled rule whose peers select it.
         Two classes with one signature get the same verdict with every peer (``pipeline.allowed``)."""
@@ -339,7 +365,7 @@ class LiveModel:
                       frozenset(hit[i]))
         return out
 
-    def _twins(self, before: dict[int, tuple], dead: set[int], new: set[int]) -> dict[int, int]:
+    def _twins(self, before: dict[int, tuple[Any, ...]], dead: set[int], new: set[int]) -> dict[int, int]:
         """New class -> a dead class of the same signature (taken before the namespace was replaced)."""
         by_sig = {before[i]: i for i in sorted(dead) if i in before}
         if not by_sig or not new:

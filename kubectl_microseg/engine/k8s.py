@@ -29,21 +29,22 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
-from ..model.cilium import CiliumPolicy
+from ..model.cilium import CiliumEntry, CiliumPolicy
 from ..model.cluster import Cluster, Member, Workload
 from ..model.istio import MeshOptions
 from ..model.policy import NetworkPolicy, Peer, Rule
-from ..model.ports import ConnSet
+from ..model.ports import ConnSet, NamedPorts
 from ..model.selectors import LabelSelector
 from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .atoms import AtomIndex, ExternalAtom, FqdnAtom, fqdn_atoms
 from .compiled import CompiledAdminRule, CompiledRule
 from .matrix import Cell, Endpoint, Matrix
-from .calico import CalicoCompiler, ClassGroup, class_groups, decide_tiers
+from .calico import CalicoCompiler, Chain, ClassGroup, class_groups, decide_tiers
 from .pipeline import DirectionVerdict, Query, Reason, Verdict, allowed, decide
 
 __all__ = ["DIRECTIONS", "Analyzer", "CompiledAdminRule", "CompiledRule", "DirectionVerdict", "ExternalAtom",
@@ -69,8 +70,8 @@ class PodClass:
 
     index: int
     namespace: str
-    labels: dict
-    named_ports: frozenset
+    labels: dict[str, str]
+    named_ports: NamedPorts
     host_network: bool
     ips: AddressSet | None
     networks: frozenset[int] = frozenset()
@@ -110,8 +111,8 @@ class Analyzer:
         self._by_service_account = self.cluster.calico.uses_service_accounts
         """Pods are classed by service account too (a Calico policy selects by it; fixed for this analyzer:
         a Calico change rebuilds the live model)."""
-        self._class_keys: dict[tuple, int] = {}
-        self._key_of: list[tuple] = []
+        self._class_keys: dict[tuple[Any, ...], int] = {}
+        self._key_of: list[tuple[Any, ...]] = []
         self.classes: list[PodClass] = []
         self.workload_classes: dict[str, list[int]] = {}
         self.class_workloads: list[list[Workload]] = []
@@ -232,9 +233,9 @@ class Analyzer:
 
     # ------------------------------------------------------------------ policies
     def _compile_policies(self) -> None:
-        self._cache: dict = {}
+        self._cache: dict[Any, Any] = {}
         n = len(self.classes)
-        self.isolating: dict[str, list[list[NetworkPolicy]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
+        self.isolating: dict[str, list[list[NetworkPolicy | CiliumPolicy]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.rules_of: dict[str, list[list[CompiledRule]]] = {d: [[] for _ in range(n)] for d in DIRECTIONS}
         self.compiled: dict[tuple[str, str, int], CompiledRule] = {}
         self.policy_selects: dict[str, int] = {}
@@ -386,7 +387,7 @@ class Analyzer:
     def is_isolated(self, cls: int, direction: Direction) -> bool:
         return bool(self.isolating[direction][cls])
 
-    def decide(self, direction: Direction, own: int, peer: int | ExternalAtom, dst_named: frozenset) -> ConnSet:
+    def decide(self, direction: Direction, own: int, peer: int | ExternalAtom, dst_named: NamedPorts) -> ConnSet:
         """What ``own``'s ``direction`` allows with ``peer`` (a class or an address range): the pipeline."""
         return allowed(self, direction, own, peer, dst_named)
 
@@ -483,7 +484,7 @@ class Analyzer:
         cal_eg = sum(1 << a for a in eg_parts)  # classes whose Calico tiers pass everything keep the fast path
         reach_all &= ~cal_eg
         reach = [r & ~cal_eg for r in reach]
-        eg_maps: dict[int, list] = {}
+        eg_maps: dict[int, Parts] = {}
         for a, parts in eg_parts.items():
             eg_maps[a] = parts
             targets = 0
@@ -545,7 +546,7 @@ class Analyzer:
             out |= cr.classes
         return out
 
-    def _compose(self, parts: list | None, direction: Direction, own: int, peer: int, named: frozenset) -> ConnSet:
+    def _compose(self, parts: Parts | None, direction: Direction, own: int, peer: int, named: NamedPorts) -> ConnSet:
         acc, rest = _NONE, _ALL
         if parts is not None:
             for t, acc, rest in parts:  # noqa: B007 - the loop finds acc and rest: they are read after it
@@ -576,7 +577,7 @@ class Analyzer:
         g, pre = got
         named = self.classes[own].named_ports if direction == Direction.INGRESS else None
         key = ("parts", named)
-        hit = g.cache.get(key)
+        hit: tuple[Parts, bool] | None = g.cache.get(key)
         if hit is not None:
             return hit
         parts = self._named_groups() if direction == Direction.EGRESS else [self.all_classes]
@@ -592,7 +593,7 @@ class Analyzer:
         hit = g.cache[key] = (out, _passes_all(out))
         return hit
 
-    def _pre_chain(self, direction: Direction, own: int) -> tuple[ClassGroup, list] | None:
+    def _pre_chain(self, direction: Direction, own: int) -> tuple[ClassGroup, Chain] | None:
         """``own``'s group and its Calico tiers before the default tier; None when a Calico policy of the
         default tier or a later tier applies to it."""
         g = self.calico_groups[direction][own]
@@ -603,7 +604,7 @@ class Analyzer:
         pre = g.cache["pre"]
         return None if pre is None else (g, pre)
 
-    def _pre_atoms(self, direction: Direction, own: int, named: frozenset) -> tuple[ClassGroup, list[tuple[ConnSet, ConnSet]], bool] | None:
+    def _pre_atoms(self, direction: Direction, own: int, named: NamedPorts) -> tuple[ClassGroup, list[tuple[ConnSet, ConnSet]], bool] | None:
         """Per atom, (accepted, left to the NetworkPolicy rules) after the Calico tiers before the default
         tier (see ``_pre_parts``), with the group and whether they pass everything on; None where that is not
         exact."""
@@ -612,7 +613,7 @@ class Analyzer:
             return None
         g, pre = got
         key = ("atoms", named)
-        hit = g.cache.get(key)
+        hit: tuple[ClassGroup, list[tuple[ConnSet, ConnSet]], bool] | None = g.cache.get(key)
         if hit is not None:
             return hit
         decided: dict[tuple[bool, ...], tuple[ConnSet, ConnSet]] = {}
@@ -630,7 +631,7 @@ class Analyzer:
 
     def _named_groups(self) -> list[int]:
         if self.calico_named_groups is None:
-            groups: dict[frozenset, int] = {}
+            groups: dict[NamedPorts, int] = {}
             for c in self.classes:
                 groups[c.named_ports] = groups.get(c.named_ports, 0) | (1 << c.index)
             self.calico_named_groups = [g & self.all_classes for g in groups.values()]
@@ -648,12 +649,12 @@ class Analyzer:
         named = self.classes[own].named_ports if direction == Direction.INGRESS else None
         key = ("parts", direction, tuple(map(id, applying)), tuple(map(id, crs)), named,
                bool(self.isolating[direction][own]), self.classes[own].host_network)
-        hit = self._cache.get(key)
+        hit: list[tuple[int, ConnSet]] | None = self._cache.get(key)
         if hit is not None:
             return hit
         parts = self._named_groups() if direction == Direction.EGRESS else [self.all_classes]
         for m in dict.fromkeys(rules):
-            split = []
+            split: list[int] = []
             for p in parts:
                 inside, outside = p & m, p & ~m
                 split.extend(x for x in (inside, outside) if x)
@@ -666,7 +667,7 @@ class Analyzer:
         self._cache[key] = out
         return out
 
-    def _pair_conns(self, a: int, b: int, named: frozenset) -> ConnSet:
+    def _pair_conns(self, a: int, b: int, named: NamedPorts) -> ConnSet:
         """Egress of a to b AND ingress of b from a (ports resolved at b)."""
         if self.isolating[Direction.INGRESS][b]:
             bit_a = 1 << a
@@ -741,14 +742,14 @@ class Analyzer:
                 classes = self.workload_classes[w.id]
                 for direction in DIRECTIONS:
                     maps = [self.atom_map(direction, c) for c in classes]
-                    if any(mp is None for mp in maps):
+                    known = [mp for mp in maps if mp is not None]
+                    if len(known) < len(maps):
                         indices: Iterable[int] = range(len(self.atoms))
                     else:
-                        indices = sorted({i for mp in maps for i in mp}) if len(maps) > 1 else sorted(maps[0])
+                        indices = sorted({i for mp in known for i in mp}) if len(known) > 1 else sorted(known[0])
                     for i in indices:
                         atom = self.atoms[i]
-                        got = [ConnSet.all() if mp is None else mp.get(i) for mp in maps]
-                        got = [g for g in got if g]
+                        got = [c for c in (ConnSet.all() if mp is None else mp.get(i) for mp in maps) if c]
                         if not got:
                             continue
                         conns = got[0]
@@ -775,7 +776,7 @@ class Analyzer:
         """
         rules = self.rules_of[direction][cls]
         named = self.classes[cls].named_ports if direction == Direction.INGRESS else frozenset()
-        key: tuple = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
+        key: tuple[Any, ...] = ("atoms", direction, tuple(id(cr) for cr in rules), bool(self.isolating[direction][cls]), named)
         np_key = key
         calico = bool(self.calico_selects[direction] >> cls & 1)
         got = self._pre_atoms(direction, cls, named) if calico and not self.has_admin else None
@@ -791,13 +792,25 @@ class Analyzer:
         if self.has_admin:  # classes with equal NetworkPolicy rules may still differ in admin rules
             key += (tuple(id(cr) for cr in self.admin_rules[direction][cls]),
                     tuple(id(cr) for cr in self.baseline_rules[direction][cls]))
-        cilium_deny = self.cilium is not None and self.cilium.has_deny
-        if cilium_deny:
-            key += (tuple(id(cr) for cr in self.cilium.deny[direction][cls]),)
+        cilium_deny = self.cilium if self.cilium is not None and self.cilium.has_deny else None
+        if cilium_deny is not None:
+            key += (tuple(id(cr) for cr in cilium_deny.deny[direction][cls]),)
         if key in self._cache:
-            return self._cache[key]
+            cached: dict[int, ConnSet] | None = self._cache[key]
+            return cached
         out: dict[int, ConnSet] | None = None
-        if self.has_admin or cilium_deny:
+        if cilium_deny is not None and not self.has_admin and not calico:
+            # the Cilium deny tier, then the NetworkPolicy tier (or the default): the rules' map less what the
+            # deny rules deny (the pipeline's order, as the class matrix's subtract_denies; a test compares)
+            np = self._np_atoms(direction, cls, named)
+            out = {}
+            for i, atom in enumerate(self.atoms):
+                c = _ALL if np is None else np.get(i)
+                if c:
+                    c = c - cilium_deny.deny_conns(direction, cls, atom, named)
+                    if c:
+                        out[i] = c
+        elif self.has_admin or cilium_deny is not None:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)
@@ -829,11 +842,11 @@ class Analyzer:
             decided: dict[tuple[bool, ...], ConnSet] = {}
             for i, atom in enumerate(self.atoms):
                 sig = tuple(b.contains_interval(atom.lo, atom.hi) for b in blocks)
-                c = decided.get(sig)
-                if c is None:
-                    c = decided[sig] = self.decide(direction, cls, atom, named)
-                if c:
-                    out[i] = c
+                same = decided.get(sig)
+                if same is None:
+                    same = decided[sig] = self.decide(direction, cls, atom, named)
+                if same:
+                    out[i] = same
         else:
             out = self._np_atoms(direction, cls, named)
         self._cache[key] = out
@@ -842,12 +855,12 @@ class Analyzer:
     def _fqdn_cells(self, cells: dict[tuple[str, str], Cell], workloads: list[Workload]) -> None:
         """Cells from each workload to each toFQDNs endpoint: the egress pipeline against the name (its
         addresses are DNS answers at run time, so every such cell is uncertain; engine.cilium)."""
-        by_rules: dict[tuple, list[ConnSet]] = {}
+        by_rules: dict[tuple[Any, ...], list[ConnSet]] = {}
         for w in workloads:
             classes = self.workload_classes[w.id]
             got_all = []
             for c in classes:
-                key = (tuple(id(cr) for cr in self.rules_of[Direction.EGRESS][c]), bool(self.isolating[Direction.EGRESS][c]),
+                key: tuple[Any, ...] = (tuple(id(cr) for cr in self.rules_of[Direction.EGRESS][c]), bool(self.isolating[Direction.EGRESS][c]),
                        tuple(id(cr) for cr in self.cilium.deny[Direction.EGRESS][c]) if self.cilium is not None else ())
                 if self.has_admin or self.calico_selects[Direction.EGRESS] >> c & 1 or self.classes[c].host_network:
                     key += (c,)
@@ -865,7 +878,7 @@ class Analyzer:
                 partial = len(got) < len(classes) or any(g != conns for g in got)
                 cells[(w.id, f.id)] = Cell(conns, True, partial)
 
-    def _np_atoms(self, direction: Direction, cls: int, named: frozenset) -> dict[int, ConnSet] | None:
+    def _np_atoms(self, direction: Direction, cls: int, named: NamedPorts) -> dict[int, ConnSet] | None:
         """The NetworkPolicy rules' map of atom index -> ports (None: not isolated, everything)."""
         if not self.isolating[direction][cls]:
             return None
@@ -1002,7 +1015,7 @@ class Analyzer:
                     self.isolating[d][i] = [p for p in pols if not isinstance(p, CiliumPolicy)]
         self.cilium = None
 
-    def replace_cilium(self, entries: list) -> None:
+    def replace_cilium(self, entries: list[CiliumEntry]) -> None:
         """Replace the cluster's Cilium policies (model.cilium.CiliumEntry list) and compile them again,
         keeping every class and every other compiled rule (engine.incremental: a CNP/CCNP event). Only the
         pairs of the classes :meth:`cilium_touches` names before and after can change; the address-range
@@ -1048,7 +1061,7 @@ class Analyzer:
         return bits
 
     # ------------------------------------------------------------------ explanations
-    def direction_verdict(self, direction: Direction, own: int, peer: int | ExternalAtom, dst_named: frozenset,
+    def direction_verdict(self, direction: Direction, own: int, peer: int | ExternalAtom, dst_named: NamedPorts,
                           peer_name: str) -> DirectionVerdict:
         """The full reasoning of one direction of one class against one peer: the pipeline's whole chain."""
         q = Query(self, direction, own, peer, dst_named, [], peer_name)
@@ -1086,6 +1099,8 @@ class Analyzer:
 
 _ALL = ConnSet.all()
 _NONE = ConnSet.none()
+Parts = list[tuple[int, ConnSet, ConnSet]]
+"""Peer classes cut by the rules that apply, each with (accepted, left to the next layer) ports."""
 
 
 @lru_cache(maxsize=4096)
@@ -1095,7 +1110,7 @@ def _meet(egress: ConnSet, ingress: ConnSet) -> ConnSet:
     return egress & ingress
 
 
-def _passes_all(parts: list) -> bool:
+def _passes_all(parts: Sequence[tuple[ConnSet, ConnSet] | tuple[int, ConnSet, ConnSet]]) -> bool:
     """Whether Calico's tiers before the default tier accept and deny nothing here (every part: nothing
     accepted, everything left to the NetworkPolicy rules)."""
     return all(not p[-2] and p[-1].is_all() for p in parts)

@@ -42,29 +42,21 @@ from typing import TYPE_CHECKING
 from collections.abc import Callable
 
 from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
+from ..model.cilium import CiliumPolicy, CiliumRule
 from ..model.policy import NetworkPolicy, Rule
-from ..model.ports import ConnSet
-from ..vocab import Direction, ReasonKind
+from ..model.ports import ConnSet, NamedPorts
+from ..vocab import Direction, Effect, ReasonKind
 from .cilium import deny_tier as cilium_deny_tier
 from .cilium import l4_named_ports, l7_text
 from .calico import EFFECTS as CALICO_EFFECTS, Placement, decide_tiers
 
 if TYPE_CHECKING:
     from .atoms import ExternalAtom
-    from .compiled import CompiledAdminRule
+    from .compiled import CompiledAdminRule, CompiledRule
     from .k8s import Analyzer
 
 _ALL = ConnSet.all()
 _NONE = ConnSet.none()
-
-
-class Decision(str, Enum):
-    """What one layer (or one of its rules) says about some ports."""
-
-    ACCEPT = "accept"
-    DENY = "deny"
-    PASS = "pass"
-    NONE = "no-opinion"
 
 
 class Layer(str, Enum):
@@ -79,7 +71,7 @@ class Layer(str, Enum):
     DEFAULT = "default"
 
 
-_EFFECT = {Action.ACCEPT: "allow", Action.DENY: "deny", Action.PASS: "pass"}
+_EFFECT = {Action.ACCEPT: Effect.ALLOW, Action.DENY: Effect.DENY, Action.PASS: Effect.PASS}
 _DENYING_KINDS = (ReasonKind.NO_RULE_MATCHED, ReasonKind.SELECTED_NO_RULES, ReasonKind.PORT_NOT_ALLOWED,
                   ReasonKind.CILIUM_DENY)
 
@@ -93,8 +85,9 @@ class Reason:
     """What the step is: ``vocab.ReasonKind`` lists every kind (an admin rule's is
     <ANP|BANP|ADMIN|BASELINE>_<its action as written>)."""
     conns: ConnSet
-    policy: NetworkPolicy | None = None
-    rule: Rule | None = None
+    policy: NetworkPolicy | CiliumPolicy | None = None
+    rule: Rule | CiliumRule | None = None
+    """The NetworkPolicy rule, or the Cilium rule (allow or deny) that Cilium's layers compiled."""
     text: str = ""
     admin: AdminPolicy | None = None
     admin_rule: AdminRule | None = None
@@ -106,17 +99,17 @@ class Reason:
     """The end of a Calico tier: the ids of the Calico policies through which the tier applied."""
 
     @property
-    def effect(self) -> str:
+    def effect(self) -> Effect:
         """allow, deny, pass or none: what this reason does to the ports in ``conns`` (or to all, when empty)."""
         if self.admin_rule is not None:
             return _EFFECT[self.admin_rule.effect]
         if self.kind in CALICO_EFFECTS:
             return CALICO_EFFECTS[self.kind]
         if self.kind in _DENYING_KINDS:
-            return "deny"
+            return Effect.DENY
         if self.kind == ReasonKind.UNEVALUATED:
-            return "none"
-        return "allow"
+            return Effect.NONE
+        return Effect.ALLOW
 
     def short(self) -> str:
         """'production/api-policy ingress rule 1' (the contract's ``because`` item)."""
@@ -133,7 +126,7 @@ class Reason:
 class DirectionVerdict:
     allowed: ConnSet
     isolated: bool
-    selecting: list[NetworkPolicy]
+    selecting: list[NetworkPolicy | CiliumPolicy]
     reasons: list[Reason]
     uncertain: bool = False
     """A rule that could decide here was not evaluated (nodes or domainNames peers)."""
@@ -162,7 +155,7 @@ class Query:
     direction: Direction
     own: int
     peer: int | ExternalAtom
-    named: frozenset
+    named: NamedPorts
     """The destination's named ports (they resolve named ports in rules)."""
     trace: list[Reason] | None = None
     peer_name: str = ""
@@ -239,7 +232,7 @@ def _network_policy_tier(q: Query, open_: ConnSet) -> tuple[ConnSet, ConnSet]:
         if q.trace is not None:
             hits.append((cr, conns))
         allowed = allowed | conns
-    if hits:
+    if hits and q.trace is not None:
         l4 = l4_named_ports([cr.rule for cr, _ in hits], q.named)
         q.trace.extend(Reason(q.direction, ReasonKind.ALLOWED_BY_RULE, conns, cr.policy, cr.rule, _rule_text(cr, conns, l4),
                               layer=Layer.NETWORK_POLICY.value) for cr, conns in hits)
@@ -317,12 +310,22 @@ def decide(q: Query) -> ConnSet:
     return allowed
 
 
-def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: frozenset) -> ConnSet:
+def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
-    skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
-    if a.has_admin or (a.cilium is not None and a.cilium.has_deny) or a.calico_selects[direction] >> own & 1:
+    skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair). Cilium deny
+    rules, the first layer, are then subtracted from that verdict."""
+    if a.has_admin or a.calico_selects[direction] >> own & 1:
         return decide(Query(a, direction, own, peer, named))
+    out = _np_or_default(a, direction, own, peer, named)
+    if out and a.cilium is not None and a.cilium.has_deny:  # the Cilium deny tier comes first
+        out = out - a.cilium.deny_conns(direction, own, peer, named)
+    return out
+
+
+def _np_or_default(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom,
+                   named: frozenset[tuple[str, str, int]]) -> ConnSet:
+    """The NetworkPolicy tier's verdict where it is the only layer, the default when it has no opinion."""
     if a.classes[own].host_network or not a.isolating[direction][own]:
         return _ALL
     out = _NONE
@@ -348,7 +351,7 @@ def _admin_kind(policy: AdminPolicy, rule: AdminRule) -> ReasonKind:
     return ReasonKind(f"{prefix}_{rule.action.upper()}")
 
 
-def _rule_text(cr, conns: ConnSet, l4: ConnSet = _NONE) -> str:
+def _rule_text(cr: CompiledRule, conns: ConnSet, l4: ConnSet = _NONE) -> str:
     ports = cr.rule.describe_ports()
     got = conns.describe()
     via = "every peer" if cr.all_peers else " or ".join(p.describe(cr.policy.namespace) for p in cr.rule.peers or ())

@@ -173,6 +173,7 @@ def test_global_network_set_as_peer_by_label():
     m = a.matrix()
     ext = [e.id for e in m.endpoints if e.kind == "External"]
     partner = next(x for x in ext if x.startswith("198.51.100.0/24"))
+    assert partner == "198.51.100.0/24 (GlobalNetworkSet partners)"  # the set's outside endpoint, by its name
     assert m.get("a/web", partner) == ALL
     assert all(m.get("a/web", x) == NONE for x in ext if x != partner)
 

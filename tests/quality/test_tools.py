@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from .imports import ROOT
 
 
@@ -19,3 +21,10 @@ def test_ruff() -> None:
     done = run("-m", "ruff", "check", "--no-cache", "--output-format", "concise", ".")
     assert done.returncode == 0, done.stdout + done.stderr
 
+
+
+@pytest.mark.slow
+def test_mypy() -> None:
+    """mypy as pyproject.toml configures it, on the installed layout (scripts/typecheck.py)."""
+    done = run("scripts/typecheck.py")
+    assert done.returncode == 0, done.stdout + done.stderr
