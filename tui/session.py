@@ -73,7 +73,7 @@ class Session:
         return self.analyzer.cluster.workload(eid)
 
     def atom(self, eid: str) -> ExternalAtom | None:
-        for a in self.analyzer.atoms:
+        for a in [*self.analyzer.atoms, *self.analyzer.fqdn_atoms]:  # address ranges, Cilium toFQDNs names
             if a.id == eid:
                 return a
         return None
@@ -286,7 +286,7 @@ def pod_grid(analyzer: Analyzer, m: Matrix) -> tuple[list[Endpoint], CellFn]:
                 cls_of[eid] = i
                 eps.append(Endpoint(eid, "Pod", w.namespace, name, mem.labels, group=w.namespace,
                                     extra=(("class", i), ("workload", w.id))))
-    atoms = {a.id: a for a in analyzer.atoms}
+    atoms = {a.id: a for a in [*analyzer.atoms, *analyzer.fqdn_atoms]}
     eps.extend(e for e in m.endpoints if e.is_external)
     memo: dict[tuple[object, object], Cell | None] = {}
 
