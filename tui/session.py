@@ -71,7 +71,7 @@ class Session:
         return self.analyzer.cluster.workload(eid)
 
     def atom(self, eid: str) -> ExternalAtom | None:
-        for a in self.analyzer.atoms:
+        for a in [*self.analyzer.atoms, *self.analyzer.fqdn_atoms]:  # address ranges, Cilium toFQDNs names
             if a.id == eid:
                 return a
         return None
@@ -207,7 +207,10 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         model.cluster.notes[:0] = [n for n in snapshot.notes if n not in model.cluster.notes]
         m = model.matrix(external=not getattr(args, "no_external", False))
         version = next(versions) if versions is not None else 0
-        staged = _staged(model.analyzer, model.objects.values(), args)
+        calico = model.analyzer.cluster.calico
+        objects = list(model.objects.values()) if calico.staged or calico.staged_k8s else []
+    # the staged verdicts (a second analysis, only with staged policies) from a copy, outside the lock
+    staged = _staged(model.analyzer, objects, args) if objects else {}
     m.title = f"Effective connectivity ({snapshot.description})"
     return Session(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, up.pairs
 
@@ -250,7 +253,7 @@ def pod_grid(analyzer: Analyzer, m: Matrix) -> tuple[list[Endpoint], CellFn]:
                 cls_of[eid] = i
                 eps.append(Endpoint(eid, "Pod", w.namespace, name, mem.labels, group=w.namespace,
                                     extra=(("class", i), ("workload", w.id))))
-    atoms = {a.id: a for a in analyzer.atoms}
+    atoms = {a.id: a for a in [*analyzer.atoms, *analyzer.fqdn_atoms]}
     eps.extend(e for e in m.endpoints if e.is_external)
     memo: dict[tuple[object, object], Cell | None] = {}
 

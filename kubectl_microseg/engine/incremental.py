@@ -111,6 +111,22 @@ class LiveModel:
             up = self.apply(changed, deleted) if changed or deleted else up
             self._apply_cilium(cil_changed, [k for k in cilium if k not in {o.key() for o in cil_changed}], up)
             return up
+        accounts = {o.key() for o in changed if o.kind == "ServiceAccount"} | {k for k in deleted
+                                                                              if k[0] == "ServiceAccount"}
+        by_account = bool(accounts) and self.cluster.calico.uses_service_accounts
+        """Calico policies match by service account: their labels may change any such match (rebuild)."""
+        if accounts and not by_account:  # nothing else reads ServiceAccounts: keep them, analyse nothing
+            for o in changed:
+                if o.key() in accounts:
+                    self.objects[o.key()] = o
+                    self._keys_of.setdefault(_namespace_of(o), set()).add(o.key())
+            for k in deleted:
+                if k in accounts and (gone_sa := self.objects.pop(k, None)) is not None:
+                    self._keys_of.get(_namespace_of(gone_sa), set()).discard(k)
+            changed = [o for o in changed if o.key() not in accounts]
+            deleted = [k for k in deleted if k not in accounts]
+            if not changed and not deleted:
+                return up
         for ns in {_namespace_of(o) for o in changed} | {_namespace_of(self.objects[k]) for k in deleted
                                                             if k in self.objects}:
             if ns is not None and ns not in self._notes_of:  # what the full build said about it, to replace
@@ -135,7 +151,7 @@ class LiveModel:
             global_change |= ns is None
             if ns is not None:
                 up.namespaces.add(ns)
-        if global_change:
+        if global_change or by_account:
             self._rebuild()
             up.rebuilt = True
             return up

@@ -27,7 +27,7 @@ from typing import Any
 from kubectl_microseg.errors import UnreachableError, UsageError
 
 from .failures import CLIENT_ERRORS, FATAL, FORBIDDEN, UNREACHABLE, classify, unreachable
-from .kinds import KINDS, NAMESPACES, NETWORK_POLICIES, PODS, Calls, Kind, clean, object_key
+from .kinds import KINDS, NAMESPACES, NETWORK_POLICIES, PODS, SERVICE_ACCOUNTS, Calls, Kind, clean, object_key
 from .listing import ListResult, Tuning, list_kind, read_json
 
 
@@ -232,7 +232,9 @@ class Gatherer:
                         reasons.setdefault(n, f"NetworkPolicies in namespace {n} could not be read (forbidden)")
             elif not kind.namespaced and kind is not NAMESPACES:
                 reasons["*"] = f"{kind.title} could not be read (forbidden): they may decide any pair"
-            warnings.append(_missing_note(kind, everywhere, sorted(n for n in where if n)))
+            # unreadable ServiceAccounts only matter to Calico's label matches, which mark themselves uncertain
+            (notes if kind is SERVICE_ACCOUNTS else warnings).append(
+                _missing_note(kind, everywhere, sorted(n for n in where if n)))
         if NAMESPACES in self.missing:
             for n in self._label_selecting_namespaces():
                 reasons.setdefault(n, f"namespace labels could not be read (forbidden) and a policy in {n} "
@@ -285,6 +287,9 @@ def _missing_note(kind: Kind, everywhere: bool, namespaces: list[str]) -> str:
                 "traffic to or from pods there are uncertain")
     if kind is PODS:
         return f"Pods: cannot list {where} (forbidden): those pods are missing from the matrix"
+    if kind is SERVICE_ACCOUNTS:
+        return (f"ServiceAccounts: cannot list {where} (forbidden): Calico policies that select service accounts "
+                "by label see their names only, and the verdicts they decide are marked uncertain")
     if kind.api_version.startswith("security.istio.io/"):
         return (f"{kind.title}: cannot list {where} (forbidden): the service-mesh verdicts (docs/mesh.md) are "
                 "shown without them and may be wrong")

@@ -59,6 +59,8 @@ names carry their tier as a prefix there)."""
 NAMESPACES = Kind("Namespace", "v1", "namespaces", namespaced=False)
 PODS = Kind("Pod", "v1", "pods")
 NETWORK_POLICIES = Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies")
+SERVICE_ACCOUNTS = Kind("ServiceAccount", "v1", "serviceaccounts")
+"""Their labels decide Calico's service-account matches (docs/calico.md)."""
 
 KINDS: tuple[Kind, ...] = (
     NAMESPACES,
@@ -71,6 +73,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("Job", "batch/v1", "jobs"),
     Kind("CronJob", "batch/v1", "cronjobs"),
     NETWORK_POLICIES,
+    SERVICE_ACCOUNTS,
     Kind("ClusterNetworkPolicy", "policy.networking.k8s.io/v1alpha2", "clusternetworkpolicies", namespaced=False,
          optional=True),
     Kind("AdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies", namespaced=False,

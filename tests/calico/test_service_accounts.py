@@ -95,3 +95,19 @@ def test_a_selector_over_unknown_service_accounts_is_uncertain():
     names = sel.replace("selector: team == 'money'", "names: [payments]")
     a = analyzer(names, with_sas=False)
     assert cell(a, "shop/pay", "shop/cli").conns == ALL and not cell(a, "shop/pay", "shop/cli").uncertain
+
+
+def test_live_model_reanalyses_for_a_service_account_only_where_calico_matches_them():
+    from kubectl_microseg.engine.incremental import LiveModel
+
+    sa = SourceObject({"apiVersion": "v1", "kind": "ServiceAccount",
+                       "metadata": {"name": "payments", "namespace": "shop", "labels": {"team": "other"}}})
+    plain = LiveModel(SourceObject(d) for d in yaml.safe_load_all(PODS) if d)
+    up = plain.apply([sa])
+    assert not up.rebuilt and not up.namespaces and sa.key() in plain.objects  # nothing reads it: no analysis
+    policy = ("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: money-in}\n"
+              "spec: {serviceAccountSelector: team == 'money', ingress: [{action: Deny}]}\n")
+    calico = LiveModel(SourceObject(d) for d in yaml.safe_load_all(PODS + SAS + policy) if d)
+    assert calico.matrix(external=False).cells.get(("shop/cli", "shop/pay")) is None
+    up = calico.apply([sa])  # payments loses team=money: the policy no longer applies to pay
+    assert up.rebuilt and calico.matrix(external=False).cells[("shop/cli", "shop/pay")].conns == ALL

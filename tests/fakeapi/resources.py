@@ -42,6 +42,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "namespaces", "Namespace", False),
     Resource("", "v1", "pods", "Pod", True),
     Resource("", "v1", "services", "Service", True),
+    Resource("", "v1", "serviceaccounts", "ServiceAccount", True),
     Resource("", "v1", "replicationcontrollers", "ReplicationController", True),
     Resource("apps", "v1", "deployments", "Deployment", True),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True),

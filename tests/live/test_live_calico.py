@@ -120,3 +120,28 @@ def test_a_watched_calico_change_flips_the_right_cell(fake_api: FakeApiServer, s
     assert final.get("prod/web", "prod/db") and not final.get("prod/cli", "prod/web")
     fresh = Analyzer(build_cluster(live.objects.values())).matrix(external=False)
     assert final.cells == fresh.cells
+
+
+def test_service_account_labels_are_read_and_watched(fake_api: FakeApiServer, source: KubeSource, watching) -> None:
+    """A Calico rule matching service accounts by label (networkpolicy reference, ServiceAccountMatch): the
+    live source lists the ServiceAccounts, and relabelling one flips the cells of its pods."""
+    fake_api.serve_calico()
+    _cluster(fake_api)
+    fake_api.modify("v1", "Pod", "cli", "prod", mutate=lambda o: o["spec"].update(serviceAccountName="payer"))
+    fake_api.add({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "payer", "namespace": "prod",
+                                                                              "labels": {"team": "money"}}},
+                 {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "prod"}},
+                 {"apiVersion": V3, "kind": "NetworkPolicy", "metadata": {"name": "db", "namespace": "prod"},
+                  "spec": {"selector": "app == 'db'", "ingress": [
+                      {"action": "Allow", "source": {"serviceAccounts": {"selector": "team == 'money'"}}}]}})
+    snap = source.load()
+    live, model = LiveState(snap), LiveModel(snap.objects)
+    m = model.matrix(external=False)
+    assert m.get("prod/cli", "prod/db") and not m.get("prod/web", "prod/db")
+    assert not m.cells[("prod/cli", "prod/db")].uncertain  # both ServiceAccounts were read
+    events = watching()
+    fake_api.modify("v1", "ServiceAccount", "payer", "prod", mutate=lambda o: o["metadata"].update(labels={}))
+    assert events.wait_for(lambda evs: any(e.obj is not None and e.obj.kind == "ServiceAccount" for e in evs))
+    changed = [live.objects[k] for e in list(events.events) for k in (live.apply(e).modified)]
+    up = model.apply(changed, [])
+    assert up.rebuilt and not model.matrix(external=False).get("prod/cli", "prod/db")

@@ -18,7 +18,7 @@ def cluster(fake_api: FakeApiServer) -> FakeApiServer:
     return fake_api
 
 
-OTHER_KINDS = ("deployments", "statefulsets", "daemonsets", "replicasets", "replicationcontrollers", "jobs",
+OTHER_KINDS = ("serviceaccounts", "deployments", "statefulsets", "daemonsets", "replicasets", "replicationcontrollers", "jobs",
                "cronjobs", "clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies",
                "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumcidrgroups")
 ADMIN = (("list", "clusternetworkpolicies"), ("list", "adminnetworkpolicies"), ("list", "baselineadminnetworkpolicies"),

@@ -22,7 +22,7 @@ def test_watch_starts_from_the_list_resource_version_with_bookmarks(fake_api: Fa
     rv = str(fake_api.store.resource_version)
     watching()
     watches = fake_api.requests_matching(verb="watch")
-    assert {r.resource for r in watches} == set(list_rv) and len(watches) == len(SERVED) == 18
+    assert {r.resource for r in watches} == set(list_rv) and len(watches) == len(SERVED) == 19
     for r in watches:
         assert r.query["resourceVersion"] == rv
         assert r.query["allowWatchBookmarks"] == "true" and r.query["timeoutSeconds"] == "5"

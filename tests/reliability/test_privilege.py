@@ -24,6 +24,7 @@ VIEW_RESOURCES = {"namespaces", "pods", "deployments", "statefulsets", "daemonse
                   "baselineadminnetworkpolicies",
                   "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumcidrgroups",  # Cilium layer
                   "authorizationpolicies", "peerauthentications",  # Istio mesh layer
+                  "serviceaccounts",  # their labels, for Calico's service-account matches
                   "tiers", "globalnetworkpolicies", "globalnetworksets", "networksets",  # Calico tiers
                   "stagedglobalnetworkpolicies", "stagednetworkpolicies", "stagedkubernetesnetworkpolicies"}
 

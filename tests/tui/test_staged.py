@@ -47,3 +47,23 @@ async def test_no_staged_policies_no_marks():
         await wait_loaded(pilot)
         assert not app.grid.staged_cells and app.session.staged == {}
         assert "staged" not in str(app.query_one(Legend).render())
+
+
+def test_live_updates_keep_the_staged_marks_current():
+    """On the live path (tui/session.live_session) the staged differences follow the changes: promoting
+    web-to-api-8080 by hand enforces it, so the staged and enforced verdicts agree and the mark goes."""
+    import argparse
+    import threading
+
+    from kubectl_microseg.engine.incremental import LiveModel
+    from kubectl_microseg.model.calico import promote_staged
+    from kubectl_microseg.tui.session import live_session
+
+    snap = ManifestSource([str(DEMO / "cluster"), str(DEMO / "calico" / "policies.yaml")]).load()
+    model = LiveModel(snap.objects)
+    pod = next(o for o in snap.objects if o.kind == "Deployment")
+    session, _, _ = live_session(model, snap, argparse.Namespace(), threading.Lock(), [pod])
+    assert set(session.staged) == {("staging/web", "staging/api")}
+    enforced, _ = promote_staged([o for o in snap.objects if o.kind == "StagedNetworkPolicy"])
+    session, _, _ = live_session(model, snap, argparse.Namespace(), threading.Lock(), enforced)
+    assert session.staged == {}
