@@ -266,7 +266,7 @@ def apply_events(session: Session, events: Iterable[Event]) -> Session:
 def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
     """The (source, destination) pairs whose cell differs between two matrices: the ports
     (``engine.diff.diff_matrices``, the one matrix diff) or only whether the verdict is certain."""
-    d = diff_matrices(old, new)
+    d = diff_matrices(old, new, unchanged=False)
     out = {(p.src, p.dst) for p in d.differences()}
     out.update((p.src, p.dst) for p in d.unchanged if old.cells.get((p.src, p.dst)) != new.cells.get((p.src, p.dst)))
     return out
