@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from kubectl_microseg.engine.analyze import analyze
 from kubectl_microseg.engine.diff import diff_matrices
@@ -98,7 +99,7 @@ class KubeSession:
         return self.analyzer.cluster.workload(eid)
 
     def atom(self, eid: str) -> ExternalAtom | None:
-        for a in self.analyzer.atoms:
+        for a in [*self.analyzer.atoms, *self.analyzer.fqdn_atoms]:  # address ranges, Cilium toFQDNs names
             if a.id == eid:
                 return a
         return None
@@ -205,6 +206,7 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     analyzer = analyze(snapshot, analyzer_options(args, snapshot))
     m = analyzer.matrix(external=not getattr(args, "no_external", False))
     m.title = f"Effective connectivity ({snapshot.description})"
+    m, _ = with_mesh(m, analyzer, args)
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
     return KubeSession(snapshot, analyzer, m, args, objs, staged=_staged(analyzer, objs.values(), args))
 
@@ -226,8 +228,8 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
 
     Only the namespaces the changes touch are re-analysed, and only their cells of the matrix recomputed.
     ``lock`` is held while the model's analyzer and object store change in place (the session shares both:
-    nothing is copied per event), and the version is drawn from ``versions`` under it: versions follow the order in which changes reached the model, so the newest version always
-    holds every change applied so far.
+    nothing is copied per event), and the version is drawn from ``versions`` under it: versions follow the
+    order in which changes reached the model, so the newest version always holds every change applied so far.
     """
     with lock, paused_gc():  # the update builds dicts and tuples, no cycles: a collection would walk the heap
         up = model.apply(list(changed), list(deleted))
@@ -236,16 +238,46 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         version = next(versions) if versions is not None else 0
         calico = model.analyzer.cluster.calico
         objects = list(model.objects.values()) if calico.staged or calico.staged_k8s else []
+        # the mesh's verdicts read the model's cluster: under the lock (engine/mesh.py, ~0.1 s at size L)
+        m, mesh_changed = with_mesh(m, model.analyzer, args, _MESHED.get(model))
+        if mesh_changed is not None:
+            _MESHED[model] = m
     # the staged verdicts (a second analysis, only with staged policies) from a copy, outside the lock
     staged = _staged(model.analyzer, objects, args) if objects else {}
     m.title = f"Effective connectivity ({snapshot.description})"
-    return KubeSession(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, up.pairs
+    pairs = up.pairs if up.pairs is None or not mesh_changed else up.pairs | mesh_changed
+    return KubeSession(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, pairs
+
+
+_MESHED: weakref.WeakKeyDictionary[Any, Matrix] = weakref.WeakKeyDictionary()
+"""A live model -> its last matrix with mesh verdicts (to tell which cells a mesh-only change redraws)."""
+
+
+def with_mesh(m: Matrix, analyzer: Analyzer, args: argparse.Namespace,
+              previous: Matrix | None = None) -> tuple[Matrix, set[tuple[str, str]] | None]:
+    """The matrix with the service mesh's verdicts on the cells L4 allows (engine/mesh.py, as ``matrix``
+    shows them), as a copy (a live model's matrix is shared and read-only); and the pairs whose mesh verdict
+    differs from ``previous`` (None: no mesh now or before)."""
+    from dataclasses import replace
+
+    from kubectl_microseg.engine.mesh import annotate
+    from kubectl_microseg.load import mesh_analyzer
+
+    mesh = mesh_analyzer(args, analyzer.cluster)
+    if mesh is None:
+        gone = {k for k, c in previous.cells.items() if c.mesh is not None} if previous is not None else None
+        return m, gone
+    out = annotate(replace(m, cells=dict(m.cells), notes=list(m.notes)), mesh)
+    if previous is None:
+        return out, set()
+    old = previous.cells
+    return out, {k for k, c in out.cells.items() if (old[k].mesh if k in old else None) != c.mesh}
 
 
 def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
     """The (source, destination) pairs whose cell differs between two matrices: the ports
     (``engine.diff.diff_matrices``, the one matrix diff) or only whether the verdict is certain."""
-    d = diff_matrices(old, new)
+    d = diff_matrices(old, new, unchanged=False)
     out = {(p.src, p.dst) for p in d.differences()}
     out.update((p.src, p.dst) for p in d.unchanged if old.cells.get((p.src, p.dst)) != new.cells.get((p.src, p.dst)))
     return out
@@ -265,7 +297,7 @@ def pod_grid(analyzer: Analyzer, m: Matrix) -> tuple[list[Endpoint], CellFn]:
                 cls_of[eid] = i
                 eps.append(Endpoint(eid, "Pod", w.namespace, name, mem.labels, group=w.namespace,
                                     extra=(("class", i), ("workload", w.id))))
-    atoms = {a.id: a for a in analyzer.atoms}
+    atoms = {a.id: a for a in [*analyzer.atoms, *analyzer.fqdn_atoms]}
     eps.extend(e for e in m.endpoints if e.is_external)
     memo: dict[tuple[object, object], Cell | None] = {}
 

@@ -37,11 +37,10 @@ from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVIC
 from ..model.ports import ConnSet, NamedPorts
 from ..model.selectors import LabelSelector
 from ..vocab import ReasonKind
-from .atoms import FqdnAtom
+from .atoms import ExternalAtom, FqdnAtom
 from .compiled import CompiledRule, peer_matches
 
 if TYPE_CHECKING:
-    from .atoms import ExternalAtom
     from .k8s import Analyzer
     from .matrix import Cell
     from .pipeline import Query
@@ -299,38 +298,46 @@ class CiliumLayer:
 
     def mark_l7(self, cells: dict[tuple[str, str], Cell], keep: set[str]) -> None:
         """Mark the matrix cells (workload ids) some of whose ports pass only listed L7 requests
-        ('L7-filtered', :meth:`l7_ports` in either direction)."""
+        ('L7-filtered', :meth:`l7_ports` in the direction of an L7 rule that matches the pair)."""
         a = self.a
-        pairs: set[tuple[int | ExternalAtom, int | ExternalAtom]] = set()
-        external = [*a.atoms, *a.fqdn_atoms]
+        pairs: dict[tuple[int | ExternalAtom, int | ExternalAtom], set[str]] = {}
+        external: list[ExternalAtom] = [*a.atoms, *a.fqdn_atoms]
         for (pol_id, section, _), cr in self.compiled.items():
             if not cr.rule.l7 or cr.rule.deny:
                 continue
             subject = self.selects.get(pol_id, 0)
+            hit: list[int | ExternalAtom] = [x for x in (external if section == "egress" else a.atoms) if cr.matches(x)] \
+                if cr.addresses.intervals or cr.fqdns else []
             for own in _bits(subject):
-                for peer in _bits(cr.classes):
-                    pairs.add((own, peer) if section == "egress" else (peer, own))
-                if cr.addresses.intervals or cr.fqdns:
-                    hit = [x for x in (external if section == "egress" else a.atoms) if cr.matches(x)]
-                    pairs.update((own, x) if section == "egress" else (x, own) for x in hit)
+                for peer in [*_bits(cr.classes), *hit]:
+                    pair: tuple[int | ExternalAtom, int | ExternalAtom] = (own, peer) if section == "egress" else (peer, own)
+                    pairs.setdefault(pair, set()).add(section)
         names: dict[int, list[str]] = {}
-        for src, dst in pairs:
+        memo: dict[tuple[str, tuple[int, ...], int | str, frozenset[tuple[str, str, int]]],
+                   tuple[ConnSet, tuple[str, ...]]] = {}
+        rules_key: dict[tuple[str, int], tuple[int, ...]] = {}
+        for (src, dst), sections in pairs.items():
             ids = [(s_id, d_id) for s_id in self._ids(src, keep, names) for d_id in self._ids(dst, keep, names)
                    if (s_id, d_id) in cells and not cells[(s_id, d_id)].l7]
             if not ids:  # denied, already marked, or not in this (partial) matrix
                 continue
-            if isinstance(src, int) and isinstance(dst, int):
-                named = a.classes[dst].named_ports
-                eg, eg_texts = self.l7_filter("egress", src, dst, named)
-                ing, in_texts = self.l7_filter("ingress", dst, src, named)
-                ports, texts = eg | ing, tuple(dict.fromkeys(eg_texts + in_texts))
-            elif isinstance(src, int):
-                ports, texts = self.l7_filter("egress", src, dst, frozenset())
-            else:
-                assert isinstance(dst, int)
-                ports, texts = self.l7_filter("ingress", dst, src, a.classes[dst].named_ports)
+            ports = _NONE
+            texts: tuple[str, ...] = ()
+            named: frozenset[tuple[str, str, int]] = a.classes[dst].named_ports if isinstance(dst, int) else frozenset()
+            for d in sections:
+                subject_end, peer_end = (src, dst) if d == "egress" else (dst, src)
+                assert isinstance(subject_end, int)
+                rk = rules_key.get((d, subject_end))
+                if rk is None:
+                    rk = rules_key[(d, subject_end)] = tuple(map(id, a.rules_of[d][subject_end]))
+                mkey = (d, rk, peer_end if isinstance(peer_end, int) else peer_end.id, named)
+                got = memo.get(mkey)
+                if got is None:  # classes with the same rules share the answer
+                    got = memo[mkey] = self.l7_filter(d, subject_end, peer_end, named)
+                ports, texts = ports | got[0], texts + got[1]
             if not ports:
                 continue
+            texts = tuple(dict.fromkeys(texts))
             for key in ids:
                 cell = cells[key]
                 if cell.conns & ports:

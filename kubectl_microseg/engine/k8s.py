@@ -799,7 +799,18 @@ class Analyzer:
             cached: dict[int, ConnSet] | None = self._cache[key]
             return cached
         out: dict[int, ConnSet] | None = None
-        if self.has_admin or cilium_deny is not None:
+        if cilium_deny is not None and not self.has_admin and not calico:
+            # the Cilium deny tier, then the NetworkPolicy tier (or the default): the rules' map less what the
+            # deny rules deny (the pipeline's order, as the class matrix's subtract_denies; a test compares)
+            np = self._np_atoms(direction, cls, named)
+            out = {}
+            for i, atom in enumerate(self.atoms):
+                c = _ALL if np is None else np.get(i)
+                if c:
+                    c = c - cilium_deny.deny_conns(direction, cls, atom, named)
+                    if c:
+                        out[i] = c
+        elif self.has_admin or cilium_deny is not None:
             out = {}
             for i, atom in enumerate(self.atoms):
                 c = self.decide(direction, cls, atom, named)

@@ -313,9 +313,19 @@ def decide(q: Query) -> ConnSet:
 def allowed(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
     """:func:`decide` without reasons, for the matrix and incremental updates. Without admin policies the
     cluster-wide tiers are empty, so the NetworkPolicy tier and the default are all there is: that case
-    skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair)."""
-    if a.has_admin or (a.cilium is not None and a.cilium.has_deny) or a.calico_selects[direction] >> own & 1:
+    skips the layer loop (same verdict; test_pipeline_precedence checks it on every pair). Cilium deny
+    rules, the first layer, are then subtracted from that verdict."""
+    if a.has_admin or a.calico_selects[direction] >> own & 1:
         return decide(Query(a, direction, own, peer, named))
+    out = _np_or_default(a, direction, own, peer, named)
+    if out and a.cilium is not None and a.cilium.has_deny:  # the Cilium deny tier comes first
+        out = out - a.cilium.deny_conns(direction, own, peer, named)
+    return out
+
+
+def _np_or_default(a: Analyzer, direction: Direction, own: int, peer: int | ExternalAtom,
+                   named: frozenset[tuple[str, str, int]]) -> ConnSet:
+    """The NetworkPolicy tier's verdict where it is the only layer, the default when it has no opinion."""
     if a.classes[own].host_network or not a.isolating[direction][own]:
         return _ALL
     out = _NONE

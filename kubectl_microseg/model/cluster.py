@@ -23,7 +23,7 @@ from .cilium import build as build_cilium
 from .calico import CalicoObjects, is_calico
 from .admin import ADMIN_KINDS, BANP_KIND, CNP_API_VERSION, CNP_KIND, AdminPolicy, parse_any_admin_policy
 from .istio import (AUTHZ_KIND, MESH_API_VERSIONS, MESH_KINDS, MeshObjects, parse_authorization_policy,
-                    parse_peer_authentication, parse_service)
+                    parse_peer_authentication, parse_service, service_account)
 from .objects import FieldPath, SourceObject
 from .policy import (_DNS1123_LABEL, PROTOCOLS, FieldError, NetworkPolicy, parse_network_policy, type_name,
                      validate_label_key, validate_label_value, validate_port_name)
@@ -53,8 +53,8 @@ class Member:
     name: str = ""
     """The Pod's name ('' for a template)."""
     service_account: str = "default"
-    """spec.serviceAccountName (or the deprecated spec.serviceAccount); 'default' when unset, as the API
-    server's admission sets it."""
+    """The pod's service account (``model.istio.service_account``: serviceAccountName, else the deprecated
+    serviceAccount, else 'default', as the API server's admission sets it); Calico matches by it."""
 
     def label_dict(self) -> dict[str, str]:
         return dict(self.labels)
@@ -449,8 +449,8 @@ def _member(obj: SourceObject, namespace: str, meta_path: FieldPath, spec_path: 
                     ips.append(ip)
         except FieldError as e:
             raise obj.error(e.path, f"Pod {name}: {e.message}") from None
-    sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name, str(sa))
+    return Member(namespace, tuple(sorted(labels.items())), frozenset(named), host_network, tuple(ips), name,
+                  service_account(spec))
 
 
 def _container_port(obj: SourceObject, p: Mapping[str, Any], path: FieldPath) -> tuple[str, str, int] | None:

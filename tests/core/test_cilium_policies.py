@@ -354,6 +354,19 @@ ingress: [{fromEntities: [cluster]}]
     for s in range(n):
         for d in range(n):
             assert fast.get((s, d), NONE) == a.class_allows(s, d), (s, d)
+    # the address ranges too: the rules' map less the deny rules against the pipeline, range by range
+    world = cnp("w", "a", "endpointSelector: {}\negressDeny: [{toCIDR: [169.254.169.254/32]}]\n"
+                "egress: [{toCIDR: [169.254.0.0/16, 10.0.0.0/8]}, {toEntities: [world], toPorts: [{ports: [{port: '443'}]}]}]\n")
+    a = analyzer(text + world + ccnp("in", "endpointSelector: {matchLabels: {app: cli}}\n"
+                                     "ingressDeny: [{fromCIDR: [10.0.0.0/24]}]\nenableDefaultDeny: {ingress: false}\n"))
+    assert a.cilium.has_deny
+    for c in range(len(a.classes)):
+        for d in ("ingress", "egress"):
+            named = a.classes[c].named_ports if d == "ingress" else frozenset()
+            got = a.atom_map(d, c)
+            for i, atom in enumerate(a.atoms):
+                want = a.decide(d, c, atom, named)
+                assert (ALL if got is None else got.get(i, NONE)) == want, (c, d, atom.id)
 
 
 def test_cli_matrix_reads_cilium_objects(tmp_path, capsys):

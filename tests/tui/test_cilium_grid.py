@@ -53,3 +53,21 @@ def test_snapshot_l7_cell(snap_compare) -> None:
     async def run_before(pilot):
         await on_pair(pilot, "batch/report-generator", "kube-system/coredns")
     assert snap_compare(cilium_app(), terminal_size=(160, 45), run_before=run_before)
+
+
+async def test_explain_of_a_fqdn_cell_names_the_tofqdns_rule() -> None:
+    # Enter on report-generator → fqdn:api.stripe.com: the explanation says the verdict is uncertain (its
+    # addresses are DNS answers at run time); the saas policy has enableDefaultDeny egress off, so the pod's
+    # egress is not isolated and everything is allowed
+    app = cilium_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await on_pair(pilot, "batch/report-generator", "fqdn:api.stripe.com")
+        assert app.session.atom("fqdn:api.stripe.com") is not None
+        from kubectl_microseg.engine.explain import explain_pair
+        ex = explain_pair(app.session.analyzer, app.session.workload("batch/report-generator"),
+                          app.session.atom("fqdn:api.stripe.com"))
+        text = " ".join(r.text for r in ex.egress)
+        assert ex.uncertain and "DNS answers at run time" in text and "not isolated" in text
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.screen is not app.screen_stack[0]  # the explain screen opened (no crash on a fqdn endpoint)
