@@ -207,8 +207,12 @@ class MatrixDiff:
 
 
 # --------------------------------------------------------------------------------------------- compute
-def diff_matrices(before: Matrix, after: Matrix) -> MatrixDiff:
-    """Compare two matrices pair by pair (external ranges split by the CIDRs of both sides)."""
+def diff_matrices(before: Matrix, after: Matrix, *, unchanged: bool = True) -> MatrixDiff:
+    """Compare two matrices pair by pair (external ranges split by the CIDRs of both sides).
+
+    With ``unchanged`` False, workload pairs whose cells are equal are skipped instead of listed in
+    ``MatrixDiff.unchanged`` (a view that only wants what changed, e.g. the TUI's highlight after a rebuild,
+    pays for the differences, not for every allowed pair)."""
     ext_b = [e for e in before.endpoints if e.is_external]
     ext_a = [e for e in after.endpoints if e.is_external]
     pieces = refine_externals(ext_b, ext_a)
@@ -239,13 +243,18 @@ def diff_matrices(before: Matrix, after: Matrix) -> MatrixDiff:
                                     gone_endpoint=(src in gone_ids or dst in gone_ids),
                                     uncertain=bool((cb and cb.uncertain) or (ca and ca.uncertain))))
 
-    # Only pairs with a cell on either side can differ: visit those (in endpoint order), never all N^2.
+    # Only pairs with a cell on either side can differ: visit those, never all N^2; each list in endpoint order.
     order = {i: n for n, i in enumerate(ids)}
     pair_keys = {k for k in before.cells if k[0] in wl_b and k[1] in wl_b}
     pair_keys |= {k for k in after.cells if k[0] in wl_a and k[1] in wl_a}
-    for s, d in sorted(pair_keys, key=lambda k: (order[k[0]], order[k[1]])):
+    b_cells, a_cells = before.cells, after.cells
+    for s, d in pair_keys:
+        if not unchanged and b_cells.get((s, d)) == a_cells.get((s, d)):
+            continue
         add(s, d, (s, d) if s in wl_b and d in wl_b else None, (s, d) if s in wl_a and d in wl_a else None,
             endpoint[s], endpoint[d])
+    for found in lists.values():
+        found.sort(key=lambda p: (order[p.src], order[p.dst]))
     touching: dict[str, set[str]] = {}  # external id -> workloads with a cell to or from it (either side)
     for cells, wls in ((before.cells, wl_b), (after.cells, wl_a)):
         for src, dst in cells:

@@ -52,7 +52,7 @@ def host_changes(current: Ruleset, new: Ruleset, name: str, addresses: list[str]
 
 def cell_changes(before: Matrix, after: Matrix) -> list[PairDiff]:
     """Pairs whose connections differ, in endpoint order (``engine.diff.diff_matrices``: the one matrix diff)."""
-    d = diff_matrices(before, after)
+    d = diff_matrices(before, after, unchanged=False)
     order = {e.id: i for i, e in enumerate(after.endpoints)}
     return sorted(d.added + d.removed + d.changed, key=lambda p: (order.get(p.src, 0), order.get(p.dst, 0)))
 
