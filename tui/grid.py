@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 from collections.abc import Callable, Iterable
 
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
 from kubectl_microseg.model.ports import ConnSet
-from kubectl_microseg.render.matrix import GLYPH_ALL, GLYPH_L7, GLYPH_NONE, GLYPH_SOME, GLYPH_UNCERTAIN
+from kubectl_microseg.render.matrix import (GLYPH_ALL, GLYPH_L7, GLYPH_MESH_DENIED, GLYPH_MESH_SOME, GLYPH_NONE,
+                                            GLYPH_SOME, GLYPH_UNCERTAIN)
 
 Granularity = Literal["namespace", "workload", "pod"]
 GRANULARITIES: tuple[Granularity, ...] = ("namespace", "workload", "pod")
@@ -33,6 +34,10 @@ class CellState(enum.Enum):
     UNCERTAIN = GLYPH_UNCERTAIN
     L7 = GLYPH_L7
     """Allowed, and some ports pass only the requests a Cilium L7 rule lists (one pair, not a group)."""
+    MESH_SOME = GLYPH_MESH_SOME
+    """L4 allows; the Istio mesh allows only some requests (engine/mesh.py; one pair, not a group)."""
+    MESH_DENIED = GLYPH_MESH_DENIED
+    """L4 allows; the Istio mesh denies every request or refuses the connection (one pair, not a group)."""
 
     @property
     def glyph(self) -> str:
@@ -41,7 +46,9 @@ class CellState(enum.Enum):
     @property
     def words(self) -> str:
         return {"ALL": "allowed on all ports", "SOME": "allowed on some ports", "DENIED": "denied",
-                "UNCERTAIN": "uncertain", "L7": "allowed, L7-filtered"}[self.name]
+                "UNCERTAIN": "uncertain", "L7": "allowed, L7-filtered",
+                "MESH_SOME": "L4 allows, the mesh some requests",
+                "MESH_DENIED": "L4 allows, the mesh denies"}[self.name]
 
 
 class Risk(enum.IntEnum):
@@ -89,6 +96,8 @@ class CellView:
     risk: Risk = Risk.NONE
     l7_requests: tuple[str, ...] = ()
     """The requests a Cilium L7 rule lets through (state L7)."""
+    mesh: Any = None
+    """The Istio mesh's verdict of the pair (engine.mesh.MeshResult; one pair, not a group)."""
 
 
 DENIED = CellView(CellState.DENIED, ConnSet.none(), 0, 1)
@@ -100,13 +109,16 @@ def cell_view(cell: Cell | None) -> CellView:
         return DENIED
     if cell.uncertain:
         state = CellState.UNCERTAIN
+    elif cell.mesh is not None and cell.mesh.verdict.value != "allowed":  # as render.matrix.cell_glyph
+        state = CellState.MESH_DENIED if cell.mesh.verdict.value == "denied" else CellState.MESH_SOME
     elif cell.l7:
         state = CellState.L7
     elif cell.conns.is_all() and not cell.partial:
         state = CellState.ALL
     else:
         state = CellState.SOME
-    return CellView(state, cell.conns, 1, 1, cell.partial, cell.uncertain, l7_requests=cell.l7_requests)
+    return CellView(state, cell.conns, 1, 1, cell.partial, cell.uncertain, l7_requests=cell.l7_requests,
+                    mesh=cell.mesh)
 
 
 @dataclass(frozen=True)
@@ -198,6 +210,7 @@ class GridModel:
     """Destination id -> how many endpoints of other groups reach it (the "every namespace" risk)."""
     _db: dict[ConnSet, bool] = field(default_factory=dict, init=False, repr=False)
     _l7: bool | None = field(default=None, init=False, repr=False)
+    _mesh: bool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {e.id: e for e in self.endpoints}
@@ -224,6 +237,14 @@ class GridModel:
         if self._l7 is None:
             self._l7 = self.cells is not None and any(c.l7 for c in self.cells.values())
         return self._l7
+
+    @property
+    def has_mesh(self) -> bool:
+        """Whether some cell has an Istio mesh verdict that is not plain 'allowed' (the legend explains ◐ ✕)."""
+        if self._mesh is None:
+            self._mesh = self.cells is not None and any(
+                c.mesh is not None and c.mesh.verdict.value != "allowed" for c in self.cells.values())
+        return self._mesh
 
     # ------------------------------------------------------------------ structure
     @property
@@ -431,7 +452,7 @@ class GridModel:
         key) cells to redraw, or None when the grid cannot be patched (endpoints came or went, a partial view,
         pod granularity): rebuild it then. The work is in the changed cells and endpoints, not the matrix's size
         (an update at size L touches a few cells of 25 million)."""
-        self._l7 = None
+        self._l7 = self._mesh = None
         if self.cells is None or m.uncertain_reasons or len(m.endpoints) != len(self.endpoints):
             return None
         moved = [(a, b) for a, b in zip(m.endpoints, self.endpoints) if a is not b]  # the model shares the rest
@@ -515,6 +536,6 @@ class GridModel:
                 v = self.cell(ri, ci)
                 if v is not None and v.state is not CellState.DENIED:
                     cells[(re_.id, ce.id)] = Cell(v.conns, v.uncertain, v.partial, v.state is CellState.L7,
-                                                  v.l7_requests)
+                                                  v.l7_requests, mesh=v.mesh)
         return Matrix(eps, cells, [], self.title)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import threading
+import weakref
+from typing import Any
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
 
@@ -178,6 +180,7 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     analyzer = analyze(snapshot, analyzer_options(args, snapshot))
     m = analyzer.matrix(external=not getattr(args, "no_external", False))
     m.title = f"Effective connectivity ({snapshot.description})"
+    m, _ = with_mesh(m, analyzer, args)
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
     return Session(snapshot, analyzer, m, args, objs, staged=_staged(analyzer, objs.values(), args))
 
@@ -209,10 +212,40 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         version = next(versions) if versions is not None else 0
         calico = model.analyzer.cluster.calico
         objects = list(model.objects.values()) if calico.staged or calico.staged_k8s else []
+        # the mesh's verdicts read the model's cluster: under the lock (engine/mesh.py, ~0.1 s at size L)
+        m, mesh_changed = with_mesh(m, model.analyzer, args, _MESHED.get(model))
+        if mesh_changed is not None:
+            _MESHED[model] = m
     # the staged verdicts (a second analysis, only with staged policies) from a copy, outside the lock
     staged = _staged(model.analyzer, objects, args) if objects else {}
     m.title = f"Effective connectivity ({snapshot.description})"
-    return Session(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, up.pairs
+    pairs = up.pairs if up.pairs is None or not mesh_changed else up.pairs | mesh_changed
+    return Session(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, pairs
+
+
+_MESHED: weakref.WeakKeyDictionary[Any, Matrix] = weakref.WeakKeyDictionary()
+"""A live model -> its last matrix with mesh verdicts (to tell which cells a mesh-only change redraws)."""
+
+
+def with_mesh(m: Matrix, analyzer: Analyzer, args: argparse.Namespace,
+              previous: Matrix | None = None) -> tuple[Matrix, set[tuple[str, str]] | None]:
+    """The matrix with the service mesh's verdicts on the cells L4 allows (engine/mesh.py, as ``matrix``
+    shows them), as a copy (a live model's matrix is shared and read-only); and the pairs whose mesh verdict
+    differs from ``previous`` (None: no mesh now or before)."""
+    from dataclasses import replace
+
+    from kubectl_microseg.engine.mesh import annotate
+    from kubectl_microseg.load import mesh_analyzer
+
+    mesh = mesh_analyzer(args, analyzer.cluster)
+    if mesh is None:
+        gone = {k for k, c in previous.cells.items() if c.mesh is not None} if previous is not None else None
+        return m, gone
+    out = annotate(replace(m, cells=dict(m.cells), notes=list(m.notes)), mesh)
+    if previous is None:
+        return out, set()
+    old = previous.cells
+    return out, {k for k, c in out.cells.items() if (old[k].mesh if k in old else None) != c.mesh}
 
 
 def apply_events(session: Session, events: Iterable[Event]) -> Session:

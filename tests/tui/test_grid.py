@@ -39,7 +39,15 @@ def test_cell_states_and_glyphs_read_without_colour():
     # a Cilium L7 rule filters some ports (issue 20): a glyph of its own; uncertainty still shows first
     assert cell_view(Cell(ConnSet.ports("TCP", 80), l7=True, l7_requests=("http GET /",))).state is CellState.L7
     assert cell_view(Cell(ConnSet.all(), uncertain=True, l7=True)).state is CellState.UNCERTAIN
-    assert len({s.glyph for s in CellState}) == 5
+    # the Istio mesh's verdict on a pair L4 allows (engine/mesh.py): its own glyphs, as the CLI table draws them
+    from kubectl_microseg.engine.mesh import MeshResult, MeshVerdict, MtlsState
+    some = MeshResult(MeshVerdict.SOME, MtlsState.MTLS)
+    assert cell_view(Cell(ConnSet.all(), mesh=some)).state is CellState.MESH_SOME
+    assert cell_view(Cell(ConnSet.all(), mesh=MeshResult(MeshVerdict.DENIED, MtlsState.REFUSED))).state \
+        is CellState.MESH_DENIED
+    assert cell_view(Cell(ConnSet.all(), mesh=MeshResult(MeshVerdict.ALLOWED, MtlsState.MTLS))).state is CellState.ALL
+    assert cell_view(Cell(ConnSet.all(), uncertain=True, mesh=some)).state is CellState.UNCERTAIN
+    assert len({s.glyph for s in CellState}) == 7
 
 
 def test_rows_have_group_headers_and_columns_do_not():

@@ -44,7 +44,7 @@ async def test_connection_states_are_shown_and_never_silently_stale():
         source.stop()  # the watch ends: the data is now stale and the status line says since when
         await wait_for(pilot, lambda: app.status.state == "stale")
         assert "since" in str(app.status.render())
-        assert app.cell_state("production/frontend", "production/api-server") is CellState.SOME
+        assert app.cell_state("production/frontend", "production/api-server") is CellState.MESH_SOME
 
 
 async def test_a_live_update_patches_the_grid_and_redraws_only_the_rows_it_changed():

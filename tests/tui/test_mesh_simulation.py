@@ -31,3 +31,46 @@ async def test_simulate_screen_lists_mesh_changes_with_their_cause_and_guard(tmp
                    for g in result.guards), result.guards
         summary = str(app.screen.query_one("#sim-summary").render())
         assert f"◐{len(mesh)} mesh verdicts changed" in summary and "mesh-cut" in summary
+
+
+async def test_mesh_verdicts_on_the_matrix_info_line_and_legend():
+    """A pair L4 allows gains the mesh's verdict: ◐ some requests, ✕ denied or refused (as the CLI table), the
+    info line says which requests and the mTLS state, the legend names the glyphs."""
+    from kubectl_microseg.tui.grid import CellState
+
+    from .conftest import put_cursor
+
+    app = MicrosegApp(DemoSource())
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot)
+        assert app.cell_state("production/frontend", "production/api-server") is CellState.MESH_SOME
+        # planted mistake 4: order-service has no sidecar, pci is STRICT: refused
+        assert app.cell_state("production/order-service", "pci/payment-service") is CellState.MESH_DENIED
+        put_cursor(app, "production/frontend", "production/api-server")
+        await pilot.pause()
+        info = str(app.query_one("#cell-info").render())
+        assert "mesh: some requests (GET,POST /api/v1/*" in info and "mTLS" in info
+        put_cursor(app, "production/order-service", "pci/payment-service")
+        await pilot.pause()
+        assert "mesh: connection refused" in str(app.query_one("#cell-info").render())
+        legend = str(app.query_one("Legend").render())
+        assert "◐ mesh: some requests" in legend and "✕ mesh: denied" in legend
+
+
+async def test_a_live_mesh_change_redraws_the_cells_it_changes():
+    from kubectl_microseg.model.objects import SourceObject
+    from kubectl_microseg.sources import Event
+    from kubectl_microseg.tui.grid import CellState
+
+    import yaml
+
+    from .conftest import FakeLiveSource
+
+    source = FakeLiveSource()
+    app = MicrosegApp(source)
+    pair = ("ingress-nginx/ingress-nginx-controller", "production/frontend")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot)
+        assert app.cell_state(*pair) is CellState.SOME  # L4: some ports; the mesh allows them
+        source.emit(Event("ADDED", SourceObject(yaml.safe_load(LOCK))))
+        await wait_for(pilot, lambda: app.cell_state(*pair) is CellState.MESH_DENIED)

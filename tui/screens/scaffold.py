@@ -32,6 +32,7 @@ EXAMPLES = {
     "default-deny": "--direction both",
     "allow-dns": "",
     "tiers": "'frontend -> api:8080 -> postgresql:5432'",
+    "mesh": "'frontend -> api:8080 -> postgresql:5432'",
     "isolate-namespace": "",
     "zone": "compliance-zone=pci",
     "allow-from-namespace": "{peer} --ports 8080",

@@ -5,10 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from kubectl_microseg.render.page import mesh_note
+
 from ..grid import AxisItem, CellState, CellView
 
 STATE_CLASS = {CellState.ALL: "all", CellState.SOME: "some", CellState.DENIED: "denied",
-               CellState.UNCERTAIN: "uncertain", CellState.L7: "l7"}
+               CellState.UNCERTAIN: "uncertain", CellState.L7: "l7", CellState.MESH_SOME: "mesh_some",
+               CellState.MESH_DENIED: "mesh_denied"}
 
 
 class CellInfo(Static):
@@ -44,6 +47,8 @@ class CellInfo(Static):
                 extra.append("uncertain: some policies could not be read")
             if view.state is CellState.L7:
                 extra.append("L7-filtered, only: " + (", ".join(view.l7_requests) or "the listed requests"))
+            if view.mesh is not None:  # the Istio layer on top of L4 (engine/mesh.py), as the CLI's NOTE says it
+                extra.append("mesh: " + mesh_note(view.mesh))
             if view.total_pairs > 1:
                 extra.append(f"{view.allowed_pairs}/{view.total_pairs} pairs")
             elif view.partial:

@@ -26,6 +26,9 @@ class Legend(Widget):
         grid = grids.first()
         short = self.size.width < 110
         shapes = SHAPES + (((CellState.L7, "L7-filtered", "l7"),) if grid.model is not None and grid.model.has_l7 else ())
+        if grid.model is not None and grid.model.has_mesh:  # Istio: L4 allows, the mesh decides less
+            shapes += ((CellState.MESH_SOME, "mesh: some requests", "mesh_some"),
+                       (CellState.MESH_DENIED, "mesh: denied", "mesh_denied"))
         for state, words, cls in shapes:
             t.append(state.glyph, style=grid._cell_style(cls, ""))
             t.append(f" {words.split()[0] if short else words}  ")

@@ -52,6 +52,8 @@ class MatrixGrid(ScrollView, can_focus=True):
         "matrix-grid--denied",
         "matrix-grid--uncertain",
         "matrix-grid--l7",
+        "matrix-grid--mesh_some",
+        "matrix-grid--mesh_denied",
         "matrix-grid--cursor",
         "matrix-grid--crosshair",
         "matrix-grid--changed",
