@@ -196,6 +196,40 @@ class CiliumLayer:
             for cr in allows + denies:
                 self._mark_unsure(d, subject, cr)
 
+    def replace_policies(self, old_ids: set[str], new: list[CiliumPolicy]) -> None:
+        """Take the rule objects ``old_ids`` out of every list they were filed in and compile ``new`` (a CNP/CCNP
+        event), keeping the other policies' compiled rules: classes do not change on such an event."""
+        a = self.a
+        gone = {id(cr) for k, cr in self.compiled.items() if k[0] in old_ids}
+        for pid in old_ids:
+            bits = self.touches.pop(pid, 0)
+            self.selects.pop(pid, None)
+            for d in DIRECTIONS:
+                for i in _bits(bits):
+                    if a.rules_of[d][i]:
+                        a.rules_of[d][i] = [cr for cr in a.rules_of[d][i] if id(cr) not in gone]
+                    if a.isolating[d][i]:
+                        a.isolating[d][i] = [p for p in a.isolating[d][i]
+                                             if not (isinstance(p, CiliumPolicy) and p.id in old_ids)]
+                    for table in (self.deny[d], self.unsure[d]):
+                        lst = table.get(i)
+                        if lst:
+                            kept = [cr for cr in lst if cr.policy.id not in old_ids]
+                            if kept:
+                                table[i] = kept
+                            else:
+                                del table[i]
+        self.egress_reach = [(s, cr) for s, cr in self.egress_reach if id(cr) not in gone]
+        self.compiled = {k: cr for k, cr in self.compiled.items() if k[0] not in old_ids}
+        for pol in new:
+            self._add(pol)
+        self.has_deny = any(self.deny[d] for d in DIRECTIONS)
+        self.layered = self.has_deny or any(self.unsure[d] for d in DIRECTIONS)
+        a.unsure_to = dict(a._unsure_before_cilium)  # the uncertain cells again, from the rules now compiled
+        for (pid, section, _), cr in self.compiled.items():
+            if cr.unsure:
+                self._mark_unsure("ingress" if section.startswith("ingress") else "egress", self.selects.get(pid, 0), cr)
+
     def _mark_unsure(self, d: str, subject: int, cr: CompiledCiliumRule) -> None:
         """The matrix's uncertain cells (Analyzer.unsure_to: source class -> destination classes)."""
         if not cr.unsure:

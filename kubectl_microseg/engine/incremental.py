@@ -221,7 +221,7 @@ class LiveModel:
         self.cluster.notes[:] = [n for n in self.cluster.notes if n not in old_notes] + notes
         self._cilium_notes = notes
         atoms = [x.cidrs for x in a.atoms] + [x.id for x in a.fqdn_atoms]
-        a.replace_cilium(entries)
+        a.replace_cilium(entries, keys)
         touched = before | a.cilium_touches(keys)
         live = a.live_classes()
         redo = set(iter_bits(touched & live))

@@ -1015,15 +1015,26 @@ class Analyzer:
                     self.isolating[d][i] = [p for p in pols if not isinstance(p, CiliumPolicy)]
         self.cilium = None
 
-    def replace_cilium(self, entries: list[CiliumEntry]) -> None:
-        """Replace the cluster's Cilium policies (model.cilium.CiliumEntry list) and compile them again,
-        keeping every class and every other compiled rule (engine.incremental: a CNP/CCNP event). Only the
+    def replace_cilium(self, entries: list[CiliumEntry], keys: set[tuple[str, str | None, str]] | None = None) -> None:
+        """Replace the cluster's Cilium policies (model.cilium.CiliumEntry list), keeping every class and every
+        other compiled rule (engine.incremental: a CNP/CCNP event). With ``keys`` (the changed objects'
+        (kind, namespace, name)) only their rule objects are compiled again; else the whole layer. Only the
         pairs of the classes :meth:`cilium_touches` names before and after can change; the address-range
         atoms and the toFQDNs endpoints are rebuilt (a caller compares them)."""
-        self._strip_cilium()
-        self.cluster.cilium = entries
-        self.unsure_to = dict(self._unsure_before_cilium)  # without the cells the old Cilium layer marked
-        self._compile_cilium()
+        layer = self.cilium
+        if layer is not None and entries and keys is not None:
+            def changed(e: CiliumEntry) -> bool:
+                return (e.policy.kind, e.policy.namespace, e.policy.name) in keys
+            old = {e.policy.id for e in self.cluster.cilium if changed(e)}
+            self.cluster.cilium = entries
+            layer.replace_policies(old, [e.policy for e in entries if changed(e)])
+            if self.calico_tiers:  # Cilium's isolation joins Calico's default tier (see _compile_cilium)
+                self._compile_calico()
+        else:
+            self._strip_cilium()
+            self.cluster.cilium = entries
+            self.unsure_to = dict(self._unsure_before_cilium)  # without the cells the old Cilium layer marked
+            self._compile_cilium()
         self._build_atoms()
 
     def cilium_touches(self, keys: set[tuple[str, str | None, str]]) -> int:

@@ -462,6 +462,10 @@ def test_incremental_updates_with_cilium_policies_match_a_fresh_analysis():
     up = live.apply(parse_text(cnp("q", "a", deny), "q.yaml"))
     assert not up.rebuilt
     same_as_fresh(live, BASE + ccnp("p", WEB_FROM_CLI) + cnp("q", "a", deny))
+    deny2 = deny.replace("toEndpoints: [{}]", "toEntities: [world]")  # modified: only q's rules are compiled again
+    assert not live.apply(parse_text(cnp("q", "a", deny2), "q.yaml")).rebuilt
+    same_as_fresh(live, BASE + ccnp("p", WEB_FROM_CLI) + cnp("q", "a", deny2))
+    assert not live.apply(parse_text(cnp("q", "a", deny), "q.yaml")).rebuilt
     relabel = textwrap.dedent(BASE).replace("labels: {app: cli}", "labels: {app: other}")
     up = live.apply([o for o in parse_text(relabel, "base.yaml") if o.kind == "Deployment" and o.name == "cli"])
     assert not up.rebuilt
