@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", default=["L"])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", metavar="PATH", help="also write every run's seconds here (benchmarks/mesh_results.json)")
     args = ap.parse_args(argv)
+    results: dict[str, dict[str, object]] = {}
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as dm:
             generate(size, d)
@@ -98,10 +100,16 @@ def main(argv: list[str] | None = None) -> int:
               f"L4 matrix {min(l4):.3f}-{max(l4):.3f}s, mesh layer on it {min(mesh):.3f}-{max(mesh):.3f}s "
               f"(runs {', '.join(f'{a:.3f}+{b:.3f}' for a, b in zip(l4, mesh))}): L4+mesh / L4 = "
               f"{(min(l4) + min(mesh)) / min(l4):.2f}x on the best runs, {per_run[0]:.2f}-{per_run[-1]:.2f}x per run")
+        results[size] = {"workloads": len(cluster.workloads), "allowed_pairs": cells, "mesh_pairs": meshed,
+                         "l4_matrix_s": l4, "mesh_layer_s": mesh, "ratio_best": (min(l4) + min(mesh)) / min(l4),
+                         "ratio_per_run": per_run, "whole_plain_s": whole["plain"], "whole_mesh_s": whole["mesh"]}
         w0, w1 = min(whole["plain"]), min(whole["mesh"])
         print(f"{size}: whole `matrix -f DIR -o json`: without mesh {w0:.2f}s (runs "
               f"{', '.join(f'{x:.2f}' for x in whole['plain'])}), with mesh {w1:.2f}s (runs "
               f"{', '.join(f'{x:.2f}' for x in whole['mesh'])}): {w1 / w0:.2f}x")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
     return 0
 
 

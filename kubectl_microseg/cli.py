@@ -31,7 +31,8 @@ def add_source_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     g = parser.add_argument_group("source (one of -f, --demo, --source, or the live cluster)")
     g.add_argument("--source", default=d(None), metavar="NAME",
                    help="read with this installed source (entry point group kubectl_microseg.plugins); "
-                   "-f is --source manifests, --demo is --source demo, the default is kube")
+                   "-f is --source manifests, --demo is --source demo, the default is kube"
+                   ).completer = installed_sources  # type: ignore[attr-defined]
     g.add_argument("-f", "--filename", action="append", metavar="PATH", default=d(None),
                    help="manifest file or directory (recursive); repeatable; '-' reads stdin")
     g.add_argument("--demo", action="store_true", default=d(False), help="use the demo cluster shipped with the tool")
@@ -49,6 +50,13 @@ def add_source_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                    help="Istio's root namespace: its policies apply mesh-wide (default: istio-system)")
     g.add_argument("--trust-domain", default=d(None), metavar="DOMAIN",
                    help="Istio trust domain of the principals TRUST_DOMAIN/ns/NS/sa/SA (default: cluster.local)")
+
+
+def installed_sources(prefix: str, lookup: object) -> list[str]:
+    """The values of ``--source`` for shell completion: the registry's names (no source is imported)."""
+    from .sources import source_names
+
+    return source_names()
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from .. import demo as demo_data
-from ..cli import command_parser
+from ..cli import command_parser, installed_sources
 from ..engine.matrix import Matrix
 from ..errors import EXIT_FAILED, InputError, Origin, UsageError
 from ..nft.evaluate import evaluate
@@ -52,7 +52,8 @@ def register(sub: Any) -> None:
         q.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
                        help="use the demo database-server ruleset")
         q.add_argument("--source", default=argparse.SUPPRESS, metavar="NAME",
-                       help="read with this installed host-firewall source (default: nftables)")
+                       help="read with this installed host-firewall source (default: nftables)"
+                       ).completer = installed_sources  # type: ignore[attr-defined]
 
     t = sp("test", "check expected flows (allow/deny) against a ruleset; exit 1 if one fails")
     t.add_argument("flows", metavar="FLOWS", help="YAML file with a `flows:` list (docs/contract.md, nft test)")

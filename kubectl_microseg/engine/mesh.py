@@ -206,8 +206,19 @@ class MeshAnalyzer:
 
     @property
     def active(self) -> bool:
-        """Whether the mesh layer has anything to say (objects, or a workload in the mesh)."""
-        return bool(self.cluster.mesh) or any(s.in_mesh for s in self.sides().values())
+        """Whether the mesh layer has anything to say (objects, or a workload in the mesh). Asked on every live
+        update: without mesh objects it reads only what puts a pod in the mesh (no sides are built)."""
+        if self.cluster.mesh:
+            return True
+        plane_keys = ("istio-injection", "istio.io/rev", "istio.io/dataplane-mode")
+        if any(k in ns.labels for ns in self.cluster.namespaces.values() for k in plane_keys):
+            return any(s.in_mesh for s in self.sides().values())
+        for w in self.cluster.workloads:  # a pod's own opt-in: label, or the older annotation
+            meta = pod_template(w.kind, w.source.raw if w.source is not None else {})[0]
+            if any(k in (meta.get("labels") or {}) or k in (meta.get("annotations") or {})
+                   for k in ("sidecar.istio.io/inject", "istio.io/dataplane-mode")):
+                return any(s.in_mesh for s in self.sides().values())
+        return False
 
     def sides(self) -> dict[str, Side]:
         """Every workload's side by workload id (computed once)."""

@@ -142,3 +142,12 @@ def test_a_third_party_host_firewall_source_feeds_the_nft_views(registry: None,
     code, out, _ = run(capsys, "nft", "explain", "--source", "toyhosts", "--from", "10.0.1.5", "--to", "10.0.0.9",
                        "--port", "5432")
     assert code == 0 and "is this host's address (the destination): input" in out
+
+
+def test_source_names_complete_from_the_registry(registry: None) -> None:
+    from kubectl_microseg.completion import complete
+
+    for words in (["--source", ""], ["matrix", "--source", ""], ["nft", "matrix", "--source", ""]):
+        got = [c.split("\t", 1)[0] for c in complete(words).candidates]
+        assert got == ["demo", "kube", "manifests", "nftables", "toy", "toyhosts"], words
+    assert [c.split("\t", 1)[0] for c in complete(["--source", "n"]).candidates] == ["nftables"]

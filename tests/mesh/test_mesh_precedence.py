@@ -142,3 +142,17 @@ spec:
     m = annotate(an.matrix(), MeshAnalyzer(an.cluster))
     assert m.cells[("production/frontend", "production/api-server")].mesh.verdict is MeshVerdict.ALLOWED
     assert m.cells[("production/worker", "production/api-server")].mesh.verdict is MeshVerdict.DENIED
+
+
+def test_active_without_mesh_objects_sees_a_pod_opting_in_by_annotation():
+    """The live path asks ``active`` on every update: it must still see a sidecar injected by the pod's (older)
+    annotation form in a namespace without injection labels (istio.io sidecar-injection, "Controlling the
+    injection policy")."""
+    plain = NS.replace("labels: {istio-injection: enabled}", "labels: {}")
+    mesh, _ = mesh_of(plain + WORKLOADS)
+    assert not mesh.active
+    annotated = WORKLOADS.replace("{labels: {app: frontend}}", "{labels: {app: frontend}, annotations: "
+                                  "{sidecar.istio.io/inject: 'true'}}", 1)
+    assert annotated != WORKLOADS
+    mesh, _ = mesh_of(plain + annotated)
+    assert mesh.active
