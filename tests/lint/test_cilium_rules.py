@@ -1,4 +1,4 @@
-"""MS030-MS033: the lint rules for Cilium policies (docs/cilium.md)."""
+"""MS030-MS034: the lint rules for Cilium policies (docs/cilium.md)."""
 
 from __future__ import annotations
 
