@@ -88,6 +88,22 @@ class Effect(StrEnum):
     """Decides nothing (an unevaluated rule, a Calico Log)."""
 
 
+class CauseChange(StrEnum):
+    """How a policy explains a pair's change in a diff (``engine.diff.Cause.change``; json ``change``)."""
+
+    ISOLATES = "isolates"
+    """A policy now selects the endpoint for the direction."""
+    NO_LONGER_ISOLATES = "no-longer-isolates"
+    ALLOWS = "allows"
+    """A rule now matches the pair."""
+    NO_LONGER_ALLOWS = "no-longer-allows"
+    DENIES = "denies"
+    """A Deny rule (admin tier, baseline, Calico, Cilium) now matches the pair."""
+    NO_LONGER_DENIES = "no-longer-denies"
+    ENDPOINT_CHANGED = "endpoint-changed"
+    """The source's or destination's pods or namespace changed (``policy`` is then the endpoint's id)."""
+
+
 class ChangeAction(StrEnum):
     """What a simulated change does to one object (``engine.simulate.ObjectChange``)."""
 

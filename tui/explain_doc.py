@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -17,7 +17,8 @@ from kubectl_microseg.engine.k8s import Reason
 from kubectl_microseg.model.cluster import PolicyEntry
 from kubectl_microseg.vocab import Effect
 
-from .session import Session
+if TYPE_CHECKING:
+    from .session import KubeSession
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def rule_lines(text: str, path: tuple[Any, ...]) -> tuple[int, int] | None:
             return None
         if node is None:
             return None
+    if node is None:
+        return None
     lines = text.splitlines()
     end = node.end_mark
     last = end.line  # 0-based; the mark sits where the next token starts: back up over what is not ours
@@ -134,7 +137,7 @@ def _reason_blocks(reasons: list[Reason]) -> list[Block]:
     return out
 
 
-def direction_blocks(session: Session, ex: PairExplanation) -> list[Block]:
+def direction_blocks(session: KubeSession, ex: PairExplanation) -> list[Block]:
     """The blocks of one direction (src → dst): verdict, egress reasons, ingress reasons."""
     blocks: list[Block] = []
     verdict = ex.allowed.describe("all ports") if ex.allowed else "denied"
@@ -147,7 +150,7 @@ def direction_blocks(session: Session, ex: PairExplanation) -> list[Block]:
     return blocks
 
 
-def explanation_blocks(session: Session, src: str, dst: str) -> list[Block]:
+def explanation_blocks(session: KubeSession, src: str, dst: str) -> list[Block]:
     """Both directions of a pair and the YAML of every deciding policy."""
     blocks: list[Block] = [Block("title", f"{src} ⇄ {dst}")]
     policies: dict[str, PolicyEntry] = {}

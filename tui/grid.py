@@ -9,9 +9,9 @@ screen of 2,000 workloads costs only the cells that are visible.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
-from collections.abc import Callable, Iterable
 
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
 from kubectl_microseg.model.ports import ConnSet
@@ -474,18 +474,12 @@ class GridModel:
                         axis[i] = replace(it, endpoint=relabelled[it.key])
         if not pairs:
             return set()
-        row_of: dict[str, list[str]] = {}
-        col_of: dict[str, list[str]] = {}
-        for r in self.rows:
-            if r.has_cells:
-                for mid in r.members:
-                    row_of.setdefault(mid, []).append(r.key)
-        for c in self.cols:
-            for mid in c.members:
-                col_of.setdefault(mid, []).append(c.key)
-        keys = {(rk, ck) for s, d in pairs for rk in row_of.get(s, ()) for ck in col_of.get(d, ())}
+        row_keys = {r.key for r in self.rows if r.has_cells}
+        col_keys = {c.key for c in self.cols}
+        keys = {(rk, ck) for s, d in pairs
+                if (rk := self._axis_key(s, row_keys)) is not None and (ck := self._axis_key(d, col_keys)) is not None}
         flipped = self._recount(old, pairs) if self._wide is not None else set()
-        stale_cols = {ck for d in flipped for ck in col_of.get(d, ())}
+        stale_cols = {ck for d in flipped if (ck := self._axis_key(d, col_keys)) is not None}
         for k in keys:
             self._memo.pop(k, None)
         if stale_cols:  # a destination's risk colour changed: every cell of its column
@@ -494,6 +488,14 @@ class GridModel:
         if self._group_cells is not None:  # namespace × namespace aggregates: just the group pairs touched
             self._regroup({(s, d) for s, d in pairs} | {(s, d) for d in flipped for s in self._inside})
         return keys
+
+    def _axis_key(self, eid: str, keys: set[str]) -> str | None:
+        """The row or column (among ``keys``) that draws endpoint ``eid``: its own, or its folded group's."""
+        if eid in keys:
+            return eid
+        e = self._by_id.get(eid)
+        group = f"group:{group_of(e)}" if e is not None else None
+        return group if group in keys else None
 
     def _regroup(self, pairs: set[tuple[str, str]]) -> None:
         """Recompute the group × group aggregates holding ``pairs`` (from their members' cells)."""

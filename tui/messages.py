@@ -10,7 +10,7 @@ from textual.message import Message
 
 from kubectl_microseg.sources import Event
 
-from .session import Session
+from .protocol import Session
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Provides the TUI's data layer for host firewalls (nftables): the matrix of one or more hosts and rule traces.
 
-No Textual here. :class:`NftSession` offers what the app asks of a Kubernetes :class:`~.session.Session`
-(``description``, ``matrix``, ``grid``) plus the nftables views: the cursor line (:meth:`one_line`),
+No Textual here. :class:`NftSession` implements the screens' :class:`~.protocol.Session` (as the Kubernetes
+session does) plus the nftables views: the cursor line (:meth:`one_line`),
 the rule trace of a cell (:meth:`explanation_blocks`) and a chain's rules (:meth:`chain_blocks`).
 Rows and columns are address classes and hosts (``kubectl_microseg.nft.matrix``); a cell is explained by
 evaluating probe packets (one per allowed port range, and one the rules drop) through the same
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import threading
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 from kubectl_microseg.demo import HOST_INVENTORY
@@ -28,6 +30,7 @@ from kubectl_microseg.vocab import SessionKind
 
 from .explain_doc import Block
 from .grid import Granularity, GridModel
+from .protocol import Feature
 
 GRANULARITY_WORDS = {"namespace": "groups", "workload": "classes & hosts", "pod": "classes & hosts"}
 MAX_PROBES = 6
@@ -74,6 +77,10 @@ class NftSession:
     args: argparse.Namespace = field(default_factory=argparse.Namespace)
     kind: SessionKind = SessionKind.NFT
     granularities: tuple[Granularity, ...] = ("namespace", "workload")
+    features: ClassVar[frozenset[Feature]] = frozenset()
+    """No simulate, scaffold, findings or probe views here (``nft simulate`` / ``nft scaffold`` on the CLI)."""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    """Nothing updates a host-firewall session in place; the lock is there for the screens' one protocol."""
     classes: dict[str, AddressClass] = field(default_factory=dict, init=False)
     host_addrs: dict[str, list[int]] = field(default_factory=dict, init=False)
     _memo: dict[tuple[str, str], list[Probe]] = field(default_factory=dict, init=False, repr=False)
@@ -204,7 +211,9 @@ class NftSession:
                                              f"policy {ch.policy}"))
         else:
             blocks.append(Block("direction", "regular chain (reached by jump or goto)"))
-        blocks.append(Block("code", chain_text(ch), origin=f"{host} · {self.host(host).ruleset.description}"))
+        spec = self.host(host)
+        assert spec is not None  # chains() names hosts of this session
+        blocks.append(Block("code", chain_text(ch), origin=f"{host} · {spec.ruleset.description}"))
         return blocks
 
 

@@ -1,8 +1,9 @@
-"""Provides the TUI's data layer: one analysed snapshot, live events applied to it, and its explanations.
+"""Provides the TUI's data layer for Kubernetes: one analysed snapshot, live events applied to it, and its
+explanations.
 
-No Textual here. A :class:`Session` is immutable in spirit: applying events or a simulated change
-returns a new session, and :func:`changed_pairs` says which cells differ (the view highlights them).
-Workers in the app call these functions off the UI thread.
+No Textual here. :class:`KubeSession` implements the screens' :class:`~.protocol.Session`. A live update
+(:func:`live_session`) or a simulated change gives a new session; :func:`changed_pairs` says which cells
+differ when the update cannot name them. Workers call these functions off the UI thread.
 """
 
 from __future__ import annotations
@@ -10,28 +11,30 @@ from __future__ import annotations
 import argparse
 import threading
 import weakref
-from typing import Any
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.engine.analyze import analyze
 from kubectl_microseg.engine.diff import diff_matrices
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
 from kubectl_microseg.engine.staged import StagedChange, staged_changes
+from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.model.cluster import PolicyEntry, Workload
 from kubectl_microseg.model.objects import ObjectKey, SourceObject
 from kubectl_microseg.model.ports import ConnSet
-from kubectl_microseg.sources import Event, Snapshot
-from kubectl_microseg.vocab import DIRECTIONS, EventType, SessionKind
+from kubectl_microseg.sources import Snapshot
+from kubectl_microseg.vocab import DIRECTIONS, SessionKind
 
-from .grid import CellFn, Granularity, GridModel
+from .explain_doc import Block, explanation_blocks
+from .grid import GRANULARITIES, CellFn, Granularity, GridModel
+from .protocol import Feature
 
 
 @dataclass
-class Session:
+class KubeSession:
     """One analysed state of the cluster (or files) and how to rebuild it."""
 
     snapshot: Snapshot
@@ -51,9 +54,32 @@ class Session:
     """Held while the live path updates ``analyzer`` in place (LiveModel); readers on the UI thread try it
     without blocking (and say 'updating'), worker threads wait for it."""
 
+    granularities: ClassVar[tuple[Granularity, ...]] = GRANULARITIES
+    features: ClassVar[frozenset[Feature]] = frozenset(Feature)
+    """Simulate, scaffold, lint findings and probes: every view of a cluster."""
+
     @property
     def description(self) -> str:
         return self.snapshot.description
+
+    def granularity_word(self, granularity: str) -> str:
+        return granularity
+
+    # ------------------------------------------------------------------ what the cursor and explain show
+    def one_line(self, src: str, dst: str) -> str:
+        """The verdict and each direction's deciding reason; never waits for a live update (says so instead)."""
+        if not self.lock.acquire(blocking=False):
+            return "the analysis is updating after a change in the cluster …"
+        try:
+            ex = self.explain(src, dst)
+        finally:
+            self.lock.release()
+        return one_line_reason(ex) if ex is not None else ""
+
+    def explanation_blocks(self, src: str, dst: str) -> list[Block] | None:
+        """Both directions and the deciding policies as written (waits for at most one live update)."""
+        with self.lock:
+            return explanation_blocks(self, src, dst)
 
     # ------------------------------------------------------------------ endpoints per granularity
     def grid(self, granularity: Granularity, **kw) -> GridModel:
@@ -172,7 +198,7 @@ def one_line_reason(ex: PairExplanation) -> str:
 
 
 def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
-                  objects: dict[ObjectKey, SourceObject] | None = None) -> Session:
+                  objects: dict[ObjectKey, SourceObject] | None = None) -> KubeSession:
     """Analyse a snapshot (the slow part; run it in a worker)."""
     from kubectl_microseg.load import analyzer_options
 
@@ -182,7 +208,7 @@ def build_session(snapshot: Snapshot, args: argparse.Namespace | None = None,
     m.title = f"Effective connectivity ({snapshot.description})"
     m, _ = with_mesh(m, analyzer, args)
     objs = objects if objects is not None else {o.key(): o for o in snapshot.objects}
-    return Session(snapshot, analyzer, m, args, objs, staged=_staged(analyzer, objs.values(), args))
+    return KubeSession(snapshot, analyzer, m, args, objs, staged=_staged(analyzer, objs.values(), args))
 
 
 def _staged(analyzer: Analyzer, objects: Iterable[SourceObject], args: argparse.Namespace) -> dict:
@@ -195,15 +221,15 @@ def _staged(analyzer: Analyzer, objects: Iterable[SourceObject], args: argparse.
 
 def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: threading.Lock,
                  changed: Iterable[SourceObject] = (), deleted: Iterable[ObjectKey] = (),
-                 versions: Iterator[int] | None = None) -> tuple[Session, int, set[tuple[str, str]] | None]:
+                 versions: Iterator[int] | None = None) -> tuple[KubeSession, int, set[tuple[str, str]] | None]:
     """Apply a batch of changes to the shared incremental model (``engine.incremental.LiveModel``, the one
     ``matrix --watch`` uses); return the session of the new state, its version and the cells that changed
     (None: unknown, e.g. after a rebuild).
 
     Only the namespaces the changes touch are re-analysed, and only their cells of the matrix recomputed.
     ``lock`` is held while the model's analyzer and object store change in place (the session shares both:
-    nothing is copied per event), and the version is drawn from ``versions`` under it: versions follow the order in which changes reached the model, so the newest version always
-    holds every change applied so far.
+    nothing is copied per event), and the version is drawn from ``versions`` under it: versions follow the
+    order in which changes reached the model, so the newest version always holds every change applied so far.
     """
     with lock, paused_gc():  # the update builds dicts and tuples, no cycles: a collection would walk the heap
         up = model.apply(list(changed), list(deleted))
@@ -220,7 +246,7 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
     staged = _staged(model.analyzer, objects, args) if objects else {}
     m.title = f"Effective connectivity ({snapshot.description})"
     pairs = up.pairs if up.pairs is None or not mesh_changed else up.pairs | mesh_changed
-    return Session(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, pairs
+    return KubeSession(snapshot, model.analyzer, m, args, model.objects, staged=staged, lock=lock), version, pairs
 
 
 _MESHED: weakref.WeakKeyDictionary[Any, Matrix] = weakref.WeakKeyDictionary()
@@ -246,21 +272,6 @@ def with_mesh(m: Matrix, analyzer: Analyzer, args: argparse.Namespace,
         return out, set()
     old = previous.cells
     return out, {k for k, c in out.cells.items() if (old[k].mesh if k in old else None) != c.mesh}
-
-
-def apply_events(session: Session, events: Iterable[Event]) -> Session:
-    """A new session with ADDED/MODIFIED/DELETED events applied (STATE events are ignored here)."""
-    objs = dict(session.objects)
-    for ev in events:
-        if ev.obj is None:
-            continue
-        if ev.type == EventType.DELETED:
-            objs.pop(ev.obj.key(), None)
-        elif ev.type in (EventType.ADDED, EventType.MODIFIED):
-            objs[ev.obj.key()] = ev.obj
-    snap = Snapshot(list(objs.values()), session.snapshot.description, list(session.snapshot.notes),
-                    session.snapshot.uncertain_namespaces, session.snapshot.all_namespaces_uncertain)
-    return build_session(snap, session.args, objs)
 
 
 def changed_pairs(old: Matrix, new: Matrix) -> set[tuple[str, str]]:
@@ -305,7 +316,7 @@ def pod_grid(analyzer: Analyzer, m: Matrix) -> tuple[list[Endpoint], CellFn]:
             out = m.cells.get((s, analyzer.class_workloads[b][0].id)) if isinstance(b, int) else \
                 m.cells.get((analyzer.class_workloads[a][0].id, d))  # type: ignore[index]
             if out is not None:
-                v = analyzer.verdict_classes(a, b, s, d)  # type: ignore[arg-type]
+                v = analyzer.verdict_classes(a, b, s, d)
                 out = Cell(v.allowed, out.uncertain) if v.allowed else None
         memo[key] = out
         return out

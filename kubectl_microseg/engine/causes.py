@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from ..model.cilium import CiliumRule
 from ..model.cluster import Workload
 from ..model.ports import ConnSet
-from ..vocab import Effect, ReasonKind
+from ..vocab import CauseChange, Direction, Effect, ReasonKind
 from .diff import Cause, MatrixDiff, PairDiff, endpoint_addresses
 from .explain import PairExplanation, explain_pair
 from .k8s import Analyzer, ExternalAtom, Reason
 
-DIRECTIONS = ("egress", "ingress")
+DIRECTIONS = (Direction.EGRESS, Direction.INGRESS)
+"""Egress first: the order causes are listed in."""
 
 
 @dataclass
@@ -84,10 +85,10 @@ def attribute_sides(diff: MatrixDiff, before: Side, after: Side) -> None:
         for c in causes:
             if c.policy in changed:
                 continue
-            wid, peer_b, peer_a = (p.src, src_b, src_a) if c.direction == "egress" else (p.dst, dst_b, dst_a)
+            wid, peer_b, peer_a = (p.src, src_b, src_a) if c.direction == Direction.EGRESS else (p.dst, dst_b, dst_a)
             if _endpoint_changed(before.ns_labels, after.ns_labels, peer_b, peer_a) and not any(
-                    k.change == "endpoint-changed" and k.direction == c.direction for k in kept):
-                kept.append(Cause(c.direction, "endpoint-changed", wid, text=f"{wid} changed (its labels, named ports "
+                    k.change == CauseChange.ENDPOINT_CHANGED and k.direction == c.direction for k in kept):
+                kept.append(Cause(c.direction, CauseChange.ENDPOINT_CHANGED, wid, text=f"{wid} changed (its labels, named ports "
                                   f"or namespace labels): {c.short()}"))
         p.causes = kept
 
@@ -125,19 +126,19 @@ def _peer(analyzer: Analyzer, p: PairDiff, eid: str, workloads: dict[str, Worklo
     raise KeyError(eid)
 
 
-def _allowed(e: PairExplanation, direction: str) -> ConnSet:
-    return e.egress_allowed if direction == "egress" else e.ingress_allowed
+def _allowed(e: PairExplanation, direction: Direction) -> ConnSet:
+    return e.egress_allowed if direction == Direction.EGRESS else e.ingress_allowed
 
 
-def _reasons(e: PairExplanation, direction: str) -> list[Reason]:
-    return e.egress if direction == "egress" else e.ingress
+def _reasons(e: PairExplanation, direction: Direction) -> list[Reason]:
+    return e.egress if direction == Direction.EGRESS else e.ingress
 
 
-def _selecting(e: PairExplanation, direction: str) -> dict[str, str]:
+def _selecting(e: PairExplanation, direction: Direction) -> dict[str, str]:
     """Policy id -> namespace/name of the policies that isolate the endpoint in ``direction``."""
     out: dict[str, str] = {}
     for v in e.verdicts:
-        dv = v.egress if direction == "egress" else v.ingress
+        dv = v.egress if direction == Direction.EGRESS else v.ingress
         for pol in dv.selecting:
             out[pol.id] = pol.id
     for r in _reasons(e, direction):  # Calico: the policies through which a denying tier applies isolate
@@ -150,12 +151,12 @@ RuleKey = tuple[str, int, ConnSet, str, str]
 """(policy label, rule index, ports for this pair, effect 'allow'/'deny', rule name)."""
 
 
-def _rules(e: PairExplanation, direction: str) -> dict[RuleKey, Reason]:
+def _rules(e: PairExplanation, direction: Direction) -> dict[RuleKey, Reason]:
     """The rules that decided something for the pair: NetworkPolicy rules, ANP and BANP Allow/Deny rules."""
     out: dict[RuleKey, Reason] = {}
     for r in _reasons(e, direction):
         if r.kind == ReasonKind.ALLOWED_BY_RULE and r.policy is not None and r.rule is not None:
-            out.setdefault((r.policy.id, r.rule.index, r.conns, "allow", ""), r)
+            out.setdefault((r.policy.id, r.rule.index, r.conns, Effect.ALLOW, ""), r)
         elif r.kind == ReasonKind.CILIUM_DENY and r.policy is not None and isinstance(r.rule, CiliumRule):
             out.setdefault((r.policy.id, r.rule.index, r.conns, "deny", r.rule.section), r)
         elif r.calico is not None and r.effect in (Effect.ALLOW, Effect.DENY):
@@ -180,25 +181,26 @@ def causes_between(before: PairExplanation, after: PairExplanation) -> list[Caus
             continue
         cut, opened = (b - a) & pair_cut, (a - b) & pair_opened
         sel_b, sel_a = _selecting(before, d), _selecting(after, d)
-        who = "source" if d == "egress" else "destination"
+        who = "source" if d == Direction.EGRESS else "destination"
         if cut:
             for pid in sorted(set(sel_a) - set(sel_b)):
-                causes.append(Cause(d, "isolates", pid, text=f"{pid} now selects the {who} for {d}"))
+                causes.append(Cause(d, CauseChange.ISOLATES, pid, text=f"{pid} now selects the {who} for {d}"))
         if opened:
             for pid in sorted(set(sel_b) - set(sel_a)):
-                causes.append(Cause(d, "no-longer-isolates", pid, text=f"{pid} no longer selects the {who} for {d}"))
+                causes.append(Cause(d, CauseChange.NO_LONGER_ISOLATES, pid, text=f"{pid} no longer selects the {who} for {d}"))
         rules_b, rules_a = _rules(before, d), _rules(after, d)
         new = [(k, rules_a[k]) for k in sorted(set(rules_a) - set(rules_b), key=_rule_order)]
         gone = [(k, rules_b[k]) for k in sorted(set(rules_b) - set(rules_a), key=_rule_order)]
         for (label, idx, _, effect, name), r in new:
-            part = r.conns & (opened if effect == "allow" else cut)
+            part = r.conns & (opened if effect == Effect.ALLOW else cut)
             if part:
-                causes.append(Cause(d, "allows" if effect == "allow" else "denies", label, idx, part, r.text, name))
+                change = CauseChange.ALLOWS if effect == Effect.ALLOW else CauseChange.DENIES
+                causes.append(Cause(d, change, label, idx, part, r.text, name))
         for (label, idx, _, effect, name), r in gone:
-            part = r.conns & (cut if effect == "allow" else opened)
+            part = r.conns & (cut if effect == Effect.ALLOW else opened)
             if part:
-                causes.append(Cause(d, "no-longer-allows" if effect == "allow" else "no-longer-denies", label, idx,
-                                    part, r.text, name))
+                change = CauseChange.NO_LONGER_ALLOWS if effect == Effect.ALLOW else CauseChange.NO_LONGER_DENIES
+                causes.append(Cause(d, change, label, idx, part, r.text, name))
     return causes
 
 

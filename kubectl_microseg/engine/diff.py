@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from ..model.addresses import AddressSet, interval_text, network_interval, parse_network
 from ..model.ports import ConnSet
+from ..vocab import CauseChange, Direction
 from .matrix import Endpoint, Matrix
 
 ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
@@ -31,13 +32,9 @@ ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
 class Cause:
     """One policy change that explains (part of) a pair's change."""
 
-    direction: str
-    """'ingress' (the destination's policies) or 'egress' (the source's)."""
-    change: str
-    """'isolates' (a policy now selects the endpoint for this direction), 'no-longer-isolates',
-    'allows' (a rule now matches the pair), 'no-longer-allows' (a rule no longer matches it),
-    'denies' / 'no-longer-denies' (an admin-tier or baseline Deny rule), 'endpoint-changed' (the source's or
-    destination's pods or namespace changed; ``policy`` is then the endpoint's id)."""
+    direction: Direction
+    """Ingress (the destination's policies) or egress (the source's)."""
+    change: CauseChange
     policy: str | None
     """'namespace/name' of a NetworkPolicy, '[CNP] name', '[ANP] name' or '[BANP] name' of an admin policy."""
     rule: int | None = None
@@ -51,15 +48,15 @@ class Cause:
 
     def short(self) -> str:
         """'production/allow-dns egress rule 1 no longer allows UDP 53' and the like."""
-        who = "source" if self.direction == "egress" else "destination"
-        if self.change == "isolates":
+        who = "source" if self.direction == Direction.EGRESS else "destination"
+        if self.change == CauseChange.ISOLATES:
             return f"{self.policy} now isolates the {who} for {self.direction}"
-        if self.change == "no-longer-isolates":
+        if self.change == CauseChange.NO_LONGER_ISOLATES:
             return f"{self.policy} no longer isolates the {who} for {self.direction}"
-        if self.change == "endpoint-changed":
+        if self.change == CauseChange.ENDPOINT_CHANGED:
             return self.text
-        verb = {"allows": "now allows", "no-longer-allows": "no longer allows", "denies": "now denies",
-                "no-longer-denies": "no longer denies"}[self.change]
+        verb = {CauseChange.ALLOWS: "now allows", CauseChange.NO_LONGER_ALLOWS: "no longer allows",
+                CauseChange.DENIES: "now denies", CauseChange.NO_LONGER_DENIES: "no longer denies"}[self.change]
         name = f" '{self.rule_name}'" if self.rule_name else ""
         return f"{self.policy} {self.direction} rule {self.rule}{name} {verb} {self.conns.describe()}"
 

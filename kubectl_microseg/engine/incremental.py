@@ -18,17 +18,25 @@ present compiles the layer again onto the namespace's new classes (``Analyzer.re
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from collections.abc import Iterable
 
 from ..model.admin import ADMIN_KINDS
-from ..model.calico import CALICO_KINDS, API_GROUPS as CALICO_API_GROUPS
-from ..model.cilium import CIDR_GROUP_KIND
+from ..model.calico import API_GROUPS as CALICO_API_GROUPS
+from ..model.calico import CALICO_KINDS
+from ..model.cilium import (
+    CIDR_GROUP_KIND,
+    TWO_CNIS_NOTE,
+    CiliumEntry,
+    cidr_groups,
+    parse_entries,
+    sort_entries,
+    summary_notes,
+)
 from ..model.cilium import POLICY_KINDS as CILIUM_POLICY_KINDS
-from ..model.cilium import TWO_CNIS_NOTE, CiliumEntry, cidr_groups, parse_entries, sort_entries, summary_notes
-from ..model.istio import MESH_KINDS
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
+from ..model.istio import MESH_KINDS
 from ..model.objects import ObjectKey, SourceObject
 from ..model.ports import ConnSet
 from ..model.snapshot import Snapshot

@@ -18,7 +18,7 @@ async def wait_loaded(pilot, timeout: float = 5.0) -> None:
     """Wait until the app has analysed its source (the load runs in a worker)."""
     app = pilot.app
     waited = 0.0
-    while app.session is None or app.model is None:
+    while app.session is None or app.matrix_screen.model is None:
         await pilot.pause(0.02)
         waited += 0.02
         assert waited < timeout, "the app did not load its source in time"
@@ -36,8 +36,8 @@ async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
 
 def put_cursor(app, src: str, dst: str) -> None:
     """Put the matrix cursor on the cell of row ``src`` and column ``dst`` (endpoint ids)."""
-    app.grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == src)
-    app.grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == dst)
+    app.matrix_screen.grid.cursor_row = next(i for i, r in enumerate(app.matrix_screen.model.rows) if r.key == src)
+    app.matrix_screen.grid.cursor_col = next(i for i, c in enumerate(app.matrix_screen.model.cols) if c.key == dst)
 
 
 class FakeLiveSource:

@@ -17,19 +17,19 @@ async def test_slash_finds_a_workload_by_name_and_n_steps_through_matches():
         await pilot.press("z")  # every namespace folded: finding unfolds the one it needs
         await pilot.press("slash", *"postgres", "enter")
         await pilot.pause()
-        row, col = app.grid.current
+        row, col = app.matrix_screen.grid.current
         assert row.key == "production/postgresql" and col.key == "production/postgresql"
-        assert app.model.filter_text == ""  # a name finds; it does not filter
+        assert app.matrix_screen.model.filter_text == ""  # a name finds; it does not filter
         await pilot.press("n")
         await pilot.pause()
-        assert app.grid.current[0].key == "staging/postgresql"
+        assert app.matrix_screen.grid.current[0].key == "staging/postgresql"
         await pilot.press("n")
         await pilot.pause()
-        assert app.grid.current[0].key == "production/postgresql"  # wraps around
+        assert app.matrix_screen.grid.current[0].key == "production/postgresql"  # wraps around
         await pilot.press("slash", *"tier=database", "enter")  # a selector still filters
         await pilot.pause()
-        assert app.model.filter_text == "tier=database"
-        app.run_command("find nosuchthing")
+        assert app.matrix_screen.model.filter_text == "tier=database"
+        app.matrix_screen.run_command("find nosuchthing")
         await pilot.pause(0.1)
         assert any("no endpoint matches" in n.message for n in app._notifications)
 
@@ -38,21 +38,21 @@ async def test_port_query_marks_exactly_the_cells_that_allow_the_port():
     app = MicrosegApp(DemoSource())
     async with app.run_test(size=BIG) as pilot:
         await wait_loaded(pilot)
-        n = app.query_port("5432")
+        n = app.matrix_screen.query_port("5432")
         await pilot.pause()
         expected = {k for k, c in app.session.matrix.cells.items() if c.conns.allows("TCP", 5432)}
         assert n == len(expected) > 0
         assert ("production/api-server", "production/postgresql") in expected
-        assert ("production/api-server", "production/postgresql") in app.grid.matched_cells
-        assert ("production/frontend", "production/postgresql") not in app.grid.matched_cells
-        assert "5432/tcp" in app.status.mode_text
-        assert app.query_port("53/udp") > 0
-        assert ("production/api-server", "kube-system/coredns") in app.grid.matched_cells
-        assert app.query_port("70000") == 0
+        assert ("production/api-server", "production/postgresql") in app.matrix_screen.grid.matched_cells
+        assert ("production/frontend", "production/postgresql") not in app.matrix_screen.grid.matched_cells
+        assert "5432/tcp" in app.matrix_screen.status.mode_text
+        assert app.matrix_screen.query_port("53/udp") > 0
+        assert ("production/api-server", "kube-system/coredns") in app.matrix_screen.grid.matched_cells
+        assert app.matrix_screen.query_port("70000") == 0
         await pilot.pause()
         assert any("not a port" in m.message for m in app._notifications)
         await pilot.press("escape")
-        assert not app.grid.matched_cells and app.port_query == ""
+        assert not app.matrix_screen.grid.matched_cells and app.matrix_screen.port_query == ""
 
 
 async def test_simulation_shows_the_guards_and_is_drawn_on_the_matrix():
@@ -61,7 +61,7 @@ async def test_simulation_shows_the_guards_and_is_drawn_on_the_matrix():
     app = MicrosegApp(DemoSource())
     async with app.run_test(size=BIG) as pilot:
         await wait_loaded(pilot)
-        app.action_simulate("tests/tui/data/deny-batch.yaml")
+        app.matrix_screen.action_simulate("tests/tui/data/deny-batch.yaml")
         await wait_for(pilot, lambda: getattr(app.screen, "result", None) is not None)
         result = app.screen.result
         assert any(g.startswith("dns-broken:") for g in result.guards), result.guards  # as the CLI says
@@ -71,20 +71,20 @@ async def test_simulation_shows_the_guards_and_is_drawn_on_the_matrix():
         await pilot.pause()
         assert not isinstance(app.screen, SimulateScreen)
         pair = ("batch/report-generator", "batch/nightly-etl")
-        assert app.grid.overlay.get(pair) == "removed"
-        assert len(app.grid.overlay) == len({(r.src, r.dst) for r in result.rows
-                                             if (r.src, r.dst) in app.grid.overlay})
-        app.grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == pair[0])
-        app.grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == pair[1])
+        assert app.matrix_screen.grid.overlay.get(pair) == "removed"
+        assert len(app.matrix_screen.grid.overlay) == len({(r.src, r.dst) for r in result.rows
+                                             if (r.src, r.dst) in app.matrix_screen.grid.overlay})
+        app.matrix_screen.grid.cursor_row = next(i for i, r in enumerate(app.matrix_screen.model.rows) if r.key == pair[0])
+        app.matrix_screen.grid.cursor_col = next(i for i, c in enumerate(app.matrix_screen.model.cols) if c.key == pair[1])
         await pilot.pause()
         info = str(app.query_one("#cell-info").render())
         assert "simulated: newly denied" in info and "→ denied" in info
-        assert "SIMULATION" in app.status.mode_text
+        assert "SIMULATION" in app.matrix_screen.status.mode_text
         await pilot.press("z")  # folded: the overlay follows the groups
         await pilot.pause()
-        assert app.grid.overlay.get(("group:batch", "group:batch")) == "removed"
+        assert app.matrix_screen.grid.overlay.get(("group:batch", "group:batch")) == "removed"
         await pilot.press("escape")
-        assert not app.grid.overlay and app.simulation is None
+        assert not app.matrix_screen.grid.overlay and app.matrix_screen.simulation is None
 
 
 async def test_findings_panel_matches_the_cli_and_jumps(tmp_path, monkeypatch, capsys):
@@ -115,7 +115,7 @@ async def test_findings_panel_matches_the_cli_and_jumps(tmp_path, monkeypatch, c
         i = next(i for i, f in enumerate(app.screen.findings) if f.object == "CronJob batch/report-generator")
         app.screen.jump(i)
         await pilot.pause()
-        assert app.grid.current[0].key == "batch/report-generator"
+        assert app.matrix_screen.grid.current[0].key == "batch/report-generator"
 
 
 async def test_the_scaffold_wizard_offers_every_cli_kind_and_its_namespace_choice():
@@ -126,7 +126,7 @@ async def test_the_scaffold_wizard_offers_every_cli_kind_and_its_namespace_choic
     app = MicrosegApp(DemoSource())
     async with app.run_test(size=BIG) as pilot:
         await wait_loaded(pilot)
-        app.jump_to("batch")
+        app.matrix_screen.jump_to("batch")
         await pilot.press("s")
         screen = app.screen
         assert isinstance(screen, ScaffoldScreen) and screen.namespace == "batch"

@@ -35,16 +35,16 @@ async def test_l7_cell_glyph_legend_and_info_line() -> None:
     app = cilium_app()
     async with app.run_test(size=(160, 45)) as pilot:
         await on_pair(pilot, "batch/report-generator", "kube-system/coredns")
-        view = app.model.cell(app.model.rows[app.grid.cursor_row], app.model.cols[app.grid.cursor_col])
+        view = app.matrix_screen.model.cell(app.matrix_screen.model.rows[app.matrix_screen.grid.cursor_row], app.matrix_screen.model.cols[app.matrix_screen.grid.cursor_col])
         assert view.state.glyph == "◈" and view.l7_requests == ("dns *",)
         info = str(app.query_one("CellInfo").render())
         assert "L7-filtered, only: dns *" in info
         from kubectl_microseg.tui.widgets.legend import Legend
         assert "◈ L7-filtered" in str(app.query_one(Legend).render())
-        assert any(c.key == "fqdn:api.stripe.com" for c in app.model.cols)
+        assert any(c.key == "fqdn:api.stripe.com" for c in app.matrix_screen.model.cols)
         # the api-l7 rule is lifted by the api-tier NetworkPolicy: that cell is a plain allowed one
-        other = app.model.cell(next(r for r in app.model.rows if r.key == "production/frontend"),
-                               next(c for c in app.model.cols if c.key == "production/api-server"))
+        other = app.matrix_screen.model.cell(next(r for r in app.matrix_screen.model.rows if r.key == "production/frontend"),
+                               next(c for c in app.matrix_screen.model.cols if c.key == "production/api-server"))
         assert other.state.glyph != "◈"
 
 

@@ -63,7 +63,7 @@ async def test_header_and_cursor_rows_are_legible(theme):
         app.theme = theme
         put_cursor(app, "production/frontend", "production/api-server")
         await pilot.pause()
-        grid = app.grid
+        grid = app.matrix_screen.grid
         cursor_y = grid.header_h + grid.cursor_row - int(grid.scroll_y)
         header_row = next(i for i, r in enumerate(grid.model.rows) if r.kind == "header")
         lines = {f"header line {y}": y for y in range(grid.header_h)}

@@ -13,7 +13,7 @@ import threading
 
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.sources import Event
-from kubectl_microseg.tui import app as app_module
+from kubectl_microseg.tui import live_updates as app_module
 from kubectl_microseg.tui.app import MicrosegApp
 from kubectl_microseg.tui.grid import CellState
 

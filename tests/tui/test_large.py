@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.sources import Snapshot
-from kubectl_microseg.tui.app import LARGE_WORKLOADS, MicrosegApp
+from kubectl_microseg.tui.app import MicrosegApp
+from kubectl_microseg.tui.screens.matrix import LARGE_WORKLOADS
 from kubectl_microseg.tui.widgets.workload_list import WorkloadPanel
 
 from .conftest import SIZE, wait_for, wait_loaded
@@ -38,28 +39,28 @@ async def test_a_large_cluster_opens_folded_at_workload_granularity():
     app = MicrosegApp(SyntheticSource())
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert app.large and app.granularity == "workload"
-        assert app.model.collapsed == set(app.model.groups) and len(app.model.rows) == NAMESPACES + 1  # + external
-        assert all(r.kind == "group" for r in app.model.rows if r.group != "external")
+        assert app.matrix_screen.large and app.matrix_screen.granularity == "workload"
+        assert app.matrix_screen.model.collapsed == set(app.matrix_screen.model.groups) and len(app.matrix_screen.model.rows) == NAMESPACES + 1  # + external
+        assert all(r.kind == "group" for r in app.matrix_screen.model.rows if r.group != "external")
         panel = app.query_one(WorkloadPanel).query_one("#workloads")
         await wait_for(pilot, lambda: panel.option_count >= NAMESPACES * PER_NAMESPACE)  # filled after the paint
         await pilot.press("space")  # unfold the namespace under the cursor: its workloads appear
-        assert [r.key for r in app.model.rows[:2]] == ["header:ns-00", "ns-00/app-0"]
+        assert [r.key for r in app.matrix_screen.model.rows[:2]] == ["header:ns-00", "ns-00/app-0"]
         await pilot.press("down", "right")
         assert "denied" in str(app.query_one("#cell-info").render())  # ns-00 isolates ingress
         await pilot.press("z", "z")  # z folds all when some are open; again unfolds all
-        assert not app.model.collapsed
+        assert not app.matrix_screen.model.collapsed
 
 
 async def test_a_namespace_given_with_n_stays_open():
     app = MicrosegApp(SyntheticSource(), namespace="ns-07")
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert app.model.collapsed == set(app.model.groups) - {"ns-07"}
-        assert app.model.rows[0].key == "header:ns-07" and app.model.rows[1].key == "ns-07/app-0"
+        assert app.matrix_screen.model.collapsed == set(app.matrix_screen.model.groups) - {"ns-07"}
+        assert app.matrix_screen.model.rows[0].key == "header:ns-07" and app.matrix_screen.model.rows[1].key == "ns-07/app-0"
 
 
 async def test_a_small_cluster_opens_unfolded(demo_app):
     async with demo_app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert not demo_app.large and not demo_app.model.collapsed
+        assert not demo_app.matrix_screen.large and not demo_app.matrix_screen.model.collapsed

@@ -22,11 +22,11 @@ async def test_a_watch_event_changes_the_cell_and_highlights_it():
     pair = ("batch/report-generator", "batch/nightly-etl")
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert app.status.state == "watching"
+        assert app.matrix_screen.status.state == "watching"
         assert app.cell_state(*pair) is CellState.ALL
         source.emit(Event("ADDED", DENY_BATCH_INGRESS))
         await wait_for(pilot, lambda: app.cell_state(*pair) is CellState.DENIED)
-        assert pair in app.grid.changed_cells
+        assert pair in app.matrix_screen.grid.changed_cells
         source.emit(Event("DELETED", DENY_BATCH_INGRESS))
         await wait_for(pilot, lambda: app.cell_state(*pair) is CellState.ALL)
 
@@ -37,13 +37,13 @@ async def test_connection_states_are_shown_and_never_silently_stale():
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         source.emit(Event("STATE", state="reconnecting", detail="connection refused"))
-        await wait_for(pilot, lambda: app.status.state == "reconnecting")
-        assert "reconnecting" in str(app.status.render()) and "connection refused" in str(app.status.render())
+        await wait_for(pilot, lambda: app.matrix_screen.status.state == "reconnecting")
+        assert "reconnecting" in str(app.matrix_screen.status.render()) and "connection refused" in str(app.matrix_screen.status.render())
         source.emit(Event("STATE", state="watching"))
-        await wait_for(pilot, lambda: app.status.state == "watching")
+        await wait_for(pilot, lambda: app.matrix_screen.status.state == "watching")
         source.stop()  # the watch ends: the data is now stale and the status line says since when
-        await wait_for(pilot, lambda: app.status.state == "stale")
-        assert "since" in str(app.status.render())
+        await wait_for(pilot, lambda: app.matrix_screen.status.state == "stale")
+        assert "since" in str(app.matrix_screen.status.render())
         assert app.cell_state("production/frontend", "production/api-server") is CellState.MESH_SOME
 
 
@@ -58,20 +58,20 @@ async def test_a_live_update_patches_the_grid_and_redraws_only_the_rows_it_chang
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         await pilot.pause()
-        model = app.model
+        model = app.matrix_screen.model
         drawn: list[int] = []
-        real = app.grid._row_line
+        real = app.matrix_screen.grid._row_line
 
         def spy(ri: int, c0: int, c1: int):
             drawn.append(ri)
             return real(ri, c0, c1)
 
-        app.grid._row_line = spy  # type: ignore[method-assign]
+        app.matrix_screen.grid._row_line = spy  # type: ignore[method-assign]
         source.emit(Event("ADDED", DENY_BATCH_INGRESS))
         await wait_for(pilot, lambda: app.cell_state(*pair) is CellState.DENIED)
         await pilot.pause()
-        assert app.model is model  # patched in place of a rebuild
-        changed_rows = {rk for rk, _ in app.grid.changed_cells}
+        assert app.matrix_screen.model is model  # patched in place of a rebuild
+        changed_rows = {rk for rk, _ in app.matrix_screen.grid.changed_cells}
         assert "batch/report-generator" in changed_rows
         assert drawn and {model.rows[ri].key for ri in drawn} <= changed_rows
         fresh = GridModel.from_matrix(app.session.matrix)

@@ -19,7 +19,7 @@ async def test_simulate_screen_lists_mesh_changes_with_their_cause_and_guard(tmp
     app = MicrosegApp(DemoSource())
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_loaded(pilot)
-        app.action_simulate(str(path))
+        app.matrix_screen.action_simulate(str(path))
         await wait_for(pilot, lambda: getattr(app.screen, "result", None) is not None)
         result = app.screen.result
         mesh = [r for r in result.rows if r.kind == "mesh"]

@@ -40,8 +40,8 @@ async def test_opens_on_the_demo_host_with_address_classes_and_hosts():
     app = nft_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert app.is_nft and app.status.state == "static"
-        assert list(app.model.groups) == ["addresses", "hosts"]
+        assert app.matrix_screen.is_nft and app.matrix_screen.status.state == "static"
+        assert list(app.matrix_screen.model.groups) == ["addresses", "hosts"]
         assert app.cell_state("api_net", "db-server") is CellState.SOME
         assert app.cell_state("db-server", "api_net") is CellState.SOME  # NTP out
         assert app.cell_state("everything else (IPv4)", "db-server") is CellState.DENIED
@@ -69,14 +69,14 @@ async def test_inventory_hosts_granularity_and_side_panels():
     app = nft_app(inventory="")
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert {"db-server", "api-server", "monitoring"} <= {r.key for r in app.model.rows}
+        assert {"db-server", "api-server", "monitoring"} <= {r.key for r in app.matrix_screen.model.rows}
         assert app.cell_state("api-server", "db-server") is CellState.SOME  # out of one, into the other
         assert app.cell_state("db-server", "api-server") is CellState.DENIED
         await pilot.press("g")  # workload → folded groups (no pod level for hosts)
-        assert app.granularity == "namespace" and [r.key for r in app.model.rows] == ["group:addresses", "group:hosts"]
-        assert "groups" in str(app.status.render())
+        assert app.matrix_screen.granularity == "namespace" and [r.key for r in app.matrix_screen.model.rows] == ["group:addresses", "group:hosts"]
+        assert "groups" in str(app.matrix_screen.status.render())
         await pilot.press("g")
-        assert app.granularity == "workload"
+        assert app.matrix_screen.granularity == "workload"
         tree = app.query_one(NamespaceTree)
         leaves = list(tree.root.children[0].children[0].children)
         assert "policy drop" in str(leaves[0].label) and leaves[0].data == "chain:db-server|inet microseg input"
@@ -86,18 +86,18 @@ async def test_inventory_hosts_granularity_and_side_panels():
         await pilot.press("escape")
         chains = app.query_one(PolicyList)
         assert chains.option_count == 6
-        app.on_policy_list_chosen(PolicyList.Chosen("monitoring|inet microseg input"))
+        app.matrix_screen.on_policy_list_chosen(PolicyList.Chosen("monitoring|inet microseg input"))
         await pilot.pause()
         assert isinstance(app.screen, ExplainScreen)
         await pilot.press("escape")
         tree.post_message(NamespaceTree.Chosen("hosts", "monitoring"))
-        await wait_for(pilot, lambda: app.model.rows[app.grid.cursor_row].key == "monitoring")
+        await wait_for(pilot, lambda: app.matrix_screen.model.rows[app.matrix_screen.grid.cursor_row].key == "monitoring")
         await pilot.press("z")  # fold both groups; choosing an endpoint unfolds its group, whatever its id
-        app.on_workload_panel_workload_chosen(WorkloadPanel.WorkloadChosen("mgmt_net"))
+        app.matrix_screen.on_workload_panel_workload_chosen(WorkloadPanel.WorkloadChosen("mgmt_net"))
         await pilot.pause()
-        assert app.model.rows[app.grid.cursor_row].key == "mgmt_net"
+        assert app.matrix_screen.model.rows[app.matrix_screen.grid.cursor_row].key == "mgmt_net"
         # no simulate or scaffold screen for host firewalls: the keys are not offered (nor in the footer)
-        assert app.check_action("simulate", ()) is False and app.check_action("scaffold", ()) is False
+        assert app.matrix_screen.check_action("simulate", ()) is False and app.matrix_screen.check_action("scaffold", ()) is False
         shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
         assert "simulate" not in shown and "scaffold" not in shown
         await pilot.press("d")

@@ -25,8 +25,8 @@ def demo() -> MicrosegApp:
 async def on_pair(pilot, src: str = "production/frontend", dst: str = "production/api-server") -> None:
     await wait_loaded(pilot)
     app = pilot.app
-    app.grid.cursor_row = next(i for i, r in enumerate(app.model.rows) if r.key == src)
-    app.grid.cursor_col = next(i for i, c in enumerate(app.model.cols) if c.key == dst)
+    app.matrix_screen.grid.cursor_row = next(i for i, r in enumerate(app.matrix_screen.model.rows) if r.key == src)
+    app.matrix_screen.grid.cursor_col = next(i for i, c in enumerate(app.matrix_screen.model.cols) if c.key == dst)
     await pilot.pause()
 
 
@@ -78,7 +78,7 @@ def test_policy(snap_compare):
     """A policy's YAML and what it selects."""
     async def run_before(pilot):
         await wait_loaded(pilot)
-        pilot.app.on_policy_list_chosen(type("M", (), {"policy_id": "production/api-tier"})())
+        pilot.app.matrix_screen.on_policy_list_chosen(type("M", (), {"policy_id": "production/api-tier"})())
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
 
@@ -87,7 +87,7 @@ def test_filtered_by_label(snap_compare):
     """A label filter keeps the matching rows."""
     async def run_before(pilot):
         await wait_loaded(pilot)
-        pilot.app.set_filter("tier in (api,database)")
+        pilot.app.matrix_screen.set_filter("tier in (api,database)")
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
 
@@ -96,7 +96,7 @@ def test_simulate(snap_compare):
     """d with a file: the newly denied pairs and their causes."""
     async def run_before(pilot):
         await wait_loaded(pilot)
-        pilot.app.action_simulate("tests/tui/data/deny-batch.yaml")
+        pilot.app.matrix_screen.action_simulate("tests/tui/data/deny-batch.yaml")
         from .conftest import wait_for
         await wait_for(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None)
         await pilot.pause()
@@ -131,7 +131,7 @@ def test_scaffold_wizard(snap_compare):
     """s on namespace batch (the one without default deny): the kinds, the YAML and its matrix impact."""
     async def run_before(pilot):
         await wait_loaded(pilot)
-        pilot.app.jump_to("batch")
+        pilot.app.matrix_screen.jump_to("batch")
         await pilot.press("s")
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
@@ -184,11 +184,11 @@ def test_simulation_overlay(snap_compare, size):
         from .conftest import wait_for
 
         await wait_loaded(pilot)
-        pilot.app.action_simulate("tests/tui/data/deny-batch.yaml")
+        pilot.app.matrix_screen.action_simulate("tests/tui/data/deny-batch.yaml")
         await wait_for(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None)
         await pilot.press("m")
         await pilot.pause()
-        pilot.app.jump_to("batch", "batch/report-generator")
+        pilot.app.matrix_screen.jump_to("batch", "batch/report-generator")
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SIZES[size], run_before=run_before)
 
@@ -197,7 +197,7 @@ def test_port_query(snap_compare):
     """:port 5432: the cells that allow PostgreSQL are marked."""
     async def run_before(pilot):
         await on_pair(pilot, "production/api-server", "production/postgresql")
-        pilot.app.query_port("5432")
+        pilot.app.matrix_screen.query_port("5432")
         await pilot.pause()
     assert snap_compare(demo(), terminal_size=SNAP_SIZE, run_before=run_before)
 

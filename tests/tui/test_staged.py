@@ -29,7 +29,7 @@ async def test_staged_cells_are_marked_with_their_policy():
     app = calico_demo()
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert app.grid.staged_cells == {("staging/web", "staging/api")}
+        assert app.matrix_screen.grid.staged_cells == {("staging/web", "staging/api")}
         put_cursor(app, "staging/web", "staging/api")
         await pilot.pause()
         info = str(app.query_one(CellInfo).render())
@@ -45,7 +45,7 @@ async def test_no_staged_policies_no_marks():
     app = MicrosegApp(DemoSource())
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        assert not app.grid.staged_cells and app.session.staged == {}
+        assert not app.matrix_screen.grid.staged_cells and app.session.staged == {}
         assert "staged" not in str(app.query_one(Legend).render())
 
 

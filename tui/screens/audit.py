@@ -14,6 +14,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
+from ..clipboard import copy_text
+
+
 
 def record_text(rec: Any) -> Text:
     """One record, coloured: the header bold, newly allowed green, newly denied red."""
@@ -71,5 +74,4 @@ class AuditScreen(Screen[None]):
         return "".join(render_record(r) for r in self.records)
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
-        self.app.tell_copied("audit trail")  # type: ignore[attr-defined]
+        copy_text(self.app, self.text, "audit trail")

@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ..clipboard import copy_text
 from ..explain_doc import Block, plain_text
 from ..widgets.yaml_view import YamlView
 
@@ -39,27 +40,26 @@ class ExplainScreen(Screen[None]):
         return plain_text(self.blocks)
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
-        self.app.tell_copied("explanation")  # type: ignore[attr-defined]
+        copy_text(self.app, self.text, "explanation")
 
 
 def _block_widget(b: Block) -> Static:
     if b.kind == "yaml":
-        w = YamlView(b.text, highlight=b.highlight, classes="yaml")
-        w.border_title = b.origin
-        w.border_subtitle = b.note
-        return w
+        view = YamlView(b.text, highlight=b.highlight, classes="yaml")
+        view.border_title = b.origin
+        view.border_subtitle = b.note
+        return view
     if b.kind == "code":  # nftables: a rule trace or a chain listing (plain text, kept as written)
-        w = Static(Text(b.text, no_wrap=True), classes="code")
+        code = Static(Text(b.text, no_wrap=True), classes="code")
         if b.origin:
-            w.border_title = b.origin
-        return w
+            code.border_title = b.origin
+        return code
     if b.kind == "reason":
         t = Text()
         t.append("  ✔ " if b.ok else ("  → " if b.ok is None else "  ✘ "), style="bold")
         t.append(b.text)
         return Static(t, classes="reason -ok" if b.ok else ("reason -pass" if b.ok is None else "reason -denied"))
-    cls = b.kind
+    cls: str = b.kind
     if b.kind == "verdict":
         cls += " -ok" if b.ok else " -denied"
     return Static(Text(b.text), classes=cls)

@@ -13,6 +13,8 @@ from textual.widgets import Footer, TextArea
 from kubectl_microseg.engine.matrix import Matrix
 from kubectl_microseg.render.matrix import render_markdown, render_mermaid
 
+from ..clipboard import copy_text
+
 FORMATS = {"markdown": (render_markdown, "md"), "mermaid": (render_mermaid, "mmd")}
 
 
@@ -56,7 +58,7 @@ class ExportScreen(ModalScreen[None]):
         """Write the export (default ``microseg-matrix.md`` / ``.mmd`` in the working directory)."""
         from kubectl_microseg.io.atomic import write_new
 
-        return write_new(Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}"), self.text)
+        return Path(write_new(Path(path or f"microseg-matrix.{FORMATS[self.fmt][1]}"), self.text))
 
     def action_write(self) -> None:
         """w: the save dialog (the full path shown and editable; an existing file is never replaced silently)."""
@@ -66,5 +68,4 @@ class ExportScreen(ModalScreen[None]):
                                         self.text))
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
-        self.app.tell_copied(self.fmt)
+        copy_text(self.app, self.text, self.fmt)

@@ -18,13 +18,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..session import Session
+from ..session import KubeSession
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "dim"}
 POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
 
 
-def lint_session(session: Session) -> tuple[list, list[str], str | None]:
+def lint_session(session: KubeSession) -> tuple[list, list[str], str | None]:
     """(findings kept, warnings about a partial view, the ignore file applied) for a session."""
     from kubectl_microseg.commands.lint import DEMO_PREFIX, load_ignores, read_lines
     from kubectl_microseg.lint.context import LintContext
@@ -44,7 +44,7 @@ def lint_session(session: Session) -> tuple[list, list[str], str | None]:
     return kept, warnings, ignore_path
 
 
-class FindingsScreen(Screen[None]):
+class FindingsScreen(Screen["tuple[str, str | None] | None"]):
     """Severity, rule ID, object and message; Enter jumps to the object, Esc goes back."""
 
     BINDINGS = [
@@ -59,7 +59,7 @@ class FindingsScreen(Screen[None]):
         ignore_path: str | None
         error: str = ""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: KubeSession) -> None:
         super().__init__()
         self.session = session
         self.findings: list | None = None
@@ -141,10 +141,9 @@ class FindingsScreen(Screen[None]):
             if self.session.policy_entry(name) is not None:
                 app.push_screen(PolicyScreen(self.session, name))
                 return
-        app.pop_screen()
         if kind == "Namespace":
-            app.jump_to(name)  # type: ignore[attr-defined]
+            self.dismiss((name, None))  # the matrix screen puts its cursor there
         elif "/" in name:
-            app.jump_to(name.split("/", 1)[0], name)  # type: ignore[attr-defined]
+            self.dismiss((name.split("/", 1)[0], name))
         else:
             app.notify(f"{self.findings[i].object}: not a row of the matrix", severity="warning")

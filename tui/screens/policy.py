@@ -8,8 +8,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList, Static
 
+from ..clipboard import copy_text
 from ..explain_doc import policy_yaml, short_origin, source_text
-from ..session import Session
+from ..session import KubeSession
 from ..widgets.yaml_view import YamlView
 
 
@@ -21,7 +22,7 @@ class PolicyScreen(Screen[None]):
         Binding("y", "copy", "Copy YAML"),
     ]
 
-    def __init__(self, session: Session, policy_id: str) -> None:
+    def __init__(self, session: KubeSession, policy_id: str) -> None:
         super().__init__()
         self.session = session
         self.policy_id = policy_id
@@ -41,5 +42,4 @@ class PolicyScreen(Screen[None]):
         yield Footer()
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.yaml_text + "\n")
-        self.app.tell_copied("policy YAML")  # type: ignore[attr-defined]
+        copy_text(self.app, self.yaml_text + "\n", "policy YAML")

@@ -13,6 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ..clipboard import copy_text
+
+
 
 class ProbeScreen(Screen[None]):
     """The plan of one pair's probes; Enter runs them when a live cluster and a way to probe are given."""
@@ -78,8 +81,7 @@ class ProbeScreen(Screen[None]):
         self._show(lines)
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
-        self.app.tell_copied("probe report")  # type: ignore[attr-defined]
+        copy_text(self.app, self.text, "probe report")
 
 
 def pair_probe(session: Any, source: Any, args: Any, src: str, dst: str) -> tuple[list[str], Any]:

@@ -25,7 +25,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..session import Session
+from ..clipboard import copy_text
+from ..session import KubeSession
 from ..widgets.yaml_view import YamlView
 
 EXAMPLES = {
@@ -61,7 +62,7 @@ def kinds() -> dict:
     return KINDS
 
 
-def build_drafts(session: Session, kind: str, namespace: str, options: str) -> tuple[list, list[str]]:
+def build_drafts(session: KubeSession, kind: str, namespace: str, options: str) -> tuple[list, list[str]]:
     """(drafts, notes) of a kind, with ``options`` read by the CLI's parser (UsageError/ValueError if bad)."""
     from kubectl_microseg.cli import build_parser
     from kubectl_microseg.commands._scaffold_kinds import Model
@@ -83,7 +84,7 @@ def build_drafts(session: Session, kind: str, namespace: str, options: str) -> t
     return kinds()[kind].build(args, model)
 
 
-def impact_of(session: Session, drafts: list) -> Impact:
+def impact_of(session: KubeSession, drafts: list) -> Impact:
     """The pairs the drafts would newly allow, newly deny, or change the ports of (the simulate engine)."""
     from dataclasses import replace
 
@@ -112,7 +113,7 @@ class ScaffoldScreen(Screen[None]):
         impact: Impact | None
         error: str = ""
 
-    def __init__(self, session: Session, namespace: str | None, peer: str | None) -> None:
+    def __init__(self, session: KubeSession, namespace: str | None, peer: str | None) -> None:
         super().__init__()
         self.session = session
         self.namespaces = sorted(set(session.analyzer.cluster.namespaces)
@@ -226,8 +227,7 @@ class ScaffoldScreen(Screen[None]):
         summary.update(t)
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.yaml_text)
-        self.app.tell_copied("scaffolded YAML")  # type: ignore[attr-defined]
+        copy_text(self.app, self.yaml_text, "scaffolded YAML")
 
     def action_write(self) -> None:
         """w: the save dialog (the full path shown and editable; an existing file is never replaced silently)."""

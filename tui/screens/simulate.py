@@ -15,7 +15,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from ..session import Session
+from ..clipboard import copy_text
+from ..session import KubeSession
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class SimulationResult:
         return "\n".join(lines or ["no change"]) + "\n"
 
 
-def simulate_file(session: Session, paths: list[str]) -> SimulationResult:
+def simulate_file(session: KubeSession, paths: list[str]) -> SimulationResult:
     """Apply the manifests in ``paths`` to the session's objects and diff the matrices."""
     from kubectl_microseg.sources import load_source_class
 
@@ -94,7 +95,7 @@ OVERLAY_KIND = {"newly allowed": "added", "newly denied": "removed", "ports chan
 """Diff row kind -> the matrix overlay's cell kind."""
 
 
-class SimulateScreen(Screen[None]):
+class SimulateScreen(Screen["SimulationResult | None"]):
     """Type a manifest path, Enter: guards, then newly allowed, newly denied and changed pairs; m draws them
     on the matrix."""
 
@@ -111,7 +112,7 @@ class SimulateScreen(Screen[None]):
         result: SimulationResult | None
         error: str = ""
 
-    def __init__(self, session: Session, path: str | None = None) -> None:
+    def __init__(self, session: KubeSession, path: str | None = None) -> None:
         super().__init__()
         self.session = session
         self.path = path
@@ -184,12 +185,10 @@ class SimulateScreen(Screen[None]):
         if self.result is None or not self.result.rows:
             self.notify("nothing to draw: run a simulation that changes something", severity="warning")
             return
-        self.app.pop_screen()
-        self.app.show_simulation(self.result)  # type: ignore[attr-defined]
+        self.dismiss(self.result)  # the matrix screen draws it
 
     def action_copy(self) -> None:
         if self.result is None:
             self.notify("run a simulation first", severity="warning")
             return
-        self.app.copy_to_clipboard(self.result.text())
-        self.app.tell_copied("diff")  # type: ignore[attr-defined]
+        copy_text(self.app, self.result.text(), "diff")

@@ -20,8 +20,10 @@ class CellInfo(Static):
     DEFAULT_CSS = """
     CellInfo { height: 2; padding: 0 1; }
     """
-    group_word = "namespace"
-    """What a folded group is called ('group' for nftables: addresses, hosts)."""
+    def __init__(self, *, id: str | None = None, group_word: str = "namespace") -> None:
+        super().__init__(id=id)
+        self.group_word = group_word
+        """What a folded group is called ('group' for nftables: addresses, hosts)."""
 
     def show_cell(self, row: AxisItem, col: AxisItem, view: CellView | None, reason: str) -> None:
         """Describe the cell under the cursor."""

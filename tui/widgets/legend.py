@@ -18,6 +18,11 @@ SHORT_RISK = {Risk.INTERNET: "internet", Risk.EVERY_NAMESPACE: "all ns", Risk.DA
 class Legend(Widget):
     """Glyphs (the shape says the verdict) and colours (the risk), drawn in the matrix's own styles."""
 
+    def __init__(self, *, id: str | None = None, group_word: str = "namespace") -> None:
+        super().__init__(id=id)
+        self.group_word = group_word
+        """What the matrix groups by: 'namespace', or 'group' for host firewalls (hosts, address classes)."""
+
     def render(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         grids = self.screen.query(MatrixGrid)
@@ -49,7 +54,6 @@ class Legend(Widget):
         t.append("│ " if short else "│ colour: ")
         for risk, words in RISK_WORDS.items():
             t.append(CellState.ALL.glyph, style=grid._cell_style("all", "", RISK_CLASS[risk]))
-            if getattr(self.app, "is_nft", False):  # host firewalls group by host and address class
-                words = words.replace("namespace", "group")
+            words = words.replace("namespace", self.group_word)
             t.append(f" {SHORT_RISK[risk] if short else words}  ")
         return t

@@ -127,7 +127,7 @@ class MatrixGrid(ScrollView, can_focus=True):
         self.cell_w = CELL_W
         """Characters per column now: 3, or up to MAX_CELL_W when the columns fit the width."""
         self._styles: dict[str, Style] | None = None
-        self._combo: dict[tuple[str, str], Style] = {}
+        self._combo: dict[tuple[str, str, str], Style] = {}
         self._changed: set[tuple[str, str]] = set()
         self._overlay: dict[tuple[str, str], str] = {}
         """(row key, column key) -> 'added', 'removed' or 'changed': a simulation drawn on the matrix."""

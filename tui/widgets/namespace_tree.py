@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 
-from kubectl_microseg.vocab import SessionKind
-
-from ..session import Session
+from ..nft_session import NftSession
+from ..protocol import Session
+from ..session import KubeSession
 
 
 class NamespaceTree(Tree[str]):
@@ -22,9 +22,10 @@ class NamespaceTree(Tree[str]):
 
     @dataclass
     class Chosen(Message):
-        """A namespace (``endpoint`` None) or a workload was selected."""
+        """A namespace (``endpoint`` None) or a workload was selected (``group``: its namespace; the host
+        group for host firewalls. Not ``namespace``: Textual's Message uses that name for handler names)."""
 
-        namespace: str
+        group: str
         endpoint: str | None = None
 
     @dataclass
@@ -43,9 +44,14 @@ class NamespaceTree(Tree[str]):
         expanded = {str(n.data) for n in self.root.children if n.is_expanded}
         self.clear()
         self.root.label = session.description
-        if session.kind == SessionKind.NFT:
+        if isinstance(session, NftSession):
             self._load_nft(session)
-            return
+        elif isinstance(session, KubeSession):
+            self._load_cluster(session, expanded)
+        self.root.expand()
+
+    def _load_cluster(self, session: KubeSession, expanded: set[str]) -> None:
+        """namespaces (isolation per direction, labels) → workloads."""
         by_ns: dict[str, list] = {}
         for w in session.analyzer.cluster.workloads:
             by_ns.setdefault(w.namespace, []).append(w)
@@ -65,9 +71,8 @@ class NamespaceTree(Tree[str]):
                               data=name)
             for w in ws:
                 node.add_leaf(Text(f"{w.name} ", style="") + Text(w.kind, style="dim"), data=w.id)
-        self.root.expand()
 
-    def _load_nft(self, session) -> None:
+    def _load_nft(self, session: NftSession) -> None:
         """hosts → tables → chains (hook, policy, rule count); then the address classes."""
         for h in session.hosts:
             label = Text(h.name, style="bold")

@@ -9,9 +9,11 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from kubectl_microseg.vocab import DIRECTIONS, SessionKind
+from kubectl_microseg.vocab import DIRECTIONS
 
-from ..session import Session
+from ..nft_session import NftSession
+from ..protocol import Session
+from ..session import KubeSession
 
 
 class PolicyList(OptionList):
@@ -25,14 +27,14 @@ class PolicyList(OptionList):
         """Fill the list from a session."""
         self.clear_options()
         opts = []
-        if session.kind == SessionKind.NFT:  # host firewalls: every chain of every host
+        if isinstance(session, NftSession):  # host firewalls: every chain of every host
             for key, (host, ch) in session.chains().items():
                 t = Text(f"{host}: {ch.label()}")
                 if ch.is_base:
                     t.append(f"  {ch.hook} · policy {ch.policy}", style="dim")
                 t.append(f"  {len(ch.rules)} rules", style="dim italic")
                 opts.append(Option(t, id=key))
-        else:
+        elif isinstance(session, KubeSession):
             for entry in session.analyzer.cluster.policies:
                 p = entry.policy
                 dirs = "/".join(d[:2] for d in DIRECTIONS if p.affects(d))

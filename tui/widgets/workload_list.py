@@ -14,9 +14,9 @@ from textual.message import Message
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from kubectl_microseg.vocab import SessionKind
-
-from ..session import Session
+from ..nft_session import NftSession
+from ..protocol import Session
+from ..session import KubeSession
 
 ISO_MARK = {"yes": ("✓", "bold"), "partly": ("~", "italic"), "no": ("✗", "dim")}
 """Isolated, only some pods isolated, not isolated: said by a mark, not by a text style alone."""
@@ -64,12 +64,12 @@ class WorkloadPanel(Vertical):
         ol = self.query_one("#workloads", OptionList)
         ol.clear_options()
         opts = []
-        if session.kind == SessionKind.NFT:  # host firewalls: address classes and hosts
+        if isinstance(session, NftSession):  # host firewalls: address classes and hosts
             for e in session.matrix.endpoints:
                 t = Text(e.id)
                 t.append(f" {e.kind}", style="dim")
                 opts.append(Option(t, id=e.id))
-        else:
+        elif isinstance(session, KubeSession):
             for w in session.analyzer.cluster.workloads:
                 t = Text()
                 t.append_text(isolation_badges(session.isolation(w)))
@@ -86,14 +86,14 @@ class WorkloadPanel(Vertical):
             return
         labels = self.query_one("#labels", OptionList)
         labels.clear_options()
-        if self._session.kind == SessionKind.NFT:  # the addresses and the constants naming them
+        if isinstance(self._session, NftSession):  # the addresses and the constants naming them
             e = next((x for x in self._session.matrix.endpoints if x.id == event.option.id), None)
             if e is not None:
                 members = dict(e.extra).get("members", ())
                 labels.add_options([Option(c, disabled=True) for c in e.cidrs[:6]] +
                                    [Option(f"named by {m}", disabled=True) for m in members])
             return
-        w = self._session.workload(event.option.id)
+        w = self._session.workload(event.option.id) if isinstance(self._session, KubeSession) else None
         if w is None:
             return
         labels.add_options([Option(f"{k}={v}", id=f"{k}={v}") for k, v in sorted(w.labels.items())])
