@@ -1,17 +1,19 @@
 """Provides the lint rules for Cilium policies (docs/cilium.md): egress to the whole world from a workload
-(MS030), a deny rule no allow ever reaches (MS031), an endpointSelector that selects no pod (MS032), and an
-L7 rule on a port no selected container declares (MS033). IDs from MS030 leave room for the other engines."""
+(MS030), a deny rule no allow ever reaches (MS031), an endpointSelector that selects no pod (MS032), an
+L7 rule on a port no selected container declares (MS033), and an L7 rule an L4-only rule on the same port
+lifts (MS034). IDs from MS030 leave room for the other engines."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ..engine.atoms import ExternalAtom
-from ..engine.cilium import CompiledCiliumRule
+from ..engine.cilium import CompiledCiliumRule, l4_named_ports
 from ..engine.k8s import Analyzer, iter_bits
 from ..model.cilium import CiliumEntry, CiliumRule, Entity, PeerKind
 from ..model.objects import FieldPath
 from ..model.ports import ConnSet, NamedPorts
+from ..vocab import DIRECTIONS
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -38,6 +40,14 @@ MS033 = RuleInfo(
     "an L7 rule sits on a port no selected container declares",
     "Cilium's L7 rules (http, dns, kafka) apply to the ports of their toPorts entry; on a port the "
     "destination's containers do not declare they filter nothing that can arrive.")
+
+MS034 = RuleInfo(
+    "MS034", "cilium-l7-rule-lifted", "warning",
+    "an L7 rule has no effect where an L4-only rule allows the same peer on the same port",
+    "docs.cilium.io, Layer 7 Policies: \"If a layer 4 rule is specified in the policy, and a similar layer 4 "
+    "rule with layer 7 rules is also specified, then the layer 7 portions of the latter rule will have no "
+    "effect.\" Rules are a union: a Kubernetes NetworkPolicy or a Cilium rule without L7 rules that names the "
+    "port lets every request through, so the L7 rule filters nothing for those peers.")
 
 
 def _ref(e: CiliumEntry) -> str:
@@ -145,6 +155,47 @@ def check_l7_port(ctx: LintContext) -> Iterator[Finding]:
                                       _rule_path(r, "toPorts"), fix="put the L7 rule on the port the application serves")
 
 
+def check_l7_lifted(ctx: LintContext, max_pairs: int = 20_000) -> Iterator[Finding]:
+    """MS034: per L7 allow rule, the (subject, peer class) pairs on whose ports a rule without L7 rules that
+    matches the same pair names the same port (engine.cilium.l4_named_ports, the matrix's rule)."""
+    a = ctx.analyzer
+    layer = a.cilium
+    if layer is None:
+        return
+    for e in a.cluster.cilium:
+        subject = layer.selects.get(e.policy.id, 0)
+        for d in DIRECTIONS:
+            for r in e.policy.rules(d):
+                cr = layer.compiled.get((e.policy.id, r.section, r.index))
+                if not r.l7 or cr is None or not subject:
+                    continue
+                pairs = lifted = 0
+                example = ""
+                for own in iter_bits(subject):
+                    for peer in iter_bits(cr.classes):
+                        if pairs >= max_pairs:
+                            break
+                        named = a.classes[own if d == "ingress" else peer].named_ports
+                        conns = cr.conns(named)
+                        if not conns:
+                            continue
+                        pairs += 1
+                        l4 = l4_named_ports([x.rule for x in a.rules_of[d][own] if x.matches(peer)], named)
+                        if conns & l4:
+                            lifted += 1
+                            if not example:
+                                src, dst = (peer, own) if d == "ingress" else (own, peer)
+                                example = (f"{a.class_workloads[src][0].id} -> {a.class_workloads[dst][0].id} on "
+                                           f"{(conns & l4).describe()}")
+                if lifted:
+                    scope = "every pair it matches" if lifted == pairs else f"{lifted} of the {pairs} pairs it matches"
+                    yield ctx.finding(MS034, f"{e.policy.id} {r.section} rule {r.index}: its L7 rules have no effect for "
+                                      f"{scope} (e.g. {example}): an L4-only rule allows the same peer on that port",
+                                      _ref(e), e.source, _rule_path(r, "toPorts"),
+                                      fix="drop the port from the L4-only rule (or the L7 rule, if every request "
+                                          "is meant to pass)")
+
+
 def _declared(named: NamedPorts) -> ConnSet:
     out = ConnSet.none()
     for _, proto, n in named:
@@ -153,4 +204,4 @@ def _declared(named: NamedPorts) -> ConnSet:
 
 
 RULES = ((MS030, check_world_egress), (MS031, check_deny_never_reached), (MS032, check_selector_matches_nothing),
-         (MS033, check_l7_port))
+         (MS033, check_l7_port), (MS034, check_l7_lifted))

@@ -1,4 +1,4 @@
-"""MS030-MS033: the lint rules for Cilium policies (docs/cilium.md)."""
+"""MS030-MS034: the lint rules for Cilium policies (docs/cilium.md)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,18 @@ def test_ms033_l7_on_undeclared_port():
             "rules: {http: [{method: GET}]}}]}]\n")
     assert "MS033" in rules(BASE + cnp("x", spec % "9000"))
     assert "MS033" not in rules(BASE + cnp("x", spec % "8080"))
+
+
+def test_ms034_l7_rule_lifted_by_an_l4_rule_on_the_same_port():
+    # docs.cilium.io, Layer 7 Policies: "If a layer 4 rule is specified in the policy, and a similar layer 4
+    # rule with layer 7 rules is also specified, then the layer 7 portions of the latter rule will have no effect"
+    l7 = ("endpointSelector: {matchLabels: {app: web}}\ningress: [{fromEndpoints: [{matchLabels: {app: cli}}], "
+          "toPorts: [{ports: [{port: '8080', protocol: TCP}], rules: {http: [{method: GET}]}}]}]\n")
+    l4 = ("endpointSelector: {matchLabels: {app: web}}\ningress: [{fromEndpoints: [{matchLabels: {app: cli}}], "
+          "toPorts: [{ports: [{port: '%s', protocol: TCP}]}]}]\n")
+    assert "MS034" not in rules(BASE + cnp("x", l7))
+    assert "MS034" not in rules(BASE + cnp("x", l7) + cnp("y", l4 % "9090"))
+    got = [f for f in findings(BASE + cnp("x", l7) + cnp("y", l4 % "8080")) if f.rule == "MS034"]
+    assert len(got) == 1 and "every pair it matches" in got[0].message and "a/cli -> a/web on TCP 8080" in got[0].message
+    assert got[0].location.line is not None
+    assert "MS034" in {r.id for r in catalogue()}
