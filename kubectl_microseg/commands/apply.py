@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args, source, policies, expectations)
     finally:
-        source.close()
+        close = getattr(source, "close", None)  # the live source's connection pool (not in the Source protocol)
+        if close is not None:
+            close()
 
 
 def _run(args: argparse.Namespace, source: Any, policies: list[SourceObject], expectations: list[Any]) -> int:
