@@ -88,6 +88,15 @@ class Effect(StrEnum):
     """Decides nothing (an unevaluated rule, a Calico Log)."""
 
 
+class FlowVerdict(StrEnum):
+    """What a flow gets (``nft test``/``test`` json ``verdict``, ``nft.evaluate.Evaluation.verdict``)."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    UNKNOWN = "unknown"
+    """The verdict depends on something the engine does not model (named in the notes)."""
+
+
 class CauseChange(StrEnum):
     """How a policy explains a pair's change in a diff (``engine.diff.Cause.change``; json ``change``)."""
 

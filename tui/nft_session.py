@@ -26,7 +26,7 @@ from kubectl_microseg.nft.matrix import AddressClass, HostSpec, build_matrix, la
 from kubectl_microseg.nft.hosts import hosts_of
 from kubectl_microseg.nft.model import Chain
 from kubectl_microseg.nft.packet import Flow
-from kubectl_microseg.vocab import SessionKind
+from kubectl_microseg.vocab import FlowVerdict, SessionKind
 
 from .explain_doc import Block
 from .grid import Granularity, GridModel
@@ -157,7 +157,7 @@ class NftSession:
                 flow = Flow(_addr_text(a), _addr_text(b), proto, port, hook)
                 ev = evaluate(h.ruleset, flow.packet(), hook)
                 out.append(Probe(h.name, flow, ev))
-                if ev.verdict == "deny":
+                if ev.verdict == FlowVerdict.DENY:
                     break  # the connection stops at the first host that drops it
         self._memo[key] = out
         return out
@@ -167,8 +167,8 @@ class NftSession:
         probes = self.probes(src, dst)
         if not probes:
             return "no path through a host's hooks (rows and columns meet only at a host)"
-        ok = [p for p in probes if p.ev.verdict == "allow"]
-        bad = [p for p in probes if p.ev.verdict != "allow"]
+        ok = [p for p in probes if p.ev.verdict == FlowVerdict.ALLOW]
+        bad = [p for p in probes if p.ev.verdict != FlowVerdict.ALLOW]
         parts = []
         if ok:
             parts.append(f"accepted by {ok[0].host}: {ok[0].ev.because()[-1]}")
@@ -191,7 +191,7 @@ class NftSession:
                 blocks.append(Block("note", f"{a} → {b}: no host hook on this path (nothing to trace)"))
                 continue
             for p in probes:
-                ok = p.ev.verdict == "allow"
+                ok = p.ev.verdict == FlowVerdict.ALLOW
                 blocks.append(Block("reason", f"{p.host}: {p.flow.describe()} → {p.ev.verdict}", ok))
                 blocks.append(Block("code", "\n".join(explain_lines(p.flow, p.ev))))
                 for o in p.ev.outcomes:

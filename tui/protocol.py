@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import threading
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kubectl_microseg.engine.matrix import Matrix
 from kubectl_microseg.vocab import SessionKind, StrEnum
@@ -72,4 +72,14 @@ class Session(Protocol):
 
     def explanation_blocks(self, src: str, dst: str) -> list[Block] | None:
         """The full explanation of an endpoint pair (None: not a pair this session explains)."""
+        ...
+
+
+@runtime_checkable
+class SessionSource(Protocol):
+    """A source that builds its session itself (host firewalls: ``tui.nft_session.NftSource``); a Kubernetes
+    source (``sources.Source``) gives a snapshot that the app analyses."""
+
+    def session(self, args: argparse.Namespace | None = None) -> Session:
+        """Read and analyse (a worker thread calls it)."""
         ...

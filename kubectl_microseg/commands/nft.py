@@ -25,7 +25,7 @@ from ..nft.packet import Flow, flow_from_dict
 from ..nft.scaffold import Intent, demo_intent, parse_service, scaffold
 from ..nft.simulate import cell_changes, change_dict, change_lines, diff_flows, matrix_pair
 from ..sources import Source
-from ..vocab import SessionKind
+from ..vocab import FlowVerdict, SessionKind
 
 MATRIX_FORMATS = ("table", "wide", "json", "csv", "markdown", "mermaid", "dot")
 
@@ -239,7 +239,7 @@ def rule_locations(ev: Any, rs: Ruleset, path: str | None) -> list[str]:
     where = rule_lines(lines)
     if ev.alternatives:
         return []  # one because line per case, not per deciding rule
-    outcomes = ev.outcomes if ev.verdict == "allow" else ev.outcomes[-1:]
+    outcomes = ev.outcomes if ev.verdict == FlowVerdict.ALLOW else ev.outcomes[-1:]
     out = []
     for o in outcomes:
         if o.rule is not None and o.rule.raw.get("iptables") and isinstance(o.rule.handle, int):
@@ -325,7 +325,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     before, after = matrix_pair(current, new, args.name, host.addresses)
     changes = cell_changes(before, after)
     flow_changes = diff_flows(current, new, read_flows(args.flows)) if args.flows else []
-    denied = any(c.newly_denied for c in changes) or any(fc.after != "allow" and fc.before == "allow" for fc in flow_changes)
+    denied = any(c.newly_denied for c in changes) or any(fc.after != FlowVerdict.ALLOW and fc.before == FlowVerdict.ALLOW for fc in flow_changes)
     if args.output == "json":
         print(json.dumps({"changes": [change_dict(c) for c in changes],
                           "flows": [{"hook": fc.flow.hook, "from": fc.flow.src, "to": fc.flow.dst,

@@ -16,6 +16,7 @@ from ..load import load_analyzer, mesh_analyzer
 from ..model.addresses import is_ip
 from ..model.ports import ConnSet
 from ..model.objects import SourceObject
+from ..vocab import FlowVerdict
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -72,7 +73,7 @@ def read_flows(path: str) -> list[Flow]:
         if proto not in PROTOCOLS:
             raise doc.error(p + ("protocol",), f"`protocol` must be one of TCP, UDP, SCTP (got {f.get('protocol')!r})")
         expect = f.get("expect")
-        if expect is not None and expect not in ("allow", "deny"):
+        if expect is not None and expect not in (FlowVerdict.ALLOW, FlowVerdict.DENY):
             raise doc.error(p + ("expect",), f"`expect` must be allow or deny (got {expect!r})")
         http = {}
         for key in ("method", "path", "host"):
@@ -106,7 +107,7 @@ def check_flow(analyzer: Analyzer, flow: Flow, mesh=None) -> dict[str, Any]:
     if ok and mesh is not None:
         ok = _mesh_check(mesh, flow, src, dst, e.allowed if port is None else ConnSet.ports(flow.protocol, port),
                          because, extra)
-    verdict = "allow" if ok else "deny"
+    verdict = FlowVerdict.ALLOW if ok else FlowVerdict.DENY
     return {"from": flow.src, "to": flow.dst, "port": flow.port, "protocol": flow.protocol,
             "verdict": verdict, "expect": flow.expect,
             "pass": None if flow.expect is None else flow.expect == verdict,

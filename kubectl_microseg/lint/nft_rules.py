@@ -16,6 +16,7 @@ from ..nft.evaluate import Evaluation, evaluate
 from ..nft.model import Chain, Effect, Element, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, VerdictStmt
 from ..nft.nat import forwarded_ports
 from ..nft.packet import Flow
+from ..vocab import FlowVerdict
 from .finding import Finding, Location, RuleInfo
 from .nft_lines import rule_lines
 
@@ -181,7 +182,7 @@ def _has_filter_chain(rs: Ruleset, hook: str) -> bool:
 def _decider(ev: Evaluation) -> tuple[Chain, Rule | None] | None:
     if not ev.outcomes:
         return None
-    o = ev.outcomes[-1] if ev.verdict != "allow" else next((x for x in ev.outcomes if x.rule is not None),
+    o = ev.outcomes[-1] if ev.verdict != FlowVerdict.ALLOW else next((x for x in ev.outcomes if x.rule is not None),
                                                              ev.outcomes[-1])
     return o.base, o.rule
 
@@ -192,7 +193,7 @@ def check_ssh(rs: Ruleset, where: _Where) -> Iterator[Finding]:
     for src, dst in ((PROBE_V4, HOST_V4), (PROBE_V6, HOST_V6)):
         # one probe on an idle host: a rate-limited SSH accept is still open to everything
         ev = evaluate(rs, Flow(src, dst, "tcp", 22, "input", assume=("under-limits",)).packet(), "input")
-        got = _decider(ev) if ev.verdict == "allow" else None
+        got = _decider(ev) if ev.verdict == FlowVerdict.ALLOW else None
         if got is None:
             continue
         chain, rule = got
@@ -214,7 +215,7 @@ def check_established(rs: Ruleset, where: _Where) -> Iterator[Finding]:
             continue
         ev = evaluate(rs, flow.packet(), hook)
         got = _decider(ev)
-        if ev.verdict != "deny" or got is None:
+        if ev.verdict != FlowVerdict.DENY or got is None:
             continue
         chain, _rule = got
         yield _finding(NF003, f"{chain.label()}: packets of established connections are dropped on {hook} "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from ..vocab import FlowVerdict
 from . import values as V
 from .model import (Chain, Concat, Effect, Element, Field, Interval, Mangle, Mask, Match, Name, Rule, Ruleset,
                     SetRef, Terminal, Unsupported, Verdict, VerdictStmt, VMap)
@@ -74,9 +75,9 @@ class ChainOutcome:
 
 @dataclass
 class Evaluation:
-    """The verdict (allow, deny or unknown), the base chains that decided it, the trace and notes."""
+    """The verdict, the base chains that decided it, the trace and notes."""
 
-    verdict: str
+    verdict: FlowVerdict
     outcomes: list[ChainOutcome]
     trace: list[Step]
     notes: list[str] = field(default_factory=list)
@@ -88,13 +89,13 @@ class Evaluation:
         """What decided: the dropping rule or policy, or every base chain's accepting rule or policy."""
         if self.alternatives:
             return [f"if {cond}: {'; '.join(lines)}" for cond, lines in self.alternatives]
-        if not self.outcomes and self.verdict == "allow":
+        if not self.outcomes and self.verdict == FlowVerdict.ALLOW:
             return ["no base chain on this path: accepted"]
-        if self.verdict == "allow":
+        if self.verdict == FlowVerdict.ALLOW:
             out = [o.because() for o in self.outcomes]
         else:
             out = [self.outcomes[-1].because()] if self.outcomes else []
-        if self.verdict == "unknown":
+        if self.verdict == FlowVerdict.UNKNOWN:
             out += self.notes
         return out
 
@@ -146,17 +147,17 @@ def evaluate(rs: Ruleset, pkt: Packet, hook: str = "input") -> Evaluation:
         try:
             leaves.append((assume, _run(rs, pkt, hook, assume)))
         except _Undecided as exc:
-            return Evaluation("unknown", [], [], [str(exc)])
+            return Evaluation(FlowVerdict.UNKNOWN, [], [], [str(exc)])
         except _Fork as f:
             unknowns[f.key] = f.what
             if len(leaves) + len(pending) >= MAX_BRANCHES:
                 break
             pending.append({**assume, f.key: True})
             pending.append({**assume, f.key: False})
-    first = leaves[0][1] if leaves else Evaluation("unknown", [], [])
+    first = leaves[0][1] if leaves else Evaluation(FlowVerdict.UNKNOWN, [], [])
     verdicts = {ev.verdict for _, ev in leaves}
     if pending or not leaves:
-        verdicts.add("unknown")
+        verdicts.add(FlowVerdict.UNKNOWN)
     if unknowns:
         whats = sorted(set(unknowns.values()))
         if len(verdicts) == 1:
@@ -167,7 +168,7 @@ def evaluate(rs: Ruleset, pkt: Packet, hook: str = "input") -> Evaluation:
                 first.alternatives = [(_condition(a, unknowns), ev.because()) for a, ev in leaves]
                 first.notes.append(f"the trace follows the case {_condition(leaves[0][0], unknowns)}")
         else:
-            first.verdict = "unknown"
+            first.verdict = FlowVerdict.UNKNOWN
             first.notes.append(f"the verdict depends on expression(s) the engine does not model: {', '.join(whats)}")
     return first
 
@@ -207,17 +208,17 @@ def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ..
             outcome = _run_base_chain(rs, base, st)
             outcomes.append(outcome)
             if outcome.verdict == "drop":
-                return Evaluation("deny", outcomes, st.trace, st.notes)
+                return Evaluation(FlowVerdict.DENY, outcomes, st.trace, st.notes)
             if outcome.verdict == "queue":
                 st.notes.append(f"{outcome.because()}: the packet is queued to userspace; "
                                 "its fate is decided there, not decidable offline")
-                return Evaluation("unknown", outcomes, st.trace, st.notes)
+                return Evaluation(FlowVerdict.UNKNOWN, outcomes, st.trace, st.notes)
             if outcome.terminal in NAT_KINDS and outcome.rule is not None:
                 nat_done = True
                 rest = _translate(st, outcome, path_hook, hook)
                 if rest is not None:
                     path = path[:i] + list(rest)
-    return Evaluation("allow", outcomes, st.trace, st.notes)
+    return Evaluation(FlowVerdict.ALLOW, outcomes, st.trace, st.notes)
 
 
 def _translate(st: _State, outcome: ChainOutcome, path_hook: str, hook: str) -> tuple[str, ...] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from ..vocab import FlowVerdict
 from .evaluate import Evaluation, evaluate
 from .model import Ruleset
 from .packet import Flow
@@ -91,6 +92,6 @@ def lockouts(rs: Ruleset, flows: list[tuple[str, Flow]]) -> list[tuple[str, Flow
     bad = []
     for why, f in flows:
         ev = evaluate(rs, f.packet(), f.hook)
-        if ev.verdict != "allow":
+        if ev.verdict != FlowVerdict.ALLOW:
             bad.append((why, f, ev))
     return bad

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from ..engine.matrix import Cell, Endpoint, Matrix
 from ..model.addresses import V4_MAX, V6_BASE, V6_MAX, AddressSet, address_int, interval_cidrs
 from ..model.ports import ConnSet
+from ..vocab import FlowVerdict
 from .evaluate import evaluate
 from .intervals import element_intervals, intersect, merge, subtract, union
 from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
@@ -681,7 +682,7 @@ def _by_delta(rel: Relevance, key: tuple[int, ...], vary: str, hook: str, pkt: P
     try:
         inside = [iv for piece, verdict in port_verdicts(rel.view(restricted), pkt.with_(sport=40000,
                                                          dport=own_ports[0][0]), hook, own_ports)
-                  if verdict == "allow" for iv in piece]
+                  if verdict == FlowVerdict.ALLOW for iv in piece]
     except Fallback:
         return None
     return union(subtract(base[0], own_ports), sorted(inside)), base[1]
@@ -693,19 +694,19 @@ def _allowed_ports(rs: Ruleset, hook: str, pkt: Packet, ports: list[tuple[int, i
     if pkt.l4proto in (1, 58):
         ev = evaluate(rs, pkt.with_(icmp_type=V.ICMP_TYPE["echo-request"] if pkt.l4proto == 1 else
                                     V.ICMPV6_TYPE["echo-request"]), hook)
-        return ([(1, 65535)] if ev.verdict != "deny" else []), ev.verdict == "unknown"
+        return ([(1, 65535)] if ev.verdict != FlowVerdict.DENY else []), ev.verdict == FlowVerdict.UNKNOWN
     pkt = pkt.with_(sport=40000, dport=1)
     try:
-        return merge([iv for piece, verdict in port_verdicts(rs, pkt, hook, [(1, 65535)]) if verdict == "allow"
+        return merge([iv for piece, verdict in port_verdicts(rs, pkt, hook, [(1, 65535)]) if verdict == FlowVerdict.ALLOW
                       for iv in piece]), False
     except Fallback:
         pass
     out, uncertain = [], False
     for lo, hi in ports if ports is not None else relevance.ports() if relevance is not None else port_atoms([rs]):
         ev = evaluate(rs, pkt.with_(dport=lo), hook)
-        if ev.verdict != "deny":
+        if ev.verdict != FlowVerdict.DENY:
             out.append((lo, hi))
-            uncertain |= ev.verdict == "unknown"
+            uncertain |= ev.verdict == FlowVerdict.UNKNOWN
     return merge(out), uncertain
 
 

@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..vocab import FlowVerdict
 from . import values as V
 
 NOCT_ICMPV6 = frozenset({130, 131, 132, 133, 134, 135, 136, 143})
@@ -170,7 +171,7 @@ def flow_from_dict(item: dict[str, Any], line: int | None = None) -> Flow:
     expect = item.get("expect")
     if expect is not None:
         expect = str(expect).lower()
-        if expect not in ("allow", "deny"):
+        if expect not in (FlowVerdict.ALLOW, FlowVerdict.DENY):
             raise ValueError(f"expect must be allow or deny, not {expect!r}")
     flow = Flow(src=str(item["from"]), dst=str(item["to"]), protocol=proto, port=port, hook=hook,
                 sport=_port(item.get("sport"), "sport"), iif=_opt_str(item.get("iif")),

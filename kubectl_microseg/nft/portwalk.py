@@ -12,6 +12,7 @@ queue, NAT, a loop) raises ``Fallback`` and the caller evaluates port pieces one
 
 from __future__ import annotations
 
+from ..vocab import FlowVerdict
 from . import values as V
 from .evaluate import MAX_STEPS, UNKNOWN, _match, _State, _vmap, family_sees, _Undecided
 from .model import Chain, Concat, Effect, Field, Interval, Mask, Match, Rule, Ruleset, SetRef, Terminal, VerdictStmt, VMap
@@ -25,23 +26,23 @@ class Fallback(Exception):
     """The walker does not handle this statement: evaluate port pieces one by one instead."""
 
 
-def port_verdicts(rs: Ruleset, pkt: Packet, hook: str, ports: Ports) -> list[tuple[Ports, str]]:
+def port_verdicts(rs: Ruleset, pkt: Packet, hook: str, ports: Ports) -> list[tuple[Ports, FlowVerdict]]:
     """[(ports, 'allow' | 'deny')] covering ``ports``, for ``pkt`` with each of these destination ports."""
     path = [(h, c) for h in V.HOOK_PATHS.get(hook, (hook,)) for c in rs.base_chains(h) if family_sees(c.family, pkt.family)]
     st = _State(pkt=pkt, hook=hook, prio=0, assume={})
     walker = _Walker(rs, st)
-    out: list[tuple[Ports, str]] = []
+    out: list[tuple[Ports, FlowVerdict]] = []
 
     def along(p: Ports, pos: int) -> None:
         if pos == len(path):
-            out.append((p, "allow"))
+            out.append((p, FlowVerdict.ALLOW))
             return
         hk, base = path[pos]
         for part, verdict in walker.chain(p, hk, base):
             if verdict == "accept":
                 along(part, pos + 1)
             else:
-                out.append((part, "deny"))
+                out.append((part, FlowVerdict.DENY))
 
     along(ports, 0)
     return out
