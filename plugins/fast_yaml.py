@@ -78,14 +78,10 @@ rejects almost every value."""
 _ODD_LINE_START = re.compile(r"\n(?=([ \t]*))\1(?:[:\]},]|\?(?:[ \t\n]|$))")
 """A line that starts with a colon, a closing bracket, a comma, or an explicit key ('? '): where rapidyaml
 reads on and libyaml may refuse; kubectl writes none of these."""
-_ODD_FLOW = re.compile(r"(?:[:-][ \t]|[,\[])[ \t]*\}|(?:[:-][ \t]|[,{])[ \t]*\]|[\[{,][ \t]*:"
-                       r"|[\[{][^\n]*[?#]|[\[{][^\]}\n]*$", re.M)
-"""Flow collections beyond kubectl's ``{}`` and ``[]``, where the two parsers part: a closing bracket where a
-value starts, or one that closes the other kind (``a: }{``, ``[}``; the counts of each kind still balance);
-a colon that starts a flow entry (``{:x}``); a question mark or a hash after an opening bracket (an explicit key, a comment, or
-text libyaml refuses); a flow collection continued on the next line. rapidyaml reads these as text or
-differently; libyaml refuses or types them (YAML 1.1 section 9.1.3: a plain scalar cannot start with a flow
-indicator). kubectl writes none of these; a JSON text in a block literal that does is merely slower."""
+_ODD_FLOW = (":}", ":]", "-}", "-]", ",}", ",]", "[}", "{]", "[:", "{:", ",:")
+"""With blanks removed: a closing bracket where a value starts, or one that closes the other kind (``a: }{``,
+``[}``; the counts of each kind still balance), or a colon that starts a flow entry (``{:x}``); a superset
+(``{a: }`` too); see ``_odd_flow``."""
 _MARKS = "!&*@`"
 """Tags, anchors and aliases, and the reserved indicators (which libyaml refuses at a scalar's start and
 rapidyaml reads as text): after white space or a flow indicator."""
@@ -110,6 +106,31 @@ def _has_marks(text: str) -> bool:
             if i == 0 or text[i - 1] in " \t\n[{,":
                 return True
             i = text.find(mark, i + 1)
+    return False
+
+
+def _odd_flow(lines: str) -> bool:
+    """Flow collections beyond kubectl's ``{}`` and ``[]``, where the two parsers part: ``_ODD_FLOW``; a
+    question mark or a hash after an opening bracket (an explicit key, a comment, or text libyaml refuses);
+    a flow collection continued on the next line (more opening than closing brackets on a line, or fewer).
+    rapidyaml reads these as text or otherwise; libyaml refuses or types them (YAML 1.1 section 9.1.3: a
+    plain scalar cannot start with a flow indicator). kubectl writes none of these; a JSON text in a block
+    literal that does is merely slower. Every test is linear in the line (a line of 40,000 brackets is a
+    nesting-depth error to come, not a quadratic scan)."""
+    if not any(c in lines for c in "[]{}"):
+        return False
+    for line in lines.split("\n"):
+        bare = line.replace("{}", "").replace("[]", "")
+        if not any(c in bare for c in "[]{}"):
+            continue
+        if bare.count("[") + bare.count("{") != bare.count("]") + bare.count("}"):
+            return True
+        opening = min(i for i in (bare.find("["), bare.find("{"), len(bare)) if i >= 0)
+        if "?" in bare[opening:] or "#" in bare[opening:]:
+            return True
+        squeezed = line.replace(" ", "").replace("\t", "")
+        if any(pair in squeezed for pair in _ODD_FLOW):
+            return True
     return False
 
 
@@ -141,7 +162,7 @@ def needs_libyaml(text: str) -> bool:
     return (_has_marks(lines)
             or lines.startswith("%") or "\n%" in lines  # directives: libyaml's (rapidyaml skips bad ones)
             or _ODD_LINE_START.search("\n" + lines) is not None
-            or _ODD_FLOW.search(lines) is not None
+            or _odd_flow(lines)
             or any(p.search(lines) for p in _TYPED_VALUES))
 
 

@@ -30,7 +30,7 @@ from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, Usa
 from ..load import analyzer_options
 from ..model.cluster import build_cluster, expand_lists
 from ..model.objects import SourceObject
-from ..sources import build_source, load_source_class
+from ..sources import load_source_class
 from ._diffing import describe_changes_option, add_expect_option, load_expectations, show
 
 
@@ -102,11 +102,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("apply needs -f FILES (the NetworkPolicies to apply)")
     expectations = load_expectations(args.expect)
     policies = read_policies(list(paths), getattr(args, "namespace", None) or "default")  # bad input: exit 2 first
-    source = build_source("kube", args)  # applying writes to a cluster: only the live one can
+    source = load_source_class("kube").from_args(args)  # applying writes to a cluster: only the live one can
     try:
         return _run(args, source, policies, expectations)
     finally:
-        source.close()
+        close = getattr(source, "close", None)  # the live source's connection pool (not in the Source protocol)
+        if close is not None:
+            close()
 
 
 def _run(args: argparse.Namespace, source: Any, policies: list[SourceObject], expectations: list[Any]) -> int:
