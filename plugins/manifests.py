@@ -411,10 +411,13 @@ class ManifestSource:
         files = expand_paths(self.paths)
         if not files:
             raise UsageError(f"{', '.join(self.paths)}: no *.yaml, *.yml or *.json files found")
-        shown = [self.display_prefix + os.path.relpath(f, self.display_root) if self.display_root else f
-                 for f in files]
+        shown = [self._shown(f) for f in files]
         with paused_gc():  # one collection after all files, not one after each
-            return Snapshot(self._load(files, shown), "files: " + ", ".join(self.paths))
+            return Snapshot(self._load(files, shown), "files: " + ", ".join(map(self._shown, self.paths)))
+
+    def _shown(self, path: str) -> str:
+        """A path as messages show it: under ``display_prefix`` when a ``display_root`` is set."""
+        return self.display_prefix + os.path.relpath(path, self.display_root) if self.display_root else path
 
     def _load(self, files: list[str], shown: list[str]) -> list[SourceObject]:
         objects: list[SourceObject] = []

@@ -203,18 +203,11 @@ def test_port_query(snap_compare):
 
 
 @pytest.mark.parametrize("where", ["on", "beside"])
-def test_staged_marks(snap_compare, where, monkeypatch):
+def test_staged_marks(snap_compare, where):
     """The Calico demo: the cell whose staged verdict differs from the enforced one is marked (colour and
-    underline, legend 'staged ≠ enforced'); on it, the info line names the staged policy (tests/tui/test_staged.py).
-    The files are named relative to the demo directory: the title and status line show them, and an absolute
-    path would differ in every checkout."""
-    from kubectl_microseg.plugins.manifests import ManifestSource
-
-    from .test_staged import DEMO
-
-    monkeypatch.chdir(DEMO)
+    underline, legend 'staged ≠ enforced'); on it, the info line names the staged policy (tests/tui/test_staged.py)."""
+    from .test_staged import calico_demo
 
     async def run_before(pilot):
         await on_pair(pilot, "staging/web", "staging/api" if where == "on" else "staging/web")
-    app = MicrosegApp(ManifestSource(["cluster", "calico/policies.yaml"]))
-    assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)
+    assert snap_compare(calico_demo(), terminal_size=SNAP_SIZE, run_before=run_before)

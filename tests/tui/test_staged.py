@@ -22,7 +22,9 @@ SIZE = (160, 45)
 
 
 def calico_demo() -> MicrosegApp:
-    return MicrosegApp(ManifestSource([str(DEMO / "cluster"), str(DEMO / "calico" / "policies.yaml")]))
+    # shown as demo/... whatever the checkout's path, so that the snapshots are the same on every machine
+    return MicrosegApp(ManifestSource([str(DEMO / "cluster"), str(DEMO / "calico" / "policies.yaml")],
+                                      display_root=str(DEMO), display_prefix="demo/"))
 
 
 async def test_staged_cells_are_marked_with_their_policy():
