@@ -156,7 +156,10 @@ def needs_libyaml(text: str) -> bool:
     scan 3x cheaper there."""
     if (any(c in text for c in _OTHER_BREAKS)
             # rapidyaml reads a stray closing bracket as text; libyaml refuses it
-            or text.count("[") != text.count("]") or text.count("{") != text.count("}")):
+            or text.count("[") != text.count("]") or text.count("{") != text.count("}")
+            # a block scalar that ends the text without a line break: libyaml clips to no break at all,
+            # rapidyaml adds one ("a: |\n  a")
+            or (not text.endswith("\n") and ("|" in text or ">" in text))):
         return True
     lines = _distinct_lines(text)
     return (_has_marks(lines)

@@ -70,7 +70,7 @@ def test_scalars_typed_as_libyaml_types_them(shape, scalar):
     # found by the property test below: flow indicators where rapidyaml reads text and libyaml refuses or
     # types otherwise (a plain scalar cannot start with a flow indicator, YAML 1.1 section 9.1.3)
     "a: }{\n", "a: ]x[\n", "a: [}{]\n", "k: {:x}\n", "{?x}\n", "{? :x}\n", "{1- #\"} \n", "{a  \n?# a\" 1x}",
-    "a'{ax}  ,}: \"\n  {#}{'[b#]: b\":", "k: [a,\n  b]\n",
+    "a'{ax}  ,}: \"\n  {#}{'[b#]: b\":", "k: [a,\n  b]\n", "a: |\n  a", "a: >-\n  a\n  b",
 ])
 def test_corpus_agrees_with_libyaml_or_declines(text):
     try:
