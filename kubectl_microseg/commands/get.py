@@ -101,7 +101,7 @@ def _calico(a: Analyzer, namespace: str | None) -> tuple[list[dict], list[dict]]
         if namespace is not None and pol.namespace not in (None, namespace):
             continue
         on = applies.get(pol.id, {})
-        bits = 0 if pol.staged else on.get("ingress", 0) | on.get("egress", 0)
+        bits = 0 if pol.staged else on.get(Direction.INGRESS, 0) | on.get(Direction.EGRESS, 0)
         rows.append({"id": pol.id, "kind": pol.kind, "namespace": pol.namespace, "name": pol.name, "tier": pol.tier,
                      "order": pol.order, "selector": str(pol.selector), "types": [t.value for t in pol.types],
                      "ingressRules": len(pol.ingress), "egressRules": len(pol.egress), "staged": pol.staged,

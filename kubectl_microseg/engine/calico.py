@@ -113,7 +113,7 @@ class CompiledCalicoRule:
 class CompiledPolicy:
     policy: CalicoPolicy | None
     """None: the Kubernetes NetworkPolicies' place in the default tier."""
-    applies: dict[str, int]
+    applies: dict[Direction, int]
     rules: dict[Direction, list[CompiledCalicoRule]]
 
 
@@ -290,7 +290,7 @@ class CalicoCompiler:
         return out
 
     def compile_rule(self, pol: CalicoPolicy, r: CalicoRule) -> CompiledCalicoRule:
-        own_e, peer_e = (r.destination, r.source) if r.direction == "ingress" else (r.source, r.destination)
+        own_e, peer_e = (r.destination, r.source) if r.direction == Direction.INGRESS else (r.source, r.destination)
         own_unknown = self.sa_unknown if own_e.sa_selector is not None or pol.sa_selector is not None else 0
         peer_unknown = self.sa_unknown if peer_e.sa_selector is not None else 0
         unsure = bool(r.source.ports or r.source.not_ports or own_unknown or peer_unknown)
@@ -360,7 +360,7 @@ def decide_tiers(q: Query, open_: ConnSet, where: Placement | None = None,
     from .pipeline import Reason
 
     a = q.analyzer
-    d = Direction(q.direction)
+    d = q.direction
     accepted = denied = _NONE
     if chain is None:
         assert where is not None
@@ -426,7 +426,7 @@ def _open(conns: ConnSet, open_: ConnSet, settled: ConnSet) -> ConnSet:
 def _rule_text(tier: Tier, cr: CompiledCalicoRule, conns: ConnSet) -> str:
     r, p = cr.rule, cr.policy
     order = "no order" if p.order is None else f"order {p.order:g}"
-    peer = r.source if r.direction == "ingress" else r.destination
+    peer = r.source if r.direction == Direction.INGRESS else r.destination
     ports = ", ".join(pm.describe() for pm in r.destination.ports) or "any"
     proto = r.protocol or "any protocol"
     unsure = (" (source ports, or the labels of a ServiceAccount the input does not hold, are assumed to match: "

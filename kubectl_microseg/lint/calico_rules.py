@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..engine.calico import CompiledPolicy, CompiledTier
-from ..model.calico import CalicoAction, CalicoPolicy, CalicoRule, EntityRule
+from ..model.calico import DEFAULT_TIER, CalicoAction, CalicoPolicy, CalicoRule, EntityRule
 from ..model.objects import FieldPath, SourceObject
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -68,7 +69,7 @@ def check_selects_nothing(ctx: LintContext) -> Iterator[Finding]:
         return
     src = _sources(ctx)
     for _, cp, pol in _compiled(ctx):
-        if not (cp.applies["ingress"] | cp.applies["egress"]):
+        if not (cp.applies[Direction.INGRESS] | cp.applies[Direction.EGRESS]):
             yield ctx.finding(MS040, f"{pol.id}: selector {pol.selector} selects no pod", _ref(pol), src.get(pol.id),
                               ("spec", "selector"), fix="check the selector's labels and the policy's namespace")
 
@@ -81,7 +82,7 @@ def check_order_collision(ctx: LintContext) -> Iterator[Finding]:
             for y, yp in ordered[i + 1:]:
                 if xp.order != yp.order:
                     continue
-                if (x.applies["ingress"] & y.applies["ingress"]) or (x.applies["egress"] & y.applies["egress"]):
+                if (x.applies[Direction.INGRESS] & y.applies[Direction.INGRESS]) or (x.applies[Direction.EGRESS] & y.applies[Direction.EGRESS]):
                     yield ctx.finding(MS041, f"{xp.id} and {yp.id} share order {xp.order:g} in tier "
                                       f"{ct.tier.name} and select the same pods: their names decide which runs first",
                                       _ref(yp), src.get(yp.id), ("spec", "order"),
@@ -96,7 +97,7 @@ def check_pass_to_nothing(ctx: LintContext) -> Iterator[Finding]:
         for cp in ct.policies:
             if cp.policy is None:
                 continue
-            for d in ("ingress", "egress"):
+            for d in DIRECTIONS:
                 owners = cp.applies[d]
                 if not owners:
                     continue
@@ -124,7 +125,7 @@ def _matches_everything(r: CalicoRule) -> bool:
 
 def check_deny_shadowed(ctx: LintContext) -> Iterator[Finding]:
     for pol, src in ctx.analyzer.cluster.calico.policies:
-        for d in ("ingress", "egress"):
+        for d in DIRECTIONS:
             rules = pol.rules(d)
             for i, r in enumerate(rules):
                 if r.action is CalicoAction.ALLOW and _matches_everything(r):
@@ -141,10 +142,10 @@ def check_tier_never_applies(ctx: LintContext) -> Iterator[Finding]:
     if not a.cluster.workloads or not a.calico_tiers:
         return
     for ct in a.calico_tiers:
-        if ct.tier.name == "default":
+        if ct.tier.name == DEFAULT_TIER:
             continue
         pols = [(cp, pol) for cp in ct.policies if (pol := cp.policy) is not None]
-        if any(cp.applies["ingress"] | cp.applies["egress"] for cp, _ in pols):
+        if any(cp.applies[Direction.INGRESS] | cp.applies[Direction.EGRESS] for cp, _ in pols):
             continue
         names = ", ".join(pol.id for _, pol in pols) or "no policies"
         yield ctx.finding(MS044, f"tier {ct.tier.name} never applies to a pod ({names})", f"Tier {ct.tier.name}", None,

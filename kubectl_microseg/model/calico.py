@@ -23,6 +23,7 @@ from .policy import FieldError
 from .ports import ConnSet
 from .validation import check_known_fields
 from .objects import FieldPath
+from ..vocab import Direction
 
 Path = FieldPath
 
@@ -61,6 +62,10 @@ class CalicoAction(str, Enum):
 class PolicyType(str, Enum):
     INGRESS = "Ingress"
     EGRESS = "Egress"
+
+
+TIER_DEFAULT_ACTIONS = (CalicoAction.DENY, CalicoAction.PASS)
+"""Tier reference, ``defaultAction``: Deny (the default) or Pass."""
 
 
 PROTOCOLS = {"TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP", "ICMP": "ICMP", "ICMPV6": "ICMPv6", "UDPLITE": "UDPLite"}
@@ -116,8 +121,7 @@ class EntityRule:
 
 @dataclass(frozen=True)
 class CalicoRule:
-    direction: str
-    """ingress or egress."""
+    direction: Direction
     index: int
     """1-based, as the tool numbers every rule (its path in the object is index - 1)."""
     action: CalicoAction
@@ -182,11 +186,11 @@ class CalicoPolicy:
         # in alphanumerical order of their names")
         return (self.order if self.order is not None else float("inf"), self.name)
 
-    def rules(self, direction: str) -> tuple[CalicoRule, ...]:
-        return self.ingress if direction == "ingress" else self.egress
+    def rules(self, direction: Direction) -> tuple[CalicoRule, ...]:
+        return self.ingress if direction == Direction.INGRESS else self.egress
 
-    def applies(self, direction: str) -> bool:
-        return PolicyType(direction.capitalize()) in self.types
+    def applies(self, direction: Direction) -> bool:
+        return (PolicyType.INGRESS if direction == Direction.INGRESS else PolicyType.EGRESS) in self.types
 
 
 @dataclass(frozen=True)
@@ -328,7 +332,7 @@ def _dotted(path: Path) -> str:
     return format_path(path)
 
 
-def _rule(value: Any, direction: str, index: int, path: Path) -> CalicoRule:
+def _rule(value: Any, direction: Direction, index: int, path: Path) -> CalicoRule:
     m = _map(value, path, "a rule")
     check_known_fields(m, _RULE, path, "a rule")
     try:
@@ -362,9 +366,9 @@ def parse_calico_policy(raw: Mapping[str, Any]) -> CalicoPolicy:
     is_global = "Global" in kind
     if not is_global and "namespaceSelector" in spec:
         raise FieldError(("spec", "namespaceSelector"), "a namespaced NetworkPolicy has no namespaceSelector")
-    ingress = tuple(_rule(r, "ingress", i + 1, ("spec", "ingress", i))
+    ingress = tuple(_rule(r, Direction.INGRESS, i + 1, ("spec", "ingress", i))
                     for i, r in enumerate(_list(spec.get("ingress"), ("spec", "ingress"))))
-    egress = tuple(_rule(r, "egress", i + 1, ("spec", "egress", i))
+    egress = tuple(_rule(r, Direction.EGRESS, i + 1, ("spec", "egress", i))
                    for i, r in enumerate(_list(spec.get("egress"), ("spec", "egress"))))
     raw_types = _list(spec.get("types"), ("spec", "types"))
     if raw_types:
@@ -406,8 +410,8 @@ def parse_tier(raw: Mapping[str, Any]) -> Tier:
     spec = _map(raw.get("spec"), ("spec",), "spec")
     check_known_fields(spec, ("order", "defaultAction"), ("spec",), "a Tier")
     name = str(_map(raw.get("metadata"), ("metadata",), "metadata").get("name", ""))
-    action = spec.get("defaultAction") or "Deny"
-    if action not in ("Deny", "Pass"):
+    action = spec.get("defaultAction") or CalicoAction.DENY
+    if action not in TIER_DEFAULT_ACTIONS:
         raise FieldError(("spec", "defaultAction"), f"defaultAction must be Deny or Pass, not {action!r}")
     order = _order(spec.get("order"), ("spec", "order"))
     if name == DEFAULT_TIER and order is None:
