@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..nft.evaluate import Evaluation, evaluate
-from ..nft.model import Chain, Effect, Element, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, VerdictStmt
+from ..nft.model import (Chain, Effect, Element, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal,
+                         TerminalKind, VerdictKind, VerdictStmt)
 from ..nft.nat import forwarded_ports
 from ..nft.packet import Flow
 from ..vocab import FlowVerdict
@@ -86,13 +87,14 @@ def _finding(info: RuleInfo, message: str, c: Chain, loc: Location, fix: str) ->
 
 
 # ------------------------------------------------------------------------------------------ NF001
-def _verdict(rule: Rule) -> str | None:
+def _verdict(rule: Rule) -> VerdictKind | TerminalKind | None:
     """The verdict a rule always reaches once its matches hold: accept, drop, reject; else None."""
     last = rule.stmts[-1] if rule.stmts else None
-    if isinstance(last, VerdictStmt) and last.verdict.kind in ("accept", "drop"):
+    verdict: VerdictKind | TerminalKind
+    if isinstance(last, VerdictStmt) and last.verdict.kind in (VerdictKind.ACCEPT, VerdictKind.DROP):
         verdict = last.verdict.kind
-    elif isinstance(last, Terminal) and last.kind == "reject":
-        verdict = "reject"
+    elif isinstance(last, Terminal) and last.kind == TerminalKind.REJECT:
+        verdict = TerminalKind.REJECT
     else:
         return None
     for s in rule.stmts[:-1]:
@@ -230,6 +232,9 @@ def _unconditional(rule: Rule) -> bool:
         isinstance(s, (VerdictStmt, Effect, Terminal)) for s in rule.stmts)
 
 
+_DROPS = (VerdictKind.DROP, TerminalKind.REJECT)
+
+
 def check_drop_logging(rs: Ruleset, where: _Where) -> Iterator[Finding]:
     for chain in rs.chains.values():
         if chain.hook not in ("input", "output", "forward") or chain.type not in (None, "filter"):
@@ -240,10 +245,10 @@ def check_drop_logging(rs: Ruleset, where: _Where) -> Iterator[Finding]:
                 break
             tail.append(rule)
         final = next((_verdict(r) for r in reversed(tail) if _verdict(r) is not None), None)
-        drops = final in ("drop", "reject") or (final is None and chain.policy == "drop")
+        drops = final in _DROPS or (final is None and chain.policy == VerdictKind.DROP)
         logged = any(isinstance(s, Effect) and s.kind == "log" for r in tail for s in r.stmts)
         if drops and not logged:
-            how = f"its last rule `{tail[-1].text}`" if final in ("drop", "reject") else f"policy {chain.policy}"
+            how = f"its last rule `{tail[-1].text}`" if final in _DROPS else f"policy {chain.policy}"
             yield _finding(NF004, f"{chain.label()} drops what it does not allow ({how}) without logging it",
                            chain, where.chain(chain),
                            'end the chain with `log prefix "nft-' + chain.name + '-drop: " counter drop`')

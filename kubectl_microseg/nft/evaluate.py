@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 
 from ..vocab import FlowVerdict
 from . import values as V
-from .model import (Chain, Concat, Effect, Element, Field, Interval, Mangle, Mask, Match, Name, Rule, Ruleset,
-                    SetRef, Terminal, Unsupported, Verdict, VerdictStmt, VMap)
+from .model import (CHAIN_VERDICTS, DESTINATION_NAT, FINAL_VERDICTS, NAT_KINDS, Chain, Concat, Effect, Element, Field,
+                    Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, TerminalKind, Unsupported,
+                    Verdict, VerdictKind, VerdictStmt, VMap)
 from .intervals import contains, element_intervals
 from .packet import Packet
 
@@ -58,11 +59,11 @@ class ChainOutcome:
     """How one base chain ended for the packet."""
 
     base: Chain
-    verdict: str
-    """accept, drop or queue."""
+    verdict: VerdictKind
+    """accept, drop or queue (:data:`FINAL_VERDICTS`)."""
     rule: Rule | None
     """The deciding rule (None: the base chain policy)."""
-    terminal: str | None = None
+    terminal: TerminalKind | None = None
     """reject, queue, snat, dnat, masquerade, redirect when a statement ended the chain."""
 
     def because(self) -> str:
@@ -179,9 +180,6 @@ def _condition(assume: dict[tuple[object, ...], bool], unknowns: dict[tuple[obje
                         for k, v in assume.items()) or "without assumptions"
 
 
-NAT_KINDS = ("dnat", "redirect", "snat", "masquerade")
-
-
 def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ...], bool]) -> Evaluation:
     st = _State(pkt=pkt, hook=path_hook, prio=0, assume=assume, untracked=pkt.ct_state == "untracked")
     outcomes: list[ChainOutcome] = []
@@ -207,9 +205,9 @@ def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ..
             st.hook, st.prio = hook, base.prio or 0
             outcome = _run_base_chain(rs, base, st)
             outcomes.append(outcome)
-            if outcome.verdict == "drop":
+            if outcome.verdict == VerdictKind.DROP:
                 return Evaluation(FlowVerdict.DENY, outcomes, st.trace, st.notes)
-            if outcome.verdict == "queue":
+            if outcome.verdict == VerdictKind.QUEUE:
                 st.notes.append(f"{outcome.because()}: the packet is queued to userspace; "
                                 "its fate is decided there, not decidable offline")
                 return Evaluation(FlowVerdict.UNKNOWN, outcomes, st.trace, st.notes)
@@ -235,7 +233,7 @@ def _translate(st: _State, outcome: ChainOutcome, path_hook: str, hook: str) -> 
         raise _Undecided(f"{outcome.because()}: the {t.kind} target is not one literal address and port; "
                          "the translated packet is not known offline")
     before = _endpoint(p.family, p.saddr, p.sport) + " -> " + _endpoint(p.family, p.daddr, p.dport)
-    if t.kind in ("dnat", "redirect"):
+    if t.kind in DESTINATION_NAT:
         new = p.with_(daddr=t.addr if t.addr is not None else p.daddr,
                       dport=t.port if t.port is not None and p.dport is not None else p.dport)
     else:
@@ -244,13 +242,13 @@ def _translate(st: _State, outcome: ChainOutcome, path_hook: str, hook: str) -> 
     st.pkt = new
     after = _endpoint(new.family, new.saddr, new.sport) + " -> " + _endpoint(new.family, new.daddr, new.dport)
     text = f"{t.text}: {before} becomes {after}"
-    if t.kind == "masquerade":
+    if t.kind == TerminalKind.MASQUERADE:
         text += " (the source becomes the output interface's address, not known offline)"
     st.trace.append(Step("nat", outcome.base.label(), text, outcome.rule.handle))
     st.notes.append(f"address translation: {text}")
-    if hook != "prerouting" or t.kind not in ("dnat", "redirect") or new.daddr == p.daddr:
+    if hook != "prerouting" or t.kind not in DESTINATION_NAT or new.daddr == p.daddr:
         return None
-    local = t.kind == "redirect" or _is_loopback(new.family, new.daddr)
+    local = t.kind == TerminalKind.REDIRECT or _is_loopback(new.family, new.daddr)
     if path_hook == "input" and not local:
         st.notes.append(f"{_endpoint(new.family, new.daddr, None)} is taken as another host's address: the "
                         "packet is forwarded (hooks forward, postrouting); the input chains do not see it")
@@ -291,21 +289,21 @@ def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:
         if res is None:
             continue
         kind, target = res
-        if kind == "continue":
+        if kind == VerdictKind.CONTINUE:
             continue
-        if kind in ("accept", "drop", "queue"):
+        if kind in FINAL_VERDICTS:
             st.trace.append(Step("verdict", cur.label(), f"rule {rule.handle}: {rule.text} -> {kind}",
                                  rule.handle, len(stack)))
             term = next((s.kind for s in rule.stmts if isinstance(s, Terminal)), None)
             return ChainOutcome(base, kind, rule, term)
-        if kind in ("jump", "goto"):
+        if kind in CHAIN_VERDICTS:
             nxt = rs.chains[(cur.family, cur.table, str(target))]
             st.trace.append(Step(kind, cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
-            if kind == "jump":
+            if kind == VerdictKind.JUMP:
                 stack.append((cur, idx))
             cur, idx = nxt, 0
             continue
-        if kind == "return":
+        if kind == VerdictKind.RETURN:
             st.trace.append(Step("return", cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
             if not stack:
                 return _policy(base, st)
@@ -314,10 +312,11 @@ def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:
 
 def _policy(base: Chain, st: _State) -> ChainOutcome:
     st.trace.append(Step("policy", base.label(), f"policy {base.policy}"))
-    return ChainOutcome(base, "drop" if base.policy == "drop" else "accept", None)
+    return ChainOutcome(base, VerdictKind.DROP if base.policy == VerdictKind.DROP else VerdictKind.ACCEPT, None)
 
 
-def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> tuple[str, str | None] | None:
+def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State,
+              depth: int) -> tuple[VerdictKind, str | None] | None:
     """Run one rule's statements in order: None when it ends without a verdict, else (verdict, target)."""
     shown: list[str] = []
     for i, s in enumerate(rule.stmts):
@@ -343,15 +342,15 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State, depth: int) -> 
                 return None
             return found.kind, found.target
         elif isinstance(s, Terminal):
-            if s.kind == "reject":
+            if s.kind == TerminalKind.REJECT:
                 if s.family is not None and s.family != st.pkt.family:
                     return None  # reject with icmp / icmpv6 carries an implicit meta nfproto match
-                return "drop", None
-            if s.kind == "queue":
-                return "queue", None
-            if s.kind == "unmodelled":
+                return VerdictKind.DROP, None
+            if s.kind == TerminalKind.QUEUE:
+                return VerdictKind.QUEUE, None
+            if s.kind == TerminalKind.UNMODELLED:
                 raise _Undecided(f"{rule.text}: the {s.text} is not modelled; its verdict is not known offline")
-            return "accept", None
+            return VerdictKind.ACCEPT, None  # a NAT statement
         elif isinstance(s, Mangle):
             if s.key.kind == "mark":
                 st.mark = s.value if s.value is not None else UNKNOWN  # 'meta mark set meta mark | 0x10'

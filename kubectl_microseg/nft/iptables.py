@@ -24,6 +24,7 @@ import shlex
 from typing import Any
 
 from ..errors import InputError, Origin
+from .model import VerdictKind
 
 PRIORITY = {("raw", "PREROUTING"): -300, ("raw", "OUTPUT"): -300, ("mangle", None): -150,
             ("nat", "PREROUTING"): -100, ("nat", "OUTPUT"): -100, ("nat", "INPUT"): 100,
@@ -76,7 +77,7 @@ def iptables_to_json(text: str, origin: Origin | None = None) -> dict[str, Any]:
             if name in BUILTIN and policy != "-":
                 chain.update(type="nat" if table == "nat" else "filter", hook=BUILTIN[name],
                              prio=PRIORITY.get((table, name), PRIORITY.get((table, None), 0)),
-                             policy="drop" if policy == "DROP" else "accept")
+                             policy=VerdictKind.DROP if policy == "DROP" else VerdictKind.ACCEPT)
             chains.add(name)
             items.append({"chain": chain})
             continue

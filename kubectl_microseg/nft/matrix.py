@@ -26,7 +26,8 @@ from ..model.ports import ConnSet
 from ..vocab import FlowVerdict
 from .evaluate import evaluate
 from .intervals import element_intervals, intersect, merge, subtract, union
-from .model import Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal, Unsupported, VMap
+from .model import (NAT_KINDS, Chain, Concat, Effect, Element, Field, Interval, Match, Rule, Ruleset, SetRef, Terminal,
+                    Unsupported, VMap)
 from .nat import forwarded_ports
 from .portwalk import Fallback, port_verdicts
 from .packet import OTHER_IF, Packet
@@ -358,7 +359,6 @@ def split_address(addr: int) -> tuple[int, int]:
     return (4, addr) if addr <= V4_MAX else (6, addr - V6_BASE)
 
 
-NAT_KINDS = ("snat", "dnat", "masquerade", "redirect")
 MATRIX_ASSUME = frozenset({"under-limits", "sets-as-listed"})
 """What matrix cells assume of the kernel's state (an idle host); stated in the matrix's notes."""
 

@@ -10,6 +10,54 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from ..vocab import StrEnum
+
+
+class VerdictKind(StrEnum):
+    """What a rule, a verdict map's element or a base chain's end does with the packet (nft(8) VERDICT
+    STATEMENT: accept, drop, queue, continue, return, jump CHAIN, goto CHAIN; a chain's ``policy`` is accept
+    or drop). libnftables-json(5) writes the verdicts as ``{"accept": null}`` ... ``{"jump": {"target": ...}}``;
+    ``queue`` comes from the queue statement (a :class:`Terminal`)."""
+
+    ACCEPT = "accept"
+    DROP = "drop"
+    QUEUE = "queue"
+    """The packet goes to a user-space program: its fate is decided there, not offline."""
+    CONTINUE = "continue"
+    RETURN = "return"
+    JUMP = "jump"
+    GOTO = "goto"
+
+
+RULE_VERDICTS = frozenset((VerdictKind.ACCEPT, VerdictKind.DROP, VerdictKind.CONTINUE, VerdictKind.RETURN))
+"""The verdicts written without a target (libnftables-json(5), VERDICT; queue is a statement of its own)."""
+CHAIN_VERDICTS = frozenset((VerdictKind.JUMP, VerdictKind.GOTO))
+"""The verdicts that name a chain (``target``)."""
+FINAL_VERDICTS = frozenset((VerdictKind.ACCEPT, VerdictKind.DROP, VerdictKind.QUEUE))
+"""The verdicts that end the base chain's evaluation (nft(8): accept/drop/queue terminate the ruleset's
+evaluation for this hook)."""
+CHAIN_POLICIES = (VerdictKind.ACCEPT, VerdictKind.DROP)
+"""A base chain's ``policy`` (nft(8) CHAINS: accept, the default, or drop)."""
+
+
+class TerminalKind(StrEnum):
+    """A statement that ends the rule with a verdict of its own (:class:`Terminal`)."""
+
+    REJECT = "reject"
+    """A drop that answers the sender (nft(8) REJECT STATEMENT)."""
+    QUEUE = "queue"
+    SNAT = "snat"
+    DNAT = "dnat"
+    MASQUERADE = "masquerade"
+    REDIRECT = "redirect"
+    UNMODELLED = "unmodelled"
+    """An iptables target (xt) the JSON listing names without its options."""
+
+
+NAT_KINDS = frozenset((TerminalKind.DNAT, TerminalKind.REDIRECT, TerminalKind.SNAT, TerminalKind.MASQUERADE))
+"""The NAT statements (nft(8) NAT STATEMENTS): accept for this chain, the address rewritten."""
+DESTINATION_NAT = frozenset((TerminalKind.DNAT, TerminalKind.REDIRECT))
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -84,7 +132,7 @@ class Mask:
 class Verdict:
     """accept, drop, continue, return, jump or goto (with ``target``)."""
 
-    kind: str
+    kind: VerdictKind
     target: str | None = None
 
     def text(self) -> str:
@@ -120,7 +168,7 @@ class Terminal:
     """A statement that ends the packet's fate here: reject (a deny), queue (not decidable offline),
     or a NAT statement (snat, dnat, masquerade, redirect: accept for this chain, address rewritten)."""
 
-    kind: str
+    kind: TerminalKind
     family: int | None = None
     """reject with icmp (4) or icmpv6 (6): nft gives the rule an implicit ``meta nfproto`` match that the
     JSON listing leaves out, so in an inet table the rule applies to that IP version only. For snat and
@@ -208,7 +256,8 @@ class Chain:
     type: str | None = None
     hook: str | None = None
     prio: int | None = None
-    policy: str = "accept"
+    policy: VerdictKind = VerdictKind.ACCEPT
+    """accept or drop (:data:`CHAIN_POLICIES`)."""
     device: str | None = None
     rules: list[Rule] = field(default_factory=list)
 

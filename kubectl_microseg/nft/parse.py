@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 from ..errors import InputError, Origin
 from . import values as V
-from .model import (STATEFUL_MATCHES, Chain, Concat, Effect, Element, Field, Interval, Left, Mangle, Mask, Match, Name,
-                    NamedSet, Rule, Ruleset, SetRef, Statement, Terminal, Unsupported, Verdict, VerdictStmt,
-                    VMap)
+from .model import (CHAIN_POLICIES, CHAIN_VERDICTS, NAT_KINDS, RULE_VERDICTS, STATEFUL_MATCHES, Chain, Concat,
+                    Effect, Element, Field, Interval, Left, Mangle, Mask, Match, Name, NamedSet, Rule, Ruleset, SetRef, Statement, Terminal, TerminalKind, Unsupported, Verdict,
+                    VerdictKind, VerdictStmt, VMap)
 from .text import rule_text, stmt_text
 
 _PAYLOAD_KINDS = {
@@ -39,7 +39,7 @@ _SYMBOLS = {"l4proto": V.L4PROTO, "nfproto": V.NFPROTO, "ethertype": V.ETHERTYPE
             "ctdir": {"original": 0, "reply": 1}}
 BITMASK_KINDS = ("ctstate", "tcpflags")
 """Kinds whose flag lists mean 'any of these bits' (nft(8): bitmask types)."""
-VERDICTS = ("accept", "drop", "continue", "return", "jump", "goto")
+VERDICTS = RULE_VERDICTS | CHAIN_VERDICTS
 
 
 class _Bad(Exception):
@@ -169,7 +169,7 @@ def _check_object(kind: str, body: Any, origin: Origin | None, path: str) -> Non
     handle = body.get("handle")
     if handle is not None and (isinstance(handle, bool) or not isinstance(handle, int) or handle < 0):
         raise InputError(f"{kind} handle must be a number, not {handle!r}", origin, path=f"{path}.handle")
-    if kind == "chain" and body.get("policy", "accept") not in ("accept", "drop"):
+    if kind == "chain" and body.get("policy", VerdictKind.ACCEPT) not in CHAIN_POLICIES:
         raise InputError(f"unknown chain policy {body['policy']!r} (nft knows accept and drop)", origin,
                          path=f"{path}.policy")
     if kind == "rule" and not isinstance(body["expr"], list):
@@ -200,7 +200,7 @@ def _add_chain(rs: Ruleset, body: dict[str, Any], origin: Origin | None, path: s
     ch = Chain(family=str(body["family"]), table=str(body.get("table")), name=str(body.get("name")),
                handle=body.get("handle"), type=body.get("type"), hook=body.get("hook"),
                prio=int(prio) if prio is not None else (0 if body.get("hook") else None),
-               policy=str(body.get("policy", "accept")), device=body.get("dev"))
+               policy=VerdictKind(body.get("policy", VerdictKind.ACCEPT)), device=body.get("dev"))
     rs.chains[ch.key] = ch
 
 
@@ -378,13 +378,13 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
             except _Bad:
                 return Unsupported("vmap")
         return VMap(key, tuple(pairs))
-    if k == "reject":
+    if k == TerminalKind.REJECT:
         rtype = v.get("type") if isinstance(v, dict) else None
-        return Terminal("reject", {"icmp": 4, "icmpv6": 6}.get(str(rtype)))
-    if k == "queue":
-        return Terminal("queue")
-    if k in ("snat", "dnat", "masquerade", "redirect"):
-        return _nat(k, v, stmt_text(s))
+        return Terminal(TerminalKind.REJECT, {"icmp": 4, "icmpv6": 6}.get(str(rtype)))
+    if k == TerminalKind.QUEUE:
+        return Terminal(TerminalKind.QUEUE)
+    if k in NAT_KINDS:
+        return _nat(TerminalKind(k), v, stmt_text(s))
     if k == "mangle":
         key = _left(v.get("key"))
         val = v.get("value")
@@ -412,14 +412,14 @@ def _statement(s: Any, origin: Origin | None, path: str) -> Statement:
         # (read such rules from iptables-save output instead: nft/iptables.py)
         name = str(v.get("name")) if isinstance(v, dict) else "?"
         if isinstance(v, dict) and v.get("type") == "target":
-            return Terminal("unmodelled", text=f"iptables target {name}")
+            return Terminal(TerminalKind.UNMODELLED, text=f"iptables target {name}")
         if name == "comment":
             return Effect("comment")  # always matches
         return Unsupported(f"iptables match {name} (xt: options not modelled)")
     return Effect(k)
 
 
-def _nat(kind: str, v: Any, text: str) -> Terminal:
+def _nat(kind: TerminalKind, v: Any, text: str) -> Terminal:
     """``dnat to 10.2.0.2:80``, ``redirect to :8080``, ``snat to 192.0.2.1``, ``masquerade``: the target
     when it is one literal address and/or port (libnftables-json(5) NAT statements)."""
     v = v if isinstance(v, dict) else {}
@@ -440,10 +440,10 @@ def _nat(kind: str, v: Any, text: str) -> Terminal:
 def _verdict(s: Any, origin: Origin | None, path: str) -> Verdict:
     if isinstance(s, dict) and len(s) == 1:
         (k, v), = s.items()
-        if k in ("accept", "drop", "continue", "return"):
-            return Verdict(k)
-        if k in ("jump", "goto") and isinstance(v, dict) and "target" in v:
-            return Verdict(k, str(v["target"]))
+        if k in RULE_VERDICTS:
+            return Verdict(VerdictKind(k))
+        if k in CHAIN_VERDICTS and isinstance(v, dict) and "target" in v:
+            return Verdict(VerdictKind(k), str(v["target"]))
     raise InputError(f"not a verdict: {s!r}", origin, path=path)
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 from ..vocab import FlowVerdict
 from . import values as V
 from .evaluate import MAX_STEPS, UNKNOWN, _match, _State, _vmap, family_sees, _Undecided
-from .model import Chain, Concat, Effect, Field, Interval, Mask, Match, Rule, Ruleset, SetRef, Terminal, VerdictStmt, VMap
+from .model import (CHAIN_VERDICTS, Chain, Concat, Effect, Field, Interval, Mask, Match, Rule, Ruleset, SetRef, Terminal,
+                    TerminalKind, VerdictKind, VerdictStmt, VMap)
 from .intervals import Ports, element_intervals, intersect, subtract, union
 from .packet import Packet
 
@@ -39,7 +40,7 @@ def port_verdicts(rs: Ruleset, pkt: Packet, hook: str, ports: Ports) -> list[tup
             return
         hk, base = path[pos]
         for part, verdict in walker.chain(p, hk, base):
-            if verdict == "accept":
+            if verdict == VerdictKind.ACCEPT:
                 along(part, pos + 1)
             else:
                 out.append((part, FlowVerdict.DENY))
@@ -52,14 +53,14 @@ class _Walker:
     def __init__(self, rs: Ruleset, st: _State):
         self.rs, self.st, self.steps = rs, st, 0
 
-    def chain(self, p: Ports, hook: str, base: Chain) -> list[tuple[Ports, str]]:
-        out: list[tuple[Ports, str]] = []
+    def chain(self, p: Ports, hook: str, base: Chain) -> list[tuple[Ports, VerdictKind]]:
+        out: list[tuple[Ports, VerdictKind]] = []
         self._run(p, hook, base, base, 0, (), out)
         return out
 
     def _run(self, p: Ports, hook: str, base: Chain, cur: Chain, idx: int, stack: tuple[tuple[Chain, int], ...],
-             out: list[tuple[Ports, str]]) -> None:
-        policy = "drop" if base.policy == "drop" else "accept"
+             out: list[tuple[Ports, VerdictKind]]) -> None:
+        policy = VerdictKind.DROP if base.policy == VerdictKind.DROP else VerdictKind.ACCEPT
         while p:
             self.steps += 1
             if self.steps > MAX_STEPS:
@@ -75,23 +76,23 @@ class _Walker:
             self.st.hook, self.st.prio = hook, base.prio or 0
             p, decided = self._rule(cur, rule, p)
             for part, kind, target in decided:
-                if kind in ("accept", "drop"):
+                if kind in (VerdictKind.ACCEPT, VerdictKind.DROP):
                     out.append((part, kind))
-                elif kind in ("jump", "goto"):
+                elif kind in CHAIN_VERDICTS:
                     nxt = self.rs.chains[(cur.family, cur.table, str(target))]
-                    self._run(part, hook, base, nxt, 0, stack + ((cur, idx),) if kind == "jump" else stack, out)
-                elif kind == "return":
+                    self._run(part, hook, base, nxt, 0, stack + ((cur, idx),) if kind == VerdictKind.JUMP else stack, out)
+                elif kind == VerdictKind.RETURN:
                     if stack:
                         (c2, i2), rest = stack[-1], stack[:-1]
                         self._run(part, hook, base, c2, i2, rest, out)
                     else:
                         out.append((part, policy))
-                elif kind == "continue":
+                elif kind == VerdictKind.CONTINUE:
                     p = union(p, part)
                 else:
                     raise Fallback(kind)
 
-    def _rule(self, chain: Chain, rule: Rule, p: Ports) -> tuple[Ports, list[tuple[Ports, str, str | None]]]:
+    def _rule(self, chain: Chain, rule: Rule, p: Ports) -> tuple[Ports, list[tuple[Ports, VerdictKind, str | None]]]:
         """(ports that go on to the next rule, [(ports, verdict, target)])."""
         live, rest = p, []  # type: Ports, Ports
         st = self.st
@@ -128,10 +129,10 @@ class _Walker:
                     return union(rest, live), []
                 return rest, [(live, found.kind, found.target)]
             elif isinstance(s, Terminal):
-                if s.kind == "reject":
+                if s.kind == TerminalKind.REJECT:
                     if s.family is not None and s.family != st.pkt.family:
                         return union(rest, live), []
-                    return rest, [(live, "drop", None)]
+                    return rest, [(live, VerdictKind.DROP, None)]
                 raise Fallback(s.kind)
             elif isinstance(s, Effect):
                 if s.stateful:
@@ -152,7 +153,7 @@ class _Walker:
         return union(rest, live), []
 
     def _port_vmap(self, chain: Chain, s: VMap, live: Ports,
-                   rest: Ports) -> tuple[Ports, list[tuple[Ports, str, str | None]]]:
+                   rest: Ports) -> tuple[Ports, list[tuple[Ports, VerdictKind, str | None]]]:
         key = _dport_field(s.key)
         assert key is not None
         if self.st.pkt.l4proto != V.L4PROTO.get(key.protocol or "", -1) and key.protocol != "th":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .model import CHAIN_VERDICTS, RULE_VERDICTS, TerminalKind
+
 _OPS_SHOWN = {"==": "", "in": ""}
 
 
@@ -86,9 +88,9 @@ def verdict_text(v: Any) -> str:
     """``accept``, ``jump name``, ...; other map data as an expression."""
     if isinstance(v, dict) and len(v) == 1:
         (k, val), = v.items()
-        if k in ("accept", "drop", "continue", "return"):
+        if k in RULE_VERDICTS:
             return str(k)
-        if k in ("jump", "goto"):
+        if k in CHAIN_VERDICTS:
             return f"{k} {val.get('target')}"
     return expr_text(v)
 
@@ -103,7 +105,7 @@ def stmt_text(s: Any) -> str:
         shown = _OPS_SHOWN.get(op, op)
         mid = f" {shown} " if shown else " "
         return f"{expr_text(v.get('left'))}{mid}{expr_text(v.get('right'))}"
-    if k in ("accept", "drop", "continue", "return", "jump", "goto"):
+    if k in RULE_VERDICTS or k in CHAIN_VERDICTS:
         return verdict_text(s)
     if k == "vmap":
         return f"{expr_text(v.get('key'))} vmap {expr_text(v.get('data'))}"
@@ -121,12 +123,12 @@ def stmt_text(s: Any) -> str:
         over = "over " if v.get("inv") else ""
         unit = f" {v['rate_unit']}" if v.get("rate_unit") and v.get("rate_unit") != "packets" else ""
         return f"limit rate {over}{v.get('rate')}{unit}/{v.get('per', 'second')}"
-    if k == "reject":
+    if k == TerminalKind.REJECT:
         if isinstance(v, dict) and v.get("type"):
             expr = f" {v['expr']}" if v.get("expr") else ""
             return f"reject with {v['type']}{expr}"
         return "reject"
-    if k == "queue":
+    if k == TerminalKind.QUEUE:
         return "queue" + (f" num {v['num']}" if isinstance(v, dict) and "num" in v else "")
     if k == "mangle":
         return f"{expr_text(v.get('key'))} set {expr_text(v.get('value'))}"
