@@ -29,7 +29,6 @@ input does not hold is evaluated on its name alone and the verdict marked uncert
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,7 @@ from ..model.addresses import AddressSet
 from ..model.calico import (CalicoAction, CalicoObjects, CalicoPolicy, CalicoRule, EntityRule, Tier,
                             DEFAULT_TIER, K8S_POLICY_ORDER)
 from ..model.ports import ConnSet
-from ..vocab import DIRECTIONS, Direction, Effect, ReasonKind
+from ..vocab import DIRECTIONS, Direction, Effect, ReasonKind, StrEnum
 from .compiled import peer_matches
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ KUBE_BASELINE = (10_000_000.0, "kube-baseline")
 order of 10,000,000 and a default action of Pass")."""
 
 
-class Placement(str, Enum):
+class Placement(StrEnum):
     """Where a Calico tier runs among the pipeline's layers (engine/pipeline.py), by its order against Calico's
     own tiers for the cluster-wide Kubernetes policies."""
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum
 from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any, NamedTuple
 from collections.abc import Iterable
@@ -41,6 +41,7 @@ from ..gcpause import paused_gc
 from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthorizationPolicy, AuthzAction, AuthzRule, Dataplane,
                            OPAQUE_PROTOCOLS, Condition, MeshOptions, MeshService, MtlsMode, PeerAuthentication, pod_dataplane, pod_template, principal, service_account)
 from ..model.ports import ConnSet
+from ..vocab import StrEnum
 
 if TYPE_CHECKING:
     from ..model.cluster import Cluster, Workload
@@ -55,13 +56,13 @@ class Match(IntEnum):
     ALWAYS = 2
 
 
-class MeshVerdict(str, Enum):
+class MeshVerdict(StrEnum):
     ALLOWED = "allowed"
     DENIED = "denied"
     SOME = "some-requests"
 
 
-class MtlsState(str, Enum):
+class MtlsState(StrEnum):
     MTLS = "mtls"
     PLAINTEXT = "plaintext"
     REFUSED = "refused"

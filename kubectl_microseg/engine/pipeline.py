@@ -37,7 +37,6 @@ walks every pair of the demo and of the conformance cases through both and finds
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 from collections.abc import Callable
 
@@ -45,7 +44,7 @@ from ..model.admin import ANP_KIND, BANP_KIND, AdminPolicy, AdminRule, Action
 from ..model.cilium import CiliumPolicy, CiliumRule
 from ..model.policy import NetworkPolicy, Rule
 from ..model.ports import ConnSet, NamedPorts
-from ..vocab import Direction, Effect, ReasonKind
+from ..vocab import Direction, Effect, ReasonKind, StrEnum
 from .cilium import deny_tier as cilium_deny_tier
 from .cilium import l4_named_ports, l7_text
 from .calico import EFFECTS as CALICO_EFFECTS, Placement, decide_tiers
@@ -59,7 +58,7 @@ _ALL = ConnSet.all()
 _NONE = ConnSet.none()
 
 
-class Layer(str, Enum):
+class Layer(StrEnum):
     """The layers, in evaluation order."""
 
     CILIUM_DENY = "CiliumDeny"

@@ -38,11 +38,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 from collections.abc import Mapping
 
-from ..vocab import Direction
+from ..vocab import Direction, StrEnum
 from .addresses import AddressSet, network_interval
 from .policy import FieldError, Path, _cidr, _list, _map, parse_label_selector, type_name
 from .ports import MAX_PORT, MIN_PORT, ConnSet
@@ -59,14 +58,14 @@ MAX_ITEMS = 25
 """v1alpha2's limit on rules per direction, peers per rule, protocols, networks and domain names."""
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """Where a cluster-wide policy sits: before (Admin) or after (Baseline) the NetworkPolicy tier."""
 
     ADMIN = "Admin"
     BASELINE = "Baseline"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """What a matching rule does to the ports it names."""
 
     ACCEPT = "accept"
@@ -74,7 +73,22 @@ class Action(str, Enum):
     PASS = "pass"
 
 
-_ACTIONS = {"Allow": Action.ACCEPT, "Accept": Action.ACCEPT, "Deny": Action.DENY, "Pass": Action.PASS}
+class RuleAction(StrEnum):
+    """A rule's ``action`` as written (kept for messages and reason kinds: ANP_ALLOW, ADMIN_ACCEPT, ...)."""
+
+    ALLOW = "Allow"
+    """v1alpha1 (AdminNetworkPolicy, BaselineAdminNetworkPolicy)."""
+    ACCEPT = "Accept"
+    """v1alpha2 (ClusterNetworkPolicy)."""
+    DENY = "Deny"
+    PASS = "Pass"
+
+
+ANP_ACTIONS = (RuleAction.ALLOW, RuleAction.DENY, RuleAction.PASS)
+BANP_ACTIONS = (RuleAction.ALLOW, RuleAction.DENY)
+CNP_ACTIONS = (RuleAction.ACCEPT, RuleAction.DENY, RuleAction.PASS)
+_ACTIONS = {RuleAction.ALLOW: Action.ACCEPT, RuleAction.ACCEPT: Action.ACCEPT, RuleAction.DENY: Action.DENY,
+            RuleAction.PASS: Action.PASS}
 
 
 @dataclass(frozen=True)
@@ -149,7 +163,7 @@ class AdminRule:
     direction: Direction
     index: int
     name: str
-    action: str
+    action: RuleAction
     peers: tuple[AdminPeer, ...]
     ports: tuple[AdminPort, ...] | None
     path: Path
@@ -318,7 +332,7 @@ def parse_admin_rules(value: Any, direction: Direction, path: Path, baseline: bo
     if len(items) > 100:
         raise FieldError(path, f"must have at most 100 items (got {len(items)})")
     peer_key = "from" if direction == "ingress" else "to"
-    actions = ("Allow", "Deny") if baseline else ("Allow", "Deny", "Pass")
+    actions = BANP_ACTIONS if baseline else ANP_ACTIONS
     out = []
     for i, item in enumerate(items):
         p = path + (i,)
@@ -337,7 +351,7 @@ def parse_admin_rules(value: Any, direction: Direction, path: Path, baseline: bo
             raise FieldError(p + (peer_key,), "must have at least 1 item")
         peers = tuple(parse_admin_peer(x, p + (peer_key, j), direction) for j, x in enumerate(peers_raw))
         ports = parse_admin_ports(m.get("ports"), p + ("ports",))
-        out.append(AdminRule(direction, i + 1, name, action, peers, ports, p))
+        out.append(AdminRule(direction, i + 1, name, RuleAction(action), peers, ports, p))
     return tuple(out)
 
 
@@ -519,9 +533,11 @@ def _cnp_rules(value: Any, direction: Direction, path: Path) -> tuple[AdminRule,
         name = m.get("name") or ""
         if not isinstance(name, str) or len(name) > 100:
             raise FieldError(p + ("name",), "must be a string of at most 100 characters")
-        action = m.get("action")
-        if action not in ("Accept", "Deny", "Pass"):
-            raise FieldError(p + ("action",), f'Unsupported value: {action!r}: supported values: "Accept", "Deny", "Pass"')
+        written = m.get("action")
+        if not isinstance(written, str) or written not in CNP_ACTIONS:
+            raise FieldError(p + ("action",), f"Unsupported value: {written!r}: supported values: "
+                             + ", ".join(f'"{a}"' for a in CNP_ACTIONS))
+        action = RuleAction(written)
         peers = tuple(_cnp_peer(x, p + (peer_key, j), direction)
                       for j, x in enumerate(_items(m.get(peer_key), p + (peer_key,), required=True)))
         ports = _cnp_protocols(m.get("protocols"), p + ("protocols",))
@@ -532,13 +548,13 @@ def _cnp_rules(value: Any, direction: Direction, path: Path) -> tuple[AdminRule,
         note = ""
         if any(x.fail_closed for x in peers):
             note = "a peer of a type this version does not know: fails closed (network-policy-api: "
-            if action == "Accept":
+            if action is RuleAction.ACCEPT:
                 note += "for Accept rules it matches no traffic)"
             else:
                 # "For "Deny" and "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule"."
                 note += f"a {action} rule becomes a 'Deny all' rule)"
                 peers, ports, action = (AdminPeer(namespaces=LabelSelector()),
-                                        AdminPeer(networks=AddressSet.everything(), networks_text="0.0.0.0/0, ::/0")), None, "Deny"
+                                        AdminPeer(networks=AddressSet.everything(), networks_text="0.0.0.0/0, ::/0")), None, RuleAction.DENY
         out.append(AdminRule(direction, i + 1, name, action, peers, ports, p, note))
     return tuple(out)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 from collections.abc import Mapping
 
@@ -23,7 +22,7 @@ from .policy import FieldError
 from .ports import ConnSet
 from .validation import check_known_fields
 from .objects import FieldPath
-from ..vocab import Direction
+from ..vocab import Direction, StrEnum
 
 Path = FieldPath
 
@@ -50,7 +49,7 @@ def is_calico(raw: Mapping[str, Any]) -> bool:
     return raw.get("kind") in CALICO_KINDS and str(raw.get("apiVersion", "")) in API_GROUPS
 
 
-class CalicoAction(str, Enum):
+class CalicoAction(StrEnum):
     """Rule reference, ``action``: Allow, Deny, Log, Pass."""
 
     ALLOW = "Allow"
@@ -59,7 +58,7 @@ class CalicoAction(str, Enum):
     PASS = "Pass"
 
 
-class PolicyType(str, Enum):
+class PolicyType(StrEnum):
     INGRESS = "Ingress"
     EGRESS = "Egress"
 

@@ -8,13 +8,13 @@ and the concepts page docs/concepts/security/ ("Authorization policies", "Peer a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 from collections.abc import Mapping
 
 from .policy import FieldError, type_name
 from .selectors import LabelSelector
 from .objects import FieldPath
+from ..vocab import StrEnum
 
 MESH_API_GROUP = "security.istio.io"
 MESH_API_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
@@ -36,7 +36,7 @@ class MeshOptions:
     """The first part of principals TRUST_DOMAIN/ns/NS/sa/SA (meshConfig.trustDomain; cluster.local by default)."""
 
 
-class AuthzAction(str, Enum):
+class AuthzAction(StrEnum):
     """authorization-policy: "The action to take if the request is matched with the rules. Default is ALLOW"."""
 
     ALLOW = "ALLOW"
@@ -45,7 +45,7 @@ class AuthzAction(str, Enum):
     CUSTOM = "CUSTOM"
 
 
-class MtlsMode(str, Enum):
+class MtlsMode(StrEnum):
     """peer_authentication, PeerAuthentication.MutualTLS.Mode."""
 
     UNSET = "UNSET"
@@ -218,12 +218,12 @@ def parse_authorization_policy(raw: Mapping[str, Any]) -> AuthorizationPolicy:
     meta = raw.get("metadata") or {}
     spec = _obj(raw.get("spec"), ("spec",))
     _known(spec, ("selector", "targetRef", "targetRefs", "action", "provider", "rules"), ("spec",))
-    action_text = spec.get("action") or "ALLOW"
+    action_text = spec.get("action") or AuthzAction.ALLOW.value
     try:
         action = AuthzAction(action_text)
     except ValueError:
-        raise FieldError(("spec", "action"), f'Unsupported value: {action_text!r}: supported values: "ALLOW", '
-                         '"DENY", "AUDIT", "CUSTOM"') from None
+        raise FieldError(("spec", "action"), f"Unsupported value: {action_text!r}: supported values: "
+                         + ", ".join(f'"{a.value}"' for a in AuthzAction)) from None
     provider = ""
     if action is AuthzAction.CUSTOM:
         prov = _obj(spec.get("provider"), ("spec", "provider"))
@@ -277,12 +277,12 @@ def parse_authorization_policy(raw: Mapping[str, Any]) -> AuthorizationPolicy:
 def _mode(v: Any, path: FieldPath) -> MtlsMode:
     m = _obj(v, path)
     _known(m, ("mode",), path)
-    text = m.get("mode") or "UNSET"
+    text = m.get("mode") or MtlsMode.UNSET.value
     try:
         return MtlsMode(text)
     except ValueError:
-        raise FieldError(path + ("mode",), f'Unsupported value: {text!r}: supported values: "UNSET", "DISABLE", '
-                         '"PERMISSIVE", "STRICT"') from None
+        raise FieldError(path + ("mode",), f"Unsupported value: {text!r}: supported values: "
+                         + ", ".join(f'"{x.value}"' for x in MtlsMode)) from None
 
 
 def parse_peer_authentication(raw: Mapping[str, Any]) -> PeerAuthentication:
@@ -303,7 +303,7 @@ def parse_peer_authentication(raw: Mapping[str, Any]) -> PeerAuthentication:
                               tuple(sorted(ports)), str(meta.get("creationTimestamp") or ""))
 
 
-class Dataplane(str, Enum):
+class Dataplane(StrEnum):
     """How a pod is in the mesh."""
 
     NONE = "none"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.cluster import Cluster, Workload
-from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, Dataplane, pod_dataplane, pod_template, principal,
+from ..model.istio import (AUTHZ_KIND, PEER_AUTHN_KIND, AuthzAction, Dataplane, MtlsMode, pod_dataplane, pod_template, principal,
                            service_account)
 from ..model.selectors import LabelSelector
 from .draft import DraftRule, PolicyDraft, describe_ports, describe_selector, dns_label
@@ -81,7 +81,7 @@ def build(intent: TierIntent, cluster: Cluster | None, trust_domain: str) -> tup
             body: dict[str, Any] = {"apiVersion": API_VERSION, "kind": AUTHZ_KIND,
                                     "metadata": {"name": dns_label(f"{t.name}-tier-authz"), "namespace": ns},
                                     "spec": {"selector": {"matchLabels": dict((t.selector or {}).get("matchLabels", {}))},
-                                             "action": "ALLOW"}}
+                                             "action": AuthzAction.ALLOW.value}}
             if rules:
                 body["spec"]["rules"] = rules
             drafts.append(MeshDraft(ns, body["metadata"]["name"], tuple(header), {}, f"the pods of tier {t.name}", (),
@@ -106,7 +106,7 @@ def peer_authentication(ns: str, cluster: Cluster | None, chain_text: str) -> Me
         header.append(f"Replaces the namespace's PeerAuthentication {ns}/{name}: with several at one level, Istio uses "
                       "the oldest.")
     body = {"apiVersion": API_VERSION, "kind": PEER_AUTHN_KIND, "metadata": {"name": name, "namespace": ns},
-            "spec": {"mtls": {"mode": "STRICT"}}}
+            "spec": {"mtls": {"mode": MtlsMode.STRICT.value}}}
     return MeshDraft(ns, name, tuple(header), {}, "", (), body=body)
 
 
