@@ -16,7 +16,7 @@ from ..nft.evaluate import Evaluation, evaluate
 from ..nft.model import (Chain, Effect, Element, Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal,
                          TerminalKind, VerdictKind, VerdictStmt)
 from ..nft.nat import forwarded_ports
-from ..nft.packet import Flow
+from ..nft.packet import Assumption, Flow
 from ..vocab import FlowVerdict
 from .finding import Finding, Location, RuleInfo
 from .nft_lines import rule_lines
@@ -194,7 +194,7 @@ def check_ssh(rs: Ruleset, where: _Where) -> Iterator[Finding]:
         return
     for src, dst in ((PROBE_V4, HOST_V4), (PROBE_V6, HOST_V6)):
         # one probe on an idle host: a rate-limited SSH accept is still open to everything
-        ev = evaluate(rs, Flow(src, dst, "tcp", 22, "input", assume=("under-limits",)).packet(), "input")
+        ev = evaluate(rs, Flow(src, dst, "tcp", 22, "input", assume=(Assumption.UNDER_LIMITS,)).packet(), "input")
         got = _decider(ev) if ev.verdict == FlowVerdict.ALLOW else None
         if got is None:
             continue
@@ -209,9 +209,9 @@ def check_ssh(rs: Ruleset, where: _Where) -> Iterator[Finding]:
 
 def check_established(rs: Ruleset, where: _Where) -> Iterator[Finding]:
     probes = (("input", Flow(PROBE_V4, HOST_V4, "tcp", 40000, "input", sport=443, ct_state="established",
-                             assume=("under-limits",))),
+                             assume=(Assumption.UNDER_LIMITS,))),
               ("output", Flow(HOST_V4, PROBE_V4, "tcp", 40000, "output", sport=22, ct_state="established",
-                              assume=("under-limits",))))
+                              assume=(Assumption.UNDER_LIMITS,))))
     for hook, flow in probes:
         if not _has_filter_chain(rs, hook):
             continue

@@ -28,13 +28,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..vocab import FlowVerdict
+from ..vocab import FlowVerdict, StrEnum
 from . import values as V
 from .model import (CHAIN_VERDICTS, DESTINATION_NAT, FINAL_VERDICTS, NAT_KINDS, Chain, Concat, Effect, Element, Field,
                     Interval, Mangle, Mask, Match, Name, Rule, Ruleset, SetRef, Terminal, TerminalKind, Unsupported,
                     Verdict, VerdictKind, VerdictStmt, VMap)
 from .intervals import contains, element_intervals
-from .packet import Packet
+from .packet import Assumption, Packet
 
 UNKNOWN = object()
 """The value of a field the engine does not know (a fork in evaluation)."""
@@ -42,12 +42,33 @@ MAX_BRANCHES = 64
 MAX_STEPS = 100000
 
 
+class StepKind(StrEnum):
+    """What one line of a trace is (``nft explain -o json`` trace ``kind``)."""
+
+    HOOK = "hook"
+    CHAIN = "chain"
+    """A base chain of the hook starts."""
+    JUMP = "jump"
+    GOTO = "goto"
+    RETURN = "return"
+    """A return verdict, or the end of a jumped-to chain."""
+    RULE = "rule"
+    """A rule matched without a verdict (counters, logs, marks)."""
+    VERDICT = "verdict"
+    POLICY = "policy"
+    """The base chain's policy decided."""
+    NAT = "nat"
+    """A NAT statement rewrote the packet."""
+
+
+_CHAIN_STEP = {VerdictKind.JUMP: StepKind.JUMP, VerdictKind.GOTO: StepKind.GOTO}
+
+
 @dataclass(frozen=True)
 class Step:
     """One line of a trace."""
 
-    kind: str
-    """hook, chain, jump, goto, return, rule (matched, no verdict), verdict, policy, nat (a rewrite), note."""
+    kind: StepKind
     chain: str
     text: str
     handle: int | None = None
@@ -191,7 +212,7 @@ def _run(rs: Ruleset, pkt: Packet, path_hook: str, assume: dict[tuple[object, ..
         chains = [c for c in rs.base_chains(hook) if family_sees(c.family, st.pkt.family)]
         if not chains:
             continue
-        st.trace.append(Step("hook", "", f"hook {hook}"))
+        st.trace.append(Step(StepKind.HOOK, "", f"hook {hook}"))
         prios = [c.prio for c in chains]
         if len(set(prios)) != len(prios):
             st.notes.append(f"hook {hook}: several base chains share a priority (their order is undefined; "
@@ -244,7 +265,7 @@ def _translate(st: _State, outcome: ChainOutcome, path_hook: str, hook: str) -> 
     text = f"{t.text}: {before} becomes {after}"
     if t.kind == TerminalKind.MASQUERADE:
         text += " (the source becomes the output interface's address, not known offline)"
-    st.trace.append(Step("nat", outcome.base.label(), text, outcome.rule.handle))
+    st.trace.append(Step(StepKind.NAT, outcome.base.label(), text, outcome.rule.handle))
     st.notes.append(f"address translation: {text}")
     if hook != "prerouting" or t.kind not in DESTINATION_NAT or new.daddr == p.daddr:
         return None
@@ -268,7 +289,7 @@ def _is_loopback(family: int, addr: int) -> bool:
 
 
 def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:
-    st.trace.append(Step("chain", base.label(), f"base chain {base.label()} (hook {base.hook}, priority {base.prio}, "
+    st.trace.append(Step(StepKind.CHAIN, base.label(), f"base chain {base.label()} (hook {base.hook}, priority {base.prio}, "
                                                 f"policy {base.policy})"))
     stack: list[tuple[Chain, int]] = []
     cur, idx = base, 0
@@ -278,7 +299,7 @@ def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:
             raise _Fork(("loop", base.key), f"evaluation of {base.label()} does not end")
         if idx >= len(cur.rules):
             if stack:
-                st.trace.append(Step("return", cur.label(), f"end of chain {cur.name}: back to {stack[-1][0].name}",
+                st.trace.append(Step(StepKind.RETURN, cur.label(), f"end of chain {cur.name}: back to {stack[-1][0].name}",
                                      depth=len(stack)))
                 cur, idx = stack.pop()
                 continue
@@ -292,26 +313,26 @@ def _run_base_chain(rs: Ruleset, base: Chain, st: _State) -> ChainOutcome:
         if kind == VerdictKind.CONTINUE:
             continue
         if kind in FINAL_VERDICTS:
-            st.trace.append(Step("verdict", cur.label(), f"rule {rule.handle}: {rule.text} -> {kind}",
+            st.trace.append(Step(StepKind.VERDICT, cur.label(), f"rule {rule.handle}: {rule.text} -> {kind}",
                                  rule.handle, len(stack)))
             term = next((s.kind for s in rule.stmts if isinstance(s, Terminal)), None)
             return ChainOutcome(base, kind, rule, term)
         if kind in CHAIN_VERDICTS:
             nxt = rs.chains[(cur.family, cur.table, str(target))]
-            st.trace.append(Step(kind, cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
+            st.trace.append(Step(_CHAIN_STEP[kind], cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
             if kind == VerdictKind.JUMP:
                 stack.append((cur, idx))
             cur, idx = nxt, 0
             continue
         if kind == VerdictKind.RETURN:
-            st.trace.append(Step("return", cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
+            st.trace.append(Step(StepKind.RETURN, cur.label(), f"rule {rule.handle}: {rule.text}", rule.handle, len(stack)))
             if not stack:
                 return _policy(base, st)
             cur, idx = stack.pop()
 
 
 def _policy(base: Chain, st: _State) -> ChainOutcome:
-    st.trace.append(Step("policy", base.label(), f"policy {base.policy}"))
+    st.trace.append(Step(StepKind.POLICY, base.label(), f"policy {base.policy}"))
     return ChainOutcome(base, VerdictKind.DROP if base.policy == VerdictKind.DROP else VerdictKind.ACCEPT, None)
 
 
@@ -371,9 +392,9 @@ def _run_rule(rs: Ruleset, chain: Chain, rule: Rule, st: _State,
 
 def _stateful(st: _State, key: tuple[object, ...], s: Effect) -> bool:
     """Whether a limit, quota or ct count statement matches: what the flow assumes, else a fork."""
-    if "under-limits" in st.pkt.assume:
+    if Assumption.UNDER_LIMITS in st.pkt.assume:
         return not s.inv  # 'limit rate 10/second' matches, 'limit rate over ...' does not
-    if "over-limits" in st.pkt.assume:
+    if Assumption.OVER_LIMITS in st.pkt.assume:
         return s.inv
     return _assume(st, key + (s.text,), f"{s.text} (depends on earlier packets; a flow may assume "
                                         "under-limits or over-limits)")
@@ -399,7 +420,7 @@ def _dynamic_member(rs: Ruleset, chain: Chain, m: Match, st: _State, key: tuple[
         return False
     if isinstance(vals, list) and vals in st.added.get((chain.family, chain.table, m.right.name), []):
         return m.op != "!="
-    if "sets-as-listed" in st.pkt.assume:
+    if Assumption.SETS_AS_LISTED in st.pkt.assume:
         return None  # the listed members decide
     return _assume(st, key + ("member",), f"membership in @{m.right.name} (a set the packet path updates; "
                                           "a flow may assume sets-as-listed)")
@@ -407,7 +428,7 @@ def _dynamic_member(rs: Ruleset, chain: Chain, m: Match, st: _State, key: tuple[
 
 def _effects(st: _State, chain: Chain, rule: Rule, shown: list[str], depth: int) -> None:
     """A rule that matched without a verdict (counters, logs, marks): shown, evaluation goes on."""
-    st.trace.append(Step("rule", chain.label(), f"rule {rule.handle}: {rule.text} (no verdict)", rule.handle, depth))
+    st.trace.append(Step(StepKind.RULE, chain.label(), f"rule {rule.handle}: {rule.text} (no verdict)", rule.handle, depth))
 
 
 def _assume(st: _State, key: tuple[object, ...], what: str) -> bool:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from .evaluate import Evaluation
+from .evaluate import Evaluation, StepKind
 from .packet import OTHER_IF, Flow
 
-_MARK = {"hook": "", "chain": "", "jump": "-> ", "goto": "=> ", "return": "<- ", "rule": "~ ",
-         "verdict": "* ", "policy": "* ", "note": "! "}
+_MARK = {StepKind.JUMP: "-> ", StepKind.GOTO: "=> ", StepKind.RETURN: "<- ", StepKind.RULE: "~ ",
+         StepKind.VERDICT: "* ", StepKind.POLICY: "* "}
+_IN_CHAIN = frozenset((StepKind.RULE, StepKind.VERDICT, StepKind.JUMP, StepKind.GOTO, StepKind.RETURN))
+"""Steps shown with the chain they happen in."""
 
 
 def _iface(name: str | None) -> str:
@@ -38,12 +40,12 @@ def explain_lines(flow: Flow, ev: Evaluation) -> list[str]:
     """The trace as indented text, then the verdict and what decided it."""
     lines = [flow_header(flow)]
     for st in ev.trace:
-        if st.kind == "hook":
+        if st.kind == StepKind.HOOK:
             lines.append(f"  {st.text}")
-        elif st.kind == "chain":
+        elif st.kind == StepKind.CHAIN:
             lines.append(f"    {st.text}")
         else:
-            where = f"[{st.chain}] " if st.kind in ("rule", "verdict", "jump", "goto", "return") else ""
+            where = f"[{st.chain}] " if st.kind in _IN_CHAIN else ""
             lines.append("      " + "  " * st.depth + _MARK.get(st.kind, "") + where + st.text)
     lines.append(f"verdict: {ev.verdict}")
     for b in ev.because():

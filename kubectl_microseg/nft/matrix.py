@@ -30,7 +30,7 @@ from .model import (NAT_KINDS, Chain, Concat, Effect, Element, Field, Interval, 
                     Unsupported, VMap)
 from .nat import forwarded_ports
 from .portwalk import Fallback, port_verdicts
-from .packet import OTHER_IF, Packet
+from .packet import OTHER_IF, Assumption, Packet
 from . import values as V
 
 MATRIX_PROTOCOLS = ("tcp", "udp", "sctp")
@@ -359,7 +359,7 @@ def split_address(addr: int) -> tuple[int, int]:
     return (4, addr) if addr <= V4_MAX else (6, addr - V6_BASE)
 
 
-MATRIX_ASSUME = frozenset({"under-limits", "sets-as-listed"})
+MATRIX_ASSUME = frozenset({Assumption.UNDER_LIMITS, Assumption.SETS_AS_LISTED})
 """What matrix cells assume of the kernel's state (an idle host); stated in the matrix's notes."""
 
 

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..vocab import FlowVerdict
+from ..vocab import FlowVerdict, StrEnum
 from . import values as V
 
 NOCT_ICMPV6 = frozenset({130, 131, 132, 133, 134, 135, 136, 143})
@@ -22,10 +22,18 @@ MLD_TYPES = frozenset({130, 131, 132, 143})
 """MLD messages carry a hop-by-hop header (Router Alert, RFC 2710 section 3, RFC 3810 section 5)."""
 IPV6_HOPOPTS = 0
 
-ASSUMPTIONS: dict[str, str] = {
-    "under-limits": "no rate limit, quota, meter or ct count threshold is exceeded",
-    "over-limits": "every rate limit, quota, meter and ct count threshold is exceeded",
-    "sets-as-listed": "sets updated from the packet path (dynamic sets, meters) hold exactly their listed "
+class Assumption(StrEnum):
+    """What a flow may state (``assume:``) about the kernel's state between packets (:data:`ASSUMPTIONS`)."""
+
+    UNDER_LIMITS = "under-limits"
+    OVER_LIMITS = "over-limits"
+    SETS_AS_LISTED = "sets-as-listed"
+
+
+ASSUMPTIONS: dict[Assumption, str] = {
+    Assumption.UNDER_LIMITS: "no rate limit, quota, meter or ct count threshold is exceeded",
+    Assumption.OVER_LIMITS: "every rate limit, quota, meter and ct count threshold is exceeded",
+    Assumption.SETS_AS_LISTED: "sets updated from the packet path (dynamic sets, meters) hold exactly their listed "
                       "elements, plus what this packet adds",
 }
 """What a flow may state (``assume:``) about the state the kernel keeps between packets. Without them an
@@ -59,7 +67,7 @@ class Packet:
     mark: int = 0
     nexthdr: int | None = None
     """IPv6: the first Next Header (an extension header's number when there is one); None: l4proto."""
-    assume: frozenset[str] = frozenset()
+    assume: frozenset[Assumption] = frozenset()
     """The flow's stated assumptions about kernel state (keys of ASSUMPTIONS)."""
 
     def with_(self, **kw: Any) -> Packet:
@@ -84,7 +92,7 @@ class Flow:
     expect: str | None = None
     line: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    assume: tuple[str, ...] = ()
+    assume: tuple[Assumption, ...] = ()
 
     def __post_init__(self) -> None:
         if self.ct_state is None:
@@ -166,7 +174,7 @@ def flow_from_dict(item: dict[str, Any], line: int | None = None) -> Flow:
         assume = [assume]
     if not isinstance(assume, list) or any(str(a) not in ASSUMPTIONS for a in assume):
         raise ValueError(f"assume must list some of {', '.join(ASSUMPTIONS)}, not {item.get('assume')!r}")
-    if {"under-limits", "over-limits"} <= {str(a) for a in assume}:
+    if {Assumption.UNDER_LIMITS, Assumption.OVER_LIMITS} <= {str(a) for a in assume}:
         raise ValueError("assume: under-limits and over-limits exclude each other")
     expect = item.get("expect")
     if expect is not None:
@@ -176,7 +184,7 @@ def flow_from_dict(item: dict[str, Any], line: int | None = None) -> Flow:
     flow = Flow(src=str(item["from"]), dst=str(item["to"]), protocol=proto, port=port, hook=hook,
                 sport=_port(item.get("sport"), "sport"), iif=_opt_str(item.get("iif")),
                 oif=_opt_str(item.get("oif")), ct_state=ct, icmp_type=item.get("icmp_type"), expect=expect,
-                line=line, assume=tuple(str(a) for a in assume))
+                line=line, assume=tuple(Assumption(str(a)) for a in assume))
     flow.packet()  # raises ValueError for mixed families or bad ICMP types
     return flow
 

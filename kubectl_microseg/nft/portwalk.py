@@ -18,7 +18,7 @@ from .evaluate import MAX_STEPS, UNKNOWN, _match, _State, _vmap, family_sees, _U
 from .model import (CHAIN_VERDICTS, Chain, Concat, Effect, Field, Interval, Mask, Match, Rule, Ruleset, SetRef, Terminal,
                     TerminalKind, VerdictKind, VerdictStmt, VMap)
 from .intervals import Ports, element_intervals, intersect, subtract, union
-from .packet import Packet
+from .packet import Assumption, Packet
 
 FULL: Ports = [(0, 65535)]
 
@@ -136,9 +136,9 @@ class _Walker:
                 raise Fallback(s.kind)
             elif isinstance(s, Effect):
                 if s.stateful:
-                    if "under-limits" in st.pkt.assume:
+                    if Assumption.UNDER_LIMITS in st.pkt.assume:
                         matched = not s.inv
-                    elif "over-limits" in st.pkt.assume:
+                    elif Assumption.OVER_LIMITS in st.pkt.assume:
                         matched = s.inv
                     else:
                         raise Fallback(s.kind)

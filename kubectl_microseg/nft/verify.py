@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ..model.addresses import V4_MAX, V6_BASE
 from .evaluate import evaluate
 from .matrix import HostSpec, layout, port_atoms
-from .packet import Flow
+from .packet import Assumption, Flow
 
 PROBE_PROTOCOLS = ("tcp", "udp")
 FIRST_SPORT = 20000
@@ -141,7 +141,7 @@ def plan(host: HostSpec, hooks: tuple[str, ...] = ("input", "output"),
     for p in probes:
         # the sandbox is idle: a probe finds no rate limit or quota exceeded (docs/nftables.md, assume)
         flow = Flow(src=p.src, dst=p.dst, protocol=p.proto, port=p.dport, hook=p.hook, sport=p.sport,
-                    icmp_type="echo-request" if p.proto.startswith("icmp") else None, assume=("under-limits",))
+                    icmp_type="echo-request" if p.proto.startswith("icmp") else None, assume=(Assumption.UNDER_LIMITS,))
         ev = evaluate(host.ruleset, flow.packet(), p.hook)
         p.engine, p.because = ev.verdict, ev.because()
     if next(sports) > 65536:
