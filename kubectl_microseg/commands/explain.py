@@ -16,6 +16,7 @@ from ..load import load_analyzer, mesh_analyzer
 from ..model.cilium import CiliumEntry
 from ..model.cluster import AdminEntry, PolicyEntry, Workload
 from ..sources import Snapshot
+from ..vocab import DIRECTIONS, Direction
 
 
 def register(sub) -> None:
@@ -54,7 +55,7 @@ def _where(analyzer: Analyzer, r: Reason) -> str:
 
 def _isolation(analyzer: Analyzer, w: Workload) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for d in ("ingress", "egress"):
+    for d in DIRECTIONS:
         pols: list[str] = []
         for c in analyzer.classes_of(w):
             pols.extend(p.id for p in analyzer.isolating[d][c] if p.id not in pols)
@@ -90,7 +91,7 @@ def _pair_json(analyzer: Analyzer, e: PairExplanation, proto: str | None, port: 
 def missing_port(e: PairExplanation, proto: str, port: int) -> list[str]:
     """The missing piece of a denied port, per direction: 'egress allows TCP 8080; TCP 443 is not'."""
     out = []
-    for d, allowed in (("egress", e.egress_allowed), ("ingress", e.ingress_allowed)):
+    for d, allowed in ((Direction.EGRESS, e.egress_allowed), (Direction.INGRESS, e.ingress_allowed)):
         if allowed.allows(proto, port):
             continue
         if allowed:
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         out.append("  hostNetwork: NetworkPolicies do not select or isolate it; its traffic is the node's "
                    "(matched only by ipBlocks containing the node address). --hostnetwork-as-pods changes this.")
     classes = analyzer.classes_of(w)
-    for d in ("ingress", "egress"):
+    for d in DIRECTIONS:
         pols = iso[d]
         denies = [] if analyzer.cilium is None else list(dict.fromkeys(
             cr.policy.id for c in classes for cr in analyzer.cilium.deny[d][c]))

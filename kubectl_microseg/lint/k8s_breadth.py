@@ -94,7 +94,7 @@ def check_allow_all(ctx: LintContext) -> Iterator[Finding]:
                 if rule.ports is not None:
                     continue
                 if rule.peers is None:
-                    who = "every source" if direction == "ingress" else "every destination"
+                    who = "every source" if direction == Direction.INGRESS else "every destination"
                     scope = "(every pod and every address)"
                 elif any(_cluster_wide(p) for p in rule.peers):
                     who = "every pod of every namespace"
@@ -113,7 +113,7 @@ def check_ipblock_everything(ctx: LintContext) -> Iterator[Finding]:
     for e in ctx.policies():
         pol = e.policy
         for direction in DIRECTIONS:
-            key = "from" if direction == "ingress" else "to"
+            key = "from" if direction == Direction.INGRESS else "to"
             for rule in pol.rules(direction):
                 for i, peer in enumerate(rule.peers or ()):
                     if peer.ip_block is None or peer.ip_text not in ("0.0.0.0/0", "::/0"):

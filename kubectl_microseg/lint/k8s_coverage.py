@@ -147,7 +147,7 @@ def check_peers_match_nothing(ctx: LintContext) -> Iterator[Finding]:
         for direction in DIRECTIONS:
             if not pol.affects(direction):
                 continue
-            key = "from" if direction == "ingress" else "to"
+            key = "from" if direction == Direction.INGRESS else "to"
             for rule in pol.rules(direction):
                 for i, peer in enumerate(rule.peers or ()):
                     problem = _peer_problem(ctx, peer, pol.namespace)
@@ -174,7 +174,7 @@ def check_named_ports(ctx: LintContext) -> Iterator[Finding]:
                 named = [(i, p) for i, p in enumerate(rule.ports or ()) if p.named]
                 if not named:
                     continue
-                if direction == "ingress":
+                if direction == Direction.INGRESS:
                     dests = selected
                 else:
                     dests = a.compiled[(pol.id, direction, rule.index)].classes
@@ -184,7 +184,7 @@ def check_named_ports(ctx: LintContext) -> Iterator[Finding]:
                 for i, spec in named:
                     if any(spec.resolve(a.classes[c].named_ports) for c in iter_bits(dests)):
                         continue
-                    who = "the pods it selects" if direction == "ingress" else "the destination pods"
+                    who = "the pods it selects" if direction == Direction.INGRESS else "the destination pods"
                     yield ctx.finding(
                         MS006, f"{pol.id} {direction} rule {rule.index}: port {spec.port!r} ({spec.protocol}) is "
                                f"not a named containerPort of {who}, so it opens nothing",

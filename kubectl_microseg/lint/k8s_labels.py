@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from ..model.objects import FieldPath, SourceObject
 from ..model.selectors import LabelSelector
-from ..vocab import DIRECTIONS
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref, workload_ref
 from .finding import Finding, RuleInfo
 from .similar import key_variant
@@ -63,7 +63,7 @@ def _pod_key_uses(ctx: LintContext) -> dict[str, list[_Use]]:
         for k in _selector_keys(pol.pod_selector):
             out.setdefault(pol.namespace, []).append(_Use(k, policy_ref(e), e.source, ("spec", "podSelector")))
         for d in DIRECTIONS:
-            key = "from" if d == "ingress" else "to"
+            key = "from" if d == Direction.INGRESS else "to"
             for rule in pol.rules(d):
                 for i, peer in enumerate(rule.peers or ()):
                     if peer.namespace_selector is None:
@@ -77,7 +77,7 @@ def _ns_key_uses(ctx: LintContext) -> list[_Use]:
     uses = [_Use(k, f"Namespace {n.name}", n.source) for n in ctx.cluster.namespaces.values() for k in n.labels]
     for e in ctx.policies():
         for d in DIRECTIONS:
-            key = "from" if d == "ingress" else "to"
+            key = "from" if d == Direction.INGRESS else "to"
             for rule in e.policy.rules(d):
                 for i, peer in enumerate(rule.peers or ()):
                     for k in _selector_keys(peer.namespace_selector):

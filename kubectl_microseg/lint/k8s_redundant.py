@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from ..engine.k8s import CompiledRule, iter_bits
 from ..model.cluster import PolicyEntry
 from ..model.ports import NamedPorts
-from ..vocab import DIRECTIONS
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext, policy_ref
 from .finding import Finding, RuleInfo
 
@@ -31,9 +31,9 @@ def _destinations(ctx: LintContext, cr: CompiledRule, selected: int) -> list[Nam
     a = ctx.analyzer
     if cr.static is not None:
         return [frozenset()]
-    bits = selected if cr.rule.direction == "ingress" else cr.classes
+    bits = selected if cr.rule.direction == Direction.INGRESS else cr.classes
     out = list(dict.fromkeys(a.classes[i].named_ports for i in iter_bits(bits)))
-    if cr.rule.direction == "egress" and cr.addresses:
+    if cr.rule.direction == Direction.EGRESS and cr.addresses:
         out.append(frozenset())
     return out
 

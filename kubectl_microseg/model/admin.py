@@ -219,7 +219,7 @@ class AdminPolicy:
         return self.kind != CNP_KIND
 
     def rules(self, direction: Direction) -> tuple[AdminRule, ...]:
-        return self.ingress if direction == "ingress" else self.egress
+        return self.ingress if direction == Direction.INGRESS else self.egress
 
 
 def _selector(value: Any, path: Path) -> LabelSelector:
@@ -263,7 +263,7 @@ def parse_subject(value: Any, path: Path) -> Subject:
 def parse_admin_peer(value: Any, path: Path, direction: str) -> AdminPeer:
     m = _map(value, path, required=True)
     assert m is not None
-    keys = ("namespaces", "pods") if direction == "ingress" else ("namespaces", "pods", "networks", "nodes")
+    keys = ("namespaces", "pods") if direction == Direction.INGRESS else ("namespaces", "pods", "networks", "nodes")
     key = _exactly_one(m, keys, path, "a peer")
     if key == "namespaces":
         return AdminPeer(namespaces=_selector(m[key], path + (key,)))
@@ -331,7 +331,7 @@ def parse_admin_rules(value: Any, direction: Direction, path: Path, baseline: bo
     items = _list(value, path) or []
     if len(items) > 100:
         raise FieldError(path, f"must have at most 100 items (got {len(items)})")
-    peer_key = "from" if direction == "ingress" else "to"
+    peer_key = "from" if direction == Direction.INGRESS else "to"
     actions = BANP_ACTIONS if baseline else ANP_ACTIONS
     out = []
     for i, item in enumerate(items):
@@ -523,7 +523,7 @@ def _cnp_protocols(value: Any, path: Path) -> tuple[AdminPort, ...] | None:
 
 
 def _cnp_rules(value: Any, direction: Direction, path: Path) -> tuple[AdminRule, ...]:
-    peer_key = "from" if direction == "ingress" else "to"
+    peer_key = "from" if direction == Direction.INGRESS else "to"
     out = []
     for i, item in enumerate(_items(value, path)):
         p = path + (i,)

@@ -172,10 +172,10 @@ class NetworkPolicy:
         return hash((self.namespace, self.name))
 
     def rules(self, direction: Direction) -> tuple[Rule, ...]:
-        return self.ingress if direction == "ingress" else self.egress
+        return self.ingress if direction == Direction.INGRESS else self.egress
 
     def affects(self, direction: Direction) -> bool:
-        return ("Ingress" if direction == "ingress" else "Egress") in self.policy_types
+        return ("Ingress" if direction == Direction.INGRESS else "Egress") in self.policy_types
 
 
 # ----------------------------------------------------------------------------- parsing helpers
@@ -367,7 +367,7 @@ def parse_peers(value: Any, path: Path) -> tuple[Peer, ...] | None:
 
 def parse_rules(value: Any, direction: Direction, path: Path) -> tuple[Rule, ...]:
     items = _list(value, path) or []
-    peer_key = "from" if direction == "ingress" else "to"
+    peer_key = "from" if direction == Direction.INGRESS else "to"
     rules = []
     for i, item in enumerate(items):
         p = path + (i,)
