@@ -31,6 +31,8 @@ from .explain import explain_pair, resolve_peer, resolve_port
 from .exposure import NON_PUBLIC, cluster_exposure, sensitive_ports
 from .k8s import Analyzer
 from .matrix import Endpoint, Matrix
+from .mesh import MeshVerdict, MtlsState
+from ..vocab import FlowVerdict, StrEnum
 
 DNS_PORT = 53
 DNS_LABELS: tuple[tuple[str, str], ...] = (
@@ -38,13 +40,23 @@ DNS_LABELS: tuple[tuple[str, str], ...] = (
 )
 
 
+class GuardKind(StrEnum):
+    """Which guard fired (the module's docstring says what each means; ``simulate -o json`` ``guards[].kind``)."""
+
+    DNS_BROKEN = "dns-broken"
+    EXPECTATION_CUT = "expectation-cut"
+    EXPECTATION_OPENED = "expectation-opened"
+    OPEN_TO_CLUSTER = "open-to-cluster"
+    OPEN_TO_INTERNET = "open-to-internet"
+    MESH_CUT = "mesh-cut"
+    MESH_PLAINTEXT = "mesh-plaintext"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One guard that fired."""
 
-    kind: str
-    """dns-broken, expectation-cut, expectation-opened, open-to-cluster, open-to-internet, mesh-cut,
-    mesh-plaintext."""
+    kind: GuardKind
     namespace: str
     """The namespace of the workload concerned (where a reviewer should look)."""
     subject: str
@@ -112,7 +124,7 @@ def dns_findings(before: Matrix, after: Matrix) -> list[Finding]:
         if is_dns_server(e):  # the DNS server itself: its upstream resolvers are outside the cluster
             lost = sorted(_dns_reach(before, e.id, externals_b) - _dns_reach(after, e.id, externals_a))
             if lost:
-                out.append(Finding("dns-broken", e.namespace or "", e.id,
+                out.append(Finding(GuardKind.DNS_BROKEN, e.namespace or "", e.id,
                                    f"the cluster DNS server {e.id} (CoreDNS) can no longer reach its upstream "
                                    f"resolvers outside the cluster over {' and '.join(lost)} port 53: names outside "
                                    "the cluster stop resolving for every pod", breaking=True))
@@ -120,7 +132,7 @@ def dns_findings(before: Matrix, after: Matrix) -> list[Finding]:
         lost = sorted(_dns_reach(before, e.id, targets_b) - _dns_reach(after, e.id, targets_a))
         if lost:
             where = f"CoreDNS: {', '.join(targets_a)}" if by_label else "any DNS server"
-            out.append(Finding("dns-broken", e.namespace or "", e.id,
+            out.append(Finding(GuardKind.DNS_BROKEN, e.namespace or "", e.id,
                                f"{e.id} can no longer reach DNS ({where}) over {' and '.join(lost)} port 53",
                                breaking=True))
     return out
@@ -151,12 +163,12 @@ def expectation_findings(flows: Iterable[ExpectedFlow], before: Analyzer, after:
         if isinstance(b, MicrosegError) or isinstance(a, MicrosegError) or a == b:
             continue  # an endpoint the change adds or removes: nothing to compare
         ns = f.dst.split("/", 1)[0] if "/" in f.dst else f.src.split("/", 1)[0] if "/" in f.src else ""
-        if b and not a and f.expect in (None, "allow"):
-            out.append(Finding("expectation-cut", ns, f.describe(),
+        if b and not a and f.expect in (None, FlowVerdict.ALLOW):
+            out.append(Finding(GuardKind.EXPECTATION_CUT, ns, f.describe(),
                                f"expected flow {f.describe()} (expect {f.expect or 'listed'}) is cut: allowed before, "
                                "denied after", breaking=True))
-        elif a and not b and f.expect == "deny":
-            out.append(Finding("expectation-opened", ns, f.describe(),
+        elif a and not b and f.expect == FlowVerdict.DENY:
+            out.append(Finding(GuardKind.EXPECTATION_OPENED, ns, f.describe(),
                                f"flow {f.describe()} is expected to be denied and is now allowed"))
     return out
 
@@ -181,7 +193,7 @@ def internet_findings(diff: MatrixDiff) -> list[Finding]:
             ports = ports | p.newly_allowed
         ep = pairs[0].dst_endpoint
         ranges = "; ".join(p.src for p in pairs)
-        out.append(Finding("open-to-internet", (ep.namespace if ep else "") or "", dst,
+        out.append(Finding(GuardKind.OPEN_TO_INTERNET, (ep.namespace if ep else "") or "", dst,
                            f"{dst} now accepts connections from the internet ({ranges}) on {ports.describe()}"
                            + _sensitive_tail(ports)))
     return out
@@ -216,7 +228,7 @@ def cluster_findings_from(before: dict[str, ConnSet], after: dict[str, ConnSet])
             continue
         newly = conns - before[wid]
         if newly:  # a workload id is namespace/name
-            out.append(Finding("open-to-cluster", wid.split("/", 1)[0], wid,
+            out.append(Finding(GuardKind.OPEN_TO_CLUSTER, wid.split("/", 1)[0], wid,
                                f"{wid} now accepts connections from every pod of every namespace on "
                                f"{newly.describe()} (its ingress policies admit the whole cluster)"
                                + _sensitive_tail(newly)))
@@ -231,13 +243,13 @@ def mesh_guards(changes: Iterable[dict[str, Any]]) -> list[Finding]:
         because = "; ".join(x["text"] for x in c.get("causes", ())) or "no mesh object named"
         ns = c["to"].split("/", 1)[0] if "/" in c["to"] else ""
         if c["newlyDenied"]:
-            what = "refuses it (mTLS STRICT, the client has no sidecar)" if a.get("mtls") == "refused" else \
-                {"denied": "denies it at L7", "some-requests": "allows only some requests"}[a["verdict"]]
-            out.append(Finding("mesh-cut", ns, f"{c['from']} -> {c['to']}",
+            what = "refuses it (mTLS STRICT, the client has no sidecar)" if a.get("mtls") == MtlsState.REFUSED else \
+                {MeshVerdict.DENIED: "denies it at L7", MeshVerdict.SOME: "allows only some requests"}[a["verdict"]]
+            out.append(Finding(GuardKind.MESH_CUT, ns, f"{c['from']} -> {c['to']}",
                                f"{c['from']} -> {c['to']}: the mesh now {what} (was {b.get('verdict', 'outside the mesh')})"
                                f" [{because}]", breaking=True))
-        elif b.get("mtls") == "mtls" and a.get("mtls") == "plaintext":
-            out.append(Finding("mesh-plaintext", ns, f"{c['from']} -> {c['to']}",
+        elif b.get("mtls") == MtlsState.MTLS and a.get("mtls") == MtlsState.PLAINTEXT:
+            out.append(Finding(GuardKind.MESH_PLAINTEXT, ns, f"{c['from']} -> {c['to']}",
                                f"{c['from']} -> {c['to']}: mTLS -> plaintext [{because}]"))
     return out
 

@@ -9,7 +9,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 
-from ..model.selectors import LabelSelector
+from ..model.selectors import LabelSelector, Operator
 
 _SEPARATORS = re.compile(r"[-_.]")
 
@@ -74,7 +74,7 @@ def selector_hint(selector: LabelSelector | None, label_sets: Iterable[Mapping[s
         return ""
     sets = list(label_sets)
     for req in selector.requirements:
-        if req.operator != "In" or len(req.values) != 1 or any(req.matches(s) for s in sets):
+        if req.operator is not Operator.IN or len(req.values) != 1 or any(req.matches(s) for s in sets):
             continue
         value = next(iter(req.values))
         values = [s[req.key] for s in sets if req.key in s]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ..vocab import Direction
 from .addresses import AddressSet, network_interval
 from .ports import MAX_PORT, MIN_PORT, ConnSet
-from .selectors import OPERATORS, LabelSelector, Requirement
+from .selectors import OPERATORS, LabelSelector, Operator, Requirement
 from .validation import DNS1123_LABEL, DNS1123_SUBDOMAIN, check_known_fields, parse_cidr
 from .objects import FieldPath
 
@@ -217,7 +217,7 @@ def parse_label_selector(value: Any, path: Path) -> LabelSelector:
             v = ""  # a null value of a map[string]string decodes to "" (the API server accepts it)
         validate_label_key(k, path + ("matchLabels", k))
         validate_label_value(v, path + ("matchLabels", k))
-        reqs.append(Requirement(str(k), "In", frozenset([v])))
+        reqs.append(Requirement(str(k), Operator.IN, frozenset([v])))
     for i, expr in enumerate(_list(m.get("matchExpressions"), path + ("matchExpressions",)) or []):
         p = path + ("matchExpressions", i)
         e = _map(expr, p, required=True)
@@ -227,12 +227,14 @@ def parse_label_selector(value: Any, path: Path) -> LabelSelector:
         if not isinstance(key, str) or not key:
             raise FieldError(p + ("key",), "Required value")
         validate_label_key(key, p + ("key",))
-        if op not in OPERATORS:
-            raise FieldError(p + ("operator",), f"Unsupported value: {op!r}: supported values: \"In\", \"NotIn\", \"Exists\", \"DoesNotExist\"")
+        if not isinstance(op, str) or op not in OPERATORS:
+            raise FieldError(p + ("operator",), f"Unsupported value: {op!r}: supported values: "
+                             + ", ".join(f'"{o.value}"' for o in Operator))
+        op = Operator(op)
         vals = _list(values, p + ("values",)) or []
-        if op in ("In", "NotIn") and not vals:
+        if op in (Operator.IN, Operator.NOT_IN) and not vals:
             raise FieldError(p + ("values",), "must be specified when `operator` is 'In' or 'NotIn'")
-        if op in ("Exists", "DoesNotExist") and vals:
+        if op in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and vals:
             raise FieldError(p + ("values",), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
         for j, v in enumerate(vals):
             validate_label_value(v, p + ("values", j))

@@ -11,32 +11,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections.abc import Mapping
 
-OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+from ..vocab import StrEnum
+
+
+class Operator(StrEnum):
+    """LabelSelectorRequirement ``operator`` (Kubernetes API reference)."""
+
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+OPERATORS = tuple(Operator)
 
 
 @dataclass(frozen=True)
 class Requirement:
     key: str
-    operator: str
+    operator: Operator
     values: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.operator, Operator):  # "In" as written: the member, so that matches() can use `is`
+            object.__setattr__(self, "operator", Operator(self.operator))
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         op = self.operator
-        if op == "In":
+        if op is Operator.IN:
             return key_in(labels, self.key) and labels[self.key] in self.values
-        if op == "NotIn":
+        if op is Operator.NOT_IN:
             return not key_in(labels, self.key) or labels[self.key] not in self.values
-        if op == "Exists":
+        if op is Operator.EXISTS:
             return key_in(labels, self.key)
         return not key_in(labels, self.key)  # DoesNotExist
 
     def describe(self) -> str:
         vals = ",".join(sorted(self.values))
-        if self.operator == "In":
+        if self.operator is Operator.IN:
             return f"{self.key} in ({vals})"
-        if self.operator == "NotIn":
+        if self.operator is Operator.NOT_IN:
             return f"{self.key} notin ({vals})"
-        if self.operator == "Exists":
+        if self.operator is Operator.EXISTS:
             return self.key
         return f"!{self.key}"
 
@@ -53,7 +69,7 @@ class LabelSelector:
 
     @classmethod
     def from_match_labels(cls, labels: Mapping[str, str]) -> LabelSelector:
-        return cls(tuple(Requirement(k, "In", frozenset([v])) for k, v in sorted(labels.items())))
+        return cls(tuple(Requirement(k, Operator.IN, frozenset([v])) for k, v in sorted(labels.items())))
 
     def is_empty(self) -> bool:
         return not self.requirements
@@ -67,7 +83,7 @@ class LabelSelector:
             return "<all>"
         parts = []
         for r in self.requirements:
-            if r.operator == "In" and len(r.values) == 1:
+            if r.operator is Operator.IN and len(r.values) == 1:
                 parts.append(f"{r.key}={next(iter(r.values))}")
             else:
                 parts.append(r.describe())
@@ -99,15 +115,15 @@ def parse_selector_text(text: str) -> LabelSelector:
         if len(tokens) >= 2 and tokens[1] in ("in", "notin"):
             inner = p[p.index("(") + 1 : p.rindex(")")]
             values = frozenset(v.strip() for v in inner.split(",") if v.strip())
-            reqs.append(Requirement(tokens[0], "In" if tokens[1] == "in" else "NotIn", values))
+            reqs.append(Requirement(tokens[0], Operator.IN if tokens[1] == "in" else Operator.NOT_IN, values))
         elif "!=" in p:
             k, v = p.split("!=", 1)
-            reqs.append(Requirement(k.strip(), "NotIn", frozenset([v.strip()])))
+            reqs.append(Requirement(k.strip(), Operator.NOT_IN, frozenset([v.strip()])))
         elif "==" in p or "=" in p:
             k, v = p.split("==", 1) if "==" in p else p.split("=", 1)
-            reqs.append(Requirement(k.strip(), "In", frozenset([v.strip()])))
+            reqs.append(Requirement(k.strip(), Operator.IN, frozenset([v.strip()])))
         elif p.startswith("!"):
-            reqs.append(Requirement(p[1:].strip(), "DoesNotExist"))
+            reqs.append(Requirement(p[1:].strip(), Operator.DOES_NOT_EXIST))
         else:
-            reqs.append(Requirement(p, "Exists"))
+            reqs.append(Requirement(p, Operator.EXISTS))
     return LabelSelector(tuple(reqs))

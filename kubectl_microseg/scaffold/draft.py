@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..model.cluster import NAMESPACE_NAME_LABEL
 from ..model.istio import AUTHZ_KIND, PEER_AUTHN_KIND, parse_authorization_policy, parse_peer_authentication
 from ..model.policy import FieldError, format_path, parse_network_policy
-from ..model.selectors import LabelSelector, parse_selector_text
+from ..model.selectors import LabelSelector, Operator, parse_selector_text
 
 API_VERSION = "networking.k8s.io/v1"
 Selector = dict[str, Any]
@@ -107,11 +107,11 @@ def selector_dict(sel: LabelSelector) -> Selector:
     labels: dict[str, str] = {}
     exprs: list[dict[str, Any]] = []
     for r in sel.requirements:
-        if r.operator == "In" and len(r.values) == 1 and r.key not in labels:
+        if r.operator is Operator.IN and len(r.values) == 1 and r.key not in labels:
             labels[r.key] = next(iter(r.values))
             continue
-        e: dict[str, Any] = {"key": r.key, "operator": r.operator}
-        if r.operator in ("In", "NotIn"):
+        e: dict[str, Any] = {"key": r.key, "operator": r.operator.value}
+        if r.operator in (Operator.IN, Operator.NOT_IN):
             e["values"] = sorted(r.values)
         exprs.append(e)
     out: Selector = {}

@@ -24,7 +24,7 @@ from ..model.addresses import V6_BASE, AddressSet, interval_cidrs
 from ..engine.matrix import Matrix
 from ..model.cluster import Cluster, Workload
 from ..model.ports import ConnSet
-from ..model.selectors import LabelSelector, Requirement
+from ..model.selectors import LabelSelector, Operator, Requirement
 from .dns import DnsTarget
 from .draft import DraftRule, PolicyDraft, Selector, describe_ports, dns_label, ip_peer, pods_peer, selector_dict
 from .flows import Flow, conns_to_ports
@@ -41,7 +41,7 @@ def exact_selector(w: Workload, cluster: Cluster) -> Selector:
     """
     members = [m.label_dict() for m in w.members]
     common = dict(set.intersection(*(set(m.items()) for m in members))) if members else {}
-    reqs = [Requirement(k, "In", frozenset([v])) for k, v in sorted(common.items())]
+    reqs = [Requirement(k, Operator.IN, frozenset([v])) for k, v in sorted(common.items())]
     for other in cluster.workloads:
         if other is w or other.namespace != w.namespace:
             continue
@@ -62,13 +62,13 @@ def _separator(other: dict[str, str], members: list[dict[str, str]]) -> Requirem
     """A requirement every member meets and ``other`` does not."""
     for key in sorted(other):
         if all(key not in m for m in members):
-            return Requirement(key, "DoesNotExist")
+            return Requirement(key, Operator.DOES_NOT_EXIST)
     for key in sorted(other):
         if all(m.get(key) != other[key] for m in members):
-            return Requirement(key, "NotIn", frozenset([other[key]]))
+            return Requirement(key, Operator.NOT_IN, frozenset([other[key]]))
     for key in sorted({k for m in members for k in m}):
         if key not in other and all(key in m for m in members):
-            return Requirement(key, "Exists")
+            return Requirement(key, Operator.EXISTS)
     return None
 
 
