@@ -216,7 +216,8 @@ class LiveModel:
         groups = cidr_groups([self.objects[k] for k in self._keys_of.get(None, ()) if k[0] == CIDR_GROUP_KIND])
         fresh = parse_entries(changed, groups)  # raises InputError on a bad object, like a rebuild would
         if not a.by_service_account and cilium_uses_service_accounts([e.policy for e in fresh]):
-            self._rebuild()  # pods must now be classed by service account too
+            up.rebuilt = True  # pods must now be classed by service account too
+            self._rebuild()
             return
         kept = [e for e in self.cluster.cilium if (e.policy.kind, e.policy.namespace, e.policy.name) not in keys]
         entries = sort_entries(kept + fresh)

@@ -523,6 +523,13 @@ def test_incremental_updates_with_cilium_policies_match_a_fresh_analysis():
     up = live.apply(deleted=[("CiliumClusterwideNetworkPolicy", "", "p"), ("CiliumNetworkPolicy", "a", "q")])
     assert not up.rebuilt
     same_as_fresh(live, BASE.replace("labels: {app: cli}", "labels: {app: other}"))
+    # a CNP naming io.cilium.k8s.policy.serviceaccount: pods must be classed by service account (rebuild)
+    live.apply(parse_text(textwrap.dedent(SA_PODS), "sa.yaml"))
+    sa = "endpointSelector: {matchLabels: {app: web}}\ningress: [{fromEndpoints: [{matchLabels: {'io.cilium.k8s.policy.serviceaccount': robot}}]}]\n"
+    assert live.apply(parse_text(cnp("s", "a", sa), "s.yaml")).rebuilt
+    want = BASE.replace("labels: {app: cli}", "labels: {app: other}") + SA_PODS + cnp("s", "a", sa)
+    same_as_fresh(live, want)
+    assert ("a/robot", "a/web") in live.matrix().cells and ("a/plain", "a/web") not in live.matrix().cells
 
 
 FQDN = """
