@@ -20,6 +20,7 @@ from kubectl_microseg.engine.diff import diff_matrices
 from kubectl_microseg.engine.explain import PairExplanation, explain_pair
 from kubectl_microseg.engine.k8s import Analyzer, ExternalAtom, Reason
 from kubectl_microseg.engine.matrix import Cell, Endpoint, Matrix
+from kubectl_microseg.engine.mesh import MeshCandidates
 from kubectl_microseg.engine.staged import StagedChange, staged_changes
 from kubectl_microseg.gcpause import paused_gc
 from kubectl_microseg.model.cluster import PolicyEntry, Workload
@@ -239,7 +240,7 @@ def live_session(model, snapshot: Snapshot, args: argparse.Namespace, lock: thre
         calico = model.analyzer.cluster.calico
         objects = list(model.objects.values()) if calico.staged or calico.staged_k8s else []
         # the mesh's verdicts read the model's cluster: under the lock (engine/mesh.py, ~0.1 s at size L)
-        m, mesh_changed = with_mesh(m, model.analyzer, args, _MESHED.get(model))
+        m, mesh_changed = with_mesh(m, model.analyzer, args, _MESHED.get(model), _mesh_candidates(model, up))
         if mesh_changed is not None:
             _MESHED[model] = m
     # the staged verdicts (a second analysis, only with staged policies) from a copy, outside the lock
@@ -253,17 +254,35 @@ _MESHED: weakref.WeakKeyDictionary[Any, Matrix] = weakref.WeakKeyDictionary()
 """A live model -> its last matrix with mesh verdicts (to tell which cells a mesh-only change redraws)."""
 
 
-def with_mesh(m: Matrix, analyzer: Analyzer, args: argparse.Namespace,
-              previous: Matrix | None = None) -> tuple[Matrix, set[tuple[str, str]] | None]:
+def _mesh_candidates(model: Any, up: Any) -> MeshCandidates:
+    """The live model's mesh candidates, updated for the namespaces ``up`` (engine.incremental.Update)
+    re-analysed; made anew for a new analyzer (the first update, a rebuild)."""
+    cands = _CANDIDATES.get(model)
+    if cands is None or cands.analyzer is not model.analyzer:
+        cands = _CANDIDATES[model] = MeshCandidates(model.analyzer)
+    else:
+        for ns in up.namespaces:
+            cands.update(ns)
+    return cands
+
+
+_CANDIDATES: weakref.WeakKeyDictionary[Any, MeshCandidates] = weakref.WeakKeyDictionary()
+"""A live model -> the namespaces that may put a pod in the mesh (kept per event, not rescanned)."""
+
+
+def with_mesh(m: Matrix, analyzer: Analyzer, args: argparse.Namespace, previous: Matrix | None = None,
+              candidates: MeshCandidates | None = None) -> tuple[Matrix, set[tuple[str, str]] | None]:
     """The matrix with the service mesh's verdicts on the cells L4 allows (engine/mesh.py, as ``matrix``
     shows them), as a copy (a live model's matrix is shared and read-only); and the pairs whose mesh verdict
-    differs from ``previous`` (None: no mesh now or before)."""
+    differs from ``previous`` (None: no mesh now or before). ``candidates`` (a live model's, kept per
+    event) skip the mesh layer without reading every workload when nothing may be in a mesh."""
     from dataclasses import replace
 
     from kubectl_microseg.engine.mesh import annotate
     from kubectl_microseg.load import mesh_analyzer
 
-    mesh = mesh_analyzer(args, analyzer.cluster)
+    may_mesh = candidates is None or candidates.may_mesh()
+    mesh = mesh_analyzer(args, analyzer.cluster) if may_mesh else None
     if mesh is None:
         gone = {k for k, c in previous.cells.items() if c.mesh is not None} if previous is not None else None
         return m, gone

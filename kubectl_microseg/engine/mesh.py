@@ -166,6 +166,51 @@ class Request:
 _REQUEST_FIELDS = ("methods", "notMethods", "paths", "notPaths", "hosts", "notHosts")
 
 
+_PLANE_KEYS = ("istio-injection", "istio.io/rev", "istio.io/dataplane-mode")
+"""Namespace labels that may put its pods in the mesh (sidecar injection, a revision, ambient)."""
+_OPT_IN_KEYS = ("sidecar.istio.io/inject", "istio.io/dataplane-mode")
+"""A pod template's own opt-in keys: a label, or the older annotation."""
+
+
+def namespace_may_mesh(labels: dict[str, str]) -> bool:
+    """Whether a namespace's labels may put its pods in the mesh (what :attr:`MeshAnalyzer.active` looks for)."""
+    return any(k in labels for k in _PLANE_KEYS)
+
+
+def workload_may_mesh(w: Workload) -> bool:
+    """Whether a workload's pod template opts in or out of the mesh itself (label or annotation)."""
+    meta = pod_template(w.kind, w.source.raw if w.source is not None else {})[0]
+    labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
+    return any(k in labels or k in notes for k in _OPT_IN_KEYS)
+
+
+class MeshCandidates:
+    """The namespaces whose labels or workloads may put a pod in the mesh, kept current per event: a live
+    model's O(changed namespaces) pre-check before :attr:`MeshAnalyzer.active` (which reads every workload).
+    With no mesh objects and no candidate namespace, the mesh layer is not active."""
+
+    def __init__(self, analyzer: Any):
+        self.analyzer = analyzer
+        """The engine.k8s.Analyzer read (a live model's; a rebuild makes a new one, so new candidates)."""
+        self.namespaces: set[str] = set()
+        for name in set(analyzer.cluster.namespaces) | set(analyzer.by_namespace):
+            self.update(name)
+
+    def update(self, ns: str) -> None:
+        """Look at one namespace again (its labels and the workloads of its classes)."""
+        a = self.analyzer
+        labels = a.cluster.namespaces[ns].labels if ns in a.cluster.namespaces else {}
+        if namespace_may_mesh(labels) or any(workload_may_mesh(w) for i in a.by_namespace.get(ns, ())
+                                             for w in a.class_workloads[i]):
+            self.namespaces.add(ns)
+        else:
+            self.namespaces.discard(ns)
+
+    def may_mesh(self) -> bool:
+        """False only when :attr:`MeshAnalyzer.active` is False (no mesh objects, no candidate namespace)."""
+        return bool(self.analyzer.cluster.mesh) or bool(self.namespaces)
+
+
 class MeshAnalyzer:
     """The mesh layer of one cluster: sides of workloads, scopes of policies, and the pair verdicts."""
 
@@ -211,14 +256,9 @@ class MeshAnalyzer:
         update: without mesh objects it reads only what puts a pod in the mesh (no sides are built)."""
         if self.cluster.mesh:
             return True
-        plane_keys = ("istio-injection", "istio.io/rev", "istio.io/dataplane-mode")
-        if any(k in ns.labels for ns in self.cluster.namespaces.values() for k in plane_keys):
+        if any(namespace_may_mesh(ns.labels) for ns in self.cluster.namespaces.values()) \
+                or any(workload_may_mesh(w) for w in self.cluster.workloads):
             return any(s.in_mesh for s in self.sides().values())
-        for w in self.cluster.workloads:  # a pod's own opt-in: label, or the older annotation
-            meta = pod_template(w.kind, w.source.raw if w.source is not None else {})[0]
-            if any(k in (meta.get("labels") or {}) or k in (meta.get("annotations") or {})
-                   for k in ("sidecar.istio.io/inject", "istio.io/dataplane-mode")):
-                return any(s.in_mesh for s in self.sides().values())
         return False
 
     def sides(self) -> dict[str, Side]:

@@ -18,7 +18,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from . import calico_selector as sel
-from .policy import FieldError
+from .policy import FieldError, PolicyType
 from .ports import ConnSet
 from .validation import check_known_fields
 from .objects import FieldPath
@@ -56,11 +56,6 @@ class CalicoAction(StrEnum):
     DENY = "Deny"
     LOG = "Log"
     PASS = "Pass"
-
-
-class PolicyType(StrEnum):
-    INGRESS = "Ingress"
-    EGRESS = "Egress"
 
 
 TIER_DEFAULT_ACTIONS = (CalicoAction.DENY, CalicoAction.PASS)
@@ -189,7 +184,7 @@ class CalicoPolicy:
         return self.ingress if direction == Direction.INGRESS else self.egress
 
     def applies(self, direction: Direction) -> bool:
-        return (PolicyType.INGRESS if direction == Direction.INGRESS else PolicyType.EGRESS) in self.types
+        return PolicyType.of(direction) in self.types
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Mapping
 
-from ..vocab import Direction
+from ..vocab import Direction, StrEnum
 from .addresses import AddressSet, network_interval
 from .ports import MAX_PORT, MIN_PORT, ConnSet
 from .selectors import OPERATORS, LabelSelector, Operator, Requirement
@@ -150,6 +150,17 @@ class Rule(RulePorts):
         return hash((self.direction, self.index, self.path))
 
 
+class PolicyType(StrEnum):
+    """NetworkPolicy ``spec.policyTypes`` (Calico's ``types`` use the same words)."""
+
+    INGRESS = "Ingress"
+    EGRESS = "Egress"
+
+    @classmethod
+    def of(cls, direction: Direction) -> PolicyType:
+        return cls.INGRESS if direction == Direction.INGRESS else cls.EGRESS
+
+
 @dataclass(frozen=True)
 class NetworkPolicy:
     """A validated NetworkPolicy with its defaulted policyTypes."""
@@ -157,7 +168,7 @@ class NetworkPolicy:
     namespace: str
     name: str
     pod_selector: LabelSelector
-    policy_types: frozenset[str]
+    policy_types: frozenset[PolicyType]
     ingress: tuple[Rule, ...]
     egress: tuple[Rule, ...]
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -175,7 +186,7 @@ class NetworkPolicy:
         return self.ingress if direction == Direction.INGRESS else self.egress
 
     def affects(self, direction: Direction) -> bool:
-        return ("Ingress" if direction == Direction.INGRESS else "Egress") in self.policy_types
+        return PolicyType.of(direction) in self.policy_types
 
 
 # ----------------------------------------------------------------------------- parsing helpers
@@ -421,14 +432,14 @@ def parse_network_policy(raw: Mapping[str, Any], default_namespace: str = "defau
         if len(types) > 2:
             raise FieldError(("spec", "policyTypes"), "may not specify more than two policyTypes")
         for i, t in enumerate(types):
-            if t not in ("Ingress", "Egress"):
+            if not isinstance(t, str) or t not in tuple(PolicyType):
                 raise FieldError(("spec", "policyTypes", i), f'Unsupported value: {t!r}: supported values: "Ingress", "Egress"')
-        policy_types = frozenset(types)
+        policy_types = frozenset(PolicyType(t) for t in types)
     else:
         # defaults.go: no policyTypes -> Ingress, plus Egress when the policy has egress rules
-        policy_types = frozenset(["Ingress", "Egress"] if egress else ["Ingress"])
-    if ingress and "Ingress" not in policy_types:
+        policy_types = frozenset([PolicyType.INGRESS, PolicyType.EGRESS] if egress else [PolicyType.INGRESS])
+    if ingress and PolicyType.INGRESS not in policy_types:
         warnings.append("has ingress rules but policyTypes omits Ingress: the ingress rules have no effect")
-    if egress and "Egress" not in policy_types:
+    if egress and PolicyType.EGRESS not in policy_types:
         warnings.append("has egress rules but policyTypes omits Egress: the egress rules have no effect")
     return NetworkPolicy(namespace, name, pod_selector, policy_types, ingress, egress, tuple(warnings))
