@@ -264,7 +264,8 @@ class Analyzer:
                 bits |= self.peer_classes(p, pol.namespace)
                 if p.ip_block is not None:
                     addrs = addrs | p.ip_block
-            cr = CompiledRule(pol, rule, bits, addrs, False, rule.static_conns())
+            cr = CompiledRule(pol, rule, bits, addrs, False, rule.static_conns(), local=all(
+                p.namespace_selector is None and p.ip_block is None for p in rule.peers))
         self.compiled[(pol.id, rule.direction, rule.index)] = cr
         return cr
 
@@ -989,6 +990,8 @@ class Analyzer:
             if key in own:
                 continue
             cr.classes &= ~dead_mask
+            if cr.local and cr.policy.namespace != ns:  # selects pods of its own namespace only
+                continue
             for i in fresh:
                 if self.rule_selects(cr, i):
                     cr.classes |= 1 << i
