@@ -35,6 +35,7 @@ from typing import Any
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.cilium import CiliumEntry, CiliumPolicy
+from ..model.cilium import uses_service_accounts as cilium_uses_service_accounts
 from ..model.cluster import Cluster, Member, Workload
 from ..model.istio import MeshOptions
 from ..model.policy import NetworkPolicy, Peer, Rule
@@ -108,9 +109,10 @@ class Analyzer:
     # ------------------------------------------------------------------ classes
     def _build_classes(self) -> None:
         self.admin_networks = _admin_network_sets(self.cluster)
-        self._by_service_account = self.cluster.calico.uses_service_accounts
-        """Pods are classed by service account too (a Calico policy selects by it; fixed for this analyzer:
-        a Calico change rebuilds the live model)."""
+        self.by_service_account = (self.cluster.calico.uses_service_accounts
+                                    or cilium_uses_service_accounts([e.policy for e in self.cluster.cilium]))
+        """Pods are classed by service account too (a Calico or Cilium policy selects by it; fixed for this
+        analyzer: a Calico change, or a Cilium change that needs it, rebuilds the live model)."""
         self._class_keys: dict[tuple[Any, ...], int] = {}
         self._key_of: list[tuple[Any, ...]] = []
         self.classes: list[PodClass] = []
@@ -149,7 +151,7 @@ class Analyzer:
         # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
         by_ip = self.options.ipblock_matches_pods or host
         nets = self._networks_holding(m)
-        sa = m.service_account if self._by_service_account else ""
+        sa = m.service_account if self.by_service_account else ""
         key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets, sa)
         i = self._class_keys.get(key)
         if i is None:
