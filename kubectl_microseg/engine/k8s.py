@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
@@ -931,12 +931,12 @@ class Analyzer:
         cluster = self.cluster
         self._strip_cilium()  # compiled again at the end, onto the namespace's new classes too
         # 1. the cluster's lists
-        old_wl = [w for w in cluster.workloads if w.namespace == ns]
-        old_pol = [e for e in cluster.policies if e.policy.namespace == ns]
-        cluster.workloads = sorted([w for w in cluster.workloads if w.namespace != ns] + part.workloads,
-                                   key=lambda w: (w.namespace, w.name, w.kind))
-        cluster.policies = sorted([e for e in cluster.policies if e.policy.namespace != ns] + part.policies,
-                                  key=lambda e: (e.policy.namespace, e.policy.name))
+        # both lists are sorted by namespace first (build_cluster): the namespace's entries are one run,
+        # found by bisection and replaced (no key computed for, and no sort of, the whole cluster)
+        cluster.workloads, old_wl = _splice(cluster.workloads, ns, lambda w: w.namespace, part.workloads,
+                                            lambda w: (w.namespace, w.name, w.kind))
+        cluster.policies, old_pol = _splice(cluster.policies, ns, lambda e: e.policy.namespace, part.policies,
+                                            lambda e: (e.policy.namespace, e.policy.name))
         labels_changed = False
         if ns in part.namespaces:
             new_ns = part.namespaces[ns]
@@ -1143,6 +1143,16 @@ def iter_bits(bits: int) -> Iterator[int]:
 def pod_selected(c: PodClass, sel: LabelSelector | None) -> bool:
     """A pod selector (None: every pod) selects a class: never a hostNetwork one (see the module doc)."""
     return not c.host_network and (sel is None or sel.matches(c.labels))
+
+
+def _splice(items: list[Any], ns: str, namespace: Callable[[Any], str], new: list[Any],
+            order: Callable[[Any], Any]) -> tuple[list[Any], list[Any]]:
+    """``items`` (sorted by ``order``, whose first part is the namespace) with the run of ``ns``'s entries
+    replaced by ``new`` sorted the same way, as a new list (readers of the old one see it unchanged); and
+    the old run."""
+    lo = bisect.bisect_left(items, ns, key=namespace)
+    hi = bisect.bisect_right(items, ns, lo=lo, key=namespace)
+    return items[:lo] + sorted(new, key=order) + items[hi:], items[lo:hi]
 
 
 def ip_selected(c: PodClass, block: AddressSet) -> bool:
