@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.addresses import AddressSet
 from ..model.cilium import (CCNP_KIND, CLUSTER_LABEL, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVICE_ACCOUNT_LABEL, CiliumPeer,
-                            CiliumPolicy, CiliumRule, CiliumSelector, Entity, FqdnSelector, PeerKind)
+                            CiliumPolicy, CiliumRule, CiliumSelector, Entity, FqdnSelector, PeerKind, Section)
 from ..model.ports import ConnSet, NamedPorts
 from ..model.selectors import LabelSelector
 from ..vocab import DIRECTIONS, Direction, ReasonKind
@@ -266,7 +266,7 @@ class CiliumLayer:
             fqdns = tuple(p.fqdn for p in rule.peers if p.fqdn is not None)
             cr = CompiledCiliumRule(pol, rule, bits, addrs, False, rule.static_conns(), unsure_classes=unsure & ~bits,
                                     unsure_external=unsure_ext, fqdns=fqdns)
-        self.compiled[(pol.id, rule.section or rule.direction, rule.index)] = cr
+        self.compiled[(pol.id, rule.section, rule.index)] = cr
         return cr
 
     def _peer(self, p: CiliumPeer, ns: str | None, ents: set[Entity]) -> tuple[int, int, AddressSet, bool]:
@@ -411,7 +411,7 @@ class CiliumLayer:
         return out
 
 
-_ANY_RULE = CiliumRule(Direction.INGRESS, 0, False, (), None, (), (), "subject")
+_ANY_RULE = CiliumRule(Direction.INGRESS, 0, False, (), None, (), Section.SUBJECT)
 
 
 def _bits(bits: int) -> Iterator[int]:
@@ -461,7 +461,7 @@ FQDN_TEXT = ("{}: its addresses are the DNS answers at run time (Cilium learns t
 
 def unsure_text(cr: CompiledCiliumRule) -> str:
     r = cr.rule
-    if r.section == "subject":
+    if r.section is Section.SUBJECT:
         return (f"{cr.policy.id} selects by io.cilium.k8s.policy.cluster (the cluster's name is not known offline): it may select "
                 "this pod; the verdict is uncertain")
     what = " or ".join(p.describe(cr.policy.namespace) for p in r.peers or ()

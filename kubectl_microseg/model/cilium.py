@@ -67,6 +67,17 @@ class Entity(StrEnum):
     ALL = "all"
 
 
+class Section(StrEnum):
+    """The rule list a Cilium rule is in (the spec field; rule messages and compiled-rule keys name it)."""
+
+    INGRESS = "ingress"
+    EGRESS = "egress"
+    INGRESS_DENY = "ingressDeny"
+    EGRESS_DENY = "egressDeny"
+    SUBJECT = "subject"
+    """No field: the engine's stand-in rule for a subject it cannot resolve (its verdicts are uncertain)."""
+
+
 class PeerKind(StrEnum):
     ENDPOINTS = "endpoints"
     CIDR = "cidr"
@@ -186,9 +197,9 @@ class CiliumRule(RulePorts):
     peers: tuple[CiliumPeer, ...] | None
     ports: tuple[PortSpec, ...] | None
     path: Path
+    section: Section
     l7: tuple[str, ...] = ()
     """The L7 rules of its toPorts, as text ('http GET /api/.*', 'dns *.example.com', 'kafka ...')."""
-    section: str = ""
 
     def __hash__(self) -> int:
         return hash((self.direction, self.index, self.path))
@@ -458,7 +469,7 @@ def _l7_text(rules: Mapping[str, Any]) -> list[str]:
 
 
 def _rules(value: Any, direction: Direction, path: Path, groups: Mapping[str, CidrGroup], deny: bool,
-           section: str) -> tuple[CiliumRule, ...]:
+           section: Section) -> tuple[CiliumRule, ...]:
     out = []
     for i, item in enumerate(_list(value, path) or []):
         p = path + (i,)
@@ -470,7 +481,7 @@ def _rules(value: Any, direction: Direction, path: Path, groups: Mapping[str, Ci
         ports, l7 = _to_ports(m.get("toPorts"), p + ("toPorts",), deny)
         if peers is None and ports is None:
             peers = ()  # an empty rule: default deny, allows nothing (language reference)
-        out.append(CiliumRule(direction, i + 1, deny, peers, ports, p, l7, section))
+        out.append(CiliumRule(direction, i + 1, deny, peers, ports, p, section, l7))
     return tuple(out)
 
 
@@ -485,18 +496,19 @@ def parse_rule(spec: Any, kind: str, name: str, namespace: str | None, index: in
     if has_node:
         parse_label_selector(m["nodeSelector"], path + ("nodeSelector",))
     sections = {}
-    for key, d, deny in (("ingress", Direction.INGRESS, False), ("egress", Direction.EGRESS, False),
-                         ("ingressDeny", Direction.INGRESS, True), ("egressDeny", Direction.EGRESS, True)):
-        sections[key] = _rules(m.get(key), d, path + (key,), groups, deny, key)
+    for key, d, deny in ((Section.INGRESS, Direction.INGRESS, False), (Section.EGRESS, Direction.EGRESS, False),
+                         (Section.INGRESS_DENY, Direction.INGRESS, True), (Section.EGRESS_DENY, Direction.EGRESS, True)):
+        sections[key] = _rules(m.get(key), d, path + (key.value,), groups, deny, key)
     dd = _map(m.get("enableDefaultDeny"), path + ("enableDefaultDeny",)) or {}
     default = []
-    for d, a, b in ((Direction.INGRESS, "ingress", "ingressDeny"), (Direction.EGRESS, "egress", "egressDeny")):
+    for d, a, b in ((Direction.INGRESS, Section.INGRESS, Section.INGRESS_DENY),
+                    (Direction.EGRESS, Section.EGRESS, Section.EGRESS_DENY)):
         v = dd.get(d)
         if v is not None and not isinstance(v, bool):
             raise FieldError(path + ("enableDefaultDeny", d), f"must be a boolean, not {type_name(v)}")
         default.append(bool(sections[a] or sections[b]) if v is None else v)
-    return CiliumPolicy(kind, namespace, name, index, subject, sections["ingress"], sections["egress"],
-                        sections["ingressDeny"], sections["egressDeny"], (default[0], default[1]),
+    return CiliumPolicy(kind, namespace, name, index, subject, sections[Section.INGRESS], sections[Section.EGRESS],
+                        sections[Section.INGRESS_DENY], sections[Section.EGRESS_DENY], (default[0], default[1]),
                         str(m.get("description") or ""))
 
 
