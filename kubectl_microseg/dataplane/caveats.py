@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 from ..model.cluster import Cluster
 from ..model.objects import SourceObject
+from ..vocab import FlowVerdict
 from .cells import Cell
 
 # (CNI name, pattern on a container image of a pod, DaemonSet or Deployment)
@@ -120,7 +121,7 @@ def likely_causes(cell: Cell, network: str, cnis: list[Cni], feats: Features) ->
     names = {c.name for c in cnis}
     out: list[str] = []
     pod_dst = cell.dst_pod is not None
-    if cell.model == "allow" and network == "deny":
+    if cell.model == FlowVerdict.ALLOW and network == FlowVerdict.DENY:
         if feats.end_port:
             if "Cilium" in names:
                 out.append("Cilium does not implement endPort: only `port` of the range is open (docs.cilium.io, "
@@ -139,7 +140,7 @@ def likely_causes(cell: Cell, network: str, cnis: list[Cni], feats: Features) ->
                        "as the node's (try --hostnetwork-as-pods to compare)")
         out.append("a policy the model does not read (CiliumNetworkPolicy, Calico GlobalNetworkPolicy, an admin "
                    "policy out of reach of the reader) or a node firewall drops it")
-    elif cell.model == "deny" and network == "allow":
+    elif cell.model == FlowVerdict.DENY and network == FlowVerdict.ALLOW:
         if not cnis:
             out.append("no NetworkPolicy-enforcing CNI was seen in the cluster's pods (the kube-system pods may not "
                        "be readable): policies may not be enforced at all")

@@ -18,6 +18,7 @@ from ..engine.explain import explain_pair, find_workload, resolve_port
 from ..engine.k8s import Analyzer
 from ..errors import BadProbeTarget, PortRequired, UsageError
 from ..model.addresses import is_ip
+from ..vocab import FlowVerdict
 from .pods import PodRef, class_key
 
 
@@ -63,7 +64,7 @@ def judge(analyzer: Analyzer, cell: Cell) -> Cell:
     dst = _view(analyzer, cell.dst_pod) if cell.dst_pod else analyzer.atom_for(cell.address)
     e = explain_pair(analyzer, src, dst)
     ok = e.allowed.allows(cell.protocol, cell.port)
-    cell.model = "allow" if ok else "deny"
+    cell.model = FlowVerdict.ALLOW if ok else FlowVerdict.DENY
     cell.because = [r.short() for r in e.deciding(cell.protocol, cell.port)]
     cell.uncertain = bool(e.uncertain)
     return cell

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..vocab import FlowVerdict
 from .cells import Cell, Kind
 
 
@@ -30,8 +31,8 @@ class Outcome:
     ERROR = "error"
 
 
-NETWORK_SAYS = {Outcome.CONNECTED: "allow", Outcome.REFUSED: "allow", Outcome.ANSWERED: "allow",
-                Outcome.BLOCKED: "deny", Outcome.NO_ANSWER: "unknown", Outcome.ERROR: "unknown"}
+NETWORK_SAYS = {Outcome.CONNECTED: FlowVerdict.ALLOW, Outcome.REFUSED: FlowVerdict.ALLOW, Outcome.ANSWERED: FlowVerdict.ALLOW,
+                Outcome.BLOCKED: FlowVerdict.DENY, Outcome.NO_ANSWER: FlowVerdict.UNKNOWN, Outcome.ERROR: FlowVerdict.UNKNOWN}
 
 
 def argv(cell: Cell, timeout: int) -> list[str]:
@@ -52,7 +53,7 @@ class Result:
     detail: str = ""
 
     @property
-    def network(self) -> str:
+    def network(self) -> FlowVerdict:
         return NETWORK_SAYS[self.outcome]
 
 

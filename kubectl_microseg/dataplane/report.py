@@ -7,6 +7,7 @@ from typing import Any
 from . import caveats
 from .cells import Cell
 from .commands import Outcome, Result, read_outcome
+from ..vocab import FlowVerdict
 
 
 def results(cells: list[Cell], outputs: list[Any]) -> list[Result]:
@@ -28,7 +29,7 @@ def build(cells: list[Cell], res: list[Result], cnis: list[caveats.Cni], cluster
 
 def row(cell: Cell, res: Result, cnis: list[caveats.Cni], cluster: Any) -> dict[str, Any]:
     network = res.network
-    agree = None if network == "unknown" else network == cell.model
+    agree = None if network == FlowVerdict.UNKNOWN else network == cell.model
     causes = caveats.likely_causes(cell, network, cnis, caveats.features(cluster, cell)) if agree is False else []
     return {"from": cell.src.id, "fromEndpoint": cell.src.workload,
             "to": cell.dst_pod.id if cell.dst_pod else cell.address, "toEndpoint": cell.dst,

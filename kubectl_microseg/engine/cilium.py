@@ -21,7 +21,7 @@ Modes"; see model.cilium):
 - CIDR peers (fromCIDR, toCIDR, CIDRSet, CIDR groups) match outside addresses only: "CIDR rules do not
   apply to traffic where both sides of the connection are either managed by Cilium or use an IP belonging
   to a node in the cluster" (language reference, "CIDR based").
-- toFQDNs, toServices, toGroups, toNodes, fromRequires/toRequires and io.cilium.k8s.policy.serviceaccount
+- toFQDNs, toServices, toGroups, toNodes, fromRequires/toRequires and io.cilium.k8s.policy.cluster
   selectors are not evaluated: they match nothing, and every verdict they could change is uncertain.
 """
 
@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..model.addresses import AddressSet
-from ..model.cilium import (CCNP_KIND, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVICE_ACCOUNT_LABEL, CiliumPeer,
+from ..model.cilium import (CCNP_KIND, CLUSTER_LABEL, NAMESPACE_LABEL, NS_LABELS_PREFIX, SERVICE_ACCOUNT_LABEL, CiliumPeer,
                             CiliumPolicy, CiliumRule, CiliumSelector, Entity, FqdnSelector, PeerKind)
 from ..model.ports import ConnSet, NamedPorts
 from ..model.selectors import LabelSelector
@@ -125,12 +125,17 @@ class CiliumLayer:
 
     # ------------------------------------------------------------------ selectors
     def class_labels(self, i: int) -> dict[str, str]:
-        """A pod class's Cilium labels: its own, its namespace's name and its namespace's labels."""
+        """A pod class's Cilium labels: its own, its namespace's name, its namespace's labels and its service
+        account. docs.cilium.io, "Using Kubernetes Constructs In Policy", "ServiceAccounts": policies select a
+        pod's service account (serviceAccountName) by the label io.cilium.k8s.policy.serviceaccount; classes
+        carry it when some Cilium policy names it (Analyzer classes pods by service account then)."""
         hit = self._labels.get(i)
         if hit is None:
             c = self.a.classes[i]
             hit = dict(c.labels)
             hit[NAMESPACE_LABEL] = c.namespace
+            if c.service_account:
+                hit[SERVICE_ACCOUNT_LABEL] = c.service_account
             for k, v in self.a.ns_labels.get(c.namespace, {}).items():
                 hit[NS_LABELS_PREFIX + k] = v
             self._labels[i] = hit
@@ -155,8 +160,8 @@ class CiliumLayer:
         (pkg/k8s/utils getEndpointSelector: only an io.kubernetes.pod.namespace key lifts the limit; namespace
         *labels* do not)."""
         ns = None if sel.names_namespace and not force_namespace else namespace
-        if sel.service_account:  # not in the model: the pods it could select are uncertain
-            rest = LabelSelector(tuple(r for r in sel.selector.requirements if r.key != SERVICE_ACCOUNT_LABEL))
+        if sel.cluster:  # the cluster's name is not known offline: the pods it could select are uncertain
+            rest = LabelSelector(tuple(r for r in sel.selector.requirements if r.key != CLUSTER_LABEL))
             return 0, self._match(rest, ns)
         return self._match(sel.selector, ns), 0
 
@@ -189,7 +194,7 @@ class CiliumLayer:
             if d == "egress" and subject:
                 self.egress_reach.extend((subject, cr) for cr in allows)
             if unsure_subject and (allows or denies or pol.affects(d)):
-                # the subject itself is not known (service account): its verdicts are uncertain
+                # the subject itself is not known (cluster name): its verdicts are uncertain
                 for i in _bits(unsure_subject):
                     self.unsure[d].setdefault(i, []).append(CompiledCiliumRule(pol, _ANY_RULE, 0, AddressSet(), False, _NONE,
                                                                 unsure_classes=a.all_classes, unsure_external=True))
@@ -458,11 +463,11 @@ FQDN_TEXT = ("{}: its addresses are the DNS answers at run time (Cilium learns t
 def unsure_text(cr: CompiledCiliumRule) -> str:
     r = cr.rule
     if r.section == "subject":
-        return (f"{cr.policy.id} selects by io.cilium.k8s.policy.serviceaccount (not in the model): it may select "
+        return (f"{cr.policy.id} selects by io.cilium.k8s.policy.cluster (the cluster's name is not known offline): it may select "
                 "this pod; the verdict is uncertain")
     what = " or ".join(p.describe(cr.policy.namespace) for p in r.peers or ()
                        if p.kind in (PeerKind.FQDN, PeerKind.SERVICE, PeerKind.GROUP, PeerKind.ENTITY)
-                       or (p.selector is not None and (p.selector.service_account or p.selector.entity)))
+                       or (p.selector is not None and (p.selector.cluster or p.selector.entity)))
     return (f"{cr.policy.id} {r.section} rule {r.index}: {what or 'a peer'} is not evaluated (its members are not "
             "known offline); it could decide here: the verdict is uncertain")
 

@@ -38,6 +38,10 @@ class CompiledRule:
     """The rule's ports, or None when named ports must be resolved per destination."""
     resolved: dict[NamedPorts, ConnSet] = field(default_factory=dict, repr=False)
     """Named-port resolutions by the destination's named ports (pods of a class share one set)."""
+    local: bool = False
+    """Every peer is a podSelector alone, so the rule selects pods of its policy's own namespace only
+    (NetworkPolicyPeer: a podSelector without namespaceSelector selects pods in the policy's namespace): a
+    new class of another namespace is never selected by it (``Analyzer.replace_namespace``)."""
 
     def conns(self, dst_named: NamedPorts) -> ConnSet:
         if self.static is not None:

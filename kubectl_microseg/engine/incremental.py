@@ -35,6 +35,7 @@ from ..model.cilium import (
     summary_notes,
 )
 from ..model.cilium import POLICY_KINDS as CILIUM_POLICY_KINDS
+from ..model.cilium import uses_service_accounts as cilium_uses_service_accounts
 from ..model.cluster import WORKLOAD_KINDS, Cluster, build_cluster
 from ..model.istio import MESH_KINDS
 from ..model.objects import ObjectKey, SourceObject
@@ -214,6 +215,10 @@ class LiveModel:
         # parse only the changed objects; keep the other rule objects (CIDR groups did not change: they rebuild)
         groups = cidr_groups([self.objects[k] for k in self._keys_of.get(None, ()) if k[0] == CIDR_GROUP_KIND])
         fresh = parse_entries(changed, groups)  # raises InputError on a bad object, like a rebuild would
+        if not a.by_service_account and cilium_uses_service_accounts([e.policy for e in fresh]):
+            up.rebuilt = True  # pods must now be classed by service account too
+            self._rebuild()
+            return
         kept = [e for e in self.cluster.cilium if (e.policy.kind, e.policy.namespace, e.policy.name) not in keys]
         entries = sort_entries(kept + fresh)
         notes = self._cilium_summary(entries)

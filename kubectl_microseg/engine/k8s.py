@@ -29,12 +29,13 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..model.addresses import V4_MAX, AddressSet, address_int
 from ..model.admin import AdminPolicy, AdminRule
 from ..model.cilium import CiliumEntry, CiliumPolicy
+from ..model.cilium import uses_service_accounts as cilium_uses_service_accounts
 from ..model.cluster import Cluster, Member, Workload
 from ..model.istio import MeshOptions
 from ..model.policy import NetworkPolicy, Peer, Rule
@@ -108,9 +109,10 @@ class Analyzer:
     # ------------------------------------------------------------------ classes
     def _build_classes(self) -> None:
         self.admin_networks = _admin_network_sets(self.cluster)
-        self._by_service_account = self.cluster.calico.uses_service_accounts
-        """Pods are classed by service account too (a Calico policy selects by it; fixed for this analyzer:
-        a Calico change rebuilds the live model)."""
+        self.by_service_account = (self.cluster.calico.uses_service_accounts
+                                    or cilium_uses_service_accounts([e.policy for e in self.cluster.cilium]))
+        """Pods are classed by service account too (a Calico or Cilium policy selects by it; fixed for this
+        analyzer: a Calico change, or a Cilium change that needs it, rebuilds the live model)."""
         self._class_keys: dict[tuple[Any, ...], int] = {}
         self._key_of: list[tuple[Any, ...]] = []
         self.classes: list[PodClass] = []
@@ -149,7 +151,7 @@ class Analyzer:
         # a hostNetwork pod's address is its node's, outside the pod network: ipBlocks can match it
         by_ip = self.options.ipblock_matches_pods or host
         nets = self._networks_holding(m)
-        sa = m.service_account if self._by_service_account else ""
+        sa = m.service_account if self.by_service_account else ""
         key = (m.namespace, m.labels, m.named_ports, host, m.ips if by_ip else (), nets, sa)
         i = self._class_keys.get(key)
         if i is None:
@@ -264,7 +266,8 @@ class Analyzer:
                 bits |= self.peer_classes(p, pol.namespace)
                 if p.ip_block is not None:
                     addrs = addrs | p.ip_block
-            cr = CompiledRule(pol, rule, bits, addrs, False, rule.static_conns())
+            cr = CompiledRule(pol, rule, bits, addrs, False, rule.static_conns(), local=all(
+                p.namespace_selector is None and p.ip_block is None for p in rule.peers))
         self.compiled[(pol.id, rule.direction, rule.index)] = cr
         return cr
 
@@ -928,12 +931,12 @@ class Analyzer:
         cluster = self.cluster
         self._strip_cilium()  # compiled again at the end, onto the namespace's new classes too
         # 1. the cluster's lists
-        old_wl = [w for w in cluster.workloads if w.namespace == ns]
-        old_pol = [e for e in cluster.policies if e.policy.namespace == ns]
-        cluster.workloads = sorted([w for w in cluster.workloads if w.namespace != ns] + part.workloads,
-                                   key=lambda w: (w.namespace, w.name, w.kind))
-        cluster.policies = sorted([e for e in cluster.policies if e.policy.namespace != ns] + part.policies,
-                                  key=lambda e: (e.policy.namespace, e.policy.name))
+        # both lists are sorted by namespace first (build_cluster): the namespace's entries are one run,
+        # found by bisection and replaced (no key computed for, and no sort of, the whole cluster)
+        cluster.workloads, old_wl = _splice(cluster.workloads, ns, lambda w: w.namespace, part.workloads,
+                                            lambda w: (w.namespace, w.name, w.kind))
+        cluster.policies, old_pol = _splice(cluster.policies, ns, lambda e: e.policy.namespace, part.policies,
+                                            lambda e: (e.policy.namespace, e.policy.name))
         labels_changed = False
         if ns in part.namespaces:
             new_ns = part.namespaces[ns]
@@ -989,6 +992,8 @@ class Analyzer:
             if key in own:
                 continue
             cr.classes &= ~dead_mask
+            if cr.local and cr.policy.namespace != ns:  # selects pods of its own namespace only
+                continue
             for i in fresh:
                 if self.rule_selects(cr, i):
                     cr.classes |= 1 << i
@@ -1138,6 +1143,16 @@ def iter_bits(bits: int) -> Iterator[int]:
 def pod_selected(c: PodClass, sel: LabelSelector | None) -> bool:
     """A pod selector (None: every pod) selects a class: never a hostNetwork one (see the module doc)."""
     return not c.host_network and (sel is None or sel.matches(c.labels))
+
+
+def _splice(items: list[Any], ns: str, namespace: Callable[[Any], str], new: list[Any],
+            order: Callable[[Any], Any]) -> tuple[list[Any], list[Any]]:
+    """``items`` (sorted by ``order``, whose first part is the namespace) with the run of ``ns``'s entries
+    replaced by ``new`` sorted the same way, as a new list (readers of the old one see it unchanged); and
+    the old run."""
+    lo = bisect.bisect_left(items, ns, key=namespace)
+    hi = bisect.bisect_right(items, ns, lo=lo, key=namespace)
+    return items[:lo] + sorted(new, key=order) + items[hi:], items[lo:hi]
 
 
 def ip_selected(c: PodClass, block: AddressSet) -> bool:

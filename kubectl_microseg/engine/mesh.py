@@ -62,6 +62,15 @@ class MeshVerdict(StrEnum):
     SOME = "some-requests"
 
 
+class PeerAuthLevel(StrEnum):
+    """Where a PeerAuthentication applies (peer_authentication: mesh-wide in the root namespace without a
+    selector, namespace-wide without one, workload-specific with one); the narrowest with a mode wins."""
+
+    MESH = "mesh"
+    NAMESPACE = "namespace"
+    WORKLOAD = "workload"
+
+
 class MtlsState(StrEnum):
     MTLS = "mtls"
     PLAINTEXT = "plaintext"
@@ -284,22 +293,22 @@ class MeshAnalyzer:
     def mtls_modes(self, dst: Side) -> tuple[MtlsMode, dict[int, MtlsMode], list[MeshStep]]:
         """The effective mode of the destination and its port-level overrides, with the deciding objects."""
         labels = dict(dst.labels)
-        levels: dict[str, list[tuple[PeerAuthentication, Any]]] = {"mesh": [], "namespace": [], "workload": []}
+        levels: dict[PeerAuthLevel, list[tuple[PeerAuthentication, Any]]] = {lv: [] for lv in PeerAuthLevel}
         for pa, src in self._pa_by_ns.get(self.root, []) + (
                 self._pa_by_ns.get(dst.namespace or "", []) if dst.namespace != self.root else []):
             if pa.namespace == self.root and pa.selector is None:
-                levels["mesh"].append((pa, src))
+                levels[PeerAuthLevel.MESH].append((pa, src))
             if pa.namespace == dst.namespace and pa.namespace != self.root:
                 if pa.selector is None:
-                    levels["namespace"].append((pa, src))
+                    levels[PeerAuthLevel.NAMESPACE].append((pa, src))
                 elif pa.selector.matches(labels):
-                    levels["workload"].append((pa, src))
+                    levels[PeerAuthLevel.WORKLOAD].append((pa, src))
         steps: list[MeshStep] = []
-        mesh, ns_pa, wl = (self._oldest(levels[k], k, steps) for k in ("mesh", "namespace", "workload"))
+        mesh, ns_pa, wl = (self._oldest(levels[k], k, steps) for k in PeerAuthLevel)
         if dst.namespace == self.root and mesh is not None:
             ns_pa = mesh
         mode = MtlsMode.UNSET
-        for level, entry in (("workload", wl), ("namespace", ns_pa), ("mesh", mesh)):
+        for level, entry in ((PeerAuthLevel.WORKLOAD, wl), (PeerAuthLevel.NAMESPACE, ns_pa), (PeerAuthLevel.MESH, mesh)):
             if entry is None:
                 continue
             pa, src = entry
@@ -326,7 +335,7 @@ class MeshAnalyzer:
         return mode, ports, steps
 
     @staticmethod
-    def _oldest(found: list[tuple[PeerAuthentication, Any]], level: str,
+    def _oldest(found: list[tuple[PeerAuthentication, Any]], level: PeerAuthLevel,
                 steps: list[MeshStep]) -> tuple[PeerAuthentication, Any] | None:
         """The PeerAuthentication Istio uses among several of one level (concepts/security, "Selector field":
         "When you configure multiple mesh- or namespace-wide peer authentication policies ... Istio ignores the

@@ -121,7 +121,7 @@ def check_selector_matches_nothing(ctx: LintContext) -> Iterator[Finding]:
         return
     for e in ctx.analyzer.cluster.cilium:
         p = e.policy
-        if p.subject is None or p.subject.entity is not None or p.subject.service_account:
+        if p.subject is None or p.subject.entity is not None or p.subject.cluster:
             continue
         if not layer.selects.get(p.id, 0):
             where = f"namespace {p.namespace}" if p.namespace is not None else "the cluster"

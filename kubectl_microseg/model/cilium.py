@@ -8,7 +8,9 @@ Semantics from docs.cilium.io, "Policy Language" (security/policy/language), "De
   selects nodes (host policies: not evaluated here, the model has no nodes).
 - Selector keys may carry a source prefix (``k8s:app``, ``any:app``); ``reserved:<entity>`` keys name an
   entity. Pods carry the labels ``io.kubernetes.pod.namespace``, ``io.cilium.k8s.namespace.labels.<k>``
-  and ``io.cilium.k8s.policy.serviceaccount``.
+  and ``io.cilium.k8s.policy.serviceaccount`` (the pod's serviceAccountName: docs.cilium.io, "Using Kubernetes
+  Constructs In Policy", section "ServiceAccounts"); ``io.cilium.k8s.policy.cluster`` names the cluster, whose
+  name is not known offline (uncertain).
 - A CNP's ``fromEndpoints``/``toEndpoints`` selector is limited to the policy's namespace unless it
   names ``io.kubernetes.pod.namespace`` itself; a CCNP's is not limited.
 - enableDefaultDeny: "If not specified, the default is true for each traffic direction that has rules,
@@ -44,6 +46,7 @@ KINDS = POLICY_KINDS + (CIDR_GROUP_KIND,)
 NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
 NS_LABELS_PREFIX = "io.cilium.k8s.namespace.labels."
 SERVICE_ACCOUNT_LABEL = "io.cilium.k8s.policy.serviceaccount"
+CLUSTER_LABEL = "io.cilium.k8s.policy.cluster"
 _SOURCES = ("k8s:", "any:", "container:")
 
 
@@ -83,9 +86,11 @@ class CiliumSelector:
     names_namespace: bool
     """It names io.kubernetes.pod.namespace (a CNP peer is then not limited to the policy's namespace)."""
     service_account: bool
-    """It names io.cilium.k8s.policy.serviceaccount (not in the model: not evaluated)."""
+    """It names io.cilium.k8s.policy.serviceaccount (then pods are classed by service account)."""
     entity: Entity | None = None
     """A ``reserved:<entity>`` label: the selector selects that entity."""
+    cluster: bool = False
+    """It names io.cilium.k8s.policy.cluster (the cluster's name is not known offline: uncertain)."""
 
     def describe(self) -> str:
         if self.entity is not None:
@@ -273,7 +278,16 @@ def parse_selector(value: Any, path: Path) -> CiliumSelector:
     clean["matchExpressions"] = exprs
     sel = parse_label_selector(clean, path)
     keys = {r.key for r in sel.requirements}
-    return CiliumSelector(sel, NAMESPACE_LABEL in keys, SERVICE_ACCOUNT_LABEL in keys, entity)
+    return CiliumSelector(sel, NAMESPACE_LABEL in keys, SERVICE_ACCOUNT_LABEL in keys, entity, CLUSTER_LABEL in keys)
+
+
+def uses_service_accounts(policies: list[CiliumPolicy]) -> bool:
+    """Some policy's endpoint selector names io.cilium.k8s.policy.serviceaccount (then pods are classed by
+    service account too, as for Calico's service-account selectors)."""
+    return any((p.subject is not None and p.subject.service_account)
+               or any(peer.selector is not None and peer.selector.service_account
+                      for d in ("ingress", "egress") for r in p.rules(d) + p.deny_rules(d) for peer in r.peers or ())
+               for p in policies)
 
 
 def _strip(key: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 from collections.abc import Iterable, Mapping
 
@@ -78,8 +79,11 @@ class Workload:
     only_pod: str | None = None
     """Set on a view of one Pod of the workload (``pod_view``): explanations use that pod's class only."""
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """'namespace/name' ('namespace/name[Kind]' when ``qualified``). Computed once: read per cell and per
+        event at scale; the fields it reads are set before it is first read (:func:`build_cluster`) and never
+        change afterwards (``replace`` makes a new workload)."""
         return f"{self.namespace}/{self.name}[{self.kind}]" if self.qualified else f"{self.namespace}/{self.name}"
 
     def pod_view(self, pod: str) -> Workload:

@@ -307,11 +307,59 @@ specs:
     assert any("not evaluated: Cilium host policies" in n and "cnp:a/two[specs.1]" in n for n in a.cluster.notes)
 
 
-def test_service_account_selector_is_uncertain():
+SA_PODS = """
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: robot, namespace: a}
+spec:
+  template:
+    metadata: {labels: {app: twin}}
+    spec: {serviceAccountName: robot, containers: [{name: c}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: plain, namespace: a}
+spec:
+  template:
+    metadata: {labels: {app: twin}}
+    spec: {containers: [{name: c}]}
+"""
+
+
+@pytest.mark.parametrize("key", ["io.cilium.k8s.policy.serviceaccount", "k8s:io.cilium.k8s.policy.serviceaccount"])
+@pytest.mark.parametrize("form", ["matchLabels", "matchExpressions"])
+def test_service_account_selector_is_evaluated(key, form):
+    # docs.cilium.io, "Using Kubernetes Constructs In Policy", "ServiceAccounts": a pod carries the label
+    # io.cilium.k8s.policy.serviceaccount=<its serviceAccountName> (the API server's default: "default").
+    # Two pods with the same labels, different service accounts: different verdicts, nothing uncertain.
+    sel = (f"{{matchLabels: {{'{key}': robot, app: twin}}}}" if form == "matchLabels" else
+           f"{{matchLabels: {{app: twin}}, matchExpressions: [{{key: '{key}', operator: In, values: [robot]}}]}}")
+    ingress = f"endpointSelector: {{matchLabels: {{app: web}}}}\ningress: [{{fromEndpoints: [{sel}]}}]\n"
+    egress = f"endpointSelector: {sel}\negress: [{{toEndpoints: [{{matchLabels: {{app: web}}}}]}}]\n"
+    a = analyzer(BASE + SA_PODS + cnp("in", "a", ingress) + cnp("out", "a", egress))
+    m = a.matrix()
+    # ingress ("in" admits only service account robot) and egress ("out" isolates only robot: web alone)
+    assert conns(m, "a/robot", "a/web") == ALL
+    assert conns(m, "a/plain", "a/web") == NONE  # same labels, service account "default"
+    assert conns(m, "a/robot", "a/api") == NONE
+    assert conns(m, "a/plain", "a/api") == ALL  # not selected by "out": not isolated at egress
+    assert not any(c.uncertain for c in m.cells.values()) and not m.uncertain_reasons
+    for src, dst in (("a/robot", "a/web"), ("a/plain", "a/web"), ("a/robot", "a/api"), ("a/plain", "a/api")):
+        ex = explain_pair(a, a.cluster.workload(src), a.cluster.workload(dst))
+        assert not ex.uncertain, (src, dst)
+    ex = explain_pair(a, a.cluster.workload("a/robot"), a.cluster.workload("a/web"))
+    assert any(r.policy is not None and r.policy.id == "cnp:a/in" for r in ex.ingress)
+    ex = explain_pair(a, a.cluster.workload("a/plain"), a.cluster.workload("a/web"))
+    assert ex.allowed == NONE and not any(r.policy is not None and r.policy.id == "cnp:a/in" and r.conns for r in ex.ingress)
+
+
+def test_cluster_label_selector_is_uncertain():
+    # io.cilium.k8s.policy.cluster names the cluster; its name is not known offline: uncertain, not guessed
     spec = """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
-- fromEndpoints: [{matchLabels: {'io.cilium.k8s.policy.serviceaccount': robot, app: api}}]
+- fromEndpoints: [{matchLabels: {'io.cilium.k8s.policy.cluster': default, app: api}}]
 """
     a = analyzer(BASE + cnp("p", "a", spec))
     m = a.matrix()
@@ -475,6 +523,13 @@ def test_incremental_updates_with_cilium_policies_match_a_fresh_analysis():
     up = live.apply(deleted=[("CiliumClusterwideNetworkPolicy", "", "p"), ("CiliumNetworkPolicy", "a", "q")])
     assert not up.rebuilt
     same_as_fresh(live, BASE.replace("labels: {app: cli}", "labels: {app: other}"))
+    # a CNP naming io.cilium.k8s.policy.serviceaccount: pods must be classed by service account (rebuild)
+    live.apply(parse_text(textwrap.dedent(SA_PODS), "sa.yaml"))
+    sa = "endpointSelector: {matchLabels: {app: web}}\ningress: [{fromEndpoints: [{matchLabels: {'io.cilium.k8s.policy.serviceaccount': robot}}]}]\n"
+    assert live.apply(parse_text(cnp("s", "a", sa), "s.yaml")).rebuilt
+    want = BASE.replace("labels: {app: cli}", "labels: {app: other}") + SA_PODS + cnp("s", "a", sa)
+    same_as_fresh(live, want)
+    assert ("a/robot", "a/web") in live.matrix().cells and ("a/plain", "a/web") not in live.matrix().cells
 
 
 FQDN = """

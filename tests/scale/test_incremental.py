@@ -8,7 +8,7 @@ import random
 import pytest
 
 from kubectl_microseg.engine.incremental import LiveModel
-from kubectl_microseg.engine.k8s import Analyzer
+from kubectl_microseg.engine.k8s import Analyzer, Options
 from kubectl_microseg.model.cluster import build_cluster
 from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.plugins.demo import DemoSource
@@ -136,3 +136,27 @@ def test_a_label_no_rule_reads_keeps_every_cell(tmp_path):
         assert model.matrix().to_contract() == fresh_matrix(live_objects(model))
         assert up.pairs == {k for k in before.cells.keys() | model.matrix().cells.keys()
                             if before.cells.get(k) != model.matrix().cells.get(k)}
+
+
+def test_a_new_pod_in_another_namespace_is_selected_by_an_ipblock_rule():
+    """With ``ipblock_matches_pods`` (some CNIs let ipBlock peers match pod IPs; docs: NetworkPolicyPeer.ipBlock
+    is meant for cluster-external IPs) an ipBlock peer selects pods by IP in any namespace: a Pod that appears in namespace 'b' with an IP a rule of namespace 'a' names is selected by that
+    rule, though the rule's policy lives elsewhere (``CompiledRule.local`` is False for it)."""
+    def obj(raw: dict) -> SourceObject:
+        return SourceObject(raw)
+
+    def pod(ns: str, name: str, ip: str) -> SourceObject:
+        return obj({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]},
+                    "status": {"podIP": ip}})
+
+    objs = [obj({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}) for n in ("a", "b")]
+    objs += [pod("a", "web", "10.0.0.5"), pod("b", "old", "10.1.0.9"),
+             obj({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "from-b", "namespace": "a"},
+                  "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]}]}})]
+    options = Options(ipblock_matches_pods=True)
+    model = LiveModel(objs, options)
+    model.matrix()
+    model.apply([pod("b", "new", "10.1.0.7")])
+    assert model.matrix().to_contract() == Analyzer(build_cluster(live_objects(model)), options).matrix().to_contract()
+    assert ("b/new", "a/web") in model.matrix().cells  # the ipBlock admits the new pod
