@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 from collections.abc import Iterator
 
 from .errors import UsageError
@@ -88,3 +88,32 @@ def build_source(name: str, args: Any) -> Source:
 def source_shows(source: object) -> SessionKind:
     """What a source reads (its ``shows`` attribute; Kubernetes objects when it does not say)."""
     return SessionKind(getattr(source, "shows", SessionKind.K8S))
+
+
+FILE_READER = "manifests"
+"""The source whose file reading every other YAML/JSON input of the commands shares (flows files, intents,
+objects at a git revision): the same size, safety and location rules as ``-f``. Its class offers ``read_text``,
+``parse_text``, ``load_documents`` and ``Locator`` (plugins/manifests.py)."""
+
+
+def read_text(path: str) -> str:
+    """The text of a user's file (``-`` is stdin), with the input limits; errors are InputErrors naming it."""
+    return cast(str, load_source_class(FILE_READER).read_text(path))
+
+
+def parse_text(text: str, name: str) -> list[SourceObject]:
+    """The objects of one file's text (multi-document YAML or JSON); errors name the file, document and line."""
+    return cast("list[SourceObject]", load_source_class(FILE_READER).parse_text(text, name))
+
+
+def read_objects(path: str) -> list[SourceObject]:
+    """The objects of a user's file (``read_text`` then ``parse_text``)."""
+    return parse_text(read_text(path), path)
+
+
+def read_documents(path: str) -> tuple[list[Any], Any]:
+    """The documents of a user's YAML/JSON file (loaded safely, with the limits of every input) and a locator
+    whose ``line(document_index, field_path)`` gives a field's line."""
+    reader = load_source_class(FILE_READER)
+    text = read_text(path)
+    return reader.load_documents(text, path), reader.Locator(text)

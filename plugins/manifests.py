@@ -399,6 +399,12 @@ class ManifestSource:
     """If set, file names are shown relative to this directory (used for the packaged demo)."""
     display_prefix: str = ""
 
+    # The file reading the commands share for their other inputs (kubectl_microseg.sources.read_text & co.)
+    read_text = staticmethod(read_text)
+    parse_text = staticmethod(parse_text)
+    load_documents = staticmethod(load_documents)
+    Locator = Locator
+
     @classmethod
     def from_args(cls, args: Any) -> ManifestSource:
         """-f/--filename PATH (repeatable; ``-`` is stdin)."""

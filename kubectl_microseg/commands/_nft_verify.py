@@ -62,9 +62,9 @@ def _addresses(addrs: list[str]) -> list[str]:
 
 def _inventory(path: str) -> list[tuple[str, list[str], str]]:
     """hosts: [{name, addresses, ruleset}] (the inventory of ``nft matrix``; ruleset paths relative to it)."""
-    from kubectl_microseg.plugins.manifests import parse_text, read_text
+    from kubectl_microseg.sources import read_objects
 
-    docs = parse_text(read_text(path), path)
+    docs = read_objects(path)
     if not docs or not isinstance(docs[0].raw.get("hosts"), list):
         raise InputError("expected a `hosts:` list", Origin(file=path))
     doc, base, out = docs[0], os.path.dirname(os.path.abspath(path)), []

@@ -47,14 +47,14 @@ class Model:
 
 def read_yaml(path: str) -> tuple[Any, Origin, Any]:
     """Load one YAML document (an intent or flows file) with a located error (safe mode, size, alias and
-    depth limits of every YAML input: plugins/manifests.load_documents); also its Locator."""
-    from kubectl_microseg.plugins.manifests import Locator, load_documents, read_text
+    depth limits of every YAML input: kubectl_microseg.sources.read_documents); also its Locator."""
+    from kubectl_microseg.sources import read_documents
 
-    text = read_text(path)
-    docs = [d for d in load_documents(text, path) if d is not None]
+    loaded, locator = read_documents(path)
+    docs = [d for d in loaded if d is not None]
     if len(docs) > 1:
         raise InputError("one document expected (an intent or flows file), found several", Origin(file=path, document=2))
-    return (docs[0] if docs else None), Origin(file=path, document=1), Locator(text)
+    return (docs[0] if docs else None), Origin(file=path, document=1), locator
 
 
 @contextmanager

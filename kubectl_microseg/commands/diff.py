@@ -70,7 +70,7 @@ def parse_range(text: str, cwd: str) -> tuple[str, str]:
 
 def git_objects(rev: str, path: str, cwd: str | None = None) -> list[SourceObject]:
     """The objects of every *.yaml/*.yml/*.json file under ``path`` at ``rev`` (none if absent there)."""
-    from kubectl_microseg.plugins.manifests import parse_text
+    from kubectl_microseg.sources import parse_text
 
     cwd = cwd or os.getcwd()
     top = git(cwd, "rev-parse", "--show-toplevel").decode().strip()

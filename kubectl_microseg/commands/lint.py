@@ -14,15 +14,13 @@ import sys
 from dataclasses import replace
 
 from ..cli import command_parser
-from ..errors import EXIT_FAILED, InputError, Origin
+from ..errors import EXIT_FAILED
+from ..io.lint_files import DEFAULT_IGNORE_FILE, load_ignores, read_lines
 from ..lint.context import LintContext
 from ..lint.finding import SEVERITIES, Finding, Location, severity_rank
-from ..lint.ignore import apply_ignores, parse_ignore
+from ..lint.ignore import apply_ignores
 from ..lint.registry import catalogue, lint_cluster, lint_rulesets
 from ..lint.report import LintReport, render
-
-DEFAULT_IGNORE_FILE = ".microseg-ignore"
-
 
 def register(sub) -> None:
     p = command_parser(sub, "lint", "best-practice findings for NetworkPolicies and nftables rulesets",
@@ -42,26 +40,6 @@ def register(sub) -> None:
     p.add_argument("--nft-demo", action="store_true", help="also lint the demo host rulesets")
     p.add_argument("--list-rules", action="store_true", help="print the rule catalogue and exit")
     p.set_defaults(func=run)
-
-
-DEMO_PREFIX = "demo/cluster/"
-"""How the demo source names its files (they live inside the package)."""
-
-
-def read_lines(path: str, demo: bool = False) -> list[str] | None:
-    """A manifest's lines (for YAML comments), or None when it cannot be read.
-
-    With ``demo``, the demo's display names (``demo/cluster/x.yaml``) are read from the package.
-    """
-    if demo and path.startswith(DEMO_PREFIX):
-        from kubectl_microseg.plugins.demo import demo_path
-
-        path = os.path.join(demo_path(), path[len(DEMO_PREFIX):])
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def display_path(path: str | None) -> str | None:
@@ -115,21 +93,6 @@ def _nft_findings(paths: list[str]) -> list[Finding]:
     return lint_rulesets(items)
 
 
-def load_ignores(args: argparse.Namespace) -> tuple[list, str | None]:
-    """The ignore entries and the file they came from (explicit, or ./.microseg-ignore if present)."""
-    path = args.ignore_file
-    if path is None and not args.no_ignore_file and os.path.isfile(DEFAULT_IGNORE_FILE):
-        path = DEFAULT_IGNORE_FILE
-    if path is None:
-        return [], None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read ignore file: {exc.strerror}", Origin(file=path)) from None
-    return parse_ignore(text, path, {r.id for r in catalogue()}), path
-
-
 def list_rules() -> str:
     rows = [f"{r.id}  {r.severity:<7}  {r.name:<42} {r.summary}" for r in catalogue()]
     return "\n".join(rows) + "\n"
@@ -139,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         sys.stdout.write(list_rules())
         return 0
-    entries, ignore_path = load_ignores(args)
+    entries, ignore_path = load_ignores(args.ignore_file, not args.no_ignore_file)
     nft_paths = list(args.ruleset)
     if args.nft_demo:
         from ..demo import HOST_DIR

@@ -156,9 +156,9 @@ def load_host(args: argparse.Namespace | None, **given: Any) -> HostSpec:
 
 def read_flows(path: str) -> list[Flow]:
     """The FLOWS file of ``nft test`` (errors name the file and the line)."""
-    from kubectl_microseg.plugins.manifests import parse_text, read_text
+    from kubectl_microseg.sources import read_objects
 
-    docs = parse_text(read_text(path), path)
+    docs = read_objects(path)
     if not docs:
         raise InputError("no flows: the file is empty", Origin(file=path))
     doc = docs[0]

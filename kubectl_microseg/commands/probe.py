@@ -16,11 +16,11 @@ from typing import Any
 from ..cli import command_parser
 from ..errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
 from ..dataplane import caveats
-from ..dataplane import report as probe_report
 from ..dataplane.report import text_lines as report_text
 from ..dataplane.cells import Cell, class_sample, dns_cells, external_cells, from_flows, in_namespace, judge, one_pair
 from ..dataplane.commands import Outcome, argv
 from ..dataplane.pods import PodRef, running_pods
+from ..dataplane.probe import execute
 
 
 def register(sub: Any) -> None:
@@ -128,25 +128,6 @@ def run(args: argparse.Namespace) -> int:
         print("error: no probe could be run (see the details above)", file=sys.stderr)
         return EXIT_UNREACHABLE
     return 0
-
-
-def execute(api_client: Any, cells: list[Cell], cnis: list[caveats.Cni], cluster: Any, *, image: str | None,
-            container: str | None = None, timeout: int = 3, concurrency: int = 8, ready_timeout: float = 60.0,
-            notes: list[str] | None = None, poll: float = 0.5) -> dict[str, Any]:
-    """Probe the cells for real (``image``: ephemeral containers, else exec) and build the ``ProbeReport``."""
-    from kubectl_microseg.plugins.kube.probe import ProbeRunner
-
-    runner = ProbeRunner(api_client, image=image, container=container, timeout=timeout, concurrency=concurrency,
-                         ready_timeout=ready_timeout, ttl=_ttl(len(cells), timeout, concurrency, ready_timeout),
-                         poll=poll)
-    outputs = runner.run([(c.src, argv(c, timeout)) for c in cells])
-    return probe_report.build(cells, probe_report.results(cells, outputs), cnis, cluster, notes=list(notes or []),
-                              cleanup=runner.leftovers, mode=f"ephemeral container ({image})" if image else "exec")
-
-
-def _ttl(n: int, timeout: int, concurrency: int, ready_timeout: float) -> int:
-    """How long a probe container may live at most: every probe one after the other, plus a margin."""
-    return int(n * (timeout + 5) / max(1, concurrency)) + int(ready_timeout) + 120
 
 
 def _plan(args: argparse.Namespace, cells: list[Cell], notes: list[str], cnis: list[caveats.Cni]) -> int:

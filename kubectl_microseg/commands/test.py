@@ -47,9 +47,9 @@ def register(sub) -> None:
 
 def read_flows(path: str) -> list[Flow]:
     """Parse and validate a flows file (errors name the file, document and line)."""
-    from kubectl_microseg.plugins.manifests import parse_text, read_text
+    from kubectl_microseg.sources import read_objects
 
-    docs = parse_text(read_text(path), path)
+    docs = read_objects(path)
     if not docs:
         raise InputError("no flows: the file is empty", Origin(file=path))
     doc = docs[0]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+CLUSTER_DIR = Path(__file__).resolve().parent / "cluster"
+"""The demo cluster's manifests (``--demo``)."""
 HOST_DIR = Path(__file__).resolve().parent / "host"
 HOST_RULESET = HOST_DIR / "db-server.nft"
 HOST_NAME = "db-server"

@@ -36,7 +36,7 @@ from ..model.cilium import (CCNP_KIND, CLUSTER_LABEL, NAMESPACE_LABEL, NS_LABELS
                             CiliumPolicy, CiliumRule, CiliumSelector, Entity, FqdnSelector, PeerKind)
 from ..model.ports import ConnSet, NamedPorts
 from ..model.selectors import LabelSelector
-from ..vocab import ReasonKind
+from ..vocab import DIRECTIONS, Direction, ReasonKind
 from .atoms import ExternalAtom, FqdnAtom
 from .compiled import CompiledRule, peer_matches
 
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from .matrix import Cell
     from .pipeline import Query
 
-DIRECTIONS = ("ingress", "egress")
 _NONE = ConnSet.none()
 _V4 = AddressSet.from_cidr("0.0.0.0/0")
 _V6 = AddressSet.from_cidr("::/0")
@@ -191,7 +190,7 @@ class CiliumLayer:
                 unsure = [cr for cr in allows + denies if cr.unsure]
                 if unsure:
                     self.unsure[d].setdefault(i, []).extend(unsure)
-            if d == "egress" and subject:
+            if d == Direction.EGRESS and subject:
                 self.egress_reach.extend((subject, cr) for cr in allows)
             if unsure_subject and (allows or denies or pol.affects(d)):
                 # the subject itself is not known (cluster name): its verdicts are uncertain
@@ -231,16 +230,16 @@ class CiliumLayer:
         self.has_deny = any(self.deny[d] for d in DIRECTIONS)
         self.layered = self.has_deny or any(self.unsure[d] for d in DIRECTIONS)
         a.unsure_to = dict(a._unsure_before_cilium)  # the uncertain cells again, from the rules now compiled
-        for (pid, section, _), cr in self.compiled.items():
+        for (pid, _, _), cr in self.compiled.items():
             if cr.unsure:
-                self._mark_unsure("ingress" if section.startswith("ingress") else "egress", self.selects.get(pid, 0), cr)
+                self._mark_unsure(cr.rule.direction, self.selects.get(pid, 0), cr)
 
-    def _mark_unsure(self, d: str, subject: int, cr: CompiledCiliumRule) -> None:
+    def _mark_unsure(self, d: Direction, subject: int, cr: CompiledCiliumRule) -> None:
         """The matrix's uncertain cells (Analyzer.unsure_to: source class -> destination classes)."""
         if not cr.unsure:
             return
         ut = self.a.unsure_to
-        if d == "egress":
+        if d == Direction.EGRESS:
             for i in _bits(subject):
                 ut[i] = ut.get(i, 0) | cr.unsure_classes
         else:
@@ -302,7 +301,7 @@ class CiliumLayer:
         return 0, 0, empty, False  # health, init, ingress, unmanaged: not endpoints of the model
 
     # ------------------------------------------------------------------ L7
-    def l7_ports(self, direction: str, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
+    def l7_ports(self, direction: Direction, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
         """The ports of ``own``'s ``direction`` with ``peer`` that pass only the requests some L7 rule lists:
         opened by a matching allow rule with L7 rules and named by no matching rule without.
 
@@ -316,7 +315,7 @@ class CiliumLayer:
         documented way to see DNS without dropping anything else)."""
         return self.l7_filter(direction, own, peer, named)[0]
 
-    def l7_filter(self, direction: str, own: int, peer: int | ExternalAtom,
+    def l7_filter(self, direction: Direction, own: int, peer: int | ExternalAtom,
                   named: NamedPorts) -> tuple[ConnSet, tuple[str, ...]]:
         """:meth:`l7_ports` and the requests the L7 rules that filter them allow."""
         l7 = _NONE
@@ -339,22 +338,22 @@ class CiliumLayer:
         """Mark the matrix cells (workload ids) some of whose ports pass only listed L7 requests
         ('L7-filtered', :meth:`l7_ports` in the direction of an L7 rule that matches the pair)."""
         a = self.a
-        pairs: dict[tuple[int | ExternalAtom, int | ExternalAtom], set[str]] = {}
+        pairs: dict[tuple[int | ExternalAtom, int | ExternalAtom], set[Direction]] = {}
         external: list[ExternalAtom] = [*a.atoms, *a.fqdn_atoms]
-        for (pol_id, section, _), cr in self.compiled.items():
+        for (pol_id, _, _), cr in self.compiled.items():
             if not cr.rule.l7 or cr.rule.deny:
                 continue
             subject = self.selects.get(pol_id, 0)
-            hit: list[int | ExternalAtom] = [x for x in (external if section == "egress" else a.atoms) if cr.matches(x)] \
+            hit: list[int | ExternalAtom] = [x for x in (external if cr.rule.direction == Direction.EGRESS else a.atoms) if cr.matches(x)] \
                 if cr.addresses.intervals or cr.fqdns else []
             for own in _bits(subject):
                 for peer in [*_bits(cr.classes), *hit]:
-                    pair: tuple[int | ExternalAtom, int | ExternalAtom] = (own, peer) if section == "egress" else (peer, own)
-                    pairs.setdefault(pair, set()).add(section)
+                    pair: tuple[int | ExternalAtom, int | ExternalAtom] = (own, peer) if cr.rule.direction == Direction.EGRESS else (peer, own)
+                    pairs.setdefault(pair, set()).add(cr.rule.direction)
         names: dict[int, list[str]] = {}
-        memo: dict[tuple[str, tuple[int, ...], int | str, frozenset[tuple[str, str, int]]],
+        memo: dict[tuple[Direction, tuple[int, ...], int | str, frozenset[tuple[str, str, int]]],
                    tuple[ConnSet, tuple[str, ...]]] = {}
-        rules_key: dict[tuple[str, int], tuple[int, ...]] = {}
+        rules_key: dict[tuple[Direction, int], tuple[int, ...]] = {}
         for (src, dst), sections in pairs.items():
             ids = [(s_id, d_id) for s_id in self._ids(src, keep, names) for d_id in self._ids(dst, keep, names)
                    if (s_id, d_id) in cells and not cells[(s_id, d_id)].l7]
@@ -364,7 +363,7 @@ class CiliumLayer:
             texts: tuple[str, ...] = ()
             named: frozenset[tuple[str, str, int]] = a.classes[dst].named_ports if isinstance(dst, int) else frozenset()
             for d in sections:
-                subject_end, peer_end = (src, dst) if d == "egress" else (dst, src)
+                subject_end, peer_end = (src, dst) if d == Direction.EGRESS else (dst, src)
                 assert isinstance(subject_end, int)
                 rk = rules_key.get((d, subject_end))
                 if rk is None:
@@ -392,7 +391,7 @@ class CiliumLayer:
         return hit
 
     # ------------------------------------------------------------------ the matrix's deny pass
-    def deny_conns(self, direction: str, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
+    def deny_conns(self, direction: Direction, own: int, peer: int | ExternalAtom, named: NamedPorts) -> ConnSet:
         out = _NONE
         for cr in self.deny[direction][own]:
             if cr.matches(peer):
@@ -406,13 +405,13 @@ class CiliumLayer:
         out = {}
         for (s, d), conns in pairs.items():
             named = self.a.classes[d].named_ports
-            conns = conns - self.deny_conns("egress", s, d, named) - self.deny_conns("ingress", d, s, named)
+            conns = conns - self.deny_conns(Direction.EGRESS, s, d, named) - self.deny_conns(Direction.INGRESS, d, s, named)
             if conns:
                 out[(s, d)] = conns
         return out
 
 
-_ANY_RULE = CiliumRule("ingress", 0, False, (), None, (), (), "subject")
+_ANY_RULE = CiliumRule(Direction.INGRESS, 0, False, (), None, (), (), "subject")
 
 
 def _bits(bits: int) -> Iterator[int]:

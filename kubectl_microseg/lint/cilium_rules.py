@@ -13,7 +13,7 @@ from ..engine.k8s import Analyzer, iter_bits
 from ..model.cilium import CiliumEntry, CiliumRule, Entity, PeerKind
 from ..model.objects import FieldPath
 from ..model.ports import ConnSet, NamedPorts
-from ..vocab import DIRECTIONS
+from ..vocab import DIRECTIONS, Direction
 from .context import LintContext
 from .finding import Finding, RuleInfo
 
@@ -81,7 +81,7 @@ def check_deny_never_reached(ctx: LintContext) -> Iterator[Finding]:
         return
     for e in a.cluster.cilium:
         subject = layer.selects.get(e.policy.id, 0)
-        for d in ("ingress", "egress"):
+        for d in DIRECTIONS:
             for r in e.policy.deny_rules(d):
                 cr = layer.compiled.get((e.policy.id, r.section, r.index))
                 if cr is None or not subject or cr.unsure:
@@ -106,7 +106,7 @@ def _allows_without_deny(a: Analyzer, d: str, own: int, peer: int | ExternalAtom
 def _reached(a: Analyzer, d: str, subject: int, cr: CompiledCiliumRule) -> bool:
     for own in iter_bits(subject):
         for peer in iter_bits(cr.classes):
-            named = a.classes[peer if d == "egress" else own].named_ports
+            named = a.classes[peer if d == Direction.EGRESS else own].named_ports
             if _allows_without_deny(a, d, own, peer, named) & cr.conns(named):
                 return True
         for atom in a.atoms:
@@ -138,12 +138,12 @@ def check_l7_port(ctx: LintContext) -> Iterator[Finding]:
         return
     for e in a.cluster.cilium:
         subject = layer.selects.get(e.policy.id, 0)
-        for d in ("ingress", "egress"):
+        for d in DIRECTIONS:
             for r in e.policy.rules(d):
                 if not r.l7 or r.ports is None:
                     continue
                 cr = layer.compiled.get((e.policy.id, r.section, r.index))
-                dests = subject if d == "ingress" else (cr.classes if cr is not None else 0)
+                dests = subject if d == Direction.INGRESS else (cr.classes if cr is not None else 0)
                 if not dests:
                     continue
                 ports = [a.classes[i].named_ports for i in iter_bits(dests)]
@@ -175,7 +175,7 @@ def check_l7_lifted(ctx: LintContext, max_pairs: int = 20_000) -> Iterator[Findi
                     for peer in iter_bits(cr.classes):
                         if pairs >= max_pairs:
                             break
-                        named = a.classes[own if d == "ingress" else peer].named_ports
+                        named = a.classes[own if d == Direction.INGRESS else peer].named_ports
                         conns = cr.conns(named)
                         if not conns:
                             continue
@@ -184,7 +184,7 @@ def check_l7_lifted(ctx: LintContext, max_pairs: int = 20_000) -> Iterator[Findi
                         if conns & l4:
                             lifted += 1
                             if not example:
-                                src, dst = (peer, own) if d == "ingress" else (own, peer)
+                                src, dst = (peer, own) if d == Direction.INGRESS else (own, peer)
                                 example = (f"{a.class_workloads[src][0].id} -> {a.class_workloads[dst][0].id} on "
                                            f"{(conns & l4).describe()}")
                 if lifted:

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 from collections.abc import Mapping
 
+from ..vocab import DIRECTIONS, Direction, StrEnum
 from .addresses import AddressSet
 from .objects import SourceObject
 from .policy import (PROTOCOLS, FieldError, Path, PortSpec, RulePorts, _cidr, _list, _map, parse_label_selector,
@@ -50,7 +50,7 @@ CLUSTER_LABEL = "io.cilium.k8s.policy.cluster"
 _SOURCES = ("k8s:", "any:", "container:")
 
 
-class Entity(str, Enum):
+class Entity(StrEnum):
     """fromEntities/toEntities (language reference, "Entities Based")."""
 
     WORLD = "world"
@@ -67,7 +67,7 @@ class Entity(str, Enum):
     ALL = "all"
 
 
-class PeerKind(str, Enum):
+class PeerKind(StrEnum):
     ENDPOINTS = "endpoints"
     CIDR = "cidr"
     ENTITY = "entity"
@@ -180,7 +180,7 @@ def fqdn_selector(value: Any, path: Path) -> FqdnSelector:
 class CiliumRule(RulePorts):
     """One entry of ingress, egress, ingressDeny or egressDeny. ``peers is None``: every peer."""
 
-    direction: str
+    direction: Direction
     index: int
     deny: bool
     peers: tuple[CiliumPeer, ...] | None
@@ -222,15 +222,15 @@ class CiliumPolicy:
     def __hash__(self) -> int:
         return hash((self.kind, self.namespace, self.name, self.spec_index))
 
-    def rules(self, direction: str) -> tuple[CiliumRule, ...]:
-        return self.ingress if direction == "ingress" else self.egress
+    def rules(self, direction: Direction) -> tuple[CiliumRule, ...]:
+        return self.ingress if direction == Direction.INGRESS else self.egress
 
-    def deny_rules(self, direction: str) -> tuple[CiliumRule, ...]:
-        return self.ingress_deny if direction == "ingress" else self.egress_deny
+    def deny_rules(self, direction: Direction) -> tuple[CiliumRule, ...]:
+        return self.ingress_deny if direction == Direction.INGRESS else self.egress_deny
 
-    def affects(self, direction: str) -> bool:
+    def affects(self, direction: Direction) -> bool:
         """Selecting an endpoint makes it default-deny in ``direction``."""
-        return self.default_deny[0 if direction == "ingress" else 1]
+        return self.default_deny[0 if direction == Direction.INGRESS else 1]
 
 
 @dataclass(frozen=True)
@@ -243,9 +243,9 @@ class CidrGroup:
 
 # ----------------------------------------------------------------------------- parsing
 _PEER_FIELDS = {
-    "ingress": ("fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromRequires", "fromGroups",
+    Direction.INGRESS: ("fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromRequires", "fromGroups",
                 "fromNodes"),
-    "egress": ("toEndpoints", "toCIDR", "toCIDRSet", "toEntities", "toRequires", "toServices", "toFQDNs",
+    Direction.EGRESS: ("toEndpoints", "toCIDR", "toCIDRSet", "toEntities", "toRequires", "toServices", "toFQDNs",
                "toGroups", "toNodes"),
 }
 _RULE_FIELDS = {d: _PEER_FIELDS[d] + ("toPorts", "icmps", "authentication") for d in _PEER_FIELDS}
@@ -286,7 +286,7 @@ def uses_service_accounts(policies: list[CiliumPolicy]) -> bool:
     service account too, as for Calico's service-account selectors)."""
     return any((p.subject is not None and p.subject.service_account)
                or any(peer.selector is not None and peer.selector.service_account
-                      for d in ("ingress", "egress") for r in p.rules(d) + p.deny_rules(d) for peer in r.peers or ())
+                      for d in DIRECTIONS for r in p.rules(d) + p.deny_rules(d) for peer in r.peers or ())
                for p in policies)
 
 
@@ -328,9 +328,9 @@ def _cidr_set(item: Any, path: Path, groups: Mapping[str, CidrGroup]) -> tuple[A
     return block, base + (f" except {', '.join(excepts)}" if excepts else ""), written
 
 
-def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str, CidrGroup],
+def _peers(m: Mapping[str, Any], direction: Direction, path: Path, groups: Mapping[str, CidrGroup],
            deny: bool) -> tuple[CiliumPeer, ...] | None:
-    pre = "from" if direction == "ingress" else "to"
+    pre = "from" if direction == Direction.INGRESS else "to"
     out: list[CiliumPeer] = []
     present = False
     for i, s in enumerate(_list(m.get(pre + "Endpoints"), path + (pre + "Endpoints",)) or []):
@@ -353,11 +353,11 @@ def _peers(m: Mapping[str, Any], direction: str, path: Path, groups: Mapping[str
             raise FieldError(path + (pre + "Entities", i), f"Unsupported value: {e!r}: supported values: "
                              + ", ".join(f'"{x.value}"' for x in Entity)) from None
         out.append(CiliumPeer(PeerKind.ENTITY, entity=ent, text=f"entity {ent.value}"))
-    for i, f in enumerate(_list(m.get("toFQDNs"), path + ("toFQDNs",)) or [] if direction == "egress" else []):
+    for i, f in enumerate(_list(m.get("toFQDNs"), path + ("toFQDNs",)) or [] if direction == Direction.EGRESS else []):
         present = True
         fqdn = fqdn_selector(f, path + ("toFQDNs", i))
         out.append(CiliumPeer(PeerKind.FQDN, text=f"FQDN {fqdn.text}", fqdn=fqdn))
-    for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == "egress" else []:
+    for s in _list(m.get("toServices"), path + ("toServices",)) or [] if direction == Direction.EGRESS else []:
         present = True
         out.append(CiliumPeer(PeerKind.SERVICE, text=f"service {_service_text(s)}"))
     for key in (pre + "Groups", pre + "Nodes", pre + "Requires"):
@@ -457,7 +457,7 @@ def _l7_text(rules: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _rules(value: Any, direction: str, path: Path, groups: Mapping[str, CidrGroup], deny: bool,
+def _rules(value: Any, direction: Direction, path: Path, groups: Mapping[str, CidrGroup], deny: bool,
            section: str) -> tuple[CiliumRule, ...]:
     out = []
     for i, item in enumerate(_list(value, path) or []):
@@ -485,12 +485,12 @@ def parse_rule(spec: Any, kind: str, name: str, namespace: str | None, index: in
     if has_node:
         parse_label_selector(m["nodeSelector"], path + ("nodeSelector",))
     sections = {}
-    for key, d, deny in (("ingress", "ingress", False), ("egress", "egress", False),
-                         ("ingressDeny", "ingress", True), ("egressDeny", "egress", True)):
+    for key, d, deny in (("ingress", Direction.INGRESS, False), ("egress", Direction.EGRESS, False),
+                         ("ingressDeny", Direction.INGRESS, True), ("egressDeny", Direction.EGRESS, True)):
         sections[key] = _rules(m.get(key), d, path + (key,), groups, deny, key)
     dd = _map(m.get("enableDefaultDeny"), path + ("enableDefaultDeny",)) or {}
     default = []
-    for d, a, b in (("ingress", "ingress", "ingressDeny"), ("egress", "egress", "egressDeny")):
+    for d, a, b in ((Direction.INGRESS, "ingress", "ingressDeny"), (Direction.EGRESS, "egress", "egressDeny")):
         v = dd.get(d)
         if v is not None and not isinstance(v, bool):
             raise FieldError(path + ("enableDefaultDeny", d), f"must be a boolean, not {type_name(v)}")
@@ -593,7 +593,7 @@ def summary_notes(entries: list[CiliumEntry]) -> list[str]:
     if hosts:
         notes.append(f"not evaluated: Cilium host policies (nodeSelector) {', '.join(hosts)}: the model has no "
                      "nodes; hostNetwork pods' verdicts may differ")
-    unsure = sorted({f"{r.section} {p.text}" for e in entries for d in ("ingress", "egress")
+    unsure = sorted({f"{r.section} {p.text}" for e in entries for d in DIRECTIONS
                      for r in e.policy.rules(d) + e.policy.deny_rules(d) for p in r.peers or ()
                      if p.kind in (PeerKind.FQDN, PeerKind.SERVICE, PeerKind.GROUP)})
     if unsure:

@@ -24,25 +24,16 @@ VIEWS_AND_SOURCES = {"plugins", "tui", "commands", "cli", "render", "load", "liv
 
 M = PACKAGE + "."
 NFT_SOURCE = "nftables is not yet a Source reached through the registry (issue 17, seams)"
-READ_FILE = "reads a user file with the manifests plugin's read_text (belongs in kubectl_microseg.io)"
 KNOWN: dict[tuple[str, str], str] = {
     # (importing module, imported module): why it is still there. Each entry is a debt to pay; the test fails
     # when one is paid (delete it here) as well as when a new one appears.
-    (M + "tui.screens.findings", M + "commands.lint"): "the lint run lives in the command, not in lint/",
-    (M + "tui.screens.probe", M + "commands.probe"): "the probe run lives in the command, not in dataplane/",
     (M + "tui.screens.scaffold", M + "commands._scaffold_kinds"): "the scaffold kinds table lives in commands/",
     (M + "commands._nft_apply", M + "plugins.nftables"): NFT_SOURCE,
     (M + "commands._nft_verify", M + "plugins.nftables"): NFT_SOURCE,
     (M + "commands._nft_verify", M + "plugins.nft_sandbox"): "the sandbox is an nftables capability, not a Source",
-    (M + "commands._nft_verify", M + "plugins.manifests"): READ_FILE,
-    (M + "commands.nft", M + "plugins.manifests"): READ_FILE,
-    (M + "commands._scaffold_kinds", M + "plugins.manifests"): READ_FILE,
-    (M + "commands.diff", M + "plugins.manifests"): READ_FILE,
-    (M + "commands.test", M + "plugins.manifests"): READ_FILE,
-    (M + "commands.lint", M + "plugins.demo"): "lint --demo reads the demo's ignore file from the plugin",
     (M + "commands.apply", M + "plugins.kube.apply"): "server-side apply is a write, which the Source protocol lacks",
     (M + "commands.apply", M + "plugins.kube.config"): "server-side apply is a write, which the Source protocol lacks",
-    (M + "commands.probe", M + "plugins.kube.probe"): "probe execs in pods, which the Source protocol lacks",
+    (M + "dataplane.probe", M + "plugins.kube.probe"): "probe execs in pods, which the Source protocol lacks",
 }
 
 

@@ -7,7 +7,6 @@ policy opens its YAML, a workload or namespace puts the matrix cursor on it.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -26,7 +25,7 @@ POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPoli
 
 def lint_session(session: KubeSession) -> tuple[list, list[str], str | None]:
     """(findings kept, warnings about a partial view, the ignore file applied) for a session."""
-    from kubectl_microseg.commands.lint import DEMO_PREFIX, load_ignores, read_lines
+    from kubectl_microseg.io.lint_files import DEMO_PREFIX, load_ignores, read_lines
     from kubectl_microseg.lint.context import LintContext
     from kubectl_microseg.lint.ignore import apply_ignores
     from kubectl_microseg.lint.registry import lint_cluster
@@ -38,7 +37,7 @@ def lint_session(session: KubeSession) -> tuple[list, list[str], str | None]:
 
     partial = bool(getattr(snap, "warnings", None) or getattr(snap, "uncertain_reasons", None))
     found = lint_cluster(LintContext(session.analyzer, lines, partial=partial))
-    entries, ignore_path = load_ignores(argparse.Namespace(ignore_file=None, no_ignore_file=False))
+    entries, ignore_path = load_ignores(None)
     kept, _ = apply_ignores(found, entries)
     warnings = list(getattr(snap, "warnings", []))
     return kept, warnings, ignore_path

@@ -114,7 +114,8 @@ def pair_probe(session: Any, source: Any, args: Any, src: str, dst: str) -> tupl
     lines.append(f"Enter runs them ({how}; it ends afterwards); Esc goes back")
 
     def run() -> list[str]:
-        from kubectl_microseg.commands.probe import execute, report_text
+        from kubectl_microseg.dataplane.probe import execute
+        from kubectl_microseg.dataplane.report import text_lines as report_text
 
         report = execute(source.connection.api_client, cells, cnis, analyzer.cluster, image=image,
                          timeout=timeout, concurrency=4)
