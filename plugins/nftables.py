@@ -35,7 +35,7 @@ from kubectl_microseg.model.objects import SourceObject
 from kubectl_microseg.nft.hosts import ruleset_object
 from kubectl_microseg.nft.iptables import iptables_to_json, looks_like_iptables
 from kubectl_microseg.nft.model import Ruleset
-from kubectl_microseg.nft.parse import parse_ruleset
+from kubectl_microseg.nft.parse import parse_ruleset, read_defines
 from kubectl_microseg.sources import Snapshot
 from kubectl_microseg.vocab import SessionKind
 
@@ -43,7 +43,6 @@ SYSTEM_MODULE_DIRS = ("/usr/lib/python3/dist-packages", "/usr/lib/python3/site-p
                       "/usr/lib64/python3/site-packages")
 """Where distributions install python-nftables (Debian: python3-nftables)."""
 _NFT_LOCATION = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+)(?:-\d+)?: Error: (?P<msg>.*)$", re.M)
-_DEFINE = re.compile(r"^\s*define\s+(\w+)\s*=\s*(.+?)\s*$", re.M)
 
 
 class NftError(Exception):
@@ -236,11 +235,6 @@ def read_file(path: str) -> RulesetInput:
     check_includes(path, text)
     doc = scratch_load(path)
     return RulesetInput(doc, f"file {path}", origin, defines=read_defines(text))
-
-
-def read_defines(text: str) -> dict[str, str]:
-    """``define NAME = VALUE`` lines of a ruleset file (the matrix names address classes after them)."""
-    return {m.group(1): m.group(2).rstrip(";").strip() for m in _DEFINE.finditer(text)}
 
 
 _INCLUDE = re.compile(r'^\s*include\s+"([^"]*)"', re.M)

@@ -90,10 +90,9 @@ def verify_host(name: str, addresses: list[str], path: str, hooks: tuple[str, ..
     """Load one host's ruleset into a fresh sandbox, plan the probes from what the kernel holds, send them
     (``peers``: the other hosts of an inventory, probed from and to their addresses)."""
     from kubectl_microseg.plugins.nft_sandbox import Sandbox
-    from kubectl_microseg.plugins.nftables import read_defines
 
     from ..nft.matrix import HostSpec
-    from ..nft.parse import parse_ruleset
+    from ..nft.parse import parse_ruleset, read_defines
     from ..nft.verify import plan
 
     with Sandbox() as box:

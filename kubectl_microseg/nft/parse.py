@@ -8,6 +8,7 @@ silently dropped.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 from typing import Any
 from collections.abc import Iterator
@@ -40,6 +41,14 @@ _SYMBOLS = {"l4proto": V.L4PROTO, "nfproto": V.NFPROTO, "ethertype": V.ETHERTYPE
 BITMASK_KINDS = ("ctstate", "tcpflags")
 """Kinds whose flag lists mean 'any of these bits' (nft(8): bitmask types)."""
 VERDICTS = RULE_VERDICTS | CHAIN_VERDICTS
+
+
+_DEFINE = re.compile(r"^\s*define\s+(\w+)\s*=\s*(.+?)\s*$", re.M)
+
+
+def read_defines(text: str) -> dict[str, str]:
+    """``define NAME = VALUE`` lines of a ruleset file (the matrix names address classes after them)."""
+    return {m.group(1): m.group(2).rstrip(";").strip() for m in _DEFINE.finditer(text)}
 
 
 class _Bad(Exception):

@@ -23,17 +23,16 @@ VIEWS_AND_SOURCES = {"plugins", "tui", "commands", "cli", "render", "load", "liv
                      "dataplane", "completion", "completion_lookup", "__main__"}
 
 M = PACKAGE + "."
-NFT_SOURCE = "nftables is not yet a Source reached through the registry (issue 17, seams)"
+ACTS = "acts on a host or cluster (writes, kernel transactions, execs), which the Source protocol lacks"
 KNOWN: dict[tuple[str, str], str] = {
     # (importing module, imported module): why it is still there. Each entry is a debt to pay; the test fails
     # when one is paid (delete it here) as well as when a new one appears.
-    (M + "tui.screens.scaffold", M + "commands._scaffold_kinds"): "the scaffold kinds table lives in commands/",
-    (M + "commands._nft_apply", M + "plugins.nftables"): NFT_SOURCE,
-    (M + "commands._nft_verify", M + "plugins.nftables"): NFT_SOURCE,
-    (M + "commands._nft_verify", M + "plugins.nft_sandbox"): "the sandbox is an nftables capability, not a Source",
-    (M + "commands.apply", M + "plugins.kube.apply"): "server-side apply is a write, which the Source protocol lacks",
-    (M + "commands.apply", M + "plugins.kube.config"): "server-side apply is a write, which the Source protocol lacks",
-    (M + "dataplane.probe", M + "plugins.kube.probe"): "probe execs in pods, which the Source protocol lacks",
+    (M + "tui.screens.scaffold", M + "commands._scaffold_kinds"): "the wizard's options box is the CLI's scaffold options: the kinds table is written against argparse",
+    (M + "commands._nft_apply", M + "plugins.nftables"): "nft apply: kernel transaction and rollback timer; " + ACTS,
+    (M + "commands._nft_verify", M + "plugins.nft_sandbox"): "nft verify: a network-namespace sandbox; " + ACTS,
+    (M + "commands.apply", M + "plugins.kube.apply"): "server-side apply; " + ACTS,
+    (M + "commands.apply", M + "plugins.kube.config"): "server-side apply; " + ACTS,
+    (M + "dataplane.probe", M + "plugins.kube.probe"): "probes exec in pods; " + ACTS,
 }
 
 
