@@ -12,16 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..cli import command_parser
-from ..dataplane.flowlogs import Format, Seen, parse
-from ..dataplane.observed import Category, Joined, flows_document, join
-from ..dataplane.pods import running_pods
-from ..errors import EXIT_FAILED, InputError, Origin
+from ..dataplane.flowlogs import Format
+from ..dataplane.observed import Category, Joined, flows_document, observe
+from ..errors import EXIT_FAILED
 
 FORMATS = (Format.AUTO, Format.HUBBLE, Format.CALICO, Format.CONNTRACK)
 MARKS = {Category.ALLOWED: "OBSERVED", Category.DENIED_DROPPED: "DROPPED", Category.DENIED_FORWARDED: "DENIED",
@@ -53,42 +51,12 @@ def add_format_option(p: argparse.ArgumentParser, flag: str = "--format") -> Non
                    help="format of the flow exports (default: recognised from the first line)")
 
 
-def read_exports(paths: list[str], fmt: str = Format.AUTO) -> tuple[list[Seen], int]:
-    """Every observed attempt of the files (errors name the file and line)."""
-    seen: list[Seen] = []
-    skipped = 0
-    for path in paths:
-        try:
-            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", Origin(file=path)) from None
-        except UnicodeDecodeError:
-            raise InputError("not a text file", Origin(file=path)) from None
-        got, n = parse(text, path, fmt)
-        seen += got
-        skipped += n
-    return seen, skipped
-
-
-def observe(args: argparse.Namespace, analyzer: Any, snapshot: Any, paths: list[str], *,
-            unused: bool = True) -> Joined:
-    """Read the exports and join them with the model of ``analyzer`` (whose pods come from ``snapshot``)."""
-    seen, skipped = read_exports(paths, getattr(args, "flow_format", Format.AUTO))
-    pods = running_pods(snapshot.objects, analyzer.cluster, running_only=False)
-    joined = join(analyzer, pods, seen, namespace=getattr(args, "namespace", None), unused=unused)
-    if skipped:
-        joined.notes.append(f"{skipped} record(s) skipped: replies, non-opening packets, no port (ICMP), or other "
-                            "events")
-    if not seen:
-        joined.notes.append("no connection attempt in the exports: an empty window is not a clean one")
-    return joined
-
-
 def run(args: argparse.Namespace) -> int:
     from ..load import load_analyzer
 
     analyzer, snapshot = load_analyzer(args)
-    joined = observe(args, analyzer, snapshot, args.exports, unused=not args.no_unused)
+    joined = observe(analyzer, snapshot, args.exports, fmt=args.flow_format, namespace=getattr(args, "namespace", None),
+                     unused=not args.no_unused)
     if args.output == "json":
         counts = {c: len(joined.of(c)) for c in MARKS}
         sys.stdout.write(json.dumps({"kind": "ObservedFlows", "results": [r.to_dict() for r in joined.rows],
@@ -147,8 +115,9 @@ def render_grid(joined: Joined) -> str:
 def observed_change(args: argparse.Namespace, before: Any, after: Any, objects: Any, paths: list[str]) -> list[dict]:
     """For ``simulate --observed``: each observed connection that went through, judged before and after the
     change; ``lost`` marks those the change would drop."""
-    b = observe(args, before, objects, paths, unused=False)
-    a = observe(args, after, _Objects(objects.objects), paths, unused=False)
+    fmt, namespace = getattr(args, "flow_format", Format.AUTO), getattr(args, "namespace", None)
+    b = observe(before, objects, paths, fmt=fmt, namespace=namespace, unused=False)
+    a = observe(after, _Objects(objects.objects), paths, fmt=fmt, namespace=namespace, unused=False)
     after_rows = {(r.src, r.dst, r.protocol, r.port): r for r in a.rows}
     out = []
     for r in b.rows:

@@ -26,7 +26,7 @@ from ..render.diff import Row, render_diff, rows
 from ..scaffold.draft import PolicyDraft, validate
 from ..scaffold.impact import Counts, scaffold_diff
 from ..scaffold.yaml_out import dump
-from ._scaffold_kinds import KINDS, Model
+from ..scaffold_kinds import KINDS, Model, add_arguments
 
 
 def register(sub) -> None:
@@ -36,12 +36,7 @@ def register(sub) -> None:
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     for name, kind in KINDS.items():
         kp = kinds.add_parser(name, help=kind.help, description=kind.help)
-        if kind.options:
-            kind.options(kp)
-        if kind.dns_option:
-            kp.add_argument("--no-dns", action="store_true", help="leave out the DNS egress rule")
-        if kind.name_option:
-            kp.add_argument("--name", help="policy name (default: derived from the kind)")
+        add_arguments(kp, kind)
         g = kp.add_argument_group("output")
         g.add_argument("--out", metavar="DIR", help="write one file per policy into DIR instead of stdout")
         g.add_argument("--force", action="store_true", help="with --out, replace existing files")

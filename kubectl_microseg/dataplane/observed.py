@@ -18,15 +18,18 @@ source (the backend pod) is used then.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
 from ..engine.explain import explain_pair, find_workload, quick_allowed
 from ..engine.k8s import Analyzer
 from ..model.ports import ConnSet
-from .flowlogs import Seen, Verdict
-from .pods import PodRef
+from ..errors import InputError, Origin
+from .flowlogs import Format, Seen, Verdict, parse
+from .pods import PodRef, running_pods
 
 
 class Category:
@@ -225,3 +228,34 @@ def flows_document(rows: Iterable[Row]) -> dict[str, Any]:
             for dst in r.dst_addresses or [r.dst]:
                 flows.append({"from": src, "to": dst, "port": r.port, "protocol": r.protocol, "expect": expect})
     return {"flows": flows}
+
+
+def read_exports(paths: list[str], fmt: str = Format.AUTO) -> tuple[list[Seen], int]:
+    """Every observed attempt of the files (errors name the file and line)."""
+    seen: list[Seen] = []
+    skipped = 0
+    for path in paths:
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", Origin(file=path)) from None
+        except UnicodeDecodeError:
+            raise InputError("not a text file", Origin(file=path)) from None
+        got, n = parse(text, path, fmt)
+        seen += got
+        skipped += n
+    return seen, skipped
+
+
+def observe(analyzer: Analyzer, snapshot: Any, paths: list[str], *, fmt: str = Format.AUTO,
+            namespace: str | None = None, unused: bool = True) -> Joined:
+    """Read the exports and join them with the model of ``analyzer`` (whose pods come from ``snapshot``)."""
+    seen, skipped = read_exports(paths, fmt)
+    pods = running_pods(snapshot.objects, analyzer.cluster, running_only=False)
+    joined = join(analyzer, pods, seen, namespace=namespace, unused=unused)
+    if skipped:
+        joined.notes.append(f"{skipped} record(s) skipped: replies, non-opening packets, no port (ICMP), or other "
+                            "events")
+    if not seen:
+        joined.notes.append("no connection attempt in the exports: an empty window is not a clean one")
+    return joined

@@ -120,7 +120,7 @@ async def test_findings_panel_matches_the_cli_and_jumps(tmp_path, monkeypatch, c
 
 async def test_the_scaffold_wizard_offers_every_cli_kind_and_its_namespace_choice():
     """Every kind of `kubectl microseg scaffold`, the namespace chosen in the wizard, impact as pairs."""
-    from kubectl_microseg.commands._scaffold_kinds import KINDS
+    from kubectl_microseg.scaffold_kinds import KINDS
     from kubectl_microseg.tui.screens.scaffold import ScaffoldScreen
 
     app = MicrosegApp(DemoSource())
@@ -158,3 +158,22 @@ async def test_the_scaffold_wizard_offers_every_cli_kind_and_its_namespace_choic
         await pilot.pause()
         assert "invalid choice" in str(screen.query_one("#scaffold-summary").render())
         assert screen.yaml_text == ""
+
+
+def test_the_wizard_reads_a_kinds_options_with_the_sessions_mesh_settings():
+    """The wizard's options box is read by the kind's own parser (scaffold_kinds.parse_options, no CLI import),
+    and `scaffold mesh` there names principals in the session's trust domain (--trust-domain), as the CLI does."""
+    import argparse
+
+    import pytest
+
+    from kubectl_microseg.errors import UsageError
+    from kubectl_microseg.tui.screens.scaffold import build_drafts
+    from kubectl_microseg.tui.session import build_session
+
+    session = build_session(DemoSource().load(), argparse.Namespace(trust_domain="corp.example"))
+    drafts, _ = build_drafts(session, "mesh", "production", "'frontend -> api-server:8080'")
+    text = "\n".join(str(d.manifest()) for d in drafts)
+    assert "corp.example/ns/production/sa/" in text and "cluster.local/ns/" not in text
+    with pytest.raises(UsageError, match="unrecognized arguments: --out"):
+        build_drafts(session, "allow-dns", "production", "--out somewhere")  # the CLI's output options are not the wizard's

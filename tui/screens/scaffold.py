@@ -57,16 +57,16 @@ class Impact:
 
 
 def kinds() -> dict:
-    from kubectl_microseg.commands._scaffold_kinds import KINDS
+    from kubectl_microseg.scaffold_kinds import KINDS
 
     return KINDS
 
 
 def build_drafts(session: KubeSession, kind: str, namespace: str, options: str) -> tuple[list, list[str]]:
-    """(drafts, notes) of a kind, with ``options`` read by the CLI's parser (UsageError/ValueError if bad)."""
-    from kubectl_microseg.cli import build_parser
-    from kubectl_microseg.commands._scaffold_kinds import Model
+    """(drafts, notes) of a kind, with ``options`` read as ``scaffold KIND`` reads them (UsageError if bad); the
+    mesh's root namespace and trust domain are the session's."""
     from kubectl_microseg.errors import UsageError
+    from kubectl_microseg.scaffold_kinds import Model, parse_options
 
     try:
         words = shlex.split(options)
@@ -75,11 +75,12 @@ def build_drafts(session: KubeSession, kind: str, namespace: str, options: str) 
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            args = build_parser(["scaffold"]).parse_args(["scaffold", kind, *words, "-n", namespace])
+            args = parse_options(kind, words, namespace)
     except SystemExit:  # argparse's own message, without its usage lines
         lines = [ln for ln in err.getvalue().splitlines() if ln.strip() and not ln.startswith(("usage:", " "))]
         raise UsageError(lines[-1].split(": error: ", 1)[-1] if lines else "bad options") from None
     a = session.analyzer
+    args.mesh_root_namespace, args.trust_domain = a.options.mesh.root_namespace, a.options.mesh.trust_domain
     model = Model(a.cluster, a, session.matrix, list(session.objects.values()))
     return kinds()[kind].build(args, model)
 

@@ -1,4 +1,5 @@
-"""Provides the per-kind part of ``kubectl microseg scaffold``: options and the drafts each kind builds.
+"""The kinds of ``kubectl microseg scaffold``: their options and the drafts each builds, shared by the CLI command
+and the TUI's scaffold wizard (whose options box takes the same options).
 
 Each ``KIND`` entry adds its options to a parser and maps parsed arguments plus the model (a Cluster
 and its Analyzer, or None with --no-cluster) to PolicyDrafts and notes. The builders themselves are
@@ -14,15 +15,15 @@ from typing import Any
 from collections.abc import Callable, Iterator
 
 
-from ..errors import InputError, Origin, UsageError
-from ..model.cluster import Cluster
-from ..model.selectors import parse_selector_text
-from ..scaffold import calico_form, guardrails, least, mesh, templates, tiers
-from ..scaffold.dns import DnsTarget, find_dns
-from ..scaffold.draft import validate
-from ..scaffold.draft import PolicyDraft, parse_ports, parse_selector
-from ..scaffold.flows import Flow, flows_from_matrix, parse_flows_file
-from ..scaffold.intent import parse_intent
+from .errors import InputError, Origin, UsageError
+from .model.cluster import Cluster
+from .model.selectors import parse_selector_text
+from .scaffold import calico_form, guardrails, least, mesh, templates, tiers
+from .scaffold.dns import DnsTarget, find_dns
+from .scaffold.draft import validate
+from .scaffold.draft import PolicyDraft, parse_ports, parse_selector
+from .scaffold.flows import Flow, flows_from_matrix, parse_flows_file
+from .scaffold.intent import parse_intent
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 Built = tuple[list[PolicyDraft], list[str]]
@@ -195,7 +196,7 @@ def _tiers(args: argparse.Namespace, model: Model) -> Built:
 
 
 def _mesh(args: argparse.Namespace, model: Model) -> Built:
-    from ..load import mesh_options
+    from .load import mesh_options
 
     resolved, notes = _tier_intent(args, model, dns=False)  # DNS is UDP: Istio neither proxies nor authorizes it
     drafts, more = mesh.build(resolved, model.cluster, mesh_options(args).trust_domain)
@@ -316,7 +317,7 @@ def _matrix_opts(p: argparse.ArgumentParser) -> None:
 
 def _is_flow_export(path: str) -> bool:
     """A Hubble, Calico flow log or conntrack export rather than a flows file (see ``observed``)."""
-    from ..dataplane.flowlogs import detect
+    from .dataplane.flowlogs import detect
 
     try:
         with open(path, encoding="utf-8") as fh:
@@ -327,10 +328,9 @@ def _is_flow_export(path: str) -> bool:
 
 def _observed_flows(args: argparse.Namespace, model: Model) -> list[Flow]:
     """The flows of an observed-flow export: what went through is allowed, what was dropped stays denied."""
-    from ..dataplane.observed import flows_document
-    from .observed import observe
+    from .dataplane.observed import flows_document, observe
 
-    joined = observe(args, model.analyzer, model, [args.flows], unused=False)
+    joined = observe(model.analyzer, model, [args.flows], namespace=getattr(args, "namespace", None), unused=False)
     origin = Origin(file=args.flows)
     return [replace(f, origin=f"{args.flows} (observed), flow {i + 1}")
             for i, f in enumerate(parse_flows_file(flows_document(joined.rows), origin))]
@@ -366,10 +366,10 @@ def _from_matrix(args: argparse.Namespace, model: Model) -> Built:
         notes.append(f"no default deny for the system namespace(s) {', '.join(spared)} (--include-system adds it; "
                      "it would cut CoreDNS from its upstream resolvers unless the flows include them)")
     if any(f.deny for f in flows):
-        from ..engine.analyze import analyze
-        from ..engine.simulate import apply_changes
-        from ..model.snapshot import Snapshot
-        from ..scaffold.impact import draft_objects
+        from .engine.analyze import analyze
+        from .engine.simulate import apply_changes
+        from .model.snapshot import Snapshot
+        from .scaffold.impact import draft_objects
 
         objs = apply_changes(model.objects, draft_objects(drafts)).objects
         after = analyze(Snapshot(objs, "with the drafts"), model.analyzer.options)
@@ -441,3 +441,23 @@ KINDS: dict[str, Kind] = {
     "from-matrix": Kind("least-privilege policies that allow exactly given flows", _from_matrix, _matrix_opts,
                         name_option=False),
 }
+
+
+def add_arguments(p: argparse.ArgumentParser, kind: Kind) -> None:
+    """The options of one kind, as ``scaffold KIND`` takes them and the TUI's wizard reads them."""
+    if kind.options:
+        kind.options(p)
+    if kind.dns_option:
+        p.add_argument("--no-dns", action="store_true", help="leave out the DNS egress rule")
+    if kind.name_option:
+        p.add_argument("--name", help="policy name (default: derived from the kind)")
+
+
+def parse_options(name: str, words: list[str], namespace: str) -> argparse.Namespace:
+    """A kind's options given as words (the wizard's box), for ``namespace``: what ``scaffold NAME WORDS -n
+    NAMESPACE`` would parse, without the output options (argparse's SystemExit on bad words, as the CLI)."""
+    p = argparse.ArgumentParser(prog=f"scaffold {name}")
+    add_arguments(p, KINDS[name])
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    return p.parse_args([*words, "-n", namespace])
