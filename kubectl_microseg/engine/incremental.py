@@ -231,17 +231,7 @@ class LiveModel:
         live = a.live_classes()
         redo = set(iter_bits(touched & live))
         self.class_cells = {k: v for k, v in self.class_cells.items() if k[0] not in redo and k[1] not in redo}
-        for b in redo:
-            for src in iter_bits(a.may_admit(b) & live):
-                c = a.class_allows(src, b)
-                if c:
-                    self.class_cells[(src, b)] = c
-        for src in redo:
-            for b in iter_bits(a.may_reach(src) & live):
-                if b not in redo:
-                    c = a.class_allows(src, b)
-                    if c:
-                        self.class_cells[(src, b)] = c
+        self._decide(redo, live)
         up.namespaces |= {w.namespace for c in redo for w in a.class_workloads[c]}
         if self._matrix is not None:
             if atoms != [x.cidrs for x in a.atoms] + [x.id for x in a.fqdn_atoms]:
@@ -329,22 +319,26 @@ class LiveModel:
         if twins:
             decide = decide - twins.keys()
             self._inherit(previous, twins, redo)
-        live = a.live_classes()
-        for b in decide:
+        self._decide(decide, a.live_classes())
+        same = bool(before) and not decide and len(had) == len(part.workloads) and all(
+            had.get(w.id) == [twins.get(i, i) for i in a.workload_classes.get(w.id, ())] for w in part.workloads)
+        return touched, same
+
+    def _decide(self, classes: set[int], live: int) -> None:
+        """Decide every allowed pair of live classes that involves ``classes`` (each pair once), into
+        ``class_cells``: only the candidates the analyzer's reverse indexes name (``may_admit``/``may_reach``)."""
+        a = self.analyzer
+        for b in classes:
             for src in iter_bits(a.may_admit(b) & live):
                 c = a.class_allows(src, b)
                 if c:
                     self.class_cells[(src, b)] = c
-        for src in decide:
+        for src in classes:
             for b in iter_bits(a.may_reach(src) & live):
-                if b in decide:
-                    continue
-                c = a.class_allows(src, b)
-                if c:
-                    self.class_cells[(src, b)] = c
-        same = bool(before) and not decide and len(had) == len(part.workloads) and all(
-            had.get(w.id) == [twins.get(i, i) for i in a.workload_classes.get(w.id, ())] for w in part.workloads)
-        return touched, same
+                if b not in classes:
+                    c = a.class_allows(src, b)
+                    if c:
+                        self.class_cells[(src, b)] = c
 
     # ------------------------------------------------------------------ twins: new classes decided like dead ones
     def _twinnable(self) -> bool:
