@@ -131,69 +131,68 @@ def check_selector_matches_nothing(ctx: LintContext) -> Iterator[Finding]:
                               fix="check the labels (kubectl get pods --show-labels)")
 
 
-def check_l7_port(ctx: LintContext) -> Iterator[Finding]:
-    a = ctx.analyzer
-    layer = a.cilium
+def _l7_rules(ctx: LintContext) -> Iterator[tuple[CiliumEntry, Direction, CiliumRule, CompiledCiliumRule | None, int]]:
+    """Every allow rule with L7 rules: (entry, direction, rule, its compiled form or None, the subject classes)."""
+    layer = ctx.analyzer.cilium
     if layer is None:
         return
-    for e in a.cluster.cilium:
+    for e in ctx.analyzer.cluster.cilium:
         subject = layer.selects.get(e.policy.id, 0)
         for d in DIRECTIONS:
             for r in e.policy.rules(d):
-                if not r.l7 or r.ports is None:
-                    continue
-                cr = layer.compiled.get((e.policy.id, r.section, r.index))
-                dests = subject if d == Direction.INGRESS else (cr.classes if cr is not None else 0)
-                if not dests:
-                    continue
-                ports = [a.classes[i].named_ports for i in iter_bits(dests)]
-                if not all(ports):
-                    continue  # some destination declares no named ports: its ports are not known
-                if not any(r.conns_for(named) & _declared(named) for named in ports):
-                    yield ctx.finding(MS033, f"{e.policy.id} {r.section} rule {r.index}: L7 rules on {r.describe_ports()}, "
-                                      "which no destination container declares", _ref(e), e.source,
-                                      _rule_path(r, "toPorts"), fix="put the L7 rule on the port the application serves")
+                if r.l7:
+                    yield e, d, r, layer.compiled.get((e.policy.id, r.section, r.index)), subject
+
+
+def check_l7_port(ctx: LintContext) -> Iterator[Finding]:
+    a = ctx.analyzer
+    for e, d, r, cr, subject in _l7_rules(ctx):
+        if r.ports is None:
+            continue
+        dests = subject if d == Direction.INGRESS else (cr.classes if cr is not None else 0)
+        if not dests:
+            continue
+        ports = [a.classes[i].named_ports for i in iter_bits(dests)]
+        if not all(ports):
+            continue  # some destination declares no named ports: its ports are not known
+        if not any(r.conns_for(named) & _declared(named) for named in ports):
+            yield ctx.finding(MS033, f"{e.policy.id} {r.section} rule {r.index}: L7 rules on {r.describe_ports()}, "
+                              "which no destination container declares", _ref(e), e.source,
+                              _rule_path(r, "toPorts"), fix="put the L7 rule on the port the application serves")
 
 
 def check_l7_lifted(ctx: LintContext, max_pairs: int = 20_000) -> Iterator[Finding]:
     """MS034: per L7 allow rule, the (subject, peer class) pairs on whose ports a rule without L7 rules that
     matches the same pair names the same port (engine.cilium.l4_named_ports, the matrix's rule)."""
     a = ctx.analyzer
-    layer = a.cilium
-    if layer is None:
-        return
-    for e in a.cluster.cilium:
-        subject = layer.selects.get(e.policy.id, 0)
-        for d in DIRECTIONS:
-            for r in e.policy.rules(d):
-                cr = layer.compiled.get((e.policy.id, r.section, r.index))
-                if not r.l7 or cr is None or not subject:
+    for e, d, r, cr, subject in _l7_rules(ctx):
+        if cr is None or not subject:
+            continue
+        pairs = lifted = 0
+        example = ""
+        for own in iter_bits(subject):
+            for peer in iter_bits(cr.classes):
+                if pairs >= max_pairs:
+                    break
+                named = a.classes[own if d == Direction.INGRESS else peer].named_ports
+                conns = cr.conns(named)
+                if not conns:
                     continue
-                pairs = lifted = 0
-                example = ""
-                for own in iter_bits(subject):
-                    for peer in iter_bits(cr.classes):
-                        if pairs >= max_pairs:
-                            break
-                        named = a.classes[own if d == Direction.INGRESS else peer].named_ports
-                        conns = cr.conns(named)
-                        if not conns:
-                            continue
-                        pairs += 1
-                        l4 = l4_named_ports([x.rule for x in a.rules_of[d][own] if x.matches(peer)], named)
-                        if conns & l4:
-                            lifted += 1
-                            if not example:
-                                src, dst = (peer, own) if d == Direction.INGRESS else (own, peer)
-                                example = (f"{a.class_workloads[src][0].id} -> {a.class_workloads[dst][0].id} on "
-                                           f"{(conns & l4).describe()}")
-                if lifted:
-                    scope = "every pair it matches" if lifted == pairs else f"{lifted} of the {pairs} pairs it matches"
-                    yield ctx.finding(MS034, f"{e.policy.id} {r.section} rule {r.index}: its L7 rules have no effect for "
-                                      f"{scope} (e.g. {example}): an L4-only rule allows the same peer on that port",
-                                      _ref(e), e.source, _rule_path(r, "toPorts"),
-                                      fix="drop the port from the L4-only rule (or the L7 rule, if every request "
-                                          "is meant to pass)")
+                pairs += 1
+                l4 = l4_named_ports([x.rule for x in a.rules_of[d][own] if x.matches(peer)], named)
+                if conns & l4:
+                    lifted += 1
+                    if not example:
+                        src, dst = (peer, own) if d == Direction.INGRESS else (own, peer)
+                        example = (f"{a.class_workloads[src][0].id} -> {a.class_workloads[dst][0].id} on "
+                                   f"{(conns & l4).describe()}")
+        if lifted:
+            scope = "every pair it matches" if lifted == pairs else f"{lifted} of the {pairs} pairs it matches"
+            yield ctx.finding(MS034, f"{e.policy.id} {r.section} rule {r.index}: its L7 rules have no effect for "
+                              f"{scope} (e.g. {example}): an L4-only rule allows the same peer on that port",
+                              _ref(e), e.source, _rule_path(r, "toPorts"),
+                              fix="drop the port from the L4-only rule (or the L7 rule, if every request "
+                                  "is meant to pass)")
 
 
 def _declared(named: NamedPorts) -> ConnSet:
