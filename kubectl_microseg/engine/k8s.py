@@ -1060,19 +1060,19 @@ class Analyzer:
 
     def may_admit(self, b: int) -> int:
         """Classes that ``b``'s ingress may admit (a superset; ports are checked per pair)."""
-        if self.has_admin or not self.isolating[Direction.INGRESS][b]:
-            return self.all_classes
-        bits = 0
-        for cr in self.rules_of[Direction.INGRESS][b]:
-            bits |= cr.classes
-        return bits
+        return self._candidates(Direction.INGRESS, b)
 
     def may_reach(self, src: int) -> int:
         """Classes that ``src``'s egress may reach (a superset)."""
-        if self.has_admin or not self.isolating[Direction.EGRESS][src]:
+        return self._candidates(Direction.EGRESS, src)
+
+    def _candidates(self, direction: Direction, own: int) -> int:
+        """Every class when admin tiers may decide or ``own`` is not isolated that way; else the union of
+        the classes its rules select."""
+        if self.has_admin or not self.isolating[direction][own]:
             return self.all_classes
         bits = 0
-        for cr in self.rules_of[Direction.EGRESS][src]:
+        for cr in self.rules_of[direction][own]:
             bits |= cr.classes
         return bits
 

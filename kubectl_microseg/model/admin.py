@@ -339,20 +339,31 @@ def parse_admin_rules(value: Any, direction: Direction, path: Path, baseline: bo
         m = _map(item, p, required=True)
         assert m is not None
         check_known_fields(m, ("name", "action", peer_key, "ports"), p, f"an {direction} rule")
-        name = m.get("name") or ""
-        if not isinstance(name, str) or len(name) > 100:
-            raise FieldError(p + ("name",), "must be a string of at most 100 characters")
-        action = m.get("action")
-        if not isinstance(action, str) or action not in actions:
-            raise FieldError(p + ("action",), f"Unsupported value: {action!r}: supported values: "
-                             + ", ".join(f'"{a}"' for a in actions))
+        name, action = _rule_name(m, p), _rule_action(m, p, actions)
         peers_raw = _list(m.get(peer_key), p + (peer_key,)) or []
         if not peers_raw:
             raise FieldError(p + (peer_key,), "must have at least 1 item")
         peers = tuple(parse_admin_peer(x, p + (peer_key, j), direction) for j, x in enumerate(peers_raw))
         ports = parse_admin_ports(m.get("ports"), p + ("ports",))
-        out.append(AdminRule(direction, i + 1, name, RuleAction(action), peers, ports, p))
+        out.append(AdminRule(direction, i + 1, name, action, peers, ports, p))
     return tuple(out)
+
+
+def _rule_name(m: Mapping[str, Any], p: Path) -> str:
+    """A rule's optional ``name``: at most 100 characters (both API versions)."""
+    name = m.get("name") or ""
+    if not isinstance(name, str) or len(name) > 100:
+        raise FieldError(p + ("name",), "must be a string of at most 100 characters")
+    return name
+
+
+def _rule_action(m: Mapping[str, Any], p: Path, allowed: tuple[RuleAction, ...]) -> RuleAction:
+    """A rule's ``action`` as written, one of ``allowed`` (the API's enum for that kind)."""
+    written = m.get("action")
+    if not isinstance(written, str) or written not in allowed:
+        raise FieldError(p + ("action",), f"Unsupported value: {written!r}: supported values: "
+                         + ", ".join(f'"{a}"' for a in allowed))
+    return RuleAction(written)
 
 
 def parse_admin_policy(raw: Mapping[str, Any]) -> AdminPolicy:
@@ -530,14 +541,7 @@ def _cnp_rules(value: Any, direction: Direction, path: Path) -> tuple[AdminRule,
         m = _map(item, p, required=True)
         assert m is not None
         check_known_fields(m, ("name", "action", peer_key, "protocols"), p, f"an {direction} rule")
-        name = m.get("name") or ""
-        if not isinstance(name, str) or len(name) > 100:
-            raise FieldError(p + ("name",), "must be a string of at most 100 characters")
-        written = m.get("action")
-        if not isinstance(written, str) or written not in CNP_ACTIONS:
-            raise FieldError(p + ("action",), f"Unsupported value: {written!r}: supported values: "
-                             + ", ".join(f'"{a}"' for a in CNP_ACTIONS))
-        action = RuleAction(written)
+        name, action = _rule_name(m, p), _rule_action(m, p, CNP_ACTIONS)
         peers = tuple(_cnp_peer(x, p + (peer_key, j), direction)
                       for j, x in enumerate(_items(m.get(peer_key), p + (peer_key,), required=True)))
         ports = _cnp_protocols(m.get("protocols"), p + ("protocols",))
